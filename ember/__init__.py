@@ -1,0 +1,71 @@
+"""Ember: PyTorch's eager API and Keras 3's API on one small NumPy/CuPy engine.
+
+>>> import ember
+>>> x = ember.randn(4, 3, requires_grad=True)
+>>> loss = (x.relu() ** 2).mean()
+>>> loss.backward()
+>>> tuple(x.grad.shape)
+(4, 3)
+"""
+from . import _tensor_methods, backend, dtypes
+from .backend import device
+from .dtypes import (bfloat16, bool_ as bool, float16, float32, float64, get_default_dtype, int8, int16,  # noqa: F401
+                     int32, int64, set_default_dtype, uint8)
+from .dtypes import DType as dtype  # noqa: F401
+from .tensor import Size, Tensor, is_tensor  # noqa: F401
+from . import ops  # noqa: E402  (registers the primitives)
+from . import functional  # noqa: E402
+
+_tensor_methods.bind()
+
+from . import autograd  # noqa: E402
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
+from .autograd_function import GradientTape  # noqa: E402,F401
+from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like,  # noqa: E402,F401
+                       linspace, logspace, multinomial, normal, ones, ones_like, rand, rand_like, randint,
+                       randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from .functional import *  # noqa: E402,F401,F403  (the PUBLIC composites)
+from .functional import abs, all, any, max, min, pow, round, sum  # noqa: E402,F401
+from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402,F401
+from .functional.linalg import einsum, log_softmax, softmax  # noqa: E402,F401
+
+float = float32  # noqa: A001  (torch.float, torch.double, torch.long ... aliases)
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+short = int16
+cfloat = None
+
+__version__ = "0.1.0"
+
+
+def is_floating_point(t) -> bool:
+    return t.is_floating_point()
+
+
+def numel(t) -> int:
+    return t.numel()
+
+
+class cuda:  # noqa: N801  (the torch.cuda namespace, minimal)
+    @staticmethod
+    def is_available() -> bool:
+        return backend.cuda_available()
+
+    @staticmethod
+    def device_count() -> int:
+        return backend.cuda_device_count()
+
+    @staticmethod
+    def manual_seed(seed: int) -> None:
+        manual_seed(seed)
+
+    @staticmethod
+    def manual_seed_all(seed: int) -> None:
+        manual_seed(seed)
+
+    @staticmethod
+    def synchronize() -> None:
+        if backend.cuda_available():
+            backend.require_cupy().cuda.Device().synchronize()

@@ -1,0 +1,14 @@
+"""Thread-local switches read on every dispatch: grad mode, the active tracer, anomaly mode."""
+import threading
+
+
+class _State(threading.local):
+    # Class attributes are the defaults each new thread starts from.
+    grad_enabled = True
+    inference = False
+    tracer = None
+    anomaly = False
+    anomaly_check_nan = True
+
+
+STATE = _State()

@@ -1,0 +1,381 @@
+"""Tensor's operators and PyTorch-named methods: thin front doors to ``ember.functional``.
+
+``F`` and friends are bound by ``bind()`` once the functional modules exist (they import Tensor, so they
+cannot be imported at the top of this file).
+"""
+from __future__ import annotations
+
+from ._tensor_math import TensorMathMethods  # noqa: E402
+
+F = M = R = S = I = L = C = None  # functional, math, reduce, shape, index, linalg, creation modules
+
+
+def bind():
+    global F, M, R, S, I, L, C
+    from . import creation as C  # noqa: N812
+    from . import functional as F  # noqa: N812
+    from .functional import index as I  # noqa: N812
+    from .functional import linalg as L  # noqa: N812
+    from .functional import math as M  # noqa: N812
+    from .functional import reduce as R  # noqa: N812
+    from .functional import shape as S  # noqa: N812
+
+
+class TensorMethods(TensorMathMethods):
+    __slots__ = ()
+
+    # -- arithmetic operators --------------------------------------------------------------------------------
+    def __add__(self, other):
+        return M.binary("add", self, other)
+
+    def __radd__(self, other):
+        return M.binary("add", other, self)
+
+    def __sub__(self, other):
+        return M.binary("sub", self, other)
+
+    def __rsub__(self, other):
+        return M.binary("sub", other, self)
+
+    def __mul__(self, other):
+        return M.binary("mul", self, other)
+
+    def __rmul__(self, other):
+        return M.binary("mul", other, self)
+
+    def __truediv__(self, other):
+        return M.true_divide(self, other)
+
+    def __rtruediv__(self, other):
+        return M.true_divide(M.as_tensor_like(other, self), self)
+
+    def __floordiv__(self, other):
+        return M.binary("floordiv", self, other)
+
+    def __rfloordiv__(self, other):
+        return M.binary("floordiv", other, self)
+
+    def __mod__(self, other):
+        return M.binary("remainder", self, other)
+
+    def __rmod__(self, other):
+        return M.binary("remainder", other, self)
+
+    def __pow__(self, other):
+        return M.pow(self, other)
+
+    def __rpow__(self, other):
+        return M.binary("pow", other, self)
+
+    def __matmul__(self, other):
+        return L.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return L.matmul(M.as_tensor_like(other, self), self)
+
+    def __neg__(self):
+        return M.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return M.abs(self)
+
+    def __invert__(self):
+        return self._logical_or_bitwise("logical_not", None)
+
+    def __and__(self, other):
+        return self._logical_or_bitwise("logical_and", other)
+
+    def __or__(self, other):
+        return self._logical_or_bitwise("logical_or", other)
+
+    def __xor__(self, other):
+        return self._logical_or_bitwise("logical_xor", other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def _logical_or_bitwise(self, op, other):
+        if self._data.dtype.kind != "b" or (other is not None and not isinstance(other, bool) and
+                                            getattr(other, "dtype", None) is not None and other.dtype.name != "bool"):
+            raise TypeError(f"{op.replace('logical_', '')}: only bool tensors support &, |, ^ and ~ in Ember "
+                            f"(got {self.dtype.name}); compare first, e.g. (x > 0) & (y > 0)")
+        return M.logical_not(self) if other is None else M.binary(op, self, other)
+
+    # comparisons return bool tensors
+    def __eq__(self, other):
+        return M.binary("eq", self, other)
+
+    def __ne__(self, other):
+        return M.binary("ne", self, other)
+
+    def __lt__(self, other):
+        return M.binary("lt", self, other)
+
+    def __le__(self, other):
+        return M.binary("le", self, other)
+
+    def __gt__(self, other):
+        return M.binary("gt", self, other)
+
+    def __ge__(self, other):
+        return M.binary("ge", self, other)
+
+    # -- in-place --------------------------------------------------------------------------------------------
+    def __iadd__(self, other):
+        return self._inplace("add", other)
+
+    def __isub__(self, other):
+        return self._inplace("sub", other)
+
+    def __imul__(self, other):
+        return self._inplace("mul", other)
+
+    def __itruediv__(self, other):
+        return self._inplace("div", other)
+
+    def add_(self, other, alpha=1):
+        return self._inplace("add", other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace("sub", other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return self._inplace("mul", other)
+
+    def div_(self, other):
+        return self._inplace("div", other)
+
+    def pow_(self, other):
+        return self._inplace("pow", other)
+
+    def neg_(self):
+        return self._inplace("neg")
+
+    def exp_(self):
+        return self._inplace("exp")
+
+    def sqrt_(self):
+        return self._inplace("sqrt")
+
+    def abs_(self):
+        return self._inplace("abs")
+
+    def sigmoid_(self):
+        return self._inplace("sigmoid")
+
+    def tanh_(self):
+        return self._inplace("tanh")
+
+    def relu_(self):
+        return self._inplace("maximum", 0)
+
+    def clamp_(self, min=None, max=None):
+        if min is not None:
+            self._inplace("maximum", min)
+        if max is not None:
+            self._inplace("minimum", max)
+        return self
+
+    clip_ = clamp_
+
+    def clamp_min_(self, min):
+        return self._inplace("maximum", min)
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        return self.copy_(value if hasattr(value, "_data") else self._scalar(value))
+
+    def copy_(self, src, non_blocking=False):
+        if not hasattr(src, "_data"):
+            src = C.tensor(src)
+        I.setitem(self, Ellipsis, src if src.device == self.device else src.to(self.device))
+        return self
+
+    def masked_fill_(self, mask, value):
+        I.setitem(self, mask.expand(*self.shape) if tuple(mask.shape) != tuple(self.shape) else mask, value)
+        return self
+
+    def index_fill_(self, dim, index, value):
+        I.setitem(self, (slice(None),) * (dim % self.ndim) + (index,), value)
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        return self.copy_(C.rand(*self.shape, generator=generator, dtype=self.dtype, device=self.device) * (b - a) + a)
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        return self.copy_(C.randn(*self.shape, generator=generator, dtype=self.dtype, device=self.device) * std + mean)
+
+    def bernoulli_(self, p=0.5, generator=None):
+        return self.copy_(C.rand(*self.shape, generator=generator, dtype=self.dtype, device=self.device) < p)
+
+    def random_(self, low=0, high=None, generator=None):
+        return self.copy_(C.randint(low, high, tuple(self.shape), generator=generator, dtype=self.dtype))
+
+    def __getitem__(self, key):
+        return I.getitem(self, key)
+
+    def __setitem__(self, key, value):
+        I.setitem(self, key, value)
+
+    # -- conversion ------------------------------------------------------------------------------------------
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``; differentiable."""
+        from . import backend, dtypes
+
+        for a in args:
+            if hasattr(a, "_data"):
+                dtype, device = a.dtype, a.device
+            elif isinstance(a, (str, backend.device, int)) and not isinstance(a, bool):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if dtype is not None and dtypes.as_dtype(dtype).np != self._data.dtype:
+            out = M.cast(out, dtype)
+        if device is not None and backend.device(device) != self.device:
+            from .ops import apply
+
+            out = apply("to_device", out, device=str(backend.device(device)))
+        return out.clone() if copy and out is self else out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else f"cuda:{int(device)}")
+
+    def type(self, dtype=None):
+        return self.dtype.name if dtype is None else self.to(dtype)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def float(self):
+        return self.to("float32")
+
+    def double(self):
+        return self.to("float64")
+
+    def half(self):
+        return self.to("float16")
+
+    def long(self):
+        return self.to("int64")
+
+    def int(self):
+        return self.to("int32")
+
+    def short(self):
+        return self.to("int16")
+
+    def bool(self):
+        return self.to("bool")
+
+    def byte(self):
+        return self.to("uint8")
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return C.zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return C.ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return C.full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                      requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return C.empty(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return C.tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    # -- shapes ----------------------------------------------------------------------------------------------
+    @property
+    def T(self):  # noqa: N802
+        return S.permute(self, *reversed(range(self.ndim)))
+
+    @property
+    def mT(self):  # noqa: N802
+        return S.transpose(self, -2, -1)
+
+    def view(self, *shape):
+        return S.view(self, *shape)
+
+    def view_as(self, other):
+        return S.view(self, tuple(other.shape))
+
+    def reshape(self, *shape):
+        return S.reshape(self, *shape)
+
+    def reshape_as(self, other):
+        return S.reshape(self, tuple(other.shape))
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return S.flatten(self, start_dim, end_dim)
+
+    def unflatten(self, dim, sizes):
+        return S.unflatten(self, dim, sizes)
+
+    def squeeze(self, dim=None):
+        return S.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return S.unsqueeze(self, dim)
+
+    def permute(self, *dims):
+        return S.permute(self, *dims)
+
+    def transpose(self, dim0, dim1):
+        return S.transpose(self, dim0, dim1)
+
+    swapaxes = swapdims = transpose
+
+    def t(self):
+        return S.t(self)
+
+    def movedim(self, source, destination):
+        return S.movedim(self, source, destination)
+
+    def expand(self, *sizes):
+        return S.expand(self, *sizes)
+
+    def expand_as(self, other):
+        return S.expand_as(self, other)
+
+    def repeat(self, *sizes):
+        return S.repeat(self, *sizes)
+
+    def repeat_interleave(self, repeats, dim=None):
+        return S.repeat_interleave(self, repeats, dim)
+
+    def tile(self, dims):
+        return S.tile(self, dims)
+
+    def flip(self, dims):
+        return S.flip(self, dims)
+
+    def roll(self, shifts, dims=None):
+        return S.roll(self, shifts, dims)
+
+    def narrow(self, dim, start, length):
+        return S.narrow(self, dim, start, length)
+
+    def split(self, split_size, dim=0):
+        return S.split(self, split_size, dim)
+
+    def chunk(self, chunks, dim=0):
+        return S.chunk(self, chunks, dim)
+
+    def unbind(self, dim=0):
+        return S.unbind(self, dim)
+
+    def contiguous(self, memory_format=None):
+        return S.contiguous(self)
+
+    def clone(self, memory_format=None):
+        return S.clone(self)

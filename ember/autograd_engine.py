@@ -1,0 +1,256 @@
+"""The backward walk: reverse topological order over recorded Nodes, summing gradients per node."""
+from __future__ import annotations
+
+from ._state import STATE
+from .errors import format_site, mark, with_user_line
+
+
+def _topo_order(roots, targets=None):
+    """Nodes reachable from ``roots`` in reverse-topological order (outputs first).
+
+    With ``targets`` (a set of ids of Nodes/leaf tensors wanted by ``grad``), nodes that cannot reach a
+    target are pruned so their vjps never run.
+    """
+    from .autograd import Node
+
+    order, state, needed = [], {}, {}
+    for root in roots:
+        if root is None or id(root) in state:
+            continue
+        stack = [(root, iter(root.edges))]
+        state[id(root)] = 1
+        while stack:
+            node, it = stack[-1]
+            for e in it:
+                if e.__class__ is Node and id(e) not in state:
+                    state[id(e)] = 1
+                    stack.append((e, iter(e.edges)))
+                    break
+            else:
+                stack.pop()
+                if targets is not None:
+                    needed[id(node)] = id(node) in targets or any(
+                        e is not None and (id(e) in targets or needed.get(id(e), False)) for e in node.edges)
+                order.append(node)
+    order.reverse()
+    if targets is not None:
+        order = [n for n in order if needed[id(n)]]
+    return order
+
+
+def _check_versions(node):
+    for vc, value, i in node.versions:
+        if vc.value == value:
+            continue
+        what = f"the output of {node.op.name}" if i < 0 else f"input {i} of {node.op.name}"
+        t = node.inputs[i] if i >= 0 else None
+        desc = "" if t is None else f" (shape {tuple(t.shape)}, {t.dtype.name})"
+        raise mark(RuntimeError(
+            f"one of the tensors needed for gradient computation was modified by an in-place operation: "
+            f"{what}{desc}, saved at {format_site(node.site)}, is at version {vc.value} but version {value} "
+            f"was saved. It was changed by {vc.last_op or 'an in-place op'} at {format_site(vc.last_site)}. "
+            f"Use an out-of-place op (e.g. x = x * 2 instead of x.mul_(2)) or .clone() the tensor first."))
+
+
+def _freed_error(node):
+    return mark(RuntimeError(
+        f"Trying to backward through the graph a second time: the saved values of {node.display_name()} "
+        f"(from {format_site(node.site)}) were freed by the first backward(). Pass retain_graph=True to the "
+        f"first backward() if you really need two passes; if you keep a running total across steps "
+        f"(e.g. total_loss += loss), add loss.detach() or loss.item() instead."))
+
+
+def _out_tensor(node, create_graph):
+    from .tensor import Tensor
+
+    if node.out is None:
+        return None
+    out = Tensor._wrap(node.out)
+    if create_graph:  # reconnect the saved output to its node, so grads of grads flow through it
+        out._node, out.requires_grad = node, True
+    return out
+
+
+def _run_hooks(hooks, g):
+    for hook in hooks:
+        r = hook(g)
+        if r is not None:
+            g = r
+    return g
+
+
+def _accumulate(buf, key, g):
+    prev = buf.get(key)
+    buf[key] = g if prev is None else prev + g
+
+
+def _check_grad_finite(node, grads):
+    from . import backend
+
+    for g in grads:
+        if g is not None and g._data.dtype.kind == "f":
+            if not bool(backend.xp_of(g._data).isfinite(g._data).all()):
+                raise mark(RuntimeError(
+                    f"anomaly detected: the backward of {node.op.name!r} produced NaN or Inf; its forward ran "
+                    f"at {format_site(node.site)}"))
+
+
+def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
+    """Propagate ``root_grads`` from ``roots``; returns {id(target): grad} when ``inputs`` are given."""
+    from .autograd import Node
+
+    targets = None if inputs is None else {id(t._node if t._node is not None else t) for t in inputs}
+    node_grads, leaf_grads, leaves = {}, {}, {}
+    start = []
+    for t, g in zip(roots, root_grads):
+        if t._node is not None:
+            _accumulate(node_grads, id(t._node), g)
+            start.append(t._node)
+        elif t.requires_grad:
+            _accumulate(leaf_grads, id(t), g)
+            leaves[id(t)] = t
+    captured = {}
+    prev_mode = STATE.grad_enabled
+    STATE.grad_enabled = bool(create_graph)
+    try:
+        for node in _topo_order(start, targets):
+            g = node_grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node.hooks:
+                g = _run_hooks(node.hooks, g)
+            if targets is not None and id(node) in targets:
+                captured[id(node)] = g
+            if node.inputs is None:
+                raise _freed_error(node)
+            _check_versions(node)
+            grads = node.op.vjp(g, _out_tensor(node, create_graph), *node.inputs, **node.attrs)
+            if STATE.anomaly:
+                _check_grad_finite(node, grads)
+            for edge, gi in zip(node.edges, grads):
+                if edge is None or gi is None:
+                    continue
+                if edge.__class__ is Node:
+                    _accumulate(node_grads, id(edge), gi)
+                else:
+                    _accumulate(leaf_grads, id(edge), gi)
+                    leaves[id(edge)] = edge
+            if not retain_graph:
+                node.inputs = node.out = None
+    finally:
+        STATE.grad_enabled = prev_mode
+    for key, g in leaf_grads.items():
+        leaf = leaves[key]
+        if leaf._hooks:
+            g = _run_hooks(leaf._hooks, g)
+        if targets is not None:
+            if key in targets:
+                captured[key] = g
+            continue
+        _accumulate_into_leaf(leaf, g, create_graph)
+    return captured
+
+
+def _accumulate_into_leaf(leaf, g, create_graph):
+    if not create_graph:
+        g = g.detach()
+    if g.shape != leaf.shape:
+        g = g.expand(leaf.shape) if g.dim() <= leaf.dim() else g.reshape(leaf.shape)
+    if leaf.grad is None:
+        # own the buffer: the optimizer may update .grad in place
+        leaf.grad = g if (create_graph or g._data is not leaf._data) else g.clone()
+    elif create_graph:
+        leaf.grad = leaf.grad + g
+    else:
+        leaf.grad._data += g._data.astype(leaf.grad._data.dtype, copy=False)
+
+
+def _default_grads(outputs, grad_outputs, fn_name):
+    from . import creation
+
+    result = []
+    for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
+        if not t.requires_grad:
+            raise mark(with_user_line(RuntimeError(
+                f"{fn_name}: element {i} of the outputs does not require grad and has no grad_fn. "
+                "Did you compute it under no_grad(), detach() it, or forget requires_grad=True on the inputs?"),
+                4))
+        if g is None:
+            if t.numel() != 1:
+                raise mark(with_user_line(RuntimeError(
+                    f"{fn_name}: grad can be implicitly created only for scalar outputs, but output {i} has "
+                    f"shape {tuple(t.shape)}. Pass gradient=ember.ones_like(out) (or reduce it, e.g. "
+                    "out.sum().backward())."), 4))
+            g = creation.ones_like(t)
+        elif not hasattr(g, "_data"):
+            g = creation.tensor(g, dtype=t.dtype, device=t.device)
+        elif tuple(g.shape) != tuple(t.shape):
+            raise mark(with_user_line(RuntimeError(
+                f"{fn_name}: gradient for output {i} has shape {tuple(g.shape)} but the output has shape "
+                f"{tuple(t.shape)}"), 4))
+        result.append(g)
+    return result
+
+
+def _as_list(x):
+    if x is None:
+        return []
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(tensors)/d(leaves) into each leaf's ``.grad`` (``ember.autograd.backward``)."""
+    tensors = _as_list(tensors)
+    grads = _as_list(grad_tensors) or [None] * len(tensors)
+    grads = _default_grads(tensors, grads, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is not None:
+        inputs = _as_list(inputs)
+        got = run_backward(tensors, grads, retain_graph, create_graph, inputs)
+        for t in inputs:
+            g = got.get(id(t._node if t._node is not None else t))
+            if g is not None:
+                _accumulate_into_leaf(t, g, create_graph)
+        return
+    run_backward(tensors, grads, retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
+         materialize_grads=False):
+    """The gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated into .grad).
+
+    >>> import ember
+    >>> x = ember.tensor(3.0, requires_grad=True)
+    >>> (dx,) = ember.autograd.grad(x ** 3, x, create_graph=True)
+    >>> ember.autograd.grad(dx, x)[0]   # d2/dx2 x^3 = 6x
+    tensor(18.)
+    """
+    outs = _as_list(outputs)
+    ins = _as_list(inputs)
+    single = not isinstance(inputs, (list, tuple))
+    gouts = _as_list(grad_outputs) or [None] * len(outs)
+    gouts = _default_grads(outs, gouts, "grad")
+    for i, t in enumerate(ins):
+        if not t.requires_grad:
+            raise mark(with_user_line(RuntimeError(
+                f"grad: input {i} (shape {tuple(t.shape)}) does not require grad; set requires_grad=True on it"),
+                2))
+    if retain_graph is None:
+        retain_graph = create_graph
+    got = run_backward(outs, gouts, retain_graph, create_graph, ins)
+    result = []
+    for i, t in enumerate(ins):
+        g = got.get(id(t._node if t._node is not None else t))
+        if g is None and not (allow_unused or materialize_grads):
+            raise mark(with_user_line(RuntimeError(
+                f"grad: input {i} (shape {tuple(t.shape)}) was not used to compute the outputs. "
+                "Pass allow_unused=True if this is expected."), 2))
+        if g is None and materialize_grads:
+            from . import creation
+
+            g = creation.zeros_like(t)
+        elif g is not None and not create_graph:
+            g = g.detach()
+        result.append(g)
+    return tuple(result) if not single else (result[0],)

@@ -1,0 +1,267 @@
+"""Tensor creation: tensor, as_tensor, from_numpy, zeros/ones/full/empty/eye/arange/linspace, random tensors."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import backend, dtypes
+from .errors import mark, with_user_line
+from .ops import apply
+from .random import numpy_generator
+from .tensor import Tensor
+
+
+def _device(device):
+    return backend.CPU if device is None else backend.device(device)
+
+
+def _np_dtype_for(data, dtype):
+    if dtype is not None:
+        return dtypes.to_np(dtype)
+    arr = np.asarray(data)
+    if arr.dtype.kind == "f" and not isinstance(data, (np.ndarray, np.generic)):
+        return dtypes.get_default_dtype().np  # Python floats -> float32 by default
+    if arr.dtype.kind in "iu" and not isinstance(data, (np.ndarray, np.generic)):
+        return np.dtype(np.int64)
+    if arr.dtype.kind == "O":
+        raise mark(with_user_line(TypeError(
+            f"could not make a tensor from {type(data).__name__}: ragged nested sequences or non-numeric items"), 4))
+    if arr.dtype.kind in "US":
+        raise mark(with_user_line(TypeError("tensors cannot hold strings"), 4))
+    return arr.dtype
+
+
+def _to_array(data, dtype=None, device=None, copy=True):
+    """An array of ``data`` (nested lists, scalars, NumPy arrays, tensors) on ``device``."""
+    if isinstance(data, Tensor):
+        arr = data._data
+        if dtype is not None:
+            arr = arr.astype(dtypes.to_np(dtype), copy=False)
+        arr = backend.to_device(arr, _device(device) if device is not None else data.device)
+        return arr.copy() if copy and arr is data._data else arr
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flat(data)):
+        data = _nested_to_numpy(data)
+    if backend.is_array(data) and not isinstance(data, np.ndarray):  # a cupy array
+        arr = data.astype(dtypes.to_np(dtype), copy=copy) if dtype is not None else (data.copy() if copy else data)
+        return backend.to_device(arr, _device(device))
+    npdt = _np_dtype_for(data, dtype)
+    try:
+        arr = np.array(data, dtype=npdt, copy=copy) if copy else np.asarray(data, dtype=npdt)
+    except (ValueError, TypeError) as e:
+        raise mark(with_user_line(TypeError(f"could not convert {type(data).__name__} to a tensor: {e}"), 3)) from None
+    dtypes.from_np(arr.dtype)  # rejects unsupported dtypes with a clear message
+    return backend.to_device(arr, _device(device))
+
+
+def _flat(seq):
+    for s in seq:
+        if isinstance(s, (list, tuple)):
+            yield from _flat(s)
+        else:
+            yield s
+
+
+def _nested_to_numpy(seq):
+    if isinstance(seq, Tensor):
+        return seq.detach().numpy()
+    if isinstance(seq, (list, tuple)):
+        return [_nested_to_numpy(s) for s in seq]
+    return seq
+
+
+def _finish(arr, requires_grad):
+    t = Tensor._wrap(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor holding a copy of ``data``.
+
+    >>> tensor([[1, 2], [3, 4]]).dtype
+    ember.int64
+    """
+    return _finish(_to_array(data, dtype, device), requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like ``tensor`` but shares memory with NumPy arrays and tensors when dtype and device allow."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype is dtypes.as_dtype(dtype)) and (
+            device is None or data.device == _device(device)):
+        return data
+    return Tensor._wrap(_to_array(data, dtype, device, copy=False))
+
+
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``ndarray`` (zero-copy; writes show on both sides)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise mark(with_user_line(TypeError(f"from_numpy expects a numpy.ndarray, got {type(ndarray).__name__}"), 2))
+    dtypes.from_np(ndarray.dtype)
+    return Tensor._wrap(ndarray)
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, (int, np.integer)) or s < 0:
+            raise mark(with_user_line(ValueError(
+                f"sizes must be non-negative integers, got {tuple(size)}"), 4))
+    return tuple(int(s) for s in size)
+
+
+def _filled(fill, size, dtype, device, requires_grad, default=None):
+    dt = dtypes.to_np(dtype) if dtype is not None else (default or dtypes.get_default_dtype().np)
+    xp = backend.xp_for(_device(device))
+    arr = xp.full(_size(size), fill, dtype=dt) if fill is not None else xp.empty(_size(size), dtype=dt)
+    return _finish(arr, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+    return _filled(0, size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _filled(1, size, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _filled(None, size, dtype, device, requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = dtypes.scalar_dtype(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
+    return _filled(fill_value, tuple(size) if not isinstance(size, int) else (size,), dtype, device, requires_grad)
+
+
+def _like(fn, input, dtype, device, requires_grad, *args):
+    return fn(*args, *input.shape, dtype=dtype or input.dtype, device=device or input.device,
+              requires_grad=requires_grad)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
+    return _like(zeros, input, dtype, device, requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False):
+    return _like(ones, input, dtype, device, requires_grad)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False):
+    return _like(empty, input, dtype, device, requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
+    return full(tuple(input.shape), fill_value, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    xp = backend.xp_for(_device(device))
+    return _finish(xp.eye(n, m, dtype=dtypes.to_np(dtype or dtypes.get_default_dtype())), requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if step == 0:
+        raise mark(with_user_line(ValueError("arange: step must be nonzero"), 2))
+    if dtype is None:
+        dtype = dtypes.get_default_dtype() if any(isinstance(v, float) for v in vals) else dtypes.int64
+    n = max(math.ceil((vals[1] - vals[0]) / vals[2]), 0)
+    xp = backend.xp_for(_device(device))
+    arr = (xp.arange(n, dtype=np.float64) * vals[2] + vals[0]).astype(dtypes.to_np(dtype))
+    return _finish(arr, requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    xp = backend.xp_for(_device(device))
+    return _finish(xp.linspace(start, end, int(steps)).astype(dtypes.to_np(dtype or dtypes.get_default_dtype())),
+                   requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None):
+    return Tensor._wrap((base ** linspace(start, end, steps, dtype=dtypes.float64)._data).astype(
+        dtypes.to_np(dtype or dtypes.get_default_dtype())))
+
+
+# -- random ---------------------------------------------------------------------------------------------------
+def _random(kind, size, dtype, device, requires_grad, generator, **params):
+    size = _size(size)
+    dt = dtypes.as_dtype(dtype or dtypes.get_default_dtype())
+    if not dt.is_floating_point:
+        raise mark(with_user_line(TypeError(f"{'rand' if kind == 'uniform' else 'randn'}: dtype must be floating "
+                                            f"point, got {dt.name}"), 3))
+    dev = str(_device(device))
+    if generator is None:  # through the primitive, so a traced graph draws fresh numbers every call
+        t = apply(kind, shape=size, dtype=dt.name, device=dev, **params)
+    else:
+        gen = numpy_generator(generator)
+        arr = getattr(gen, kind)(size=size, **{("loc" if k == "mean" else "scale" if k == "std" else k): v
+                                               for k, v in params.items()})
+        t = Tensor._wrap(backend.to_device(arr.astype(dt.np), _device(device)))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    return _random("uniform", size, dtype, device, requires_grad, generator, low=0.0, high=1.0)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    return _random("normal", size, dtype, device, requires_grad, generator, mean=0.0, std=1.0)
+
+
+def rand_like(input, *, dtype=None, device=None):
+    return rand(*input.shape, dtype=dtype or input.dtype, device=device or input.device)
+
+
+def randn_like(input, *, dtype=None, device=None):
+    return randn(*input.shape, dtype=dtype or input.dtype, device=device or input.device)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None):
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise mark(with_user_line(TypeError("randint: size is required, e.g. randint(0, 10, (3,))"), 2))
+    arr = numpy_generator(generator).integers(low, high, size=tuple(size))
+    return Tensor._wrap(backend.to_device(arr.astype(dtypes.to_np(dtype or dtypes.int64)), _device(device)))
+
+
+def randint_like(input, low, high=None):
+    return randint(low, high, tuple(input.shape), dtype=input.dtype, device=input.device)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None):
+    arr = numpy_generator(generator).permutation(int(n))
+    return Tensor._wrap(backend.to_device(arr.astype(dtypes.to_np(dtype or dtypes.int64)), _device(device)))
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None):
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        shape = tuple((mean if isinstance(mean, Tensor) else std).shape)
+        return randn(*shape, generator=generator, dtype=dtype, device=device) * std + mean
+    return _random("normal", size or (), dtype, device, False, generator, mean=float(mean), std=float(std))
+
+
+def bernoulli(input, p=None, *, generator=None):
+    probs = input if p is None else full_like(input, p)
+    u = rand(*input.shape, generator=generator, dtype=input.dtype, device=input.device)
+    return (u < probs.detach()).to(input.dtype)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    gen = numpy_generator(generator)
+    probs = input.detach().double().numpy()
+    probs2 = probs.reshape(-1, probs.shape[-1])
+    rows = []
+    for row in probs2:
+        rows.append(gen.choice(len(row), size=num_samples, replace=replacement, p=row / row.sum()))
+    out = np.stack(rows).astype(np.int64)
+    return Tensor._wrap(backend.to_device(out.reshape(probs.shape[:-1] + (num_samples,)), input.device))

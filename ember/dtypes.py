@@ -1,0 +1,139 @@
+"""Ember dtypes and PyTorch's type-promotion rules."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class DType:
+    """A tensor element type, e.g. ``ember.float32``. ``.np`` is the matching NumPy dtype."""
+
+    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "category")
+
+    def __init__(self, name: str, np_dtype, category: int):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.category = category  # 0 bool, 1 integer, 2 floating
+        self.is_floating_point = category == 2
+        self.is_signed = category == 2 or (category == 1 and self.np.kind == "i")
+        self.itemsize = self.np.itemsize
+
+    def __repr__(self):
+        return f"ember.{self.name}"
+
+    def __reduce__(self):  # DataLoader workers send dtypes between processes
+        return (from_name, (self.name,))
+
+
+bool_ = DType("bool", np.bool_, 0)
+uint8 = DType("uint8", np.uint8, 1)
+int8 = DType("int8", np.int8, 1)
+int16 = DType("int16", np.int16, 1)
+int32 = DType("int32", np.int32, 1)
+int64 = DType("int64", np.int64, 1)
+float16 = DType("float16", np.float16, 2)
+float32 = DType("float32", np.float32, 2)
+float64 = DType("float64", np.float64, 2)
+ALL = [bool_, uint8, int8, int16, int32, int64, float16, float32, float64]
+try:  # bfloat16 comes from ml_dtypes when it is installed
+    import ml_dtypes
+
+    bfloat16 = DType("bfloat16", ml_dtypes.bfloat16, 2)
+    ALL.append(bfloat16)
+except ImportError:  # pragma: no cover - optional
+    bfloat16 = None
+
+_BY_NP = {d.np: d for d in ALL}
+_BY_NAME = {d.name: d for d in ALL}
+_BY_NAME.update(half=float16, float=float32, double=float64, long=int64, int=int32, short=int16)
+_PY_TYPES = {bool: bool_, int: int64, float: None}  # float -> default dtype
+
+_default_float = float32
+
+
+def get_default_dtype() -> DType:
+    return _default_float
+
+
+def set_default_dtype(d) -> None:
+    global _default_float
+    d = as_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError(f"set_default_dtype: only floating-point dtypes are allowed, got {d}")
+    _default_float = d
+
+
+def from_np(np_dtype) -> DType:
+    try:
+        return _BY_NP[np_dtype]
+    except KeyError:
+        raise TypeError(f"Ember has no dtype for NumPy's {np.dtype(np_dtype)}; supported: "
+                        f"{', '.join(d.name for d in ALL)}") from None
+
+
+def from_name(name: str) -> DType:
+    return _BY_NAME[name]
+
+
+def as_dtype(d) -> DType:
+    """Accept an Ember dtype, a NumPy dtype or scalar type, a Python type, or a name like 'float32'."""
+    if isinstance(d, DType):
+        return d
+    if d is float:
+        return _default_float
+    if d in _PY_TYPES:
+        return _PY_TYPES[d]
+    if isinstance(d, str) and d in _BY_NAME:
+        return _BY_NAME[d]
+    try:
+        return from_np(np.dtype(d))
+    except TypeError as e:
+        raise TypeError(f"{d!r} is not a dtype Ember knows; use e.g. ember.float32") from e
+
+
+def to_np(d) -> np.dtype:
+    return as_dtype(d).np
+
+
+def promote(a: DType, b: DType) -> DType:
+    """PyTorch's promotion between two dimensioned tensors of dtypes a and b."""
+    if a is b:
+        return a
+    if a.category != b.category:
+        return a if a.category > b.category else b
+    if a.category == 2 and {a.name, b.name} == {"float16", "bfloat16"}:
+        return float32
+    return from_np(np.promote_types(a.np, b.np))
+
+
+def scalar_dtype(value) -> DType:
+    """The dtype a Python scalar takes when it meets no tensor of its category."""
+    if isinstance(value, bool):
+        return bool_
+    if isinstance(value, int):
+        return int64
+    if isinstance(value, float):
+        return _default_float
+    if isinstance(value, complex):
+        raise TypeError("Ember does not support complex numbers")
+    return from_np(np.asarray(value).dtype)
+
+
+def category_of_scalar(value) -> int:
+    return 0 if isinstance(value, bool) else 1 if isinstance(value, int) else 2
+
+
+def result_type(tensor_dtypes, zero_dim_dtypes=(), scalars=()) -> DType:
+    """PyTorch's result_type: dimensioned tensors > 0-d tensors > Python scalars, by category."""
+    best = None
+    for d in tensor_dtypes:
+        best = d if best is None else promote(best, d)
+    for group_is_zero_dim, items in ((True, zero_dim_dtypes), (False, scalars)):
+        for item in items:
+            d = item if group_is_zero_dim else scalar_dtype(item)
+            if best is None:
+                best = d
+            elif d.category > best.category:
+                best = d if group_is_zero_dim else (d if d.category == 2 else int64)
+            elif group_is_zero_dim and d.category == best.category and not tensor_dtypes:
+                best = promote(best, d)
+    return best

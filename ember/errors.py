@@ -1,0 +1,96 @@
+"""User-facing errors: name the op, the operands, and the user's line; suggest a fix when one is obvious."""
+from __future__ import annotations
+
+import os
+import sys
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def is_internal_file(filename: str) -> bool:
+    return filename.startswith(_PKG_DIR) and os.sep + "tests" + os.sep not in filename[len(_PKG_DIR) - 1:]
+
+
+def user_frame(skip: int = 1):
+    """The innermost stack frame outside the ember package (the user's code)."""
+    f = sys._getframe(skip)
+    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+        f = f.f_back
+    return f
+
+
+def user_site(skip: int = 1):
+    """A cheap (code, lasti) handle for the user's current line; ``format_site`` turns it into text."""
+    f = sys._getframe(skip)
+    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+        f = f.f_back
+    return None if f is None else (f.f_code, f.f_lasti)
+
+
+def format_site(site) -> str:
+    if site is None:
+        return "<unknown>"
+    code, lasti = site
+    line = code.co_firstlineno
+    for start, end, lineno in code.co_lines():
+        if start <= lasti < end and lineno is not None:
+            line = lineno
+            break
+    import linecache
+
+    text = linecache.getline(code.co_filename, line).strip()
+    where = f"{os.path.relpath(code.co_filename) if not code.co_filename.startswith('<') else code.co_filename}:{line}"
+    return f"{where}: {text}" if text else where
+
+
+def describe(t) -> str:
+    """'(64, 784) float32' plus the device when it is not the CPU."""
+    shape = tuple(t.shape)
+    dev = str(t.device)
+    return f"{shape} {t.dtype.name}" + ("" if dev == "cpu" else f" on {dev}")
+
+
+def with_user_line(exc: BaseException, skip: int = 2) -> BaseException:
+    """Append the user's source line to an error message, once."""
+    site = user_site(skip)
+    if site is not None and exc.args and isinstance(exc.args[0], str) and "\n  at " not in exc.args[0]:
+        exc.args = (exc.args[0] + "\n  at " + format_site(site),) + exc.args[1:]
+    return exc
+
+
+def strip_internal_frames(tb):
+    """Drop the ember-internal frames at the tail of a traceback so it ends at the user's line."""
+    frames = []
+    while tb is not None:
+        frames.append(tb)
+        tb = tb.tb_next
+    keep = [t for t in frames if not is_internal_file(t.tb_frame.f_code.co_filename)]
+    if not keep:
+        return frames[0] if frames else None
+    for a, b in zip(keep, keep[1:]):
+        a.tb_next = b
+    keep[-1].tb_next = None
+    return keep[0]
+
+
+def _install_excepthook():
+    prev = sys.excepthook
+
+    def hook(tp, value, tb):
+        if getattr(value, "_ember_user_error", False):
+            tb = strip_internal_frames(tb)
+        prev(tp, value, tb)
+
+    sys.excepthook = hook
+
+
+_install_excepthook()
+
+
+def mark(exc: BaseException) -> BaseException:
+    """Flag an error as a user error so uncaught tracebacks are trimmed to the user's frames."""
+    try:
+        exc._ember_user_error = True
+    except AttributeError:
+        pass
+    return exc

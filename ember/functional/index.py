@@ -1,0 +1,217 @@
+"""Indexing: PyTorch keys to the plain-data index of the getitem/index_put primitives, gather/scatter."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._state import STATE
+from ..errors import mark, with_user_line
+from ..ops import apply
+from ..ops.indexing import has_tensor
+from ..tensor import Tensor
+
+
+def normalize_key(x: Tensor, key):
+    """(index spec, index tensors) for a Python/PyTorch indexing key."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    spec, tensors = [], []
+    for k in key:
+        if k is None:
+            spec.append(None)
+        elif k is Ellipsis:
+            spec.append(("ellipsis",))
+        elif isinstance(k, slice):
+            spec.append(("slice", _int_or_none(k.start), _int_or_none(k.stop), _int_or_none(k.step)))
+        elif isinstance(k, Tensor):
+            if k._data.ndim == 0 and k._data.dtype.kind in "iu":
+                spec.append(("int", int(k._data)))
+                continue
+            spec.append(("tensor", len(tensors)))
+            tensors.append(k)
+        elif isinstance(k, (bool, np.bool_)):
+            spec.append(("tensor", len(tensors)))
+            tensors.append(Tensor._wrap(_xp_of(x).asarray(bool(k))))
+        elif isinstance(k, (int, np.integer)):
+            spec.append(("int", int(k)))
+        elif isinstance(k, (list, np.ndarray, range)):
+            arr = np.asarray(k)
+            if arr.dtype.kind not in "iub":
+                raise mark(with_user_line(IndexError(
+                    f"tensors used as indices must be long, int or bool; got {arr.dtype} from {type(k).__name__}"),
+                    4))
+            arr = arr.astype(np.int64) if arr.dtype.kind in "iu" else arr
+            from .. import backend
+
+            spec.append(("tensor", len(tensors)))
+            tensors.append(Tensor._wrap(backend.to_device(arr, x.device)))
+        else:
+            raise mark(with_user_line(IndexError(
+                f"indexing a tensor with {type(k).__name__} is not supported; use ints, slices, None, ..., or "
+                "integer/bool tensors"), 4))
+    _check_ints(x, spec)
+    return tuple(spec), tensors
+
+
+def _int_or_none(v):
+    return None if v is None else int(v)
+
+
+def _xp_of(x):
+    from .. import backend
+
+    return backend.xp_of(x._data)
+
+
+def _check_ints(x, spec):
+    dim = 0
+    for e in spec:
+        if e is None:
+            continue
+        if e[0] == "ellipsis":
+            rest = sum(1 for f in spec if f is not None and f[0] != "ellipsis")
+            dim = x.ndim - rest + spec.index(e) - sum(1 for f in spec[:spec.index(e)] if f is None)
+            dim = max(dim, 0)
+            continue
+        if e[0] == "int":
+            if dim >= x.ndim:
+                raise mark(with_user_line(IndexError(
+                    f"too many indices for a tensor of dimension {x.ndim} (shape {tuple(x.shape)})"), 5))
+            n = x.shape[dim]
+            if not -n <= e[1] < n:
+                raise mark(with_user_line(IndexError(
+                    f"index {e[1]} is out of bounds for dimension {dim} with size {n} (tensor shape "
+                    f"{tuple(x.shape)})"), 5))
+        dim += 1
+    if dim > x.ndim:
+        raise mark(with_user_line(IndexError(
+            f"too many indices for a tensor of dimension {x.ndim} (shape {tuple(x.shape)})"), 5))
+
+
+def getitem(x: Tensor, key) -> Tensor:
+    spec, tensors = normalize_key(x, key)
+    out = apply("getitem", x, *tensors, index=spec)
+    if not tensors:  # basic indexing returns a view: share the version counter, as PyTorch does
+        out._vc = x._version_counter()
+    return out
+
+
+def setitem(x: Tensor, key, value) -> None:
+    spec, tensors = normalize_key(x, key)
+    v = value if isinstance(value, Tensor) else x._scalar(value) if isinstance(value, (int, float, bool)) else \
+        Tensor._wrap(_xp_of(x).asarray(value, dtype=x._data.dtype))
+    if STATE.grad_enabled and (x.requires_grad or v.requires_grad):
+        x._check_leaf_inplace("setitem")
+        old = Tensor._wrap(x._data)
+        old._node, old.requires_grad = x._node, x.requires_grad
+        v2 = v if v.dtype is x.dtype else v.to(x.dtype)
+        res = apply("index_put", old, v2, *tensors, index=spec, accumulate=False)
+        x._data[...] = res._data
+        x._node, x.requires_grad = res._node, True
+    else:
+        from ..ops.indexing import build_key
+
+        try:
+            x._data[build_key(spec, [t._data for t in tensors])] = v._data
+        except (ValueError, IndexError) as e:
+            raise mark(with_user_line(type(e)(
+                f"setitem: cannot assign a value of shape {tuple(v.shape)} to the indexed region of a tensor of "
+                f"shape {tuple(x.shape)}: {e}"), 2)) from None
+        res = None
+    x._bump("setitem")
+    if STATE.tracer is not None and res is not None:
+        STATE.tracer.record_inplace(x, res)
+
+
+def gather(input, dim, index):
+    if index._data.dtype.kind not in "iu":
+        raise mark(with_user_line(RuntimeError(
+            f"gather: index must be an integer (int64) tensor, got {index.dtype.name}; use index.long()"), 2))
+    return apply("gather", input, index, axis=dim % max(input.ndim, 1))
+
+
+def scatter_add(input, dim, index, src):
+    return apply("scatter_add", input, index, src, axis=dim % max(input.ndim, 1))
+
+
+def scatter(input, dim, index, src=None, value=None, reduce=None):
+    """Out-of-place torch.scatter: positions named by ``index`` take values from ``src`` (or ``value``)."""
+    if src is None:
+        src = input._scalar(value).expand(*index.shape)
+    elif not isinstance(src, Tensor):
+        src = input._scalar(src).expand(*index.shape)
+    if reduce == "add":
+        return scatter_add(input, dim, index, src)
+    from .math import where
+
+    zeros = input.detach() * 0
+    hit = scatter_add(zeros, dim, index, src.detach() * 0 + 1) > 0
+    placed = scatter_add(zeros, dim, index, src)  # duplicates would sum; PyTorch leaves them undefined
+    return where(hit, placed, input)
+
+
+def index_select(input, dim, index):
+    dim = dim % max(input.ndim, 1)
+    if index.ndim > 1:
+        raise mark(with_user_line(IndexError(
+            f"index_select: index must be 1-D (or 0-D), got shape {tuple(index.shape)}"), 2))
+    key = (slice(None),) * dim + (index.reshape(-1),)
+    return getitem(input, key)
+
+
+def index_add(input, dim, index, source, alpha=1):
+    dim = dim % max(input.ndim, 1)
+    spec, tensors = normalize_key(input, (slice(None),) * dim + (index,))
+    return apply("index_put", input, source * alpha if alpha != 1 else source, *tensors, index=spec, accumulate=True)
+
+
+def masked_fill(input, mask, value):
+    from .math import where
+
+    if mask._data.dtype.kind != "b":
+        raise mark(with_user_line(RuntimeError(
+            f"masked_fill: mask must be a bool tensor, got {mask.dtype.name}; use mask.bool() or mask > 0"), 2))
+    v = value if isinstance(value, Tensor) else input._scalar(value)
+    return where(mask, v.to(input.dtype) if v.dtype is not input.dtype else v, input)
+
+
+def masked_select(input, mask):
+    from .shape import broadcast_tensors
+
+    x, m = broadcast_tensors(input, mask)
+    return getitem(x, m)
+
+
+def nonzero(input, as_tuple=False):
+    from .. import backend
+
+    xp = backend.xp_of(input._data)
+    idx = xp.nonzero(input._data)
+    if as_tuple:
+        return tuple(Tensor._wrap(i.astype(np.int64)) for i in idx)
+    return Tensor._wrap(xp.stack(idx, axis=1).astype(np.int64) if idx else xp.zeros((0, 0), np.int64))
+
+
+def argwhere(input):
+    return nonzero(input)
+
+
+def _tri_mask(x, diagonal, lower):
+    from ..creation import arange
+
+    rows = arange(x.shape[-2], device=x.device).reshape(-1, 1)
+    cols = arange(x.shape[-1], device=x.device).reshape(1, -1)
+    return (cols - rows <= diagonal) if lower else (cols - rows >= diagonal)
+
+
+def tril(input, diagonal=0):
+    from .math import where
+
+    return where(_tri_mask(input, diagonal, True), input, input._scalar(0))
+
+
+def triu(input, diagonal=0):
+    from .math import where
+
+    return where(_tri_mask(input, diagonal, False), input, input._scalar(0))
+
+

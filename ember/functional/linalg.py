@@ -1,0 +1,73 @@
+"""Matrix products (composites of the matmul / einsum primitives) and softmax-family functions."""
+from __future__ import annotations
+
+from ..errors import mark, with_user_line
+from ..ops import apply
+from .math import _promote_pair, exp
+from .reduce import _axes, logsumexp
+
+
+def matmul(input, other):
+    if input._data.dtype != other._data.dtype and input.dtype.category == other.dtype.category:
+        input, other = _promote_pair(input, other)
+    return apply("matmul", input, other)
+
+
+def mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise mark(with_user_line(RuntimeError(
+            f"mm: expected 2-D tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}; use matmul "
+            "for batched or 1-D operands"), 2))
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
+        raise mark(with_user_line(RuntimeError(
+            f"bmm: expected 3-D tensors with the same batch size, got {tuple(input.shape)} and "
+            f"{tuple(mat2.shape)}"), 2))
+    return matmul(input, mat2)
+
+
+def mv(input, vec):
+    return matmul(input, vec)
+
+
+def dot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise mark(with_user_line(RuntimeError(
+            f"dot: 1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors"), 2))
+    return matmul(input, other)
+
+
+def outer(input, vec2):
+    return input.reshape(-1, 1) * vec2.reshape(1, -1)
+
+
+def einsum(equation, *operands):
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    return apply("einsum", *operands, equation=equation)
+
+
+def softmax(input, dim=None, dtype=None):
+    """exp(x - logsumexp(x)) along ``dim``: a composite, so its gradient comes from the primitives'."""
+    if dtype is not None:
+        input = input.to(dtype)
+    dim = _default_dim(input, dim, "softmax")
+    m = apply("amax", input.detach(), axis=_axes(input, dim, "softmax"), keepdims=True)
+    e = exp(input - m)
+    return e / e.sum(dim, keepdim=True)
+
+
+def log_softmax(input, dim=None, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    dim = _default_dim(input, dim, "log_softmax")
+    return input - logsumexp(input, dim, keepdim=True)
+
+
+def _default_dim(x, dim, name):
+    if dim is None:  # PyTorch's legacy implicit choice, made explicit
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+    return dim

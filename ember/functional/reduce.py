@@ -1,0 +1,233 @@
+"""Reductions with PyTorch's (dim, keepdim) signatures; most are composites of sum/amax/amin/prod."""
+from __future__ import annotations
+
+from collections import namedtuple
+
+from .. import dtypes
+from ..errors import mark, with_user_line
+from ..ops import apply
+from ..tensor import Tensor
+from .math import cast, exp, log, sqrt
+
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+def _axes(x: Tensor, dim, op: str):
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    nd = max(x.ndim, 1)
+    for d in dims:
+        if not -nd <= d < nd:
+            raise mark(with_user_line(IndexError(
+                f"{op}: dim {d} is out of range for a tensor of shape {tuple(x.shape)} (expected a dim in "
+                f"[{-nd}, {nd - 1}])"), 3))
+    return tuple(sorted(d % nd for d in dims)) if x.ndim else None
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    if dtype is not None:
+        input = cast(input, dtype)
+    return apply("sum", input, axis=_axes(input, dim, "sum"), keepdims=keepdim)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    if dtype is not None:
+        input = cast(input, dtype)
+    if input._data.dtype.kind != "f":
+        raise mark(with_user_line(RuntimeError(
+            f"mean: expected a floating-point input but got {input.dtype.name}; use x.float().mean()"), 2))
+    axes = _axes(input, dim, "mean")
+    n = input.numel() if axes is None else _count(input, axes)
+    return apply("sum", input, axis=axes, keepdims=keepdim) / max(n, 1) if n else \
+        apply("sum", input, axis=axes, keepdims=keepdim) / 0.0
+
+
+def _count(x, axes):
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return n
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    if dtype is not None:
+        input = cast(input, dtype)
+    return apply("prod", input, axis=_axes(input, dim, "prod"), keepdims=keepdim)
+
+
+def amax(input, dim=(), keepdim=False):
+    return apply("amax", input, axis=_axes(input, dim if dim != () else None, "amax"), keepdims=keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    return apply("amin", input, axis=_axes(input, dim if dim != () else None, "amin"), keepdims=keepdim)
+
+
+def _extreme(name, input, dim, keepdim, other):
+    if isinstance(dim, Tensor) or other is not None:
+        from .math import maximum, minimum
+
+        return (maximum if name == "max" else minimum)(input, dim if other is None else other)
+    if dim is None:
+        return apply("amax" if name == "max" else "amin", input, axis=None, keepdims=False)
+    _axes(input, dim, name)
+    idx = apply("argmax" if name == "max" else "argmin", input, axis=dim, keepdims=True)
+    values = take_along_dim(input, idx, dim)
+    if not keepdim:
+        values, idx = values.squeeze(dim), idx.squeeze(dim)
+    return values_indices(values, idx)
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    """``max(x)`` -> the largest value; ``max(x, dim)`` -> (values, indices); ``max(a, b)`` -> maximum."""
+    return _extreme("max", input, dim, keepdim, other)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    return _extreme("min", input, dim, keepdim, other)
+
+
+def argmax(input, dim=None, keepdim=False):
+    if dim is not None:
+        _axes(input, dim, "argmax")
+    return apply("argmax", input, axis=dim, keepdims=keepdim)
+
+
+def argmin(input, dim=None, keepdim=False):
+    if dim is not None:
+        _axes(input, dim, "argmin")
+    return apply("argmin", input, axis=dim, keepdims=keepdim)
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    correction = (1 if unbiased is None or unbiased else 0) if correction is None else correction
+    axes = _axes(input, dim, "var")
+    n = input.numel() if axes is None else _count(input, axes)
+    centered = input - mean(input, dim=axes, keepdim=True)
+    return sum(centered * centered, dim=axes, keepdim=keepdim) / builtins_max(n - correction, 0)
+
+
+def builtins_max(a, b):
+    return a if a > b else b
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector/Frobenius norms: p = 2 ('fro'), 1, inf, -inf, 0, or any real p."""
+    if dtype is not None:
+        input = cast(input, dtype)
+    axes = _axes(input, dim, "norm")
+    a = input.abs()
+    if p in ("fro", 2, 2.0):
+        return sqrt(sum(input * input, dim=axes, keepdim=keepdim))
+    if p == float("inf"):
+        return apply("amax", a, axis=axes, keepdims=keepdim)
+    if p == float("-inf"):
+        return apply("amin", a, axis=axes, keepdims=keepdim)
+    if p == 0:
+        return sum(cast(a != 0, input.dtype), dim=axes, keepdim=keepdim)
+    if p == 1:
+        return sum(a, dim=axes, keepdim=keepdim)
+    return sum(a ** p, dim=axes, keepdim=keepdim) ** (1.0 / p)
+
+
+def logsumexp(input, dim, keepdim=False):
+    axes = _axes(input, dim, "logsumexp")
+    m = apply("amax", input.detach(), axis=axes, keepdims=True)
+    m = apply("where", apply("eq", m.abs(), m._scalar(float("inf"))), m * 0, m)  # all -inf rows stay -inf
+    out = log(sum(exp(input - m), dim=axes, keepdim=True)) + m
+    return out if keepdim else (out.squeeze(axes) if axes is not None else out.reshape(()))
+
+
+def cumsum(input, dim, *, dtype=None):
+    if dtype is not None:
+        input = cast(input, dtype)
+    _axes(input, dim, "cumsum")
+    if input._data.dtype.kind in "bui" and input._data.dtype.itemsize < 8:
+        input = cast(input, dtypes.int64)
+    return apply("cumsum", input, axis=dim % builtins_max(input.ndim, 1))
+
+
+def cumprod(input, dim):
+    # exp(cumsum(log)) breaks on zeros/negatives; a running product over slices keeps exact semantics
+    dim = dim % builtins_max(input.ndim, 1)
+    parts, acc = [], None
+    for t in input.unbind(dim):
+        acc = t if acc is None else acc * t
+        parts.append(acc)
+    from .shape import stack
+
+    return stack(parts, dim)
+
+
+def all(input, dim=None, keepdim=False):
+    b = input if input._data.dtype.kind == "b" else input != 0
+    return apply("amin", b, axis=_axes(input, dim, "all"), keepdims=keepdim) if b.numel() else \
+        cast(apply("sum", b, axis=_axes(input, dim, "all"), keepdims=keepdim) == 0, dtypes.bool_)
+
+
+def any(input, dim=None, keepdim=False):
+    b = input if input._data.dtype.kind == "b" else input != 0
+    return apply("amax", b, axis=_axes(input, dim, "any"), keepdims=keepdim) if b.numel() else \
+        cast(apply("sum", b, axis=_axes(input, dim, "any"), keepdims=keepdim) != 0, dtypes.bool_)
+
+
+def count_nonzero(input, dim=None):
+    return sum(input != 0, dim=dim)
+
+
+def take_along_dim(input, indices, dim=None):
+    if dim is None:
+        return apply("gather", input.reshape(-1), indices.reshape(-1), axis=0)
+    dim = dim % builtins_max(input.ndim, 1)
+    shape = tuple(i if d == dim else builtins_max(i, s) for d, (i, s) in enumerate(zip(indices.shape, input.shape)))
+    if tuple(indices.shape) != shape:
+        indices = indices.expand(*shape)
+    src_shape = tuple(s if d == dim else shape[d] for d, s in enumerate(input.shape))
+    if tuple(input.shape) != src_shape:
+        input = input.expand(*src_shape)
+    return apply("gather", input, indices, axis=dim)
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    idx = argsort(input, dim, descending)
+    return values_indices(take_along_dim(input, idx, dim), idx)
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    _axes(input, dim, "argsort")
+    return apply("argsort", input, axis=dim % builtins_max(input.ndim, 1), descending=descending)
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    n = input.shape[dim] if input.ndim else 1
+    if not 0 <= k <= n:
+        raise mark(with_user_line(RuntimeError(
+            f"topk: k ({k}) is out of range for dim {dim} of size {n} (shape {tuple(input.shape)})"), 2))
+    idx = argsort(input, dim, descending=largest).narrow(dim, 0, k)
+    return values_indices(take_along_dim(input, idx, dim), idx)
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    idx = argsort(input, dim).narrow(dim, k - 1, 1)
+    vals = take_along_dim(input, idx, dim)
+    return values_indices(vals if keepdim else vals.squeeze(dim), idx if keepdim else idx.squeeze(dim))
+
+
+def median(input, dim=None, keepdim=False):
+    if dim is None:
+        flat = input.reshape(-1)
+        return sort(flat).values[(flat.numel() - 1) // 2]
+    return kthvalue(input, (input.shape[dim] + 1) // 2, dim, keepdim)

@@ -1,0 +1,193 @@
+"""Executors: a planned graph turned into generated straight-line Python over NumPy (CPU) or CuPy (GPU).
+
+Nodes that can write into a given array do so into the preallocated buffers of the memory plan
+(``xp.add(a, b, out=buf)``, ``xp.matmul(..., out=)``, fused kernels); every other node calls its registry
+forward directly, with its attrs bound once. No Tensor, autograd or dispatch work happens per call.
+
+Example:
+    >>> import numpy as np
+    >>> from ember.graph import Graph
+    >>> from ember.graph.executor import build
+    >>> g = Graph(); x = g.add_input((2, 2), "float32")
+    >>> g.outputs.append(g.add_node("sum", [g.add_node("exp", [g.add_node("neg", [x])])]))
+    >>> run = build(g, jit=False)
+    >>> print(run.source)
+    def run(i0):
+        v1 = U1(i0, out=O1)
+        v2 = U2(v1, out=O2)
+        v3 = ASARRAY(F3(XP, v2))
+        return [v3]
+    >>> float(run(np.zeros((2, 2), np.float32))[0])
+    4.0
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import kernels, opinfo
+from .ir import Graph
+from .passes import fuse_elementwise, optimize, plan_memory
+from .passes.memory import writes_into
+from .verify import verify
+
+
+class Executable:
+    """A compiled graph: ``run(*arrays) -> list of arrays``; ``source`` is the generated code."""
+
+    def __init__(self, graph: Graph, xp, device: str):
+        self.graph, self.xp, self.device = graph, xp, device
+        self.source, self._fn = _generate(graph, xp, device)
+
+    def __call__(self, *arrays):
+        return self._fn(*arrays)
+
+    def __repr__(self):
+        return f"<Executable on {self.device}: {len(self.graph.nodes)} nodes>"
+
+
+def build(graph: Graph, device: str = "cpu", jit: bool | None = None, optimize_graph: bool = True) -> Executable:
+    """Optimise (fold, simplify, CSE, copies, DCE), fuse when a JIT is available, plan memory, generate code.
+
+    ``graph`` is not modified (a clone is compiled). ``jit=None`` uses numba/CuPy kernels when available.
+    """
+    g = graph.clone()[0]
+    g.meta["device"] = device
+    if jit is None:
+        jit = kernels.jit_available(device)
+    if optimize_graph:
+        optimize(g, fuse=False)
+    if jit:
+        fuse_elementwise(g)
+        _unfuse_unsupported(g, device)
+    g.meta["jit"] = jit
+    plan_memory(g)
+    verify(g)
+    return Executable(g, _xp_for(device), device)
+
+
+def _xp_for(device):
+    if device == "cpu":
+        return np
+    from .. import backend
+
+    return backend.require_cupy("running a graph on CUDA")
+
+
+def _unfuse_unsupported(g: Graph, device) -> None:
+    """Put the nodes of bodies that have no kernel form back into the graph."""
+    for node in list(g.nodes):
+        if node.op == "fused" and not kernels.supported(node.attrs["body"], device):
+            body = node.attrs["body"]
+            vmap = dict(zip(body.inputs, node.inputs))
+            for v, arr in body.constants.items():
+                vmap[v] = g.add_constant(arr)
+            vmap[body.outputs[0]] = node.outputs[0]
+            index = g.nodes.index(node)
+            g.nodes.remove(node)
+            g._unindex(node)
+            for j, inner in enumerate(body.nodes):
+                outs = [vmap.setdefault(v, v) for v in inner.outputs]
+                g.insert_node(type(inner)(inner.op, [vmap[v] for v in inner.inputs], inner.attrs, outs,
+                                          inner.meta), index + j)
+
+
+class _Gen:
+    """Collects generated lines and the globals they refer to."""
+
+    def __init__(self, xp, device):
+        self.lines: list[str] = []
+        self.ns: dict = {"XP": xp, "ASARRAY": xp.asarray, "COPYTO": xp.copyto}
+        self.xp, self.device = xp, device
+        self.names: dict = {}
+
+    def bind(self, name, obj) -> str:
+        self.ns[name] = obj
+        return name
+
+
+def _generate(graph: Graph, xp, device):
+    gen = _Gen(xp, device)
+    for i, v in enumerate(graph.inputs):
+        gen.names[v] = f"i{i}"
+    for i, (v, arr) in enumerate(graph.constants.items()):
+        gen.names[v] = gen.bind(f"C{i}", xp.asarray(arr))
+    buffers = [xp.empty(n, opinfo.np_dtype(dt)) for n, dt in graph.meta.get("buffers", [])]
+    counter = len(graph.inputs) + len(graph.constants)
+    for node in graph.nodes:
+        name = f"v{counter}"
+        counter += 1
+        out = None
+        k = node.meta.get("buffer")
+        if k is not None:
+            v = node.outputs[0]
+            out = gen.bind(f"O{counter - 1}", buffers[k][:v.size].reshape(v.shape))
+        _lower(gen, graph, node, counter - 1, [gen.names[v] for v in node.inputs], name, out)
+        gen.names[node.outputs[0]] = name
+    rets = []
+    for v in graph.outputs:
+        ref = gen.names[v]
+        rets.append(f"{ref}.copy()" if v in graph.constants else ref)
+    args = ", ".join(f"i{i}" for i in range(len(graph.inputs)))
+    src = "\n".join([f"def run({args}):"] + [f"    {ln}" for ln in gen.lines] + [f"    return [{', '.join(rets)}]"])
+    exec(compile(src, "<ember compiled graph>", "exec"), gen.ns)  # generated from the IR, no user text
+    return src, gen.ns["run"]
+
+
+def _call(fn, args, out):
+    return f"{fn}({', '.join(args)}" + (f", out={out})" if out else ")")
+
+
+def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
+    op, v = node.op, node.outputs[0]
+    scalar = v.ndim == 0 and out is None
+    if op == "fused":
+        _lower_fused(gen, node, idx, args, name, out)
+        return
+    if out is not None and op in opinfo.UFUNC:
+        gen.lines.append(f"{name} = " + _call(gen.bind(f"U{idx}", getattr(gen.xp, opinfo.UFUNC[op])), args, out))
+    elif out is not None and op in opinfo.REDUCE_FN:
+        fn = gen.bind(f"R{idx}", getattr(gen.xp, opinfo.REDUCE_FN[op]))
+        gen.lines.append(f"{name} = {fn}({args[0]}, axis={node.attrs.get('axis')!r}, "
+                         f"keepdims={node.attrs.get('keepdims', False)!r}, out={out})")
+    elif out is not None and op == "matmul":
+        gen.lines.append(f"{name} = " + _call(gen.bind(f"M{idx}", gen.xp.matmul), args, out))
+    elif out is not None and op == "copy":
+        gen.lines.append(f"COPYTO({out}, {args[0]}); {name} = {out}")
+    else:
+        call = f"{gen.bind(f'F{idx}', _forward(node, gen.device))}(XP{''.join(', ' + a for a in args)})"
+        gen.lines.append(f"{name} = ASARRAY({call})" if scalar or opinfo.REDUCE_FN.get(op) else f"{name} = {call}")
+
+
+def _forward(node, device):
+    from ..ops import REGISTRY
+
+    attrs = dict(node.attrs)
+    if node.op in opinfo.RANDOM and device != "cpu":
+        attrs.setdefault("device", device)
+    fwd = REGISTRY[node.op].forward
+    return functools.partial(fwd, **attrs) if attrs else fwd
+
+
+def _lower_fused(gen: _Gen, node, idx, args, name, out) -> None:
+    body = node.attrs["body"]
+    kernel = kernels.get_kernel(body, "cpu" if gen.device == "cpu" else "cuda")
+    _, red = kernels.split_reduction(body)
+    ew_shape = red.inputs[0].shape if red is not None else node.outputs[0].shape
+    size = None if None in ew_shape else int(np.prod(ew_shape, dtype=np.int64))
+    k = gen.bind(f"K{idx}", kernel.ufunc(size))
+    cuda = gen.device != "cpu"
+    target = out if red is None else (gen.bind(f"S{idx}", gen.xp.empty(ew_shape, opinfo.np_dtype(kernel.out_dtype)))
+                                      if size is not None else None)
+    if cuda:
+        call = f"{k}({', '.join(args + ([target] if target else []))})"
+    else:
+        call = _call(k, args, target)
+    if red is None:
+        gen.lines.append(f"{name} = {call}" if out or node.outputs[0].ndim else f"{name} = ASARRAY({call})")
+        return
+    fn = gen.bind(f"R{idx}", getattr(gen.xp, opinfo.REDUCE_FN[red.op]))
+    tail = f", out={out})" if out else ")"
+    reduce = f"{fn}({call}, axis={red.attrs.get('axis')!r}, keepdims={red.attrs.get('keepdims', False)!r}{tail}"
+    gen.lines.append(f"{name} = {reduce}" if out else f"{name} = ASARRAY({reduce})")

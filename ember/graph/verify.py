@@ -1,0 +1,100 @@
+"""The graph verifier: SSA, definition before use, known ops, an in-sync users map, shapes and dtypes.
+
+Example:
+    >>> from ember.graph import Graph, verify
+    >>> g = Graph(); x = g.add_input((3,), "float32")
+    >>> g.outputs.append(g.add_node("exp", [x]))
+    >>> verify(g) is g
+    True
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from . import opinfo
+from .ir import Graph, GraphError
+
+
+def _where(node, index) -> str:
+    src = node.meta.get("source")
+    return f"node {index} ({node.op}" + (f", from {src}" if src else "") + ")"
+
+
+def verify(graph: Graph) -> Graph:
+    """Check ``graph``; raise GraphError naming the first bad node, else return the graph unchanged."""
+    known = opinfo.known_ops()
+    defined = set()
+    for v in list(graph.inputs) + list(graph.constants):
+        if v in defined:
+            raise GraphError(f"value {v!r} is defined twice among the inputs/constants")
+        defined.add(v)
+    for i, node in enumerate(graph.nodes):
+        if node.op not in known:
+            raise GraphError(f"{_where(node, i)}: unknown op {node.op!r} (not in the primitive registry)")
+        for v in node.inputs:
+            if v not in defined:
+                raise GraphError(f"{_where(node, i)}: reads {v!r} before it is defined")
+        for v in node.outputs:
+            if v in defined:
+                raise GraphError(f"{_where(node, i)}: redefines {v!r} (the graph must be SSA)")
+            defined.add(v)
+        _check_types(graph, node, i)
+    for v in graph.outputs:
+        if v not in defined:
+            raise GraphError(f"graph output {v!r} is never defined")
+    _check_users(graph)
+    return graph
+
+
+def _check_users(graph: Graph) -> None:
+    expected = Counter()
+    for node in graph.nodes:
+        for v in node.inputs:
+            expected[(v, id(node))] += 1
+    actual = Counter()
+    for v, users in graph._users.items():
+        for node in users:
+            actual[(v, id(node))] += 1
+    if +expected != +actual:
+        raise GraphError("the users map is out of sync with the nodes (edit graphs through Graph's methods, "
+                         "or call graph.rebuild_index())")
+    for v, node in graph._producer.items():
+        if v not in node.outputs or node not in graph.nodes:
+            raise GraphError(f"the producer map names a removed node for {v!r}")
+
+
+def _dims_agree(a, b) -> bool:
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def _check_types(graph: Graph, node, index) -> None:
+    if node.op == "fused":
+        _check_fused(node, index)
+        return
+    if len(node.outputs) != 1:
+        raise GraphError(f"{_where(node, index)}: a primitive has exactly one output, found {len(node.outputs)}")
+    try:
+        aval = opinfo.infer(node.op, [(v.shape, v.dtype) for v in node.inputs], node.attrs)
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise GraphError(f"{_where(node, index)}: {exc}") from None
+    if aval is None:
+        return
+    out = node.outputs[0]
+    shape, dtype = aval
+    if not _dims_agree(shape, out.shape):
+        raise GraphError(f"{_where(node, index)}: output shape {list(out.shape)} but the inputs give "
+                         f"{list(shape)}")
+    if dtype is not None and dtype != out.dtype:
+        raise GraphError(f"{_where(node, index)}: output dtype {out.dtype} but the inputs give {dtype}")
+
+
+def _check_fused(node, index) -> None:
+    body = node.attrs.get("body")
+    if not isinstance(body, Graph):
+        raise GraphError(f"{_where(node, index)}: a fused node needs attrs['body'], a Graph")
+    verify(body)
+    if len(body.inputs) != len(node.inputs) or len(body.outputs) != len(node.outputs):
+        raise GraphError(f"{_where(node, index)}: the body's signature does not match the node's")
+    for outer, inner in zip(list(node.inputs) + list(node.outputs), list(body.inputs) + list(body.outputs)):
+        if not _dims_agree(outer.shape, inner.shape) or outer.dtype != inner.dtype:
+            raise GraphError(f"{_where(node, index)}: {outer.type_str()} outside vs {inner.type_str()} in the body")

@@ -1,0 +1,115 @@
+"""Linear-algebra primitives: matmul (NumPy/PyTorch broadcasting semantics) and einsum."""
+from __future__ import annotations
+
+from ..dtypes import promote
+from ._core import Aval, apply, register
+from ._rules import broadcast_shapes
+from .elementwise import unbroadcast
+
+
+def _matmul_rule(a, b):
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}. "
+                           "Use * for scaling by a scalar.")
+    if a.dtype is not b.dtype and a.dtype.category != b.dtype.category:
+        raise RuntimeError(f"matmul: expected both operands to have the same dtype, got {a.dtype.name} and "
+                           f"{b.dtype.name}. Convert one with .to({a.dtype!r}) (or .float()).")
+    k1 = a.shape[-1]
+    k2 = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if k1 != k2:
+        hint = ""
+        if b.ndim >= 2 and b.shape[-1] == k1:
+            hint = " Did you mean a @ b.T (or b.mT)?"
+        raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: {k1} (last dim of the first) "
+                           f"!= {k2} ({'first' if b.ndim == 1 else 'second-to-last'} dim of the second).{hint}")
+    batch = broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
+    shape = batch + (a.shape[:-1][-1:] if a.ndim > 1 else ()) + ((b.shape[-1],) if b.ndim > 1 else ())
+    return Aval(shape, promote(a.dtype, b.dtype), a.device)
+
+
+def _matmul_fwd(xp, a, b):
+    if a.dtype != b.dtype:
+        raise TypeError("dtype mismatch")  # diagnose() turns this into the message from _matmul_rule
+    return xp.matmul(a, b)
+
+
+def _mT(x):
+    return apply("permute", x, perm=tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
+
+
+def _matmul_vjp(g, out, a, b):
+    a2 = a if a.ndim > 1 else apply("reshape", a, shape=(1, a.shape[0]))
+    b2 = b if b.ndim > 1 else apply("reshape", b, shape=(b.shape[0], 1))
+    g_shape = tuple(broadcast_shapes("matmul", a2.shape[:-2], b2.shape[:-2])) + (a2.shape[-2], b2.shape[-1])
+    g2 = g if tuple(g.shape) == g_shape else apply("reshape", g, shape=g_shape)
+    ga = gb = None
+    if a.requires_grad:
+        ga = unbroadcast(apply("matmul", g2, _mT(b2)), a2.shape)
+        ga = ga if a.ndim > 1 else apply("reshape", ga, shape=tuple(a.shape))
+    if b.requires_grad:
+        gb = unbroadcast(apply("matmul", _mT(a2), g2), b2.shape)
+        gb = gb if b.ndim > 1 else apply("reshape", gb, shape=tuple(b.shape))
+    return ga, gb
+
+
+register("matmul", _matmul_fwd, vjp=_matmul_vjp, infer=_matmul_rule, saves=(0, 1), kind="matmul")
+
+
+def parse_einsum(equation, n):
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != n:
+        raise ValueError(f"einsum: equation {equation!r} names {len(ins)} operands but {n} were given")
+    if "." in eq:
+        raise ValueError("einsum: ellipsis ('...') is not supported yet; write the dims out")
+    if not arrow:
+        counts = {c: lhs.count(c) for c in set(lhs.replace(",", ""))}
+        rhs = "".join(sorted(c for c, k in counts.items() if k == 1))
+    return ins, rhs
+
+
+def _einsum_rule(*xs, equation):
+    ins, rhs = parse_einsum(equation, len(xs))
+    sizes = {}
+    for i, (sub, x) in enumerate(zip(ins, xs)):
+        if len(sub) != x.ndim:
+            raise ValueError(f"einsum: operand {i} has {x.ndim} dims {x.shape} but its subscript {sub!r} names "
+                             f"{len(sub)}")
+        for c, s in zip(sub, x.shape):
+            if sizes.setdefault(c, s) != s and s != 1 and sizes[c] != 1:
+                raise ValueError(f"einsum: subscript {c!r} has size {sizes[c]} in one operand and {s} in operand {i}")
+    dt = xs[0].dtype
+    for x in xs[1:]:
+        dt = promote(dt, x.dtype)
+    return Aval(tuple(sizes[c] for c in rhs), dt, xs[0].device)
+
+
+def _einsum_fwd(xp, *xs, equation):
+    return xp.einsum(equation, *xs, optimize=len(xs) > 2 or "greedy")
+
+
+def _einsum_vjp(g, out, *xs, equation):
+    ins, rhs = parse_einsum(equation, len(xs))
+    grads = []
+    for i, (sub, x) in enumerate(zip(ins, xs)):
+        if not x.requires_grad:
+            grads.append(None)
+            continue
+        others = [(s, t) for j, (s, t) in enumerate(zip(ins, xs)) if j != i]
+        avail = set(rhs).union(*[set(s) for s, _ in others])
+        target = "".join(c for c in dict.fromkeys(sub) if c in avail)
+        subs = ",".join([rhs] + [s for s, _ in others]) + "->" + target
+        gi = apply("einsum", g, *[t for _, t in others], equation=subs)
+        if target != sub:  # letters summed away inside operand i come back by broadcasting
+            if len(set(sub)) != len(sub):
+                raise NotImplementedError(f"einsum: the gradient of repeated subscripts in {sub!r} is not supported")
+            shape = tuple(x.shape[sub.index(c)] if c in target else 1 for c in sub)
+            order = [c for c in sub if c in target]
+            gi = apply("permute", gi, perm=tuple(target.index(c) for c in order)) if order != list(target) else gi
+            gi = apply("expand", apply("reshape", gi, shape=shape), shape=tuple(x.shape))
+        grads.append(gi)
+    return tuple(grads)
+
+
+register("einsum", _einsum_fwd, vjp=_einsum_vjp, infer=_einsum_rule, saves=(), kind="matmul")

@@ -1,0 +1,92 @@
+"""Reduction primitives: sum, amax, amin, prod, argmax, argmin, cumsum, argsort."""
+from __future__ import annotations
+
+from ..dtypes import int64
+from ._core import Aval, apply, register
+from ._rules import check_axes, reduce_rule
+
+
+def _keep(g, x, axis, keepdims):
+    """Reshape a reduced gradient so it broadcasts against ``x``."""
+    if keepdims or axis is None and g.ndim == 0 and x.ndim == 0:
+        return g
+    axes = range(x.ndim) if axis is None else axis
+    shape = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
+    return apply("reshape", g, shape=shape)
+
+
+def _sum_fwd(xp, x, axis=None, keepdims=False):
+    if x.dtype.kind in "bui" and x.dtype.itemsize < 8:
+        return xp.sum(x, axis=axis, keepdims=keepdims, dtype=xp.int64)  # PyTorch sums small ints to int64
+    return xp.sum(x, axis=axis, keepdims=keepdims)
+
+
+def _sum_vjp(g, out, x, axis=None, keepdims=False):
+    return (apply("expand", _keep(g, x, axis, keepdims), shape=tuple(x.shape)),)
+
+
+def _extreme_vjp(g, out, x, axis=None, keepdims=False):
+    # the gradient is shared evenly among tied extremes (PyTorch's amax/amin rule)
+    outk = _keep(out, x, axis, keepdims)
+    mask = apply("cast", apply("eq", x, outk), dtype=g.dtype.name)
+    count = apply("sum", mask, axis=axis, keepdims=True)
+    return (mask * _keep(g, x, axis, keepdims) / count,)
+
+
+def _prod_vjp(g, out, x, axis=None, keepdims=False):
+    # d prod / d x_i = prod of the others; with zeros, only a lone zero gets a nonzero gradient
+    gk, outk = _keep(g, x, axis, keepdims), _keep(out, x, axis, keepdims)
+    is_zero = apply("eq", x, x.detach() * 0)
+    safe = apply("where", is_zero, x * 0 + 1, x)
+    n_zero = apply("sum", apply("cast", is_zero, dtype=x.dtype.name), axis=axis, keepdims=True)
+    others_if_zero = apply("where", apply("eq", n_zero, n_zero * 0 + 1), apply("prod", safe, axis=axis, keepdims=True),
+                           n_zero * 0)
+    return (gk * apply("where", is_zero, others_if_zero, outk / safe),)
+
+
+def _arg_rule(name):
+    def rule(x, axis=None, keepdims=False):
+        return reduce_rule(name, int64)(x, None if axis is None else (axis,), keepdims)
+
+    return rule
+
+
+def _arg_fwd(fn):
+    def fwd(xp, x, axis=None, keepdims=False):
+        if axis is None:
+            r = getattr(xp, fn)(x.reshape(-1))
+            return r.reshape((1,) * x.ndim) if keepdims else r
+        return getattr(xp, fn)(x, axis=axis, keepdims=keepdims)
+
+    return fwd
+
+
+def _cumsum_vjp(g, out, x, axis):
+    rev = tuple(slice(None, None, -1) if i == axis else slice(None) for i in range(x.ndim))
+    return (g[rev].cumsum(axis)[rev],)
+
+
+def _argsort_fwd(xp, x, axis=-1, descending=False, stable=True):
+    if descending:  # stable descending order: sort the negated keys (ints) / reversed ranks
+        if x.dtype.kind == "b":
+            x = x.astype(xp.int8)
+        idx = xp.argsort(-x if x.dtype.kind in "fi" else x.max() - x, axis=axis, kind="stable")
+    else:
+        idx = xp.argsort(x, axis=axis, kind="stable")
+    return idx.astype(xp.int64, copy=False)
+
+
+register("sum", _sum_fwd, vjp=_sum_vjp, infer=reduce_rule("sum"), kind="reduce")
+register("amax", lambda xp, x, axis=None, keepdims=False: xp.max(x, axis=axis, keepdims=keepdims),
+         vjp=_extreme_vjp, infer=reduce_rule("amax"), saves=(0,), saves_out=True, kind="reduce")
+register("amin", lambda xp, x, axis=None, keepdims=False: xp.min(x, axis=axis, keepdims=keepdims),
+         vjp=_extreme_vjp, infer=reduce_rule("amin"), saves=(0,), saves_out=True, kind="reduce")
+register("prod", lambda xp, x, axis=None, keepdims=False: xp.prod(x, axis=axis, keepdims=keepdims),
+         vjp=_prod_vjp, infer=reduce_rule("prod"), saves=(0,), saves_out=True, kind="reduce")
+register("argmax", _arg_fwd("argmax"), infer=_arg_rule("argmax"), kind="reduce")
+register("argmin", _arg_fwd("argmin"), infer=_arg_rule("argmin"), kind="reduce")
+register("cumsum", lambda xp, x, axis: xp.cumsum(x, axis=axis), vjp=_cumsum_vjp,
+         infer=lambda x, axis: Aval(x.shape, x.dtype, x.device) if check_axes("cumsum", x, axis) else None)
+register("argsort", _argsort_fwd,
+         infer=lambda x, axis=-1, descending=False, stable=True:
+         Aval(x.shape, int64, x.device) if check_axes("argsort", x, axis) else None)

@@ -1,0 +1,109 @@
+"""Shape primitives: reshape, permute, expand, cat, pad."""
+from __future__ import annotations
+
+import math
+
+from ..dtypes import promote
+from ._core import Aval, apply, register
+from ._rules import broadcast_shapes, check_axes
+from .elementwise import unbroadcast
+
+
+def _reshape_rule(x, shape):
+    if math.prod(shape) != math.prod(x.shape):
+        raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for a tensor of shape {x.shape} "
+                           f"({math.prod(x.shape)} elements vs {math.prod(shape)})")
+    return Aval(shape, x.dtype, x.device)
+
+
+def _permute_rule(x, perm):
+    if sorted(perm) != list(range(x.ndim)):
+        raise RuntimeError(f"permute: dims {tuple(perm)} are not a permutation of the {x.ndim} dims of a tensor "
+                           f"of shape {x.shape}")
+    return Aval(tuple(x.shape[p] for p in perm), x.dtype, x.device)
+
+
+def _expand_rule(x, shape):
+    if len(shape) < x.ndim:
+        raise RuntimeError(f"expand: the target shape {tuple(shape)} has fewer dims than the tensor's {x.shape}")
+    for k in range(1, x.ndim + 1):
+        if x.shape[-k] != 1 and x.shape[-k] != shape[-k]:
+            raise RuntimeError(f"expand: the size of dim {-k} ({x.shape[-k]}) must match the target size "
+                               f"{shape[-k]} in {tuple(shape)} (only size-1 dims can be expanded)")
+    return Aval(shape, x.dtype, x.device)
+
+
+def _cat_rule(*xs, axis):
+    if not xs:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    ref = xs[0]
+    ax = check_axes("cat", ref, axis)[0]
+    dt = ref.dtype
+    for i, x in enumerate(xs[1:], 1):
+        if x.device != ref.device:
+            raise RuntimeError(f"cat: tensor 0 is on {ref.device} but tensor {i} is on {x.device}")
+        if x.ndim != ref.ndim or any(a != b for d, (a, b) in enumerate(zip(x.shape, ref.shape)) if d != ax):
+            raise RuntimeError(f"cat: sizes of tensors must match except in dimension {ax}: tensor 0 has shape "
+                               f"{ref.shape} but tensor {i} has shape {x.shape}")
+        dt = promote(dt, x.dtype)
+    shape = list(ref.shape)
+    shape[ax] = sum(x.shape[ax] for x in xs)
+    return Aval(shape, dt, ref.device)
+
+
+def _cat_vjp(g, out, *xs, axis):
+    grads, start = [], 0
+    for x in xs:
+        n = x.shape[axis]
+        if x.requires_grad:
+            key = (slice(None),) * axis + (slice(start, start + n),)
+            grads.append(apply("cast", g[key], dtype=x.dtype.name) if g.dtype is not x.dtype else g[key])
+        else:
+            grads.append(None)
+        start += n
+    return tuple(grads)
+
+
+def _pad_vjp(g, out, x, pads, value=0.0):
+    key = tuple(slice(b, b + s) for (b, _), s in zip(pads, x.shape))
+    return (g[key],)
+
+
+def _pad_rule(x, pads, value=0.0):
+    if len(pads) != x.ndim:
+        raise ValueError(f"pad: got padding for {len(pads)} dims but the tensor of shape {x.shape} has {x.ndim}")
+    shape = tuple(s + b + a for s, (b, a) in zip(x.shape, pads))
+    if any(s < 0 for s in shape):
+        raise ValueError(f"pad: padding {pads} makes a negative size for shape {x.shape}")
+    return Aval(shape, x.dtype, x.device)
+
+
+def _pad_fwd(xp, x, pads, value=0.0):
+    if any(b < 0 or a < 0 for b, a in pads):  # negative padding crops
+        key = tuple(slice(-b if b < 0 else 0, (s + a) if a < 0 else s) for (b, a), s in zip(pads, x.shape))
+        x = x[key]
+        pads = tuple((max(b, 0), max(a, 0)) for b, a in pads)
+    return xp.pad(x, pads, mode="constant", constant_values=value)
+
+
+register("reshape", lambda xp, x, shape: xp.reshape(x, shape), vjp=lambda g, out, x, shape: (
+    apply("reshape", g, shape=tuple(x.shape)),), infer=_reshape_rule, view=True, kind="shape")
+register("permute", lambda xp, x, perm: xp.transpose(x, perm),
+         vjp=lambda g, out, x, perm: (apply("permute", g, perm=tuple(sorted(range(len(perm)), key=perm.__getitem__))),),
+         infer=_permute_rule, view=True, kind="shape")
+register("expand", lambda xp, x, shape: xp.broadcast_to(x, shape),
+         vjp=lambda g, out, x, shape: (unbroadcast(g, x.shape),), infer=_expand_rule, view=True, kind="shape")
+register("cat", lambda xp, *xs, axis: xp.concatenate(xs, axis=axis), vjp=_cat_vjp, infer=_cat_rule, kind="shape")
+register("pad", _pad_fwd, vjp=_pad_vjp, infer=_pad_rule, kind="shape")
+
+__all__ = ["broadcast_shapes"]
+
+
+def _to_device_fwd(xp, x, device):
+    from .. import backend
+
+    return backend.to_device(x, backend.device(device))
+
+
+register("to_device", _to_device_fwd, vjp=lambda g, out, x, device: (apply("to_device", g, device=str(x.device)),),
+         infer=lambda x, device: Aval(x.shape, x.dtype, device), kind="shape")

@@ -1,0 +1,394 @@
+"""Tensor: one array (NumPy or CuPy) plus autograd state. Operators dispatch to ``ops.apply``.
+
+>>> import ember
+>>> x = ember.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+>>> y = (x @ x).sum()
+>>> y.backward()
+>>> x.grad
+tensor([[ 7., 11.],
+        [ 9., 13.]])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend, dtypes
+from ._state import STATE
+from ._tensor_methods import TensorMethods
+from .errors import mark, user_site, with_user_line
+
+_ndarray = np.ndarray
+_scalar_cache: dict = {}
+
+
+class Tensor(TensorMethods):
+    __slots__ = ("_data", "requires_grad", "grad", "_node", "_vc", "_hooks", "_retains", "__weakref__",
+                 "__dict__")
+    __array_priority__ = 1000  # NumPy defers to our reflected operators (ndarray * tensor -> Tensor)
+
+    def __init__(self, data=None, *, dtype=None, device=None, requires_grad=False):
+        # ember.Tensor(data) behaves like torch.tensor(data) (floats default to float32)
+        from .creation import _to_array
+
+        arr = _to_array([] if data is None else data, dtype, device)
+        self._init(arr)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def _init(self, arr):
+        self._data = arr
+        self.requires_grad = False
+        self.grad = None
+        self._node = None
+        self._vc = None
+        self._hooks = None
+        self._retains = False
+
+    @classmethod
+    def _wrap(cls, arr):
+        t = object.__new__(cls)
+        t._data = arr
+        t.requires_grad = False
+        t.grad = None
+        t._node = None
+        t._vc = None
+        t._hooks = None
+        t._retains = False
+        return t
+
+    def _version_counter(self):
+        vc = self._vc
+        if vc is None:
+            from .autograd import VersionCounter
+
+            vc = self._vc = VersionCounter()
+        return vc
+
+    # -- attributes ------------------------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    @property
+    def dtype(self):
+        return dtypes.from_np(self._data.dtype)
+
+    @property
+    def device(self):
+        return backend.device_of(self._data)
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    @property
+    def _version(self):
+        return 0 if self._vc is None else self._vc.value
+
+    @property
+    def data(self):
+        return self.detach()
+
+    @data.setter
+    def data(self, other):
+        self._data = other._data
+
+    @property
+    def is_floating_point_(self):
+        return self._data.dtype.kind == "f"
+
+    def size(self, dim=None):
+        return Size(self._data.shape) if dim is None else self._data.shape[dim]
+
+    def dim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return int(self._data.size)
+
+    def element_size(self):
+        return self._data.dtype.itemsize
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    def is_contiguous(self):
+        return bool(self._data.flags.c_contiguous)
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise mark(TypeError("len() of a 0-d tensor"))
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise mark(TypeError("iteration over a 0-d tensor"))
+        return (self[i] for i in range(self._data.shape[0]))
+
+    __hash__ = object.__hash__
+
+    # -- conversion --------------------------------------------------------------------------------------
+    def _data_access(self, what):
+        if STATE.tracer is not None:
+            STATE.tracer.on_data_access(self, what)
+
+    def numpy(self, *, force=False):
+        """The data as a NumPy array; zero-copy on the CPU (changes show on both sides)."""
+        self._data_access("numpy")
+        if self.requires_grad and not force:
+            raise mark(with_user_line(RuntimeError(
+                "Can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy() instead."), 2))
+        return self._data if type(self._data) is _ndarray else backend.to_device(self._data, backend.CPU)
+
+    def __array__(self, dtype=None, copy=None):
+        arr = backend.to_device(self._data, backend.CPU)
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def item(self):
+        self._data_access("item")
+        if self._data.size != 1:
+            raise mark(with_user_line(RuntimeError(
+                f"item(): a tensor with {self._data.size} elements (shape {tuple(self._data.shape)}) cannot be "
+                "converted to a Python scalar; only one-element tensors can. Reduce it first (e.g. .sum()) or use "
+                ".tolist()."), 2))
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        self._data_access("tolist")
+        return backend.to_device(self._data, backend.CPU).tolist()
+
+    def __bool__(self):
+        self._data_access("bool")
+        if self._data.size != 1:
+            raise mark(with_user_line(RuntimeError(
+                f"Boolean value of a tensor with {self._data.size} elements is ambiguous; use .any() or .all()"),
+                2))
+        return bool(self._data.reshape(()).item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise mark(TypeError(f"only integer tensors of a single element can be converted to an index, got "
+                                 f"{self.dtype.name} of shape {tuple(self._data.shape)}"))
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __format__(self, spec):
+        if self._data.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return str(self)
+
+    def __repr__(self):
+        from ._printing import tensor_repr
+
+        self._data_access("print")
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __reduce_ex__(self, protocol):  # DataLoader workers send tensors between processes
+        return (_rebuild, (backend.to_device(self._data, backend.CPU), self.requires_grad))
+
+    def __deepcopy__(self, memo):
+        if not self.is_leaf:
+            raise mark(RuntimeError("Only leaf tensors support deepcopy; detach() it first"))
+        t = self.__class__._wrap(self._data.copy())
+        t.requires_grad = self.requires_grad
+        if self.grad is not None:
+            t.grad = self.grad.clone()
+        if hasattr(self, "__dict__"):
+            for k, v in self.__dict__.items():
+                setattr(t, k, v)
+        memo[id(self)] = t
+        return t
+
+    # -- autograd ----------------------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self._data.dtype.kind != "f":
+            raise mark(with_user_line(RuntimeError(
+                f"only floating-point tensors can require gradients, got {self.dtype.name}. "
+                "Convert it first, e.g. x.float().requires_grad_()"), 2))
+        if not requires_grad and self._node is not None:
+            raise mark(RuntimeError("you can only change requires_grad of leaf tensors; use detach() instead"))
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate gradients of this tensor into the ``.grad`` of the leaves it depends on."""
+        from .autograd_engine import backward
+
+        backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
+
+    def detach(self):
+        t = Tensor._wrap(self._data)
+        t._vc = self._version_counter()
+        return t
+
+    def detach_(self):
+        self._node = None
+        self.requires_grad = False
+        return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a replacement."""
+        if not self.requires_grad:
+            raise mark(RuntimeError("cannot register a hook on a tensor that doesn't require gradient"))
+        if self._node is not None:
+            if self._node.hooks is None:
+                self._node.hooks = []
+            hooks = self._node.hooks
+        else:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def retain_grad(self):
+        if self._node is None or self._retains:
+            return
+        import weakref
+
+        ref = weakref.ref(self)
+
+        def keep(g):
+            t = ref()
+            if t is not None:
+                t.grad = g.detach() if t.grad is None else t.grad + g.detach()
+
+        self._retains = True
+        self.register_hook(keep)
+
+    @property
+    def retains_grad(self):
+        return self._retains
+
+    # -- in-place machinery -------------------------------------------------------------------------------
+    def _inplace(self, op_name, *others, **attrs):
+        """Run primitive ``op_name`` and write the result into this tensor's buffer (PyTorch's ``x.op_()``)."""
+        from .ops import REGISTRY, apply
+
+        op = REGISTRY[op_name]
+        others = tuple(o if isinstance(o, Tensor) else self._scalar(o) for o in others)
+        recording = STATE.grad_enabled and (self.requires_grad or any(o.requires_grad for o in others))
+        if recording:
+            self._check_leaf_inplace(op_name)
+            old = Tensor._wrap(self._data.copy() if 0 in op.saves else self._data)
+            old._node, old.requires_grad = self._node, self.requires_grad
+            res = apply(op, old, *others, **attrs)
+        else:
+            res = Tensor._wrap(op.forward(_xp(self._data), self._data, *[o._data for o in others], **attrs))
+        self._write(res, op_name)
+        return self
+
+    def _write(self, res, op_name):
+        """Copy ``res`` into this tensor's buffer, adopt its autograd history, and bump the version."""
+        out = res._data
+        if out.dtype != self._data.dtype and not np.can_cast(out.dtype, self._data.dtype, "same_kind"):
+            raise mark(with_user_line(RuntimeError(
+                f"{op_name}_: result type {dtypes.from_np(out.dtype).name} can't be cast to the desired output "
+                f"type {self.dtype.name}. Use the out-of-place form (x = x.{op_name}(...)) instead."), 3))
+        if out.shape != self._data.shape:
+            if np.broadcast_shapes(out.shape, self._data.shape) != self._data.shape:
+                raise mark(with_user_line(RuntimeError(
+                    f"{op_name}_: output with shape {tuple(self._data.shape)} doesn't match the broadcast shape "
+                    f"{tuple(out.shape)}"), 3))
+        if out is not self._data:
+            _xp(self._data).copyto(self._data, out, casting="unsafe")
+        if res._node is not None:
+            self._node, self.requires_grad = res._node, True
+        self._bump(op_name)
+        if STATE.tracer is not None:
+            STATE.tracer.record_inplace(self, res)
+
+    def _bump(self, op_name):
+        vc = self._version_counter()
+        vc.value += 1
+        if STATE.grad_enabled:
+            vc.last_op, vc.last_site = op_name + "_", user_site(3)
+
+    def _check_leaf_inplace(self, op_name):
+        if self._node is None and self.requires_grad:
+            raise mark(with_user_line(RuntimeError(
+                f"a leaf tensor that requires grad (shape {tuple(self.shape)}) is being used in an in-place "
+                f"operation ({op_name}_). Wrap the update in `with ember.no_grad():` (as optimizers do), or use "
+                "an out-of-place op."), 4))
+
+    def _scalar(self, value):
+        """A 0-d tensor for a Python scalar meeting this tensor (PyTorch: scalars don't upcast tensors)."""
+        dt = self._data.dtype
+        cat = 0 if isinstance(value, bool) else 1 if isinstance(value, int) else 2
+        if cat > (0 if dt.kind == "b" else 1 if dt.kind in "iu" else 2):
+            dt = dtypes.scalar_dtype(value).np
+        key = (value, dt, cat)
+        t = _scalar_cache.get(key) if type(self._data) is _ndarray else None
+        if t is None:
+            t = Tensor._wrap(_xp(self._data).asarray(value, dtype=dt))
+            if type(self._data) is _ndarray:
+                if len(_scalar_cache) > 4096:
+                    _scalar_cache.clear()
+                _scalar_cache[key] = t
+        return t
+
+
+def _xp(arr):
+    return np if type(arr) is _ndarray else backend.xp_of(arr)
+
+
+def _rebuild(arr, requires_grad):
+    t = Tensor._wrap(arr)
+    t.requires_grad = requires_grad
+    return t
+
+
+class Size(tuple):
+    """``tensor.shape``: a tuple that prints like PyTorch's ``torch.Size([2, 3])``."""
+
+    def __repr__(self):
+        return f"ember.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class RemovableHandle:
+    def __init__(self, container, item):
+        self._container, self._item = container, item
+
+    def remove(self):
+        try:
+            self._container.remove(self._item)
+        except ValueError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
