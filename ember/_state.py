@@ -9,6 +9,8 @@ class _State(threading.local):
     tracer = None
     anomaly = False
     anomaly_check_nan = True
+    # remember the user's source line of every recorded op (for in-place and anomaly errors); ~0.5 us/op
+    record_sites = True
 
 
 STATE = _State()

@@ -47,10 +47,13 @@ class Node:
 
 def record(op, inputs, attrs, result):
     """Attach a Node to ``result`` (called by ops.apply when an input requires grad)."""
-    edges = tuple(t._node if t._node is not None else (t if t.requires_grad else None) for t in inputs)
-    versions = tuple((inputs[i]._version_counter(), inputs[i]._version_counter().value, i) for i in op.saves)
+    edges = tuple([t._node if t._node is not None else (t if t.requires_grad else None) for t in inputs])
+    versions = ()
+    if op.saves:
+        vcs = [inputs[i]._version_counter() for i in op.saves]
+        versions = tuple([(vc, vc.value, i) for vc, i in zip(vcs, op.saves)])
     node = Node(op, attrs, inputs, edges, result._data if op.saves_out else None, versions,
-                user_site(3))
+                user_site(3) if STATE.record_sites else None)
     if op.saves_out:
         node.out_vc = result._version_counter()
         node.versions = versions + ((node.out_vc, node.out_vc.value, -1),)

@@ -5,14 +5,21 @@ from ._state import STATE
 from .errors import format_site, mark, with_user_line
 
 
+Node = Tensor = None  # bound on first use (circular imports)
+
+
+def _bind():
+    global Node, Tensor
+    from .autograd import Node
+    from .tensor import Tensor
+
+
 def _topo_order(roots, targets=None):
     """Nodes reachable from ``roots`` in reverse-topological order (outputs first).
 
     With ``targets`` (a set of ids of Nodes/leaf tensors wanted by ``grad``), nodes that cannot reach a
     target are pruned so their vjps never run.
     """
-    from .autograd import Node
-
     order, state, needed = [], {}, {}
     for root in roots:
         if root is None or id(root) in state:
@@ -61,8 +68,6 @@ def _freed_error(node):
 
 
 def _out_tensor(node, create_graph):
-    from .tensor import Tensor
-
     if node.out is None:
         return None
     out = Tensor._wrap(node.out)
@@ -97,8 +102,8 @@ def _check_grad_finite(node, grads):
 
 def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
     """Propagate ``root_grads`` from ``roots``; returns {id(target): grad} when ``inputs`` are given."""
-    from .autograd import Node
-
+    if Node is None:
+        _bind()
     targets = None if inputs is None else {id(t._node if t._node is not None else t) for t in inputs}
     node_grads, leaf_grads, leaves = {}, {}, {}
     start = []
@@ -168,6 +173,8 @@ def _accumulate_into_leaf(leaf, g, create_graph):
 def _default_grads(outputs, grad_outputs, fn_name):
     from . import creation
 
+    if Node is None:
+        _bind()
     result = []
     for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
         if not t.requires_grad:
@@ -176,12 +183,12 @@ def _default_grads(outputs, grad_outputs, fn_name):
                 "Did you compute it under no_grad(), detach() it, or forget requires_grad=True on the inputs?"),
                 4))
         if g is None:
-            if t.numel() != 1:
+            if t._data.size != 1:
                 raise mark(with_user_line(RuntimeError(
                     f"{fn_name}: grad can be implicitly created only for scalar outputs, but output {i} has "
                     f"shape {tuple(t.shape)}. Pass gradient=ember.ones_like(out) (or reduce it, e.g. "
                     "out.sum().backward())."), 4))
-            g = creation.ones_like(t)
+            g = Tensor._wrap(creation.backend.xp_of(t._data).ones_like(t._data))
         elif not hasattr(g, "_data"):
             g = creation.tensor(g, dtype=t.dtype, device=t.device)
         elif tuple(g.shape) != tuple(t.shape):

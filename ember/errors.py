@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import sys
 
+_getframe = sys._getframe
+
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -21,10 +23,13 @@ def user_frame(skip: int = 1):
 
 def user_site(skip: int = 1):
     """A cheap (code, lasti) handle for the user's current line; ``format_site`` turns it into text."""
-    f = sys._getframe(skip)
-    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
-        f = f.f_back
-    return None if f is None else (f.f_code, f.f_lasti)
+    f = _getframe(skip)
+    try:
+        while f.f_code.co_filename.startswith(_PKG_DIR):
+            f = f.f_back
+    except AttributeError:  # ran off the top of the stack: no user frame
+        return None
+    return f.f_code, f.f_lasti
 
 
 def format_site(site) -> str:

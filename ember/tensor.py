@@ -26,11 +26,15 @@ class Tensor(TensorMethods):
                  "__dict__")
     __array_priority__ = 1000  # NumPy defers to our reflected operators (ndarray * tensor -> Tensor)
 
-    def __init__(self, data=None, *, dtype=None, device=None, requires_grad=False):
-        # ember.Tensor(data) behaves like torch.tensor(data) (floats default to float32)
+    def __init__(self, *args, dtype=None, device=None, requires_grad=False):
+        # like torch.Tensor: Tensor(2, 3) is an uninitialised 2x3 float tensor, Tensor(data) copies data as float
         from .creation import _to_array
 
-        arr = _to_array([] if data is None else data, dtype, device)
+        if args and all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+            arr = np.empty(args, dtype=(dtype and dtypes.to_np(dtype)) or dtypes.get_default_dtype().np)
+        else:
+            data = args[0] if args else []
+            arr = _to_array(data, dtype or dtypes.get_default_dtype(), device)
         self._init(arr)
         if requires_grad:
             self.requires_grad_(True)
@@ -295,6 +299,8 @@ class Tensor(TensorMethods):
             old = Tensor._wrap(self._data.copy() if 0 in op.saves else self._data)
             old._node, old.requires_grad = self._node, self.requires_grad
             res = apply(op, old, *others, **attrs)
+        elif STATE.tracer is not None:  # a trace must see the op (optimizer updates under no_grad)
+            res = apply(op, Tensor._wrap(self._data), *others, **attrs)
         else:
             res = Tensor._wrap(op.forward(_xp(self._data), self._data, *[o._data for o in others], **attrs))
         self._write(res, op_name)

@@ -29,7 +29,6 @@ import numpy as np
 from . import kernels, opinfo
 from .ir import Graph
 from .passes import fuse_elementwise, optimize, plan_memory
-from .passes.memory import writes_into
 from .verify import verify
 
 

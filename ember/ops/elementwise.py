@@ -143,7 +143,7 @@ for _name, _fn in (("eq", "equal"), ("ne", "not_equal"), ("lt", "less"), ("le", 
 
 
 def _where_vjp(g, out, c, a, b):
-    zero = g * 0
+    zero = g._scalar(0)
     return (None,
             unbroadcast(apply("where", c, g, zero), a.shape, a.dtype) if a.requires_grad else None,
             unbroadcast(apply("where", c, zero, g), b.shape, b.dtype) if b.requires_grad else None)

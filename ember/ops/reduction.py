@@ -22,7 +22,10 @@ def _sum_fwd(xp, x, axis=None, keepdims=False):
 
 
 def _sum_vjp(g, out, x, axis=None, keepdims=False):
-    return (apply("expand", _keep(g, x, axis, keepdims), shape=tuple(x.shape)),)
+    g = _keep(g, x, axis, keepdims)
+    if g._data.size == x._data.size:  # nothing to broadcast (e.g. summing a 1-element tensor)
+        return (g if g._data.shape == x._data.shape else apply("reshape", g, shape=x._data.shape),)
+    return (apply("expand", g, shape=tuple(x.shape)),)
 
 
 def _extreme_vjp(g, out, x, axis=None, keepdims=False):

@@ -12,7 +12,7 @@ Example:
     >>> g.outputs.append(g.add_node("mul", [x, g.add_node("exp", [c])]))
     >>> print(fold_constants(g))
     graph(%0:f32[2]) {
-      %1:f32[] = const 7.389056205749512
+      %1:f32[] = const 7.3890557289123535
       %2:f32[2] = mul %0 %1
       return %2
     }

@@ -7,6 +7,7 @@ worker is alive, so a worker that dies (or, with ``timeout``, hangs) raises an e
 from __future__ import annotations
 
 import itertools
+import os
 import pickle
 import queue
 import signal
@@ -34,8 +35,11 @@ def _exit_description(exitcode) -> str:
     return f"exit code {exitcode} (killed by {name}{hint})"
 
 
-def shutdown_workers(workers, index_queues, result_queue, done_epoch) -> None:
-    """Stop the workers (politely, then by force) and release the queues. Safe to call twice."""
+def shutdown_workers(workers, index_queues, result_queue, done_epoch, owner_pid: int) -> None:
+    """Stop the workers (politely, then by force) and release the queues. Only the process that
+    started them acts (a forked worker of another loader may inherit this finalizer)."""
+    if os.getpid() != owner_pid:
+        return
     if done_epoch is not None:
         done_epoch.value = -1  # workers skip whatever is left in their queues
     for q in index_queues:
@@ -66,7 +70,7 @@ class MultiProcessIter(BaseIter):
         self._result_queue = ctx.Queue()
         self._index_queues, self._workers = [], []
         self._finalizer = weakref.finalize(self, shutdown_workers, self._workers, self._index_queues,
-                                           self._result_queue, self._epoch_value)
+                                           self._result_queue, self._epoch_value, os.getpid())
         for wid in range(self._num_workers):
             self._start_worker(ctx, wid)
         self._begin_epoch()
@@ -198,17 +202,22 @@ class MultiProcessIter(BaseIter):
             except queue.Empty:
                 pass
             exitcode = proc.exitcode
-            self._shutdown()
+            self._shutdown(force=True)
             raise RuntimeError(f"DataLoader worker {wid} (pid {proc.pid}) exited unexpectedly with "
                                f"{_exit_description(exitcode)}")
 
     def _raise_timeout(self) -> None:
         owner = self._owner()
-        self._shutdown()
+        self._shutdown(force=True)
         raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds waiting for batch "
                            f"{self._rcvd_idx} from {owner}, which is still running. Its dataset "
                            "__getitem__/collate_fn may be stuck or slow; raise DataLoader(timeout=...) "
                            "or use timeout=0 to wait as long as the workers live.")
 
-    def _shutdown(self) -> None:
+    def _shutdown(self, force: bool = False) -> None:
+        """Stop the workers; ``force`` kills them at once (after a failure, they may be stuck)."""
+        if force and self._finalizer.alive:
+            for proc in self._workers:
+                if proc.is_alive():
+                    proc.terminate()
         self._finalizer()

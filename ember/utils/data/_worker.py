@@ -122,6 +122,11 @@ def describe_exception(where: str) -> tuple:
     return (type_blob, text)
 
 
+class _KeyErrorMessage(str):
+    def __repr__(self):
+        return str(self)
+
+
 def reraise(body) -> None:
     """Raise, in the main process, the exception a worker described with ``describe_exception``."""
     type_blob, text = body
@@ -131,9 +136,8 @@ def reraise(body) -> None:
             exc_type = pickle.loads(type_blob)
         except Exception:
             exc_type = RuntimeError
-    if exc_type is KeyError:  # KeyError's str() would show the message quoted on one line
-        text = f"KeyError:\n{text}"
-        exc_type = RuntimeError
+    if exc_type is KeyError:  # KeyError's str() is the repr of its argument: keep the newlines readable
+        text = _KeyErrorMessage(text)
     try:
         err = exc_type(text)
     except Exception:

@@ -90,7 +90,7 @@ class DataLoader:
 
     >>> import ember
     >>> from ember.utils.data import TensorDataset
-    >>> ds = TensorDataset(ember.arange(10).float(), ember.arange(10))
+    >>> ds = TensorDataset(ember.arange(10, dtype=ember.float32), ember.arange(10))
     >>> loader = DataLoader(ds, batch_size=4, shuffle=True, generator=ember.Generator().manual_seed(0))
     >>> [tuple(x.shape) for x, y in loader]
     [(4,), (4,), (2,)]

@@ -1,0 +1,146 @@
+"""Running a function under a Tracer and turning what it did into a Graph with state inputs and write-backs.
+
+The graph's inputs are: the tensor arguments (flattened), then the state it read. Its outputs are: the
+returned tensors (flattened), then state written back (``Capture.writeback``): in-place updates of
+parameters/buffers/optimizer state/arguments, and new ``.grad`` tensors.
+"""
+from __future__ import annotations
+
+from .._state import STATE
+from .ir import Value
+from .reach import reach
+from .tracer import Tracer
+
+
+def flatten(obj, leaves: list, is_leaf):
+    """A structure spec of nested tuples/lists/dicts; leaves where ``is_leaf`` are appended to ``leaves``."""
+    if is_leaf(obj):
+        leaves.append(obj)
+        return ("leaf",)
+    if isinstance(obj, (tuple, list)):
+        return (type(obj), tuple(flatten(x, leaves, is_leaf) for x in obj))
+    if isinstance(obj, dict):
+        return (dict, tuple((k, flatten(v, leaves, is_leaf)) for k, v in obj.items()))
+    return ("static", obj)
+
+
+def unflatten(spec, leaves_iter):
+    kind = spec[0]
+    if kind == "leaf":
+        return next(leaves_iter)
+    if kind == "static":
+        return spec[1]
+    if kind is dict:
+        return {k: unflatten(s, leaves_iter) for k, s in spec[1]}
+    items = [unflatten(s, leaves_iter) for s in spec[1]]
+    return tuple(items) if kind is tuple else items if kind is list else kind(items)
+
+
+def is_tensor(obj) -> bool:
+    from ..tensor import Tensor
+
+    return isinstance(obj, Tensor)
+
+
+class Capture:
+    """The result of one traced run: graph, how to feed and unpack it, the eager result and any breaks."""
+
+    def __init__(self):
+        self.graph = None
+        self.result = None           # the eager result of the traced call
+        self.out_spec = None
+        self.n_args = 0
+        self.state = []              # getters: ("tensor", t) or ("grad", p)
+        self.writeback = []          # ("tensor", t) | ("arg", i) | ("grad", p) | ("grad_none", p)
+        self.breaks = []
+        self.params = []             # the parameters whose .grad presence is guarded
+        self.needs_autograd = False
+        self.created_state = False   # optimizer state appeared during the trace (first step): do not cache
+
+
+def run_traced(fn, args, kwargs, mode: str = "compile", found=None) -> Capture:
+    """Run ``fn`` eagerly under a Tracer; returns a Capture (``graph`` is None after a graph break)."""
+    found = found or reach(fn, args, kwargs)
+    params = found.parameters() + [t for t in found.tensors if t.requires_grad and t._node is None]
+    owners = {id(t._data): t for t in found.state_tensors()}
+    grads_before = {id(p): p.grad for p in params}
+    grad_owner = {id(g._data): p for p in params if (g := p.grad) is not None}
+    state_ids = set(owners) | set(grad_owner)
+    n_state_before = _count_optimizer_state(found)
+
+    tracer = Tracer(state_ids, mode)
+    arg_leaves: list = []
+    in_spec = flatten((args, kwargs), arg_leaves, is_tensor)
+    arg_values = [tracer.add_input(t) for t in arg_leaves]
+    prev = STATE.tracer
+    STATE.tracer = tracer
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        STATE.tracer = prev
+    cap = Capture()
+    cap.result, cap.breaks, cap.params, cap.in_spec = result, tracer.breaks, params, in_spec
+    cap.created_state = _count_optimizer_state(found) != n_state_before
+    if tracer.broken or (mode == "explain"):
+        return cap
+    _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, grads_before, params)
+    return cap
+
+
+def _count_optimizer_state(found) -> int:
+    return sum(len(st) if isinstance(st, dict) else 1 for opt in found.optimizers for st in opt.state.values())
+
+
+def _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, grads_before, params):
+    g = tracer.graph
+    out_leaves: list = []
+    cap.out_spec = flatten(result, out_leaves, is_tensor)
+    outputs = [tracer.value_of(t) for t in out_leaves]
+    cap.needs_autograd = any(t.requires_grad for t in out_leaves)
+    cap.n_args = len(arg_values)
+    # state inputs and constants among the captured tensors
+    for v, t in list(tracer.captured.items()):
+        arr_id = id(tracer.captured_arrays[v])
+        mutated = arr_id in tracer.mutated or id(t._data) != arr_id
+        if arr_id in grad_owner:
+            getter = ("grad", grad_owner[arr_id])
+        elif arr_id in owners or t.requires_grad or mutated:
+            getter = ("tensor", owners.get(arr_id, t))
+        else:
+            g.constants[v] = t._data
+            continue
+        g.inputs.append(v)
+        cap.state.append(getter)
+    writes = []
+    for i, t in enumerate(arg_leaves):
+        if id(t._data) in tracer.mutated:
+            writes.append((("arg", i), tracer.env[id(t._data)]))
+    for v, getter in zip(g.inputs[cap.n_args:], cap.state):
+        obj = getter[1] if getter[0] == "tensor" else getter[1].grad
+        if getter[0] == "tensor" and (id(obj._data) in tracer.mutated or id(obj._data) != id(
+                tracer.captured_arrays[v])):
+            writes.append((getter, tracer.env[id(obj._data)]))
+    for p in params:
+        _grad_writeback(tracer, p, grads_before[id(p)], writes, g)
+    cap.writeback = [(w, v is not None) for w, v in writes]
+    g.outputs = outputs + [v for _, v in writes if v is not None]
+    cap.graph = g
+    if writes:
+        cap.needs_autograd = False  # a training step: the returned loss is not differentiated again
+
+
+def _grad_writeback(tracer, p, before, writes, g) -> None:
+    after = p.grad
+    if after is None:
+        if before is not None:
+            writes.append((("grad_none", p), None))
+        return
+    v = tracer.env.get(id(after._data))
+    if v is None:
+        if after is before:
+            return
+        v = Value(after._data.shape, str(after._data.dtype))
+        g.constants[v] = after._data
+    elif before is not None and id(before._data) == id(after._data) and v in tracer.captured:
+        return  # untouched
+    writes.append((("grad", p), v))

@@ -1,0 +1,93 @@
+"""Small conversions shared by the Keras layer: arrays <-> Ember tensors, floatx, epsilon, image layout.
+
+>>> from ember.keras import backend
+>>> backend.floatx(), backend.epsilon(), backend.image_data_format()
+('float32', 1e-07, 'channels_last')
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import ember
+from ember.tensor import Tensor
+
+_FLOATX = "float32"
+_EPSILON = 1e-7
+
+
+def floatx() -> str:
+    return _FLOATX
+
+
+def set_floatx(value: str) -> None:
+    global _FLOATX
+    _FLOATX = str(np.dtype(value))
+
+
+def epsilon() -> float:
+    return _EPSILON
+
+
+def set_epsilon(value: float) -> None:
+    global _EPSILON
+    _EPSILON = float(value)
+
+
+def image_data_format() -> str:
+    return "channels_last"
+
+
+def backend() -> str:
+    return "ember"
+
+
+def to_array(x, dtype=None):
+    """Any array-like (Ember tensor, NumPy array, list, scalar) as an array of the tensor's backend."""
+    if isinstance(x, Tensor):
+        arr = x._data
+    elif isinstance(x, np.ndarray):
+        arr = x
+    else:
+        arr = np.asarray(x)
+    if dtype is not None and arr.dtype != np.dtype(dtype):
+        arr = arr.astype(dtype)
+    return arr
+
+
+def to_numpy(x):
+    """A NumPy array (copied off the GPU if needed) from a tensor or array-like."""
+    if isinstance(x, Tensor):
+        return x.detach().numpy() if x.device.type == "cpu" else np.asarray(x)
+    return np.asarray(x)
+
+
+def convert(x, dtype=None) -> Tensor:
+    """An Ember tensor from ``x``; floating NumPy data becomes floatx unless ``dtype`` is given."""
+    if isinstance(x, Tensor):
+        if dtype is not None and x._data.dtype != np.dtype(dtype):
+            return x.to(ember.dtypes.from_np(np.dtype(dtype)))
+        return x
+    arr = np.asarray(x)
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    elif arr.dtype.kind == "f" and arr.dtype != np.dtype(_FLOATX):
+        arr = arr.astype(_FLOATX)
+    elif arr.dtype.kind == "b":
+        pass
+    if not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    return Tensor._wrap(arr)
+
+
+def scalar_like(value, like: Tensor) -> Tensor:
+    """A 0-d tensor holding ``value`` with ``like``'s dtype and device."""
+    xp = ember.backend.xp_of(like._data)
+    return Tensor._wrap(xp.asarray(value, dtype=like._data.dtype))
+
+
+def standardize_shape(shape) -> tuple:
+    if shape is None:
+        raise ValueError("shape cannot be None")
+    if isinstance(shape, int):
+        return (shape,)
+    return tuple(None if d is None else int(d) for d in shape)

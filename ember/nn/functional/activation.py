@@ -1,0 +1,190 @@
+"""Activation functions (torch.nn.functional names), composites of Ember primitives.
+
+>>> import ember
+>>> import ember.nn.functional as F
+>>> F.relu(ember.tensor([-1.0, 2.0]))
+tensor([0., 2.])
+"""
+from __future__ import annotations
+
+import math
+
+from ..._state import STATE
+from ...errors import mark, with_user_line
+from ...functional import linalg as _linalg
+from ...functional.math import cast
+from ...ops import apply
+from ...tensor import Tensor
+
+__all__ = ["relu", "relu_", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "sigmoid", "tanh",
+           "softmax", "log_softmax", "softmin", "softplus", "hardtanh", "mish", "prelu", "softsign", "hardswish",
+           "hardsigmoid", "logsigmoid", "glu", "threshold", "tanhshrink"]
+
+
+def _check(x, name):
+    if not isinstance(x, Tensor):
+        raise mark(with_user_line(TypeError(
+            f"{name}: expected an ember.Tensor as input, got {type(x).__name__}; convert it with ember.tensor(...)"),
+            3))
+    if x._data.dtype.kind != "f":
+        raise mark(with_user_line(TypeError(
+            f"{name}: expected a floating-point input, got {x.dtype.name} of shape {tuple(x.shape)}; "
+            "convert it with x.float()"), 3))
+
+
+def _inplace(x, out, inplace):
+    """``inplace=True`` writes into ``x`` when no gradient is being recorded (else the result is returned
+    out of place, which gives the same values and correct gradients)."""
+    if inplace and not (STATE.grad_enabled and (x.requires_grad or out.requires_grad)):
+        x._data[...] = out._data
+        x._bump("inplace_activation")
+        return x
+    return out
+
+
+def relu(input, inplace=False):
+    _check(input, "relu")
+    return _inplace(input, apply("relu", input), inplace)
+
+
+def relu_(input):
+    return relu(input, inplace=True)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """clamp into [min_val, max_val]; the gradient is zero outside the open interval (like PyTorch)."""
+    _check(input, "hardtanh")
+    if min_val > max_val:
+        raise mark(with_user_line(ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
+                                             f"({max_val})"), 2))
+    lo, hi = input._scalar(float(min_val)), input._scalar(float(max_val))
+    out = apply("where", apply("le", input, lo), lo, apply("where", apply("ge", input, hi), hi, input))
+    return _inplace(input, out, inplace)
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    _check(input, "leaky_relu")
+    out = apply("where", apply("gt", input, input._scalar(0.0)), input, input * negative_slope)
+    return _inplace(input, out, inplace)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    _check(input, "elu")
+    neg = (input.clamp(max=0.0).exp() - 1) * alpha  # exp of the clamped value never overflows
+    return _inplace(input, apply("where", apply("gt", input, input._scalar(0.0)), input, neg), inplace)
+
+
+def selu(input, inplace=False):
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    return _inplace(input, elu(input, alpha) * scale, inplace)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    _check(input, "celu")
+    neg = ((input.clamp(max=0.0) / alpha).exp() - 1) * alpha
+    return _inplace(input, apply("where", apply("gt", input, input._scalar(0.0)), input, neg), inplace)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x) (``approximate='none'``) or the tanh approximation (``approximate='tanh'``)."""
+    _check(input, "gelu")
+    if approximate == "none":
+        return input * 0.5 * (1 + apply("erf", input * (1 / math.sqrt(2.0))))
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * 0.5 * (1 + apply("tanh", inner))
+    raise mark(with_user_line(ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}"), 2))
+
+
+def silu(input, inplace=False):
+    _check(input, "silu")
+    return _inplace(input, input * apply("sigmoid", input), inplace)
+
+
+def sigmoid(input):
+    return apply("sigmoid", cast(input, "float32") if input._data.dtype.kind != "f" else input)
+
+
+def tanh(input):
+    return apply("tanh", cast(input, "float32") if input._data.dtype.kind != "f" else input)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _linalg.softmax(input, dim, dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _linalg.log_softmax(input, dim, dtype)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    return _linalg.softmax(-input, dim, dtype)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, computed stably; linear above ``threshold``."""
+    _check(input, "softplus")
+    bx = input * beta if beta != 1 else input
+    soft = apply("maximum", bx, bx._scalar(0.0)) + (1 + (-bx.abs()).exp()).log()
+    if beta != 1:
+        soft = soft / beta
+    return apply("where", apply("gt", bx, bx._scalar(float(threshold))), input, soft)
+
+
+def logsigmoid(input):
+    return -softplus(-input)
+
+
+def mish(input, inplace=False):
+    return _inplace(input, input * apply("tanh", softplus(input)), inplace)
+
+
+def softsign(input):
+    _check(input, "softsign")
+    return input / (1 + input.abs())
+
+
+def hardsigmoid(input, inplace=False):
+    return _inplace(input, relu6(input + 3.0) / 6.0, inplace)
+
+
+def hardswish(input, inplace=False):
+    return _inplace(input, input * relu6(input + 3.0) / 6.0, inplace)
+
+
+def tanhshrink(input):
+    return input - apply("tanh", input)
+
+
+def threshold(input, threshold, value, inplace=False):
+    _check(input, "threshold")
+    out = apply("where", apply("gt", input, input._scalar(float(threshold))), input, input._scalar(float(value)))
+    return _inplace(input, out, inplace)
+
+
+def prelu(input, weight):
+    """max(0, x) + weight * min(0, x) with one weight per channel (dim 1) or a single shared weight."""
+    _check(input, "prelu")
+    n = weight.numel()
+    if n != 1:
+        if input.ndim < 2 or input.shape[1] != n:
+            raise mark(with_user_line(RuntimeError(
+                f"prelu: weight has {n} elements but the input {tuple(input.shape)} has "
+                f"{input.shape[1] if input.ndim > 1 else 1} channels (dim 1); use num_parameters=1 or the channel "
+                "count"), 2))
+        weight = weight.reshape((n,) + (1,) * (input.ndim - 2))
+    elif weight.ndim:
+        weight = weight.reshape(())
+    return apply("where", apply("gt", input, input._scalar(0.0)), input, input * weight)
+
+
+def glu(input, dim=-1):
+    if input.shape[dim] % 2:
+        raise mark(with_user_line(RuntimeError(
+            f"glu: halving dimension must be even, but dimension {dim} is size {input.shape[dim]}"), 2))
+    a, b = input.chunk(2, dim)
+    return a * apply("sigmoid", b)
