@@ -69,3 +69,20 @@ class cuda:  # noqa: N801  (the torch.cuda namespace, minimal)
     def synchronize() -> None:
         if backend.cuda_available():
             backend.require_cupy().cuda.Device().synchronize()
+
+
+from .serialization import load, save  # noqa: E402
+from . import nn, optim, utils  # noqa: E402,F401  (torch exposes these after `import torch`)
+
+
+def __getattr__(name):
+    # the compiler and Keras are imported on first use: `ember.compile`, `ember.function`, `ember.keras`
+    if name in ("compile", "function"):
+        from .graph import compile as _compile
+
+        return getattr(_compile, name)
+    if name in ("keras", "vision", "graph", "viz"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'ember' has no attribute {name!r}")

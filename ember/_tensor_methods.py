@@ -229,7 +229,8 @@ class TensorMethods(TensorMathMethods):
         for a in args:
             if hasattr(a, "_data"):
                 dtype, device = a.dtype, a.device
-            elif isinstance(a, (str, backend.device, int)) and not isinstance(a, bool):
+            elif isinstance(a, (str, backend.device, int)) and not isinstance(a, bool) and not (
+                    isinstance(a, str) and a in dtypes._BY_NAME):  # "float64" is a dtype, "cuda:0" a device
                 device = a
             else:
                 dtype = a

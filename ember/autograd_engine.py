@@ -166,6 +166,8 @@ def _accumulate_into_leaf(leaf, g, create_graph):
         leaf.grad = g if (create_graph or g._data is not leaf._data) else g.clone()
     elif create_graph:
         leaf.grad = leaf.grad + g
+    elif STATE.tracer is not None:  # visible to a trace (ember.compile records the accumulation)
+        leaf.grad.add_(g)
     else:
         leaf.grad._data += g._data.astype(leaf.grad._data.dtype, copy=False)
 

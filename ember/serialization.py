@@ -42,6 +42,12 @@ def _ember():
 # ----------------------------------------------------------------------------- raw safetensors I/O
 
 
+def _c_order(arr: np.ndarray) -> np.ndarray:
+    """``arr`` in C order, keeping 0-d arrays 0-d (``np.ascontiguousarray`` would make them 1-d)."""
+    arr = np.asarray(arr)
+    return arr if arr.flags.c_contiguous else np.array(arr, order="C")
+
+
 def _np_dtype(code: str, key: str) -> np.dtype:
     name = _DTYPES.get(code)
     if name is None:
@@ -76,7 +82,7 @@ def _encode_header(arrays: dict, metadata: dict | None) -> tuple[bytes, list]:
 
 def _write_file(path, arrays: dict, metadata: dict | None) -> None:
     """Write a safetensors file atomically: a temp file in the same directory, then os.replace."""
-    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    arrays = {k: _c_order(v) for k, v in arrays.items()}
     for k, v in arrays.items():
         if v.dtype.byteorder == ">":
             arrays[k] = v.astype(v.dtype.newbyteorder("<"))
@@ -173,7 +179,7 @@ def _tensor_to_numpy(t) -> np.ndarray:
     t = t.detach()
     if t.device.type != "cpu":
         t = t.cpu()
-    return np.ascontiguousarray(t.numpy())
+    return _c_order(t.numpy())
 
 
 def _to_tensor(arr: np.ndarray, device):
@@ -205,7 +211,7 @@ def save_safetensors(tensors: dict, path, metadata: dict | None = None) -> None:
     >>> import ember, tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "w.safetensors")
     >>> save_safetensors({"w": ember.zeros(2, 3)}, p)
-    >>> load_safetensors(p)["w"].shape
+    >>> tuple(load_safetensors(p)["w"].shape)
     (2, 3)
     """
     ember = _ember()
@@ -286,7 +292,7 @@ class _Encoder:
                 extra["requires_grad"] = True
             return self.array_node("$tensor", obj, _tensor_to_numpy(obj), path, extra)
         if isinstance(obj, np.ndarray):
-            return self.array_node("$ndarray", obj, np.ascontiguousarray(obj), path, {})
+            return self.array_node("$ndarray", obj, _c_order(obj), path, {})
         return self.encode_other(obj, path)
 
     def encode_other(self, obj, path: list):

@@ -246,6 +246,19 @@ def div(input, other, rounding_mode=None):
     return true_divide(input, other)
 
 
+def floor_divide(input, other):
+    return binary("floordiv", input, other)
+
+
+def remainder(input, other):
+    return binary("remainder", input, other)
+
+
+def fmod(input, other):
+    """C-style remainder: the result has the sign of ``input``."""
+    return input - trunc(true_divide(input, other)) * other
+
+
 def true_divide(input, other):
     if isinstance(input, Tensor) and input._data.dtype.kind in "iub" and (
             not isinstance(other, Tensor) or other._data.dtype.kind in "iub") and not isinstance(other, float):

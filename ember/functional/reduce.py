@@ -16,7 +16,7 @@ def _axes(x: Tensor, dim, op: str):
     if dim is None:
         return None
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    nd = max(x.ndim, 1)
+    nd = builtins_max(x.ndim, 1)
     for d in dims:
         if not -nd <= d < nd:
             raise mark(with_user_line(IndexError(
@@ -39,8 +39,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
             f"mean: expected a floating-point input but got {input.dtype.name}; use x.float().mean()"), 2))
     axes = _axes(input, dim, "mean")
     n = input.numel() if axes is None else _count(input, axes)
-    return apply("sum", input, axis=axes, keepdims=keepdim) / max(n, 1) if n else \
-        apply("sum", input, axis=axes, keepdims=keepdim) / 0.0
+    return apply("sum", input, axis=axes, keepdims=keepdim) / (n if n else float("nan"))
 
 
 def _count(x, axes):

@@ -248,7 +248,20 @@ def cat(tensors, dim=0):
             f"cat: dim {dim} is out of range for tensors of shape {tuple(nonempty[0].shape)}"), 2))
     if len(nonempty) == 1:
         return nonempty[0]
-    return apply("cat", *nonempty, axis=dim % nd)
+    return apply("cat", *_promoted(nonempty), axis=dim % nd)
+
+
+def _promoted(tensors):
+    """Cast to the common dtype by PyTorch's rules (NumPy's concatenate would promote int64 + float32 to float64)."""
+    if len({t._data.dtype for t in tensors}) == 1:
+        return tensors
+    from .. import dtypes
+    from .math import cast
+
+    dt = tensors[0].dtype
+    for t in tensors[1:]:
+        dt = dtypes.promote(dt, t.dtype)
+    return [cast(t, dt) for t in tensors]
 
 
 concat = concatenate = cat
@@ -267,7 +280,7 @@ def stack(tensors, dim=0):
     nd = len(ref) + 1
     if not -nd <= dim < nd:
         raise mark(with_user_line(IndexError(f"stack: dim {dim} out of range for {nd}-d result"), 2))
-    return apply("cat", *[unsqueeze(t, dim) for t in tensors], axis=dim % nd)
+    return apply("cat", *_promoted([unsqueeze(t, dim) for t in tensors]), axis=dim % nd)
 
 
 def hstack(tensors):

@@ -136,11 +136,13 @@ def _grad_writeback(tracer, p, before, writes, g) -> None:
             writes.append((("grad_none", p), None))
         return
     v = tracer.env.get(id(after._data))
+    in_place = before is not None and before._data is after._data
     if v is None:
         if after is before:
             return
         v = Value(after._data.shape, str(after._data.dtype))
         g.constants[v] = after._data
-    elif before is not None and id(before._data) == id(after._data) and v in tracer.captured:
+    elif in_place and v in tracer.captured:
         return  # untouched
-    writes.append((("grad", p), v))
+    # accumulated into the existing .grad: copy into it; a new .grad tensor: hand the result over
+    writes.append((("grad" if in_place else "grad_new", p), v))

@@ -257,6 +257,8 @@ def _write_back(kind, obj, arr, leaves):
 
     if kind == "grad_none":
         obj.grad = None
+    elif kind == "grad_new":
+        obj.grad = Tensor._wrap(arr)
     elif kind == "grad":
         g = obj.grad
         if g is not None and g._data.shape == arr.shape and g._data is not arr:

@@ -8,7 +8,7 @@ from .printer import format_attr, format_constant
 
 
 def _quote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def graph_to_dot(graph, name: str = "graph") -> str:
@@ -24,17 +24,17 @@ def graph_to_dot(graph, name: str = "graph") -> str:
     src: dict = {}
     for i, v in enumerate(graph.inputs):
         src[v] = f"in{i}"
-        label = f"input {i}" + (f" {v.hint}" if v.hint else "") + f"\\n{v.type_str()}"
+        label = f"input {i}" + (f" {v.hint}" if v.hint else "") + f"\n{v.type_str()}"
         lines.append(f'  in{i} [shape=ellipse, style=filled, fillcolor="#d8e8ff", label={_quote(label)}];')
     for i, (v, arr) in enumerate(graph.constants.items()):
         src[v] = f"c{i}"
-        label = f"{format_constant(arr)}\\n{v.type_str()}"
+        label = f"{format_constant(arr)}\n{v.type_str()}"
         lines.append(f'  c{i} [shape=ellipse, style=filled, fillcolor="#eeeeee", label={_quote(label)}];')
     for i, node in enumerate(graph.nodes):
         attrs = ", ".join(f"{k}={format_attr(a)}" for k, a in node.attrs.items() if k != "body")
-        label = node.op + (f"\\n{attrs}" if attrs else "")
+        label = node.op + (f"\n{attrs}" if attrs else "")
         if node.meta.get("source"):
-            label += f"\\n{node.meta['source']}"
+            label += f"\n{node.meta['source']}"
         color = "#ffe0b0" if node.op == "fused" else "#ffffff"
         lines.append(f'  n{i} [shape=box, style=filled, fillcolor="{color}", label={_quote(label)}];')
         for v in node.inputs:

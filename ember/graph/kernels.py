@@ -18,7 +18,7 @@ import numpy as np
 
 from . import opinfo
 
-PARALLEL_MIN = int(os.environ.get("EMBER_JIT_PARALLEL_MIN", 1 << 18))
+PARALLEL_MIN = int(os.environ.get("EMBER_JIT_PARALLEL_MIN", 1 << 62))  # off: see module doc
 _CACHE: dict = {}
 
 _PY = {"neg": "-{0}", "exp": "np.exp({0})", "log": "np.log({0})", "sin": "np.sin({0})", "cos": "np.cos({0})",

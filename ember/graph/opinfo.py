@@ -182,7 +182,7 @@ _RULES = {
 # Ops whose registry forward is exactly ``xp.<ufunc>(*inputs)``: executors may call the ufunc with ``out=``.
 UFUNC = {"neg": "negative", "exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tanh": "tanh",
          "sqrt": "sqrt", "abs": "abs", "sign": "sign", "floor": "floor", "ceil": "ceil", "round": "rint",
-         "trunc": "trunc", "add": "subtract", "sub": "subtract", "mul": "multiply", "div": "true_divide",
+         "trunc": "trunc", "add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide",
          "pow": "power", "maximum": "maximum", "minimum": "minimum", "eq": "equal", "ne": "not_equal",
          "lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal"}
 # Float reductions whose forward is ``xp.<fn>(x, axis=, keepdims=)``.

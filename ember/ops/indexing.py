@@ -62,12 +62,35 @@ def _index_put_vjp(g, out, x, v, *idx, index, accumulate=False):
     return (gx, gv) + (None,) * len(idx)
 
 
+def _indexed_shape(x, idx, index, nmask):
+    """The shape ``x[index]`` has, from shapes alone (a bool mask is taken to select ``nmask`` elements)."""
+    import numpy as np
+
+    key = []
+    for k in build_key(index, [np.zeros(a.shape, bool if a.dtype.category == 0 else np.intp) for a in idx]):
+        if isinstance(k, np.ndarray) and k.dtype == bool:  # NumPy turns a k-dim mask into k index arrays
+            key.extend([np.zeros(nmask, np.intp) for _ in range(k.ndim)] if k.ndim else [np.ones((), bool)])
+        else:
+            key.append(k)
+    return np.broadcast_to(np.zeros((), np.int8), x.shape)[tuple(key)].shape
+
+
 def _index_rule(name):
     def rule(x, *idx, index, **_):
         for a in idx:
             if a.dtype.category == 2:
                 raise IndexError(f"{name}: tensors used as indices must be integer or bool, got {a.dtype.name}")
-        return None
+        if name == "index_put":
+            return Aval(x.shape, x.dtype, x.device)
+        # a bool mask's count is data-dependent: the dims that change with it are unknown (None)
+        try:
+            try:
+                s1, s2 = _indexed_shape(x, idx, index, 1), _indexed_shape(x, idx, index, 2)
+            except IndexError:
+                s1 = s2 = _indexed_shape(x, idx, index, 0)  # masks over empty dims select nothing
+        except (IndexError, ValueError) as e:
+            raise IndexError(f"{name}: {e} (tensor shape {x.shape})") from None
+        return Aval(tuple(a if a == b else None for a, b in zip(s1, s2)), x.dtype, x.device)
 
     return rule
 

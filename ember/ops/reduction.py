@@ -79,7 +79,14 @@ def _argsort_fwd(xp, x, axis=-1, descending=False, stable=True):
     return idx.astype(xp.int64, copy=False)
 
 
-register("sum", _sum_fwd, vjp=_sum_vjp, infer=reduce_rule("sum"), kind="reduce")
+def _sum_rule(x, axis=None, keepdims=False):
+    out = reduce_rule("sum")(x, axis, keepdims)
+    if x.dtype.category < 2:  # bools and integers sum to int64, as in _sum_fwd (and PyTorch)
+        out.dtype = int64
+    return out
+
+
+register("sum", _sum_fwd, vjp=_sum_vjp, infer=_sum_rule, kind="reduce")
 register("amax", lambda xp, x, axis=None, keepdims=False: xp.max(x, axis=axis, keepdims=keepdims),
          vjp=_extreme_vjp, infer=reduce_rule("amax"), saves=(0,), saves_out=True, kind="reduce")
 register("amin", lambda xp, x, axis=None, keepdims=False: xp.min(x, axis=axis, keepdims=keepdims),

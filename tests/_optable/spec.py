@@ -163,6 +163,6 @@ def make_case(case, seed):
     """(values, differentiable flags) for one case: NumPy arrays / Python literals, in float64."""
     rng = np.random.default_rng(seed)
     sizes = {}
-    values = [s.make(rng, sizes) for s in case]
+    values = [s.make(rng, sizes) if s.literal else np.asarray(s.make(rng, sizes)) for s in case]
     flags = [s.differentiable and not s.literal and np.asarray(v).dtype.kind == "f" for s, v in zip(case, values)]
     return values, flags

@@ -3,7 +3,7 @@
 A group grows from a node backwards through inputs that are made by elementwise nodes, have this node as
 their only reader, are not graph outputs, and have the node's full output shape (so nothing is recomputed
 per broadcast element). Scalar constants read by a group move into its body. A group of one elementwise
-node is left alone unless a reduction follows it.
+node is left alone unless a reduction follows it (or ``singletons=True``, see ``fuse_elementwise``).
 
 Example:
     >>> from ember.graph import Graph
@@ -40,7 +40,7 @@ def _absorbable(graph: Graph, node: Node, v: Value, group_of: dict) -> bool:
     return all(u is node for u in graph.users(v)) and id(prod) in group_of
 
 
-def _find_groups(graph: Graph) -> list[list[Node]]:
+def _find_groups(graph: Graph, singletons: bool = False) -> list[list[Node]]:
     """Groups of nodes (topological order inside each), the last node of each group being its root."""
     group_of: dict[int, list[Node]] = {}
     groups: list[list[Node]] = []
@@ -68,7 +68,7 @@ def _find_groups(graph: Graph) -> list[list[Node]]:
         for n in group:
             group_of[id(n)] = group
         groups.append(group)
-    return [g for g in groups if len(g) > 1]
+    return [g for g in groups if len(g) > 1 or (singletons and g[0].op not in opinfo.UFUNC)]
 
 
 def _red_absorbable(graph, node, v, group_of) -> bool:
@@ -100,9 +100,13 @@ def _make_body(graph: Graph, group: list[Node]) -> tuple[Graph, list[Value]]:
     return body, outer_inputs
 
 
-def fuse_elementwise(graph: Graph) -> Graph:
-    """Replace each fusible group by one ``fused`` node holding its body; in place, returns the graph."""
-    for group in _find_groups(graph):
+def fuse_elementwise(graph: Graph, singletons: bool = False) -> Graph:
+    """Replace each fusible group by one ``fused`` node holding its body; in place, returns the graph.
+
+    ``singletons=True`` also wraps lone elementwise nodes that are not plain ufuncs (``where``, ``sigmoid``,
+    ``erf``, ``cast``...), so an executor can run them as one compiled loop writing into a planned buffer.
+    """
+    for group in _find_groups(graph, singletons):
         body, outer_inputs = _make_body(graph, group)
         root = group[-1]
         out = root.outputs[0]

@@ -102,14 +102,17 @@ class MultiProcessIter(BaseIter):
         self._active = [True] * self._num_workers
         self._worker_cycle = itertools.cycle(range(self._num_workers))
         self._sampler_done = False
+        self._warned_for = None
         for _ in range(self._loader.prefetch_factor * self._num_workers):
             self._put_task()
 
+    @property
+    def alive(self) -> bool:
+        """Whether the workers are still running (False after a failure shut them down)."""
+        return self._finalizer.alive
+
     def reset(self) -> None:
         """Start a new pass with the same (persistent) workers."""
-        if not self._finalizer.alive:
-            raise RuntimeError("DataLoader: its persistent workers were shut down after an error; "
-                               "create a new DataLoader")
         self._start_pass()
         self._epoch += 1
         self._epoch_value.value = self._epoch
@@ -136,6 +139,7 @@ class MultiProcessIter(BaseIter):
         self._send_idx += 1
 
     def __next__(self):
+        waiting_since = time.monotonic()  # the timeout counts from here, for this batch
         while True:
             if self._rcvd_idx in self._reorder:
                 kind, body = self._reorder.pop(self._rcvd_idx)
@@ -151,12 +155,10 @@ class MultiProcessIter(BaseIter):
                 if not self._loader.persistent_workers:
                     self._shutdown()
                 raise StopIteration
-            self._receive()
+            self._receive(waiting_since)
 
-    def _receive(self) -> None:
+    def _receive(self, start: float) -> None:
         """Wait for one result of this epoch and file it (raising for dead, hung or failed workers)."""
-        start = time.monotonic()
-        warned = False
         while True:
             try:
                 msg = self._result_queue.get(timeout=_POLL_S)
@@ -165,8 +167,8 @@ class MultiProcessIter(BaseIter):
                 waited = time.monotonic() - start
                 if self._timeout > 0 and waited >= self._timeout:
                     self._raise_timeout()
-                if self._timeout == 0 and waited > _HANG_WARN_S and not warned:
-                    warned = True
+                if self._timeout == 0 and waited > _HANG_WARN_S and self._warned_for != self._rcvd_idx:
+                    self._warned_for = self._rcvd_idx
                     warnings.warn(f"DataLoader has waited {waited:.0f} s for batch {self._rcvd_idx} from "
                                   f"{self._owner()}; pass timeout= to turn a hang into an error",
                                   RuntimeWarning, stacklevel=3)

@@ -56,7 +56,8 @@ def _finish(arr: np.ndarray, payload: bool):
     if arr.dtype.kind in _NON_NUMERIC_KINDS:
         raise TypeError(f"default_collate: NumPy arrays of dtype {arr.dtype} cannot become tensors; "
                         "convert them to numbers in the dataset or pass a custom collate_fn")
-    arr = np.ascontiguousarray(arr)
+    if not arr.flags.c_contiguous:
+        arr = np.array(arr, order="C")  # (np.ascontiguousarray would make 0-d arrays 1-d)
     return _ArrayPayload(arr) if payload else _ember().from_numpy(arr)
 
 
@@ -154,7 +155,7 @@ def default_collate(batch):
 
     >>> import numpy as np
     >>> out = default_collate([(np.ones(2, np.float32), 1), (np.zeros(2, np.float32), 0)])
-    >>> out[0].shape, out[0].dtype, out[1].tolist()
+    >>> tuple(out[0].shape), out[0].dtype, out[1].tolist()
     ((2, 2), ember.float32, [1, 0])
     """
     return _collate(batch, payload=False)

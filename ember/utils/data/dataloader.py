@@ -144,7 +144,7 @@ class DataLoader:
 
         if not self.persistent_workers:
             return MultiProcessIter(self)
-        if self._iterator is None:
+        if self._iterator is None or not self._iterator.alive:  # first pass, or workers lost to an error
             self._iterator = MultiProcessIter(self)
         else:
             self._iterator.reset()

@@ -1,0 +1,255 @@
+"""Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape, Permute, Lambda, Rescaling, Embedding.
+
+>>> from ember import keras
+>>> layer = keras.layers.Dense(4, activation="relu")
+>>> tuple(layer(keras.ops.ones((2, 3))).shape), [tuple(w.shape) for w in layer.weights]
+((2, 4), [(3, 4), (4,)])
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import ember
+from ember import functional as F
+from ember.tensor import Tensor
+
+from .. import activations, initializers
+from .. import backend as K
+from .base import Layer
+from .symbolic import KerasTensor
+
+
+def _init_config(init):
+    return initializers.serialize(init) if init is not None else None
+
+
+def mark_logits(out, activation, logits):
+    """Remember the logits of a softmax/sigmoid output, so cross-entropy losses can use the stable form."""
+    if activation is activations.softmax or activation is activations.sigmoid:
+        out._keras_logits = logits
+        out._keras_activation = activation.__name__
+    return out
+
+
+class InputLayer(Layer):
+    """The layer behind ``keras.Input``: it holds the symbolic input tensor."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, input_tensor=None,
+                 **kwargs):
+        super().__init__(name=name, dtype=dtype or K.floatx(), **kwargs)
+        if batch_shape is None:
+            if shape is None:
+                raise ValueError("Input: pass shape=(...) (without the batch dimension) or batch_shape")
+            batch_shape = (batch_size,) + K.standardize_shape(shape)
+        self.batch_shape = tuple(batch_shape)
+        self.output_tensor = input_tensor or KerasTensor(self.batch_shape, self.dtype, name=self.name)
+        self.output_tensor._input_layer = self
+        self.built = True
+
+    def call(self, x):
+        return x
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, sparse=None,  # noqa: N802
+          tensor=None):
+    """A symbolic input: ``keras.Input(shape=(28, 28))`` has shape ``(None, 28, 28)``.
+
+    >>> from ember import keras
+    >>> keras.Input(shape=(28, 28)).shape
+    (None, 28, 28)
+    """
+    return InputLayer(shape, batch_size, dtype, name, batch_shape).output_tensor
+
+
+class Dense(Layer):
+    """``activation(x @ kernel + bias)``; kernel ``(in, units)`` (glorot_uniform), bias ``(units,)`` (zeros)."""
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
+        self.units, self.use_bias = units, use_bias
+        self.activation = activations.get(activation)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+
+    def build(self, input_shape):
+        if input_shape[-1] is None:
+            raise ValueError(f"Dense {self.name!r}: the last dimension of the input must be known, got shape "
+                             f"{input_shape}")
+        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, name="kernel")
+        self.bias = self.add_weight((self.units,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                    name="bias") if self.use_bias else None
+        self.built = True
+
+    def call(self, inputs):
+        if inputs.shape[-1] != self.kernel.shape[0]:
+            raise ValueError(f"Dense {self.name!r}: expected inputs with last dimension {self.kernel.shape[0]}, "
+                             f"got shape {tuple(inputs.shape)}")
+        if inputs.dtype != self.kernel.dtype:
+            inputs = inputs.to(self.kernel.dtype)
+        z = inputs @ self.kernel
+        if self.bias is not None:
+            z = z + self.bias
+        return mark_logits(self.activation(z), self.activation, z)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias, "kernel_initializer": _init_config(self.kernel_initializer),
+                "bias_initializer": _init_config(self.bias_initializer)}
+
+
+class Activation(Layer):
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs):
+        return mark_logits(self.activation(inputs), self.activation, inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    """Zeroes a ``rate`` fraction of inputs during training and scales the rest by ``1 / (1 - rate)``."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate must be in [0, 1), got {rate}")
+        self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return inputs
+        rng = self._rng or ember.random.numpy_generator()
+        shape = tuple(inputs.shape) if self.noise_shape is None else tuple(
+            s if n is None else n for s, n in zip(inputs.shape, self.noise_shape))
+        keep = (rng.random(shape) >= self.rate).astype(inputs._data.dtype) / (1.0 - self.rate)
+        return inputs * Tensor._wrap(ember.backend.xp_of(inputs._data).asarray(keep))
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
+
+
+class Flatten(Layer):
+    def call(self, inputs):
+        return inputs.reshape(inputs.shape[0], -1) if inputs.ndim != 2 else inputs
+
+
+class Reshape(Layer):
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(target_shape)
+
+    def call(self, inputs):
+        n = inputs.shape[0]
+        target = self.target_shape
+        size = math.prod(inputs.shape[1:])
+        known = math.prod(d for d in target if d != -1)
+        if (-1 not in target and known != size) or (-1 in target and size % known):
+            raise ValueError(f"Reshape {self.name!r}: cannot reshape inputs of shape {tuple(inputs.shape)} "
+                             f"({size} values per sample) to target_shape {target}")
+        return inputs.reshape((n,) + target)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Permute(Layer):
+    """Permute the non-batch dims; ``dims`` are 1-based like Keras."""
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        self.dims = tuple(dims)
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(f"Permute: dims must be a permutation of 1..{len(self.dims)}, got {self.dims}")
+
+    def call(self, inputs):
+        return inputs.permute(0, *self.dims)
+
+    def get_config(self):
+        return {**super().get_config(), "dims": list(self.dims)}
+
+
+class Lambda(Layer):
+    """Wrap a function of tensors as a layer (config saving needs a registered function, not a lambda)."""
+
+    def __init__(self, function, output_shape=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        self.function, self.arguments = function, arguments or {}
+        self._output_shape = output_shape
+
+    def call(self, inputs):
+        return self.function(inputs, **self.arguments)
+
+    def get_config(self):
+        from ..saving import serialize_keras_object
+
+        if getattr(self.function, "__name__", "") == "<lambda>":
+            raise ValueError(f"Lambda layer {self.name!r} wraps a Python lambda, which cannot be saved as "
+                             "config; use a named function registered with "
+                             "@keras.saving.register_keras_serializable()")
+        return {**super().get_config(), "function": serialize_keras_object(self.function),
+                "arguments": self.arguments}
+
+    @classmethod
+    def from_config(cls, config):
+        from ..saving import deserialize_keras_object
+
+        config = dict(config)
+        config["function"] = deserialize_keras_object(config["function"])
+        return cls(**config)
+
+
+class Rescaling(Layer):
+    def __init__(self, scale, offset=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale, self.offset = scale, offset
+
+    def call(self, inputs):
+        if inputs.dtype != ember.float32 and not inputs.is_floating_point():
+            inputs = inputs.to(ember.float32)
+        return inputs * self.scale + self.offset
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}
+
+
+class Embedding(Layer):
+    """Look up rows of an ``(input_dim, output_dim)`` table (uniform(-0.05, 0.05) initialised)."""
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", mask_zero=False, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim, self.output_dim, self.mask_zero = int(input_dim), int(output_dim), mask_zero
+        init = "random_uniform" if embeddings_initializer == "uniform" else embeddings_initializer
+        self.embeddings_initializer = initializers.get(init)
+
+    def build(self, input_shape=None):
+        self.embeddings = self.add_weight((self.input_dim, self.output_dim), self.embeddings_initializer,
+                                          name="embeddings")
+        self.built = True
+
+    def call(self, inputs):
+        idx = inputs if inputs._data.dtype.kind in "iu" else inputs.to(ember.int64)
+        xp = ember.backend.xp_of(idx._data)
+        if idx._data.size and (int(xp.max(idx._data)) >= self.input_dim or int(xp.min(idx._data)) < 0):
+            raise IndexError(f"Embedding {self.name!r}: indices must be in [0, {self.input_dim}), got values in "
+                             f"[{int(xp.min(idx._data))}, {int(xp.max(idx._data))}]")
+        flat = F.index_select(self.embeddings, 0, idx.reshape(-1))
+        return flat.reshape(tuple(idx.shape) + (self.output_dim,))
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": _init_config(self.embeddings_initializer), "mask_zero": self.mask_zero}

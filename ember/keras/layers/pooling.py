@@ -1,0 +1,129 @@
+"""Pooling in channels_last layout: MaxPooling1D/2D, AveragePooling2D, GlobalAveragePooling1D/2D,
+GlobalMaxPooling2D.
+
+>>> from ember import keras
+>>> tuple(keras.layers.MaxPooling2D()(keras.ops.ones((2, 28, 28, 8))).shape)
+(2, 14, 14, 8)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ember import functional as F
+
+from .base import Layer
+from .conv import _tuple, same_pads
+
+
+def _windows(x, pool, strides):
+    """The pool-window slices of a padded NHWC tensor, each of shape ``(N, Ho, Wo, C)``."""
+    (ph, pw), (sh, sw) = pool, strides
+    n, h, w, c = x.shape
+    ho, wo = (h - ph) // sh + 1, (w - pw) // sw + 1
+    if ho <= 0 or wo <= 0:
+        raise ValueError(f"input of spatial size {(h, w)} is smaller than the pool size {pool}")
+    return [x[:, i:i + (ho - 1) * sh + 1:sh, j:j + (wo - 1) * sw + 1:sw, :] for i in range(ph)
+            for j in range(pw)], (ho, wo)
+
+
+def pool2d(x, pool, strides, padding, kind):
+    n, h, w, c = x.shape
+    if padding == "valid" and tuple(pool) == tuple(strides):
+        ho, wo = h // pool[0], w // pool[1]
+        if ho <= 0 or wo <= 0:
+            raise ValueError(f"input of spatial size {(h, w)} is smaller than the pool size {tuple(pool)}")
+        blocks = x[:, :ho * pool[0], :wo * pool[1], :].reshape(n, ho, pool[0], wo, pool[1], c)
+        return blocks.amax((2, 4)) if kind == "max" else blocks.mean((2, 4))
+    if padding == "same":
+        ph, pw = same_pads(h, pool[0], strides[0], 1), same_pads(w, pool[1], strides[1], 1)
+        fill = -np.inf if kind == "max" else 0.0
+        padded = F.pad(x, (0, 0, pw[0], pw[1], ph[0], ph[1]), value=fill)
+    else:
+        padded = x
+    wins, _ = _windows(padded, pool, strides)
+    if kind == "max":
+        out = wins[0]
+        for t in wins[1:]:
+            out = F.maximum(out, t)
+        return out
+    total = wins[0]
+    for t in wins[1:]:
+        total = total + t
+    if padding == "valid":
+        return total / float(len(wins))
+    ones = np.ones((1, h, w, 1), dtype=x._data.dtype)
+    counts = np.lib.stride_tricks.sliding_window_view(np.pad(ones, ((0, 0), ph, pw, (0, 0))), pool, (1, 2))
+    counts = counts[:, ::strides[0], ::strides[1]].sum((-1, -2))
+    return total / x.new_tensor(counts)
+
+
+class _Pool2D(Layer):
+    kind, rank = "max", 2
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{type(self).__name__}: padding must be 'valid' or 'same', got {padding!r}")
+        self.pool_size = _tuple(pool_size, self.rank, "pool_size")
+        self.strides = self.pool_size if strides is None else _tuple(strides, self.rank, "strides")
+        self.padding = padding
+
+    def call(self, inputs):
+        if inputs.ndim != self.rank + 2:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2}, "
+                             f"got shape {tuple(inputs.shape)}")
+        if self.rank == 1:
+            out = pool2d(inputs.unsqueeze(1), (1,) + self.pool_size, (1,) + self.strides, self.padding, self.kind)
+            return out.squeeze(1)
+        return pool2d(inputs, self.pool_size, self.strides, self.padding, self.kind)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
+                "padding": self.padding}
+
+
+class MaxPooling2D(_Pool2D):
+    pass
+
+
+class AveragePooling2D(_Pool2D):
+    kind = "avg"
+
+
+class MaxPooling1D(_Pool2D):
+    rank = 1
+
+
+class AveragePooling1D(_Pool2D):
+    kind, rank = "avg", 1
+
+
+class _GlobalPool(Layer):
+    kind, rank = "avg", 2
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.keepdims = keepdims
+
+    def call(self, inputs):
+        axes = tuple(range(1, inputs.ndim - 1))
+        return inputs.mean(axes, self.keepdims) if self.kind == "avg" else inputs.amax(axes, self.keepdims)
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling2D(_GlobalPool):
+    pass
+
+
+class GlobalAveragePooling1D(_GlobalPool):
+    rank = 1
+
+
+class GlobalMaxPooling2D(_GlobalPool):
+    kind = "max"
+
+
+class GlobalMaxPooling1D(_GlobalPool):
+    kind, rank = "max", 1

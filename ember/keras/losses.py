@@ -1,0 +1,314 @@
+"""Keras losses: functions returning per-sample losses and ``Loss`` classes that reduce them
+(``sum_over_batch_size`` by default), over Ember tensors so gradients flow through Ember's autograd.
+
+Probabilities are clipped to ``[epsilon, 1 - epsilon]`` like Keras; when the prediction is the output of a
+softmax/sigmoid layer, the loss is computed from the logits instead (the numerically stable form).
+
+>>> import numpy as np
+>>> from ember.keras import losses
+>>> y_pred = np.array([[0.1, 0.9], [0.8, 0.2]], "float32")
+>>> round(float(losses.SparseCategoricalCrossentropy()(np.array([1, 0]), y_pred)), 4)
+0.1643
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import ember
+from ember import functional as F
+from ember.tensor import Tensor
+
+from . import backend as K
+
+
+def _t(x, dtype=None):
+    return K.convert(x, dtype)
+
+
+def _clip_probs(p):
+    eps = K.epsilon()
+    return F.clamp(p, eps, 1.0 - eps)
+
+
+def _match(y_true, y_pred):
+    y_true = _t(y_true)
+    if y_true.dtype != y_pred.dtype:
+        y_true = y_true.to(y_pred.dtype)
+    if y_true.ndim == y_pred.ndim - 1 and tuple(y_pred.shape[-1:]) == (1,):
+        y_true = y_true.unsqueeze(-1)
+    if tuple(y_true.shape) != tuple(y_pred.shape):
+        try:
+            np.broadcast_shapes(tuple(y_true.shape), tuple(y_pred.shape))
+        except ValueError:
+            raise ValueError(f"targets of shape {tuple(y_true.shape)} do not match predictions of shape "
+                             f"{tuple(y_pred.shape)}") from None
+    return y_true
+
+
+# -- per-sample loss functions ------------------------------------------------------------------------------
+def mean_squared_error(y_true, y_pred):
+    y_pred = _t(y_pred)
+    return F.square(y_pred - _match(y_true, y_pred)).mean(-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    y_pred = _t(y_pred)
+    return F.abs(y_pred - _match(y_true, y_pred)).mean(-1)
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    y_pred = _t(y_pred)
+    y_true = _match(y_true, y_pred)
+    return 100.0 * (F.abs(y_true - y_pred) / F.clamp(F.abs(y_true), min=K.epsilon())).mean(-1)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    y_pred = _t(y_pred)
+    err = F.abs(y_pred - _match(y_true, y_pred))
+    quad = F.clamp(err, max=delta)
+    return (0.5 * quad * quad + delta * (err - quad)).mean(-1)
+
+
+def log_cosh(y_true, y_pred):
+    y_pred = _t(y_pred)
+    x = y_pred - _match(y_true, y_pred)
+    ax = F.abs(x)  # log(cosh(x)) = |x| + log(1 + exp(-2|x|)) - log(2)
+    return (ax + F.log1p(F.exp(-2.0 * ax)) - float(np.log(2.0))).mean(-1)
+
+
+def _logits_of(y_pred, activation):
+    z = getattr(y_pred, "_keras_logits", None)
+    return z if z is not None and getattr(y_pred, "_keras_activation", None) == activation else None
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    y_pred = _t(y_pred)
+    y_true = _match(y_true, y_pred)
+    if label_smoothing:
+        n = y_pred.shape[axis]
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / n
+    logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
+    if logits is not None:
+        return -(y_true * F.log_softmax(logits, axis)).sum(axis)
+    p = y_pred / y_pred.sum(axis, keepdim=True)
+    return -(y_true * F.log(_clip_probs(p))).sum(axis)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
+    y_pred = _t(y_pred)
+    labels = K.to_array(y_true)
+    if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if labels.shape != tuple(y_pred.shape[:-1]):
+        raise ValueError(f"sparse_categorical_crossentropy: integer targets of shape {labels.shape} do not match "
+                         f"predictions of shape {tuple(y_pred.shape)} (expected targets of shape "
+                         f"{tuple(y_pred.shape[:-1])})")
+    xp = ember.backend.xp_of(labels)
+    idx = labels.astype(np.int64, copy=False)
+    mask = None
+    if ignore_class is not None:
+        mask = idx != ignore_class
+        idx = xp.where(mask, idx, 0)
+    n = y_pred.shape[-1]
+    if idx.size and (int(idx.max()) >= n or int(idx.min()) < 0):
+        raise ValueError(f"sparse_categorical_crossentropy: labels must be in [0, {n}), got values in "
+                         f"[{int(idx.min())}, {int(idx.max())}]")
+    index = Tensor._wrap(idx[..., None])
+    logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
+    if logits is not None:
+        picked = F.log_softmax(logits, -1).gather(-1, index)
+    else:
+        p = y_pred / y_pred.sum(-1, keepdim=True)
+        picked = F.log(_clip_probs(p.gather(-1, index)))
+    loss = -picked.squeeze(-1)
+    if mask is not None:
+        loss = loss * Tensor._wrap(mask.astype(loss._data.dtype))
+    return loss
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    y_pred = _t(y_pred)
+    y_true = _match(y_true, y_pred)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    logits = y_pred if from_logits else _logits_of(y_pred, "sigmoid")
+    if logits is not None:  # max(z, 0) - z*y + log(1 + exp(-|z|))
+        per = F.relu(logits) - logits * y_true + F.log1p(F.exp(-F.abs(logits)))
+        return per.mean(axis)
+    p = _clip_probs(y_pred)
+    return -(y_true * F.log(p) + (1.0 - y_true) * F.log(1.0 - p)).mean(axis)
+
+
+def kl_divergence(y_true, y_pred):
+    y_pred = _t(y_pred)
+    y_true = _match(y_true, y_pred)
+    t = F.clamp(y_true, K.epsilon(), 1.0)
+    return (t * F.log(t / F.clamp(y_pred, K.epsilon(), 1.0))).sum(-1)
+
+
+def hinge(y_true, y_pred):
+    y_pred = _t(y_pred)
+    y_true = _match(y_true, y_pred)
+    y_true = F.where(y_true == 0, -ember.ones_like(y_true), y_true)
+    return F.relu(1.0 - y_true * y_pred).mean(-1)
+
+
+def poisson(y_true, y_pred):
+    y_pred = _t(y_pred)
+    y_true = _match(y_true, y_pred)
+    return (y_pred - y_true * F.log(y_pred + K.epsilon())).mean(-1)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    y_pred = _t(y_pred)
+    y_true = _match(y_true, y_pred)
+
+    def unit(x):
+        return x / F.clamp(F.norm(x, 2, axis, True), min=1e-12)
+
+    return -(unit(y_true) * unit(y_pred)).sum(axis)
+
+
+mse, mae, mape = mean_squared_error, mean_absolute_error, mean_absolute_percentage_error
+kld = kl_divergence
+
+
+# -- Loss classes ---------------------------------------------------------------------------------------
+def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
+    """Apply ``sample_weight`` (broadcast over trailing dims) and reduce like Keras 3."""
+    if sample_weight is not None:
+        w = _t(sample_weight, values._data.dtype)
+        while w.ndim > values.ndim and w.shape[-1] == 1:
+            w = w.squeeze(-1)
+        while w.ndim < values.ndim:
+            w = w.unsqueeze(-1)
+        values = values * w
+    if reduction in (None, "none"):
+        return values
+    total = values.sum()
+    if reduction == "sum":
+        return total
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        return total / float(max(np.sum(K.to_numpy(sample_weight)), K.epsilon()))
+    return total / float(max(values.numel(), 1))
+
+
+class Loss:
+    """Base loss: ``call(y_true, y_pred)`` gives per-sample values; ``__call__`` weights and reduces them."""
+
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
+        valid = (None, "none", "sum", "sum_over_batch_size", "mean", "mean_with_sample_weight")
+        if reduction not in valid:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {valid}, got {reduction!r}")
+        self.name = name or _snake(type(self).__name__)
+        self.reduction = reduction
+        self.dtype = dtype
+
+    def call(self, y_true, y_pred):
+        raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        values = self.call(y_true, _t(y_pred))
+        values = _t(values)
+        return reduce_values(values, sample_weight, self.reduction)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _snake(name):
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class LossFunctionWrapper(Loss):
+    """A Loss made from a function of ``(y_true, y_pred, **kwargs)``."""
+
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size", **kwargs):
+        super().__init__(name=name or fn.__name__, reduction=reduction)
+        self.fn, self.fn_kwargs = fn, kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self.fn_kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), **self.fn_kwargs}
+
+
+def _wrapper_class(cls_name, fn, defaults, default_name):
+    def __init__(self, *args, name=default_name, reduction="sum_over_batch_size", **kwargs):
+        params = dict(defaults)
+        for key, value in zip(defaults, args):
+            params[key] = value
+        unknown = set(kwargs) - set(defaults) - {"dtype"}
+        if unknown:
+            raise TypeError(f"{cls_name}: unexpected argument(s) {sorted(unknown)}")
+        params.update({k: v for k, v in kwargs.items() if k in defaults})
+        LossFunctionWrapper.__init__(self, fn, name=name, reduction=reduction, **params)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction, **self.fn_kwargs}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    return type(cls_name, (LossFunctionWrapper,), {"__init__": __init__, "get_config": get_config,
+                                                   "from_config": from_config, "__module__": __name__})
+
+
+MeanSquaredError = _wrapper_class("MeanSquaredError", mean_squared_error, {}, "mean_squared_error")
+MeanAbsoluteError = _wrapper_class("MeanAbsoluteError", mean_absolute_error, {}, "mean_absolute_error")
+MeanAbsolutePercentageError = _wrapper_class("MeanAbsolutePercentageError", mean_absolute_percentage_error, {},
+                                             "mean_absolute_percentage_error")
+Huber = _wrapper_class("Huber", huber, {"delta": 1.0}, "huber_loss")
+LogCosh = _wrapper_class("LogCosh", log_cosh, {}, "log_cosh")
+CategoricalCrossentropy = _wrapper_class(
+    "CategoricalCrossentropy", categorical_crossentropy,
+    {"from_logits": False, "label_smoothing": 0.0, "axis": -1}, "categorical_crossentropy")
+SparseCategoricalCrossentropy = _wrapper_class(
+    "SparseCategoricalCrossentropy", sparse_categorical_crossentropy,
+    {"from_logits": False, "ignore_class": None}, "sparse_categorical_crossentropy")
+BinaryCrossentropy = _wrapper_class(
+    "BinaryCrossentropy", binary_crossentropy,
+    {"from_logits": False, "label_smoothing": 0.0, "axis": -1}, "binary_crossentropy")
+KLDivergence = _wrapper_class("KLDivergence", kl_divergence, {}, "kl_divergence")
+Hinge = _wrapper_class("Hinge", hinge, {}, "hinge")
+Poisson = _wrapper_class("Poisson", poisson, {}, "poisson")
+CosineSimilarity = _wrapper_class("CosineSimilarity", cosine_similarity, {"axis": -1}, "cosine_similarity")
+
+ALL_CLASSES = {c.__name__: c for c in (
+    MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, Huber, LogCosh, CategoricalCrossentropy,
+    SparseCategoricalCrossentropy, BinaryCrossentropy, KLDivergence, Hinge, Poisson, CosineSimilarity)}
+ALL_FUNCTIONS = {f.__name__: f for f in (
+    mean_squared_error, mean_absolute_error, mean_absolute_percentage_error, huber, log_cosh,
+    categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, kl_divergence, hinge,
+    poisson, cosine_similarity)}
+ALL_FUNCTIONS.update(mse=mean_squared_error, mae=mean_absolute_error, mape=mean_absolute_percentage_error,
+                     kld=kl_divergence, huber_loss=huber)
+
+
+def get(identifier):
+    """A loss callable from a name (``'mse'``, ``'sparse_categorical_crossentropy'``), class name, instance,
+    function or config dict."""
+    if identifier is None or isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier in ALL_CLASSES:
+            return ALL_CLASSES[identifier]()
+        fn = ALL_FUNCTIONS.get(identifier)
+        if fn is None:
+            raise ValueError(f"unknown loss {identifier!r}; known: {', '.join(sorted(ALL_FUNCTIONS))}")
+        return fn
+    if isinstance(identifier, dict):
+        from .saving import deserialize_keras_object
+
+        return deserialize_keras_object(identifier)
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"could not interpret loss {identifier!r}")

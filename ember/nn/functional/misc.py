@@ -1,0 +1,24 @@
+"""Odds and ends of torch.nn.functional: pad (from ember.functional.shape), cosine_similarity, pairwise_distance.
+
+>>> import ember
+>>> import ember.nn.functional as F
+>>> F.pad(ember.ones(1, 2), (1, 1)).tolist()
+[[0.0, 1.0, 1.0, 0.0]]
+"""
+from __future__ import annotations
+
+from ...functional.shape import pad
+
+__all__ = ["pad", "cosine_similarity", "pairwise_distance"]
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / max(||x1|| * ||x2||, eps) along ``dim``."""
+    dot = (x1 * x2).sum(dim)
+    n1 = (x1 * x1).sum(dim)
+    n2 = (x2 * x2).sum(dim)
+    return dot / (n1 * n2).clamp(min=eps * eps).sqrt()
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)

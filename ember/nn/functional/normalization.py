@@ -1,0 +1,125 @@
+"""batch_norm, layer_norm, group_norm, normalize (torch.nn.functional), composites of Ember primitives.
+
+>>> import ember
+>>> import ember.nn.functional as F
+>>> y = F.layer_norm(ember.randn(2, 5), (5,))
+>>> bool(y.mean(-1).abs().max() < 1e-5)
+True
+"""
+from __future__ import annotations
+
+from ... import backend
+from ...errors import mark, with_user_line
+from ...ops import apply
+
+__all__ = ["batch_norm", "layer_norm", "group_norm", "normalize", "instance_norm"]
+
+
+def _moments(x, axes):
+    """Mean and biased variance over ``axes`` (kept dims)."""
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    mean = apply("sum", x, axis=axes, keepdims=True) / n
+    d = x - mean
+    var = apply("sum", d * d, axis=axes, keepdims=True) / n
+    return mean, d, var, n
+
+
+def _affine(y, weight, bias, shape):
+    if weight is not None:
+        y = y * (weight.reshape(shape) if tuple(weight.shape) != shape else weight)
+    if bias is not None:
+        y = y + (bias.reshape(shape) if tuple(bias.shape) != shape else bias)
+    return y
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalise over every dim but the channel dim 1. In training, batch statistics are used and the running
+    statistics are updated in place (unbiased variance, like PyTorch); otherwise the running ones are used."""
+    if input.ndim < 2:
+        raise mark(with_user_line(ValueError(
+            f"batch_norm: expected an input with at least 2 dims (N, C, ...), got shape {tuple(input.shape)}"), 2))
+    c = input.shape[1]
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.numel() != c:
+            raise mark(with_user_line(RuntimeError(
+                f"batch_norm: {name} has {t.numel()} elements but the input {tuple(input.shape)} has {c} channels "
+                "(dim 1); build the layer with num_features equal to the channel count"), 2))
+    if training:
+        axes = (0,) + tuple(range(2, input.ndim))
+        mean, d, var, n = _moments(input, axes)
+        if n <= 1:
+            raise mark(with_user_line(ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input size "
+                f"{tuple(input.shape)}"), 2))
+        if running_mean is not None and running_var is not None:
+            _update_running(running_mean, running_var, mean, var, n, momentum)
+        y = d / apply("sqrt", var + eps)
+    else:
+        if running_mean is None or running_var is None:
+            raise mark(with_user_line(RuntimeError(
+                "batch_norm: running_mean and running_var are needed when training=False"), 2))
+        y = (input - running_mean.reshape(shape)) / apply("sqrt", running_var.reshape(shape) + eps)
+    return _affine(y, weight, bias, shape)
+
+
+def _update_running(running_mean, running_var, mean, var, n, momentum):
+    m = 0.0 if momentum is None else float(momentum)
+    xp = backend.xp_of(running_mean._data)
+    bm = mean._data.reshape(-1).astype(running_mean._data.dtype, copy=False)
+    bv = (var._data.reshape(-1) * (n / (n - 1))).astype(running_var._data.dtype, copy=False)
+    rm, rv = running_mean._data, running_var._data
+    xp.multiply(rm, 1 - m, out=rm)
+    rm += m * bm
+    xp.multiply(rv, 1 - m, out=rv)
+    rv += m * bv
+    running_mean._bump("batch_norm")
+    running_var._bump("batch_norm")
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    axes = tuple(range(2, input.ndim))
+    mean, d, var, _ = _moments(input, axes)
+    y = d / apply("sqrt", var + eps)
+    return _affine(y, weight, bias, (1, input.shape[1]) + (1,) * (input.ndim - 2))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing ``normalized_shape`` dims, then scale and shift elementwise."""
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(normalized_shape)
+    if tuple(input.shape[input.ndim - k:]) != normalized_shape or k > input.ndim:
+        raise mark(with_user_line(RuntimeError(
+            f"layer_norm: normalized_shape {list(normalized_shape)} does not match the trailing dims of the input "
+            f"{tuple(input.shape)}; expected input of shape [*, {', '.join(map(str, normalized_shape))}]"), 2))
+    axes = tuple(range(input.ndim - k, input.ndim))
+    mean, d, var, _ = _moments(input, axes)
+    y = d / apply("sqrt", var + eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Split the C channels into ``num_groups`` groups and normalise each group over (C/G, *spatial)."""
+    if input.ndim < 2 or input.shape[1] % num_groups:
+        raise mark(with_user_line(RuntimeError(
+            f"group_norm: expected an input (N, C, ...) with C divisible by num_groups={num_groups}, got shape "
+            f"{tuple(input.shape)}"), 2))
+    n, c = input.shape[0], input.shape[1]
+    x = input.reshape(n, num_groups, -1)
+    mean, d, var, _ = _moments(x, (2,))
+    y = (d / apply("sqrt", var + eps)).reshape(*input.shape)
+    return _affine(y, weight, bias, (1, c) + (1,) * (input.ndim - 2))
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p, eps) along ``dim``."""
+    denom = input.norm(p, dim, keepdim=True).clamp(min=eps)
+    return input / denom

@@ -1,0 +1,142 @@
+"""Activation layers: thin Modules over ``ember.nn.functional``'s activations (PyTorch's names, arguments, repr)."""
+from __future__ import annotations
+
+from ... import creation
+from .. import functional as F
+from .module import Module, Parameter
+
+__all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax",
+           "LogSoftmax", "Softmin", "Softplus", "Hardtanh", "Mish", "PReLU", "Softsign", "Hardswish", "Hardsigmoid",
+           "LogSigmoid", "GLU", "Threshold", "Tanhshrink"]
+
+
+def _example(name, args=""):
+    return (f"\n\n    >>> import ember\n    >>> from ember import nn\n    >>> nn.{name}({args})(ember.randn(2, 4))"
+            ".shape\n    ember.Size([2, 4])\n")
+
+
+def _simple(name, fn, doc, params=(), defaults=(), inplace=False):
+    """A parameter-free activation class calling ``fn(input, *params)``."""
+    names = tuple(params) + (("inplace",) if inplace else ())
+    defs = tuple(defaults) + ((False,) if inplace else ())
+
+    def __init__(self, *args, **kwargs):
+        Module.__init__(self)
+        if len(args) > len(names):
+            raise TypeError(f"{name} takes at most {len(names)} arguments ({', '.join(names)})")
+        values = dict(zip(names, defs))
+        values.update(zip(names, args))
+        for k, v in kwargs.items():
+            if k not in values:
+                raise TypeError(f"{name} got an unexpected keyword argument {k!r}; it takes {', '.join(names)}")
+            values[k] = v
+        for k, v in values.items():
+            setattr(self, k, v)
+
+    def forward(self, input):
+        return fn(input, *[getattr(self, k) for k in names])
+
+    def extra_repr(self):
+        parts = [f"{k}={getattr(self, k)}" for k in params]
+        if inplace and self.inplace:
+            parts.append("inplace=True")
+        return ", ".join(parts)
+
+    return type(name, (Module,), {"__init__": __init__, "forward": forward, "extra_repr": extra_repr,
+                                  "__doc__": doc + _example(name), "__module__": __name__})
+
+
+ReLU = _simple("ReLU", F.relu, "max(0, x) elementwise.", inplace=True)
+ReLU6 = _simple("ReLU6", F.relu6, "min(max(0, x), 6) elementwise.", inplace=True)
+LeakyReLU = _simple("LeakyReLU", F.leaky_relu, "x if x > 0 else negative_slope * x.", ("negative_slope",),
+                    (0.01,), inplace=True)
+ELU = _simple("ELU", F.elu, "x if x > 0 else alpha * (exp(x) - 1).", ("alpha",), (1.0,), inplace=True)
+SELU = _simple("SELU", F.selu, "scale * elu(x, alpha) with the self-normalising constants.", inplace=True)
+CELU = _simple("CELU", F.celu, "max(0, x) + min(0, alpha * (exp(x / alpha) - 1)).", ("alpha",), (1.0,),
+               inplace=True)
+GELU = _simple("GELU", F.gelu, "x * Phi(x); approximate='tanh' uses the tanh approximation.", ("approximate",),
+               ("none",))
+SiLU = _simple("SiLU", F.silu, "x * sigmoid(x) (swish).", inplace=True)
+Sigmoid = _simple("Sigmoid", F.sigmoid, "1 / (1 + exp(-x)).")
+Tanh = _simple("Tanh", F.tanh, "Hyperbolic tangent.")
+Softmax = _simple("Softmax", F.softmax, "exp(x) / sum(exp(x)) along ``dim``.", ("dim",), (None,))
+LogSoftmax = _simple("LogSoftmax", F.log_softmax, "log(softmax(x)) along ``dim``, computed stably.", ("dim",),
+                     (None,))
+Softmin = _simple("Softmin", F.softmin, "softmax(-x) along ``dim``.", ("dim",), (None,))
+Softplus = _simple("Softplus", F.softplus, "log(1 + exp(beta x)) / beta, linear above ``threshold``.",
+                   ("beta", "threshold"), (1.0, 20.0))
+Hardtanh = _simple("Hardtanh", F.hardtanh, "x clamped into [min_val, max_val].", ("min_val", "max_val"),
+                   (-1.0, 1.0), inplace=True)
+Mish = _simple("Mish", F.mish, "x * tanh(softplus(x)).", inplace=True)
+Softsign = _simple("Softsign", F.softsign, "x / (1 + |x|).")
+Hardswish = _simple("Hardswish", F.hardswish, "x * relu6(x + 3) / 6.", inplace=True)
+Hardsigmoid = _simple("Hardsigmoid", F.hardsigmoid, "relu6(x + 3) / 6.", inplace=True)
+LogSigmoid = _simple("LogSigmoid", F.logsigmoid, "log(sigmoid(x)), computed stably.")
+Tanhshrink = _simple("Tanhshrink", F.tanhshrink, "x - tanh(x).")
+
+
+class GLU(Module):
+    """Gated linear unit: a * sigmoid(b) where (a, b) are the halves of the input along ``dim``.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.GLU()(ember.randn(2, 4)).shape
+    ember.Size([2, 2])
+    """
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.glu(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Threshold(Module):
+    """x if x > threshold else value.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.Threshold(0.1, 20.0)(ember.tensor([0.0, 1.0]))
+    tensor([20.,  1.])
+    """
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input):
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
+
+
+class PReLU(Module):
+    """max(0, x) + weight * min(0, x) with a learnable slope (one shared, or one per channel).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> m = nn.PReLU(num_parameters=3)
+    >>> m(ember.randn(2, 3, 4)).shape
+    ember.Size([2, 3, 4])
+    """
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(creation.full((num_parameters,), float(init), device=device, dtype=dtype))
+
+    def reset_parameters(self):
+        self.weight._data[...] = self.init
+        self.weight._bump("reset_parameters")
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"

@@ -1,0 +1,178 @@
+"""BatchNorm1d/2d/3d, LayerNorm, GroupNorm (and InstanceNorm-free basics) with PyTorch's buffers and defaults."""
+from __future__ import annotations
+
+from ... import creation, dtypes
+from ...errors import mark, with_user_line
+from .. import functional as F
+from .. import init
+from .module import Module, Parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm"]
+
+
+class _BatchNorm(Module):
+    _dims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
+                 dtype=None):
+        super().__init__()
+        fk = {"device": device, "dtype": dtype}
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(creation.ones(num_features, **fk))
+            self.bias = Parameter(creation.zeros(num_features, **fk))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", creation.zeros(num_features, **fk))
+            self.register_buffer("running_var", creation.ones(num_features, **fk))
+            self.register_buffer("num_batches_tracked", creation.zeros((), dtype=dtypes.int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
+
+    def reset_parameters(self):
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input_dim(self, input):
+        if input.ndim not in self._dims:
+            raise mark(with_user_line(ValueError(
+                f"{type(self).__name__}: expected {' or '.join(f'{d}D' for d in self._dims)} input, got "
+                f"{input.ndim}D input of shape {tuple(input.shape)}"), 4))
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked._data += 1
+            self.num_batches_tracked._bump("batch_norm")
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked._data)
+        use_batch_stats = self.training or self.running_mean is None
+        return F.batch_norm(input, self.running_mean if not self.training or self.track_running_stats else None,
+                            self.running_var if not self.training or self.track_running_stats else None,
+                            self.weight, self.bias, use_batch_stats, factor, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over (N, C) or (N, C, L) inputs; running statistics for eval mode.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> bn = nn.BatchNorm1d(4)
+    >>> bn(ember.randn(8, 4)).shape
+    ember.Size([8, 4])
+    """
+
+    _dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over (N, C, H, W) inputs; running statistics for eval mode.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.BatchNorm2d(3)(ember.randn(2, 3, 4, 4)).shape
+    ember.Size([2, 3, 4, 4])
+    """
+
+    _dims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over (N, C, D, H, W) inputs.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.BatchNorm3d(2)(ember.randn(2, 2, 2, 2, 2)).shape
+    ember.Size([2, 2, 2, 2, 2])
+    """
+
+    _dims = (5,)
+
+
+class LayerNorm(Module):
+    """Normalises over the trailing ``normalized_shape`` dims with elementwise affine weight and bias.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.LayerNorm(10)(ember.randn(20, 5, 10)).shape
+    ember.Size([20, 5, 10])
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        fk = {"device": device, "dtype": dtype}
+        if elementwise_affine:
+            self.weight = Parameter(creation.ones(*shape, **fk))
+            self.bias = Parameter(creation.zeros(*shape, **fk)) if bias else None
+            if not bias:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self):
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Normalises groups of channels of (N, C, ...) inputs, with per-channel affine weight and bias.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.GroupNorm(2, 4)(ember.randn(3, 4, 5)).shape
+    ember.Size([3, 4, 5])
+    """
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+        super().__init__()
+        if num_channels % num_groups:
+            raise mark(ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                                  f"({num_groups})"))
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        fk = {"device": device, "dtype": dtype}
+        if affine:
+            self.weight = Parameter(creation.ones(num_channels, **fk))
+            self.bias = Parameter(creation.zeros(num_channels, **fk))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self):
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -1,0 +1,201 @@
+"""Convolution and pooling primitives: im2col / col2im (conv as im2col + matmul), max-pool select/scatter.
+
+Spatial attrs are tuples with one entry per spatial dim (1-D, 2-D, 3-D ...): ``kernel``, ``stride``,
+``dilation`` (ints) and ``padding`` (``(before, after)`` pairs, so 'same' padding with an even kernel and
+ceil_mode pooling are plain asymmetric padding).
+
+- ``im2col(x; kernel, stride, padding, dilation)``: ``(N, C, *S) -> (N, C*prod(kernel), L)``, L the number of
+  windows; rows ordered (c, k1, k2, ...) like ``torch.nn.functional.unfold``. Its vjp is ``col2im``.
+- ``col2im(cols; size, kernel, stride, padding, dilation)``: the adjoint (overlapping windows are summed);
+  ``size`` is the unpadded spatial size. Its vjp is ``im2col``.
+- ``pool_select(v, x; ...)``: each window of ``v`` at the position of the max of the same window of ``x``
+  (max pooling is ``pool_select(x, x)``); ``pool_scatter(g, x; ...)`` is its adjoint in ``v``: ``g`` added
+  back at those positions. Each is the other's vjp, so max pooling has gradients of any order. Ties go to the
+  first maximum, as in PyTorch. ``pool_argmax(x; ...)`` gives PyTorch's ``return_indices`` (flat per plane).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+from ._core import Aval, apply, register
+
+
+# -- shared window geometry --------------------------------------------------------------------------------
+def out_size(size, k, s, pad, d):
+    """Number of windows along one dim of length ``size`` with padding ``pad`` = (before, after)."""
+    return (size + pad[0] + pad[1] - d * (k - 1) - 1) // s + 1
+
+
+def out_sizes(spatial, kernel, stride, padding, dilation):
+    return tuple(out_size(*a) for a in zip(spatial, kernel, stride, padding, dilation))
+
+
+def _check_windows(op, x, kernel, stride, padding, dilation):
+    nd = len(kernel)
+    if x.ndim != nd + 2:
+        raise RuntimeError(f"{op}: expected a {nd + 2}-D input (N, C, {nd} spatial dims) for a {nd}-D kernel "
+                           f"{tuple(kernel)}, got shape {x.shape}")
+    if any(k < 1 for k in kernel) or any(s < 1 for s in stride) or any(d < 1 for d in dilation):
+        raise RuntimeError(f"{op}: kernel {kernel}, stride {stride} and dilation {dilation} must be positive")
+    outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
+    if any(o < 1 for o in outs):
+        eff = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+        padded = tuple(s + p[0] + p[1] for s, p in zip(x.shape[2:], padding))
+        raise RuntimeError(f"{op}: the input's spatial size {tuple(x.shape[2:])} (padded to {padded}) is "
+                           f"smaller than the kernel's extent {eff} (kernel {tuple(kernel)}, dilation "
+                           f"{tuple(dilation)}), for input of shape {x.shape}. Use a smaller kernel or more "
+                           "padding.")
+    return outs
+
+
+def _padded(xp, x, padding, fill=0.0):
+    if not any(b or a for b, a in padding):
+        return x
+    return xp.pad(x, ((0, 0), (0, 0)) + tuple(padding), mode="constant", constant_values=fill)
+
+
+def _window_view(xp, xpad, kernel, stride, dilation, outs, kernel_last=False):
+    """A strided view (N, C, *kernel, *outs) (or (N, C, *outs, *kernel)) of the padded input: no copy."""
+    st = xpad.strides
+    ks = tuple(st[2 + i] * dilation[i] for i in range(len(kernel)))
+    os_ = tuple(st[2 + i] * stride[i] for i in range(len(kernel)))
+    if kernel_last:
+        shape, strides = xpad.shape[:2] + tuple(outs) + tuple(kernel), st[:2] + os_ + ks
+    else:
+        shape, strides = xpad.shape[:2] + tuple(kernel) + tuple(outs), st[:2] + ks + os_
+    return xp.lib.stride_tricks.as_strided(xpad, shape=shape, strides=strides)
+
+
+def _offset_slices(offset, stride, dilation, outs):
+    """The strided slices of the padded input touched by kernel offset ``offset``."""
+    return tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                 for o, s, d, n in zip(offset, stride, dilation, outs))
+
+
+# -- im2col / col2im ---------------------------------------------------------------------------------------
+def _im2col_fwd(xp, x, kernel, stride, padding, dilation):
+    outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
+    view = _window_view(xp, _padded(xp, x, padding), kernel, stride, dilation, outs)
+    n, c = x.shape[:2]
+    return view.reshape(n, c * math.prod(kernel), math.prod(outs))
+
+
+def _im2col_rule(x, kernel, stride, padding, dilation):
+    outs = _check_windows("im2col", x, kernel, stride, padding, dilation)
+    return Aval((x.shape[0], x.shape[1] * math.prod(kernel), math.prod(outs)), x.dtype, x.device)
+
+
+def _col2im_fwd(xp, cols, size, kernel, stride, padding, dilation):
+    outs = out_sizes(size, kernel, stride, padding, dilation)
+    n, ck = cols.shape[:2]
+    c = ck // math.prod(kernel)
+    padded = tuple(s + p[0] + p[1] for s, p in zip(size, padding))
+    out = xp.zeros((n, c) + padded, dtype=cols.dtype)
+    blocks = cols.reshape((n, c) + tuple(kernel) + tuple(outs))
+    for offset in itertools.product(*[range(k) for k in kernel]):
+        key = (slice(None), slice(None)) + _offset_slices(offset, stride, dilation, outs)
+        out[key] += blocks[(slice(None), slice(None)) + offset]
+    crop = (slice(None), slice(None)) + tuple(slice(p[0], p[0] + s) for s, p in zip(size, padding))
+    return out[crop]
+
+
+def _col2im_rule(cols, size, kernel, stride, padding, dilation):
+    k = math.prod(kernel)
+    outs = out_sizes(size, kernel, stride, padding, dilation)
+    if cols.ndim != 3 or cols.shape[1] % k or cols.shape[2] != math.prod(outs):
+        raise RuntimeError(f"col2im: expected input of shape (N, C*{k}, {math.prod(outs)}) for output size "
+                           f"{tuple(size)}, kernel {tuple(kernel)}, stride {tuple(stride)}: there are "
+                           f"{math.prod(outs)} windows of {k} elements, got shape {cols.shape}")
+    return Aval((cols.shape[0], cols.shape[1] // k) + tuple(size), cols.dtype, cols.device)
+
+
+def _win(attrs):
+    return {k: attrs[k] for k in ("kernel", "stride", "padding", "dilation")}
+
+
+register("im2col", _im2col_fwd, infer=_im2col_rule, kind="nn",
+         vjp=lambda g, out, x, **a: (apply("col2im", g, size=tuple(x.shape[2:]), **_win(a)),))
+register("col2im", _col2im_fwd, infer=_col2im_rule, kind="nn",
+         vjp=lambda g, out, cols, **a: (apply("im2col", g, **_win(a)),))
+
+
+# -- max pooling -------------------------------------------------------------------------------------------
+def _fill_min(xp, dtype):
+    return -xp.inf if dtype.kind == "f" else xp.iinfo(dtype).min
+
+
+def _pool_windows(xp, a, kernel, stride, padding, dilation, fill):
+    """(N, C, *outs, K) copy of every window of ``a`` (K = prod(kernel))."""
+    outs = out_sizes(a.shape[2:], kernel, stride, padding, dilation)
+    view = _window_view(xp, _padded(xp, a, padding, fill), kernel, stride, dilation, outs, kernel_last=True)
+    return view.reshape(a.shape[:2] + tuple(outs) + (math.prod(kernel),)), outs
+
+
+def _argmax_windows(xp, x, kernel, stride, padding, dilation):
+    win, outs = _pool_windows(xp, x, kernel, stride, padding, dilation, _fill_min(xp, x.dtype))
+    return win.argmax(axis=-1), win, outs
+
+
+def _pool_select_fwd(xp, v, x, kernel, stride, padding, dilation):
+    if v is x:
+        win, _ = _pool_windows(xp, x, kernel, stride, padding, dilation, _fill_min(xp, x.dtype))
+        return win.max(axis=-1)
+    arg, _, _ = _argmax_windows(xp, x, kernel, stride, padding, dilation)
+    vwin, _ = _pool_windows(xp, v, kernel, stride, padding, dilation, 0)
+    return xp.take_along_axis(vwin, arg[..., None], axis=-1)[..., 0]
+
+
+def _pool_scatter_fwd(xp, g, x, kernel, stride, padding, dilation):
+    arg, _, outs = _argmax_windows(xp, x, kernel, stride, padding, dilation)
+    padded = tuple(s + p[0] + p[1] for s, p in zip(x.shape[2:], padding))
+    out = xp.zeros(x.shape[:2] + padded, dtype=g.dtype)
+    zero = g.dtype.type(0)
+    for flat, offset in enumerate(itertools.product(*[range(k) for k in kernel])):
+        key = (slice(None), slice(None)) + _offset_slices(offset, stride, dilation, outs)
+        out[key] += xp.where(arg == flat, g, zero)
+    crop = (slice(None), slice(None)) + tuple(slice(p[0], p[0] + s) for s, p in zip(x.shape[2:], padding))
+    return out[crop]
+
+
+def _pool_argmax_fwd(xp, x, kernel, stride, padding, dilation):
+    arg, _, outs = _argmax_windows(xp, x, kernel, stride, padding, dilation)
+    flat = xp.zeros(arg.shape, dtype=xp.int64)
+    sizes = x.shape[2:]
+    for d in range(len(kernel)):  # unravel the window offset, map it to input coordinates, ravel per plane
+        k_off = (arg // math.prod(kernel[d + 1:])) % kernel[d]
+        pos = xp.arange(outs[d]).reshape((-1,) + (1,) * (len(kernel) - d - 1)) * stride[d]
+        coord = pos + k_off * dilation[d] - padding[d][0]
+        flat = flat * sizes[d] + coord
+    return flat
+
+
+def _pool_rule(name):
+    def rule(v, x=None, kernel=(), stride=(), padding=(), dilation=()):
+        x = v if x is None else x
+        outs = _check_windows(name, x, kernel, stride, padding, dilation)
+        return Aval(x.shape[:2] + tuple(outs), v.dtype, x.device)
+
+    return rule
+
+
+def _pool_select_vjp(g, out, v, x, **a):
+    return apply("pool_scatter", g, x.detach(), **a), None
+
+
+def _pool_scatter_vjp(g, out, gin, x, **a):
+    return apply("pool_select", g, x.detach(), **a), None
+
+
+register("pool_select", _pool_select_fwd, vjp=_pool_select_vjp, infer=_pool_rule("max_pool"), saves=(1,),
+         kind="nn")
+register("pool_scatter", _pool_scatter_fwd, vjp=_pool_scatter_vjp, saves=(1,), kind="nn",
+         infer=lambda g, x, **a: Aval(x.shape, g.dtype, x.device))
+register("pool_argmax", _pool_argmax_fwd, infer=lambda x, **a: Aval(_pool_rule("max_pool")(x, **a).shape,
+                                                                    _int64(), x.device), kind="nn")
+
+
+def _int64():
+    from ..dtypes import int64
+
+    return int64

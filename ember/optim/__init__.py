@@ -1,0 +1,16 @@
+"""torch.optim on Ember: optimizers (updates as one vectorised kernel per parameter) and LR schedulers.
+
+>>> import ember
+>>> from ember import nn, optim
+>>> model = nn.Linear(4, 2)
+>>> opt = optim.Adam(model.parameters(), lr=1e-3)
+>>> loss = model(ember.randn(8, 4)).pow(2).mean()
+>>> opt.zero_grad(); loss.backward(); opt.step()
+"""
+from . import lr_scheduler  # noqa: F401
+from .adam import Adam, AdamW  # noqa: F401
+from .optimizer import Optimizer  # noqa: F401
+from .rmsprop import Adadelta, Adagrad, RMSprop  # noqa: F401
+from .sgd import SGD  # noqa: F401
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "lr_scheduler"]

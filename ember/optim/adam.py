@@ -1,0 +1,93 @@
+"""Adam and AdamW (PyTorch's update rule, including amsgrad, maximize and decoupled weight decay)."""
+from __future__ import annotations
+
+from .optimizer import Optimizer, check_hyper, step_state, zeros_state
+
+__all__ = ["Adam", "AdamW"]
+
+
+def adam_kernel(K, p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, betas, eps, weight_decay, amsgrad,
+                maximize, decoupled_weight_decay):
+    """One Adam(W) update: returns (new_param, exp_avg, exp_avg_sq, max_exp_avg_sq or None).
+
+    ``step`` is a Python number on the array path and a 0-d tensor on the traced path."""
+    beta1, beta2 = betas
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+    exp_avg = K.lerp(exp_avg, g, 1 - beta1)
+    exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * g * g
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    step_size = lr / bias_correction1
+    bias_correction2_sqrt = bias_correction2 ** 0.5
+    if amsgrad:
+        max_exp_avg_sq = K.maximum(max_exp_avg_sq, exp_avg_sq)
+        denom = K.sqrt(max_exp_avg_sq) / bias_correction2_sqrt + eps
+    else:
+        denom = K.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
+    return p + (-step_size) * exp_avg / denom, exp_avg, exp_avg_sq, max_exp_avg_sq
+
+
+class Adam(Optimizer):
+    """Adam: bias-corrected running averages of the gradient and its square.
+
+    >>> import ember
+    >>> from ember import nn, optim
+    >>> model = nn.Linear(2, 1)
+    >>> opt = optim.Adam(model.parameters(), lr=1e-3)
+    >>> model(ember.ones(1, 2)).sum().backward()
+    >>> opt.step()
+    >>> sorted(opt.state[model.weight])
+    ['exp_avg', 'exp_avg_sq', 'step']
+    """
+
+    _state_keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _hyper = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "decoupled_weight_decay")
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=None):
+        check_hyper("lr", lr, what="learning rate")
+        check_hyper("eps", eps, what="epsilon value")
+        for i, b in enumerate(betas):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+        check_hyper("weight_decay", weight_decay, what="weight_decay value")
+        decoupled = self._decoupled if decoupled_weight_decay is None else decoupled_weight_decay
+        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad,
+                    "maximize": maximize, "foreach": foreach, "capturable": capturable,
+                    "differentiable": differentiable, "fused": fused, "decoupled_weight_decay": decoupled}
+        super().__init__(params, defaults)
+
+    def _init_state(self, p, group):
+        state = {"step": step_state(p), "exp_avg": zeros_state(p), "exp_avg_sq": zeros_state(p)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = zeros_state(p)
+        return state
+
+    _kernel = staticmethod(adam_kernel)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default ``weight_decay=0.01``): p *= 1 - lr * weight_decay each step.
+
+    >>> import ember
+    >>> from ember import nn, optim
+    >>> opt = optim.AdamW(nn.Linear(2, 1).parameters())
+    >>> opt.param_groups[0]["weight_decay"]
+    0.01
+    """
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)

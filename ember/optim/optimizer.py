@@ -1,0 +1,306 @@
+"""Optimizer base class: param groups, per-parameter state, state_dict in PyTorch's format, step(closure).
+
+Each optimizer's update is one function ``kernel(K, p, g, *state, **hyper) -> (new_p, *new_state)`` written
+with operators and ``K.sqrt`` / ``K.maximum`` / ``K.lerp``, so it runs on raw arrays (the fast eager path: one
+vectorised update per parameter, written in place) and on Ember tensors (the path used while a graph tracer is
+active, so the update is recorded as Ember ops and in-place writes).
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+from collections import OrderedDict, defaultdict
+
+from .. import backend
+from .._state import STATE
+from ..autograd import enable_grad, no_grad
+from ..errors import mark, with_user_line
+from ..tensor import Tensor
+
+__all__ = ["Optimizer"]
+
+_required = object()
+
+
+class _ArrayKernels:
+    """Array namespace for kernels on NumPy/CuPy arrays."""
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    def sqrt(self, x):
+        return self.xp.sqrt(x)
+
+    def maximum(self, a, b):
+        return self.xp.maximum(a, b)
+
+    @staticmethod
+    def copy(x):
+        return x.copy() if hasattr(x, "copy") else x.clone()
+
+    @staticmethod
+    def lerp(start, end, weight):  # PyTorch's lerp formula (branch on the weight, as ATen does)
+        return start + weight * (end - start) if weight < 0.5 else end - (end - start) * (1 - weight)
+
+
+class _TensorKernels(_ArrayKernels):
+    """The same namespace on Ember tensors (every operation goes through ops.apply)."""
+
+    def __init__(self):
+        from .. import functional
+
+        self.F = functional
+
+    def sqrt(self, x):
+        return self.F.sqrt(x)
+
+    def maximum(self, a, b):
+        return self.F.maximum(a, b)
+
+
+_TENSOR_K = _TensorKernels()
+_ARRAY_K = {}
+
+
+def array_kernels(arr):
+    xp = backend.xp_of(arr)
+    k = _ARRAY_K.get(xp.__name__)
+    if k is None:
+        k = _ARRAY_K[xp.__name__] = _ArrayKernels(xp)
+    return k
+
+
+def _write(t, new):
+    """Write ``new`` (array or tensor) into tensor ``t`` in place and bump its version."""
+    if isinstance(new, Tensor):
+        t._write(new if new._data.dtype == t._data.dtype else new.to(t.dtype), "optimizer_step")
+        return
+    if new is not t._data:
+        backend.xp_of(t._data).copyto(t._data, new, casting="same_kind")
+    t._bump("optimizer_step")
+
+
+class Optimizer:
+    """Base class of the optimizers (``torch.optim.Optimizer``).
+
+    Subclasses define ``defaults``, ``_init_state(p, group)`` (the state tensors of a parameter),
+    ``_state_keys`` and ``_kernel(K, p, g, *state, step=..., **group)``.
+
+    >>> import ember
+    >>> from ember import nn, optim
+    >>> model = nn.Linear(3, 1)
+    >>> opt = optim.SGD(model.parameters(), lr=0.1)
+    >>> model(ember.randn(4, 3)).sum().backward()
+    >>> opt.step(); opt.zero_grad()
+    """
+
+    _state_keys = ()
+    _hyper = ()
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        self._step_pre_hooks, self._step_post_hooks = OrderedDict(), OrderedDict()
+        if isinstance(params, Tensor):
+            raise mark(with_user_line(TypeError(
+                f"{type(self).__name__}: params should be an iterable of Tensors or dicts, but got a Tensor; "
+                "pass [tensor] or model.parameters()"), 3))
+        groups = list(params)
+        if not groups:
+            raise mark(with_user_line(ValueError(
+                f"{type(self).__name__} got an empty parameter list (did the model define any parameters, or was "
+                "the parameters() generator already consumed?)"), 3))
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    def add_param_group(self, param_group):
+        """Add a group of parameters with its own hyperparameters (defaults fill the rest)."""
+        if not isinstance(param_group, dict):
+            raise mark(TypeError(f"param_group must be a dict, got {type(param_group).__name__}"))
+        group = dict(param_group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        for p in group["params"]:
+            if not isinstance(p, Tensor):
+                raise mark(TypeError(f"{type(self).__name__} can only optimize Tensors, got {type(p).__name__}"))
+            if not p.is_leaf:
+                raise mark(ValueError(f"{type(self).__name__}: can't optimize a non-leaf Tensor (shape "
+                                      f"{tuple(p.shape)}); optimize the leaf it was computed from"))
+        for k, v in self.defaults.items():
+            if v is _required and k not in group:
+                raise mark(ValueError(f"parameter group didn't specify a value of required optimization "
+                                      f"parameter {k}"))
+            group.setdefault(k, v)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in group["params"]):
+            raise mark(ValueError("some parameters appear in more than one parameter group"))
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad = p.grad.detach()
+                    p.grad._data[...] = 0
+
+    # -- stepping ------------------------------------------------------------------------------------------
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; ``closure`` re-evaluates the loss and is returned."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for hook in list(self._step_pre_hooks.values()):
+            hook(self, (), {})
+        with no_grad():
+            traced = STATE.tracer is not None
+            for group in self.param_groups:
+                hyper = {k: group[k] for k in self._hyper}
+                for p in group["params"]:
+                    if p.grad is not None:
+                        self._update(p, group, hyper, traced)
+        for hook in list(self._step_post_hooks.values()):
+            hook(self, (), {})
+        return loss
+
+    def _update(self, p, group, hyper, traced):
+        state = self.state[p]
+        if not state:
+            state.update(self._init_state(p, group))
+        if p.grad._data.dtype != p._data.dtype and p.grad._data.dtype.kind != "f":
+            raise mark(RuntimeError(f"{type(self).__name__}: gradient of dtype {p.grad.dtype.name} for a parameter "
+                                    f"of dtype {p.dtype.name}"))
+        step_t = state.get("step")
+        if step_t is not None:
+            _write(step_t, step_t + 1 if traced else step_t._data + 1)
+        vals = [state.get(k) for k in self._state_keys]
+        if traced:
+            out = self._kernel(_TENSOR_K, p.detach(), p.grad, *vals, step=step_t, **hyper)
+        else:
+            step = float(step_t._data) if step_t is not None else None
+            out = self._kernel(array_kernels(p._data), p._data, p.grad._data,
+                               *[None if v is None else v._data for v in vals], step=step, **hyper)
+        _write(p, out[0])
+        for k, old, new in zip(self._state_keys, vals, out[1:]):
+            if new is None:
+                continue
+            if old is None:
+                state[k] = new if isinstance(new, Tensor) else Tensor._wrap(new)
+            else:
+                _write(old, new)
+
+    def _init_state(self, p, group):
+        return {}
+
+    # -- state dict ----------------------------------------------------------------------------------------
+    def state_dict(self):
+        """{'state': {index: {name: tensor}}, 'param_groups': [{hyper..., 'params': [index...]}]} (PyTorch's
+        format: parameters are numbered in the order of the groups)."""
+        index, groups = {}, []
+        counter = itertools.count()
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            ids = []
+            for p in group["params"]:
+                if id(p) not in index:
+                    index[id(p)] = next(counter)
+                ids.append(index[id(p)])
+            packed["params"] = ids
+            groups.append(packed)
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index and s}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore state and hyperparameters saved by ``state_dict`` (from Ember or PyTorch)."""
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise mark(with_user_line(ValueError(
+                f"loaded state dict has {len(saved_groups)} parameter groups but the optimizer has "
+                f"{len(self.param_groups)}"), 2))
+        for i, (g, s) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(g["params"]) != len(s["params"]):
+                raise mark(with_user_line(ValueError(
+                    f"loaded state dict contains a parameter group {i} with {len(s['params'])} parameters that "
+                    f"doesn't match the size of optimizer's group ({len(g['params'])})"), 2))
+        id_map = {old: p for g, s in zip(self.param_groups, saved_groups) for old, p in zip(s["params"], g["params"])}
+        self.state = defaultdict(dict)
+        for key, st in state_dict["state"].items():
+            p = id_map.get(int(key))
+            if p is None:
+                continue
+            self.state[p] = {k: _cast_state(k, v, p) for k, v in st.items()}
+        for g, s in zip(self.param_groups, saved_groups):
+            for k, v in s.items():
+                if k != "params":
+                    g[k] = tuple(v) if isinstance(v, list) and k == "betas" else copy.deepcopy(v)
+
+    # -- hooks and printing --------------------------------------------------------------------------------
+    def register_step_pre_hook(self, hook):
+        from ..nn.modules._hooks import HookHandle, next_hook_id
+
+        key = next_hook_id()
+        self._step_pre_hooks[key] = hook
+        return HookHandle(_NoModule, self._step_pre_hooks, key)
+
+    def register_step_post_hook(self, hook):
+        from ..nn.modules._hooks import HookHandle, next_hook_id
+
+        key = next_hook_id()
+        self._step_post_hooks[key] = hook
+        return HookHandle(_NoModule, self._step_post_hooks, key)
+
+    def __repr__(self):
+        lines = [type(self).__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(group):
+                if k != "params":
+                    lines.append(f"    {k}: {group[k]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def __getstate__(self):
+        return self.__dict__
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+
+class _NoModule:
+    @staticmethod
+    def _update_hooked():
+        pass
+
+
+def _cast_state(key, value, p):
+    """State tensors take the parameter's dtype and device (except 'step'); other values are copied."""
+    if isinstance(value, Tensor):
+        arr = value._data
+        if key != "step" and arr.dtype.kind == "f" and arr.dtype != p._data.dtype:
+            arr = arr.astype(p._data.dtype)
+        arr = backend.to_device(arr, p.device)
+        return Tensor._wrap(arr.copy() if arr is value._data else arr)
+    if key == "step" and isinstance(value, (int, float)):
+        return Tensor._wrap(backend.to_device(backend.numpy.asarray(float(value), dtype="float32"), p.device))
+    return copy.deepcopy(value)
+
+
+def check_hyper(name, value, low=0.0, what="value"):
+    if not value >= low:
+        raise mark(with_user_line(ValueError(f"Invalid {what}: {value}"), 4))
+
+
+def zeros_state(p):
+    """A zero tensor like ``p`` (same dtype, device)."""
+    return Tensor._wrap(backend.xp_of(p._data).zeros_like(p._data))
+
+
+def step_state(p):
+    return Tensor._wrap(backend.to_device(backend.numpy.zeros((), dtype="float32"), p.device))

@@ -1,0 +1,154 @@
+"""RMSprop, Adagrad and Adadelta (PyTorch's update rules)."""
+from __future__ import annotations
+
+from .. import backend
+from ..tensor import Tensor
+from .optimizer import Optimizer, check_hyper, step_state, zeros_state
+
+__all__ = ["RMSprop", "Adagrad", "Adadelta"]
+
+
+def rmsprop_kernel(K, p, g, square_avg, grad_avg, momentum_buffer, *, step, lr, alpha, eps, weight_decay, momentum,
+                   centered, maximize):
+    """One RMSprop update: returns (new_param, square_avg, grad_avg or None, momentum_buffer or None)."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    square_avg = square_avg * alpha + (1 - alpha) * g * g
+    if centered:
+        grad_avg = K.lerp(grad_avg, g, 1 - alpha)
+        avg = K.sqrt(square_avg + (-1) * grad_avg * grad_avg) + eps
+    else:
+        avg = K.sqrt(square_avg) + eps
+    if momentum > 0:
+        momentum_buffer = momentum_buffer * momentum + g / avg
+        return p + (-lr) * momentum_buffer, square_avg, grad_avg, momentum_buffer
+    return p + (-lr) * g / avg, square_avg, grad_avg, momentum_buffer
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide the gradient by a running root-mean-square (optionally centered, with momentum).
+
+    >>> import ember
+    >>> from ember import nn, optim
+    >>> model = nn.Linear(2, 1)
+    >>> opt = optim.RMSprop(model.parameters(), lr=0.01, momentum=0.9, centered=True)
+    >>> model(ember.ones(1, 2)).sum().backward()
+    >>> opt.step()
+    """
+
+    _state_keys = ("square_avg", "grad_avg", "momentum_buffer")
+    _hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        check_hyper("lr", lr, what="learning rate")
+        check_hyper("eps", eps, what="epsilon value")
+        check_hyper("momentum", momentum, what="momentum value")
+        check_hyper("weight_decay", weight_decay, what="weight_decay value")
+        check_hyper("alpha", alpha, what="alpha value")
+        defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps, "centered": centered,
+                    "weight_decay": weight_decay, "capturable": capturable, "foreach": foreach, "maximize": maximize,
+                    "differentiable": differentiable}
+        super().__init__(params, defaults)
+
+    def _init_state(self, p, group):
+        state = {"step": step_state(p), "square_avg": zeros_state(p)}
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = zeros_state(p)
+        if group["centered"]:
+            state["grad_avg"] = zeros_state(p)
+        return state
+
+    _kernel = staticmethod(rmsprop_kernel)
+
+
+def adagrad_kernel(K, p, g, state_sum, *, step, lr, lr_decay, weight_decay, eps, maximize):
+    """One Adagrad update: returns (new_param, new_sum)."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    clr = lr / (1 + (step - 1) * lr_decay)
+    state_sum = state_sum + g * g
+    return p + (-clr) * g / (K.sqrt(state_sum) + eps), state_sum
+
+
+class Adagrad(Optimizer):
+    """Adagrad: per-coordinate learning rates from the running sum of squared gradients.
+
+    >>> import ember
+    >>> from ember import nn, optim
+    >>> opt = optim.Adagrad(nn.Linear(2, 1).parameters(), lr=0.1, initial_accumulator_value=0.1)
+    >>> sorted(opt.state_dict()["state"][0])
+    ['step', 'sum']
+    """
+
+    _state_keys = ("sum",)
+    _hyper = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+        check_hyper("lr", lr, what="learning rate")
+        check_hyper("lr_decay", lr_decay, what="lr_decay value")
+        check_hyper("weight_decay", weight_decay, what="weight_decay value")
+        check_hyper("initial_accumulator_value", initial_accumulator_value, what="initial_accumulator_value value")
+        check_hyper("eps", eps, what="epsilon value")
+        defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
+                    "initial_accumulator_value": initial_accumulator_value, "foreach": foreach, "maximize": maximize,
+                    "differentiable": differentiable, "fused": fused}
+        super().__init__(params, defaults)
+        for group in self.param_groups:  # PyTorch creates Adagrad's state eagerly
+            for p in group["params"]:
+                self.state[p] = self._init_state(p, group)
+
+    def _init_state(self, p, group):
+        xp = backend.xp_of(p._data)
+        return {"step": step_state(p),
+                "sum": Tensor._wrap(xp.full_like(p._data, group["initial_accumulator_value"]))}
+
+    _kernel = staticmethod(adagrad_kernel)
+
+
+def adadelta_kernel(K, p, g, square_avg, acc_delta, *, step, lr, rho, eps, weight_decay, maximize):
+    """One Adadelta update: returns (new_param, square_avg, acc_delta)."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    square_avg = square_avg * rho + (1 - rho) * g * g
+    std = K.sqrt(square_avg + eps)
+    delta = K.sqrt(acc_delta + eps) / std * g
+    acc_delta = acc_delta * rho + (1 - rho) * delta * delta
+    return p + (-lr) * delta, square_avg, acc_delta
+
+
+class Adadelta(Optimizer):
+    """Adadelta: step sizes from running averages of squared gradients and squared updates (default lr=1.0).
+
+    >>> import ember
+    >>> from ember import nn, optim
+    >>> opt = optim.Adadelta(nn.Linear(2, 1).parameters())
+    >>> opt.param_groups[0]["rho"]
+    0.9
+    """
+
+    _state_keys = ("square_avg", "acc_delta")
+    _hyper = ("lr", "rho", "eps", "weight_decay", "maximize")
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
+                 maximize=False, differentiable=False):
+        check_hyper("lr", lr, what="learning rate")
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        check_hyper("eps", eps, what="epsilon value")
+        check_hyper("weight_decay", weight_decay, what="weight_decay value")
+        defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay, "maximize": maximize,
+                    "capturable": capturable, "foreach": foreach, "differentiable": differentiable}
+        super().__init__(params, defaults)
+
+    def _init_state(self, p, group):
+        return {"step": step_state(p), "square_avg": zeros_state(p), "acc_delta": zeros_state(p)}
+
+    _kernel = staticmethod(adadelta_kernel)

@@ -1,0 +1,46 @@
+"""SGD with momentum, dampening, Nesterov momentum, weight decay and maximize (PyTorch's update rule)."""
+from __future__ import annotations
+
+from .optimizer import Optimizer, check_hyper
+
+__all__ = ["SGD"]
+
+def sgd_kernel(K, p, g, buf, *, step, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """One SGD update: returns (new_param, new_momentum_buffer or None)."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    if momentum != 0:
+        buf = K.copy(g) if buf is None else buf * momentum + (1 - dampening) * g
+        g = g + momentum * buf if nesterov else buf
+    return p + (-lr) * g, buf
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    >>> import ember
+    >>> from ember import nn, optim
+    >>> model = nn.Linear(2, 1)
+    >>> opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+    >>> model(ember.ones(1, 2)).sum().backward()
+    >>> opt.step()
+    """
+
+    _state_keys = ("momentum_buffer",)
+    _hyper = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False,
+                 foreach=None, differentiable=False, fused=None):
+        check_hyper("lr", lr, what="learning rate")
+        check_hyper("momentum", momentum, what="momentum value")
+        check_hyper("weight_decay", weight_decay, what="weight_decay value")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
+                    "nesterov": nesterov, "maximize": maximize, "foreach": foreach, "differentiable": differentiable,
+                    "fused": fused}
+        super().__init__(params, defaults)
+
+    _kernel = staticmethod(sgd_kernel)
+
