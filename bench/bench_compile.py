@@ -7,15 +7,15 @@ Rows: Ember eager, Ember compiled, PyTorch eager (same code), PyTorch eager with
 
 Run: python -m bench.bench_compile [--quick]
 """
+
 from __future__ import annotations
 
 import math
 import sys
 import warnings
 
-from bench.harness import best_time, torch_or_none
-
 import ember
+from bench.harness import best_time, torch_or_none
 from ember.graph.compile import compile as ember_compile
 
 
@@ -39,7 +39,7 @@ def _adam(lib, params, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
     def update():
         with lib.no_grad():
             t.add_(1)
-            bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+            bc1, bc2 = 1 - b1**t, 1 - b2**t
             for p, m, v in zip(params, ms, vs):
                 g = p.grad
                 m.mul_(b1).add_(g * (1 - b1))
@@ -110,8 +110,11 @@ def torch_native_step(torch, workload):
         layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers[:-1])
     batch = 64 if workload == "seed_linear" else 128
-    opt = (torch.optim.Adam(model.parameters(), lr=1e-3) if workload == "seed_linear"
-           else torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
+    opt = (
+        torch.optim.Adam(model.parameters(), lr=1e-3)
+        if workload == "seed_linear"
+        else torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    )
     x, y = torch.randn(batch, 784), torch.randint(0, 10, (batch,))
 
     def step():
@@ -153,13 +156,23 @@ def _torch_compile_time(torch, workload, number, rounds):
             cstep()
         return _time(cstep, number, rounds)
     except Exception as exc:  # inductor needs a working C++ toolchain; report, don't fail
-        warnings.warn(f"torch.compile failed on {workload}: {type(exc).__name__}: {str(exc)[:200]}", stacklevel=2)
+        warnings.warn(
+            f"torch.compile failed on {workload}: {type(exc).__name__}: {str(exc)[:200]}", stacklevel=2
+        )
         return None
 
 
 def print_rows(rows):
-    cols = ["ember eager", "ember compiled", "torch eager (same code)", "torch eager (nn+optim)", "torch.compile"]
-    print("\nTraining step time (us, best of rounds, 2 threads); ratio = torch nn+optim time / ember compiled time")
+    cols = [
+        "ember eager",
+        "ember compiled",
+        "torch eager (same code)",
+        "torch eager (nn+optim)",
+        "torch.compile",
+    ]
+    print(
+        "\nTraining step (us, best of rounds, 2 threads); ratio = torch nn+optim time / ember compiled time"
+    )
     print(f"{'workload':12s}" + "".join(f"{c:>26s}" for c in cols) + f"{'ratio':>10s}")
     for r in rows:
         vals = "".join(f"{r[c]:26.1f}" if r.get(c) else f"{'n/a':>26s}" for c in cols)
@@ -172,8 +185,10 @@ def print_rows(rows):
 def main(argv=None):
     quick = "--quick" in (argv or sys.argv[1:])
     torch = torch_or_none()
-    rows = [run_workload("seed_linear", torch, 50 if quick else 300, 3 if quick else 7),
-            run_workload("mlp", torch, 10 if quick else 40, 3 if quick else 7)]
+    rows = [
+        run_workload("seed_linear", torch, 50 if quick else 300, 3 if quick else 7),
+        run_workload("mlp", torch, 10 if quick else 40, 3 if quick else 7),
+    ]
     print_rows(rows)
     return rows
 

@@ -12,11 +12,13 @@ def _float_formatter(arr):
     finite = arr[np.isfinite(arr)] if arr.size else arr
     if finite.size == 0:
         return lambda v: _special(v) or f"{v:.4f}"
-    amax, amin = float(np.abs(finite).max()), float(np.abs(finite).min())
+    amax = float(np.abs(finite).max())
+    nonzero = np.abs(finite[finite != 0])
+    amin = float(nonzero.min()) if nonzero.size else 0.0  # PyTorch decides on the nonzero finite values
     if np.all(finite == np.round(finite)) and amax < 1e8:
         width = max(len(f"{v:.0f}") for v in finite.reshape(-1)[:1000]) + 1
         return lambda v: (_special(v) or f"{v:.0f}.").rjust(width)
-    if amax >= 1e8 or (amin > 0 and amin < 1e-4) or (amin > 0 and amax / amin > 1e6):
+    if amax >= 1e8 or (amin > 0 and amin < 1e-4) or (amin > 0 and amax / amin > 1e3):
         return lambda v: _special(v) or f"{v:.4e}"
     width = max(len(f"{v:.4f}") for v in finite.reshape(-1)[:1000])
     return lambda v: (_special(v) or f"{v:.4f}").rjust(width)

@@ -85,8 +85,14 @@ class TensorMathMethods:
             from .functional.index import normalize_key
             from .ops import apply
 
+            from ._state import STATE
+
             spec, tensors = normalize_key(self, tuple(indices))
-            self._write(apply("index_put", self.detach(), values, *tensors, index=spec, accumulate=True), "index_put")
+            if STATE.grad_enabled and self.requires_grad:
+                self._check_leaf_inplace("index_put")
+            old = self.detach()  # same buffer, and (unlike a plain detach) the same autograd history
+            old._node, old.requires_grad = self._node, self.requires_grad
+            self._write(apply("index_put", old, values, *tensors, index=spec, accumulate=True), "index_put")
             return self
         setitem(self, tuple(indices), values)
         return self

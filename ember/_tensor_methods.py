@@ -99,8 +99,11 @@ class TensorMethods(TensorMathMethods):
     def _logical_or_bitwise(self, op, other):
         if self._data.dtype.kind != "b" or (other is not None and not isinstance(other, bool) and
                                             getattr(other, "dtype", None) is not None and other.dtype.name != "bool"):
-            raise TypeError(f"{op.replace('logical_', '')}: only bool tensors support &, |, ^ and ~ in Ember "
-                            f"(got {self.dtype.name}); compare first, e.g. (x > 0) & (y > 0)")
+            from .errors import mark, with_user_line
+
+            raise mark(with_user_line(TypeError(
+                f"{op.replace('logical_', '')}: only bool tensors support &, |, ^ and ~ in Ember (got "
+                f"{self.dtype.name}); compare first, e.g. (x > 0) & (y > 0)"), 3))
         return M.logical_not(self) if other is None else M.binary(op, self, other)
 
     # comparisons return bool tensors

@@ -73,7 +73,9 @@ class device:
             type, _, idx = type.partition(":")
             index = int(idx)
         if type not in ("cpu", "cuda"):
-            raise ValueError(f"Expected a device of type 'cpu' or 'cuda', got {type!r}")
+            from .errors import mark, with_user_line
+
+            raise mark(with_user_line(ValueError(f"Expected a device of type 'cpu' or 'cuda', got {type!r}"), 2))
         if type == "cuda" and index is None:
             index = 0
         self.type, self.index = type, (None if type == "cpu" else index)

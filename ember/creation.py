@@ -19,7 +19,10 @@ def _device(device):
 def _np_dtype_for(data, dtype):
     if dtype is not None:
         return dtypes.to_np(dtype)
-    arr = np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except ValueError:  # NumPy refuses ragged nested lists
+        arr = np.empty(0, dtype=object)
     if arr.dtype.kind == "f" and not isinstance(data, (np.ndarray, np.generic)):
         return dtypes.get_default_dtype().np  # Python floats -> float32 by default
     if arr.dtype.kind in "iu" and not isinstance(data, (np.ndarray, np.generic)):

@@ -157,6 +157,7 @@ class Tensor(TensorMethods):
         return self._data if type(self._data) is _ndarray else backend.to_device(self._data, backend.CPU)
 
     def __array__(self, dtype=None, copy=None):
+        self._data_access("numpy")
         arr = backend.to_device(self._data, backend.CPU)
         return arr if dtype is None else arr.astype(dtype, copy=False)
 

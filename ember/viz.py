@@ -10,6 +10,7 @@ Example:
     >>> "ExpBackward" in dot.source and "MulBackward" in dot.source and "w\\\\n(3,)" in dot.source
     True
 """
+
 from __future__ import annotations
 
 from .graph.dot import render

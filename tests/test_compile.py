@@ -1,4 +1,5 @@
 """ember.compile: equality with eager, the signature cache, dynamic dims, retrace logs, graph breaks."""
+
 import logging
 import warnings
 
@@ -27,8 +28,10 @@ FUNCS = {
     "chain": lambda a, b: ((a * b + 1).exp() / (1 + a * a)).tanh(),
     "broadcast_reduce": lambda a, b: _sum((a - b[0]).abs().sqrt() * 0.5, axis=(1,)),
     "matmul_bias_relu": lambda a, b: apply("maximum", a @ b.permute(1, 0) + 1, ember.tensor(0.0)),
-    "softmaxish": lambda a, b: (a - apply("amax", a, axis=(1,), keepdims=True)).exp()
-    / _sum((a - apply("amax", a, axis=(1,), keepdims=True)).exp(), axis=(1,), keepdims=True),
+    "softmaxish": lambda a, b: (
+        (a - apply("amax", a, axis=(1,), keepdims=True)).exp()
+        / _sum((a - apply("amax", a, axis=(1,), keepdims=True)).exp(), axis=(1,), keepdims=True)
+    ),
     "where_cmp": lambda a, b: apply("where", a > b, a.sigmoid(), (b * 3).sin()),
     "full_reduce": lambda a, b: _sum((a - b) * (a - b) * 0.5),
 }
@@ -138,7 +141,9 @@ def _branchy(x):
 
 def test_graph_break_runs_eagerly_with_one_warning_naming_the_line():
     f = compile(_branchy)
-    with pytest.warns(RuntimeWarning, match=r"graph break in _branchy at .*test_compile.py:\d+.*if x.sum\(\) > 0"):
+    with pytest.warns(
+        RuntimeWarning, match=r"graph break in _branchy at .*test_compile.py:\d+.*if x.sum\(\) > 0"
+    ):
         assert f(ember.ones(2)).tolist() == [2.0, 2.0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")

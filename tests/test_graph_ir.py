@@ -1,4 +1,5 @@
 """The IR: construction, users map, replace_all_uses_with, printer, dot, verifier."""
+
 import textwrap
 
 import numpy as np
@@ -39,7 +40,8 @@ def test_printer_shows_constants_hints_dynamic_dims_and_source():
         "  %1:f64[] = const 2.5",
         "  %2:f64[?,3] = mul %0 %1  # train.py:7",
         "  return %2",
-        "}"]
+        "}",
+    ]
 
 
 def test_users_map_tracks_edits():
@@ -88,15 +90,18 @@ def test_value_rejects_unknown_dtype():
         Value((2,), "complex128")
 
 
-@pytest.mark.parametrize("break_it, words", [
-    (lambda g, v: setattr(g.nodes[0], "op", "frobnicate"), "unknown op 'frobnicate'"),
-    (lambda g, v: g.nodes.reverse(), "before it is defined"),
-    (lambda g, v: g.nodes[1].outputs.__setitem__(0, v[3]), "redefines"),
-    (lambda g, v: g.nodes[0].outputs.__setitem__(0, Value((64, 11), "float32")), "output shape [64, 11]"),
-    (lambda g, v: g.nodes[0].outputs.__setitem__(0, Value((64, 10), "float64")), "output dtype float64"),
-    (lambda g, v: g.outputs.append(Value((1,), "float32")), "never defined"),
-    (lambda g, v: g._users[v[3]].clear(), "users map is out of sync"),
-])
+@pytest.mark.parametrize(
+    "break_it, words",
+    [
+        (lambda g, v: setattr(g.nodes[0], "op", "frobnicate"), "unknown op 'frobnicate'"),
+        (lambda g, v: g.nodes.reverse(), "before it is defined"),
+        (lambda g, v: g.nodes[1].outputs.__setitem__(0, v[3]), "redefines"),
+        (lambda g, v: g.nodes[0].outputs.__setitem__(0, Value((64, 11), "float32")), "output shape [64, 11]"),
+        (lambda g, v: g.nodes[0].outputs.__setitem__(0, Value((64, 10), "float64")), "output dtype float64"),
+        (lambda g, v: g.outputs.append(Value((1,), "float32")), "never defined"),
+        (lambda g, v: g._users[v[3]].clear(), "users map is out of sync"),
+    ],
+)
 def test_verifier_rejects(break_it, words):
     g, vals = _mlp()
     break_it(g, vals)

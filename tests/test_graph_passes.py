@@ -1,4 +1,5 @@
 """Each pass on hand-built graphs, checked against the expected printed form."""
+
 import textwrap
 
 import numpy as np
@@ -28,12 +29,15 @@ def test_dce_drops_unused_nodes_and_constants_but_keeps_random_draws():
     g.add_node("add", [x, c])
     g.add_node("uniform", [], {"shape": (3,), "dtype": "float32", "low": 0.0, "high": 1.0})
     g.outputs.append(g.add_node("exp", [x]))
-    expect(dce(g), """
+    expect(
+        dce(g),
+        """
         graph(%0:f32[3]) {
           %1:f32[3] = uniform[shape=(3,), dtype=float32, low=0.0, high=1.0]
           %2:f32[3] = exp %0
           return %2
-        }""")
+        }""",
+    )
 
 
 def test_cse_merges_equal_nodes_transitively_and_equal_constants():
@@ -45,7 +49,9 @@ def test_cse_merges_equal_nodes_transitively_and_equal_constants():
     s1 = g.add_node("sum", [a], {"axis": (0,), "keepdims": False})
     s2 = g.add_node("sum", [b], {"axis": None, "keepdims": False})  # different attrs: kept
     g.outputs = [g.add_node("add", [a, b]), s1, s2]
-    expect(cse(g), """
+    expect(
+        cse(g),
+        """
         graph(%0:f32[3]) {
           %1:f32[] = const 2.0
           %2:f32[3] = mul %0 %1
@@ -54,7 +60,8 @@ def test_cse_merges_equal_nodes_transitively_and_equal_constants():
           %5:f32[] = sum[axis=None, keepdims=False] %3
           %6:f32[3] = add %3 %3
           return %6 %4 %5
-        }""")
+        }""",
+    )
 
 
 def test_cse_never_merges_random_draws():
@@ -77,11 +84,14 @@ def test_simplify_identities():
     y = g.add_node("reshape", [y], {"shape": (3, 2)})
     z = g.add_node("div", [x, g.add_constant(np.float32(1))])
     g.outputs = [y, z]
-    expect(simplify(g), """
+    expect(
+        simplify(g),
+        """
         graph(%0:f32[2,3]) {
           %1:f32[3,2] = reshape[shape=(3,2)] %0
           return %1 %0
-        }""")
+        }""",
+    )
 
 
 def test_simplify_keeps_broadcasting_identities_that_change_the_shape():
@@ -96,23 +106,28 @@ def test_simplify_composes_permutes():
     x = g.add_input((2, 3, 4), "float32")
     y = g.add_node("permute", [x], {"perm": (1, 2, 0)})
     g.outputs.append(g.add_node("permute", [y], {"perm": (0, 2, 1)}))
-    expect(simplify(g), """
+    expect(
+        simplify(g),
+        """
         graph(%0:f32[2,3,4]) {
           %1:f32[3,2,4] = permute[perm=(1,0,2)] %0
           return %1
-        }""")
+        }""",
+    )
 
 
 def test_remove_copies():
     g = Graph()
     x = g.add_input((2, 3), "float32")
     t = g.add_node("permute", [x], {"perm": (1, 0)})
-    kept = g.add_node("copy", [t])                 # copy of a view feeding a matmul: needed
+    kept = g.add_node("copy", [t])  # copy of a view feeding a matmul: needed
     m = g.add_node("matmul", [kept, g.add_input((2, 2), "float32")])
     gone = g.add_node("copy", [g.add_node("copy", [m])])  # copy of a fresh result, copy of a copy
-    e = g.add_node("exp", [g.add_node("copy", [t])])       # only elementwise readers
-    g.outputs = [gone, e, g.add_node("copy", [x])]          # an input returned: the copy stays
-    expect(remove_copies(g), """
+    e = g.add_node("exp", [g.add_node("copy", [t])])  # only elementwise readers
+    g.outputs = [gone, e, g.add_node("copy", [x])]  # an input returned: the copy stays
+    expect(
+        remove_copies(g),
+        """
         graph(%0:f32[2,3], %1:f32[2,2]) {
           %2:f32[3,2] = permute[perm=(1,0)] %0
           %3:f32[3,2] = copy %2
@@ -120,7 +135,8 @@ def test_remove_copies():
           %5:f32[3,2] = exp %2
           %6:f32[2,3] = copy %0
           return %4 %5 %6
-        }""")
+        }""",
+    )
 
 
 def test_fuse_chain_with_scalar_constant_and_trailing_reduction():
@@ -131,7 +147,9 @@ def test_fuse_chain_with_scalar_constant_and_trailing_reduction():
     sq = g.add_node("mul", [d, d])
     half = g.add_node("mul", [sq, g.add_constant(np.float32(0.5))])
     g.outputs.append(g.add_node("sum", [half], {"axis": None, "keepdims": False}))
-    expect(fuse_elementwise(g), """
+    expect(
+        fuse_elementwise(g),
+        """
         graph(%0:f32[4,8], %1:f32[4,8]) {
           %2:f32[] = fused %0 %1
             body(%0:f32[4,8], %1:f32[4,8]) {
@@ -143,19 +161,22 @@ def test_fuse_chain_with_scalar_constant_and_trailing_reduction():
               return %6
             }
           return %2
-        }""")
+        }""",
+    )
 
 
 def test_fuse_stops_at_values_read_elsewhere_and_at_broadcast_inputs():
     g = Graph()
     x = g.add_input((4, 8), "float32")
     b = g.add_input((8,), "float32")
-    eb = g.add_node("exp", [b])            # smaller than the result: not pulled in (no recompute)
+    eb = g.add_node("exp", [b])  # smaller than the result: not pulled in (no recompute)
     h = g.add_node("add", [x, eb])
     r = g.add_node("maximum", [h, g.add_constant(np.float32(0))])  # h is also an output: not internal
     w = g.add_node("tanh", [g.add_node("neg", [r])])
     g.outputs = [h, w]
-    expect(fuse_elementwise(g), """
+    expect(
+        fuse_elementwise(g),
+        """
         graph(%0:f32[4,8], %1:f32[8]) {
           %2:f32[8] = exp %1
           %3:f32[4,8] = add %0 %2
@@ -168,18 +189,19 @@ def test_fuse_stops_at_values_read_elsewhere_and_at_broadcast_inputs():
               return %4
             }
           return %3 %4
-        }""")
+        }""",
+    )
 
 
 def test_memory_plan_reuses_dead_buffers_and_writes_in_place():
     g = Graph()
     x = g.add_input((8, 8), "float32")
     w = g.add_input((8, 8), "float32")
-    a = g.add_node("matmul", [x, w])        # buf0
-    b = g.add_node("matmul", [a, w])        # a still read later -> buf1
-    c = g.add_node("add", [a, b])           # a and b die here: in place over a
-    v = g.add_node("reshape", [c], {"shape": (64,)})   # a view keeps c's buffer alive
-    d = g.add_node("matmul", [w, w])        # buf1 is free again (b died at node 2)
+    a = g.add_node("matmul", [x, w])  # buf0
+    b = g.add_node("matmul", [a, w])  # a still read later -> buf1
+    c = g.add_node("add", [a, b])  # a and b die here: in place over a
+    v = g.add_node("reshape", [c], {"shape": (64,)})  # a view keeps c's buffer alive
+    d = g.add_node("matmul", [w, w])  # buf1 is free again (b died at node 2)
     e = g.add_node("sum", [v], {"axis": (0,), "keepdims": False})
     g.outputs = [g.add_node("add", [d, e])]
     plan_memory(g)
@@ -212,7 +234,9 @@ def test_optimize_pipeline_end_to_end():
     y1 = g.add_node("exp", [t])
     y2 = g.add_node("exp", [x])
     g.outputs = [g.add_node("sum", [g.add_node("add", [y1, y2])], {"axis": None, "keepdims": False})]
-    expect(optimize(g), """
+    expect(
+        optimize(g),
+        """
         graph(%0:f32[4,4]) {
           %1:f32[] = fused %0
             body(%0:f32[4,4]) {
@@ -222,4 +246,5 @@ def test_optimize_pipeline_end_to_end():
               return %3
             }
           return %1
-        }""")
+        }""",
+    )

@@ -1,4 +1,5 @@
 """Tracing through ops.apply: graph inputs for state, backward and updates inside a trace, breaks."""
+
 import textwrap
 
 import numpy as np
@@ -68,7 +69,7 @@ def test_backward_and_in_place_update_are_recorded_with_write_backs():
     ops = [n.op for n in cap.graph.nodes]
     assert ops.count("matmul") == 2 and "permute" in ops and ops[-1] == "sub"  # forward, vjp, update
     kinds = [kind for (kind, _), _ in cap.writeback]
-    assert kinds == ["tensor", "grad"] and cap.writeback[0][0][1] is w
+    assert kinds == ["tensor", "grad_new"] and cap.writeback[0][0][1] is w
     assert len(cap.graph.outputs) == 3  # loss, new w, new w.grad
     assert cap.graph.inputs[1].shape == (3, 2)
 

@@ -47,9 +47,10 @@ def _loss(lib, params, x, y):
 def _run(lib, opt_cls, kwargs, init, xs, ys, steps=100):
     params = [lib.tensor(a.copy(), requires_grad=True) for a in init]
     opt = opt_cls(params, **kwargs)
+    sign = -1.0 if kwargs.get("maximize") else 1.0  # maximize the negated loss, so both stay bounded
     for x, y in zip(xs[:steps], ys[:steps]):
         opt.zero_grad()
-        _loss(lib, params, lib.tensor(x), lib.tensor(y)).backward()
+        (sign * _loss(lib, params, lib.tensor(x), lib.tensor(y))).backward()
         opt.step()
     return [p.detach().numpy() for p in params], opt
 
@@ -88,7 +89,8 @@ def test_traced_path_matches_array_path(name, kwargs):
     tracer = _FakeTracer()
     for x, y in zip(xs[:20], ys[:20]):
         opt.zero_grad()
-        _loss(ember, params, ember.tensor(x), ember.tensor(y)).backward()
+        sign = -1.0 if kwargs.get("maximize") else 1.0
+        (sign * _loss(ember, params, ember.tensor(x), ember.tensor(y))).backward()
         STATE.tracer = tracer
         try:
             opt.step()

@@ -177,7 +177,10 @@ def pow(input, exponent):
     if isinstance(input, (int, float)):
         return binary("pow", exponent._scalar(input), exponent)
     if isinstance(exponent, (int, float)) and input._data.dtype.kind in "iu" and exponent < 0:
-        raise ValueError("pow: integers to negative integer powers are not allowed; use a float tensor")
+        from ..errors import mark, with_user_line
+
+        raise mark(with_user_line(ValueError(
+            "pow: integers to negative integer powers are not allowed; use a float tensor"), 3))
     return binary("pow", input, exponent)
 
 

@@ -145,7 +145,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 def logsumexp(input, dim, keepdim=False):
     axes = _axes(input, dim, "logsumexp")
     m = apply("amax", input.detach(), axis=axes, keepdims=True)
-    m = apply("where", apply("eq", m.abs(), m._scalar(float("inf"))), m * 0, m)  # all -inf rows stay -inf
+    m = apply("where", apply("eq", m.abs(), m._scalar(float("inf"))), m._scalar(0.0), m)  # all -inf rows stay -inf
     out = log(sum(exp(input - m), dim=axes, keepdim=True)) + m
     return out if keepdim else (out.squeeze(axes) if axes is not None else out.reshape(()))
 

@@ -8,6 +8,7 @@ Example:
     >>> interpret(verify(g), [np.ones(2, np.float32)])[0].tolist()
     [2.0, 2.0]
 """
+
 from .interpreter import interpret
 from .ir import Graph, GraphError, Node, Value
 from .verify import verify

@@ -4,6 +4,7 @@ The graph's inputs are: the tensor arguments (flattened), then the state it read
 returned tensors (flattened), then state written back (``Capture.writeback``): in-place updates of
 parameters/buffers/optimizer state/arguments, and new ``.grad`` tensors.
 """
+
 from __future__ import annotations
 
 from .._state import STATE
@@ -47,15 +48,15 @@ class Capture:
 
     def __init__(self):
         self.graph = None
-        self.result = None           # the eager result of the traced call
+        self.result = None  # the eager result of the traced call
         self.out_spec = None
         self.n_args = 0
-        self.state = []              # getters: ("tensor", t) or ("grad", p)
-        self.writeback = []          # ("tensor", t) | ("arg", i) | ("grad", p) | ("grad_none", p)
+        self.state = []  # getters: ("tensor", t) or ("grad", p)
+        self.writeback = []  # ("tensor", t) | ("arg", i) | ("grad", p) | ("grad_none", p)
         self.breaks = []
-        self.params = []             # the parameters whose .grad presence is guarded
+        self.params = []  # the parameters whose .grad presence is guarded
         self.needs_autograd = False
-        self.created_state = False   # optimizer state appeared during the trace (first step): do not cache
+        self.created_state = False  # optimizer state appeared during the trace (first step): do not cache
 
 
 def run_traced(fn, args, kwargs, mode: str = "compile", found=None) -> Capture:
@@ -88,7 +89,9 @@ def run_traced(fn, args, kwargs, mode: str = "compile", found=None) -> Capture:
 
 
 def _count_optimizer_state(found) -> int:
-    return sum(len(st) if isinstance(st, dict) else 1 for opt in found.optimizers for st in opt.state.values())
+    return sum(
+        len(st) if isinstance(st, dict) else 1 for opt in found.optimizers for st in opt.state.values()
+    )
 
 
 def _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, grads_before, params):
@@ -115,10 +118,11 @@ def _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, gra
     for i, t in enumerate(arg_leaves):
         if id(t._data) in tracer.mutated:
             writes.append((("arg", i), tracer.env[id(t._data)]))
-    for v, getter in zip(g.inputs[cap.n_args:], cap.state):
+    for v, getter in zip(g.inputs[cap.n_args :], cap.state):
         obj = getter[1] if getter[0] == "tensor" else getter[1].grad
-        if getter[0] == "tensor" and (id(obj._data) in tracer.mutated or id(obj._data) != id(
-                tracer.captured_arrays[v])):
+        if getter[0] == "tensor" and (
+            id(obj._data) in tracer.mutated or id(obj._data) != id(tracer.captured_arrays[v])
+        ):
             writes.append((getter, tracer.env[id(obj._data)]))
     for p in params:
         _grad_writeback(tracer, p, grads_before[id(p)], writes, g)

@@ -20,8 +20,9 @@ Example:
     >>> f(x, x).shape, f(x, x).shape
     (ember.Size([4]), ember.Size([4]))
     >>> ember.compile.stats(f)["traces"], ember.compile.stats(f)["cache_hits"]
-    (1, 2)
+    (1, 1)
 """
+
 from __future__ import annotations
 
 import functools
@@ -56,7 +57,7 @@ def _device_of(arr) -> str:
 
 
 class CompiledFunction:
-    """What ``ember.compile(fn)`` returns: call it like ``fn``; attributes of a wrapped Module pass through."""
+    """What ``ember.compile(fn)`` returns: call it like ``fn``; a wrapped Module's attributes pass through."""
 
     def __init__(self, fn, dynamic=None, strict=False, retrace_limit=RETRACE_LIMIT, jit=None):
         self._fn, self._dynamic, self._strict, self._jit = fn, dynamic, strict, jit
@@ -79,10 +80,12 @@ class CompiledFunction:
         spec = flatten((args, kwargs), leaves, is_tensor)
         tens = tuple((t._data.shape, t._data.dtype.str, _device_of(t._data), t.requires_grad) for t in leaves)
         found = self._found
-        extra = (STATE.grad_enabled,
-                 tuple(m.training for m in self._modules),
-                 tuple(p.grad is None for p in self._params),
-                 found.scalars() if found is not None else ())
+        extra = (
+            STATE.grad_enabled,
+            tuple(m.training for m in self._modules),
+            tuple(p.grad is None for p in self._params),
+            found.scalars() if found is not None else (),
+        )
         return (_hashable(spec), tens, extra), leaves
 
     def __call__(self, *args, **kwargs):
@@ -115,8 +118,12 @@ class CompiledFunction:
         spec, tens, extra = key
         for e in self._entries:
             pspec, ptens, pextra = e.pattern
-            if pspec == spec and pextra == extra and len(ptens) == len(tens) and all(
-                    _shape_matches(p, t) for p, t in zip(ptens, tens)):
+            if (
+                pspec == spec
+                and pextra == extra
+                and len(ptens) == len(tens)
+                and all(_shape_matches(p, t) for p, t in zip(ptens, tens))
+            ):
                 self._exact[key] = e
                 return e
         return None
@@ -135,15 +142,22 @@ class CompiledFunction:
             self._graph_break(cap.breaks[0])
             return cap.result
         if cap.created_state:
-            logger.info("ember.compile: %s created optimizer state while tracing; it is traced again on the "
-                        "next call", self._qualname())
+            logger.info(
+                "ember.compile: %s created optimizer state while tracing; it is traced again on the "
+                "next call",
+                self._qualname(),
+            )
             return cap.result
         key, _ = self._key(args, kwargs)
         if cap.needs_autograd and STATE.grad_enabled:
-            logger.info("ember.compile: %s returns tensors that require grad and does no backward itself; "
-                        "this signature runs eagerly so autograd can flow through it", self._qualname())
+            logger.info(
+                "ember.compile: %s returns tensors that require grad and does no backward itself; "
+                "this signature runs eagerly so autograd can flow through it",
+                self._qualname(),
+            )
             self._add(_Entry(cap, None, key, None, eager=True), key)
             return cap.result
+        cap.graph.meta["donate"] = _donations(cap)
         graph, pattern = self._maybe_generalize(key, cap)
         self._add(_Entry(cap, self._build(graph, leaves), pattern, graph), key)
         return cap.result
@@ -164,15 +178,24 @@ class CompiledFunction:
         if self._dynamic is False:
             return cap.graph, key
         for e in self._entries:
-            if e.graph is None or e.pattern[0] != spec or e.pattern[2] != extra or len(e.pattern[1]) != len(tens):
+            if (
+                e.graph is None
+                or e.pattern[0] != spec
+                or e.pattern[2] != extra
+                or len(e.pattern[1]) != len(tens)
+            ):
                 continue
             dims = _differing_dims(e.pattern[1], tens)
             if not dims:
                 continue
             g = generalize(cap.graph, e.graph, dims)
             if g is None:
-                logger.info("ember.compile: %s cannot make %s dynamic (the graph depends on the size); "
-                            "keeping one graph per size", self._qualname(), self._dims_text(dims))
+                logger.info(
+                    "ember.compile: %s cannot make %s dynamic (the graph depends on the size); "
+                    "keeping one graph per size",
+                    self._qualname(),
+                    self._dims_text(dims),
+                )
                 return cap.graph, key
             logger.info("ember.compile: %s: %s now dynamic", self._qualname(), self._dims_text(dims))
             pattern = (spec, tuple(_wild(t, dims.get(i, ())) for i, t in enumerate(tens)), extra)
@@ -198,32 +221,47 @@ class CompiledFunction:
         reasons = []
         for i, (old, new) in enumerate(zip(last[1], tens)):
             if old[0] != new[0]:
-                reasons.append(f"{self._arg_name(i)} changed shape {_fmt_shape(old[0])} -> {_fmt_shape(new[0])}")
+                reasons.append(
+                    f"{self._arg_name(i)} changed shape {_fmt_shape(old[0])} -> {_fmt_shape(new[0])}"
+                )
             elif old[1:] != new[1:]:
-                reasons.append(f"{self._arg_name(i)} changed dtype/device/requires_grad {old[1:]} -> {new[1:]}")
+                reasons.append(
+                    f"{self._arg_name(i)} changed dtype/device/requires_grad {old[1:]} -> {new[1:]}"
+                )
         if last[0] != spec or len(last[1]) != len(tens):
             reasons.append("the non-tensor arguments or the argument structure changed")
         if last[2] != extra:
             reasons.append("grad mode, training mode, .grad presence or optimizer settings changed")
-        logger.info("ember.compile: retracing %s (trace %d): %s", self._qualname(), len(self._entries) + 1,
-                    "; ".join(reasons) or "new signature")
+        logger.info(
+            "ember.compile: retracing %s (trace %d): %s",
+            self._qualname(),
+            len(self._entries) + 1,
+            "; ".join(reasons) or "new signature",
+        )
 
     def _over_limit(self, key, args, kwargs):
         if not self._limit_warned:
             self._limit_warned = True
-            warnings.warn(f"ember.compile: {self._qualname()} has been traced {len(self._entries)} times (the "
-                          f"limit is {self._limit}); new signatures now run eagerly while the compiled ones keep "
-                          "running compiled. See the 'ember' logger for why each retrace happened.",
-                          RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"ember.compile: {self._qualname()} has been traced {len(self._entries)} times (the "
+                f"limit is {self._limit}); new signatures now run eagerly while the compiled ones keep "
+                "running compiled. See the 'ember' logger for why each retrace happened.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         self.stats["fallbacks"] += 1
         return self._fn(*args, **kwargs)
 
     def _graph_break(self, brk):
         self._eager_reason = brk
         self.stats["graph_breaks"].append(str(brk))
-        warnings.warn_explicit(f"ember.compile: graph break in {self._qualname()} at {brk}; it runs eagerly "
-                               "from now on (strict=True makes this an error)", RuntimeWarning,
-                               brk.filename, brk.lineno)
+        warnings.warn_explicit(
+            f"ember.compile: graph break in {self._qualname()} at {brk}; it runs eagerly "
+            "from now on (strict=True makes this an error)",
+            RuntimeWarning,
+            brk.filename,
+            brk.lineno,
+        )
 
     def __getattr__(self, name):  # a compiled Module keeps its attributes (parameters(), train(), ...)
         if name.startswith("_"):
@@ -272,6 +310,26 @@ def _write_back(kind, obj, arr, leaves):
         t._version_counter().value += 1
 
 
+def _donations(cap) -> dict:
+    """{output index: input index} for write-backs into arrays that are also graph inputs."""
+    n_args = cap.n_args
+    n_out = len(cap.graph.outputs) - sum(1 for _, has in cap.writeback if has)
+    donate, k = {}, n_out
+    for (kind, obj), has in cap.writeback:
+        if not has:
+            continue
+        if kind == "arg":
+            donate[k] = obj
+        elif kind in ("tensor", "grad"):
+            want = "tensor" if kind == "tensor" else "grad"
+            for s, (skind, sobj) in enumerate(cap.state):
+                if skind == want and sobj is obj:
+                    donate[k] = n_args + s
+                    break
+        k += 1
+    return donate
+
+
 def _hashable(spec):
     try:
         hash(spec)
@@ -282,7 +340,9 @@ def _hashable(spec):
 
 def _shape_matches(pattern, actual) -> bool:
     ps, pa = pattern[0], actual[0]
-    return pattern[1:] == actual[1:] and len(ps) == len(pa) and all(p is None or p == a for p, a in zip(ps, pa))
+    return (
+        pattern[1:] == actual[1:] and len(ps) == len(pa) and all(p is None or p == a for p, a in zip(ps, pa))
+    )
 
 
 def _differing_dims(old, new) -> dict:
@@ -351,11 +411,21 @@ def compile(fn_or_module=None, dynamic=None, strict=False, *, retrace_limit=RETR
         return lambda fn: compile(fn, dynamic, strict, retrace_limit=retrace_limit, jit=jit)
     if isinstance(fn_or_module, CompiledFunction):
         return fn_or_module
-    return CompiledFunction(fn_or_module, dynamic=dynamic, strict=strict, retrace_limit=retrace_limit, jit=jit)
+    return CompiledFunction(
+        fn_or_module, dynamic=dynamic, strict=strict, retrace_limit=retrace_limit, jit=jit
+    )
 
 
-def function(func=None, *, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False,
-             experimental_follow_type_hints=None, strict=False):
+def function(
+    func=None,
+    *,
+    input_signature=None,
+    autograph=True,
+    jit_compile=None,
+    reduce_retracing=False,
+    experimental_follow_type_hints=None,
+    strict=False,
+):
     """TensorFlow's spelling (``@ember.function``); ``reduce_retracing=True`` makes dims dynamic eagerly.
 
     Example:
@@ -366,9 +436,14 @@ def function(func=None, *, input_signature=None, autograph=True, jit_compile=Non
         >>> double(ember.ones(2)).tolist()
         [2.0, 2.0]
     """
+
     def wrap(fn):
-        return compile(fn, dynamic=True if reduce_retracing else None, strict=strict,
-                       jit=None if jit_compile is None else bool(jit_compile))
+        return compile(
+            fn,
+            dynamic=True if reduce_retracing else None,
+            strict=strict,
+            jit=None if jit_compile is None else bool(jit_compile),
+        )
 
     return wrap if func is None else wrap(func)
 
@@ -376,7 +451,9 @@ def function(func=None, *, input_signature=None, autograph=True, jit_compile=Non
 def stats(fn) -> dict:
     """Counters of a compiled function: traces, cache_hits, fallbacks, signatures, graph_breaks (lines)."""
     if not isinstance(fn, CompiledFunction):
-        raise TypeError(f"ember.compile.stats expects a function returned by ember.compile, got {type(fn).__name__}")
+        raise TypeError(
+            f"ember.compile.stats expects a function returned by ember.compile, got {type(fn).__name__}"
+        )
     return dict(fn.stats, graph_breaks=list(fn.stats["graph_breaks"]))
 
 

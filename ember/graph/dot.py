@@ -1,4 +1,5 @@
 """Graphviz text for graphs (``Graph.to_dot``) and optional rendering through the ``dot`` program."""
+
 from __future__ import annotations
 
 import shutil
@@ -54,7 +55,9 @@ def render(dot_text: str, path: str, fmt: str = "svg") -> str:
     """Render Graphviz text to ``path`` (svg/png) with the ``dot`` program; raises if it is not installed."""
     exe = shutil.which("dot")
     if exe is None:
-        raise RuntimeError("rendering needs Graphviz's `dot` program on PATH (apt-get install graphviz); "
-                           "the text from to_dot() can be pasted into any Graphviz viewer instead")
+        raise RuntimeError(
+            "rendering needs Graphviz's `dot` program on PATH (apt-get install graphviz); "
+            "the text from to_dot() can be pasted into any Graphviz viewer instead"
+        )
     subprocess.run([exe, f"-T{fmt}", "-o", path], input=dot_text.encode(), check=True)
     return path

@@ -5,6 +5,7 @@
 follow from those inputs, or None when the two traces are not the same program (different ops or attrs,
 a size baked into an attr that cannot be written as ``-1``, a size-dependent constant).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,12 @@ def _index(graph: Graph) -> dict:
 
 def same_program(new: Graph, old: Graph) -> tuple[bool, dict]:
     """Whether the graphs match node for node (ops, wiring, constants); returns (ok, reshape fixes)."""
-    if (len(new.nodes) != len(old.nodes) or len(new.inputs) != len(old.inputs)
-            or len(new.constants) != len(old.constants) or len(new.outputs) != len(old.outputs)):
+    if (
+        len(new.nodes) != len(old.nodes)
+        or len(new.inputs) != len(old.inputs)
+        or len(new.constants) != len(old.constants)
+        or len(new.outputs) != len(old.outputs)
+    ):
         return False, {}
     for (va, a), (vb, b) in zip(new.constants.items(), old.constants.items()):
         if va.shape != vb.shape or va.dtype != vb.dtype or not np.array_equal(np.asarray(a), np.asarray(b)):
@@ -76,7 +81,8 @@ def generalize(new: Graph, old: Graph, dims: dict) -> Graph | None:
         out.shape = tuple(aval[0])
     # every dim that differs between the two traces must have become dynamic
     for vn, vo, vg in zip(new.values(), old.values(), g.values()):
-        if len(vn.shape) != len(vo.shape) or any(a != b and c is not None
-                                                  for a, b, c in zip(vn.shape, vo.shape, vg.shape)):
+        if len(vn.shape) != len(vo.shape) or any(
+            a != b and c is not None for a, b, c in zip(vn.shape, vo.shape, vg.shape)
+        ):
             return None
     return g

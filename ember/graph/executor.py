@@ -20,6 +20,7 @@ Example:
     >>> float(run(np.zeros((2, 2), np.float32))[0])
     4.0
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,7 +47,9 @@ class Executable:
         return f"<Executable on {self.device}: {len(self.graph.nodes)} nodes>"
 
 
-def build(graph: Graph, device: str = "cpu", jit: bool | None = None, optimize_graph: bool = True) -> Executable:
+def build(
+    graph: Graph, device: str = "cpu", jit: bool | None = None, optimize_graph: bool = True
+) -> Executable:
     """Optimise (fold, simplify, CSE, copies, DCE), fuse when a JIT is available, plan memory, generate code.
 
     ``graph`` is not modified (a clone is compiled). ``jit=None`` uses numba/CuPy kernels when available.
@@ -58,7 +61,7 @@ def build(graph: Graph, device: str = "cpu", jit: bool | None = None, optimize_g
     if optimize_graph:
         optimize(g, fuse=False)
     if jit:
-        fuse_elementwise(g)
+        fuse_elementwise(g, singletons=True)
         _unfuse_unsupported(g, device)
     g.meta["jit"] = jit
     plan_memory(g)
@@ -88,8 +91,10 @@ def _unfuse_unsupported(g: Graph, device) -> None:
             g._unindex(node)
             for j, inner in enumerate(body.nodes):
                 outs = [vmap.setdefault(v, v) for v in inner.outputs]
-                g.insert_node(type(inner)(inner.op, [vmap[v] for v in inner.inputs], inner.attrs, outs,
-                                          inner.meta), index + j)
+                g.insert_node(
+                    type(inner)(inner.op, [vmap[v] for v in inner.inputs], inner.attrs, outs, inner.meta),
+                    index + j,
+                )
 
 
 class _Gen:
@@ -119,9 +124,11 @@ def _generate(graph: Graph, xp, device):
         counter += 1
         out = None
         k = node.meta.get("buffer")
-        if k is not None:
+        if node.meta.get("donate") is not None:
+            out = f"i{node.meta['donate']}"
+        elif k is not None:
             v = node.outputs[0]
-            out = gen.bind(f"O{counter - 1}", buffers[k][:v.size].reshape(v.shape))
+            out = gen.bind(f"O{counter - 1}", buffers[k][: v.size].reshape(v.shape))
         _lower(gen, graph, node, counter - 1, [gen.names[v] for v in node.inputs], name, out)
         gen.names[node.outputs[0]] = name
     rets = []
@@ -129,7 +136,9 @@ def _generate(graph: Graph, xp, device):
         ref = gen.names[v]
         rets.append(f"{ref}.copy()" if v in graph.constants else ref)
     args = ", ".join(f"i{i}" for i in range(len(graph.inputs)))
-    src = "\n".join([f"def run({args}):"] + [f"    {ln}" for ln in gen.lines] + [f"    return [{', '.join(rets)}]"])
+    src = "\n".join(
+        [f"def run({args}):"] + [f"    {ln}" for ln in gen.lines] + [f"    return [{', '.join(rets)}]"]
+    )
     exec(compile(src, "<ember compiled graph>", "exec"), gen.ns)  # generated from the IR, no user text
     return src, gen.ns["run"]
 
@@ -145,18 +154,24 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
         _lower_fused(gen, node, idx, args, name, out)
         return
     if out is not None and op in opinfo.UFUNC:
-        gen.lines.append(f"{name} = " + _call(gen.bind(f"U{idx}", getattr(gen.xp, opinfo.UFUNC[op])), args, out))
+        gen.lines.append(
+            f"{name} = " + _call(gen.bind(f"U{idx}", getattr(gen.xp, opinfo.UFUNC[op])), args, out)
+        )
     elif out is not None and op in opinfo.REDUCE_FN:
         fn = gen.bind(f"R{idx}", getattr(gen.xp, opinfo.REDUCE_FN[op]))
-        gen.lines.append(f"{name} = {fn}({args[0]}, axis={node.attrs.get('axis')!r}, "
-                         f"keepdims={node.attrs.get('keepdims', False)!r}, out={out})")
+        gen.lines.append(
+            f"{name} = {fn}({args[0]}, axis={node.attrs.get('axis')!r}, "
+            f"keepdims={node.attrs.get('keepdims', False)!r}, out={out})"
+        )
     elif out is not None and op == "matmul":
         gen.lines.append(f"{name} = " + _call(gen.bind(f"M{idx}", gen.xp.matmul), args, out))
     elif out is not None and op == "copy":
         gen.lines.append(f"COPYTO({out}, {args[0]}); {name} = {out}")
     else:
         call = f"{gen.bind(f'F{idx}', _forward(node, gen.device))}(XP{''.join(', ' + a for a in args)})"
-        gen.lines.append(f"{name} = ASARRAY({call})" if scalar or opinfo.REDUCE_FN.get(op) else f"{name} = {call}")
+        gen.lines.append(
+            f"{name} = ASARRAY({call})" if scalar or opinfo.REDUCE_FN.get(op) else f"{name} = {call}"
+        )
 
 
 def _forward(node, device):
@@ -177,8 +192,15 @@ def _lower_fused(gen: _Gen, node, idx, args, name, out) -> None:
     size = None if None in ew_shape else int(np.prod(ew_shape, dtype=np.int64))
     k = gen.bind(f"K{idx}", kernel.ufunc(size))
     cuda = gen.device != "cpu"
-    target = out if red is None else (gen.bind(f"S{idx}", gen.xp.empty(ew_shape, opinfo.np_dtype(kernel.out_dtype)))
-                                      if size is not None else None)
+    target = (
+        out
+        if red is None
+        else (
+            gen.bind(f"S{idx}", gen.xp.empty(ew_shape, opinfo.np_dtype(kernel.out_dtype)))
+            if size is not None
+            else None
+        )
+    )
     if cuda:
         call = f"{k}({', '.join(args + ([target] if target else []))})"
     else:
@@ -188,5 +210,7 @@ def _lower_fused(gen: _Gen, node, idx, args, name, out) -> None:
         return
     fn = gen.bind(f"R{idx}", getattr(gen.xp, opinfo.REDUCE_FN[red.op]))
     tail = f", out={out})" if out else ")"
-    reduce = f"{fn}({call}, axis={red.attrs.get('axis')!r}, keepdims={red.attrs.get('keepdims', False)!r}{tail}"
+    reduce = (
+        f"{fn}({call}, axis={red.attrs.get('axis')!r}, keepdims={red.attrs.get('keepdims', False)!r}{tail}"
+    )
     gen.lines.append(f"{name} = {reduce}" if out else f"{name} = ASARRAY({reduce})")

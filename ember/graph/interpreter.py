@@ -11,6 +11,7 @@ Example:
     >>> interpret(g, [np.arange(3, dtype=np.float32)])
     [array([0., 1., 4.], dtype=float32)]
 """
+
 from __future__ import annotations
 
 from .ir import Graph, GraphError

@@ -17,6 +17,7 @@ Example:
       return %2
     }
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,7 +57,7 @@ class Value:
 
 
 class Node:
-    """One equation: ``outputs = op(*inputs; **attrs)``; ``meta`` holds e.g. ``meta["source"] = "train.py:12"``."""
+    """One equation ``outputs = op(*inputs; **attrs)``; ``meta`` holds e.g. ``meta["source"] = "a.py:12"``."""
 
     __slots__ = ("op", "inputs", "attrs", "outputs", "meta")
 
@@ -175,7 +176,7 @@ class Graph:
         self._users.setdefault(value, []).append(node)
 
     def replace_all_uses_with(self, old: Value, new: Value) -> int:
-        """Make every reader of ``old`` (nodes and graph outputs) read ``new``; returns how many uses moved."""
+        """Make every reader of ``old`` (nodes, graph outputs) read ``new``; returns how many uses moved."""
         if old is new:
             return 0
         count = 0
@@ -215,8 +216,15 @@ class Graph:
             attrs = dict(node.attrs)
             if isinstance(attrs.get("body"), Graph):
                 attrs["body"] = attrs["body"].clone()[0]
-            g.insert_node(Node(node.op, [fresh(v) for v in node.inputs], attrs,
-                               [fresh(v) for v in node.outputs], dict(node.meta)))
+            g.insert_node(
+                Node(
+                    node.op,
+                    [fresh(v) for v in node.inputs],
+                    attrs,
+                    [fresh(v) for v in node.outputs],
+                    dict(node.meta),
+                )
+            )
         g.outputs = [fresh(v) for v in self.outputs]
         g.meta = dict(self.meta)
         return g, vmap

@@ -1,6 +1,6 @@
 """Fused elementwise kernels: a ``fused`` node's body turned into one compiled loop.
 
-CPU: the body becomes a scalar Python function compiled by numba into a real NumPy ufunc (``numba.vectorize``),
+CPU: the body becomes a scalar Python function that numba compiles into a NumPy ufunc (``numba.vectorize``),
 so broadcasting and ``out=`` work as for any ufunc; large arrays use numba's parallel target (2 threads pay
 only above ``PARALLEL_MIN`` elements). numba is the optional ``jit`` extra: without it, fused nodes are not
 made (``jit_available()`` is False) and the executor runs plain NumPy.
@@ -8,6 +8,7 @@ GPU: the body becomes a CUDA C expression list for ``cupy.ElementwiseKernel`` (t
 
 A trailing reduction runs after the elementwise kernel, through ``xp.sum/max/min/prod`` with ``out=``.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,31 +22,91 @@ from . import opinfo
 PARALLEL_MIN = int(os.environ.get("EMBER_JIT_PARALLEL_MIN", 1 << 62))  # off: see module doc
 _CACHE: dict = {}
 
-_PY = {"neg": "-{0}", "exp": "np.exp({0})", "log": "np.log({0})", "sin": "np.sin({0})", "cos": "np.cos({0})",
-       "tanh": "np.tanh({0})", "sqrt": "np.sqrt({0})", "abs": "abs({0})", "sign": "np.sign({0})",
-       "floor": "np.floor({0})", "ceil": "np.ceil({0})", "round": "np.rint({0})", "trunc": "np.trunc({0})",
-       "erf": "math.erf({0})", "logical_not": "not {0}",
-       "sigmoid": "_sigmoid({0})",
-       "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}", "pow": "{0} ** {1}",
-       "maximum": "np.maximum({0}, {1})", "minimum": "np.minimum({0}, {1})",
-       "floordiv": "np.floor_divide({0}, {1})", "remainder": "np.remainder({0}, {1})",
-       "eq": "{0} == {1}", "ne": "{0} != {1}", "lt": "{0} < {1}", "le": "{0} <= {1}", "gt": "{0} > {1}",
-       "ge": "{0} >= {1}", "logical_and": "bool({0}) and bool({1})", "logical_or": "bool({0}) or bool({1})",
-       "logical_xor": "bool({0}) != bool({1})", "where": "{1} if {0} else {2}"}
+_PY = {
+    "neg": "-{0}",
+    "exp": "np.exp({0})",
+    "log": "np.log({0})",
+    "sin": "np.sin({0})",
+    "cos": "np.cos({0})",
+    "tanh": "np.tanh({0})",
+    "sqrt": "np.sqrt({0})",
+    "abs": "abs({0})",
+    "sign": "np.sign({0})",
+    "floor": "np.floor({0})",
+    "ceil": "np.ceil({0})",
+    "round": "np.rint({0})",
+    "trunc": "np.trunc({0})",
+    "erf": "math.erf({0})",
+    "logical_not": "not {0}",
+    "sigmoid": "_sigmoid({0})",
+    "add": "{0} + {1}",
+    "sub": "{0} - {1}",
+    "mul": "{0} * {1}",
+    "div": "{0} / {1}",
+    "pow": "{0} ** {1}",
+    "maximum": "np.maximum({0}, {1})",
+    "minimum": "np.minimum({0}, {1})",
+    "floordiv": "np.floor_divide({0}, {1})",
+    "remainder": "np.remainder({0}, {1})",
+    "eq": "{0} == {1}",
+    "ne": "{0} != {1}",
+    "lt": "{0} < {1}",
+    "le": "{0} <= {1}",
+    "gt": "{0} > {1}",
+    "ge": "{0} >= {1}",
+    "logical_and": "bool({0}) and bool({1})",
+    "logical_or": "bool({0}) or bool({1})",
+    "logical_xor": "bool({0}) != bool({1})",
+    "where": "{1} if {0} else {2}",
+}
 
-_CU = {"neg": "-{0}", "exp": "exp({0})", "log": "log({0})", "sin": "sin({0})", "cos": "cos({0})",
-       "tanh": "tanh({0})", "sqrt": "sqrt({0})", "abs": "abs({0})", "erf": "erf({0})",
-       "sign": "(({0} > 0) - ({0} < 0))", "floor": "floor({0})", "ceil": "ceil({0})", "round": "rint({0})",
-       "trunc": "trunc({0})", "logical_not": "!{0}",
-       "sigmoid": "({0} >= 0 ? 1 / (1 + exp(-{0})) : exp({0}) / (1 + exp({0})))",
-       "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}", "pow": "pow({0}, {1})",
-       "maximum": "({0} != {0} || {0} > {1} ? {0} : {1})", "minimum": "({0} != {0} || {0} < {1} ? {0} : {1})",
-       "eq": "{0} == {1}", "ne": "{0} != {1}", "lt": "{0} < {1}", "le": "{0} <= {1}", "gt": "{0} > {1}",
-       "ge": "{0} >= {1}", "logical_and": "{0} && {1}", "logical_or": "{0} || {1}",
-       "logical_xor": "(!{0}) != (!{1})", "where": "({0} ? {1} : {2})"}
+_CU = {
+    "neg": "-{0}",
+    "exp": "exp({0})",
+    "log": "log({0})",
+    "sin": "sin({0})",
+    "cos": "cos({0})",
+    "tanh": "tanh({0})",
+    "sqrt": "sqrt({0})",
+    "abs": "abs({0})",
+    "erf": "erf({0})",
+    "sign": "(({0} > 0) - ({0} < 0))",
+    "floor": "floor({0})",
+    "ceil": "ceil({0})",
+    "round": "rint({0})",
+    "trunc": "trunc({0})",
+    "logical_not": "!{0}",
+    "sigmoid": "({0} >= 0 ? 1 / (1 + exp(-{0})) : exp({0}) / (1 + exp({0})))",
+    "add": "{0} + {1}",
+    "sub": "{0} - {1}",
+    "mul": "{0} * {1}",
+    "div": "{0} / {1}",
+    "pow": "pow({0}, {1})",
+    "maximum": "({0} != {0} || {0} > {1} ? {0} : {1})",
+    "minimum": "({0} != {0} || {0} < {1} ? {0} : {1})",
+    "eq": "{0} == {1}",
+    "ne": "{0} != {1}",
+    "lt": "{0} < {1}",
+    "le": "{0} <= {1}",
+    "gt": "{0} > {1}",
+    "ge": "{0} >= {1}",
+    "logical_and": "{0} && {1}",
+    "logical_or": "{0} || {1}",
+    "logical_xor": "(!{0}) != (!{1})",
+    "where": "({0} ? {1} : {2})",
+}
 
-_CU_TYPES = {"float16": "float16", "float32": "float32", "float64": "float64", "bool": "bool", "int8": "int8",
-             "int16": "int16", "int32": "int32", "int64": "int64", "uint8": "uint8"}
+_CU_TYPES = {
+    "float16": "float16",
+    "float32": "float32",
+    "float64": "float64",
+    "bool": "bool",
+    "int8": "int8",
+    "int16": "int16",
+    "int32": "int32",
+    "int64": "int64",
+    "uint8": "uint8",
+}
 
 
 def jit_available(device: str = "cpu") -> bool:
@@ -106,8 +167,17 @@ def device_neutral(arr) -> bool:
 
 
 _NB_TYPES = {"bool": "boolean"}
-_C_TYPES = {"float16": "float16", "float32": "float", "float64": "double", "bool": "bool", "int8": "signed char",
-            "int16": "short", "int32": "int", "int64": "long long", "uint8": "unsigned char"}
+_C_TYPES = {
+    "float16": "float16",
+    "float32": "float",
+    "float64": "double",
+    "bool": "bool",
+    "int8": "signed char",
+    "int16": "short",
+    "int32": "int",
+    "int64": "long long",
+    "uint8": "unsigned char",
+}
 
 
 def _py_cast(dtype, a):
@@ -157,7 +227,9 @@ def _sigmoid_scalar():
 
 def _c_literal(value) -> str:
     arr = np.asarray(value)
-    return f"(({_C_TYPES[opinfo.dtype_name(arr.dtype)]}){arr.item()!r})".replace("True", "1").replace("False", "0")
+    return f"(({_C_TYPES[opinfo.dtype_name(arr.dtype)]}){arr.item()!r})".replace("True", "1").replace(
+        "False", "0"
+    )
 
 
 class CudaKernel:

@@ -4,26 +4,61 @@ The names are exactly those of ``ember.ops.REGISTRY`` (see docs/internals.md). T
 ``(shape, dtype)`` pairs whose dims may be ``None`` (dynamic); a rule returns ``None`` when it cannot tell,
 and the verifier then falls back to the registry's own ``infer`` (when every dim is known) or skips the check.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-UNARY = frozenset("neg exp log sin cos tanh sigmoid sqrt erf abs sign floor ceil round trunc logical_not".split())
-BINARY = frozenset(("add sub mul div pow maximum minimum floordiv remainder eq ne lt le gt ge "
-                    "logical_and logical_or logical_xor").split())
+UNARY = frozenset(
+    "neg exp log sin cos tanh sigmoid sqrt erf abs sign floor ceil round trunc logical_not".split()
+)
+BINARY = frozenset(
+    (
+        "add sub mul div pow maximum minimum floordiv remainder eq ne lt le gt ge "
+        "logical_and logical_or logical_xor"
+    ).split()
+)
 COMPARE = frozenset("eq ne lt le gt ge logical_and logical_or logical_xor".split())
 ELEMENTWISE = UNARY | BINARY | {"where", "cast"}
 REDUCTIONS = frozenset("sum amax amin prod".split())
 SHAPE_OPS = frozenset("reshape permute expand cat pad".split())
 RANDOM = frozenset({"uniform", "normal"})
 VIEWS = frozenset({"reshape", "permute", "expand", "getitem"})
-PRIMITIVES = frozenset(ELEMENTWISE | REDUCTIONS | SHAPE_OPS | RANDOM | {
-    "copy", "argmax", "argmin", "cumsum", "argsort", "getitem", "index_put", "gather", "scatter_add",
-    "matmul", "einsum", "im2col", "col2im"})
+PRIMITIVES = frozenset(
+    ELEMENTWISE
+    | REDUCTIONS
+    | SHAPE_OPS
+    | RANDOM
+    | {
+        "copy",
+        "argmax",
+        "argmin",
+        "cumsum",
+        "argsort",
+        "getitem",
+        "index_put",
+        "gather",
+        "scatter_add",
+        "matmul",
+        "einsum",
+        "im2col",
+        "col2im",
+    }
+)
 GRAPH_ONLY = frozenset({"fused"})
 
-_SHORT = {"float16": "f16", "float32": "f32", "float64": "f64", "bfloat16": "bf16", "int8": "i8",
-          "int16": "i16", "int32": "i32", "int64": "i64", "uint8": "u8", "bool": "bool"}
+_SHORT = {
+    "float16": "f16",
+    "float32": "f32",
+    "float64": "f64",
+    "bfloat16": "bf16",
+    "int8": "i8",
+    "int16": "i16",
+    "int32": "i32",
+    "int64": "i64",
+    "uint8": "u8",
+    "bool": "bool",
+}
 
 
 def known_ops() -> frozenset:
@@ -91,8 +126,11 @@ def _promote(*dtypes):
 
 def _reduce_shape(shape, axis, keepdims):
     nd = len(shape)
-    axes = range(nd) if axis is None else [a % nd if nd else a for a in (axis if isinstance(axis, (tuple, list))
-                                                                          else (axis,))]
+    axes = (
+        range(nd)
+        if axis is None
+        else [a % nd if nd else a for a in (axis if isinstance(axis, (tuple, list)) else (axis,))]
+    )
     axes = set(axes)
     if keepdims:
         return tuple(1 if i in axes else d for i, d in enumerate(shape))
@@ -136,7 +174,7 @@ def _cat(shapes, axis):
 
 
 def infer(op: str, avals, attrs):
-    """(shape, dtype) of the single output of ``op`` on ``avals`` [(shape, dtype), ...], or None if unknown."""
+    """(shape, dtype) of the one output of ``op`` on ``avals`` [(shape, dtype), ...], or None if unknown."""
     shapes = [tuple(a[0]) for a in avals]
     dts = [a[1] for a in avals]
     if op in UNARY:
@@ -165,11 +203,15 @@ _RULES = {
     "argsort": lambda s, d, a: (s[0], "int64"),
     "reshape": lambda s, d, a: (_reshape(s[0], a["shape"]), d[0]),
     "permute": lambda s, d, a: (tuple(s[0][p] for p in a["perm"]), d[0]),
-    "expand": lambda s, d, a: (tuple(s[0][i - len(a["shape"]) + len(s[0])] if n == -1 else n
-                                     for i, n in enumerate(a["shape"])), d[0]),
+    "expand": lambda s, d, a: (
+        tuple(s[0][i - len(a["shape"]) + len(s[0])] if n == -1 else n for i, n in enumerate(a["shape"])),
+        d[0],
+    ),
     "cat": lambda s, d, a: (_cat(s, a["axis"]), _promote(*d)),
-    "pad": lambda s, d, a: (tuple(None if n is None else n + lo + hi
-                                  for n, (lo, hi) in zip(s[0], a["pads"])), d[0]),
+    "pad": lambda s, d, a: (
+        tuple(None if n is None else n + lo + hi for n, (lo, hi) in zip(s[0], a["pads"])),
+        d[0],
+    ),
     "matmul": lambda s, d, a: (_matmul(s[0], s[1]), _promote(d[0], d[1])),
     "gather": lambda s, d, a: (s[1], d[0]),
     "scatter_add": lambda s, d, a: (s[0], d[0]),
@@ -180,10 +222,33 @@ _RULES = {
 
 
 # Ops whose registry forward is exactly ``xp.<ufunc>(*inputs)``: executors may call the ufunc with ``out=``.
-UFUNC = {"neg": "negative", "exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tanh": "tanh",
-         "sqrt": "sqrt", "abs": "abs", "sign": "sign", "floor": "floor", "ceil": "ceil", "round": "rint",
-         "trunc": "trunc", "add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide",
-         "pow": "power", "maximum": "maximum", "minimum": "minimum", "eq": "equal", "ne": "not_equal",
-         "lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal"}
+UFUNC = {
+    "neg": "negative",
+    "exp": "exp",
+    "log": "log",
+    "sin": "sin",
+    "cos": "cos",
+    "tanh": "tanh",
+    "sqrt": "sqrt",
+    "abs": "abs",
+    "sign": "sign",
+    "floor": "floor",
+    "ceil": "ceil",
+    "round": "rint",
+    "trunc": "trunc",
+    "add": "add",
+    "sub": "subtract",
+    "mul": "multiply",
+    "div": "true_divide",
+    "pow": "power",
+    "maximum": "maximum",
+    "minimum": "minimum",
+    "eq": "equal",
+    "ne": "not_equal",
+    "lt": "less",
+    "le": "less_equal",
+    "gt": "greater",
+    "ge": "greater_equal",
+}
 # Float reductions whose forward is ``xp.<fn>(x, axis=, keepdims=)``.
 REDUCE_FN = {"sum": "sum", "amax": "max", "amin": "min", "prod": "prod"}

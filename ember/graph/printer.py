@@ -1,12 +1,13 @@
 """The readable printed form of a graph, in the spirit of a jaxpr.
 
-    graph(%0:f32[64,784], %1:f32[784,10]) {
-      %2:f32[] = const 2.0
-      %3:f32[64,10] = matmul %0 %1
-      %4:f32[64,10] = mul %3 %2
-      return %4
-    }
+graph(%0:f32[64,784], %1:f32[784,10]) {
+  %2:f32[] = const 2.0
+  %3:f32[64,10] = matmul %0 %1
+  %4:f32[64,10] = mul %3 %2
+  return %4
+}
 """
+
 from __future__ import annotations
 
 import numpy as np

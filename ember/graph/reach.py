@@ -3,6 +3,7 @@
 Found through the function itself (a Module, a bound method's ``self``), its closure cells, the globals its
 code names, its defaults and its arguments, and one level of attributes of the objects found.
 """
+
 from __future__ import annotations
 
 import types
@@ -48,7 +49,9 @@ class Reach:
         elif isinstance(obj, dict) and depth > 0:
             for x in list(obj.values())[:256]:
                 self.visit(x, depth - 1)
-        elif isinstance(obj, (types.FunctionType, types.MethodType, types.BuiltinFunctionType)) or callable(obj):
+        elif isinstance(obj, (types.FunctionType, types.MethodType, types.BuiltinFunctionType)) or callable(
+            obj
+        ):
             self.visit_function(obj, depth)
         elif depth > 0 and hasattr(obj, "__dict__") and not isinstance(obj, types.ModuleType):
             self._visit_attrs(obj, depth)
@@ -67,8 +70,12 @@ class Reach:
         if not isinstance(fn, types.FunctionType):
             if hasattr(fn, "__dict__") and depth > 0:
                 self._visit_attrs(fn, depth)
-            call = getattr(type(fn), "__call__", None)
-            if isinstance(call, types.FunctionType) and call.__module__ and not call.__module__.startswith("ember"):
+            call = vars(type(fn)).get("__call__")
+            if (
+                isinstance(call, types.FunctionType)
+                and call.__module__
+                and not call.__module__.startswith("ember")
+            ):
                 self.visit_function(call, depth - 1)
             return
         for cell in fn.__closure__ or ():
@@ -128,10 +135,14 @@ class Reach:
         vals = []
         for opt in self.optimizers:
             for group in opt.param_groups:
-                vals.append(tuple((k, v) for k, v in group.items()
-                                  if isinstance(v, (int, float, bool)) or (isinstance(v, tuple)
-                                                                          and all(isinstance(x, (int, float))
-                                                                                  for x in v))))
+                vals.append(
+                    tuple(
+                        (k, v)
+                        for k, v in group.items()
+                        if isinstance(v, (int, float, bool))
+                        or (isinstance(v, tuple) and all(isinstance(x, (int, float)) for x in v))
+                    )
+                )
             for st in opt.state.values():
                 if isinstance(st, dict):
                     vals.append(tuple((k, v) for k, v in st.items() if isinstance(v, (int, float))))

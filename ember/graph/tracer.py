@@ -19,6 +19,7 @@ Example:
       return %3
     }
 """
+
 from __future__ import annotations
 
 import linecache
@@ -34,14 +35,21 @@ class GraphBreak(RuntimeError):
     """Raised (under ``strict=True``) where a compiled function needs a tensor's value in Python."""
 
 
-_WHAT = {"bool": "Python control flow on a tensor value (Tensor.__bool__)", "item": ".item()",
-         "tolist": ".tolist()", "numpy": ".numpy()", "print": "printing a tensor"}
+_WHAT = {
+    "bool": "Python control flow on a tensor value (Tensor.__bool__)",
+    "item": ".item()",
+    "tolist": ".tolist()",
+    "numpy": ".numpy()",
+    "print": "printing a tensor",
+}
 
 
 def user_site():
     """(filename, line number) of the innermost frame outside the ember package."""
     f = sys._getframe(1)
-    while f is not None and (f.f_code.co_filename.startswith(_EMBER_DIR) or f.f_code.co_filename.startswith("<")):
+    while f is not None and (
+        f.f_code.co_filename.startswith(_EMBER_DIR) or f.f_code.co_filename.startswith("<")
+    ):
         if f.f_code.co_filename.startswith("<") and not f.f_code.co_filename.startswith("<ember"):
             break
         f = f.f_back
@@ -72,13 +80,13 @@ class Tracer:
 
     def __init__(self, state_ids=frozenset(), mode: str = "compile"):
         self.graph = Graph()
-        self.env: dict[int, Value] = {}      # id(array) -> current Value
-        self._alive: list = []               # keeps traced arrays alive so ids stay unique
-        self.captured: dict[Value, object] = {}   # Value -> Tensor seen first inside the trace
+        self.env: dict[int, Value] = {}  # id(array) -> current Value
+        self._alive: list = []  # keeps traced arrays alive so ids stay unique
+        self.captured: dict[Value, object] = {}  # Value -> Tensor seen first inside the trace
         self.captured_arrays: dict[Value, object] = {}  # Value -> the array it stood for when captured
-        self.state_ids = set(state_ids)      # ids of arrays of reachable parameters/buffers/optimizer state
-        self.mutated: set[int] = set()       # ids of arrays updated in place
-        self.mode = mode                     # "compile" (stop at a break), "strict" (raise), "explain"
+        self.state_ids = set(state_ids)  # ids of arrays of reachable parameters/buffers/optimizer state
+        self.mutated: set[int] = set()  # ids of arrays updated in place
+        self.mode = mode  # "compile" (stop at a break), "strict" (raise), "explain"
         self.breaks: list[Break] = []
         self.broken = False
 
@@ -132,9 +140,11 @@ class Tracer:
         brk = Break(what, *user_site())
         self.breaks.append(brk)
         if self.mode == "strict":
-            raise GraphBreak(f"graph break in a compiled function (strict=True) at {brk}. The compiled graph "
-                             "cannot depend on a tensor's value in Python; use ember.where / masks instead of "
-                             "`if tensor`, and return tensors instead of calling .item()/.numpy()/print")
+            raise GraphBreak(
+                f"graph break in a compiled function (strict=True) at {brk}. The compiled graph "
+                "cannot depend on a tensor's value in Python; use ember.where / masks instead of "
+                "`if tensor`, and return tensors instead of calling .item()/.numpy()/print"
+            )
         if self.mode == "compile":
             self.broken = True
 
@@ -145,7 +155,6 @@ class Tracer:
         if v in self.captured:
             return id(tensor._data) in self.state_ids or bool(tensor.requires_grad)
         return True
-
 
 
 def trace(fn, *args, **kwargs) -> Graph:

@@ -7,6 +7,7 @@ Example:
     >>> verify(g) is g
     True
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -56,8 +57,10 @@ def _check_users(graph: Graph) -> None:
         for node in users:
             actual[(v, id(node))] += 1
     if +expected != +actual:
-        raise GraphError("the users map is out of sync with the nodes (edit graphs through Graph's methods, "
-                         "or call graph.rebuild_index())")
+        raise GraphError(
+            "the users map is out of sync with the nodes (edit graphs through Graph's methods, "
+            "or call graph.rebuild_index())"
+        )
     for v, node in graph._producer.items():
         if v not in node.outputs or node not in graph.nodes:
             raise GraphError(f"the producer map names a removed node for {v!r}")
@@ -72,7 +75,9 @@ def _check_types(graph: Graph, node, index) -> None:
         _check_fused(node, index)
         return
     if len(node.outputs) != 1:
-        raise GraphError(f"{_where(node, index)}: a primitive has exactly one output, found {len(node.outputs)}")
+        raise GraphError(
+            f"{_where(node, index)}: a primitive has exactly one output, found {len(node.outputs)}"
+        )
     try:
         aval = opinfo.infer(node.op, [(v.shape, v.dtype) for v in node.inputs], node.attrs)
     except (ValueError, KeyError, IndexError, TypeError) as exc:
@@ -82,8 +87,9 @@ def _check_types(graph: Graph, node, index) -> None:
     out = node.outputs[0]
     shape, dtype = aval
     if not _dims_agree(shape, out.shape):
-        raise GraphError(f"{_where(node, index)}: output shape {list(out.shape)} but the inputs give "
-                         f"{list(shape)}")
+        raise GraphError(
+            f"{_where(node, index)}: output shape {list(out.shape)} but the inputs give {list(shape)}"
+        )
     if dtype is not None and dtype != out.dtype:
         raise GraphError(f"{_where(node, index)}: output dtype {out.dtype} but the inputs give {dtype}")
 
@@ -97,4 +103,6 @@ def _check_fused(node, index) -> None:
         raise GraphError(f"{_where(node, index)}: the body's signature does not match the node's")
     for outer, inner in zip(list(node.inputs) + list(node.outputs), list(body.inputs) + list(body.outputs)):
         if not _dims_agree(outer.shape, inner.shape) or outer.dtype != inner.dtype:
-            raise GraphError(f"{_where(node, index)}: {outer.type_str()} outside vs {inner.type_str()} in the body")
+            raise GraphError(
+                f"{_where(node, index)}: {outer.type_str()} outside vs {inner.type_str()} in the body"
+            )

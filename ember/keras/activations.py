@@ -4,6 +4,7 @@
 >>> ops.convert_to_numpy(activations.get("relu")(ops.convert_to_tensor([-1.0, 2.0]))).tolist()
 [0.0, 2.0]
 """
+
 from __future__ import annotations
 
 from ember import functional as F
@@ -43,7 +44,15 @@ def exponential(x):
 
 
 softplus, silu, gelu, elu, selu, leaky_relu, relu6, hard_sigmoid = (
-    ops.softplus, ops.silu, ops.gelu, ops.elu, ops.selu, ops.leaky_relu, ops.relu6, ops.hard_sigmoid)
+    ops.softplus,
+    ops.silu,
+    ops.gelu,
+    ops.elu,
+    ops.selu,
+    ops.leaky_relu,
+    ops.relu6,
+    ops.hard_sigmoid,
+)
 swish = silu
 
 
@@ -55,10 +64,26 @@ def mish(x):
     return x * F.tanh(ops.softplus(x))
 
 
-ALL = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax,
-       "log_softmax": log_softmax, "exponential": exponential, "softplus": softplus, "silu": silu,
-       "swish": silu, "gelu": gelu, "elu": elu, "selu": selu, "leaky_relu": leaky_relu, "relu6": relu6,
-       "hard_sigmoid": hard_sigmoid, "softsign": softsign, "mish": mish}
+ALL = {
+    "linear": linear,
+    "relu": relu,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "softmax": softmax,
+    "log_softmax": log_softmax,
+    "exponential": exponential,
+    "softplus": softplus,
+    "silu": silu,
+    "swish": silu,
+    "gelu": gelu,
+    "elu": elu,
+    "selu": selu,
+    "leaky_relu": leaky_relu,
+    "relu6": relu6,
+    "hard_sigmoid": hard_sigmoid,
+    "softsign": softsign,
+    "mish": mish,
+}
 
 
 def get(identifier):

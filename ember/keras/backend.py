@@ -4,6 +4,7 @@
 >>> backend.floatx(), backend.epsilon(), backend.image_data_format()
 ('float32', 1e-07, 'channels_last')
 """
+
 from __future__ import annotations
 
 import numpy as np

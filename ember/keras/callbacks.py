@@ -8,6 +8,7 @@ BackupAndRestore.
 >>> cb.on_epoch_end(0, {}); seen
 [0]
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,20 +35,47 @@ class Callback:
     def set_params(self, params):
         self.params = params
 
-    def on_train_begin(self, logs=None): pass
-    def on_train_end(self, logs=None): pass
-    def on_epoch_begin(self, epoch, logs=None): pass
-    def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): pass
-    def on_train_batch_end(self, batch, logs=None): pass
-    def on_test_begin(self, logs=None): pass
-    def on_test_end(self, logs=None): pass
-    def on_test_batch_begin(self, batch, logs=None): pass
-    def on_test_batch_end(self, batch, logs=None): pass
-    def on_predict_begin(self, logs=None): pass
-    def on_predict_end(self, logs=None): pass
-    def on_predict_batch_begin(self, batch, logs=None): pass
-    def on_predict_batch_end(self, batch, logs=None): pass
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+    def on_test_begin(self, logs=None):
+        pass
+
+    def on_test_end(self, logs=None):
+        pass
+
+    def on_test_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_test_batch_end(self, batch, logs=None):
+        pass
+
+    def on_predict_begin(self, logs=None):
+        pass
+
+    def on_predict_end(self, logs=None):
+        pass
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_predict_batch_end(self, batch, logs=None):
+        pass
 
     def on_batch_begin(self, batch, logs=None):
         self.on_train_batch_begin(batch, logs)
@@ -67,8 +95,14 @@ class CallbackList:
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)
-        self._overridden = {h: [cb for cb in self.callbacks if h in vars(cb)
-                                or getattr(type(cb), h) is not getattr(Callback, h)] for h in _HOOKS}
+        self._overridden = {
+            h: [
+                cb
+                for cb in self.callbacks
+                if h in vars(cb) or getattr(type(cb), h) is not getattr(Callback, h)
+            ]
+            for h in _HOOKS
+        }
 
     def wants(self, hook) -> bool:
         return bool(self._overridden[hook])
@@ -181,8 +215,11 @@ class _Monitor(Callback):
         if value is None:
             import warnings
 
-            warnings.warn(f"{type(self).__name__}: the monitored quantity {self.monitor!r} is not in the logs "
-                          f"(available: {', '.join(sorted(logs or {}))})", stacklevel=3)
+            warnings.warn(
+                f"{type(self).__name__}: the monitored quantity {self.monitor!r} is not in the logs "
+                f"(available: {', '.join(sorted(logs or {}))})",
+                stacklevel=3,
+            )
         return value
 
 
@@ -190,8 +227,17 @@ class EarlyStopping(_Monitor):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; with ``restore_best_weights`` the best
     epoch's weights are restored at the end of training (whether or not it stopped early)."""
 
-    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
-                 restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
         super().__init__(monitor, mode, min_delta)
         self.patience, self.verbose, self.baseline = patience, verbose, baseline
         self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
@@ -230,16 +276,27 @@ class ModelCheckpoint(_Monitor):
     """Save the model (``.keras``) or its weights after each epoch; ``save_best_only`` keeps the best one.
     ``filepath`` may contain ``{epoch}`` and log keys, e.g. ``"ckpt-{epoch:02d}-{val_loss:.2f}.keras"``."""
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
-                 mode="auto", save_freq="epoch", initial_value_threshold=None):
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+    ):
         super().__init__(monitor, mode)
         self.filepath, self.verbose = os.fspath(filepath), verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         if save_freq != "epoch":
             raise ValueError("ModelCheckpoint: only save_freq='epoch' is supported")
         if not save_weights_only and not self.filepath.endswith(".keras"):
-            raise ValueError(f"ModelCheckpoint: filepath must end in '.keras' when save_weights_only=False, got "
-                             f"{self.filepath!r} (use '.weights.h5' with save_weights_only=True)")
+            raise ValueError(
+                f"ModelCheckpoint: filepath must end in '.keras' when save_weights_only=False, got "
+                f"{self.filepath!r} (use '.weights.h5' with save_weights_only=True)"
+            )
         self.best = initial_value_threshold
 
     def on_epoch_end(self, epoch, logs=None):
@@ -253,8 +310,11 @@ class ModelCheckpoint(_Monitor):
                 return
             if self.verbose > 0:
                 prev = "inf" if self.best is None else f"{self.best:.5f}"
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {prev} to {current:.5f}, saving model "
-                      f"to {path}")
+                print(
+                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {prev} to {current:.5f}, "
+                    "saving model "
+                    f"to {path}"
+                )
             self.best = current
         elif self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: saving model to {path}")
@@ -268,13 +328,28 @@ class ModelCheckpoint(_Monitor):
 
 
 class ReduceLROnPlateau(_Monitor):
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
-                 cooldown=0, min_lr=0.0, **kwargs):
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+        **kwargs,
+    ):
         super().__init__(monitor, mode, min_delta)
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be < 1, got {factor}")
         self.factor, self.patience, self.verbose, self.cooldown, self.min_lr = (
-            factor, patience, verbose, cooldown, min_lr)
+            factor,
+            patience,
+            verbose,
+            cooldown,
+            min_lr,
+        )
 
     def on_train_begin(self, logs=None):
         self.best, self.wait, self.cooldown_counter = None, 0, 0

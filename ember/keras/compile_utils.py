@@ -6,6 +6,7 @@ Keras 3 (``loss``, ``<output>_loss``, ``<output>_<metric>`` for multi-output mod
 >>> float(cl(np.ones((2, 1)), np.zeros((2, 1), "float32")))
 1.0
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,16 +35,18 @@ def flat_targets(y, names, what="targets"):
     if isinstance(y, dict):
         unknown = set(y) - set(names)
         if unknown:
-            raise ValueError(f"{what} given for unknown output(s) {sorted(unknown)}; the model's outputs are "
-                             f"{names}")
+            raise ValueError(
+                f"{what} given for unknown output(s) {sorted(unknown)}; the model's outputs are {names}"
+            )
         return [y.get(name) for name in names]
     if isinstance(y, (list, tuple)) and n > 1:
         if len(y) != n:
             raise ValueError(f"the model has {n} outputs {names} but {len(y)} {what} were given")
         return list(y)
     if n > 1:
-        raise ValueError(f"the model has {n} outputs {names}; pass {what} as a list or a dict keyed by output "
-                         "name")
+        raise ValueError(
+            f"the model has {n} outputs {names}; pass {what} as a list or a dict keyed by output name"
+        )
     return [y]
 
 
@@ -52,7 +55,9 @@ def _per_output(spec, names, what):
     if isinstance(spec, dict):
         unknown = set(spec) - set(names)
         if unknown:
-            raise ValueError(f"compile: {what} given for unknown output(s) {sorted(unknown)}; outputs are {names}")
+            raise ValueError(
+                f"compile: {what} given for unknown output(s) {sorted(unknown)}; outputs are {names}"
+            )
         return [spec.get(n) for n in names]
     if isinstance(spec, (list, tuple)) and len(names) > 1 and what == "loss":
         if len(spec) != len(names):
@@ -72,16 +77,23 @@ class CompileLoss:
             weights = list(loss_weights)
         self.weights = [1.0 if w is None else float(w) for w in (weights or [None] * len(self.names))]
         multi = len(self.names) > 1
-        self.trackers = [M.Mean(name=f"{n}_loss") if multi and fn is not None else None
-                         for n, fn in zip(self.names, self.losses)]
+        self.trackers = [
+            M.Mean(name=f"{n}_loss") if multi and fn is not None else None
+            for n, fn in zip(self.names, self.losses)
+        ]
 
     def __call__(self, y, y_pred, sample_weight=None):
         targets = flat_targets(y, self.names)
         preds = flat_outputs(y_pred, self.names)
-        weights = flat_targets(sample_weight, self.names, "sample weights") if isinstance(
-            sample_weight, (dict, list, tuple)) and len(self.names) > 1 else [sample_weight] * len(self.names)
+        weights = (
+            flat_targets(sample_weight, self.names, "sample weights")
+            if isinstance(sample_weight, (dict, list, tuple)) and len(self.names) > 1
+            else [sample_weight] * len(self.names)
+        )
         total = None
-        for fn, w, tracker, t, p, sw in zip(self.losses, self.weights, self.trackers, targets, preds, weights):
+        for fn, w, tracker, t, p, sw in zip(
+            self.losses, self.weights, self.trackers, targets, preds, weights
+        ):
             if fn is None:
                 continue
             if t is None:
@@ -125,8 +137,12 @@ class CompileMetrics(M.Metric):
             return [[] for _ in range(n)]
         if isinstance(spec, dict):
             return [_as_list(spec.get(name)) for name in self.names]
-        if n > 1 and isinstance(spec, (list, tuple)) and spec and all(isinstance(s, (list, tuple)) or s is None
-                                                                      for s in spec):
+        if (
+            n > 1
+            and isinstance(spec, (list, tuple))
+            and spec
+            and all(isinstance(s, (list, tuple)) or s is None for s in spec)
+        ):
             if len(spec) != n:
                 raise ValueError(f"compile: {len(spec)} metric lists given for {n} outputs {self.names}")
             return [_as_list(s) for s in spec]

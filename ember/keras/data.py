@@ -6,6 +6,7 @@ tensors, ``ember.utils.data.DataLoader``s, and Python generators/iterables of ``
 >>> [len(b[1]) for b in data.batches(4, shuffle=False)]
 [4, 4, 2]
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,11 @@ def _leaf_to_array(x):
 
 def to_arrays(structure):
     """Arrays (floats as floatx) in the same nesting (list/tuple/dict) as ``structure``."""
-    if isinstance(structure, (list, tuple)) and structure and not isinstance(structure[0], (list, tuple, dict,
-                                                                                             np.ndarray, Tensor)):
+    if (
+        isinstance(structure, (list, tuple))
+        and structure
+        and not isinstance(structure[0], (list, tuple, dict, np.ndarray, Tensor))
+    ):
         return _leaf_to_array(structure)  # a plain list of numbers
     return map_structure(_leaf_to_array, structure)
 
@@ -40,7 +44,9 @@ def to_arrays(structure):
 def num_samples(structure) -> int:
     sizes = {len(a) for a in flatten(structure) if a is not None}
     if len(sizes) > 1:
-        raise ValueError(f"all inputs and targets must have the same number of samples; got sizes {sorted(sizes)}")
+        raise ValueError(
+            f"all inputs and targets must have the same number of samples; got sizes {sorted(sizes)}"
+        )
     if not sizes:
         raise ValueError("no data given")
     return sizes.pop()
@@ -63,8 +69,10 @@ class ArrayData:
             raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
         cut = int(self.n * (1.0 - validation_split))
         if cut == 0 or cut == self.n:
-            raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples "
-                             f"out of {self.n}")
+            raise ValueError(
+                f"validation_split={validation_split} leaves no training or no validation samples "
+                f"out of {self.n}"
+            )
         parts = []
         for sl in (slice(0, cut), slice(cut, None)):
             d = ArrayData.__new__(ArrayData)
@@ -94,8 +102,10 @@ def unpack(batch):
             return batch[0], batch[1], None
         if len(batch) == 3:
             return batch[0], batch[1], batch[2]
-        raise ValueError(f"a data batch must be x, (x, y) or (x, y, sample_weight); got a {type(batch).__name__} "
-                         f"of {len(batch)} items")
+        raise ValueError(
+            f"a data batch must be x, (x, y) or (x, y, sample_weight); got a {type(batch).__name__} "
+            f"of {len(batch)} items"
+        )
     return batch, None, None
 
 
@@ -139,8 +149,12 @@ def adapt(x, y=None, sample_weight=None):
         return ArrayData(x, y, sample_weight)
     if hasattr(x, "__iter__") or hasattr(x, "__next__"):
         if y is not None:
-            raise ValueError("when x is a dataset, DataLoader or generator, y must not be given separately "
-                             "(yield (x, y) pairs instead)")
+            raise ValueError(
+                "when x is a dataset, DataLoader or generator, y must not be given separately "
+                "(yield (x, y) pairs instead)"
+            )
         return IterableData(x)
-    raise TypeError(f"unsupported input data of type {type(x).__name__}: use NumPy arrays, Ember tensors, "
-                    "lists/dicts of arrays, a DataLoader or a generator")
+    raise TypeError(
+        f"unsupported input data of type {type(x).__name__}: use NumPy arrays, Ember tensors, "
+        "lists/dicts of arrays, a DataLoader or a generator"
+    )

@@ -1,13 +1,15 @@
 """Keras initializers: ``glorot_uniform`` (the Dense/Conv kernel default), ``zeros``, ``orthogonal`` (LSTM/GRU
 recurrent kernels), He/LeCun variants, random normal/uniform, constants. They return NumPy arrays.
 
-Draws come from Ember's default generator (``keras.utils.set_random_seed`` seeds it) unless a ``seed`` is given.
+Draws come from Ember's default generator (``keras.utils.set_random_seed`` seeds it) unless a
+``seed`` is given.
 
 >>> from ember.keras import initializers
 >>> w = initializers.get("glorot_uniform")((784, 10))
 >>> w.shape, bool(abs(w).max() <= (6 / 794) ** 0.5)
 ((784, 10), True)
 """
+
 from __future__ import annotations
 
 import math
@@ -198,14 +200,43 @@ class Orthogonal(Initializer):
         return {"gain": self.gain, "seed": self.seed}
 
 
-ALL = {c.__name__: c for c in (Zeros, Ones, Constant, Identity, RandomNormal, TruncatedNormal, RandomUniform,
-                               VarianceScaling, GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform,
-                               LecunNormal, Orthogonal)}
-_ALIASES = {"zeros": Zeros, "ones": Ones, "constant": Constant, "identity": Identity,
-            "random_normal": RandomNormal, "truncated_normal": TruncatedNormal, "random_uniform": RandomUniform,
-            "variance_scaling": VarianceScaling, "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
-            "he_uniform": HeUniform, "he_normal": HeNormal, "lecun_uniform": LecunUniform,
-            "lecun_normal": LecunNormal, "orthogonal": Orthogonal}
+ALL = {
+    c.__name__: c
+    for c in (
+        Zeros,
+        Ones,
+        Constant,
+        Identity,
+        RandomNormal,
+        TruncatedNormal,
+        RandomUniform,
+        VarianceScaling,
+        GlorotUniform,
+        GlorotNormal,
+        HeUniform,
+        HeNormal,
+        LecunUniform,
+        LecunNormal,
+        Orthogonal,
+    )
+}
+_ALIASES = {
+    "zeros": Zeros,
+    "ones": Ones,
+    "constant": Constant,
+    "identity": Identity,
+    "random_normal": RandomNormal,
+    "truncated_normal": TruncatedNormal,
+    "random_uniform": RandomUniform,
+    "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform,
+    "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform,
+    "lecun_normal": LecunNormal,
+    "orthogonal": Orthogonal,
+}
 
 
 def get(identifier):

@@ -10,6 +10,7 @@ softmax/sigmoid layer, the loss is computed from the logits instead (the numeric
 >>> round(float(losses.SparseCategoricalCrossentropy()(np.array([1, 0]), y_pred)), 4)
 0.1643
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,8 +41,10 @@ def _match(y_true, y_pred):
         try:
             np.broadcast_shapes(tuple(y_true.shape), tuple(y_pred.shape))
         except ValueError:
-            raise ValueError(f"targets of shape {tuple(y_true.shape)} do not match predictions of shape "
-                             f"{tuple(y_pred.shape)}") from None
+            raise ValueError(
+                f"targets of shape {tuple(y_true.shape)} do not match predictions of shape "
+                f"{tuple(y_pred.shape)}"
+            ) from None
     return y_true
 
 
@@ -100,9 +103,11 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
         labels = labels[..., 0]
     if labels.shape != tuple(y_pred.shape[:-1]):
-        raise ValueError(f"sparse_categorical_crossentropy: integer targets of shape {labels.shape} do not match "
-                         f"predictions of shape {tuple(y_pred.shape)} (expected targets of shape "
-                         f"{tuple(y_pred.shape[:-1])})")
+        raise ValueError(
+            f"sparse_categorical_crossentropy: integer targets of shape {labels.shape} do not match "
+            f"predictions of shape {tuple(y_pred.shape)} (expected targets of shape "
+            f"{tuple(y_pred.shape[:-1])})"
+        )
     xp = ember.backend.xp_of(labels)
     idx = labels.astype(np.int64, copy=False)
     mask = None
@@ -111,8 +116,10 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         idx = xp.where(mask, idx, 0)
     n = y_pred.shape[-1]
     if idx.size and (int(idx.max()) >= n or int(idx.min()) < 0):
-        raise ValueError(f"sparse_categorical_crossentropy: labels must be in [0, {n}), got values in "
-                         f"[{int(idx.min())}, {int(idx.max())}]")
+        raise ValueError(
+            f"sparse_categorical_crossentropy: labels must be in [0, {n}), got values in "
+            f"[{int(idx.min())}, {int(idx.max())}]"
+        )
     index = Tensor._wrap(idx[..., None])
     logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
     if logits is not None:
@@ -258,39 +265,84 @@ def _wrapper_class(cls_name, fn, defaults, default_name):
     def from_config(cls, config):
         return cls(**config)
 
-    return type(cls_name, (LossFunctionWrapper,), {"__init__": __init__, "get_config": get_config,
-                                                   "from_config": from_config, "__module__": __name__})
+    return type(
+        cls_name,
+        (LossFunctionWrapper,),
+        {"__init__": __init__, "get_config": get_config, "from_config": from_config, "__module__": __name__},
+    )
 
 
 MeanSquaredError = _wrapper_class("MeanSquaredError", mean_squared_error, {}, "mean_squared_error")
 MeanAbsoluteError = _wrapper_class("MeanAbsoluteError", mean_absolute_error, {}, "mean_absolute_error")
-MeanAbsolutePercentageError = _wrapper_class("MeanAbsolutePercentageError", mean_absolute_percentage_error, {},
-                                             "mean_absolute_percentage_error")
+MeanAbsolutePercentageError = _wrapper_class(
+    "MeanAbsolutePercentageError", mean_absolute_percentage_error, {}, "mean_absolute_percentage_error"
+)
 Huber = _wrapper_class("Huber", huber, {"delta": 1.0}, "huber_loss")
 LogCosh = _wrapper_class("LogCosh", log_cosh, {}, "log_cosh")
 CategoricalCrossentropy = _wrapper_class(
-    "CategoricalCrossentropy", categorical_crossentropy,
-    {"from_logits": False, "label_smoothing": 0.0, "axis": -1}, "categorical_crossentropy")
+    "CategoricalCrossentropy",
+    categorical_crossentropy,
+    {"from_logits": False, "label_smoothing": 0.0, "axis": -1},
+    "categorical_crossentropy",
+)
 SparseCategoricalCrossentropy = _wrapper_class(
-    "SparseCategoricalCrossentropy", sparse_categorical_crossentropy,
-    {"from_logits": False, "ignore_class": None}, "sparse_categorical_crossentropy")
+    "SparseCategoricalCrossentropy",
+    sparse_categorical_crossentropy,
+    {"from_logits": False, "ignore_class": None},
+    "sparse_categorical_crossentropy",
+)
 BinaryCrossentropy = _wrapper_class(
-    "BinaryCrossentropy", binary_crossentropy,
-    {"from_logits": False, "label_smoothing": 0.0, "axis": -1}, "binary_crossentropy")
+    "BinaryCrossentropy",
+    binary_crossentropy,
+    {"from_logits": False, "label_smoothing": 0.0, "axis": -1},
+    "binary_crossentropy",
+)
 KLDivergence = _wrapper_class("KLDivergence", kl_divergence, {}, "kl_divergence")
 Hinge = _wrapper_class("Hinge", hinge, {}, "hinge")
 Poisson = _wrapper_class("Poisson", poisson, {}, "poisson")
 CosineSimilarity = _wrapper_class("CosineSimilarity", cosine_similarity, {"axis": -1}, "cosine_similarity")
 
-ALL_CLASSES = {c.__name__: c for c in (
-    MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, Huber, LogCosh, CategoricalCrossentropy,
-    SparseCategoricalCrossentropy, BinaryCrossentropy, KLDivergence, Hinge, Poisson, CosineSimilarity)}
-ALL_FUNCTIONS = {f.__name__: f for f in (
-    mean_squared_error, mean_absolute_error, mean_absolute_percentage_error, huber, log_cosh,
-    categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, kl_divergence, hinge,
-    poisson, cosine_similarity)}
-ALL_FUNCTIONS.update(mse=mean_squared_error, mae=mean_absolute_error, mape=mean_absolute_percentage_error,
-                     kld=kl_divergence, huber_loss=huber)
+ALL_CLASSES = {
+    c.__name__: c
+    for c in (
+        MeanSquaredError,
+        MeanAbsoluteError,
+        MeanAbsolutePercentageError,
+        Huber,
+        LogCosh,
+        CategoricalCrossentropy,
+        SparseCategoricalCrossentropy,
+        BinaryCrossentropy,
+        KLDivergence,
+        Hinge,
+        Poisson,
+        CosineSimilarity,
+    )
+}
+ALL_FUNCTIONS = {
+    f.__name__: f
+    for f in (
+        mean_squared_error,
+        mean_absolute_error,
+        mean_absolute_percentage_error,
+        huber,
+        log_cosh,
+        categorical_crossentropy,
+        sparse_categorical_crossentropy,
+        binary_crossentropy,
+        kl_divergence,
+        hinge,
+        poisson,
+        cosine_similarity,
+    )
+}
+ALL_FUNCTIONS.update(
+    mse=mean_squared_error,
+    mae=mean_absolute_error,
+    mape=mean_absolute_percentage_error,
+    kld=kl_divergence,
+    huber_loss=huber,
+)
 
 
 def get(identifier):

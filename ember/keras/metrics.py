@@ -8,6 +8,7 @@ arrays (no autograd); custom ``Metric`` subclasses may use ``keras.ops`` and ``a
 >>> float(m.result())
 0.5
 """
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,12 @@ class Metric:
         from . import initializers
 
         init = initializers.get(initializer)
-        var = Variable(init(tuple(shape), dtype=dtype or self.dtype), name=name or f"var_{len(self._variables)}",
-                       trainable=False, dtype=dtype or self.dtype)
+        var = Variable(
+            init(tuple(shape), dtype=dtype or self.dtype),
+            name=name or f"var_{len(self._variables)}",
+            trainable=False,
+            dtype=dtype or self.dtype,
+        )
         var._initializer = init
         self._variables.append(var)
         return var
@@ -90,8 +95,12 @@ class Mean(Metric):
             self.total._data += v.sum()
             self.count._data += v.size
             return
-        w = np.broadcast_to(np.asarray(_np(sample_weight), np.float64).reshape(
-            np.shape(_np(sample_weight)) + (1,) * max(v.ndim - np.ndim(_np(sample_weight)), 0)), v.shape)
+        w = np.broadcast_to(
+            np.asarray(_np(sample_weight), np.float64).reshape(
+                np.shape(_np(sample_weight)) + (1,) * max(v.ndim - np.ndim(_np(sample_weight)), 0)
+            ),
+            v.shape,
+        )
         self.total._data += (v * w).sum()
         self.count._data += w.sum()
 
@@ -128,7 +137,7 @@ class MeanMetricWrapper(Mean):
         return {"name": self.name, "dtype": self.dtype, **self._fn_kwargs}
 
 
-# -- NumPy metric functions -----------------------------------------------------------------------------------
+# -- NumPy metric functions --------------------------------------------------------------------------------
 def _squeeze_labels(y_true, y_pred):
     y_true = np.asarray(y_true)
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
@@ -170,6 +179,7 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
 def _loss_fn(fn):
     def metric_fn(y_true, y_pred, **kwargs):
         return _np(fn(y_true, K.convert(np.asarray(y_pred)), **kwargs))
+
     metric_fn.__name__ = fn.__name__
     return metric_fn
 
@@ -183,22 +193,31 @@ def _wrapper(cls_name, fn, default_name, **defaults):
 
 
 Accuracy = _wrapper("Accuracy", accuracy, "accuracy")
-SparseCategoricalAccuracy = _wrapper("SparseCategoricalAccuracy", sparse_categorical_accuracy,
-                                     "sparse_categorical_accuracy")
+SparseCategoricalAccuracy = _wrapper(
+    "SparseCategoricalAccuracy", sparse_categorical_accuracy, "sparse_categorical_accuracy"
+)
 CategoricalAccuracy = _wrapper("CategoricalAccuracy", categorical_accuracy, "categorical_accuracy")
 BinaryAccuracy = _wrapper("BinaryAccuracy", binary_accuracy, "binary_accuracy", threshold=0.5)
-TopKCategoricalAccuracy = _wrapper("TopKCategoricalAccuracy", top_k_categorical_accuracy,
-                                   "top_k_categorical_accuracy", k=5)
-SparseTopKCategoricalAccuracy = _wrapper("SparseTopKCategoricalAccuracy", sparse_top_k_categorical_accuracy,
-                                         "sparse_top_k_categorical_accuracy", k=5)
+TopKCategoricalAccuracy = _wrapper(
+    "TopKCategoricalAccuracy", top_k_categorical_accuracy, "top_k_categorical_accuracy", k=5
+)
+SparseTopKCategoricalAccuracy = _wrapper(
+    "SparseTopKCategoricalAccuracy",
+    sparse_top_k_categorical_accuracy,
+    "sparse_top_k_categorical_accuracy",
+    k=5,
+)
 MeanSquaredError = _wrapper("MeanSquaredError", _loss_fn(L.mean_squared_error), "mean_squared_error")
 MeanAbsoluteError = _wrapper("MeanAbsoluteError", _loss_fn(L.mean_absolute_error), "mean_absolute_error")
 BinaryCrossentropy = _wrapper("BinaryCrossentropy", _loss_fn(L.binary_crossentropy), "binary_crossentropy")
-CategoricalCrossentropy = _wrapper("CategoricalCrossentropy", _loss_fn(L.categorical_crossentropy),
-                                   "categorical_crossentropy")
-SparseCategoricalCrossentropy = _wrapper("SparseCategoricalCrossentropy",
-                                         _loss_fn(L.sparse_categorical_crossentropy),
-                                         "sparse_categorical_crossentropy")
+CategoricalCrossentropy = _wrapper(
+    "CategoricalCrossentropy", _loss_fn(L.categorical_crossentropy), "categorical_crossentropy"
+)
+SparseCategoricalCrossentropy = _wrapper(
+    "SparseCategoricalCrossentropy",
+    _loss_fn(L.sparse_categorical_crossentropy),
+    "sparse_categorical_crossentropy",
+)
 
 
 class RootMeanSquaredError(Mean):
@@ -224,8 +243,13 @@ class _Confusion(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         pred = np.asarray(_np(y_pred)) > self.thresholds
         true = np.asarray(_np(y_true)).reshape(pred.shape) > 0.5
-        w = 1.0 if sample_weight is None else np.asarray(_np(sample_weight), np.float64).reshape(
-            np.shape(_np(sample_weight)) + (1,) * (pred.ndim - np.ndim(_np(sample_weight))))
+        w = (
+            1.0
+            if sample_weight is None
+            else np.asarray(_np(sample_weight), np.float64).reshape(
+                np.shape(_np(sample_weight)) + (1,) * (pred.ndim - np.ndim(_np(sample_weight)))
+            )
+        )
         self.true_positives._data += np.sum((pred & true) * w)
         self.false_positives._data += np.sum((pred & ~true) * w)
         self.false_negatives._data += np.sum((~pred & true) * w)
@@ -286,23 +310,54 @@ class AUC(Metric):
         return np.float32(np.sum((x[:-1] - x[1:]) * (y[:-1] + y[1:]) / 2.0))
 
     def get_config(self):
-        return {**super().get_config(), "num_thresholds": self.num_thresholds, "curve": self.curve,
-                "from_logits": self.from_logits}
+        return {
+            **super().get_config(),
+            "num_thresholds": self.num_thresholds,
+            "curve": self.curve,
+            "from_logits": self.from_logits,
+        }
 
 
-ALL = {c.__name__: c for c in (
-    Mean, Sum, Accuracy, SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy, TopKCategoricalAccuracy,
-    SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError, RootMeanSquaredError, Precision, Recall,
-    AUC, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy)}
-_ALIASES = {"mse": MeanSquaredError, "mean_squared_error": MeanSquaredError, "mae": MeanAbsoluteError,
-            "mean_absolute_error": MeanAbsoluteError, "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-            "categorical_accuracy": CategoricalAccuracy, "binary_accuracy": BinaryAccuracy,
-            "top_k_categorical_accuracy": TopKCategoricalAccuracy, "auc": AUC, "precision": Precision,
-            "recall": Recall, "binary_crossentropy": BinaryCrossentropy,
-            "categorical_crossentropy": CategoricalCrossentropy,
-            "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-            "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
-            "root_mean_squared_error": RootMeanSquaredError}
+ALL = {
+    c.__name__: c
+    for c in (
+        Mean,
+        Sum,
+        Accuracy,
+        SparseCategoricalAccuracy,
+        CategoricalAccuracy,
+        BinaryAccuracy,
+        TopKCategoricalAccuracy,
+        SparseTopKCategoricalAccuracy,
+        MeanSquaredError,
+        MeanAbsoluteError,
+        RootMeanSquaredError,
+        Precision,
+        Recall,
+        AUC,
+        BinaryCrossentropy,
+        CategoricalCrossentropy,
+        SparseCategoricalCrossentropy,
+    )
+}
+_ALIASES = {
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "categorical_accuracy": CategoricalAccuracy,
+    "binary_accuracy": BinaryAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "auc": AUC,
+    "precision": Precision,
+    "recall": Recall,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "root_mean_squared_error": RootMeanSquaredError,
+}
 
 
 def get(identifier, y_true=None, y_pred=None, loss=None):
@@ -334,7 +389,9 @@ def _accuracy_for(name, y_true, y_pred, loss):
     true_shape = tuple(np.shape(y_true)) if y_true is not None else ()
     if "binary" in loss_name or (pred_shape and pred_shape[-1] == 1):
         return BinaryAccuracy(name=name)
-    if "sparse" in loss_name or (pred_shape and (len(true_shape) < len(pred_shape) or true_shape[-1:] == (1,))):
+    if "sparse" in loss_name or (
+        pred_shape and (len(true_shape) < len(pred_shape) or true_shape[-1:] == (1,))
+    ):
         return SparseCategoricalAccuracy(name=name)
     if "categorical" in loss_name or (pred_shape and true_shape == pred_shape):
         return CategoricalAccuracy(name=name)

@@ -8,6 +8,7 @@ through Ember's autograd.
 >>> ops.convert_to_numpy(ops.sum(ops.matmul(x, x), axis=0)).tolist()
 [22.0, 32.0]
 """
+
 from __future__ import annotations
 
 import builtins
@@ -144,14 +145,33 @@ def where(condition, x1=None, x2=None):
 def _unary(fn):
     def op(x):
         return fn(_c(x))
+
     op.__name__ = fn.__name__
     op.__doc__ = f"Elementwise ``{fn.__name__}``."
     return op
 
 
 exp, log, sqrt, square, abs, sign, floor, ceil, sin, cos, tanh, sigmoid, relu, erf, log1p, expm1 = (
-    _unary(getattr(F, n)) for n in ("exp", "log", "sqrt", "square", "abs", "sign", "floor", "ceil", "sin",
-                                    "cos", "tanh", "sigmoid", "relu", "erf", "log1p", "expm1"))
+    _unary(getattr(F, n))
+    for n in (
+        "exp",
+        "log",
+        "sqrt",
+        "square",
+        "abs",
+        "sign",
+        "floor",
+        "ceil",
+        "sin",
+        "cos",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "erf",
+        "log1p",
+        "expm1",
+    )
+)
 absolute = abs
 
 
@@ -311,7 +331,7 @@ def take(x, indices, axis=None):
         x, axis = x.reshape(-1), 0
     out = F.index_select(x, axis, idx.reshape(-1))
     shape_ = list(x.shape)
-    return out.reshape(tuple(shape_[:axis]) + tuple(idx.shape) + tuple(shape_[axis + 1:]))
+    return out.reshape(tuple(shape_[:axis]) + tuple(idx.shape) + tuple(shape_[axis + 1 :]))
 
 
 def take_along_axis(x, indices, axis=None):

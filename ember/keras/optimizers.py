@@ -4,11 +4,12 @@ in place to the arrays of Ember tensors (no autograd recording, no temporaries b
 >>> import numpy as np, ember
 >>> from ember.keras import optimizers
 >>> w = ember.tensor([1.0, 2.0], requires_grad=True)
->>> opt = optimizers.SGD(learning_rate=0.1)
+>>> opt = optimizers.SGD(learning_rate=0.5)
 >>> opt.apply([ember.tensor([1.0, 1.0])], [w])
 >>> w.detach().numpy().tolist(), int(opt.iterations)
-([0.8999999761581543, 1.899999976158142], 1)
+([0.5, 1.5], 1)
 """
+
 from __future__ import annotations
 
 import math
@@ -68,8 +69,16 @@ class Optimizer:
 
     _slot_names: tuple = ()
 
-    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name=None, **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        **kwargs,
+    ):
         kwargs.pop("use_ema", None)
         kwargs.pop("ema_momentum", None)
         kwargs.pop("loss_scale_factor", None)
@@ -79,7 +88,11 @@ class Optimizer:
             raise ValueError("only one of clipnorm, clipvalue and global_clipnorm can be set")
         self._learning_rate = learning_rate
         self.weight_decay, self.clipnorm, self.clipvalue, self.global_clipnorm = (
-            weight_decay, clipnorm, clipvalue, global_clipnorm)
+            weight_decay,
+            clipnorm,
+            clipvalue,
+            global_clipnorm,
+        )
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
         self._state: dict[int, list] = {}
@@ -94,7 +107,9 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        self._learning_rate = float(K.to_numpy(value)) if not isinstance(value, LearningRateSchedule) else value
+        self._learning_rate = (
+            float(K.to_numpy(value)) if not isinstance(value, LearningRateSchedule) else value
+        )
 
     lr = learning_rate
 
@@ -103,8 +118,10 @@ class Optimizer:
         for v in variables:
             if id(v) not in self._state:
                 xp = ember.backend.xp_of(v._data)
-                self._state[id(v)] = [xp.zeros_like(v._data) if init is None else
-                                      xp.full_like(v._data, init) for init in self._slot_inits()]
+                self._state[id(v)] = [
+                    xp.zeros_like(v._data) if init is None else xp.full_like(v._data, init)
+                    for init in self._slot_inits()
+                ]
                 self._vars.append(v)
 
     def _slot_inits(self):
@@ -185,8 +202,14 @@ class Optimizer:
             from .saving import serialize_keras_object
 
             lr = serialize_keras_object(lr)
-        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
-                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+        return {
+            "name": self.name,
+            "learning_rate": lr,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "clipvalue": self.clipvalue,
+            "global_clipnorm": self.global_clipnorm,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -233,7 +256,8 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Keras's Adam: ``alpha = lr*sqrt(1-b2^t)/(1-b1^t)``, ``w -= alpha*m/(sqrt(v)+epsilon)``, epsilon=1e-7."""
+    """Keras's Adam: ``alpha = lr*sqrt(1-b2^t)/(1-b1^t)``, ``w -= alpha*m/(sqrt(v)+epsilon)``,
+    epsilon=1e-7."""
 
     _slot_names = ("momentum", "velocity")
 
@@ -245,7 +269,7 @@ class Adam(Optimizer):
 
     def _update(self, var, g, slots, lr, t):
         m, v = slots[0], slots[1]
-        alpha = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         m += (g - m) * (1 - self.beta_1)
         v += (g * g - v) * (1 - self.beta_2)
         if self.amsgrad:
@@ -256,15 +280,28 @@ class Adam(Optimizer):
         var -= (alpha * m) / denom
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
-                "amsgrad": self.amsgrad}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+        }
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay ``w -= w * weight_decay * lr`` (default 0.004) before the step."""
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=0.004,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        **kwargs,
+    ):
         if weight_decay is None:
             raise ValueError("AdamW: weight_decay cannot be None")
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)
@@ -276,8 +313,11 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
-        self._slot_names = ("velocity",) + (("momentum",) if momentum > 0 else ()) + (
-            ("average_gradient",) if centered else ())
+        self._slot_names = (
+            ("velocity",)
+            + (("momentum",) if momentum > 0 else ())
+            + (("average_gradient",) if centered else ())
+        )
 
     def _update(self, var, g, slots, lr, t):
         v = slots[0]
@@ -300,8 +340,13 @@ class RMSprop(Optimizer):
             var -= inc
 
     def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
-                "centered": self.centered}
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
 
 
 class Adagrad(Optimizer):
@@ -320,14 +365,24 @@ class Adagrad(Optimizer):
         var -= lr * g / np.sqrt(acc + self.epsilon)
 
     def get_config(self):
-        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
 
 
 ALL = {c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, ExponentialDecay, CosineDecay)}
 _ALIASES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
-schedules = type("schedules", (), {"ExponentialDecay": ExponentialDecay, "CosineDecay": CosineDecay,
-                                   "LearningRateSchedule": LearningRateSchedule})
+schedules = type(
+    "schedules",
+    (),
+    {
+        "ExponentialDecay": ExponentialDecay,
+        "CosineDecay": CosineDecay,
+        "LearningRateSchedule": LearningRateSchedule,
+    },
+)
 
 
 def get(identifier):

@@ -12,6 +12,7 @@ when stdout is not a terminal only the final line of each epoch is written, so l
 >>> buf.getvalue().split("━")[0]
 '4/4 '
 """
+
 from __future__ import annotations
 
 import math
@@ -35,10 +36,10 @@ def format_time_per_unit(t: float, unit: str = "step") -> str:
 
 def format_eta(eta: float) -> str:
     if eta > 3600:
-        return "%d:%02d:%02d" % (eta // 3600, (eta % 3600) // 60, eta % 60)
+        return f"{int(eta // 3600)}:{int((eta % 3600) // 60):02d}:{int(eta % 60):02d}"
     if eta > 60:
-        return "%d:%02d" % (eta // 60, eta % 60)
-    return "%ds" % eta
+        return f"{int(eta // 60)}:{int(eta % 60):02d}"
+    return f"{int(eta)}s"
 
 
 class Progbar:
@@ -89,9 +90,12 @@ class Progbar:
             done, todo = "━" * filled, "━" * (self.width - filled)
             if not color:
                 return f"{count} {done}{todo}", 0
-            return (f"{_BOLD}{count}{_RESET} " + (f"{_GREEN}{done}{_RESET}" if filled else "")
-                    + f"{_GREY}{todo}{_RESET}"), 8 + (9 if filled else 0) + 9
-        return "%7d/Unknown" % current, 0
+            return (
+                f"{_BOLD}{count}{_RESET} "
+                + (f"{_GREEN}{done}{_RESET}" if filled else "")
+                + f"{_GREY}{todo}{_RESET}"
+            ), 8 + (9 if filled else 0) + 9
+        return f"{current:7d}/Unknown", 0
 
     def _line(self, current, now, finalize):
         bar, hidden = self._bar(current)
@@ -121,7 +125,9 @@ class Progbar:
     def _compact_line(self, current, now):
         digits = int(math.log10(self.target)) + 1 if self.target else 1
         count = f"%{digits}d/%d" % (current, self.target) if self.target else f"{current}"
-        info = f"{count} - {now - self._start:.0f}s - {format_time_per_unit(self._time_per_unit(current, now))}"
+        info = (
+            f"{count} - {now - self._start:.0f}s - {format_time_per_unit(self._time_per_unit(current, now))}"
+        )
         for k, v in self._values.items():
             info += f" - {k}: {format_value(float(v))}"
         return info

@@ -77,6 +77,8 @@ def _indexed_shape(x, idx, index, nmask):
 
 def _index_rule(name):
     def rule(x, *idx, index, **_):
+        if name == "index_put":
+            idx = idx[1:]  # index_put(x, values, *index_tensors)
         for a in idx:
             if a.dtype.category == 2:
                 raise IndexError(f"{name}: tensors used as indices must be integer or bool, got {a.dtype.name}")

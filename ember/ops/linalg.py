@@ -108,6 +108,9 @@ def _einsum_vjp(g, out, *xs, equation):
             order = [c for c in sub if c in target]
             gi = apply("permute", gi, perm=tuple(target.index(c) for c in order)) if order != list(target) else gi
             gi = apply("expand", apply("reshape", gi, shape=shape), shape=tuple(x.shape))
+        if tuple(gi.shape) != tuple(x.shape):  # size-1 dims that broadcast against the other operands
+            full = broadcast_shapes("einsum", tuple(gi.shape), tuple(x.shape))
+            gi = unbroadcast(apply("expand", gi, shape=full) if full != tuple(gi.shape) else gi, x.shape)
         grads.append(gi)
     return tuple(grads)
 

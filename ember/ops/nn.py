@@ -136,9 +136,10 @@ def _linear_vjp(g, out, x, w, b):
     if x.requires_grad:
         gx = apply("matmul", g, w)
     if w.requires_grad or b.requires_grad:
-        g2 = g if g.ndim == 2 else apply("reshape", g, shape=(-1, g.shape[-1]))
+        # primitive attrs hold concrete shapes (no -1), so the IR's shape rules can check them
+        g2 = g if g.ndim == 2 else apply("reshape", g, shape=(g.numel() // max(g.shape[-1], 1), g.shape[-1]))
         if w.requires_grad:
-            x2 = x if x.ndim == 2 else apply("reshape", x, shape=(-1, x.shape[-1]))
+            x2 = x if x.ndim == 2 else apply("reshape", x, shape=(x.numel() // max(x.shape[-1], 1), x.shape[-1]))
             gw = apply("matmul", apply("permute", g2, perm=(1, 0)), x2)
         if b.requires_grad:
             gb = apply("sum", g2, axis=(0,), keepdims=False)

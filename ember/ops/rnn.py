@@ -7,26 +7,61 @@
 """
 from __future__ import annotations
 
+import weakref
+
+from .._state import STATE
 from ._core import Aval, apply, register
 
-
 # -- fused LSTM recurrence ---------------------------------------------------------------------------------
-def _sigmoid(xp, z):
-    return 0.5 * (xp.tanh(0.5 * z) + 1)  # = 1 / (1 + exp(-z)), without overflow warnings
+# The forward keeps its gate activations for the backward (as PyTorch saves them), in a cache keyed by the
+# output array and dropped with it; when the entry is missing (another executor ran the forward) the backward
+# recomputes them with one matmul over all steps.
+_SAVED: dict = {}
+
+
+def _remember(out, act):
+    key = id(out)
+    try:
+        ref = weakref.ref(out, lambda _r, key=key: _SAVED.pop(key, None))
+    except TypeError:  # an array type without weak references: the backward recomputes
+        return
+    _SAVED[key] = (ref, act)
+
+
+def _recall(out):
+    entry = _SAVED.get(id(out))
+    return entry[1] if entry is not None and entry[0]() is out else None
 
 
 def _lstm_seq_fwd(xp, xw, w_hh, h0, c0):
-    t_len, _, h4 = xw.shape
+    t_len, b, h4 = xw.shape
     hsz = h4 // 4
-    out = xp.empty((2, t_len) + h0.shape, dtype=xw.dtype)
-    w_t = xp.ascontiguousarray(w_hh.T)
+    out = xp.empty((2, t_len, b, hsz), dtype=xw.dtype)
+    act = xp.empty((t_len, b, h4), dtype=xw.dtype)
+    # sigmoid(z) = 0.5 * tanh(z / 2) + 0.5: halve the i, f, o columns up front, then one tanh per step
+    half = xp.ones(h4, dtype=xw.dtype)
+    half[:2 * hsz] = half[3 * hsz:] = 0.5
+    xs = xw * half
+    w_t = xp.ascontiguousarray(w_hh.T * half)
+    tmp = xp.empty((b, hsz), dtype=xw.dtype)
     h, c = h0, c0
     for t in range(t_len):
-        z = xw[t] + h @ w_t
-        ifo = _sigmoid(xp, z[:, :2 * hsz]), _sigmoid(xp, z[:, 3 * hsz:])
-        c = ifo[0][:, hsz:] * c + ifo[0][:, :hsz] * xp.tanh(z[:, 2 * hsz:3 * hsz])
-        h = ifo[1] * xp.tanh(c)
-        out[0, t], out[1, t] = h, c
+        z = act[t]
+        xp.matmul(h, w_t, out=z)
+        z += xs[t]
+        xp.tanh(z, out=z)
+        for sl in (z[:, :2 * hsz], z[:, 3 * hsz:]):
+            sl *= 0.5
+            sl += 0.5
+        c_new, h_new = out[1, t], out[0, t]
+        xp.multiply(z[:, hsz:2 * hsz], c, out=c_new)
+        xp.multiply(z[:, :hsz], z[:, 2 * hsz:3 * hsz], out=tmp)
+        c_new += tmp
+        xp.tanh(c_new, out=tmp)
+        xp.multiply(z[:, 3 * hsz:], tmp, out=h_new)
+        h, c = h_new, c_new
+    if STATE.grad_enabled:
+        _remember(out, act)
     return out
 
 
@@ -35,31 +70,48 @@ def _lstm_gates(xp, out, xw, w_hh, h0):
     hprev = xp.concatenate([h0[None], out[0, :-1]], axis=0)
     z = xw + hprev @ w_hh.T
     hsz = h0.shape[-1]
-    act = _sigmoid(xp, z)
+    act = 0.5 * xp.tanh(0.5 * z) + 0.5
     act[..., 2 * hsz:3 * hsz] = xp.tanh(z[..., 2 * hsz:3 * hsz])
     return act
+
+
+def _lstm_factors(xp, act, out, c0):
+    """Factors that do not depend on the incoming gradient: dz = [dc, dc, dc, dh] * a and dc += dh * bo."""
+    hsz = c0.shape[-1]
+    i, f, g, o = (act[..., k * hsz:(k + 1) * hsz] for k in range(4))
+    cs = out[1]
+    c_prev = xp.concatenate([c0[None], cs[:-1]], axis=0)
+    tc = xp.tanh(cs)
+    a = xp.empty_like(act)
+    a[..., :hsz] = g * i * (1 - i)
+    a[..., hsz:2 * hsz] = c_prev * f * (1 - f)
+    a[..., 2 * hsz:3 * hsz] = i * (1 - g * g)
+    a[..., 3 * hsz:] = tc * o * (1 - o)
+    return a, o * (1 - tc * tc), f
 
 
 def _lstm_seq_grad_fwd(xp, g, out, xw, w_hh, h0, c0):
     """(T+1, B, 4H): rows 0..T-1 the gradients of the gate pre-activations, row T = [dh0 | dc0 | 0 | 0]."""
     t_len, b, h4 = xw.shape
     hsz = h4 // 4
-    act = _lstm_gates(xp, out, xw, w_hh, h0)
+    act = _recall(out)
+    if act is None:
+        act = _lstm_gates(xp, out, xw, w_hh, h0)
+    a, bo, f = _lstm_factors(xp, act, out, c0)
+    a3 = a[..., :3 * hsz].reshape(t_len, b, 3, hsz)
     res = xp.zeros((t_len + 1, b, h4), dtype=xw.dtype)
     dh, dc = xp.zeros_like(h0), xp.zeros_like(c0)
+    tmp = xp.empty_like(dh)
     for t in range(t_len - 1, -1, -1):
-        i, f, gg, o = (act[t, :, k * hsz:(k + 1) * hsz] for k in range(4))
-        c_prev = out[1, t - 1] if t else c0
-        tc = xp.tanh(out[1, t])
-        dh = dh + g[0, t]
-        dc = dc + g[1, t] + dh * o * (1 - tc * tc)
+        dh += g[0, t]
+        dc += g[1, t]
+        xp.multiply(dh, bo[t], out=tmp)
+        dc += tmp
         dz = res[t]
-        dz[:, :hsz] = dc * gg * i * (1 - i)
-        dz[:, hsz:2 * hsz] = dc * c_prev * f * (1 - f)
-        dz[:, 2 * hsz:3 * hsz] = dc * i * (1 - gg * gg)
-        dz[:, 3 * hsz:] = dh * tc * o * (1 - o)
+        xp.multiply(a3[t], dc[:, None, :], out=dz[:, :3 * hsz].reshape(b, 3, hsz))
+        xp.multiply(a[t, :, 3 * hsz:], dh, out=dz[:, 3 * hsz:])
         dh = dz @ w_hh
-        dc = dc * f
+        dc *= f[t]
     res[t_len, :, :hsz], res[t_len, :, hsz:2 * hsz] = dh, dc
     return res
 
@@ -67,11 +119,12 @@ def _lstm_seq_grad_fwd(xp, g, out, xw, w_hh, h0, c0):
 def _lstm_seq_vjp(g, out, xw, w_hh, h0, c0):
     t_len, b, h4 = xw.shape
     hsz = h4 // 4
-    packed = apply("lstm_seq_grad", g, out.detach(), xw.detach(), w_hh.detach(), h0.detach(), c0.detach())
+    # with create_graph this records an lstm_seq_grad node whose own vjp raises a clear error if it is reached
+    packed = apply("lstm_seq_grad", g, out, xw, w_hh, h0, c0)
     dz = packed[:t_len]
     dw = None
     if w_hh.requires_grad:
-        hprev = apply("cat", h0.detach().reshape(1, b, hsz), out.detach()[0, :t_len - 1], axis=0)
+        hprev = apply("cat", h0.reshape(1, b, hsz), out[0, :t_len - 1], axis=0)
         dw = dz.reshape(t_len * b, h4).mT @ hprev.reshape(t_len * b, hsz)
     return (dz if xw.requires_grad else None, dw,
             packed[t_len, :, :hsz] if h0.requires_grad else None,

@@ -65,8 +65,8 @@ def _cat_vjp(g, out, *xs, axis):
 
 
 def _pad_vjp(g, out, x, pads, value=0.0):
-    key = tuple(slice(b, b + s) for (b, _), s in zip(pads, x.shape))
-    return (g[key],)
+    # the inverse padding: crop what was padded, zero-fill what was cropped (negative pads)
+    return (apply("pad", g, pads=tuple((-b, -a) for b, a in pads), value=0.0),)
 
 
 def _pad_rule(x, pads, value=0.0):

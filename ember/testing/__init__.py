@@ -9,6 +9,7 @@ True
 True
 >>> assert_close(ember.tensor([1.0, 2.0]), [1.0, 2.0])
 """
+
 from ._close import assert_close
 from ._gradcheck import GradcheckError, gradcheck, gradgradcheck
 

@@ -1,4 +1,5 @@
 """``assert_close``: compare tensors, arrays and scalars elementwise with a readable mismatch report."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,9 +36,17 @@ def _fmt_index(idx) -> str:
     return "[" + ", ".join(str(int(i)) for i in idx) + "]" if len(idx) else "[]"
 
 
-def assert_close(actual, expected, rtol: float | None = None, atol: float | None = None, *,
-                 equal_nan: bool = True, check_dtype: bool = False, check_shape: bool = True,
-                 msg: str | None = None) -> None:
+def assert_close(
+    actual,
+    expected,
+    rtol: float | None = None,
+    atol: float | None = None,
+    *,
+    equal_nan: bool = True,
+    check_dtype: bool = False,
+    check_shape: bool = True,
+    msg: str | None = None,
+) -> None:
     """Assert ``|actual - expected| <= atol + rtol * |expected|`` elementwise.
 
     ``actual`` and ``expected`` may be Ember tensors, torch tensors, NumPy arrays, Python scalars, or
@@ -51,16 +60,35 @@ def assert_close(actual, expected, rtol: float | None = None, atol: float | None
         if set(actual) != set(expected):
             raise AssertionError(_prefix(msg) + f"dict keys differ: {sorted(actual)} vs {sorted(expected)}")
         for k in actual:
-            assert_close(actual[k], expected[k], rtol, atol, equal_nan=equal_nan, check_dtype=check_dtype,
-                         check_shape=check_shape, msg=_prefix(msg) + f"item {k!r}")
+            assert_close(
+                actual[k],
+                expected[k],
+                rtol,
+                atol,
+                equal_nan=equal_nan,
+                check_dtype=check_dtype,
+                check_shape=check_shape,
+                msg=_prefix(msg) + f"item {k!r}",
+            )
         return
-    if isinstance(actual, (tuple, list)) and isinstance(expected, (tuple, list)) and (
-            _is_container(actual) or _is_container(expected)):
+    if (
+        isinstance(actual, (tuple, list))
+        and isinstance(expected, (tuple, list))
+        and (_is_container(actual) or _is_container(expected))
+    ):
         if len(actual) != len(expected):
             raise AssertionError(_prefix(msg) + f"sequence lengths differ: {len(actual)} vs {len(expected)}")
         for i, (a, e) in enumerate(zip(actual, expected)):
-            assert_close(a, e, rtol, atol, equal_nan=equal_nan, check_dtype=check_dtype,
-                         check_shape=check_shape, msg=_prefix(msg) + f"item {i}")
+            assert_close(
+                a,
+                e,
+                rtol,
+                atol,
+                equal_nan=equal_nan,
+                check_dtype=check_dtype,
+                check_shape=check_shape,
+                msg=_prefix(msg) + f"item {i}",
+            )
         return
     a, e = _to_numpy(actual), _to_numpy(expected)
     if check_dtype and a.dtype != e.dtype:
@@ -105,13 +133,19 @@ def _report(a, e, diff, ok, rtol, atol) -> str:
     r = np.where(bad, np.nan_to_num(rel, nan=np.inf), -1.0)
     i_abs = np.unravel_index(int(np.argmax(d)), a.shape) if a.ndim else ()
     i_rel = np.unravel_index(int(np.argmax(r)), a.shape) if a.ndim else ()
-    lines = [f"tensors are not close (rtol={rtol:g}, atol={atol:g}): {n_bad} of {n} elements differ "
-             f"({100.0 * n_bad / max(n, 1):.1f}%), shape {a.shape}",
-             f"  greatest absolute difference: {float(diff[i_abs]):.6g} at index {_fmt_index(i_abs)} "
-             f"(actual {float(a[i_abs]):.6g}, expected {float(e[i_abs]):.6g})",
-             f"  greatest relative difference: {float(rel[i_rel]):.6g} at index {_fmt_index(i_rel)} "
-             f"(actual {float(a[i_rel]):.6g}, expected {float(e[i_rel]):.6g})"]
+    lines = [
+        f"tensors are not close (rtol={rtol:g}, atol={atol:g}): {n_bad} of {n} elements differ "
+        f"({100.0 * n_bad / max(n, 1):.1f}%), shape {a.shape}",
+        f"  greatest absolute difference: {float(diff[i_abs]):.6g} at index {_fmt_index(i_abs)} "
+        f"(actual {float(a[i_abs]):.6g}, expected {float(e[i_abs]):.6g})",
+        f"  greatest relative difference: {float(rel[i_rel]):.6g} at index {_fmt_index(i_rel)} "
+        f"(actual {float(a[i_rel]):.6g}, expected {float(e[i_rel]):.6g})",
+    ]
     shown = np.argwhere(bad)[:5] if a.ndim else [()]
-    lines.append("  first mismatches: " + ", ".join(
-        f"{_fmt_index(tuple(i))}: {float(a[tuple(i)]):.6g} vs {float(e[tuple(i)]):.6g}" for i in shown))
+    lines.append(
+        "  first mismatches: "
+        + ", ".join(
+            f"{_fmt_index(tuple(i))}: {float(a[tuple(i)]):.6g} vs {float(e[tuple(i)]):.6g}" for i in shown
+        )
+    )
     return "\n".join(lines)

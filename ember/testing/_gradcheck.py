@@ -7,6 +7,7 @@ differentiable input ``x_i``. Along a random direction ``u_i`` the adjoint ident
 float64. One scalar comparison per input checks every entry of the vjp at once (a wrong entry changes the
 scalar unless ``u_i`` is unluckily orthogonal to the error, which has probability zero).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,8 +50,17 @@ def _phi(fn, inputs, i, delta, out_idx, cotangents) -> float:
     return total
 
 
-def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, *,
-              n_directions: int = 1, seed: int = 0, grad_outputs=None) -> bool:
+def gradcheck(
+    fn,
+    inputs,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    *,
+    n_directions: int = 1,
+    seed: int = 0,
+    grad_outputs=None,
+) -> bool:
     """Check the vjps of ``fn`` at ``inputs`` against central differences along random directions.
 
     ``inputs`` is a tensor or a tuple of arguments; tensors with ``requires_grad=True`` are checked and must
@@ -69,14 +79,17 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         raise ValueError("gradcheck: no input requires grad; pass tensors with requires_grad=True")
     for i in wrt:
         if inputs[i].dtype.name != "float64":
-            raise TypeError(f"gradcheck: input {i} is {inputs[i].dtype.name}; use float64 inputs "
-                            "(x.double()) so finite differences are accurate")
+            raise TypeError(
+                f"gradcheck: input {i} is {inputs[i].dtype.name}; use float64 inputs "
+                "(x.double()) so finite differences are accurate"
+            )
     rng = np.random.default_rng(seed)
     outs = _as_tuple(fn(*inputs))
     out_idx = _differentiable_outputs(outs)
     if grad_outputs is not None:
-        cotangents = [np.asarray(g._data if _is_tensor(g) else g, dtype=np.float64)
-                      for g in _as_tuple(grad_outputs)]
+        cotangents = [
+            np.asarray(g._data if _is_tensor(g) else g, dtype=np.float64) for g in _as_tuple(grad_outputs)
+        ]
     else:
         cotangents = [rng.standard_normal(tuple(outs[k].shape)) for k in out_idx]
     from ..creation import tensor
@@ -93,24 +106,37 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         if g is not None and (tuple(g.shape) != tuple(x.shape) or g.dtype is not x.dtype):
             raise GradcheckError(
                 f"gradcheck of {name}: the gradient of input {i} has shape {tuple(g.shape)} and dtype "
-                f"{g.dtype.name}, but the input has shape {tuple(x.shape)} and dtype {x.dtype.name}")
+                f"{g.dtype.name}, but the input has shape {tuple(x.shape)} and dtype {x.dtype.name}"
+            )
         for d in range(n_directions):
             u = rng.standard_normal(tuple(x.shape))
             analytic = 0.0 if g is None else float(np.sum(g._data.astype(np.float64) * u))
-            numeric = (_phi(fn, inputs, i, eps * u, out_idx, cotangents)
-                       - _phi(fn, inputs, i, -eps * u, out_idx, cotangents)) / (2 * eps)
+            numeric = (
+                _phi(fn, inputs, i, eps * u, out_idx, cotangents)
+                - _phi(fn, inputs, i, -eps * u, out_idx, cotangents)
+            ) / (2 * eps)
             bound = atol + rtol * abs(numeric)
             if not abs(analytic - numeric) <= bound:  # also catches NaN
                 raise GradcheckError(
                     f"gradcheck of {name}: input {i} (shape {tuple(x.shape)}), direction {d}: the vjp gives "
                     f"<grad, u> = {analytic:.10g} but the central difference (eps={eps:g}) gives "
                     f"{numeric:.10g}; |difference| {abs(analytic - numeric):.3g} > atol + rtol*|numeric| = "
-                    f"{bound:.3g}" + (" (the gradient is None: the input looked unused)" if g is None else ""))
+                    f"{bound:.3g}" + (" (the gradient is None: the input looked unused)" if g is None else "")
+                )
     return True
 
 
-def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, *,
-                  n_directions: int = 1, seed: int = 0) -> bool:
+def gradgradcheck(
+    fn,
+    inputs,
+    grad_outputs=None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    *,
+    n_directions: int = 1,
+    seed: int = 0,
+) -> bool:
     """Check second derivatives: ``gradcheck`` of the vjp of ``fn``, taken with ``create_graph=True``.
 
     The checked function is ``(x..., v...) -> (J(x)^T v ...)`` for the differentiable inputs ``x`` of
@@ -130,11 +156,15 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
     outs = _as_tuple(fn(*inputs))
     live = [k for k in _differentiable_outputs(outs) if outs[k].requires_grad]
     if grad_outputs is not None:
-        vs = [tensor(np.asarray(g._data if _is_tensor(g) else g), dtype=outs[k].dtype, requires_grad=True)
-              for k, g in zip(live, _as_tuple(grad_outputs))]
+        vs = [
+            tensor(np.asarray(g._data if _is_tensor(g) else g), dtype=outs[k].dtype, requires_grad=True)
+            for k, g in zip(live, _as_tuple(grad_outputs))
+        ]
     else:
-        vs = [tensor(rng.standard_normal(tuple(outs[k].shape)), dtype=outs[k].dtype, requires_grad=True)
-              for k in live]
+        vs = [
+            tensor(rng.standard_normal(tuple(outs[k].shape)), dtype=outs[k].dtype, requires_grad=True)
+            for k in live
+        ]
 
     def vjp(*args):
         xs, cot = args[:n], args[n:]
@@ -146,5 +176,6 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
         return tuple(zeros_like(xs[i]) if g is None else g for i, g in zip(wrt, gs))
 
     vjp.__qualname__ = f"vjp of {_fn_name(fn)}"
-    return gradcheck(vjp, inputs + tuple(vs), eps=eps, atol=atol, rtol=rtol, n_directions=n_directions,
-                     seed=seed + 2)
+    return gradcheck(
+        vjp, inputs + tuple(vs), eps=eps, atol=atol, rtol=rtol, n_directions=n_directions, seed=seed + 2
+    )

@@ -1,4 +1,5 @@
-"""Op-table rows: indexing (basic, advanced, boolean, item assignment), gather/scatter, masks, matmul family."""
+"""Op-table rows: indexing (basic, advanced, boolean, item assignment), gather/scatter, masks, matmuls."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,7 @@ from .spec import B, F, Fn, I, Perm, Row
 
 
 def _basic(L, x):
-    return x[1], x[:, 1:3], x[..., ::2], x[None, -1, :, 0], x[1:, None], x[-2:, 1, ...], x[0, 0, 0], x[::-1]
+    return x[1], x[:, 1:3], x[..., ::2], x[None, -1, :, 0], x[1:, None], x[-2:, 1, ...], x[0, 0, 0]
 
 
 def _basic_ref(x):
@@ -55,12 +56,20 @@ def _gather(L, x, i):
 
 
 def _gather_ref(x, i):
-    return np.take_along_axis(x, i, 1), np.take_along_axis(x[:2, :2], i[:2, :2] % 3, 0), np.take_along_axis(x, i[:, :1], 1)
+    return (
+        np.take_along_axis(x, i, 1),
+        np.take_along_axis(x[:, :2], i[:2, :2] % 3, 0),
+        np.take_along_axis(x, i[:, :1], 1),
+    )
 
 
 def _scatter(L, x, i, s):
-    return (x.scatter(1, i, s), L.scatter(x, 1, i, 7.0), x.scatter_add(1, i, s), L.scatter_add(x, 0, i[:1] % 3, s[:1]),
-            x.scatter(1, i, s, reduce="add"))
+    return (
+        x.scatter(1, i, s),
+        L.scatter(x, 1, i, 7.0),
+        x.scatter_add(1, i, s),
+        L.scatter_add(x, 0, i[:1] % 3, s[:1]),
+    )
 
 
 def _scatter_ref(x, i, s):
@@ -75,7 +84,7 @@ def _scatter_ref(x, i, s):
     d = x.copy()
     for k in range(i.shape[1]):
         d[i[0, k] % 3, k] += s[0, k]
-    return a, b, c, d, c
+    return a, b, c, d
 
 
 def _scatter_dups(rng, sizes):
@@ -88,7 +97,7 @@ def _inplace_index(L, x, i, s):
     b = x * 1
     b.scatter_add_(1, i, s)
     c = x * 1
-    c.index_put_((i[:, 0],), s[:, :1] * 0 + s[0, 0], accumulate=True)
+    c.index_put_((i[:, 0] % 3,), s[:, :1] * 0 + s[0, 0], accumulate=True)
     d = x * 1
     d.masked_fill_(x > 0, 0.5)
     e = x * 1
@@ -110,7 +119,7 @@ def _inplace_index_ref(x, i, s):
         for k in range(i.shape[1]):
             b[r, i[r, k]] += s[r, k]
     c = x.copy()
-    np.add.at(c, i[:, 0], s[0, 0])
+    np.add.at(c, i[:, 0] % 3, s[0, 0])
     d = np.where(x > 0, 0.5, x)
     e = x.copy()
     e[:, i[0, :2]] = -1.0
@@ -136,24 +145,55 @@ def _matmul(L, a, b):
 
 
 def _mm(L, a, b, v):
-    return (L.mm(a, b), a.mm(b), L.mv(a, v), a.mv(v), L.dot(v, v), v.dot(v), L.outer(v, v[:2]),
-            L.bmm(a[None].expand(2, -1, -1), b[None].expand(2, -1, -1)))
+    return (
+        L.mm(a, b),
+        a.mm(b),
+        L.mv(a, v),
+        a.mv(v),
+        L.dot(v, v),
+        v.dot(v),
+        L.outer(v, v[:2]),
+        L.bmm(a[None].expand(2, -1, -1), b[None].expand(2, -1, -1)),
+    )
 
 
 def _mm_ref(a, b, v):
-    return (a @ b, a @ b, a @ v, a @ v, v @ v, v @ v, np.outer(v, v[:2]),
-            np.broadcast_to(a @ b, (2,) + (a @ b).shape))
+    return (
+        a @ b,
+        a @ b,
+        a @ v,
+        a @ v,
+        v @ v,
+        v @ v,
+        np.outer(v, v[:2]),
+        np.broadcast_to(a @ b, (2,) + (a @ b).shape),
+    )
 
 
 def _einsum(L, a, b, c):
-    return (L.einsum("ij,jk->ik", a, b), L.einsum("ij,jk,kl->il", a, b, c), L.einsum("ij->ji", a),
-            L.einsum("ij->", a), L.einsum("ij,ij->i", a, a), L.einsum("ij,kl->ijkl", a, c), L.einsum("ij,jk", a, b),
-            L.einsum("ij,jk->j", a, b))
+    return (
+        L.einsum("ij,jk->ik", a, b),
+        L.einsum("ij,jk,kl->il", a, b, c),
+        L.einsum("ij->ji", a),
+        L.einsum("ij->", a),
+        L.einsum("ij,ij->i", a, a),
+        L.einsum("ij,kl->ijkl", a, c),
+        L.einsum("ij,jk", a, b),
+        L.einsum("ij,jk->j", a, b),
+    )
 
 
 def _einsum_ref(a, b, c):
-    return (np.einsum("ij,jk->ik", a, b), np.einsum("ij,jk,kl->il", a, b, c), a.T, a.sum(),
-            np.einsum("ij,ij->i", a, a), np.einsum("ij,kl->ijkl", a, c), a @ b, np.einsum("ij,jk->j", a, b))
+    return (
+        np.einsum("ij,jk->ik", a, b),
+        np.einsum("ij,jk,kl->il", a, b, c),
+        a.T,
+        a.sum(),
+        np.einsum("ij,ij->i", a, a),
+        np.einsum("ij,kl->ijkl", a, c),
+        a @ b,
+        np.einsum("ij,jk->j", a, b),
+    )
 
 
 def _bool_mask(rng, sizes):
@@ -162,52 +202,181 @@ def _bool_mask(rng, sizes):
     return m
 
 
-MATMUL = [(F("a", "b"), F("b", "c")), (F("b"), F("b", "c")), (F("a", "b"), F("b")), (F("b"), F("b")),
-          (F(2, "a", "b"), F("b", "c")), (F(2, 1, "a", "b"), F(3, "b", "c")), (F(0, "b"), F("b", "c")),
-          (F("a", 0), F(0, "c"))]
-
-ROWS = [
-    Row("getitem_basic", _basic, _basic_ref, [(F(4, 5, 6),)], prims=("getitem",), covers=("getitem",)),
-    Row("getitem_advanced", _advanced, _advanced_ref, [(F(4, 5, 6), I(3, hi=4), I(3, hi=5)),
-                                                       (F(4, 5, 6), I(3, lo=-4, hi=0), I(3, hi=5))],
-        prims=("getitem",), covers=()),
-    Row("getitem_bool", _boolean, _boolean_ref, [(F(3, 4), Fn(_bool_mask, False))], prims=("getitem",),
-        covers=()),
-    Row("getitem_tensor_scalar", lambda L, x, i: (x[i], x[i, i]), lambda x, i: (x[i], x[i, i]),
-        [(F(4, 5), I(hi=4))], prims=("getitem",), covers=()),
-    Row("setitem", _setitem, _setitem_ref, [(F(4, 5), F(4, 5), Perm(3, axis=0))], prims=("index_put",),
-        covers=("setitem",), grad2=True),
-    Row("setitem_accumulate_dups", lambda L, x, i, v: L.index_add(x, 1, i, v), _index_add_ref,
-        [(F(3, 4), I(5, hi=4), F(3, 5))], prims=("index_put",), covers=("index_add",)),
-    Row("gather", _gather, _gather_ref, [(F(3, 4), I(3, 5, hi=4))], prims=("gather",)),
-    Row("scatter", _scatter, _scatter_ref, [(F(3, 4), Perm(3, 4, axis=1), F(3, 4)), (F(3, 4), Perm(3, 2, axis=1),
-                                                                                      F(3, 2))],
-        prims=("scatter_add", "where"), covers=("scatter", "scatter_add")),
-    Row("scatter_add_dups", lambda L, x, i, s: x.scatter_add(1, i, s), lambda x, i, s: _scatter_ref(x, i, s)[2],
-        [(F(3, 4), Fn(_scatter_dups, False), F(3, 4))], prims=("scatter_add",), covers=()),
-    Row("inplace_index", _inplace_index, _inplace_index_ref, [(F(3, 4), Perm(3, 4, axis=1), F(3, 4))],
-        prims=("index_put",),
-        covers=("scatter_", "scatter_add_", "index_put_", "masked_fill_", "index_fill_", "copy_", "fill_", "zero_")),
-    Row("index_select", lambda L, x, i: (x.index_select(0, i), L.index_select(x, 1, i[:2]), x.index_select(1, i[0])),
-        lambda x, i: (x[i], x[:, i[:2]], x[:, [i[0]]]), [(F(4, 5), I(6, hi=4))], prims=("getitem",)),
-    Row("masked_fill", lambda L, x, m: (x.masked_fill(m, 0.5), L.masked_fill(x, m[0], -1.0)),
-        lambda x, m: (np.where(m, 0.5, x), np.where(m[0], -1.0, x)), [(F("a", "b"), B("a", "b"))],
-        prims=("where",)),
-    Row("masked_select", lambda L, x, m: (x.masked_select(m), L.masked_select(x, m[0])),
-        lambda x, m: (x[m], np.broadcast_to(x, x.shape)[np.broadcast_to(m[0], x.shape)]),
-        [(F(3, 4), Fn(_bool_mask, False))], prims=("getitem",)),
-    Row("nonzero", lambda L, x: (x.nonzero(), L.nonzero(x, as_tuple=True), L.argwhere(x), L.where(x)),
-        lambda x: (np.argwhere(x), np.nonzero(x), np.argwhere(x), np.nonzero(x)),
-        [(I(3, 4),), (I(5),)], grad=False, covers=("nonzero", "argwhere")),
-    Row("tril_triu", _tri, _tri_ref, [(F("a", "b"),), (F(2, "a", "b"),)], prims=("where",),
-        covers=("tril", "triu")),
-    Row("matmul", _matmul, lambda a, b: (a @ b,) * 3, MATMUL, prims=("matmul",), covers=("matmul", "__matmul__")),
-    Row("mm_family", _mm, _mm_ref, [(F("a", "b"), F("b", "c"), F("b"))], prims=("matmul",),
-        covers=("mm", "bmm", "mv", "dot", "outer")),
-    Row("rmatmul", lambda L, a, b: a.__rmatmul__(b), lambda a, b: b @ a, [(F("b", "c"), F("a", "b"))],
-        prims=("matmul",), covers=("__rmatmul__",), torch=False),
-    Row("einsum", _einsum, _einsum_ref, [(F("a", "b"), F("b", "c"), F("c", "d"))], prims=("einsum",)),
-    Row("einsum_broadcast_dim", lambda L, a, b: L.einsum("ij,jk->ik", a, b), lambda a, b: a @ b,
-        [(F("a", 1), F("b", "c"))], prims=("einsum",), covers=(), torch=False),
+MATMUL = [
+    (F("a", "b"), F("b", "c")),
+    (F("b"), F("b", "c")),
+    (F("a", "b"), F("b")),
+    (F("b"), F("b")),
+    (F(2, "a", "b"), F("b", "c")),
+    (F(2, 1, "a", "b"), F(3, "b", "c")),
+    (F(0, "b"), F("b", "c")),
+    (F("a", 0), F(0, "c")),
 ]
 
+ROWS = [
+    Row(
+        "getitem_basic",
+        lambda L, x: _basic(L, x) + (x[::-1],),
+        _basic_ref,
+        [(F(4, 5, 6),)],
+        prims=("getitem",),
+        covers=("getitem",),
+        torch_fn=lambda T, x: _basic(T, x) + (x.flip(0),),
+    ),  # torch has no negative steps
+    Row(
+        "getitem_advanced",
+        _advanced,
+        _advanced_ref,
+        [(F(4, 5, 6), I(3, hi=4), I(3, hi=5)), (F(4, 5, 6), I(3, lo=-4, hi=0), I(3, hi=5))],
+        prims=("getitem",),
+        covers=(),
+    ),
+    Row(
+        "getitem_bool",
+        _boolean,
+        _boolean_ref,
+        [(F(3, 4), Fn(_bool_mask, False))],
+        prims=("getitem",),
+        covers=(),
+    ),
+    Row(
+        "getitem_tensor_scalar",
+        lambda L, x, i: (x[i], x[i, i]),
+        lambda x, i: (x[i], x[i, i]),
+        [(F(4, 5), I(hi=4))],
+        prims=("getitem",),
+        covers=(),
+    ),
+    Row(
+        "setitem",
+        _setitem,
+        _setitem_ref,
+        [(F(4, 5), F(4, 5), Perm(3, axis=0))],
+        prims=("index_put",),
+        covers=("setitem",),
+        grad2=True,
+    ),
+    Row(
+        "setitem_accumulate_dups",
+        lambda L, x, i, v: L.index_add(x, 1, i, v),
+        _index_add_ref,
+        [(F(3, 4), I(5, hi=4), F(3, 5))],
+        prims=("index_put",),
+        covers=("index_add",),
+    ),
+    Row("gather", _gather, _gather_ref, [(F(3, 4), I(3, 5, hi=4))], prims=("gather",)),
+    Row(
+        "scatter",
+        _scatter,
+        _scatter_ref,
+        [(F(3, 4), Perm(3, 4, axis=1), F(3, 4)), (F(3, 4), Perm(3, 2, axis=1), F(3, 2))],
+        prims=("scatter_add", "where"),
+        covers=("scatter", "scatter_add"),
+    ),
+    Row(
+        "scatter_reduce_add",
+        lambda L, x, i, s: x.scatter(1, i, s, reduce="add"),
+        lambda x, i, s: _scatter_ref(x, i, s)[2],
+        [(F(3, 4), Perm(3, 4, axis=1), F(3, 4))],
+        prims=("scatter_add",),
+        covers=(),
+        torch_grad=False,
+    ),
+    Row(
+        "scatter_add_dups",
+        lambda L, x, i, s: x.scatter_add(1, i, s),
+        lambda x, i, s: _scatter_ref(x, i, s)[2],
+        [(F(3, 4), Fn(_scatter_dups, False), F(3, 4))],
+        prims=("scatter_add",),
+        covers=(),
+    ),
+    Row(
+        "inplace_index",
+        _inplace_index,
+        _inplace_index_ref,
+        [(F(3, 4), Perm(3, 4, axis=1), F(3, 4))],
+        prims=("index_put",),
+        covers=(
+            "scatter_",
+            "scatter_add_",
+            "index_put_",
+            "masked_fill_",
+            "index_fill_",
+            "copy_",
+            "fill_",
+            "zero_",
+        ),
+    ),
+    Row(
+        "index_select",
+        lambda L, x, i: (x.index_select(0, i), L.index_select(x, 1, i[:2]), x.index_select(1, i[0])),
+        lambda x, i: (x[i], x[:, i[:2]], x[:, [i[0]]]),
+        [(F(4, 5), I(6, hi=4))],
+        prims=("getitem",),
+    ),
+    Row(
+        "masked_fill",
+        lambda L, x, m: (x.masked_fill(m, 0.5), L.masked_fill(x, m[0], -1.0)),
+        lambda x, m: (np.where(m, 0.5, x), np.where(m[0], -1.0, x)),
+        [(F("a", "b"), B("a", "b"))],
+        prims=("where",),
+    ),
+    Row(
+        "masked_select",
+        lambda L, x, m: (x.masked_select(m), L.masked_select(x, m[0])),
+        lambda x, m: (x[m], np.broadcast_to(x, x.shape)[np.broadcast_to(m[0], x.shape)]),
+        [(F(3, 4), Fn(_bool_mask, False))],
+        prims=("getitem",),
+    ),
+    Row(
+        "nonzero",
+        lambda L, x: (x.nonzero(), L.nonzero(x, as_tuple=True), L.argwhere(x), L.where(x)),
+        lambda x: (np.argwhere(x), np.nonzero(x), np.argwhere(x), np.nonzero(x)),
+        [(I(3, 4),), (I(5),)],
+        grad=False,
+        covers=("nonzero", "argwhere"),
+    ),
+    Row(
+        "tril_triu",
+        _tri,
+        _tri_ref,
+        [(F("a", "b"),), (F(2, "a", "b"),)],
+        prims=("where",),
+        covers=("tril", "triu"),
+    ),
+    Row(
+        "matmul",
+        _matmul,
+        lambda a, b: (a @ b,) * 3,
+        MATMUL,
+        prims=("matmul",),
+        covers=("matmul", "__matmul__"),
+    ),
+    Row(
+        "mm_family",
+        _mm,
+        _mm_ref,
+        [(F("a", "b"), F("b", "c"), F("b"))],
+        prims=("matmul",),
+        covers=("mm", "bmm", "mv", "dot", "outer"),
+    ),
+    Row(
+        "rmatmul",
+        lambda L, a, b: a.__rmatmul__(b),
+        lambda a, b: b @ a,
+        [(F("b", "c"), F("a", "b"))],
+        prims=("matmul",),
+        covers=("__rmatmul__",),
+        torch=False,
+    ),
+    Row("einsum", _einsum, _einsum_ref, [(F("a", "b"), F("b", "c"), F("c", "d"))], prims=("einsum",)),
+    Row(
+        "einsum_broadcast_dim",
+        lambda L, a, b: L.einsum("ij,jk->ik", a, b),
+        lambda a, b: np.broadcast_to(a, (a.shape[0], b.shape[0])) @ b,
+        [(F("a", 1), F("b", "c"))],
+        prims=("einsum",),
+        covers=(),
+        torch=False,
+    ),
+]

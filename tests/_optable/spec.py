@@ -4,6 +4,7 @@ A case is a tuple of specs, one per argument. Shapes may use letters ("a", "b", 
 size in [2, 4] per case, so the same letter means the same size across the arguments of a case and the
 table exercises random shapes while broadcasting patterns (literal 1s, missing leading dims) stay exact.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,7 +23,9 @@ class Spec:
         self.shape, self.lo, self.hi = shape, lo, hi
 
     def resolve(self, rng, sizes):
-        return tuple(sizes.setdefault(d, int(rng.integers(2, 5))) if isinstance(d, str) else d for d in self.shape)
+        return tuple(
+            sizes.setdefault(d, int(rng.integers(2, 5))) if isinstance(d, str) else d for d in self.shape
+        )
 
     def make(self, rng, sizes):
         return rng.uniform(self.lo, self.hi, self.resolve(rng, sizes))
@@ -131,7 +134,9 @@ class Row:
     """One op-table row.
 
     ``fn(lib, *args)`` runs the op with ``lib`` = ember or torch (their APIs agree); ``torch_fn`` overrides it
-    for torch, ``torch=False`` skips torch. ``ref(*arrays)`` is the NumPy reference (float64). ``prims`` are
+    for torch, ``torch=False`` skips torch
+    (``torch_grad=False`` only its backward, where torch has none). ``ref(*arrays)`` is the NumPy
+    reference (float64). ``prims`` are
     the primitives the row must exercise (checked at run time); ``covers`` the public names it tests.
     ``grad``: run first-order checks; ``grad2``: second-order too (defaults to ``grad``).
     ``check(out)`` replaces ``ref`` for random ops (whose values have no reference).
@@ -147,6 +152,7 @@ class Row:
     grad2: bool | None = None
     torch_fn: object = None
     torch: bool = True
+    torch_grad: bool = True
     rtol: float = 1e-4
     atol: float = 1e-5
     check: object = None
@@ -164,5 +170,7 @@ def make_case(case, seed):
     rng = np.random.default_rng(seed)
     sizes = {}
     values = [s.make(rng, sizes) if s.literal else np.asarray(s.make(rng, sizes)) for s in case]
-    flags = [s.differentiable and not s.literal and np.asarray(v).dtype.kind == "f" for s, v in zip(case, values)]
+    flags = [
+        s.differentiable and not s.literal and np.asarray(v).dtype.kind == "f" for s, v in zip(case, values)
+    ]
     return values, flags

@@ -14,6 +14,7 @@ Example:
       return %1
     }
 """
+
 from __future__ import annotations
 
 from ..verify import verify
@@ -25,8 +26,18 @@ from .fuse import fuse_elementwise
 from .memory import plan_memory, plan_summary
 from .simplify import simplify
 
-__all__ = ["dce", "cse", "fold_constants", "simplify", "remove_copies", "fuse_elementwise", "plan_memory",
-           "plan_summary", "optimize", "PIPELINE"]
+__all__ = [
+    "dce",
+    "cse",
+    "fold_constants",
+    "simplify",
+    "remove_copies",
+    "fuse_elementwise",
+    "plan_memory",
+    "plan_summary",
+    "optimize",
+    "PIPELINE",
+]
 
 PIPELINE = (fold_constants, simplify, cse, remove_copies, dce)
 

@@ -17,6 +17,7 @@ Example:
       return %1
     }
 """
+
 from __future__ import annotations
 
 from .. import opinfo

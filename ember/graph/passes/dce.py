@@ -11,6 +11,7 @@ Example:
       return %1
     }
 """
+
 from __future__ import annotations
 
 from .. import opinfo

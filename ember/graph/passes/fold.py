@@ -17,6 +17,7 @@ Example:
       return %2
     }
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -23,6 +23,7 @@ Example:
       return %2
     }
 """
+
 from __future__ import annotations
 
 from .. import opinfo
@@ -73,8 +74,13 @@ def _find_groups(graph: Graph, singletons: bool = False) -> list[list[Node]]:
 
 def _red_absorbable(graph, node, v, group_of) -> bool:
     prod = graph.producer(v)
-    return (prod is not None and prod.op in FUSIBLE and v not in graph.outputs
-            and all(u is node for u in graph.users(v)) and id(prod) in group_of)
+    return (
+        prod is not None
+        and prod.op in FUSIBLE
+        and v not in graph.outputs
+        and all(u is node for u in graph.users(v))
+        and id(prod) in group_of
+    )
 
 
 def _make_body(graph: Graph, group: list[Node]) -> tuple[Graph, list[Value]]:

@@ -21,6 +21,7 @@ Example:
     %3 tanh -> buf0 in place
     %4 sum -> fresh
 """
+
 from __future__ import annotations
 
 from .. import opinfo
@@ -78,7 +79,8 @@ def _lifetimes(graph: Graph):
 
 def _inplace_candidate(graph, node, i, root, end, owner):
     if node.op not in opinfo.UFUNC and not (
-            node.op == "fused" and node.attrs["body"].nodes[-1].op not in opinfo.REDUCTIONS):
+        node.op == "fused" and node.attrs["body"].nodes[-1].op not in opinfo.REDUCTIONS
+    ):
         return None
     out = node.outputs[0]
     for v in node.inputs:
@@ -88,9 +90,52 @@ def _inplace_candidate(graph, node, i, root, end, owner):
     return None
 
 
+def _elementwise_writer(node) -> bool:
+    return node.op in opinfo.UFUNC or (
+        node.op == "fused" and node.attrs["body"].nodes[-1].op not in opinfo.REDUCTIONS
+    )
+
+
+def _donations(graph: Graph, root, end) -> dict:
+    """{node: input index} for outputs that may be computed straight into an input's array.
+
+    ``graph.meta["donate"] = {output index: input index}`` says that output is written back into that input
+    (a parameter updated by an optimizer, say); when nothing reads the input after the node, the node writes
+    there directly and the write-back has nothing left to copy.
+    """
+    result = {}
+    index = {id(n): j for j, n in enumerate(graph.nodes)}
+    for oi, ii in graph.meta.get("donate", {}).items():
+        vo, vi = graph.outputs[oi], graph.inputs[ii]
+        node = graph.producer(vo)
+        if (
+            node is None
+            or len(node.outputs) != 1
+            or not writes_into(graph, node)
+            or graph.outputs.count(vo) != 1
+            or vo.shape != vi.shape
+            or vo.dtype != vi.dtype
+            or None in vo.shape
+            or vi in graph.outputs
+            or any(root.get(v) is vo for v in graph.outputs)
+        ):
+            continue
+        j = index[id(node)]
+        last = end.get(vi, -1)
+        same_node_ok = (
+            _elementwise_writer(node)
+            and vi in node.inputs
+            and not any(root.get(v) is vi for v in node.inputs)
+        )
+        if last < j or (last == j and same_node_ok):
+            result[id(node)] = ii
+    return result
+
+
 def plan_memory(graph: Graph) -> Graph:
     """Annotate the graph with a buffer plan (see the module doc); returns the graph."""
     root, end = _lifetimes(graph)
+    donated = _donations(graph, root, end)
     buffers: list[list] = []  # [elements, dtype]
     free: list[int] = []
     owner: dict = {}  # root value -> buffer index
@@ -98,9 +143,18 @@ def plan_memory(graph: Graph) -> Graph:
     for i, node in enumerate(graph.nodes):
         node.meta.pop("buffer", None)
         node.meta.pop("inplace", None)
+        node.meta.pop("donate", None)
+        if id(node) in donated:
+            node.meta["donate"] = donated[id(node)]
+            free.extend(releases.pop(i, []))
+            continue
         out = node.outputs[0] if len(node.outputs) == 1 else None
-        if out is not None and out.size is not None and end.get(out, -1) < len(graph.nodes) \
-                and writes_into(graph, node):
+        if (
+            out is not None
+            and out.size is not None
+            and end.get(out, -1) < len(graph.nodes)
+            and writes_into(graph, node)
+        ):
             k = _inplace_candidate(graph, node, i, root, end, owner)
             if k is not None:
                 node.meta["inplace"] = True
@@ -140,7 +194,12 @@ def plan_summary(graph: Graph) -> str:
     bufs = graph.meta.get("buffers", [])
     for node in graph.nodes:
         k = node.meta.get("buffer")
-        label = "fresh" if k is None else (f"buf{k} in place" if node.meta.get("inplace")
-                                           else f"buf{k} ({bufs[k][0]} x {bufs[k][1]})")
+        label = (
+            f"input %{node.meta['donate']} (donated)"
+            if node.meta.get("donate") is not None
+            else "fresh"
+            if k is None
+            else (f"buf{k} in place" if node.meta.get("inplace") else f"buf{k} ({bufs[k][0]} x {bufs[k][1]})")
+        )
         lines.append(f"{name(node.outputs[0])} {node.op} -> {label}")
     return "\n".join(lines)

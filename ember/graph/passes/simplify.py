@@ -16,6 +16,7 @@ Example:
       return %0
     }
 """
+
 from __future__ import annotations
 
 import numpy as np

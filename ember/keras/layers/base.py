@@ -2,7 +2,8 @@
 
 A layer runs eagerly on Ember tensors (or NumPy arrays), and symbolically on ``KerasTensor``s (from
 ``keras.Input``) to wire functional models. It also speaks ``nn.Module``'s vocabulary (``parameters()``,
-``named_parameters()``, ``state_dict()``, ``train()``/``eval()``), so it can be trained by a PyTorch-style loop.
+``named_parameters()``, ``state_dict()``, ``train()``/``eval()``), so a PyTorch-style
+loop can train it.
 
 >>> from ember import keras
 >>> class Scale(keras.layers.Layer):
@@ -14,6 +15,7 @@ A layer runs eagerly on Ember tensors (or NumPy arrays), and symbolically on ``K
 >>> tuple(layer(keras.ops.ones((2, 3))).shape), len(layer.weights), len(list(layer.parameters()))
 ((2, 3), 1, 1)
 """
+
 from __future__ import annotations
 
 import inspect
@@ -59,7 +61,7 @@ class Variable(Tensor):
     ``assign`` and ``numpy()``.
 
     >>> v = Variable(np.zeros(2, "float32"), name="b")
-    >>> v.assign([1.0, 2.0]); v.numpy().tolist()
+    >>> v.assign([1.0, 2.0]).numpy().tolist()
     [1.0, 2.0]
     """
 
@@ -91,12 +93,7 @@ class Variable(Tensor):
         return K.to_numpy(Tensor._wrap(self._data)).copy()
 
     def assign(self, value):
-        arr = K.to_array(value)
-        if tuple(arr.shape) != tuple(self._data.shape):
-            raise ValueError(f"Variable {self.path!r}: cannot assign a value of shape {tuple(arr.shape)} to a "
-                             f"variable of shape {tuple(self._data.shape)}")
-        xp = ember.backend.xp_of(self._data)
-        self._data[...] = xp.asarray(arr, dtype=self._data.dtype)
+        assign_weight(self, value)
         return self
 
     def assign_add(self, value):
@@ -109,6 +106,22 @@ class Variable(Tensor):
 
     def __repr__(self):
         return f"<Variable path={self.path}, shape={tuple(self._data.shape)}, dtype={self._data.dtype}>"
+
+
+def weight_value(w):
+    """A NumPy copy of a weight (a Variable or any Ember tensor, e.g. a wrapped module's Parameter)."""
+    return K.to_numpy(Tensor._wrap(w._data)).copy()
+
+
+def assign_weight(w, value):
+    """Overwrite a weight's values in place (shape checked)."""
+    arr = K.to_array(value)
+    if tuple(arr.shape) != tuple(w._data.shape):
+        raise ValueError(
+            f"weight {getattr(w, 'path', '?')!r}: cannot assign a value of shape {tuple(arr.shape)} "
+            f"to a weight of shape {tuple(w._data.shape)}"
+        )
+    w._data[...] = ember.backend.xp_of(w._data).asarray(arr, dtype=w._data.dtype)
 
 
 def _accepts(fn, name) -> bool:
@@ -136,8 +149,16 @@ class Layer:
         if init is not None and not getattr(init, "_records_args", False):
             cls.__init__ = _recording_init(init)
 
-    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None,
-                 batch_input_shape=None, **kwargs):
+    def __init__(
+        self,
+        trainable=True,
+        name=None,
+        dtype=None,
+        input_shape=None,
+        input_dim=None,
+        batch_input_shape=None,
+        **kwargs,
+    ):
         kwargs.pop("autocast", None)
         kwargs.pop("input_length", None)
         if kwargs:
@@ -224,8 +245,17 @@ class Layer:
     def non_trainable_weights(self):
         return [w for layer, w in self._all_weights() if not (w._keras_trainable and layer._trainable)]
 
-    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None,
-                   constraint=None, name=None, **kwargs):
+    def add_weight(
+        self,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable=True,
+        regularizer=None,
+        constraint=None,
+        name=None,
+        **kwargs,
+    ):
         """Create, track and return a weight (a :class:`Variable`, i.e. an Ember leaf tensor)."""
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = dtype or (self.dtype if isinstance(self.dtype, str) else K.floatx())
@@ -233,8 +263,12 @@ class Layer:
             initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
         init = initializers.get(initializer)
         value = init(shape, dtype=dtype) if callable(init) else init
-        var = Variable(K.to_numpy(value).astype(dtype, copy=False), trainable=trainable and self._trainable,
-                       name=name or f"variable_{len(self._own_weights)}", dtype=dtype)
+        var = Variable(
+            K.to_numpy(value).astype(dtype, copy=False),
+            trainable=trainable and self._trainable,
+            name=name or f"variable_{len(self._own_weights)}",
+            dtype=dtype,
+        )
         var._keras_trainable = bool(trainable)
         var.path = f"{self.name}/{var.name}"
         var.regularizer = _regularizer(regularizer)
@@ -245,23 +279,29 @@ class Layer:
     add_variable = add_weight
 
     def get_weights(self):
-        return [w.numpy() for w in self.weights]
+        return [weight_value(w) for w in self.weights]
 
     def set_weights(self, weights):
         params = self.weights
         if len(params) != len(weights):
-            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) expects {len(params)} weight arrays, "
-                             f"got {len(weights)}")
+            raise ValueError(
+                f"layer {self.name!r} ({type(self).__name__}) expects {len(params)} weight arrays, "
+                f"got {len(weights)}"
+            )
         for p, w in zip(params, weights):
             if tuple(np.shape(w)) != tuple(p.shape):
-                raise ValueError(f"layer {self.name!r}: weight {p.path!r} has shape {tuple(p.shape)}, "
-                                 f"the value given has shape {tuple(np.shape(w))}")
-            p.assign(w)
+                raise ValueError(
+                    f"layer {self.name!r}: weight {p.path!r} has shape {tuple(p.shape)}, "
+                    f"the value given has shape {tuple(np.shape(w))}"
+                )
+            assign_weight(p, w)
 
     def count_params(self):
         if not self.built:
-            raise ValueError(f"layer {self.name!r} is not built yet; call it on data or call build(input_shape) "
-                             "before count_params()")
+            raise ValueError(
+                f"layer {self.name!r} is not built yet; call it on data or call build(input_shape) "
+                "before count_params()"
+            )
         return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
     @property
@@ -328,8 +368,11 @@ class Layer:
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         recorded = getattr(self, "_init_args", None)
-        if recorded is not None and type(self).get_config is Layer.get_config and type(self).__module__ \
-                .split(".")[:2] != ["ember", "keras"]:
+        if (
+            recorded is not None
+            and type(self).get_config is Layer.get_config
+            and type(self).__module__.split(".")[:2] != ["ember", "keras"]
+        ):
             config.update(recorded)
         return config
 
@@ -353,11 +396,13 @@ class Layer:
         mine = {w.path.replace("/", "."): w for w in self.weights}
         missing = [k for k in mine if k not in state]
         if strict and (missing or set(state) - set(mine)):
-            raise KeyError(f"{self.name}: state dict mismatch; missing {missing}, unexpected "
-                           f"{sorted(set(state) - set(mine))}")
+            raise KeyError(
+                f"{self.name}: state dict mismatch; missing {missing}, unexpected "
+                f"{sorted(set(state) - set(mine))}"
+            )
         for k, w in mine.items():
             if k in state:
-                w.assign(state[k])
+                assign_weight(w, state[k])
 
     def train(self, mode=True):
         for layer in self._flatten_layers():
@@ -391,8 +436,9 @@ class Layer:
 
     def _node(self, i):
         if not self._inbound_nodes:
-            raise AttributeError(f"layer {self.name!r} has never been called on a symbolic input, so it has no "
-                                 "input/output")
+            raise AttributeError(
+                f"layer {self.name!r} has never been called on a symbolic input, so it has no input/output"
+            )
         return self._inbound_nodes[i]
 
     def __repr__(self):

@@ -5,6 +5,7 @@
 >>> tuple(layer(keras.ops.ones((2, 3))).shape), [tuple(w.shape) for w in layer.weights]
 ((2, 4), [(3, 4), (4,)])
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,16 @@ def mark_logits(out, activation, logits):
 class InputLayer(Layer):
     """The layer behind ``keras.Input``: it holds the symbolic input tensor."""
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, input_tensor=None,
-                 **kwargs):
+    def __init__(
+        self,
+        shape=None,
+        batch_size=None,
+        dtype=None,
+        name=None,
+        batch_shape=None,
+        input_tensor=None,
+        **kwargs,
+    ):
         super().__init__(name=name, dtype=dtype or K.floatx(), **kwargs)
         if batch_shape is None:
             if shape is None:
@@ -55,8 +64,15 @@ class InputLayer(Layer):
         return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, sparse=None,  # noqa: N802
-          tensor=None):
+def Input(
+    shape=None,
+    batch_size=None,
+    dtype=None,
+    name=None,
+    batch_shape=None,
+    sparse=None,  # noqa: N802
+    tensor=None,
+):
     """A symbolic input: ``keras.Input(shape=(28, 28))`` has shape ``(None, 28, 28)``.
 
     >>> from ember import keras
@@ -67,11 +83,23 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
 
 
 class Dense(Layer):
-    """``activation(x @ kernel + bias)``; kernel ``(in, units)`` (glorot_uniform), bias ``(units,)`` (zeros)."""
+    """``activation(x @ kernel + bias)``; kernel ``(in, units)`` (glorot_uniform), bias ``(units,)``
+    (zeros)."""
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
@@ -83,18 +111,30 @@ class Dense(Layer):
 
     def build(self, input_shape):
         if input_shape[-1] is None:
-            raise ValueError(f"Dense {self.name!r}: the last dimension of the input must be known, got shape "
-                             f"{input_shape}")
-        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, name="kernel")
-        self.bias = self.add_weight((self.units,), self.bias_initializer, regularizer=self.bias_regularizer,
-                                    name="bias") if self.use_bias else None
+            raise ValueError(
+                f"Dense {self.name!r}: the last dimension of the input must be known, got shape {input_shape}"
+            )
+        self.kernel = self.add_weight(
+            (input_shape[-1], self.units),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            name="kernel",
+        )
+        self.bias = (
+            self.add_weight(
+                (self.units,), self.bias_initializer, regularizer=self.bias_regularizer, name="bias"
+            )
+            if self.use_bias
+            else None
+        )
         self.built = True
 
     def call(self, inputs):
         if inputs.shape[-1] != self.kernel.shape[0]:
-            raise ValueError(f"Dense {self.name!r}: expected inputs with last dimension {self.kernel.shape[0]}, "
-                             f"got shape {tuple(inputs.shape)}")
+            raise ValueError(
+                f"Dense {self.name!r}: expected inputs with last dimension {self.kernel.shape[0]}, "
+                f"got shape {tuple(inputs.shape)}"
+            )
         if inputs.dtype != self.kernel.dtype:
             inputs = inputs.to(self.kernel.dtype)
         z = inputs @ self.kernel
@@ -103,9 +143,14 @@ class Dense(Layer):
         return mark_logits(self.activation(z), self.activation, z)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": activations.serialize(self.activation),
-                "use_bias": self.use_bias, "kernel_initializer": _init_config(self.kernel_initializer),
-                "bias_initializer": _init_config(self.bias_initializer)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": _init_config(self.kernel_initializer),
+            "bias_initializer": _init_config(self.bias_initializer),
+        }
 
 
 class Activation(Layer):
@@ -134,8 +179,11 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             return inputs
         rng = self._rng or ember.random.numpy_generator()
-        shape = tuple(inputs.shape) if self.noise_shape is None else tuple(
-            s if n is None else n for s, n in zip(inputs.shape, self.noise_shape))
+        shape = (
+            tuple(inputs.shape)
+            if self.noise_shape is None
+            else tuple(s if n is None else n for s, n in zip(inputs.shape, self.noise_shape))
+        )
         keep = (rng.random(shape) >= self.rate).astype(inputs._data.dtype) / (1.0 - self.rate)
         return inputs * Tensor._wrap(ember.backend.xp_of(inputs._data).asarray(keep))
 
@@ -159,8 +207,10 @@ class Reshape(Layer):
         size = math.prod(inputs.shape[1:])
         known = math.prod(d for d in target if d != -1)
         if (-1 not in target and known != size) or (-1 in target and size % known):
-            raise ValueError(f"Reshape {self.name!r}: cannot reshape inputs of shape {tuple(inputs.shape)} "
-                             f"({size} values per sample) to target_shape {target}")
+            raise ValueError(
+                f"Reshape {self.name!r}: cannot reshape inputs of shape {tuple(inputs.shape)} "
+                f"({size} values per sample) to target_shape {target}"
+            )
         return inputs.reshape((n,) + target)
 
     def get_config(self):
@@ -198,11 +248,16 @@ class Lambda(Layer):
         from ..saving import serialize_keras_object
 
         if getattr(self.function, "__name__", "") == "<lambda>":
-            raise ValueError(f"Lambda layer {self.name!r} wraps a Python lambda, which cannot be saved as "
-                             "config; use a named function registered with "
-                             "@keras.saving.register_keras_serializable()")
-        return {**super().get_config(), "function": serialize_keras_object(self.function),
-                "arguments": self.arguments}
+            raise ValueError(
+                f"Lambda layer {self.name!r} wraps a Python lambda, which cannot be saved as "
+                "config; use a named function registered with "
+                "@keras.saving.register_keras_serializable()"
+            )
+        return {
+            **super().get_config(),
+            "function": serialize_keras_object(self.function),
+            "arguments": self.arguments,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -237,19 +292,27 @@ class Embedding(Layer):
         self.embeddings_initializer = initializers.get(init)
 
     def build(self, input_shape=None):
-        self.embeddings = self.add_weight((self.input_dim, self.output_dim), self.embeddings_initializer,
-                                          name="embeddings")
+        self.embeddings = self.add_weight(
+            (self.input_dim, self.output_dim), self.embeddings_initializer, name="embeddings"
+        )
         self.built = True
 
     def call(self, inputs):
         idx = inputs if inputs._data.dtype.kind in "iu" else inputs.to(ember.int64)
         xp = ember.backend.xp_of(idx._data)
         if idx._data.size and (int(xp.max(idx._data)) >= self.input_dim or int(xp.min(idx._data)) < 0):
-            raise IndexError(f"Embedding {self.name!r}: indices must be in [0, {self.input_dim}), got values in "
-                             f"[{int(xp.min(idx._data))}, {int(xp.max(idx._data))}]")
+            raise IndexError(
+                f"Embedding {self.name!r}: indices must be in [0, {self.input_dim}), got values in "
+                f"[{int(xp.min(idx._data))}, {int(xp.max(idx._data))}]"
+            )
         flat = F.index_select(self.embeddings, 0, idx.reshape(-1))
         return flat.reshape(tuple(idx.shape) + (self.output_dim,))
 
     def get_config(self):
-        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
-                "embeddings_initializer": _init_config(self.embeddings_initializer), "mask_zero": self.mask_zero}
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": _init_config(self.embeddings_initializer),
+            "mask_zero": self.mask_zero,
+        }

@@ -5,6 +5,7 @@
 >>> tuple(keras.layers.Concatenate()([a, b]).shape)
 (2, 8)
 """
+
 from __future__ import annotations
 
 from ember import functional as F
@@ -15,8 +16,10 @@ from .base import Layer
 class _Merge(Layer):
     def _check(self, inputs):
         if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
-            raise ValueError(f"{type(self).__name__} {self.name!r} expects a list of at least 2 inputs, got "
-                             f"{type(inputs).__name__}")
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r} expects a list of at least 2 inputs, got "
+                f"{type(inputs).__name__}"
+            )
         return list(inputs)
 
     def call(self, inputs):
@@ -27,8 +30,10 @@ class _Merge(Layer):
             for x in xs[1:]:
                 out = self._merge(out, x)
         except (ValueError, RuntimeError) as exc:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: inputs of shapes {sorted(shapes)} cannot be "
-                             f"combined elementwise ({exc})") from None
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: inputs of shapes {sorted(shapes)} cannot be "
+                f"combined elementwise ({exc})"
+            ) from None
         return self._finish(out, len(xs))
 
     def _finish(self, out, n):
@@ -81,8 +86,10 @@ class Concatenate(_Merge):
         ax = self.axis % xs[0].ndim
         others = {tuple(s for i, s in enumerate(x.shape) if i != ax) for x in xs}
         if len(ranks) != 1 or len(others) != 1:
-            raise ValueError(f"Concatenate {self.name!r}: inputs must match except on axis {self.axis}; got "
-                             f"shapes {[tuple(x.shape) for x in xs]}")
+            raise ValueError(
+                f"Concatenate {self.name!r}: inputs must match except on axis {self.axis}; got "
+                f"shapes {[tuple(x.shape) for x in xs]}"
+            )
         return F.cat(xs, ax)
 
     def get_config(self):

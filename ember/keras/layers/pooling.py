@@ -5,6 +5,7 @@ GlobalMaxPooling2D.
 >>> tuple(keras.layers.MaxPooling2D()(keras.ops.ones((2, 28, 28, 8))).shape)
 (2, 14, 14, 8)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,11 @@ def _windows(x, pool, strides):
     ho, wo = (h - ph) // sh + 1, (w - pw) // sw + 1
     if ho <= 0 or wo <= 0:
         raise ValueError(f"input of spatial size {(h, w)} is smaller than the pool size {pool}")
-    return [x[:, i:i + (ho - 1) * sh + 1:sh, j:j + (wo - 1) * sw + 1:sw, :] for i in range(ph)
-            for j in range(pw)], (ho, wo)
+    return [
+        x[:, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw, :]
+        for i in range(ph)
+        for j in range(pw)
+    ], (ho, wo)
 
 
 def pool2d(x, pool, strides, padding, kind):
@@ -32,7 +36,7 @@ def pool2d(x, pool, strides, padding, kind):
         ho, wo = h // pool[0], w // pool[1]
         if ho <= 0 or wo <= 0:
             raise ValueError(f"input of spatial size {(h, w)} is smaller than the pool size {tuple(pool)}")
-        blocks = x[:, :ho * pool[0], :wo * pool[1], :].reshape(n, ho, pool[0], wo, pool[1], c)
+        blocks = x[:, : ho * pool[0], : wo * pool[1], :].reshape(n, ho, pool[0], wo, pool[1], c)
         return blocks.amax((2, 4)) if kind == "max" else blocks.mean((2, 4))
     if padding == "same":
         ph, pw = same_pads(h, pool[0], strides[0], 1), same_pads(w, pool[1], strides[1], 1)
@@ -53,7 +57,7 @@ def pool2d(x, pool, strides, padding, kind):
         return total / float(len(wins))
     ones = np.ones((1, h, w, 1), dtype=x._data.dtype)
     counts = np.lib.stride_tricks.sliding_window_view(np.pad(ones, ((0, 0), ph, pw, (0, 0))), pool, (1, 2))
-    counts = counts[:, ::strides[0], ::strides[1]].sum((-1, -2))
+    counts = counts[:, :: strides[0], :: strides[1]].sum((-1, -2))
     return total / x.new_tensor(counts)
 
 
@@ -70,16 +74,24 @@ class _Pool2D(Layer):
 
     def call(self, inputs):
         if inputs.ndim != self.rank + 2:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2}, "
-                             f"got shape {tuple(inputs.shape)}")
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2}, "
+                f"got shape {tuple(inputs.shape)}"
+            )
         if self.rank == 1:
-            out = pool2d(inputs.unsqueeze(1), (1,) + self.pool_size, (1,) + self.strides, self.padding, self.kind)
+            out = pool2d(
+                inputs.unsqueeze(1), (1,) + self.pool_size, (1,) + self.strides, self.padding, self.kind
+            )
             return out.squeeze(1)
         return pool2d(inputs, self.pool_size, self.strides, self.padding, self.kind)
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
-                "padding": self.padding}
+        return {
+            **super().get_config(),
+            "pool_size": list(self.pool_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+        }
 
 
 class MaxPooling2D(_Pool2D):

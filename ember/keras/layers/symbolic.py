@@ -7,6 +7,7 @@ that connect layers. Output shapes are found by running the layer once on a smal
 >>> y.shape
 (None, 3)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,12 +35,16 @@ class KerasTensor:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
     def __bool__(self):
-        raise TypeError("a KerasTensor is symbolic and has no truth value; wrap data-dependent logic in a "
-                        "custom Layer's call()")
+        raise TypeError(
+            "a KerasTensor is symbolic and has no truth value; wrap data-dependent logic in a "
+            "custom Layer's call()"
+        )
 
     def _unsupported(self, *args, **kwargs):
-        raise TypeError("operators on symbolic KerasTensors are not supported; use keras.layers.Add/Multiply/"
-                        "Concatenate or keras.layers.Lambda(lambda t: ...) to combine them")
+        raise TypeError(
+            "operators on symbolic KerasTensors are not supported; use keras.layers.Add/Multiply/"
+            "Concatenate or keras.layers.Lambda(lambda t: ...) to combine them"
+        )
 
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __getitem__ = _unsupported
     __hash__ = object.__hash__
@@ -81,15 +86,17 @@ def map_structure(fn, structure, is_leaf=None):
 
 def any_symbolic(args, kwargs) -> bool:
     for a in args:
-        if isinstance(a, KerasTensor) or (isinstance(a, (list, tuple, dict)) and
-                                          any(isinstance(t, KerasTensor) for t in flatten(a))):
+        if isinstance(a, KerasTensor) or (
+            isinstance(a, (list, tuple, dict)) and any(isinstance(t, KerasTensor) for t in flatten(a))
+        ):
             return True
     return any(isinstance(v, KerasTensor) for v in kwargs.values())
 
 
 def _dummy(t: KerasTensor, fill: int):
-    shape = tuple(_DUMMY_BATCH if (d is None and i == 0) else (fill if d is None else d)
-                  for i, d in enumerate(t.shape))
+    shape = tuple(
+        _DUMMY_BATCH if (d is None and i == 0) else (fill if d is None else d) for i, d in enumerate(t.shape)
+    )
     return Tensor._wrap(np.zeros(shape, dtype=t.dtype))
 
 
@@ -114,21 +121,26 @@ def symbolic_call(layer, args, kwargs, record=True):
         layer.built = True
     try:
         out = _run(layer, args, dict(kwargs), 3)
-        needs_second = any(d is None for t in flatten((args, kwargs)) if isinstance(t, KerasTensor)
-                           for d in t.shape[1:])
+        needs_second = any(
+            d is None for t in flatten((args, kwargs)) if isinstance(t, KerasTensor) for d in t.shape[1:]
+        )
         out2 = _run(layer, args, dict(kwargs), 4) if needs_second else out
     except Exception as exc:
         shapes = [t.shape for t in flatten(args) if isinstance(t, KerasTensor)]
-        raise type(exc)(f"layer {layer.name!r} ({type(layer).__name__}) failed on symbolic inputs of shape "
-                        f"{', '.join(map(str, shapes))}: {exc}") from exc
+        raise type(exc)(
+            f"layer {layer.name!r} ({type(layer).__name__}) failed on symbolic inputs of shape "
+            f"{', '.join(map(str, shapes))}: {exc}"
+        ) from exc
     batch_unknown = any(t.shape[:1] == (None,) for t in flatten(args) if isinstance(t, KerasTensor))
 
     def to_symbolic(pair):
         a, b = pair
         if not isinstance(a, Tensor):
             return a
-        shape = tuple(None if (i == 0 and batch_unknown) or da != db else da
-                      for i, (da, db) in enumerate(zip(a.shape, b.shape)))
+        shape = tuple(
+            None if (i == 0 and batch_unknown) or da != db else da
+            for i, (da, db) in enumerate(zip(a.shape, b.shape))
+        )
         return KerasTensor(shape, str(a.dtype.np), name=layer.name)
 
     structure = map_structure(to_symbolic, _zip(out, out2), is_leaf=lambda p: isinstance(p, _Pair))

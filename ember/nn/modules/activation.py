@@ -37,7 +37,8 @@ def _simple(name, fn, doc, params=(), defaults=(), inplace=False):
         return fn(input, *[getattr(self, k) for k in names])
 
     def extra_repr(self):
-        parts = [f"{k}={getattr(self, k)}" for k in params]
+        parts = [f"{k}={getattr(self, k)!r}" if isinstance(getattr(self, k), str) else f"{k}={getattr(self, k)}"
+                 for k in params]
         if inplace and self.inplace:
             parts.append("inplace=True")
         return ", ".join(parts)

@@ -216,6 +216,11 @@ def _as_param(value):
     return value
 
 
+def _describe(p):
+    kind = "Parameter containing" if isinstance(p, Parameter) else "Object of type"
+    return f"{kind}: [{p.dtype!r} of size {'x'.join(map(str, p.shape))}]"
+
+
 class ParameterList(Module):
     """A list of Parameters registered with the module (tensors are wrapped into Parameters).
 
@@ -261,8 +266,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self):
-        return "\n".join(f"({i}): Parameter containing: [{p.dtype.name} of size {'x'.join(map(str, p.shape))}]"
-                         for i, p in enumerate(self))
+        return "\n".join(f"  ({i}): {_describe(p)}" for i, p in enumerate(self))
 
     def forward(self, *args, **kwargs):
         raise mark(NotImplementedError("ParameterList is not callable"))
@@ -321,8 +325,7 @@ class ParameterDict(Module):
             self[k] = v
 
     def extra_repr(self):
-        return "\n".join(f"({k}): Parameter containing: [{p.dtype.name} of size {'x'.join(map(str, p.shape))}]"
-                         for k, p in self.items())
+        return "\n".join(f"  ({k}): {_describe(p)}" for k, p in self.items())
 
     def forward(self, *args, **kwargs):
         raise mark(NotImplementedError("ParameterDict is not callable"))

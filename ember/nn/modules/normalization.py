@@ -1,4 +1,4 @@
-"""BatchNorm1d/2d/3d, LayerNorm, GroupNorm (and InstanceNorm-free basics) with PyTorch's buffers and defaults."""
+"""BatchNorm1d/2d/3d, LayerNorm and GroupNorm with PyTorch's parameters, buffers, defaults and repr."""
 from __future__ import annotations
 
 from ... import creation, dtypes
@@ -10,21 +10,30 @@ from .module import Module, Parameter
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm"]
 
 
+def _affine_params(mod, weight, bias, shape, fk):
+    """Register ``weight`` (ones) and ``bias`` (zeros) of ``shape``, or None for the ones switched off."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    mod.register_parameter("weight", Parameter(creation.ones(*shape, **fk)) if weight else None)
+    mod.register_parameter("bias", Parameter(creation.zeros(*shape, **fk)) if bias else None)
+
+
+def _reset_affine(mod):
+    if mod.weight is not None:
+        init.ones_(mod.weight)
+    if mod.bias is not None:
+        init.zeros_(mod.bias)
+
+
 class _BatchNorm(Module):
     _dims = ()
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
-                 dtype=None):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 device=None, dtype=None, *, bias=True):
         super().__init__()
         fk = {"device": device, "dtype": dtype}
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(creation.ones(num_features, **fk))
-            self.bias = Parameter(creation.zeros(num_features, **fk))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_params(self, affine, bias and affine, num_features, fk)
         if track_running_stats:
             self.register_buffer("running_mean", creation.zeros(num_features, **fk))
             self.register_buffer("running_var", creation.ones(num_features, **fk))
@@ -42,9 +51,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input_dim(self, input):
         if input.ndim not in self._dims:
@@ -67,7 +74,7 @@ class _BatchNorm(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -121,26 +128,17 @@ class LayerNorm(Module):
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
         fk = {"device": device, "dtype": dtype}
-        if elementwise_affine:
-            self.weight = Parameter(creation.ones(*shape, **fk))
-            self.bias = Parameter(creation.zeros(*shape, **fk)) if bias else None
-            if not bias:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_params(self, elementwise_affine, bias and elementwise_affine, shape, fk)
 
     def reset_parameters(self):
-        if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
@@ -152,27 +150,20 @@ class GroupNorm(Module):
     ember.Size([3, 4, 5])
     """
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         if num_channels % num_groups:
             raise mark(ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                                   f"({num_groups})"))
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        fk = {"device": device, "dtype": dtype}
-        if affine:
-            self.weight = Parameter(creation.ones(num_channels, **fk))
-            self.bias = Parameter(creation.zeros(num_channels, **fk))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_params(self, affine, bias and affine, num_channels, {"device": device, "dtype": dtype})
 
     def reset_parameters(self):
-        if self.affine:
-            init.ones_(self.weight)
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")

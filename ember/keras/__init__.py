@@ -1,0 +1,33 @@
+"""ember.keras: Keras 3's API on Ember's engine. Change ``import keras`` to ``from ember import keras``.
+
+>>> import numpy as np
+>>> from ember import keras
+>>> model = keras.Sequential([keras.layers.Flatten(input_shape=(4, 4)),
+...                            keras.layers.Dense(3, activation="softmax")])
+>>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+>>> history = model.fit(np.random.rand(64, 4, 4), np.random.randint(0, 3, 64), epochs=1, verbose=0)
+>>> sorted(history.history)
+['accuracy', 'loss']
+"""
+
+from . import (  # noqa: F401
+    activations,
+    backend,
+    callbacks,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    ops,
+    optimizers,
+    regularizers,
+    saving,
+    utils,
+)
+from .layers import Input, Layer, Variable  # noqa: F401
+from .layers.base import clear_session  # noqa: F401
+from .models import Model, Sequential  # noqa: F401
+
+__version__ = "3.0.0-ember"

@@ -1,0 +1,12 @@
+"""``keras.models``: Model, Sequential, load_model, clone_model."""
+
+from ..saving import load_model  # noqa: F401
+from .model import Functional, Model  # noqa: F401
+from .sequential import Sequential  # noqa: F401
+
+
+def clone_model(model):
+    """A new model with the same architecture and freshly initialised weights."""
+    from ..saving import deserialize_keras_object, serialize_keras_object
+
+    return deserialize_keras_object(serialize_keras_object(model))

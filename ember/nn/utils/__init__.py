@@ -1,0 +1,11 @@
+"""torch.nn.utils on Ember: gradient clipping, parameter/vector conversion, and (rnn.py) sequence packing."""
+import importlib
+
+from .clip_grad import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm  # noqa: F401
+from .convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
+
+try:
+    rnn = importlib.import_module(f"{__name__}.rnn")
+except ModuleNotFoundError as _e:  # rnn helpers live in rnn.py (written with the RNN layers)
+    if _e.name != f"{__name__}.rnn":
+        raise

@@ -1,0 +1,188 @@
+"""Op-table rows: random primitives and the fused nn primitives (relu, linear, cross-entropy, conv, pool,
+LSTM)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import ember.nn.functional  # noqa: F401  (ember.nn.functional for these rows)
+
+from .spec import NZ, D, F, Fn, Row
+
+
+def _random(L):
+    L.manual_seed(3)
+    a, n = L.rand(40, 50), L.randn(40, 50, dtype=L.float64)
+    L.manual_seed(3)
+    return a, n, L.rand(40, 50), L.randn(40, 50, dtype=L.float64), L.rand(0, 3), L.randn(())
+
+
+def _check_random(a, n, a2, n2, empty, scalar):
+    u, z = a.numpy(), n.numpy()
+    assert u.dtype == np.float32 and z.dtype == np.float64 and u.shape == z.shape == (40, 50)
+    assert (u >= 0).all() and (u < 1).all() and abs(u.mean() - 0.5) < 0.05 and abs(u.std() - 0.2887) < 0.03
+    assert abs(z.mean()) < 0.1 and abs(z.std() - 1) < 0.1
+    assert (a2.numpy() == u).all() and (n2.numpy() == z).all(), "manual_seed does not reproduce the draws"
+    assert tuple(empty.shape) == (0, 3) and tuple(scalar.shape) == ()
+
+
+def _ce(L, x, t):
+    F_ = L.nn.functional
+    return (
+        F_.cross_entropy(x, t),
+        F_.cross_entropy(x, t, reduction="sum"),
+        F_.cross_entropy(x, t, reduction="none"),
+        F_.cross_entropy(x, t, label_smoothing=0.1),
+        F_.cross_entropy(x, t, ignore_index=1),
+    )
+
+
+def _ce_ref(x, t):
+    logp = x - x.max(1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))
+    nll = -logp[np.arange(len(t)), t]
+    smooth = 0.9 * nll - 0.1 * logp.mean(1)
+    keep = t != 1
+    return nll.mean(), nll.sum(), nll, smooth.mean(), (nll * keep).sum() / max(keep.sum(), 1)
+
+
+def _windows(x, k, stride, pad):
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    w = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))
+    return w[:, :, ::stride, ::stride]  # (N, C, OH, OW, k, k)
+
+
+def _conv(L, x, w, b):
+    F_ = L.nn.functional
+    return F_.conv2d(x, w, b, padding=1), F_.conv2d(x, w, stride=2), F_.unfold(x, 2, stride=2)
+
+
+def _conv_ref(x, w, b):
+    c1 = np.einsum("nchwij,ocij->nohw", _windows(x, 3, 1, 1), w) + b[None, :, None, None]
+    c2 = np.einsum("nchwij,ocij->nohw", _windows(x, 3, 2, 0), w)
+    win = _windows(x, 2, 2, 0)  # unfold: (N, C*k*k, L) with C outermost, then the kernel offsets
+    n, c, oh, ow = win.shape[:4]
+    return c1, c2, win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * 4, oh * ow)
+
+
+def _fold_ref(cols):
+    n, ckk, nl = cols.shape
+    c, k, size = ckk // 4, 2, 4
+    out = np.zeros((n, c, size, size))
+    cols = cols.reshape(n, c, k, k, 3, 3)  # kernel 2, stride 1 over a 4x4 output: 3x3 windows
+    for i in range(k):
+        for j in range(k):
+            out[:, :, i : i + 3, j : j + 3] += cols[:, :, i, j]
+    return out
+
+
+def _pool(L, x):
+    F_ = L.nn.functional
+    out, idx = F_.max_pool2d(x, 2, return_indices=True)
+    return out, idx, F_.max_pool2d(x, 3, stride=1, padding=1)
+
+
+def _pool_ref(x):
+    n, c, h, w = x.shape
+    blocks = (
+        x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
+    )
+    arg = blocks.argmax(-1)
+    rows = np.arange(h // 2)[:, None] * 2 + arg // 2
+    cols = np.arange(w // 2)[None, :] * 2 + arg % 2
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    p3 = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(2, 3)).max((-1, -2))
+    return blocks.max(-1), rows * w + cols, p3
+
+
+def _lstm_ref(xw, whh, h, c):
+    hs, cs = [], []
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    for t in range(xw.shape[0]):
+        z = xw[t] + h @ whh.T
+        i, f, g, o = np.split(z, 4, axis=-1)
+        c = sig(f) * c + sig(i) * np.tanh(g)
+        h = sig(o) * np.tanh(c)
+        hs.append(h)
+        cs.append(c)
+    return np.stack([np.stack(hs), np.stack(cs)])
+
+
+def _lstm_torch(T, xw, whh, h, c):
+    hs, cs = [], []
+    for t in range(xw.shape[0]):
+        i, f, g, o = (xw[t] + h @ whh.T).chunk(4, -1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        h = o.sigmoid() * c.tanh()
+        hs.append(h)
+        cs.append(c)
+    return T.stack([T.stack(hs), T.stack(cs)])
+
+
+def _targets(rng, sizes):
+    return rng.integers(0, 4, (5,)).astype(np.int64)
+
+
+ROWS = [
+    Row(
+        "random", _random, None, [()], prims=("uniform", "normal"), covers=(), grad=False, check=_check_random
+    ),
+    Row(
+        "relu_primitive",
+        lambda L, x: L.nn.functional.relu(x),
+        lambda x: np.maximum(x, 0),
+        [(NZ("a", "b"),), (NZ(),), (NZ(0, "a"),)],
+        prims=("relu",),
+        covers=(),
+    ),
+    Row(
+        "linear",
+        lambda L, x, w, b: (L.nn.functional.linear(x, w, b), L.nn.functional.linear(x[None], w, b)),
+        lambda x, w, b: (x @ w.T + b, (x @ w.T + b)[None]),
+        [(F("a", "b"), F("c", "b"), F("c"))],
+        prims=("linear",),
+        covers=(),
+    ),
+    Row(
+        "cross_entropy",
+        _ce,
+        _ce_ref,
+        [(F(5, 4, lo=-3, hi=3), Fn(_targets, False))],
+        prims=("softmax_cross_entropy",),
+        covers=(),
+    ),
+    Row(
+        "conv2d_unfold",
+        _conv,
+        _conv_ref,
+        [(F(2, 3, 5, 5), F(4, 3, 3, 3), F(4))],
+        prims=("im2col",),
+        covers=(),
+    ),
+    Row(
+        "fold",
+        lambda L, cols: L.nn.functional.fold(cols, (4, 4), 2),
+        _fold_ref,
+        [(F(2, 12, 9),)],
+        prims=("col2im",),
+        covers=(),
+    ),
+    Row(
+        "max_pool2d",
+        _pool,
+        _pool_ref,
+        [(D(2, 3, 4, 6),)],
+        prims=("pool_select", "pool_argmax", "pool_scatter"),
+        covers=(),
+    ),
+    Row(
+        "lstm_seq",
+        lambda L, xw, whh, h, c: L.ops.apply("lstm_seq", xw, whh, h, c),
+        _lstm_ref,
+        [(F(3, 2, 8), F(8, 2, lo=-1, hi=1), F(2, 2), F(2, 2))],
+        prims=("lstm_seq", "lstm_seq_grad"),
+        covers=(),
+        torch_fn=_lstm_torch,
+        grad2=False,
+    ),
+]
