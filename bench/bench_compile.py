@@ -1,195 +1,172 @@
-"""Compiled training steps (ember.compile) against eager PyTorch, ratios in one run (issue 5).
+"""Compiled training steps and inference (ember.compile, issue 5) against PyTorch, ratios in one run.
 
-Each workload is one training step (forward, backward, optimizer update) written once against a library
-``lib`` (ember or torch), with plain tensors and a hand-written optimizer so the same code runs on both.
-Rows: Ember eager, Ember compiled, PyTorch eager (same code), PyTorch eager with torch.nn/torch.optim
-(its own fused optimizers: the fair "PyTorch steps/s"), and torch.compile where it works.
+Training: the five workloads of ``bench/workloads.py`` (real ``nn`` layers and ``optim`` optimizers, the
+same program on both libraries), one full step each (zero_grad, forward, loss, backward, optimizer step).
+Columns: Ember eager, Ember compiled (``ember.compile(step)``), PyTorch eager, and ``torch.compile`` (the
+model compiled with ``model.compile()``, backward and optimizer eager) where it runs. Rounds of the
+contenders are interleaved so machine drift hits all of them; each number is the best round.
+Ratio = PyTorch-eager time / Ember-compiled time (> 1 means Ember compiled is faster).
 
-Run: python -m bench.bench_compile [--quick]
+Inference: the mlp's forward at batch 1 (eval mode, no grad): Ember compiled, Ember eager, PyTorch eager,
+and onnxruntime on the graph exported by ``ember.export.onnx`` when onnx/onnxruntime are installed.
+
+Run: python -m bench.bench_compile [--quick] [workload ...]
 """
 
 from __future__ import annotations
 
-import math
+import os
 import sys
+import time
 import warnings
 
+from bench.harness import torch_or_none
+from bench.workloads import WORKLOADS, make
+
 import ember
-from bench.harness import best_time, torch_or_none
-from ember.graph.compile import compile as ember_compile
+
+GOALS = {"seed_linear": 2.0, "mlp": 1.1, "cnn": 1.0, "lstm": 1.0, "transformer": 1.2}
+STEPS = {"seed_linear": 100, "mlp": 10, "cnn": 2, "lstm": 2, "transformer": 2}
+COLUMNS = ("ember eager", "ember compiled", "torch eager", "torch.compile")
 
 
-def _params(lib, shapes, seed=0):
-    lib.manual_seed(seed)
-    out = []
-    for fan_in, fan_out in shapes:
-        bound = 1 / math.sqrt(fan_in)
-        w = (lib.rand(fan_in, fan_out) * 2 - 1) * bound
-        b = (lib.rand(fan_out) * 2 - 1) * bound
-        out += [w.requires_grad_(), b.requires_grad_()]
-    return out
+def interleave(fns: dict, number: int, rounds: int) -> dict:
+    """{label: best seconds per call}; one round of each contender after the other, ``rounds`` times."""
+    best = {k: float("inf") for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            best[k] = min(best[k], (time.perf_counter() - t0) / number)
+    return best
 
 
-def _adam(lib, params, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
-    """Adam with its step count kept in a tensor, so a compiled step sees it change."""
-    t = lib.zeros(())
-    ms = [lib.zeros_like(p) for p in params]
-    vs = [lib.zeros_like(p) for p in params]
-
-    def update():
-        with lib.no_grad():
-            t.add_(1)
-            bc1, bc2 = 1 - b1**t, 1 - b2**t
-            for p, m, v in zip(params, ms, vs):
-                g = p.grad
-                m.mul_(b1).add_(g * (1 - b1))
-                v.mul_(b2).add_(g * g * (1 - b2))
-                p.sub_((m / bc1) * lr / ((v / bc2).sqrt() + eps))
-
-    return update
+def _warm(fn, n=3):
+    for _ in range(n):
+        fn()
+    return fn
 
 
-def _sgd_momentum(lib, params, lr=0.01, momentum=0.9):
-    bufs = [lib.zeros_like(p) for p in params]
-
-    def update():
-        with lib.no_grad():
-            for p, buf in zip(params, bufs):
-                buf.mul_(momentum).add_(p.grad)
-                p.sub_(buf * lr)
-
-    return update
-
-
-def _mlp_forward(lib, params, x):
-    h = x
-    for i in range(0, len(params), 2):
-        h = h @ params[i] + params[i + 1]
-        if i + 2 < len(params):
-            h = h.relu()
-    return h
-
-
-def _data(lib, batch, n_in, n_out, seed=1):
-    lib.manual_seed(seed)
-    x = lib.randn(batch, n_in)
-    onehot = lib.zeros(batch, n_out)
-    idx = (lib.rand(batch) * n_out).floor()
-    for i in range(batch):  # plain setup code, outside the timed step
-        onehot[i, int(idx[i].item())] = 1.0
-    return x, onehot
-
-
-def make_step(lib, workload):
-    """(step function taking (x, onehot), x, onehot, params)."""
-    if workload == "seed_linear":
-        params, batch, opt = _params(lib, [(784, 10)]), 64, _adam
-    else:
-        params, batch, opt = _params(lib, [(784, 512), (512, 256), (256, 10)]), 128, _sgd_momentum
-    update = opt(lib, params)
-    x, onehot = _data(lib, batch, 784, 10)
-
-    def step(x, onehot):
-        for p in params:
-            p.grad = None
-        logits = _mlp_forward(lib, params, x)
-        loss = -(lib.log_softmax(logits, dim=1) * onehot).sum() / x.shape[0]
-        loss.backward()
-        update()
-        return loss.detach()
-
-    return step, x, onehot, params
-
-
-def torch_native_step(torch, workload):
-    """The same model with torch.nn.Linear, F.cross_entropy and torch.optim (foreach implementations)."""
-    torch.manual_seed(0)
-    sizes = [784, 10] if workload == "seed_linear" else [784, 512, 256, 10]
-    layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1])
-    batch = 64 if workload == "seed_linear" else 128
-    opt = (
-        torch.optim.Adam(model.parameters(), lr=1e-3)
-        if workload == "seed_linear"
-        else torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    )
-    x, y = torch.randn(batch, 784), torch.randint(0, 10, (batch,))
-
-    def step():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step, model
-
-
-def _time(fn, number, rounds):
-    return best_time(fn, number, rounds=rounds, warmup=3) * 1e6
-
-
-def run_workload(workload, torch, number, rounds):
-    row = {"workload": workload}
-    step, x, oh, _ = make_step(ember, workload)
-    row["ember eager"] = _time(lambda: step(x, oh), number, rounds)
-    step, x, oh, params = make_step(ember, workload)
-    compiled = ember_compile(step)
-    row["ember compiled"] = _time(lambda: compiled(x, oh), number, rounds)
-    row["_stats"] = dict(compiled.stats)
-    if torch is not None:
-        tstep, tx, toh, _ = make_step(torch, workload)
-        row["torch eager (same code)"] = _time(lambda: tstep(tx, toh), number, rounds)
-        nstep, model = torch_native_step(torch, workload)
-        row["torch eager (nn+optim)"] = _time(nstep, number, rounds)
-        row["torch.compile"] = _torch_compile_time(torch, workload, number, rounds)
-    return row
-
-
-def _torch_compile_time(torch, workload, number, rounds):
+def _torch_compiled_step(torch, name, notes):
     try:
-        nstep, _ = torch_native_step(torch, workload)
-        cstep = torch.compile(nstep)
-        for _ in range(3):
-            cstep()
-        return _time(cstep, number, rounds)
-    except Exception as exc:  # inductor needs a working C++ toolchain; report, don't fail
-        warnings.warn(
-            f"torch.compile failed on {workload}: {type(exc).__name__}: {str(exc)[:200]}", stacklevel=2
-        )
+        model, _, step = make(name, torch)
+        model.compile()
+        return _warm(step)
+    except Exception as exc:  # inductor needs a C++ toolchain and may not support everything
+        notes.append(f"torch.compile failed on {name}: {type(exc).__name__}: {str(exc)[:160]}")
         return None
 
 
-def print_rows(rows):
-    cols = [
-        "ember eager",
-        "ember compiled",
-        "torch eager (same code)",
-        "torch eager (nn+optim)",
-        "torch.compile",
-    ]
-    print(
-        "\nTraining step (us, best of rounds, 2 threads); ratio = torch nn+optim time / ember compiled time"
-    )
-    print(f"{'workload':12s}" + "".join(f"{c:>26s}" for c in cols) + f"{'ratio':>10s}")
+def training_contenders(name, torch, notes, with_torch_compile=True) -> tuple[dict, object]:
+    fns = {"ember eager": _warm(make(name, ember)[2])}
+    compiled = ember.compile(make(name, ember)[2])
+    fns["ember compiled"] = _warm(compiled)
+    if torch is not None:
+        fns["torch eager"] = _warm(make(name, torch)[2])
+        tc = _torch_compiled_step(torch, name, notes) if with_torch_compile else None
+        if tc is not None:
+            fns["torch.compile"] = tc
+    return fns, compiled
+
+
+def training_table(names, torch, quick=False, with_torch_compile=True):
+    rows, notes = [], []
+    for name in names:
+        fns, compiled = training_contenders(name, torch, notes, with_torch_compile)
+        number = max(1, STEPS[name] // (4 if quick else 1))
+        best = interleave(fns, number, 3 if quick else 5)
+        row = {"workload": name, **{k: 1.0 / v for k, v in best.items()}, "stats": ember.compile.stats(compiled)}
+        if "torch eager" in row:
+            row["ratio"] = row["ember compiled"] / row["torch eager"]
+        rows.append(row)
+    return rows, notes
+
+
+def print_training(rows, notes):
+    print("\nTraining steps/s (best of interleaved rounds); ratio = Ember compiled / PyTorch eager steps/s")
+    print(f"{'workload':12s}" + "".join(f"{c:>16s}" for c in COLUMNS) + f"{'ratio':>9s}{'goal':>7s}")
     for r in rows:
-        vals = "".join(f"{r[c]:26.1f}" if r.get(c) else f"{'n/a':>26s}" for c in cols)
-        ratio = r.get("torch eager (nn+optim)", 0) / r["ember compiled"]
-        print(f"{r['workload']:12s}{vals}{ratio:9.2f}x")
+        vals = "".join(f"{r[c]:16.1f}" if c in r else f"{'n/a':>16s}" for c in COLUMNS)
+        ratio = f"{r['ratio']:8.2f}x" if "ratio" in r else f"{'n/a':>9s}"
+        goal = GOALS[r["workload"]]
+        verdict = "" if "ratio" not in r else ("  meets" if r["ratio"] >= goal else "  MISSES")
+        print(f"{r['workload']:12s}{vals}{ratio}{goal:6.1f}x{verdict}")
     for r in rows:
-        print(f"{r['workload']}: compile stats {r['_stats']}")
+        s = r["stats"]
+        print(f"  {r['workload']}: traces={s['traces']} cache_hits={s['cache_hits']} fallbacks={s['fallbacks']}")
+    for n in notes:
+        print("  note:", n)
+
+
+def inference_contenders(torch, notes) -> dict:
+    model, _, _ = make("mlp", ember)
+    model.eval()
+    x = ember.randn(1, 784)
+    fast = ember.compile(model)
+
+    def ember_compiled():
+        with ember.no_grad():
+            return fast(x)
+
+    def ember_eager():
+        with ember.no_grad():
+            return model(x)
+
+    fns = {"ember compiled": _warm(ember_compiled), "ember eager": _warm(ember_eager)}
+    if torch is not None:
+        tmodel = make("mlp", torch)[0].eval()
+        tx = torch.randn(1, 784)
+
+        def torch_eager():
+            with torch.no_grad():
+                return tmodel(tx)
+
+        fns["torch eager"] = _warm(torch_eager)
+    ort = _onnxruntime_fn(fast, x, notes)
+    if ort is not None:
+        fns["onnxruntime"] = _warm(ort)
+    return fns
+
+
+def _onnxruntime_fn(fast, x, notes):
+    try:
+        import onnxruntime  # noqa: F401
+
+        from ember.export.onnx import export_session
+    except ImportError as exc:
+        notes.append(f"onnxruntime skipped: {exc}")
+        return None
+    sess, feed = export_session(fast, x)
+    return lambda: sess.run(None, feed)
+
+
+def inference_table(torch, quick=False):
+    notes: list = []
+    fns = inference_contenders(torch, notes)
+    best = interleave(fns, 200 if quick else 1000, 3 if quick else 7)
+    print("\nInference: mlp forward at batch 1, latency in microseconds (best of interleaved rounds)")
+    for k, v in best.items():
+        print(f"  {k:16s}{v * 1e6:10.1f} us")
+    if "torch eager" in best:
+        ratio = best["torch eager"] / best["ember compiled"]
+        print(f"  ember compiled vs torch eager: {ratio:.2f}x  ({'meets' if ratio >= 1 else 'MISSES'} goal 1.0x)")
+    for n in notes:
+        print("  note:", n)
+    return best
 
 
 def main(argv=None):
-    quick = "--quick" in (argv or sys.argv[1:])
+    argv = list(sys.argv[1:] if argv is None else argv)
+    quick = "--quick" in argv
+    names = [a for a in argv if a in WORKLOADS] or list(WORKLOADS)
     torch = torch_or_none()
-    rows = [
-        run_workload("seed_linear", torch, 50 if quick else 300, 3 if quick else 7),
-        run_workload("mlp", torch, 10 if quick else 40, 3 if quick else 7),
-    ]
-    print_rows(rows)
+    print(f"load average: {os.getloadavg()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows, notes = training_table(names, torch, quick, with_torch_compile="--no-torch-compile" not in argv)
+    print_training(rows, notes)
+    inference_table(torch, quick)
     return rows
 
 

@@ -129,8 +129,13 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
             if node.inputs is None:
                 raise _freed_error(node)
             _check_versions(node)
-            grads = node.op.vjp(g, _out_tensor(node, create_graph), *node.inputs, **node.attrs)
-            if STATE.anomaly:
+            anomaly = STATE.anomaly
+            STATE.anomaly = False  # the vjp's own ops must not be reported as forward anomalies
+            try:
+                grads = node.op.vjp(g, _out_tensor(node, create_graph), *node.inputs, **node.attrs)
+            finally:
+                STATE.anomaly = anomaly
+            if anomaly:
                 _check_grad_finite(node, grads)
             for edge, gi in zip(node.edges, grads):
                 if edge is None or gi is None:

@@ -294,10 +294,12 @@ class Tensor(TensorMethods):
 
         op = REGISTRY[op_name]
         others = tuple(o if isinstance(o, Tensor) else self._scalar(o) for o in others)
+        if len(others) == 1 and others[0]._data.dtype != self._data.dtype:
+            others = (self._promoted_operand(others[0], op_name),)
         recording = STATE.grad_enabled and (self.requires_grad or any(o.requires_grad for o in others))
         if recording:
             self._check_leaf_inplace(op_name)
-            old = Tensor._wrap(self._data.copy() if 0 in op.saves else self._data)
+            old = Tensor._wrap(self._data.copy() if op.saves_input(0) else self._data)
             old._node, old.requires_grad = self._node, self.requires_grad
             res = apply(op, old, *others, **attrs)
         elif STATE.tracer is not None:  # a trace must see the op (optimizer updates under no_grad)
@@ -326,6 +328,18 @@ class Tensor(TensorMethods):
         self._bump(op_name)
         if STATE.tracer is not None:
             STATE.tracer.record_inplace(self, res)
+
+    def _promoted_operand(self, other, op_name):
+        """``other`` cast to the PyTorch result type of (self, other), which must fit back into self."""
+        from .functional.math import _promote_pair
+
+        _, other = _promote_pair(self, other)
+        if not np.can_cast(other._data.dtype, self._data.dtype, "same_kind"):
+            raise mark(with_user_line(RuntimeError(
+                f"{op_name}_: result type {other.dtype.name} can't be cast to the desired output type "
+                f"{self.dtype.name}. Use the out-of-place form (x = x.{op_name}(...)) or convert x first "
+                f"(e.g. x = x.float())."), 4))
+        return other
 
     def _bump(self, op_name):
         vc = self._version_counter()

@@ -20,7 +20,7 @@ def leaf(*values, dtype=ember.float64):
     return ember.tensor(list(values), dtype=dtype, requires_grad=True)
 
 
-# -- accumulation, retain_graph, create_graph ------------------------------------------------------------
+# -- accumulation, retain_graph, create_graph ------------------------------------------------------
 def test_grad_accumulates_across_backward_calls():
     x = leaf(1.0, 2.0)
     (x * x).sum().backward()
@@ -78,7 +78,7 @@ def test_backward_inputs_restricts_accumulation():
     assert b.grad is None
 
 
-# -- ember.autograd.grad --------------------------------------------------------------------------------------
+# -- ember.autograd.grad ---------------------------------------------------------------------------
 def test_grad_with_grad_outputs_and_multiple_inputs():
     x, y = leaf(1.0, 2.0), leaf(3.0, 4.0)
     out = x * y
@@ -108,7 +108,7 @@ def test_grad_retain_graph():
         ember.autograd.grad(y, x)
 
 
-# -- hooks -------------------------------------------------------------------------------------------------
+# -- hooks -----------------------------------------------------------------------------------------
 def test_leaf_hook_replaces_grad_and_handle_removes_it():
     x = leaf(1.0, 2.0)
     seen = []
@@ -144,7 +144,7 @@ def test_hook_on_tensor_without_grad_raises():
         ember.ones(2).register_hook(lambda g: g)
 
 
-# -- grad modes ----------------------------------------------------------------------------------------------
+# -- grad modes ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["no_grad", "inference_mode", "set_grad_enabled"])
 def test_grad_disabled_context_and_decorator(mode):
     x = leaf(1.0)
@@ -199,7 +199,7 @@ def test_requires_grad_and_detach():
         ember.ones(2, dtype=ember.int64).requires_grad_()
 
 
-# -- custom Function ----------------------------------------------------------------------------------------
+# -- custom Function -------------------------------------------------------------------------------
 class ScaledCube(ember.autograd.Function):
     @staticmethod
     def forward(ctx, x, scale, y):
@@ -272,7 +272,7 @@ def test_custom_function_under_no_grad_records_nothing():
     assert out.grad_fn is None and not out.requires_grad
 
 
-# -- in-place safety ------------------------------------------------------------------------------------------
+# -- in-place safety -------------------------------------------------------------------------------
 def test_modifying_a_saved_tensor_names_both_ops_and_lines():
     x = leaf(1.0, 2.0)
     y = x.exp()  # exp saves its output
@@ -321,7 +321,7 @@ def test_saved_tensor_of_custom_function_modified():
         y.sum().backward()
 
 
-# -- GradientTape ------------------------------------------------------------------------------------------
+# -- GradientTape ----------------------------------------------------------------------------------
 def test_tape_watch_and_gradient():
     x = ember.tensor(3.0, dtype=ember.float64)
     with ember.GradientTape() as tape:
@@ -359,7 +359,7 @@ def test_nested_tapes_give_second_order():
     assert (dy.item(), d2y.item()) == (12.0, 12.0)
 
 
-# -- anomaly mode ----------------------------------------------------------------------------------------------
+# -- anomaly mode ----------------------------------------------------------------------------------
 def test_anomaly_forward_nan_names_op_and_line():
     x = ember.tensor([-1.0, 1.0])
     ember.autograd.set_detect_anomaly(True)
@@ -373,11 +373,6 @@ def test_anomaly_forward_nan_names_op_and_line():
     assert ember.tensor([-1.0]).log().isnan().all()  # off again: no error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: the vjp's own ops trip the *forward* NaN check inside ops.apply "
-    "before run_backward can name the node (patch proposed for autograd_engine.run_backward)",
-)
 def test_anomaly_backward_names_op_and_forward_line():
     x = ember.tensor([0.0, 1.0], requires_grad=True)
     with ember.autograd.detect_anomaly():
@@ -389,7 +384,7 @@ def test_anomaly_backward_names_op_and_forward_line():
     assert not ember.autograd.is_anomaly_enabled()
 
 
-# -- graph release ------------------------------------------------------------------------------------------
+# -- graph release ---------------------------------------------------------------------------------
 def test_ten_thousand_steps_run_in_flat_memory():
     ember.manual_seed(0)
     w = ember.randn(4, 3, requires_grad=True)

@@ -117,7 +117,8 @@ def test_modules_match_pytorch(cls, args, kwargs, make):
 
 def test_numpy_int_labels_just_work():
     logits = ember.randn(6, 3, requires_grad=True)
-    for labels in (np.array([0, 1, 2, 0, 1, 2]), np.array([0, 1, 2, 0, 1, 2], dtype=np.int32), [0, 1, 2, 0, 1, 2]):
+    for labels in (np.array([0, 1, 2, 0, 1, 2]), np.array([0, 1, 2, 0, 1, 2], dtype=np.int32), [0, 1, 2, 0,
+                                                                                                1, 2]):
         loss = nn.CrossEntropyLoss()(logits, labels)
         want = F.cross_entropy(logits, ember.tensor([0, 1, 2, 0, 1, 2]))
         assert abs(float(loss) - float(want)) < 1e-7
@@ -141,7 +142,8 @@ def test_fused_cross_entropy_matches_composite_incl_second_order(ignore_index, s
         return per.sum() / valid.sum() if reduction == "mean" else per.sum() if reduction == "sum" else per
 
     def fused(x):
-        return ember.ops.apply("softmax_cross_entropy", x, t, ignore_index=ignore_index, label_smoothing=smoothing,
+        return ember.ops.apply("softmax_cross_entropy", x, t, ignore_index=ignore_index,
+                               label_smoothing=smoothing,
                                reduction=reduction)
 
     outs = []
@@ -158,12 +160,15 @@ def test_fused_cross_entropy_matches_composite_incl_second_order(ignore_index, s
 
 
 @pytest.mark.parametrize("call,exc,match", [
-    (lambda: F.cross_entropy(ember.randn(4, 3), ember.tensor([0, 1, 3, 0])), IndexError, "out of bounds for 3"),
-    (lambda: F.cross_entropy(ember.randn(4, 3), ember.tensor([0, 1])), ValueError, r"expected target of shape \(4,\)"),
+    (lambda: F.cross_entropy(ember.randn(4, 3), ember.tensor([0, 1, 3, 0])), IndexError, "out of bounds for "
+                                                                                         "3"),
+    (lambda: F.cross_entropy(ember.randn(4, 3), ember.tensor([0, 1])), ValueError, r"expected target of "
+                                                                                   r"shape \(4,\)"),
     (lambda: F.cross_entropy(ember.randn(4, 3), ember.randn(4)), ValueError, "class probabilities"),
     (lambda: F.nll_loss(ember.randn(4, 3), ember.tensor([0.0, 1, 1, 1])), RuntimeError, "integer"),
     (lambda: F.nll_loss(ember.randn(4, 3, 2), ember.tensor([0, 1, 1, 1])), ValueError, r"\(4, 2\)"),
-    (lambda: F.binary_cross_entropy(ember.tensor([1.5]), ember.tensor([1.0])), RuntimeError, "between 0 and 1"),
+    (lambda: F.binary_cross_entropy(ember.tensor([1.5]), ember.tensor([1.0])), RuntimeError, "between 0 and "
+                                                                                             "1"),
     (lambda: F.mse_loss(ember.randn(3), ember.randn(3), reduction="avg"), ValueError, "reduction must be"),
     (lambda: F.cross_entropy(ember.randn(2, 3), ember.tensor([0, 1]), label_smoothing=1.5), ValueError,
      "label_smoothing"),

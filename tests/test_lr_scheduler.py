@@ -24,7 +24,8 @@ SCHEDULERS = [
     ("LinearLR", {"start_factor": 0.2, "end_factor": 0.9, "total_iters": 6}),
     ("ConstantLR", {"factor": 0.5, "total_iters": 4}),
     ("OneCycleLR", {"max_lr": 0.5, "total_steps": 25}),
-    ("OneCycleLR", {"max_lr": [0.5, 0.2], "total_steps": 25, "anneal_strategy": "linear", "three_phase": True}),
+    ("OneCycleLR", {"max_lr": [0.5, 0.2], "total_steps": 25, "anneal_strategy": "linear",
+                    "three_phase": True}),
 ]
 
 
@@ -40,7 +41,8 @@ def _trajectory(lib, opt, sched, steps=24, opt_key="momentum"):
     for _ in range(steps):
         opt.step()
         sched.step()
-        lrs.append(sched.get_last_lr() + [g.get(opt_key, g.get("betas", (None,))[0]) for g in opt.param_groups])
+        lrs.append(sched.get_last_lr() + [g.get(opt_key, g.get("betas",
+                                                               (None,))[0]) for g in opt.param_groups])
     return lrs
 
 

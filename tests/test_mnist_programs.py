@@ -1,7 +1,8 @@
 """Acceptance: the seed article's PyTorch MNIST program runs on Ember with only the imports changed.
 
 The program below is ordinary PyTorch code. It is executed twice from the same source text: once under Ember's
-imports (``import ember as torch``, ``from ember import nn, optim`` ...) and once under PyTorch's, trained on the
+imports (``import ember as torch``, ``from ember import nn, optim`` ...) and once under PyTorch's, trained on
+the
 first 8,000 images of the real MNIST test split and evaluated on the last 2,000. torchvision is not installed
 here, so the PyTorch run gets a minimal ``datasets.MNIST`` / ``transforms.ToTensor`` with torchvision's
 behaviour (uint8 HxW -> float (1, H, W) in [0, 1]) reading the same IDX files.
@@ -14,7 +15,8 @@ import pytest
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
 HAVE_MNIST = os.path.exists(os.path.join(DATA, "t10k-images-idx3-ubyte.gz"))
-pytestmark = pytest.mark.skipif(not HAVE_MNIST, reason="real MNIST test files not present in shared/data/mnist")
+pytestmark = pytest.mark.skipif(not HAVE_MNIST, reason="real MNIST test files not present in "
+                                                       "shared/data/mnist")
 
 PROGRAM = '''
 def main(root, seed=0):
@@ -90,7 +92,8 @@ def _torch_vision_standins(torch):
     def to_tensor(img):
         return torch.from_numpy(img.astype(np.float32) / 255.0).unsqueeze(0)
 
-    return {"datasets": SimpleNamespace(MNIST=MNIST), "transforms": SimpleNamespace(ToTensor=lambda: to_tensor)}
+    return {"datasets": SimpleNamespace(MNIST=MNIST),
+            "transforms": SimpleNamespace(ToTensor=lambda: to_tensor)}
 
 
 def test_seed_mnist_program_runs_with_only_imports_changed():

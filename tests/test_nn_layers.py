@@ -1,5 +1,6 @@
 """Every nn layer of the core set against PyTorch: the same weights copied in (through state_dict, so the keys
-match too), outputs, input gradients and parameter gradients in float32 (1e-5) and float64 (1e-10), in train and
+match too), outputs, input gradients and parameter gradients in float32 (1e-5) and float64 (1e-10), in train
+and
 eval mode; plus a contract test per layer (repr, parameter count, state_dict round trip, deepcopy, one
 training step lowers the loss)."""
 import copy
@@ -19,7 +20,8 @@ class Spec:
         self.cls, self.args, self.kwargs, self.shape, self.tol64 = cls, args, kwargs or {}, shape, tol64
         self.inputs = inputs  # callable(rng) -> list of numpy arrays, for multi-input / integer layers
         self.random_train = random_train
-        self.name = name or cls + ("-" + "-".join(f"{k}={v}" for k, v in self.kwargs.items()) if self.kwargs else "")
+        self.name = name or cls + ("-" + "-".join(f"{k}={v}" for k,
+                                                  v in self.kwargs.items()) if self.kwargs else "")
 
 
 def _ints(high, shape):
@@ -35,11 +37,13 @@ SPECS = [
     Spec("Flatten", shape=(2, 3, 4, 5)),
     Spec("Flatten", (0, 2), shape=(2, 3, 4, 5), name="Flatten-0-2"),
     Spec("Unflatten", (1, (2, 3)), shape=(4, 6)),
-    Spec("ReLU"), Spec("ReLU6"), Spec("LeakyReLU", (0.2,)), Spec("ELU", (0.7,)), Spec("SELU"), Spec("CELU", (1.5,)),
+    Spec("ReLU"), Spec("ReLU6"), Spec("LeakyReLU", (0.2,)), Spec("ELU", (0.7,)), Spec("SELU"), Spec("CELU",
+                                                                                                    (1.5,)),
     Spec("GELU"), Spec("GELU", kwargs={"approximate": "tanh"}), Spec("SiLU"), Spec("Sigmoid"), Spec("Tanh"),
     Spec("Softmax", (1,)), Spec("LogSoftmax", (-1,)), Spec("Softmin", (0,)), Spec("Softplus"),
     Spec("Softplus", (2.0, 1.0), name="Softplus-beta2-th1"), Spec("Hardtanh", (-2.0, 1.5)), Spec("Mish"),
-    Spec("PReLU"), Spec("PReLU", (6,), name="PReLU-6"), Spec("PReLU", (3,), shape=(2, 3, 5), name="PReLU-3-3d"),
+    Spec("PReLU"), Spec("PReLU", (6,), name="PReLU-6"), Spec("PReLU", (3,), shape=(2, 3, 5),
+                                                             name="PReLU-3-3d"),
     # PyTorch's float64 Hardsigmoid backward multiplies by the float32 constant 1.0f / 6.0f (~3e-8 off)
     Spec("Softsign"), Spec("Hardswish"), Spec("Hardsigmoid", tol64=1e-7), Spec("LogSigmoid"), Spec("GLU"),
     Spec("Threshold", (0.1, -2.0)), Spec("Tanhshrink"),
@@ -108,7 +112,8 @@ def _check(spec, dtype, train):
                 np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=tol, atol=tol)
     tparams = dict(tmod.named_parameters())
     for name, p in emod.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tparams[name].grad.numpy(), rtol=tol, atol=tol, err_msg=name)
+        np.testing.assert_allclose(p.grad.numpy(), tparams[name].grad.numpy(), rtol=tol, atol=tol,
+                                   err_msg=name)
     tstate = tmod.state_dict()
     for name, b in emod.state_dict().items():
         np.testing.assert_allclose(b.numpy(), tstate[name].numpy(), rtol=tol, atol=tol, err_msg=name)
@@ -234,3 +239,26 @@ def test_inplace_activation_writes_under_no_grad():
         y = nn.ReLU(inplace=True)(x)
     assert y is x and x.tolist() == [0.0, 2.0]
     assert repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 4, 3)])
+def test_fused_linear_and_relu_match_composites_incl_second_order(shape):
+    from ember.functional.math import relu as composite_relu
+    from ember.ops import apply
+
+    rng = np.random.default_rng(3)
+    x0, w0, b0 = rng.normal(size=shape), rng.normal(size=(4, 3)), rng.normal(size=4)
+    results = []
+    for fused in (True, False):
+        x, w, b = (ember.tensor(a, requires_grad=True) for a in (x0, w0, b0))
+        if fused:
+            y = apply("relu", apply("linear", x, w, b))
+        else:
+            y = composite_relu(x @ w.t() + b)
+        weights = ember.tensor(rng.normal(size=tuple(y.shape)) if fused else results[0][-1])
+        grads = ember.autograd.grad((y * weights * y).sum(), (x, w, b), create_graph=True)
+        second = ember.autograd.grad(sum((g * g).sum() for g in grads), (x, w, b))
+        arrays = [y.detach().numpy()] + [g.detach().numpy() for g in grads + second]
+        results.append(arrays + [weights.numpy()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -17,7 +17,8 @@ class Net(nn.Module):
         super().__init__()
         self.fc1 = lib_nn.Linear(4, 8)
         self.act = lib_nn.ReLU()
-        self.blocks = lib_nn.ModuleList([lib_nn.Linear(8, 8), lib_nn.Sequential(lib_nn.Linear(8, 8), lib_nn.Tanh())])
+        self.blocks = lib_nn.ModuleList([lib_nn.Linear(8, 8), lib_nn.Sequential(lib_nn.Linear(8, 8),
+                                                                                lib_nn.Tanh())])
         self.head = lib_nn.Linear(8, 2)
         self.scale = lib_nn.Parameter(lib.ones(1))
         self.register_buffer("steps", lib.zeros(()))
@@ -72,7 +73,7 @@ def test_attribute_semantics():
     del m.sub
     assert not hasattr(m, "sub")
     with pytest.raises(AttributeError, match="'Module' object has no attribute 'missing'"):
-        m.missing
+        _ = m.missing
     with pytest.raises(KeyError, match="already exists"):
         m.register_buffer("plain", ember.ones(1))
     shared = nn.Linear(2, 2)
@@ -110,7 +111,8 @@ def test_load_pytorch_state_dict_gives_same_outputs():
     e.load_state_dict({k: ember.tensor(v.numpy()) for k, v in t.state_dict().items()})
     x = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
     tout = t.head(torch.tanh(t.blocks[1][0](t.blocks[0](t.act(t.fc1(torch.tensor(x))))))) * t.scale
-    np.testing.assert_allclose(e(ember.tensor(x)).detach().numpy(), tout.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(e(ember.tensor(x)).detach().numpy(), tout.detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
 
 
 def test_train_eval_requires_grad_zero_grad_apply():

@@ -57,7 +57,7 @@ def test_true_division_and_float_functions_of_ints_match_torch(a):
         assert e.exp().dtype.name == str(t.exp().dtype).replace("torch.", "")
 
 
-# -- creation -------------------------------------------------------------------------------------------
+# -- creation --------------------------------------------------------------------------------------
 def _same(e, t):
     assert e.dtype.name == str(t.dtype).replace("torch.", ""), (e.dtype, t.dtype)
     assert tuple(e.shape) == tuple(t.shape)
@@ -160,7 +160,7 @@ def test_generator_is_independent_of_the_global_seed():
     assert g1.initial_seed() == 1
 
 
-# -- attributes and conversions -------------------------------------------------------------------------------
+# -- attributes and conversions --------------------------------------------------------------------
 def test_attributes():
     x = ember.ones(2, 3, 4)
     assert x.shape == (2, 3, 4) and x.size() == (2, 3, 4) and x.size(1) == 3 and x.size(-1) == 4
@@ -214,7 +214,7 @@ def test_repr_matches_torch(make):
     assert repr(make(ember)) == expected
 
 
-# -- devices ---------------------------------------------------------------------------------------------
+# -- devices ---------------------------------------------------------------------------------------
 @pytest.mark.skipif(ember.cuda.is_available(), reason="checks the error raised without CuPy or a GPU")
 @pytest.mark.parametrize(
     "make",

@@ -8,9 +8,11 @@ def _public(module):
             if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == module.__name__}
 
 
+# helpers the composites share, not part of torch's namespace
+_INTERNAL = {"binary", "builtins_max", "as_tensor_like", "normalize_key", "getitem", "setitem", "cast"}
 PUBLIC = {}
 for _mod in (math, reduce, shape, index, linalg):
-    PUBLIC.update(_public(_mod))
+    PUBLIC.update({k: v for k, v in _public(_mod).items() if k not in _INTERNAL})
 PUBLIC.update(clip=math.clamp, concat=shape.cat, concatenate=shape.cat, swapaxes=shape.transpose,
               swapdims=shape.transpose, values_indices=reduce.values_indices)
 globals().update(PUBLIC)

@@ -206,12 +206,17 @@ def _tri_mask(x, diagonal, lower):
 def tril(input, diagonal=0):
     from .math import where
 
-    return where(_tri_mask(input, diagonal, True), input, input._scalar(0))
+    return where(_tri_mask(input, diagonal, True), input, _zero_of(input))
 
 
 def triu(input, diagonal=0):
     from .math import where
 
-    return where(_tri_mask(input, diagonal, False), input, input._scalar(0))
+    return where(_tri_mask(input, diagonal, False), input, _zero_of(input))
+
+
+def _zero_of(x):
+    """A 0-d zero of x's own dtype (a Python 0 would turn bool tensors into int64)."""
+    return x._scalar(False if x._data.dtype.kind == "b" else 0)
 
 

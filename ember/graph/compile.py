@@ -45,10 +45,11 @@ __all__ = ["compile", "function", "stats", "explain", "CompiledFunction", "Graph
 class _Entry:
     """One compiled signature."""
 
-    __slots__ = ("exe", "cap", "pattern", "graph", "eager", "n_out")
+    __slots__ = ("exe", "cap", "pattern", "graph", "eager", "n_out", "plan")
 
-    def __init__(self, cap, exe, pattern, graph, eager=False):
+    def __init__(self, cap, exe, pattern, graph, eager=False, plan=None):
         self.cap, self.exe, self.pattern, self.graph, self.eager = cap, exe, pattern, graph, eager
+        self.plan = plan  # an autodiff.GradPlan when the outputs need grad (forward + backward graphs)
         self.n_out = 0 if graph is None else len(graph.outputs) - sum(1 for _, has in cap.writeback if has)
 
 
@@ -69,6 +70,8 @@ class CompiledFunction:
         self._found = None
         self._modules: list = []
         self._params: list = []
+        self._is_module = _is_module(fn)
+        self._want_joint: set = set()  # signatures whose outputs need grad: trace forward + backward
         self.stats = {"traces": 0, "cache_hits": 0, "fallbacks": 0, "graph_breaks": [], "signatures": 0}
         functools.update_wrapper(self, fn, updated=())
         self._params_names = _param_names(fn)
@@ -83,7 +86,8 @@ class CompiledFunction:
         extra = (
             STATE.grad_enabled,
             tuple(m.training for m in self._modules),
-            tuple(p.grad is None for p in self._params),
+            () if self._is_module else tuple(p.grad is None for p in self._params),
+            tuple(p.requires_grad for p in self._params),
             found.scalars() if found is not None else (),
         )
         return (_hashable(spec), tens, extra), leaves
@@ -106,6 +110,10 @@ class CompiledFunction:
             self.stats["fallbacks"] += 1
             return self._fn(*args, **kwargs)
         self.stats["cache_hits"] += 1
+        if entry.plan is not None:
+            from .autodiff import run_with_grad
+
+            return run_with_grad(entry.plan, leaves)
         return _run(entry, leaves)
 
     def _scan(self, args, kwargs):
@@ -136,6 +144,8 @@ class CompiledFunction:
         self._log_retrace(key)
         self.stats["traces"] += 1
         mode = "strict" if self._strict else "compile"
+        if self._joint_wanted(key, leaves):
+            return self._trace_joint(key, leaves, args, kwargs, mode)
         cap = run_traced(self._fn, args, kwargs, mode=mode, found=self._found)
         self._scan(args, kwargs)  # state may have been created (optimizer moments)
         if cap.breaks:
@@ -152,15 +162,48 @@ class CompiledFunction:
         if cap.needs_autograd and STATE.grad_enabled:
             logger.info(
                 "ember.compile: %s returns tensors that require grad and does no backward itself; "
-                "this signature runs eagerly so autograd can flow through it",
+                "the next call traces its backward too (one compiled autograd node)",
                 self._qualname(),
             )
-            self._add(_Entry(cap, None, key, None, eager=True), key)
+            self._want_joint.add(key)
             return cap.result
         cap.graph.meta["donate"] = _donations(cap)
         graph, pattern = self._maybe_generalize(key, cap)
         self._add(_Entry(cap, self._build(graph, leaves), pattern, graph), key)
         return cap.result
+
+    def _joint_wanted(self, key, leaves) -> bool:
+        if not STATE.grad_enabled:
+            return False
+        if key in self._want_joint:
+            return True
+        return self._is_module and (
+            any(t.requires_grad for t in leaves) or any(p.requires_grad for p in self._params)
+        )
+
+    def _trace_joint(self, key, leaves, args, kwargs, mode):
+        """Trace forward + backward into one graph, split it, and run the call through the compiled
+        autograd node (state changed by the trace run is restored first, so it happens once)."""
+        from .autodiff import _restore, _snapshot, build_plan, run_with_grad, trace_joint
+
+        snap = _snapshot(self._found, leaves)
+        try:
+            cap, joint = trace_joint(self._fn, args, kwargs, self._found, mode)
+        finally:
+            _restore(snap)
+        if cap.breaks:
+            self._graph_break(cap.breaks[0])
+            return self._fn(*args, **kwargs)
+        if cap.created_state or any(kind.startswith("grad") for (kind, _), _h in cap.writeback):
+            logger.info("ember.compile: %s changes .grad or creates state and returns tensors that "
+                        "need grad; this signature runs eagerly", self._qualname())
+            self._add(_Entry(cap, None, key, None, eager=True), key)
+            return self._fn(*args, **kwargs)
+        graph, pattern = self._maybe_generalize(key, cap)
+        device = _device_of(leaves[0]._data) if leaves else "cpu"
+        plan = build_plan(cap, joint, graph, device, self._jit)
+        self._add(_Entry(cap, None, pattern, graph, plan=plan), key)
+        return run_with_grad(plan, leaves)
 
     def _build(self, graph, leaves):
         from .executor import build
@@ -186,9 +229,10 @@ class CompiledFunction:
             ):
                 continue
             dims = _differing_dims(e.pattern[1], tens)
-            if not dims:
+            gdims = _graph_dims(cap.graph, e.graph)
+            if not dims or gdims is None:
                 continue
-            g = generalize(cap.graph, e.graph, dims)
+            g = generalize(cap.graph, e.graph, gdims)
             if g is None:
                 logger.info(
                     "ember.compile: %s cannot make %s dynamic (the graph depends on the size); "
@@ -354,6 +398,26 @@ def _differing_dims(old, new) -> dict:
         if axes:
             dims[i] = axes
     return dims
+
+
+def _graph_dims(new, old):
+    """{graph input index: axes whose size differs} between two traces, or None if they cannot match."""
+    if len(new.inputs) != len(old.inputs):
+        return None
+    dims = {}
+    for i, (a, b) in enumerate(zip(new.inputs, old.inputs)):
+        if len(a.shape) != len(b.shape) or a.dtype != b.dtype:
+            return None
+        axes = {k for k, (x, y) in enumerate(zip(a.shape, b.shape)) if x != y}
+        if axes:
+            dims[i] = axes
+    return dims
+
+
+def _is_module(obj) -> bool:
+    from .reach import _is_module as check
+
+    return check(obj)
 
 
 def _wild(t, axes):

@@ -17,6 +17,9 @@ import math
 import numpy as np
 
 import ember
+from ember.optim.adam import adam_kernel
+from ember.optim.optimizer import array_kernels
+from ember.optim.sgd import sgd_kernel
 
 from . import backend as K
 
@@ -230,7 +233,13 @@ def _scale_to_norm(g, max_norm, norm):
 
 
 class SGD(Optimizer):
-    """``m = momentum*m - lr*g; w += m`` (Nesterov: ``w += momentum*m - lr*g``); plain ``w -= lr*g``."""
+    """Keras's SGD: ``m = momentum*m - lr*g; w += m`` (Nesterov: ``w += momentum*m - lr*g``); plain
+    ``w -= lr*g``.
+
+    The update runs ``ember.optim``'s SGD kernel. Keras keeps ``lr`` inside its momentum buffer, PyTorch
+    outside; the kernel is linear in the gradient, so feeding it the gradient ``-lr*g`` with ``lr=-1`` gives
+    exactly Keras's buffer and step (also when the learning rate changes between steps).
+    """
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
@@ -240,16 +249,15 @@ class SGD(Optimizer):
         self._slot_names = ("momentum",) if momentum else ()
 
     def _update(self, var, g, slots, lr, t):
+        hyper = dict(step=t, dampening=0.0, weight_decay=0.0, nesterov=self.nesterov, maximize=False)
         if not self.momentum:
-            var -= lr * g
-            return
-        m = slots[0]
-        m *= self.momentum
-        m -= lr * g
-        if self.nesterov:
-            var += self.momentum * m - lr * g
+            new_var, _ = sgd_kernel(array_kernels(var), var, g, None, lr=lr, momentum=0.0, **hyper)
         else:
-            var += m
+            new_var, new_m = sgd_kernel(
+                array_kernels(var), var, g * (-lr), slots[0], lr=-1.0, momentum=self.momentum, **hyper
+            )
+            slots[0][...] = new_m
+        var[...] = new_var
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -257,7 +265,7 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Keras's Adam: ``alpha = lr*sqrt(1-b2^t)/(1-b1^t)``, ``w -= alpha*m/(sqrt(v)+epsilon)``,
-    epsilon=1e-7."""
+    epsilon=1e-7, computed by ``ember.optim``'s Adam kernel (see ``_update``)."""
 
     _slot_names = ("momentum", "velocity")
 
@@ -268,16 +276,29 @@ class Adam(Optimizer):
             self._slot_names = ("momentum", "velocity", "velocity_hat")
 
     def _update(self, var, g, slots, lr, t):
-        m, v = slots[0], slots[1]
-        alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        m += (g - m) * (1 - self.beta_1)
-        v += (g * g - v) * (1 - self.beta_2)
+        # ember.optim's Adam kernel divides by sqrt(v)/sqrt(1-b2^t) + eps; Keras by sqrt(v) + eps after
+        # folding sqrt(1-b2^t) into the step size. They agree exactly when the kernel's eps is
+        # eps/sqrt(1-b2^t).
+        new_var, m, v, v_hat = adam_kernel(
+            array_kernels(var),
+            var,
+            g,
+            slots[0],
+            slots[1],
+            slots[2] if self.amsgrad else None,
+            step=t,
+            lr=lr,
+            betas=(self.beta_1, self.beta_2),
+            eps=self.epsilon / math.sqrt(1 - self.beta_2**t),
+            weight_decay=0.0,
+            amsgrad=self.amsgrad,
+            maximize=False,
+            decoupled_weight_decay=False,
+        )
+        slots[0][...], slots[1][...] = m, v
         if self.amsgrad:
-            np.maximum(slots[2], v, out=slots[2])
-            v = slots[2]
-        denom = np.sqrt(v)
-        denom += self.epsilon
-        var -= (alpha * m) / denom
+            slots[2][...] = v_hat
+        var[...] = new_var
 
     def get_config(self):
         return {
@@ -308,7 +329,10 @@ class AdamW(Adam):
 
 
 class RMSprop(Optimizer):
-    """``v = rho*v + (1-rho)*g^2; w -= lr*g/sqrt(v + epsilon)`` (Keras's placement of epsilon)."""
+    """``v = rho*v + (1-rho)*g^2; w -= lr*g/sqrt(v + epsilon)``: Keras's own math (epsilon inside the square
+    root, ``lr`` inside the momentum buffer, rho=0.9), which ``torch.optim.RMSprop``'s does not match, so it
+    is
+    not shared with ``ember.optim``."""
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
         super().__init__(learning_rate, **kwargs)

@@ -24,7 +24,8 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones
 
 def calculate_gain(nonlinearity, param=None):
     """The recommended gain for ``nonlinearity`` (PyTorch's table)."""
-    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+              "conv_transpose3d",
               "sigmoid")
     if nonlinearity in linear:
         return 1
@@ -42,8 +43,8 @@ def calculate_gain(nonlinearity, param=None):
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise mark(ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; use one of linear, conv*d, "
-                          "sigmoid, tanh, relu, leaky_relu, selu"))
+    raise mark(ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; use one of linear, "
+                          "conv*d, sigmoid, tanh, relu, leaky_relu, selu"))
 
 
 def _calculate_fan_in_and_fan_out(tensor):
@@ -66,7 +67,7 @@ def _fan(tensor, mode):
 
 
 def _write(tensor, arr):
-    """Store NumPy ``arr`` into ``tensor`` in place (moving it to the tensor's device) and bump its version."""
+    """Store NumPy ``arr`` into ``tensor`` in place (on the tensor's device) and bump its version."""
     data = tensor._data
     arr = np.asarray(arr, dtype=data.dtype)
     backend.xp_of(data).copyto(data, backend.to_device(arr, backend.device_of(data)))
@@ -105,7 +106,8 @@ def eye_(tensor):
 
 def dirac_(tensor, groups=1):
     if tensor.dim() not in (3, 4, 5):
-        raise mark(ValueError(f"dirac_: only 3, 4 or 5-D tensors are supported, got shape {tuple(tensor.shape)}"))
+        raise mark(ValueError(f"dirac_: only 3, 4 or 5-D tensors are supported, got shape "
+                              f"{tuple(tensor.shape)}"))
     out = np.zeros(tuple(tensor.shape))
     per = tensor.shape[0] // groups
     centre = tuple(s // 2 for s in tensor.shape[2:])

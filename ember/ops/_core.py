@@ -43,10 +43,17 @@ class Op:
     def __init__(self, name, forward, vjp=None, infer=None, saves=(), saves_out=False, view=False,
                  kind="other", onnx=None):
         self.name, self.forward, self.vjp, self.infer = name, forward, vjp, infer
-        self.saves, self.saves_out, self.view, self.kind, self.onnx = tuple(saves), saves_out, view, kind, onnx
+        # saves: input indices, or "all" / "rest" (every input / every input after the first) for variadic ops
+        self.saves = saves if isinstance(saves, str) else tuple(saves)
+        self.saves_out, self.view, self.kind, self.onnx = saves_out, view, kind, onnx
 
     def __repr__(self):
         return f"<op {self.name}>"
+
+    def saves_input(self, i: int) -> bool:
+        if isinstance(self.saves, str):
+            return self.saves == "all" or i > 0
+        return i in self.saves
 
 
 def register(name, forward, **kw) -> Op:

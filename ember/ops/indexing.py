@@ -155,9 +155,10 @@ def _getitem_fwd(xp, x, *idx, index):
     return x[build_key(index, idx)]
 
 
-register("getitem", _getitem_fwd, vjp=_getitem_vjp, infer=_index_rule("getitem"), kind="index")
-register("index_put", _index_put_fwd, vjp=_index_put_vjp, infer=_index_rule("index_put"), kind="index")
-register("gather", _gather_fwd, vjp=_gather_vjp, infer=_gather_rule, kind="index")
-register("scatter_add", _scatter_add_fwd, vjp=_scatter_add_vjp,
+register("getitem", _getitem_fwd, vjp=_getitem_vjp, infer=_index_rule("getitem"), saves="rest", kind="index")
+register("index_put", _index_put_fwd, vjp=_index_put_vjp, infer=_index_rule("index_put"), saves="rest",
+         kind="index")
+register("gather", _gather_fwd, vjp=_gather_vjp, infer=_gather_rule, saves=(1,), kind="index")
+register("scatter_add", _scatter_add_fwd, vjp=_scatter_add_vjp, saves=(1,),
          infer=lambda x, idx, src, axis: _gather_rule(x, idx, axis) and Aval(x.shape, x.dtype, x.device),
          kind="index")

@@ -3,9 +3,10 @@
 - ``relu(x)``: max(x, 0) with PyTorch's gradient (0 at x == 0); its vjp is one ``where`` instead of the
   several ops of ``maximum``'s tie-splitting rule.
 - ``softmax_cross_entropy(logits, target; ignore_index, label_smoothing, reduction)``: log-softmax + NLL over
-  class indices for (N, C) logits in one forward, gradient ``softmax - target_distribution``. Its vjp is written
-  with Ember ops (so grads of grads and traced backward passes work); when no graph is being recorded or traced
-  the same formula runs directly on the arrays.
+  class indices for (N,
+                     C) logits in one forward, gradient ``softmax - target_distribution``. Its vjp is written
+  with Ember ops (so grads of grads and traced backward passes work); when no graph is being recorded or
+  traced the same formula runs directly on the arrays.
 - ``linear(x, w, b)``: x @ w.T + b in one dispatch (one matmul + in-place add); vjp = two matmuls and a sum.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ._rules import elementwise
 from .linalg import _matmul_rule
 
 
-# -- relu ------------------------------------------------------------------------------------------------------
+# -- relu ----------------------------------------------------------------------------------------------------
 def _relu_vjp(g, out, x):
     zero = g._scalar(0.0)
     return (apply("where", apply("gt", out, out._scalar(0)), g, zero),)
@@ -27,11 +28,11 @@ register("relu", lambda xp, x: xp.maximum(x, x.dtype.type(0)), vjp=_relu_vjp,
          infer=lambda x: elementwise("relu", x), saves=(), saves_out=True, kind="elementwise")
 
 
-# -- softmax cross-entropy -------------------------------------------------------------------------------------
+# -- softmax cross-entropy -----------------------------------------------------------------------------------
 def _ce_rule(x, t, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
     if x.ndim != 2 or t.ndim != 1 or t.shape[0] != x.shape[0]:
-        raise ValueError(f"softmax_cross_entropy: expected logits (N, C) and class indices (N,), got {x.shape} and "
-                         f"{t.shape}")
+        raise ValueError(f"softmax_cross_entropy: expected logits (N, C) and class indices (N,), got "
+                         f"{x.shape} and {t.shape}")
     if t.dtype.category != 1:
         raise TypeError(f"softmax_cross_entropy: class indices must be integers, got {t.dtype.name}")
     return Aval((x.shape[0],) if reduction == "none" else (), x.dtype, x.device)
@@ -48,9 +49,9 @@ def _ce_parts(xp, x, t, ignore_index):
     else:
         tc = t
     if tc.size and (int(tc.min()) < 0 or int(tc.max()) >= c):
-        raise IndexError(f"cross_entropy: target {int(tc.min()) if int(tc.min()) < 0 else int(tc.max())} is out of "
-                         f"bounds for {c} classes (targets must lie in [0, {c - 1}] or equal ignore_index "
-                         f"{ignore_index})")
+        bad = int(tc.min()) if int(tc.min()) < 0 else int(tc.max())
+        raise IndexError(f"cross_entropy: target {bad} is out of bounds for {c} classes (targets must lie "
+                         f"in [0, {c - 1}] or equal ignore_index {ignore_index})")
     return logp, valid, tc
 
 
@@ -80,7 +81,7 @@ def _ce_vjp(g, out, x, t, ignore_index=-100, label_smoothing=0.0, reduction="mea
     onehot = cast(apply("eq", arange(c, device=x.device).reshape(1, c), t.reshape(-1, 1)), x.dtype)
     target = onehot * (1 - label_smoothing) + label_smoothing / c if label_smoothing else onehot
     valid = cast(apply("ne", t, t._scalar(ignore_index)), x.dtype)
-    scale = valid * g if reduction == "none" else valid * g / valid.sum() if reduction == "mean" else valid * g
+    scale = valid * g / valid.sum() if reduction == "mean" else valid * g
     return (softmax(x, 1) - target) * scale.reshape(-1, 1), None
 
 
@@ -114,19 +115,22 @@ def _ce_vjp_arrays(g, x, t, ignore_index, label_smoothing, reduction):
 register("softmax_cross_entropy", _ce_fwd, vjp=_ce_vjp, infer=_ce_rule, saves=(0, 1), kind="other")
 
 
-# -- linear ----------------------------------------------------------------------------------------------------
+# -- linear --------------------------------------------------------------------------------------------------
 def _linear_rule(x, w, b):
     out = _matmul_rule(x, Aval(w.shape[::-1], w.dtype, w.device))
     if b.shape != (w.shape[0],):
-        raise RuntimeError(f"linear: bias of shape {b.shape} does not match the {w.shape[0]} output features of "
-                           f"weight {w.shape}; it must have shape ({w.shape[0]},)")
+        raise RuntimeError(f"linear: bias of shape {b.shape} does not match the {w.shape[0]} output "
+                           f"features of weight {w.shape}; it must have shape ({w.shape[0]},)")
     return out
 
 
 def _linear_fwd(xp, x, w, b):
     if x.dtype != w.dtype or b.dtype != w.dtype:
         raise TypeError("dtype mismatch")
-    out = xp.matmul(x, w.T)
+    if x.ndim > 2 and x.flags.c_contiguous:  # one big GEMM, not a loop of small ones (up to 10x faster)
+        out = xp.matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(x.shape[:-1] + w.shape[:1])
+    else:
+        out = xp.matmul(x, w.T)
     out += b
     return out
 
@@ -139,7 +143,8 @@ def _linear_vjp(g, out, x, w, b):
         # primitive attrs hold concrete shapes (no -1), so the IR's shape rules can check them
         g2 = g if g.ndim == 2 else apply("reshape", g, shape=(g.numel() // max(g.shape[-1], 1), g.shape[-1]))
         if w.requires_grad:
-            x2 = x if x.ndim == 2 else apply("reshape", x, shape=(x.numel() // max(x.shape[-1], 1), x.shape[-1]))
+            x2 = x if x.ndim == 2 else apply("reshape", x, shape=(x.numel() // max(x.shape[-1], 1),
+                                                                  x.shape[-1]))
             gw = apply("matmul", apply("permute", g2, perm=(1, 0)), x2)
         if b.requires_grad:
             gb = apply("sum", g2, axis=(0,), keepdims=False)

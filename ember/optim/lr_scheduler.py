@@ -28,7 +28,8 @@ def _lrs(optimizer):
 def _per_group(name, optimizer, value):
     if isinstance(value, (list, tuple)):
         if len(value) != len(optimizer.param_groups):
-            raise mark(ValueError(f"expected {len(optimizer.param_groups)} values for {name}, got {len(value)}"))
+            raise mark(ValueError(f"expected {len(optimizer.param_groups)} values for {name}, got "
+                                  f"{len(value)}"))
         return list(value)
     return [value] * len(optimizer.param_groups)
 
@@ -56,8 +57,9 @@ class LRScheduler:
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise mark(KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] when resuming a "
-                                        "scheduler with last_epoch >= 0; load the optimizer state first"))
+                    raise mark(KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] when "
+                                        "resuming a scheduler with last_epoch >= 0; load the optimizer "
+                                        "state first"))
         self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._initial_step()
@@ -146,7 +148,8 @@ class MultiplicativeLR(LambdaLR):
 
     def get_lr(self):
         if self.last_epoch > 0:
-            return [g["lr"] * fn(self.last_epoch) for fn, g in zip(self.lr_lambdas, self.optimizer.param_groups)]
+            return [g["lr"] * fn(self.last_epoch) for fn, g in zip(self.lr_lambdas,
+                                                                   self.optimizer.param_groups)]
         return _lrs(self.optimizer)
 
 
@@ -240,8 +243,8 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
         if start_factor > 1.0 or start_factor <= 0:
-            raise mark(ValueError("Starting multiplicative factor expected to be greater than 0 and less or equal "
-                                  "to 1."))
+            raise mark(ValueError("Starting multiplicative factor expected to be greater than 0 and less or "
+                                  "equal to 1."))
         if end_factor > 1.0 or end_factor < 0:
             raise mark(ValueError("Ending multiplicative factor expected to be between 0 and 1."))
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
@@ -305,14 +308,18 @@ class CosineAnnealingLR(LRScheduler):
         if self._is_initial:
             return _lrs(self.optimizer)
         if self._step_count == 1 and self.last_epoch > 0:
-            return [e + (base - e) * (1 + math.cos(self.last_epoch * math.pi / t)) / 2 for base in self.base_lrs]
+            return [e + (base - e) * (1 + math.cos(self.last_epoch * math.pi / t)) / 2
+                    for base in self.base_lrs]
         if (self.last_epoch - 1 - t) % (2 * t) == 0:
-            return [g["lr"] + (base - e) * (1 - math.cos(math.pi / t)) / 2 for base, g in zip(self.base_lrs, groups)]
-        return [(1 + math.cos(math.pi * self.last_epoch / t)) / (1 + math.cos(math.pi * (self.last_epoch - 1) / t))
+            return [g["lr"] + (base - e) * (1 - math.cos(math.pi / t)) / 2 for base, g in zip(self.base_lrs,
+                                                                                              groups)]
+        return [(1 + math.cos(math.pi * self.last_epoch / t))
+                / (1 + math.cos(math.pi * (self.last_epoch - 1) / t))
                 * (g["lr"] - e) + e for g in groups]
 
     def _closed_form(self):
-        return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+        return [self.eta_min
+                + (base - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
                 for base in self.base_lrs]
 
 
@@ -334,10 +341,11 @@ class SequentialLR(LRScheduler):
             raise mark(ValueError("SequentialLR expects at least one scheduler, but got no scheduler."))
         for i, s in enumerate(schedulers):
             if isinstance(s, ReduceLROnPlateau):
-                raise mark(ValueError(f"SequentialLR does not support ReduceLROnPlateau (scheduler {i}): it needs "
-                                      "a metric in step()"))
+                raise mark(ValueError(f"SequentialLR does not support ReduceLROnPlateau (scheduler {i}): it "
+                                      "needs a metric in step()"))
             if s.optimizer is not optimizer:
-                raise mark(ValueError(f"SequentialLR expects all schedulers to belong to the same optimizer, but "
+                raise mark(ValueError(f"SequentialLR expects all schedulers to belong to the same "
+                                      "optimizer, but "
                                       f"scheduler {i} ({type(s).__name__}) has a different one"))
         if len(milestones) != len(schedulers) - 1:
             raise mark(ValueError(f"SequentialLR expects one milestone fewer than schedulers, got "
@@ -384,13 +392,13 @@ class OneCycleLR(LRScheduler):
     >>> from ember import nn, optim
     >>> opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1, momentum=0.9)
     >>> sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10)
-    >>> sched.get_last_lr()
+    >>> [round(lr, 6) for lr in sched.get_last_lr()]
     [0.04]
     """
 
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
-                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
-                 final_div_factor=1e4, three_phase=False, last_epoch=-1):
+                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95,
+                 div_factor=25.0,                  final_div_factor=1e4, three_phase=False, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
             raise mark(TypeError(f"{type(optimizer).__name__} is not an Optimizer"))
         self.optimizer = optimizer
@@ -403,7 +411,8 @@ class OneCycleLR(LRScheduler):
         if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
             raise mark(ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}"))
         if anneal_strategy not in ("cos", "linear"):
-            raise mark(ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}"))
+            raise mark(ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got "
+                                  f"{anneal_strategy}"))
         self.total_steps, self.anneal_strategy = total_steps, anneal_strategy
         self._schedule_phases = self._phases(pct_start, three_phase)
         max_lrs = _per_group("max_lr", optimizer, max_lr)
@@ -415,7 +424,8 @@ class OneCycleLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise mark(ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled"))
+                raise mark(ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
+                                      "option enabled"))
             self.use_beta1 = "betas" in optimizer.defaults
             if last_epoch == -1:
                 for mx, base, group in zip(_per_group("max_momentum", optimizer, max_momentum),
@@ -503,8 +513,12 @@ class ReduceLROnPlateau(LRScheduler):
 
     def _is_better(self, a, best):
         if self.mode == "min":
-            return a < best * (1.0 - self.threshold) if self.threshold_mode == "rel" else a < best - self.threshold
-        return a > best * (self.threshold + 1.0) if self.threshold_mode == "rel" else a > best + self.threshold
+            if self.threshold_mode == "rel":
+                return a < best * (1.0 - self.threshold)
+            return a < best - self.threshold
+        if self.threshold_mode == "rel":
+            return a > best * (self.threshold + 1.0)
+        return a > best + self.threshold
 
     def step(self, metrics, epoch=None):
         current = float(metrics)

@@ -109,8 +109,8 @@ class Optimizer:
         groups = list(params)
         if not groups:
             raise mark(with_user_line(ValueError(
-                f"{type(self).__name__} got an empty parameter list (did the model define any parameters, or was "
-                "the parameters() generator already consumed?)"), 3))
+                f"{type(self).__name__} got an empty parameter list (did the model define any parameters, "
+                "or was the parameters() generator already consumed?)"), 3))
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for g in groups:
@@ -125,7 +125,8 @@ class Optimizer:
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
         for p in group["params"]:
             if not isinstance(p, Tensor):
-                raise mark(TypeError(f"{type(self).__name__} can only optimize Tensors, got {type(p).__name__}"))
+                raise mark(TypeError(f"{type(self).__name__} can only optimize Tensors, got "
+                                     f"{type(p).__name__}"))
             if not p.is_leaf:
                 raise mark(ValueError(f"{type(self).__name__}: can't optimize a non-leaf Tensor (shape "
                                       f"{tuple(p.shape)}); optimize the leaf it was computed from"))
@@ -175,8 +176,8 @@ class Optimizer:
         if not state:
             state.update(self._init_state(p, group))
         if p.grad._data.dtype != p._data.dtype and p.grad._data.dtype.kind != "f":
-            raise mark(RuntimeError(f"{type(self).__name__}: gradient of dtype {p.grad.dtype.name} for a parameter "
-                                    f"of dtype {p.dtype.name}"))
+            raise mark(RuntimeError(f"{type(self).__name__}: gradient of dtype {p.grad.dtype.name} for a "
+                                    f"parameter of dtype {p.dtype.name}"))
         step_t = state.get("step")
         if step_t is not None:
             _write(step_t, step_t + 1 if traced else step_t._data + 1)
@@ -227,9 +228,10 @@ class Optimizer:
         for i, (g, s) in enumerate(zip(self.param_groups, saved_groups)):
             if len(g["params"]) != len(s["params"]):
                 raise mark(with_user_line(ValueError(
-                    f"loaded state dict contains a parameter group {i} with {len(s['params'])} parameters that "
-                    f"doesn't match the size of optimizer's group ({len(g['params'])})"), 2))
-        id_map = {old: p for g, s in zip(self.param_groups, saved_groups) for old, p in zip(s["params"], g["params"])}
+                    f"loaded state dict contains a parameter group {i} with {len(s['params'])} parameters "
+                    f"that doesn't match the size of optimizer's group ({len(g['params'])})"), 2))
+        id_map = {old: p for g, s in zip(self.param_groups, saved_groups) for old, p in zip(s["params"],
+                                                                                            g["params"])}
         self.state = defaultdict(dict)
         for key, st in state_dict["state"].items():
             p = id_map.get(int(key))

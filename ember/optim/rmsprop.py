@@ -8,7 +8,8 @@ from .optimizer import Optimizer, check_hyper, step_state, zeros_state
 __all__ = ["RMSprop", "Adagrad", "Adadelta"]
 
 
-def rmsprop_kernel(K, p, g, square_avg, grad_avg, momentum_buffer, *, step, lr, alpha, eps, weight_decay, momentum,
+def rmsprop_kernel(K, p, g, square_avg, grad_avg, momentum_buffer, *, step, lr, alpha, eps, weight_decay,
+                   momentum,
                    centered, maximize):
     """One RMSprop update: returns (new_param, square_avg, grad_avg or None, momentum_buffer or None)."""
     if maximize:
@@ -49,7 +50,8 @@ class RMSprop(Optimizer):
         check_hyper("weight_decay", weight_decay, what="weight_decay value")
         check_hyper("alpha", alpha, what="alpha value")
         defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps, "centered": centered,
-                    "weight_decay": weight_decay, "capturable": capturable, "foreach": foreach, "maximize": maximize,
+                    "weight_decay": weight_decay, "capturable": capturable, "foreach": foreach,
+                    "maximize": maximize,
                     "differentiable": differentiable}
         super().__init__(params, defaults)
 
@@ -93,10 +95,12 @@ class Adagrad(Optimizer):
         check_hyper("lr", lr, what="learning rate")
         check_hyper("lr_decay", lr_decay, what="lr_decay value")
         check_hyper("weight_decay", weight_decay, what="weight_decay value")
-        check_hyper("initial_accumulator_value", initial_accumulator_value, what="initial_accumulator_value value")
+        check_hyper("initial_accumulator_value", initial_accumulator_value,
+                    what="initial_accumulator_value value")
         check_hyper("eps", eps, what="epsilon value")
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
-                    "initial_accumulator_value": initial_accumulator_value, "foreach": foreach, "maximize": maximize,
+                    "initial_accumulator_value": initial_accumulator_value, "foreach": foreach,
+                    "maximize": maximize,
                     "differentiable": differentiable, "fused": fused}
         super().__init__(params, defaults)
         for group in self.param_groups:  # PyTorch creates Adagrad's state eagerly

@@ -30,7 +30,8 @@ class SGD(Optimizer):
     _state_keys = ("momentum_buffer",)
     _hyper = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False,
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False,
                  foreach=None, differentiable=False, fused=None):
         check_hyper("lr", lr, what="learning rate")
         check_hyper("momentum", momentum, what="momentum value")
@@ -38,8 +39,8 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
-                    "nesterov": nesterov, "maximize": maximize, "foreach": foreach, "differentiable": differentiable,
-                    "fused": fused}
+                    "nesterov": nesterov, "maximize": maximize, "foreach": foreach,
+                    "differentiable": differentiable, "fused": fused}
         super().__init__(params, defaults)
 
     _kernel = staticmethod(sgd_kernel)

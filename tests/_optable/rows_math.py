@@ -557,13 +557,4 @@ ROWS = [
         prims=("cast",),
         covers=("long", "int", "bool", "short", "byte", "float", "type_as"),
     ),
-    Row(
-        "ember_cast",
-        lambda L, x: L.functional.cast(x, "float64"),
-        lambda x: x,
-        UN,
-        prims=("cast",),
-        covers=("cast",),
-        torch_fn=lambda T, x: x.to(T.float64),
-    ),
 ]

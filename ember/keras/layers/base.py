@@ -1,19 +1,38 @@
-"""The Keras ``Layer``: lazy ``build(input_shape)``, ``call``, ``add_weight``; weights are Ember leaf tensors.
+"""The Keras ``Layer``: lazy ``build(input_shape)``, ``call``, ``add_weight`` -- and an ``ember.nn.Module``.
 
 A layer runs eagerly on Ember tensors (or NumPy arrays), and symbolically on ``KerasTensor``s (from
-``keras.Input``) to wire functional models. It also speaks ``nn.Module``'s vocabulary (``parameters()``,
-``named_parameters()``, ``state_dict()``, ``train()``/``eval()``), so a PyTorch-style
-loop can train it.
+``keras.Input``) to wire functional models. Because ``Layer`` subclasses ``nn.Module``, a Keras layer or model
+can be used wherever a module can: ``parameters()``, ``named_parameters()``, ``state_dict()`` /
+``load_state_dict()``, ``train()`` / ``eval()``, ``to()``, forward hooks, or as a submodule of an
+``nn.Module``.
 
->>> from ember import keras
+How the two trackings meet:
+
+- ``add_weight`` registers the weight under its name: trainable weights as parameters, weights created with
+  ``trainable=False`` (BatchNormalization's moving statistics) as buffers, like PyTorch's running stats.
+  Assigning it to an attribute afterwards (``self.kernel = self.add_weight(name="kernel")``) does not
+  register it twice. Keras's own order (``weights``, ``get_weights``) is the creation order, unchanged.
+- Sublayers assigned as attributes, and lists / dicts of layers, become child modules, so state-dict keys
+  read ``dense.kernel`` or ``blocks.0.kernel``. ``Sequential`` and functional models register their layers
+  under the layer names. A plain ``nn.Module`` assigned to an attribute is wrapped in ``TorchModuleWrapper``
+  (the attribute then holds the wrapper; ``wrapper.module`` is the module), as Keras 3 does.
+- ``training``: a Keras layer starts with ``training=None`` (Keras's default: inference unless
+  ``training=True`` is passed or an outer call passes it). ``train()`` / ``eval()`` set it as PyTorch does;
+  ``fit``, ``evaluate``
+  and ``predict`` always pass ``training`` explicitly.
+
+>>> from ember import keras, nn
 >>> class Scale(keras.layers.Layer):
 ...     def build(self, input_shape):
 ...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
 ...     def call(self, x):
 ...         return x * self.w
 >>> layer = Scale()
->>> tuple(layer(keras.ops.ones((2, 3))).shape), len(layer.weights), len(list(layer.parameters()))
-((2, 3), 1, 1)
+>>> tuple(layer(keras.ops.ones((2, 3))).shape), len(layer.weights), isinstance(layer, nn.Module)
+((2, 3), 1, True)
+>>> net = nn.Sequential(nn.Linear(3, 3), layer)
+>>> [name for name, _ in net.named_parameters()]
+['0.weight', '0.bias', '1.w']
 """
 
 from __future__ import annotations
@@ -21,15 +40,17 @@ from __future__ import annotations
 import inspect
 import re
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
-import ember
+from ember.nn.modules.module import Module
 from ember.tensor import Tensor
 
 from .. import backend as K
 from .. import initializers
 from .symbolic import KerasTensor, Node, any_symbolic, map_structure, symbolic_call
+from .variable import Variable, assign_weight, weight_value  # noqa: F401  (re-exported)
 
 _NAMES: dict[str, int] = {}
 _CTX = threading.local()
@@ -56,74 +77,6 @@ def current_training():
     return getattr(_CTX, "training", None)
 
 
-class Variable(Tensor):
-    """A Keras weight: an Ember leaf tensor (``requires_grad`` when trainable) with ``name``, ``path``,
-    ``assign`` and ``numpy()``.
-
-    >>> v = Variable(np.zeros(2, "float32"), name="b")
-    >>> v.assign([1.0, 2.0]).numpy().tolist()
-    [1.0, 2.0]
-    """
-
-    def __init__(self, value, name="variable", trainable=True, dtype=None):
-        arr = np.array(K.to_numpy(value), dtype=dtype or None, copy=True)
-        if arr.dtype.kind == "f" and dtype is None and arr.dtype != np.dtype(K.floatx()):
-            arr = arr.astype(K.floatx())
-        self._init(arr)
-        self.name = name
-        self.path = name
-        self._keras_trainable = bool(trainable)
-        self.requires_grad = bool(trainable) and arr.dtype.kind == "f"
-        self.regularizer = self.constraint = None
-
-    @property
-    def trainable(self):
-        return self._keras_trainable
-
-    @trainable.setter
-    def trainable(self, value):
-        self._keras_trainable = bool(value)
-        self.requires_grad = bool(value) and self._data.dtype.kind == "f"
-
-    @property
-    def value(self):
-        return self
-
-    def numpy(self, *, force=False):
-        return K.to_numpy(Tensor._wrap(self._data)).copy()
-
-    def assign(self, value):
-        assign_weight(self, value)
-        return self
-
-    def assign_add(self, value):
-        self._data += K.to_array(value).astype(self._data.dtype, copy=False)
-        return self
-
-    def assign_sub(self, value):
-        self._data -= K.to_array(value).astype(self._data.dtype, copy=False)
-        return self
-
-    def __repr__(self):
-        return f"<Variable path={self.path}, shape={tuple(self._data.shape)}, dtype={self._data.dtype}>"
-
-
-def weight_value(w):
-    """A NumPy copy of a weight (a Variable or any Ember tensor, e.g. a wrapped module's Parameter)."""
-    return K.to_numpy(Tensor._wrap(w._data)).copy()
-
-
-def assign_weight(w, value):
-    """Overwrite a weight's values in place (shape checked)."""
-    arr = K.to_array(value)
-    if tuple(arr.shape) != tuple(w._data.shape):
-        raise ValueError(
-            f"weight {getattr(w, 'path', '?')!r}: cannot assign a value of shape {tuple(arr.shape)} "
-            f"to a weight of shape {tuple(w._data.shape)}"
-        )
-    w._data[...] = ember.backend.xp_of(w._data).asarray(arr, dtype=w._data.dtype)
-
-
 def _accepts(fn, name) -> bool:
     try:
         params = inspect.signature(fn).parameters
@@ -138,7 +91,37 @@ def _shape_of(x):
     return tuple(np.shape(x))
 
 
-class Layer:
+def module_key(name) -> str:
+    """A state-dict key for a Keras name (module keys cannot contain '.'; '/' would read like a path)."""
+    return str(name).replace(".", "_").replace("/", "_") or "_"
+
+
+class LayerCollection(Module):
+    """A live view of a list / tuple / dict of layers held by a layer attribute: its children are the items
+    (keys ``0``, ``1`` ... or the dict keys), so ``self.blocks = [Dense(4), Dense(4)]`` gives state-dict keys
+    ``blocks.0.kernel``; layers appended to the list later are seen too."""
+
+    def __init__(self, items):
+        super().__init__()
+        self.__dict__["_items"] = items
+
+    @property
+    def _modules(self):
+        items = self.__dict__["_items"]
+        pairs = items.items() if isinstance(items, dict) else enumerate(items)
+        return OrderedDict((module_key(k), v) for k, v in pairs if isinstance(v, Module))
+
+    def __repr__(self):
+        return f"<LayerCollection of {len(self._modules)} layer(s)>"
+
+
+def _is_layer_collection(value):
+    if isinstance(value, dict):
+        return bool(value) and all(isinstance(k, str) and isinstance(v, Layer) for k, v in value.items())
+    return isinstance(value, (list, tuple)) and all(isinstance(v, Layer) for v in value)
+
+
+class Layer(Module):
     """Base class of every Keras layer (see the module docstring for an example)."""
 
     def __init_subclass__(cls, **kwargs):
@@ -163,15 +146,18 @@ class Layer:
         kwargs.pop("input_length", None)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
-        object.__setattr__(self, "_layers", {})
-        self._own_weights = []
+        if "_parameters" not in self.__dict__:
+            Module.__init__(self)
+        d = self.__dict__
+        d["training"] = None  # Keras's default; train()/eval() set it (see the module docstring)
+        d["_own_weights"] = []
+        d["_output_shape_seen"] = None
         self._trainable = trainable
         self.name = name or unique_name(_snake(type(self).__name__))
         self.dtype = (dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype) or K.floatx()
         self.built = False
         self._losses = []
         self._inbound_nodes = []
-        self.training_mode = True  # nn.Module's flag (train()/eval())
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if batch_input_shape is not None:
@@ -179,20 +165,46 @@ class Layer:
         self._input_shape_arg = None if input_shape is None else K.standardize_shape(input_shape)
         self.input_spec = None
 
-    # -- tracking --------------------------------------------------------------------------------------
+    # -- tracking (nn.Module registration + Keras's rules) ------------------------------------------------
     def __setattr__(self, name, value):
-        layers = self.__dict__.get("_layers")
-        if layers is not None and not name.startswith("_"):
-            if isinstance(value, Layer):
-                layers[name] = value
-            elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
-                for i, v in enumerate(value):
-                    layers[f"{name}.{i}"] = v
-            elif _is_module(value):
-                from .wrappers import TorchModuleWrapper
+        d = self.__dict__
+        if "_modules" not in d:  # before Layer.__init__: plain attributes only, like nn.Module
+            Module.__setattr__(self, name, value)
+            return
+        if isinstance(value, Variable) and any(value is w for w in d["_own_weights"]):
+            object.__setattr__(self, name, value)  # already registered under its weight name by add_weight
+            return
+        if not isinstance(value, Module) and name in d["_modules"]:
+            del d["_modules"][name]  # Keras lets attributes be reassigned freely
+        if isinstance(value, Module) and not isinstance(value, Layer):
+            from .wrappers import TorchModuleWrapper
 
-                layers[name] = TorchModuleWrapper(value, name=name)
-        object.__setattr__(self, name, value)
+            Module.__setattr__(self, name, TorchModuleWrapper(value, name=name))  # as Keras 3 does
+        elif not name.startswith("_") and _is_layer_collection(value):
+            d["_modules"][name] = LayerCollection(value)
+            object.__setattr__(self, name, value)
+        else:
+            Module.__setattr__(self, name, value)
+
+    def _track_layer(self, key, layer):
+        """Register ``layer`` as a child module under ``key`` (Sequential / functional models use names)."""
+        self._modules[module_key(key)] = layer
+
+    def _untrack_layer(self, layer):
+        for key, m in list(self._modules.items()):
+            if m is layer:
+                del self._modules[key]
+
+    @property
+    def _layers(self):
+        """The direct sublayers ``{key: layer}`` in registration order (collections expanded)."""
+        out = {}
+        for key, m in self._modules.items():
+            if isinstance(m, Layer):
+                out[key] = m
+            elif isinstance(m, LayerCollection):
+                out.update((f"{key}.{k}", v) for k, v in m._modules.items() if isinstance(v, Layer))
+        return out
 
     def _flatten_layers(self, include_self=True, recursive=True):
         seen = set()
@@ -256,7 +268,7 @@ class Layer:
         name=None,
         **kwargs,
     ):
-        """Create, track and return a weight (a :class:`Variable`, i.e. an Ember leaf tensor)."""
+        """Create, track and return a weight (a :class:`Variable`, i.e. an ``nn.Parameter``)."""
         shape = () if shape is None else tuple(int(d) for d in shape)
         dtype = dtype or (self.dtype if isinstance(self.dtype, str) else K.floatx())
         if initializer is None:
@@ -274,6 +286,10 @@ class Layer:
         var.regularizer = _regularizer(regularizer)
         var.constraint = constraint
         self._own_weights.append(var)
+        key = module_key(var.name)
+        while key in self._parameters or key in self._buffers or key in self._modules:
+            key += "_"
+        (self._parameters if trainable else self._buffers)[key] = var
         return var
 
     add_variable = add_weight
@@ -339,13 +355,23 @@ class Layer:
             self._maybe_build(args)
         elif args and not isinstance(args[0], Tensor):
             args = (map_structure(_to_tensor, args[0]),) + args[1:]
+        if self._hooked:  # nn.Module hooks: they run around forward(), which is this Keras call
+            out = self._call_with_hooks(args, kwargs)
+        else:
+            out = self._call_with_context(args, kwargs)
+        if self._output_shape_seen is None:
+            self.__dict__["_output_shape_seen"] = map_structure(_batchless_shape, out)
+        return out
+
+    def forward(self, *args, **kwargs):
+        """nn.Module's entry point: the Keras call (with ``training`` resolved as in ``__call__``)."""
         return self._call_with_context(args, kwargs)
 
     def _call_with_context(self, args, kwargs):
         outer = getattr(_CTX, "training", None)
         training = kwargs.get("training")
         if training is None:
-            training = outer
+            training = outer if outer is not None else self.__dict__.get("training")
         if self._call_has_training:
             kwargs["training"] = training
         else:
@@ -380,51 +406,6 @@ class Layer:
     def from_config(cls, config):
         return cls(**config)
 
-    # -- nn.Module vocabulary ----------------------------------------------------------------------------
-    def parameters(self, recurse=True):
-        return iter([w for w in self.weights if w.requires_grad])
-
-    def named_parameters(self, prefix="", recurse=True):
-        for w in self.weights:
-            if w.requires_grad:
-                yield (prefix + w.path.replace("/", ".")), w
-
-    def state_dict(self):
-        return {w.path.replace("/", "."): w.detach() for w in self.weights}
-
-    def load_state_dict(self, state, strict=True):
-        mine = {w.path.replace("/", "."): w for w in self.weights}
-        missing = [k for k in mine if k not in state]
-        if strict and (missing or set(state) - set(mine)):
-            raise KeyError(
-                f"{self.name}: state dict mismatch; missing {missing}, unexpected "
-                f"{sorted(set(state) - set(mine))}"
-            )
-        for k, w in mine.items():
-            if k in state:
-                assign_weight(w, state[k])
-
-    def train(self, mode=True):
-        for layer in self._flatten_layers():
-            layer.training_mode = mode
-        return self
-
-    def eval(self):
-        return self.train(False)
-
-    def zero_grad(self, set_to_none=True):
-        for w in self.weights:
-            w.grad = None
-
-    def forward(self, *args, **kwargs):
-        kwargs.setdefault("training", self.training_mode)
-        return self(*args, **kwargs)
-
-    def to(self, *args, **kwargs):
-        for w in self.weights:
-            w._data = w.to(*args, **kwargs)._data
-        return self
-
     # -- functional-API accessors ----------------------------------------------------------------------------
     @property
     def input(self):
@@ -445,6 +426,14 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
+def _batchless_shape(x):
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        return None
+    shape = tuple(shape)
+    return (None,) + shape[1:] if shape else shape
+
+
 def _is_shape(x):
     return isinstance(x, tuple) and all(d is None or isinstance(d, int) for d in x)
 
@@ -455,14 +444,6 @@ def _to_tensor(x):
     if isinstance(x, (np.ndarray, list, float, int, np.generic)):
         return K.convert(x)
     return x
-
-
-def _is_module(value):
-    try:
-        from ember.nn import Module
-    except ImportError:
-        return False
-    return isinstance(value, Module) and not isinstance(value, Layer)
 
 
 def _regularizer(reg):

@@ -1,7 +1,11 @@
 """Convolutions in Keras's channels_last layout: Conv1D, Conv2D, Conv2DTranspose.
 
 Kernels are ``(*kernel_size, in_channels, filters)`` (``(kh, kw, filters, in_channels)`` for the transpose),
-glorot_uniform initialised; the convolution is a patch gather (strided slices) and one matmul, all Ember ops.
+glorot_uniform initialised. The convolutions run on the same functional ops as ``ember.nn``
+(``ember.nn.functional.conv1d`` / ``conv2d`` / ``conv_transpose2d``, i.e. im2col + matmul) with the layout
+moved to channels_first and back and TensorFlow's 'same' padding (possibly asymmetric) computed here.
+``conv2d_nhwc_slices`` is the earlier strided-slice version, kept only as the benchmark baseline
+(``bench/bench_keras_layers.py``).
 
 >>> from ember import keras
 >>> conv = keras.layers.Conv2D(8, 3, padding="same", activation="relu")
@@ -12,6 +16,7 @@ glorot_uniform initialised; the convolution is a patch gather (strided slices) a
 from __future__ import annotations
 
 from ember import functional as F
+from ember.nn import functional as NF
 
 from .. import activations, initializers
 from .base import Layer
@@ -49,10 +54,9 @@ def patches(x, ksize, strides, dilation):
     return cols[0] if len(cols) == 1 else F.cat(cols, -1)
 
 
-def conv2d_nhwc(x, kernel, strides, padding, dilation):
+def conv2d_nhwc_slices(x, kernel, strides, padding, dilation):
+    """The strided-slice convolution (benchmark baseline only)."""
     kh, kw, cin, cout = kernel.shape
-    if x.shape[-1] != cin:
-        raise ValueError(f"expected inputs with {cin} channels (last axis), got shape {tuple(x.shape)}")
     if padding == "same":
         ph = same_pads(x.shape[1], kh, strides[0], dilation[0])
         pw = same_pads(x.shape[2], kw, strides[1], dilation[1])
@@ -61,6 +65,63 @@ def conv2d_nhwc(x, kernel, strides, padding, dilation):
     cols = patches(x, (kh, kw), strides, dilation)
     n, ho, wo, k = cols.shape
     return (cols.reshape(n * ho * wo, k) @ kernel.reshape(k, cout)).reshape(n, ho, wo, cout)
+
+
+def _to_channels_first(x):
+    return x.permute(0, x.ndim - 1, *range(1, x.ndim - 1))
+
+
+def _to_channels_last(x):
+    return x.permute(0, *range(2, x.ndim), 1)
+
+
+def conv_nhwc(x, kernel, strides, padding, dilation, name="conv"):
+    """A channels_last convolution (1-D or 2-D) through ``ember.nn.functional.conv1d/conv2d``.
+
+    ``kernel`` is Keras's ``(*kernel_size, in_channels, filters)``; ``padding`` 'valid' or 'same'
+    (TensorFlow's rule: output ``ceil(size / stride)``, any odd extra padding after)."""
+    rank = kernel.ndim - 2
+    cin = kernel.shape[-2]
+    if x.shape[-1] != cin:
+        raise ValueError(
+            f"{name}: expected inputs with {cin} channels (last axis), got shape {tuple(x.shape)}"
+        )
+    pads = [(0, 0)] * rank
+    if padding == "same":
+        pads = [same_pads(x.shape[1 + i], kernel.shape[i], strides[i], dilation[i]) for i in range(rank)]
+    xc = _to_channels_first(x)
+    if any(b != a for b, a in pads):
+        xc = F.pad(xc, tuple(v for b, a in reversed(pads) for v in (b, a)))
+        pads = [(0, 0)] * rank
+    weight = kernel.permute(rank + 1, rank, *range(rank))
+    conv = NF.conv2d if rank == 2 else NF.conv1d
+    out = conv(xc, weight, stride=strides, padding=tuple(b for b, _ in pads), dilation=dilation)
+    return _to_channels_last(out)
+
+
+def conv_transpose_nhwc(x, kernel, strides, padding, name="conv_transpose"):
+    """A channels_last transposed 2-D convolution through ``ember.nn.functional.conv_transpose2d``.
+
+    ``kernel`` is Keras's ``(kh, kw, filters, in_channels)``; output size ``(H-1)*s + k`` ('valid') or
+    ``H*s`` ('same', cropping ``(k-s)//2`` before and the rest after, like Keras)."""
+    if x.shape[-1] != kernel.shape[-1]:
+        raise ValueError(
+            f"{name}: expected inputs with {kernel.shape[-1]} channels (last axis), got shape "
+            f"{tuple(x.shape)}"
+        )
+    sizes = x.shape[1:3]
+    pad, extra = [0, 0], [0, 0]
+    if padding == "same":
+        for i, (h, k, s) in enumerate(zip(sizes, kernel.shape[:2], strides)):
+            pad[i] = max(k - s, 0) // 2
+            extra[i] = max(h * s - ((h - 1) * s + k - 2 * pad[i]), 0)
+    weight = kernel.permute(3, 2, 0, 1)
+    out = NF.conv_transpose2d(
+        _to_channels_first(x), weight, stride=strides, padding=tuple(pad), output_padding=tuple(extra)
+    )
+    if padding == "same":
+        out = out[:, :, : sizes[0] * strides[0], : sizes[1] * strides[1]]
+    return _to_channels_last(out)
 
 
 class _Conv(Layer):
@@ -123,7 +184,11 @@ class _Conv(Layer):
         self.built = True
 
     def _conv(self, x):
-        return conv2d_nhwc(x, self.kernel, self.strides, self.padding, self.dilation_rate)
+        return conv_nhwc(x, self.kernel, self.strides, self.padding, self.dilation_rate, self._label)
+
+    @property
+    def _label(self):
+        return f"{type(self).__name__} {self.name!r}"
 
     def call(self, inputs):
         if inputs.ndim != self.rank + 2:
@@ -160,13 +225,6 @@ class Conv1D(_Conv):
 
     rank = 1
 
-    def _conv(self, x):
-        kernel = self.kernel.reshape((1,) + tuple(self.kernel.shape))
-        out = conv2d_nhwc(
-            x.unsqueeze(1), kernel, (1,) + self.strides, self.padding, (1,) + self.dilation_rate
-        )
-        return out.squeeze(1)
-
 
 class Conv2DTranspose(_Conv):
     """Transposed 2-D convolution; kernel ``(kh, kw, filters, in_channels)``; output ``(H-1)*s + k`` ('valid')
@@ -176,17 +234,6 @@ class Conv2DTranspose(_Conv):
         return self.kernel_size + (self.filters, cin)
 
     def _conv(self, x):
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
         if self.dilation_rate != (1, 1):
             raise ValueError(f"Conv2DTranspose {self.name!r}: dilation_rate > 1 is not supported")
-        n, h, w, c = x.shape
-        if (sh, sw) != (1, 1):  # spread the input: s-1 zeros between neighbours
-            x = F.pad(x.reshape(n, h, 1, w, 1, c), (0, 0, 0, sw - 1, 0, 0, 0, sh - 1))
-            x = x.reshape(n, h * sh, w * sw, c)[:, : (h - 1) * sh + 1, : (w - 1) * sw + 1, :]
-        x = F.pad(x, (0, 0, kw - 1, kw - 1, kh - 1, kh - 1))
-        kernel = self.kernel.flip((0, 1)).permute(0, 1, 3, 2)
-        out = conv2d_nhwc(x, kernel, (1, 1), "valid", (1, 1))
-        if self.padding == "same":
-            ph, pw = same_pads(h * sh, kh, sh, 1), same_pads(w * sw, kw, sw, 1)
-            out = out[:, ph[0] : ph[0] + h * sh, pw[0] : pw[0] + w * sw, :]
-        return out
+        return conv_transpose_nhwc(x, self.kernel, self.strides, self.padding, self._label)

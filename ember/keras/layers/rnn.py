@@ -2,10 +2,19 @@
 GRU (gates z, r, h; ``reset_after=True`` by default, bias of shape ``(2, 3*units)``), and Bidirectional.
 
 Kernels are glorot_uniform, recurrent kernels orthogonal, biases zeros (LSTM forget gate bias 1).
-The input projection of all time steps is one matmul; the recurrence is a loop of Ember ops.
+The input projection of all time steps is one matmul. The recurrence runs on the same engine pieces as
+``ember.nn``: LSTM on the fused ``lstm_seq`` primitive (Keras's gate order i, f, c, o is PyTorch's; the
+recurrent kernel is PyTorch's ``weight_hh`` transposed), GRU (``reset_after=True``) on ``ember.nn``'s GRU cell
+with the gates reordered from Keras's (z, r, h) to PyTorch's (r, z, n) (the two formulas are the same), and
+SimpleRNN on ``ember.nn``'s RNN cell. Other activations, ``reset_after=False`` and ``recurrent_dropout`` use a
+step loop with Keras's formulas.
+
+``dropout`` / ``recurrent_dropout`` follow Keras 3: masks drawn once per call and fixed across time steps;
+with ``recurrent_dropout`` LSTM and GRU draw one mask per gate for the inputs and for the state (Keras's
+``implementation=1``), otherwise one input mask.
 
 >>> from ember import keras
->>> lstm = keras.layers.LSTM(8, return_sequences=True)
+>>> lstm = keras.layers.LSTM(8, return_sequences=True, dropout=0.2)
 >>> tuple(lstm(keras.ops.ones((2, 5, 3))).shape), [tuple(w.shape) for w in lstm.weights]
 ((2, 5, 8), [(3, 32), (8, 32), (32,)])
 """
@@ -14,14 +23,23 @@ from __future__ import annotations
 
 import numpy as np
 
+import ember
 from ember import functional as F
+from ember.nn.modules.rnn import gru_step, rnn_step
+from ember.ops import apply
+from ember.tensor import Tensor
 
 from .. import activations, initializers
 from .base import Layer
 
 
+def _act_name(fn):
+    return activations.serialize(fn)
+
+
 class _RNN(Layer):
     gates = 1
+    n_states = 1
 
     def __init__(
         self,
@@ -38,6 +56,7 @@ class _RNN(Layer):
         unroll=False,
         dropout=0.0,
         recurrent_dropout=0.0,
+        seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -48,12 +67,12 @@ class _RNN(Layer):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.return_sequences, self.return_state, self.go_backwards = (
-            return_sequences,
-            return_state,
-            go_backwards,
-        )
-        self.dropout, self.recurrent_dropout = dropout, recurrent_dropout
+        self.return_sequences, self.return_state = return_sequences, return_state
+        self.go_backwards = go_backwards
+        self.dropout = min(1.0, max(0.0, float(dropout)))
+        self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
 
     def _bias_shape(self):
         return (self.gates * self.units,)
@@ -78,14 +97,70 @@ class _RNN(Layer):
         return self.bias_initializer
 
     def _initial(self, x, initial_state):
-        n = x.shape[0]
         if initial_state is None:
-            return [x.new_zeros((n, self.units)) for _ in range(self.n_states)]
+            return [x.new_zeros((x.shape[0], self.units)) for _ in range(self.n_states)]
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-        return states
+        if len(states) != self.n_states:
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: expected {self.n_states} initial state(s), "
+                f"got {len(states)}"
+            )
+        return [s if isinstance(s, Tensor) else ember.tensor(np.asarray(s, "float32")) for s in states]
 
-    n_states = 1
+    # -- dropout masks (Keras 3: drawn once per call, the same at every time step) -------------------------
+    def _dropout_mask(self, shape, rate, like):
+        """A keep mask scaled by ``1 / (1 - rate)`` (the Dropout layer's rule), as a constant tensor."""
+        rng = self._rng or ember.random.numpy_generator()
+        keep = (rng.random(shape) >= rate).astype(like._data.dtype) / (1.0 - rate)
+        return Tensor._wrap(ember.backend.xp_of(like._data).asarray(keep))
 
+    def _masks(self, x, training):
+        """(input masks, recurrent masks): each None or a list of masks (one per gate with recurrent
+        dropout, Keras's implementation 1; one mask otherwise)."""
+        if not training:
+            return None, None
+        per_gate = self.recurrent_dropout > 0 and self.gates > 1
+        count = self.gates if per_gate else 1
+        n, d = x.shape[0], x.shape[-1]
+        inp = rec = None
+        if 0 < self.dropout < 1:
+            inp = [self._dropout_mask((n, d), self.dropout, x) for _ in range(count)]
+        if 0 < self.recurrent_dropout < 1:
+            rec = [self._dropout_mask((n, self.units), self.recurrent_dropout, x) for _ in range(count)]
+        return inp, rec
+
+    def _project(self, x, masks, kernel, bias):
+        """x @ kernel (+ bias) for every time step; with per-gate input masks, each gate sees its own."""
+        n, t, d = x.shape
+        if masks is None:
+            proj = (x.reshape(n * t, d) @ kernel).reshape(n, t, -1)
+        elif len(masks) == 1:
+            proj = ((x * masks[0].unsqueeze(1)).reshape(n * t, d) @ kernel).reshape(n, t, -1)
+        else:
+            cols = kernel.shape[1] // len(masks)
+            proj = F.cat(
+                [
+                    ((x * m.unsqueeze(1)).reshape(n * t, d) @ kernel[:, i * cols : (i + 1) * cols]).reshape(
+                        n, t, -1
+                    )
+                    for i, m in enumerate(masks)
+                ],
+                -1,
+            )
+        return proj if bias is None else proj + bias
+
+    def _rec_matmul(self, h, rec, kernel):
+        """h @ kernel; with per-gate recurrent masks, gate g's columns see ``h * rec[g]``."""
+        if rec is None:
+            return h @ kernel
+        if len(rec) == 1:
+            return (h * rec[0]) @ kernel
+        g, u = len(rec), h.shape[-1]
+        hs = F.stack([h * m for m in rec], 0)
+        ks = kernel.reshape(u, g, -1).permute(1, 0, 2)
+        return (hs @ ks).permute(1, 0, 2).reshape(h.shape[0], -1)
+
+    # -- call -------------------------------------------------------------------------------------------
     def call(self, inputs, initial_state=None, training=None):
         if inputs.ndim != 3 or inputs.shape[-1] != self.kernel.shape[0]:
             raise ValueError(
@@ -93,18 +168,25 @@ class _RNN(Layer):
                 f"{self.kernel.shape[0]}), got shape {tuple(inputs.shape)}"
             )
         x = inputs.flip((1,)) if self.go_backwards else inputs
-        n, t, d = x.shape
-        proj = (x.reshape(n * t, d) @ self.kernel).reshape(n, t, -1)
-        if self.bias is not None:
-            proj = proj + self._input_bias()
+        in_masks, rec_masks = self._masks(x, training)
         states = self._initial(x, initial_state)
+        if rec_masks is None and self._shared_ok():
+            out, states = self._run_shared(x, in_masks, states)
+        else:
+            out, states = self._run_loop(x, in_masks, rec_masks, states)
+        return [out] + list(states) if self.return_state else out
+
+    def _run_loop(self, x, in_masks, rec_masks, states):
+        proj = self._project(x, in_masks, self.kernel, self._input_bias())
         outputs = []
-        for step in range(t):
-            states = self._step(proj[:, step], states)
+        for step in range(x.shape[1]):
+            states = self._step(proj[:, step], states, rec_masks)
             if self.return_sequences:
                 outputs.append(states[0])
-        out = F.stack(outputs, 1) if self.return_sequences else states[0]
-        return [out] + list(states) if self.return_state else out
+        return (F.stack(outputs, 1) if self.return_sequences else states[0]), states
+
+    def _shared_ok(self):
+        return False
 
     def _input_bias(self):
         return self.bias
@@ -121,14 +203,38 @@ class _RNN(Layer):
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
         }
 
 
-class SimpleRNN(_RNN):
-    """``h = activation(x @ kernel + h @ recurrent_kernel + bias)``."""
+def _cell_loop(step, proj, h, keep_sequence):
+    """Run ``h = step(proj[:, t], h)`` over time; returns (sequence or last h, last h)."""
+    outs = []
+    for t in range(proj.shape[1]):
+        h = step(proj[:, t], h)
+        if keep_sequence:
+            outs.append(h)
+    return (F.stack(outs, 1) if keep_sequence else h), h
 
-    def _step(self, xp, states):
-        return [self.activation(xp + states[0] @ self.recurrent_kernel)]
+
+class SimpleRNN(_RNN):
+    """``h = activation(x @ kernel + bias + h @ recurrent_kernel)``."""
+
+    def _step(self, xp, states, rec):
+        return [self.activation(xp + self._rec_matmul(states[0], rec, self.recurrent_kernel))]
+
+    def _shared_ok(self):
+        return _act_name(self.activation) in ("tanh", "relu")
+
+    def _run_shared(self, x, in_masks, states):
+        proj = self._project(x, in_masks, self.kernel, self.bias)
+        w_hh, relu = self.recurrent_kernel.mT, _act_name(self.activation) == "relu"
+        out, h = _cell_loop(
+            lambda gi, h: rnn_step(gi, h, w_hh, None, relu), proj, states[0], self.return_sequences
+        )
+        return out, [h]
 
 
 class _ForgetBiasInit:
@@ -163,9 +269,9 @@ class LSTM(_RNN):
             else self.bias_initializer
         )
 
-    def _step(self, xp, states):
+    def _step(self, xp, states, rec):
         h, c = states
-        z = xp + h @ self.recurrent_kernel
+        z = xp + self._rec_matmul(h, rec, self.recurrent_kernel)
         u = self.units
         i = self.recurrent_activation(z[:, :u])
         f = self.recurrent_activation(z[:, u : 2 * u])
@@ -173,6 +279,16 @@ class LSTM(_RNN):
         o = self.recurrent_activation(z[:, 3 * u :])
         c = f * c + i * g
         return [o * self.activation(c), c]
+
+    def _shared_ok(self):
+        return _act_name(self.activation) == "tanh" and _act_name(self.recurrent_activation) == "sigmoid"
+
+    def _run_shared(self, x, in_masks, states):
+        """The fused ``lstm_seq`` primitive over all steps (time-major; Keras's gates are PyTorch's order)."""
+        proj = self._project(x, in_masks, self.kernel, self.bias)
+        seq = apply("lstm_seq", proj.transpose(0, 1), self.recurrent_kernel.mT, states[0], states[1])
+        h, c = seq[0, -1], seq[1, -1]
+        return (seq[0].transpose(0, 1) if self.return_sequences else h), [h, c]
 
     def get_config(self):
         return {
@@ -199,22 +315,42 @@ class GRU(_RNN):
     def _input_bias(self):
         return self.bias[0] if self.reset_after else self.bias
 
-    def _step(self, xp, states):
+    def _step(self, xp, states, rec):
         h = states[0]
-        u = self.units
+        u, kernel = self.units, self.recurrent_kernel
         if self.reset_after:
-            rec = h @ self.recurrent_kernel
+            inner = self._rec_matmul(h, rec, kernel)
             if self.bias is not None:
-                rec = rec + self.bias[1]
-            z = self.recurrent_activation(xp[:, :u] + rec[:, :u])
-            r = self.recurrent_activation(xp[:, u : 2 * u] + rec[:, u : 2 * u])
-            hh = self.activation(xp[:, 2 * u :] + r * rec[:, 2 * u :])
+                inner = inner + self.bias[1]
+            z = self.recurrent_activation(xp[:, :u] + inner[:, :u])
+            r = self.recurrent_activation(xp[:, u : 2 * u] + inner[:, u : 2 * u])
+            hh = self.activation(xp[:, 2 * u :] + r * inner[:, 2 * u :])
         else:
-            rec = h @ self.recurrent_kernel[:, : 2 * u]
-            z = self.recurrent_activation(xp[:, :u] + rec[:, :u])
-            r = self.recurrent_activation(xp[:, u : 2 * u] + rec[:, u:])
-            hh = self.activation(xp[:, 2 * u :] + (r * h) @ self.recurrent_kernel[:, 2 * u :])
+            inner = self._rec_matmul(h, None if rec is None else rec[:2], kernel[:, : 2 * u])
+            z = self.recurrent_activation(xp[:, :u] + inner[:, :u])
+            r = self.recurrent_activation(xp[:, u : 2 * u] + inner[:, u:])
+            h_h = h if rec is None else h * rec[-1]
+            hh = self.activation(xp[:, 2 * u :] + (r * h_h) @ kernel[:, 2 * u :])
         return [z * h + (1.0 - z) * hh]
+
+    def _shared_ok(self):
+        tanh = _act_name(self.activation) == "tanh"
+        return self.reset_after and tanh and _act_name(self.recurrent_activation) == "sigmoid"
+
+    def _run_shared(self, x, in_masks, states):
+        """``ember.nn``'s GRU cell: PyTorch's (r, z, n) gates are Keras's (z, r, h) reordered."""
+        u = self.units
+
+        def torch_order(w):
+            return F.cat([w[..., u : 2 * u], w[..., :u], w[..., 2 * u :]], -1)
+
+        b_ih = b_hh = None
+        if self.bias is not None:
+            b_ih, b_hh = torch_order(self.bias[0]), torch_order(self.bias[1])
+        proj = self._project(x, in_masks, torch_order(self.kernel), b_ih)
+        w_hh = torch_order(self.recurrent_kernel).mT
+        out, h = _cell_loop(lambda gi, h: gru_step(gi, h, w_hh, b_hh), proj, states[0], self.return_sequences)
+        return out, [h]
 
     def get_config(self):
         return {

@@ -1,39 +1,57 @@
-"""``TorchModuleWrapper``: use an ``ember.nn.Module`` (PyTorch-style) inside a Keras model; its parameters
-become the layer's trainable weights.
+"""``TorchModuleWrapper``: use an ``ember.nn.Module`` (PyTorch-style) inside a Keras model. The module is a
+child of the wrapper (state-dict keys ``<wrapper>.module.<name>``); its parameters are the layer's trainable
+weights and its buffers (e.g. BatchNorm running statistics) its non-trainable weights, so ``fit``,
+``get_weights``
+and ``save_weights`` see them.
 
->>> from ember import keras
->>> class Twice:  # any object with parameters() and __call__ works, e.g. an ember.nn.Module
-...     def parameters(self): return iter([])
-...     def __call__(self, x): return x * 2
->>> keras.layers.TorchModuleWrapper(Twice())(keras.ops.ones((1, 2))).tolist()
-[[2.0, 2.0]]
+>>> import numpy as np
+>>> from ember import keras, nn
+>>> model = keras.Sequential([keras.layers.TorchModuleWrapper(nn.Sequential(nn.Linear(3, 4), nn.ReLU())),
+...                           keras.layers.Dense(1)])
+>>> model.compile(optimizer="sgd", loss="mse")
+>>> _ = model.fit(np.ones((8, 3), "float32"), np.ones((8, 1), "float32"), epochs=1, verbose=0)
+>>> [tuple(w.shape) for w in model.weights]
+[(4, 3), (4,), (4, 1), (1,)]
 """
 
 from __future__ import annotations
+
+from ember.nn.modules.module import Module
 
 from .base import Layer
 
 
 class TorchModuleWrapper(Layer):
-    def __init__(self, module, name=None, **kwargs):
-        super().__init__(name=name, **kwargs)
-        object.__setattr__(self, "module", module)
-        self._adopt()
+    """Wrap ``module`` (an ``ember.nn.Module``) as a Keras layer; ``call`` runs ``module(*args)``, in
+    training mode when the Keras call is training and in eval mode otherwise."""
 
-    def _adopt(self):
-        named = getattr(self.module, "named_parameters", None)
-        pairs = (
-            list(named()) if named else [(f"param_{i}", p) for i, p in enumerate(self.module.parameters())]
-        )
-        for pname, p in pairs:
-            p.name, p.path = pname, f"{self.name}/{pname}"
-            p._keras_trainable = bool(p.requires_grad)
-            p.regularizer = p.constraint = None
-            self._own_weights.append(p)
+    def __init__(self, module, name=None, **kwargs):
+        if not isinstance(module, Module):
+            raise TypeError(
+                f"TorchModuleWrapper{'' if name is None else f' {name!r}'}: expected an ember.nn.Module, got "
+                f"{type(module).__name__}"
+            )
+        super().__init__(name=name, **kwargs)
+        self._modules["module"] = module
         self.built = True
 
+    @property
+    def _own_weights(self):
+        """The module's parameters and floating-point buffers, read afresh (``module.to()`` may replace
+        buffers), labelled with Keras's ``name`` / ``path`` / ``trainable``."""
+        pairs = [(n, p, True) for n, p in self.module.named_parameters()]
+        pairs += [(n, b, False) for n, b in self.module.named_buffers() if b.dtype.is_floating_point]
+        out = []
+        for pname, p, trainable in pairs:
+            if getattr(p, "path", None) is None:
+                p.name, p.path = pname, f"{self.name}/{pname}"
+                p.regularizer = p.constraint = None
+            p._keras_trainable = trainable and (bool(p.requires_grad) or not self._trainable)
+            out.append(p)
+        return out
+
     def call(self, *args, training=None, **kwargs):
-        if hasattr(self.module, "train"):
+        if bool(training) != self.module.training:
             self.module.train(bool(training))
         return self.module(*args, **kwargs)
 

@@ -131,8 +131,8 @@ class Functional(Model):
         if missing:
             raise ValueError("the outputs depend on a keras.Input that is not listed in the model's inputs")
         for node in self._nodes:
-            if node.layer is not self and node.layer.name not in self._layers:
-                self._layers[node.layer.name] = node.layer
+            if node.layer is not self and all(node.layer is not m for m in self._modules.values()):
+                self._track_layer(node.layer.name, node.layer)
         self.built = True
 
     @property

@@ -55,7 +55,7 @@ class Sequential(Model):
                     "is already in the model"
                 )
             self._stack.append(layer)
-            self._layers[layer.name] = layer
+            self._track_layer(layer.name, layer)
         else:
             raise TypeError(f"Sequential.add() takes a Layer, got {type(layer).__name__}")
         if rebuild:
@@ -65,7 +65,7 @@ class Sequential(Model):
         if not self._stack:
             raise IndexError(f"Sequential {self.name!r} has no layers to pop")
         layer = self._stack.pop()
-        self._layers.pop(layer.name, None)
+        self._untrack_layer(layer)
         self.built = False
         self._maybe_build_symbolic()
         return layer

@@ -28,12 +28,27 @@ def _count(weights):
 
 def _output_shape(layer):
     nodes = getattr(layer, "_inbound_nodes", [])
-    if not nodes:
-        return "?"
+    if not nodes:  # a subclassed model's sublayer: the shape recorded at its first eager call
+        seen = layer.__dict__.get("_output_shape_seen")
+        if seen is None:
+            return "?"
+        shapes = _shapes(seen)
+        return ", ".join(str(s) for s in shapes) if shapes else "?"
     outs = nodes[-1].outputs
     if len(outs) == 1:
         return str(outs[0].shape)
     return ", ".join(str(t.shape) for t in outs)
+
+
+def _shapes(structure):
+    """The shapes (tuples of ints / None) in a nested structure of recorded output shapes."""
+    if isinstance(structure, tuple) and all(d is None or isinstance(d, int) for d in structure):
+        return [structure]
+    if isinstance(structure, dict):
+        structure = list(structure.values())
+    if isinstance(structure, (list, tuple)):
+        return [s for item in structure for s in _shapes(item)]
+    return []
 
 
 def _connected(layer, model):

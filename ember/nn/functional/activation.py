@@ -17,14 +17,15 @@ from ...ops import apply
 from ...tensor import Tensor
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "sigmoid", "tanh",
-           "softmax", "log_softmax", "softmin", "softplus", "hardtanh", "mish", "prelu", "softsign", "hardswish",
-           "hardsigmoid", "logsigmoid", "glu", "threshold", "tanhshrink"]
+           "softmax", "log_softmax", "softmin", "softplus", "hardtanh", "mish", "prelu", "softsign",
+           "hardswish",            "hardsigmoid", "logsigmoid", "glu", "threshold", "tanhshrink"]
 
 
 def _check(x, name):
     if not isinstance(x, Tensor):
         raise mark(with_user_line(TypeError(
-            f"{name}: expected an ember.Tensor as input, got {type(x).__name__}; convert it with ember.tensor(...)"),
+            f"{name}: expected an ember.Tensor as input, got {type(x).__name__}; convert it with "
+            "ember.tensor(...)"),
             3))
     if x._data.dtype.kind != "f":
         raise mark(with_user_line(TypeError(
@@ -97,7 +98,8 @@ def gelu(input, approximate="none"):
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
         return input * 0.5 * (1 + apply("tanh", inner))
-    raise mark(with_user_line(ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}"), 2))
+    raise mark(with_user_line(ValueError(
+        f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}"), 2))
 
 
 def silu(input, inplace=False):
@@ -162,7 +164,8 @@ def tanhshrink(input):
 
 def threshold(input, threshold, value, inplace=False):
     _check(input, "threshold")
-    out = apply("where", apply("gt", input, input._scalar(float(threshold))), input, input._scalar(float(value)))
+    out = apply("where", apply("gt", input, input._scalar(float(threshold))), input,
+                input._scalar(float(value)))
     return _inplace(input, out, inplace)
 
 
@@ -174,8 +177,8 @@ def prelu(input, weight):
         if input.ndim < 2 or input.shape[1] != n:
             raise mark(with_user_line(RuntimeError(
                 f"prelu: weight has {n} elements but the input {tuple(input.shape)} has "
-                f"{input.shape[1] if input.ndim > 1 else 1} channels (dim 1); use num_parameters=1 or the channel "
-                "count"), 2))
+                f"{input.shape[1] if input.ndim > 1 else 1} channels (dim 1); use num_parameters=1 or the "
+                "channel count"), 2))
         weight = weight.reshape((n,) + (1,) * (input.ndim - 2))
     elif weight.ndim:
         weight = weight.reshape(())

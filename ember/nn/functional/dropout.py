@@ -19,7 +19,8 @@ __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout"]
 
 def _check_p(p, name):
     if not 0.0 <= p <= 1.0:
-        raise mark(with_user_line(ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}"),
+        raise mark(with_user_line(ValueError(f"{name}: dropout probability has to be between 0 and 1, but "
+                                             f"got {p}"),
                                   3))
 
 
@@ -49,7 +50,8 @@ def _channel_dropout(input, p, training, inplace, name, min_dim):
     _check_p(p, name)
     if input.ndim < min_dim:
         raise mark(with_user_line(RuntimeError(
-            f"{name}: expected an input with at least {min_dim} dims (N, C, ...), got shape {tuple(input.shape)}"), 3))
+            f"{name}: expected an input with at least {min_dim} dims (N, C, ...), got shape "
+            f"{tuple(input.shape)}"), 3))
     if not training or p == 0.0:
         return input
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)

@@ -17,8 +17,9 @@ __all__ = ["linear", "bilinear"]
 
 def _bad_features(name, x, w, what="in_features"):
     return mark(with_user_line(RuntimeError(
-        f"{name}: input of shape {tuple(x.shape)} has {x.shape[-1] if x.ndim else 0} features in its last dim but "
-        f"the weight {tuple(w.shape)} expects {w.shape[-1]} ({what}). Reshape the input (e.g. x.view(x.size(0), -1)) "
+        f"{name}: input of shape {tuple(x.shape)} has {x.shape[-1] if x.ndim else 0} features in its last "
+        f"dim but the weight {tuple(w.shape)} expects {w.shape[-1]} ({what}). Reshape the input (e.g. "
+        "x.view(x.size(0), -1)) "
         "or build the layer with the right in_features."), 3))
 
 
@@ -26,13 +27,15 @@ def linear(input, weight, bias=None):
     """input @ weight.T + bias; one fused primitive when the input is at least 2-D and dtypes agree."""
     if not isinstance(input, Tensor):
         raise mark(with_user_line(TypeError(
-            f"linear: expected an ember.Tensor input, got {type(input).__name__}; convert it with ember.tensor()"), 2))
+            f"linear: expected an ember.Tensor input, got {type(input).__name__}; convert it with "
+            "ember.tensor()"), 2))
     if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
         raise _bad_features("linear", input, weight)
     if input._data.dtype != weight._data.dtype:
         raise mark(with_user_line(RuntimeError(
-            f"linear: input dtype {input.dtype.name} does not match the weight dtype {weight.dtype.name} (input "
-            f"{tuple(input.shape)}, weight {tuple(weight.shape)}); convert the input with x.to({weight.dtype.name}) "
+            f"linear: input dtype {input.dtype.name} does not match the weight dtype {weight.dtype.name} "
+            f"(input {tuple(input.shape)}, weight {tuple(weight.shape)}); convert the input with "
+            f"x.to({weight.dtype.name}) "
             "or the layer with .to(dtype)"), 2))
     if bias is not None and input.ndim >= 2 and bias._data.dtype == weight._data.dtype and bias.ndim == 1:
         return apply("linear", input, weight, bias)
@@ -46,8 +49,8 @@ def bilinear(input1, input2, weight, bias=None):
             tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
         raise mark(with_user_line(RuntimeError(
             f"bilinear: inputs {tuple(input1.shape)} and {tuple(input2.shape)} do not fit the weight "
-            f"{tuple(weight.shape)} (expected (..., {weight.shape[1]}) and (..., {weight.shape[2]}) with the same "
-            "leading dims)"), 2))
+            f"{tuple(weight.shape)} (expected (..., {weight.shape[1]}) and (..., {weight.shape[2]}) with "
+            "the same leading dims)"), 2))
     lead = tuple(input1.shape[:-1])
     x1 = input1.reshape(-1, input1.shape[-1])
     x2 = input2.reshape(-1, input2.shape[-1])

@@ -32,7 +32,8 @@ def _reduction(reduction, size_average=None, reduce=None, name="loss", extra=())
         reduction = "none" if not reduce else "mean" if size_average else "sum"
     if reduction not in _REDUCTIONS + tuple(extra):
         raise mark(with_user_line(ValueError(
-            f"{name}: reduction must be one of {', '.join(_REDUCTIONS + tuple(extra))}, got {reduction!r}"), 3))
+            f"{name}: reduction must be one of {', '.join(_REDUCTIONS + tuple(extra))}, got {reduction!r}"),
+        3))
     return reduction
 
 
@@ -52,7 +53,8 @@ def _as_target(target, like, name):
 
 def _float_pair(input, target, name):
     if not isinstance(input, Tensor):
-        raise mark(with_user_line(TypeError(f"{name}: expected an ember.Tensor input, got {type(input).__name__}"), 3))
+        raise mark(with_user_line(TypeError(f"{name}: expected an ember.Tensor input, got "
+                                            f"{type(input).__name__}"), 3))
     target = _as_target(target, input, name)
     if input._data.dtype.kind != "f":
         raise mark(with_user_line(TypeError(
@@ -60,13 +62,13 @@ def _float_pair(input, target, name):
     if target._data.dtype != input._data.dtype:
         target = cast(target, input.dtype)
     if tuple(target.shape) != tuple(input.shape):
-        warnings.warn(f"{name}: using a target size {tuple(target.shape)} that is different to the input size "
-                      f"{tuple(input.shape)}; this will likely lead to incorrect results due to broadcasting. "
-                      "Please ensure they have the same size.", stacklevel=3)
+        warnings.warn(f"{name}: using a target size {tuple(target.shape)} that is different to the input "
+                      f"size {tuple(input.shape)}; this will likely lead to incorrect results due to "
+                      "broadcasting. Please ensure they have the same size.", stacklevel=3)
     return input, target
 
 
-# -- classification ---------------------------------------------------------------------------------------------
+# -- classification ------------------------------------------------------------------------------------------
 def _check_class_target(input, target, name):
     if target._data.dtype.kind not in "iu":
         raise mark(with_user_line(RuntimeError(
@@ -77,12 +79,13 @@ def _check_class_target(input, target, name):
     want = (input.shape[0],) + tuple(input.shape[2:]) if batched else ()
     if tuple(target.shape) != want:
         raise mark(with_user_line(ValueError(
-            f"{name}: expected target of shape {want} for input of shape {tuple(input.shape)} (N, C, d1, ...), got "
-            f"{tuple(target.shape)}"), 4))
+            f"{name}: expected target of shape {want} for input of shape {tuple(input.shape)} (N, C, d1, "
+            f"...), got {tuple(target.shape)}"), 4))
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
-    """-input[n, target[n]] (times weight[target[n]]), skipping ``ignore_index``; mean divides by the weights."""
+    """-input[n, target[n]] (times weight[target[n]]), skipping ``ignore_index``; 'mean' divides by the
+    summed weights."""
     reduction = _reduction(reduction, size_average, reduce, "nll_loss")
     target = _as_target(target, input, "nll_loss")
     _check_class_target(input, target, "nll_loss")
@@ -99,7 +102,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 def _pick(input, target, weight, ignore_index):
-    """input[n, target[n], ...] and the per-element weight (None when all weights are 1 and nothing is ignored)."""
+    """input[n, target[n], ...] and the per-element weight (None when all are 1 and nothing is ignored)."""
     c = input.shape[1]
     t = target._data
     check_ignored = STATE.tracer is not None or bool((t == ignore_index).any())
@@ -110,8 +113,8 @@ def _pick(input, target, weight, ignore_index):
         if int(s.min()) < 0 or int(s.max()) >= c:
             bad = int(s.min()) if int(s.min()) < 0 else int(s.max())
             raise mark(with_user_line(IndexError(
-                f"nll_loss: target {bad} is out of bounds for {c} classes (input {tuple(input.shape)}); targets "
-                f"must lie in [0, {c - 1}] or equal ignore_index={ignore_index}"), 4))
+                f"nll_loss: target {bad} is out of bounds for {c} classes (input {tuple(input.shape)}); "
+                f"targets must lie in [0, {c - 1}] or equal ignore_index={ignore_index}"), 4))
     if safe._data.dtype.kind != "i" or safe._data.dtype.itemsize != 8:
         safe = cast(safe, "int64")
     picked = input.gather(1, safe.unsqueeze(1)).squeeze(1)
@@ -127,7 +130,7 @@ def _pick(input, target, weight, ignore_index):
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """log_softmax over dim 1 followed by NLL; ``target`` holds class indices (N, d1, ...) or class
-    probabilities with the input's shape. Integer labels of any integer dtype (e.g. from NumPy) are accepted."""
+    probabilities with the input's shape. Labels of any integer dtype (e.g. from NumPy) are accepted."""
     reduction = _reduction(reduction, size_average, reduce, "cross_entropy")
     if not isinstance(input, Tensor):
         raise mark(with_user_line(TypeError(
@@ -138,7 +141,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}"), 2))
     if input._data.dtype.kind != "f":
         raise mark(with_user_line(TypeError(
-            f"cross_entropy: expected floating-point logits, got {input.dtype.name}; convert with .float()"), 2))
+            f"cross_entropy: expected floating-point logits, got {input.dtype.name}; convert with .float()"),
+            2))
     if target._data.dtype.kind == "f":
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     _check_class_target(input, target, "cross_entropy")
@@ -146,8 +150,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return apply("softmax_cross_entropy", input, target, ignore_index=int(ignore_index),
                      label_smoothing=float(label_smoothing), reduction=reduction)
     if input.ndim == 1:
-        out = cross_entropy(input.unsqueeze(0), target.reshape(1), weight, None, ignore_index, None, reduction,
-                            label_smoothing)
+        out = cross_entropy(input.unsqueeze(0), target.reshape(1), weight, None, ignore_index, None,
+                            reduction, label_smoothing)
         return out.reshape(()) if reduction == "none" else out
     logp = log_softmax(input, 1)
     nll = nll_loss(logp, target, weight, None, ignore_index, None, reduction)
@@ -175,8 +179,8 @@ def _smooth_term(logp, target, weight, ignore_index, reduction):
 def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
     if tuple(target.shape) != tuple(input.shape):
         raise mark(with_user_line(ValueError(
-            f"cross_entropy: a floating-point target holds class probabilities and must have the input's shape "
-            f"{tuple(input.shape)}, got {tuple(target.shape)}. For class indices use an integer target "
+            f"cross_entropy: a floating-point target holds class probabilities and must have the input's "
+            f"shape {tuple(input.shape)}, got {tuple(target.shape)}. For class indices use an integer target "
             "(target.long())"), 3))
     dim = 1 if input.ndim > 1 else 0
     c = input.shape[dim]
@@ -215,15 +219,17 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean",
                                      pos_weight=None):
-    """Sigmoid + binary cross-entropy in one numerically stable expression; ``pos_weight`` scales positives."""
+    """Sigmoid + binary cross-entropy in one numerically stable expression; ``pos_weight`` weights the
+    positive term."""
     reduction = _reduction(reduction, size_average, reduce, "binary_cross_entropy_with_logits")
     input, target = _float_pair(input, target, "binary_cross_entropy_with_logits")
     if tuple(target.shape) != tuple(input.shape):
         raise mark(with_user_line(ValueError(
-            f"binary_cross_entropy_with_logits: target size {tuple(target.shape)} must be the same as input size "
-            f"{tuple(input.shape)}"), 2))
+            f"binary_cross_entropy_with_logits: target size {tuple(target.shape)} must be the same as input "
+            f"size {tuple(input.shape)}"), 2))
     neg = -input
     softplus_neg = apply("maximum", neg, neg._scalar(0.0)) + (1 + (-input.abs()).exp()).log()  # log(1 + e^-x)
     if pos_weight is not None:
@@ -235,7 +241,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _reduce(loss, reduction)
 
 
-# -- regression -----------------------------------------------------------------------------------------------
+# -- regression ----------------------------------------------------------------------------------------------
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _reduction(reduction, size_average, reduce, "mse_loss")
     input, target = _float_pair(input, target, "mse_loss")
@@ -298,7 +304,8 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction)
 
 
-def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                          reduction="mean"):
     from .misc import cosine_similarity
 
     reduction = _reduction(reduction, size_average, reduce, "cosine_embedding_loss")

@@ -1,4 +1,5 @@
-"""Odds and ends of torch.nn.functional: pad (from ember.functional.shape), cosine_similarity, pairwise_distance.
+"""Odds and ends of torch.nn.functional: pad (from ember.functional.shape), cosine_similarity,
+pairwise_distance.
 
 >>> import ember
 >>> import ember.nn.functional as F

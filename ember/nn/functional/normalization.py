@@ -34,20 +34,22 @@ def _affine(y, weight, bias, shape):
     return y
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
     """Normalise over every dim but the channel dim 1. In training, batch statistics are used and the running
     statistics are updated in place (unbiased variance, like PyTorch); otherwise the running ones are used."""
     if input.ndim < 2:
         raise mark(with_user_line(ValueError(
-            f"batch_norm: expected an input with at least 2 dims (N, C, ...), got shape {tuple(input.shape)}"), 2))
+            f"batch_norm: expected an input with at least 2 dims (N, C, ...), got {tuple(input.shape)}"),
+            2))
     c = input.shape[1]
     shape = (1, c) + (1,) * (input.ndim - 2)
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
         if t is not None and t.numel() != c:
             raise mark(with_user_line(RuntimeError(
-                f"batch_norm: {name} has {t.numel()} elements but the input {tuple(input.shape)} has {c} channels "
-                "(dim 1); build the layer with num_features equal to the channel count"), 2))
+                f"batch_norm: {name} has {t.numel()} elements but the input {tuple(input.shape)} has {c} "
+                "channels (dim 1); build the layer with num_features equal to the channel count"), 2))
     if training:
         axes = (0,) + tuple(range(2, input.ndim))
         mean, d, var, n = _moments(input, axes)
@@ -94,8 +96,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     k = len(normalized_shape)
     if tuple(input.shape[input.ndim - k:]) != normalized_shape or k > input.ndim:
         raise mark(with_user_line(RuntimeError(
-            f"layer_norm: normalized_shape {list(normalized_shape)} does not match the trailing dims of the input "
-            f"{tuple(input.shape)}; expected input of shape [*, {', '.join(map(str, normalized_shape))}]"), 2))
+            f"layer_norm: normalized_shape {list(normalized_shape)} does not match the trailing dims of the "
+            f"input {tuple(input.shape)}; expected input of shape "
+            f"[*, {', '.join(map(str, normalized_shape))}]"), 2))
     axes = tuple(range(input.ndim - k, input.ndim))
     mean, d, var, _ = _moments(input, axes)
     y = d / apply("sqrt", var + eps)
@@ -110,8 +113,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Split the C channels into ``num_groups`` groups and normalise each group over (C/G, *spatial)."""
     if input.ndim < 2 or input.shape[1] % num_groups:
         raise mark(with_user_line(RuntimeError(
-            f"group_norm: expected an input (N, C, ...) with C divisible by num_groups={num_groups}, got shape "
-            f"{tuple(input.shape)}"), 2))
+            f"group_norm: expected an input (N, C, ...) with C divisible by num_groups={num_groups}, got "
+            f"shape {tuple(input.shape)}"), 2))
     n, c = input.shape[0], input.shape[1]
     x = input.reshape(n, num_groups, -1)
     mean, d, var, _ = _moments(x, (2,))

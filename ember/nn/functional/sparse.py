@@ -23,7 +23,8 @@ def _as_index(input, name):
         input = as_tensor(input)
     if input._data.dtype.kind not in "iu":
         raise mark(with_user_line(TypeError(
-            f"{name}: indices must be an integer tensor, got {input.dtype.name} of shape {tuple(input.shape)}; "
+            f"{name}: indices must be an integer tensor, got {input.dtype.name} of shape "
+            f"{tuple(input.shape)}; "
             "convert them with .long()"), 3))
     return input
 
@@ -37,8 +38,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         lo, hi = int(input._data.min()), int(input._data.max())
         if lo < -n or hi >= n:
             raise mark(with_user_line(IndexError(
-                f"embedding: index {hi if hi >= n else lo} is out of range for an embedding table with {n} rows "
-                f"(weight {tuple(weight.shape)}); indices must lie in [0, {n - 1}]"), 2))
+                f"embedding: index {hi if hi >= n else lo} is out of range for an embedding table with {n} "
+                f"rows (weight {tuple(weight.shape)}); indices must lie in [0, {n - 1}]"), 2))
     if max_norm is not None:
         _renorm_rows(weight, input, max_norm, norm_type)
     out = weight[input]

@@ -1,4 +1,5 @@
-"""Activation layers: thin Modules over ``ember.nn.functional``'s activations (PyTorch's names, arguments, repr)."""
+"""Activation layers: thin Modules over ``ember.nn.functional``'s activations (PyTorch's names, arguments and
+repr)."""
 from __future__ import annotations
 
 from ... import creation
@@ -6,12 +7,13 @@ from .. import functional as F
 from .module import Module, Parameter
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax",
-           "LogSoftmax", "Softmin", "Softplus", "Hardtanh", "Mish", "PReLU", "Softsign", "Hardswish", "Hardsigmoid",
-           "LogSigmoid", "GLU", "Threshold", "Tanhshrink"]
+           "LogSoftmax", "Softmin", "Softplus", "Hardtanh", "Mish", "PReLU", "Softsign", "Hardswish",
+           "Hardsigmoid",            "LogSigmoid", "GLU", "Threshold", "Tanhshrink"]
 
 
 def _example(name, args=""):
-    return (f"\n\n    >>> import ember\n    >>> from ember import nn\n    >>> nn.{name}({args})(ember.randn(2, 4))"
+    return (f"\n\n    >>> import ember\n    >>> from ember import nn\n    >>> "
+            f"nn.{name}({args})(ember.randn(2, 4))"
             ".shape\n    ember.Size([2, 4])\n")
 
 
@@ -28,7 +30,8 @@ def _simple(name, fn, doc, params=(), defaults=(), inplace=False):
         values.update(zip(names, args))
         for k, v in kwargs.items():
             if k not in values:
-                raise TypeError(f"{name} got an unexpected keyword argument {k!r}; it takes {', '.join(names)}")
+                raise TypeError(f"{name} got an unexpected keyword argument {k!r}; it takes "
+                                f"{', '.join(names)}")
             values[k] = v
         for k, v in values.items():
             setattr(self, k, v)
@@ -37,7 +40,8 @@ def _simple(name, fn, doc, params=(), defaults=(), inplace=False):
         return fn(input, *[getattr(self, k) for k in names])
 
     def extra_repr(self):
-        parts = [f"{k}={getattr(self, k)!r}" if isinstance(getattr(self, k), str) else f"{k}={getattr(self, k)}"
+        parts = [f"{k}={getattr(self, k)!r}" if isinstance(getattr(self, k),
+                                                           str) else f"{k}={getattr(self, k)}"
                  for k in params]
         if inplace and self.inplace:
             parts.append("inplace=True")
@@ -55,7 +59,8 @@ ELU = _simple("ELU", F.elu, "x if x > 0 else alpha * (exp(x) - 1).", ("alpha",),
 SELU = _simple("SELU", F.selu, "scale * elu(x, alpha) with the self-normalising constants.", inplace=True)
 CELU = _simple("CELU", F.celu, "max(0, x) + min(0, alpha * (exp(x / alpha) - 1)).", ("alpha",), (1.0,),
                inplace=True)
-GELU = _simple("GELU", F.gelu, "x * Phi(x); approximate='tanh' uses the tanh approximation.", ("approximate",),
+GELU = _simple("GELU", F.gelu, "x * Phi(x); approximate='tanh' uses the tanh approximation.",
+               ("approximate",),
                ("none",))
 SiLU = _simple("SiLU", F.silu, "x * sigmoid(x) (swish).", inplace=True)
 Sigmoid = _simple("Sigmoid", F.sigmoid, "1 / (1 + exp(-x)).")

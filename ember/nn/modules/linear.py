@@ -65,7 +65,8 @@ class Linear(Module):
         return _linear(input, self.weight, self.bias)
 
     def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
 
 
 class LazyLinear(Linear):
@@ -108,7 +109,8 @@ class Bilinear(Module):
     def __init__(self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
-        self.weight = Parameter(creation.empty(out_features, in1_features, in2_features, **_factory(device, dtype)))
+        self.weight = Parameter(creation.empty(out_features, in1_features, in2_features, **_factory(device,
+                                                                                                    dtype)))
         if bias:
             self.bias = Parameter(creation.empty(out_features, **_factory(device, dtype)))
         else:

@@ -59,7 +59,8 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
-        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
 
 
 def _pair_loss(name, fn, doc, extra=()):
@@ -84,8 +85,8 @@ def _pair_loss(name, fn, doc, extra=()):
     def forward(self, input, target):
         return fn(input, target, reduction=self.reduction, **{k: getattr(self, k) for k in names})
 
-    example = (f"\n\n    >>> import ember\n    >>> from ember import nn\n    >>> nn.{name}()(ember.rand(4), ember.rand(4))"
-               ".shape\n    ember.Size([])\n")
+    example = (f"\n\n    >>> import ember\n    >>> from ember import nn\n    >>> nn.{name}()(ember.rand(4), "
+               "ember.rand(4)).shape\n    ember.Size([])\n")
     return type(name, (_Loss,), {"__init__": __init__, "forward": forward, "__doc__": doc + example,
                                  "__module__": __name__})
 
@@ -97,7 +98,8 @@ SmoothL1Loss = _pair_loss("SmoothL1Loss", F.smooth_l1_loss, "Quadratic below ``b
 HuberLoss = _pair_loss("HuberLoss", F.huber_loss, "Quadratic below ``delta``, delta-scaled linear above.",
                        (("delta", 1.0),))
 KLDivLoss = _pair_loss("KLDivLoss", F.kl_div, "KL divergence of log-probability inputs from target "
-                       "probabilities (``log_target`` for log-probability targets).", (("log_target", False),))
+                       "probabilities (``log_target`` for log-probability targets).", (("log_target",
+                                                                                        False),))
 SoftMarginLoss = _pair_loss("SoftMarginLoss", F.soft_margin_loss, "log(1 + exp(-y x)).")
 PoissonNLLLoss = _pair_loss("PoissonNLLLoss", F.poisson_nll_loss, "Poisson negative log-likelihood.",
                             (("log_input", True), ("full", False), ("eps", 1e-8)))

@@ -76,8 +76,8 @@ class Module:
 
     def __init__(self, *args, **kwargs):
         if args or kwargs:
-            raise mark(TypeError(f"{type(self).__name__}.__init__() got unexpected arguments; Module.__init__ "
-                                 "takes none (call super().__init__() without arguments)"))
+            raise mark(TypeError(f"{type(self).__name__}.__init__() got unexpected arguments; "
+                                 "Module.__init__ takes none (call super().__init__() without arguments)"))
         d = self.__dict__
         d["training"] = True
         d["_parameters"] = OrderedDict()
@@ -90,7 +90,8 @@ class Module:
         d["_hooked"] = False
 
     def forward(self, *args, **kwargs):
-        raise mark(NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function'))
+        raise mark(NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" '
+                                       'function'))
 
     # -- calling -----------------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -125,7 +126,8 @@ class Module:
         return out
 
     def _update_hooked(self):
-        self.__dict__["_hooked"] = bool(self._forward_pre_hooks or self._forward_hooks or self._backward_hooks)
+        d = self.__dict__
+        d["_hooked"] = bool(d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"])
 
     def _add_hook(self, table, value, prepend):
         key = next_hook_id()
@@ -358,7 +360,7 @@ class Module:
         return self
 
     def _apply(self, fn):
-        """Convert every parameter (in place, keeping the Parameter objects) and buffer with ``fn(tensor)``."""
+        """Convert every parameter (in place, keeping the Parameter objects) and buffer with ``fn``."""
         for m in self.modules():
             for p in m._parameters.values():
                 if p is None:
@@ -367,7 +369,9 @@ class Module:
                 if p.grad is not None:
                     p.grad = Tensor._wrap(fn(p.grad)._data)
             for k, b in m._buffers.items():
-                if b is not None:
+                if isinstance(b, Parameter):  # a weight kept as a buffer (Keras non-trainable): keep it
+                    b._data = fn(b)._data
+                elif b is not None:
                     m._buffers[k] = fn(b)
         return self
 
@@ -462,14 +466,17 @@ class Module:
                 cur = getattr(mod, table)[name]
                 shape = tuple(getattr(state_dict[k], "shape", ()))
                 if shape != tuple(cur.shape):
-                    mismatched.append(f"size mismatch for {k}: copying a param with shape {shape} from checkpoint, "
-                                      f"the shape in current model is {tuple(cur.shape)}.")
+                    mismatched.append(f"size mismatch for {k}: copying a param with shape {shape} from "
+                                      f"checkpoint, the shape in current model is {tuple(cur.shape)}.")
         errors = list(mismatched)
         if strict:
             if unexpected:
-                errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+                errors.insert(0,
+                              "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected)
+                              + ".")
             if missing:
-                errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+                errors.insert(0,
+                              "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
         if errors:
             raise mark(with_user_line(RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)), 2))

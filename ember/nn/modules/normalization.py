@@ -68,7 +68,8 @@ class _BatchNorm(Module):
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked._data)
         use_batch_stats = self.training or self.running_mean is None
-        return F.batch_norm(input, self.running_mean if not self.training or self.track_running_stats else None,
+        return F.batch_norm(input,
+                            self.running_mean if not self.training or self.track_running_stats else None,
                             self.running_var if not self.training or self.track_running_stats else None,
                             self.weight, self.bias, use_batch_stats, factor, self.eps)
 
@@ -123,7 +124,8 @@ class LayerNorm(Module):
     ember.Size([20, 5, 10])
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None,
+                 dtype=None):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
@@ -150,7 +152,8 @@ class GroupNorm(Module):
     ember.Size([3, 4, 5])
     """
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *,
+                 bias=True):
         super().__init__()
         if num_channels % num_groups:
             raise mark(ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "

@@ -12,8 +12,8 @@ __all__ = ["Embedding"]
 
 
 class Embedding(Module):
-    """Rows of ``weight`` (initialised N(0, 1)) picked by integer indices; the ``padding_idx`` row starts at zero
-    and gets no gradient; ``max_norm`` renormalises the rows it looks up.
+    """Rows of ``weight`` (initialised N(0, 1)) picked by integer indices; the ``padding_idx`` row starts at
+    zero and gets no gradient; ``max_norm`` renormalises the rows it looks up.
 
     >>> import ember
     >>> from ember import nn
@@ -23,7 +23,8 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
-                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
+                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None,
+                 dtype=None):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         if padding_idx is not None:

@@ -45,9 +45,9 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     out = Tensor._wrap(xp.asarray(total, dtype=tensors[0]._data.dtype))
     if error_if_nonfinite and not bool(xp.isfinite(out._data)):
         raise mark(with_user_line(RuntimeError(
-            f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it cannot be "
-            "clipped. To disable this error and scale the gradients by the non-finite norm anyway, set "
-            "`error_if_nonfinite=False`"), 3))
+            f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
+            "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
+            "anyway, set `error_if_nonfinite=False`"), 3))
     return out
 
 

@@ -30,12 +30,14 @@ def vector_to_parameters(vec, parameters):
     """Copy consecutive slices of the 1-D ``vec`` into the parameters (in place)."""
     if not isinstance(vec, Tensor) or vec.ndim != 1:
         raise mark(with_user_line(TypeError(
-            f"vector_to_parameters: expected a 1-D tensor, got {getattr(vec, 'shape', type(vec).__name__)}"), 2))
+            f"vector_to_parameters: expected a 1-D tensor, got {getattr(vec, 'shape', type(vec).__name__)}"),
+            2))
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     total = sum(p.numel() for p in params)
     if total != vec.numel():
         raise mark(with_user_line(ValueError(
-            f"vector_to_parameters: the vector has {vec.numel()} elements but the parameters hold {total}"), 2))
+            f"vector_to_parameters: the vector has {vec.numel()} elements but the parameters hold {total}"),
+            2))
     offset = 0
     with no_grad():
         for p in params:
