@@ -20,10 +20,9 @@ import sys
 import time
 import warnings
 
+import ember
 from bench.harness import torch_or_none
 from bench.workloads import WORKLOADS, make
-
-import ember
 
 GOALS = {"seed_linear": 2.0, "mlp": 1.1, "cnn": 1.0, "lstm": 1.0, "transformer": 1.2}
 STEPS = {"seed_linear": 100, "mlp": 10, "cnn": 2, "lstm": 2, "transformer": 2}
@@ -132,7 +131,6 @@ def inference_contenders(torch, notes) -> dict:
 def _onnxruntime_fn(fast, x, notes):
     try:
         import onnxruntime  # noqa: F401
-
         from ember.export.onnx import export_session
     except ImportError as exc:
         notes.append(f"onnxruntime skipped: {exc}")

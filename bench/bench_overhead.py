@@ -4,9 +4,8 @@ Run: python -m bench.bench_overhead
 """
 from __future__ import annotations
 
-from bench.harness import compare, print_table, torch_or_none
-
 import ember
+from bench.harness import compare, print_table, torch_or_none
 
 
 def tiny_ops(lib):

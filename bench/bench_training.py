@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import sys
 
+import ember
 from bench.harness import compare, print_table, torch_or_none
 from bench.workloads import WORKLOADS, make
-
-import ember
 
 GOALS = {"seed_linear": 1.0, "mlp": 0.9, "cnn": 0.6, "lstm": 0.6, "transformer": 0.6}
 STEPS = {"seed_linear": 200, "mlp": 20, "cnn": 3, "lstm": 2, "transformer": 2}

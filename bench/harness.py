@@ -9,10 +9,6 @@ import os
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
-# NumPy's OpenBLAS threads spin ~0.1 s after each call by default; with PyTorch's OpenMP threads in the same
-# process on 2 cores that spinning made PyTorch ~100x slower in interleaved rounds. Sleep almost at once.
-# (Must be set before NumPy is imported: import bench.harness first.)
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 
 def best_time(fn, number: int, rounds: int = 5, warmup: int = 2) -> float:

@@ -7,35 +7,35 @@
 >>> tuple(x.grad.shape)
 (4, 3)
 """
-from . import _tensor_methods, backend, dtypes
+# ruff: noqa: E402, F401, F403, I001  (the import order below is the dependency order; keep it)
+from . import backend, dtypes, _tensor_methods
 from .backend import device
-from .dtypes import (bfloat16, bool_ as bool, float16, float32, float64, get_default_dtype, int8, int16,  # noqa: F401
-                     int32, int64, set_default_dtype, uint8)
-from .dtypes import DType as dtype  # noqa: F401
-from .tensor import Size, Tensor, is_tensor  # noqa: F401
-from . import ops  # noqa: E402  (registers the primitives)
-from . import functional  # noqa: E402
+from .dtypes import DType as dtype
+from .dtypes import (bfloat16, bool_ as bool, float16, float32, float64, get_default_dtype, int8, int16, int32,
+                     int64, set_default_dtype, uint8)
+from .tensor import Size, Tensor, is_tensor
+from . import ops  # registers the primitives
+from . import functional
 
-_tensor_methods.bind()
+_tensor_methods.bind()  # Tensor methods can now reach the composites
 
-from . import autograd  # noqa: E402
-from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
-from .autograd_function import GradientTape  # noqa: E402,F401
-from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like,  # noqa: E402,F401
+from . import autograd
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd_function import GradientTape
+from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, logspace, multinomial, normal, ones, ones_like, rand, rand_like, randint,
                        randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
-from .functional import *  # noqa: E402,F401,F403  (the PUBLIC composites)
-from .functional import abs, all, any, max, min, pow, round, sum  # noqa: E402,F401
-from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402,F401
-from .functional.linalg import einsum, log_softmax, softmax  # noqa: E402,F401
+from .functional import *  # the PUBLIC composites: sum, mean, cat, stack, where, softmax, ...
+from .functional import abs, all, any, max, min, pow, round, sum
+from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 
-float = float32  # noqa: A001  (torch.float, torch.double, torch.long ... aliases)
+# torch's dtype aliases
+float = float32  # noqa: A001
 double = float64
 half = float16
 long = int64
 int = int32  # noqa: A001
 short = int16
-cfloat = None
 
 __version__ = "0.1.0"
 
@@ -58,12 +58,10 @@ class cuda:  # noqa: N801  (the torch.cuda namespace, minimal)
         return backend.cuda_device_count()
 
     @staticmethod
-    def manual_seed(seed: int) -> None:
-        manual_seed(seed)
+    def manual_seed(value: int) -> None:
+        manual_seed(value)
 
-    @staticmethod
-    def manual_seed_all(seed: int) -> None:
-        manual_seed(seed)
+    manual_seed_all = manual_seed
 
     @staticmethod
     def synchronize() -> None:
@@ -71,12 +69,12 @@ class cuda:  # noqa: N801  (the torch.cuda namespace, minimal)
             backend.require_cupy().cuda.Device().synchronize()
 
 
-from .serialization import load, save  # noqa: E402
-from . import nn, optim, utils  # noqa: E402,F401  (torch exposes these after `import torch`)
+from . import nn, optim, utils  # torch exposes these after `import torch`
+from .serialization import load, save
 
 
 def __getattr__(name):
-    # the compiler and Keras are imported on first use: `ember.compile`, `ember.function`, `ember.keras`
+    # imported on first use: `ember.compile`, `ember.function`, `ember.keras`, `ember.vision`, ...
     if name in ("compile", "function"):
         from .graph import compile as _compile
 

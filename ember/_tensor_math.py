@@ -37,8 +37,8 @@ class TensorMathMethods:
     for _n in _LINALG:
         locals()[_n] = _fwd("L", _n)
     del _n
-    multiply, divide, subtract, greater, less = mul, div, sub, gt, lt
-    absolute = abs
+    multiply, divide, subtract = _fwd("M", "mul"), _fwd("M", "div"), _fwd("M", "sub")
+    greater, less, absolute = _fwd("M", "gt"), _fwd("M", "lt"), _fwd("M", "abs")
 
     def fmod(self, other):
         return self - (self / other).trunc() * other
@@ -82,10 +82,9 @@ class TensorMathMethods:
         from .functional.index import setitem
 
         if accumulate:
+            from ._state import STATE
             from .functional.index import normalize_key
             from .ops import apply
-
-            from ._state import STATE
 
             spec, tensors = normalize_key(self, tuple(indices))
             if STATE.grad_enabled and self.requires_grad:

@@ -4,7 +4,6 @@ from __future__ import annotations
 from ._state import STATE
 from .errors import format_site, mark, with_user_line
 
-
 Node = Tensor = None  # bound on first use (circular imports)
 
 

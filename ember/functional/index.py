@@ -6,7 +6,6 @@ import numpy as np
 from .._state import STATE
 from ..errors import mark, with_user_line
 from ..ops import apply
-from ..ops.indexing import has_tensor
 from ..tensor import Tensor
 
 

@@ -5,7 +5,6 @@ import math as _math
 
 from ..errors import mark, with_user_line
 from ..ops import apply
-from ..tensor import Tensor
 
 
 def _shape_arg(shape):

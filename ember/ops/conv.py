@@ -138,23 +138,38 @@ def _argmax_windows(xp, x, kernel, stride, padding, dilation):
 
 
 def _pool_select_fwd(xp, v, x, kernel, stride, padding, dilation):
-    if v is x:
-        win, _ = _pool_windows(xp, x, kernel, stride, padding, dilation, _fill_min(xp, x.dtype))
-        return win.max(axis=-1)
+    if v is x:  # plain max pooling: reduce the strided window view, no copy of the windows
+        outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
+        xpad = _padded(xp, x, padding, _fill_min(xp, x.dtype))
+        view = _window_view(xp, xpad, kernel, stride, dilation, outs, kernel_last=True)
+        return view.max(axis=tuple(range(2 + len(kernel), 2 + 2 * len(kernel))))
     arg, _, _ = _argmax_windows(xp, x, kernel, stride, padding, dilation)
     vwin, _ = _pool_windows(xp, v, kernel, stride, padding, dilation, 0)
     return xp.take_along_axis(vwin, arg[..., None], axis=-1)[..., 0]
+
+
+def _scatter_disjoint(xp, g, arg, kernel, outs, out):
+    """Windows that tile the input (stride == kernel): one one-hot product and one transposed copy."""
+    nd, k = len(kernel), math.prod(kernel)
+    vals = (arg[..., None] == xp.arange(k)) * g[..., None]
+    vals = vals.reshape(g.shape + tuple(kernel))
+    perm = (0, 1) + tuple(x for d in range(nd) for x in (2 + d, 2 + nd + d))
+    tiled = vals.transpose(perm).reshape(g.shape[:2] + tuple(o * kk for o, kk in zip(outs, kernel)))
+    out[(slice(None), slice(None)) + tuple(slice(0, o * kk) for o, kk in zip(outs, kernel))] = tiled
+    return out
 
 
 def _pool_scatter_fwd(xp, g, x, kernel, stride, padding, dilation):
     arg, _, outs = _argmax_windows(xp, x, kernel, stride, padding, dilation)
     padded = tuple(s + p[0] + p[1] for s, p in zip(x.shape[2:], padding))
     out = xp.zeros(x.shape[:2] + padded, dtype=g.dtype)
+    crop = (slice(None), slice(None)) + tuple(slice(p[0], p[0] + s) for s, p in zip(x.shape[2:], padding))
+    if tuple(stride) == tuple(kernel) and all(d == 1 for d in dilation):
+        return _scatter_disjoint(xp, g, arg, kernel, outs, out)[crop]
     zero = g.dtype.type(0)
     for flat, offset in enumerate(itertools.product(*[range(k) for k in kernel])):
         key = (slice(None), slice(None)) + _offset_slices(offset, stride, dilation, outs)
         out[key] += xp.where(arg == flat, g, zero)
-    crop = (slice(None), slice(None)) + tuple(slice(p[0], p[0] + s) for s, p in zip(x.shape[2:], padding))
     return out[crop]
 
 
