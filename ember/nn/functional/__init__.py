@@ -1,15 +1,9 @@
 """torch.nn.functional on Ember: composites of Ember ops (activations, losses, conv, pooling, attention...)."""
-import importlib
+from importlib import import_module as _import
 
-__all__ = []
-for _name in ("activation", "loss", "linear", "normalization", "dropout", "sparse", "conv", "pooling",
-              "attention", "misc"):
-    try:
-        _mod = importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as _e:
-        if _e.name != f"{__name__}.{_name}":
-            raise
-        continue
-    for _n in getattr(_mod, "__all__", []):
-        globals()[_n] = getattr(_mod, _n)
-        __all__.append(_n)
+# file names and function names overlap (dropout, linear), so the files are loaded by name, not attribute
+_FILES = ("activation", "loss", "linear", "normalization", "dropout", "sparse", "conv", "pooling", "attention",
+          "misc")
+_MODULES = [_import(f"{__name__}.{name}") for name in _FILES]
+__all__ = [n for m in _MODULES for n in m.__all__]
+globals().update({n: getattr(m, n) for m in _MODULES for n in m.__all__})
