@@ -26,6 +26,7 @@ from bench.workloads import WORKLOADS, make
 
 GOALS = {"seed_linear": 2.0, "mlp": 1.1, "cnn": 1.0, "lstm": 1.0, "transformer": 1.2}
 STEPS = {"seed_linear": 100, "mlp": 10, "cnn": 2, "lstm": 2, "transformer": 2}
+SETTLE = 0.25  # seconds; OpenBLAS worker threads spin ~0.1 s after a call before they sleep
 COLUMNS = ("ember eager", "ember compiled", "torch eager", "torch.compile")
 
 
@@ -34,6 +35,7 @@ def interleave(fns: dict, number: int, rounds: int) -> dict:
     best = {k: float("inf") for k in fns}
     for _ in range(rounds):
         for k, fn in fns.items():
+            time.sleep(SETTLE)  # let the previous contender's BLAS/OpenMP threads stop spinning
             t0 = time.perf_counter()
             for _ in range(number):
                 fn()
@@ -74,7 +76,7 @@ def training_table(names, torch, quick=False, with_torch_compile=True):
     for name in names:
         fns, compiled = training_contenders(name, torch, notes, with_torch_compile)
         number = max(1, STEPS[name] // (4 if quick else 1))
-        best = interleave(fns, number, 3 if quick else 5)
+        best = interleave(fns, number, 3 if quick else 9)
         row = {"workload": name, **{k: 1.0 / v for k, v in best.items()}, "stats": ember.compile.stats(compiled)}
         if "torch eager" in row:
             row["ratio"] = row["ember compiled"] / row["torch eager"]
@@ -131,6 +133,7 @@ def inference_contenders(torch, notes) -> dict:
 def _onnxruntime_fn(fast, x, notes):
     try:
         import onnxruntime  # noqa: F401
+
         from ember.export.onnx import export_session
     except ImportError as exc:
         notes.append(f"onnxruntime skipped: {exc}")
@@ -158,8 +161,13 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     quick = "--quick" in argv
     names = [a for a in argv if a in WORKLOADS] or list(WORKLOADS)
+    # PyTorch's OpenMP threads spin at barriers; beside NumPy's OpenBLAS threads in one process on 2 busy
+    # cores that made PyTorch 10-100x slower in interleaved rounds. Passive waiting removed that and cost
+    # PyTorch nothing measurable run alone. It must be set before torch is imported (torch_or_none does).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     torch = torch_or_none()
-    print(f"load average: {os.getloadavg()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    print(f"load average: {os.getloadavg()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rows, notes = training_table(names, torch, quick, with_torch_compile="--no-torch-compile" not in argv)

@@ -167,16 +167,18 @@ def test_item_and_print_are_breaks():
         g(ember.ones(1))
 
 
-def test_outputs_needing_autograd_run_eagerly_so_backward_works():
+def test_outputs_needing_autograd_get_a_compiled_backward():
     w = T(3, requires_grad=True)
     f = compile(lambda x: _sum(x * w))
-    for _ in range(2):
+    for k in range(3):  # eager first (it shows the outputs need grad), then forward + backward graphs
         w.grad = None
-        f(ember.ones(3)).backward()
-        assert w.grad.tolist() == [1.0, 1.0, 1.0]
+        x = ember.full((3,), float(k + 1), requires_grad=True)
+        f(x).backward()
+        assert w.grad.tolist() == [k + 1.0] * 3
+        np.testing.assert_allclose(x.grad.numpy(), w.detach().numpy(), rtol=1e-6)
     with ember.no_grad():
         f(ember.ones(3))
-    assert stats(f)["cache_hits"] == 0 and stats(f)["traces"] == 2
+    assert stats(f)["cache_hits"] == 1 and stats(f)["traces"] == 3
 
 
 def test_function_spelling_and_decorator_forms():

@@ -154,6 +154,15 @@ def test_max_pool2d_matches_torch(kw):
     _check(lambda t: F.max_pool2d(t, **kw), lambda t: TF.max_pool2d(t, **kw), _rand(2, 3, 9, 10))
 
 
+def test_max_pool_propagates_nan_like_torch():
+    x = _rand(1, 2, 6, 6)
+    x[0, 0, 1, 1] = x[0, 1, 4, 3] = np.nan
+    e, ei = F.max_pool2d(ember.tensor(x), 3, 1, return_indices=True)
+    t, ti = TF.max_pool2d(torch.tensor(x), 3, 1, return_indices=True)
+    np.testing.assert_array_equal(e.numpy(), t.numpy())
+    np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+
+
 def test_max_pool_ties_go_to_the_first_maximum_like_torch():
     x = np.zeros((1, 2, 4, 4))  # all ties (e.g. after a ReLU)
     _check(
@@ -252,9 +261,7 @@ def test_layer_matches_torch(name, args, kw, shape, dtype, tol, train):
     x = _rand(*shape).astype(dtype)
     _check(em, tm, x, tol=tol)
     for n, p in tm.named_parameters():
-        np.testing.assert_allclose(
-            dict(em.named_parameters())[n].grad.numpy(), p.grad.numpy(), atol=tol, rtol=tol
-        )
+        np.testing.assert_allclose(dict(em.named_parameters())[n].grad.numpy(), p.grad.numpy(), atol=tol, rtol=tol)
     assert [n for n, _ in em.named_parameters()] == [n for n, _ in tm.named_parameters()]
 
 
@@ -283,9 +290,7 @@ def test_default_init_follows_pytorch():
 
 def test_conv_net_trains():
     ember.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 2)
-    )
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 2))
     x = ember.randn(16, 1, 8, 8)
     y = (x.mean((1, 2, 3)) > 0).long()
     params = list(model.parameters())
@@ -347,3 +352,23 @@ def test_bad_input_errors(fn, exc, words):
         fn()
     for w in words:
         assert w in str(info.value), (w, str(info.value))
+
+
+def test_conv3d_and_max_pool3d_match_torch():
+    _check(
+        lambda x, w: F.conv3d(x, w, stride=(1, 2, 1), padding=1, groups=2),
+        lambda x, w: TF.conv3d(x, w, stride=(1, 2, 1), padding=1, groups=2),
+        _rand(2, 4, 5, 6, 4),
+        _rand(4, 2, 3, 2, 3),
+    )
+    _check(
+        lambda x: F.max_pool3d(x, 2, return_indices=True),
+        lambda x: TF.max_pool3d(x, 2, return_indices=True),
+        _rand(2, 3, 4, 5, 6),
+    )
+    _check(
+        lambda x, w: F.conv_transpose1d(x, w, stride=2, padding=1, output_padding=1),
+        lambda x, w: TF.conv_transpose1d(x, w, stride=2, padding=1, output_padding=1),
+        _rand(2, 3, 7),
+        _rand(3, 2, 4),
+    )

@@ -38,9 +38,19 @@ def unflatten(spec, leaves_iter):
 
 
 def is_tensor(obj) -> bool:
-    from ..tensor import Tensor
+    return isinstance(obj, tensor_type())
 
-    return isinstance(obj, Tensor)
+
+_TENSOR: list = []
+
+
+def tensor_type():
+    """``ember.Tensor`` (imported on first use: the graph layer loads without the core)."""
+    if not _TENSOR:
+        from ..tensor import Tensor
+
+        _TENSOR.append(Tensor)
+    return _TENSOR[0]
 
 
 class Capture:

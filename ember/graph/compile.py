@@ -31,7 +31,7 @@ import logging
 import warnings
 
 from .._state import STATE
-from .capture import flatten, is_tensor, run_traced, unflatten
+from .capture import flatten, is_tensor, run_traced, tensor_type, unflatten
 from .dynamic import generalize
 from .reach import reach
 from .tracer import Break, GraphBreak
@@ -74,13 +74,17 @@ class CompiledFunction:
         self._want_joint: set = set()  # signatures whose outputs need grad: trace forward + backward
         self.stats = {"traces": 0, "cache_hits": 0, "fallbacks": 0, "graph_breaks": [], "signatures": 0}
         functools.update_wrapper(self, fn, updated=())
-        self._params_names = _param_names(fn)
+        self._params_names = _param_names(getattr(fn, "forward", fn) if self._is_module else fn)
         self._names: list[str] = []
 
     # ------------------------------------------------------------------ signature
     def _key(self, args, kwargs):
-        leaves: list = []
-        spec = flatten((args, kwargs), leaves, is_tensor)
+        tensor = tensor_type()
+        if not kwargs and all(type(a) is tensor for a in args):  # the common case, without flattening
+            leaves, spec = list(args), len(args)
+        else:
+            leaves = []
+            spec = _hashable(flatten((args, kwargs), leaves, is_tensor))
         tens = tuple((t._data.shape, t._data.dtype.str, _device_of(t._data), t.requires_grad) for t in leaves)
         found = self._found
         extra = (
@@ -90,7 +94,7 @@ class CompiledFunction:
             tuple(p.requires_grad for p in self._params),
             found.scalars() if found is not None else (),
         )
-        return (_hashable(spec), tens, extra), leaves
+        return (spec, tens, extra), leaves
 
     def __call__(self, *args, **kwargs):
         if STATE.tracer is not None:  # called inside another trace: just run (it is inlined)

@@ -72,6 +72,8 @@ def generalize(new: Graph, old: Graph, dims: dict) -> Graph | None:
             return None
         aval = opinfo.infer(node.op, [(v.shape, v.dtype) for v in node.inputs], node.attrs)
         if aval is None:
+            aval = probe_infer(node)
+        if aval is None:
             if any(None in v.shape for v in node.inputs):
                 return None  # no rule to carry the dynamic dim through this op
             continue
@@ -86,3 +88,27 @@ def generalize(new: Graph, old: Graph, dims: dict) -> Graph | None:
         ):
             return None
     return g
+
+
+_PROBES = (7, 13)
+
+
+def probe_infer(node):
+    """(shape, dtype) through the registry's own shape rule for an op the graph layer has no dynamic rule
+    for: dynamic dims are given two probe sizes, and the output dims that change with them are dynamic.
+    None when the rule rejects a probe or the output rank changes."""
+    from .ir import GraphError, Value, _registry_infer
+
+    if not any(None in v.shape for v in node.inputs):
+        return None
+    outs = []
+    for probe in _PROBES:
+        ins = [Value(tuple(probe if d is None else d for d in v.shape), v.dtype) for v in node.inputs]
+        try:
+            outs.append(_registry_infer(node.op, ins, node.attrs))
+        except (GraphError, ValueError, RuntimeError, TypeError, IndexError):
+            return None
+    (a, dt), (b, _) = outs
+    if len(a) != len(b):
+        return None
+    return tuple(x if x == y else None for x, y in zip(a, b)), dt

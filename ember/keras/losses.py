@@ -120,7 +120,10 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
             f"sparse_categorical_crossentropy: labels must be in [0, {n}), got values in "
             f"[{int(idx.min())}, {int(idx.max())}]"
         )
-    index = Tensor._wrap(idx[..., None])
+    if isinstance(y_true, Tensor) and mask is None:  # through ops, so a traced (compiled) step reads y
+        index = (y_true if y_true.dtype == ember.int64 else y_true.long()).reshape(*labels.shape, 1)
+    else:
+        index = Tensor._wrap(idx[..., None])
     logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
     if logits is not None:
         picked = F.log_softmax(logits, -1).gather(-1, index)

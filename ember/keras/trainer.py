@@ -137,14 +137,10 @@ class Trainer:
                 layer._losses = []
 
     def _fast_train_step(self, x, y, sw):
-        x = _to_tensors(x)
-        self._clear_call_losses()
-        y_pred = self(x, training=True)
-        loss = self.compute_loss(x, y, y_pred, sw)
+        from ..graph.keras_step import grad_step  # forward + loss + backward, ember.compile'd (jit_compile)
+
+        y_pred, loss = grad_step(self, _to_tensors(x), _to_tensors(y), _to_tensors(sw))
         weights = self._train_weights
-        for w in weights:
-            w.grad = None
-        loss.backward()
         self.optimizer.apply([w.grad for w in weights], weights)
         self._loss_tracker.update_state(float(loss._data), sample_weight=_batch_size(y_pred))
         self._compile_metrics.update_state(y, y_pred, sw)

@@ -55,15 +55,12 @@ def _padded(xp, x, padding, fill=0.0):
     return xp.pad(x, ((0, 0), (0, 0)) + tuple(padding), mode="constant", constant_values=fill)
 
 
-def _window_view(xp, xpad, kernel, stride, dilation, outs, kernel_last=False):
-    """A strided view (N, C, *kernel, *outs) (or (N, C, *outs, *kernel)) of the padded input: no copy."""
+def _window_view(xp, xpad, kernel, stride, dilation, outs):
+    """A strided view (N, C, *kernel, *outs) of the padded input: no copy."""
     st = xpad.strides
     ks = tuple(st[2 + i] * dilation[i] for i in range(len(kernel)))
     os_ = tuple(st[2 + i] * stride[i] for i in range(len(kernel)))
-    if kernel_last:
-        shape, strides = xpad.shape[:2] + tuple(outs) + tuple(kernel), st[:2] + os_ + ks
-    else:
-        shape, strides = xpad.shape[:2] + tuple(kernel) + tuple(outs), st[:2] + ks + os_
+    shape, strides = xpad.shape[:2] + tuple(kernel) + tuple(outs), st[:2] + ks + os_
     return xp.lib.stride_tricks.as_strided(xpad, shape=shape, strides=strides)
 
 
@@ -73,12 +70,16 @@ def _offset_slices(offset, stride, dilation, outs):
                  for o, s, d, n in zip(offset, stride, dilation, outs))
 
 
+def _offsets(kernel):
+    return itertools.product(*[range(k) for k in kernel])
+
+
 # -- im2col / col2im ---------------------------------------------------------------------------------------
 def _im2col_fwd(xp, x, kernel, stride, padding, dilation):
     outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
     view = _window_view(xp, _padded(xp, x, padding), kernel, stride, dilation, outs)
     n, c = x.shape[:2]
-    return view.reshape(n, c * math.prod(kernel), math.prod(outs))
+    return view.reshape(n, c * math.prod(kernel), math.prod(outs))  # the one copy
 
 
 def _im2col_rule(x, kernel, stride, padding, dilation):
@@ -93,7 +94,7 @@ def _col2im_fwd(xp, cols, size, kernel, stride, padding, dilation):
     padded = tuple(s + p[0] + p[1] for s, p in zip(size, padding))
     out = xp.zeros((n, c) + padded, dtype=cols.dtype)
     blocks = cols.reshape((n, c) + tuple(kernel) + tuple(outs))
-    for offset in itertools.product(*[range(k) for k in kernel]):
+    for offset in _offsets(kernel):  # one strided slice-add per kernel offset
         key = (slice(None), slice(None)) + _offset_slices(offset, stride, dilation, outs)
         out[key] += blocks[(slice(None), slice(None)) + offset]
     crop = (slice(None), slice(None)) + tuple(slice(p[0], p[0] + s) for s, p in zip(size, padding))
@@ -125,56 +126,71 @@ def _fill_min(xp, dtype):
     return -xp.inf if dtype.kind == "f" else xp.iinfo(dtype).min
 
 
-def _pool_windows(xp, a, kernel, stride, padding, dilation, fill):
-    """(N, C, *outs, K) copy of every window of ``a`` (K = prod(kernel))."""
-    outs = out_sizes(a.shape[2:], kernel, stride, padding, dilation)
-    view = _window_view(xp, _padded(xp, a, padding, fill), kernel, stride, dilation, outs, kernel_last=True)
-    return view.reshape(a.shape[:2] + tuple(outs) + (math.prod(kernel),)), outs
+def _running_argmax(xp, x, kernel, stride, padding, dilation, v=None):
+    """(max, first argmax over the flattened kernel, v at that argmax) for every window of ``x``.
 
-
-def _argmax_windows(xp, x, kernel, stride, padding, dilation):
-    win, outs = _pool_windows(xp, x, kernel, stride, padding, dilation, _fill_min(xp, x.dtype))
-    return win.argmax(axis=-1), win, outs
+    One elementwise pass per kernel offset over strided slices of the padded input: NumPy's reductions over
+    tiny trailing axes are an order of magnitude slower than this. NaN wins, as in PyTorch.
+    """
+    outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
+    xpad = _padded(xp, x, padding, _fill_min(xp, x.dtype))
+    vpad = None if v is None else _padded(xp, v, padding, 0)
+    itype = xp.int8 if math.prod(kernel) < 128 else xp.int32
+    best = arg = picked = None
+    for flat, offset in enumerate(_offsets(kernel)):
+        key = (slice(None), slice(None)) + _offset_slices(offset, stride, dilation, outs)
+        cur = xpad[key]
+        if best is None:
+            best, arg = cur.copy(), xp.zeros(cur.shape, dtype=itype)
+            picked = None if v is None else vpad[key].copy()
+            continue
+        take = cur > best
+        if x.dtype.kind == "f":
+            take |= cur != cur
+        if v is not None:
+            xp.copyto(picked, vpad[key], where=take)
+        xp.maximum(best, cur, out=best)
+        step = xp.subtract(itype(flat), arg)  # arg = take ? flat : arg, in cheap integer arithmetic
+        step *= take
+        arg += step
+    return best, arg, picked, outs
 
 
 def _pool_select_fwd(xp, v, x, kernel, stride, padding, dilation):
-    if v is x:  # plain max pooling: reduce the strided window view, no copy of the windows
-        outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
-        xpad = _padded(xp, x, padding, _fill_min(xp, x.dtype))
-        view = _window_view(xp, xpad, kernel, stride, dilation, outs, kernel_last=True)
-        return view.max(axis=tuple(range(2 + len(kernel), 2 + 2 * len(kernel))))
-    arg, _, _ = _argmax_windows(xp, x, kernel, stride, padding, dilation)
-    vwin, _ = _pool_windows(xp, v, kernel, stride, padding, dilation, 0)
-    return xp.take_along_axis(vwin, arg[..., None], axis=-1)[..., 0]
-
-
-def _scatter_disjoint(xp, g, arg, kernel, outs, out):
-    """Windows that tile the input (stride == kernel): one one-hot product and one transposed copy."""
-    nd, k = len(kernel), math.prod(kernel)
-    vals = (arg[..., None] == xp.arange(k)) * g[..., None]
-    vals = vals.reshape(g.shape + tuple(kernel))
-    perm = (0, 1) + tuple(x for d in range(nd) for x in (2 + d, 2 + nd + d))
-    tiled = vals.transpose(perm).reshape(g.shape[:2] + tuple(o * kk for o, kk in zip(outs, kernel)))
-    out[(slice(None), slice(None)) + tuple(slice(0, o * kk) for o, kk in zip(outs, kernel))] = tiled
+    if v is not x:
+        return _running_argmax(xp, x, kernel, stride, padding, dilation, v)[2]
+    # plain max pooling: a running maximum over the kernel offsets (np.maximum propagates NaN)
+    outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
+    xpad = _padded(xp, x, padding, _fill_min(xp, x.dtype))
+    out = None
+    for offset in _offsets(kernel):
+        cur = xpad[(slice(None), slice(None)) + _offset_slices(offset, stride, dilation, outs)]
+        out = cur.copy() if out is None else xp.maximum(out, cur, out=out)
     return out
 
 
 def _pool_scatter_fwd(xp, g, x, kernel, stride, padding, dilation):
-    arg, _, outs = _argmax_windows(xp, x, kernel, stride, padding, dilation)
+    _, arg, _, outs = _running_argmax(xp, x, kernel, stride, padding, dilation)
     padded = tuple(s + p[0] + p[1] for s, p in zip(x.shape[2:], padding))
     out = xp.zeros(x.shape[:2] + padded, dtype=g.dtype)
-    crop = (slice(None), slice(None)) + tuple(slice(p[0], p[0] + s) for s, p in zip(x.shape[2:], padding))
-    if tuple(stride) == tuple(kernel) and all(d == 1 for d in dilation):
-        return _scatter_disjoint(xp, g, arg, kernel, outs, out)[crop]
     zero = g.dtype.type(0)
-    for flat, offset in enumerate(itertools.product(*[range(k) for k in kernel])):
+    disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
+    finite = bool(xp.isfinite(g).all())
+    for flat, offset in enumerate(_offsets(kernel)):
         key = (slice(None), slice(None)) + _offset_slices(offset, stride, dilation, outs)
-        out[key] += xp.where(arg == flat, g, zero)
+        # a product is much faster than where(); where() keeps NaN/inf gradients out of other positions
+        vals = (arg == flat) * g if finite else xp.where(arg == flat, g, zero)
+        if disjoint:  # windows do not overlap: every input position is written at most once
+            out[key] = vals
+        else:
+            out[key] += vals
+    crop = (slice(None), slice(None)) + tuple(slice(p[0], p[0] + s) for s, p in zip(x.shape[2:], padding))
     return out[crop]
 
 
 def _pool_argmax_fwd(xp, x, kernel, stride, padding, dilation):
-    arg, _, outs = _argmax_windows(xp, x, kernel, stride, padding, dilation)
+    _, arg, _, outs = _running_argmax(xp, x, kernel, stride, padding, dilation)
+    arg = arg.astype(xp.int64)
     flat = xp.zeros(arg.shape, dtype=xp.int64)
     sizes = x.shape[2:]
     for d in range(len(kernel)):  # unravel the window offset, map it to input coordinates, ravel per plane

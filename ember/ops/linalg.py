@@ -30,7 +30,7 @@ def _matmul_rule(a, b):
 def _matmul_fwd(xp, a, b):
     if a.dtype != b.dtype:
         raise TypeError("dtype mismatch")  # diagnose() turns this into the message from _matmul_rule
-    if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:  # one big GEMM, not a loop of small ones
+    if a.ndim > 2 and b.ndim == 2 and a.size:  # one big GEMM, not a loop of small ones (copies strided a)
         return xp.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[-1:])
     return xp.matmul(a, b)
 

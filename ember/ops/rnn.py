@@ -29,7 +29,8 @@ def _remember(out, act):
 
 
 def _recall(out):
-    entry = _SAVED.get(id(out))
+    """The saved activations, dropped once used (a retained graph's second backward recomputes them)."""
+    entry = _SAVED.pop(id(out), None)
     return entry[1] if entry is not None and entry[0]() is out else None
 
 
@@ -76,18 +77,32 @@ def _lstm_gates(xp, out, xw, w_hh, h0):
 
 
 def _lstm_factors(xp, act, out, c0):
-    """Factors that do not depend on the incoming gradient: dz = [dc, dc, dc, dh] * a and dc += dh * bo."""
+    """Factors that do not depend on the incoming gradient: dz = [dc, dc, dc, dh] * a and dc += dh * bo.
+
+    Written with in-place ops over whole sequences (each a single pass, no temporaries)."""
     hsz = c0.shape[-1]
     i, f, g, o = (act[..., k * hsz:(k + 1) * hsz] for k in range(4))
     cs = out[1]
-    c_prev = xp.concatenate([c0[None], cs[:-1]], axis=0)
-    tc = xp.tanh(cs)
     a = xp.empty_like(act)
-    a[..., :hsz] = g * i * (1 - i)
-    a[..., hsz:2 * hsz] = c_prev * f * (1 - f)
-    a[..., 2 * hsz:3 * hsz] = i * (1 - g * g)
-    a[..., 3 * hsz:] = tc * o * (1 - o)
-    return a, o * (1 - tc * tc), f
+    ai, af, ag, ao = (a[..., k * hsz:(k + 1) * hsz] for k in range(4))
+    xp.subtract(1, i, out=ai)  # g * i * (1 - i)
+    ai *= i
+    ai *= g
+    xp.subtract(1, f, out=af)  # c_prev * f * (1 - f)
+    af *= f
+    af[0] *= c0
+    af[1:] *= cs[:-1]
+    xp.multiply(g, g, out=ag)  # i * (1 - g^2)
+    xp.subtract(1, ag, out=ag)
+    ag *= i
+    tc = xp.tanh(cs)
+    xp.subtract(1, o, out=ao)  # tanh(c) * o * (1 - o)
+    ao *= o
+    bo = xp.multiply(tc, tc)  # o * (1 - tanh(c)^2)
+    xp.subtract(1, bo, out=bo)
+    bo *= o
+    ao *= tc
+    return a, bo, f
 
 
 def _lstm_seq_grad_fwd(xp, g, out, xw, w_hh, h0, c0):
@@ -99,7 +114,8 @@ def _lstm_seq_grad_fwd(xp, g, out, xw, w_hh, h0, c0):
         act = _lstm_gates(xp, out, xw, w_hh, h0)
     a, bo, f = _lstm_factors(xp, act, out, c0)
     a3 = a[..., :3 * hsz].reshape(t_len, b, 3, hsz)
-    res = xp.zeros((t_len + 1, b, h4), dtype=xw.dtype)
+    res = xp.empty((t_len + 1, b, h4), dtype=xw.dtype)
+    res[t_len, :, 2 * hsz:] = 0
     dh, dc = xp.zeros_like(h0), xp.zeros_like(c0)
     tmp = xp.empty_like(dh)
     for t in range(t_len - 1, -1, -1):

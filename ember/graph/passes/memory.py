@@ -43,7 +43,7 @@ def writes_into(graph: Graph, node) -> bool:
         from ..kernels import jit_available
 
         return jit_available(graph.meta.get("device", "cpu"))
-    return node.op in opinfo.UFUNC or node.op in opinfo.REDUCE_FN or node.op in ("matmul", "copy")
+    return node.op in opinfo.UFUNC or node.op in opinfo.REDUCE_FN or node.op in ("matmul", "copy", "linear", "relu")
 
 
 def _aliases(node) -> bool:

@@ -138,56 +138,69 @@ def _add_bias_kv(k, v, bias_k, bias_v, add_zero_attn, mask, kpm):
     return k, v, mask, kpm
 
 
-def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight,
-                                 in_proj_bias, bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight,
-                                 out_proj_bias,
-                                 training=True, key_padding_mask=None, need_weights=True, attn_mask=None,
-                                 use_separate_proj_weight=False, q_proj_weight=None, k_proj_weight=None,
-                                 v_proj_weight=None, static_k=None, static_v=None, average_attn_weights=True,
-                                 is_causal=False):
-    """Multi-head attention on (L, N, E) inputs (or unbatched (L, E)); returns (output, weights or None)."""
-    unbatched = query.ndim == 2
-    if unbatched:
-        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
-        key_padding_mask = None if key_padding_mask is None else key_padding_mask.unsqueeze(0)
-    tgt, bsz, e = query.shape
-    if e != embed_dim_to_check:
+def _merge_masks(attn_mask, key_padding_mask, bsz, heads, tgt, src, dtype):
+    """One additive float mask broadcastable to the (N, heads, L, S) scores, or None."""
+    mask = _attn_mask_3d(attn_mask, bsz, heads, tgt, src, dtype)
+    if key_padding_mask is None:
+        return mask
+    if tuple(key_padding_mask.shape) != (bsz, src):
+        raise _err(RuntimeError(f"multi_head_attention_forward: key_padding_mask should have shape "
+                                f"{(bsz, src)} (batch, source length), but got "
+                                f"{tuple(key_padding_mask.shape)}"), 4)
+    kpm = _float_mask(key_padding_mask, dtype, "key_padding_mask").reshape(bsz, 1, 1, src)
+    return kpm if mask is None else mask + kpm
+
+
+def _check_mha(query, e_expected, num_heads, is_causal, attn_mask):
+    e = query.shape[-1]
+    if e != e_expected:
         raise _err(RuntimeError(f"multi_head_attention_forward: query of shape {tuple(query.shape)} has "
-                                f"embedding size {e} but the layer expects embed_dim={embed_dim_to_check}"))
+                                f"embedding size {e} but the layer expects embed_dim={e_expected}"), 4)
     if e % num_heads:
         raise _err(ValueError(f"multi_head_attention_forward: embed_dim {e} is not divisible by num_heads "
-                              f"{num_heads}"))
+                              f"{num_heads}"), 4)
     if is_causal and attn_mask is None:
         raise _err(RuntimeError("multi_head_attention_forward: is_causal is a hint that attn_mask is the "
                                 "causal mask; pass attn_mask too (e.g. "
-                                "nn.Transformer.generate_square_subsequent_mask)"))
-    separate = (q_proj_weight, k_proj_weight, v_proj_weight) if use_separate_proj_weight else None
-    q, k, v = _project(query, key, value, in_proj_weight, in_proj_bias, e, separate)
-    k, v, attn_mask, key_padding_mask = _add_bias_kv(k, v, bias_k, bias_v, add_zero_attn, attn_mask,
-                                                     key_padding_mask)
-    hd = e // num_heads
-    src = k.shape[0]
-    q = _heads(q, tgt, bsz, num_heads, hd)
-    k = _heads(k, src, bsz, num_heads, hd) if static_k is None else static_k.reshape(bsz, num_heads, -1, hd)
-    v = _heads(v, src, bsz, num_heads, hd) if static_v is None else static_v.reshape(bsz, num_heads, -1, hd)
-    src = k.shape[2]
-    mask = _attn_mask_3d(attn_mask, bsz, num_heads, tgt, src, q.dtype)
-    if key_padding_mask is not None:
-        if tuple(key_padding_mask.shape) != (bsz, src):
-            raise _err(RuntimeError(f"multi_head_attention_forward: key_padding_mask should have shape "
-                                    f"{(bsz, src)} (batch, source length), but got "
-                                    f"{tuple(key_padding_mask.shape)}"))
-        kpm = _float_mask(key_padding_mask, q.dtype, "key_padding_mask").reshape(bsz, 1, 1, src)
-        mask = kpm if mask is None else mask + kpm
-    p = dropout_p if training else 0.0
+                                "nn.Transformer.generate_square_subsequent_mask)"), 4)
+
+
+def _attend(q, k, v, mask, p, out_proj_weight, out_proj_bias):
+    """softmax(q k^T / sqrt(d) + mask) (dropped out) @ v, heads merged and projected: (L, N, E), weights."""
+    bsz, heads, tgt, hd = q.shape
     scores = matmul(q * (1.0 / math.sqrt(hd)), k.transpose(-2, -1))
     if mask is not None:
         scores = scores + mask
     weights = softmax(scores, -1)
     if p > 0.0:
         weights = dropout(weights, p, training=True)
-    out = matmul(weights, v).permute(2, 0, 1, 3).reshape(tgt * bsz, e)
-    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt, bsz, e)
+    out = matmul(weights, v).permute(2, 0, 1, 3).reshape(tgt * bsz, heads * hd)
+    return linear(out, out_proj_weight, out_proj_bias).reshape(tgt, bsz, heads * hd), weights
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight,
+                                 in_proj_bias, bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight,
+                                 out_proj_bias, training=True, key_padding_mask=None, need_weights=True,
+                                 attn_mask=None, use_separate_proj_weight=False, q_proj_weight=None,
+                                 k_proj_weight=None, v_proj_weight=None, static_k=None, static_v=None,
+                                 average_attn_weights=True, is_causal=False):
+    """Multi-head attention on (L, N, E) inputs (or unbatched (L, E)); returns (output, weights or None)."""
+    unbatched = query.ndim == 2
+    if unbatched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        key_padding_mask = None if key_padding_mask is None else key_padding_mask.unsqueeze(0)
+    _check_mha(query, embed_dim_to_check, num_heads, is_causal, attn_mask)
+    tgt, bsz, e = query.shape
+    separate = (q_proj_weight, k_proj_weight, v_proj_weight) if use_separate_proj_weight else None
+    q, k, v = _project(query, key, value, in_proj_weight, in_proj_bias, e, separate)
+    k, v, attn_mask, key_padding_mask = _add_bias_kv(k, v, bias_k, bias_v, add_zero_attn, attn_mask,
+                                                     key_padding_mask)
+    hd = e // num_heads
+    q = _heads(q, tgt, bsz, num_heads, hd)
+    k = _heads(k, k.shape[0], bsz, num_heads, hd) if static_k is None else static_k.reshape(bsz, num_heads, -1, hd)
+    v = _heads(v, v.shape[0], bsz, num_heads, hd) if static_v is None else static_v.reshape(bsz, num_heads, -1, hd)
+    mask = _merge_masks(attn_mask, key_padding_mask, bsz, num_heads, tgt, k.shape[2], q.dtype)
+    out, weights = _attend(q, k, v, mask, dropout_p if training else 0.0, out_proj_weight, out_proj_bias)
     if unbatched:
         out = out.squeeze(1)
     if not need_weights:

@@ -9,6 +9,7 @@ True
 from __future__ import annotations
 
 from ... import backend
+from ..._state import STATE
 from ...errors import mark, with_user_line
 from ...ops import apply
 
@@ -70,6 +71,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def _update_running(running_mean, running_var, mean, var, n, momentum):
     m = 0.0 if momentum is None else float(momentum)
+    if STATE.tracer is not None:  # as tensor ops, so a compiled graph (ember.compile) writes the update back
+        bm, bv = mean.detach().reshape(-1), var.detach().reshape(-1) * (n / (n - 1))
+        running_mean._write((running_mean * (1 - m) + bm * m).to(running_mean.dtype), "batch_norm")
+        running_var._write((running_var * (1 - m) + bv * m).to(running_var.dtype), "batch_norm")
+        return
     xp = backend.xp_of(running_mean._data)
     bm = mean._data.reshape(-1).astype(running_mean._data.dtype, copy=False)
     bv = (var._data.reshape(-1) * (n / (n - 1))).astype(running_var._data.dtype, copy=False)

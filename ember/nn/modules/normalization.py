@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ... import creation, dtypes
+from ..._state import STATE
 from ...errors import mark, with_user_line
 from .. import functional as F
 from .. import init
@@ -63,10 +64,13 @@ class _BatchNorm(Module):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked._data += 1
-            self.num_batches_tracked._bump("batch_norm")
-            if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked._data)
+            if STATE.tracer is not None:  # recorded, so a compiled graph writes it back
+                self.num_batches_tracked._write(self.num_batches_tracked + 1, "batch_norm")
+            else:
+                self.num_batches_tracked._data += 1
+                self.num_batches_tracked._bump("batch_norm")
+            if self.momentum is None:  # cumulative moving average (.item(): a graph break when compiled)
+                factor = 1.0 / float(self.num_batches_tracked.item())
         use_batch_stats = self.training or self.running_mean is None
         return F.batch_norm(input,
                             self.running_mean if not self.training or self.track_running_stats else None,

@@ -1,0 +1,1 @@
+"""Export Ember graphs to other formats: ``ember.export.onnx`` (optional ``onnx`` extra)."""
