@@ -178,6 +178,7 @@ _ERF_SERIES = tuple(2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2
 def _erf_fast32(x):
     # Chebyshev fit of erfc (Numerical Recipes' erfcc): |relative error| < 1.2e-7, enough for float32.
     # Evaluated in float32 with in-place Horner steps: no float64 temporaries, few allocations.
+    shape, x = x.shape, x.reshape(-1)  # 1-D, so 0-d inputs don't decay to NumPy scalars
     z = numpy.abs(x, dtype=numpy.float32)
     t = z * numpy.float32(0.5)
     t += 1
@@ -201,7 +202,7 @@ def _erf_fast32(x):
     series *= numpy.abs(x, dtype=numpy.float32)
     numpy.copyto(acc, series, where=small)
     numpy.copysign(acc, x, out=acc)
-    return acc.astype(x.dtype, copy=False)
+    return acc.astype(x.dtype, copy=False).reshape(shape)
 
 
 def _erf_exact(x):
