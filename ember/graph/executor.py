@@ -165,6 +165,9 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
         )
     elif op == "matmul":
         gen.lines.append(f"{name} = " + _call(gen.bind(f"M{idx}", _matmul(gen.xp)), args, out))
+    elif op == "index_put" and _rows_scatter(graph, node):
+        rows = node.inputs[0].shape[0]
+        gen.lines.append(f"{name} = {gen.bind(f'E{idx}', _scatter_rows(gen.xp, rows))}({args[1]}, {args[2]})")
     elif op == "linear":
         gen.lines.append(f"{name} = " + _call(gen.bind(f"L{idx}", _linear(gen.xp)), args, out))
     elif out is not None and op == "relu":
@@ -224,6 +227,41 @@ def _linear(xp):
         return r if out is None else _into(xp, out, r)
 
     return linear
+
+
+ONEHOT_MAX = 1 << 22  # elements of the one-hot matrix of _scatter_rows
+
+
+def _rows_scatter(graph, node) -> bool:
+    """An embedding's backward: rows of values summed into a zero (V, D) float matrix by an index tensor."""
+    if node.attrs.get("index") != (("tensor", 0),) or not node.attrs.get("accumulate"):
+        return False
+    base, values, idx = node.inputs
+    arr = graph.constants.get(base)
+    return (
+        arr is not None
+        and base.ndim == 2
+        and base.dtype in ("float32", "float64")
+        and values.dtype == base.dtype
+        and idx.dtype in ("int32", "int64")
+        and None not in idx.shape
+        and values.shape == idx.shape + base.shape[1:]
+        and base.shape[0] * max(idx.size, 1) <= ONEHOT_MAX
+        and not np.any(np.asarray(arr))
+    )
+
+
+def _scatter_rows(xp, rows):
+    """``zeros(rows, D)`` with ``values`` rows added at ``idx`` (``np.add.at``) as one GEMM: one-hot(idx).T @
+    values. ``np.add.at`` is an unbuffered loop, several times slower for embedding-sized updates."""
+
+    def scatter(values, idx):
+        flat = idx.reshape(-1)
+        flat = xp.where(flat < 0, flat + rows, flat)
+        onehot = (xp.arange(rows)[:, None] == flat[None, :]).astype(values.dtype)
+        return onehot @ values.reshape(flat.size, -1)
+
+    return scatter
 
 
 def _into(xp, out, r):
