@@ -8,6 +8,9 @@ ceil_mode pooling are plain asymmetric padding).
   windows; rows ordered (c, k1, k2, ...) like ``torch.nn.functional.unfold``. Its vjp is ``col2im``.
 - ``col2im(cols; size, kernel, stride, padding, dilation)``: the adjoint (overlapping windows are summed);
   ``size`` is the unpadded spatial size. Its vjp is ``im2col``.
+- ``fold_batch=True`` (both; default False) folds the batch into the columns: ``im2col`` gives
+  ``(C*prod(kernel), N*L)`` (columns ordered (n, window)), so a convolution's forward, weight gradient and
+  input gradient are each one large GEMM instead of N small ones; ``col2im`` takes that layout back.
 - ``pool_select(v, x; ...)``: each window of ``v`` at the position of the max of the same window of ``x``
   (max pooling is ``pool_select(x, x)``); ``pool_scatter(g, x; ...)`` is its adjoint in ``v``: ``g`` added
   back at those positions. Each is the other's vjp, so max pooling has gradients of any order. Ties go to the
@@ -75,44 +78,67 @@ def _offsets(kernel):
 
 
 # -- im2col / col2im ---------------------------------------------------------------------------------------
-def _im2col_fwd(xp, x, kernel, stride, padding, dilation):
+def _im2col_fwd(xp, x, kernel, stride, padding, dilation, fold_batch=False):
     outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
     view = _window_view(xp, _padded(xp, x, padding), kernel, stride, dilation, outs)
     n, c = x.shape[:2]
+    nd = len(kernel)
+    if fold_batch:  # (C*K, N*L): a convolution is then one GEMM over the whole batch
+        perm = (1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd))
+        return view.transpose(perm).reshape(c * math.prod(kernel), n * math.prod(outs))  # the one copy
     return view.reshape(n, c * math.prod(kernel), math.prod(outs))  # the one copy
 
 
-def _im2col_rule(x, kernel, stride, padding, dilation):
+def _im2col_rule(x, kernel, stride, padding, dilation, fold_batch=False):
     outs = _check_windows("im2col", x, kernel, stride, padding, dilation)
+    if fold_batch:
+        return Aval((x.shape[1] * math.prod(kernel), x.shape[0] * math.prod(outs)), x.dtype, x.device)
     return Aval((x.shape[0], x.shape[1] * math.prod(kernel), math.prod(outs)), x.dtype, x.device)
 
 
-def _col2im_fwd(xp, cols, size, kernel, stride, padding, dilation):
+def _col2im_fwd(xp, cols, size, kernel, stride, padding, dilation, fold_batch=False):
     outs = out_sizes(size, kernel, stride, padding, dilation)
+    nd = len(kernel)
+    padded = tuple(s + p[0] + p[1] for s, p in zip(size, padding))
+    crop = tuple(slice(p[0], p[0] + s) for s, p in zip(size, padding))
+    if fold_batch:  # (C*K, N*L) -> (N, C, *size): accumulate in a (C, N, ...) buffer, return a transposed view
+        c = cols.shape[0] // math.prod(kernel)
+        n = cols.shape[1] // math.prod(outs)
+        out = xp.zeros((c, n) + padded, dtype=cols.dtype)
+        blocks = cols.reshape((c,) + tuple(kernel) + (n,) + tuple(outs))
+        for offset in _offsets(kernel):
+            key = (slice(None), slice(None)) + _offset_slices(offset, stride, dilation, outs)
+            out[key] += blocks[(slice(None),) + offset]
+        return out[(slice(None), slice(None)) + crop].transpose((1, 0) + tuple(range(2, 2 + nd)))
     n, ck = cols.shape[:2]
     c = ck // math.prod(kernel)
-    padded = tuple(s + p[0] + p[1] for s, p in zip(size, padding))
     out = xp.zeros((n, c) + padded, dtype=cols.dtype)
     blocks = cols.reshape((n, c) + tuple(kernel) + tuple(outs))
     for offset in _offsets(kernel):  # one strided slice-add per kernel offset
         key = (slice(None), slice(None)) + _offset_slices(offset, stride, dilation, outs)
         out[key] += blocks[(slice(None), slice(None)) + offset]
-    crop = (slice(None), slice(None)) + tuple(slice(p[0], p[0] + s) for s, p in zip(size, padding))
-    return out[crop]
+    return out[(slice(None), slice(None)) + crop]
 
 
-def _col2im_rule(cols, size, kernel, stride, padding, dilation):
+def _col2im_rule(cols, size, kernel, stride, padding, dilation, fold_batch=False):
     k = math.prod(kernel)
     outs = out_sizes(size, kernel, stride, padding, dilation)
-    if cols.ndim != 3 or cols.shape[1] % k or cols.shape[2] != math.prod(outs):
-        raise RuntimeError(f"col2im: expected input of shape (N, C*{k}, {math.prod(outs)}) for output size "
+    length = math.prod(outs)
+    if fold_batch:
+        if cols.ndim != 2 or cols.shape[0] % k or cols.shape[1] % length:
+            raise RuntimeError(f"col2im: expected input of shape (C*{k}, N*{length}) for output size "
+                               f"{tuple(size)}, kernel {tuple(kernel)}, stride {tuple(stride)} (fold_batch): "
+                               f"there are {length} windows of {k} elements per image, got shape {cols.shape}")
+        return Aval((cols.shape[1] // length, cols.shape[0] // k) + tuple(size), cols.dtype, cols.device)
+    if cols.ndim != 3 or cols.shape[1] % k or cols.shape[2] != length:
+        raise RuntimeError(f"col2im: expected input of shape (N, C*{k}, {length}) for output size "
                            f"{tuple(size)}, kernel {tuple(kernel)}, stride {tuple(stride)}: there are "
-                           f"{math.prod(outs)} windows of {k} elements, got shape {cols.shape}")
+                           f"{length} windows of {k} elements, got shape {cols.shape}")
     return Aval((cols.shape[0], cols.shape[1] // k) + tuple(size), cols.dtype, cols.device)
 
 
 def _win(attrs):
-    return {k: attrs[k] for k in ("kernel", "stride", "padding", "dilation")}
+    return {k: attrs[k] for k in ("kernel", "stride", "padding", "dilation", "fold_batch") if k in attrs}
 
 
 register("im2col", _im2col_fwd, infer=_im2col_rule, kind="nn",

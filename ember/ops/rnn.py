@@ -7,8 +7,10 @@
 """
 from __future__ import annotations
 
+import contextlib
 import weakref
 
+from .. import backend
 from .._state import STATE
 from ._core import Aval, apply, register
 
@@ -34,7 +36,20 @@ def _recall(out):
     return entry[1] if entry is not None and entry[0]() is out else None
 
 
+def _serial(xp):
+    """One BLAS thread for the per-step GEMMs on CPU (see ``backend.serial_blas``)."""
+    return backend.serial_blas() if xp is backend.numpy else contextlib.nullcontext()
+
+
 def _lstm_seq_fwd(xp, xw, w_hh, h0, c0):
+    with _serial(xp):
+        out, act = _lstm_seq_loop(xp, xw, w_hh, h0, c0)
+    if STATE.grad_enabled:
+        _remember(out, act)
+    return out
+
+
+def _lstm_seq_loop(xp, xw, w_hh, h0, c0):
     t_len, b, h4 = xw.shape
     hsz = h4 // 4
     out = xp.empty((2, t_len, b, hsz), dtype=xw.dtype)
@@ -61,9 +76,7 @@ def _lstm_seq_fwd(xp, xw, w_hh, h0, c0):
         xp.tanh(c_new, out=tmp)
         xp.multiply(z[:, 3 * hsz:], tmp, out=h_new)
         h, c = h_new, c_new
-    if STATE.grad_enabled:
-        _remember(out, act)
-    return out
+    return out, act
 
 
 def _lstm_gates(xp, out, xw, w_hh, h0):
@@ -116,7 +129,16 @@ def _lstm_seq_grad_fwd(xp, g, out, xw, w_hh, h0, c0):
     a3 = a[..., :3 * hsz].reshape(t_len, b, 3, hsz)
     res = xp.empty((t_len + 1, b, h4), dtype=xw.dtype)
     res[t_len, :, 2 * hsz:] = 0
-    dh, dc = xp.zeros_like(h0), xp.zeros_like(c0)
+    with _serial(xp):
+        _lstm_bptt(xp, g, a, a3, bo, f, res, w_hh)
+    return res
+
+
+def _lstm_bptt(xp, g, a, a3, bo, f, res, w_hh):
+    t_len, b, h4 = res.shape[0] - 1, res.shape[1], res.shape[2]
+    hsz = h4 // 4
+    dh = xp.zeros((b, hsz), dtype=res.dtype)
+    dc = xp.zeros_like(dh)
     tmp = xp.empty_like(dh)
     for t in range(t_len - 1, -1, -1):
         dh += g[0, t]
@@ -126,10 +148,9 @@ def _lstm_seq_grad_fwd(xp, g, out, xw, w_hh, h0, c0):
         dz = res[t]
         xp.multiply(a3[t], dc[:, None, :], out=dz[:, :3 * hsz].reshape(b, 3, hsz))
         xp.multiply(a[t, :, 3 * hsz:], dh, out=dz[:, 3 * hsz:])
-        dh = dz @ w_hh
+        xp.matmul(dz, w_hh, out=dh)
         dc *= f[t]
     res[t_len, :, :hsz], res[t_len, :, hsz:2 * hsz] = dh, dc
-    return res
 
 
 def _lstm_seq_vjp(g, out, xw, w_hh, h0, c0):

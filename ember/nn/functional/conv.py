@@ -1,7 +1,9 @@
 """Convolutions as im2col + matmul (torch.nn.functional.conv1d/2d/3d, conv_transpose1d/2d, unfold, fold).
 
-The ``im2col`` primitive turns every window into a column; a convolution is then one (batched) matmul with the
-flattened weight, and its gradients come from the matmul's and im2col's vjps (``col2im``).
+The ``im2col`` primitive turns every window into a column; a convolution is then one matmul with the flattened
+weight, and its gradients come from the matmul's and im2col's vjps (``col2im``). With ``groups=1`` the batch is
+folded into the columns (``fold_batch=True``: one large GEMM each for the forward and both gradients, and the
+weight gradient needs no sum over the batch).
 
 >>> import ember
 >>> import ember.nn.functional as F
@@ -95,16 +97,20 @@ def _convnd(name, nd, input, weight, bias, stride, padding, dilation, groups):
     if out_ch % groups:
         raise _err(ValueError(f"{name}: out_channels {out_ch} (weight {tuple(weight.shape)}) must be "
                               f"divisible by groups={groups}"))
-    cols = apply("im2col", x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
-    n, _, length = cols.shape
-    if groups == 1:
-        out = matmul(weight.reshape(out_ch, -1), cols)
-    else:
-        cols = cols.reshape(n, groups, -1, length)
-        out = matmul(weight.reshape(groups, out_ch // groups, -1), cols).reshape(n, out_ch, length)
     outs = tuple((s + p[0] + p[1] - d * (k - 1) - 1) // st + 1
                  for s, p, k, d, st in zip(x.shape[2:], pads, kernel, dilation, stride))
-    out = out.reshape(n, out_ch, *outs)
+    n = x.shape[0]
+    if groups == 1:  # one GEMM over the whole batch: (C_out, C_in*K) @ (C_in*K, N*L)
+        cols = apply("im2col", x, kernel=kernel, stride=stride, padding=pads, dilation=dilation,
+                     fold_batch=True)
+        out = matmul(weight.reshape(out_ch, -1), cols).reshape(out_ch, n, *outs)
+        # (N, C_out, ...) like PyTorch's output: contiguous, so .view() works on it
+        out = out.permute(1, 0, *range(2, 2 + nd)).contiguous()
+    else:
+        cols = apply("im2col", x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
+        length = cols.shape[2]
+        cols = cols.reshape(n, groups, -1, length)
+        out = matmul(weight.reshape(groups, out_ch // groups, -1), cols).reshape(n, out_ch, *outs)
     if bias is not None:
         out = out + bias.reshape(out_ch, *([1] * nd))
     return out[0] if unbatched else out
