@@ -39,60 +39,6 @@ def _keep_freed_memory_in_heap() -> bool:
 MALLOC_TUNED = _keep_freed_memory_in_heap()
 
 
-_BLAS_THREADS = None  # (get, set) of NumPy's bundled OpenBLAS, False when not found
-
-
-def _blas_thread_fns():
-    global _BLAS_THREADS
-    if _BLAS_THREADS is None:
-        _BLAS_THREADS = False
-        import os
-
-        if os.environ.get("EMBER_BLAS_SERIAL_LOOPS", "1") != "0":
-            try:
-                import ctypes
-                import glob
-
-                libdir = os.path.join(os.path.dirname(numpy.__file__), os.pardir, "numpy.libs")
-                for path in sorted(glob.glob(os.path.join(libdir, "*openblas*"))):
-                    lib = ctypes.CDLL(path)
-                    for suffix in ("64_", ""):
-                        for prefix in ("scipy_openblas", "openblas"):
-                            get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                            put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                            if get is not None and put is not None:
-                                _BLAS_THREADS = (get, put)
-                                return _BLAS_THREADS
-            except (OSError, AttributeError):
-                pass
-    return _BLAS_THREADS
-
-
-class serial_blas:
-    """Context manager: NumPy's OpenBLAS runs one thread inside (a no-op when its library is not found).
-
-    For loops of many small GEMMs (the LSTM recurrence: (32, 256) @ (256, 1024) per time step): waking and
-    syncing BLAS worker threads costs more than the split saves, and far more when another process holds the
-    cores. Setting the count is a plain store in OpenBLAS (~0.2 us). EMBER_BLAS_SERIAL_LOOPS=0 disables it."""
-
-    __slots__ = ("_prev",)
-
-    def __enter__(self):
-        fns = _blas_thread_fns()
-        self._prev = None
-        if fns:
-            n = fns[0]()
-            if n > 1:
-                self._prev = n
-                fns[1](1)
-        return self
-
-    def __exit__(self, *exc):
-        if self._prev is not None:
-            _BLAS_THREADS[1](self._prev)
-        return False
-
-
 def _load_cupy():
     global _cupy, _cupy_checked
     if not _cupy_checked:

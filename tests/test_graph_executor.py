@@ -155,6 +155,46 @@ def test_numba_kernel_source_for_a_fused_body():
     np.testing.assert_allclose(exe(a)[0], 1 / (1 + np.exp(-2 * a)), rtol=1e-6)
 
 
+@pytest.mark.skipif(not kernels.jit_available(), reason="numba not installed")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_erf_kernel_accuracy(dtype):
+    import math
+
+    g = Graph()
+    x = g.add_input((200011,), dtype)
+    g.outputs.append(g.add_node("add", [g.add_node("erf", [x]), g.add_constant(np.asarray(1, dtype))]))
+    exe = build(g, jit=True)
+    a = np.linspace(-7, 7, 200001).astype(dtype)
+    a = np.concatenate([a, np.asarray([0.0, -0.0, 1e-30, -1e-30, 0.5, -0.5, np.inf, -np.inf, 40, -40], dtype)])
+    ref = np.asarray([math.erf(float(v)) for v in a])
+    got = exe(a)[0].astype(np.float64) - 1
+    # float32: the branch-free SIMD form, within 4e-7 (a few float32 ulps of 1); float64: libm's erf
+    np.testing.assert_allclose(got, ref, rtol=0, atol=4e-7 if dtype == "float32" else 1e-15)
+    nan = exe(np.full(200011, np.nan, dtype))[0]
+    assert np.isnan(nan).all()
+
+
+@pytest.mark.skipif(not kernels.jit_available(), reason="numba not installed")
+def test_fused_exp_kernel_simd_form_accuracy():
+    # same-shape operands take the branch-free float32 exp; a broadcast operand the libm one: both ~1 ulp
+    n = 200016
+    a = np.linspace(-110, 95, n).astype(np.float32)
+    a[:8] = [np.nan, np.inf, -np.inf, 0, -0.0, 88.7, 88.8, -103]
+    for shape_b in [(n,), (1,)]:
+        g = Graph()
+        x, y = g.add_input((n,), "float32"), g.add_input(shape_b, "float32")
+        g.outputs.append(g.add_node("exp", [g.add_node("sub", [x, y])]))
+        exe = build(g, jit=True)
+        b = np.zeros(shape_b, np.float32)
+        with np.errstate(all="ignore"):
+            got = exe(a, b)[0]
+            ref = np.exp(a.astype(np.float64))
+        assert np.isnan(got[0]) and got[1] == np.inf and got[2] == 0 and got[3] == got[4] == 1
+        fin = (ref > 1.2e-38) & (ref < 3.4e38)
+        np.testing.assert_allclose(got[fin], ref[fin], rtol=2.5e-7)
+        assert got[6] == np.inf and got[7] == np.exp(np.float32(-103))
+
+
 def test_make_dot_draws_the_autograd_graph():
     from ember.viz import make_dot
 

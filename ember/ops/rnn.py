@@ -7,11 +7,10 @@
 """
 from __future__ import annotations
 
-import contextlib
 import weakref
 
-from .. import backend
 from .._state import STATE
+from ..backend import numpy
 from ._core import Aval, apply, register
 
 # -- fused LSTM recurrence ---------------------------------------------------------------------------------
@@ -36,20 +35,7 @@ def _recall(out):
     return entry[1] if entry is not None and entry[0]() is out else None
 
 
-def _serial(xp):
-    """One BLAS thread for the per-step GEMMs on CPU (see ``backend.serial_blas``)."""
-    return backend.serial_blas() if xp is backend.numpy else contextlib.nullcontext()
-
-
 def _lstm_seq_fwd(xp, xw, w_hh, h0, c0):
-    with _serial(xp):
-        out, act = _lstm_seq_loop(xp, xw, w_hh, h0, c0)
-    if STATE.grad_enabled:
-        _remember(out, act)
-    return out
-
-
-def _lstm_seq_loop(xp, xw, w_hh, h0, c0):
     t_len, b, h4 = xw.shape
     hsz = h4 // 4
     out = xp.empty((2, t_len, b, hsz), dtype=xw.dtype)
@@ -60,23 +46,30 @@ def _lstm_seq_loop(xp, xw, w_hh, h0, c0):
     xs = xw * half
     w_t = xp.ascontiguousarray(w_hh.T * half)
     tmp = xp.empty((b, hsz), dtype=xw.dtype)
+    tcs = xp.empty((t_len, b, hsz), dtype=xw.dtype)  # tanh(c) per step, kept for the backward
+    cell = _jit_kernels()[2] if xp is numpy and xw.dtype.char in "fd" else None
     h, c = h0, c0
     for t in range(t_len):
         z = act[t]
         xp.matmul(h, w_t, out=z)
         z += xs[t]
         xp.tanh(z, out=z)
-        for sl in (z[:, :2 * hsz], z[:, 3 * hsz:]):
-            sl *= 0.5
-            sl += 0.5
         c_new, h_new = out[1, t], out[0, t]
-        xp.multiply(z[:, hsz:2 * hsz], c, out=c_new)
-        xp.multiply(z[:, :hsz], z[:, 2 * hsz:3 * hsz], out=tmp)
-        c_new += tmp
-        xp.tanh(c_new, out=tmp)
-        xp.multiply(z[:, 3 * hsz:], tmp, out=h_new)
+        if cell is not None:
+            cell(z, c, c_new)
+        else:
+            for sl in (z[:, :2 * hsz], z[:, 3 * hsz:]):
+                sl *= 0.5
+                sl += 0.5
+            xp.multiply(z[:, hsz:2 * hsz], c, out=c_new)
+            xp.multiply(z[:, :hsz], z[:, 2 * hsz:3 * hsz], out=tmp)
+            c_new += tmp
+        xp.tanh(c_new, out=tcs[t])
+        xp.multiply(z[:, 3 * hsz:], tcs[t], out=h_new)
         h, c = h_new, c_new
-    return out, act
+    if STATE.grad_enabled:
+        _remember(out, (act, tcs))
+    return out
 
 
 def _lstm_gates(xp, out, xw, w_hh, h0):
@@ -89,11 +82,85 @@ def _lstm_gates(xp, out, xw, w_hh, h0):
     return act
 
 
-def _lstm_factors(xp, act, out, c0):
+def _jit_kernels():
+    """numba forms of ``_lstm_factors`` (one pass instead of ~15), of one backward step's elementwise work
+    (one call instead of 7) and of the forward's gate/cell update (one call instead of 7; the tanh calls stay
+    NumPy's, which are SIMD and ~10x faster than numba's scalar tanh), or Nones without numba."""
+    if not _JIT:
+        fns = (None, None, None)
+        import os
+
+        if not os.environ.get("EMBER_NO_JIT"):
+            try:
+                import numba
+            except ImportError:
+                numba = None
+            if numba is not None:
+                @numba.njit(cache=False)
+                def factors(act, cs, tc, c0, a, bo):
+                    t_len, b, hsz = cs.shape
+                    for t in range(t_len):
+                        for r in range(b):
+                            for j in range(hsz):
+                                i = act[t, r, j]
+                                f = act[t, r, hsz + j]
+                                g = act[t, r, 2 * hsz + j]
+                                o = act[t, r, 3 * hsz + j]
+                                cp = c0[r, j] if t == 0 else cs[t - 1, r, j]
+                                tcv = tc[t, r, j]
+                                a[t, r, j] = g * i * (1 - i)
+                                a[t, r, hsz + j] = cp * f * (1 - f)
+                                a[t, r, 2 * hsz + j] = i * (1 - g * g)
+                                a[t, r, 3 * hsz + j] = tcv * o * (1 - o)
+                                bo[t, r, j] = o * (1 - tcv * tcv)
+
+                @numba.njit(cache=False)
+                def bptt_step(dh, dc, g_h, g_c, bo, a, f, dz):
+                    b, hsz = dh.shape
+                    for r in range(b):
+                        for j in range(hsz):
+                            h = dh[r, j] + g_h[r, j]
+                            c = dc[r, j] + g_c[r, j] + h * bo[r, j]
+                            dz[r, j] = a[r, j] * c
+                            dz[r, hsz + j] = a[r, hsz + j] * c
+                            dz[r, 2 * hsz + j] = a[r, 2 * hsz + j] * c
+                            dz[r, 3 * hsz + j] = a[r, 3 * hsz + j] * h
+                            dc[r, j] = c * f[r, j]
+
+                @numba.njit(cache=False)
+                def cell_step(z, c, c_new):  # z holds tanh(pre-activations): sigmoid for i, f, o; c update
+                    b, hsz = c.shape
+                    for r in range(b):
+                        for j in range(hsz):
+                            i = 0.5 * z[r, j] + 0.5
+                            f = 0.5 * z[r, hsz + j] + 0.5
+                            o = 0.5 * z[r, 3 * hsz + j] + 0.5
+                            z[r, j] = i
+                            z[r, hsz + j] = f
+                            z[r, 3 * hsz + j] = o
+                            c_new[r, j] = f * c[r, j] + i * z[r, 2 * hsz + j]
+
+                fns = (factors, bptt_step, cell_step)
+        _JIT.append(fns)
+    return _JIT[0]
+
+
+_JIT: list = []
+
+
+def _lstm_factors(xp, act, out, c0, tc=None):
     """Factors that do not depend on the incoming gradient: dz = [dc, dc, dc, dh] * a and dc += dh * bo.
 
-    Written with in-place ops over whole sequences (each a single pass, no temporaries)."""
+    Written with in-place ops over whole sequences (each a single pass, no temporaries); one numba loop when
+    numba is installed. ``tc``: tanh of the cell states, when the forward kept it."""
     hsz = c0.shape[-1]
+    if xp is numpy and act.dtype.char in "fd":
+        fn = _jit_kernels()[0]
+        if fn is not None:
+            tc = numpy.tanh(out[1]) if tc is None else tc
+            a, bo = numpy.empty_like(act), numpy.empty_like(tc)
+            fn(act, numpy.ascontiguousarray(out[1]), numpy.ascontiguousarray(tc), numpy.ascontiguousarray(c0), a, bo)
+            return a, bo, act[..., hsz:2 * hsz]
     i, f, g, o = (act[..., k * hsz:(k + 1) * hsz] for k in range(4))
     cs = out[1]
     a = xp.empty_like(act)
@@ -108,7 +175,7 @@ def _lstm_factors(xp, act, out, c0):
     xp.multiply(g, g, out=ag)  # i * (1 - g^2)
     xp.subtract(1, ag, out=ag)
     ag *= i
-    tc = xp.tanh(cs)
+    tc = xp.tanh(cs) if tc is None else tc
     xp.subtract(1, o, out=ao)  # tanh(c) * o * (1 - o)
     ao *= o
     bo = xp.multiply(tc, tc)  # o * (1 - tanh(c)^2)
@@ -122,23 +189,20 @@ def _lstm_seq_grad_fwd(xp, g, out, xw, w_hh, h0, c0):
     """(T+1, B, 4H): rows 0..T-1 the gradients of the gate pre-activations, row T = [dh0 | dc0 | 0 | 0]."""
     t_len, b, h4 = xw.shape
     hsz = h4 // 4
-    act = _recall(out)
-    if act is None:
-        act = _lstm_gates(xp, out, xw, w_hh, h0)
-    a, bo, f = _lstm_factors(xp, act, out, c0)
+    saved = _recall(out)
+    act, tc = (_lstm_gates(xp, out, xw, w_hh, h0), None) if saved is None else saved
+    a, bo, f = _lstm_factors(xp, act, out, c0, tc)
     a3 = a[..., :3 * hsz].reshape(t_len, b, 3, hsz)
     res = xp.empty((t_len + 1, b, h4), dtype=xw.dtype)
     res[t_len, :, 2 * hsz:] = 0
-    with _serial(xp):
-        _lstm_bptt(xp, g, a, a3, bo, f, res, w_hh)
-    return res
-
-
-def _lstm_bptt(xp, g, a, a3, bo, f, res, w_hh):
-    t_len, b, h4 = res.shape[0] - 1, res.shape[1], res.shape[2]
-    hsz = h4 // 4
-    dh = xp.zeros((b, hsz), dtype=res.dtype)
-    dc = xp.zeros_like(dh)
+    dh, dc = xp.zeros_like(h0), xp.zeros_like(c0)
+    step = _jit_kernels()[1] if xp is numpy and res.dtype.char in "fd" else None
+    if step is not None:  # the per-step elementwise work in one call
+        for t in range(t_len - 1, -1, -1):
+            step(dh, dc, g[0, t], g[1, t], bo[t], a[t], f[t], res[t])
+            xp.matmul(res[t], w_hh, out=dh)
+        res[t_len, :, :hsz], res[t_len, :, hsz:2 * hsz] = dh, dc
+        return res
     tmp = xp.empty_like(dh)
     for t in range(t_len - 1, -1, -1):
         dh += g[0, t]
@@ -148,9 +212,10 @@ def _lstm_bptt(xp, g, a, a3, bo, f, res, w_hh):
         dz = res[t]
         xp.multiply(a3[t], dc[:, None, :], out=dz[:, :3 * hsz].reshape(b, 3, hsz))
         xp.multiply(a[t, :, 3 * hsz:], dh, out=dz[:, 3 * hsz:])
-        xp.matmul(dz, w_hh, out=dh)
+        dh = dz @ w_hh
         dc *= f[t]
     res[t_len, :, :hsz], res[t_len, :, hsz:2 * hsz] = dh, dc
+    return res
 
 
 def _lstm_seq_vjp(g, out, xw, w_hh, h0, c0):
