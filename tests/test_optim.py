@@ -205,3 +205,27 @@ def test_model_training_lowers_loss():
         opt.step()
         first = first if first is not None else float(loss)
     assert float(loss) < 0.3 * first
+
+
+@pytest.mark.parametrize("kw", [
+    dict(weight_decay=0, amsgrad=False, maximize=False, decoupled_weight_decay=False),
+    dict(weight_decay=0.01, amsgrad=True, maximize=False, decoupled_weight_decay=True),
+    dict(weight_decay=0.1, amsgrad=False, maximize=True, decoupled_weight_decay=False),
+])
+@pytest.mark.parametrize("betas", [(0.9, 0.999), (0.3, 0.99)])
+def test_adam_inplace_path_is_bit_identical_to_kernel(kw, betas):
+    from ember.optim.adam import adam_inplace, adam_kernel
+    from ember.optim.optimizer import array_kernels
+
+    rng = np.random.default_rng(0)
+    p, g, m = (rng.standard_normal(257).astype(np.float32) for _ in range(3))
+    v = np.abs(rng.standard_normal(257)).astype(np.float32)
+    mx = v.copy() if kw["amsgrad"] else None
+    hyper = dict(step=3.0, lr=1e-3, betas=betas, eps=1e-8, **kw)
+    expected = adam_kernel(array_kernels(p), p, g, m, v, mx, **hyper)
+    p2, m2, v2 = p.copy(), m.copy(), v.copy()
+    mx2 = None if mx is None else mx.copy()
+    adam_inplace(np, p2, g, m2, v2, mx2, **hyper)
+    for want, got in zip(expected, (p2, m2, v2, mx2)):
+        if want is not None:
+            np.testing.assert_array_equal(got, want)

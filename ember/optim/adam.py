@@ -33,6 +33,44 @@ def adam_kernel(K, p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, betas
     return p + (-step_size) * exp_avg / denom, exp_avg, exp_avg_sq, max_exp_avg_sq
 
 
+def adam_inplace(xp, p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, betas, eps, weight_decay, amsgrad,
+                 maximize, decoupled_weight_decay):
+    """``adam_kernel`` on arrays, updating ``p`` and the state buffers in place with two scratch arrays.
+
+    The same operations in the same order as ``adam_kernel`` (so the results are bit-identical), without
+    its temporaries and copy-backs: the eager optimizer step was ~8% of a cnn training step before this."""
+    beta1, beta2 = betas
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            p *= 1 - lr * weight_decay
+        else:
+            g = g + weight_decay * p
+    tmp = xp.subtract(g, exp_avg)
+    w = 1 - beta1
+    if w < 0.5:  # PyTorch's lerp: start + w * (end - start), or end - (end - start) * (1 - w)
+        tmp *= w
+        exp_avg += tmp
+    else:
+        tmp *= 1 - w
+        xp.subtract(g, tmp, out=exp_avg)
+    xp.multiply(g, 1 - beta2, out=tmp)
+    tmp *= g
+    exp_avg_sq *= beta2
+    exp_avg_sq += tmp
+    step_size = lr / (1 - beta1 ** step)
+    bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+    if amsgrad:
+        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+    xp.sqrt(max_exp_avg_sq if amsgrad else exp_avg_sq, out=tmp)
+    tmp /= bias_correction2_sqrt
+    tmp += eps
+    update = xp.multiply(exp_avg, -step_size)
+    update /= tmp
+    p += update
+
+
 class Adam(Optimizer):
     """Adam: bias-corrected running averages of the gradient and its square.
 
@@ -73,6 +111,7 @@ class Adam(Optimizer):
         return state
 
     _kernel = staticmethod(adam_kernel)
+    _inplace_kernel = staticmethod(adam_inplace)
 
 
 class AdamW(Adam):

@@ -182,6 +182,13 @@ class Optimizer:
         if step_t is not None:
             _write(step_t, step_t + 1 if traced else step_t._data + 1)
         vals = [state.get(k) for k in self._state_keys]
+        if not traced and self._inplace_kernel is not None and all(
+                v is not None or k == "max_exp_avg_sq" for k, v in zip(self._state_keys, vals)):
+            self._inplace_kernel(backend.xp_of(p._data), p._data, p.grad._data,
+                                 *[None if v is None else v._data for v in vals], step=float(step_t._data), **hyper)
+            for t in [p] + [v for v in vals if v is not None]:
+                t._bump("optimizer_step")
+            return
         if traced:
             out = self._kernel(_TENSOR_K, p.detach(), p.grad, *vals, step=step_t, **hyper)
         else:
@@ -199,6 +206,9 @@ class Optimizer:
 
     def _init_state(self, p, group):
         return {}
+
+    # an optional in-place array version of ``_kernel`` for the eager path (bit-identical results)
+    _inplace_kernel = None
 
     # -- state dict ----------------------------------------------------------------------------------------
     def state_dict(self):
