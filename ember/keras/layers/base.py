@@ -294,6 +294,14 @@ class Layer(Module):
 
     add_variable = add_weight
 
+    def _add_kernel_and_bias(self, kernel_shape, bias_size):
+        """``self.kernel`` and ``self.bias`` (None without ``use_bias``) from the layer's initializers and
+        regularizers: the weights of Dense and the convolutions."""
+        self.kernel = self.add_weight(kernel_shape, self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      name="kernel")
+        self.bias = self.add_weight((bias_size,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                    name="bias") if self.use_bias else None
+
     def get_weights(self):
         return [weight_value(w) for w in self.weights]
 

@@ -168,19 +168,7 @@ class _Conv(Layer):
                 f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2} "
                 f"(batch, {'spatial, ' * self.rank}channels) with known channels, got {input_shape}"
             )
-        self.kernel = self.add_weight(
-            self._kernel_shape(input_shape[-1]),
-            self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            name="kernel",
-        )
-        self.bias = (
-            self.add_weight(
-                (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer, name="bias"
-            )
-            if self.use_bias
-            else None
-        )
+        self._add_kernel_and_bias(self._kernel_shape(input_shape[-1]), self.filters)
         self.built = True
 
     def _conv(self, x):

@@ -114,19 +114,7 @@ class Dense(Layer):
             raise ValueError(
                 f"Dense {self.name!r}: the last dimension of the input must be known, got shape {input_shape}"
             )
-        self.kernel = self.add_weight(
-            (input_shape[-1], self.units),
-            self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            name="kernel",
-        )
-        self.bias = (
-            self.add_weight(
-                (self.units,), self.bias_initializer, regularizer=self.bias_regularizer, name="bias"
-            )
-            if self.use_bias
-            else None
-        )
+        self._add_kernel_and_bias((input_shape[-1], self.units), self.units)
         self.built = True
 
     def call(self, inputs):
