@@ -27,6 +27,7 @@ import functools
 
 import numpy as np
 
+from ..ops.linalg import gemm
 from . import kernels, opinfo
 from .ir import Graph
 from .passes import fuse_elementwise, optimize, plan_memory
@@ -182,50 +183,17 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
         )
 
 
-def _blas_ready(xp, x):
-    """``x`` itself when BLAS can read its last two dims (unit stride in one of them), else a C copy.
-
-    NumPy's matmul falls back to a slow non-BLAS loop on other layouts (views of permuted tensors, such as
-    attention's (L, N, E) ones): up to 200x slower than a GEMM after one copy."""
-    if x.ndim < 2 or 1 in x.shape[-2:]:
-        return x
-    it, (s2, s1), (m, n) = x.itemsize, x.strides[-2:], x.shape[-2:]
-    if (s1 == it and s2 >= it * n and s2 % it == 0) or (s2 == it and s1 >= it * m and s1 % it == 0):
-        return x
-    return xp.ascontiguousarray(x)
-
-
 def _matmul(xp):
-    """``xp.matmul`` on BLAS-ready operands; an N-D ``a`` times a 2-D ``b`` runs as one 2-D GEMM."""
-
-    def mm(a, b, out=None):
-        b = _blas_ready(xp, b)
-        if a.ndim > 2 and b.ndim == 2:
-            n = b.shape[1]
-            a2 = _blas_ready(xp, a.reshape(-1, a.shape[-1]))  # a view when the layout allows, else a copy
-            if out is None or not out.flags.c_contiguous:
-                r = xp.matmul(a2, b).reshape(a.shape[:-1] + (n,))
-                return r if out is None else _into(xp, out, r)
-            xp.matmul(a2, b, out=out.reshape(-1, n))
-            return out
-        return xp.matmul(_blas_ready(xp, a), b, out=out)
-
-    return mm
+    return lambda a, b, out=None: gemm(xp, a, b, out)
 
 
 def _linear(xp):
-    """``x @ w.T + b`` as one 2-D GEMM (``w.T`` is a transposed view BLAS reads directly) and an in-place add."""
+    """``x @ w.T + b``: one GEMM (``w.T`` is a transposed view BLAS reads directly), then an in-place add."""
 
     def linear(x, w, b, out=None):
-        n = w.shape[0]
-        x2 = _blas_ready(xp, x if x.ndim == 2 else x.reshape(-1, x.shape[-1]))
-        direct = out is not None and out.flags.c_contiguous
-        r = xp.matmul(x2, w.T, out=out.reshape(-1, n) if direct else None)
+        r = gemm(xp, x, w.T, out)
         r += b
-        if direct:
-            return out
-        r = r.reshape(x.shape[:-1] + (n,))
-        return r if out is None else _into(xp, out, r)
+        return r
 
     return linear
 
@@ -299,11 +267,6 @@ def _rows_add_loop():
 
         _ROWS_ADD.append(rows_add)
     return _ROWS_ADD[0]
-
-
-def _into(xp, out, r):
-    xp.copyto(out, r)
-    return out
 
 
 def _forward(node, device):

@@ -27,12 +27,47 @@ def _matmul_rule(a, b):
     return Aval(shape, promote(a.dtype, b.dtype), a.device)
 
 
+def blas_ready(xp, x):
+    """``x`` itself when BLAS can read its last two dims (unit stride in one of them), else a C copy.
+
+    NumPy's matmul falls back to a slow non-BLAS loop on other layouts (views of permuted tensors, such as
+    attention's (L, N, E) ones): up to 200x slower than a GEMM after one copy."""
+    if x.ndim < 2 or 1 in x.shape[-2:]:
+        return x
+    it, (s2, s1), (m, n) = x.itemsize, x.strides[-2:], x.shape[-2:]
+    if (s1 == it and s2 >= it * n and s2 % it == 0) or (s2 == it and s1 >= it * m and s1 % it == 0):
+        return x
+    return xp.ascontiguousarray(x)
+
+
+def gemm(xp, a, b, out=None):
+    """``a @ b`` on BLAS-ready operands, writing into ``out`` when given. An N-D ``a`` times a 2-D ``b`` runs
+    as one 2-D GEMM instead of a loop of small ones (up to 10x faster; 100x when ``a`` is strided).
+
+    Shared by the eager ``matmul``/``linear`` primitives and the compiled executor."""
+    b = blas_ready(xp, b)
+    if a.ndim > 2 and b.ndim == 2 and a.size:
+        n = b.shape[1]
+        a2 = blas_ready(xp, a.reshape(-1, a.shape[-1]))  # a view when the layout allows, else a copy
+        if out is not None and out.flags.c_contiguous:
+            xp.matmul(a2, b, out=out.reshape(-1, n))
+            return out
+        r = xp.matmul(a2, b).reshape(a.shape[:-1] + (n,))
+    else:
+        a = blas_ready(xp, a)
+        if out is not None:
+            return xp.matmul(a, b, out=out)
+        r = xp.matmul(a, b)
+    if out is None:
+        return r
+    xp.copyto(out, r)
+    return out
+
+
 def _matmul_fwd(xp, a, b):
     if a.dtype != b.dtype:
         raise TypeError("dtype mismatch")  # diagnose() turns this into the message from _matmul_rule
-    if a.ndim > 2 and b.ndim == 2 and a.size:  # one big GEMM, not a loop of small ones (copies strided a)
-        return xp.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[-1:])
-    return xp.matmul(a, b)
+    return gemm(xp, a, b)
 
 
 def _mT(x):
