@@ -49,10 +49,8 @@ def record(op, inputs, attrs, result):
     """Attach a Node to ``result`` (called by ops.apply when an input requires grad)."""
     edges = tuple([t._node if t._node is not None else (t if t.requires_grad else None) for t in inputs])
     versions = ()
-    saves = op.saves
-    if saves:
-        if saves.__class__ is str:
-            saves = range(len(inputs)) if saves == "all" else range(1, len(inputs))
+    if op.saves:
+        saves = op.saved_indices(len(inputs))
         vcs = [inputs[i]._version_counter() for i in saves]
         versions = tuple([(vc, vc.value, i) for vc, i in zip(vcs, saves)])
     node = Node(op, attrs, inputs, edges, result._data if op.saves_out else None, versions,

@@ -299,7 +299,7 @@ class Tensor(TensorMethods):
         recording = STATE.grad_enabled and (self.requires_grad or any(o.requires_grad for o in others))
         if recording:
             self._check_leaf_inplace(op_name)
-            old = Tensor._wrap(self._data.copy() if op.saves_input(0) else self._data)
+            old = Tensor._wrap(self._data.copy() if 0 in op.saved_indices(1 + len(others)) else self._data)
             old._node, old.requires_grad = self._node, self.requires_grad
             res = apply(op, old, *others, **attrs)
         elif STATE.tracer is not None:  # a trace must see the op (optimizer updates under no_grad)

@@ -50,10 +50,12 @@ class Op:
     def __repr__(self):
         return f"<op {self.name}>"
 
-    def saves_input(self, i: int) -> bool:
-        if isinstance(self.saves, str):
-            return self.saves == "all" or i > 0
-        return i in self.saves
+    def saved_indices(self, n_inputs: int):
+        """Indices of the inputs whose values the vjp reads (resolving "all" / "rest" for ``n_inputs``)."""
+        saves = self.saves
+        if saves.__class__ is str:
+            return range(n_inputs) if saves == "all" else range(1, n_inputs)
+        return saves
 
 
 def register(name, forward, **kw) -> Op:
