@@ -4,11 +4,12 @@ from __future__ import annotations
 from ._state import STATE
 from .errors import format_site, mark, with_user_line
 
-Node = Tensor = None  # bound on first use (circular imports)
+Node = Tensor = creation = None  # bound on first use (circular imports)
 
 
 def _bind():
-    global Node, Tensor
+    global Node, Tensor, creation
+    from . import creation
     from .autograd import Node
     from .tensor import Tensor
 
@@ -110,8 +111,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
         if t._node is not None:
             _accumulate(node_grads, id(t._node), g)
             start.append(t._node)
-        elif t.requires_grad:
-            _accumulate(leaf_grads, id(t), g)
+        elif t.requires_grad:  # backward() on a leaf: never adopt the caller's gradient buffer as .grad
+            _accumulate(leaf_grads, id(t), g if create_graph else g.clone())
             leaves[id(t)] = t
     captured = {}
     prev_mode = STATE.grad_enabled
@@ -166,8 +167,13 @@ def _accumulate_into_leaf(leaf, g, create_graph):
     if g.shape != leaf.shape:
         g = g.expand(leaf.shape) if g.dim() <= leaf.dim() else g.reshape(leaf.shape)
     if leaf.grad is None:
-        # own the buffer: the optimizer may update .grad in place
-        leaf.grad = g if (create_graph or g._data is not leaf._data) else g.clone()
+        data = g._data
+        if not create_graph and (data.base is not None or not data.flags.writeable or data is leaf._data):
+            # own a writable buffer: accumulation, zero_() and optimizers update .grad in place, and a vjp may
+            # hand back a read-only broadcast view or a view of someone else's array. clone() (not an array
+            # copy) so that a graph tracer records it.
+            g = g.clone()
+        leaf.grad = g
     elif create_graph:
         leaf.grad = leaf.grad + g
     elif STATE.tracer is not None:  # visible to a trace (ember.compile records the accumulation)
@@ -177,8 +183,6 @@ def _accumulate_into_leaf(leaf, g, create_graph):
 
 
 def _default_grads(outputs, grad_outputs, fn_name):
-    from . import creation
-
     if Node is None:
         _bind()
     result = []

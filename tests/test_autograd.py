@@ -411,3 +411,20 @@ def test_ten_thousand_steps_run_in_flat_memory():
         tracemalloc.stop()
     assert loss.grad_fn is not None and np.isfinite(loss.item())
     assert at_10000 - at_1000 < 64 * 1024, f"memory grew by {at_10000 - at_1000} bytes over 9,000 steps"
+
+
+def test_leaf_grad_owns_a_writable_buffer():
+    # sum's vjp hands back a broadcast (read-only) view; .grad must still accumulate and zero in place
+    x = ember.randn(3, 4, requires_grad=True)
+    x.sum().backward()
+    x.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 4), 2.0, np.float32))
+    x.grad.zero_()
+    assert float(x.grad.abs().sum()) == 0.0
+    # backward on a leaf with an explicit gradient must not alias the caller's tensor
+    y = ember.zeros(2, requires_grad=True)
+    g = ember.ones(2)
+    y.backward(g)
+    y.backward(g)
+    np.testing.assert_array_equal(g.numpy(), np.ones(2, np.float32))
+    np.testing.assert_array_equal(y.grad.numpy(), np.full(2, 2.0, np.float32))
