@@ -29,7 +29,7 @@ from __future__ import annotations
 from .. import opinfo
 from ..ir import Graph, Node, Value
 
-FUSIBLE = opinfo.ELEMENTWISE - {"copy"}
+FUSIBLE = (opinfo.ELEMENTWISE | {"relu"}) - {"copy"}  # relu: a bias add + relu is one pass
 
 
 def _absorbable(graph: Graph, node: Node, v: Value, group_of: dict) -> bool:
