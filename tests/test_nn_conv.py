@@ -163,6 +163,17 @@ def test_max_pool_propagates_nan_like_torch():
     np.testing.assert_array_equal(ei.numpy(), ti.numpy())
 
 
+@pytest.mark.parametrize("kernel, stride", [(2, 2), (3, 1)])
+def test_max_pool_gradient_with_nan_goes_where_torch_sends_it(kernel, stride):
+    # the NaN-aware argmax runs only when a window's maximum is NaN: both paths in one tensor
+    x = _rand(1, 2, 6, 6)
+    x[0, 0, 1, 1] = x[0, 0, 0, 1] = x[0, 1, 4, 3] = np.nan
+    e, t = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    F.max_pool2d(e, kernel, stride).sum().backward()
+    TF.max_pool2d(t, kernel, stride).sum().backward()
+    np.testing.assert_array_equal(e.grad.numpy(), t.grad.numpy())
+
+
 def test_max_pool_ties_go_to_the_first_maximum_like_torch():
     x = np.zeros((1, 2, 4, 4))  # all ties (e.g. after a ReLU)
     _check(

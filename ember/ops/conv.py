@@ -152,11 +152,12 @@ def _fill_min(xp, dtype):
     return -xp.inf if dtype.kind == "f" else xp.iinfo(dtype).min
 
 
-def _running_argmax(xp, x, kernel, stride, padding, dilation, v=None):
+def _running_argmax(xp, x, kernel, stride, padding, dilation, v=None, nan_aware=False):
     """(max, first argmax over the flattened kernel, v at that argmax) for every window of ``x``.
 
     One elementwise pass per kernel offset over strided slices of the padded input: NumPy's reductions over
-    tiny trailing axes are an order of magnitude slower than this. NaN wins, as in PyTorch.
+    tiny trailing axes are an order of magnitude slower than this. NaN wins (the last one), as in PyTorch:
+    the NaN test costs two passes per offset, so it runs only when the maximum shows a NaN.
     """
     outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
     xpad = _padded(xp, x, padding, _fill_min(xp, x.dtype))
@@ -171,14 +172,16 @@ def _running_argmax(xp, x, kernel, stride, padding, dilation, v=None):
             picked = None if v is None else vpad[key].copy()
             continue
         take = cur > best
-        if x.dtype.kind == "f":
+        if nan_aware:
             take |= cur != cur
         if v is not None:
             xp.copyto(picked, vpad[key], where=take)
-        xp.maximum(best, cur, out=best)
         step = xp.subtract(itype(flat), arg)  # arg = take ? flat : arg, in cheap integer arithmetic
-        step *= take
+        step *= take  # (copyto(..., where=take) measured 8x slower)
         arg += step
+        xp.maximum(best, cur, out=best)  # propagates NaN
+    if not nan_aware and x.dtype.kind == "f" and bool(xp.isnan(best).any()):
+        return _running_argmax(xp, x, kernel, stride, padding, dilation, v, nan_aware=True)
     return best, arg, picked, outs
 
 
@@ -204,12 +207,11 @@ def _pool_scatter_fwd(xp, g, x, kernel, stride, padding, dilation):
     finite = bool(xp.isfinite(g).all())
     for flat, offset in enumerate(_offsets(kernel)):
         key = (slice(None), slice(None)) + _offset_slices(offset, stride, dilation, outs)
-        # a product is much faster than where(); where() keeps NaN/inf gradients out of other positions
-        vals = (arg == flat) * g if finite else xp.where(arg == flat, g, zero)
-        if disjoint:  # windows do not overlap: every input position is written at most once
-            out[key] = vals
-        else:
-            out[key] += vals
+        hit = arg == flat
+        if disjoint and finite:  # windows do not overlap: each input position is written at most once,
+            xp.multiply(hit, g, out=out[key])  # straight into the strided destination (a product is
+        else:  # much faster than where(); where() keeps NaN/inf gradients out of other positions)
+            out[key] += hit * g if finite else xp.where(hit, g, zero)
     crop = (slice(None), slice(None)) + tuple(slice(p[0], p[0] + s) for s, p in zip(x.shape[2:], padding))
     return out[crop]
 
