@@ -4,7 +4,7 @@ import textwrap
 
 import numpy as np
 
-from ember.graph import Graph, verify
+from ember.graph import Graph, interpret, verify
 from ember.graph.passes import (
     cse,
     dce,
@@ -114,6 +114,44 @@ def test_simplify_composes_permutes():
           return %1
         }""",
     )
+
+
+def _split_backward(bounds, axis=1):
+    """The backward of splitting a (2, 6) value: each piece written into zeros, the writes summed."""
+    g = Graph()
+    pieces = []
+    for start, stop in bounds:
+        v = g.add_input((2, stop - start) if axis == 1 else (stop - start, 6), "float32")
+        entry = ("slice", start, stop, None)
+        index = (("slice", None, None, None), entry) if axis == 1 else (entry,)
+        zeros = g.add_constant(np.zeros((2, 6), np.float32))
+        pieces.append(g.add_node("index_put", [zeros, v], {"index": index, "accumulate": False}))
+    total = pieces[0]
+    for p in pieces[1:]:
+        total = g.add_node("add", [total, p])
+    g.outputs.append(total)
+    return g
+
+
+def test_simplify_turns_summed_slice_writes_into_a_cat():
+    g = _split_backward([(4, 6), (0, 1), (1, 4)])
+    args = [np.full(v.shape, i + 1, np.float32) for i, v in enumerate(g.inputs)]
+    ref = interpret(g, args)[0]
+    expect(
+        simplify(g),
+        """
+        graph(%0:f32[2,2], %1:f32[2,1], %2:f32[2,3]) {
+          %3:f32[2,6] = cat[axis=1] %1 %2 %0
+          return %3
+        }""",
+    )
+    np.testing.assert_array_equal(interpret(g, args)[0], ref)
+
+
+def test_simplify_keeps_slice_writes_that_overlap_or_leave_gaps():
+    for bounds in ([(0, 4), (3, 6)], [(0, 2), (3, 6)]):
+        g = _split_backward(bounds)
+        assert [n.op for n in simplify(g).nodes].count("index_put") == 2
 
 
 def test_remove_copies():

