@@ -10,12 +10,18 @@ Ratio = PyTorch-eager time / Ember-compiled time (> 1 means Ember compiled is fa
 Inference: the mlp's forward at batch 1 (eval mode, no grad): Ember compiled, Ember eager, PyTorch eager,
 and onnxruntime on the graph exported by ``ember.export.onnx`` when onnx/onnxruntime are installed.
 
-Run: python -m bench.bench_compile [--quick] [workload ...]
+PyTorch run in the same process as NumPy's OpenBLAS is slower on small BLAS-bound work (their thread pools
+contend), which flatters Ember's ratios. ``--torch-alone`` also times PyTorch eager in a child process that
+runs nothing else, and prints the ratios against that too.
+
+Run: python -m bench.bench_compile [--quick] [--torch-alone] [workload ...]
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import time
 import warnings
@@ -157,10 +163,36 @@ def inference_table(torch, quick=False):
     return best
 
 
+def _torch_worker(names, quick):
+    """Child process of --torch-alone: PyTorch eager steps/s per workload, as JSON on stdout."""
+    torch = torch_or_none()
+    out = {}
+    for name in names:
+        number = max(1, STEPS[name] // (4 if quick else 1))
+        best = interleave({"t": _warm(make(name, torch)[2])}, number, 3 if quick else 9)
+        out[name] = 1.0 / best["t"]
+    print(json.dumps(out))
+
+
+def print_torch_alone(rows, names, quick):
+    cmd = [sys.executable, "-m", "bench.bench_compile", "--torch-worker", *names] + (["--quick"] if quick else [])
+    alone = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+    print("\nAgainst PyTorch eager alone in its own process (steps/s; ratio = Ember compiled / that)")
+    for r in rows:
+        t = alone[r["workload"]]
+        ratio = r["ember compiled"] / t
+        goal = GOALS[r["workload"]]
+        verdict = "meets" if ratio >= goal else "MISSES"
+        print(f"  {r['workload']:12s} torch alone {t:8.1f}   ratio {ratio:5.2f}x   goal {goal}x  {verdict}")
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     quick = "--quick" in argv
     names = [a for a in argv if a in WORKLOADS] or list(WORKLOADS)
+    if "--torch-worker" in argv:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        return _torch_worker(names, quick)
     # PyTorch's OpenMP threads spin at barriers; beside NumPy's OpenBLAS threads in one process on 2 busy
     # cores that made PyTorch 10-100x slower in interleaved rounds. Passive waiting removed that and cost
     # PyTorch nothing measurable run alone. It must be set before torch is imported (torch_or_none does).
@@ -172,6 +204,8 @@ def main(argv=None):
         warnings.simplefilter("ignore")
         rows, notes = training_table(names, torch, quick, with_torch_compile="--no-torch-compile" not in argv)
     print_training(rows, notes)
+    if "--torch-alone" in argv and torch is not None:
+        print_torch_alone(rows, names, quick)
     inference_table(torch, quick)
     return rows
 
