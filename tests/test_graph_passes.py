@@ -152,6 +152,16 @@ def test_simplify_keeps_slice_writes_that_overlap_or_leave_gaps():
     for bounds in ([(0, 4), (3, 6)], [(0, 2), (3, 6)]):
         g = _split_backward(bounds)
         assert [n.op for n in simplify(g).nodes].count("index_put") == 2
+    # a term that broadcasts into the sum (a (1, 6) write added to a (2, 6) one) is not a tile
+    g = Graph()
+    a, b = g.add_input((1, 2), "float32"), g.add_input((2, 4), "float32")
+    writes = [
+        g.add_node("index_put", [g.add_constant(np.zeros(shape, np.float32)), v],
+                   {"index": (("slice", None, None, None), ("slice", lo, hi, None)), "accumulate": False})
+        for v, shape, lo, hi in [(a, (1, 6), 0, 2), (b, (2, 6), 2, 6)]
+    ]
+    g.outputs.append(g.add_node("add", writes))
+    assert [n.op for n in simplify(g).nodes].count("index_put") == 2
 
 
 def test_remove_copies():

@@ -125,11 +125,14 @@ def jit_available(device: str = "cpu") -> bool:
     return True
 
 
+_TYPED_FORMS = ("cast", "relu")  # ops whose kernel form depends on a dtype: written by _body_lines itself
+
+
 def supported(body, device: str = "cpu") -> bool:
     """Whether every node of a fused body has a kernel form (the trailing reduction runs separately)."""
     table = _PY if device == "cpu" else _CU
     nodes = split_reduction(body)[0]
-    return all(n.op in table or n.op in ("cast", "relu") for n in nodes)
+    return all(n.op in table or n.op in _TYPED_FORMS for n in nodes)
 
 
 def split_reduction(body):
@@ -207,6 +210,7 @@ class CpuKernel:
         self.signature = f"{_NB_TYPES.get(out_dt, out_dt)}({ins})"
         self.out_dtype = out_dt
         self._ufuncs: dict = {}
+        self._loops: dict = {}
 
     @staticmethod
     def _make(body, simd):
@@ -228,8 +232,8 @@ class CpuKernel:
         keeps the vectorized loop: LLVM falls back to scalar code when ``out`` may alias an operand. NumPy's
         error model: a division by zero gives inf/nan instead of a branch that blocks vectorizing.
         """
-        key = ("loop", tuple(scalars))
-        if key not in self._ufuncs:
+        key = tuple(scalars)
+        if key not in self._loops:
             import numba
 
             ns = dict(self._simd[1] if self._simd is not None else self._ns)
@@ -250,8 +254,8 @@ class CpuKernel:
                 f"            dst[i] = block[i]\n"
             )
             exec(src, ns)  # generated from the body's arity, no user text
-            self._ufuncs[key] = numba.njit(error_model="numpy")(ns["run"])
-        return self._ufuncs[key]
+            self._loops[key] = numba.njit(error_model="numpy")(ns["run"])
+        return self._loops[key]
 
     def ufunc(self, size=None, contiguous=False):
         """The ufunc; ``contiguous``: every operand has the output's shape (no broadcasting)."""

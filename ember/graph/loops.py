@@ -21,8 +21,9 @@ FLOATS = ("float32", "float64")
 
 # Sizes are runtime arguments: with literal sizes LLVM fully unrolls the short loops and stops vectorizing
 # (measured 4x slower). Rows are 1-D slices indexed by loop counters (no negative-index checks).
-def _col2im_unit(cols, out, fold, kh, kw, ph0, pw0, oh, ow, plane):
+def _col2im_unit(cols, out, fold, geom, plane):
     """Stride 1, dilation 1: the convolution case, whose row loop vectorizes."""
+    kh, kw, ph0, pw0, oh, ow = geom
     n_img, n_ch, height, width = out.shape
     length = oh * ow
     for n in range(n_img):
@@ -70,21 +71,16 @@ def _njit(fn):
     return _LOOPS[fn.__name__]
 
 
-def _geometry(attrs, outs):
-    (kh, kw), (sh, sw), (dh, dw) = attrs["kernel"], attrs["stride"], attrs["dilation"]
-    (ph0, ph1), (pw0, pw1) = attrs["padding"]
-    return (kh, kw, sh, sw, dh, dw, ph0, pw0) + tuple(outs), (ph0 + ph1, pw0 + pw1)
-
-
 def _col2im(attrs):
     from ..ops.conv import out_sizes
 
     size, kernel = attrs["size"], attrs["kernel"]
+    (sh, sw), (dh, dw), ((ph0, ph1), (pw0, pw1)) = attrs["stride"], attrs["dilation"], attrs["padding"]
     outs = out_sizes(size, kernel, attrs["stride"], attrs["padding"], attrs["dilation"])
-    geom, pads = _geometry(attrs, outs)
     k, length, fold = math.prod(kernel), math.prod(outs), attrs.get("fold_batch", False)
-    unit = attrs["stride"] == (1, 1) and attrs["dilation"] == (1, 1)
+    unit = (sh, sw, dh, dw) == (1, 1, 1, 1)
     loop = _njit(_col2im_unit if unit else _col2im_any)
+    geom = (kernel[0], kernel[1]) + ((ph0, pw0) if unit else (sh, sw, dh, dw, ph0, pw0)) + tuple(outs)
 
     def col2im(cols):  # fold: cols is (C*K, N*L), else (N, C*K, L), seen as (N*C*K, L)
         n_img = cols.shape[1] // length if fold else cols.shape[0]
@@ -95,11 +91,7 @@ def _col2im(attrs):
         else:
             out = np.empty((n_img, n_ch) + tuple(size), cols.dtype)
         cols = np.ascontiguousarray(cols.reshape(cols.shape[0], -1) if fold else cols.reshape(-1, length))
-        plane = np.empty((size[0] + pads[0], size[1] + pads[1]), cols.dtype)
-        if unit:
-            loop(cols, out, fold, kernel[0], kernel[1], geom[6], geom[7], outs[0], outs[1], plane)
-        else:
-            loop(cols, out, fold, geom, plane)
+        loop(cols, out, fold, geom, np.empty((size[0] + ph0 + ph1, size[1] + pw0 + pw1), cols.dtype))
         return out
 
     return col2im

@@ -110,19 +110,22 @@ def _slice_write(graph, node):
 
 def _slices_to_cat(graph, root):
     """``add`` of slice writes into zeros that tile one axis -> ``cat`` of the written values."""
+    out = root.outputs[0]
     leaves, stack = [], [root]
-    while stack:  # walk through adds that feed only this sum
+    while stack:  # walk through adds that feed only this sum; every term must have the sum's shape
         node = stack.pop()
         for v in node.inputs:
             prod = graph.producer(v)
-            if prod is not None and prod.op == "add" and len(graph.users(v)) == 1 and v.shape == root.outputs[0].shape:
+            if v.shape != out.shape:
+                leaves.append(None)
+            elif prod is not None and prod.op == "add" and len(graph.users(v)) == 1:
                 stack.append(prod)
             else:
                 leaves.append(_slice_write(graph, prod))
     if len(leaves) < 2 or None in leaves or len({leaf[0] for leaf in leaves}) != 1:
         return None
     leaves.sort(key=lambda leaf: leaf[1])
-    axis, out = leaves[0][0], root.outputs[0]
+    axis = leaves[0][0]
     bounds = [0] + [b for leaf in leaves for b in leaf[1:3]] + [out.shape[axis]]
     if any(bounds[i] != bounds[i + 1] for i in range(0, len(bounds), 2)):  # gaps or overlaps
         return None
