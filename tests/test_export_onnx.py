@@ -38,6 +38,23 @@ def test_elementwise_reductions_and_shapes():
     np.testing.assert_allclose(_run(export(f, x), x.numpy()), want, rtol=1e-5, atol=1e-6)
 
 
+def test_layer_norm_and_softmax_map_to_onnx_ops():
+    ember.manual_seed(0)
+    norm = nn.LayerNorm(8).eval()
+    with ember.no_grad():
+        norm.weight.mul_(2.0)
+
+    def f(x):
+        return ember.softmax(norm(x), -1) + nn.functional.layer_norm(x, (3, 8), eps=1e-3)
+
+    x = ember.randn(2, 3, 8) * 3
+    proto = export(f, x)
+    assert {"Softmax", "LayerNormalization"} <= {n.op_type for n in proto.graph.node}
+    with ember.no_grad():
+        want = f(x).numpy()
+    np.testing.assert_allclose(_run(proto, x.numpy()), want, rtol=1e-5, atol=1e-6)
+
+
 def test_export_session_and_unsupported_op_names_it():
     model = nn.Sequential(nn.Linear(4, 2)).eval()
     sess, feed = export_session(ember.compile(model), ember.ones(1, 4))

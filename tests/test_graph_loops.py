@@ -5,6 +5,8 @@ edge values that select a different code path (fold_batch, strides, asymmetric p
 operands, in-place outputs, strided views; NaN, inf, division by zero).
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -151,3 +153,80 @@ def test_bias_add_and_relu_fuse_into_one_kernel_and_keep_nan():
     got, ref = exe(a, b)[0], np.maximum(a + b, np.float32(0))
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, ref)
+
+
+SPECIAL_ROWS = {  # row -> values written into it: NaN, +inf, all -inf, leading -inf, constant
+    0: {3: np.nan}, 1: {5: np.inf}, 2: {j: -np.inf for j in range(64)}, 3: {0: -np.inf, 1: -np.inf},
+    4: {j: 2.5 for j in range(64)},
+}
+
+
+def _with_special_rows(shape, dtype):
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    rows = x.reshape(-1, shape[-1])
+    for r, values in SPECIAL_ROWS.items():
+        for j, value in values.items():
+            rows[r, j % shape[-1]] = value
+    return x
+
+
+@pytest.mark.parametrize("shape", [(6, 64), (2, 3, 5, 64), (7, 10), (5, 1)])
+def test_softmax_loop_equals_the_primitive(shape):
+    from ember.ops.nn import _softmax_fwd
+
+    x = _with_special_rows(shape, "float32")
+    node = Node("softmax", [Value(shape, "float32")], {"axis": len(shape) - 1}, [Value(shape, "float32")])
+    with np.errstate(invalid="ignore"):
+        ref = _softmax_fwd(np, x, len(shape) - 1)
+    got = loops.lowering(node)(x)
+    assert got.dtype == ref.dtype and np.array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-7)
+    strided = np.asfortranarray(x)  # a non-contiguous operand is copied first
+    np.testing.assert_allclose(loops.lowering(node)(strided), ref, rtol=1e-6, atol=1e-7)
+
+
+def test_softmax_loop_only_for_float32_last_axis():
+    def node(shape, dtype, axis):
+        return Node("softmax", [Value(shape, dtype)], {"axis": axis}, [Value(shape, dtype)])
+
+    assert loops.lowering(node((4, 8), "float32", -1)) is not None
+    assert loops.lowering(node((4, 8), "float32", 0)) is None
+    assert loops.lowering(node((4, 8), "float64", 1)) is None  # NumPy's SIMD exp is faster there
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape, ndim", [((6, 64), 1), ((2, 3, 64), 1), ((2, 3, 8, 8), 2), ((5, 1), 1)])
+def test_standardize_loop_equals_the_primitive(shape, ndim, dtype):
+    from ember.ops.nn import _standardize_fwd
+
+    x = _with_special_rows(shape, dtype) + 3.0
+    attrs = {"ndim": ndim, "eps": 1e-5}
+    node = Node("standardize", [Value(shape, dtype)], attrs, [Value(shape, dtype)])
+    with np.errstate(invalid="ignore"):
+        ref = _standardize_fwd(np, x, **attrs)
+    got = loops.lowering(node)(x)
+    assert got.dtype == ref.dtype and np.array_equal(np.isnan(got), np.isnan(ref))
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+
+
+def test_compiled_attention_block_uses_the_loops_and_equals_eager():
+    ember.manual_seed(0)
+    layer = ember.nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0)
+    x = ember.randn(5, 3, 16)
+
+    def step(x):
+        layer.zero_grad()
+        out = layer(x)
+        out.square().mean().backward()
+        return out, layer.self_attn.in_proj_weight.grad, layer.norm1.weight.grad
+
+    eager = [t.detach().numpy().copy() for t in step(x)]
+    compiled = ember.compile(step)
+    got = [t.detach().numpy() for t in compiled(x)]
+    for g, e in zip(got, eager):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+    exe = compiled._entries[-1].exe
+    loop_ops = {exe.graph.nodes[int(n[1:]) - len(exe.graph.inputs) - len(exe.graph.constants)].op
+                for n in re.findall(r"= (J\d+)\(", exe.source)}
+    assert {"softmax", "standardize"} <= loop_ops

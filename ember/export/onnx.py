@@ -96,6 +96,12 @@ def _lower(b: _Builder, node) -> None:
         b.add("Expand", [ins[0], b.const(np.asarray(shape, np.int64), "shape")], [out])
     elif op == "cat":
         b.add("Concat", ins, [out], axis=int(a["axis"]))
+    elif op == "softmax":  # opset 13+: one axis, as the primitive
+        b.add("Softmax", ins, [out], axis=int(a["axis"]))
+    elif op == "standardize":  # LayerNormalization (opset 17) with a unit scale and no bias
+        trailing = node.inputs[0].shape[-a["ndim"]:]
+        ones = b.const(np.ones(trailing, opinfo.np_dtype(node.inputs[0].dtype)), "unit_scale")
+        b.add("LayerNormalization", [ins[0], ones], [out], axis=-int(a["ndim"]), epsilon=float(a["eps"]))
     else:
         where = node.meta.get("source", "?")
         raise NotImplementedError(f"ONNX export: no ONNX mapping for primitive {op!r} (made at {where})")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import mark, with_user_line
 from ..ops import apply
-from .math import _promote_pair, exp
+from .math import _promote_pair
 from .reduce import _axes, logsumexp
 
 
@@ -51,13 +51,19 @@ def einsum(equation, *operands):
 
 
 def softmax(input, dim=None, dtype=None):
-    """exp(x - logsumexp(x)) along ``dim``: a composite, so its gradient comes from the primitives'."""
+    """exp(x - max(x)) / sum(exp(x - max(x))) along ``dim`` (the ``softmax`` primitive).
+
+    Example:
+        >>> import ember
+        >>> ember.softmax(ember.tensor([[0.0, 0.0], [0.0, 1e4]]), dim=1)
+        tensor([[0.5000, 0.5000],
+                [0.0000, 1.0000]])
+    """
     if dtype is not None:
         input = input.to(dtype)
     dim = _default_dim(input, dim, "softmax")
-    m = apply("amax", input.detach(), axis=_axes(input, dim, "softmax"), keepdims=True)
-    e = exp(input - m)
-    return e / e.sum(dim, keepdim=True)
+    (axis,) = _axes(input, dim, "softmax") if input.ndim else (0,)
+    return apply("softmax", input, axis=axis)
 
 
 def log_softmax(input, dim=None, dtype=None):

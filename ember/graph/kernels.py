@@ -326,6 +326,18 @@ def _erf32_scalar():
     return fn
 
 
+def exp_scalar(dtype):
+    """An inlinable njit ``exp`` for ``dtype``: the vectorizable float32 form, or NumPy's for float64."""
+    if dtype == "float32":
+        return _exp32_scalar()
+    fn = _CACHE.get("_exp64")
+    if fn is None:
+        import numba
+
+        fn = _CACHE["_exp64"] = numba.njit(inline="always")(lambda x: np.exp(x))
+    return fn
+
+
 def _exp32_scalar():
     """float32 exp as plain arithmetic, so a contiguous ufunc loop vectorizes: exp(x) = 2^k exp(r),
     k = round(x / ln 2) (the 1.5 * 2^52 rounding trick), |r| <= ln(2)/2, exp(r) by its degree-7 Taylor
@@ -357,7 +369,8 @@ def _exp32_scalar():
         magic = 6755399441055744.0  # 1.5 * 2^52: adding it rounds to an integer held in the low mantissa bits
         log2e, ln2 = 1.4426950408889634, 0.6931471805599453
 
-        @numba.njit(inline="always", fastmath={"contract", "arcp", "reassoc", "afn"})
+        # no "reassoc": it lets LLVM fold (v * log2e + magic) - magic into v * log2e, losing the rounding
+        @numba.njit(inline="always", fastmath={"contract", "arcp", "afn"})
         def exp32(x):
             v = min(max(np.float64(x), -110.0), 100.0)
             kf = v * log2e + magic

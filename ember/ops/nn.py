@@ -8,6 +8,14 @@
   with Ember ops (so grads of grads and traced backward passes work); when no graph is being recorded or
   traced the same formula runs directly on the arrays.
 - ``linear(x, w, b)``: x @ w.T + b in one dispatch (one matmul + in-place add); vjp = two matmuls and a sum.
+- ``softmax(x; axis)``: exp(x - max) / sum along one axis. The composite took 5 nodes forward and 5 backward
+  (attention's softmax: 1.7 + 1.2 ms per block on the transformer benchmark); the primitive is one node
+  forward, which the compiled CPU executor runs as one row loop, and its vjp ``y * (g - sum(g * y))`` fuses
+  into two kernels.
+- ``standardize(x; ndim, eps)``: (x - mean) / sqrt(var + eps) over the trailing ``ndim`` axes (biased
+  variance): layer norm without its affine part. One node forward instead of seven (the compiled CPU
+  executor runs it as one row loop); the vjp recomputes the row statistics from ``x`` and fuses into a few
+  kernels.
 """
 from __future__ import annotations
 
@@ -113,6 +121,79 @@ def _ce_vjp_arrays(g, x, t, ignore_index, label_smoothing, reduction):
 
 
 register("softmax_cross_entropy", _ce_fwd, vjp=_ce_vjp, infer=_ce_rule, saves=(0, 1), kind="other")
+
+
+# -- softmax -------------------------------------------------------------------------------------------------
+def _softmax_rule(x, axis):
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"softmax: expected a floating-point tensor, got {x.dtype.name}; convert it with "
+                        f".float() or pass dtype=")
+    if not -max(x.ndim, 1) <= axis < max(x.ndim, 1):
+        raise IndexError(f"softmax: dim {axis} is out of range for a tensor of shape {x.shape}")
+    return Aval(x.shape, x.dtype, x.device)
+
+
+def _softmax_fwd(xp, x, axis):
+    if x.ndim == 0:
+        return xp.ones_like(x)
+    e = xp.exp(x - x.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def _softmax_vjp(g, out, x, axis):
+    gy = apply("mul", g, out)
+    total = apply("sum", gy, axis=(axis,), keepdims=True) if out.ndim else gy
+    return (apply("mul", out, apply("sub", g, total)),)
+
+
+register("softmax", _softmax_fwd, vjp=_softmax_vjp, infer=_softmax_rule, saves=(), saves_out=True)
+
+
+# -- standardize (layer norm's core) ------------------------------------------------------------------------
+def _standardize_rule(x, ndim, eps):
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"layer_norm: expected a floating-point tensor, got {x.dtype.name}")
+    if not 0 < ndim <= x.ndim:
+        raise ValueError(f"layer_norm: cannot normalise the last {ndim} dims of a tensor of shape {x.shape}")
+    return Aval(x.shape, x.dtype, x.device)
+
+
+def _trailing(ndim_total, ndim):
+    return tuple(range(ndim_total - ndim, ndim_total))
+
+
+def _standardize_fwd(xp, x, ndim, eps):
+    axes = _trailing(x.ndim, ndim)
+    n = _prod(x.shape[x.ndim - ndim:])
+    d = x - x.sum(axis=axes, keepdims=True) / x.dtype.type(n)
+    var = (d * d).sum(axis=axes, keepdims=True) / x.dtype.type(n)
+    d /= xp.sqrt(var + x.dtype.type(eps))
+    return d
+
+
+def _prod(shape):
+    out = 1
+    for s in shape:
+        out *= s
+    return out
+
+
+def _standardize_vjp(g, out, x, ndim, eps):
+    axes = _trailing(x.ndim, ndim)
+    n = _prod(x.shape[x.ndim - ndim:])
+
+    def mean(t):
+        return apply("div", apply("sum", t, axis=axes, keepdims=True), t._scalar(n))
+
+    d = apply("sub", x, mean(x))
+    rstd = apply("div", x._scalar(1.0), apply("sqrt", apply("add", mean(apply("mul", d, d)), x._scalar(eps))))
+    centred = apply("sub", apply("sub", g, mean(g)), apply("mul", out, mean(apply("mul", g, out))))
+    return (apply("mul", centred, rstd),)
+
+
+register("standardize", _standardize_fwd, vjp=_standardize_vjp, infer=_standardize_rule, saves=(0,),
+         saves_out=True)
 
 
 # -- linear --------------------------------------------------------------------------------------------------

@@ -119,6 +119,14 @@ def _lstm_torch(T, xw, whh, h, c):
     return T.stack([T.stack(hs), T.stack(cs)])
 
 
+def _layer_norm_ref(x, w, b):
+    m = x.mean(-1, keepdims=True)
+    y = (x - m) / np.sqrt(((x - m) ** 2).mean(-1, keepdims=True) + 1e-5)
+    m2 = x.mean((-2, -1), keepdims=True)
+    y2 = (x - m2) / np.sqrt(((x - m2) ** 2).mean((-2, -1), keepdims=True) + 1e-3)
+    return y * w + b, y2
+
+
 def _targets(rng, sizes):
     return rng.integers(0, 4, (5,)).astype(np.int64)
 
@@ -141,6 +149,17 @@ ROWS = [
         lambda x, w, b: (x @ w.T + b, (x @ w.T + b)[None]),
         [(F("a", "b"), F("c", "b"), F("c"))],
         prims=("linear",),
+        covers=(),
+    ),
+    Row(
+        "layer_norm",
+        lambda L, x, w, b: (
+            L.nn.functional.layer_norm(x, (x.shape[-1],), w, b),
+            L.nn.functional.layer_norm(x, tuple(x.shape[-2:]), eps=1e-3),
+        ),
+        _layer_norm_ref,
+        [(F("a", "b", "c"), F("c"), F("c")), (F("a", "c"), F("c"), F("c"))],
+        prims=("standardize",),
         covers=(),
     ),
     Row(

@@ -380,8 +380,10 @@ ROWS = [
             (F("a", "b", "c"), Lit(0)),
             (F("a"), Lit(-1)),
             (F(0, "a"), Lit(1)),
+            (F("a", "b", "c"), Lit(-2)),
+            (F(), Lit(0)),
         ],
-        prims=("exp", "amax", "sum", "div"),
+        prims=("softmax",),
     ),
     Row(
         "log_softmax",

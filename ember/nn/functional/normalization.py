@@ -105,9 +105,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             f"layer_norm: normalized_shape {list(normalized_shape)} does not match the trailing dims of the "
             f"input {tuple(input.shape)}; expected input of shape "
             f"[*, {', '.join(map(str, normalized_shape))}]"), 2))
-    axes = tuple(range(input.ndim - k, input.ndim))
-    mean, d, var, _ = _moments(input, axes)
-    y = d / apply("sqrt", var + eps)
+    y = apply("standardize", input, ndim=k, eps=float(eps))
     if weight is not None:
         y = y * weight
     if bias is not None:
