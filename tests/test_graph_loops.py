@@ -210,6 +210,24 @@ def test_standardize_loop_equals_the_primitive(shape, ndim, dtype):
     np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape, ndim", [((6, 64), 1), ((2, 3, 8, 8), 2), ((5, 1), 1)])
+def test_standardize_grad_loop_equals_the_primitive(shape, ndim, dtype):
+    from ember.ops.nn import _standardize_fwd, _standardize_grad_fwd
+
+    x = _with_special_rows(shape, dtype) + 3.0
+    g = rng.standard_normal(shape).astype(dtype)
+    attrs = {"ndim": ndim, "eps": 1e-5}
+    with np.errstate(invalid="ignore"):
+        y = _standardize_fwd(np, x, **attrs)
+        ref = _standardize_grad_fwd(np, g, x, y, **attrs)
+    node = Node("standardize_grad", [Value(shape, dtype)] * 3, attrs, [Value(shape, dtype)])
+    got = loops.lowering(node)(g, x, y)
+    assert got.dtype == ref.dtype and np.array_equal(np.isnan(got), np.isnan(ref))
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+
+
 def test_compiled_attention_block_uses_the_loops_and_equals_eager():
     ember.manual_seed(0)
     layer = ember.nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0)
@@ -229,4 +247,4 @@ def test_compiled_attention_block_uses_the_loops_and_equals_eager():
     exe = compiled._entries[-1].exe
     loop_ops = {exe.graph.nodes[int(n[1:]) - len(exe.graph.inputs) - len(exe.graph.constants)].op
                 for n in re.findall(r"= (J\d+)\(", exe.source)}
-    assert {"softmax", "standardize"} <= loop_ops
+    assert {"softmax", "standardize", "standardize_grad"} <= loop_ops

@@ -1,5 +1,5 @@
 """Compiled loops (numba) for nn primitives of the CPU executor: ``col2im`` over 2-D windows, ``softmax``
-over the last axis, ``standardize`` (layer norm) over trailing axes.
+over the last axis, ``standardize`` (layer norm) and its gradient over trailing axes.
 
 The NumPy form (``ember/ops/conv.py``) makes one strided pass over the whole tensor per kernel offset; the
 loop makes one pass in total, each image plane staying in cache while its windows are summed: 1.7x faster
@@ -142,6 +142,55 @@ def _standardize_loop():
     return _LOOPS["standardize_rows"]
 
 
+def _row_dot(a, b):
+    total = a[0] - a[0]
+    for j in range(a.size):
+        total += a[j] * b[j]
+    return total
+
+
+def _standardize_grad_loop():
+    if "standardize_grad_rows" not in _LOOPS:
+        import numba
+
+        row_sum = _njit(_row_sum, fastmath={"reassoc"})
+        row_dot = _njit(_row_dot, fastmath={"reassoc"})
+
+        def standardize_grad_rows(g, x, y, out, count, eps):  # out is scratch for x - mean first
+            rows, n = x.shape
+            for r in range(rows):
+                src, dst, grad, std = x[r], out[r], g[r], y[r]
+                mean = row_sum(src) / count
+                for j in range(n):
+                    dst[j] = src[j] - mean
+                rstd = 1 / np.sqrt(row_dot(dst, dst) / count + eps)
+                mean_g = row_sum(grad) / count
+                mean_gy = row_dot(grad, std) / count
+                for j in range(n):
+                    dst[j] = (grad[j] - mean_g - std[j] * mean_gy) * rstd
+
+        _LOOPS["standardize_grad_rows"] = numba.njit(boundscheck=False, error_model="numpy")(
+            standardize_grad_rows
+        )
+    return _LOOPS["standardize_grad_rows"]
+
+
+def _rows_of(ndim, *arrays):
+    return [np.ascontiguousarray(a).reshape(math.prod(a.shape[:a.ndim - ndim]), -1) for a in arrays]
+
+
+def _standardize_grad(ndim, eps):
+    def standardize_grad(g, x, y):
+        g2, x2, y2 = _rows_of(ndim, g, x, y)
+        out = np.empty(x2.shape, x2.dtype)
+        if out.size:
+            kind = x2.dtype.type
+            _standardize_grad_loop()(g2, x2, y2, out, kind(x2.shape[1]), kind(eps))
+        return out.reshape(x.shape)
+
+    return standardize_grad
+
+
 def _standardize(ndim, eps):
     def standardize(x):
         flat = np.ascontiguousarray(x).reshape(math.prod(x.shape[:x.ndim - ndim]), -1)
@@ -214,6 +263,8 @@ def lowering(node):
         return _col2im(node.attrs)
     if node.op == "standardize":
         return _standardize(node.attrs["ndim"], node.attrs["eps"])
+    if node.op == "standardize_grad" and len({v.dtype for v in node.inputs}) == 1:
+        return _standardize_grad(node.attrs["ndim"], node.attrs["eps"])
     if node.op == "softmax" and _last_axis_float32(node.inputs[0], node.attrs["axis"]):
         return _softmax(node.inputs[0].dtype)
     return None

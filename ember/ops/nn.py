@@ -179,21 +179,64 @@ def _prod(shape):
     return out
 
 
+def _row_mean(t, axes, n):
+    return apply("div", apply("sum", t, axis=axes, keepdims=True), t._scalar(n))
+
+
+def _row_scale(x, axes, n, eps):
+    """(x - mean, 1 / sqrt(var + eps)) over ``axes``, as Ember ops."""
+    d = apply("sub", x, _row_mean(x, axes, n))
+    return d, apply("div", x._scalar(1.0), apply("sqrt", apply("add", _row_mean(apply("mul", d, d), axes, n),
+                                                                  x._scalar(eps))))
+
+
 def _standardize_vjp(g, out, x, ndim, eps):
-    axes = _trailing(x.ndim, ndim)
-    n = _prod(x.shape[x.ndim - ndim:])
-
-    def mean(t):
-        return apply("div", apply("sum", t, axis=axes, keepdims=True), t._scalar(n))
-
-    d = apply("sub", x, mean(x))
-    rstd = apply("div", x._scalar(1.0), apply("sqrt", apply("add", mean(apply("mul", d, d)), x._scalar(eps))))
-    centred = apply("sub", apply("sub", g, mean(g)), apply("mul", out, mean(apply("mul", g, out))))
-    return (apply("mul", centred, rstd),)
+    return (apply("standardize_grad", g, x, out, ndim=ndim, eps=eps),)
 
 
 register("standardize", _standardize_fwd, vjp=_standardize_vjp, infer=_standardize_rule, saves=(0,),
          saves_out=True)
+
+
+# standardize's gradient as a primitive of its own, so the compiled executor runs it as one row loop too
+# (five kernels over the tensor before: 0.87 ms per layer norm on the transformer benchmark):
+# dx = rstd * (g - mean(g) - y * mean(g * y)), y = standardize(x), rstd = 1 / sqrt(var(x) + eps).
+def _standardize_grad_rule(g, x, y, ndim, eps):
+    if not (g.shape == x.shape == y.shape) or not (g.dtype == x.dtype == y.dtype):
+        raise ValueError(f"standardize_grad: expected three tensors of one shape and dtype, got {g.shape} "
+                         f"{g.dtype.name}, {x.shape} {x.dtype.name}, {y.shape} {y.dtype.name}")
+    return _standardize_rule(x, ndim, eps)
+
+
+def _standardize_grad_fwd(xp, g, x, y, ndim, eps):
+    axes = _trailing(x.ndim, ndim)
+    n = x.dtype.type(_prod(x.shape[x.ndim - ndim:]))
+    d = x - x.sum(axis=axes, keepdims=True) / n
+    rstd = 1 / xp.sqrt((d * d).sum(axis=axes, keepdims=True) / n + x.dtype.type(eps))
+    centred = g - g.sum(axis=axes, keepdims=True) / n - y * ((g * y).sum(axis=axes, keepdims=True) / n)
+    return centred * rstd
+
+
+def _standardize_grad_vjp(c, out, g, x, y, ndim, eps):
+    """F = rstd(x) * h(g, y), h = g - mean(g) - y * mean(g * y); each input's cotangent (g, x, y
+    independent): h is linear in g and symmetric, so dg = h's map applied to c * rstd; dy from the y terms;
+    dx only through rstd: d rstd / dx = -rstd^3 (x - mean) / n."""
+    axes = _trailing(x.ndim, ndim)
+    n = _prod(x.shape[x.ndim - ndim:])
+    d, rstd = _row_scale(x, axes, n, eps)
+    u = apply("mul", c, rstd)
+    mean_uy = _row_mean(apply("mul", u, y), axes, n)
+    mean_gy = _row_mean(apply("mul", g, y), axes, n)
+    dg = apply("sub", apply("sub", u, _row_mean(u, axes, n)), apply("mul", y, mean_uy))
+    dy = apply("neg", apply("add", apply("mul", u, mean_gy), apply("mul", g, mean_uy)))
+    h = apply("sub", apply("sub", g, _row_mean(g, axes, n)), apply("mul", y, mean_gy))
+    rstd3 = apply("mul", apply("mul", rstd, rstd), rstd)
+    dx = apply("neg", apply("mul", apply("mul", _row_mean(apply("mul", c, h), axes, n), rstd3), d))
+    return dg, dx, dy
+
+
+register("standardize_grad", _standardize_grad_fwd, vjp=_standardize_grad_vjp, infer=_standardize_grad_rule,
+         saves=(0, 1, 2))
 
 
 # -- linear --------------------------------------------------------------------------------------------------

@@ -127,6 +127,20 @@ def _layer_norm_ref(x, w, b):
     return y * w + b, y2
 
 
+def _standardize_grad_ref(g, x):
+    m = x.mean(-1, keepdims=True)
+    rstd = 1 / np.sqrt(((x - m) ** 2).mean(-1, keepdims=True) + 1e-5)
+    y = (x - m) * rstd
+    return rstd * (g - g.mean(-1, keepdims=True) - y * (g * y).mean(-1, keepdims=True))
+
+
+def _standardize_grad_torch(T, g, x):
+    # torch's layer-norm input gradient, taken with create_graph so its own gradient exists
+    x = x if x.requires_grad else x.detach().requires_grad_()
+    y = T.nn.functional.layer_norm(x, x.shape[-1:], eps=1e-5)
+    return T.autograd.grad(y, x, g, create_graph=True)[0]
+
+
 def _targets(rng, sizes):
     return rng.integers(0, 4, (5,)).astype(np.int64)
 
@@ -161,6 +175,16 @@ ROWS = [
         [(F("a", "b", "c"), F("c"), F("c")), (F("a", "c"), F("c"), F("c"))],
         prims=("standardize",),
         covers=(),
+    ),
+    Row(
+        "standardize_grad",
+        lambda L, g, x: L.ops.apply("standardize_grad", g, x, L.ops.apply("standardize", x, ndim=1, eps=1e-5),
+                                    ndim=1, eps=1e-5),
+        _standardize_grad_ref,
+        [(F("a", "b"), F("a", "b")), (F("a", "b", "c"), F("a", "b", "c"))],
+        prims=("standardize_grad",),
+        covers=(),
+        torch_fn=_standardize_grad_torch,
     ),
     Row(
         "cross_entropy",
