@@ -326,18 +326,6 @@ def _erf32_scalar():
     return fn
 
 
-def exp_scalar(dtype):
-    """An inlinable njit ``exp`` for ``dtype``: the vectorizable float32 form, or NumPy's for float64."""
-    if dtype == "float32":
-        return _exp32_scalar()
-    fn = _CACHE.get("_exp64")
-    if fn is None:
-        import numba
-
-        fn = _CACHE["_exp64"] = numba.njit(inline="always")(lambda x: np.exp(x))
-    return fn
-
-
 def _exp32_scalar():
     """float32 exp as plain arithmetic, so a contiguous ufunc loop vectorizes: exp(x) = 2^k exp(r),
     k = round(x / ln 2) (the 1.5 * 2^52 rounding trick), |r| <= ln(2)/2, exp(r) by its degree-7 Taylor

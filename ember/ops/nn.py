@@ -19,6 +19,8 @@
 """
 from __future__ import annotations
 
+import math
+
 from .._state import STATE
 from ..dtypes import int64
 from ._core import Aval, apply, register
@@ -165,18 +167,11 @@ def _trailing(ndim_total, ndim):
 
 def _standardize_fwd(xp, x, ndim, eps):
     axes = _trailing(x.ndim, ndim)
-    n = _prod(x.shape[x.ndim - ndim:])
+    n = math.prod(x.shape[x.ndim - ndim:])
     d = x - x.sum(axis=axes, keepdims=True) / x.dtype.type(n)
     var = (d * d).sum(axis=axes, keepdims=True) / x.dtype.type(n)
     d /= xp.sqrt(var + x.dtype.type(eps))
     return d
-
-
-def _prod(shape):
-    out = 1
-    for s in shape:
-        out *= s
-    return out
 
 
 def _row_mean(t, axes, n):
@@ -210,7 +205,7 @@ def _standardize_grad_rule(g, x, y, ndim, eps):
 
 def _standardize_grad_fwd(xp, g, x, y, ndim, eps):
     axes = _trailing(x.ndim, ndim)
-    n = x.dtype.type(_prod(x.shape[x.ndim - ndim:]))
+    n = x.dtype.type(math.prod(x.shape[x.ndim - ndim:]))
     d = x - x.sum(axis=axes, keepdims=True) / n
     rstd = 1 / xp.sqrt((d * d).sum(axis=axes, keepdims=True) / n + x.dtype.type(eps))
     centred = g - g.sum(axis=axes, keepdims=True) / n - y * ((g * y).sum(axis=axes, keepdims=True) / n)
@@ -222,7 +217,7 @@ def _standardize_grad_vjp(c, out, g, x, y, ndim, eps):
     independent): h is linear in g and symmetric, so dg = h's map applied to c * rstd; dy from the y terms;
     dx only through rstd: d rstd / dx = -rstd^3 (x - mean) / n."""
     axes = _trailing(x.ndim, ndim)
-    n = _prod(x.shape[x.ndim - ndim:])
+    n = math.prod(x.shape[x.ndim - ndim:])
     d, rstd = _row_scale(x, axes, n, eps)
     u = apply("mul", c, rstd)
     mean_uy = _row_mean(apply("mul", u, y), axes, n)
