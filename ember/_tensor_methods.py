@@ -172,7 +172,7 @@ class TensorMethods(TensorMathMethods):
         return self._inplace("tanh")
 
     def relu_(self):
-        return self._inplace("maximum", 0)
+        return self._inplace("relu")
 
     def clamp_(self, min=None, max=None):
         if min is not None:

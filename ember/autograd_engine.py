@@ -176,10 +176,12 @@ def _accumulate_into_leaf(leaf, g, create_graph):
         leaf.grad = g
     elif create_graph:
         leaf.grad = leaf.grad + g
-    elif STATE.tracer is not None:  # visible to a trace (ember.compile records the accumulation)
-        leaf.grad.add_(g)
-    else:
-        leaf.grad._data += g._data.astype(leaf.grad._data.dtype, copy=False)
+    else:  # in place without recording (versioned; a graph tracer sees it), as PyTorch accumulates
+        prev, STATE.grad_enabled = STATE.grad_enabled, False
+        try:
+            leaf.grad.add_(g)
+        finally:
+            STATE.grad_enabled = prev
 
 
 def _default_grads(outputs, grad_outputs, fn_name):

@@ -233,8 +233,12 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
         low, high = 0, low
     if size is None:
         raise mark(with_user_line(TypeError("randint: size is required, e.g. randint(0, 10, (3,))"), 2))
+    dt = dtypes.as_dtype(dtype or dtypes.int64)
+    if generator is None:  # the primitive: a compiled graph draws fresh numbers every call
+        return apply("randint", shape=_size(size), dtype=dt.name, low=int(low), high=int(high),
+                     device=str(_device(device)))
     arr = numpy_generator(generator).integers(low, high, size=tuple(size))
-    return Tensor._wrap(backend.to_device(arr.astype(dtypes.to_np(dtype or dtypes.int64)), _device(device)))
+    return Tensor._wrap(backend.to_device(arr.astype(dt.np), _device(device)))
 
 
 def randint_like(input, low, high=None):
@@ -242,8 +246,11 @@ def randint_like(input, low, high=None):
 
 
 def randperm(n, *, generator=None, dtype=None, device=None):
+    dt = dtypes.as_dtype(dtype or dtypes.int64)
+    if generator is None:
+        return apply("randperm", n=int(n), dtype=dt.name, device=str(_device(device)))
     arr = numpy_generator(generator).permutation(int(n))
-    return Tensor._wrap(backend.to_device(arr.astype(dtypes.to_np(dtype or dtypes.int64)), _device(device)))
+    return Tensor._wrap(backend.to_device(arr.astype(dt.np), _device(device)))
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None):

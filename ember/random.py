@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._state import STATE
+
 
 class Generator:
     """A seedable random source, like ``torch.Generator``.
@@ -69,4 +71,9 @@ def set_rng_state(state) -> None:
 
 
 def numpy_generator(generator=None) -> np.random.Generator:
+    """The NumPy generator behind ``generator`` (default: Ember's), for numbers drawn in Python rather than by
+    the random primitives (an explicit ``generator=``, shuffles, initialisers). A graph tracer would freeze
+    such numbers into the graph, so while one is active the draw is a graph break (see ``ember.compile``)."""
+    if STATE.tracer is not None:
+        STATE.tracer.on_host_draw()
     return (generator or default_generator)._np

@@ -288,8 +288,14 @@ class Tensor(TensorMethods):
         return self._retains
 
     # -- in-place machinery -------------------------------------------------------------------------------
+    # The one way tensor storage changes: ``_inplace`` (x.op_(...)), ``_setitem`` (x[key] = v, copy_, fill_,
+    # zero_) and ``_write`` under both. Each bumps the version counter and, while a graph tracer is active,
+    # records the write, so a compiled function does what the eager one does. Library code uses the public
+    # in-place methods built on these; tests/test_layering_writes.py fails on any other write to ``_data``.
     def _inplace(self, op_name, *others, **attrs):
         """Run primitive ``op_name`` and write the result into this tensor's buffer (PyTorch's ``x.op_()``)."""
+        if STATE.tracer is None and not attrs and self._fast_inplace(op_name, others):
+            return self
         from .ops import REGISTRY, apply
 
         op = REGISTRY[op_name]
@@ -299,7 +305,9 @@ class Tensor(TensorMethods):
         recording = STATE.grad_enabled and (self.requires_grad or any(o.requires_grad for o in others))
         if recording:
             self._check_leaf_inplace(op_name)
-            old = Tensor._wrap(self._data.copy() if 0 in op.saved_indices(1 + len(others)) else self._data)
+            old = Tensor._wrap(self._data)
+            if 0 in op.saved_indices(1 + len(others)):  # the vjp reads the old value: keep a copy (traced)
+                old = apply("copy", old)
             old._node, old.requires_grad = self._node, self.requires_grad
             res = apply(op, old, *others, **attrs)
         elif STATE.tracer is not None:  # a trace must see the op (optimizer updates under no_grad)
@@ -308,6 +316,62 @@ class Tensor(TensorMethods):
             res = Tensor._wrap(op.forward(_xp(self._data), self._data, *[o._data for o in others], **attrs))
         self._write(res, op_name)
         return self
+
+    def _fast_inplace(self, op_name, others) -> bool:
+        """Eager, unrecorded float arithmetic straight into the buffer with ``out=`` (no temporary, the same
+        values as forward + copy); False when the general path is needed."""
+        data = self._data
+        ufunc = _INPLACE_UFUNC.get(op_name)
+        if ufunc is None or data.dtype.kind != "f":
+            return False
+        args = []
+        for o in others:
+            cls = o.__class__
+            if cls is float or cls is int:  # a weak Python scalar: computed in data's dtype, like _scalar(o)
+                args.append(o)
+            elif isinstance(o, Tensor) and o._data.dtype == data.dtype and not (
+                    o.requires_grad and STATE.grad_enabled):
+                args.append(o._data)
+            else:
+                return False
+        if self.requires_grad and STATE.grad_enabled:
+            return False
+        try:
+            getattr(_xp(data), ufunc)(data, *args, out=data)
+        except ValueError:  # an operand that does not broadcast to self, a read-only view: explained below
+            return False
+        self._bump(op_name)
+        return True
+
+    def _setitem(self, index, index_tensors, value):
+        """``self[key] = value`` for a normalised key (``ops.indexing`` spec + index tensors); ``value`` is a
+        Tensor. Recorded for autograd when either side requires grad, and for a graph tracer."""
+        from .ops import apply
+
+        if STATE.grad_enabled and (self.requires_grad or value.requires_grad):
+            self._check_leaf_inplace("setitem")
+            old = Tensor._wrap(self._data)
+            old._node, old.requires_grad = self._node, self.requires_grad
+            v = value if value._data.dtype == self._data.dtype else value.to(self.dtype)
+            self._write(apply("index_put", old, v, *index_tensors, index=index, accumulate=False), "setitem")
+        elif STATE.tracer is not None:
+            v = value if value._data.dtype == self._data.dtype else value.to(self.dtype)
+            if index == (("ellipsis",),) and not index_tensors:  # a whole overwrite (copy_, fill_, zero_)
+                res = v if v._data.shape == self._data.shape else v.expand(*self._data.shape)
+            else:
+                res = apply("index_put", Tensor._wrap(self._data), v, *index_tensors, index=index,
+                            accumulate=False)
+            self._write(res, "setitem")
+        else:
+            from .ops.indexing import build_key
+
+            try:
+                self._data[build_key(index, [t._data for t in index_tensors])] = value._data
+            except (ValueError, IndexError) as e:
+                raise mark(with_user_line(type(e)(
+                    f"setitem: cannot assign a value of shape {tuple(value.shape)} to the indexed region of a "
+                    f"tensor of shape {tuple(self.shape)}: {e}"), 3)) from None
+            self._bump("setitem")
 
     def _write(self, res, op_name):
         """Copy ``res`` into this tensor's buffer, adopt its autograd history, and bump the version."""
@@ -369,6 +433,12 @@ class Tensor(TensorMethods):
                     _scalar_cache.clear()
                 _scalar_cache[key] = t
         return t
+
+
+# primitives whose forward is exactly ``xp.<ufunc>(*inputs)``: eager in-place calls write with ``out=``
+_INPLACE_UFUNC = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide", "neg": "negative",
+                  "maximum": "maximum", "minimum": "minimum", "sqrt": "sqrt", "exp": "exp", "abs": "abs",
+                  "tanh": "tanh", "pow": "power"}
 
 
 def _xp(arr):

@@ -1,11 +1,10 @@
-"""Optimizers: 100 steps against PyTorch's (same data, same initial weights), the traced (Ember-ops) update
-path against the array path, param groups and state_dict round trips."""
+"""Optimizers: 100 steps against PyTorch's (same data, same initial weights), the in-place updates against
+the functional kernels, param groups and state_dict round trips."""
 import numpy as np
 import pytest
 
 import ember
 from ember import nn, optim
-from ember._state import STATE
 
 torch = pytest.importorskip("torch")
 
@@ -62,43 +61,6 @@ def test_matches_pytorch_over_100_steps(name, kwargs):
     want, _ = _run(torch, getattr(torch.optim, name), kwargs, init, xs, ys)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6)
-
-
-class _FakeTracer:
-    """Enough of a tracer to switch optimizers onto their Ember-ops path (records what it sees)."""
-
-    def __init__(self):
-        self.ops, self.inplace = [], 0
-
-    def record(self, op, inputs, attrs, out):
-        self.ops.append(op.name)
-
-    def record_inplace(self, target, new):
-        self.inplace += 1
-
-    def on_data_access(self, tensor, what):
-        pass
-
-
-@pytest.mark.parametrize("name,kwargs", CASES[1::2], ids=[n for n, _ in CASES[1::2]])
-def test_traced_path_matches_array_path(name, kwargs):
-    init, xs, ys = _data(1)
-    want, _ = _run(ember, getattr(optim, name), kwargs, init, xs, ys, steps=20)
-    params = [ember.tensor(a.copy(), requires_grad=True) for a in init]
-    opt = getattr(optim, name)(params, **kwargs)
-    tracer = _FakeTracer()
-    for x, y in zip(xs[:20], ys[:20]):
-        opt.zero_grad()
-        sign = -1.0 if kwargs.get("maximize") else 1.0
-        (sign * _loss(ember, params, ember.tensor(x), ember.tensor(y))).backward()
-        STATE.tracer = tracer
-        try:
-            opt.step()
-        finally:
-            STATE.tracer = None
-    assert tracer.ops and tracer.inplace >= len(params)
-    for p, w in zip(params, want):
-        np.testing.assert_allclose(p.detach().numpy(), w, rtol=1e-5, atol=1e-6)
 
 
 def test_update_is_in_place_and_bumps_version():
@@ -207,25 +169,49 @@ def test_model_training_lowers_loss():
     assert float(loss) < 0.3 * first
 
 
-@pytest.mark.parametrize("kw", [
-    dict(weight_decay=0, amsgrad=False, maximize=False, decoupled_weight_decay=False),
-    dict(weight_decay=0.01, amsgrad=True, maximize=False, decoupled_weight_decay=True),
-    dict(weight_decay=0.1, amsgrad=False, maximize=True, decoupled_weight_decay=False),
-])
-@pytest.mark.parametrize("betas", [(0.9, 0.999), (0.3, 0.99)])
-def test_adam_inplace_path_is_bit_identical_to_kernel(kw, betas):
-    from ember.optim.adam import adam_inplace, adam_kernel
+# the in-place updates the optimizers run against the functional kernels (ember.keras calls those): same
+# operations in the same order, so bit-identical
+_UPDATE_ROWS = [
+    ("sgd", dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01, nesterov=False, maximize=False)),
+    ("sgd", dict(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=True, maximize=True)),
+    ("adam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, maximize=False,
+                  decoupled_weight_decay=False)),
+    ("adam", dict(lr=1e-3, betas=(0.3, 0.99), eps=1e-8, weight_decay=0.01, amsgrad=True, maximize=False,
+                  decoupled_weight_decay=True)),
+    ("adam", dict(lr=1e-3, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1, amsgrad=False, maximize=True,
+                  decoupled_weight_decay=False)),
+    ("rmsprop", dict(lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+                     maximize=False)),
+    ("rmsprop", dict(lr=0.01, alpha=0.3, eps=1e-8, weight_decay=0.01, momentum=0.9, centered=True,
+                     maximize=True)),
+    ("adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.01, eps=1e-10, maximize=False)),
+    ("adadelta", dict(lr=0.5, rho=0.95, eps=1e-6, weight_decay=0.01, maximize=True)),
+]
+_N_STATE = {"sgd": 1, "adam": 3, "rmsprop": 3, "adagrad": 1, "adadelta": 2}
+
+
+@pytest.mark.parametrize("name,hyper", _UPDATE_ROWS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(_UPDATE_ROWS)])
+def test_in_place_update_is_bit_identical_to_kernel(name, hyper):
+    from ember.optim import adam, rmsprop, sgd
     from ember.optim.optimizer import array_kernels
 
+    module = {"sgd": sgd, "adam": adam}.get(name, rmsprop)
+    kernel, update = getattr(module, f"{name}_kernel"), getattr(module, f"{name}_update_")
     rng = np.random.default_rng(0)
-    p, g, m = (rng.standard_normal(257).astype(np.float32) for _ in range(3))
-    v = np.abs(rng.standard_normal(257)).astype(np.float32)
-    mx = v.copy() if kw["amsgrad"] else None
-    hyper = dict(step=3.0, lr=1e-3, betas=betas, eps=1e-8, **kw)
-    expected = adam_kernel(array_kernels(p), p, g, m, v, mx, **hyper)
-    p2, m2, v2 = p.copy(), m.copy(), v.copy()
-    mx2 = None if mx is None else mx.copy()
-    adam_inplace(np, p2, g, m2, v2, mx2, **hyper)
-    for want, got in zip(expected, (p2, m2, v2, mx2)):
+    p, g = (rng.standard_normal(257).astype(np.float32) for _ in range(2))
+    state = [np.abs(rng.standard_normal(257)).astype(np.float32) for _ in range(_N_STATE[name])]
+    if name == "rmsprop":  # grad_avg ** 2 below square_avg, as in a run
+        state[1] = None if not hyper["centered"] else state[1] * 0.1
+    if name == "rmsprop" and not hyper["momentum"]:
+        state[2] = None
+    if name == "adam" and not hyper["amsgrad"]:
+        state[2] = None
+    expected = kernel(array_kernels(p), p, g, *state, step=3.0, **hyper)
+    tp = ember.tensor(p.copy())
+    ts = [None if s is None else ember.tensor(s.copy()) for s in state]
+    with ember.no_grad():
+        got = update(tp, ember.tensor(g), *ts, step=ember.tensor(3.0), **hyper)
+    np.testing.assert_array_equal(tp.numpy(), expected[0])
+    for want, have in zip(expected[1:], got):
         if want is not None:
-            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(have.numpy(), want)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._state import STATE
 from ..errors import mark, with_user_line
 from ..ops import apply
 from ..tensor import Tensor
@@ -23,7 +22,7 @@ def normalize_key(x: Tensor, key):
             spec.append(("slice", _int_or_none(k.start), _int_or_none(k.stop), _int_or_none(k.step)))
         elif isinstance(k, Tensor):
             if k._data.ndim == 0 and k._data.dtype.kind in "iu":
-                spec.append(("int", int(k._data)))
+                spec.append(("int", int(k)))
                 continue
             spec.append(("tensor", len(tensors)))
             tensors.append(k)
@@ -95,30 +94,11 @@ def getitem(x: Tensor, key) -> Tensor:
 
 
 def setitem(x: Tensor, key, value) -> None:
+    """``x[key] = value``: the write goes through ``Tensor._setitem`` (autograd, version, tracer)."""
     spec, tensors = normalize_key(x, key)
     v = value if isinstance(value, Tensor) else x._scalar(value) if isinstance(value, (int, float, bool)) else \
         Tensor._wrap(_xp_of(x).asarray(value, dtype=x._data.dtype))
-    if STATE.grad_enabled and (x.requires_grad or v.requires_grad):
-        x._check_leaf_inplace("setitem")
-        old = Tensor._wrap(x._data)
-        old._node, old.requires_grad = x._node, x.requires_grad
-        v2 = v if v.dtype is x.dtype else v.to(x.dtype)
-        res = apply("index_put", old, v2, *tensors, index=spec, accumulate=False)
-        x._data[...] = res._data
-        x._node, x.requires_grad = res._node, True
-    else:
-        from ..ops.indexing import build_key
-
-        try:
-            x._data[build_key(spec, [t._data for t in tensors])] = v._data
-        except (ValueError, IndexError) as e:
-            raise mark(with_user_line(type(e)(
-                f"setitem: cannot assign a value of shape {tuple(v.shape)} to the indexed region of a tensor of "
-                f"shape {tuple(x.shape)}: {e}"), 2)) from None
-        res = None
-    x._bump("setitem")
-    if STATE.tracer is not None and res is not None:
-        STATE.tracer.record_inplace(x, res)
+    x._setitem(spec, tensors, v)
 
 
 def gather(input, dim, index):

@@ -95,6 +95,8 @@ def run_traced(fn, args, kwargs, mode: str = "compile", found=None) -> Capture:
     if tracer.broken or (mode == "explain"):
         return cap
     _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, grads_before, params)
+    if tracer.broken:  # an output or a write-back read a tensor made stale by a write through a view
+        cap.graph, cap.breaks = None, tracer.breaks
     return cap
 
 
@@ -127,13 +129,13 @@ def _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, gra
     writes = []
     for i, t in enumerate(arg_leaves):
         if id(t._data) in tracer.mutated:
-            writes.append((("arg", i), tracer.env[id(t._data)]))
+            writes.append((("arg", i), tracer.value_of(t)))
     for v, getter in zip(g.inputs[cap.n_args :], cap.state):
         obj = getter[1] if getter[0] == "tensor" else getter[1].grad
         if getter[0] == "tensor" and (
             id(obj._data) in tracer.mutated or id(obj._data) != id(tracer.captured_arrays[v])
         ):
-            writes.append((getter, tracer.env[id(obj._data)]))
+            writes.append((getter, tracer.value_of(obj)))
     for p in params:
         _grad_writeback(tracer, p, grads_before[id(p)], writes, g)
     cap.writeback = [(w, v is not None) for w, v in writes]

@@ -22,7 +22,8 @@ COMPARE = frozenset("eq ne lt le gt ge logical_and logical_or logical_xor".split
 ELEMENTWISE = UNARY | BINARY | {"where", "cast"}
 REDUCTIONS = frozenset("sum amax amin prod".split())
 SHAPE_OPS = frozenset("reshape permute expand cat pad".split())
-RANDOM = frozenset({"uniform", "normal"})
+RANDOM = frozenset({"uniform", "normal", "randint", "randperm"})
+EFFECTS = frozenset({"assert_all"})  # value checks that raise: kept in place like random draws
 VIEWS = frozenset({"reshape", "permute", "expand", "getitem"})
 PRIMITIVES = frozenset(
     ELEMENTWISE
@@ -99,8 +100,9 @@ def np_dtype(name: str):
 
 
 def is_pure(op: str) -> bool:
-    """False for ops whose result is not a function of their inputs (random draws)."""
-    return op not in RANDOM
+    """False for ops whose result is not a function of their inputs (random draws) or that act besides
+    computing it (checks that raise): passes neither drop, merge, fold nor reorder them."""
+    return op not in RANDOM and op not in EFFECTS
 
 
 # --------------------------------------------------------------------------------------- shape rules
@@ -218,6 +220,9 @@ _RULES = {
     "index_put": lambda s, d, a: (s[0], d[0]),
     "uniform": lambda s, d, a: (tuple(a["shape"]), dtype_name(a["dtype"])),
     "normal": lambda s, d, a: (tuple(a["shape"]), dtype_name(a["dtype"])),
+    "randint": lambda s, d, a: (tuple(a["shape"]), dtype_name(a["dtype"])),
+    "randperm": lambda s, d, a: ((a["n"],), dtype_name(a["dtype"])),
+    "assert_all": lambda s, d, a: ((), "bool"),
 }
 
 

@@ -41,7 +41,18 @@ _WHAT = {
     "tolist": ".tolist()",
     "numpy": ".numpy()",
     "print": "printing a tensor",
+    "random": "a random draw made in Python (an explicit generator= or an initialiser): it would be frozen "
+    "into the graph",
+    "stale": "reading a tensor whose memory an in-place write through another view changed",
 }
+_VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
+
+
+def _root(arr):
+    """The array that owns ``arr``'s memory (``arr`` itself unless it is a view)."""
+    while getattr(arr, "base", None) is not None:
+        arr = arr.base
+    return arr
 
 
 def user_site():
@@ -89,6 +100,13 @@ class Tracer:
         self.mode = mode  # "compile" (stop at a break), "strict" (raise), "explain"
         self.breaks: list[Break] = []
         self.broken = False
+        # views: id(view array) -> (base array, op, attrs) for view ops whose output shares the input's memory,
+        # so an in-place write into either side is replayed on the other in the graph; arrays sharing memory
+        # in any other way are marked stale by a write and reading them later is a graph break
+        self.views: dict[int, tuple] = {}
+        self.children: dict[int, list] = {}
+        self.by_root: dict[int, list] = {}
+        self.stale: dict[int, str] = {}  # id(array) -> the site of the write that changed it
 
     # -------------------------------------------------------------------------------- values
     def add_input(self, tensor, hint=None) -> Value:
@@ -98,12 +116,18 @@ class Tracer:
         return v
 
     def _bind(self, arr, v):
-        self.env[id(arr)] = v
-        self._alive.append(arr)
+        key = id(arr)
+        if key not in self.env:
+            self._alive.append(arr)
+            self.by_root.setdefault(id(_root(arr)), []).append(arr)
+        self.env[key] = v
+        self.stale.pop(key, None)
 
     def value_of(self, tensor) -> Value:
         arr = tensor._data
         v = self.env.get(id(arr))
+        if v is not None and id(arr) in self.stale and not self.broken:
+            self._break("stale", self.stale[id(arr)])
         if v is None:
             v = Value(arr.shape, str(arr.dtype))
             self.captured[v] = tensor
@@ -124,20 +148,80 @@ class Tracer:
         meta = {"source": f"{os.path.basename(site[0])}:{site[1]}"}
         self.graph.insert_node(Node(op.name, ins, dict(attrs), [outv], meta))
         self._bind(out._data, outv)
+        if op.name in _VIEW_OPS and len(inputs) == 1 and _root(out._data) is _root(inputs[0]._data):
+            base = inputs[0]._data
+            self.views[id(out._data)] = (base, op.name, dict(attrs))
+            self.children.setdefault(id(base), []).append(out._data)
 
     def record_inplace(self, target, res):
+        """``target``'s buffer now holds ``res``: rebind it, and replay the write on the views that share its
+        memory (or mark them stale when the relation is unknown)."""
         if self.broken:
             return
         v = self.value_of(res)
         if not self.known(target):
             self.value_of(target)
-        self.mutated.add(id(target._data))
-        self._bind(target._data, v)
+        arr = target._data
+        self.mutated.add(id(arr))
+        self._bind(arr, v)
+        done = {id(arr)}
+        self._replay(arr, v, done)
+        site = "%s:%d" % user_site()
+        for other in self.by_root.get(id(_root(arr)), ()):
+            if id(other) not in done:
+                self.stale[id(other)] = site
+
+    def _node(self, op, inputs, attrs, shape, dtype) -> Value:
+        out = Value(shape, dtype)
+        self.graph.insert_node(Node(op, list(inputs), attrs, [out], {"source": "in-place write through a view"}))
+        return out
+
+    def _replay(self, arr, v, done) -> None:
+        """Rebind the base and the views of ``arr`` (now ``v``) to their new values, transitively."""
+        link = self.views.get(id(arr))
+        if link is not None and id(link[0]) not in done:
+            base, op, attrs = link
+            old = self.env[id(base)]
+            if op == "getitem":
+                new = self._node("index_put", [old, v], {"index": attrs["index"], "accumulate": False},
+                                 old.shape, old.dtype)
+            elif op == "reshape":
+                new = self._node("reshape", [v], {"shape": tuple(base.shape)}, old.shape, old.dtype)
+            elif op == "permute":
+                inv = tuple(sorted(range(len(attrs["perm"])), key=attrs["perm"].__getitem__))
+                new = self._node("permute", [v], {"perm": inv}, old.shape, old.dtype)
+            else:
+                new = None  # expand: a read-only view, never written through
+            if new is not None:
+                done.add(id(base))
+                self.mutated.add(id(base))
+                self._bind(base, new)
+                self._replay(base, new, done)
+        for child in self.children.get(id(arr), ()):
+            if id(child) in done or id(child) not in self.env:
+                continue
+            _, op, attrs = self.views[id(child)]
+            done.add(id(child))
+            cur = self.env[id(child)]
+            new = self._node(op, [v], attrs, cur.shape, cur.dtype)
+            self.mutated.add(id(child))
+            self._bind(child, new)
+            self._replay(child, new, done)
 
     def on_data_access(self, tensor, what):
         if self.broken or not self._depends_on_trace(tensor):
             return
+        self._break(what)
+
+    def on_host_draw(self):
+        """A random number drawn in Python (not by a random primitive) while tracing."""
+        if not self.broken:
+            self._break("random")
+
+    def _break(self, what, at=None):
         brk = Break(what, *user_site())
+        if at is not None:
+            brk.code = (brk.code + "  " if brk.code else "") + f"(written at {at})"
         self.breaks.append(brk)
         if self.mode == "strict":
             raise GraphBreak(

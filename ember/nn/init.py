@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 
-from .. import backend
 from ..autograd import no_grad
 from ..errors import mark, with_user_line
 
@@ -67,12 +66,11 @@ def _fan(tensor, mode):
 
 
 def _write(tensor, arr):
-    """Store NumPy ``arr`` into ``tensor`` in place (on the tensor's device) and bump its version."""
-    data = tensor._data
-    arr = np.asarray(arr, dtype=data.dtype)
-    backend.xp_of(data).copyto(data, backend.to_device(arr, backend.device_of(data)))
-    tensor._bump("init")
-    return tensor
+    """Store NumPy ``arr`` into ``tensor`` in place (``copy_``: on the tensor's device, versioned)."""
+    from ..creation import as_tensor
+
+    with no_grad():
+        return tensor.copy_(as_tensor(np.asarray(arr, dtype=tensor._data.dtype)))
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):

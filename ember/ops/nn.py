@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 
-from .._state import STATE
 from ..dtypes import int64
 from ._core import Aval, apply, register
 from ._rules import elementwise
@@ -81,25 +80,18 @@ def _ce_fwd(xp, x, t, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
 
 
 def _ce_vjp(g, out, x, t, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
-    if not STATE.grad_enabled and STATE.tracer is None:
-        return _ce_vjp_arrays(g, x, t, ignore_index, label_smoothing, reduction), None
-    from ..creation import arange
-    from ..functional.linalg import softmax
-    from ..functional.math import cast
-
-    c = x.shape[1]
-    onehot = cast(apply("eq", arange(c, device=x.device).reshape(1, c), t.reshape(-1, 1)), x.dtype)
-    target = onehot * (1 - label_smoothing) + label_smoothing / c if label_smoothing else onehot
-    valid = cast(apply("ne", t, t._scalar(ignore_index)), x.dtype)
-    scale = valid * g / valid.sum() if reduction == "mean" else valid * g
-    return (softmax(x, 1) - target) * scale.reshape(-1, 1), None
+    return apply("softmax_cross_entropy_grad", g, x, t, ignore_index=ignore_index,
+                 label_smoothing=label_smoothing, reduction=reduction), None
 
 
-def _ce_vjp_arrays(g, x, t, ignore_index, label_smoothing, reduction):
-    from ..tensor import Tensor, _xp
+# softmax_cross_entropy's input gradient as a primitive of its own: one array pass eagerly and one node in a
+# compiled graph; (softmax(x) - target) * scale, scale = valid * g (/ number of valid rows for 'mean').
+def _ce_grad_rule(g, x, t, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+    _ce_rule(x, t, ignore_index, label_smoothing, reduction)
+    return Aval(x.shape, x.dtype, x.device)
 
-    xa, ta, ga = x._data, t._data, g._data
-    xp = _xp(xa)
+
+def _ce_grad_fwd(xp, ga, xa, ta, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
     z = xa - xa.max(axis=1, keepdims=True)
     e = xp.exp(z)
     grad = e / e.sum(axis=1, keepdims=True)
@@ -112,17 +104,45 @@ def _ce_vjp_arrays(g, x, t, ignore_index, label_smoothing, reduction):
     else:
         grad[xp.arange(n), tc] -= 1
     scale = valid.astype(xa.dtype)
-    if reduction == "none":
-        scale *= ga
-    elif reduction == "mean":
+    if reduction == "mean":
         scale *= ga / scale.sum()
     else:
         scale *= ga
     grad *= scale[:, None]
-    return Tensor._wrap(grad)
+    return grad
+
+
+def _ce_grad_parts(x, t, ignore_index, label_smoothing):
+    """(softmax(x), the smoothed one-hot target, valid rows as floats), as Ember ops."""
+    from ..creation import arange
+    from ..functional.linalg import softmax
+    from ..functional.math import cast
+
+    c = x.shape[1]
+    onehot = cast(apply("eq", arange(c, device=x.device).reshape(1, c), t.reshape(-1, 1)), x.dtype)
+    target = onehot * (1 - label_smoothing) + label_smoothing / c if label_smoothing else onehot
+    valid = cast(apply("ne", t, t._scalar(ignore_index)), x.dtype)
+    return softmax(x, 1), target, valid
+
+
+def _ce_grad_vjp(cot, out, g, x, t, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+    """out = (p - target) * s[:, None], p = softmax(x), s = valid * g (/ sum(valid) for 'mean'): the x
+    cotangent goes through softmax's Jacobian, the g cotangent sums cot * (p - target) * ds/dg."""
+    p, target, valid = _ce_grad_parts(x, t, ignore_index, label_smoothing)
+    per_g = valid / valid.sum() if reduction == "mean" else valid  # ds/dg, per row
+    gg = gx = None
+    if x.requires_grad:
+        u = cot * (per_g * g).reshape(-1, 1)
+        gx = p * (u - (u * p).sum(1, keepdim=True))
+    if g.requires_grad:
+        rows = (cot * (p - target)).sum(1) * per_g
+        gg = rows if reduction == "none" else rows.sum()
+    return gg, gx, None
 
 
 register("softmax_cross_entropy", _ce_fwd, vjp=_ce_vjp, infer=_ce_rule, saves=(0, 1), kind="other")
+register("softmax_cross_entropy_grad", _ce_grad_fwd, vjp=_ce_grad_vjp, infer=_ce_grad_rule, saves=(0, 1, 2),
+         kind="other")
 
 
 # -- softmax -------------------------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
 """Optimizer base class: param groups, per-parameter state, state_dict in PyTorch's format, step(closure).
 
-Each optimizer's update is one function ``kernel(K, p, g, *state, **hyper) -> (new_p, *new_state)`` written
-with operators and ``K.sqrt`` / ``K.maximum`` / ``K.lerp``, so it runs on raw arrays (the fast eager path: one
-vectorised update per parameter, written in place) and on Ember tensors (the path used while a graph tracer is
-active, so the update is recorded as Ember ops and in-place writes).
+Each optimizer's update is one function ``update_(p, g, *state, step=..., **hyper) -> state`` (its
+``_update_fn``) that changes the parameter and its state tensors in place with the public in-place methods
+(PyTorch's single-tensor algorithms); ``step`` is the 0-d step tensor. So there is one path: an eager step and a
+step traced by ``ember.compile`` run the same Ember ops and writes. Eagerly, in-place arithmetic writes straight
+into the buffers (``Tensor._inplace``), so an update makes few temporaries.
+
+The functional kernels (``kernel(K, p, g, *state, ...) -> (new_p, *new_state)`` over the namespaces below) state
+the same rules on arrays or tensors; ``ember.keras``' optimizers call them.
 """
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ import itertools
 from collections import OrderedDict, defaultdict
 
 from .. import backend
-from .._state import STATE
 from ..autograd import enable_grad, no_grad
 from ..errors import mark, with_user_line
 from ..tensor import Tensor
@@ -70,21 +73,21 @@ def array_kernels(arr):
     return k
 
 
-def _write(t, new):
-    """Write ``new`` (array or tensor) into tensor ``t`` in place and bump its version."""
-    if isinstance(new, Tensor):
-        t._write(new if new._data.dtype == t._data.dtype else new.to(t.dtype), "optimizer_step")
-        return
-    if new is not t._data:
-        backend.xp_of(t._data).copyto(t._data, new, casting="same_kind")
-    t._bump("optimizer_step")
+def lerp_(start, end, weight):
+    """``start`` moved toward ``end`` by the Python float ``weight``, in place (ATen's formula: it branches on
+    the weight so that weight 1 gives ``end`` exactly)."""
+    diff = end - start
+    if weight < 0.5:
+        return start.add_(diff.mul_(weight))
+    return start.copy_(end - diff.mul_(1 - weight))
 
 
 class Optimizer:
     """Base class of the optimizers (``torch.optim.Optimizer``).
 
     Subclasses define ``defaults``, ``_init_state(p, group)`` (the state tensors of a parameter),
-    ``_state_keys`` and ``_kernel(K, p, g, *state, step=..., **group)``.
+    ``_state_keys`` and ``_update_fn(p, g, *state, step=..., **group)``, which updates ``p`` and the state in
+    place and returns the state tensors (a new one where the state was None: SGD's first momentum buffer).
 
     >>> import ember
     >>> from ember import nn, optim
@@ -149,7 +152,8 @@ class Optimizer:
                     p.grad = None
                 else:
                     p.grad = p.grad.detach()
-                    p.grad._data[...] = 0
+                    with no_grad():
+                        p.grad.zero_()
 
     # -- stepping ------------------------------------------------------------------------------------------
     def step(self, closure=None):
@@ -161,17 +165,16 @@ class Optimizer:
         for hook in list(self._step_pre_hooks.values()):
             hook(self, (), {})
         with no_grad():
-            traced = STATE.tracer is not None
             for group in self.param_groups:
                 hyper = {k: group[k] for k in self._hyper}
                 for p in group["params"]:
                     if p.grad is not None:
-                        self._update(p, group, hyper, traced)
+                        self._update(p, group, hyper)
         for hook in list(self._step_post_hooks.values()):
             hook(self, (), {})
         return loss
 
-    def _update(self, p, group, hyper, traced):
+    def _update(self, p, group, hyper):
         state = self.state[p]
         if not state:
             state.update(self._init_state(p, group))
@@ -180,35 +183,15 @@ class Optimizer:
                                     f"parameter of dtype {p.dtype.name}"))
         step_t = state.get("step")
         if step_t is not None:
-            _write(step_t, step_t + 1 if traced else step_t._data + 1)
+            step_t.add_(1)
         vals = [state.get(k) for k in self._state_keys]
-        if not traced and self._inplace_kernel is not None and all(
-                v is not None or k == "max_exp_avg_sq" for k, v in zip(self._state_keys, vals)):
-            self._inplace_kernel(backend.xp_of(p._data), p._data, p.grad._data,
-                                 *[None if v is None else v._data for v in vals], step=float(step_t._data), **hyper)
-            for t in [p] + [v for v in vals if v is not None]:
-                t._bump("optimizer_step")
-            return
-        if traced:
-            out = self._kernel(_TENSOR_K, p.detach(), p.grad, *vals, step=step_t, **hyper)
-        else:
-            step = float(step_t._data) if step_t is not None else None
-            out = self._kernel(array_kernels(p._data), p._data, p.grad._data,
-                               *[None if v is None else v._data for v in vals], step=step, **hyper)
-        _write(p, out[0])
-        for k, old, new in zip(self._state_keys, vals, out[1:]):
-            if new is None:
-                continue
-            if old is None:
-                state[k] = new if isinstance(new, Tensor) else Tensor._wrap(new)
-            else:
-                _write(old, new)
+        out = type(self)._update_fn(p, p.grad, *vals, step=step_t, **hyper)
+        for k, old, new in zip(self._state_keys, vals, out):
+            if old is None and new is not None:
+                state[k] = new
 
     def _init_state(self, p, group):
         return {}
-
-    # an optional in-place array version of ``_kernel`` for the eager path (bit-identical results)
-    _inplace_kernel = None
 
     # -- state dict ----------------------------------------------------------------------------------------
     def state_dict(self):

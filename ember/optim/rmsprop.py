@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_hyper, step_state, zeros_state
+from .optimizer import Optimizer, check_hyper, lerp_, step_state, zeros_state
 
 __all__ = ["RMSprop", "Adagrad", "Adadelta"]
 
@@ -26,6 +26,29 @@ def rmsprop_kernel(K, p, g, square_avg, grad_avg, momentum_buffer, *, step, lr, 
         momentum_buffer = momentum_buffer * momentum + g / avg
         return p + (-lr) * momentum_buffer, square_avg, grad_avg, momentum_buffer
     return p + (-lr) * g / avg, square_avg, grad_avg, momentum_buffer
+
+
+def rmsprop_update_(p, g, square_avg, grad_avg, momentum_buffer, *, step, lr, alpha, eps, weight_decay,
+                    momentum, centered, maximize):
+    """``rmsprop_kernel``'s rule applied in place; returns (square_avg, grad_avg or None, momentum_buffer or
+    None)."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    square_avg.mul_(alpha).add_((g * (1 - alpha)).mul_(g))
+    if centered:
+        lerp_(grad_avg, g, 1 - alpha)
+        avg = (grad_avg * (-1)).mul_(grad_avg).add_(square_avg).sqrt_()
+    else:
+        avg = square_avg.sqrt()
+    avg.add_(eps)
+    if momentum > 0:
+        momentum_buffer.mul_(momentum).add_(g / avg)
+        p.add_(momentum_buffer * (-lr))
+    else:
+        p.add_((g * (-lr)).div_(avg))
+    return square_avg, grad_avg, momentum_buffer
 
 
 class RMSprop(Optimizer):
@@ -63,7 +86,7 @@ class RMSprop(Optimizer):
             state["grad_avg"] = zeros_state(p)
         return state
 
-    _kernel = staticmethod(rmsprop_kernel)
+    _update_fn = staticmethod(rmsprop_update_)
 
 
 def adagrad_kernel(K, p, g, state_sum, *, step, lr, lr_decay, weight_decay, eps, maximize):
@@ -75,6 +98,19 @@ def adagrad_kernel(K, p, g, state_sum, *, step, lr, lr_decay, weight_decay, eps,
     clr = lr / (1 + (step - 1) * lr_decay)
     state_sum = state_sum + g * g
     return p + (-clr) * g / (K.sqrt(state_sum) + eps), state_sum
+
+
+def adagrad_update_(p, g, state_sum, *, step, lr, lr_decay, weight_decay, eps, maximize):
+    """``adagrad_kernel``'s rule applied in place; returns (sum,)."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    clr = lr / (1 + (step - 1) * lr_decay)
+    state_sum.add_(g * g)
+    std = state_sum.sqrt().add_(eps)
+    p.add_((g * (-clr)).div_(std))
+    return (state_sum,)
 
 
 class Adagrad(Optimizer):
@@ -112,7 +148,7 @@ class Adagrad(Optimizer):
         return {"step": step_state(p),
                 "sum": Tensor._wrap(xp.full_like(p._data, group["initial_accumulator_value"]))}
 
-    _kernel = staticmethod(adagrad_kernel)
+    _update_fn = staticmethod(adagrad_update_)
 
 
 def adadelta_kernel(K, p, g, square_avg, acc_delta, *, step, lr, rho, eps, weight_decay, maximize):
@@ -126,6 +162,20 @@ def adadelta_kernel(K, p, g, square_avg, acc_delta, *, step, lr, rho, eps, weigh
     delta = K.sqrt(acc_delta + eps) / std * g
     acc_delta = acc_delta * rho + (1 - rho) * delta * delta
     return p + (-lr) * delta, square_avg, acc_delta
+
+
+def adadelta_update_(p, g, square_avg, acc_delta, *, step, lr, rho, eps, weight_decay, maximize):
+    """``adadelta_kernel``'s rule applied in place; returns (square_avg, acc_delta)."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    square_avg.mul_(rho).add_((g * (1 - rho)).mul_(g))
+    std = (square_avg + eps).sqrt_()
+    delta = (acc_delta + eps).sqrt_().div_(std).mul_(g)
+    acc_delta.mul_(rho).add_((delta * (1 - rho)).mul_(delta))
+    p.add_(delta * (-lr))
+    return square_avg, acc_delta
 
 
 class Adadelta(Optimizer):
@@ -155,4 +205,4 @@ class Adadelta(Optimizer):
     def _init_state(self, p, group):
         return {"step": step_state(p), "square_avg": zeros_state(p), "acc_delta": zeros_state(p)}
 
-    _kernel = staticmethod(adadelta_kernel)
+    _update_fn = staticmethod(adadelta_update_)

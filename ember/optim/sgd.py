@@ -16,6 +16,23 @@ def sgd_kernel(K, p, g, buf, *, step, lr, momentum, dampening, weight_decay, nes
         g = g + momentum * buf if nesterov else buf
     return p + (-lr) * g, buf
 
+
+def sgd_update_(p, g, buf, *, step, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """``sgd_kernel``'s rule applied to ``p`` (and the momentum buffer) in place; returns (buffer or None,)."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    if momentum != 0:
+        if buf is None:
+            buf = g.clone()
+        else:
+            buf.mul_(momentum).add_(g * (1 - dampening))
+        g = g + momentum * buf if nesterov else buf
+    p.add_(g * (-lr))
+    return (buf,)
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with (Nesterov) momentum.
 
@@ -43,5 +60,5 @@ class SGD(Optimizer):
                     "differentiable": differentiable, "fused": fused}
         super().__init__(params, defaults)
 
-    _kernel = staticmethod(sgd_kernel)
+    _update_fn = staticmethod(sgd_update_)
 

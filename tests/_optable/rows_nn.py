@@ -7,23 +7,33 @@ import numpy as np
 
 import ember.nn.functional  # noqa: F401  (ember.nn.functional for these rows)
 
-from .spec import NZ, D, F, Fn, Row
+from .spec import NZ, D, F, Fn, P, Row
 
 
 def _random(L):
     L.manual_seed(3)
-    a, n = L.rand(40, 50), L.randn(40, 50, dtype=L.float64)
+    a, n, i, p = L.rand(40, 50), L.randn(40, 50, dtype=L.float64), L.randint(2, 9, (40, 50)), L.randperm(30)
     L.manual_seed(3)
-    return a, n, L.rand(40, 50), L.randn(40, 50, dtype=L.float64), L.rand(0, 3), L.randn(())
+    again = L.rand(40, 50), L.randn(40, 50, dtype=L.float64), L.randint(2, 9, (40, 50)), L.randperm(30)
+    return (a, n, i, p) + again + (L.rand(0, 3), L.randn(()))
 
 
-def _check_random(a, n, a2, n2, empty, scalar):
-    u, z = a.numpy(), n.numpy()
+def _check_random(a, n, i, p, a2, n2, i2, p2, empty, scalar):
+    u, z, k = a.numpy(), n.numpy(), i.numpy()
     assert u.dtype == np.float32 and z.dtype == np.float64 and u.shape == z.shape == (40, 50)
     assert (u >= 0).all() and (u < 1).all() and abs(u.mean() - 0.5) < 0.05 and abs(u.std() - 0.2887) < 0.03
     assert abs(z.mean()) < 0.1 and abs(z.std() - 1) < 0.1
-    assert (a2.numpy() == u).all() and (n2.numpy() == z).all(), "manual_seed does not reproduce the draws"
+    assert k.dtype == np.int64 and k.min() == 2 and k.max() == 8, "randint draws from [low, high)"
+    assert sorted(p.tolist()) == list(range(30)) and p.numpy().dtype == np.int64, "randperm is a permutation"
+    for x, y in ((a, a2), (n, n2), (i, i2), (p, p2)):
+        assert (x.numpy() == y.numpy()).all(), "manual_seed does not reproduce the draws"
     assert tuple(empty.shape) == (0, 3) and tuple(scalar.shape) == ()
+
+
+def _adam_update_ref(p, m, v, step):
+    t = float(step)
+    denom = np.sqrt(v) / (1 - 0.999 ** t) ** 0.5 + 1e-8
+    return p - 0.01 / (1 - 0.9 ** t) * m / denom
 
 
 def _ce(L, x, t):
@@ -147,7 +157,8 @@ def _targets(rng, sizes):
 
 ROWS = [
     Row(
-        "random", _random, None, [()], prims=("uniform", "normal"), covers=(), grad=False, check=_check_random
+        "random", _random, None, [()], prims=("uniform", "normal", "randint", "randperm"), covers=(), grad=False,
+        check=_check_random,
     ),
     Row(
         "relu_primitive",
@@ -191,8 +202,29 @@ ROWS = [
         _ce,
         _ce_ref,
         [(F(5, 4, lo=-3, hi=3), Fn(_targets, False))],
-        prims=("softmax_cross_entropy",),
+        prims=("softmax_cross_entropy", "softmax_cross_entropy_grad"),
         covers=(),
+    ),
+    Row(
+        "assert_all",  # a value check that stays in compiled graphs; its raising is tested in test_compile_rules
+        lambda L, x: L.ops.apply("assert_all", x > -3.0, x, message="x = {value} is not above -3"),
+        lambda x: np.asarray(True),
+        [(F("a", "b"),), (F(0, 3),)],
+        prims=("assert_all",),
+        covers=(),
+        grad=False,
+        torch=False,
+    ),
+    Row(
+        "adam_update",
+        lambda L, p, m, v, step: L.ops.apply("adam_update", p, m, v, step, lr=0.01, beta1=0.9, beta2=0.999,
+                                             eps=1e-8),
+        _adam_update_ref,
+        [(F("a", "b"), F("a", "b"), P("a", "b"), Fn(lambda rng, sizes: np.asarray(3.0), False))],
+        prims=("adam_update",),
+        covers=(),
+        grad=False,
+        torch=False,
     ),
     Row(
         "conv2d_unfold",

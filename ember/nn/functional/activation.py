@@ -34,18 +34,19 @@ def _check(x, name):
 
 
 def _inplace(x, out, inplace):
-    """``inplace=True`` writes into ``x`` when no gradient is being recorded (else the result is returned
-    out of place, which gives the same values and correct gradients)."""
+    """``inplace=True`` writes into ``x`` (``copy_``: versioned and traced) when no gradient is being recorded
+    (else the result is returned out of place, which gives the same values and correct gradients)."""
     if inplace and not (STATE.grad_enabled and (x.requires_grad or out.requires_grad)):
-        x._data[...] = out._data
-        x._bump("inplace_activation")
-        return x
+        return x.copy_(out)
     return out
 
 
 def relu(input, inplace=False):
+    """max(0, x); ``inplace=True`` overwrites ``input`` (recorded for autograd, like ``x.relu_()``)."""
     _check(input, "relu")
-    return _inplace(input, apply("relu", input), inplace)
+    if inplace:
+        return input.relu_()
+    return apply("relu", input)
 
 
 def relu_(input):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import warnings
 
-from ..._state import STATE
 from ...creation import as_tensor
 from ...errors import mark, with_user_line
 from ...functional.linalg import log_softmax
@@ -102,19 +101,14 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 def _pick(input, target, weight, ignore_index):
-    """input[n, target[n], ...] and the per-element weight (None when all are 1 and nothing is ignored)."""
+    """input[n, target[n], ...] and the per-element weight (the ignore_index mask, times ``weight``)."""
     c = input.shape[1]
-    t = target._data
-    check_ignored = STATE.tracer is not None or bool((t == ignore_index).any())
-    valid = apply("ne", target, target._scalar(ignore_index)) if check_ignored else None
-    safe = apply("where", valid, target, target._scalar(0)) if valid is not None else target
-    if t.size and STATE.tracer is None:
-        s = safe._data
-        if int(s.min()) < 0 or int(s.max()) >= c:
-            bad = int(s.min()) if int(s.min()) < 0 else int(s.max())
-            raise mark(with_user_line(IndexError(
-                f"nll_loss: target {bad} is out of bounds for {c} classes (input {tuple(input.shape)}); "
-                f"targets must lie in [0, {c - 1}] or equal ignore_index={ignore_index}"), 4))
+    valid = apply("ne", target, target._scalar(ignore_index))  # masks, not a Python test: traces stay whole
+    safe = apply("where", valid, target, target._scalar(0))
+    in_range = apply("logical_and", apply("ge", safe, safe._scalar(0)), apply("lt", safe, safe._scalar(c)))
+    apply("assert_all", in_range, safe, error="IndexError", message=(
+        f"nll_loss: target {{value}} is out of bounds for {c} classes (input {tuple(input.shape)}); targets "
+        f"must lie in [0, {c - 1}] or equal ignore_index={ignore_index}"))
     if safe._data.dtype.kind != "i" or safe._data.dtype.itemsize != 8:
         safe = cast(safe, "int64")
     picked = input.gather(1, safe.unsqueeze(1)).squeeze(1)
@@ -205,12 +199,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise mark(with_user_line(ValueError(
             f"binary_cross_entropy: target size {tuple(target.shape)} must be the same as input size "
             f"{tuple(input.shape)}"), 2))
-    if STATE.tracer is None and input.numel():
-        x = input._data
-        if not bool(((x >= 0) & (x <= 1)).all()):
-            raise mark(with_user_line(RuntimeError(
-                "binary_cross_entropy: all elements of input should be between 0 and 1 (probabilities). For "
-                "raw scores (logits) use binary_cross_entropy_with_logits / nn.BCEWithLogitsLoss"), 2))
+    x = input.detach()
+    apply("assert_all", apply("logical_and", apply("ge", x, x._scalar(0.0)), apply("le", x, x._scalar(1.0))),
+          x, message=("binary_cross_entropy: all elements of input should be between 0 and 1 (probabilities), "
+                      "got {value}. For raw scores (logits) use binary_cross_entropy_with_logits / "
+                      "nn.BCEWithLogitsLoss"))
     log_x = input.log().clamp(min=-100.0)
     log_1mx = (1 - input).log().clamp(min=-100.0)
     loss = -(target * log_x + (1 - target) * log_1mx)

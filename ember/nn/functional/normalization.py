@@ -8,8 +8,7 @@ True
 """
 from __future__ import annotations
 
-from ... import backend
-from ..._state import STATE
+from ...autograd import no_grad
 from ...errors import mark, with_user_line
 from ...ops import apply
 
@@ -70,22 +69,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 
 def _update_running(running_mean, running_var, mean, var, n, momentum):
-    m = 0.0 if momentum is None else float(momentum)
-    if STATE.tracer is not None:  # as tensor ops, so a compiled graph (ember.compile) writes the update back
-        bm, bv = mean.detach().reshape(-1), var.detach().reshape(-1) * (n / (n - 1))
-        running_mean._write((running_mean * (1 - m) + bm * m).to(running_mean.dtype), "batch_norm")
-        running_var._write((running_var * (1 - m) + bv * m).to(running_var.dtype), "batch_norm")
-        return
-    xp = backend.xp_of(running_mean._data)
-    bm = mean._data.reshape(-1).astype(running_mean._data.dtype, copy=False)
-    bv = (var._data.reshape(-1) * (n / (n - 1))).astype(running_var._data.dtype, copy=False)
-    rm, rv = running_mean._data, running_var._data
-    xp.multiply(rm, 1 - m, out=rm)
-    rm += m * bm
-    xp.multiply(rv, 1 - m, out=rv)
-    rv += m * bv
-    running_mean._bump("batch_norm")
-    running_var._bump("batch_norm")
+    """running = (1 - m) * running + m * batch statistic, in place (``momentum`` may be a 0-d tensor: the
+    cumulative average of ``momentum=None``); the unbiased variance, like PyTorch."""
+    m = 0.0 if momentum is None else momentum
+    with no_grad():
+        bm, bv = mean.reshape(-1), var.reshape(-1) * (n / (n - 1))
+        for run, stat in ((running_mean, bm), (running_var, bv)):
+            new = run * (1 - m) + stat * m
+            run.copy_(new)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,

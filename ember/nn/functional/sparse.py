@@ -34,12 +34,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     """Rows of ``weight`` picked by integer ``input``; the ``padding_idx`` row gets no gradient."""
     input = _as_index(input, "embedding")
     n = weight.shape[0]
-    if input.numel():
-        lo, hi = int(input._data.min()), int(input._data.max())
-        if lo < -n or hi >= n:
-            raise mark(with_user_line(IndexError(
-                f"embedding: index {hi if hi >= n else lo} is out of range for an embedding table with {n} "
-                f"rows (weight {tuple(weight.shape)}); indices must lie in [0, {n - 1}]"), 2))
+    _check_range(input, -n, n, f"embedding: index {{value}} is out of range for an embedding table with {n} "
+                 f"rows (weight {tuple(weight.shape)}); indices must lie in [0, {n - 1}]", "IndexError")
     if max_norm is not None:
         _renorm_rows(weight, input, max_norm, norm_type)
     out = weight[input]
@@ -50,27 +46,30 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return out
 
 
-def _renorm_rows(weight, input, max_norm, norm_type):
-    from ... import backend
+def _check_range(index, lo, hi, message, error):
+    """Raise (eagerly and in a compiled graph alike) unless every element lies in [lo, hi)."""
+    ok = apply("logical_and", apply("ge", index, index._scalar(lo)), apply("lt", index, index._scalar(hi)))
+    apply("assert_all", ok, index, message=message, error=error)
 
+
+def _renorm_rows(weight, input, max_norm, norm_type):
+    """Rescale, in place, the looked-up rows of ``weight`` whose ``norm_type`` norm exceeds ``max_norm``
+    (a row looked up twice is written twice with the same value)."""
     with no_grad():
-        xp = backend.xp_of(weight._data)
-        rows = xp.unique(input._data.reshape(-1))
-        sel = weight._data[rows]
-        norms = (xp.abs(sel) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
-        scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(sel.dtype)
-        weight._data[rows] = sel * scale[:, None]
-        weight._bump("embedding_renorm")
+        rows = input.reshape(-1)
+        sel = weight.detach()[rows]
+        norms = (sel.abs() ** norm_type).sum(1) ** (1.0 / norm_type)
+        scale = apply("where", apply("gt", norms, norms._scalar(float(max_norm))),
+                      max_norm / (norms + 1e-7), norms._scalar(1.0))
+        weight[rows] = sel * scale.unsqueeze(1)
 
 
 def one_hot(tensor, num_classes=-1):
     """An int64 tensor with a trailing dim of size ``num_classes`` that is 1 at each index."""
     tensor = _as_index(tensor, "one_hot")
-    if num_classes == -1:
-        num_classes = int(tensor._data.max()) + 1 if tensor.numel() else 0
-    if tensor.numel() and (int(tensor._data.min()) < 0 or int(tensor._data.max()) >= num_classes):
-        raise mark(with_user_line(RuntimeError(
-            f"one_hot: class values must be in [0, {num_classes - 1}], got values in "
-            f"[{int(tensor._data.min())}, {int(tensor._data.max())}]"), 2))
+    if num_classes == -1:  # the output's shape depends on the values: a graph break when compiled
+        num_classes = int(tensor.max()) + 1 if tensor.numel() else 0
+    _check_range(tensor, 0, num_classes, f"one_hot: class values must be in [0, {num_classes - 1}], got "
+                 "{value}", "RuntimeError")
     classes = arange(num_classes, device=tensor.device)
     return cast(apply("eq", tensor.unsqueeze(-1), classes), "int64")

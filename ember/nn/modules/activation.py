@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ... import creation
 from .. import functional as F
+from .. import init
 from .module import Module, Parameter
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax",
@@ -138,8 +139,7 @@ class PReLU(Module):
         self.weight = Parameter(creation.full((num_parameters,), float(init), device=device, dtype=dtype))
 
     def reset_parameters(self):
-        self.weight._data[...] = self.init
-        self.weight._bump("reset_parameters")
+        init.constant_(self.weight, self.init)
 
     def forward(self, input):
         return F.prelu(input, self.weight)

@@ -5,7 +5,7 @@ from ...errors import mark
 from .. import functional as F
 from .module import Module
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
 
 
 class _DropoutNd(Module):
@@ -84,3 +84,15 @@ class AlphaDropout(_DropoutNd):
     """
 
     _fn = staticmethod(F.alpha_dropout)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """AlphaDropout over whole channels (dim 1) of (N, C, ...) inputs.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.FeatureAlphaDropout(0.2)(ember.ones(2, 3, 4)).shape
+    ember.Size([2, 3, 4])
+    """
+
+    _fn = staticmethod(F.feature_alpha_dropout)

@@ -21,6 +21,7 @@ from collections import OrderedDict, namedtuple
 
 from ... import backend, dtypes
 from ..._state import STATE
+from ...autograd import no_grad
 from ...errors import mark, with_user_line
 from ...tensor import Tensor
 from ._hooks import BackwardHookState, HookHandle, next_hook_id
@@ -351,7 +352,8 @@ class Module:
                 p.grad = None
             else:
                 p.grad = p.grad.detach()
-                p.grad._data[...] = 0
+                with no_grad():
+                    p.grad.zero_()
 
     def apply(self, fn):
         for m in self.children():
@@ -365,12 +367,12 @@ class Module:
             for p in m._parameters.values():
                 if p is None:
                     continue
-                p._data = fn(p)._data
+                p.data = fn(p)
                 if p.grad is not None:
-                    p.grad = Tensor._wrap(fn(p.grad)._data)
+                    p.grad = fn(p.grad).detach()
             for k, b in m._buffers.items():
                 if isinstance(b, Parameter):  # a weight kept as a buffer (Keras non-trainable): keep it
-                    b._data = fn(b)._data
+                    b.data = fn(b)
                 elif b is not None:
                     m._buffers[k] = fn(b)
         return self
@@ -529,8 +531,5 @@ def _copy_into(mod, table, name, value, assign):
         else:
             mod._buffers[name] = value
         return
-    arr = value._data
-    if backend.device_of(arr) != backend.device_of(cur._data):
-        arr = backend.to_device(arr, backend.device_of(cur._data))
-    backend.xp_of(cur._data).copyto(cur._data, arr, casting="unsafe")
-    cur._bump("copy")
+    with no_grad():
+        cur.copy_(value.detach())

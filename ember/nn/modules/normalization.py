@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ... import creation, dtypes
-from ..._state import STATE
+from ...autograd import no_grad
 from ...errors import mark, with_user_line
 from .. import functional as F
 from .. import init
@@ -46,9 +46,10 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self):
         if self.track_running_stats:
-            self.running_mean._data[...] = 0
-            self.running_var._data[...] = 1
-            self.num_batches_tracked._data[...] = 0
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
 
     def reset_parameters(self):
         self.reset_running_stats()
@@ -64,13 +65,10 @@ class _BatchNorm(Module):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            if STATE.tracer is not None:  # recorded, so a compiled graph writes it back
-                self.num_batches_tracked._write(self.num_batches_tracked + 1, "batch_norm")
-            else:
-                self.num_batches_tracked._data += 1
-                self.num_batches_tracked._bump("batch_norm")
-            if self.momentum is None:  # cumulative moving average (.item(): a graph break when compiled)
-                factor = 1.0 / float(self.num_batches_tracked.item())
+            with no_grad():
+                self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # cumulative moving average: a 0-d tensor, so a compiled step keeps it
+                factor = 1.0 / self.num_batches_tracked
         use_batch_stats = self.training or self.running_mean is None
         return F.batch_norm(input,
                             self.running_mean if not self.training or self.track_running_stats else None,

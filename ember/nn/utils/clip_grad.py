@@ -1,5 +1,8 @@
 """Gradient clipping: clip_grad_norm_ and clip_grad_value_ (in place on ``p.grad``, like PyTorch).
 
+Everything is computed with tensor ops and written with the in-place methods, so clipping inside a compiled
+training step (``ember.compile``) is part of its graph.
+
 >>> import ember
 >>> from ember import nn
 >>> p = nn.Parameter(ember.ones(4))
@@ -13,8 +16,11 @@ from __future__ import annotations
 
 import math
 
-from ... import backend
-from ...errors import mark, with_user_line
+from ...autograd import no_grad
+from ...functional import math as M
+from ...functional import reduce as R
+from ...functional import shape as S
+from ...ops import apply
 from ...tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
@@ -27,7 +33,13 @@ def _grads(parameters):
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """The ``norm_type`` norm of all ``tensors`` together (as if concatenated), a 0-d tensor."""
+    """The ``norm_type`` norm of all ``tensors`` together (as if concatenated), a 0-d tensor.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> float(nn.utils.get_total_norm([ember.full((4,), 3.0), ember.zeros(2)]))
+    6.0
+    """
     if isinstance(tensors, Tensor):
         tensors = [tensors]
     tensors = [t for t in tensors if t is not None]
@@ -36,34 +48,40 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
         from ...creation import tensor
 
         return tensor(0.0)
-    xp = backend.xp_of(tensors[0]._data)
-    if norm_type == math.inf:
-        total = max(xp.abs(t._data).max() if t.numel() else 0.0 for t in tensors)
-    else:
-        per = [xp.linalg.norm(t._data.reshape(-1).astype(xp.float64), ord=norm_type) for t in tensors]
-        total = xp.linalg.norm(xp.asarray(per), ord=norm_type)
-    out = Tensor._wrap(xp.asarray(total, dtype=tensors[0]._data.dtype))
-    if error_if_nonfinite and not bool(xp.isfinite(out._data)):
-        raise mark(with_user_line(RuntimeError(
-            f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
-            "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
-            "anyway, set `error_if_nonfinite=False`"), 3))
-    return out
+    with no_grad():
+        per = [R.norm(t.detach(), norm_type) for t in tensors]
+        total = per[0] if len(per) == 1 else R.norm(S.stack(per), norm_type)
+        if error_if_nonfinite:  # checked by a graph op, so a compiled step checks every call
+            apply("assert_all", M.isfinite(total), message=(
+                f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
+                "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
+                "anyway, set `error_if_nonfinite=False`"))
+    return total
 
 
 def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
-    """Scale every gradient by min(1, max_norm / (total_norm + 1e-6)) in place."""
+    """Scale every gradient by min(1, max_norm / (total_norm + 1e-6)) in place.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> p = nn.Parameter(ember.ones(2)); p.grad = ember.full((2,), 4.0)
+    >>> nn.utils.clip_grads_with_norm_([p], 1.0, ember.tensor(8.0)); p.grad
+    tensor([0.5000, 0.5000])
+    """
     grads = _grads(parameters)
-    coef = float(max_norm) / (float(total_norm) + 1e-6)
-    if coef < 1.0:
+    if not grads:
+        return
+    with no_grad():
+        if not isinstance(total_norm, Tensor):
+            total_norm = grads[0]._scalar(float(total_norm))
+        coef = M.clamp(float(max_norm) / (total_norm + 1e-6), max=1.0)  # a tensor: no value read in Python
         for g in grads:
-            g._data *= g._data.dtype.type(coef)
-            g._bump("clip_grad")
+            g.mul_(coef if coef.dtype == g.dtype else coef.to(g.dtype))
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """Rescale gradients so their total ``norm_type`` norm is at most ``max_norm``; returns the total norm
-    before clipping."""
+    before clipping (a 0-d tensor)."""
     if isinstance(parameters, Tensor):
         parameters = [parameters]
     parameters = list(parameters)
@@ -73,8 +91,17 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 
 def clip_grad_value_(parameters, clip_value, foreach=None):
-    """Clamp every gradient into [-clip_value, clip_value] in place."""
+    """Clamp every gradient into [-clip_value, clip_value] in place.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> p = nn.Parameter(ember.ones(3)); p.grad = ember.tensor([-5.0, 0.5, 9.0])
+    >>> nn.utils.clip_grad_value_([p], 1.0); p.grad
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
     c = float(clip_value)
-    for g in _grads(parameters):
-        backend.xp_of(g._data).clip(g._data, -c, c, out=g._data)
-        g._bump("clip_grad")
+    if math.isnan(c):
+        raise ValueError("clip_grad_value_: clip_value is NaN")
+    with no_grad():
+        for g in _grads(parameters):
+            g.clamp_(-c, c)

@@ -1,0 +1,39 @@
+"""Checks on tensor values that stay in the graph: ``assert_all(cond, *shown, message=..., error=...)``.
+
+Library code validates data (class indices in range, probabilities in [0, 1], a finite gradient norm) with
+this primitive instead of reading values in Python, so a compiled function checks every call exactly as the
+eager one does and its trace stays whole. The forward raises ``error`` with ``message`` when any element of
+``cond`` is false; ``message`` may name ``{value}``: the first element of ``shown[0]`` where ``cond`` fails.
+Its output (a 0-d bool) is unused; the graph passes keep the node because it is not pure (see
+``graph.opinfo.EFFECTS``).
+"""
+from __future__ import annotations
+
+from ..dtypes import bool_
+from ._core import Aval, register
+
+_ERRORS = {"RuntimeError": RuntimeError, "IndexError": IndexError, "ValueError": ValueError}
+
+
+CHECK_ATTR = "_ember_check"  # set on the errors raised here: ``ops.apply`` passes them on with the user's line
+
+
+def _assert_fwd(xp, cond, *shown, message, error="RuntimeError"):
+    if cond.size and not bool(cond.all()):
+        text = message
+        if shown and "{value}" in message:
+            bad = xp.broadcast_to(shown[0], cond.shape)[~cond].reshape(-1)
+            text = message.format(value=bad[0].item())
+        exc = _ERRORS[error](text)
+        setattr(exc, CHECK_ATTR, True)
+        raise exc
+    return xp.asarray(True)
+
+
+def _assert_rule(cond, *shown, message, error="RuntimeError"):
+    if error not in _ERRORS:
+        raise ValueError(f"assert_all: error must be one of {', '.join(_ERRORS)}, got {error!r}")
+    return Aval((), bool_, cond.device)
+
+
+register("assert_all", _assert_fwd, infer=_assert_rule, kind="check")
