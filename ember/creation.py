@@ -37,12 +37,13 @@ def _np_dtype_for(data, dtype):
 
 def _to_array(data, dtype=None, device=None, copy=True):
     """An array of ``data`` (nested lists, scalars, NumPy arrays, tensors) on ``device``."""
-    if isinstance(data, Tensor):
-        arr = data._data
+    if isinstance(data, Tensor):  # through ops (cast, to_device, copy), so a graph tracer sees the copy
+        t = data.detach()
         if dtype is not None:
-            arr = arr.astype(dtypes.to_np(dtype), copy=False)
-        arr = backend.to_device(arr, _device(device) if device is not None else data.device)
-        return arr.copy() if copy and arr is data._data else arr
+            t = t.to(dtypes.as_dtype(dtype))
+        if device is not None:
+            t = t.to(_device(device))
+        return t.clone()._data if copy and t._data is data._data else t._data
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flat(data)):
         data = _nested_to_numpy(data)
     if backend.is_array(data) and not isinstance(data, np.ndarray):  # a cupy array

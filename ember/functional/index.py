@@ -87,6 +87,9 @@ def _check_ints(x, spec):
 
 def getitem(x: Tensor, key) -> Tensor:
     spec, tensors = normalize_key(x, key)
+    for t in tensors:
+        if t._data.dtype.kind == "b":  # the result's shape depends on the mask's values (a graph break)
+            t._data_access("mask")
     out = apply("getitem", x, *tensors, index=spec)
     if not tensors:  # basic indexing returns a view: share the version counter, as PyTorch does
         out._vc = x._version_counter()
@@ -163,6 +166,7 @@ def masked_select(input, mask):
 def nonzero(input, as_tuple=False):
     from .. import backend
 
+    input._data_access("nonzero")  # the result's shape depends on the values (a graph break)
     xp = backend.xp_of(input._data)
     idx = xp.nonzero(input._data)
     if as_tuple:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from .._state import STATE
 from ..autograd_function import Function
+from . import opinfo
 from .capture import flatten, is_tensor, run_traced, unflatten
 from .ir import Graph
 
@@ -167,7 +168,8 @@ def split(graph: Graph, n_out: int, n_grads: int, n_cots: int):
     wbs = graph.outputs[n_out + n_grads :]
     primal_in = graph.inputs[: len(graph.inputs) - n_cots]
     cots = graph.inputs[len(graph.inputs) - n_cots :]
-    fwd_ids = _ancestors(graph, outs + wbs)
+    effects = [n.outputs[0] for n in graph.nodes if n.op in opinfo.EFFECTS]  # value checks run in the forward
+    fwd_ids = _ancestors(graph, outs + wbs + effects)
     bwd_ids = _ancestors(graph, grads) - fwd_ids
     fwd_nodes = [n for n in graph.nodes if id(n) in fwd_ids]
     bwd_nodes = [n for n in graph.nodes if id(n) in bwd_ids]

@@ -41,6 +41,9 @@ _WHAT = {
     "tolist": ".tolist()",
     "numpy": ".numpy()",
     "print": "printing a tensor",
+    "mask": "indexing with a boolean mask (the result's shape depends on the values; use ember.where or "
+    "masked_fill instead)",
+    "nonzero": "nonzero() (the result's shape depends on the values)",
     "random": "a random draw made in Python (an explicit generator= or an initialiser): it would be frozen "
     "into the graph",
     "stale": "reading a tensor whose memory an in-place write through another view changed",
