@@ -248,10 +248,10 @@ class _GraphFunction(Function):
 
 def run_with_grad(plan: GradPlan, leaves):
     """Run a compiled call whose outputs need grad; returns the output structure."""
+    from .compile import state_arrays
+
     cap = plan.cap
-    arrays = [t._data for t in leaves]
-    for kind, obj in cap.state:
-        arrays.append(obj._data if kind == "tensor" else obj.grad._data)
+    arrays = state_arrays(cap, leaves)
     diff = [leaves[i] for i in plan.joint.diff_args] + [cap.state[s][1] for s in plan.state_index]
     outs = _GraphFunction.apply(plan, arrays, leaves, *diff)
     outs = outs if isinstance(outs, tuple) else (outs,)

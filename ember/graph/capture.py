@@ -61,8 +61,9 @@ class Capture:
         self.result = None  # the eager result of the traced call
         self.out_spec = None
         self.n_args = 0
-        self.state = []  # getters: ("tensor", t) or ("grad", p)
-        self.writeback = []  # ("tensor", t) | ("arg", i) | ("grad", p) | ("grad_none", p)
+        self.state = []  # getters: ("tensor", t), ("grad", p) or ("arg_grad", i) (the .grad of argument i)
+        # ("tensor", t) | ("arg", i) | ("grad" | "grad_new" | "grad_none", p) | ("arg_grad" | ..., i)
+        self.writeback = []
         self.breaks = []
         self.params = []  # the parameters whose .grad presence is guarded
         self.needs_autograd = False
@@ -73,15 +74,19 @@ def run_traced(fn, args, kwargs, mode: str = "compile", found=None) -> Capture:
     """Run ``fn`` eagerly under a Tracer; returns a Capture (``graph`` is None after a graph break)."""
     found = found or reach(fn, args, kwargs)
     params = found.parameters() + [t for t in found.tensors if t.requires_grad and t._node is None]
+    arg_leaves: list = []
+    in_spec = flatten((args, kwargs), arg_leaves, is_tensor)
     owners = {id(t._data): t for t in found.state_tensors()}
-    grads_before = {id(p): p.grad for p in params}
-    grad_owner = {id(g._data): p for p in params if (g := p.grad) is not None}
+    # gradient holders: parameters (by object) and leaf arguments that require grad (by position, since each
+    # call passes new tensors); key -> (getter of the holder, its .grad before the call)
+    holders = [("grad", p) for p in params]
+    holders += [("arg_grad", i) for i, t in enumerate(arg_leaves) if t.requires_grad and t._node is None]
+    grads_before = {_hkey(h): _holder(h, arg_leaves).grad for h in holders}
+    grad_owner = {id(g._data): h for h in holders if (g := _holder(h, arg_leaves).grad) is not None}
     state_ids = set(owners) | set(grad_owner)
     n_state_before = _count_optimizer_state(found)
 
     tracer = Tracer(state_ids, mode)
-    arg_leaves: list = []
-    in_spec = flatten((args, kwargs), arg_leaves, is_tensor)
     arg_values = [tracer.add_input(t) for t in arg_leaves]
     prev = STATE.tracer
     STATE.tracer = tracer
@@ -94,10 +99,20 @@ def run_traced(fn, args, kwargs, mode: str = "compile", found=None) -> Capture:
     cap.created_state = _count_optimizer_state(found) != n_state_before
     if tracer.broken or (mode == "explain"):
         return cap
-    _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, grads_before, params)
+    _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, grads_before, holders)
     if tracer.broken:  # an output or a write-back read a tensor made stale by a write through a view
         cap.graph, cap.breaks = None, tracer.breaks
     return cap
+
+
+def _hkey(holder):
+    return (holder[0], id(holder[1]) if holder[0] == "grad" else holder[1])
+
+
+def _holder(holder, arg_leaves):
+    """The tensor whose ``.grad`` a holder names: a parameter, or the argument leaf at a position."""
+    kind, obj = holder
+    return obj if kind == "grad" else arg_leaves[obj]
 
 
 def _count_optimizer_state(found) -> int:
@@ -106,7 +121,7 @@ def _count_optimizer_state(found) -> int:
     )
 
 
-def _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, grads_before, params):
+def _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, grads_before, holders):
     g = tracer.graph
     out_leaves: list = []
     cap.out_spec = flatten(result, out_leaves, is_tensor)
@@ -118,7 +133,7 @@ def _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, gra
         arr_id = id(tracer.captured_arrays[v])
         mutated = arr_id in tracer.mutated or id(t._data) != arr_id
         if arr_id in grad_owner:
-            getter = ("grad", grad_owner[arr_id])
+            getter = grad_owner[arr_id]
         elif arr_id in owners or t.requires_grad or mutated:
             getter = ("tensor", owners.get(arr_id, t))
         else:
@@ -131,13 +146,13 @@ def _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, gra
         if id(t._data) in tracer.mutated:
             writes.append((("arg", i), tracer.value_of(t)))
     for v, getter in zip(g.inputs[cap.n_args :], cap.state):
-        obj = getter[1] if getter[0] == "tensor" else getter[1].grad
-        if getter[0] == "tensor" and (
-            id(obj._data) in tracer.mutated or id(obj._data) != id(tracer.captured_arrays[v])
-        ):
+        if getter[0] != "tensor":
+            continue
+        obj = getter[1]
+        if id(obj._data) in tracer.mutated or id(obj._data) != id(tracer.captured_arrays[v]):
             writes.append((getter, tracer.value_of(obj)))
-    for p in params:
-        _grad_writeback(tracer, p, grads_before[id(p)], writes, g)
+    for h in holders:
+        _grad_writeback(tracer, h, _holder(h, arg_leaves).grad, grads_before[_hkey(h)], writes, g)
     cap.writeback = [(w, v is not None) for w, v in writes]
     g.outputs = outputs + [v for _, v in writes if v is not None]
     cap.graph = g
@@ -145,11 +160,11 @@ def _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, gra
         cap.needs_autograd = False  # a training step: the returned loss is not differentiated again
 
 
-def _grad_writeback(tracer, p, before, writes, g) -> None:
-    after = p.grad
+def _grad_writeback(tracer, holder, after, before, writes, g) -> None:
+    kind, obj = holder  # "grad" (a parameter) or "arg_grad" (an argument's position)
     if after is None:
         if before is not None:
-            writes.append((("grad_none", p), None))
+            writes.append(((kind + "_none", obj), None))
         return
     v = tracer.env.get(id(after._data))
     in_place = before is not None and before._data is after._data
@@ -161,4 +176,4 @@ def _grad_writeback(tracer, p, before, writes, g) -> None:
     elif in_place and v in tracer.captured:
         return  # untouched
     # accumulated into the existing .grad: copy into it; a new .grad tensor: hand the result over
-    writes.append((("grad" if in_place else "grad_new", p), v))
+    writes.append(((kind if in_place else kind + "_new", obj), v))

@@ -1,6 +1,6 @@
 """``ember.compile`` / ``ember.function``: run eager code as compiled graphs, one per call signature.
 
-A signature is (tensor shapes, dtypes, devices, requires_grad; Python values; training modes; which
+A signature is (tensor shapes, dtypes, devices, requires_grad and .grad presence; Python values; training modes; which
 parameters have a ``.grad``; grad mode; optimizer hyper-parameters). The first call of a signature traces
 the function (running it eagerly, so its result is returned as is), optimises the graph and builds an
 executor; later calls run the executor. When a dim of an argument takes a second value it becomes dynamic
@@ -85,7 +85,8 @@ class CompiledFunction:
         else:
             leaves = []
             spec = _hashable(flatten((args, kwargs), leaves, is_tensor))
-        tens = tuple((t._data.shape, t._data.dtype.str, _device_of(t._data), t.requires_grad) for t in leaves)
+        tens = tuple((t._data.shape, t._data.dtype.str, _device_of(t._data), t.requires_grad,
+                      t.requires_grad and t.grad is None) for t in leaves)
         found = self._found
         extra = (
             STATE.grad_enabled,
@@ -162,7 +163,8 @@ class CompiledFunction:
                 self._qualname(),
             )
             return cap.result
-        key, _ = self._key(args, kwargs)
+        after, _ = self._key(args, kwargs)  # state made by the call (optimizer moments, .grad) is there next time
+        key = (after[0], key[1], after[2])  # the arguments as they were passed (a new .grad is theirs, not the key's)
         if cap.needs_autograd and STATE.grad_enabled:
             logger.info(
                 "ember.compile: %s returns tensors that require grad and does no backward itself; "
@@ -198,7 +200,7 @@ class CompiledFunction:
         if cap.breaks:
             self._graph_break(cap.breaks[0])
             return self._fn(*args, **kwargs)
-        if cap.created_state or any(kind.startswith("grad") for (kind, _), _h in cap.writeback):
+        if cap.created_state or any("grad" in kind for (kind, _), _h in cap.writeback):
             logger.info("ember.compile: %s changes .grad or creates state and returns tensors that "
                         "need grad; this signature runs eagerly", self._qualname())
             self._add(_Entry(cap, None, key, None, eager=True), key)
@@ -325,10 +327,7 @@ def _run(entry, leaves):
     from ..tensor import Tensor
 
     cap = entry.cap
-    arrays = [t._data for t in leaves]
-    for kind, obj in cap.state:
-        arrays.append(obj._data if kind == "tensor" else obj.grad._data)
-    outs = entry.exe(*arrays)
+    outs = entry.exe(*state_arrays(cap, leaves))
     n = entry.n_out
     rest = iter(outs[n:])
     for (kind, obj), has in cap.writeback:
@@ -337,10 +336,21 @@ def _run(entry, leaves):
     return unflatten(cap.out_spec, wrapped)
 
 
+def state_arrays(cap, leaves) -> list:
+    """The executor's inputs: the argument leaves' arrays, then the state read from where it lives now."""
+    arrays = [t._data for t in leaves]
+    for kind, obj in cap.state:
+        holder = obj if kind != "arg_grad" else leaves[obj]
+        arrays.append(holder._data if kind == "tensor" else holder.grad._data)
+    return arrays
+
+
 def _write_back(kind, obj, arr, leaves):
     from .. import backend
     from ..tensor import Tensor
 
+    if kind.startswith("arg_grad"):  # the .grad of an argument leaf: the tensor passed in this call
+        kind, obj = kind[4:], leaves[obj]
     if kind == "grad_none":
         obj.grad = None
     elif kind == "grad_new":

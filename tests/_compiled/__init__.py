@@ -1,0 +1,1 @@
+"""The differential test's pieces: the harness (run eagerly and compiled, compare) and its row tables."""

@@ -1,0 +1,47 @@
+"""Compiled equals eager, always (issue 10): a table of training programs, each run N steps eagerly and N
+steps with its step under ``ember.compile`` from the same seed and weights; every step's outputs,
+parameters, gradients, buffers and optimizer state must agree to 1e-6 (or, for rows that read a tensor's
+value in Python, the compiled step raises a graph break naming the line under ``strict=True``).
+
+The rows live in tests/_compiled/: every layer and loss of ``ember.nn`` in train and eval mode
+(rows_layers), optimizers, schedulers, in-place ops, clipping, randomness and graph breaks (rows_training).
+"""
+from __future__ import annotations
+
+import pytest
+from _compiled import rows_layers, rows_training
+from _compiled.harness import assert_same, run
+
+import ember
+from ember.graph.tracer import GraphBreak
+
+ROWS = rows_layers.ROWS + rows_training.ROWS
+EQUAL = [r for r in ROWS if r.breaks is None]
+BREAKS = [r for r in ROWS if r.breaks is not None]
+
+
+def test_row_names_are_unique():
+    names = [r.name for r in ROWS]
+    assert len(set(names)) == len(names), sorted(n for n in names if names.count(n) > 1)
+
+
+@pytest.mark.parametrize("row", EQUAL, ids=[r.name for r in EQUAL])
+def test_compiled_step_equals_eager(row):
+    eager, _ = run(row, compiled=False)
+    compiled, fn = run(row, compiled=True)
+    assert_same(row, eager, compiled)
+    stats = ember.compile.stats(fn)
+    assert not stats["graph_breaks"] and not stats["fallbacks"], stats
+    if row.compiled_runs:  # the comparison covered steps run by the compiled graph, not only traces
+        assert stats["cache_hits"] >= 1, stats
+
+
+@pytest.mark.parametrize("row", BREAKS, ids=[r.name for r in BREAKS])
+def test_value_read_is_a_graph_break_naming_the_line(row):
+    with pytest.raises(GraphBreak, match=row.breaks):
+        run(row, compiled=True, strict=True)
+    eager, _ = run(row, compiled=False)
+    with pytest.warns(RuntimeWarning, match=row.breaks):  # without strict: a warning, then eager steps
+        compiled, fn = run(row, compiled=True, strict=False)
+    assert_same(row, eager, compiled)
+    assert ember.compile.stats(fn)["graph_breaks"]
