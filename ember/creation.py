@@ -75,7 +75,7 @@ def _nested_to_numpy(seq):
 
 
 def _finish(arr, requires_grad):
-    t = Tensor._wrap(arr)
+    t = Tensor._created(arr)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -189,8 +189,8 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None):
-    return Tensor._wrap((base ** linspace(start, end, steps, dtype=dtypes.float64)._data).astype(
-        dtypes.to_np(dtype or dtypes.get_default_dtype())))
+    return _finish((base ** linspace(start, end, steps, dtype=dtypes.float64)._data).astype(
+        dtypes.to_np(dtype or dtypes.get_default_dtype())), False)
 
 
 # -- random ---------------------------------------------------------------------------------------------------

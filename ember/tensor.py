@@ -36,6 +36,8 @@ class Tensor(TensorMethods):
             data = args[0] if args else []
             arr = _to_array(data, dtype or dtypes.get_default_dtype(), device)
         self._init(arr)
+        if STATE.tracer is not None:
+            STATE.tracer.on_created(arr)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -58,6 +60,16 @@ class Tensor(TensorMethods):
         t._vc = None
         t._hooks = None
         t._retains = False
+        return t
+
+    @classmethod
+    def _created(cls, arr):
+        """A tensor holding an array just made from Python data (``zeros``, ``full``, ``tensor([...])``). A
+        graph tracer takes its value as made for a constant of the graph, also when the traced function
+        writes into it later (each call starts again from the made value)."""
+        t = cls._wrap(arr)
+        if STATE.tracer is not None:
+            STATE.tracer.on_created(arr)
         return t
 
     def _version_counter(self):

@@ -132,6 +132,9 @@ def _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, gra
     for v, t in list(tracer.captured.items()):
         arr_id = id(tracer.captured_arrays[v])
         mutated = arr_id in tracer.mutated or id(t._data) != arr_id
+        if arr_id in tracer.created and not t.requires_grad:  # made inside the function: its value as made
+            g.constants[v] = tracer.initial.get(v, tracer.captured_arrays[v])
+            continue
         if arr_id in grad_owner:
             getter = grad_owner[arr_id]
         elif arr_id in owners or t.requires_grad or mutated:

@@ -48,6 +48,16 @@ _WHAT = {
     "into the graph",
     "stale": "reading a tensor whose memory an in-place write through another view changed",
 }
+_READ = ("The compiled graph cannot depend on a tensor's value in Python; use ember.where / masks instead of "
+         "`if tensor`, and return tensors instead of calling .item()/.numpy()/print")
+_ADVICE = {
+    "random": "Draw from the default generator (no generator=): ember.rand/randn/randint/randperm and dropout "
+    "are graph ops that draw fresh numbers on every call.",
+    "stale": "The compiler follows in-place writes through views made by indexing, reshape and permute; for "
+    "other aliasing, clone() the tensor before writing into it.",
+    "mask": "The result's shape would depend on the values: use ember.where or masked_fill instead.",
+    "nonzero": "The result's shape would depend on the values: use ember.where or masks instead.",
+}
 _VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
 
 
@@ -110,6 +120,10 @@ class Tracer:
         self.children: dict[int, list] = {}
         self.by_root: dict[int, list] = {}
         self.stale: dict[int, str] = {}  # id(array) -> the site of the write that changed it
+        # arrays made from Python data during the trace (zeros, full, tensor([...])): constants of the graph
+        # with their value as made, even when the function writes into them later (initial: that value)
+        self.created: set[int] = set()
+        self.initial: dict[Value, object] = {}
 
     # -------------------------------------------------------------------------------- values
     def add_input(self, tensor, hint=None) -> Value:
@@ -135,6 +149,8 @@ class Tracer:
             v = Value(arr.shape, str(arr.dtype))
             self.captured[v] = tensor
             self.captured_arrays[v] = arr
+            if id(arr) in self.created:  # the value as made, before the function may write into it
+                self.initial[v] = arr.copy()
             self._bind(arr, v)
         return v
 
@@ -162,9 +178,9 @@ class Tracer:
         if self.broken:
             return
         v = self.value_of(res)
+        arr = target._data
         if not self.known(target):
             self.value_of(target)
-        arr = target._data
         self.mutated.add(id(arr))
         self._bind(arr, v)
         done = {id(arr)}
@@ -216,6 +232,12 @@ class Tracer:
             return
         self._break(what)
 
+    def on_created(self, arr):
+        """``arr`` was just made from Python data inside the traced function."""
+        if id(arr) not in self.env:
+            self.created.add(id(arr))
+            self._alive.append(arr)
+
     def on_host_draw(self):
         """A random number drawn in Python (not by a random primitive) while tracing."""
         if not self.broken:
@@ -227,11 +249,7 @@ class Tracer:
             brk.code = (brk.code + "  " if brk.code else "") + f"(written at {at})"
         self.breaks.append(brk)
         if self.mode == "strict":
-            raise GraphBreak(
-                f"graph break in a compiled function (strict=True) at {brk}. The compiled graph "
-                "cannot depend on a tensor's value in Python; use ember.where / masks instead of "
-                "`if tensor`, and return tensors instead of calling .item()/.numpy()/print"
-            )
+            raise GraphBreak(f"graph break in a compiled function (strict=True) at {brk}. {_ADVICE.get(what, _READ)}")
         if self.mode == "compile":
             self.broken = True
 

@@ -217,6 +217,15 @@ def _arg_inplace_program():
     return Program(step, batches, modules=[model], optimizers=[opt], watch=[b[0] for b in batches])
 
 
+def _created_then_written(m, x):
+    """A tensor made inside the step, read, then overwritten: each call starts again from the made value."""
+    target = ember.full((8, 2), 1.0)
+    first = m(x) + target
+    target.fill_(0.5)
+    target[0] = 2.0
+    return first + m(x) + target
+
+
 def _view_write_program():
     """Writes through views (a column, a reshape) in a no-grad evaluation step; the base sees them."""
     model = _mlp()
@@ -348,6 +357,7 @@ ROWS += [
     Row("inplace-slice-assignment", _inplace(_slice_assign)),
     Row("inplace-argument", _arg_inplace_program),
     Row("inplace-through-views", _view_write_program),
+    Row("inplace-on-tensor-made-in-step", _break(_created_then_written)),
     Row("clip_grad_norm_", lambda: _clip_program(lambda ps: nn.utils.clip_grad_norm_(ps, 1.0))),
     Row("clip_grad_norm_-inf-error_if_nonfinite", lambda: _clip_program(
         lambda ps: nn.utils.clip_grad_norm_(ps, 0.5, norm_type=float("inf"), error_if_nonfinite=True))),
