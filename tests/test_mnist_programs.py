@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not HAVE_MNIST, reason="real MNIST test files no
                                                        "shared/data/mnist")
 
 PROGRAM = '''
-def main(root, seed=0):
+def main(root, seed=0, compile_step=None):
     torch.manual_seed(seed)
     full = datasets.MNIST(root, train=False, download=False, transform=transforms.ToTensor())
     train_set = Subset(full, range(8000))
@@ -31,13 +31,19 @@ def main(root, seed=0):
     optimizer = optim.Adam(model.parameters())
     criterion = nn.CrossEntropyLoss()
 
-    model.train()
-    for x, y in train_loader:
+    def train_step(x, y):
         optimizer.zero_grad()
         output = model(x.view(-1, 28 * 28))
         loss = criterion(output, y)
         loss.backward()
         optimizer.step()
+        return loss
+
+    if compile_step is not None:
+        train_step = compile_step(train_step)
+    model.train()
+    for x, y in train_loader:
+        loss = train_step(x, y)
 
     model.eval()
     correct = 0
@@ -62,11 +68,11 @@ from torch.utils.data import DataLoader, Subset
 """
 
 
-def _run(imports, extra=None):
+def _run(imports, extra=None, **kw):
     env = dict(extra or {})
     exec(compile(imports + PROGRAM, "<mnist program>", "exec"), env)
     t0 = time.perf_counter()
-    acc, last_loss = env["main"](DATA)
+    acc, last_loss = env["main"](DATA, **kw)
     return acc, last_loss, time.perf_counter() - t0
 
 
@@ -105,3 +111,19 @@ def test_seed_mnist_program_runs_with_only_imports_changed():
     tacc, tloss, tsecs = _run(TORCH_IMPORTS, _torch_vision_standins(torch))
     print(f"PyTorch: accuracy {tacc:.4f} after one epoch (last batch loss {tloss:.3f}, {tsecs:.1f}s)")
     assert abs(acc - tacc) < 0.03
+
+
+def test_seed_mnist_program_with_its_step_compiled_equals_eager():
+    import ember
+
+    acc, loss, _ = _run(EMBER_IMPORTS)
+    step = {}
+
+    def compile_step(fn):
+        step["fn"] = ember.compile(fn, strict=True)
+        return step["fn"]
+
+    cacc, closs, secs = _run(EMBER_IMPORTS, compile_step=compile_step)
+    print(f"\nEmber compiled step: accuracy {cacc:.4f} (last batch loss {closs:.3f}, {secs:.1f}s)")
+    assert cacc == acc and abs(closs - loss) <= 1e-5 * max(1.0, abs(loss))
+    assert ember.compile.stats(step["fn"])["cache_hits"] >= 100  # it really ran compiled

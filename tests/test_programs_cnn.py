@@ -42,14 +42,23 @@ class Net(nn.Module):
         return output
 
 
-def train(model, train_loader, optimizer):
-    model.train()
-    for batch_idx, (data, target) in enumerate(train_loader):
+def make_train_step(model, optimizer):
+    def train_step(data, target):
         optimizer.zero_grad()
         output = model(data)
         loss = F.nll_loss(output, target)
         loss.backward()
         optimizer.step()
+        return loss
+    return train_step
+
+
+def train(model, train_loader, train_step, max_batches=None):
+    model.train()
+    for batch_idx, (data, target) in enumerate(train_loader):
+        if batch_idx == max_batches:
+            break
+        loss = train_step(data, target)
     return loss.item()
 
 
@@ -66,17 +75,20 @@ def test(model, test_loader):
     return correct / len(test_loader.dataset)
 
 
-def main(root, path, epochs=2, seed=1):
+def main(root, path, epochs=2, seed=1, compile_step=None, max_batches=None, n_test=2000):
     torch.manual_seed(seed)
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
     full = datasets.MNIST(root, train=False, transform=transform)
     train_loader = DataLoader(Subset(full, range(8000)), batch_size=64, shuffle=True)
-    test_loader = DataLoader(Subset(full, range(8000, 10000)), batch_size=1000)
+    test_loader = DataLoader(Subset(full, range(8000, 8000 + n_test)), batch_size=1000)
     model = Net()
     optimizer = optim.Adadelta(model.parameters(), lr=1.0)
     scheduler = StepLR(optimizer, step_size=1, gamma=0.7)
+    train_step = make_train_step(model, optimizer)
+    if compile_step is not None:
+        train_step = compile_step(train_step)
     for epoch in range(1, epochs + 1):
-        loss = train(model, train_loader, optimizer)
+        loss = train(model, train_loader, train_step, max_batches)
         scheduler.step()
     accuracy = test(model, test_loader)
     torch.save(model.state_dict(), path)
@@ -134,11 +146,11 @@ def _torch_vision_standins(torch):
     return {"datasets": SimpleNamespace(MNIST=MNIST), "transforms": transforms}
 
 
-def _run(imports, path, extra=None):
+def _run(imports, path, extra=None, **kw):
     env = dict(extra or {})
     exec(compile(imports + PROGRAM, "<cnn program>", "exec"), env)
     t0 = time.perf_counter()
-    acc, reloaded_acc, loss = env["main"](DATA, path)
+    acc, reloaded_acc, loss = env["main"](DATA, path, **kw)
     return acc, reloaded_acc, loss, time.perf_counter() - t0
 
 
@@ -152,3 +164,19 @@ def test_classic_cnn_program_runs_with_only_imports_changed(tmp_path):
     tacc, _, tloss, tsecs = _run(TORCH_IMPORTS, str(tmp_path / "cnn.pt"), _torch_vision_standins(torch))
     print(f"PyTorch: accuracy {tacc:.4f} after 2 epochs (last batch loss {tloss:.3f}, {tsecs:.1f}s)")
     assert abs(acc - tacc) < 0.03
+
+
+def test_classic_cnn_program_with_its_step_compiled_equals_eager(tmp_path):
+    import ember
+
+    kw = dict(max_batches=4, n_test=200)  # two short epochs: dropout masks, Adadelta state, a StepLR change
+    want = _run(EMBER_IMPORTS, str(tmp_path / "eager.safetensors"), **kw)
+    step = {}
+
+    def compile_step(fn):  # the NumPy executor (the seed program's test runs the numba kernels)
+        step["fn"] = ember.compile(fn, strict=True, jit=False)
+        return step["fn"]
+
+    got = _run(EMBER_IMPORTS, str(tmp_path / "compiled.safetensors"), compile_step=compile_step, **kw)
+    assert got[:2] == want[:2] and abs(got[2] - want[2]) <= 1e-5 * max(1.0, abs(want[2])), (got, want)
+    assert ember.compile.stats(step["fn"])["cache_hits"] >= 4
