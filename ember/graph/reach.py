@@ -119,7 +119,7 @@ class Reach:
         return out
 
     def state_tensors(self) -> list:
-        """Parameters, module buffers, optimizer state tensors and loose tensors."""
+        """Parameters, module buffers, optimizer state and tensor hyper-parameters, and loose tensors."""
         out = list(self.parameters())
         for m in self.modules:
             out.extend(b for _, b in m.named_buffers() if b is not None)
@@ -127,6 +127,8 @@ class Reach:
             for st in opt.state.values():
                 if isinstance(st, dict):
                     out.extend(v for v in st.values() if _is_tensor(v))
+            for group in opt.param_groups:  # hyper-parameters given as tensors (lr=ember.tensor(0.1)): inputs
+                out.extend(v for k, v in group.items() if k != "params" and _is_tensor(v))
         out.extend(self.tensors)
         return out
 

@@ -36,7 +36,7 @@ class Row:
     make: object
     compiled_runs: bool = True  # False: every call retraces (e.g. a learning rate that changes each step)
     breaks: str | None = None  # the source text of the line where a graph break is expected
-    jit: bool = False  # also exercise the numba/CuPy fused kernels (slower to build)
+    jit: bool | None = False  # None: the fused numba/CuPy kernels when installed (as ember.compile's default)
 
 
 def _arrays(prefix, t, snap):

@@ -84,6 +84,22 @@ def _scheduler_program(make_sched):
     return _train(model, opt, schedulers=[make_sched(opt)])
 
 
+class _HalveLr:
+    """A learning rate held in a tensor, changed in place between steps: the graph reads it, never bakes it."""
+
+    def __init__(self, opt):
+        self.lr = opt.param_groups[0]["lr"]
+
+    def step(self):
+        self.lr.mul_(0.5)
+
+
+def _tensor_lr_program():
+    model = _mlp()
+    opt = optim.SGD(model.parameters(), lr=ember.tensor(0.2), momentum=0.9)
+    return _train(model, opt, schedulers=[_HalveLr(opt)])
+
+
 class _Plateau:
     """ReduceLROnPlateau stepped on the loss outside the compiled step (its comparison reads the value)."""
 
@@ -347,6 +363,7 @@ ROWS += [Row(f"scheduler-{n}", (lambda m=m: _scheduler_program(m)), compiled_run
          for n, m, hits in SCHEDULERS]
 ROWS += [
     Row("scheduler-ReduceLROnPlateau", _plateau_program, compiled_runs=False),
+    Row("scheduler-lr-tensor-changed-in-place", _tensor_lr_program),
     Row("issue-clip_grad_norm_-x100", _issue_clip_program),
     Row("issue-mul_-on-activation", _issue_mul_program),
     Row("inplace-relu_", _inplace(lambda h: F.relu_(h * 1.0))),
