@@ -185,7 +185,7 @@ class Tracer:
         self._bind(arr, v)
         done = {id(arr)}
         self._replay(arr, v, done)
-        site = "%s:%d" % user_site()
+        site = "{}:{}".format(*user_site())
         for other in self.by_root.get(id(_root(arr)), ()):
             if id(other) not in done:
                 self.stale[id(other)] = site
