@@ -348,6 +348,19 @@ def _generator():
     return lambda m, x: m(x + ember.randn(8, 3, generator=g))
 
 
+def _index(m, x):
+    h = m(x)
+    k = (h.sum() > 0).long()  # a 0-d integer tensor used as an index: __index__ reads its value
+    return h[:, k:k + 1] + h
+
+
+def _array(m, x):
+    import numpy as np
+
+    h = m(x)
+    return h * float(np.asarray(h.detach()).std())
+
+
 def _mask(m, x):
     h = m(x)
     return h + h[h > 0].sum()
@@ -392,5 +405,7 @@ ROWS += [
     Row("break-format-print", _break(_print), breaks=r"h.mean\(\):.3f"),
     Row("break-explicit-generator", _break(_generator, fresh=True), breaks="generator=g"),
     Row("break-boolean-mask", _break(_mask), breaks=r"h\[h > 0\]"),
+    Row("break-index", _break(_index), breaks=r"h\[:, k:k \+ 1\]"),
+    Row("break-array", _break(_array), breaks=r"np.asarray\(h.detach"),
     Row("break-one_hot-infers-classes", _break(_one_hot), breaks="one_hot"),
 ]
