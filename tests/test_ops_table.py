@@ -244,6 +244,12 @@ class _Recorder:
     def record_inplace(self, target, new):
         pass
 
+    def on_created(self, arr):
+        pass
+
+    def on_host_draw(self):
+        pass
+
 
 def _shape_matches(inferred, actual):
     return len(inferred) == len(actual) and all(i is None or i == a for i, a in zip(inferred, actual))

@@ -85,8 +85,9 @@ class CompiledFunction:
         else:
             leaves = []
             spec = _hashable(flatten((args, kwargs), leaves, is_tensor))
+        grads = not self._is_module  # a function may accumulate into its arguments' .grad (a Module does not)
         tens = tuple((t._data.shape, t._data.dtype.str, _device_of(t._data), t.requires_grad,
-                      t.requires_grad and t.grad is None) for t in leaves)
+                      grads and t.requires_grad and t.grad is None) for t in leaves)
         found = self._found
         extra = (
             STATE.grad_enabled,
