@@ -116,11 +116,18 @@ class CompiledFunction:
             self.stats["fallbacks"] += 1
             return self._fn(*args, **kwargs)
         self.stats["cache_hits"] += 1
-        if entry.plan is not None:
-            from .autodiff import run_with_grad
+        try:
+            if entry.plan is not None:
+                from .autodiff import run_with_grad
 
-            return run_with_grad(entry.plan, leaves)
-        return _run(entry, leaves)
+                return run_with_grad(entry.plan, leaves)
+            return _run(entry, leaves)
+        except Exception as exc:
+            if getattr(exc, "_ember_check", False):  # a value check in the graph failed: name the caller's line
+                from ..errors import mark, with_user_line
+
+                raise mark(with_user_line(exc, 2)) from None
+            raise
 
     def _scan(self, args, kwargs):
         self._found = reach(self._fn, args, kwargs)

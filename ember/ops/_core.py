@@ -13,6 +13,7 @@ from ..errors import mark, user_site, with_user_line
 
 REGISTRY: dict[str, Op] = {}
 _ndarray = np.ndarray
+CHECK_ATTR = "_ember_check"  # set on errors raised by value checks (ops/checks.py): passed on as they are
 
 
 class Aval:
@@ -107,7 +108,7 @@ def diagnose(op, inputs, attrs, exc):
     """Turn a failure inside ``op.forward`` into an error naming the op, operands and the user's line."""
     from .. import dtypes
 
-    if getattr(exc, "_ember_check", False):  # a failed value check (ops/checks.py): its message is the error
+    if getattr(exc, CHECK_ATTR, False):  # a failed value check (ops/checks.py): its message is the error
         return mark(with_user_line(exc, 3))
     if op.infer is not None:
         avals = [Aval(t._data.shape, dtypes.from_np(t._data.dtype), str(t.device)) for t in inputs]

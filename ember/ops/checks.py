@@ -10,12 +10,9 @@ Its output (a 0-d bool) is unused; the graph passes keep the node because it is 
 from __future__ import annotations
 
 from ..dtypes import bool_
-from ._core import Aval, register
+from ._core import CHECK_ATTR, Aval, register
 
 _ERRORS = {"RuntimeError": RuntimeError, "IndexError": IndexError, "ValueError": ValueError}
-
-
-CHECK_ATTR = "_ember_check"  # set on the errors raised here: ``ops.apply`` passes them on with the user's line
 
 
 def _assert_fwd(xp, cond, *shown, message, error="RuntimeError"):

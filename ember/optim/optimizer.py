@@ -6,8 +6,9 @@ Each optimizer's update is one function ``update_(p, g, *state, step=..., **hype
 step traced by ``ember.compile`` run the same Ember ops and writes. Eagerly, in-place arithmetic writes straight
 into the buffers (``Tensor._inplace``), so an update makes few temporaries.
 
-The functional kernels (``kernel(K, p, g, *state, ...) -> (new_p, *new_state)`` over the namespaces below) state
-the same rules on arrays or tensors; ``ember.keras``' optimizers call them.
+The functional kernels (``kernel(K, p, g, *state, ...) -> (new_p, *new_state)``, ``K`` an array namespace such
+as ``array_kernels(arr)``) state the same rules; ``ember.keras``' optimizers call them, and
+tests/test_optim.py checks that each in-place update is bit-identical to its kernel.
 """
 from __future__ import annotations
 
@@ -46,22 +47,6 @@ class _ArrayKernels:
         return start + weight * (end - start) if weight < 0.5 else end - (end - start) * (1 - weight)
 
 
-class _TensorKernels(_ArrayKernels):
-    """The same namespace on Ember tensors (every operation goes through ops.apply)."""
-
-    def __init__(self):
-        from .. import functional
-
-        self.F = functional
-
-    def sqrt(self, x):
-        return self.F.sqrt(x)
-
-    def maximum(self, a, b):
-        return self.F.maximum(a, b)
-
-
-_TENSOR_K = _TensorKernels()
 _ARRAY_K = {}
 
 
