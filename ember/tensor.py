@@ -447,6 +447,27 @@ class Tensor(TensorMethods):
         return t
 
 
+def update_(op_name, states, *operands, **attrs):
+    """Update the tensors ``states`` in place with update primitive ``op_name`` (``ops.update_primitive``),
+    reading ``operands``: eagerly its kernel writes straight into their buffers; under a graph tracer its
+    functional form is recorded and each state takes its slice. Not differentiable: run it under ``no_grad``
+    (optimizers do)."""
+    from .ops import REGISTRY, apply
+
+    op = REGISTRY[op_name]
+    if STATE.grad_enabled and any(t.requires_grad for t in (*states, *operands)):
+        raise mark(with_user_line(RuntimeError(
+            f"{op_name}: an update primitive is not recorded for autograd; run it under ember.no_grad()"), 2))
+    if STATE.tracer is None:
+        op.update(_xp(states[0]._data), *[t._data for t in states], *[t._data for t in operands], **attrs)
+        for t in states:
+            t._bump(op_name)
+        return
+    stacked = apply(op, *states, *operands, **attrs)
+    for i, t in enumerate(states):
+        t._write(apply("getitem", stacked, index=(("int", i),)), op_name)
+
+
 # primitives whose forward is exactly ``xp.<ufunc>(*inputs)``: eager in-place calls write with ``out=``
 _INPLACE_UFUNC = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide", "neg": "negative",
                   "maximum": "maximum", "minimum": "minimum", "sqrt": "sqrt", "exp": "exp", "abs": "abs",

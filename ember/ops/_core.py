@@ -36,17 +36,20 @@ class Op:
     """One primitive: forward on arrays, vjp on Ember tensors, a shape/dtype rule, and flags.
 
     ``saves``: indices of inputs whose *values* the vjp reads (in-place modification of those is an error);
-    ``saves_out``: whether the vjp reads the output; ``view``: the output may share the input's memory.
+    ``saves_out``: whether the vjp reads the output; ``view``: the output may share the input's memory;
+    ``update``: for an update primitive (``tensor.update_``), the in-place kernel ``update(xp, *states,
+    *operands, **attrs)`` that changes the leading state arrays; ``forward`` is then its functional form, the
+    new states stacked (``update_primitive``).
     """
 
-    __slots__ = ("name", "forward", "vjp", "infer", "saves", "saves_out", "view", "kind", "onnx")
+    __slots__ = ("name", "forward", "vjp", "infer", "saves", "saves_out", "view", "kind", "onnx", "update")
 
     def __init__(self, name, forward, vjp=None, infer=None, saves=(), saves_out=False, view=False,
-                 kind="other", onnx=None):
+                 kind="other", onnx=None, update=None):
         self.name, self.forward, self.vjp, self.infer = name, forward, vjp, infer
         # saves: input indices, or "all" / "rest" (every input / every input after the first) for variadic ops
         self.saves = saves if isinstance(saves, str) else tuple(saves)
-        self.saves_out, self.view, self.kind, self.onnx = saves_out, view, kind, onnx
+        self.saves_out, self.view, self.kind, self.onnx, self.update = saves_out, view, kind, onnx, update
 
     def __repr__(self):
         return f"<op {self.name}>"
@@ -65,6 +68,19 @@ def register(name, forward, **kw) -> Op:
     op = Op(name, forward, **kw)
     REGISTRY[name] = op
     return op
+
+
+def update_primitive(name, kernel, n_operands, **kw) -> Op:
+    """Register an update primitive from its in-place kernel ``kernel(xp, *states, *operands, **attrs)``
+    (``n_operands`` trailing inputs are read only). Its forward runs the same kernel on copies of the states
+    and returns them stacked, so the functional form (graphs) equals the in-place one (eager) bit for bit."""
+
+    def forward(xp, *arrays, **attrs):
+        states = [a.copy() for a in arrays[: len(arrays) - n_operands]]
+        kernel(xp, *states, *arrays[len(arrays) - n_operands:], **attrs)
+        return xp.stack(states)
+
+    return register(name, forward, update=kernel, kind="update", **kw)
 
 
 def get(name: str) -> Op:

@@ -1,8 +1,8 @@
 """Adam and AdamW (PyTorch's update rule, including amsgrad, maximize and decoupled weight decay)."""
 from __future__ import annotations
 
-from ..ops import apply
-from .optimizer import Optimizer, check_hyper, lerp_, step_state, zeros_state
+from ..tensor import update_
+from .optimizer import Optimizer, check_hyper, step_state, zeros_state
 
 __all__ = ["Adam", "AdamW"]
 
@@ -36,24 +36,12 @@ def adam_kernel(K, p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, betas
 
 def adam_update_(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, betas, eps, weight_decay, amsgrad,
                  maximize, decoupled_weight_decay):
-    """``adam_kernel``'s rule applied to ``p`` and its moments in place; returns (exp_avg, exp_avg_sq,
-    max_exp_avg_sq or None). The last part (bias corrections from the 0-d ``step``, the division and the
-    parameter update) is the ``adam_update`` primitive: one op eagerly (these were ~14 Ember ops per parameter,
-    3x the old array-only update on small models) and one node in a compiled graph."""
-    beta1, beta2 = betas
-    if maximize:
-        g = -g
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            p.mul_(1 - lr * weight_decay)
-        else:
-            g = g + weight_decay * p
-    lerp_(exp_avg, g, 1 - beta1)
-    exp_avg_sq.mul_(beta2).add_((g * (1 - beta2)).mul_(g))
-    if amsgrad:
-        max_exp_avg_sq.clamp_min_(exp_avg_sq)
-    p.copy_(apply("adam_update", p, exp_avg, max_exp_avg_sq if amsgrad else exp_avg_sq, step, lr=float(lr),
-                  beta1=float(beta1), beta2=float(beta2), eps=float(eps)))
+    """``adam_kernel``'s rule applied to ``p`` and its moments in place: one ``adam_step`` update primitive
+    (``ops/optim.py``); returns (exp_avg, exp_avg_sq, max_exp_avg_sq or None)."""
+    states = [p, exp_avg, exp_avg_sq] + ([max_exp_avg_sq] if amsgrad else [])
+    update_("adam_step", states, g, step, lr=float(lr), beta1=float(betas[0]), beta2=float(betas[1]),
+            eps=float(eps), weight_decay=float(weight_decay), amsgrad=bool(amsgrad), maximize=bool(maximize),
+            decoupled_weight_decay=bool(decoupled_weight_decay))
     return exp_avg, exp_avg_sq, max_exp_avg_sq
 
 

@@ -4,7 +4,8 @@ Each optimizer's update is one function ``update_(p, g, *state, step=..., **hype
 ``_update_fn``) that changes the parameter and its state tensors in place with the public in-place methods
 (PyTorch's single-tensor algorithms); ``step`` is the 0-d step tensor. So there is one path: an eager step and a
 step traced by ``ember.compile`` run the same Ember ops and writes. Eagerly, in-place arithmetic writes straight
-into the buffers (``Tensor._inplace``), so an update makes few temporaries.
+into the buffers (``Tensor._inplace``), so an update makes few temporaries; Adam's whole update is one update
+primitive (``ops/optim.py``, ``tensor.update_``).
 
 The functional kernels (``kernel(K, p, g, *state, ...) -> (new_p, *new_state)``, ``K`` an array namespace such
 as ``array_kernels(arr)``) state the same rules; ``ember.keras``' optimizers call them, and

@@ -30,10 +30,15 @@ def _check_random(a, n, i, p, a2, n2, i2, p2, empty, scalar):
     assert tuple(empty.shape) == (0, 3) and tuple(scalar.shape) == ()
 
 
-def _adam_update_ref(p, m, v, step):
-    t = float(step)
-    denom = np.sqrt(v) / (1 - 0.999 ** t) ** 0.5 + 1e-8
-    return p - 0.01 / (1 - 0.9 ** t) * m / denom
+_ADAM = dict(lr=0.01, weight_decay=0.1, amsgrad=False, maximize=False, decoupled_weight_decay=True)
+
+
+def _adam_step_ref(p, m, v, g, step):
+    from ember.optim.adam import adam_kernel
+    from ember.optim.optimizer import array_kernels
+
+    new = adam_kernel(array_kernels(p), p, g, m, v, None, step=float(step), betas=(0.9, 0.999), eps=1e-8, **_ADAM)
+    return np.stack(new[:3])
 
 
 def _ce(L, x, t):
@@ -216,12 +221,12 @@ ROWS = [
         torch=False,
     ),
     Row(
-        "adam_update",
-        lambda L, p, m, v, step: L.ops.apply("adam_update", p, m, v, step, lr=0.01, beta1=0.9, beta2=0.999,
-                                             eps=1e-8),
-        _adam_update_ref,
-        [(F("a", "b"), F("a", "b"), P("a", "b"), Fn(lambda rng, sizes: np.asarray(3.0), False))],
-        prims=("adam_update",),
+        "adam_step",  # an update primitive: its functional form, against the functional Adam kernel
+        lambda L, p, m, v, g, step: L.ops.apply("adam_step", p, m, v, g, step, beta1=0.9, beta2=0.999, eps=1e-8,
+                                                **_ADAM),
+        _adam_step_ref,
+        [(F("a", "b"), F("a", "b"), P("a", "b"), F("a", "b"), Fn(lambda rng, sizes: np.asarray(3.0), False))],
+        prims=("adam_step",),
         covers=(),
         grad=False,
         torch=False,
