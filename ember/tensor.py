@@ -447,11 +447,12 @@ class Tensor(TensorMethods):
         return t
 
 
-def update_(op_name, states, *operands, **attrs):
+def update_(op_name, states, *operands, graph_form=None, **attrs):
     """Update the tensors ``states`` in place with update primitive ``op_name`` (``ops.update_primitive``),
-    reading ``operands``: eagerly its kernel writes straight into their buffers; under a graph tracer its
-    functional form is recorded and each state takes its slice. Not differentiable: run it under ``no_grad``
-    (optimizers do)."""
+    reading ``operands``. Eagerly its kernel writes straight into their buffers. Under a graph tracer the update
+    is recorded and each state is written with its new value: from ``graph_form(*states, *operands, **attrs)``
+    (the same rule in Ember ops, which the compiler can fuse) when given, else from the primitive's functional
+    form. Not differentiable: run it under ``no_grad`` (optimizers do)."""
     from .ops import REGISTRY, apply
 
     op = REGISTRY[op_name]
@@ -463,9 +464,13 @@ def update_(op_name, states, *operands, **attrs):
         for t in states:
             t._bump(op_name)
         return
-    stacked = apply(op, *states, *operands, **attrs)
-    for i, t in enumerate(states):
-        t._write(apply("getitem", stacked, index=(("int", i),)), op_name)
+    if graph_form is not None:
+        new = graph_form(*states, *operands, **attrs)
+    else:
+        stacked = apply(op, *states, *operands, **attrs)
+        new = [apply("getitem", stacked, index=(("int", i),)) for i in range(len(states))]
+    for t, v in zip(states, new):
+        t._write(v if v._data.dtype == t._data.dtype else v.to(t.dtype), op_name)
 
 
 # primitives whose forward is exactly ``xp.<ufunc>(*inputs)``: eager in-place calls write with ``out=``

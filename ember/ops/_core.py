@@ -76,9 +76,10 @@ def update_primitive(name, kernel, n_operands, **kw) -> Op:
     and returns them stacked, so the functional form (graphs) equals the in-place one (eager) bit for bit."""
 
     def forward(xp, *arrays, **attrs):
-        states = [a.copy() for a in arrays[: len(arrays) - n_operands]]
-        kernel(xp, *states, *arrays[len(arrays) - n_operands:], **attrs)
-        return xp.stack(states)
+        k = len(arrays) - n_operands
+        out = xp.stack(arrays[:k])  # the states, copied once into the result, updated there in place
+        kernel(xp, *out, *arrays[k:], **attrs)
+        return out
 
     return register(name, forward, update=kernel, kind="update", **kw)
 

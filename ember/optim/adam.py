@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..tensor import update_
-from .optimizer import Optimizer, check_hyper, step_state, zeros_state
+from .optimizer import TENSOR_KERNELS, Optimizer, check_hyper, step_state, zeros_state
 
 __all__ = ["Adam", "AdamW"]
 
@@ -36,13 +36,22 @@ def adam_kernel(K, p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, betas
 
 def adam_update_(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, betas, eps, weight_decay, amsgrad,
                  maximize, decoupled_weight_decay):
-    """``adam_kernel``'s rule applied to ``p`` and its moments in place: one ``adam_step`` update primitive
-    (``ops/optim.py``); returns (exp_avg, exp_avg_sq, max_exp_avg_sq or None)."""
+    """``adam_kernel``'s rule applied to ``p`` and its moments in place: the ``adam_step`` update primitive
+    (``ops/optim.py``: one kernel eagerly), traced as ``adam_kernel`` in Ember ops so the compiler fuses it;
+    returns (exp_avg, exp_avg_sq, max_exp_avg_sq or None)."""
     states = [p, exp_avg, exp_avg_sq] + ([max_exp_avg_sq] if amsgrad else [])
-    update_("adam_step", states, g, step, lr=float(lr), beta1=float(betas[0]), beta2=float(betas[1]),
-            eps=float(eps), weight_decay=float(weight_decay), amsgrad=bool(amsgrad), maximize=bool(maximize),
-            decoupled_weight_decay=bool(decoupled_weight_decay))
+    update_("adam_step", states, g, step, graph_form=_adam_graph_form, lr=float(lr), beta1=float(betas[0]),
+            beta2=float(betas[1]), eps=float(eps), weight_decay=float(weight_decay), amsgrad=bool(amsgrad),
+            maximize=bool(maximize), decoupled_weight_decay=bool(decoupled_weight_decay))
     return exp_avg, exp_avg_sq, max_exp_avg_sq
+
+
+def _adam_graph_form(p, exp_avg, exp_avg_sq, *rest, beta1, beta2, amsgrad, **hyper):
+    """``adam_step`` in Ember ops: the bias corrections in float64 from the step, as the kernel's Python floats."""
+    max_exp_avg_sq, g, step = rest if amsgrad else (None, *rest)
+    new = adam_kernel(TENSOR_KERNELS, p.detach(), g, exp_avg, exp_avg_sq, max_exp_avg_sq, step=step.double(),
+                      betas=(beta1, beta2), amsgrad=amsgrad, **hyper)
+    return new if amsgrad else new[:3]
 
 
 class Adam(Optimizer):

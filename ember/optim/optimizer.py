@@ -48,6 +48,23 @@ class _ArrayKernels:
         return start + weight * (end - start) if weight < 0.5 else end - (end - start) * (1 - weight)
 
 
+class _TensorKernels(_ArrayKernels):
+    """The same namespace on Ember tensors: a functional kernel traced as Ember ops (the graph form of an
+    update primitive, see ``adam.adam_update_``)."""
+
+    def __init__(self):
+        from .. import functional
+
+        self.F = functional
+
+    def sqrt(self, x):
+        return self.F.sqrt(x)
+
+    def maximum(self, a, b):
+        return self.F.maximum(a, b)
+
+
+TENSOR_KERNELS = _TensorKernels()
 _ARRAY_K = {}
 
 
