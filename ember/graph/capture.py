@@ -69,8 +69,11 @@ class Capture:
         self.created_state = False  # optimizer state appeared during the trace (first step): do not cache
 
 
-def run_traced(fn, args, kwargs, mode: str = "compile", found=None) -> Capture:
-    """Run ``fn`` eagerly under a Tracer; returns a Capture (``graph`` is None after a graph break)."""
+def run_traced(fn, args, kwargs, mode: str = "compile", found=None, decomposed=False, module_names=None) -> Capture:
+    """Run ``fn`` eagerly under a Tracer; returns a Capture (``graph`` is None after a graph break).
+
+    Layer ops are recorded as one node each; ``decomposed=True`` (what the executors want) inlines their
+    primitives. ``module_names``: {id(module): path} so nodes record the layer that made them."""
     found = found or reach(fn, args, kwargs)
     params = found.parameters() + [t for t in found.tensors if t.requires_grad and t._node is None]
     owners = {id(t._data): t for t in found.state_tensors()}
@@ -80,6 +83,9 @@ def run_traced(fn, args, kwargs, mode: str = "compile", found=None) -> Capture:
     n_state_before = _count_optimizer_state(found)
 
     tracer = Tracer(state_ids, mode)
+    if module_names is None and hasattr(fn, "named_modules"):
+        module_names = {id(m): name for name, m in fn.named_modules()}
+    tracer.module_names = module_names or {}
     arg_leaves: list = []
     in_spec = flatten((args, kwargs), arg_leaves, is_tensor)
     arg_values = [tracer.add_input(t) for t in arg_leaves]
@@ -95,6 +101,10 @@ def run_traced(fn, args, kwargs, mode: str = "compile", found=None) -> Capture:
     if tracer.broken or (mode == "explain"):
         return cap
     _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, grads_before, params)
+    if decomposed:
+        from .passes.decompose import decompose
+
+        decompose(cap.graph)
     return cap
 
 

@@ -27,6 +27,7 @@ import os
 import sys
 
 from .ir import Graph, Node, Value
+from .layers import LayerState, record_layer, reveal
 
 _EMBER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -89,6 +90,10 @@ class Tracer:
         self.mode = mode  # "compile" (stop at a break), "strict" (raise), "explain"
         self.breaks: list[Break] = []
         self.broken = False
+        self.layers = True  # record layer ops (conv, lstm...) as one node each (see graph/layers.py)
+        self.layer_state = LayerState()
+        self.module_names: dict = {}  # id(module) -> its path in the traced model ("encoder.layers.0")
+        self.module_stack: list = []  # paths of the modules being called
 
     # -------------------------------------------------------------------------------- values
     def add_input(self, tensor, hint=None) -> Value:
@@ -104,6 +109,8 @@ class Tracer:
     def value_of(self, tensor) -> Value:
         arr = tensor._data
         v = self.env.get(id(arr))
+        if v is not None and v in self.layer_state.hidden:
+            reveal(self, v)  # made inside a layer node and read outside: back to primitives
         if v is None:
             v = Value(arr.shape, str(arr.dtype))
             self.captured[v] = tensor
@@ -121,11 +128,28 @@ class Tracer:
         ins = [self.value_of(t) for t in inputs]
         outv = Value(out._data.shape, str(out._data.dtype))
         site = user_site()
-        meta = {"source": f"{os.path.basename(site[0])}:{site[1]}"}
+        meta = {"source": f"{os.path.basename(site[0])}:{site[1]}", "site": site}
+        if self.module_stack:
+            meta["module"] = self.module_stack[-1]
         self.graph.insert_node(Node(op.name, ins, dict(attrs), [outv], meta))
         self._bind(out._data, outv)
 
+    def composite(self, op, run, inputs, attrs):
+        """A layer op's eager composite is being called (``ember.ops.composite``): one node, if pure."""
+        return record_layer(self, op, run, inputs, attrs)
+
+    def call_module(self, module, call):
+        """``module(...)`` while tracing: nodes made inside carry the module's path (``meta["module"]``)."""
+        kind = type(module).__name__
+        name = self.module_names.get(id(module))
+        self.module_stack.append(f"'{name}' ({kind})" if name else kind)
+        try:
+            return call()
+        finally:
+            self.module_stack.pop()
+
     def record_inplace(self, target, res):
+        self.layer_state.inplace += 1
         if self.broken:
             return
         v = self.value_of(res)

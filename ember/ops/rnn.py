@@ -11,7 +11,8 @@ import weakref
 
 from .._state import STATE
 from ..backend import numpy
-from ._core import Aval, apply, register
+from ._core import Aval, apply, register, unsupported
+from ._rules import dadd, differ, dprod
 
 # -- fused LSTM recurrence ---------------------------------------------------------------------------------
 # The forward keeps its gate activations for the backward (as PyTorch saves them), in a cache keyed by the
@@ -234,9 +235,10 @@ def _lstm_seq_vjp(g, out, xw, w_hh, h0, c0):
 
 
 def _lstm_seq_rule(xw, w_hh, h0, c0):
-    ok = xw.ndim == 3 and w_hh.ndim == 2 and h0.ndim == 2
-    ok = ok and xw.shape[2] == w_hh.shape[0] == 4 * w_hh.shape[1]
-    if not ok or h0.shape != c0.shape or h0.shape != (xw.shape[1], w_hh.shape[1]) or xw.shape[0] < 1:
+    ok = xw.ndim == 3 and w_hh.ndim == 2 and h0.ndim == 2 and c0.ndim == 2
+    ok = ok and not differ(xw.shape[2], w_hh.shape[0]) and not differ(w_hh.shape[0], dprod((4, w_hh.shape[1])))
+    ok = ok and not any(differ(a, b) for a, b in zip(h0.shape + h0.shape, c0.shape + (xw.shape[1], w_hh.shape[1])))
+    if not ok or (xw.shape[0] is not None and xw.shape[0] < 1):
         raise RuntimeError(f"lstm_seq: expected xw (T, B, 4H), w_hh (4H, H), h0 and c0 (B, H), got "
                            f"{xw.shape}, {w_hh.shape}, {h0.shape}, {c0.shape}")
     return Aval((2,) + tuple(xw.shape[:2]) + (w_hh.shape[1],), xw.dtype, xw.device)
@@ -250,4 +252,7 @@ def _no_second_order(*_args, **_kw):
 register("lstm_seq", _lstm_seq_fwd, vjp=_lstm_seq_vjp, infer=_lstm_seq_rule, saves=(0, 1, 2, 3),
          saves_out=True, kind="nn")
 register("lstm_seq_grad", _lstm_seq_grad_fwd, vjp=_no_second_order, kind="nn",
-         infer=lambda g, out, xw, *a: Aval((xw.shape[0] + 1,) + tuple(xw.shape[1:]), xw.dtype, xw.device))
+         infer=lambda g, out, xw, *a: Aval((dadd(xw.shape[0], 1),) + tuple(xw.shape[1:]), xw.dtype, xw.device))
+unsupported("lstm_seq", "onnx", "the fused LSTM recurrence; nn.LSTM exports as one ONNX LSTM per layer (the "
+            "lstm layer node), a bare lstm_seq does not")
+unsupported("lstm_seq_grad", "onnx", "the LSTM's backward; ONNX export covers inference graphs")
