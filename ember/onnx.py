@@ -8,7 +8,6 @@ Example:
     >>> proto.graph.node[0].op_type
     'Gemm'
 """
-from .export.onnx import (OnnxExportError, TrainingMode, UnsupportedOperatorError,  # noqa: F401
-                          export)
+from .export.onnx import OnnxExportError, TrainingMode, UnsupportedOperatorError, export  # noqa: F401
 
 __all__ = ["export", "TrainingMode", "UnsupportedOperatorError", "OnnxExportError"]

@@ -27,7 +27,6 @@ import os
 import numpy as np
 
 from ..graph import opinfo
-from ..graph.ir import Graph
 from ..ops import REGISTRY, Unsupported
 
 logger = logging.getLogger("ember")
@@ -56,7 +55,8 @@ def _onnx():
 class OnnxContext:
     """The builder the ``onnx`` lowerings write to (the ``ctx`` of ``lower(ctx, node)``)."""
 
-    def __init__(self, opset: int):
+    def __init__(self, opset: int, graph=None):
+        self.graph = graph  # the IR graph being lowered (``users``)
         self.onnx = _onnx()
         self.h = self.onnx.helper
         self.opset = opset
@@ -65,6 +65,7 @@ class OnnxContext:
         self.arrays: dict = {}  # ONNX name -> array, for initializers (ctx.value)
         self._cache: dict = {}
         self._count = 0
+        self._bodies: list = []
         self.current = None  # the IR node being lowered (names its ONNX nodes)
 
     # -- names -------------------------------------------------------------------------------------------
@@ -144,6 +145,11 @@ class OnnxContext:
             return self.ints([size])
         return self.emit("Shape", [self.input(node, i)], start=axis, end=axis + 1)
 
+    def users(self, v) -> list:
+        """The IR nodes that read ``v`` (in the graph being exported, or the decomposition being lowered)."""
+        graphs = [self.graph] + self._bodies
+        return [u for g in graphs if g is not None for u in g.users(v)]
+
     # -- lowering ----------------------------------------------------------------------------------------
     def lower(self, node) -> None:
         prim = REGISTRY.get(node.op)
@@ -176,8 +182,12 @@ class OnnxContext:
         for v, arr in body.constants.items():
             self.names[v] = self.const(np.asarray(arr), "k")
         outer_node = self.current
-        for inner in body.nodes:
-            self.lower(inner)
+        self._bodies.append(body)
+        try:
+            for inner in body.nodes:
+                self.lower(inner)
+        finally:
+            self._bodies.pop()
         self.current = outer_node
 
 
@@ -310,7 +320,7 @@ def export(model, args=(), f=None, kwargs=None, export_params=True, verbose=Fals
 
 
 def _build(graph, tr, in_names, output_names, spec, opset, export_params):
-    ctx = OnnxContext(opset)
+    ctx = OnnxContext(opset, graph)
     n = tr.n_args
     inputs = []
     for i, v in enumerate(graph.inputs[:n]):

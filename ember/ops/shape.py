@@ -6,7 +6,7 @@ import math
 from ..dtypes import promote
 from . import _onnx
 from ._core import Aval, apply, register, register_lowering
-from ._rules import broadcast_shapes, check_axes, dprod, dsum, differ
+from ._rules import broadcast_shapes, check_axes, differ, dprod, dsum
 from .elementwise import unbroadcast
 
 

@@ -47,7 +47,8 @@ PIPELINE = (fold_constants, simplify, cse, remove_copies, dce)
 def optimize(graph, fuse: bool = True, plan: bool = False, check: bool = True, layers: bool = False):
     """Decompose layer nodes (unless ``layers=True``, which keeps them, for exporters); fold, simplify, CSE,
     drop copies and dead code; then optionally fuse and plan memory."""
-    passes = ([] if layers else [decompose]) + list(PIPELINE) + ([fuse_elementwise] if fuse else []) + ([plan_memory] if plan else [])
+    passes = ([] if layers else [decompose]) + list(PIPELINE)
+    passes += ([fuse_elementwise] if fuse else []) + ([plan_memory] if plan else [])
     for p in passes:
         graph = p(graph)
         if check:

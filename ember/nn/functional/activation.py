@@ -14,8 +14,8 @@ from ...errors import mark, with_user_line
 from ...functional import linalg as _linalg
 from ...functional.math import cast
 from ...ops import apply, composite
-from . import _layer_binds as _binds
 from ...tensor import Tensor
+from . import _layer_binds as _binds
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "sigmoid", "tanh",
            "softmax", "log_softmax", "softmin", "softplus", "hardtanh", "mish", "prelu", "softsign",

@@ -151,7 +151,7 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
     if any(o >= s and o >= d for o, s, d in zip(opad, stride, dilation)):
         raise _err(ValueError(f"{name}: output_padding {opad} must be smaller than either stride {stride} or "
                               f"dilation {dilation}"))
-    cin, cout_g = weight.shape[0], weight.shape[1]
+    cin = weight.shape[0]
     if x.shape[1] != cin:
         raise _channel_error(name, input, weight, groups, cin)
     if cin % groups:

@@ -13,8 +13,8 @@ from ...creation import arange, as_tensor
 from ...errors import mark, with_user_line
 from ...functional.math import cast
 from ...ops import apply, composite
-from . import _layer_binds as _binds
 from ...tensor import Tensor
+from . import _layer_binds as _binds
 
 __all__ = ["embedding", "one_hot"]
 

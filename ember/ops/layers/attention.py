@@ -34,8 +34,8 @@ def _causal(ctx, node, scores):
 
         keep = ctx.const(np.tril(np.ones((lq, lk), bool)))
     else:  # dynamic lengths: a lower-triangular ones matrix of (Lq, Lk) by Trilu
-        size = ctx.emit("Concat", [ctx.dim(node, 0, node.inputs[0].ndim - 2), ctx.dim(node, 1, node.inputs[1].ndim - 2)],
-                        axis=0)
+        q_len, k_len = ctx.dim(node, 0, node.inputs[0].ndim - 2), ctx.dim(node, 1, node.inputs[1].ndim - 2)
+        size = ctx.emit("Concat", [q_len, k_len], axis=0)
         ones = ctx.emit("ConstantOfShape", [size], value=ctx.tensor_attr(1, "int64"))
         keep = ctx.emit("Cast", [ctx.emit("Trilu", [ones], upper=0)], to=ctx.dtype("bool"))
     return ctx.emit("Where", [keep, scores, ctx.scalar(float("-inf"), node.inputs[0].dtype)])
