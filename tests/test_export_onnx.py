@@ -241,3 +241,13 @@ def test_initializers_are_named_after_parameters_and_file_paths_work(tmp_path):
     assert {t.name for t in proto.graph.initializer} == {"0.weight", "0.bias"}
     assert [i.name for i in proto.graph.input] == ["input"] and [o.name for o in proto.graph.output] == ["output"]
     assert not model.training
+
+
+def test_torch_spellings_dynamic_shapes_and_unknown_options():
+    model = _eval(nn.Sequential(nn.Linear(3, 2)))
+    buf = io.BytesIO()
+    proto = ember.onnx.export(model, (ember.randn(2, 3),), buf, dynamic_shapes={"input": {0: "n"}}, dynamo=True,
+                              external_data=False)
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "n"
+    with pytest.raises(TypeError, match="opset"):
+        ember.onnx.export(model, (ember.randn(2, 3),), buf, opset=17)

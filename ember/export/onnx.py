@@ -260,6 +260,19 @@ def _dynamic_spec(dynamic_axes, names, what):
     return spec
 
 
+def _from_dynamic_shapes(dynamic_shapes, model, in_names):
+    """torch.export's {argument name: {axis: Dim or name}} as dynamic_axes on the input names."""
+    params = _default_input_names(model, len(in_names))
+    out = {}
+    for key, axes in dynamic_shapes.items():
+        i = params.index(key) if key in params else (key if isinstance(key, int) else None)
+        if i is None or i >= len(in_names) or not axes:
+            raise ValueError(f"ember.onnx.export: dynamic_shapes names {key!r}, not one of the arguments {params}")
+        out[in_names[i]] = {int(a): d if isinstance(d, str) else getattr(d, "__name__", f"dim{a}")
+                            for a, d in axes.items()}
+    return out
+
+
 def _set_modes(model, training):
     from .. import nn
 
@@ -275,18 +288,29 @@ def _value_info(ctx, name, v, axes):
     return ctx.h.make_tensor_value_info(name, ctx.dtype(v.dtype), dims)
 
 
+# torch.onnx.export options that change nothing here (accepted so torch code runs unchanged)
+_IGNORED = {"external_data", "report", "optimize", "verify", "profile", "dump_exported_program", "artifacts_dir",
+            "fallback", "operator_export_type", "custom_opsets", "export_modules_as_functions", "autograd_inlining",
+            "dynamo", "keep_initializers_as_inputs"}
+
+
 def export(model, args=(), f=None, kwargs=None, export_params=True, verbose=False, training=TrainingMode.EVAL,
-           input_names=None, output_names=None, opset_version=None, dynamic_axes=None,
-           keep_initializers_as_inputs=False, do_constant_folding=True, dynamo=False, **unused):
+           input_names=None, output_names=None, opset_version=None, dynamic_axes=None, do_constant_folding=True,
+           dynamic_shapes=None, **options):
     """Export ``model(*args, **kwargs)`` to ONNX (torch.onnx.export's signature); writes it to ``f`` (a path or
     a binary file object) when given and returns the ``onnx.ModelProto``.
 
-    ``dynamic_axes``: {input or output name: {axis: dim name}} (or a list of axes); ``opset_version``:
-    default 17. Parameters become initializers named after them. See the module docstring for an example.
+    ``dynamic_axes``: {input or output name: {axis: dim name}} (or a list of axes); ``dynamic_shapes``:
+    {forward argument name: {axis: name}} (torch.export's form, names as strings or ``Dim`` objects);
+    ``opset_version``: default 17. The model is traced in eval mode (``training``) without gradients;
+    parameters become initializers named after them. See the module docstring for an example.
     """
     from ..graph.passes import optimize
     from .tracing import ExportError, trace_for_export
 
+    bad = sorted(set(options) - _IGNORED)
+    if bad:
+        raise TypeError(f"ember.onnx.export() got unexpected keyword arguments {bad}")
     opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
     if opset < 17:
         raise ValueError(f"ember.onnx.export: opset_version {opset} is not supported; use 17 or later "
@@ -299,6 +323,8 @@ def export(model, args=(), f=None, kwargs=None, export_params=True, verbose=Fals
     modes = _set_modes(model, training)
     try:
         out_guess = list(output_names or [])
+        if dynamic_shapes:
+            dynamic_axes = dict(dynamic_axes or {}, **_from_dynamic_shapes(dynamic_shapes, model, in_names))
         spec = _dynamic_spec(dynamic_axes, in_names + out_guess, "ember.onnx.export")
         dynamic = {i: spec[n] for i, n in enumerate(in_names) if n in spec}
         try:
