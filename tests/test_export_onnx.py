@@ -97,6 +97,7 @@ LAYERS = [
     ("max_pool2d_ceil_dilated", lambda: nn.MaxPool2d(3, stride=2, padding=1, dilation=1, ceil_mode=True),
      x_(2, 8, 8), ["MaxPool"]),
     ("avg_pool2d", lambda: nn.AvgPool2d(3, stride=2, padding=1), x_(2, 9, 9), ["AveragePool"]),
+    ("avg_pool2d_ceil", lambda: nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True), x_(2, 8, 8), ["AveragePool"]),
     ("avg_pool2d_exclude_pad", lambda: nn.AvgPool2d(2, padding=1, count_include_pad=False), x_(2, 7, 7),
      ["AveragePool"]),
     ("adaptive_avg_pool2d_global", lambda: nn.AdaptiveAvgPool2d(1), x_(3, 5, 6), ["GlobalAveragePool"]),
@@ -251,3 +252,18 @@ def test_torch_spellings_dynamic_shapes_and_unknown_options():
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "n"
     with pytest.raises(TypeError, match="opset"):
         ember.onnx.export(model, (ember.randn(2, 3),), buf, opset=17)
+
+
+def test_causal_attention_with_a_dynamic_sequence_length():
+    """is_causal builds its mask inside the layer op: ONNX makes it with Trilu at the run's length."""
+    model = Fn(lambda s, q, k: nn.functional.scaled_dot_product_attention(q, k, k, is_causal=True))
+    buf = io.BytesIO()
+    spec = {0: "batch", 2: "time"}
+    ember.onnx.export(model, (ember.randn(2, 2, 5, 4), ember.randn(2, 2, 5, 4)), buf, input_names=["q", "k"],
+                      dynamic_axes={"q": spec, "k": spec})
+    assert "Trilu" in [n.op_type for n in onnx.load_from_string(buf.getvalue()).graph.node]
+    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    q, k = ember.randn(3, 2, 9, 4), ember.randn(3, 2, 9, 4)
+    with ember.no_grad():
+        want = model(q, k).numpy()
+    np.testing.assert_allclose(sess.run(None, {"q": q.numpy(), "k": k.numpy()})[0], want, rtol=1e-5, atol=1e-5)
