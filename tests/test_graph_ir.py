@@ -114,7 +114,7 @@ def test_verifier_rejects_broadcast_mismatch_naming_the_source():
     a = g.add_input((3, 4), "float32")
     b = g.add_input((5,), "float32")
     g.insert_node(Node("add", [a, b], {}, [Value((3, 4), "float32")], {"source": "model.py:3"}))
-    with pytest.raises(GraphError, match=r"node 0 \(add, from model.py:3\).*do not broadcast"):
+    with pytest.raises(GraphError, match=r"node 0 \(add, from model.py:3\).*cannot be broadcast"):
         verify(g)
 
 

@@ -1,209 +1,447 @@
-"""ONNX export: Ember's graph IR mapped op by op to ONNX (opset 17), parameters as initializers.
+"""ONNX export: ``ember.onnx.export(model, args, f, input_names=, output_names=, dynamic_axes=, opset_version=)``
+with torch.onnx.export's signature and semantics, read off the one IR.
 
-Needs the optional ``onnx`` extra (``pip install ember[onnx]``: onnx and onnxruntime). Covers the inference
-subset of the primitives (elementwise, matmul/linear, reductions, shape ops, concat, where, cast); any other
-op raises ``NotImplementedError`` naming it and the source line that made it.
+The model is traced (eval mode, no grad) into a graph whose layers (conv, pools, norms, embedding, LSTM/GRU,
+attention...) are one node each; every node is lowered by its op's ``onnx`` lowering (``ember/ops``: written
+beside each op's definition, see docs/internals.md "Lowerings"). Parameters become initializers named after
+them. Dynamic axes: the model is traced a second time at another size of those axes and the two traces are
+generalized (``ember.graph.dynamic``): sizes baked into attrs are rewritten size-free or the export says which
+line made a size-dependent value. Needs the optional ``onnx`` extra (``pip install 'ember[onnx]'``).
 
 Example:
-    >>> import ember
+    >>> import io, ember
     >>> from ember import nn
-    >>> from ember.export.onnx import export
-    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)).eval()
-    >>> proto = export(model, ember.randn(1, 4), dynamic_batch=True)
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> proto = ember.onnx.export(model, (ember.randn(1, 4),), io.BytesIO(), input_names=["x"],
+    ...                           dynamic_axes={"x": {0: "batch"}})
     >>> [n.op_type for n in proto.graph.node]
     ['Gemm', 'Relu', 'Gemm']
 """
 
 from __future__ import annotations
 
+import linecache
+import logging
+import os
+
 import numpy as np
 
 from ..graph import opinfo
-from ..graph.ir import Graph
+from ..ops import REGISTRY, Unsupported
 
-OPSET = 17
-_UNARY = {
-    "neg": "Neg", "exp": "Exp", "log": "Log", "sin": "Sin", "cos": "Cos", "tanh": "Tanh", "sigmoid": "Sigmoid",
-    "sqrt": "Sqrt", "erf": "Erf", "abs": "Abs", "sign": "Sign", "floor": "Floor", "ceil": "Ceil",
-    "round": "Round", "relu": "Relu", "logical_not": "Not", "copy": "Identity",
-}
-_BINARY = {
-    "add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow", "maximum": "Max", "minimum": "Min",
-    "eq": "Equal", "lt": "Less", "le": "LessOrEqual", "gt": "Greater", "ge": "GreaterOrEqual",
-    "logical_and": "And", "logical_or": "Or", "logical_xor": "Xor", "matmul": "MatMul", "where": "Where",
-}
-_REDUCE = {"sum": "ReduceSum", "amax": "ReduceMax", "amin": "ReduceMin", "prod": "ReduceProd"}
+logger = logging.getLogger("ember")
+DEFAULT_OPSET = 17
+OTHER_FORMAT = "Ember's own saved model (ember.export) runs every op"
+
+
+class UnsupportedOperatorError(RuntimeError):
+    """An op of the traced model has no ONNX form (for this opset / these attrs); the message names the op,
+    the layer, the user's line and what would work."""
+
+
+class OnnxExportError(RuntimeError):
+    """The model cannot be exported as traced (data-dependent control flow, a size that cannot be dynamic...)."""
 
 
 def _onnx():
     try:
         import onnx
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise ImportError(
-            "ONNX export needs the optional extra: pip install 'ember[onnx]' (onnx, onnxruntime)"
-        ) from exc
+        raise ImportError("ONNX export needs the optional extra: pip install 'ember[onnx]' (onnx, onnxruntime)") \
+            from exc
     return onnx
 
 
-class _Builder:
-    def __init__(self, graph: Graph):
+class OnnxContext:
+    """The builder the ``onnx`` lowerings write to (the ``ctx`` of ``lower(ctx, node)``)."""
+
+    def __init__(self, opset: int, graph=None):
+        self.graph = graph  # the IR graph being lowered (``users``)
         self.onnx = _onnx()
         self.h = self.onnx.helper
-        self.graph, self.nodes, self.inits, self.names = graph, [], [], {}
-        self.count = 0
+        self.opset = opset
+        self.nodes, self.inits = [], []
+        self.names: dict = {}  # Value -> ONNX name
+        self.arrays: dict = {}  # ONNX name -> array, for initializers (ctx.value)
+        self._cache: dict = {}
+        self._count = 0
+        self._bodies: list = []
+        self.current = None  # the IR node being lowered (names its ONNX nodes)
+
+    # -- names -------------------------------------------------------------------------------------------
+    def fresh(self, hint: str = "t") -> str:
+        self._count += 1
+        return f"{hint}_{self._count}"
 
     def name(self, v) -> str:
         if v not in self.names:
-            self.names[v] = f"v{len(self.names)}"
+            self.names[v] = self.fresh("v")
         return self.names[v]
 
-    def fresh(self, hint="t") -> str:
-        self.count += 1
-        return f"{hint}_{self.count}"
+    def input(self, node, i: int) -> str:
+        return self.name(node.inputs[i])
 
-    def const(self, array, hint="c") -> str:
+    def output(self, node, j: int = 0) -> str:
+        return self.name(node.outputs[j])
+
+    # -- nodes and constants -----------------------------------------------------------------------------
+    def emit(self, op_type, inputs, outputs=None, **attrs):
+        """Append one ONNX node; returns its output name (a list of names when ``outputs`` is a count)."""
+        inputs = list(inputs)
+        while inputs and inputs[-1] == "":
+            inputs.pop()
+        many = isinstance(outputs, int)
+        outs = [self.fresh(op_type) for _ in range(outputs if many else 1)] if outputs is None or many \
+            else list(outputs)
+        where = self.current.meta.get("module", "") if self.current is not None else ""
+        self._count += 1
+        self.nodes.append(self.h.make_node(op_type, inputs, outs, name=f"{op_type}_{self._count}",
+                                           doc_string=where, **attrs))
+        return outs if many else outs[0]
+
+    def const(self, array, hint: str = "c") -> str:
+        arr = np.asarray(array)
         name = self.fresh(hint)
-        self.inits.append(self.onnx.numpy_helper.from_array(np.asarray(array), name))
+        self.inits.append(self.onnx.numpy_helper.from_array(arr, name))
+        self.arrays[name] = arr
         return name
 
-    def add(self, op_type, inputs, outputs, **attrs):
-        self.nodes.append(self.h.make_node(op_type, inputs, outputs, **attrs))
-        return outputs[0]
+    def ints(self, values) -> str:
+        key = ("ints", tuple(int(v) for v in values))
+        if key not in self._cache:
+            self._cache[key] = self.const(np.asarray(key[1], np.int64), "ints")
+        return self._cache[key]
+
+    def scalar(self, value, dtype: str) -> str:
+        key = ("scalar", repr(value), dtype)
+        if key not in self._cache:
+            self._cache[key] = self.const(np.asarray(value, self.np_dtype(dtype)), "k")
+        return self._cache[key]
+
+    def tensor_attr(self, value, dtype: str):
+        return self.onnx.numpy_helper.from_array(np.asarray([value], self.np_dtype(dtype)))
+
+    def dtype(self, name: str) -> int:
+        return self.h.np_dtype_to_tensor_dtype(self.np_dtype(opinfo.dtype_name(name)))
+
+    @staticmethod
+    def np_dtype(name: str):
+        return opinfo.np_dtype(name)
+
+    def cast(self, name: str, src: str, dst: str) -> str:
+        return name if src == dst else self.emit("Cast", [name], to=self.dtype(dst))
+
+    def typed_input(self, node, i: int, dtype: str) -> str:
+        return self.cast(self.input(node, i), node.inputs[i].dtype, dtype)
+
+    def value(self, node, i: int):
+        """The array of input ``i`` when it is a constant (an initializer), else None."""
+        return self.arrays.get(self.input(node, i))
+
+    def dim(self, node, i: int, axis: int) -> str:
+        """A 1-element int64 tensor holding the size of ``axis`` of input ``i`` (a Shape slice when dynamic)."""
+        size = node.inputs[i].shape[axis]
+        if size is not None:
+            return self.ints([size])
+        return self.emit("Shape", [self.input(node, i)], start=axis, end=axis + 1)
+
+    def users(self, v) -> list:
+        """The IR nodes that read ``v`` (in the graph being exported, or the decomposition being lowered)."""
+        graphs = [self.graph] + self._bodies
+        return [u for g in graphs if g is not None for u in g.users(v)]
+
+    # -- lowering ----------------------------------------------------------------------------------------
+    def lower(self, node) -> None:
+        prim = REGISTRY.get(node.op)
+        fn = None if prim is None else prim.lowering("onnx")
+        self.current = node
+        try:
+            if fn is None:
+                reason = "not an op of the registry" if prim is None else \
+                    prim.unsupported.get("onnx", "no ONNX lowering is registered")
+                raise Unsupported(reason)
+            fn(self, node)
+        except Unsupported as exc:
+            if "body" not in node.meta:
+                raise _unsupported(node, exc, self.opset) from None
+            try:  # a layer op with an option ONNX lacks: its decomposition, if every piece exports
+                self.lower_body(node)
+            except (Unsupported, UnsupportedOperatorError) as inner:
+                raise _unsupported(node, exc, self.opset, inner) from None
+
+    def lower_body(self, node) -> None:
+        """Lower a layer node as its decomposition (the primitives it was traced as)."""
+        body = node.meta.get("body")
+        if body is None:
+            raise Unsupported(f"{node.op}'s decomposition depends on the input size (it cannot be dynamic)",
+                              "export without dynamic axes, or with a layer option ONNX has")
+        for v, outer in zip(body.inputs, node.inputs):
+            self.names[v] = self.name(outer)
+        for v, outer in zip(body.outputs, node.outputs):
+            self.names[v] = self.name(outer)
+        for v, arr in body.constants.items():
+            self.names[v] = self.const(np.asarray(arr), "k")
+        outer_node = self.current
+        self._bodies.append(body)
+        try:
+            for inner in body.nodes:
+                self.lower(inner)
+        finally:
+            self._bodies.pop()
+        self.current = outer_node
 
 
-def _lower(b: _Builder, node) -> None:
-    ins, out = [b.name(v) for v in node.inputs], b.name(node.outputs[0])
-    op, a = node.op, node.attrs
-    if op in _UNARY:
-        b.add(_UNARY[op], ins, [out])
-    elif op in _BINARY:
-        b.add(_BINARY[op], ins, [out])
-    elif op == "ne":
-        b.add("Not", [b.add("Equal", ins, [b.fresh()])], [out])
-    elif op == "cast":
-        to = b.h.np_dtype_to_tensor_dtype(opinfo.np_dtype(opinfo.dtype_name(a["dtype"])))
-        b.add("Cast", ins, [out], to=to)
-    elif op == "linear":
-        _lower_linear(b, node, ins, out)
-    elif op in _REDUCE:
-        _lower_reduce(b, node, ins, out)
-    elif op == "reshape":
-        b.add("Reshape", [ins[0], b.const(np.asarray(a["shape"], np.int64), "shape")], [out])
-    elif op == "permute":
-        b.add("Transpose", ins, [out], perm=list(a["perm"]))
-    elif op == "expand":
-        shape = [1 if d == -1 else d for d in a["shape"]]  # Expand broadcasts: 1 keeps the input's size
-        b.add("Expand", [ins[0], b.const(np.asarray(shape, np.int64), "shape")], [out])
-    elif op == "cat":
-        b.add("Concat", ins, [out], axis=int(a["axis"]))
-    elif op == "softmax":  # opset 13+: one axis, as the primitive
-        b.add("Softmax", ins, [out], axis=int(a["axis"]))
-    elif op == "standardize":  # LayerNormalization (opset 17) with a unit scale and no bias
-        trailing = node.inputs[0].shape[-a["ndim"]:]
-        ones = b.const(np.ones(trailing, opinfo.np_dtype(node.inputs[0].dtype)), "unit_scale")
-        b.add("LayerNormalization", [ins[0], ones], [out], axis=-int(a["ndim"]), epsilon=float(a["eps"]))
-    else:
-        where = node.meta.get("source", "?")
-        raise NotImplementedError(f"ONNX export: no ONNX mapping for primitive {op!r} (made at {where})")
+def _site_text(node) -> str:
+    site = node.meta.get("site")
+    if site is None:
+        return node.meta.get("source", "<unknown line>")
+    code = linecache.getline(site[0], site[1]).strip()
+    where = f"{os.path.relpath(site[0]) if not site[0].startswith('<') else site[0]}:{site[1]}"
+    return f"{where}" + (f"  `{code}`" if code else "")
 
 
-def _lower_linear(b, node, ins, out):
-    x, w, bias = ins
-    if node.inputs[0].ndim == 2:
-        b.add("Gemm", [x, w, bias], [out], transB=1)
-        return
-    wt = b.add("Transpose", [w], [b.fresh("wT")], perm=[1, 0])
-    b.add("Add", [b.add("MatMul", [x, wt], [b.fresh("mm")]), bias], [out])
+def _unsupported(node, exc, opset, inner=None) -> UnsupportedOperatorError:
+    layer = node.meta.get("module") or node.meta.get("layer")
+    lines = [f"ONNX export (opset {opset}): op {node.op!r} has no ONNX form here: {exc.reason}"]
+    if inner is not None and str(inner) != str(exc):
+        detail = getattr(inner, "reason", None) or str(inner).splitlines()[0]
+        lines[0] += f" (and its decomposition does not export either: {detail})"
+    if layer:
+        lines.append(f"  layer: {layer}")
+    lines.append(f"  at: {_site_text(node)}")
+    fixes = [s for s in (exc.suggest, OTHER_FORMAT) if s]
+    lines.append("  what would work: " + "; or ".join(fixes))
+    from ..errors import mark
+
+    return mark(UnsupportedOperatorError("\n".join(lines)))
 
 
-def _lower_reduce(b, node, ins, out):
-    axis, keep = node.attrs.get("axis"), int(bool(node.attrs.get("keepdims", False)))
-    if axis is None:
-        axes = list(range(node.inputs[0].ndim))
-    else:
-        axes = list(axis) if isinstance(axis, (tuple, list)) else [axis]
-    if node.op == "sum":  # opset 13+: axes is an input for ReduceSum
-        b.add("ReduceSum", [ins[0], b.const(np.asarray(axes, np.int64), "axes")], [out], keepdims=keep)
-    else:
-        b.add(_REDUCE[node.op], ins, [out], axes=axes, keepdims=keep)
+# -- export --------------------------------------------------------------------------------------------------
+class TrainingMode:
+    """torch.onnx.TrainingMode: EVAL (default: the model is exported in eval mode), PRESERVE, TRAINING."""
+
+    EVAL, PRESERVE, TRAINING = "eval", "preserve", "training"
 
 
-def _value_info(b, v, name):
-    dims = ["N" if d is None else d for d in v.shape]
-    return b.h.make_tensor_value_info(name, b.h.np_dtype_to_tensor_dtype(opinfo.np_dtype(v.dtype)), dims)
+def _split_args(args, kwargs):
+    from ..tensor import Tensor
+
+    if isinstance(args, Tensor):
+        return (args,), dict(kwargs or {})
+    args = tuple(args)
+    if args and isinstance(args[-1], dict) and kwargs is None:  # torch's legacy (x, {"kw": v}) form
+        return args[:-1], dict(args[-1])
+    return args, dict(kwargs or {})
 
 
-def to_onnx(graph: Graph, n_inputs=None, initializers=None, name="ember_graph"):
-    """An ``onnx.ModelProto`` for ``graph``: its first ``n_inputs`` inputs stay inputs (``x0``, ``x1``...), the
-    rest become initializers with the arrays in ``initializers`` (one per remaining input)."""
-    b = _Builder(graph)
-    n_inputs = len(graph.inputs) if n_inputs is None else n_inputs
-    inputs = []
-    for i, v in enumerate(graph.inputs):
-        if i < n_inputs:
-            b.names[v] = f"x{i}"
-            inputs.append(_value_info(b, v, f"x{i}"))
+def _default_input_names(model, n):
+    import inspect
+
+    fn = getattr(model, "forward", model)
+    try:
+        params = [p.name for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    return params[:n] if len(params) >= n else [f"input_{i}" for i in range(n)]
+
+
+def _dynamic_spec(dynamic_axes, names, what):
+    """{name: {axis: dim name}} from torch's forms ({name: {axis: dim}} or {name: [axes]})."""
+    spec = {}
+    for name, axes in (dynamic_axes or {}).items():
+        if name not in names:
+            raise ValueError(f"{what}: dynamic_axes names {name!r}, which is not among the input/output names "
+                             f"{names}")
+        if isinstance(axes, dict):
+            spec[name] = {int(a): str(d) for a, d in axes.items()}
         else:
-            b.names[v] = b.const(np.asarray(initializers[i - n_inputs]), "w")
-    for v, arr in graph.constants.items():
-        b.names[v] = b.const(np.asarray(arr), "k")
-    for node in graph.nodes:
-        _lower(b, node)
-    outputs = []
-    for k, v in enumerate(graph.outputs):
-        out = b.add("Identity", [b.name(v)], [f"y{k}"])
-        outputs.append(_value_info(b, v, out))
-    g = b.h.make_graph(b.nodes, name, inputs, outputs, b.inits)
-    model = b.h.make_model(g, opset_imports=[b.h.make_opsetid("", OPSET)], producer_name="ember")
-    model.ir_version = min(model.ir_version, 8)
-    _drop_identities(model)
-    b.onnx.checker.check_model(model)
-    return model
+            spec[name] = {int(a): f"{name}_dynamic_axes_{k + 1}" for k, a in enumerate(axes)}
+    return spec
 
 
-def _drop_identities(model) -> None:
-    """Point each output Identity's producer straight at the output name."""
-    nodes = model.graph.node
-    for ident in [n for n in nodes if n.op_type == "Identity" and n.output[0].startswith("y")]:
-        src = ident.input[0]
-        producers = [n for n in nodes if src in n.output]
-        if len(producers) != 1 or sum(src in n.input for n in nodes) != 1:
-            continue
-        prod = producers[0]
-        prod.output[list(prod.output).index(src)] = ident.output[0]
-        nodes.remove(ident)
+def _from_dynamic_shapes(dynamic_shapes, model, in_names):
+    """torch.export's {argument name: {axis: Dim or name}} as dynamic_axes on the input names."""
+    params = _default_input_names(model, len(in_names))
+    out = {}
+    for key, axes in dynamic_shapes.items():
+        i = params.index(key) if key in params else (key if isinstance(key, int) else None)
+        if i is None or i >= len(in_names) or not axes:
+            raise ValueError(f"ember.onnx.export: dynamic_shapes names {key!r}, not one of the arguments {params}")
+        out[in_names[i]] = {int(a): d if isinstance(d, str) else getattr(d, "__name__", f"dim{a}")
+                            for a, d in axes.items()}
+    return out
 
 
-def export(module_or_fn, *example_args, path=None, dynamic_batch=False):
-    """Trace ``module_or_fn(*example_args)`` (no grad, as it is: call ``.eval()`` first) and export it; the
-    parameters become initializers. ``dynamic_batch`` makes dim 0 of every input symbolic. Saves to
-    ``path`` when given; returns the ModelProto."""
-    from .. import no_grad
-    from ..graph.capture import run_traced
-    from ..graph.compile import CompiledFunction
+def _set_modes(model, training):
+    from .. import nn
+
+    if not isinstance(model, nn.Module) or training == TrainingMode.PRESERVE:
+        return None
+    modes = [(m, m.training) for m in model.modules()]
+    model.train(training == TrainingMode.TRAINING)
+    return modes
+
+
+def _value_info(ctx, name, v, axes):
+    dims = [axes.get(i, d) if d is None or i in axes else d for i, d in enumerate(v.shape)]
+    return ctx.h.make_tensor_value_info(name, ctx.dtype(v.dtype), dims)
+
+
+# torch.onnx.export options that change nothing here (accepted so torch code runs unchanged)
+_IGNORED = {"external_data", "report", "optimize", "verify", "profile", "dump_exported_program", "artifacts_dir",
+            "fallback", "operator_export_type", "custom_opsets", "export_modules_as_functions", "autograd_inlining",
+            "dynamo", "keep_initializers_as_inputs"}
+
+
+def export(model, args=(), f=None, kwargs=None, export_params=True, verbose=False, training=TrainingMode.EVAL,
+           input_names=None, output_names=None, opset_version=None, dynamic_axes=None, do_constant_folding=True,
+           dynamic_shapes=None, **options):
+    """Export ``model(*args, **kwargs)`` to ONNX (torch.onnx.export's signature); writes it to ``f`` (a path or
+    a binary file object) when given and returns the ``onnx.ModelProto``.
+
+    ``dynamic_axes``: {input or output name: {axis: dim name}} (or a list of axes); ``dynamic_shapes``:
+    {forward argument name: {axis: name}} (torch.export's form, names as strings or ``Dim`` objects);
+    ``opset_version``: default 17. The model is traced in eval mode (``training``) without gradients;
+    parameters become initializers named after them. See the module docstring for an example.
+    """
     from ..graph.passes import optimize
+    from .tracing import ExportError, trace_for_export
 
-    fn = module_or_fn._fn if isinstance(module_or_fn, CompiledFunction) else module_or_fn
-    with no_grad():
-        cap = run_traced(fn, example_args, {}, mode="strict")
-    graph = optimize(cap.graph, fuse=False)
-    if dynamic_batch:
-        for v in graph.inputs[: cap.n_args]:
-            v.shape = (None,) + v.shape[1:]
-    arrays = [(obj._data if kind == "tensor" else obj.grad._data) for kind, obj in cap.state]
-    model = to_onnx(graph, cap.n_args, arrays)
-    if path is not None:
-        _onnx().save(model, str(path))
-    return model
+    bad = sorted(set(options) - _IGNORED)
+    if bad:
+        raise TypeError(f"ember.onnx.export() got unexpected keyword arguments {bad}")
+    opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
+    if opset < 17:
+        raise ValueError(f"ember.onnx.export: opset_version {opset} is not supported; use 17 or later "
+                         "(LayerNormalization needs 17)")
+    args, kwargs = _split_args(args, kwargs)
+    leaves: list = []
+    flatten((args, kwargs), leaves, is_tensor)
+    in_names = list(input_names or []) + _default_input_names(model, len(leaves))[len(input_names or []):]
+    in_names = in_names[:len(leaves)]
+    modes = _set_modes(model, training)
+    try:
+        out_guess = list(output_names or [])
+        if dynamic_shapes:
+            dynamic_axes = dict(dynamic_axes or {}, **_from_dynamic_shapes(dynamic_shapes, model, in_names))
+        spec = _dynamic_spec(dynamic_axes, in_names + out_guess, "ember.onnx.export")
+        dynamic = {i: spec[n] for i, n in enumerate(in_names) if n in spec}
+        try:
+            tr = trace_for_export(model, args, kwargs, dynamic, what="ember.onnx.export")
+        except ExportError as exc:
+            raise OnnxExportError(str(exc)) from None
+    finally:
+        for m, mode in modes or ():
+            m.training = mode
+    graph = tr.graph
+    if do_constant_folding:
+        optimize(graph, fuse=False, layers=True)
+    if verbose:
+        logger.info("ember.onnx.export: traced graph\n%s", graph.format(source=True))
+    model_proto = _build(graph, tr, in_names, output_names, spec, opset, export_params)
+    if f is not None:
+        _write(model_proto, f)
+    return model_proto
+
+
+def _build(graph, tr, in_names, output_names, spec, opset, export_params):
+    ctx = OnnxContext(opset, graph)
+    n = tr.n_args
+    inputs = []
+    for i, v in enumerate(graph.inputs[:n]):
+        ctx.names[v] = in_names[i]
+        inputs.append(_value_info(ctx, in_names[i], v, spec.get(in_names[i], {})))
+    for v, name, arr in zip(graph.inputs[n:], tr.state_names, tr.state_arrays):
+        if export_params:
+            ctx.names[v] = name
+            ctx.inits.append(ctx.onnx.numpy_helper.from_array(np.asarray(arr), name))
+            ctx.arrays[name] = np.asarray(arr)
+        else:
+            ctx.names[v] = name
+            inputs.append(_value_info(ctx, name, v, {}))
+    for v, arr in graph.constants.items():
+        ctx.names[v] = ctx.const(np.asarray(arr), "const")
+    out_names = list(output_names or [])
+    out_names += [f"output_{k}" if len(graph.outputs) > 1 else "output"
+                  for k in range(len(out_names), len(graph.outputs))]
+    produced = {v for node in graph.nodes for v in node.outputs}
+    direct = set()
+    for v, name in zip(graph.outputs, out_names):  # a node writes the output name itself where it can
+        if v in produced and v not in direct and v not in ctx.names:
+            ctx.names[v] = name
+            direct.add(v)
+    for node in graph.nodes:
+        ctx.lower(node)
+    outputs = []
+    for v, name in zip(graph.outputs, out_names):
+        if ctx.names.get(v) != name:
+            ctx.emit("Identity", [ctx.name(v)], [name])
+        outputs.append(_value_info(ctx, name, v, spec.get(name, {})))
+    nodes, inits = _tidy(ctx.nodes, ctx.inits, [o.name for o in outputs])
+    g = ctx.h.make_graph(nodes, "ember_graph", inputs, outputs, inits)
+    opsets = [ctx.h.make_opsetid("", opset)]
+    proto = ctx.h.make_model(g, opset_imports=opsets, producer_name="ember")
+    proto.ir_version = ctx.h.find_min_ir_version_for(opsets)
+    ctx.onnx.checker.check_model(proto)
+    return proto
+
+
+def _tidy(nodes, inits, outputs):
+    """Drop Identity nodes (the producer writes the name itself), nodes nobody reads and unused initializers."""
+    out_set = set(outputs)
+    producers = {o: n for n in nodes for o in n.output}
+    readers: dict = {}
+    for n in nodes:
+        for i in n.input:
+            readers[i] = readers.get(i, 0) + 1
+    for ident in [n for n in nodes if n.op_type == "Identity"]:
+        src, dst = ident.input[0], ident.output[0]
+        prod = producers.get(src)
+        if prod is None or readers.get(src) != 1 or src in out_set:
+            continue
+        prod.output[list(prod.output).index(src)] = dst
+        producers[dst] = prod
+        nodes.remove(ident)
+    live = set(out_set)
+    kept = []
+    for n in reversed(nodes):  # nodes are in topological order: walk back from the outputs
+        if any(o in live for o in n.output):
+            kept.append(n)
+            live.update(i for i in n.input if i)
+    kept.reverse()
+    for n in kept:  # unread optional outputs (an LSTM's Y_c) become ""
+        for k, o in enumerate(n.output):
+            if o not in live and k:
+                n.output[k] = ""
+    return kept, [t for t in inits if t.name in live]
+
+
+def _write(proto, f) -> None:
+    data = proto.SerializeToString()
+    if hasattr(f, "write"):
+        f.write(data)
+        return
+    path = os.fspath(f)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as fh:  # atomic: a crash mid-save leaves the previous file
+        fh.write(data)
+    os.replace(tmp, path)
 
 
 def export_session(module_or_fn, *example_args):
     """(onnxruntime.InferenceSession, feed dict for ``example_args``): for comparisons and benchmarks."""
     import onnxruntime
 
-    model = export(module_or_fn, *example_args)
+    from ..graph.compile import CompiledFunction
+
+    fn = module_or_fn._fn if isinstance(module_or_fn, CompiledFunction) else module_or_fn
+    names = [f"x{i}" for i in range(len(example_args))]
+    proto = export(fn, tuple(example_args), input_names=names)
     opts = onnxruntime.SessionOptions()
     opts.intra_op_num_threads = 2
-    sess = onnxruntime.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    feed = {f"x{i}": np.asarray(a._data) for i, a in enumerate(example_args)}
-    return sess, feed
+    sess = onnxruntime.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return sess, {n: np.asarray(a._data) for n, a in zip(names, example_args)}
+
+
+from ..graph.capture import flatten, is_tensor  # noqa: E402

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import mark, with_user_line
-from ..ops import apply
+from ..ops import apply, composite
 from .math import _promote_pair
 from .reduce import _axes, logsumexp
 
@@ -70,7 +70,14 @@ def log_softmax(input, dim=None, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
     dim = _default_dim(input, dim, "log_softmax")
-    return input - logsumexp(input, dim, keepdim=True)
+    (axis,) = _axes(input, dim, "log_softmax") if input.ndim else (0,)
+    return _log_softmax(input, axis=axis)
+
+
+@composite("log_softmax")
+def _log_softmax(input, axis):
+    """x - logsumexp(x) along ``axis`` (the ``log_softmax`` layer op's eager composite)."""
+    return input - logsumexp(input, axis, keepdim=True)
 
 
 def _default_dim(x, dim, name):

@@ -104,7 +104,7 @@ def trace_joint(fn, args, kwargs, found, mode):
     targets = [p for p in found.parameters() if p.requires_grad and p.is_floating_point()]
     targets += [t for t in found.tensors if t.requires_grad and t._node is None and t not in targets]
     joint = JointTrace(fn, targets)
-    cap = run_traced(joint, args, kwargs, mode=mode, found=found)
+    cap = run_traced(joint, args, kwargs, mode=mode, found=found, decomposed=True)
     if cap.graph is None:
         return cap, joint
     g = cap.graph

@@ -70,8 +70,11 @@ class Capture:
         self.created_state = False  # optimizer state appeared during the trace (first step): do not cache
 
 
-def run_traced(fn, args, kwargs, mode: str = "compile", found=None) -> Capture:
-    """Run ``fn`` eagerly under a Tracer; returns a Capture (``graph`` is None after a graph break)."""
+def run_traced(fn, args, kwargs, mode: str = "compile", found=None, decomposed=False, module_names=None) -> Capture:
+    """Run ``fn`` eagerly under a Tracer; returns a Capture (``graph`` is None after a graph break).
+
+    Layer ops are recorded as one node each; ``decomposed=True`` (what the executors want) inlines their
+    primitives. ``module_names``: {id(module): path} so nodes record the layer that made them."""
     found = found or reach(fn, args, kwargs)
     params = found.parameters() + [t for t in found.tensors if t.requires_grad and t._node is None]
     arg_leaves: list = []
@@ -87,6 +90,9 @@ def run_traced(fn, args, kwargs, mode: str = "compile", found=None) -> Capture:
     n_state_before = _count_optimizer_state(found)
 
     tracer = Tracer(state_ids, mode)
+    if module_names is None and hasattr(fn, "named_modules"):
+        module_names = {id(m): name for name, m in fn.named_modules()}
+    tracer.module_names = module_names or {}
     arg_values = [tracer.add_input(t) for t in arg_leaves]
     prev = STATE.tracer
     STATE.tracer = tracer
@@ -102,6 +108,10 @@ def run_traced(fn, args, kwargs, mode: str = "compile", found=None) -> Capture:
     _finish(cap, tracer, result, arg_leaves, arg_values, owners, grad_owner, grads_before, holders)
     if tracer.broken:  # an output or a write-back read a tensor made stale by a write through a view
         cap.graph, cap.breaks = None, tracer.breaks
+    elif decomposed:
+        from .passes.decompose import decompose
+
+        decompose(cap.graph)
     return cap
 
 

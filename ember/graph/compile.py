@@ -159,7 +159,7 @@ class CompiledFunction:
         mode = "strict" if self._strict else "compile"
         if self._joint_wanted(key, leaves):
             return self._trace_joint(key, leaves, args, kwargs, mode)
-        cap = run_traced(self._fn, args, kwargs, mode=mode, found=self._found)
+        cap = run_traced(self._fn, args, kwargs, mode=mode, found=self._found, decomposed=True)
         self._scan(args, kwargs)  # state may have been created (optimizer moments)
         if cap.breaks:
             self._graph_break(cap.breaks[0])

@@ -31,6 +31,8 @@ def run_node(node, arrays, xp):
     """Evaluate one node on arrays; ``fused`` nodes evaluate their body."""
     if node.op == "fused":
         return interpret(node.attrs["body"], arrays, xp)
+    if "body" in node.meta:  # a layer node: its decomposition
+        return interpret(node.meta["body"], arrays, xp)
     from ..ops import REGISTRY
 
     prim = REGISTRY.get(node.op)

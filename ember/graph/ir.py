@@ -140,10 +140,10 @@ class Graph:
         """A node whose output Value is inferred from the shape rules when ``outputs`` is not given."""
         attrs = dict(attrs or {})
         if outputs is None:
-            aval = opinfo.infer(op, [(v.shape, v.dtype) for v in inputs], attrs)
-            if aval is None or aval[1] is None:
-                aval = _registry_infer(op, inputs, attrs)
-            outputs = [Value(*aval)]
+            avals = opinfo.infer_outputs(op, [(v.shape, v.dtype) for v in inputs], attrs)
+            if avals is None:
+                raise GraphError(f"cannot infer the output of {op!r}; pass outputs=[Value(shape, dtype)]")
+            outputs = [Value(*aval) for aval in avals]
         return Node(op, inputs, attrs, outputs, meta)
 
     def add_node(self, op, inputs, attrs=None, outputs=None, meta=None, index=None) -> Value:
@@ -234,11 +234,21 @@ class Graph:
 
         return format_graph(self)
 
-    def format(self, source: bool = False) -> str:
-        """The printed form; ``source=True`` appends each node's source line as a comment."""
+    def format(self, source: bool = False, decomposed: bool = False, bodies: bool = False) -> str:
+        """The printed form; ``source=True`` appends each node's source line (and layer) as a comment;
+        ``decomposed=True`` prints layer nodes (conv, lstm...) as the primitives the executors run;
+        ``bodies=True`` prints each layer node with its decomposition nested under it."""
         from .printer import format_graph
 
-        return format_graph(self, source=source)
+        if decomposed:
+            from .passes.decompose import decompose
+
+            return format_graph(decompose(self.clone()[0]), source=source)
+        return format_graph(self, source=source, bodies=bodies)
+
+    def print(self, **kw) -> None:
+        """Print ``format(**kw)`` (e.g. ``graph.print(decomposed=True)``)."""
+        print(self.format(**kw))
 
     def to_dot(self, name: str = "graph") -> str:
         """Graphviz text of the graph (render with ``dot -Tsvg``)."""
@@ -248,15 +258,3 @@ class Graph:
 
     def __repr__(self):
         return f"<Graph: {len(self.inputs)} inputs, {len(self.nodes)} nodes, {len(self.outputs)} outputs>"
-
-
-def _registry_infer(op, inputs, attrs):
-    """The core's shape rule, for ops the graph layer has no rule for."""
-    from .. import dtypes
-    from ..ops import REGISTRY, Aval
-
-    prim = REGISTRY.get(op)
-    if prim is None or prim.infer is None or any(None in v.shape for v in inputs):
-        raise GraphError(f"cannot infer the output of {op!r}; pass outputs=[Value(shape, dtype)]")
-    aval = prim.infer(*[Aval(v.shape, dtypes.from_name(v.dtype)) for v in inputs], **attrs)
-    return aval.shape, opinfo.dtype_name(aval.dtype)

@@ -23,79 +23,29 @@ PARALLEL_MIN = int(os.environ.get("EMBER_JIT_PARALLEL_MIN", 1 << 62))  # off: se
 _CACHE: dict = {}
 LOOP_BLOCK = 1024  # elements per stack block of CpuKernel.block_loop (4-8 KiB: stays in L1)
 
-_PY = {
-    "neg": "-{0}",
-    "exp": "np.exp({0})",
-    "log": "np.log({0})",
-    "sin": "np.sin({0})",
-    "cos": "np.cos({0})",
-    "tanh": "np.tanh({0})",
-    "sqrt": "np.sqrt({0})",
-    "abs": "abs({0})",
-    "sign": "np.sign({0})",
-    "floor": "np.floor({0})",
-    "ceil": "np.ceil({0})",
-    "round": "np.rint({0})",
-    "trunc": "np.trunc({0})",
-    "erf": "math.erf({0})",
-    "logical_not": "not {0}",
-    "sigmoid": "_sigmoid({0})",
-    "add": "{0} + {1}",
-    "sub": "{0} - {1}",
-    "mul": "{0} * {1}",
-    "div": "{0} / {1}",
-    "pow": "{0} ** {1}",
-    "maximum": "np.maximum({0}, {1})",
-    "minimum": "np.minimum({0}, {1})",
-    "floordiv": "np.floor_divide({0}, {1})",
-    "remainder": "np.remainder({0}, {1})",
-    "eq": "{0} == {1}",
-    "ne": "{0} != {1}",
-    "lt": "{0} < {1}",
-    "le": "{0} <= {1}",
-    "gt": "{0} > {1}",
-    "ge": "{0} >= {1}",
-    "logical_and": "bool({0}) and bool({1})",
-    "logical_or": "bool({0}) or bool({1})",
-    "logical_xor": "bool({0}) != bool({1})",
-    "where": "{1} if {0} else {2}",
-}
+# Each op's kernel form is on its definition (``ember/ops``): ``op.lowering("numba")`` (a scalar Python
+# expression numba compiles) and ``op.lowering("cuda")`` (a CUDA C expression), a format string over the
+# operands or a callable ``form(kctx, node, args)`` when it depends on a dtype.
+_TARGET = {"cpu": "numba", "cuda": "cuda"}
 
-_CU = {
-    "neg": "-{0}",
-    "exp": "exp({0})",
-    "log": "log({0})",
-    "sin": "sin({0})",
-    "cos": "cos({0})",
-    "tanh": "tanh({0})",
-    "sqrt": "sqrt({0})",
-    "abs": "abs({0})",
-    "erf": "erf({0})",
-    "sign": "(({0} > 0) - ({0} < 0))",
-    "floor": "floor({0})",
-    "ceil": "ceil({0})",
-    "round": "rint({0})",
-    "trunc": "trunc({0})",
-    "logical_not": "!{0}",
-    "sigmoid": "({0} >= 0 ? 1 / (1 + exp(-{0})) : exp({0}) / (1 + exp({0})))",
-    "add": "{0} + {1}",
-    "sub": "{0} - {1}",
-    "mul": "{0} * {1}",
-    "div": "{0} / {1}",
-    "pow": "pow({0}, {1})",
-    "maximum": "({0} != {0} || {0} > {1} ? {0} : {1})",
-    "minimum": "({0} != {0} || {0} < {1} ? {0} : {1})",
-    "eq": "{0} == {1}",
-    "ne": "{0} != {1}",
-    "lt": "{0} < {1}",
-    "le": "{0} <= {1}",
-    "gt": "{0} > {1}",
-    "ge": "{0} >= {1}",
-    "logical_and": "{0} && {1}",
-    "logical_or": "{0} || {1}",
-    "logical_xor": "(!{0}) != (!{1})",
-    "where": "({0} ? {1} : {2})",
-}
+
+def kernel_form(op: str, device: str = "cpu"):
+    from ..ops import REGISTRY
+
+    prim = REGISTRY.get(op)
+    return None if prim is None else prim.lowering(_TARGET["cpu" if device == "cpu" else "cuda"])
+
+
+class _KernelCtx:
+    """What a callable kernel form may ask: the SIMD variant, C type names."""
+
+    def __init__(self, simd=False):
+        self.simd = simd
+
+    @staticmethod
+    def c_type(dtype: str) -> str:
+        return _C_TYPES[dtype]
+
 
 _CU_TYPES = {
     "float16": "float16",
@@ -125,14 +75,10 @@ def jit_available(device: str = "cpu") -> bool:
     return True
 
 
-_TYPED_FORMS = ("cast", "relu")  # ops whose kernel form depends on a dtype: written by _body_lines itself
-
-
 def supported(body, device: str = "cpu") -> bool:
     """Whether every node of a fused body has a kernel form (the trailing reduction runs separately)."""
-    table = _PY if device == "cpu" else _CU
     nodes = split_reduction(body)[0]
-    return all(n.op in table or n.op in _TYPED_FORMS for n in nodes)
+    return all(kernel_form(n.op, device) is not None for n in nodes)
 
 
 def split_reduction(body):
@@ -143,7 +89,7 @@ def split_reduction(body):
     return nodes, None
 
 
-def _body_lines(body, table, cast_fmt, simd=False):
+def _body_lines(body, device, simd=False):
     """Statements computing the elementwise part; returns (lines, name of the result, constants)."""
     names, consts = {}, {}
     for i, v in enumerate(body.inputs):
@@ -152,21 +98,12 @@ def _body_lines(body, table, cast_fmt, simd=False):
         names[v] = f"c{i}"
         consts[f"c{i}"] = np.asarray(arr).reshape(())[()] if device_neutral(arr) else arr
     nodes, _ = split_reduction(body)
-    lines = []
+    lines, kctx = [], _KernelCtx(simd)
     for j, node in enumerate(nodes):
         out = f"t{j}"
         args = [names[v] for v in node.inputs]
-        if node.op == "cast":
-            expr = cast_fmt(node.attrs["dtype"], args[0])
-        elif table is _PY and node.op == "erf" and node.outputs[0].dtype == "float32":
-            expr = f"_erf32({args[0]})"  # branch-free, so the loop vectorizes: ~7x faster than math.erf
-        elif node.op == "relu":  # a typed zero keeps the dtype; NaN propagates, as np.maximum in eager
-            dt = node.outputs[0].dtype
-            expr = f"np.maximum({args[0]}, np.{dt}(0))" if table is _PY else f"({args[0]} < 0 ? 0 : {args[0]})"
-        elif simd and node.op == "exp" and node.outputs[0].dtype == "float32":
-            expr = f"_exp32({args[0]})"
-        else:
-            expr = table[node.op].format(*args)
+        form = kernel_form(node.op, device)
+        expr = form(kctx, node, args) if callable(form) else form.format(*args)
         lines.append((out, expr, node.outputs[0].dtype))
         names[node.outputs[0]] = out
     result = names[nodes[-1].outputs[0]] if nodes else names[body.inputs[0]]
@@ -191,10 +128,6 @@ _C_TYPES = {
 }
 
 
-def _py_cast(dtype, a):
-    return f"({a} != 0)" if dtype == "bool" else f"np.{dtype}({a})"
-
-
 class CpuKernel:
     """A fused body compiled by numba; ``ufunc(size)`` is the ufunc to call for an output of ``size``."""
 
@@ -214,7 +147,7 @@ class CpuKernel:
 
     @staticmethod
     def _make(body, simd):
-        lines, result, consts, _ = _body_lines(body, _PY, _py_cast, simd=simd)
+        lines, result, consts, _ = _body_lines(body, "cpu", simd=simd)
         args = ", ".join(f"a{i}" for i in range(len(body.inputs)))
         src = [f"def kernel({args}):"] + [f"    {o} = {e}" for o, e, _ in lines] + [f"    return {result}"]
         source = "\n".join(src)
@@ -387,7 +320,7 @@ class CudaKernel:
         from .. import backend
 
         cp = backend.require_cupy("a fused CUDA kernel")
-        lines, result, consts, _ = _body_lines(body, _CU, lambda dt, a: f"(({_C_TYPES[dt]})({a}))")
+        lines, result, consts, _ = _body_lines(body, "cuda")
         elementwise, _ = split_reduction(body)
         self.out_dtype = elementwise[-1].outputs[0].dtype if elementwise else body.inputs[0].dtype
         decl = [f"const {_C_TYPES[dt]} {o} = {e};" for o, e, dt in lines]

@@ -252,15 +252,28 @@ def _last_axis_float32(x, axis) -> bool:
 
 
 def lowering(node):
-    """A compiled loop for ``node`` (same inputs and result as its primitive), or None when it does not apply."""
+    """A compiled loop for ``node`` (same inputs and result as its primitive), or None when it does not apply:
+    the op's ``cpu_loop`` lowering (registered below, on the op's registry entry)."""
     if any(v.dtype not in FLOATS or None in v.shape for v in node.inputs + node.outputs):
         return None
-    if node.op == "col2im" and len(node.attrs["kernel"]) == 2:
-        return _col2im(node.attrs)
-    if node.op == "standardize":
-        return _standardize(node.attrs["ndim"], node.attrs["eps"])
-    if node.op == "standardize_grad" and len({v.dtype for v in node.inputs}) == 1:
-        return _standardize_grad(node.attrs["ndim"], node.attrs["eps"])
-    if node.op == "softmax" and _last_axis_float32(node.inputs[0], node.attrs["axis"]):
-        return _softmax()
-    return None
+    from ..ops import REGISTRY
+
+    prim = REGISTRY.get(node.op)
+    form = None if prim is None else prim.lowering("cpu_loop")
+    return None if form is None else form(node)
+
+
+def _register():
+    from ..ops import register_lowering
+
+    register_lowering("col2im", "cpu_loop", lambda node: _col2im(node.attrs) if len(node.attrs["kernel"]) == 2
+                      else None)
+    register_lowering("standardize", "cpu_loop", lambda node: _standardize(node.attrs["ndim"], node.attrs["eps"]))
+    register_lowering("standardize_grad", "cpu_loop", lambda node: _standardize_grad(node.attrs["ndim"],
+                                                                                      node.attrs["eps"])
+                      if len({v.dtype for v in node.inputs}) == 1 else None)
+    register_lowering("softmax", "cpu_loop", lambda node: _softmax()
+                      if _last_axis_float32(node.inputs[0], node.attrs["axis"]) else None)
+
+
+_register()

@@ -50,29 +50,33 @@ class _Namer:
         return f"{self(v)}{hint}:{v.type_str()}"
 
 
-def format_graph(graph, source: bool = False, indent: str = "", header: str = "graph") -> str:
+def format_graph(graph, source: bool = False, indent: str = "", header: str = "graph", bodies: bool = False) -> str:
     name = _Namer()
     lines = [f"{indent}{header}(" + ", ".join(name.typed(v) for v in graph.inputs) + ") {"]
     pad = indent + "  "
     for v, arr in graph.constants.items():
         lines.append(f"{pad}{name.typed(v)} = {format_constant(arr)}")
     for node in graph.nodes:
-        lines.extend(_format_node(node, name, pad, source))
+        lines.extend(_format_node(node, name, pad, source, bodies))
     lines.append(f"{pad}return " + " ".join(name(v) for v in graph.outputs))
     lines.append(indent + "}")
     return "\n".join(lines)
 
 
-def _format_node(node, name, pad, source) -> list[str]:
+def _format_node(node, name, pad, source, bodies=False) -> list[str]:
     outs = ", ".join(name.typed(v) for v in node.outputs)
     attrs = {k: v for k, v in node.attrs.items() if k != "body"}
     attr_s = "[" + ", ".join(f"{k}={format_attr(v)}" for k, v in attrs.items()) + "]" if attrs else ""
     args = " ".join(name(v) for v in node.inputs)
     line = f"{pad}{outs} = {node.op}{attr_s}" + (f" {args}" if args else "")
     if source and node.meta.get("source"):
-        line += f"  # {node.meta['source']}"
+        module = node.meta.get("module")
+        line += f"  # {node.meta['source']}" + (f" in {module}" if module else "")
     lines = [line]
     body = node.attrs.get("body")
     if body is not None:
         lines.append(format_graph(body, source, indent=pad + "  ", header="body"))
+    decomposition = node.meta.get("body")
+    if bodies and decomposition is not None:
+        lines.append(format_graph(decomposition, source, indent=pad + "  ", header="decomposition", bodies=True))
     return lines

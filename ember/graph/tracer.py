@@ -27,6 +27,7 @@ import os
 import sys
 
 from .ir import Graph, Node, Value
+from .layers import LayerState, record_layer, reveal
 
 _EMBER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -124,6 +125,10 @@ class Tracer:
         # with their value as made, even when the function writes into them later (initial: that value)
         self.created: set[int] = set()
         self.initial: dict[Value, object] = {}
+        self.layers = True  # record layer ops (conv, lstm...) as one node each (see graph/layers.py)
+        self.layer_state = LayerState()
+        self.module_names: dict = {}  # id(module) -> its path in the traced model ("encoder.layers.0")
+        self.module_stack: list = []  # paths of the modules being called
 
     # -------------------------------------------------------------------------------- values
     def add_input(self, tensor, hint=None) -> Value:
@@ -143,6 +148,8 @@ class Tracer:
     def value_of(self, tensor) -> Value:
         arr = tensor._data
         v = self.env.get(id(arr))
+        if v is not None and v in self.layer_state.hidden:
+            reveal(self, v)  # made inside a layer node and read outside: back to primitives
         if v is not None and id(arr) in self.stale and not self.broken:
             self._break("stale", self.stale[id(arr)])
         if v is None:
@@ -164,7 +171,9 @@ class Tracer:
         ins = [self.value_of(t) for t in inputs]
         outv = Value(out._data.shape, str(out._data.dtype))
         site = user_site()
-        meta = {"source": f"{os.path.basename(site[0])}:{site[1]}"}
+        meta = {"source": f"{os.path.basename(site[0])}:{site[1]}", "site": site}
+        if self.module_stack:
+            meta["module"] = self.module_stack[-1]
         self.graph.insert_node(Node(op.name, ins, dict(attrs), [outv], meta))
         self._bind(out._data, outv)
         if op.name in _VIEW_OPS and len(inputs) == 1 and _root(out._data) is _root(inputs[0]._data):
@@ -172,9 +181,24 @@ class Tracer:
             self.views[id(out._data)] = (base, op.name, dict(attrs))
             self.children.setdefault(id(base), []).append(out._data)
 
+    def composite(self, op, run, inputs, attrs):
+        """A layer op's eager composite is being called (``ember.ops.composite``): one node, if pure."""
+        return record_layer(self, op, run, inputs, attrs)
+
+    def call_module(self, module, call):
+        """``module(...)`` while tracing: nodes made inside carry the module's path (``meta["module"]``)."""
+        kind = type(module).__name__
+        name = self.module_names.get(id(module))
+        self.module_stack.append(f"'{name}' ({kind})" if name else kind)
+        try:
+            return call()
+        finally:
+            self.module_stack.pop()
+
     def record_inplace(self, target, res):
         """``target``'s buffer now holds ``res``: rebind it, and replay the write on the views that share its
         memory (or mark them stale when the relation is unknown)."""
+        self.layer_state.inplace += 1
         if self.broken:
             return
         v = self.value_of(res)

@@ -74,24 +74,31 @@ def _check_types(graph: Graph, node, index) -> None:
     if node.op == "fused":
         _check_fused(node, index)
         return
-    if len(node.outputs) != 1:
-        raise GraphError(
-            f"{_where(node, index)}: a primitive has exactly one output, found {len(node.outputs)}"
-        )
     try:
-        aval = opinfo.infer(node.op, [(v.shape, v.dtype) for v in node.inputs], node.attrs)
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        avals = opinfo.infer_outputs(node.op, [(v.shape, v.dtype) for v in node.inputs], node.attrs)
+    except (ValueError, KeyError, IndexError, TypeError, RuntimeError) as exc:
         raise GraphError(f"{_where(node, index)}: {exc}") from None
-    if aval is None:
+    if avals is None:
         return
-    out = node.outputs[0]
-    shape, dtype = aval
-    if not _dims_agree(shape, out.shape):
-        raise GraphError(
-            f"{_where(node, index)}: output shape {list(out.shape)} but the inputs give {list(shape)}"
-        )
-    if dtype is not None and dtype != out.dtype:
-        raise GraphError(f"{_where(node, index)}: output dtype {out.dtype} but the inputs give {dtype}")
+    if len(avals) != len(node.outputs):
+        raise GraphError(f"{_where(node, index)}: {node.op} has {len(avals)} output(s), the node "
+                         f"{len(node.outputs)}")
+    for out, (shape, dtype) in zip(node.outputs, avals):
+        if not _dims_agree(shape, out.shape):
+            raise GraphError(
+                f"{_where(node, index)}: output shape {list(out.shape)} but the inputs give {list(shape)}"
+            )
+        if dtype != out.dtype:
+            raise GraphError(f"{_where(node, index)}: output dtype {out.dtype} but the inputs give {dtype}")
+    body = node.meta.get("body")
+    if body is not None:  # a layer node's decomposition: a graph of its own with the node's signature
+        _check_body(node, index, body)
+
+
+def _check_body(node, index, body) -> None:
+    verify(body)
+    if len(body.inputs) != len(node.inputs) or len(body.outputs) != len(node.outputs):
+        raise GraphError(f"{_where(node, index)}: the decomposition's signature does not match the node's")
 
 
 def _check_fused(node, index) -> None:

@@ -1,6 +1,8 @@
 """Ember's primitives: one registry, one dispatch point (``apply``). See docs/internals.md."""
-from ._core import REGISTRY, Aval, Op, apply, get, register, update_primitive  # noqa: F401,I001
+from ._core import (REGISTRY, Aval, Op, Unsupported, apply, composite, get, register, register_layer,  # noqa: F401,I001
+                    register_lowering, unsupported, update_primitive)
 from . import elementwise, reduction, shape, indexing, linalg, random  # noqa: F401,E402,I001
 from . import nn  # noqa: F401,E402,I001  (fused nn primitives: relu, softmax_cross_entropy, linear)
 from . import conv, rnn  # noqa: F401,E402  (im2col/col2im, max-pool select/scatter, fused LSTM)
+from . import layers  # noqa: F401,E402  (layer ops: conv, pools, norms, embedding, RNNs, attention)
 from . import checks, optim  # noqa: F401,E402  (assert_all value checks; adam_step)

@@ -17,7 +17,10 @@ CHECK_ATTR = "_ember_check"  # set on errors raised by value checks (ops/checks.
 
 
 class Aval:
-    """An abstract value: shape and dtype without data (what shape rules and the IR see)."""
+    """An abstract value: shape and dtype without data (what shape rules and the IR see).
+
+    A dim is an int or ``None`` (unknown: a dynamic size such as the batch of an exported model); shape rules
+    propagate ``None`` and raise only on a definite mismatch (see ``ember/ops/_rules.py``)."""
 
     __slots__ = ("shape", "dtype", "device")
 
@@ -32,27 +35,62 @@ class Aval:
         return f"Aval({self.shape}, {self.dtype})"
 
 
-class Op:
-    """One primitive: forward on arrays, vjp on Ember tensors, a shape/dtype rule, and flags.
+class Unsupported(Exception):
+    """Raised by a lowering for a node it cannot express (an attr value, an opset, a dtype); ``suggest`` says
+    what would work (another format or opset, a layer option). The exporter adds the op, layer and line."""
 
-    ``saves``: indices of inputs whose *values* the vjp reads (in-place modification of those is an error);
-    ``saves_out``: whether the vjp reads the output; ``view``: the output may share the input's memory;
-    ``update``: for an update primitive (``tensor.update_``), the in-place kernel ``update(xp, *states,
-    *operands, **attrs)`` that changes the leading state arrays; ``forward`` is then its functional form, the
-    new states stacked (``update_primitive``).
+    def __init__(self, reason: str, suggest: str = ""):
+        super().__init__(reason)
+        self.reason, self.suggest = reason, suggest
+
+
+class Op:
+    """One op: its forward, vjp, shape/dtype rule, flags and per-target lowerings, all on its definition.
+
+    - ``forward(xp, *arrays, **attrs)``, ``vjp(g, out, *inputs, **attrs)``, ``infer(*avals, **attrs)``.
+    - ``saves``: indices of inputs whose *values* the vjp reads (in-place modification of those is an error);
+      ``saves_out``: whether the vjp reads the output.
+    - ``view``: eager results share the input's version counter; ``aliases``: the output may share the first
+      input's memory (the memory planner's fact; defaults to ``view``; ``getitem`` aliases without ``view``).
+    - ``kind``: "elementwise", "reduce", "shape", "index", "matmul", "random", "nn", "layer" or "other";
+      ``pure``: False for random draws; ``compare``: a boolean result of a comparison.
+    - ``ufunc`` / ``reduce_fn``: the ``xp`` function the forward is (executors call it with ``out=``).
+    - ``lowerings[target]`` (see ``register_lowering``) and ``unsupported[target]`` (a reason).
+    - ``update``: for an update primitive (``tensor.update_``), the in-place kernel ``update(xp, *states,
+      *operands, **attrs)`` that changes the leading state arrays; ``forward`` is then its functional form, the
+      new states stacked (``update_primitive``).
+    - Layer ops (``kind == "layer"``, see ``register_layer``) have no forward: their eager implementation is a
+      composite of primitives, which a trace keeps as the node's decomposition.
     """
 
-    __slots__ = ("name", "forward", "vjp", "infer", "saves", "saves_out", "view", "kind", "onnx", "update")
+    __slots__ = ("name", "forward", "vjp", "infer", "saves", "saves_out", "view", "kind", "aliases", "pure",
+                 "compare", "ufunc", "reduce_fn", "lowerings", "unsupported", "n_out", "update")
 
     def __init__(self, name, forward, vjp=None, infer=None, saves=(), saves_out=False, view=False,
-                 kind="other", onnx=None, update=None):
+                 kind="other", onnx=None, aliases=None, pure=None, compare=False, ufunc=None, reduce_fn=None,
+                 n_out=1, update=None):
         self.name, self.forward, self.vjp, self.infer = name, forward, vjp, infer
         # saves: input indices, or "all" / "rest" (every input / every input after the first) for variadic ops
         self.saves = saves if isinstance(saves, str) else tuple(saves)
-        self.saves_out, self.view, self.kind, self.onnx, self.update = saves_out, view, kind, onnx, update
+        self.saves_out, self.view, self.kind = saves_out, view, kind
+        self.aliases = view if aliases is None else aliases
+        # random draws and value checks that raise are kept where they are by every pass
+        self.pure = kind not in ("random", "check") if pure is None else pure
+        self.update = update
+        self.compare, self.ufunc, self.reduce_fn, self.n_out = compare, ufunc, reduce_fn, n_out
+        self.lowerings: dict = {} if onnx is None else {"onnx": onnx}
+        self.unsupported: dict = {}
 
     def __repr__(self):
         return f"<op {self.name}>"
+
+    @property
+    def onnx(self):  # the older spelling
+        return self.lowerings.get("onnx")
+
+    def lowering(self, target: str):
+        """This op's lowering for ``target`` ("onnx", "tflite", "numba", "cuda", "cpu_loop", ...) or None."""
+        return self.lowerings.get(target)
 
     def saved_indices(self, n_inputs: int):
         """Indices of the inputs whose values the vjp reads (resolving "all" / "rest" for ``n_inputs``)."""
@@ -63,6 +101,8 @@ class Op:
 
 
 def register(name, forward, **kw) -> Op:
+    """Register primitive ``name``: ``register(name, forward, vjp=, infer=, saves=, saves_out=, view=, kind=,
+    ufunc=, reduce_fn=, ...)`` (see ``Op``)."""
     if name in REGISTRY:
         raise ValueError(f"primitive {name!r} is already registered")
     op = Op(name, forward, **kw)
@@ -89,6 +129,76 @@ def get(name: str) -> Op:
         return REGISTRY[name]
     except KeyError:
         raise KeyError(f"no primitive named {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+
+
+def register_lowering(name: str, target: str, impl=None):
+    """Attach ``impl`` as op ``name``'s lowering for ``target``; usable as a decorator.
+
+    The convention for export targets ("onnx", "tflite"): ``impl(ctx, node)``, where ``node`` is the IR node
+    (``node.inputs``/``node.outputs`` Values, ``node.attrs``) and ``ctx`` the target's builder object (so
+    ``ember/ops`` never imports the format's package). A lowering raises ``Unsupported(reason, suggest)`` for
+    attr values it cannot express. Executor targets store their own forms ("numba"/"cuda": kernel
+    expressions, "cpu_loop": ``fn(node) -> callable | None``).
+
+    Example:
+        >>> from ember.ops import register_lowering
+        >>> @register_lowering("relu", "my_format")
+        ... def _relu(ctx, node):
+        ...     ctx.emit("RELU", [ctx.input(node, 0)], [ctx.output(node)])
+    """
+
+    def attach(fn):
+        op = get(name)
+        op.lowerings[target] = fn
+        op.unsupported.pop(target, None)
+        return fn
+
+    return attach if impl is None else attach(impl)
+
+
+def unsupported(name: str, target: str, reason: str) -> None:
+    """Mark op ``name`` as having no lowering for ``target``, saying why (and what to use instead)."""
+    op = get(name)
+    op.lowerings.pop(target, None)
+    op.unsupported[target] = reason
+
+
+def register_layer(name: str, infer, n_out: int = 1, **kw) -> Op:
+    """Declare a layer-level op (conv, pools, norms, embedding, RNNs, attention...): a node of the IR that
+    deployment formats know as one op. It has attrs, a shape rule and lowerings but no forward: its eager
+    implementation is a composite of primitives, bound with ``@composite(name, bind)``."""
+    return register(name, None, infer=infer, kind="layer", n_out=n_out, **kw)
+
+
+def composite(name: str, bind=None):
+    """Decorate the eager implementation of layer op ``name``. Eagerly the function runs as it is (one check
+    of the tracer). While tracing, the tracer records one ``name`` node whose decomposition is what the
+    function recorded. ``bind(*args, **kwargs)`` maps the call to ``(input tensors, attrs)`` (plain data) or
+    None when this call is not that layer (training-mode batch norm, dropout in attention...); without
+    ``bind`` the positional tensors are the inputs and the keyword arguments the attrs."""
+    import functools
+
+    def deco(impl):
+        op = get(name)
+
+        @functools.wraps(impl)
+        def call(*args, **kwargs):
+            tracer = STATE.tracer
+            if tracer is None or not hasattr(tracer, "composite"):
+                return impl(*args, **kwargs)
+            if bind is None:
+                inputs, attrs = [a for a in args if isinstance(a, Tensor)], kwargs
+            else:
+                bound = bind(*args, **kwargs)
+                if bound is None:
+                    return impl(*args, **kwargs)
+                inputs, attrs = bound
+            return tracer.composite(op, lambda: impl(*args, **kwargs), list(inputs), dict(attrs))
+
+        call.op = op
+        return call
+
+    return deco
 
 
 def apply(op, *inputs, **attrs):

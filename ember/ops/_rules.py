@@ -1,21 +1,51 @@
-"""Shape and dtype rules shared by the primitives (raise the user-facing errors)."""
+"""Shape and dtype rules shared by the primitives (raise the user-facing errors).
+
+Dims are ints or ``None`` (unknown: a dynamic size). Rules propagate ``None`` and raise only on a definite
+mismatch, so one rule serves eager error messages (every dim known), graph verification and dynamic shapes.
+"""
 from __future__ import annotations
+
+import math
 
 from ..dtypes import bool_, from_name, promote
 from ._core import Aval
+
+
+# -- dim arithmetic with unknown (None) dims ---------------------------------------------------------------
+def differ(a, b) -> bool:
+    """True only when both dims are known and different."""
+    return a is not None and b is not None and a != b
+
+
+def dprod(dims):
+    """The product of ``dims``, or None when one is unknown (0 wins: an empty tensor stays empty)."""
+    dims = tuple(dims)
+    if 0 in dims:
+        return 0
+    return None if None in dims else math.prod(dims)
+
+
+def dsum(dims):
+    dims = tuple(dims)
+    return None if None in dims else sum(dims)
+
+
+def dadd(d, k):
+    return None if d is None else d + k
 
 
 def broadcast_shapes(op: str, *shapes) -> tuple:
     ndim = max(len(s) for s in shapes)
     out = []
     for k in range(-ndim, 0):
-        sizes = {s[k] for s in shapes if len(s) >= -k and s[k] != 1}
+        dims = [s[k] for s in shapes if len(s) >= -k]
+        sizes = {d for d in dims if d != 1 and d is not None}
         if len(sizes) > 1:
             shown = " and ".join(str(tuple(s)) for s in shapes)
             sizes_txt = " vs ".join(str(s[k]) if len(s) >= -k else "-" for s in shapes)
             raise ValueError(f"{op}: shapes {shown} cannot be broadcast together: dimension {k} is "
                              f"{sizes_txt} (sizes must match or be 1)")
-        out.append(sizes.pop() if sizes else 1)
+        out.append(sizes.pop() if sizes else (None if None in dims else 1))
     return tuple(out)
 
 

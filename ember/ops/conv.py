@@ -21,12 +21,16 @@ from __future__ import annotations
 import itertools
 import math
 
-from ._core import Aval, apply, register
+from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
+from ._rules import differ, dprod
 
 
 # -- shared window geometry --------------------------------------------------------------------------------
 def out_size(size, k, s, pad, d):
-    """Number of windows along one dim of length ``size`` with padding ``pad`` = (before, after)."""
+    """Number of windows along one dim of length ``size`` with padding ``pad`` = (before, after) (None when
+    ``size`` is unknown)."""
+    if size is None:
+        return None
     return (size + pad[0] + pad[1] - d * (k - 1) - 1) // s + 1
 
 
@@ -42,7 +46,7 @@ def _check_windows(op, x, kernel, stride, padding, dilation):
     if any(k < 1 for k in kernel) or any(s < 1 for s in stride) or any(d < 1 for d in dilation):
         raise RuntimeError(f"{op}: kernel {kernel}, stride {stride} and dilation {dilation} must be positive")
     outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
-    if any(o < 1 for o in outs):
+    if any(o is not None and o < 1 for o in outs):
         eff = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
         padded = tuple(s + p[0] + p[1] for s, p in zip(x.shape[2:], padding))
         raise RuntimeError(f"{op}: the input's spatial size {tuple(x.shape[2:])} (padded to {padded}) is "
@@ -91,9 +95,10 @@ def _im2col_fwd(xp, x, kernel, stride, padding, dilation, fold_batch=False):
 
 def _im2col_rule(x, kernel, stride, padding, dilation, fold_batch=False):
     outs = _check_windows("im2col", x, kernel, stride, padding, dilation)
+    k = math.prod(kernel)
     if fold_batch:
-        return Aval((x.shape[1] * math.prod(kernel), x.shape[0] * math.prod(outs)), x.dtype, x.device)
-    return Aval((x.shape[0], x.shape[1] * math.prod(kernel), math.prod(outs)), x.dtype, x.device)
+        return Aval((dprod((x.shape[1], k)), dprod((x.shape[0],) + outs)), x.dtype, x.device)
+    return Aval((x.shape[0], dprod((x.shape[1], k)), dprod(outs)), x.dtype, x.device)
 
 
 def _col2im_fwd(xp, cols, size, kernel, stride, padding, dilation, fold_batch=False):
@@ -122,19 +127,24 @@ def _col2im_fwd(xp, cols, size, kernel, stride, padding, dilation, fold_batch=Fa
 
 def _col2im_rule(cols, size, kernel, stride, padding, dilation, fold_batch=False):
     k = math.prod(kernel)
-    outs = out_sizes(size, kernel, stride, padding, dilation)
-    length = math.prod(outs)
+    length = math.prod(out_sizes(size, kernel, stride, padding, dilation))
+
+    def div(d, by):  # unknown dims divide to unknown; known ones must divide evenly
+        return None if d is None else (d // by if d % by == 0 else -1)
+
     if fold_batch:
-        if cols.ndim != 2 or cols.shape[0] % k or cols.shape[1] % length:
+        c, n = (div(cols.shape[0], k), div(cols.shape[1], length)) if cols.ndim == 2 else (-1, -1)
+        if -1 in (c, n):
             raise RuntimeError(f"col2im: expected input of shape (C*{k}, N*{length}) for output size "
                                f"{tuple(size)}, kernel {tuple(kernel)}, stride {tuple(stride)} (fold_batch): "
                                f"there are {length} windows of {k} elements per image, got shape {cols.shape}")
-        return Aval((cols.shape[1] // length, cols.shape[0] // k) + tuple(size), cols.dtype, cols.device)
-    if cols.ndim != 3 or cols.shape[1] % k or cols.shape[2] != length:
+        return Aval((n, c) + tuple(size), cols.dtype, cols.device)
+    c = div(cols.shape[1], k) if cols.ndim == 3 else -1
+    if c == -1 or differ(cols.shape[2], length):
         raise RuntimeError(f"col2im: expected input of shape (N, C*{k}, {length}) for output size "
                            f"{tuple(size)}, kernel {tuple(kernel)}, stride {tuple(stride)}: there are "
                            f"{length} windows of {k} elements, got shape {cols.shape}")
-    return Aval((cols.shape[0], cols.shape[1] // k) + tuple(size), cols.dtype, cols.device)
+    return Aval((cols.shape[0], c) + tuple(size), cols.dtype, cols.device)
 
 
 def _win(attrs):
@@ -258,3 +268,33 @@ def _int64():
     from ..dtypes import int64
 
     return int64
+
+
+# -- ONNX: convolutions and pools export as their layer nodes (Conv, MaxPool...); these are the pieces --------
+unsupported("im2col", "onnx", "unfold (im2col) has no ONNX op; convolutions and pools export as the Conv / "
+            "MaxPool / AveragePool layer nodes, a bare F.unfold does not export")
+unsupported("pool_scatter", "onnx", "max pooling's gradient; ONNX export covers inference graphs")
+unsupported("pool_argmax", "onnx", "return_indices=True: ONNX MaxPool's indices count over the whole tensor, not "
+            "per plane; export with return_indices=False")
+
+
+@register_lowering("col2im", "onnx")
+def _col2im_onnx(ctx, node):
+    a = node.attrs
+    if ctx.opset < 18 or a.get("fold_batch") or len(a["kernel"]) != 2:
+        raise Unsupported("fold (col2im) needs ONNX Col2Im (opset 18) on (N, C*k, L) columns",
+                          "export with opset_version=18 or later")
+    pads = [p[0] for p in a["padding"]] + [p[1] for p in a["padding"]]
+    ctx.emit("Col2Im", [ctx.input(node, 0), ctx.ints(a["size"]), ctx.ints(a["kernel"])], [ctx.output(node)],
+             dilations=list(a["dilation"]), pads=pads, strides=list(a["stride"]))
+
+
+@register_lowering("pool_select", "onnx")
+def _pool_select_onnx(ctx, node):
+    a = node.attrs
+    if node.inputs[0] is not node.inputs[1]:
+        raise Unsupported("pool_select of one tensor at another's maxima (max pooling's double backward)",
+                          "export the inference graph")
+    pads = [p[0] for p in a["padding"]] + [p[1] for p in a["padding"]]
+    ctx.emit("MaxPool", [ctx.input(node, 0)], [ctx.output(node)], kernel_shape=list(a["kernel"]),
+             strides=list(a["stride"]), pads=pads, dilations=list(a["dilation"]))

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from ..dtypes import promote
-from ._core import Aval, apply, register
-from ._rules import broadcast_shapes
+from . import _onnx
+from ._core import Aval, apply, register, register_lowering
+from ._rules import broadcast_shapes, differ
 from .elementwise import unbroadcast
 
 
@@ -16,7 +17,7 @@ def _matmul_rule(a, b):
                            f"{b.dtype.name}. Convert one with .to({a.dtype!r}) (or .float()).")
     k1 = a.shape[-1]
     k2 = b.shape[-2] if b.ndim > 1 else b.shape[0]
-    if k1 != k2:
+    if differ(k1, k2):
         hint = ""
         if b.ndim >= 2 and b.shape[-1] == k1:
             hint = " Did you mean a @ b.T (or b.mT)?"
@@ -114,7 +115,10 @@ def _einsum_rule(*xs, equation):
             raise ValueError(f"einsum: operand {i} has {x.ndim} dims {x.shape} but its subscript {sub!r} names "
                              f"{len(sub)}")
         for c, s in zip(sub, x.shape):
-            if sizes.setdefault(c, s) != s and s != 1 and sizes[c] != 1:
+            cur = sizes.get(c, -1)
+            if cur in (-1, None, 1):  # unset, unknown or broadcast: the new size tells more
+                sizes[c] = s if cur != 1 or s != 1 else 1
+            elif differ(cur, s) and s != 1:
                 raise ValueError(f"einsum: subscript {c!r} has size {sizes[c]} in one operand and {s} in operand {i}")
     dt = xs[0].dtype
     for x in xs[1:]:
@@ -153,3 +157,17 @@ def _einsum_vjp(g, out, *xs, equation):
 
 
 register("einsum", _einsum_fwd, vjp=_einsum_vjp, infer=_einsum_rule, saves="all", kind="matmul")
+
+
+# -- ONNX ------------------------------------------------------------------------------------------------------
+_onnx.simple("matmul", "MatMul")
+
+
+def _einsum_onnx(ctx, node):
+    eq = node.attrs["equation"].replace(" ", "")
+    if "->" not in eq:
+        eq += "->" + parse_einsum(eq, len(node.inputs))[1]
+    ctx.emit("Einsum", _onnx.same_dtype_inputs(ctx, node), [ctx.output(node)], equation=eq)
+
+
+register_lowering("einsum", "onnx", _einsum_onnx)

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..dtypes import int64
-from ._core import Aval, apply, register
-from ._rules import elementwise
+from . import _onnx
+from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
+from ._rules import differ, elementwise
 from .linalg import _matmul_rule, gemm
 
 
@@ -39,7 +42,7 @@ register("relu", lambda xp, x: xp.maximum(x, x.dtype.type(0)), vjp=_relu_vjp,
 
 # -- softmax cross-entropy -----------------------------------------------------------------------------------
 def _ce_rule(x, t, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
-    if x.ndim != 2 or t.ndim != 1 or t.shape[0] != x.shape[0]:
+    if x.ndim != 2 or t.ndim != 1 or differ(t.shape[0], x.shape[0]):
         raise ValueError(f"softmax_cross_entropy: expected logits (N, C) and class indices (N,), got "
                          f"{x.shape} and {t.shape}")
     if t.dtype.category != 1:
@@ -143,6 +146,8 @@ def _ce_grad_vjp(cot, out, g, x, t, ignore_index=-100, label_smoothing=0.0, redu
 register("softmax_cross_entropy", _ce_fwd, vjp=_ce_vjp, infer=_ce_rule, saves=(0, 1), kind="other")
 register("softmax_cross_entropy_grad", _ce_grad_fwd, vjp=_ce_grad_vjp, infer=_ce_grad_rule, saves=(0, 1, 2),
          kind="other")
+unsupported("softmax_cross_entropy_grad", "onnx", "a gradient of the loss: ONNX export writes inference graphs "
+            "(export the model in eval mode, without its loss's backward)")
 
 
 # -- softmax -------------------------------------------------------------------------------------------------
@@ -257,7 +262,7 @@ register("standardize_grad", _standardize_grad_fwd, vjp=_standardize_grad_vjp, i
 # -- linear --------------------------------------------------------------------------------------------------
 def _linear_rule(x, w, b):
     out = _matmul_rule(x, Aval(w.shape[::-1], w.dtype, w.device))
-    if b.shape != (w.shape[0],):
+    if b.ndim != 1 or differ(b.shape[0], w.shape[0]):
         raise RuntimeError(f"linear: bias of shape {b.shape} does not match the {w.shape[0]} output "
                            f"features of weight {w.shape}; it must have shape ({w.shape[0]},)")
     return out
@@ -289,3 +294,49 @@ def _linear_vjp(g, out, x, w, b):
 
 register("linear", _linear_fwd, vjp=_linear_vjp, infer=_linear_rule, saves=(0, 1), kind="matmul")
 _ = int64
+
+
+# -- lowerings ---------------------------------------------------------------------------------------------------
+# relu's kernel forms: a typed zero keeps the dtype; NaN propagates, as np.maximum does eagerly
+register_lowering("relu", "numba", lambda kctx, node, args: f"np.maximum({args[0]}, np.{node.outputs[0].dtype}(0))")
+register_lowering("relu", "cuda", "({0} < 0 ? 0 : {0})")
+_onnx.simple("relu", "Relu")
+
+
+@register_lowering("softmax", "onnx")
+def _softmax_onnx(ctx, node):  # opset 13+: one axis, as the primitive
+    ctx.emit("Softmax", [ctx.input(node, 0)], [ctx.output(node)], axis=int(node.attrs["axis"]))
+
+
+@register_lowering("standardize", "onnx")
+def _standardize_onnx(ctx, node):  # LayerNormalization (opset 17) with a unit scale and no bias
+    x, k = node.inputs[0], int(node.attrs["ndim"])
+    trailing = x.shape[x.ndim - k:]
+    if None in trailing:
+        raise Unsupported("layer normalization over a dynamic dim", "keep the normalized dims static")
+    ones = ctx.const(np.ones(trailing, ctx.np_dtype(x.dtype)))
+    ctx.emit("LayerNormalization", [ctx.input(node, 0), ones], [ctx.output(node)], axis=-k,
+             epsilon=float(node.attrs["eps"]))
+
+
+@register_lowering("linear", "onnx")
+def _linear_onnx(ctx, node):
+    x, w, b = (ctx.input(node, i) for i in range(3))
+    if node.inputs[0].ndim == 2:
+        ctx.emit("Gemm", [x, w, b], [ctx.output(node)], transB=1)
+        return
+    w_arr = ctx.value(node, 1)  # a parameter (initializer): transposed once at export
+    wt = ctx.const(np.ascontiguousarray(w_arr.T)) if w_arr is not None else ctx.emit("Transpose", [w], perm=[1, 0])
+    ctx.emit("Add", [ctx.emit("MatMul", [x, wt]), b], [ctx.output(node)])
+
+
+@register_lowering("softmax_cross_entropy", "onnx")
+def _ce_onnx(ctx, node):
+    a = node.attrs
+    if a.get("label_smoothing"):
+        raise Unsupported("ONNX's SoftmaxCrossEntropyLoss has no label smoothing", "label_smoothing=0.0")
+    ctx.emit("SoftmaxCrossEntropyLoss", [ctx.input(node, 0), ctx.input(node, 1)], [ctx.output(node)],
+             reduction=a.get("reduction", "mean"), ignore_index=int(a.get("ignore_index", -100)))
+
+
+unsupported("standardize_grad", "onnx", "a gradient (layer norm's backward); ONNX export covers inference graphs")

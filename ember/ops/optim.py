@@ -9,7 +9,7 @@ Written as Ember ops, the update was ~20 dispatches per parameter, 2x the eager 
 """
 from __future__ import annotations
 
-from ._core import Aval, update_primitive
+from ._core import Aval, unsupported, update_primitive
 
 
 def _adam_step_(xp, p, exp_avg, exp_avg_sq, *rest, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
@@ -58,3 +58,6 @@ def _adam_step_rule(p, *rest, amsgrad, **_):
 
 
 update_primitive("adam_step", _adam_step_, 2, infer=_adam_step_rule)
+
+unsupported("adam_step", "onnx", "an optimizer update: ONNX export writes inference graphs (train with Ember, "
+            "export the trained model in eval mode)")

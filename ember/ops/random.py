@@ -3,7 +3,7 @@ fresh numbers on every call, in the order eager code draws them)."""
 from __future__ import annotations
 
 from ..dtypes import from_name
-from ._core import Aval, register
+from ._core import Aval, register, register_lowering, unsupported
 
 
 def _draw(kind, shape, dtype, device, **params):
@@ -34,3 +34,20 @@ register("randint", lambda xp, shape, dtype, low, high, device="cpu":
          _draw("integers", shape, dtype, device, low=low, high=high), infer=_shaped, kind="random")
 register("randperm", _randperm, infer=lambda n, dtype, device="cpu": Aval((n,), from_name(dtype), device),
          kind="random")
+
+
+# -- ONNX: the runtime draws from its own generator (values differ from Ember's; the distribution is the same)
+def _random_onnx(op_type, lo, hi):
+    def lower(ctx, node):
+        a = node.attrs
+        ctx.emit(op_type, [], [ctx.output(node)], shape=[int(d) for d in a["shape"]], dtype=ctx.dtype(a["dtype"]),
+                 **{lo[0]: float(a.get(lo[1], lo[2])), hi[0]: float(a.get(hi[1], hi[2]))})
+
+    return lower
+
+
+register_lowering("uniform", "onnx", _random_onnx("RandomUniform", ("low", "low", 0.0), ("high", "high", 1.0)))
+register_lowering("normal", "onnx", _random_onnx("RandomNormal", ("mean", "mean", 0.0), ("scale", "std", 1.0)))
+unsupported("randint", "onnx", "ONNX has no integer random draw with Ember's semantics; draw outside the model "
+            "and pass the values as an input")
+unsupported("randperm", "onnx", "ONNX has no random permutation; pass the permutation as an input")

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..dtypes import int64
-from ._core import Aval, apply, register
+from . import _onnx
+from ._core import Aval, apply, register, register_lowering
 from ._rules import check_axes, reduce_rule
 
 
@@ -86,17 +87,83 @@ def _sum_rule(x, axis=None, keepdims=False):
     return out
 
 
-register("sum", _sum_fwd, vjp=_sum_vjp, infer=_sum_rule, kind="reduce")
+def _prod_rule(x, axis=None, keepdims=False):
+    out = reduce_rule("prod")(x, axis, keepdims)
+    if x.dtype.category < 2:  # NumPy multiplies small ints in int64 too
+        out.dtype = int64
+    return out
+
+
+# reduce_fn: the float forward is ``xp.<fn>(x, axis=, keepdims=)`` (executors pass ``out=``)
+register("sum", _sum_fwd, vjp=_sum_vjp, infer=_sum_rule, kind="reduce", reduce_fn="sum")
 register("amax", lambda xp, x, axis=None, keepdims=False: xp.max(x, axis=axis, keepdims=keepdims),
-         vjp=_extreme_vjp, infer=reduce_rule("amax"), saves=(0,), saves_out=True, kind="reduce")
+         vjp=_extreme_vjp, infer=reduce_rule("amax"), saves=(0,), saves_out=True, kind="reduce", reduce_fn="max")
 register("amin", lambda xp, x, axis=None, keepdims=False: xp.min(x, axis=axis, keepdims=keepdims),
-         vjp=_extreme_vjp, infer=reduce_rule("amin"), saves=(0,), saves_out=True, kind="reduce")
+         vjp=_extreme_vjp, infer=reduce_rule("amin"), saves=(0,), saves_out=True, kind="reduce", reduce_fn="min")
 register("prod", lambda xp, x, axis=None, keepdims=False: xp.prod(x, axis=axis, keepdims=keepdims),
-         vjp=_prod_vjp, infer=reduce_rule("prod"), saves=(0,), saves_out=True, kind="reduce")
+         vjp=_prod_vjp, infer=_prod_rule, saves=(0,), saves_out=True, kind="reduce", reduce_fn="prod")
 register("argmax", _arg_fwd("argmax"), infer=_arg_rule("argmax"), kind="reduce")
 register("argmin", _arg_fwd("argmin"), infer=_arg_rule("argmin"), kind="reduce")
-register("cumsum", lambda xp, x, axis: xp.cumsum(x, axis=axis), vjp=_cumsum_vjp,
-         infer=lambda x, axis: Aval(x.shape, x.dtype, x.device) if check_axes("cumsum", x, axis) else None)
+def _cumsum_rule(x, axis):
+    check_axes("cumsum", x, axis)
+    return Aval(x.shape, int64 if x.dtype.category < 2 else x.dtype, x.device)  # NumPy accumulates ints in int64
+
+
+register("cumsum", lambda xp, x, axis: xp.cumsum(x, axis=axis), vjp=_cumsum_vjp, infer=_cumsum_rule)
 register("argsort", _argsort_fwd,
          infer=lambda x, axis=-1, descending=False, stable=True:
          Aval(x.shape, int64, x.device) if check_axes("argsort", x, axis) else None)
+
+
+# -- ONNX ------------------------------------------------------------------------------------------------------
+def _reduce_onnx(op_type):
+    def lower(ctx, node):
+        a = node.attrs
+        # sums of bools/small ints are int64 (as the primitive): cast first
+        x = ctx.typed_input(node, 0, node.outputs[0].dtype)
+        if node.inputs[0].ndim == 0:
+            ctx.emit("Identity", [x], [ctx.output(node)])
+            return
+        axes = _onnx.axes_of(node, a.get("axis"))
+        _onnx.reduce(ctx, op_type, x, axes, a.get("keepdims", False), ctx.output(node))
+
+    return lower
+
+
+for _name, _type in (("sum", "ReduceSum"), ("amax", "ReduceMax"), ("amin", "ReduceMin"), ("prod", "ReduceProd")):
+    register_lowering(_name, "onnx", _reduce_onnx(_type))
+
+
+def _arg_onnx(op_type):
+    def lower(ctx, node):
+        x, axis, keep = ctx.input(node, 0), node.attrs.get("axis"), int(bool(node.attrs.get("keepdims", False)))
+        if axis is None:  # over the flattened tensor
+            flat = ctx.emit("Reshape", [x, ctx.ints([-1])])
+            r = ctx.emit(op_type, [flat], axis=0, keepdims=0)
+            shape = [1] * node.inputs[0].ndim if keep else []
+            ctx.emit("Reshape", [r, ctx.ints(shape)], [ctx.output(node)])
+            return
+        ctx.emit(op_type, [x], [ctx.output(node)], axis=int(axis), keepdims=keep)
+
+    return lower
+
+
+register_lowering("argmax", "onnx", _arg_onnx("ArgMax"))
+register_lowering("argmin", "onnx", _arg_onnx("ArgMin"))
+
+
+@register_lowering("cumsum", "onnx")
+def _cumsum_onnx(ctx, node):
+    x = ctx.typed_input(node, 0, node.outputs[0].dtype)
+    ctx.emit("CumSum", [x, ctx.scalar(node.attrs["axis"], "int64")], [ctx.output(node)])
+
+
+@register_lowering("argsort", "onnx")
+def _argsort_onnx(ctx, node):
+    # TopK over the whole axis; equal values keep their index order (ONNX's tie rule), as the stable sort
+    a, x = node.attrs, node.inputs[0]
+    axis = a.get("axis", -1) % max(x.ndim, 1)
+    k = ctx.dim(node, 0, axis)
+    _, idx = ctx.emit("TopK", [ctx.input(node, 0), k], 2, axis=axis, largest=int(bool(a.get("descending"))),
+                      sorted=1)
+    ctx.emit("Identity", [idx], [ctx.output(node)])

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import weakref
 
+import numpy as np
+
 from .._state import STATE
 from ..backend import numpy
-from ._core import Aval, apply, register
+from . import _onnx
+from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
+from ._rules import dadd, differ, dprod
 
 # -- fused LSTM recurrence ---------------------------------------------------------------------------------
 # The forward keeps its gate activations for the backward (as PyTorch saves them), in a cache keyed by the
@@ -234,9 +238,10 @@ def _lstm_seq_vjp(g, out, xw, w_hh, h0, c0):
 
 
 def _lstm_seq_rule(xw, w_hh, h0, c0):
-    ok = xw.ndim == 3 and w_hh.ndim == 2 and h0.ndim == 2
-    ok = ok and xw.shape[2] == w_hh.shape[0] == 4 * w_hh.shape[1]
-    if not ok or h0.shape != c0.shape or h0.shape != (xw.shape[1], w_hh.shape[1]) or xw.shape[0] < 1:
+    ok = xw.ndim == 3 and w_hh.ndim == 2 and h0.ndim == 2 and c0.ndim == 2
+    ok = ok and not differ(xw.shape[2], w_hh.shape[0]) and not differ(w_hh.shape[0], dprod((4, w_hh.shape[1])))
+    ok = ok and not any(differ(a, b) for a, b in zip(h0.shape + h0.shape, c0.shape + (xw.shape[1], w_hh.shape[1])))
+    if not ok or (xw.shape[0] is not None and xw.shape[0] < 1):
         raise RuntimeError(f"lstm_seq: expected xw (T, B, 4H), w_hh (4H, H), h0 and c0 (B, H), got "
                            f"{xw.shape}, {w_hh.shape}, {h0.shape}, {c0.shape}")
     return Aval((2,) + tuple(xw.shape[:2]) + (w_hh.shape[1],), xw.dtype, xw.device)
@@ -250,4 +255,37 @@ def _no_second_order(*_args, **_kw):
 register("lstm_seq", _lstm_seq_fwd, vjp=_lstm_seq_vjp, infer=_lstm_seq_rule, saves=(0, 1, 2, 3),
          saves_out=True, kind="nn")
 register("lstm_seq_grad", _lstm_seq_grad_fwd, vjp=_no_second_order, kind="nn",
-         infer=lambda g, out, xw, *a: Aval((xw.shape[0] + 1,) + tuple(xw.shape[1:]), xw.dtype, xw.device))
+         infer=lambda g, out, xw, *a: Aval((dadd(xw.shape[0], 1),) + tuple(xw.shape[1:]), xw.dtype, xw.device))
+unsupported("lstm_seq_grad", "onnx", "the LSTM's backward; ONNX export covers inference graphs")
+
+
+# -- ONNX: one LSTM node. ONNX's LSTM gives every h but only the last c, so the (2, T, B, H) output is exact
+# where its readers look (h at any step, c at the last step: what nn.LSTM and keras.layers.LSTM read); other
+# readers get an Unsupported. xw already holds the input projection: ONNX's W is a gate permutation.
+def _reads_only_h_or_last_c(ctx, node):
+    t_len = node.inputs[0].shape[0]
+    for user in ctx.users(node.outputs[0]):
+        idx = user.attrs.get("index", ()) if user.op == "getitem" else None
+        if not idx or idx[0] is None or idx[0][0] != "int":
+            return False
+        if idx[0][1] == 1 and (len(idx) < 2 or idx[1] is None or idx[1][0] != "int" or
+                               idx[1][1] not in (-1, None if t_len is None else t_len - 1)):
+            return False
+    return True
+
+
+@register_lowering("lstm_seq", "onnx")
+def _lstm_seq_onnx(ctx, node):
+    if not _reads_only_h_or_last_c(ctx, node):
+        raise Unsupported("the fused LSTM's cell states are read at steps ONNX's LSTM does not output",
+                          "read the hidden states and the last cell state only (as nn.LSTM does)")
+    h4 = node.inputs[1].shape[0]
+    hsz = h4 // 4
+    order = np.concatenate([np.arange(g * hsz, (g + 1) * hsz) for g in (0, 3, 1, 2)])  # i f g o -> i o f c
+    w = np.eye(h4, dtype=ctx.np_dtype(node.inputs[0].dtype))[order][None]
+    r = _onnx.unsqueeze(ctx, ctx.emit("Gather", [ctx.input(node, 1), ctx.ints(order)], axis=0), [0])
+    h0, c0 = (_onnx.unsqueeze(ctx, ctx.input(node, i), [0]) for i in (2, 3))
+    y, _, yc = ctx.emit("LSTM", [ctx.input(node, 0), ctx.const(w), r, "", "", h0, c0], 3, hidden_size=hsz)
+    hs = ctx.emit("Squeeze", [y, ctx.ints([1])])  # (T, 1, B, H) -> (T, B, H)
+    cs = ctx.emit("Expand", [yc, ctx.emit("Shape", [hs])])  # the last c at every step: only its last is read
+    ctx.emit("Concat", [_onnx.unsqueeze(ctx, hs, [0]), _onnx.unsqueeze(ctx, cs, [0])], [ctx.output(node)], axis=0)

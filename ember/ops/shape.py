@@ -4,16 +4,27 @@ from __future__ import annotations
 import math
 
 from ..dtypes import promote
-from ._core import Aval, apply, register
-from ._rules import broadcast_shapes, check_axes
+from . import _onnx
+from ._core import Aval, apply, register, register_lowering
+from ._rules import broadcast_shapes, check_axes, differ, dprod, dsum
 from .elementwise import unbroadcast
 
 
 def _reshape_rule(x, shape):
-    if math.prod(shape) != math.prod(x.shape):
-        raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for a tensor of shape {x.shape} "
-                           f"({math.prod(x.shape)} elements vs {math.prod(shape)})")
-    return Aval(shape, x.dtype, x.device)
+    shape = tuple(shape)
+    total = dprod(x.shape)
+    if -1 not in shape:
+        if total is not None and math.prod(shape) != total:
+            raise RuntimeError(f"reshape: shape {shape} is invalid for a tensor of shape {x.shape} "
+                               f"({total} elements vs {math.prod(shape)})")
+        return Aval(shape, x.dtype, x.device)
+    rest = math.prod(d for d in shape if d != -1)
+    if total is not None:
+        if rest == 0 or total % rest:
+            raise RuntimeError(f"reshape: shape {shape} is invalid for a tensor of shape {x.shape} ({total} "
+                               f"elements are not a multiple of {rest})")
+        return Aval(tuple(total // rest if d == -1 else d for d in shape), x.dtype, x.device)
+    return Aval(tuple(None if d == -1 else d for d in shape), x.dtype, x.device)  # the -1 dim is unknown too
 
 
 def _permute_rule(x, perm):
@@ -26,11 +37,13 @@ def _permute_rule(x, perm):
 def _expand_rule(x, shape):
     if len(shape) < x.ndim:
         raise RuntimeError(f"expand: the target shape {tuple(shape)} has fewer dims than the tensor's {x.shape}")
+    lead = len(shape) - x.ndim
+    out = tuple(x.shape[i - lead] if d == -1 and i >= lead else d for i, d in enumerate(shape))
     for k in range(1, x.ndim + 1):
-        if x.shape[-k] != 1 and x.shape[-k] != shape[-k]:
+        if shape[-k] != -1 and x.shape[-k] != 1 and differ(x.shape[-k], shape[-k]):
             raise RuntimeError(f"expand: the size of dim {-k} ({x.shape[-k]}) must match the target size "
                                f"{shape[-k]} in {tuple(shape)} (only size-1 dims can be expanded)")
-    return Aval(shape, x.dtype, x.device)
+    return Aval(out, x.dtype, x.device)
 
 
 def _cat_rule(*xs, axis):
@@ -42,12 +55,12 @@ def _cat_rule(*xs, axis):
     for i, x in enumerate(xs[1:], 1):
         if x.device != ref.device:
             raise RuntimeError(f"cat: tensor 0 is on {ref.device} but tensor {i} is on {x.device}")
-        if x.ndim != ref.ndim or any(a != b for d, (a, b) in enumerate(zip(x.shape, ref.shape)) if d != ax):
+        if x.ndim != ref.ndim or any(differ(a, b) for d, (a, b) in enumerate(zip(x.shape, ref.shape)) if d != ax):
             raise RuntimeError(f"cat: sizes of tensors must match except in dimension {ax}: tensor 0 has shape "
                                f"{ref.shape} but tensor {i} has shape {x.shape}")
         dt = promote(dt, x.dtype)
     shape = list(ref.shape)
-    shape[ax] = sum(x.shape[ax] for x in xs)
+    shape[ax] = dsum(x.shape[ax] for x in xs)
     return Aval(shape, dt, ref.device)
 
 
@@ -72,8 +85,8 @@ def _pad_vjp(g, out, x, pads, value=0.0):
 def _pad_rule(x, pads, value=0.0):
     if len(pads) != x.ndim:
         raise ValueError(f"pad: got padding for {len(pads)} dims but the tensor of shape {x.shape} has {x.ndim}")
-    shape = tuple(s + b + a for s, (b, a) in zip(x.shape, pads))
-    if any(s < 0 for s in shape):
+    shape = tuple(None if s is None else s + b + a for s, (b, a) in zip(x.shape, pads))
+    if any(s is not None and s < 0 for s in shape):
         raise ValueError(f"pad: padding {pads} makes a negative size for shape {x.shape}")
     return Aval(shape, x.dtype, x.device)
 
@@ -107,3 +120,45 @@ def _to_device_fwd(xp, x, device):
 
 register("to_device", _to_device_fwd, vjp=lambda g, out, x, device: (apply("to_device", g, device=str(x.device)),),
          infer=lambda x, device: Aval(x.shape, x.dtype, device), kind="shape")
+
+
+# -- ONNX ------------------------------------------------------------------------------------------------------
+@register_lowering("reshape", "onnx")
+def _reshape_onnx(ctx, node):
+    shape = [int(d) for d in node.attrs["shape"]]
+    extra = {"allowzero": 1} if 0 in shape and -1 not in shape else {}  # a literal 0 is a size, not "copy"
+    ctx.emit("Reshape", [ctx.input(node, 0), ctx.ints(shape)], [ctx.output(node)], **extra)
+
+
+@register_lowering("permute", "onnx")
+def _permute_onnx(ctx, node):
+    ctx.emit("Transpose", [ctx.input(node, 0)], [ctx.output(node)], perm=[int(p) for p in node.attrs["perm"]])
+
+
+@register_lowering("expand", "onnx")
+def _expand_onnx(ctx, node):
+    shape = [1 if d == -1 else int(d) for d in node.attrs["shape"]]  # Expand broadcasts: 1 keeps the input's size
+    ctx.emit("Expand", [ctx.input(node, 0), ctx.ints(shape)], [ctx.output(node)])
+
+
+@register_lowering("cat", "onnx")
+def _cat_onnx(ctx, node):
+    ctx.emit("Concat", _onnx.same_dtype_inputs(ctx, node), [ctx.output(node)], axis=int(node.attrs["axis"]))
+
+
+@register_lowering("pad", "onnx")
+def _pad_onnx(ctx, node):
+    pads, x = node.attrs["pads"], ctx.input(node, 0)
+    if any(b < 0 or a < 0 for b, a in pads):  # negative padding crops: a Slice first
+        axes = [i for i, (b, a) in enumerate(pads) if b < 0 or a < 0]
+        starts = [max(-pads[i][0], 0) for i in axes]
+        ends = [pads[i][1] if pads[i][1] < 0 else _onnx.INT64_MAX for i in axes]
+        x = ctx.emit("Slice", [x, ctx.ints(starts), ctx.ints(ends), ctx.ints(axes)])
+        pads = tuple((max(b, 0), max(a, 0)) for b, a in pads)
+    flat = [b for b, _ in pads] + [a for _, a in pads]
+    value = ctx.scalar(node.attrs.get("value", 0.0), node.outputs[0].dtype)
+    ctx.emit("Pad", [x, ctx.ints(flat), value], [ctx.output(node)], mode="constant")
+
+
+register_lowering("to_device", "onnx", lambda ctx, node: ctx.emit("Identity", [ctx.input(node, 0)],
+                                                                   [ctx.output(node)]))

@@ -21,6 +21,7 @@ from ..verify import verify
 from .copies import remove_copies
 from .cse import cse
 from .dce import dce
+from .decompose import decompose
 from .fold import fold_constants
 from .fuse import fuse_elementwise
 from .memory import plan_memory, plan_summary
@@ -28,6 +29,7 @@ from .simplify import simplify
 
 __all__ = [
     "dce",
+    "decompose",
     "cse",
     "fold_constants",
     "simplify",
@@ -42,9 +44,11 @@ __all__ = [
 PIPELINE = (fold_constants, simplify, cse, remove_copies, dce)
 
 
-def optimize(graph, fuse: bool = True, plan: bool = False, check: bool = True):
-    """Fold, simplify, CSE, drop copies and dead code; then optionally fuse and plan memory."""
-    passes = list(PIPELINE) + ([fuse_elementwise] if fuse else []) + ([plan_memory] if plan else [])
+def optimize(graph, fuse: bool = True, plan: bool = False, check: bool = True, layers: bool = False):
+    """Decompose layer nodes (unless ``layers=True``, which keeps them, for exporters); fold, simplify, CSE,
+    drop copies and dead code; then optionally fuse and plan memory."""
+    passes = ([] if layers else [decompose]) + list(PIPELINE)
+    passes += ([fuse_elementwise] if fuse else []) + ([plan_memory] if plan else [])
     for p in passes:
         graph = p(graph)
         if check:

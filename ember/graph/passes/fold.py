@@ -31,7 +31,7 @@ def fold_constants(graph: Graph, max_elements: int = 1 << 16) -> Graph:
     """Replace constant-only pure nodes by constants, in place; returns the graph."""
     folded = []
     for node in graph.nodes:
-        if not node.inputs or not opinfo.is_pure(node.op) or node.op == "fused":
+        if not node.inputs or not opinfo.is_pure(node.op) or node.op == "fused" or len(node.outputs) != 1:
             continue
         if not all(isinstance(graph.constants.get(v), np.ndarray) for v in node.inputs):
             continue

@@ -13,8 +13,9 @@ from ..._state import STATE
 from ...errors import mark, with_user_line
 from ...functional import linalg as _linalg
 from ...functional.math import cast
-from ...ops import apply
+from ...ops import apply, composite
 from ...tensor import Tensor
+from . import _layer_binds as _binds
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "sigmoid", "tanh",
            "softmax", "log_softmax", "softmin", "softplus", "hardtanh", "mish", "prelu", "softsign",
@@ -91,6 +92,7 @@ def celu(input, alpha=1.0, inplace=False):
     return _inplace(input, apply("where", apply("gt", input, input._scalar(0.0)), input, neg), inplace)
 
 
+@composite("gelu", _binds.gelu)
 def gelu(input, approximate="none"):
     """x * Phi(x) (``approximate='none'``) or the tanh approximation (``approximate='tanh'``)."""
     _check(input, "gelu")

@@ -14,7 +14,9 @@ from ...creation import ones, zeros
 from ...errors import mark, with_user_line
 from ...functional.index import masked_fill, tril
 from ...functional.linalg import matmul, softmax
+from ...functional.math import where
 from ...functional.shape import cat
+from ...ops import composite
 from ...tensor import Tensor
 from .dropout import dropout
 from .linear import linear
@@ -58,20 +60,34 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal and attn_mask is not None:
         raise _err(RuntimeError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, "
                                 "not both"))
-    lq, lk = query.shape[-2], key.shape[-2]
-    s = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = matmul(query * s, key.transpose(-2, -1))
-    if is_causal:
-        scores = masked_fill(scores, ~_causal_mask(lq, lk, query.device), float("-inf"))
-    elif attn_mask is not None:
-        if attn_mask.dtype.name == "bool":
-            scores = masked_fill(scores, ~attn_mask, float("-inf"))
-        else:
-            scores = scores + attn_mask.to(scores.dtype)
-    weights = softmax(scores, -1)
+    s = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    masks = [] if attn_mask is None else [attn_mask]
     if dropout_p > 0.0:
-        weights = dropout(weights, dropout_p, training=True)
-    return matmul(weights, value)
+        weights = _attention_weights(query, key, *masks, scale=s, is_causal=is_causal)
+        return matmul(dropout(weights, dropout_p, training=True), value)
+    return _attention(query, key, value, *masks, scale=s, is_causal=is_causal, need_weights=False)
+
+
+def _attention_weights(query, key, *mask, scale, is_causal):
+    """softmax(q * scale @ k^T, masked) over the last dim."""
+    scores = matmul(query * scale, key.transpose(-2, -1))
+    if is_causal:
+        scores = masked_fill(scores, ~_causal_mask(query.shape[-2], key.shape[-2], query.device), float("-inf"))
+    elif mask:
+        if mask[0].dtype.name == "bool":
+            scores = masked_fill(scores, ~mask[0], float("-inf"))
+        else:
+            scores = scores + mask[0].to(scores.dtype)
+    return softmax(scores, -1)
+
+
+@composite("scaled_dot_product_attention")
+def _attention(query, key, value, *mask, scale, is_causal, need_weights):
+    """Attention without dropout (the ``scaled_dot_product_attention`` layer op's eager composite); returns the
+    output, or (output, weights) with ``need_weights``."""
+    weights = _attention_weights(query, key, *mask, scale=scale, is_causal=is_causal)
+    out = matmul(weights, value)
+    return (out, weights) if need_weights else out
 
 
 # -- multi-head attention (seq-first, as torch.nn.functional.multi_head_attention_forward) ------------------
@@ -79,8 +95,9 @@ def _float_mask(mask, dtype, name):
     """PyTorch's canonical mask: bool True -> -inf (masked out), float masks are added as they are."""
     if mask is None:
         return None
-    if mask.dtype.name == "bool":
-        return masked_fill(zeros(*mask.shape, dtype=dtype, device=mask.device), mask, float("-inf"))
+    if mask.dtype.name == "bool":  # a where over scalars: no constant of the mask's (batch-sized) shape
+        zero = zeros((), dtype=dtype, device=mask.device)
+        return where(mask, zero - float("inf"), zero)
     if not mask.is_floating_point():
         raise _err(TypeError(f"multi_head_attention_forward: {name} must be bool or float, got "
                              f"{mask.dtype.name}"), 4)
@@ -168,13 +185,14 @@ def _check_mha(query, e_expected, num_heads, is_causal, attn_mask):
 def _attend(q, k, v, mask, p, out_proj_weight, out_proj_bias):
     """softmax(q k^T / sqrt(d) + mask) (dropped out) @ v, heads merged and projected: (L, N, E), weights."""
     bsz, heads, tgt, hd = q.shape
-    scores = matmul(q * (1.0 / math.sqrt(hd)), k.transpose(-2, -1))
-    if mask is not None:
-        scores = scores + mask
-    weights = softmax(scores, -1)
+    masks = [] if mask is None else [mask]
     if p > 0.0:
-        weights = dropout(weights, p, training=True)
-    out = matmul(weights, v).permute(2, 0, 1, 3).reshape(tgt * bsz, heads * hd)
+        weights = dropout(_attention_weights(q, k, *masks, scale=1.0 / math.sqrt(hd), is_causal=False), p,
+                          training=True)
+        out = matmul(weights, v)
+    else:
+        out, weights = _attention(q, k, v, *masks, scale=1.0 / math.sqrt(hd), is_causal=False, need_weights=True)
+    out = out.permute(2, 0, 1, 3).reshape(tgt * bsz, heads * hd)
     return linear(out, out_proj_weight, out_proj_bias).reshape(tgt, bsz, heads * hd), weights
 
 

@@ -16,7 +16,7 @@ import math
 
 from ...errors import mark, with_user_line
 from ...functional.linalg import matmul
-from ...ops import apply
+from ...ops import apply, composite
 from ...tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
@@ -97,23 +97,32 @@ def _convnd(name, nd, input, weight, bias, stride, padding, dilation, groups):
     if out_ch % groups:
         raise _err(ValueError(f"{name}: out_channels {out_ch} (weight {tuple(weight.shape)}) must be "
                               f"divisible by groups={groups}"))
+    out = _conv(x, weight, *([] if bias is None else [bias]), stride=stride, padding=pads, dilation=dilation,
+                groups=groups)
+    return out[0] if unbatched else out
+
+
+@composite("conv")
+def _conv(x, weight, *bias, stride, padding, dilation, groups):
+    """The convolution of a batched input (the ``conv`` layer op's eager composite)."""
+    nd, kernel, out_ch = len(stride), tuple(weight.shape[2:]), weight.shape[0]
     outs = tuple((s + p[0] + p[1] - d * (k - 1) - 1) // st + 1
-                 for s, p, k, d, st in zip(x.shape[2:], pads, kernel, dilation, stride))
+                 for s, p, k, d, st in zip(x.shape[2:], padding, kernel, dilation, stride))
     n = x.shape[0]
     if groups == 1:  # one GEMM over the whole batch: (C_out, C_in*K) @ (C_in*K, N*L)
-        cols = apply("im2col", x, kernel=kernel, stride=stride, padding=pads, dilation=dilation,
+        cols = apply("im2col", x, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
                      fold_batch=True)
         out = matmul(weight.reshape(out_ch, -1), cols).reshape(out_ch, n, *outs)
         # (N, C_out, ...) like PyTorch's output: contiguous, so .view() works on it
         out = out.permute(1, 0, *range(2, 2 + nd)).contiguous()
     else:
-        cols = apply("im2col", x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
+        cols = apply("im2col", x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
         length = cols.shape[2]
         cols = cols.reshape(n, groups, -1, length)
         out = matmul(weight.reshape(groups, out_ch // groups, -1), cols).reshape(n, out_ch, *outs)
-    if bias is not None:
-        out = out + bias.reshape(out_ch, *([1] * nd))
-    return out[0] if unbatched else out
+    if bias:
+        out = out + bias[0].reshape(out_ch, *([1] * nd))
+    return out
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -142,26 +151,38 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
     if any(o >= s and o >= d for o, s, d in zip(opad, stride, dilation)):
         raise _err(ValueError(f"{name}: output_padding {opad} must be smaller than either stride {stride} or "
                               f"dilation {dilation}"))
-    cin, cout_g = weight.shape[0], weight.shape[1]
+    cin = weight.shape[0]
     if x.shape[1] != cin:
         raise _channel_error(name, input, weight, groups, cin)
     if cin % groups:
         raise _err(ValueError(f"{name}: in_channels {cin} must be divisible by groups={groups}"))
-    n, spatial = x.shape[0], tuple(x.shape[2:])
     size = tuple((s - 1) * st - 2 * p + d * (k - 1) + o + 1
-                 for s, st, p, d, k, o in zip(spatial, stride, pad, dilation, kernel, opad))
+                 for s, st, p, d, k, o in zip(x.shape[2:], stride, pad, dilation, kernel, opad))
     if any(s < 1 for s in size):
         raise _err(RuntimeError(f"{name}: the output size {size} computed for input {tuple(x.shape)} is not "
                                 "positive; reduce the padding"))
+    out = _conv_transpose_layer(x, weight, *([] if bias is None else [bias]), stride=stride, padding=pad,
+                          output_padding=opad, dilation=dilation, groups=groups)
+    return out[0] if unbatched else out
+
+
+@composite("conv_transpose")
+def _conv_transpose_layer(x, weight, *bias, stride, padding, output_padding, dilation, groups):
+    """The transposed convolution of a batched input (the ``conv_transpose`` layer op's eager composite)."""
+    nd, kernel = len(stride), tuple(weight.shape[2:])
+    cin, cout_g = weight.shape[0], weight.shape[1]
+    n, spatial = x.shape[0], tuple(x.shape[2:])
+    size = tuple((s - 1) * st - 2 * p + d * (k - 1) + o + 1
+                 for s, st, p, d, k, o in zip(spatial, stride, padding, dilation, kernel, output_padding))
     xs = x.reshape(n, groups, cin // groups, math.prod(spatial))
     w = weight.reshape(groups, cin // groups, -1).transpose(1, 2)
     cols = matmul(w, xs).reshape(n, groups * cout_g * math.prod(kernel), math.prod(spatial))
     # the last window may end before the far edge (output_padding): pad that side so col2im sees whole windows
-    pads = tuple((p, p) for p in pad)
+    pads = tuple((p, p) for p in padding)
     out = apply("col2im", cols, size=size, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
-    if bias is not None:
-        out = out + bias.reshape(groups * cout_g, *([1] * nd))
-    return out[0] if unbatched else out
+    if bias:
+        out = out + bias[0].reshape(groups * cout_g, *([1] * nd))
+    return out
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,

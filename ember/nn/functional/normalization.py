@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from ...autograd import no_grad
 from ...errors import mark, with_user_line
-from ...ops import apply
+from ...ops import apply, composite
+from . import _layer_binds as _binds
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "normalize", "instance_norm"]
 
@@ -34,6 +35,7 @@ def _affine(y, weight, bias, shape):
     return y
 
 
+@composite("batch_norm", _binds.batch_norm)
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
     """Normalise over every dim but the channel dim 1. In training, batch statistics are used and the running
@@ -87,6 +89,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     return _affine(y, weight, bias, (1, input.shape[1]) + (1,) * (input.ndim - 2))
 
 
+@composite("layer_norm", _binds.layer_norm)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing ``normalized_shape`` dims, then scale and shift elementwise."""
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
@@ -104,6 +107,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return y
 
 
+@composite("group_norm", _binds.group_norm)
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Split the C channels into ``num_groups`` groups and normalise each group over (C/G, *spatial)."""
     if input.ndim < 2 or input.shape[1] % num_groups:

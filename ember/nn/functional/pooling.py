@@ -19,7 +19,7 @@ import numpy as np
 from ...creation import tensor
 from ...errors import mark, with_user_line
 from ...functional.linalg import matmul
-from ...ops import apply
+from ...ops import apply, composite
 from ...tensor import Tensor
 from .conv import ntuple
 
@@ -72,13 +72,24 @@ def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode
     kernel, stride, pads, dil, _ = pool_geometry(name, x, nd, kernel_size, stride, padding, dilation,
                                                  ceil_mode)
     attrs = dict(kernel=kernel, stride=stride, padding=pads, dilation=dil)
-    out = apply("pool_select", x, x, **attrs)
+    if return_indices:
+        out = apply("pool_select", x, x, **attrs)
+    else:
+        out = _max_pool_layer(x, kernel=kernel, stride=stride, padding=ntuple(padding, nd, name, "padding"),
+                              dilation=dil, ceil_mode=bool(ceil_mode))
     if unbatched:
         out = out[0]
     if not return_indices:
         return out
     idx = apply("pool_argmax", x.detach(), **attrs)
     return out, (idx[0] if unbatched else idx)
+
+
+@composite("max_pool")
+def _max_pool_layer(x, kernel, stride, padding, dilation, ceil_mode):
+    """Max pooling of a batched input (the ``max_pool`` layer op's eager composite)."""
+    _, _, pads, _, _ = pool_geometry("max_pool", x, len(kernel), kernel, stride, padding, dilation, ceil_mode)
+    return apply("pool_select", x, x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -118,7 +129,18 @@ def _avg_divisor(x, kernel, stride, pads, outs, count_include_pad):
 
 def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     x, unbatched = _batched(name, input, nd)
-    kernel, stride, pads, dil, outs = pool_geometry(name, x, nd, kernel_size, stride, padding, 1, ceil_mode)
+    kernel, stride, _, _, _ = pool_geometry(name, x, nd, kernel_size, stride, padding, 1, ceil_mode)
+    out = _avg_pool_layer(x, kernel=kernel, stride=stride, padding=ntuple(padding, nd, name, "padding"),
+                          ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad),
+                          divisor_override=divisor_override)
+    return out[0] if unbatched else out
+
+
+@composite("avg_pool")
+def _avg_pool_layer(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    """Average pooling of a batched input (the ``avg_pool`` layer op's eager composite)."""
+    nd = len(kernel)
+    kernel, stride, pads, dil, outs = pool_geometry("avg_pool", x, nd, kernel, stride, padding, 1, ceil_mode)
     cols = apply("im2col", x, kernel=kernel, stride=stride, padding=pads, dilation=dil)
     n, c = x.shape[:2]
     total = cols.reshape(n, c, math.prod(kernel), -1).sum(2).reshape(n, c, *outs)
@@ -127,7 +149,7 @@ def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, count_in
     else:
         div = _avg_divisor(x, kernel, stride, pads, outs, count_include_pad)
         out = total / tensor(div, dtype=x.dtype, device=x.device)
-    return out[0] if unbatched else out
+    return out
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
@@ -176,8 +198,15 @@ def _apply_along(x, mats):
 
 def _adaptive_avg(name, nd, input, output_size):
     x, unbatched = _batched(name, input, nd)
-    outs = _adaptive_sizes(name, x, nd, output_size)
+    out = _adaptive_avg_layer(x, output_size=_adaptive_sizes(name, x, nd, output_size))
+    return out[0] if unbatched else out
+
+
+@composite("adaptive_avg_pool")
+def _adaptive_avg_layer(x, output_size):
+    """Adaptive average pooling of a batched input (the ``adaptive_avg_pool`` layer op's eager composite)."""
     mats = []
+    outs = output_size
     for size, o in zip(x.shape[2:], outs):
         if size == o:
             mats.append(None)
@@ -186,8 +215,7 @@ def _adaptive_avg(name, nd, input, output_size):
         for i, (a, b) in enumerate(_bins(size, o)):
             m[i, a:b] = 1.0 / (b - a)
         mats.append(tensor(m, dtype=x.dtype, device=x.device))
-    out = _apply_along(x, mats)
-    return out[0] if unbatched else out
+    return _apply_along(x, mats)
 
 
 def adaptive_avg_pool1d(input, output_size):
@@ -202,9 +230,26 @@ def adaptive_avg_pool2d(input, output_size):
 def _adaptive_max(name, nd, input, output_size, return_indices):
     x, unbatched = _batched(name, input, nd)
     outs = _adaptive_sizes(name, x, nd, output_size)
-    if all(s % o == 0 for s, o in zip(x.shape[2:], outs)):  # equal bins: an ordinary max pool
+    if all(s % o == 0 for s, o in zip(x.shape[2:], outs)) and return_indices:  # equal bins: a max pool
         kernel = tuple(s // o for s, o in zip(x.shape[2:], outs))
         return _max_pool(name, nd, input, kernel, kernel, 0, 1, False, return_indices)
+    out = _adaptive_max_layer(x, output_size=outs)
+    if unbatched:
+        out = out[0]
+    if not return_indices:
+        return out
+    bins = [_bins(s, o) for s, o in zip(x.shape[2:], outs)]
+    return out, _adaptive_indices(x, bins, outs, unbatched)
+
+
+@composite("adaptive_max_pool")
+def _adaptive_max_layer(x, output_size):
+    """Adaptive max pooling of a batched input (the ``adaptive_max_pool`` layer op's eager composite)."""
+    nd, outs = len(output_size), output_size
+    if all(s % o == 0 for s, o in zip(x.shape[2:], outs)):  # equal bins: an ordinary max pool
+        kernel = tuple(s // o for s, o in zip(x.shape[2:], outs))
+        return apply("pool_select", x, x, kernel=kernel, stride=kernel, padding=((0, 0),) * nd,
+                     dilation=(1,) * nd)
     from ...functional.shape import stack
 
     bins = [_bins(s, o) for s, o in zip(x.shape[2:], outs)]
@@ -212,12 +257,7 @@ def _adaptive_max(name, nd, input, output_size, return_indices):
     for cell in np.ndindex(*outs):
         key = (slice(None), slice(None)) + tuple(slice(*bins[d][i]) for d, i in enumerate(cell))
         flat.append(x[key].amax(dim=tuple(range(2, 2 + nd))))
-    out = stack(flat, -1).reshape(*x.shape[:2], *outs)
-    if unbatched:
-        out = out[0]
-    if not return_indices:
-        return out
-    return out, _adaptive_indices(x, bins, outs, unbatched)
+    return stack(flat, -1).reshape(*x.shape[:2], *outs)
 
 
 def _adaptive_indices(x, bins, outs, unbatched):

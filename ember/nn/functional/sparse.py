@@ -12,8 +12,9 @@ from ...autograd import no_grad
 from ...creation import arange, as_tensor
 from ...errors import mark, with_user_line
 from ...functional.math import cast
-from ...ops import apply
+from ...ops import apply, composite
 from ...tensor import Tensor
+from . import _layer_binds as _binds
 
 __all__ = ["embedding", "one_hot"]
 
@@ -29,6 +30,7 @@ def _as_index(input, name):
     return input
 
 
+@composite("embedding", _binds.embedding)
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
     """Rows of ``weight`` picked by integer ``input``; the ``padding_idx`` row gets no gradient."""

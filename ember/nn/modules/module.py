@@ -96,9 +96,14 @@ class Module:
 
     # -- calling -----------------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if STATE.tracer is not None and hasattr(STATE.tracer, "call_module"):  # nodes record the module path
+            return STATE.tracer.call_module(self, lambda: self._call(args, kwargs))
         if not self._hooked:
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
+
+    def _call(self, args, kwargs):
+        return self.forward(*args, **kwargs) if not self._hooked else self._call_with_hooks(args, kwargs)
 
     def _call_with_hooks(self, args, kwargs):
         for hook, with_kwargs in list(self._forward_pre_hooks.values()):

@@ -13,7 +13,7 @@ import math
 from ... import creation
 from ...errors import mark, with_user_line
 from ...functional.shape import cat, stack
-from ...ops import apply
+from ...ops import apply, composite
 from .. import init
 from ..functional.dropout import dropout
 from ..functional.linear import linear
@@ -178,10 +178,22 @@ class RNNBase(Module):
         x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
         if unbatched and hx is not None:
             hx = tuple(h.unsqueeze(1) for h in hx) if isinstance(hx, (tuple, list)) else hx.unsqueeze(1)
-        h0, c0 = self._initial(hx, x.shape[1], x)
-        self._check_hidden(h0, x.shape[1], "hidden[0]" if self.mode == "LSTM" else "hx")
-        if c0 is not None and hx is not None:
-            self._check_hidden(c0, x.shape[1], "hidden[1]")
+        states = []
+        if hx is not None:
+            h0, c0 = self._initial(hx, x.shape[1], x)
+            self._check_hidden(h0, x.shape[1], "hidden[0]" if self.mode == "LSTM" else "hx")
+            if c0 is not None:
+                self._check_hidden(c0, x.shape[1], "hidden[1]")
+            states = [h0] if c0 is None else [h0, c0]
+        outs = _LAYER_OPS[self.mode](self, x, states)
+        return self._pack(outs[0], outs[1], outs[2] if self.mode == "LSTM" else None, unbatched)
+
+    def _layers(self, x, states):
+        """All layers and directions over the (T, B, I) sequence ``x``: (output, h_n[, c_n])."""
+        if states:
+            h0, c0 = states[0], (states[1] if len(states) > 1 else None)
+        else:
+            h0, c0 = self._initial(None, x.shape[1], x)
         hs, cs, k = [], [], 0
         for layer in range(self.num_layers):
             outs = []
@@ -194,7 +206,9 @@ class RNNBase(Module):
             x = outs[0] if len(outs) == 1 else cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = dropout(x, self.dropout, training=True)
-        return self._pack(x, stack(hs, 0), stack(cs, 0) if self.mode == "LSTM" else None, unbatched)
+        if self.mode == "LSTM":
+            return x, stack(hs, 0), stack(cs, 0)
+        return x, stack(hs, 0)
 
     def _pack(self, out, h_n, c_n, unbatched):
         if unbatched:
@@ -268,6 +282,25 @@ class GRU(RNNBase):
                  bidirectional=False, device=None, dtype=None):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, device=device, dtype=dtype)
+
+
+# -- the layer ops (one lstm / gru / rnn node per call in a trace; see ember/ops/layers/rnn.py) -------------
+def _bind(module, x, states):
+    if module.dropout and module.training and module.num_layers > 1:
+        return None  # dropout between layers: a training graph, recorded as primitives
+    attrs = {"hidden_size": module.hidden_size, "num_layers": module.num_layers,
+             "bidirectional": bool(module.bidirectional), "bias": bool(module.bias), "has_state": bool(states)}
+    if module.mode.startswith("RNN"):
+        attrs["nonlinearity"] = "relu" if module.mode == "RNN_RELU" else "tanh"
+    return [x] + list(states) + [getattr(module, n) for n in module._flat_weights_names], attrs
+
+
+def _run_layers(module, x, states):
+    return module._layers(x, states)
+
+
+_LAYER_OPS = {"LSTM": composite("lstm", _bind)(_run_layers), "GRU": composite("gru", _bind)(_run_layers)}
+_LAYER_OPS["RNN_TANH"] = _LAYER_OPS["RNN_RELU"] = composite("rnn", _bind)(_run_layers)
 
 
 # -- cells ---------------------------------------------------------------------------------------------------
