@@ -106,6 +106,10 @@ def setitem(x: Tensor, key, value) -> None:
         res = apply("index_put", old, v2, *tensors, index=spec, accumulate=False)
         x._data[...] = res._data
         x._node, x.requires_grad = res._node, True
+    elif STATE.tracer is not None:  # not recorded for autograd, but a trace must see the write (copy_ etc.)
+        v2 = v if v.dtype is x.dtype else v.to(x.dtype)
+        res = apply("index_put", Tensor._wrap(x._data), v2, *tensors, index=spec, accumulate=False)
+        x._data[...] = res._data
     else:
         from ..ops.indexing import build_key
 

@@ -7,10 +7,12 @@ __all__ = ["Adam", "AdamW"]
 
 
 def adam_kernel(K, p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, betas, eps, weight_decay, amsgrad,
-                maximize, decoupled_weight_decay):
+                maximize, decoupled_weight_decay, eps_before_bias_correction=False):
     """One Adam(W) update: returns (new_param, exp_avg, exp_avg_sq, max_exp_avg_sq or None).
 
-    ``step`` is a Python number on the array path and a 0-d tensor on the traced path."""
+    ``step`` is a Python number on the array path and a 0-d tensor on the traced path.
+    ``eps_before_bias_correction``: divide by ``(sqrt(v) + eps) / sqrt(1 - beta2^t)`` (the paper's "epsilon
+    hat", Keras's and TensorFlow's placement) instead of PyTorch's ``sqrt(v) / sqrt(1 - beta2^t) + eps``."""
     beta1, beta2 = betas
     if maximize:
         g = -g
@@ -27,14 +29,16 @@ def adam_kernel(K, p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, betas
     bias_correction2_sqrt = bias_correction2 ** 0.5
     if amsgrad:
         max_exp_avg_sq = K.maximum(max_exp_avg_sq, exp_avg_sq)
-        denom = K.sqrt(max_exp_avg_sq) / bias_correction2_sqrt + eps
+    root = K.sqrt(max_exp_avg_sq if amsgrad else exp_avg_sq)
+    if eps_before_bias_correction:
+        denom = (root + eps) / bias_correction2_sqrt
     else:
-        denom = K.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
+        denom = root / bias_correction2_sqrt + eps
     return p + (-step_size) * exp_avg / denom, exp_avg, exp_avg_sq, max_exp_avg_sq
 
 
 def adam_inplace(xp, p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, betas, eps, weight_decay, amsgrad,
-                 maximize, decoupled_weight_decay):
+                 maximize, decoupled_weight_decay, eps_before_bias_correction=False):
     """``adam_kernel`` on arrays, updating ``p`` and the state buffers in place with two scratch arrays.
 
     The same operations in the same order as ``adam_kernel`` (so the results are bit-identical), without
@@ -64,8 +68,12 @@ def adam_inplace(xp, p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, bet
     if amsgrad:
         xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
     xp.sqrt(max_exp_avg_sq if amsgrad else exp_avg_sq, out=tmp)
-    tmp /= bias_correction2_sqrt
-    tmp += eps
+    if eps_before_bias_correction:
+        tmp += eps
+        tmp /= bias_correction2_sqrt
+    else:
+        tmp /= bias_correction2_sqrt
+        tmp += eps
     update = xp.multiply(exp_avg, -step_size)
     update /= tmp
     p += update
@@ -85,12 +93,13 @@ class Adam(Optimizer):
     """
 
     _state_keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-    _hyper = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "decoupled_weight_decay")
+    _hyper = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "decoupled_weight_decay",
+              "eps_before_bias_correction")
     _decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
-                 decoupled_weight_decay=None):
+                 decoupled_weight_decay=None, eps_before_bias_correction=False):
         check_hyper("lr", lr, what="learning rate")
         check_hyper("eps", eps, what="epsilon value")
         for i, b in enumerate(betas):
@@ -101,7 +110,8 @@ class Adam(Optimizer):
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                     "amsgrad": amsgrad,
                     "maximize": maximize, "foreach": foreach, "capturable": capturable,
-                    "differentiable": differentiable, "fused": fused, "decoupled_weight_decay": decoupled}
+                    "differentiable": differentiable, "fused": fused, "decoupled_weight_decay": decoupled,
+                    "eps_before_bias_correction": bool(eps_before_bias_correction)}
         super().__init__(params, defaults)
 
     def _init_state(self, p, group):
@@ -127,7 +137,8 @@ class AdamW(Adam):
     _decoupled = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None,
+                 eps_before_bias_correction=False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
                          capturable=capturable, differentiable=differentiable, fused=fused,
-                         decoupled_weight_decay=True)
+                         decoupled_weight_decay=True, eps_before_bias_correction=eps_before_bias_correction)

@@ -9,19 +9,26 @@ __all__ = ["RMSprop", "Adagrad", "Adadelta"]
 
 
 def rmsprop_kernel(K, p, g, square_avg, grad_avg, momentum_buffer, *, step, lr, alpha, eps, weight_decay,
-                   momentum,
-                   centered, maximize):
-    """One RMSprop update: returns (new_param, square_avg, grad_avg or None, momentum_buffer or None)."""
+                   momentum, centered, maximize, eps_inside_sqrt=False, lr_inside_momentum=False):
+    """One RMSprop update: returns (new_param, square_avg, grad_avg or None, momentum_buffer or None).
+
+    Keras's and TensorFlow's variant differs in two places, each an option: ``eps_inside_sqrt`` divides by
+    ``sqrt(v + eps)`` instead of PyTorch's ``sqrt(v) + eps``; ``lr_inside_momentum`` accumulates
+    ``lr * g / avg`` in the momentum buffer (so a changed learning rate does not rescale past steps) instead
+    of applying ``lr`` to the buffer."""
     if maximize:
         g = -g
     if weight_decay != 0:
         g = g + weight_decay * p
     square_avg = square_avg * alpha + (1 - alpha) * g * g
+    v = square_avg
     if centered:
         grad_avg = K.lerp(grad_avg, g, 1 - alpha)
-        avg = K.sqrt(square_avg + (-1) * grad_avg * grad_avg) + eps
-    else:
-        avg = K.sqrt(square_avg) + eps
+        v = square_avg + (-1) * grad_avg * grad_avg
+    avg = K.sqrt(v + eps) if eps_inside_sqrt else K.sqrt(v) + eps
+    if momentum > 0 and lr_inside_momentum:
+        momentum_buffer = momentum_buffer * momentum + lr * g / avg
+        return p + (-1) * momentum_buffer, square_avg, grad_avg, momentum_buffer
     if momentum > 0:
         momentum_buffer = momentum_buffer * momentum + g / avg
         return p + (-lr) * momentum_buffer, square_avg, grad_avg, momentum_buffer
@@ -40,10 +47,12 @@ class RMSprop(Optimizer):
     """
 
     _state_keys = ("square_avg", "grad_avg", "momentum_buffer")
-    _hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+    _hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize", "eps_inside_sqrt",
+              "lr_inside_momentum")
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
-                 capturable=False, foreach=None, maximize=False, differentiable=False):
+                 capturable=False, foreach=None, maximize=False, differentiable=False, *, eps_inside_sqrt=False,
+                 lr_inside_momentum=False):
         check_hyper("lr", lr, what="learning rate")
         check_hyper("eps", eps, what="epsilon value")
         check_hyper("momentum", momentum, what="momentum value")
@@ -52,7 +61,8 @@ class RMSprop(Optimizer):
         defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps, "centered": centered,
                     "weight_decay": weight_decay, "capturable": capturable, "foreach": foreach,
                     "maximize": maximize,
-                    "differentiable": differentiable}
+                    "differentiable": differentiable, "eps_inside_sqrt": bool(eps_inside_sqrt),
+                    "lr_inside_momentum": bool(lr_inside_momentum)}
         super().__init__(params, defaults)
 
     def _init_state(self, p, group):
@@ -66,15 +76,16 @@ class RMSprop(Optimizer):
     _kernel = staticmethod(rmsprop_kernel)
 
 
-def adagrad_kernel(K, p, g, state_sum, *, step, lr, lr_decay, weight_decay, eps, maximize):
-    """One Adagrad update: returns (new_param, new_sum)."""
+def adagrad_kernel(K, p, g, state_sum, *, step, lr, lr_decay, weight_decay, eps, maximize, eps_inside_sqrt=False):
+    """One Adagrad update: returns (new_param, new_sum); ``eps_inside_sqrt`` as in ``rmsprop_kernel``."""
     if maximize:
         g = -g
     if weight_decay != 0:
         g = g + weight_decay * p
-    clr = lr / (1 + (step - 1) * lr_decay)
+    clr = lr / (1 + (step - 1) * lr_decay) if lr_decay else lr
     state_sum = state_sum + g * g
-    return p + (-clr) * g / (K.sqrt(state_sum) + eps), state_sum
+    denom = K.sqrt(state_sum + eps) if eps_inside_sqrt else K.sqrt(state_sum) + eps
+    return p + (-clr) * g / denom, state_sum
 
 
 class Adagrad(Optimizer):
@@ -88,10 +99,10 @@ class Adagrad(Optimizer):
     """
 
     _state_keys = ("sum",)
-    _hyper = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
+    _hyper = ("lr", "lr_decay", "weight_decay", "eps", "maximize", "eps_inside_sqrt")
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
-                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+                 foreach=None, *, maximize=False, differentiable=False, fused=None, eps_inside_sqrt=False):
         check_hyper("lr", lr, what="learning rate")
         check_hyper("lr_decay", lr_decay, what="lr_decay value")
         check_hyper("weight_decay", weight_decay, what="weight_decay value")
@@ -101,7 +112,7 @@ class Adagrad(Optimizer):
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value, "foreach": foreach,
                     "maximize": maximize,
-                    "differentiable": differentiable, "fused": fused}
+                    "differentiable": differentiable, "fused": fused, "eps_inside_sqrt": bool(eps_inside_sqrt)}
         super().__init__(params, defaults)
         for group in self.param_groups:  # PyTorch creates Adagrad's state eagerly
             for p in group["params"]:
