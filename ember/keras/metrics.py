@@ -346,14 +346,27 @@ class AUC(Metric):
         tp, fp = self.true_positives.detach(), self.false_positives.detach()
         tn, fn = self.true_negatives.detach(), self.false_negatives.detach()
         if self.curve == "PR":
-            x, y = tp / F.clamp(tp + fn, min=1e-12), tp / F.clamp(tp + fp, min=1e-12)
-        else:
-            x, y = fp / F.clamp(fp + tn, min=1e-12), tp / F.clamp(tp + fn, min=1e-12)
+            return _interpolated_pr_auc(tp, fp, fn)
+        x, y = divide_no_nan(fp, fp + tn), divide_no_nan(tp, tp + fn)
         return ((x[:-1] - x[1:]) * (y[:-1] + y[1:]) / 2.0).sum()
 
     def get_config(self):
         return {**super().get_config(), "num_thresholds": self.num_thresholds, "curve": self.curve,
                 "from_logits": self.from_logits}
+
+
+def _interpolated_pr_auc(tp, fp, fn):
+    """Keras's PR-AUC: precision interpolated linearly in the number of positives between thresholds (Davis &
+    Goadrich, 2006)."""
+    dtp = tp[:-1] - tp[1:]
+    p = tp + fp
+    dp = p[:-1] - p[1:]
+    slope = divide_no_nan(dtp, F.clamp(dp, min=0.0))
+    intercept = tp[1:] - slope * p[1:]
+    both = F.logical_and(p[:-1] > 0, p[1:] > 0)
+    ratio = F.where(both, divide_no_nan(p[:-1], F.clamp(p[1:], min=0.0)), ember.ones_like(p[1:]))
+    increment = divide_no_nan(slope * (dtp + intercept * F.log(ratio)), F.clamp(tp[1:] + fn[1:], min=0.0))
+    return increment.sum()
 
 
 ALL = {
