@@ -63,7 +63,7 @@ def _data(shape, n=48):
     return rng.normal(size=(n,) + shape).astype("float32"), rng.integers(0, 3, n)
 
 
-def _train(model_name, optimizer, jit):
+def _train(model_name, optimizer, jit, callbacks=()):
     make, shape = MODELS[model_name]
     keras.utils.set_random_seed(0)  # the same initial weights and the same dropout masks in both runs
     model = make()
@@ -71,7 +71,8 @@ def _train(model_name, optimizer, jit):
                   jit_compile=jit)
     x, y = _data(shape)
     steps = _Steps()
-    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=[steps])
+    history = model.fit(x, y, batch_size=8, epochs=3 if callbacks else 2, shuffle=False, verbose=0,
+                        callbacks=[steps, *callbacks])
     on_batch = model.train_on_batch(x[:8], y[:8], return_dict=True)
     evaluated = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
     return model, {"steps": steps.logs, "epochs": history.history, "train_on_batch": on_batch,
@@ -87,9 +88,9 @@ def _variables(model):
     return out
 
 
-def _check(model_name, optimizer_factory):
-    compiled, logs_c = _train(model_name, optimizer_factory(), jit=True)
-    eager, logs_e = _train(model_name, optimizer_factory(), jit=False)
+def _check(model_name, optimizer_factory, callbacks=lambda: ()):
+    compiled, logs_c = _train(model_name, optimizer_factory(), jit=True, callbacks=callbacks())
+    eager, logs_e = _train(model_name, optimizer_factory(), jit=False, callbacks=callbacks())
     stats = ember.compile.stats(compiled.train_function.compiled)
     assert stats["traces"] == 1 and stats["fallbacks"] == 0 and stats["cache_hits"] >= 10, stats
     assert eager.train_function.compiled is None
@@ -113,6 +114,13 @@ def test_model_compiled_equals_eager(model_name):
 @pytest.mark.parametrize("name, kwargs", OPTIMIZERS, ids=[f"{n}-{'-'.join(sorted(k))}" for n, k in OPTIMIZERS])
 def test_optimizer_compiled_equals_eager(name, kwargs):
     _check("mlp_bn_dropout", lambda: getattr(keras.optimizers, name)(**kwargs))
+
+
+def test_learning_rate_changed_by_callbacks_needs_no_retrace():
+    # the learning rate is a variable the graph reads: the callbacks' new rates take effect without a retrace
+    _check("mlp_bn_dropout", lambda: keras.optimizers.RMSprop(0.01, momentum=0.5), lambda: [
+        keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.02 / (epoch + 1)),
+        keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=0, factor=0.5, min_delta=10.0)])
 
 
 @pytest.mark.parametrize("make", [lambda: layers.Dropout(0.5), lambda: layers.GaussianNoise(0.5),
