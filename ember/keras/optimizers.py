@@ -37,6 +37,7 @@ from ember.optim.sgd import sgd_kernel
 
 from . import backend as K
 from . import schedules
+from .layers.base import _snake
 from .layers.variable import Variable
 from .schedules import CosineDecay, ExponentialDecay, LearningRateSchedule  # noqa: F401  (Keras's names)
 
@@ -80,7 +81,7 @@ class Optimizer(optim.Optimizer):
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("only one of clipnorm, clipvalue and global_clipnorm can be set")
         super().__init__([{"params": []}], {})  # one group; the variables arrive with build()
-        self.name = name or re.sub(r"(?<!^)(?=[A-Z])", "_", type(self).__name__).lower()
+        self.name = name or _snake(type(self).__name__)
         self.weight_decay, self.clipnorm, self.clipvalue = weight_decay, clipnorm, clipvalue
         self.global_clipnorm, self.loss_scale_factor = global_clipnorm, loss_scale_factor
         self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = False, ema_momentum, None
