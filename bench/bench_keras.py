@@ -12,7 +12,10 @@ for ``--rounds`` rounds; the table shows the median samples/s of each and the ra
 training split is used when found in ../shared/data/mnist (or $EMBER_DATA_DIR); otherwise random 28x28
 images are synthesised (the program's cost does not depend on pixel values) and that is said.
 
-    python -m bench.bench_keras [--rounds 3] [seed cnn_bn]
+    python -m bench.bench_keras [--rounds 3] [--threads N] [seed cnn_bn]
+
+``--threads N`` pins both frameworks' BLAS / OpenMP thread pools to N (on a loaded machine PyTorch's
+spinning threads make thread count matter a lot; the default leaves the environment as it is).
 """
 
 from __future__ import annotations
@@ -108,8 +111,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("workloads", nargs="*", default=list(SAMPLES))
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "WORKLOAD"))
     args = ap.parse_args(argv)
+    if args.threads:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
     if args.worker:
         worker(*args.worker)
         return 0
