@@ -99,3 +99,84 @@ def test_layer_outputs_match_real_keras(make, shape):
         ours.set_weights(weights)
         expected = real.ops.convert_to_numpy(theirs(x))
     np.testing.assert_allclose(ours(x).detach().numpy(), expected, atol=2e-5, rtol=1e-4)
+
+
+def _probs(rng, shape):
+    e = np.exp(rng.normal(size=shape))
+    return (e / e.sum(-1, keepdims=True)).astype("float32")
+
+
+# (loss class name, kwargs, y_true kind, y_pred kind); kinds: "onehot", "labels", "binary", "probs", "logits",
+# "sigmoid", "real", "positive"
+LOSSES = [
+    ("MeanSquaredError", {}, "real", "real"),
+    ("MeanAbsoluteError", {}, "real", "real"),
+    ("MeanAbsolutePercentageError", {}, "real", "real"),
+    ("Huber", {"delta": 0.7}, "real", "real"),
+    ("LogCosh", {}, "real", "real"),
+    ("CategoricalCrossentropy", {}, "onehot", "probs"),
+    ("CategoricalCrossentropy", {"from_logits": True, "label_smoothing": 0.1}, "onehot", "logits"),
+    ("SparseCategoricalCrossentropy", {}, "labels", "probs"),
+    ("SparseCategoricalCrossentropy", {"from_logits": True}, "labels", "logits"),
+    ("BinaryCrossentropy", {}, "binary", "sigmoid"),
+    ("BinaryCrossentropy", {"from_logits": True, "label_smoothing": 0.2}, "binary", "logits"),
+    ("KLDivergence", {}, "probs", "probs"),
+    ("Hinge", {}, "binary", "real"),
+    ("Poisson", {}, "positive", "positive"),
+    ("CosineSimilarity", {}, "real", "real"),
+]
+
+
+def _inputs(rng, kind, n=6, c=4):
+    if kind == "onehot":
+        return np.eye(c, dtype="float32")[rng.integers(0, c, n)]
+    if kind == "labels":
+        return rng.integers(0, c, n)
+    if kind == "binary":
+        return rng.integers(0, 2, (n, c)).astype("float32")
+    if kind == "probs":
+        return _probs(rng, (n, c))
+    if kind == "sigmoid":
+        return (1 / (1 + np.exp(-rng.normal(size=(n, c))))).astype("float32")
+    if kind == "positive":
+        return rng.uniform(0.1, 2.0, (n, c)).astype("float32")
+    return rng.normal(size=(n, c)).astype("float32")
+
+
+@pytest.mark.parametrize("name, kwargs, t_kind, p_kind", LOSSES, ids=[f"{r[0]}-{sorted(r[1])}" for r in LOSSES])
+def test_losses_match_real_keras(name, kwargs, t_kind, p_kind):
+    rng = np.random.default_rng(3)
+    y_true, y_pred, sw = _inputs(rng, t_kind), _inputs(rng, p_kind), rng.uniform(0, 1, 6).astype("float32")
+    ours, theirs = getattr(keras.losses, name)(**kwargs), getattr(real.losses, name)(**kwargs)
+    for weights in (None, sw):
+        want = real.ops.convert_to_numpy(theirs(y_true, y_pred, sample_weight=weights))
+        got = ours(y_true, y_pred, sample_weight=weights).detach().numpy()
+        np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-6)
+
+
+METRICS = [
+    ("SparseCategoricalAccuracy", {}, "labels", "probs"),
+    ("CategoricalAccuracy", {}, "onehot", "probs"),
+    ("BinaryAccuracy", {"threshold": 0.4}, "binary", "sigmoid"),
+    ("TopKCategoricalAccuracy", {"k": 2}, "onehot", "probs"),
+    ("SparseTopKCategoricalAccuracy", {"k": 2}, "labels", "probs"),
+    ("MeanSquaredError", {}, "real", "real"),
+    ("RootMeanSquaredError", {}, "real", "real"),
+    ("Precision", {}, "binary", "sigmoid"),
+    ("Recall", {"thresholds": 0.3}, "binary", "sigmoid"),
+    ("AUC", {"num_thresholds": 50}, "binary", "sigmoid"),
+    ("AUC", {"num_thresholds": 50, "curve": "PR"}, "binary", "sigmoid"),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, t_kind, p_kind", METRICS, ids=[f"{r[0]}-{sorted(r[1])}" for r in METRICS])
+def test_metrics_match_real_keras(name, kwargs, t_kind, p_kind):
+    rng = np.random.default_rng(4)
+    ours, theirs = getattr(keras.metrics, name)(**kwargs), getattr(real.metrics, name)(**kwargs)
+    for batch in range(3):  # state accumulates over batches, the last one weighted
+        y_true, y_pred = _inputs(rng, t_kind), _inputs(rng, p_kind)
+        sw = rng.uniform(0, 1, 6).astype("float32") if batch == 2 else None
+        ours.update_state(y_true, y_pred, sample_weight=sw)
+        theirs.update_state(y_true, y_pred, sample_weight=sw)
+        np.testing.assert_allclose(float(ours.result()), float(real.ops.convert_to_numpy(theirs.result())),
+                                   rtol=1e-5, atol=1e-6)

@@ -24,11 +24,6 @@ ALLOWED = {
     "ember/graph/compile.py": "executor write-back (compile._write_back)",
     # a joint trace runs the function once eagerly; the compiler restores the state it changed
     "ember/graph/autodiff.py": "the compiler's snapshot restore after a joint trace (autodiff._restore)",
-    # removed by WP10-keras (Keras becomes a facade over nn/optim); delete these entries after that merge
-    "ember/graph/keras_step.py": "removed by WP10-keras",
-    "ember/keras/layers/normalization.py": "removed by WP10-keras",
-    "ember/keras/layers/variable.py": "removed by WP10-keras",
-    "ember/keras/metrics.py": "removed by WP10-keras",
 }
 
 _MUTATING_METHODS = frozenset({"fill", "sort", "put", "resize", "itemset", "setfield", "partition", "byteswap"})

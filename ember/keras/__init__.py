@@ -22,6 +22,7 @@ from . import (  # noqa: F401
     models,
     ops,
     optimizers,
+    random,
     regularizers,
     saving,
     utils,

@@ -100,7 +100,7 @@ class CompileLoss:
                 raise ValueError("compile() was given a loss but fit/evaluate got no targets (y)")
             value = call_loss(fn, t, p, sw)
             if tracker is not None:
-                tracker.update_state(float(value._data), sample_weight=_batch_size(p))
+                tracker.update_state(value.detach(), sample_weight=_batch_size(p))
             value = value * w if w != 1.0 else value
             total = value if total is None else total + value
         return total

@@ -1,8 +1,12 @@
 """Keras losses: functions returning per-sample losses and ``Loss`` classes that reduce them
 (``sum_over_batch_size`` by default), over Ember tensors so gradients flow through Ember's autograd.
 
-Probabilities are clipped to ``[epsilon, 1 - epsilon]`` like Keras; when the prediction is the output of a
-softmax/sigmoid layer, the loss is computed from the logits instead (the numerically stable form).
+Where Keras's formula is PyTorch's, the loss is ``ember.nn.functional``'s (cross-entropy from logits is the
+fused ``softmax_cross_entropy`` primitive; binary cross-entropy, MSE, MAE, Huber and Poisson are
+``nn.functional``'s); Keras's own conventions stay where they differ (probabilities clipped to
+``[epsilon, 1 - epsilon]``, KL divergence clipping, hinge labels). When the prediction is the output of a
+softmax/sigmoid layer, the loss is computed from its logits (the numerically stable form Keras's TensorFlow
+backend uses).
 
 >>> import numpy as np
 >>> from ember.keras import losses
@@ -17,6 +21,7 @@ import numpy as np
 
 import ember
 from ember import functional as F
+from ember.nn import functional as NF
 from ember.tensor import Tensor
 
 from . import backend as K
@@ -49,14 +54,25 @@ def _match(y_true, y_pred):
 
 
 # -- per-sample loss functions ------------------------------------------------------------------------------
-def mean_squared_error(y_true, y_pred):
+def _pair(y_true, y_pred):
+    """(y_true, y_pred) as tensors of y_pred's dtype broadcast to one shape (nn.functional's losses are
+    elementwise on equal shapes)."""
     y_pred = _t(y_pred)
-    return F.square(y_pred - _match(y_true, y_pred)).mean(-1)
+    y_true = _match(y_true, y_pred)
+    if tuple(y_true.shape) != tuple(y_pred.shape):
+        shape = np.broadcast_shapes(tuple(y_true.shape), tuple(y_pred.shape))
+        y_true, y_pred = y_true.expand(*shape), y_pred.expand(*shape)
+    return y_true, y_pred
+
+
+def mean_squared_error(y_true, y_pred):
+    y_true, y_pred = _pair(y_true, y_pred)
+    return NF.mse_loss(y_pred, y_true, reduction="none").mean(-1)
 
 
 def mean_absolute_error(y_true, y_pred):
-    y_pred = _t(y_pred)
-    return F.abs(y_pred - _match(y_true, y_pred)).mean(-1)
+    y_true, y_pred = _pair(y_true, y_pred)
+    return NF.l1_loss(y_pred, y_true, reduction="none").mean(-1)
 
 
 def mean_absolute_percentage_error(y_true, y_pred):
@@ -66,10 +82,8 @@ def mean_absolute_percentage_error(y_true, y_pred):
 
 
 def huber(y_true, y_pred, delta=1.0):
-    y_pred = _t(y_pred)
-    err = F.abs(y_pred - _match(y_true, y_pred))
-    quad = F.clamp(err, max=delta)
-    return (0.5 * quad * quad + delta * (err - quad)).mean(-1)
+    y_true, y_pred = _pair(y_true, y_pred)
+    return NF.huber_loss(y_pred, y_true, reduction="none", delta=float(delta)).mean(-1)
 
 
 def log_cosh(y_true, y_pred):
@@ -84,56 +98,53 @@ def _logits_of(y_pred, activation):
     return z if z is not None and getattr(y_pred, "_keras_activation", None) == activation else None
 
 
+def _class_axis_first(x, axis):
+    """``x`` with its class axis at position 1 (nn.functional's layout), batch dims before it flattened."""
+    x = x.movedim(axis % x.ndim, -1)
+    return x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+
+
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     y_pred = _t(y_pred)
     y_true = _match(y_true, y_pred)
+    logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
+    if logits is not None:
+        batch = tuple(d for i, d in enumerate(logits.shape) if i != axis % logits.ndim)
+        out = NF.cross_entropy(_class_axis_first(logits, axis), _class_axis_first(y_true.expand(*logits.shape), axis),
+                               reduction="none", label_smoothing=float(label_smoothing))
+        return out.reshape(*batch)
     if label_smoothing:
         n = y_pred.shape[axis]
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / n
-    logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
-    if logits is not None:
-        return -(y_true * F.log_softmax(logits, axis)).sum(axis)
     p = y_pred / y_pred.sum(axis, keepdim=True)
     return -(y_true * F.log(_clip_probs(p))).sum(axis)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
     y_pred = _t(y_pred)
-    labels = K.to_array(y_true)
+    labels = y_true if isinstance(y_true, Tensor) else K.convert(np.asarray(y_true))
     if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
-        labels = labels[..., 0]
-    if labels.shape != tuple(y_pred.shape[:-1]):
+        labels = labels.squeeze(-1)
+    if tuple(labels.shape) != tuple(y_pred.shape[:-1]):
         raise ValueError(
-            f"sparse_categorical_crossentropy: integer targets of shape {labels.shape} do not match "
-            f"predictions of shape {tuple(y_pred.shape)} (expected targets of shape "
-            f"{tuple(y_pred.shape[:-1])})"
+            f"sparse_categorical_crossentropy: integer targets of shape {tuple(labels.shape)} do not match "
+            f"predictions of shape {tuple(y_pred.shape)} (expected targets of shape {tuple(y_pred.shape[:-1])})"
         )
-    xp = ember.backend.xp_of(labels)
-    idx = labels.astype(np.int64, copy=False)
-    mask = None
-    if ignore_class is not None:
-        mask = idx != ignore_class
-        idx = xp.where(mask, idx, 0)
-    n = y_pred.shape[-1]
-    if idx.size and (int(idx.max()) >= n or int(idx.min()) < 0):
-        raise ValueError(
-            f"sparse_categorical_crossentropy: labels must be in [0, {n}), got values in "
-            f"[{int(idx.min())}, {int(idx.max())}]"
-        )
-    if isinstance(y_true, Tensor) and mask is None:  # through ops, so a traced (compiled) step reads y
-        index = (y_true if y_true.dtype == ember.int64 else y_true.long()).reshape(*labels.shape, 1)
-    else:
-        index = Tensor._wrap(idx[..., None])
+    labels = labels if labels.dtype == ember.int64 else labels.to(ember.int64)
+    keep = None
+    if ignore_class is not None:  # Keras: those positions get loss 0
+        keep = labels != ignore_class
+        labels = F.where(keep, labels, ember.zeros_like(labels))
+    flat = labels.reshape(-1)
     logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
-    if logits is not None:
-        picked = F.log_softmax(logits, -1).gather(-1, index)
-    else:
+    if logits is not None:  # the fused softmax_cross_entropy primitive
+        loss = NF.cross_entropy(logits.reshape(-1, logits.shape[-1]), flat, reduction="none")
+    else:  # Keras's clipped probabilities
         p = y_pred / y_pred.sum(-1, keepdim=True)
-        picked = F.log(_clip_probs(p.gather(-1, index)))
-    loss = -picked.squeeze(-1)
-    if mask is not None:
-        loss = loss * Tensor._wrap(mask.astype(loss._data.dtype))
-    return loss
+        logp = F.log(_clip_probs(p)).reshape(-1, p.shape[-1])
+        loss = NF.nll_loss(logp, flat, reduction="none")
+    loss = loss.reshape(*labels.shape)
+    return loss if keep is None else loss * keep.to(loss.dtype)
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
@@ -142,11 +153,11 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
     logits = y_pred if from_logits else _logits_of(y_pred, "sigmoid")
-    if logits is not None:  # max(z, 0) - z*y + log(1 + exp(-|z|))
-        per = F.relu(logits) - logits * y_true + F.log1p(F.exp(-F.abs(logits)))
-        return per.mean(axis)
-    p = _clip_probs(y_pred)
-    return -(y_true * F.log(p) + (1.0 - y_true) * F.log(1.0 - p)).mean(axis)
+    if logits is not None:
+        y_true, logits = _pair(y_true, logits)
+        return NF.binary_cross_entropy_with_logits(logits, y_true, reduction="none").mean(axis)
+    y_true, y_pred = _pair(y_true, y_pred)
+    return NF.binary_cross_entropy(_clip_probs(y_pred), y_true, reduction="none").mean(axis)
 
 
 def kl_divergence(y_true, y_pred):
@@ -164,9 +175,8 @@ def hinge(y_true, y_pred):
 
 
 def poisson(y_true, y_pred):
-    y_pred = _t(y_pred)
-    y_true = _match(y_true, y_pred)
-    return (y_pred - y_true * F.log(y_pred + K.epsilon())).mean(-1)
+    y_true, y_pred = _pair(y_true, y_pred)
+    return NF.poisson_nll_loss(y_pred, y_true, log_input=False, eps=K.epsilon(), reduction="none").mean(-1)
 
 
 def cosine_similarity(y_true, y_pred, axis=-1):
@@ -184,10 +194,16 @@ kld = kl_divergence
 
 
 # -- Loss classes ---------------------------------------------------------------------------------------
+def divide_no_nan(a, b):
+    """``a / b``, 0 where ``b == 0`` (Keras's ``ops.divide_no_nan``)."""
+    zero = b == 0
+    return F.where(zero, ember.zeros_like(a), a / F.where(zero, ember.ones_like(b), b))
+
+
 def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
     """Apply ``sample_weight`` (broadcast over trailing dims) and reduce like Keras 3."""
     if sample_weight is not None:
-        w = _t(sample_weight, values._data.dtype)
+        w = _t(sample_weight, values.dtype.name)
         while w.ndim > values.ndim and w.shape[-1] == 1:
             w = w.squeeze(-1)
         while w.ndim < values.ndim:
@@ -199,7 +215,7 @@ def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
     if reduction == "sum":
         return total
     if reduction == "mean_with_sample_weight" and sample_weight is not None:
-        return total / float(max(np.sum(K.to_numpy(sample_weight)), K.epsilon()))
+        return divide_no_nan(total, w.sum())
     return total / float(max(values.numel(), 1))
 
 

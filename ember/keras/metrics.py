@@ -1,5 +1,8 @@
-"""Stateful Keras metrics (``update_state`` / ``result`` / ``reset_state``). Built-in metrics update on
-arrays (no autograd); custom ``Metric`` subclasses may use ``keras.ops`` and ``add_variable``.
+"""Stateful Keras metrics (``update_state`` / ``result`` / ``reset_state``) on Ember tensors.
+
+A metric's state is Keras variables (float32, like Keras 3) updated with Ember's in-place ops, and its
+per-sample values come from Ember ops, so ``update_state`` runs inside a compiled train step (the trainer's
+one graph updates the metrics too) and never reads a value back to the host; ``result()`` is a 0-d tensor.
 
 >>> import numpy as np
 >>> from ember.keras import metrics
@@ -15,17 +18,62 @@ import re
 
 import numpy as np
 
+import ember
+from ember import functional as F
+from ember.autograd import no_grad
+
 from . import backend as K
 from . import losses as L
 from .layers.base import Variable
 
 
-def _np(x):
-    return K.to_numpy(x)
-
-
 def _snake(name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _float(x, dtype=None):
+    """``x`` as a detached floating tensor (floatx unless ``dtype``)."""
+    t = K.convert(x).detach()
+    want = ember.dtypes.from_np(np.dtype(dtype or K.floatx()))
+    return t if t.dtype == want else t.to(want)
+
+
+def _same_rank(a, b):
+    """Keras's squeeze_or_expand_to_same_rank: drop or add a trailing axis of size 1 so the ranks agree."""
+    if a.ndim == b.ndim + 1 and a.shape[-1] == 1:
+        return (a, b.unsqueeze(-1)) if b.ndim == 1 else (a.squeeze(-1), b)
+    if b.ndim == a.ndim + 1 and b.shape[-1] == 1:
+        return (a.unsqueeze(-1), b) if a.ndim == 1 else (a, b.squeeze(-1))
+    return a, b
+
+
+def _samplewise(values, sample_weight, reduce, dtype):
+    """Keras's reduce_to_samplewise_values: weight the values and reduce them to one per sample."""
+    values = _float(values, dtype)
+    if sample_weight is not None:
+        sample_weight = _float(sample_weight, dtype)
+        values, sample_weight = _same_rank(values, sample_weight)
+        w_nd = sample_weight.ndim
+        if values.ndim > w_nd:
+            values = reduce(values, tuple(range(w_nd, values.ndim)))
+        sample_weight = sample_weight.expand(*values.shape)
+        values = values * sample_weight
+        if w_nd > 1:
+            sample_weight = reduce(sample_weight, tuple(range(1, w_nd)))
+    if values.ndim > 1:
+        values = reduce(values, tuple(range(1, values.ndim)))
+    return values, sample_weight
+
+
+def _mean(x, axes):
+    return x.mean(axes)
+
+
+def _sum(x, axes):
+    return x.sum(axes)
+
+
+divide_no_nan = L.divide_no_nan
 
 
 class Metric:
@@ -40,12 +88,8 @@ class Metric:
         from . import initializers
 
         init = initializers.get(initializer)
-        var = Variable(
-            init(tuple(shape), dtype=dtype or self.dtype),
-            name=name or f"var_{len(self._variables)}",
-            trainable=False,
-            dtype=dtype or self.dtype,
-        )
+        var = Variable(init(tuple(shape), dtype=dtype or self.dtype), name=name or f"var_{len(self._variables)}",
+                       trainable=False, dtype=dtype or self.dtype)
         var._initializer = init
         self._variables.append(var)
         return var
@@ -58,7 +102,7 @@ class Metric:
 
     def reset_state(self):
         for v in self._variables:
-            v.assign(v._initializer(tuple(v.shape), dtype=v._data.dtype))
+            v.assign(v._initializer(tuple(v.shape), dtype=v.dtype.name))
 
     def update_state(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must implement update_state")
@@ -82,112 +126,104 @@ class Metric:
 
 
 class Mean(Metric):
-    """The (weighted) mean of the values seen."""
+    """The (weighted) mean of the values seen: ``total / count``."""
 
     def __init__(self, name="mean", dtype=None):
         super().__init__(name, dtype)
-        self.total = self.add_variable(name="total", dtype="float64")
-        self.count = self.add_variable(name="count", dtype="float64")
+        self.total = self.add_variable(name="total")
+        self.count = self.add_variable(name="count")
 
     def update_state(self, values, sample_weight=None):
-        v = np.asarray(_np(values), dtype=np.float64)
-        if sample_weight is None:
-            self.total._data += v.sum()
-            self.count._data += v.size
-            return
-        w = np.broadcast_to(
-            np.asarray(_np(sample_weight), np.float64).reshape(
-                np.shape(_np(sample_weight)) + (1,) * max(v.ndim - np.ndim(_np(sample_weight)), 0)
-            ),
-            v.shape,
-        )
-        self.total._data += (v * w).sum()
-        self.count._data += w.sum()
+        with no_grad():
+            values, sample_weight = _samplewise(values, sample_weight, _mean, self.dtype)
+            self.total.assign_add(values.sum())
+            if sample_weight is not None:
+                self.count.assign_add(sample_weight.sum())
+            else:
+                self.count.assign_add(float(values.shape[0]) if values.ndim else 1.0)
 
     def result(self):
-        c = float(self.count._data)
-        return np.float32(float(self.total._data) / c if c else 0.0)
+        return divide_no_nan(self.total.detach(), self.count.detach())
 
 
 class Sum(Metric):
     def __init__(self, name="sum", dtype=None):
         super().__init__(name, dtype)
-        self.total = self.add_variable(name="total", dtype="float64")
+        self.total = self.add_variable(name="total")
 
     def update_state(self, values, sample_weight=None):
-        v = np.asarray(_np(values), np.float64)
-        self.total._data += (v if sample_weight is None else v * _np(sample_weight)).sum()
+        with no_grad():
+            values, _ = _samplewise(values, sample_weight, _sum, self.dtype)
+            self.total.assign_add(values.sum())
 
     def result(self):
-        return np.float32(self.total._data)
+        return self.total.detach().clone()
 
 
 class MeanMetricWrapper(Mean):
-    """The running mean of ``fn(y_true, y_pred)`` (a function of NumPy arrays or of tensors)."""
+    """The running mean of ``fn(y_true, y_pred)`` (a function of tensors returning per-sample values)."""
 
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         super().__init__(name or fn.__name__, dtype)
         self._fn, self._fn_kwargs = fn, kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        values = self._fn(_np(y_true), _np(y_pred), **self._fn_kwargs)
-        super().update_state(_np(values), sample_weight)
+        with no_grad():
+            values = self._fn(y_true, K.convert(y_pred).detach(), **self._fn_kwargs)
+        super().update_state(values, sample_weight)
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, **self._fn_kwargs}
 
 
-# -- NumPy metric functions --------------------------------------------------------------------------------
+# -- metric functions (Keras 3's, on tensors) --------------------------------------------------------------
 def _squeeze_labels(y_true, y_pred):
-    y_true = np.asarray(y_true)
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-        y_true = y_true[..., 0]
+        return y_true.squeeze(-1)
     return y_true
 
 
+def _equal(a, b):
+    return (a == b).to(ember.dtypes.from_np(np.dtype(K.floatx())))
+
+
 def sparse_categorical_accuracy(y_true, y_pred):
-    y_pred = np.asarray(y_pred)
-    return (_squeeze_labels(y_true, y_pred) == y_pred.argmax(-1)).astype(np.float32)
+    y_pred = K.convert(y_pred)
+    y_true = _squeeze_labels(K.convert(y_true), y_pred)
+    return _equal(y_true.to(ember.int64), y_pred.argmax(-1))
 
 
 def categorical_accuracy(y_true, y_pred):
-    return (np.asarray(y_true).argmax(-1) == np.asarray(y_pred).argmax(-1)).astype(np.float32)
+    return _equal(K.convert(y_true).argmax(-1), K.convert(y_pred).argmax(-1))
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
-    y_pred = np.asarray(y_pred)
-    y_true = np.asarray(y_true).reshape(y_pred.shape) if np.size(y_true) == y_pred.size else y_true
-    return ((y_pred > threshold) == (np.asarray(y_true) > 0.5)).astype(np.float32).mean(-1)
+    y_pred = K.convert(y_pred)
+    y_true, y_pred = _same_rank(K.convert(y_true, y_pred.dtype.name), y_pred)
+    return _equal(y_true, (y_pred > threshold).to(y_true.dtype))
 
 
 def accuracy(y_true, y_pred):
-    y_pred = np.asarray(y_pred)
-    return (np.asarray(y_true).reshape(y_pred.shape) == y_pred).astype(np.float32)
-
-
-def top_k_categorical_accuracy(y_true, y_pred, k=5):
-    return sparse_top_k_categorical_accuracy(np.asarray(y_true).argmax(-1), y_pred, k)
+    y_pred = K.convert(y_pred)
+    y_true, y_pred = _same_rank(K.convert(y_true, y_pred.dtype.name), y_pred)
+    return _equal(y_true, y_pred)
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
-    y_pred = np.asarray(y_pred)
-    labels = _squeeze_labels(y_true, y_pred).astype(np.int64)
-    target = np.take_along_axis(y_pred, labels[..., None], -1)
-    return ((y_pred > target).sum(-1) < k).astype(np.float32)
+    """1 where the true class is among the ``k`` highest scores (ties count in its favour)."""
+    y_pred = K.convert(y_pred)
+    labels = _squeeze_labels(K.convert(y_true), y_pred).to(ember.int64)
+    target = y_pred.gather(-1, labels.unsqueeze(-1))
+    return ((y_pred > target).to(ember.int64).sum(-1) < k).to(ember.dtypes.from_np(np.dtype(K.floatx())))
 
 
-def _loss_fn(fn):
-    def metric_fn(y_true, y_pred, **kwargs):
-        return _np(fn(y_true, K.convert(np.asarray(y_pred)), **kwargs))
-
-    metric_fn.__name__ = fn.__name__
-    return metric_fn
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    return sparse_top_k_categorical_accuracy(K.convert(y_true).argmax(-1), y_pred, k)
 
 
 def _wrapper(cls_name, fn, default_name, **defaults):
     def __init__(self, name=default_name, dtype=None, **kwargs):
-        params = {**defaults, **kwargs}
-        MeanMetricWrapper.__init__(self, fn, name=name, dtype=dtype, **params)
+        MeanMetricWrapper.__init__(self, fn, name=name, dtype=dtype, **{**defaults, **kwargs})
 
     return type(cls_name, (MeanMetricWrapper,), {"__init__": __init__, "__module__": __name__})
 
@@ -202,33 +238,41 @@ TopKCategoricalAccuracy = _wrapper(
     "TopKCategoricalAccuracy", top_k_categorical_accuracy, "top_k_categorical_accuracy", k=5
 )
 SparseTopKCategoricalAccuracy = _wrapper(
-    "SparseTopKCategoricalAccuracy",
-    sparse_top_k_categorical_accuracy,
-    "sparse_top_k_categorical_accuracy",
-    k=5,
+    "SparseTopKCategoricalAccuracy", sparse_top_k_categorical_accuracy, "sparse_top_k_categorical_accuracy", k=5
 )
-MeanSquaredError = _wrapper("MeanSquaredError", _loss_fn(L.mean_squared_error), "mean_squared_error")
-MeanAbsoluteError = _wrapper("MeanAbsoluteError", _loss_fn(L.mean_absolute_error), "mean_absolute_error")
-BinaryCrossentropy = _wrapper("BinaryCrossentropy", _loss_fn(L.binary_crossentropy), "binary_crossentropy")
-CategoricalCrossentropy = _wrapper(
-    "CategoricalCrossentropy", _loss_fn(L.categorical_crossentropy), "categorical_crossentropy"
-)
+MeanSquaredError = _wrapper("MeanSquaredError", L.mean_squared_error, "mean_squared_error")
+MeanAbsoluteError = _wrapper("MeanAbsoluteError", L.mean_absolute_error, "mean_absolute_error")
+BinaryCrossentropy = _wrapper("BinaryCrossentropy", L.binary_crossentropy, "binary_crossentropy")
+CategoricalCrossentropy = _wrapper("CategoricalCrossentropy", L.categorical_crossentropy, "categorical_crossentropy")
 SparseCategoricalCrossentropy = _wrapper(
-    "SparseCategoricalCrossentropy",
-    _loss_fn(L.sparse_categorical_crossentropy),
-    "sparse_categorical_crossentropy",
+    "SparseCategoricalCrossentropy", L.sparse_categorical_crossentropy, "sparse_categorical_crossentropy"
 )
 
 
 class RootMeanSquaredError(Mean):
+    """``sqrt`` of the running mean of squared errors."""
+
     def __init__(self, name="root_mean_squared_error", dtype=None):
         super().__init__(name, dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        super().update_state(_np(L.mean_squared_error(y_true, K.convert(_np(y_pred)))), sample_weight)
+        with no_grad():
+            y_pred = _float(y_pred)
+            y_true, y_pred = _same_rank(_float(y_true), y_pred)
+            super().update_state(F.square(y_pred - y_true), sample_weight)
 
     def result(self):
-        return np.float32(np.sqrt(super().result()))
+        return F.sqrt(super().result())
+
+
+def _sample_weights(sample_weight, like):
+    """Per-element weights broadcast to ``like`` (trailing dims added), or None."""
+    if sample_weight is None:
+        return None
+    w = _float(sample_weight)
+    while w.ndim < like.ndim:
+        w = w.unsqueeze(-1)
+    return w.expand(*like.shape)
 
 
 class _Confusion(Metric):
@@ -238,21 +282,20 @@ class _Confusion(Metric):
         super().__init__(name, dtype)
         self.thresholds = 0.5 if thresholds is None else thresholds
         for n in ("true_positives", "false_positives", "false_negatives"):
-            setattr(self, n, self.add_variable(name=n, dtype="float64"))
+            setattr(self, n, self.add_variable(name=n))
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        pred = np.asarray(_np(y_pred)) > self.thresholds
-        true = np.asarray(_np(y_true)).reshape(pred.shape) > 0.5
-        w = (
-            1.0
-            if sample_weight is None
-            else np.asarray(_np(sample_weight), np.float64).reshape(
-                np.shape(_np(sample_weight)) + (1,) * (pred.ndim - np.ndim(_np(sample_weight)))
-            )
-        )
-        self.true_positives._data += np.sum((pred & true) * w)
-        self.false_positives._data += np.sum((pred & ~true) * w)
-        self.false_negatives._data += np.sum((~pred & true) * w)
+        with no_grad():
+            pred = (_float(y_pred) > self.thresholds).to(ember.float32)
+            true = (_float(y_true).reshape(*pred.shape) > 0.5).to(ember.float32)
+            w = _sample_weights(sample_weight, pred)
+            if w is not None:
+                pred, true_w = pred * w, true * w
+            else:
+                true_w = true
+            self.true_positives.assign_add((pred * true).sum())
+            self.false_positives.assign_add((pred * (1.0 - true)).sum())
+            self.false_negatives.assign_add(true_w.sum() - (pred * true).sum())
 
     def get_config(self):
         return {**super().get_config(), "thresholds": self.thresholds}
@@ -260,14 +303,14 @@ class _Confusion(Metric):
 
 class Precision(_Confusion):
     def result(self):
-        tp, fp = float(self.true_positives._data), float(self.false_positives._data)
-        return np.float32(tp / (tp + fp) if tp + fp else 0.0)
+        tp, fp = self.true_positives.detach(), self.false_positives.detach()
+        return divide_no_nan(tp, tp + fp)
 
 
 class Recall(_Confusion):
     def result(self):
-        tp, fn = float(self.true_positives._data), float(self.false_negatives._data)
-        return np.float32(tp / (tp + fn) if tp + fn else 0.0)
+        tp, fn = self.true_positives.detach(), self.false_negatives.detach()
+        return divide_no_nan(tp, tp + fn)
 
 
 class AUC(Metric):
@@ -278,67 +321,60 @@ class AUC(Metric):
         self.num_thresholds, self.curve, self.from_logits = num_thresholds, curve.upper(), from_logits
         eps = 1e-7
         inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
-        self._thresholds = np.array([0.0 - eps] + inner + [1.0 + eps])
+        self._thresholds = np.array([0.0 - eps] + inner + [1.0 + eps], dtype="float32")
         for n in ("true_positives", "false_positives", "true_negatives", "false_negatives"):
-            setattr(self, n, self.add_variable((num_thresholds,), name=n, dtype="float64"))
+            setattr(self, n, self.add_variable((num_thresholds,), name=n))
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        p = np.asarray(_np(y_pred), np.float64).reshape(-1)
-        if self.from_logits:
-            p = 1.0 / (1.0 + np.exp(-p))
-        t = np.asarray(_np(y_true)).reshape(-1) > 0.5
-        if sample_weight is None:
-            w = np.ones_like(p)
-        else:  # one weight per sample, repeated over that sample's outputs
-            sw = np.asarray(_np(sample_weight), np.float64).reshape(-1)
-            w = np.repeat(sw, len(p) // max(len(sw), 1))
-        above = p[None, :] > self._thresholds[:, None]
-        self.true_positives._data += (above & t) @ w
-        self.false_positives._data += (above & ~t) @ w
-        self.false_negatives._data += (~above & t) @ w
-        self.true_negatives._data += (~above & ~t) @ w
+        with no_grad():
+            p = _float(y_pred).reshape(-1)
+            if self.from_logits:
+                p = F.sigmoid(p)
+            t = (_float(y_true).reshape(-1) > 0.5).to(ember.float32)
+            w = p.new_ones(p.shape) if sample_weight is None else _float(sample_weight).reshape(-1)
+            if w.shape[0] != p.shape[0]:  # one weight per sample, repeated over that sample's outputs
+                w = w.unsqueeze(-1).expand(w.shape[0], p.shape[0] // max(w.shape[0], 1)).reshape(-1)
+            above = (p.unsqueeze(0) > K.convert(self._thresholds).unsqueeze(-1)).to(ember.float32)
+            pos, neg = t * w, (1.0 - t) * w
+            tp, fp = above @ pos, above @ neg
+            self.true_positives.assign_add(tp)
+            self.false_positives.assign_add(fp)
+            self.false_negatives.assign_add(pos.sum() - tp)
+            self.true_negatives.assign_add(neg.sum() - fp)
 
     def result(self):
-        tp, fp = self.true_positives._data, self.false_positives._data
-        tn, fn = self.true_negatives._data, self.false_negatives._data
+        tp, fp = self.true_positives.detach(), self.false_positives.detach()
+        tn, fn = self.true_negatives.detach(), self.false_negatives.detach()
         if self.curve == "PR":
-            x = tp / np.maximum(tp + fn, 1e-12)
-            y = tp / np.maximum(tp + fp, 1e-12)
-        else:
-            x = fp / np.maximum(fp + tn, 1e-12)
-            y = tp / np.maximum(tp + fn, 1e-12)
-        return np.float32(np.sum((x[:-1] - x[1:]) * (y[:-1] + y[1:]) / 2.0))
+            return _interpolated_pr_auc(tp, fp, fn)
+        x, y = divide_no_nan(fp, fp + tn), divide_no_nan(tp, tp + fn)
+        return ((x[:-1] - x[1:]) * (y[:-1] + y[1:]) / 2.0).sum()
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "num_thresholds": self.num_thresholds,
-            "curve": self.curve,
-            "from_logits": self.from_logits,
-        }
+        return {**super().get_config(), "num_thresholds": self.num_thresholds, "curve": self.curve,
+                "from_logits": self.from_logits}
+
+
+def _interpolated_pr_auc(tp, fp, fn):
+    """Keras's PR-AUC: precision interpolated linearly in the number of positives between thresholds (Davis &
+    Goadrich, 2006)."""
+    dtp = tp[:-1] - tp[1:]
+    p = tp + fp
+    dp = p[:-1] - p[1:]
+    slope = divide_no_nan(dtp, F.clamp(dp, min=0.0))
+    intercept = tp[1:] - slope * p[1:]
+    both = F.logical_and(p[:-1] > 0, p[1:] > 0)
+    ratio = F.where(both, divide_no_nan(p[:-1], F.clamp(p[1:], min=0.0)), ember.ones_like(p[1:]))
+    increment = divide_no_nan(slope * (dtp + intercept * F.log(ratio)), F.clamp(tp[1:] + fn[1:], min=0.0))
+    return increment.sum()
 
 
 ALL = {
     c.__name__: c
-    for c in (
-        Mean,
-        Sum,
-        Accuracy,
-        SparseCategoricalAccuracy,
-        CategoricalAccuracy,
-        BinaryAccuracy,
-        TopKCategoricalAccuracy,
-        SparseTopKCategoricalAccuracy,
-        MeanSquaredError,
-        MeanAbsoluteError,
-        RootMeanSquaredError,
-        Precision,
-        Recall,
-        AUC,
-        BinaryCrossentropy,
-        CategoricalCrossentropy,
-        SparseCategoricalCrossentropy,
-    )
+    for c in (Mean, Sum, Accuracy, SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy,
+              TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
+              RootMeanSquaredError, Precision, Recall, AUC, BinaryCrossentropy, CategoricalCrossentropy,
+              SparseCategoricalCrossentropy)
 }
 _ALIASES = {
     "mse": MeanSquaredError,
@@ -383,10 +419,14 @@ def get(identifier, y_true=None, y_pred=None, loss=None):
     raise ValueError(f"could not interpret metric {identifier!r}")
 
 
+def _shape(x):
+    return tuple(x.shape) if hasattr(x, "shape") else tuple(np.shape(x))
+
+
 def _accuracy_for(name, y_true, y_pred, loss):
     loss_name = getattr(loss, "name", None) or getattr(loss, "__name__", "") or ""
-    pred_shape = tuple(np.shape(y_pred)) if y_pred is not None else ()
-    true_shape = tuple(np.shape(y_true)) if y_true is not None else ()
+    pred_shape = _shape(y_pred) if y_pred is not None else ()
+    true_shape = _shape(y_true) if y_true is not None else ()
     if "binary" in loss_name or (pred_shape and pred_shape[-1] == 1):
         return BinaryAccuracy(name=name)
     if "sparse" in loss_name or (

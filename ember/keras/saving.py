@@ -249,13 +249,13 @@ def weight_items(model):
 def _weights_dict(model, with_optimizer=False):
     arrays = {key: np.array(weight_value(w), order="C") for key, w in weight_items(model)}
     opt = getattr(model, "optimizer", None)
-    if with_optimizer and opt is not None and hasattr(opt, "variables"):
+    if with_optimizer and opt is not None and hasattr(opt, "save_items"):
         ids = {id(w): i for i, (_, w) in enumerate(weight_items(model))}
-        for name, arr in opt.variables:
+        built = getattr(opt, "_trainable_variables", [])
+        for name, arr in opt.save_items():
             idx, _, slot = name.partition("/")
             if slot:  # re-key slots by the weight's structural index (optimizer order may differ)
-                var = opt._vars[int(idx)]
-                name = f"{ids.get(id(var), idx)}/{slot}"
+                name = f"{ids.get(id(built[int(idx)]), idx)}/{slot}"
             arrays[f"optimizer/{name}"] = np.array(arr, order="C")
     return arrays
 
@@ -295,17 +295,18 @@ def _assign_weights(model, arrays, source, skip_mismatch=False):
 def _load_optimizer_state(model, arrays):
     opt = getattr(model, "optimizer", None)
     state = {k[len("optimizer/") :]: v for k, v in arrays.items() if k.startswith("optimizer/")}
-    if opt is None or not state or not hasattr(opt, "load_variables"):
+    if opt is None or not state or not hasattr(opt, "load_items"):
         return
     weights = [w for _, w in weight_items(model)]
-    opt.build([w for w in weights if w.requires_grad])
-    remapped = {"iterations": state.get("iterations", 0)}
-    for i, var in enumerate(opt._vars):
-        structural = next(j for j, w in enumerate(weights) if w is var)
-        for slot in opt._slot_names:
-            if f"{structural}/{slot}" in state:
-                remapped[f"{i}/{slot}"] = state[f"{structural}/{slot}"]
-    opt.load_variables(remapped)
+    opt.build(model.trainable_weights)
+    remapped = {k: v for k, v in state.items() if "/" not in k}  # iterations, learning_rate
+    structural = {id(w): j for j, w in enumerate(weights)}
+    for i, var in enumerate(getattr(opt, "_trainable_variables", [])):
+        for key, value in state.items():
+            idx, _, slot = key.partition("/")
+            if slot and idx == str(structural.get(id(var))):
+                remapped[f"{i}/{slot}"] = value
+    opt.load_items(remapped)
 
 
 def save_weights(model, filepath):

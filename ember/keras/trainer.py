@@ -1,6 +1,8 @@
 """``compile`` / ``fit`` / ``evaluate`` / ``predict`` for Keras models: a thin loop over ``train_step`` with
-callbacks (History and the progress bar by default). Gradients come from Ember's autograd; the optimizer
-updates weight arrays in place; built-in metrics update on arrays.
+callbacks (History and the progress bar by default). Gradients come from Ember's autograd; the optimizer (an
+``ember.optim`` optimizer with Keras's formulas) and the metrics update tensors in place. The built-in train
+and test steps are compiled into one graph each unless ``run_eagerly`` / ``jit_compile=False``
+(``keras/train_step.py``); ``predict`` runs eagerly.
 
 >>> import numpy as np
 >>> from ember import keras
@@ -23,6 +25,7 @@ from . import optimizers
 from .compile_utils import CompileLoss, CompileMetrics, call_loss, to_float_logs
 from .data import ArrayData, adapt, unpack
 from .layers.symbolic import map_structure
+from .train_step import StepFunction
 
 
 def _to_tensors(x):
@@ -37,6 +40,9 @@ class Trainer:
     compiled = False
     stop_training = False
     stop_training_by_error = False
+    run_eagerly = False
+    jit_compile = "auto"
+    train_function = test_function = None
 
     # -- compile ----------------------------------------------------------------------------------------
     def compile(
@@ -64,6 +70,7 @@ class Trainer:
         )
         self._loss_tracker = M.Mean(name="loss")
         self.run_eagerly, self.jit_compile = run_eagerly, jit_compile
+        self.train_function = self.test_function = None
         self.compiled = True
         self._compile_args = {
             "loss": loss,
@@ -136,37 +143,67 @@ class Trainer:
             if layer._losses:
                 layer._losses = []
 
-    def _fast_train_step(self, x, y, sw):
-        from ..graph.keras_step import grad_step  # forward + loss + backward, ember.compile'd (jit_compile)
-
-        y_pred, loss = grad_step(self, _to_tensors(x), _to_tensors(y), _to_tensors(sw))
+    # the step bodies: tensor ops and in-place updates only, so each compiles into one graph
+    def _train_step_tensors(self, x, y, sw):
         weights = self._train_weights
+        self._clear_call_losses()
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(x, y, y_pred, sw)
+        for w in weights:
+            w.grad = None
+        scale = getattr(self.optimizer, "loss_scale_factor", None)
+        (loss * scale if scale is not None else loss).backward()
         self.optimizer.apply([w.grad for w in weights], weights)
-        self._loss_tracker.update_state(float(loss._data), sample_weight=_batch_size(y_pred))
+        for w in weights:  # the gradients live inside the step (a compiled one does not write them out)
+            w.grad = None
+        self._loss_tracker.update_state(loss.detach(), sample_weight=_batch_size(y_pred))
         self._compile_metrics.update_state(y, y_pred, sw)
+
+    def _test_step_tensors(self, x, y, sw):
+        with ember.no_grad():
+            self._clear_call_losses()
+            y_pred = self(x, training=False)
+            if self._compile_loss is not None or self.losses:
+                loss = self.compute_loss(x, y, y_pred, sw, training=False)
+                self._loss_tracker.update_state(loss, sample_weight=_batch_size(y_pred))
+            self._compile_metrics.update_state(y, y_pred, sw)
+
+    def _predict_step_tensors(self, x, y=None, sw=None):
+        with ember.no_grad():
+            return self(x, training=False)
+
+    def _jit(self):
+        return not self.run_eagerly and self.jit_compile not in (False, None)
+
+    def make_train_function(self, force=False):
+        """The (compiled) train step ``model.train_function`` (see ``keras/train_step.py``)."""
+        if self.train_function is None or force:
+            self.train_function = StepFunction(self, "train", self._jit())
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        if self.test_function is None or force:
+            self.test_function = StepFunction(self, "test", self._jit())
+        return self.test_function
+
+    def _fast_train_step(self, x, y, sw):
+        self.make_train_function()(_to_tensors(x), _to_tensors(y), _to_tensors(sw))
 
     def train_step(self, data):
         """One optimisation step on a batch ``(x, y[, sample_weight])``; returns the metric logs."""
         x, y, sw = unpack(data)
         self._train_weights = self.trainable_weights
-        self._fast_train_step(x, y, sw)
+        self._train_step_tensors(_to_tensors(x), _to_tensors(y), _to_tensors(sw))
         return self.get_metrics_result()
 
     def test_step(self, data):
         x, y, sw = unpack(data)
-        with ember.no_grad():
-            self._clear_call_losses()
-            y_pred = self(_to_tensors(x), training=False)
-            if self._compile_loss is not None or self.losses:
-                loss = self.compute_loss(x, y, y_pred, sw, training=False)
-                self._loss_tracker.update_state(float(loss._data), sample_weight=_batch_size(y_pred))
-        self._compile_metrics.update_state(y, y_pred, sw)
+        self._test_step_tensors(_to_tensors(x), _to_tensors(y), _to_tensors(sw))
         return None
 
     def predict_step(self, data):
         x, _, _ = unpack(data)
-        with ember.no_grad():
-            return self(_to_tensors(x), training=False)
+        return self._predict_step_tensors(_to_tensors(x))
 
     # -- fit ---------------------------------------------------------------------------------------------
     def fit(
@@ -295,9 +332,13 @@ class Trainer:
         custom = type(self).test_step is not Trainer.test_step
         logs = None
         for step, batch in enumerate(data.batches(batch_size, False, steps)):
-            out = self.test_step(_strip_none(batch) if custom else batch)
-            if custom and out is not None:
-                logs = to_float_logs(out)
+            if custom:
+                out = self.test_step(_strip_none(batch))
+                if out is not None:
+                    logs = to_float_logs(out)
+            else:
+                x, y, sw = batch
+                self.make_test_function()(_to_tensors(x), _to_tensors(y), _to_tensors(sw))
             if cbs is not None:
                 cbs.on_test_batch_end(step, None)
         return logs if logs is not None else self.get_metrics_result()
@@ -316,7 +357,7 @@ class Trainer:
         )
         cbs.on_predict_begin()
         outs = []
-        for step, batch in enumerate(data.batches(batch_size, False, steps)):
+        for step, batch in enumerate(data.batches(batch_size, False, steps)):  # eager: the same bits every call
             out = self.predict_step(batch)
             outs.append(map_structure(_np, out))
             cbs.on_predict_batch_end(step, None)
@@ -337,7 +378,10 @@ class Trainer:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("test_on_batch")
         self.reset_metrics()
-        self.test_step((x, y, sample_weight))
+        if type(self).test_step is not Trainer.test_step:
+            self.test_step(_strip_none((x, y, sample_weight)))
+        else:
+            self.make_test_function()(_to_tensors(x), _to_tensors(y), _to_tensors(sample_weight))
         return self._format_batch_result(return_dict)
 
     def predict_on_batch(self, x):

@@ -13,7 +13,7 @@ from ._core import Aval, unsupported, update_primitive
 
 
 def _adam_step_(xp, p, exp_avg, exp_avg_sq, *rest, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
-                decoupled_weight_decay):
+                decoupled_weight_decay, eps_before_bias_correction=False):
     """In place; the same operations in the same order as ``optim.adam.adam_kernel`` (bit-identical)."""
     max_exp_avg_sq, g, step = rest if amsgrad else (None, *rest)
     t = float(step)
@@ -41,8 +41,12 @@ def _adam_step_(xp, p, exp_avg, exp_avg_sq, *rest, lr, beta1, beta2, eps, weight
     if amsgrad:
         xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
     xp.sqrt(max_exp_avg_sq if amsgrad else exp_avg_sq, out=tmp)
-    tmp /= bias_correction2_sqrt
-    tmp += eps
+    if eps_before_bias_correction:  # Keras's / TensorFlow's placement of epsilon
+        tmp += eps
+        tmp /= bias_correction2_sqrt
+    else:
+        tmp /= bias_correction2_sqrt
+        tmp += eps
     update = xp.multiply(exp_avg, -step_size)
     update /= tmp
     p += update

@@ -8,10 +8,12 @@ __all__ = ["Adam", "AdamW"]
 
 
 def adam_kernel(K, p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, betas, eps, weight_decay, amsgrad,
-                maximize, decoupled_weight_decay):
+                maximize, decoupled_weight_decay, eps_before_bias_correction=False):
     """One Adam(W) update: returns (new_param, exp_avg, exp_avg_sq, max_exp_avg_sq or None).
 
-    ``step`` is a Python number (arrays) or a 0-d tensor; ``Adam`` itself runs ``adam_update_``."""
+    ``step`` is a Python number (arrays) or a 0-d tensor; ``Adam`` itself runs ``adam_update_``.
+    ``eps_before_bias_correction``: divide by ``(sqrt(v) + eps) / sqrt(1 - beta2^t)`` (the paper's "epsilon
+    hat", Keras's and TensorFlow's placement) instead of PyTorch's ``sqrt(v) / sqrt(1 - beta2^t) + eps``."""
     beta1, beta2 = betas
     if maximize:
         g = -g
@@ -28,21 +30,24 @@ def adam_kernel(K, p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, betas
     bias_correction2_sqrt = bias_correction2 ** 0.5
     if amsgrad:
         max_exp_avg_sq = K.maximum(max_exp_avg_sq, exp_avg_sq)
-        denom = K.sqrt(max_exp_avg_sq) / bias_correction2_sqrt + eps
+    root = K.sqrt(max_exp_avg_sq if amsgrad else exp_avg_sq)
+    if eps_before_bias_correction:
+        denom = (root + eps) / bias_correction2_sqrt
     else:
-        denom = K.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
+        denom = root / bias_correction2_sqrt + eps
     return p + (-step_size) * exp_avg / denom, exp_avg, exp_avg_sq, max_exp_avg_sq
 
 
 def adam_update_(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, betas, eps, weight_decay, amsgrad,
-                 maximize, decoupled_weight_decay):
+                 maximize, decoupled_weight_decay, eps_before_bias_correction=False):
     """``adam_kernel``'s rule applied to ``p`` and its moments in place: the ``adam_step`` update primitive
     (``ops/optim.py``: one kernel eagerly), traced as ``adam_kernel`` in Ember ops so the compiler fuses it;
     returns (exp_avg, exp_avg_sq, max_exp_avg_sq or None)."""
     states = [p, exp_avg, exp_avg_sq] + ([max_exp_avg_sq] if amsgrad else [])
     update_("adam_step", states, g, step, graph_form=_adam_graph_form, lr=float(lr), beta1=float(betas[0]),
             beta2=float(betas[1]), eps=float(eps), weight_decay=float(weight_decay), amsgrad=bool(amsgrad),
-            maximize=bool(maximize), decoupled_weight_decay=bool(decoupled_weight_decay))
+            maximize=bool(maximize), decoupled_weight_decay=bool(decoupled_weight_decay),
+            eps_before_bias_correction=bool(eps_before_bias_correction))
     return exp_avg, exp_avg_sq, max_exp_avg_sq
 
 
@@ -68,12 +73,13 @@ class Adam(Optimizer):
     """
 
     _state_keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-    _hyper = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "decoupled_weight_decay")
+    _hyper = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "decoupled_weight_decay",
+              "eps_before_bias_correction")
     _decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
-                 decoupled_weight_decay=None):
+                 decoupled_weight_decay=None, eps_before_bias_correction=False):
         check_hyper("lr", lr, what="learning rate")
         check_hyper("eps", eps, what="epsilon value")
         for i, b in enumerate(betas):
@@ -84,7 +90,8 @@ class Adam(Optimizer):
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                     "amsgrad": amsgrad,
                     "maximize": maximize, "foreach": foreach, "capturable": capturable,
-                    "differentiable": differentiable, "fused": fused, "decoupled_weight_decay": decoupled}
+                    "differentiable": differentiable, "fused": fused, "decoupled_weight_decay": decoupled,
+                    "eps_before_bias_correction": bool(eps_before_bias_correction)}
         super().__init__(params, defaults)
 
     def _init_state(self, p, group):
@@ -109,7 +116,8 @@ class AdamW(Adam):
     _decoupled = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None,
+                 eps_before_bias_correction=False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
                          capturable=capturable, differentiable=differentiable, fused=fused,
-                         decoupled_weight_decay=True)
+                         decoupled_weight_decay=True, eps_before_bias_correction=eps_before_bias_correction)

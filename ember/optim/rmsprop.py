@@ -9,19 +9,26 @@ __all__ = ["RMSprop", "Adagrad", "Adadelta"]
 
 
 def rmsprop_kernel(K, p, g, square_avg, grad_avg, momentum_buffer, *, step, lr, alpha, eps, weight_decay,
-                   momentum,
-                   centered, maximize):
-    """One RMSprop update: returns (new_param, square_avg, grad_avg or None, momentum_buffer or None)."""
+                   momentum, centered, maximize, eps_inside_sqrt=False, lr_inside_momentum=False):
+    """One RMSprop update: returns (new_param, square_avg, grad_avg or None, momentum_buffer or None).
+
+    Keras's and TensorFlow's variant differs in two places, each an option: ``eps_inside_sqrt`` divides by
+    ``sqrt(v + eps)`` instead of PyTorch's ``sqrt(v) + eps``; ``lr_inside_momentum`` accumulates
+    ``lr * g / avg`` in the momentum buffer (so a changed learning rate does not rescale past steps) instead
+    of applying ``lr`` to the buffer."""
     if maximize:
         g = -g
     if weight_decay != 0:
         g = g + weight_decay * p
     square_avg = square_avg * alpha + (1 - alpha) * g * g
+    v = square_avg
     if centered:
         grad_avg = K.lerp(grad_avg, g, 1 - alpha)
-        avg = K.sqrt(square_avg + (-1) * grad_avg * grad_avg) + eps
-    else:
-        avg = K.sqrt(square_avg) + eps
+        v = square_avg + (-1) * grad_avg * grad_avg
+    avg = K.sqrt(v + eps) if eps_inside_sqrt else K.sqrt(v) + eps
+    if momentum > 0 and lr_inside_momentum:
+        momentum_buffer = momentum_buffer * momentum + lr * g / avg
+        return p + (-1) * momentum_buffer, square_avg, grad_avg, momentum_buffer
     if momentum > 0:
         momentum_buffer = momentum_buffer * momentum + g / avg
         return p + (-lr) * momentum_buffer, square_avg, grad_avg, momentum_buffer
@@ -29,9 +36,9 @@ def rmsprop_kernel(K, p, g, square_avg, grad_avg, momentum_buffer, *, step, lr, 
 
 
 def rmsprop_update_(p, g, square_avg, grad_avg, momentum_buffer, *, step, lr, alpha, eps, weight_decay,
-                    momentum, centered, maximize):
-    """``rmsprop_kernel``'s rule applied in place; returns (square_avg, grad_avg or None, momentum_buffer or
-    None)."""
+                    momentum, centered, maximize, eps_inside_sqrt=False, lr_inside_momentum=False):
+    """``rmsprop_kernel``'s rule applied in place (the same two Keras options); returns (square_avg,
+    grad_avg or None, momentum_buffer or None)."""
     if maximize:
         g = -g
     if weight_decay != 0:
@@ -39,11 +46,17 @@ def rmsprop_update_(p, g, square_avg, grad_avg, momentum_buffer, *, step, lr, al
     square_avg.mul_(alpha).add_((g * (1 - alpha)).mul_(g))
     if centered:
         lerp_(grad_avg, g, 1 - alpha)
-        avg = (grad_avg * (-1)).mul_(grad_avg).add_(square_avg).sqrt_()
+        avg = (grad_avg * (-1)).mul_(grad_avg).add_(square_avg)
     else:
-        avg = square_avg.sqrt()
-    avg.add_(eps)
-    if momentum > 0:
+        avg = square_avg.clone()
+    if eps_inside_sqrt:
+        avg.add_(eps).sqrt_()
+    else:
+        avg.sqrt_().add_(eps)
+    if momentum > 0 and lr_inside_momentum:
+        momentum_buffer.mul_(momentum).add_((g * lr).div_(avg))
+        p.add_(momentum_buffer * (-1))
+    elif momentum > 0:
         momentum_buffer.mul_(momentum).add_(g / avg)
         p.add_(momentum_buffer * (-lr))
     else:
@@ -63,10 +76,12 @@ class RMSprop(Optimizer):
     """
 
     _state_keys = ("square_avg", "grad_avg", "momentum_buffer")
-    _hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+    _hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize", "eps_inside_sqrt",
+              "lr_inside_momentum")
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
-                 capturable=False, foreach=None, maximize=False, differentiable=False):
+                 capturable=False, foreach=None, maximize=False, differentiable=False, *, eps_inside_sqrt=False,
+                 lr_inside_momentum=False):
         check_hyper("lr", lr, what="learning rate")
         check_hyper("eps", eps, what="epsilon value")
         check_hyper("momentum", momentum, what="momentum value")
@@ -75,7 +90,8 @@ class RMSprop(Optimizer):
         defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps, "centered": centered,
                     "weight_decay": weight_decay, "capturable": capturable, "foreach": foreach,
                     "maximize": maximize,
-                    "differentiable": differentiable}
+                    "differentiable": differentiable, "eps_inside_sqrt": bool(eps_inside_sqrt),
+                    "lr_inside_momentum": bool(lr_inside_momentum)}
         super().__init__(params, defaults)
 
     def _init_state(self, p, group):
@@ -89,18 +105,19 @@ class RMSprop(Optimizer):
     _update_fn = staticmethod(rmsprop_update_)
 
 
-def adagrad_kernel(K, p, g, state_sum, *, step, lr, lr_decay, weight_decay, eps, maximize):
-    """One Adagrad update: returns (new_param, new_sum)."""
+def adagrad_kernel(K, p, g, state_sum, *, step, lr, lr_decay, weight_decay, eps, maximize, eps_inside_sqrt=False):
+    """One Adagrad update: returns (new_param, new_sum); ``eps_inside_sqrt`` as in ``rmsprop_kernel``."""
     if maximize:
         g = -g
     if weight_decay != 0:
         g = g + weight_decay * p
-    clr = lr / (1 + (step - 1) * lr_decay)
+    clr = lr / (1 + (step - 1) * lr_decay) if lr_decay else lr
     state_sum = state_sum + g * g
-    return p + (-clr) * g / (K.sqrt(state_sum) + eps), state_sum
+    denom = K.sqrt(state_sum + eps) if eps_inside_sqrt else K.sqrt(state_sum) + eps
+    return p + (-clr) * g / denom, state_sum
 
 
-def adagrad_update_(p, g, state_sum, *, step, lr, lr_decay, weight_decay, eps, maximize):
+def adagrad_update_(p, g, state_sum, *, step, lr, lr_decay, weight_decay, eps, maximize, eps_inside_sqrt=False):
     """``adagrad_kernel``'s rule applied in place; returns (sum,)."""
     if maximize:
         g = -g
@@ -108,7 +125,7 @@ def adagrad_update_(p, g, state_sum, *, step, lr, lr_decay, weight_decay, eps, m
         g = g + weight_decay * p
     clr = lr / (1 + (step - 1) * lr_decay)
     state_sum.add_(g * g)
-    std = state_sum.sqrt().add_(eps)
+    std = (state_sum + eps).sqrt_() if eps_inside_sqrt else state_sum.sqrt().add_(eps)
     p.add_((g * (-clr)).div_(std))
     return (state_sum,)
 
@@ -124,10 +141,10 @@ class Adagrad(Optimizer):
     """
 
     _state_keys = ("sum",)
-    _hyper = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
+    _hyper = ("lr", "lr_decay", "weight_decay", "eps", "maximize", "eps_inside_sqrt")
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
-                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+                 foreach=None, *, maximize=False, differentiable=False, fused=None, eps_inside_sqrt=False):
         check_hyper("lr", lr, what="learning rate")
         check_hyper("lr_decay", lr_decay, what="lr_decay value")
         check_hyper("weight_decay", weight_decay, what="weight_decay value")
@@ -137,7 +154,7 @@ class Adagrad(Optimizer):
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value, "foreach": foreach,
                     "maximize": maximize,
-                    "differentiable": differentiable, "fused": fused}
+                    "differentiable": differentiable, "fused": fused, "eps_inside_sqrt": bool(eps_inside_sqrt)}
         super().__init__(params, defaults)
         for group in self.param_groups:  # PyTorch creates Adagrad's state eagerly
             for p in group["params"]:

@@ -17,6 +17,7 @@ from .core import (  # noqa: F401
     Reshape,
 )
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract  # noqa: F401
+from .noise import GaussianDropout, GaussianNoise  # noqa: F401
 from .normalization import BatchNormalization, LayerNormalization  # noqa: F401
 from .pooling import (  # noqa: F401
     AveragePooling1D,

@@ -1,5 +1,7 @@
 """MultiHeadAttention with Keras's weight layout: query/key/value kernels ``(dim, num_heads, key_dim)`` with
 biases ``(num_heads, key_dim)``, output kernel ``(num_heads, value_dim, out_dim)`` with bias ``(out_dim,)``.
+The attention itself is ``ember.nn.functional.scaled_dot_product_attention`` (Keras's mask becomes its additive
+``-1e9`` mask, as Keras's masked softmax does; attention dropout is ``nn.functional.dropout``).
 
 >>> from ember import keras
 >>> mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)
@@ -12,12 +14,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 import ember
 from ember import functional as F
-from ember.tensor import Tensor
+from ember.nn import functional as NF
 
+from .. import backend as K
 from .. import initializers
 from .base import Layer
 
@@ -98,19 +99,19 @@ class MultiHeadAttention(Layer):
         key = value if key is None else key
         if not self.built:
             self.build(tuple(query.shape), tuple(value.shape), tuple(key.shape))
-        q = self._project(query, "query") * (1.0 / math.sqrt(self.key_dim))  # (B, T, H, K)
-        k = self._project(key, "key")
-        v = self._project(value, "value")
-        scores = F.einsum("bthk,bshk->bhts", q, k)
-        mask = _mask(attention_mask, use_causal_mask, scores)
-        if mask is not None:
-            scores = F.where(mask, scores, scores.new_tensor(np.asarray(-1e9, scores._data.dtype)))
-        weights = F.softmax(scores, -1)
-        if training and self.dropout:
-            keep = ember.random.numpy_generator().random(tuple(weights.shape)) >= self.dropout
-            weights = weights * Tensor._wrap((keep / (1.0 - self.dropout)).astype(weights._data.dtype))
-        context = F.einsum("bhts,bshv->bthv", weights, v)
-        out = F.einsum("bthv,hvo->bto", context, self.output_kernel)
+        scale = 1.0 / math.sqrt(self.key_dim)
+        q = self._project(query, "query").transpose(1, 2)  # (B, H, T, K)
+        k = self._project(key, "key").transpose(1, 2)
+        v = self._project(value, "value").transpose(1, 2)
+        mask = _additive_mask(attention_mask, use_causal_mask, q, k)
+        rate = self.dropout if training else 0.0
+        if return_attention_scores:
+            scores = F.matmul(q * scale, k.transpose(-2, -1))
+            weights = F.softmax(scores if mask is None else scores + mask, -1)
+            context = F.matmul(NF.dropout(weights, rate, training=rate > 0), v)
+        else:
+            context = NF.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=rate, scale=scale)
+        out = F.einsum("bhtv,hvo->bto", context, self.output_kernel)
         if self.output_bias is not None:
             out = out + self.output_bias
         return (out, weights) if return_attention_scores else out
@@ -127,15 +128,14 @@ class MultiHeadAttention(Layer):
         }
 
 
-def _mask(attention_mask, causal, scores):
-    b, h, t, s = scores.shape
-    mask = None
+def _additive_mask(attention_mask, causal, q, k):
+    """Keras's masking as an additive mask ``(B or 1, 1, T, S)``: 0 where attending, -1e9 elsewhere."""
+    t, s = q.shape[-2], k.shape[-2]
+    keep = None
     if attention_mask is not None:
-        m = np.asarray(attention_mask._data if isinstance(attention_mask, Tensor) else attention_mask).astype(
-            bool
-        )
-        mask = m[:, None, :, :] if m.ndim == 3 else m
+        m = K.convert(attention_mask).to(ember.bool)
+        keep = m.unsqueeze(1) if m.ndim == 3 else m
     if causal:
-        tri = np.tril(np.ones((t, s), bool))[None, None]
-        mask = tri if mask is None else mask & tri
-    return None if mask is None else Tensor._wrap(np.broadcast_to(mask, (b, h, t, s)))
+        tri = (ember.tril(ember.ones(t, s)) > 0).reshape(1, 1, t, s)
+        keep = tri if keep is None else F.logical_and(keep, tri)
+    return None if keep is None else (1.0 - keep.to(q.dtype)) * -1e9

@@ -1,5 +1,10 @@
 """Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape, Permute, Lambda, Rescaling, Embedding.
 
+Dense is ``ember.nn.functional.linear`` (the fused ``linear`` primitive, with Keras's ``(in, out)`` kernel
+transposed as a view), Dropout is ``keras.random.dropout`` (``nn.functional.dropout``: the mask comes from the
+``uniform`` primitive, so a compiled step draws a fresh one each call) and Embedding is
+``nn.functional.embedding``.
+
 >>> from ember import keras
 >>> layer = keras.layers.Dense(4, activation="relu")
 >>> tuple(layer(keras.ops.ones((2, 3))).shape), [tuple(w.shape) for w in layer.weights]
@@ -10,13 +15,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 import ember
-from ember import functional as F
-from ember.tensor import Tensor
+from ember.nn import functional as NF
 
-from .. import activations, initializers
+from .. import activations, initializers, random
 from .. import backend as K
 from .base import Layer
 from .symbolic import KerasTensor
@@ -125,9 +127,7 @@ class Dense(Layer):
             )
         if inputs.dtype != self.kernel.dtype:
             inputs = inputs.to(self.kernel.dtype)
-        z = inputs @ self.kernel
-        if self.bias is not None:
-            z = z + self.bias
+        z = NF.linear(inputs, self.kernel.mT, self.bias)
         return mark_logits(self.activation(z), self.activation, z)
 
     def get_config(self):
@@ -158,22 +158,15 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(f"Dropout: rate must be in [0, 1), got {rate}")
+        if not 0 <= rate <= 1:
+            raise ValueError(f"Dropout: rate must be in [0, 1], got {rate}")
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
-        self._rng = None if seed is None else np.random.default_rng(seed)
+        self.seed_generator = random.SeedGenerator(seed)
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
             return inputs
-        rng = self._rng or ember.random.numpy_generator()
-        shape = (
-            tuple(inputs.shape)
-            if self.noise_shape is None
-            else tuple(s if n is None else n for s, n in zip(inputs.shape, self.noise_shape))
-        )
-        keep = (rng.random(shape) >= self.rate).astype(inputs._data.dtype) / (1.0 - self.rate)
-        return inputs * Tensor._wrap(ember.backend.xp_of(inputs._data).asarray(keep))
+        return random.dropout(inputs, self.rate, self.noise_shape, seed=self.seed_generator)
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
@@ -286,15 +279,8 @@ class Embedding(Layer):
         self.built = True
 
     def call(self, inputs):
-        idx = inputs if inputs._data.dtype.kind in "iu" else inputs.to(ember.int64)
-        xp = ember.backend.xp_of(idx._data)
-        if idx._data.size and (int(xp.max(idx._data)) >= self.input_dim or int(xp.min(idx._data)) < 0):
-            raise IndexError(
-                f"Embedding {self.name!r}: indices must be in [0, {self.input_dim}), got values in "
-                f"[{int(xp.min(idx._data))}, {int(xp.max(idx._data))}]"
-            )
-        flat = F.index_select(self.embeddings, 0, idx.reshape(-1))
-        return flat.reshape(tuple(idx.shape) + (self.output_dim,))
+        idx = inputs if inputs.dtype in (ember.int64, ember.int32) else inputs.to(ember.int64)
+        return NF.embedding(idx, self.embeddings)
 
     def get_config(self):
         return {

@@ -1,5 +1,8 @@
 """BatchNormalization and LayerNormalization with Keras's defaults (``epsilon=1e-3``, BatchNorm
-``momentum=0.99``, moving statistics updated with the biased batch variance).
+``momentum=0.99``, moving statistics updated with the biased batch variance), computed with
+``ember.nn.functional``: ``batch_norm`` normalises (channels-last inputs are viewed as ``(N*H*W, C)``, so no
+transpose), ``layer_norm`` (the fused ``standardize`` primitive) serves LayerNormalization over trailing axes.
+The moving statistics are updated with Ember's in-place ops, so a compiled train step updates them too.
 
 >>> from ember import keras
 >>> bn = keras.layers.BatchNormalization()
@@ -10,7 +13,11 @@
 
 from __future__ import annotations
 
+import math
+
 from ember import functional as F
+from ember.autograd import no_grad
+from ember.nn import functional as NF
 
 from .. import initializers
 from .base import Layer
@@ -19,6 +26,24 @@ from .base import Layer
 def _axes(ndim, axis):
     keep = {a % ndim for a in (axis if isinstance(axis, (list, tuple)) else (axis,))}
     return tuple(i for i in range(ndim) if i not in keep), sorted(keep)
+
+
+def _flat_channels(x, keep):
+    """``(x2d, restore)``: ``x`` as ``(N, C)`` with the kept axes flattened into C (a view when they are the
+    trailing axes, the channels-last case) and the function that gives an output of that form ``x``'s layout."""
+    rest = [a for a in range(x.ndim) if a not in keep]
+    moved = x if rest + keep == list(range(x.ndim)) else x.permute(*rest, *keep)
+    shape = tuple(moved.shape)
+    x2d = moved.reshape(math.prod(shape[: len(rest)]), math.prod(shape[len(rest):]))
+    inverse = [0] * x.ndim
+    for i, a in enumerate(rest + keep):
+        inverse[a] = i
+
+    def restore(y):
+        y = y.reshape(*shape)
+        return y if moved is x else y.permute(*inverse)
+
+    return x2d, restore
 
 
 class BatchNormalization(Layer):
@@ -65,33 +90,21 @@ class BatchNormalization(Layer):
         )
         self.built = True
 
-    def _bcast(self, t, ndim, keep):
-        shape = [1] * ndim
-        for a, s in zip(keep, t.shape):
-            shape[a] = s
-        return t.reshape(*shape)
-
     def call(self, inputs, training=None):
-        reduce, keep = _axes(inputs.ndim, self.axis)
+        _, keep = _axes(inputs.ndim, self.axis)
+        x, restore = _flat_channels(inputs, keep)
         if training and self.trainable:
-            mean = inputs.mean(reduce, keepdim=True)
-            var = F.square(inputs - mean).mean(reduce, keepdim=True)
+            mean = x.mean(0)
+            var = F.square(x - mean).mean(0)  # the biased batch variance, as Keras uses
             m = self.momentum
-            bm, bv = (
-                mean.detach()._data.reshape(self.moving_mean.shape),
-                var.detach()._data.reshape(self.moving_variance.shape),
-            )
-            self.moving_mean._data[...] = self.moving_mean._data * m + bm * (1.0 - m)
-            self.moving_variance._data[...] = self.moving_variance._data * m + bv * (1.0 - m)
+            with no_grad():  # Keras's update: moving * momentum + batch * (1 - momentum)
+                shape = tuple(self.moving_mean.shape)
+                self.moving_mean.copy_(self.moving_mean * m + mean.detach().reshape(*shape) * (1.0 - m))
+                self.moving_variance.copy_(self.moving_variance * m + var.detach().reshape(*shape) * (1.0 - m))
         else:
-            mean = self._bcast(self.moving_mean, inputs.ndim, keep)
-            var = self._bcast(self.moving_variance, inputs.ndim, keep)
-        out = (inputs - mean) * F.rsqrt(var + self.epsilon)
-        if self.gamma is not None:
-            out = out * self._bcast(self.gamma, inputs.ndim, keep)
-        if self.beta is not None:
-            out = out + self._bcast(self.beta, inputs.ndim, keep)
-        return out
+            mean, var = self.moving_mean, self.moving_variance
+        # nn.functional.batch_norm with these statistics: (x - mean) / sqrt(var + eps) * gamma + beta
+        return restore(NF.batch_norm(x, mean, var, self.gamma, self.beta, training=False, eps=self.epsilon))
 
     def get_config(self):
         return {
@@ -129,18 +142,12 @@ class LayerNormalization(Layer):
 
     def call(self, inputs):
         _, keep = _axes(inputs.ndim, self.axis)
-        axes = tuple(keep)
-        mean = inputs.mean(axes, keepdim=True)
-        var = F.square(inputs - mean).mean(axes, keepdim=True)
-        out = (inputs - mean) * F.rsqrt(var + self.epsilon)
-        shape = [1] * inputs.ndim
-        for a in keep:
-            shape[a] = inputs.shape[a]
-        if self.gamma is not None:
-            out = out * self.gamma.reshape(*shape)
-        if self.beta is not None:
-            out = out + self.beta.reshape(*shape)
-        return out
+        rest = [a for a in range(inputs.ndim) if a not in keep]
+        order = rest + keep  # the normalised axes last: nn.functional.layer_norm (the standardize primitive)
+        x = inputs if order == list(range(inputs.ndim)) else inputs.permute(*order)
+        shape = tuple(x.shape[len(rest):])
+        out = NF.layer_norm(x, shape, _reshaped(self.gamma, shape), _reshaped(self.beta, shape), self.epsilon)
+        return out if x is inputs else out.permute(*[order.index(a) for a in range(inputs.ndim)])
 
     def get_config(self):
         return {
@@ -150,3 +157,7 @@ class LayerNormalization(Layer):
             "center": self.center,
             "scale": self.scale,
         }
+
+
+def _reshaped(t, shape):
+    return t if t is None or tuple(t.shape) == shape else t.reshape(*shape)

@@ -9,7 +9,8 @@ with the gates reordered from Keras's (z, r, h) to PyTorch's (r, z, n) (the two 
 SimpleRNN on ``ember.nn``'s RNN cell. Other activations, ``reset_after=False`` and ``recurrent_dropout`` use a
 step loop with Keras's formulas.
 
-``dropout`` / ``recurrent_dropout`` follow Keras 3: masks drawn once per call and fixed across time steps;
+``dropout`` / ``recurrent_dropout`` follow Keras 3: masks drawn once per call (through ``keras.random``, so a
+compiled step draws fresh ones) and fixed across time steps;
 with ``recurrent_dropout`` LSTM and GRU draw one mask per gate for the inputs and for the state (Keras's
 ``implementation=1``), otherwise one input mask.
 
@@ -29,7 +30,7 @@ from ember.nn.modules.rnn import gru_step, rnn_step
 from ember.ops import apply
 from ember.tensor import Tensor
 
-from .. import activations, initializers
+from .. import activations, initializers, random
 from .base import Layer
 
 
@@ -72,7 +73,7 @@ class _RNN(Layer):
         self.dropout = min(1.0, max(0.0, float(dropout)))
         self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
         self.seed = seed
-        self._rng = None if seed is None else np.random.default_rng(seed)
+        self.seed_generator = random.SeedGenerator(seed)
 
     def _bias_shape(self):
         return (self.gates * self.units,)
@@ -109,10 +110,9 @@ class _RNN(Layer):
 
     # -- dropout masks (Keras 3: drawn once per call, the same at every time step) -------------------------
     def _dropout_mask(self, shape, rate, like):
-        """A keep mask scaled by ``1 / (1 - rate)`` (the Dropout layer's rule), as a constant tensor."""
-        rng = self._rng or ember.random.numpy_generator()
-        keep = (rng.random(shape) >= rate).astype(like._data.dtype) / (1.0 - rate)
-        return Tensor._wrap(ember.backend.xp_of(like._data).asarray(keep))
+        """A keep mask scaled by ``1 / (1 - rate)`` (the Dropout layer's rule), drawn through
+        ``keras.random.dropout`` (the ``uniform`` primitive: a compiled step draws a fresh one each call)."""
+        return random.dropout(like.new_ones(tuple(shape)), rate, seed=self.seed_generator)
 
     def _masks(self, x, training):
         """(input masks, recurrent masks): each None or a list of masks (one per gate with recurrent

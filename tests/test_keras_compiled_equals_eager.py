@@ -1,0 +1,139 @@
+"""Keras ``fit`` / ``train_on_batch`` / ``evaluate`` compiled (``jit_compile=True``: one graph per step) equal
+the same calls run eagerly (``jit_compile=False``), from the same seed and weights: the metric logs after every
+step and epoch, and at the end every weight, optimizer variable and metric variable, to 1e-6.
+
+Rows: three models (BatchNormalization + Dropout, a small CNN with BatchNormalization, an LSTM) with Adam, and
+every Keras optimizer (and gradient clipping, weight decay, a learning-rate schedule) on the first model. The
+Dropout masks are drawn inside the compiled graph, so equality also checks that each compiled step draws a
+fresh mask from the same generator state as the eager step."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember import keras
+from ember.keras import layers
+
+TOL = dict(rtol=1e-6, atol=1e-6)
+
+
+def _mlp():
+    return keras.Sequential([keras.Input((6,)), layers.Dense(16, activation="relu"), layers.BatchNormalization(),
+                             layers.Dropout(0.3), layers.Dense(3, activation="softmax")])
+
+
+def _cnn():  # no bias before BatchNormalization: its gradient is 0 up to rounding, which Adam would amplify
+    return keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(4, 3, padding="same", use_bias=False),
+                             layers.BatchNormalization(), layers.Activation("relu"), layers.MaxPooling2D(),
+                             layers.Flatten(), layers.Dropout(0.25), layers.Dense(3, activation="softmax")])
+
+
+def _lstm():
+    return keras.Sequential([keras.Input((5, 4)), layers.LSTM(8, dropout=0.2), layers.Dense(3, activation="softmax")])
+
+
+MODELS = {"mlp_bn_dropout": (_mlp, (6,)), "cnn_bn": (_cnn, (8, 8, 1)), "lstm": (_lstm, (5, 4))}
+
+OPTIMIZERS = [
+    ("SGD", {"learning_rate": 0.1}),
+    ("SGD", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}),
+    ("SGD", {"learning_rate": 0.05, "momentum": 0.9, "clipnorm": 0.5}),
+    ("Adam", {"learning_rate": 0.01, "amsgrad": True, "global_clipnorm": 1.0}),
+    ("Adam", {"learning_rate": keras.optimizers.schedules.ExponentialDecay(0.02, 3, 0.5)}),
+    ("AdamW", {"learning_rate": 0.01, "clipvalue": 0.1}),
+    ("RMSprop", {"learning_rate": 0.01}),
+    ("RMSprop", {"learning_rate": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.01}),
+    ("Adagrad", {"learning_rate": 0.1}),
+]
+
+
+class _Steps(keras.callbacks.Callback):
+    """The metric logs after every training step."""
+
+    def __init__(self):
+        super().__init__()
+        self.logs = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.logs.append(self.model.get_metrics_result())
+
+
+def _data(shape, n=48):
+    rng = np.random.default_rng(1)
+    return rng.normal(size=(n,) + shape).astype("float32"), rng.integers(0, 3, n)
+
+
+def _train(model_name, optimizer, jit, callbacks=()):
+    make, shape = MODELS[model_name]
+    keras.utils.set_random_seed(0)  # the same initial weights and the same dropout masks in both runs
+    model = make()
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=jit)
+    x, y = _data(shape)
+    steps = _Steps()
+    history = model.fit(x, y, batch_size=8, epochs=3 if callbacks else 2, shuffle=False, verbose=0,
+                        callbacks=[steps, *callbacks])
+    on_batch = model.train_on_batch(x[:8], y[:8], return_dict=True)
+    evaluated = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    return model, {"steps": steps.logs, "epochs": history.history, "train_on_batch": on_batch,
+                   "evaluate": evaluated}
+
+
+def _variables(model):
+    """Every weight, optimizer variable and metric variable, keyed by position (layer names differ)."""
+    out = {f"weight {i} {w.name}": w.numpy() for i, w in enumerate(model.weights)}
+    out.update({f"optimizer {i} {v.name.split('_')[-1]}": v.numpy() for i, v in enumerate(model.optimizer.variables)})
+    for m in [model._loss_tracker] + [m for _, m, _, _ in model._compile_metrics.built_metrics]:
+        out.update({f"metric {m.name}/{v.name}": v.numpy() for v in m.variables})
+    return out
+
+
+def _check(model_name, optimizer_factory, callbacks=lambda: ()):
+    compiled, logs_c = _train(model_name, optimizer_factory(), jit=True, callbacks=callbacks())
+    eager, logs_e = _train(model_name, optimizer_factory(), jit=False, callbacks=callbacks())
+    stats = ember.compile.stats(compiled.train_function.compiled)
+    assert stats["traces"] == 1 and stats["fallbacks"] == 0 and stats["cache_hits"] >= 10, stats
+    assert eager.train_function.compiled is None
+    for i, (a, b) in enumerate(zip(logs_c["steps"], logs_e["steps"])):
+        for k in b:
+            np.testing.assert_allclose(a[k], b[k], **TOL, err_msg=f"step {i}: {k}")
+    for what in ("epochs", "train_on_batch", "evaluate"):
+        for k, want in logs_e[what].items():
+            np.testing.assert_allclose(logs_c[what][k], want, **TOL, err_msg=f"{what}: {k}")
+    got, want = _variables(compiled), _variables(eager)
+    assert got.keys() == want.keys()
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], **TOL, err_msg=k)
+
+
+@pytest.mark.parametrize("model_name", sorted(MODELS))
+def test_model_compiled_equals_eager(model_name):
+    _check(model_name, lambda: keras.optimizers.Adam(0.01))
+
+
+@pytest.mark.parametrize("name, kwargs", OPTIMIZERS, ids=[f"{n}-{'-'.join(sorted(k))}" for n, k in OPTIMIZERS])
+def test_optimizer_compiled_equals_eager(name, kwargs):
+    _check("mlp_bn_dropout", lambda: getattr(keras.optimizers, name)(**kwargs))
+
+
+def test_learning_rate_changed_by_callbacks_needs_no_retrace():
+    # the learning rate is a variable the graph reads: the callbacks' new rates take effect without a retrace
+    _check("mlp_bn_dropout", lambda: keras.optimizers.RMSprop(0.01, momentum=0.5), lambda: [
+        keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.02 / (epoch + 1)),
+        keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=0, factor=0.5, min_delta=10.0)])
+
+
+@pytest.mark.parametrize("make", [lambda: layers.Dropout(0.5), lambda: layers.GaussianNoise(0.5),
+                                  lambda: layers.GaussianDropout(0.5)], ids=["Dropout", "GaussianNoise",
+                                                                            "GaussianDropout"])
+def test_random_layer_in_a_compiled_function_draws_fresh_numbers_each_call(make):
+    layer = make()
+    f = ember.compile(lambda x: layer(x, training=True))
+    x = ember.ones(4, 64)
+    outs = [f(x).numpy() for _ in range(4)]  # the first call traces, the others run the graph
+    assert ember.compile.stats(f)["cache_hits"] == 3
+    assert all(not np.array_equal(a, b) for i, a in enumerate(outs) for b in outs[i + 1:])
+    keras.utils.set_random_seed(5)
+    compiled = f(x).numpy()
+    keras.utils.set_random_seed(5)
+    np.testing.assert_array_equal(compiled, layer(x, training=True).numpy())  # seeded: the same numbers

@@ -1,0 +1,73 @@
+"""keras.random on Ember's random primitives, and Keras optimizers used as ember.optim optimizers."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember import keras, nn
+
+
+def test_seeds_follow_keras_semantics():
+    keras.utils.set_random_seed(1)
+    a = keras.random.normal((3, 4)).numpy()
+    keras.utils.set_random_seed(1)
+    np.testing.assert_array_equal(keras.random.normal((3, 4)).numpy(), a)  # the global seed reproduces
+    assert not np.array_equal(keras.random.normal((3, 4)).numpy(), a)  # ... and draws go on
+    fixed = [keras.random.uniform((5,), 2.0, 3.0, seed=11).numpy() for _ in range(2)]
+    np.testing.assert_array_equal(*fixed)  # an int seed: the same numbers each call
+    assert ((fixed[0] >= 2.0) & (fixed[0] < 3.0)).all()
+    gen = keras.random.SeedGenerator(7)
+    draws = [keras.random.uniform((5,), seed=gen).numpy() for _ in range(2)]
+    assert not np.array_equal(*draws) and gen.state.numpy().tolist() == [7, 2]
+    ints = keras.random.randint((1000,), 3, 6, seed=gen).numpy()
+    assert ints.dtype == np.int32 and set(ints.tolist()) == {3, 4, 5}
+    assert sorted(keras.random.shuffle(np.arange(10)).numpy().tolist()) == list(range(10))
+    with pytest.raises(ValueError, match="SeedGenerator"):
+        keras.random.normal((2,), seed="x")
+
+
+def test_dropout_noise_shape_and_rate_one():
+    keras.utils.set_random_seed(0)
+    x = np.ones((4, 3, 8), "float32")
+    out = keras.random.dropout(x, 0.5, noise_shape=(None, 1, 8)).numpy()
+    np.testing.assert_array_equal(out, np.repeat(out[:, :1], 3, axis=1))  # one mask value per noise entry
+    assert set(np.unique(out).tolist()) <= {0.0, 2.0}
+    assert not keras.layers.Dropout(1.0)(x, training=True).numpy().any()
+
+
+def test_keras_optimizer_is_an_ember_optim_optimizer():
+    def make():
+        ember.manual_seed(0)
+        model = nn.Linear(3, 2)
+        opt = keras.optimizers.Adam(0.1)
+        opt.build(list(model.parameters()))
+        return model, opt
+
+    x = ember.randn(8, 3)
+    model, opt = make()
+    assert isinstance(opt, ember.optim.Optimizer) and opt.param_groups[0]["params"][0] is model.weight
+    for _ in range(2):  # the PyTorch loop: backward, step, zero_grad
+        model(x).pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad()
+    state = opt.state_dict()
+    assert sorted(state["state"][0]) == ["momentum", "velocity"] and state["iterations"] == 2
+    other, opt2 = make()
+    opt2.load_state_dict(state)
+    assert int(opt2.iterations) == 2
+    velocity = opt.state[model.weight]["velocity"].numpy()
+    np.testing.assert_array_equal(opt2.state[other.weight]["velocity"].numpy(), velocity)
+
+    def train(model, opt, x):
+        model(x).pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad()
+
+    (model_c, opt_c), (model_e, opt_e) = make(), make()
+    compiled = ember.compile(train)
+    for _ in range(4):  # eager step: builds nothing new, so the second call already runs the graph
+        compiled(model_c, opt_c, x)
+        train(model_e, opt_e, x)
+    assert ember.compile.stats(compiled)["cache_hits"] == 3
+    for a, b in zip(list(model_c.parameters()) + opt_c.variables, list(model_e.parameters()) + opt_e.variables):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-6, atol=1e-7)
