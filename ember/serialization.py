@@ -119,8 +119,6 @@ def _sniff(raw: bytes) -> str | None:
         return "a NumPy .npy file"
     if raw[:4] == b"\x89HDF":
         return "an HDF5 file (Keras .h5)"
-    if len(raw) < 10 or raw[8:9] != b"{":
-        return "not a safetensors file (no JSON header)"
     return None
 
 
@@ -140,23 +138,41 @@ def _read_bytes(f) -> tuple[bytearray, str]:
 
 
 def _parse(buf: bytearray, name) -> tuple[dict, dict]:
-    """``(arrays by key in file order, metadata)`` from the bytes of a safetensors file."""
-    what = _sniff(bytes(buf[:16]))
-    if what is not None:
-        raise _refuse(name, what)
-    (n,) = struct.unpack("<Q", bytes(buf[:8]))
-    if n > _MAX_HEADER or 8 + n > len(buf):
-        raise _refuse(name, f"not a valid safetensors file (header length {n} does not fit the file)")
-    try:
-        header = json.loads(bytes(buf[8:8 + n]).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _refuse(name, f"not a valid safetensors file (bad JSON header: {e})") from None
+    """``(arrays by key in file order, metadata)`` from the bytes of a safetensors file.
+
+    The safetensors layout is validated first; only a file that fails it is sniffed for other formats, and
+    then just to explain the failure (a valid header's length can begin with pickle's magic bytes)."""
+    header, problem = _header(buf)
+    if header is None:
+        raise _refuse(name, _sniff(bytes(buf[:16])) or f"not a safetensors file ({problem})")
+    n = struct.unpack("<Q", bytes(buf[:8]))[0]
     metadata = header.pop("__metadata__", None) or {}
     data = memoryview(buf)[8 + n:]
     arrays = {}
     for key, info in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
         arrays[key] = _tensor_array(data, key, info, name)
     return arrays, metadata
+
+
+def _header(buf: bytearray) -> tuple[dict | None, str]:
+    """``(the JSON header, "")`` when ``buf`` has the safetensors layout, else ``(None, why not)``."""
+    if len(buf) < 8:
+        return None, f"{len(buf)} bytes, shorter than the 8-byte header length"
+    (n,) = struct.unpack("<Q", bytes(buf[:8]))
+    if n > _MAX_HEADER or 8 + n > len(buf):
+        return None, f"header length {n} does not fit the file of {len(buf)} bytes"
+    try:
+        header = json.loads(bytes(buf[8:8 + n]).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        return None, f"bad JSON header: {e}"
+    if not isinstance(header, dict):
+        return None, f"the JSON header is a {type(header).__name__}, not an object"
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
+            return None, f"header entry {key!r} lacks dtype/shape/data_offsets"
+    return header, ""
 
 
 def _tensor_array(data: memoryview, key: str, info: dict, name) -> np.ndarray:
