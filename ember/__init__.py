@@ -18,6 +18,8 @@ from . import ops  # registers the primitives
 from . import functional
 
 _tensor_methods.bind()  # Tensor methods can now reach the composites
+from . import _tensor_extra
+_tensor_extra.install(Tensor)  # asin, select, unfold, stride, unsqueeze_, index_add_, ...
 
 from . import autograd
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -70,6 +72,7 @@ class cuda:  # noqa: N801  (the torch.cuda namespace, minimal)
 
 
 from . import nn, optim, utils  # torch exposes these after `import torch`
+from . import linalg
 from .serialization import load, save
 
 

@@ -329,6 +329,18 @@ class Tensor(TensorMethods):
         if STATE.tracer is not None:
             STATE.tracer.record_inplace(self, res)
 
+    def _reshape_(self, new, op_name):
+        """An in-place shape change (``unsqueeze_``, ``squeeze_``): adopt ``new`` (a reshape of this buffer)."""
+        if STATE.grad_enabled and self.requires_grad:
+            self._check_leaf_inplace(op_name)
+        self._data = new._data
+        if new._node is not None:
+            self._node, self.requires_grad = new._node, True
+        self._bump(op_name)
+        if STATE.tracer is not None:
+            STATE.tracer.record_inplace(self, new)
+        return self
+
     def _promoted_operand(self, other, op_name):
         """``other`` cast to the PyTorch result type of (self, other), which must fit back into self."""
         from .functional.math import _promote_pair
