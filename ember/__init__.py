@@ -72,7 +72,11 @@ class cuda:  # noqa: N801  (the torch.cuda namespace, minimal)
 
 
 from . import nn, optim, utils  # torch exposes these after `import torch`
-from . import linalg
+from . import linalg, func, autograd_functional
+autograd.functional = autograd_functional  # torch.autograd.functional
+import sys as _sys
+_sys.modules[__name__ + ".autograd.functional"] = autograd_functional
+from .func import vmap
 from .serialization import load, save
 
 
@@ -82,7 +86,7 @@ def __getattr__(name):
         from .graph import compile as _compile
 
         return getattr(_compile, name)
-    if name in ("keras", "vision", "graph", "viz"):
+    if name in ("keras", "vision", "graph", "viz", "distributions"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

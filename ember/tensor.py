@@ -22,7 +22,7 @@ _scalar_cache: dict = {}
 
 
 class Tensor(TensorMethods):
-    __slots__ = ("_data", "requires_grad", "grad", "_node", "_vc", "_hooks", "_retains", "__weakref__",
+    __slots__ = ("_data", "requires_grad", "_grad", "_node", "_vc", "_hooks", "_retains", "__weakref__",
                  "__dict__")
     __array_priority__ = 1000  # NumPy defers to our reflected operators (ndarray * tensor -> Tensor)
 
@@ -42,7 +42,7 @@ class Tensor(TensorMethods):
     def _init(self, arr):
         self._data = arr
         self.requires_grad = False
-        self.grad = None
+        self._grad = None
         self._node = None
         self._vc = None
         self._hooks = None
@@ -53,7 +53,7 @@ class Tensor(TensorMethods):
         t = object.__new__(cls)
         t._data = arr
         t.requires_grad = False
-        t.grad = None
+        t._grad = None
         t._node = None
         t._vc = None
         t._hooks = None
@@ -282,6 +282,25 @@ class Tensor(TensorMethods):
 
         self._retains = True
         self.register_hook(keep)
+
+    @property
+    def grad(self):
+        """The gradient accumulated by ``backward()`` (None until then). Reading it on a non-leaf that does
+        not ``retain_grad()`` warns, as in PyTorch: backward never fills it there."""
+        g = self._grad
+        if g is None and self._node is not None and not self._retains:
+            from .errors import warn_user
+
+            warn_user(f"the .grad of a non-leaf tensor (shape {tuple(self.shape)}, the output of "
+                      f"{self._node.op.name if hasattr(self._node.op, 'name') else 'an op'}) is being read; "
+                      "backward() fills .grad only on leaf tensors, so it is None. Call .retain_grad() on this "
+                      "tensor before backward() to keep its gradient, or read the .grad of the leaf (e.g. the "
+                      "parameter or input created with requires_grad=True).")
+        return g
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
 
     @property
     def retains_grad(self):
