@@ -27,6 +27,9 @@ from .autograd_function import GradientTape
 from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, logspace, multinomial, normal, ones, ones_like, rand, rand_like, randint,
                        randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from .creation import get_default_device, set_default_device
+from ._legacy_types import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,
+                            HalfTensor, IntTensor, LongTensor, ShortTensor)
 from .functional import *  # the PUBLIC composites: sum, mean, cat, stack, where, softmax, ...
 from .functional import abs, all, any, max, min, pow, round, sum
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
@@ -76,7 +79,8 @@ from . import linalg, func, autograd_functional
 autograd.functional = autograd_functional  # torch.autograd.functional
 import sys as _sys
 _sys.modules[__name__ + ".autograd.functional"] = autograd_functional
-from .func import vmap
+from .func import cond, vmap
+from . import serialization
 from .serialization import load, save
 
 

@@ -21,7 +21,7 @@ from .errors import mark, with_user_line
 from .tensor import Tensor
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap", "functional_call",
-           "linearize"]
+           "linearize", "cond"]
 
 
 # -- pytrees (tuples, lists, dicts of tensors) ---------------------------------------------------------------
@@ -365,3 +365,27 @@ def _slot(module, name):
     raise _err(KeyError, f"functional_call: {type(owner).__name__} has no parameter or buffer {leaf!r} (from "
                          f"{name!r}); its names are {sorted(owner.__dict__['_parameters'])} and buffers "
                          f"{sorted(owner.__dict__['_buffers'])}")
+
+
+# -- control flow -------------------------------------------------------------------------------------------------
+def cond(pred, true_fn, false_fn, operands=()):
+    """``true_fn(*operands)`` if ``pred`` else ``false_fn(*operands)`` (``torch.cond``). ``pred`` is a bool or a
+    one-element tensor. Eager: only the taken branch runs; under ``ember.compile`` reading ``pred`` is a
+    data-dependent branch (the trace records which way it went, as for any ``if`` on a tensor).
+
+    >>> import ember
+    >>> x = ember.tensor([1.0, -2.0])
+    >>> cond(x.sum() > 0, lambda v: v * 2, lambda v: -v, (x,))
+    tensor([ 2., -1.])
+    """
+    if isinstance(pred, Tensor):
+        if pred.numel() != 1:
+            raise _err(RuntimeError, f"cond: pred must be a bool or a one-element tensor, got shape "
+                                     f"{tuple(pred.shape)}; reduce it first (e.g. x.sum() > 0 or x.any())")
+        pred = bool(pred.reshape(()).item())
+    elif not isinstance(pred, (bool, int)):
+        raise _err(TypeError, f"cond: pred must be a bool or a one-element tensor, got {type(pred).__name__}")
+    if not isinstance(operands, (tuple, list)):
+        raise _err(TypeError, f"cond: operands must be a tuple of tensors, got {type(operands).__name__}; wrap a "
+                              "single tensor as (x,)")
+    return (true_fn if pred else false_fn)(*operands)

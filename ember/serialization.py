@@ -23,7 +23,8 @@ import tempfile
 
 import numpy as np
 
-__all__ = ["save", "load", "save_safetensors", "load_safetensors"]
+__all__ = ["save", "load", "save_safetensors", "load_safetensors", "safe_globals", "add_safe_globals",
+           "get_safe_globals", "clear_safe_globals"]
 
 _FORMAT = "ember"
 _MAX_HEADER = 100 * 1024 * 1024
@@ -460,3 +461,43 @@ def load(f, map_location=None, weights_only: bool = True):
     return decoder.decode(tree)
 
 
+
+
+# ----------------------------------------------------------------------------- PyTorch's unpickler allow-list
+_SAFE_GLOBALS: list = []
+
+
+def add_safe_globals(safe_globals) -> None:
+    """Accepted for PyTorch compatibility (``torch.serialization.add_safe_globals``). Ember never unpickles, so
+    there is nothing to allow: the list is kept only so ``get_safe_globals`` returns it."""
+    _SAFE_GLOBALS.extend(safe_globals)
+
+
+def get_safe_globals() -> list:
+    return list(_SAFE_GLOBALS)
+
+
+def clear_safe_globals() -> None:
+    _SAFE_GLOBALS.clear()
+
+
+class safe_globals:  # noqa: N801  (PyTorch's name: a context manager)
+    """``with torch.serialization.safe_globals([...]):`` is accepted and changes nothing: ``ember.load`` reads
+    safetensors and JSON only and never unpickles, with or without an allow-list.
+
+    >>> import ember
+    >>> with ember.serialization.safe_globals([dict]):
+    ...     pass
+    """
+
+    def __init__(self, safe_globals):
+        self._globals = list(safe_globals)
+
+    def __enter__(self):
+        self._before = list(_SAFE_GLOBALS)
+        _SAFE_GLOBALS.extend(self._globals)
+        return self
+
+    def __exit__(self, *exc):
+        _SAFE_GLOBALS[:] = self._before
+        return False
