@@ -20,6 +20,7 @@ import math
 import os
 import struct
 import tempfile
+import types
 
 import numpy as np
 
@@ -331,6 +332,14 @@ class _Encoder:
             return {"$device": str(obj)}
         if isinstance(obj, (int, float)):  # int/float subclasses such as IntEnum members
             return self.encode(float(obj) if isinstance(obj, float) else int(obj), path)
+        if isinstance(obj, ember.nn.Module):  # a whole model, as data (see _module_format)
+            from ._module_format import encode_module
+
+            return encode_module(self, obj, path)
+        if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
+            from ._module_format import encode_function
+
+            return encode_function(obj, path)
         raise TypeError(f"ember.save: cannot save {type(obj).__name__} at {_where(path)}; supported are "
                         "tensors, NumPy arrays and scalars, numbers, strings, bools, None, bytes, dtypes, "
                         "devices, and dicts/lists/tuples of these. Convert it (e.g. to a dict) first.")
@@ -348,7 +357,7 @@ def _where(path: list) -> str:
 
 class _Decoder:
     _TAGS = ("$tuple", "$dict", "$float", "$tensor", "$ndarray", "$npscalar", "$bytes", "$dtype",
-             "$device")
+             "$device", "$module", "$function")
 
     def __init__(self, arrays: dict, make_tensor, name: str):
         self.arrays, self.make_tensor, self.name = arrays, make_tensor, name
@@ -411,6 +420,16 @@ class _Decoder:
 
     def decode_device(self, node):
         return _ember().device(node["$device"])
+
+    def decode_module(self, node):
+        from ._module_format import decode_module
+
+        return decode_module(self, node)
+
+    def decode_function(self, node):
+        from ._module_format import decode_function
+
+        return decode_function(self, node)
 
 
 def _hashable(key):
