@@ -187,8 +187,8 @@ def test_small_compat_names():
     assert ember.LongTensor([1, 2]).dtype == ember.int64 and ember.FloatTensor(2, 3).shape == (2, 3)
     assert ember.FloatTensor(ember.tensor([1, 2])).dtype == ember.float32
     table = [(ember.zeros(2), ember.FloatTensor, True), (ember.zeros(2), ember.LongTensor, False),
-             (ember.zeros(2, dtype=ember.int64), ember.LongTensor, True), (ember.zeros(1).bool(), ember.BoolTensor, True),
-             (3, ember.FloatTensor, False)]
+             (ember.zeros(2, dtype=ember.int64), ember.LongTensor, True),
+             (ember.zeros(1).bool(), ember.BoolTensor, True), (3, ember.FloatTensor, False)]
     for value, cls, want in table:
         assert isinstance(value, cls) is want, (value, cls)
     tt = [(torch.zeros(2), torch.FloatTensor), (torch.zeros(2, dtype=torch.int64), torch.LongTensor)]
