@@ -15,6 +15,8 @@ from __future__ import annotations
 import sys
 from collections import OrderedDict
 
+from .errors import mark, with_user_line
+
 _TABLES = ("_parameters", "_buffers", "_modules")
 _HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks")
 _DROP = ("_compiled_call", "_in_compiled_call")  # module.compile() state: recompile after loading
@@ -37,9 +39,10 @@ def _lookup(path: str, what: str, name: str):
     if obj is None:
         hint = f" (from {mod_name} import {qual.split('.')[0]})" if mod_name != "__main__" else \
             f" (define {qual} in the loading script, as in the saving one)"
-        raise ValueError(f"ember.load: {name!r} holds a whole model whose {what} {qual!r} from module {mod_name!r} "
-                         f"is not defined in this program. Import it before loading{hint}: Ember never imports "
-                         "code named by a checkpoint. Or load a state_dict into a model you construct.")
+        raise _user(ValueError, f"ember.load: {name!r} holds a whole model whose {what} {qual!r} from module "
+                                f"{mod_name!r} is not defined in this program. Import it before loading{hint}: "
+                                "Ember never imports code named by a checkpoint. Or load a state_dict into a model "
+                                "you construct.")
     return obj
 
 
@@ -48,8 +51,8 @@ def encode_module(encoder, module, path):
     from .nn import Module
 
     if any(module.__dict__.get(h) for h in _HOOKS):
-        raise TypeError(f"ember.save: the module at {_where(path)} ({type(module).__name__}) has hooks, which are "
-                        f"functions and cannot be stored as data; remove them, or {_STATE_DICT_HINT}")
+        raise _user(TypeError, f"ember.save: the module at {_where(path)} ({type(module).__name__}) has hooks, which "
+                               f"are functions and cannot be stored as data; remove them, or {_STATE_DICT_HINT}")
     state = {}
     for key, value in module.__dict__.items():
         if key in _HOOKS or key in _DROP:
@@ -86,7 +89,7 @@ def encode_function(fn, path):
             same = False
         if same:
             return {"$function": f"{mod}:{qual}"}
-    raise TypeError(f"ember.save: cannot save the function {qual or fn!r} (from {mod or 'unknown'}) at "
+    raise _user(TypeError, f"ember.save: cannot save the function {qual or fn!r} (from {mod or 'unknown'}) at "
                     f"{_where(path)}: only Ember's own functions can be stored by name, since loading must not "
                     f"run code; {_STATE_DICT_HINT}")
 
@@ -96,7 +99,7 @@ def decode_module(decoder, node):
 
     cls = _lookup(node["$module"], "class", decoder.name)
     if not (isinstance(cls, type) and issubclass(cls, Module)):
-        raise ValueError(f"ember.load: {decoder.name!r} names {node['$module']!r} as a module class, but it is "
+        raise _user(ValueError, f"ember.load: {decoder.name!r} names {node['$module']!r} as a module class, but it is "
                          f"not an nn.Module subclass; refusing to build it")
     module = cls.__new__(cls)
     d = module.__dict__
@@ -131,10 +134,14 @@ def _decode_entry(decoder, node):
 def decode_function(decoder, node):
     path = node["$function"]
     if path.split(":")[0].split(".")[0] != "ember":
-        raise ValueError(f"ember.load: {decoder.name!r} names the function {path!r}; only Ember's own functions "
+        raise _user(ValueError, f"ember.load: {decoder.name!r} names the function {path!r}; only Ember's own functions "
                          "are loaded by name")
     return _lookup(path, "function", decoder.name)
 
 
 def _where(path) -> str:
     return "the top level" if not path else "'" + ".".join(str(p) for p in path) + "'"
+
+
+def _user(kind, message):
+    return mark(with_user_line(kind(message), 3))

@@ -107,7 +107,8 @@ def unfold(self, dimension, size, step):
     if size > length or size < 0 or step <= 0:
         raise mark(with_user_line(RuntimeError(
             f"unfold: cannot take windows of size {size} with step {step} from dimension {dim} of size "
-            f"{length} (need 0 <= size <= {length} and step > 0)"), 2))
+            f"{length} (need 0 <= size <= {length} and step > 0); use a smaller window or pad the tensor first "
+            "(F.pad)"), 2))
     count = (length - size) // step + 1
     starts = arange(count, device=x.device) * step
     idx = (starts.reshape(-1, 1) + arange(size, device=x.device).reshape(1, -1)).reshape(-1)

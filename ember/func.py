@@ -287,7 +287,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                     sizes.add(leaf.shape[d])
         if len(sizes) != 1:
             raise _err(ValueError, "vmap: the mapped dimensions must all have the same size, got sizes "
-                                   f"{sorted(sizes) or 'none (no tensor is mapped)'}")
+                                   f"{sorted(sizes) or 'none (no tensor is mapped)'}; pass in_dims=None for the "
+                                   "arguments that are not batched")
         (n,) = sizes
         results = []
         for b in range(n):
@@ -356,15 +357,20 @@ def _slot(module, name):
     for part in path:
         sub = owner.__dict__["_modules"].get(part)
         if sub is None:
-            raise _err(KeyError, f"functional_call: {name!r} names no submodule ({part!r} is not a child of "
+            raise _err(AttributeError, f"functional_call: {name!r} names no submodule ({part!r} is not a child of "
                                  f"{type(owner).__name__}); names look like 'layer.weight'")
         owner = sub
     for table in ("_parameters", "_buffers"):
         if leaf in owner.__dict__[table]:
             return owner, table, leaf
-    raise _err(KeyError, f"functional_call: {type(owner).__name__} has no parameter or buffer {leaf!r} (from "
-                         f"{name!r}); its names are {sorted(owner.__dict__['_parameters'])} and buffers "
-                         f"{sorted(owner.__dict__['_buffers'])}")
+    import difflib
+
+    names = sorted(owner.__dict__["_parameters"]) + sorted(owner.__dict__["_buffers"])
+    close = difflib.get_close_matches(leaf, names, n=1)
+    raise _err(AttributeError, f"functional_call: {type(owner).__name__} has no parameter or buffer {leaf!r} (from "
+                               f"{name!r}); its names are {sorted(owner.__dict__['_parameters'])} and buffers "
+                               f"{sorted(owner.__dict__['_buffers'])}" + (f". Did you mean {close[0]!r}?" if close
+                                                                         else ""))
 
 
 # -- control flow -------------------------------------------------------------------------------------------------

@@ -49,7 +49,8 @@ def _square(A, name):
     _float(A, name)
     if A.shape[-1] != A.shape[-2]:
         raise _err(RuntimeError, f"linalg.{name}: A must be batches of square matrices, but they are "
-                   f"{A.shape[-2]} by {A.shape[-1]} matrices (shape {tuple(A.shape)})", 4)
+                   f"{A.shape[-2]} by {A.shape[-1]} matrices (shape {tuple(A.shape)}); for a non-square A use "
+                   "linalg.pinv (least squares) or linalg.svd", 4)
     return A
 
 
@@ -68,7 +69,9 @@ def solve(A, B, *, left=True):
     if B.shape[-1 if vector else -2] != A.shape[-1]:
         raise _err(RuntimeError, f"linalg.solve: A of shape {tuple(A.shape)} and B of shape {tuple(B.shape)} do "
                    f"not fit: B needs {A.shape[-1]} rows (B's shape (..., {A.shape[-1]}, k), or (..., "
-                   f"{A.shape[-1]}) for vectors)")
+                   f"{A.shape[-1]}) for vectors)" + ("; its columns fit: pass B.mT" if B.ndim >= 2 and
+                                                      B.shape[-1] == A.shape[-1] else
+                                                      "; check that B holds one row per equation of A"))
     A, B = _same_float(A, B)
     if vector:
         return apply("linalg_solve", A, B.unsqueeze(-1)).squeeze(-1)

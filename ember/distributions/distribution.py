@@ -84,7 +84,9 @@ class Distribution:
             if not bool(constraint.check(value.detach()).all()):
                 raise _err(ValueError, f"{type(self).__name__}: expected parameter {name} (shape "
                                        f"{tuple(value.shape)}) to satisfy the constraint {constraint!r}, but found "
-                                       f"invalid values: {value.detach()}", 5)
+                                       f"invalid values: {value.detach()}. Pass values inside it (a positive scale, "
+                                       "e.g., can come from x.exp() or F.softplus(x)), or validate_args=False to "
+                                       "skip the check", 5)
 
     @property
     def batch_shape(self):

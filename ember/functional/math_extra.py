@@ -37,7 +37,8 @@ def _check_ndim(name, **tensors):
     for what, (t, nd) in tensors.items():
         if t.ndim != nd:
             raise mark(with_user_line(RuntimeError(
-                f"{name}: {what} must be a {nd}-D tensor, got shape {tuple(t.shape)}"), 3))
+                f"{name}: {what} must be a {nd}-D tensor, got shape {tuple(t.shape)}; use ember.matmul (or "
+                "baddbmm for batches of matrices) for other ranks"), 3))
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
@@ -114,5 +115,6 @@ def select(input, dim, index):
     size = input.shape[dim]
     if not -size <= index < size:
         raise mark(with_user_line(IndexError(
-            f"select: index {index} is out of range for dimension {dim} of size {size}"), 2))
+            f"select: index {index} is out of range for dimension {dim} of size {size}; use an index in "
+            f"[{-size}, {size - 1}]"), 2))
     return input[(slice(None),) * (dim % nd) + (index,)]

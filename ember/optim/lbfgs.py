@@ -152,8 +152,8 @@ class LBFGS(Optimizer):
         """Run up to ``max_iter`` L-BFGS iterations; returns the loss of the first ``closure()`` call."""
         if closure is None:
             raise mark(with_user_line(RuntimeError(
-                "LBFGS.step needs a closure that clears the gradients, computes the loss, calls backward() and "
-                "returns the loss: opt.step(closure)"), 2))
+                "LBFGS.step needs a closure: define one that clears the gradients, computes the loss, calls "
+                "backward() and returns the loss, then call opt.step(closure)"), 2))
         with no_grad():
             return self._step(closure)
 

@@ -74,7 +74,8 @@ def _range(name, value, center=1.0, bound=(0, float("inf")), clip_first_on_zero=
     else:
         raise TypeError(f"ColorJitter: {name} should be a number or a (min, max) pair, got {value!r}")
     if not bound[0] <= value[0] <= value[1] <= bound[1]:
-        raise ValueError(f"ColorJitter: {name} values should be between {bound}, got {value}")
+        raise ValueError(f"ColorJitter: {name} values should be between {bound}, got {value}"
+                         + ("; hue is a fraction of a full turn: give at most 0.5" if name == "hue" else ""))
     return None if value[0] == value[1] == center else tuple(value)
 
 

@@ -150,8 +150,12 @@ class Module:
             kw.pop(ignored, None)
         disable = kw.pop("disable", False)
         if args or kw:
+            import difflib
+
+            known = ["fullgraph", "dynamic", "backend", "mode", "options", "disable"]
+            close = [m for k in kw for m in difflib.get_close_matches(k, known, n=1)]
             raise mark(TypeError(f"{type(self).__name__}.compile() got unexpected arguments {list(kw) or args}; "
-                                 "it takes fullgraph, dynamic, backend, mode, options, disable"))
+                                 f"it takes {', '.join(known)}" + (f". Did you mean {close[0]!r}?" if close else "")))
         self.__dict__["_compiled_call"] = None if disable else _compile(self, dynamic=dynamic, strict=fullgraph)
         self._update_hooked()
 

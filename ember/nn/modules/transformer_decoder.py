@@ -144,7 +144,9 @@ class Transformer(Module):
         if batched and src.shape[b] != tgt.shape[b]:
             raise mark(with_user_line(RuntimeError(
                 f"Transformer: the batch number of src and tgt must be equal, got src {tuple(src.shape)} and tgt "
-                f"{tuple(tgt.shape)} (batch dim {b}; batch_first={self.batch_first})"), 2))
+                f"{tuple(tgt.shape)} (batch dim {b}; batch_first={self.batch_first}). "
+                + ("Inputs are (seq, batch, feature) here: pass batch_first=True for (batch, seq, feature) ones"
+                   if not self.batch_first else "Inputs are (batch, seq, feature) here: check both")), 2))
         if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
             raise mark(with_user_line(RuntimeError(
                 f"Transformer: the feature number of src and tgt must be equal to d_model={self.d_model}, got src "

@@ -34,7 +34,9 @@ def find_classes(directory):
     """``(sorted class names, {name: index})`` from the sub-folders of ``directory``."""
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"dataset folder {directory!r} does not exist")
+        raise FileNotFoundError(f"dataset folder {directory!r} does not exist (absolute: "
+                                f"{os.path.abspath(directory)!r}); check the path, or create it with one sub-folder "
+                                "per class")
     classes = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
     if not classes:
         raise FileNotFoundError(f"Couldn't find any class folder in {directory!r}: expected one sub-folder per "
