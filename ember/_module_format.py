@@ -31,11 +31,12 @@ def _qualified(obj) -> str:
 def _lookup(path: str, what: str, name: str):
     """The object at ``module:qualname`` among modules already imported (never imports)."""
     mod_name, _, qual = path.partition(":")
-    obj = sys.modules.get(mod_name)
-    for part in qual.split(".") if obj is not None else ():
-        obj = getattr(obj, part, None)
-        if obj is None:
-            break
+    obj = _walk(sys.modules.get(mod_name), qual)
+    if obj is None and mod_name == "__main__":  # a script run by exec (notebooks, runners): its own globals
+        from .errors import user_frame
+
+        frame = user_frame(2)
+        obj = _walk(frame.f_globals.get(qual.split(".")[0]) if frame is not None else None, qual.partition(".")[2])
     if obj is None:
         hint = f" (from {mod_name} import {qual.split('.')[0]})" if mod_name != "__main__" else \
             f" (define {qual} in the loading script, as in the saving one)"
@@ -43,6 +44,14 @@ def _lookup(path: str, what: str, name: str):
                                 f"{mod_name!r} is not defined in this program. Import it before loading{hint}: "
                                 "Ember never imports code named by a checkpoint. Or load a state_dict into a model "
                                 "you construct.")
+    return obj
+
+
+def _walk(obj, dotted: str):
+    for part in dotted.split(".") if obj is not None and dotted else ():
+        obj = getattr(obj, part, None)
+        if obj is None:
+            break
     return obj
 
 
