@@ -187,12 +187,21 @@ def is_nonzero(self):
     return bool(self.reshape(()).item() != 0)
 
 
+def is_complex(self):
+    return False  # Ember has no complex dtypes
+
+
 _METHODS = {
     "atan2": atan2, "arctan2": atan2, "addmm": addmm, "addmv": addmv, "baddbmm": baddbmm, "det": det,
     "logdet": logdet, "inverse": inverse, "cholesky": cholesky, "diag_embed": diag_embed, "select": select,
     "where": where, "unfold": unfold, "stride": stride, "nelement": nelement, "storage_offset": storage_offset,
     "unsqueeze_": unsqueeze_, "squeeze_": squeeze_, "resize_as_": resize_as_, "index_add_": index_add_,
     "index_put": index_put, "index_copy": index_copy, "index_copy_": index_copy_, "is_nonzero": is_nonzero,
+    "is_complex": is_complex,
+    # device and layout flags programs test (``x.is_cuda or x.is_xpu``): Ember tensors are dense, on CPU or CUDA
+    "is_xpu": property(lambda self: False), "is_mps": property(lambda self: False),
+    "is_meta": property(lambda self: False), "is_sparse": property(lambda self: False),
+    "is_quantized": property(lambda self: False),
 }
 for _name in ("asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh"):
     _METHODS[_name] = _METHODS["arc" + _name[1:] if _name[0] == "a" else _name] = _unary(_name)

@@ -149,6 +149,8 @@ METADATA = [
     ("index_put", lambda L: L.zeros(3).index_put((L.tensor([0, 0, 2]),), L.tensor([1.0, 2.0, 3.0]),
                                                  accumulate=True).tolist()),
     ("index_copy", lambda L: L.zeros(2, 3).index_copy(1, L.tensor([2, 0]), L.ones(2, 2)).tolist()),
+    ("device_flags", lambda L: (L.ones(2).is_xpu, L.ones(2).is_mps, L.ones(2).is_meta, L.ones(2).is_sparse,
+                                L.ones(2).is_quantized, L.ones(2).is_complex(), L.ones(2).is_cuda)),
     ("where_method", lambda L: L.tensor([1.0, -1.0]).where(L.tensor([True, False]), L.tensor(0.0)).tolist()),
 ]
 
