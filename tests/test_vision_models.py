@@ -37,8 +37,12 @@ def _copy_weights(em, tm):
     em.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
 
 
-OUTPUTS = [("resnet18", {}, 48), ("resnet50", {"num_classes": 7}, 40), ("mobilenet_v2", {"width_mult": 0.5}, 32),
-           ("alexnet", {"num_classes": 5}, 64)]
+def _bottleneck_resnet(lib, **kw):  # ResNet-50's blocks, one per stage, to keep the test small
+    return lib.ResNet(lib.Bottleneck, [1, 1, 1, 1], **kw)
+
+
+OUTPUTS = [("resnet18", {}, 48), ("bottleneck_resnet", {"num_classes": 7}, 40),
+           ("mobilenet_v2", {"width_mult": 0.5}, 32), ("alexnet", {"num_classes": 5}, 64)]
 
 
 @pytest.mark.parametrize("name,kw,size", OUTPUTS, ids=[o[0] for o in OUTPUTS])
@@ -46,7 +50,10 @@ def test_outputs_match_torchvision_with_the_same_weights(name, kw, size):
     import torch
 
     torch.manual_seed(0)
-    tm, em = getattr(tv.models, name)(weights=None, **kw), getattr(models, name)(weights=None, **kw)
+    if name == "bottleneck_resnet":
+        tm, em = _bottleneck_resnet(tv.models.resnet, **kw), _bottleneck_resnet(models.resnet, **kw)
+    else:
+        tm, em = getattr(tv.models, name)(weights=None, **kw), getattr(models, name)(weights=None, **kw)
     _copy_weights(em, tm)
     x = np.random.default_rng(0).normal(size=(2, 3, size, size)).astype(np.float32)
     tm.eval(), em.eval()
