@@ -252,6 +252,8 @@ def randn_like(input, *, dtype=None, device=None):
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None):
+    if size is None and isinstance(high, (tuple, list)) or type(high).__name__ == "Size":
+        low, high, size = 0, low, high  # PyTorch's randint(high, size) overload
     if high is None:
         low, high = 0, low
     if size is None:

@@ -151,6 +151,8 @@ METADATA = [
     ("index_copy", lambda L: L.zeros(2, 3).index_copy(1, L.tensor([2, 0]), L.ones(2, 2)).tolist()),
     ("device_flags", lambda L: (L.ones(2).is_xpu, L.ones(2).is_mps, L.ones(2).is_meta, L.ones(2).is_sparse,
                                 L.ones(2).is_quantized, L.ones(2).is_complex(), L.ones(2).is_cuda)),
+    ("randint_high_size", lambda L: (tuple(L.randint(5, (2, 3)).shape), L.randint(5, (2, 3)).dtype.is_floating_point,
+                                     tuple(L.randint(2, 5, (4,)).shape), tuple(L.randint(5, size=(2,)).shape))),
     ("where_method", lambda L: L.tensor([1.0, -1.0]).where(L.tensor([True, False]), L.tensor(0.0)).tolist()),
 ]
 
