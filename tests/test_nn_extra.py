@@ -209,3 +209,23 @@ def test_small_compat_names():
                 ember.set_default_device("cuda")
     finally:
         ember.set_default_device(None)
+
+
+SHUFFLES = [("pixel_shuffle", lambda L, x: L.nn.PixelShuffle(2)(x), (2, 12, 3, 4)),
+            ("pixel_shuffle_3d", lambda L, x: L.nn.functional.pixel_shuffle(x, 3), (18, 2, 2)),
+            ("pixel_unshuffle", lambda L, x: L.nn.PixelUnshuffle(2)(x), (2, 3, 4, 6)),
+            ("channel_shuffle", lambda L, x: L.nn.functional.channel_shuffle(x, 3), (2, 6, 2, 2))]
+
+
+@pytest.mark.parametrize("name,fn,shape", SHUFFLES, ids=[s[0] for s in SHUFFLES])
+def test_pixel_and_channel_shuffles_match_torch(name, fn, shape):
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    e, t = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    eo, to = fn(ember, e), fn(torch, t)
+    compare(eo, to, 0, 0)
+    w = np.random.default_rng(1).normal(size=tuple(to.shape)).astype(np.float32)
+    (eo * ember.tensor(w)).sum().backward()
+    (to * torch.tensor(w)).sum().backward()
+    compare(e.grad, t.grad, 0, 0)
+    with pytest.raises(RuntimeError, match="divisible"):
+        nn.PixelShuffle(2)(ember.ones(1, 3, 2, 2))
