@@ -381,8 +381,8 @@ def cond(pred, true_fn, false_fn, operands=()):
 
     >>> import ember
     >>> x = ember.tensor([1.0, -2.0])
-    >>> cond(x.sum() > 0, lambda v: v * 2, lambda v: -v, (x,))
-    tensor([ 2., -1.])
+    >>> cond(x.sum() > 0, lambda v: v * 2, lambda v: -v, (x,))  # the sum is -1: the false branch
+    tensor([-1.,  2.])
     """
     if isinstance(pred, Tensor):
         if pred.numel() != 1:

@@ -4,7 +4,7 @@ Each constraint's ``check(value)`` returns a bool tensor (one entry per event); 
 validate arguments (``validate_args``).
 
 >>> import ember
->>> constraints.positive.check(ember.tensor([1.0, -1.0]))
+>>> positive.check(ember.tensor([1.0, -1.0]))
 tensor([ True, False])
 """
 from __future__ import annotations

@@ -4,8 +4,8 @@
 >>> import ember.nn.functional as F
 >>> w = ember.arange(8.0).reshape(4, 2)
 >>> F.embedding_bag(ember.tensor([0, 1, 3]), w, ember.tensor([0, 2]), mode="sum")
-tensor([[ 2.,  4.],
-        [ 6.,  7.]])
+tensor([[2., 4.],
+        [6., 7.]])
 """
 from __future__ import annotations
 

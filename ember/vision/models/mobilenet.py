@@ -4,8 +4,8 @@ blocks with depthwise 3x3 convolutions and linear bottlenecks, a 1x1 conv to 128
 
 >>> import ember
 >>> from ember.vision import models
->>> models.mobilenet_v2(weights=None, num_classes=10)(ember.randn(1, 3, 32, 32)).shape
-ember.Size([1, 10])
+>>> models.mobilenet_v2(weights=None, num_classes=10)(ember.randn(2, 3, 32, 32)).shape
+ember.Size([2, 10])
 """
 from __future__ import annotations
 
