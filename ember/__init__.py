@@ -18,6 +18,8 @@ from . import ops  # registers the primitives
 from . import functional
 
 _tensor_methods.bind()  # Tensor methods can now reach the composites
+from . import _tensor_extra
+_tensor_extra.install(Tensor)  # asin, select, unfold, stride, unsqueeze_, index_add_, ...
 
 from . import autograd
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -25,6 +27,9 @@ from .autograd_function import GradientTape
 from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, logspace, multinomial, normal, ones, ones_like, rand, rand_like, randint,
                        randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from .creation import get_default_device, set_default_device
+from ._legacy_types import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,
+                            HalfTensor, IntTensor, LongTensor, ShortTensor)
 from .functional import *  # the PUBLIC composites: sum, mean, cat, stack, where, softmax, ...
 from .functional import abs, all, any, max, min, pow, round, sum
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
@@ -70,6 +75,12 @@ class cuda:  # noqa: N801  (the torch.cuda namespace, minimal)
 
 
 from . import nn, optim, utils  # torch exposes these after `import torch`
+from . import linalg, func, autograd_functional
+autograd.functional = autograd_functional  # torch.autograd.functional
+import sys as _sys
+_sys.modules[__name__ + ".autograd.functional"] = autograd_functional
+from .func import cond, vmap
+from . import serialization
 from .serialization import load, save
 
 
@@ -79,7 +90,7 @@ def __getattr__(name):
         from .graph import compile as _compile
 
         return getattr(_compile, name)
-    if name in ("keras", "vision", "graph", "viz", "onnx"):
+    if name in ("keras", "vision", "graph", "viz", "onnx", "distributions"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

@@ -11,9 +11,32 @@ from .ops import apply
 from .random import numpy_generator
 from .tensor import Tensor
 
+_DEFAULT_DEVICE = [backend.CPU]  # set_default_device changes it: where tensors go when no device is given
+
 
 def _device(device):
-    return backend.CPU if device is None else backend.device(device)
+    return _DEFAULT_DEVICE[0] if device is None else backend.device(device)
+
+
+def set_default_device(device) -> None:
+    """Where factory functions (``zeros``, ``randn``, ``tensor``, layer parameters ...) put tensors when no
+    ``device`` is given (``torch.set_default_device``); None restores the CPU.
+
+    >>> import ember
+    >>> ember.set_default_device("cpu"); ember.zeros(2).device
+    device(type='cpu')
+    """
+    dev = backend.CPU if device is None else backend.device(device)
+    if dev.type == "cuda" and not backend.cuda_available():
+        raise mark(with_user_line(RuntimeError(
+            f"set_default_device({str(dev)!r}): no CUDA device is available (CuPy with a GPU is needed: pip "
+            "install 'ember[cuda]'); keep the default 'cpu' on this machine"), 2))
+    _DEFAULT_DEVICE[0] = dev
+
+
+def get_default_device():
+    """The device of ``set_default_device`` (the CPU unless changed)."""
+    return _DEFAULT_DEVICE[0]
 
 
 def _np_dtype_for(data, dtype):
@@ -230,6 +253,8 @@ def randn_like(input, *, dtype=None, device=None):
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None):
+    if size is None and isinstance(high, (tuple, list)) or type(high).__name__ == "Size":
+        low, high, size = 0, low, high  # PyTorch's randint(high, size) overload
     if high is None:
         low, high = 0, low
     if size is None:

@@ -99,3 +99,17 @@ def mark(exc: BaseException) -> BaseException:
     except AttributeError:
         pass
     return exc
+
+
+def warn_user(message: str, category=UserWarning) -> None:
+    """``warnings.warn`` located at the user's line (the innermost frame outside ember), so filters and the
+    printed location point at the caller's code rather than Ember's."""
+    import warnings
+
+    f = user_frame(2)
+    if f is None:
+        warnings.warn(message, category, stacklevel=2)
+        return
+    warnings.warn_explicit(message, category, f.f_code.co_filename, f.f_lineno,
+                           module=f.f_globals.get("__name__", "__main__"),
+                           registry=f.f_globals.setdefault("__warningregistry__", {}))

@@ -20,10 +20,12 @@ import math
 import os
 import struct
 import tempfile
+import types
 
 import numpy as np
 
-__all__ = ["save", "load", "save_safetensors", "load_safetensors"]
+__all__ = ["save", "load", "save_safetensors", "load_safetensors", "safe_globals", "add_safe_globals",
+           "get_safe_globals", "clear_safe_globals"]
 
 _FORMAT = "ember"
 _MAX_HEADER = 100 * 1024 * 1024
@@ -119,8 +121,6 @@ def _sniff(raw: bytes) -> str | None:
         return "a NumPy .npy file"
     if raw[:4] == b"\x89HDF":
         return "an HDF5 file (Keras .h5)"
-    if len(raw) < 10 or raw[8:9] != b"{":
-        return "not a safetensors file (no JSON header)"
     return None
 
 
@@ -140,23 +140,41 @@ def _read_bytes(f) -> tuple[bytearray, str]:
 
 
 def _parse(buf: bytearray, name) -> tuple[dict, dict]:
-    """``(arrays by key in file order, metadata)`` from the bytes of a safetensors file."""
-    what = _sniff(bytes(buf[:16]))
-    if what is not None:
-        raise _refuse(name, what)
-    (n,) = struct.unpack("<Q", bytes(buf[:8]))
-    if n > _MAX_HEADER or 8 + n > len(buf):
-        raise _refuse(name, f"not a valid safetensors file (header length {n} does not fit the file)")
-    try:
-        header = json.loads(bytes(buf[8:8 + n]).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _refuse(name, f"not a valid safetensors file (bad JSON header: {e})") from None
+    """``(arrays by key in file order, metadata)`` from the bytes of a safetensors file.
+
+    The safetensors layout is validated first; only a file that fails it is sniffed for other formats, and
+    then just to explain the failure (a valid header's length can begin with pickle's magic bytes)."""
+    header, problem = _header(buf)
+    if header is None:
+        raise _refuse(name, _sniff(bytes(buf[:16])) or f"not a safetensors file ({problem})")
+    n = struct.unpack("<Q", bytes(buf[:8]))[0]
     metadata = header.pop("__metadata__", None) or {}
     data = memoryview(buf)[8 + n:]
     arrays = {}
     for key, info in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
         arrays[key] = _tensor_array(data, key, info, name)
     return arrays, metadata
+
+
+def _header(buf: bytearray) -> tuple[dict | None, str]:
+    """``(the JSON header, "")`` when ``buf`` has the safetensors layout, else ``(None, why not)``."""
+    if len(buf) < 8:
+        return None, f"{len(buf)} bytes, shorter than the 8-byte header length"
+    (n,) = struct.unpack("<Q", bytes(buf[:8]))
+    if n > _MAX_HEADER or 8 + n > len(buf):
+        return None, f"header length {n} does not fit the file of {len(buf)} bytes"
+    try:
+        header = json.loads(bytes(buf[8:8 + n]).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        return None, f"bad JSON header: {e}"
+    if not isinstance(header, dict):
+        return None, f"the JSON header is a {type(header).__name__}, not an object"
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
+            return None, f"header entry {key!r} lacks dtype/shape/data_offsets"
+    return header, ""
 
 
 def _tensor_array(data: memoryview, key: str, info: dict, name) -> np.ndarray:
@@ -314,6 +332,14 @@ class _Encoder:
             return {"$device": str(obj)}
         if isinstance(obj, (int, float)):  # int/float subclasses such as IntEnum members
             return self.encode(float(obj) if isinstance(obj, float) else int(obj), path)
+        if isinstance(obj, ember.nn.Module):  # a whole model, as data (see _module_format)
+            from ._module_format import encode_module
+
+            return encode_module(self, obj, path)
+        if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
+            from ._module_format import encode_function
+
+            return encode_function(obj, path)
         raise TypeError(f"ember.save: cannot save {type(obj).__name__} at {_where(path)}; supported are "
                         "tensors, NumPy arrays and scalars, numbers, strings, bools, None, bytes, dtypes, "
                         "devices, and dicts/lists/tuples of these. Convert it (e.g. to a dict) first.")
@@ -331,7 +357,7 @@ def _where(path: list) -> str:
 
 class _Decoder:
     _TAGS = ("$tuple", "$dict", "$float", "$tensor", "$ndarray", "$npscalar", "$bytes", "$dtype",
-             "$device")
+             "$device", "$module", "$function")
 
     def __init__(self, arrays: dict, make_tensor, name: str):
         self.arrays, self.make_tensor, self.name = arrays, make_tensor, name
@@ -395,6 +421,16 @@ class _Decoder:
     def decode_device(self, node):
         return _ember().device(node["$device"])
 
+    def decode_module(self, node):
+        from ._module_format import decode_module
+
+        return decode_module(self, node)
+
+    def decode_function(self, node):
+        from ._module_format import decode_function
+
+        return decode_function(self, node)
+
 
 def _hashable(key):
     return tuple(_hashable(k) for k in key) if isinstance(key, (list, tuple)) else key
@@ -444,3 +480,43 @@ def load(f, map_location=None, weights_only: bool = True):
     return decoder.decode(tree)
 
 
+
+
+# ----------------------------------------------------------------------------- PyTorch's unpickler allow-list
+_SAFE_GLOBALS: list = []
+
+
+def add_safe_globals(safe_globals) -> None:
+    """Accepted for PyTorch compatibility (``torch.serialization.add_safe_globals``). Ember never unpickles, so
+    there is nothing to allow: the list is kept only so ``get_safe_globals`` returns it."""
+    _SAFE_GLOBALS.extend(safe_globals)
+
+
+def get_safe_globals() -> list:
+    return list(_SAFE_GLOBALS)
+
+
+def clear_safe_globals() -> None:
+    _SAFE_GLOBALS.clear()
+
+
+class safe_globals:  # noqa: N801  (PyTorch's name: a context manager)
+    """``with torch.serialization.safe_globals([...]):`` is accepted and changes nothing: ``ember.load`` reads
+    safetensors and JSON only and never unpickles, with or without an allow-list.
+
+    >>> import ember
+    >>> with ember.serialization.safe_globals([dict]):
+    ...     pass
+    """
+
+    def __init__(self, safe_globals):
+        self._globals = list(safe_globals)
+
+    def __enter__(self):
+        self._before = list(_SAFE_GLOBALS)
+        _SAFE_GLOBALS.extend(self._globals)
+        return self
+
+    def __exit__(self, *exc):
+        _SAFE_GLOBALS[:] = self._before
+        return False

@@ -22,7 +22,7 @@ _scalar_cache: dict = {}
 
 
 class Tensor(TensorMethods):
-    __slots__ = ("_data", "requires_grad", "grad", "_node", "_vc", "_hooks", "_retains", "__weakref__",
+    __slots__ = ("_data", "requires_grad", "_grad", "_node", "_vc", "_hooks", "_retains", "__weakref__",
                  "__dict__")
     __array_priority__ = 1000  # NumPy defers to our reflected operators (ndarray * tensor -> Tensor)
 
@@ -44,7 +44,7 @@ class Tensor(TensorMethods):
     def _init(self, arr):
         self._data = arr
         self.requires_grad = False
-        self.grad = None
+        self._grad = None
         self._node = None
         self._vc = None
         self._hooks = None
@@ -55,7 +55,7 @@ class Tensor(TensorMethods):
         t = object.__new__(cls)
         t._data = arr
         t.requires_grad = False
-        t.grad = None
+        t._grad = None
         t._node = None
         t._vc = None
         t._hooks = None
@@ -296,6 +296,25 @@ class Tensor(TensorMethods):
         self.register_hook(keep)
 
     @property
+    def grad(self):
+        """The gradient accumulated by ``backward()`` (None until then). Reading it on a non-leaf that does
+        not ``retain_grad()`` warns, as in PyTorch: backward never fills it there."""
+        g = self._grad
+        if g is None and self._node is not None and not self._retains:
+            from .errors import warn_user
+
+            warn_user(f"the .grad of a non-leaf tensor (shape {tuple(self.shape)}, the output of "
+                      f"{self._node.op.name if hasattr(self._node.op, 'name') else 'an op'}) is being read; "
+                      "backward() fills .grad only on leaf tensors, so it is None. Call .retain_grad() on this "
+                      "tensor before backward() to keep its gradient, or read the .grad of the leaf (e.g. the "
+                      "parameter or input created with requires_grad=True).")
+        return g
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
+
+    @property
     def retains_grad(self):
         return self._retains
 
@@ -404,6 +423,18 @@ class Tensor(TensorMethods):
         self._bump(op_name)
         if STATE.tracer is not None:
             STATE.tracer.record_inplace(self, res)
+
+    def _reshape_(self, new, op_name):
+        """An in-place shape change (``unsqueeze_``, ``squeeze_``): adopt ``new`` (a reshape of this buffer)."""
+        if STATE.grad_enabled and self.requires_grad:
+            self._check_leaf_inplace(op_name)
+        self._data = new._data
+        if new._node is not None:
+            self._node, self.requires_grad = new._node, True
+        self._bump(op_name)
+        if STATE.tracer is not None:
+            STATE.tracer.record_inplace(self, new)
+        return self
 
     def _promoted_operand(self, other, op_name):
         """``other`` cast to the PyTorch result type of (self, other), which must fit back into self."""

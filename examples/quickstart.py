@@ -1,29 +1,64 @@
 """Ember quickstart: train a small MLP on MNIST with the PyTorch-style API and print its test accuracy.
 
-    python examples/quickstart.py --data ../shared/data/mnist
+    python examples/quickstart.py
 
-``--data`` is a folder holding MNIST's IDX files (``t10k-images-idx3-ubyte.gz`` ...). With only the official
-10,000-image test split available, the first 8,000 images train and the last 2,000 test. Pass ``--download``
-to fetch the full dataset from the official mirrors into ``--data`` instead.
+Data: it downloads MNIST (60,000 training and 10,000 test images, checked against their MD5 sums) into
+Ember's data cache ($EMBER_DATA_DIR or ~/.cache/ember/datasets) and uses the full splits. When the download
+is not possible (offline, a proxy, ``--offline``) it says so and uses the 10,000-image test split shipped in
+``examples/data/mnist`` instead: the first 8,000 images train and the last 2,000 test. ``--data DIR`` reads
+the IDX files from a folder of your own.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import ember
 from ember import nn, optim
 from ember.utils.data import DataLoader, Subset
+from ember.utils.download import DownloadError
 from ember.vision import datasets, transforms
 
+SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "mnist")
+TF = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
 
-def load(root: str, download: bool):
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
-    if download:
-        return (datasets.MNIST(root, train=True, download=True, transform=tf),
-                datasets.MNIST(root, train=False, download=True, transform=tf))
-    test_split = datasets.MNIST(root, train=False, transform=tf)
-    return Subset(test_split, range(8000)), Subset(test_split, range(8000, 10000))
+
+def test_split_only(root: str):
+    """8,000 / 2,000 images of the 10,000-image test split (all a folder may hold)."""
+    split = datasets.MNIST(root, train=False, transform=TF)
+    return Subset(split, range(8000)), Subset(split, range(8000, 10000))
+
+
+def download(mirror: str | None):
+    """Both full splits from the official mirrors (or ``mirror``) into Ember's data cache."""
+    from ember.utils.download import default_data_dir
+
+    if mirror:
+        datasets.MNIST.mirrors = [mirror]
+    root = default_data_dir()
+    test = datasets.MNIST(root, train=False, download=True, transform=TF)
+    train = datasets.MNIST(root, train=True, download=True, transform=TF)
+    return train, test, f"full MNIST (60,000 / 10,000 images) downloaded to {os.path.join(root, 'MNIST')}"
+
+
+def load(args):
+    """``(train set, test set, a sentence saying which data is used)``."""
+    if args.data:
+        try:
+            return (datasets.MNIST(args.data, train=True, transform=TF), datasets.MNIST(args.data, train=False,
+                                                                                     transform=TF),
+                    f"MNIST's full splits from {args.data}")
+        except RuntimeError:  # only the test split there
+            return (*test_split_only(args.data), f"MNIST's test split from {args.data} (8,000 train / 2,000 test)")
+    if not args.offline:
+        try:
+            return download(args.mirror)
+        except (DownloadError, OSError) as e:
+            lines = str(e).strip().splitlines()
+            print(f"Could not download MNIST: {(lines[1] if len(lines) > 1 else lines[0]).strip()}")
+    return (*test_split_only(SHIPPED), "the 10,000-image MNIST test split shipped in examples/data/mnist "
+            "(8,000 train / 2,000 test)")
 
 
 def evaluate(model, loader) -> float:
@@ -38,13 +73,15 @@ def evaluate(model, loader) -> float:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default="./data", help="folder with MNIST's IDX files")
-    p.add_argument("--download", action="store_true", help="download MNIST into --data first")
+    p.add_argument("--data", default=None, help="a folder with MNIST's IDX files (instead of downloading)")
+    p.add_argument("--offline", action="store_true", help="skip the download; use the shipped test split")
+    p.add_argument("--mirror", default=None, help="base URL of an MNIST mirror to download from")
     p.add_argument("--epochs", type=int, default=3)
     args = p.parse_args()
 
     ember.manual_seed(0)
-    train_set, test_set = load(args.data, args.download)
+    train_set, test_set, what = load(args)
+    print(f"Using {what}.")
     train_loader = DataLoader(train_set, batch_size=64, shuffle=True)
     test_loader = DataLoader(test_set, batch_size=500)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))

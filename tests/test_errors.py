@@ -241,11 +241,113 @@ CASES = [
 ]
 
 
+# -- the PyTorch-side APIs of issue 15: every row names the mistake and, in its last words, the fix ----------
+def _spd_fail():
+    ember.linalg.cholesky(ember.tensor([[1.0, 2.0], [2.0, 1.0]]))
+
+
+class _NotImportedNet(ember.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = ember.nn.Linear(2, 2)
+
+
+def _load_unimported(tmp=[]):  # noqa: B006  (a per-process temp dir, made on first use)
+    import sys
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(), "net.pt")
+    ember.save(_NotImportedNet(), path)
+    name = _NotImportedNet.__qualname__
+    saved = globals().pop(name)  # as if the loading program never defined the class
+    try:
+        ember.load(path)
+    finally:
+        globals()[name] = saved
+        assert sys.modules[__name__]
+
+
+def _save_with_lambda():
+    import tempfile
+
+    lin = ember.nn.Linear(2, 2)
+    lin.act = lambda v: v
+    ember.save(lin, os.path.join(tempfile.mkdtemp(), "m.pt"))
+
+
+def _lbfgs_no_closure():
+    ember.optim.LBFGS([ember.zeros(2, requires_grad=True)]).step()
+
+
+CASES_TORCH_API = [
+    ("linalg_inv_not_square", lambda: ember.linalg.inv(_ones(2, 3)), RuntimeError,
+     ["linalg.inv", "square", "2 by 3"], True),
+    ("linalg_solve_rows", lambda: ember.linalg.solve(ember.eye(3), _ones(2, 4)), RuntimeError,
+     ["linalg.solve", "(3, 3)", "(2, 4)", "B needs 3 rows"], True),
+    ("linalg_int_input", lambda: ember.linalg.det(ember.eye(2).long()), TypeError,
+     ["floating-point", "int64", ".float()"], True),
+    ("cholesky_not_pd", _spd_fail, ValueError, ["cholesky", "positive-definite", "A + eps * I"], True),
+    ("vector_norm_fro", lambda: ember.linalg.vector_norm(_ones(3), "fro"), ValueError,
+     ["vector_norm", "'fro'", "linalg.matrix_norm"], True),
+    ("linalg_eig_general", lambda: ember.linalg.eig(_ones(2, 2)), NotImplementedError, ["complex", "linalg.eigh"],
+     True),
+    ("squeeze_out_of_range", lambda: _ones(2, 3).squeeze(5), IndexError,
+     ["squeeze", "dim 5", "(2, 3)", "[-2, 1]"], True),
+    ("select_index", lambda: _ones(2, 3).select(1, 3), IndexError, ["select", "index 3", "size 3"], True),
+    ("unfold_window", lambda: _ones(4).unfold(0, 5, 1), RuntimeError, ["unfold", "size 5", "size 4"], True),
+    ("max_of_empty_dim", lambda: _ones(2, 0).max(1), IndexError,
+     ["max", "dim 1", "non-zero size", "x.numel() > 0"], True),
+    ("addmm_3d", lambda: ember.addmm(_ones(2, 2), _ones(1, 2, 2), _ones(2, 2)), RuntimeError,
+     ["addmm", "mat1", "2-D", "(1, 2, 2)"], True),
+    ("diag_3d", lambda: ember.diag(_ones(2, 2, 2)), RuntimeError, ["diag", "(2, 2, 2)", "diag_embed()"], True),
+    ("func_grad_not_scalar", lambda: ember.func.grad(lambda x: x * 2)(_ones(3)), RuntimeError,
+     ["grad", "single-element", "(3,)", "use jacrev"], True),
+    ("vmap_sizes", lambda: ember.func.vmap(lambda a, b: a + b)(_ones(3, 2), _ones(4, 2)), ValueError,
+     ["vmap", "same size", "[3, 4]"], True),
+    ("functional_call_name", lambda: ember.func.functional_call(ember.nn.Linear(2, 2), {"wieght": _ones(2, 2)},
+                                                                (_ones(1, 2),)),
+     AttributeError, ["'wieght'", "its names are", "'weight'"], True),
+    ("cond_pred_shape", lambda: ember.cond(_ones(3) > 0, lambda v: v, lambda v: v, (_ones(3),)), RuntimeError,
+     ["cond", "(3,)", "x.any()"], True),
+    ("normal_scale", lambda: ember.distributions.Normal(0.0, -1.0), ValueError,
+     ["Normal", "scale", "GreaterThan(lower_bound=0.0)"], True),
+    ("categorical_support", lambda: ember.distributions.Categorical(logits=_ones(3)).log_prob(ember.tensor(5)),
+     ValueError, ["log_prob", "support", "validate_args=False"], True),
+    ("kl_unregistered", lambda: ember.distributions.kl_divergence(
+        ember.distributions.Normal(0.0, 1.0), ember.distributions.Exponential(1.0)), NotImplementedError,
+     ["(Normal, Exponential)", "@register_kl(P, Q)", "q.log_prob(x)"], True),
+    ("lbfgs_without_closure", _lbfgs_no_closure, RuntimeError, ["LBFGS.step", "opt.step(closure)"], True),
+    ("embedding_bag_offsets", lambda: ember.nn.EmbeddingBag(5, 2)(ember.tensor([1, 2])), ValueError,
+     ["embedding_bag", "needs offsets", "offsets=ember.tensor([0, 3])"], True),
+    ("transformer_batch", lambda: ember.nn.Transformer(4, 2, 1, 1, 8)(_ones(3, 2, 4), _ones(3, 5, 4)),
+     RuntimeError, ["batch number", "(3, 2, 4)", "(3, 5, 4)", "batch_first=False"], True),
+    ("data_parallel_arg", lambda: ember.nn.DataParallel(lambda x: x), TypeError, ["DataParallel", "nn.Module"],
+     True),
+    ("module_compile_kwarg", lambda: ember.nn.Linear(2, 2).compile(fulgraph=True), TypeError,
+     ["compile()", "fulgraph", "fullgraph"], False),
+    ("legacy_ctor_device", lambda: ember.FloatTensor(2, device="cuda"), RuntimeError,
+     ["FloatTensor", "CPU", "ember.tensor(data, dtype=ember.float32"], True),
+    ("dropout1d_rank", lambda: ember.nn.functional.dropout1d(_ones(3)), RuntimeError,
+     ["dropout1d", "(3,)", "use F.dropout"], True),
+    ("save_module_lambda", _save_with_lambda, TypeError, ["cannot save the function", "model.state_dict()"], True),
+    ("load_class_not_imported", _load_unimported, ValueError,
+     ["_NotImportedNet", "not defined in this program", "Import it before loading"], True),
+    ("vision_weights", lambda: ember.vision.models.resnet18(weights="DEFAULT"), ValueError,
+     ["not bundled", "safetensors", "load_state_dict"], True),
+    ("image_folder_missing", lambda: ember.vision.datasets.ImageFolder("/no/such/dir"), FileNotFoundError,
+     ["/no/such/dir", "does not exist"], None),
+    ("color_jitter_hue", lambda: ember.vision.transforms.ColorJitter(hue=0.9), ValueError,
+     ["hue", "(-0.5, 0.5)"], None),
+]
+
+
 def test_enough_cases():
     assert len(CASES) >= 30
+    assert len(CASES_TORCH_API) >= 30
 
 
-@pytest.mark.parametrize("call,exc,words,has_line", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("call,exc,words,has_line", [c[1:] for c in CASES + CASES_TORCH_API],
+                         ids=[c[0] for c in CASES + CASES_TORCH_API])
 def test_bad_input(call, exc, words, has_line):
     with pytest.raises(exc) as info:
         call()
@@ -259,3 +361,29 @@ def test_bad_input(call, exc, words, has_line):
             f"message does not carry the user's line: {msg}"
         )
     assert getattr(info.value, "_ember_user_error", False), "not marked as a user error (traceback trimming)"
+
+
+WARNINGS = [  # mistakes PyTorch lets pass with a warning (or silently): Ember warns, naming what happened
+    ("nonleaf_grad", lambda: (_ones(2, requires_grad=True) * 2).grad, ["non-leaf", ".retain_grad()"]),
+    ("dropout2d_2d", lambda: ember.nn.functional.dropout2d(_ones(3, 4)), ["2-D input", "F.dropout"]),
+    ("dropout2d_3d", lambda: ember.nn.functional.dropout2d(_ones(2, 3, 4)), ["(N, C, L)", "F.dropout1d"]),
+    ("dataset_stops_early", lambda: list(_ShortDataset()), ["stopped after 3 items", "len() says 5",
+                                                            "dataset[3]"]),
+]
+
+
+class _ShortDataset(ember.utils.data.Dataset):
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, i):
+        return [1, 2, 3][i]  # a bug: IndexError at 3 ends a for-loop early
+
+
+@pytest.mark.parametrize("call,words", [w[1:] for w in WARNINGS], ids=[w[0] for w in WARNINGS])
+def test_warns_instead_of_staying_silent(call, words):
+    with pytest.warns(UserWarning) as record:
+        call()
+    msg = " ".join(str(r.message) for r in record)
+    assert not [w for w in words if w not in msg], msg
+    assert any(os.path.basename(r.filename) == HERE for r in record), "the warning should point at the caller"

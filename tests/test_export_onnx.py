@@ -225,6 +225,11 @@ TENSOR_OPS = [
     ("pad_repeat", lambda s, x: nn.functional.pad(x, (1, 2), value=0.5) + 0, x_(3, 4)),
     ("masked_fill_softmax", lambda s, x: x.masked_fill(x > 1, -1.0).softmax(-1), x_(5)),
     ("einsum_bmm", lambda s, x: ember.einsum("bij,bjk->bik", x, x.transpose(1, 2)), x_(3, 4)),
+    ("inverse_trig_hyperbolic", lambda s, x: (x * 0.9).asin() + (x * 0.9).acos() + x.atan() + x.sinh() + x.cosh()
+     + x.asinh() + (x.abs() + 1.5).acosh() + (x * 0.9).atanh(), lambda b: (ember.rand(b, 5) * 2 - 1,)),
+    ("atan2_quadrants", lambda s, x: ember.atan2(x, x.flip(1)) + ember.atan2(x, ember.zeros(1)),
+     lambda b: (ember.tensor([[1.0, -1.0, 0.5, -0.5, 2.0, 0.0], [-2.0, 0.0, 3.0, -3.0, 0.25, 1.0]] * b)[:b],)),
+    ("det", lambda s, x: ember.linalg.det(x.view(-1, 2, 2) + ember.eye(2)), x_(4)),
     ("floor_div_remainder", lambda s, x: (x * 4).floor_divide(3) + (x * 4).remainder(1.5), x_(5)),
 ]
 

@@ -227,7 +227,8 @@ BAD = [
         ["query", "(2, 4, 3)", "(2, 5, 4)"],
     ),
     (lambda: nn.TransformerEncoderLayer(8, 2, activation="swish"), RuntimeError, ["swish", "relu"]),
-    (lambda: nn.Transformer(), NotImplementedError, ["TransformerEncoder"]),
+    (lambda: nn.Transformer(8, 2, 1, 1, 8)(ember.randn(5, 2, 6), ember.randn(4, 2, 6)), RuntimeError,
+     ["d_model=8", "(5, 2, 6)"]),
 ]
 
 

@@ -244,3 +244,18 @@ def test_ember_module_state_dict_round_trip_has_pytorch_keys(tmp_path):
     assert not result.missing_keys and not result.unexpected_keys
     for (k, a), b in zip(model.state_dict().items(), fresh.state_dict().values()):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+
+
+@pytest.mark.parametrize("header_len", [640, 896, 1152, 1408])
+def test_headers_whose_length_starts_like_pickle_load(tmp_path, header_len):
+    # a header of 640..1408 bytes starts the file with 80 02..05: pickle's magic; the layout decides, not the sniff
+    key = "w"
+    base = {key: {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]}}
+    pad = header_len - len(json.dumps(base | {"__metadata__": {"p": ""}}, separators=(",", ":")))
+    header = json.dumps(base | {"__metadata__": {"p": "x" * pad}}, separators=(",", ":")).encode()
+    assert len(header) == header_len
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(struct.pack("<Q", header_len) + header + np.arange(3, dtype="<f4").tobytes())
+    assert path.read_bytes()[:2] == bytes([0x80, header_len // 256])
+    assert safetensors_numpy.load_file(str(path))[key].tolist() == [0.0, 1.0, 2.0]  # the library agrees
+    assert S.load(path)[key].tolist() == [0.0, 1.0, 2.0]

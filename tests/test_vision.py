@@ -68,7 +68,9 @@ def test_read_idx_dtypes_and_errors(tmp_path):
 def test_mnist_from_local_files(tmp_path, where, compress):
     images, labels = fake_mnist(tmp_path / where, compress=compress)
     ds = datasets.MNIST(tmp_path, train=False)
-    assert len(ds) == 6 and ds.data.dtype == np.uint8 and ds.targets.dtype == np.int64
+    # torchvision's MNIST exposes tensors: data uint8 N x 28 x 28, targets int64
+    assert len(ds) == 6 and ds.data.dtype == ember.uint8 and ds.targets.dtype == ember.int64
+    assert ds.data.shape == (6, 28, 28) and (ds.targets == 4).sum().item() == 1
     img, label = ds[4]
     assert isinstance(img, np.ndarray) and img.shape == (28, 28) and type(label) is int and label == 4
     np.testing.assert_array_equal(ds.data, images)
@@ -178,7 +180,7 @@ def test_cifar10_binary_layout(tmp_path):
     x = T.ToTensor()(train[0][0])
     assert tuple(x.shape) == (3, 32, 32)
     images, labels = datasets.cifar10_arrays(tmp_path, train=False)
-    assert labels.dtype == np.int64 and labels.tolist() == test.targets.tolist()
+    assert labels.dtype == np.int64 and labels.tolist() == test.targets  # a list of ints, as in torchvision
 
 
 def test_cifar10_missing_and_download(tmp_path, monkeypatch):

@@ -1,5 +1,5 @@
 """Composites over the primitives, with PyTorch's names and signatures (no backward code of their own)."""
-from . import index, linalg, math, reduce, shape
+from . import index, linalg, math, math_extra, reduce, shape
 
 
 def _public(module):
@@ -11,7 +11,7 @@ def _public(module):
 # helpers the composites share, not part of torch's namespace
 _INTERNAL = {"binary", "builtins_max", "as_tensor_like", "normalize_key", "getitem", "setitem", "cast"}
 PUBLIC = {}
-for _mod in (math, reduce, shape, index, linalg):
+for _mod in (math, reduce, shape, index, linalg, math_extra):
     PUBLIC.update({k: v for k, v in _public(_mod).items() if k not in _INTERNAL})
 PUBLIC.update(clip=math.clamp, concat=shape.cat, concatenate=shape.cat, swapaxes=shape.transpose,
               swapdims=shape.transpose, values_indices=reduce.values_indices)

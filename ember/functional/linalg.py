@@ -63,6 +63,8 @@ def softmax(input, dim=None, dtype=None):
         input = input.to(dtype)
     dim = _default_dim(input, dim, "softmax")
     (axis,) = _axes(input, dim, "softmax") if input.ndim else (0,)
+    if not input._data.size:  # nothing to normalise (NumPy's max of a size-0 axis has no value)
+        return input * 1
     return apply("softmax", input, axis=axis)
 
 

@@ -55,12 +55,28 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     return apply("prod", input, axis=_axes(input, dim, "prod"), keepdims=keepdim)
 
 
+def _nonempty(x: Tensor, axes, op: str):
+    """PyTorch's IndexError for max/min/argmax-style reductions over a size-0 dim (they have no identity)."""
+    if x._data.size:
+        return
+    for d in range(x.ndim) if axes is None else ((axes,) if isinstance(axes, int) else axes):
+        if x.shape[d] == 0:
+            raise mark(with_user_line(IndexError(
+                f"{op}: expected reduction dim {d} to have non-zero size (input shape {tuple(x.shape)}); the "
+                f"{op} of nothing has no value. Check for an empty batch first (if x.numel() > 0), or use a "
+                "reduction with an identity such as sum."), 3))
+
+
 def amax(input, dim=(), keepdim=False):
-    return apply("amax", input, axis=_axes(input, dim if dim != () else None, "amax"), keepdims=keepdim)
+    axes = _axes(input, dim if dim != () else None, "amax")
+    _nonempty(input, axes, "amax")
+    return apply("amax", input, axis=axes, keepdims=keepdim)
 
 
 def amin(input, dim=(), keepdim=False):
-    return apply("amin", input, axis=_axes(input, dim if dim != () else None, "amin"), keepdims=keepdim)
+    axes = _axes(input, dim if dim != () else None, "amin")
+    _nonempty(input, axes, "amin")
+    return apply("amin", input, axis=axes, keepdims=keepdim)
 
 
 def _extreme(name, input, dim, keepdim, other):
@@ -69,8 +85,9 @@ def _extreme(name, input, dim, keepdim, other):
 
         return (maximum if name == "max" else minimum)(input, dim if other is None else other)
     if dim is None:
+        _nonempty(input, None, name)
         return apply("amax" if name == "max" else "amin", input, axis=None, keepdims=False)
-    _axes(input, dim, name)
+    _nonempty(input, _axes(input, dim, name), name)
     idx = apply("argmax" if name == "max" else "argmin", input, axis=dim, keepdims=True)
     values = take_along_dim(input, idx, dim)
     if not keepdim:
@@ -88,14 +105,12 @@ def min(input, dim=None, keepdim=False, *, other=None):
 
 
 def argmax(input, dim=None, keepdim=False):
-    if dim is not None:
-        _axes(input, dim, "argmax")
+    _nonempty(input, None if dim is None else _axes(input, dim, "argmax"), "argmax")
     return apply("argmax", input, axis=dim, keepdims=keepdim)
 
 
 def argmin(input, dim=None, keepdim=False):
-    if dim is not None:
-        _axes(input, dim, "argmin")
+    _nonempty(input, None if dim is None else _axes(input, dim, "argmin"), "argmin")
     return apply("argmin", input, axis=dim, keepdims=keepdim)
 
 
@@ -144,6 +159,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
 def logsumexp(input, dim, keepdim=False):
     axes = _axes(input, dim, "logsumexp")
+    if not input._data.size:  # an empty reduction is log(0) = -inf, as in PyTorch (amax would have no value)
+        return sum(input, dim=axes, keepdim=keepdim) + float("-inf")
     m = apply("amax", input.detach(), axis=axes, keepdims=True)
     m = apply("where", apply("eq", m.abs(), m._scalar(float("inf"))), m._scalar(0.0), m)  # all -inf rows stay -inf
     out = log(sum(exp(input - m), dim=axes, keepdim=True)) + m

@@ -76,7 +76,15 @@ def squeeze(input, dim=None):
     if dim is None:
         shape = tuple(s for s in input.shape if s != 1)
     else:
-        dims = {d % max(input.ndim, 1) for d in ((dim,) if isinstance(dim, int) else dim)}
+        nd = max(input.ndim, 1)
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        for d in dims:
+            if not -nd <= d < nd:
+                raise mark(with_user_line(IndexError(
+                    f"squeeze: dim {d} is out of range for a tensor of shape {tuple(input.shape)} (expected a dim "
+                    f"in [{-nd}, {nd - 1}]); check which dim you meant against x.shape (squeeze() with no dim "
+                    "removes every size-1 dim)"), 2))
+        dims = {d % nd for d in dims}
         shape = tuple(s for i, s in enumerate(input.shape) if not (i in dims and s == 1))
     return input if shape == input._data.shape else apply("reshape", input, shape=shape)
 

@@ -6,3 +6,4 @@ from . import nn  # noqa: F401,E402,I001  (fused nn primitives: relu, softmax_cr
 from . import conv, rnn  # noqa: F401,E402  (im2col/col2im, max-pool select/scatter, fused LSTM)
 from . import layers  # noqa: F401,E402  (layer ops: conv, pools, norms, embedding, RNNs, attention)
 from . import checks, optim  # noqa: F401,E402  (assert_all value checks; adam_step)
+from . import math_extra, decomp  # noqa: F401,E402  (inverse trig/hyperbolic; linalg matrix functions)

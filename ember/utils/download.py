@@ -18,8 +18,10 @@ import hashlib
 import http.client
 import os
 import shutil
+import sys
 import tarfile
 import tempfile
+import time
 import urllib.request
 
 __all__ = ["DownloadError", "default_data_dir", "md5sum", "check_md5", "download_url", "fetch",
@@ -71,16 +73,65 @@ def _write_atomically(path: str, fill) -> None:
         raise
 
 
-def download_url(url: str, path: str, md5: str | None = None, timeout: float = 60.0) -> str:
-    """Download ``url`` to ``path`` (atomically), checking the MD5 when given. Returns ``path``."""
+class _Progress:
+    """A one-line progress bar on stderr: percent, bytes done / total and speed (like torchvision's tqdm bar).
+    On a terminal it redraws in place; elsewhere (logs, CI) it prints the final line only."""
+
+    def __init__(self, total: int | None, stream=None):
+        self.total, self.done, self.stream = total, 0, stream or sys.stderr
+        self.start = self.last = time.monotonic()
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.tty and now - self.last >= 0.1:
+            self.last = now
+            self.stream.write("\r" + self.line())
+            self.stream.flush()
+
+    def line(self) -> str:
+        elapsed = max(time.monotonic() - self.start, 1e-6)
+        speed = f"{_size(self.done / elapsed)}/s"
+        if self.total:
+            frac = min(self.done / self.total, 1.0)
+            bar = "#" * int(frac * 20)
+            return f"{frac:4.0%} |{bar:<20}| {_size(self.done)}/{_size(self.total)} [{elapsed:.1f}s, {speed}]"
+        return f"{_size(self.done)} [{elapsed:.1f}s, {speed}]"
+
+    def close(self) -> None:
+        self.stream.write(("\r" if self.tty else "") + self.line() + "\n")
+        self.stream.flush()
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def download_url(url: str, path: str, md5: str | None = None, timeout: float = 60.0, progress: bool = True) -> str:
+    """Download ``url`` to ``path`` (atomically), checking the MD5 when given; with ``progress``, say what is
+    downloaded where and show a progress bar (size and speed) on stderr. Returns ``path``."""
     digest = hashlib.md5(usedforsecurity=False)
 
     def fill(out):
         request = urllib.request.Request(url, headers={"User-Agent": "ember-datasets"})
         with urllib.request.urlopen(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            bar = None
+            if progress:
+                print(f"Downloading {url} to {path}", file=sys.stderr, flush=True)
+                bar = _Progress(int(length) if length and length.isdigit() else None)
             while chunk := response.read(_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+            if bar is not None:
+                bar.close()
         if md5 is not None and digest.hexdigest() != md5:
             raise ValueError(f"MD5 mismatch: expected {md5}, got {digest.hexdigest()}")
 
@@ -88,7 +139,8 @@ def download_url(url: str, path: str, md5: str | None = None, timeout: float = 6
     return path
 
 
-def fetch(filename: str, mirrors, folder: str, md5: str | None = None, timeout: float = 60.0) -> str:
+def fetch(filename: str, mirrors, folder: str, md5: str | None = None, timeout: float = 60.0,
+          progress: bool = True) -> str:
     """``folder/filename``, downloading it from the first of ``mirrors`` (base URLs) that works when it
     is missing or fails its checksum. Raises :class:`DownloadError` listing every attempt."""
     path = os.path.join(folder, filename)
@@ -98,7 +150,7 @@ def fetch(filename: str, mirrors, folder: str, md5: str | None = None, timeout: 
     for base in mirrors:
         url = base.rstrip("/") + "/" + filename
         try:
-            return download_url(url, path, md5, timeout)
+            return download_url(url, path, md5, timeout, progress)
         except (OSError, ValueError, http.client.HTTPException) as e:
             errors.append(f"  {url}: {type(e).__name__}: {e}")
     checksum = f" (MD5 {md5})" if md5 else ""

@@ -1,8 +1,9 @@
-"""Image transforms in the style of ``torchvision.transforms``, without PIL.
+"""Image transforms in the style of ``torchvision.transforms``.
 
-An *image* is a NumPy array ``HxW`` or ``HxWxC`` (usually uint8, what the datasets return) or an ember
-tensor ``[..., H, W]`` (usually ``CxHxW`` float, what ``ToTensor`` returns). Geometric transforms accept
-both and return the same kind. Random transforms draw from Ember's global generator, so
+An *image* is a NumPy array ``HxW`` or ``HxWxC`` (usually uint8, what the in-memory datasets return), an
+ember tensor ``[..., H, W]`` (usually ``CxHxW`` float, what ``ToTensor`` returns) or a PIL image (what
+``ImageFolder`` returns; Pillow is the ``ember[vision]`` extra). Geometric transforms accept all three and
+return the same kind. Random transforms draw from Ember's global generator, so
 ``ember.manual_seed`` (and the per-worker seeding of DataLoader workers) makes them reproducible.
 
 ``ToTensor`` and ``Normalize`` (and a ``Compose`` of only those) also work on a whole stack of images at
@@ -16,9 +17,12 @@ once (``batch(images)``), which the datasets use to fetch DataLoader batches wit
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
+
+from . import _pil
 
 __all__ = ["Compose", "Lambda", "ToTensor", "Normalize", "RandomCrop", "RandomHorizontalFlip", "Resize",
            "CenterCrop", "InterpolationMode", "supports_batch"]
@@ -40,7 +44,8 @@ def _rng():
 
 
 def _unwrap(img):
-    """``(array, is_tensor, axis of H)`` for a NumPy image (HxW[xC]) or an ember tensor ([..., H, W])."""
+    """``(array, kind, axis of H)`` for a NumPy image (HxW[xC]), an ember tensor ([..., H, W]) or a PIL
+    image; ``kind`` (False: NumPy, True: tensor, else a PilKind) lets ``_wrap`` return the same kind."""
     ember = _ember()
     if isinstance(img, ember.Tensor):
         if img.ndim < 2:
@@ -50,12 +55,18 @@ def _unwrap(img):
         if img.ndim not in (2, 3):
             raise ValueError(f"expected a NumPy image of shape HxW or HxWxC, got shape {img.shape}")
         return img, False, 0
-    raise TypeError(f"expected an image as a NumPy array (HxW or HxWxC) or an ember tensor ([..., H, W]), "
-                    f"got {type(img).__name__}")
+    if _pil.is_pil(img):
+        return _pil.to_array(img), _pil.PilKind(img.mode), 0
+    raise TypeError(f"expected an image as a NumPy array (HxW or HxWxC), an ember tensor ([..., H, W]) or a PIL "
+                    f"image, got {type(img).__name__}")
 
 
-def _wrap(array, is_tensor: bool):
-    return _ember().Tensor._wrap(array) if is_tensor else array
+def _wrap(array, kind):
+    if kind is True:
+        return _ember().Tensor._wrap(array)
+    if kind is False:
+        return array
+    return kind.to_pil(array)
 
 
 def _pair(size, name: str) -> tuple[int, int]:
@@ -163,6 +174,12 @@ class ToTensor:
     supports_batch = True
 
     def __call__(self, pic):
+        if _pil.is_pil(pic):
+            arr = _pil.to_array(pic)
+            chw = arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
+            if arr.dtype != np.uint8:  # modes 'I', 'I;16', 'F' keep their values, as in torchvision
+                return _ember().from_numpy(np.ascontiguousarray(chw.astype(np.float32)))
+            return self._convert(chw)
         if not isinstance(pic, np.ndarray):
             what = "an ember tensor (it is already a tensor; drop ToTensor)" if isinstance(
                 pic, _ember().Tensor) else type(pic).__name__
@@ -386,6 +403,10 @@ class Resize:
         oh, ow = self.output_size(h, w)
         if (oh, ow) == (h, w):
             return img
+        if isinstance(is_tensor, _pil.PilKind):  # PIL images are resized by PIL, as torchvision does
+            Image = _pil.require_pil("Resize")
+            method = Image.NEAREST if self.interpolation == InterpolationMode.NEAREST else Image.BILINEAR
+            return img.resize((ow, oh), method)
         from ember import backend
 
         xp = backend.xp_of(arr)
@@ -407,3 +428,15 @@ class Resize:
     def __repr__(self):
         return f"{type(self).__name__}(size={self.size}, interpolation={self.interpolation})"
 
+
+
+# the rest of torchvision.transforms, and its ``functional`` / ``v2`` submodules
+from .transforms_more import *  # noqa: E402,F401,F403
+from .transforms_more import __all__ as _more  # noqa: E402
+
+__all__ += _more + ["functional", "v2"]
+from . import transforms_functional as functional  # noqa: E402
+from . import transforms_v2 as v2  # noqa: E402
+
+sys.modules[__name__ + ".functional"] = functional  # import ember.vision.transforms.v2 works like torchvision's
+sys.modules[__name__ + ".v2"] = v2

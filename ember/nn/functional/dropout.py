@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..._state import STATE
 from ...creation import rand
-from ...errors import mark, with_user_line
+from ...errors import mark, warn_user, with_user_line
 from ...functional.math import cast
 from ...ops import apply
 
@@ -53,29 +53,58 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return _apply_mask(input, tuple(input.shape), p, inplace)
 
 
-def _channel_dropout(input, p, training, inplace, name, min_dim):
+def _feature_dropout(input, p, training, inplace, name, mask_shape):
     _check_p(p, name)
-    if input.ndim < min_dim:
-        raise mark(with_user_line(RuntimeError(
-            f"{name}: expected an input with at least {min_dim} dims (N, C, ...), got shape "
-            f"{tuple(input.shape)}"), 3))
     if not training or p == 0.0:
         return input
-    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
-    return _apply_mask(input, shape, p, inplace)
+    return _apply_mask(input, mask_shape, p, inplace)
+
+
+def _channels_first(shape):
+    """The mask shape of feature dropout: one draw per (N, C) entry, shared over the remaining dims."""
+    return tuple(shape[:2]) + (1,) * (len(shape) - 2)
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
-    return _channel_dropout(input, p, training, inplace, "dropout1d", 2)
+    """Zero whole channels of an (N, C, L) or unbatched (C, L) input with probability ``p``."""
+    if input.ndim not in (2, 3):
+        raise mark(with_user_line(RuntimeError(
+            f"dropout1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {tuple(input.shape)}. For "
+            "elementwise dropout use F.dropout; for images F.dropout2d."), 2))
+    shape = _channels_first(input.shape) if input.ndim == 3 else (input.shape[0], 1)
+    return _feature_dropout(input, p, training, inplace, "dropout1d", shape)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels (dim 1) of an (N, C, H, W) input with probability ``p``."""
-    return _channel_dropout(input, p, training, inplace, "dropout2d", 3)
+    """Zero whole channels (dim 1) of an (N, C, H, W) input with probability ``p``.
+
+    Like PyTorch: a 3-D input is taken as (N, C, L) (channel-wise 1-D dropout) and other ranks are
+    deprecated, each with a warning."""
+    if input.ndim < 2:
+        raise mark(with_user_line(RuntimeError(
+            f"dropout2d: feature dropout needs at least 2 dims (N, C, ...), got shape {tuple(input.shape)}; "
+            "use F.dropout for elementwise dropout"), 2))
+    if input.ndim not in (3, 4):
+        warn_user(f"dropout2d: received a {input.ndim}-D input of shape {tuple(input.shape)}, which is "
+                  "deprecated (PyTorch will make it an error); it is treated as (N, C, ...) with one draw per "
+                  "(N, C) entry. Use F.dropout for this input, or give dropout2d a 3-D or 4-D one.")
+    if input.ndim == 3:
+        warn_user(f"dropout2d: received a 3-D input of shape {tuple(input.shape)}; as in PyTorch it is taken "
+                  "as (N, C, L) (channel-wise 1-D dropout), not as an unbatched (C, H, W) image. Use "
+                  "F.dropout1d to say so, or add the batch dim (x.unsqueeze(0)) for an image.")
+    return _feature_dropout(input, p, training, inplace, "dropout2d", _channels_first(input.shape))
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    return _channel_dropout(input, p, training, inplace, "dropout3d", 4)
+    """Zero whole channels of an (N, C, D, H, W) or unbatched (C, D, H, W) input with probability ``p``."""
+    if input.ndim < 1:
+        raise mark(with_user_line(RuntimeError("dropout3d: expected a 4-D or 5-D input, got a 0-d tensor"), 2))
+    if input.ndim not in (4, 5):
+        warn_user(f"dropout3d: received a {input.ndim}-D input of shape {tuple(input.shape)}, which is "
+                  "deprecated (PyTorch will make it an error); it is treated as unbatched (C, ...). Give "
+                  "dropout3d a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input.")
+    shape = _channels_first(input.shape) if input.ndim == 5 else (input.shape[0],) + (1,) * (input.ndim - 1)
+    return _feature_dropout(input, p, training, inplace, "dropout3d", shape)
 
 
 def _alpha_dropout(input, mask_shape, p, inplace):

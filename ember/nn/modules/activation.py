@@ -146,3 +146,6 @@ class PReLU(Module):
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
+
+
+from .attention import MultiheadAttention  # noqa: E402,F401  (PyTorch defines it in nn.modules.activation)

@@ -169,3 +169,8 @@ class Unflatten(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """PyTorch's name for the Linear inside MultiheadAttention (listed in ``safe_globals`` by programs that load
+    whole models); here it is a plain Linear."""

@@ -106,6 +106,14 @@ class Module:
         return self.forward(*args, **kwargs) if not self._hooked else self._call_with_hooks(args, kwargs)
 
     def _call_with_hooks(self, args, kwargs):
+        d = self.__dict__
+        compiled = d.get("_compiled_call")
+        if compiled is not None and not d.get("_in_compiled_call"):  # after module.compile()
+            d["_in_compiled_call"] = True  # the compiled wrapper calls back into this module
+            try:
+                return compiled(*args, **kwargs)
+            finally:
+                d["_in_compiled_call"] = False
         for hook, with_kwargs in list(self._forward_pre_hooks.values()):
             if with_kwargs:
                 res = hook(self, args, kwargs)
@@ -133,7 +141,29 @@ class Module:
 
     def _update_hooked(self):
         d = self.__dict__
-        d["_hooked"] = bool(d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"])
+        d["_hooked"] = bool(d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"]
+                            or d.get("_compiled_call") is not None)
+
+    def compile(self, *args, **kwargs):
+        """Compile this module in place (``torch.nn.Module.compile``): later calls run through
+        ``ember.compile``. ``fullgraph=True`` makes a graph break an error; ``dynamic`` is passed on;
+        ``backend``/``mode``/``options`` are accepted and ignored; ``disable=True`` keeps it eager."""
+        from ...graph.compile import compile as _compile
+
+        kw = dict(kwargs)
+        fullgraph, dynamic = kw.pop("fullgraph", False), kw.pop("dynamic", None)
+        for ignored in ("backend", "mode", "options"):
+            kw.pop(ignored, None)
+        disable = kw.pop("disable", False)
+        if args or kw:
+            import difflib
+
+            known = ["fullgraph", "dynamic", "backend", "mode", "options", "disable"]
+            close = [m for k in kw for m in difflib.get_close_matches(k, known, n=1)]
+            raise mark(TypeError(f"{type(self).__name__}.compile() got unexpected arguments {list(kw) or args}; "
+                                 f"it takes {', '.join(known)}" + (f". Did you mean {close[0]!r}?" if close else "")))
+        self.__dict__["_compiled_call"] = None if disable else _compile(self, dynamic=dynamic, strict=fullgraph)
+        self._update_hooked()
 
     def _add_hook(self, table, value, prepend):
         key = next_hook_id()

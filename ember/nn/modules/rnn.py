@@ -106,6 +106,9 @@ class RNNBase(Module):
                     self._flat_weights_names.append(full)
         self.reset_parameters()
 
+    def flatten_parameters(self):
+        """A no-op: PyTorch packs the weights into one cuDNN buffer here; Ember keeps them as they are."""
+
     def reset_parameters(self):
         stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for w in self.parameters():

@@ -1,4 +1,5 @@
-"""TransformerEncoderLayer and TransformerEncoder (PyTorch's structure, names and defaults)."""
+"""TransformerEncoderLayer and TransformerEncoder (PyTorch's structure, names and defaults); the decoder side
+and the full ``nn.Transformer`` are in ``transformer_decoder.py``."""
 from __future__ import annotations
 
 import copy
@@ -22,7 +23,7 @@ def generate_square_subsequent_mask(sz, device=None, dtype=None):
     return triu(creation.full((sz, sz), float("-inf"), dtype=dtype, device=device), diagonal=1)
 
 
-def _activation(activation):
+def _activation(activation, owner="TransformerEncoderLayer"):
     if callable(activation):
         return activation
     if activation == "relu":
@@ -30,8 +31,7 @@ def _activation(activation):
     if activation == "gelu":
         return F.gelu
     raise mark(with_user_line(RuntimeError(
-        f"TransformerEncoderLayer: activation should be 'relu' or 'gelu' (or a callable), not "
-        f"{activation!r}"), 3))
+        f"{owner}: activation should be 'relu' or 'gelu' (or a callable), not {activation!r}"), 3))
 
 
 class TransformerEncoderLayer(Module):
@@ -120,27 +120,3 @@ def _is_causal_mask(mask, src):
     if mask.dtype.name == "bool":
         return bool(((ref < 0) == mask).all())
     return bool((ref == mask.to(ref.dtype)).all())
-
-
-class Transformer:
-    """Namespace for ``nn.Transformer.generate_square_subsequent_mask`` (the full encoder-decoder model is not
-    provided yet).
-
-    >>> from ember import nn
-    >>> nn.Transformer.generate_square_subsequent_mask(3)
-    tensor([[0., -inf, -inf],
-            [0., 0., -inf],
-            [0., 0., 0.]])
-    """
-
-    generate_square_subsequent_mask = staticmethod(generate_square_subsequent_mask)
-
-    def __init__(self, *args, **kwargs):
-        raise mark(with_user_line(NotImplementedError(
-            "nn.Transformer (the encoder-decoder model) is not available yet; build it from "
-            "nn.TransformerEncoder / nn.MultiheadAttention. nn.Transformer.generate_square_subsequent_mask "
-            "works."),
-            2))
-
-
-__all__.append("Transformer")

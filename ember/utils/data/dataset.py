@@ -32,6 +32,30 @@ class Dataset:
     def __getitem__(self, index):
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
 
+    def __iter__(self):
+        """``for x in dataset`` reads indices 0, 1, ... until ``__getitem__`` raises IndexError (Python's and
+        PyTorch's protocol). When that stop disagrees with ``__len__``, a warning says so: an IndexError
+        raised by a bug inside ``__getitem__`` would otherwise end the loop early without a word."""
+        try:
+            n = len(self)
+        except TypeError:
+            n = None
+        i = 0
+        while True:
+            try:
+                item = self[i]
+            except IndexError as exc:
+                if n is not None and i != n:
+                    from ...errors import warn_user
+
+                    warn_user(f"iterating over {type(self).__name__} stopped after {i} items because "
+                              f"__getitem__({i}) raised IndexError ({exc}), but len() says {n}. If that "
+                              "IndexError is a bug inside __getitem__, iteration ended early; index the "
+                              f"dataset directly (dataset[{i}]) to see its traceback.")
+                return
+            yield item
+            i += 1
+
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
 

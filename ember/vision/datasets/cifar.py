@@ -39,6 +39,7 @@ class CIFAR10(ImageArrayDataset):
     train_list = [f"data_batch_{i}.bin" for i in range(1, 6)]
     test_list = ["test_batch.bin"]
     meta_file = "batches.meta.txt"
+    _targets_as = "list"  # torchvision: data is an N x 32 x 32 x 3 array, targets a list of ints
     classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
     def __init__(self, root, train: bool = True, transform=None, target_transform=None,

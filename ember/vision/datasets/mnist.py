@@ -80,7 +80,7 @@ def _load_split(spec, root: str, train: bool, download: bool) -> tuple[np.ndarra
 class MNIST(ImageArrayDataset):
     """The MNIST handwritten digits: 60,000 training and 10,000 test images, 28 x 28 uint8, labels 0-9.
 
-    ``data`` is the uint8 array N x 28 x 28, ``targets`` the int64 labels; ``ds[i]`` is
+    ``data`` is a uint8 tensor N x 28 x 28 and ``targets`` an int64 tensor (as in torchvision); ``ds[i]`` is
     ``(image HxW uint8 array, int label)`` after the transforms.
 
     >>> import os
@@ -95,6 +95,7 @@ class MNIST(ImageArrayDataset):
         "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
         "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
     }
+    _data_as = _targets_as = "tensor"  # torchvision's MNIST.data / .targets are tensors
     training_files = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
     test_files = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",

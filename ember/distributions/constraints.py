@@ -1,0 +1,146 @@
+"""``torch.distributions.constraints``: the sets a distribution's parameters and values live in.
+
+Each constraint's ``check(value)`` returns a bool tensor (one entry per event); distributions use them to
+validate arguments (``validate_args``).
+
+>>> import ember
+>>> positive.check(ember.tensor([1.0, -1.0]))
+tensor([ True, False])
+"""
+from __future__ import annotations
+
+__all__ = ["Constraint", "real", "real_vector", "positive", "nonnegative", "unit_interval", "boolean", "simplex",
+           "nonnegative_integer", "integer_interval", "interval", "half_open_interval", "greater_than",
+           "lower_cholesky", "positive_definite", "independent", "dependent"]
+
+
+class Constraint:
+    """A set of values; ``event_dim`` dims on the right form one event."""
+
+    is_discrete = False
+    event_dim = 0
+
+    def check(self, value):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return type(self).__name__.lstrip("_") + "()"
+
+
+class _Dependent(Constraint):
+    def check(self, value):
+        raise ValueError("cannot validate against a dependent constraint")
+
+
+class _Real(Constraint):
+    def check(self, value):
+        return value == value  # False only for NaN
+
+
+class _GreaterThan(Constraint):
+    def __init__(self, lower_bound, strict=True):
+        self.lower_bound, self.strict = lower_bound, strict
+
+    def check(self, value):
+        return value > self.lower_bound if self.strict else value >= self.lower_bound
+
+    def __repr__(self):
+        return f"GreaterThan(lower_bound={self.lower_bound})"
+
+
+class _Interval(Constraint):
+    def __init__(self, lower_bound, upper_bound, half_open=False):
+        self.lower_bound, self.upper_bound, self.half_open = lower_bound, upper_bound, half_open
+
+    def check(self, value):
+        upper = value < self.upper_bound if self.half_open else value <= self.upper_bound
+        return (value >= self.lower_bound) & upper
+
+    def __repr__(self):
+        return f"Interval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
+
+
+class _Boolean(Constraint):
+    is_discrete = True
+
+    def check(self, value):
+        return (value == 0) | (value == 1)
+
+
+class _IntegerInterval(Constraint):
+    is_discrete = True
+
+    def __init__(self, lower_bound, upper_bound):
+        self.lower_bound, self.upper_bound = lower_bound, upper_bound
+
+    def check(self, value):
+        return (value % 1 == 0) & (value >= self.lower_bound) & (value <= self.upper_bound)
+
+
+class _NonnegativeInteger(Constraint):
+    is_discrete = True
+
+    def check(self, value):
+        return (value % 1 == 0) & (value >= 0)
+
+
+class _Simplex(Constraint):
+    event_dim = 1
+
+    def check(self, value):
+        return ((value >= 0).all(-1)) & ((value.sum(-1) - 1).abs() < 1e-6)
+
+
+class _RealVector(Constraint):
+    event_dim = 1
+
+    def check(self, value):
+        return (value == value).all(-1)
+
+
+class _LowerCholesky(Constraint):
+    event_dim = 2
+
+    def check(self, value):
+        lower = (value.tril() == value).flatten(-2).all(-1)
+        return lower & (value.diagonal(0, -2, -1) > 0).all(-1)
+
+
+class _PositiveDefinite(Constraint):
+    event_dim = 2
+
+    def check(self, value):
+        from .. import linalg
+
+        symmetric = ((value - value.mT).abs() < 1e-6).flatten(-2).all(-1)
+        return symmetric & (linalg.eigvalsh(value) > 0).all(-1)
+
+
+class _Independent(Constraint):
+    def __init__(self, base, reinterpreted_batch_ndims):
+        self.base, self.reinterpreted_batch_ndims = base, reinterpreted_batch_ndims
+        self.event_dim = base.event_dim + reinterpreted_batch_ndims
+
+    def check(self, value):
+        ok = self.base.check(value)
+        for _ in range(self.reinterpreted_batch_ndims):
+            ok = ok.all(-1)
+        return ok
+
+
+dependent = _Dependent()
+real = _Real()
+real_vector = _RealVector()
+positive = _GreaterThan(0.0)
+nonnegative = _GreaterThan(0.0, strict=False)
+greater_than = _GreaterThan
+unit_interval = _Interval(0.0, 1.0)
+interval = _Interval
+half_open_interval = lambda lo, hi: _Interval(lo, hi, half_open=True)  # noqa: E731
+boolean = _Boolean()
+simplex = _Simplex()
+nonnegative_integer = _NonnegativeInteger()
+integer_interval = _IntegerInterval
+lower_cholesky = _LowerCholesky()
+positive_definite = _PositiveDefinite()
+independent = _Independent

@@ -1,0 +1,120 @@
+"""More of torch's top-level math: inverse trigonometric and hyperbolic functions, ``atan2``, the fused
+multiply-adds (``addmm``, ``addmv``, ``baddbmm``), ``diag``/``diag_embed``, ``det``/``inverse``/``logdet``,
+and ``select``. Composites over the primitives (``ember/ops/math_extra.py``,
+``ember/ops/decomp.py``); no backward code here.
+
+>>> import ember
+>>> ember.atan2(ember.tensor([1.0]), ember.tensor([-1.0]))
+tensor([2.3562])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import mark, with_user_line
+from ..tensor import Tensor
+from .math import _float_input, _unary, binary
+
+asin, acos, atan, sinh, cosh, asinh, acosh, atanh = (
+    _unary(n) for n in ("asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh"))
+for _fn in (asin, acos, atan, sinh, cosh, asinh, acosh, atanh):
+    _fn.__module__ = __name__  # so functional.PUBLIC exports them as this module's
+
+
+def atan2(input, other):
+    """The angle of the point (other, input) in radians, in (-pi, pi] (``torch.atan2``)."""
+    if isinstance(input, Tensor):
+        input = _float_input(input)
+    if isinstance(other, Tensor):
+        other = _float_input(other)
+    return binary("atan2", input, other)
+
+
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh, arctan2 = asin, acos, atan, asinh, acosh, atanh, atan2
+
+
+def _check_ndim(name, **tensors):
+    for what, (t, nd) in tensors.items():
+        if t.ndim != nd:
+            raise mark(with_user_line(RuntimeError(
+                f"{name}: {what} must be a {nd}-D tensor, got shape {tuple(t.shape)}; use ember.matmul (or "
+                "baddbmm for batches of matrices) for other ranks"), 3))
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """``beta * input + alpha * (mat1 @ mat2)`` (``torch.addmm``); ``input`` broadcasts to the product."""
+    _check_ndim("addmm", mat1=(mat1, 2), mat2=(mat2, 2))
+    return _scaled_sum(input, mat1 @ mat2, beta, alpha)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """``beta * input + alpha * (mat @ vec)`` (``torch.addmv``)."""
+    _check_ndim("addmv", mat=(mat, 2), vec=(vec, 1))
+    return _scaled_sum(input, mat @ vec, beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """``beta * input + alpha * (batch1 @ batch2)`` over a batch of matrices (``torch.baddbmm``)."""
+    _check_ndim("baddbmm", batch1=(batch1, 3), batch2=(batch2, 3))
+    return _scaled_sum(input, batch1 @ batch2, beta, alpha)
+
+
+def _scaled_sum(input, product, beta, alpha):
+    product = product if alpha == 1 else product * alpha
+    if beta == 0:  # like PyTorch, beta=0 ignores input's values (NaN in it does not propagate), not its shape
+        return product.expand(*np.broadcast_shapes(tuple(input.shape), tuple(product.shape)))
+    return product + (input if beta == 1 else input * beta)
+
+
+def diag(input, diagonal=0):
+    """A 1-D input's square matrix with it on a diagonal, or a 2-D input's diagonal (``torch.diag``)."""
+    if input.ndim not in (1, 2):
+        raise mark(with_user_line(RuntimeError(
+            f"diag: expected a 1-D or 2-D tensor, got shape {tuple(input.shape)}; use diagonal() or "
+            "diag_embed() for batches"), 2))
+    return input.diag(diagonal)
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """Batches of diagonal matrices from the last dim of ``input`` (``torch.diag_embed``, offset 0 only)."""
+    if offset != 0 or (dim1, dim2) != (-2, -1):
+        raise mark(with_user_line(NotImplementedError(
+            "diag_embed: only offset=0, dim1=-2, dim2=-1 are supported; build other layouts with movedim"), 2))
+    from ..creation import eye
+
+    n = input.shape[-1]
+    return input.unsqueeze(-1) * eye(n, dtype=input.dtype, device=input.device)
+
+
+def det(input):
+    """The determinant of a square matrix or of each in a batch (``torch.det``)."""
+    from .. import linalg
+
+    return linalg.det(input)
+
+
+def logdet(input):
+    """``log(det(A))``: NaN for a negative determinant, -inf for a singular matrix (``torch.logdet``)."""
+    return det(input).log()
+
+
+def inverse(input):
+    """The inverse of a square matrix or of each in a batch (``torch.inverse``)."""
+    from .. import linalg
+
+    return linalg.inv(input)
+
+
+def select(input, dim, index):
+    """``input`` indexed at ``index`` along ``dim``, which is removed (``torch.select``; a view in PyTorch)."""
+    nd = input.ndim
+    if not -nd <= dim < nd:
+        raise mark(with_user_line(IndexError(
+            f"select: dim {dim} is out of range for a tensor of shape {tuple(input.shape)} (expected a dim "
+            f"in [{-nd}, {nd - 1}])"), 2))
+    size = input.shape[dim]
+    if not -size <= index < size:
+        raise mark(with_user_line(IndexError(
+            f"select: index {index} is out of range for dimension {dim} of size {size}; use an index in "
+            f"[{-size}, {size - 1}]"), 2))
+    return input[(slice(None),) * (dim % nd) + (index,)]
