@@ -93,6 +93,7 @@ class CompiledFunction:
             () if self._is_module else tuple(p.grad is None for p in self._params),
             tuple(p.requires_grad for p in self._params),
             found.scalars() if found is not None else (),
+            None if STATE.autocast is None else tuple(sorted(STATE.autocast.dtypes.items())),  # casts are traced
         )
         return (spec, tens, extra), leaves
 
@@ -279,7 +280,7 @@ class CompiledFunction:
         if last[0] != spec or len(last[1]) != len(tens):
             reasons.append("the non-tensor arguments or the argument structure changed")
         if last[2] != extra:
-            reasons.append("grad mode, training mode, .grad presence or optimizer settings changed")
+            reasons.append("grad mode, autocast, training mode, .grad presence or optimizer settings changed")
         logger.info(
             "ember.compile: retracing %s (trace %d): %s",
             self._qualname(),

@@ -132,7 +132,13 @@ def supported(body, device: str = "cpu") -> bool:
     """Whether every node of a fused body has a kernel form (the trailing reduction runs separately)."""
     table = _PY if device == "cpu" else _CU
     nodes = split_reduction(body)[0]
+    # bfloat16 has no numba type and only experimental CuPy kernel support: those bodies run unfused
+    if any(v.dtype in _UNFUSED_DTYPES for n in body.nodes for v in (*n.inputs, *n.outputs)):
+        return False
     return all(n.op in table or n.op in _TYPED_FORMS for n in nodes)
+
+
+_UNFUSED_DTYPES = ("bfloat16",)
 
 
 def split_reduction(body):
