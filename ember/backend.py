@@ -63,14 +63,15 @@ def _probe_cupy():
         return None, ("CuPy is not installed" if missing else f"CuPy is installed but failed to import ({exc})")
     except Exception as exc:  # a broken install (e.g. CUDA libraries missing)
         return None, f"CuPy is installed but failed to import ({type(exc).__name__}: {exc})"
+    version = getattr(cupy, "__dict__", {}).get("__version__", "?")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDARuntimeError: no driver, a driver older than CuPy's CUDA, no device
-        return None, (f"CuPy {getattr(cupy, '__version__', '?')} is installed but the CUDA runtime reports "
+        return None, (f"CuPy {version} is installed but the CUDA runtime reports "
                       f"{type(exc).__name__}: {exc} (no NVIDIA driver, a driver too old for this CuPy build, "
                       "or no GPU)")
     if count < 1:
-        return None, f"CuPy {getattr(cupy, '__version__', '?')} is installed but found no CUDA GPU"
+        return None, f"CuPy {version} is installed but found no CUDA GPU"
     _track_peak_memory(cupy)
     return cupy, ""
 

@@ -7,6 +7,7 @@ import ember
 from ember.testing import assert_close
 
 torch = pytest.importorskip("torch", reason="torch is the oracle for these tests (pip install 'ember[test]')")
+torch.set_num_threads(1)  # the machine is shared: two spinning threads make torch 10-50x slower here
 pytestmark = pytest.mark.skipif(ember.bfloat16 is None, reason="bfloat16 needs ml_dtypes (pip install 'ember[amp]')")
 
 RNG = np.random.default_rng(0)
