@@ -213,7 +213,7 @@ def device_of(array) -> device:
 def to_device(array, dev: device):
     """Copy ``array`` to ``dev`` (no copy when it is already there)."""
     if dev.type == "cpu":
-        return array if isinstance(array, numpy.ndarray) else array.get()
+        return array if _cupy is None or not isinstance(array, _cupy.ndarray) else array.get()
     cp = require_cupy(f"moving a tensor to {dev}")
     _check_index(cp, dev)
     try:

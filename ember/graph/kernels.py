@@ -380,10 +380,17 @@ def _exp32_scalar():
 
 
 def _c_literal(value) -> str:
+    """A typed C literal; non-finite floats spelled through their bit patterns (``inf`` is not C)."""
     arr = np.asarray(value)
-    return f"(({_C_TYPES[opinfo.dtype_name(arr.dtype)]}){arr.item()!r})".replace("True", "1").replace(
-        "False", "0"
-    )
+    ctype = _C_TYPES[opinfo.dtype_name(arr.dtype)]
+    if arr.dtype.kind == "f" and not np.isfinite(arr):
+        bits = ("__int_as_float(0x7fc00000)" if np.isnan(arr) else
+                f"{'-' if arr < 0 else ''}__int_as_float(0x7f800000)")
+        return f"(({ctype})({bits}))"
+    return f"(({ctype}){arr.item()!r})".replace("True", "1").replace("False", "0")
+
+
+_CU_COMPUTE = {"float16": "float"}  # half values are computed in float (CUDA's math has no half overloads)
 
 
 class CudaKernel:
@@ -396,8 +403,17 @@ class CudaKernel:
         lines, result, consts, _ = _body_lines(body, _CU, lambda dt, a: f"(({_C_TYPES[dt]})({a}))")
         elementwise, _ = split_reduction(body)
         self.out_dtype = elementwise[-1].outputs[0].dtype if elementwise else body.inputs[0].dtype
-        decl = [f"const {_C_TYPES[dt]} {o} = {e};" for o, e, dt in lines]
-        op = "\n".join(decl + [f"out = {result};"])
+        # float16 operands are read into float temporaries; casts to float16 still round (float16)(x)
+        half = [i for i, v in enumerate(body.inputs) if v.dtype in _CU_COMPUTE]
+
+        def widen(expr):
+            for i in half:
+                expr = re.sub(rf"\ba{i}\b", f"h{i}", expr)
+            return expr
+
+        decl = [f"const float h{i} = (float)a{i};" for i in half]
+        decl += [f"const {_CU_COMPUTE.get(dt, _C_TYPES[dt])} {o} = {widen(e)};" for o, e, dt in lines]
+        op = "\n".join(decl + [f"out = {widen(result)};"])
         for name, val in consts.items():
             op = re.sub(rf"\b{name}\b", _c_literal(val), op)
         ins = ", ".join(f"{_CU_TYPES[v.dtype]} a{i}" for i, v in enumerate(body.inputs))

@@ -86,8 +86,8 @@ def apply(op, *inputs, **attrs):
         out = op.forward(xp, *[t._data for t in inputs], **attrs)
     except Exception as exc:
         raise diagnose(op, inputs, attrs, exc) from None
-    if out.__class__ is not _ndarray and xp is np:
-        out = np.asarray(out)
+    if out.__class__ is not _ndarray and xp is np and not backend.is_array(out):  # a NumPy scalar, not a
+        out = np.asarray(out)  # CuPy array from to_device (np.asarray would refuse that)
     result = Tensor._wrap(out)
     if STATE.grad_enabled and op.vjp is not None:
         for t in inputs:
