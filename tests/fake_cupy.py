@@ -8,6 +8,7 @@ CUDA kernels are not built on it (``ElementwiseKernel`` raises), so compiled gra
 """
 from __future__ import annotations
 
+import sys
 import types
 
 import numpy as np
@@ -104,7 +105,7 @@ def _module():
 
     def fallback(name):
         fn = getattr(np, name)
-        if not callable(fn) or isinstance(fn, type):
+        if not callable(fn) or isinstance(fn, (type, np.ufunc)):  # ufuncs wrap through FakeArray themselves
             return fn
 
         def call(*args, **kwargs):
@@ -113,6 +114,15 @@ def _module():
         return call
 
     cp.__getattr__ = fallback
+
+    def host(x):
+        return x.view(np.ndarray) if isinstance(x, FakeArray) else x
+
+    # functions whose NumPy versions drop the subclass or mix in host temporaries: run on host views, rewrap
+    cp.einsum = lambda *ops, **kw: _wrap(np.einsum(*[host(x) for x in ops], **kw))
+    cp.lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(
+        as_strided=lambda x, shape=None, strides=None: np.lib.stride_tricks.as_strided(x, shape, strides,
+                                                                                      subok=True)))
     pool, pinned = _Pool(), _Pool()
     cp.get_default_memory_pool = lambda: pool
     cp.get_default_pinned_memory_pool = lambda: pinned
@@ -137,6 +147,12 @@ def install(monkeypatch):
     from ember.graph import kernels
 
     cp = _module()
+    special = types.ModuleType("cupyx.scipy.special")
+    special.erf = lambda x: _wrap(backend.erf(x.view(np.ndarray)))
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scipy = types.SimpleNamespace(special=special)
+    for name, mod in (("cupyx", cupyx), ("cupyx.scipy", cupyx.scipy), ("cupyx.scipy.special", special)):
+        monkeypatch.setitem(sys.modules, name, mod)
     cpu_jit = kernels.jit_available
     monkeypatch.setattr(kernels, "jit_available", lambda device="cpu": cpu_jit(device) if device == "cpu" else False)
     monkeypatch.setattr(backend, "_cupy", cp)
