@@ -214,6 +214,7 @@ def test_compiled_training_step_on_device_matches_eager_cpu(dev):
     assert_close(np.array(losses[1]), np.array(losses[0]), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.gpu
 def test_cuda_executor_fuses_elementwise_kernels(real_gpu):
     from ember.graph import kernels
 
@@ -237,6 +238,7 @@ def test_to_device_round_trips(dtype, dev):
     assert x.grad.device.type == "cpu" and np.allclose(x.grad.numpy(), 3)
 
 
+@pytest.mark.gpu
 def test_bfloat16_round_trip(real_gpu):
     if ember.bfloat16 is None:
         pytest.skip("needs ml_dtypes")
@@ -282,12 +284,14 @@ def test_cuda_autocast_dtypes_match_torch_cuda(name, fn, inputs, low, real_gpu):
     assert_close(_host(ours.float()), expected, rtol=2e-2, atol=2e-2 * max(1.0, np.abs(expected).max()))
 
 
+@pytest.mark.gpu
 def test_cuda_autocast_refuses_bce(real_gpu):
     p = ember.rand(4, device=real_gpu) * 0.8 + 0.1
     with ember.autocast("cuda"), pytest.raises(RuntimeError, match="binary_cross_entropy_with_logits"):
         ember.nn.functional.binary_cross_entropy(p, p)
 
 
+@pytest.mark.gpu
 @pytest.mark.parametrize("low", ["float16", "bfloat16"])
 def test_cuda_autocast_training_with_grad_scaler(low, real_gpu):
     model = _mlp(real_gpu)
@@ -312,6 +316,7 @@ def test_cuda_autocast_training_with_grad_scaler(low, real_gpu):
 
 
 # -- device memory and the torch.cuda names ----------------------------------------------------------------------
+@pytest.mark.gpu
 def test_memory_stays_flat_over_10000_steps(real_gpu):
     model = ember.nn.Sequential(ember.nn.Linear(32, 32), ember.nn.ReLU(), ember.nn.Linear(32, 4)).to(real_gpu)
     opt = ember.optim.Adam(model.parameters(), lr=1e-3)
@@ -328,6 +333,7 @@ def test_memory_stays_flat_over_10000_steps(real_gpu):
     assert ember.cuda.max_memory_allocated() >= marks[0]
 
 
+@pytest.mark.gpu
 def test_out_of_memory_names_shape_and_memory_in_use(real_gpu):
     keep = ember.ones(1024, 1024, device=real_gpu)  # something in use, so the figure is not 0
     free, total = ember.cuda.mem_get_info()
@@ -341,6 +347,7 @@ def test_out_of_memory_names_shape_and_memory_in_use(real_gpu):
     assert f"({n // 1024}, 1024)" in str(info.value) and "in use" in str(info.value)
 
 
+@pytest.mark.gpu
 def test_cuda_namespace_on_a_gpu(real_gpu):
     c = ember.cuda
     assert c.is_available() and c.device_count() >= 1 and c.current_device() == 0
