@@ -42,7 +42,8 @@ def _eager(model, x, y, sw):
     loss = model.compute_loss(x, y, y_pred, sw)
     for w in model._train_weights:
         w.grad = None
-    loss.backward()
+    scale_loss = getattr(model.optimizer, "scale_loss", None)  # loss scaling (mixed_precision)
+    (loss if scale_loss is None else scale_loss(loss)).backward()
     return y_pred, loss.detach()
 
 
@@ -58,6 +59,8 @@ class GradStep:
     def _opted_out(self) -> bool:
         m = self.model
         if m.run_eagerly or m.jit_compile in (False, None):
+            return True
+        if getattr(m.optimizer, "dynamic_loss_scale", False):  # its scale changes between steps: run eagerly
             return True
         trackers = getattr(m._compile_loss, "trackers", None) or []
         return any(t is not None for t in trackers)  # per-output loss trackers read values in Python

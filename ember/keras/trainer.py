@@ -53,6 +53,11 @@ class Trainer:
     ):
         """Configure training: optimizer, loss(es), metrics (names, classes or instances)."""
         self.optimizer = optimizers.get(optimizer)
+        if getattr(self, "dtype_policy", None) is not None and self.dtype_policy.name == "mixed_float16" and \
+                not getattr(self.optimizer, "dynamic_loss_scale", False):  # Keras wraps it, as here
+            from .mixed_precision import LossScaleOptimizer
+
+            self.optimizer = LossScaleOptimizer(self.optimizer, name="loss_scale_optimizer")
         names = self.output_names
         self.loss = loss
         self._compile_loss = CompileLoss(loss, loss_weights, names) if loss is not None else None
