@@ -268,7 +268,7 @@ def erf(x):
         from cupyx.scipy import special
 
         return special.erf(x)
-    if x.dtype.kind == "V":  # bfloat16 (ml_dtypes): in float32, rounded back
+    if x.dtype.kind in "fV" and x.dtype.itemsize == 2:  # float16/bfloat16: in float32, rounded back
         return erf(x.astype(numpy.float32)).astype(x.dtype)
     try:
         from scipy import special

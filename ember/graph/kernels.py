@@ -135,7 +135,17 @@ def supported(body, device: str = "cpu") -> bool:
     # bfloat16 has no numba type and only experimental CuPy kernel support: those bodies run unfused
     if any(v.dtype in _UNFUSED_DTYPES for n in body.nodes for v in (*n.inputs, *n.outputs)):
         return False
+    if device != "cpu" and _half_inside_only(body, nodes):
+        return False
     return all(n.op in table or n.op in _TYPED_FORMS for n in nodes)
+
+
+def _half_inside_only(body, nodes) -> bool:
+    """A float16 value inside a CUDA body whose parameters are all other types: CuPy adds its float16 header
+    only for float16 parameters, so such a body would not compile; it runs unfused."""
+    inside = any(v.dtype == "float16" for n in nodes for v in (*n.inputs, *n.outputs))
+    out = nodes[-1].outputs[0].dtype if nodes else body.inputs[0].dtype
+    return inside and out != "float16" and all(v.dtype != "float16" for v in body.inputs)
 
 
 _UNFUSED_DTYPES = ("bfloat16",)
@@ -400,9 +410,17 @@ class CudaKernel:
         from .. import backend
 
         cp = backend.require_cupy("a fused CUDA kernel")
+        ins, outs, op, self.out_dtype = self.generate(body)
+        self.source = op
+        self.kernel = cp.ElementwiseKernel(ins, outs, op, "ember_fused")
+
+    @staticmethod
+    def generate(body):
+        """(in_params, out_params, operation, out_dtype): the ElementwiseKernel's source, made without a GPU
+        (tests compile it with NVRTC where CuPy's headers and NVRTC are installed)."""
         lines, result, consts, _ = _body_lines(body, _CU, lambda dt, a: f"(({_C_TYPES[dt]})({a}))")
         elementwise, _ = split_reduction(body)
-        self.out_dtype = elementwise[-1].outputs[0].dtype if elementwise else body.inputs[0].dtype
+        out_dtype = elementwise[-1].outputs[0].dtype if elementwise else body.inputs[0].dtype
         # float16 operands are read into float temporaries; casts to float16 still round (float16)(x)
         half = [i for i, v in enumerate(body.inputs) if v.dtype in _CU_COMPUTE]
 
@@ -414,11 +432,10 @@ class CudaKernel:
         decl = [f"const float h{i} = (float)a{i};" for i in half]
         decl += [f"const {_CU_COMPUTE.get(dt, _C_TYPES[dt])} {o} = {widen(e)};" for o, e, dt in lines]
         op = "\n".join(decl + [f"out = {widen(result)};"])
-        for name, val in consts.items():
-            op = re.sub(rf"\b{name}\b", _c_literal(val), op)
+        for name, val in consts.items():  # float16 constants join float arithmetic as floats (exact)
+            op = re.sub(rf"\b{name}\b", _c_literal(val).replace("((float16)", "((float)"), op)
         ins = ", ".join(f"{_CU_TYPES[v.dtype]} a{i}" for i, v in enumerate(body.inputs))
-        self.source = op
-        self.kernel = cp.ElementwiseKernel(ins, f"{_CU_TYPES[self.out_dtype]} out", op, "ember_fused")
+        return ins, f"{_CU_TYPES[out_dtype]} out", op, out_dtype
 
     def ufunc(self, size=None):
         return self.kernel
