@@ -3,8 +3,9 @@
 Each body is traced from a small function and fused as the CUDA executor would; its ElementwiseKernel
 operation is wrapped the way CuPy wraps one (CuPy's headers, one typed local per parameter) and compiled by
 NVRTC. Needs CuPy's headers and the NVRTC library (``pip install cupy-cuda12x nvidia-cuda-nvrtc-cu12``);
-skipped otherwise (CI has neither). This checks the C++ Ember writes, not CuPy's wrapper code or results. CuPy adds its float16 header for
-float16 parameters only (so does this wrapper); bodies with float16 values inside only run unfused.
+skipped otherwise (CI has neither). This checks the C++ Ember writes, not CuPy's wrapper code or results.
+CuPy adds its float16 header for float16 parameters only (so does this wrapper); bodies with float16 values
+inside only run unfused.
 """
 import os
 
