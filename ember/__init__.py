@@ -53,27 +53,6 @@ def numel(t) -> int:
     return t.numel()
 
 
-class cuda:  # noqa: N801  (the torch.cuda namespace, minimal)
-    @staticmethod
-    def is_available() -> bool:
-        return backend.cuda_available()
-
-    @staticmethod
-    def device_count() -> int:
-        return backend.cuda_device_count()
-
-    @staticmethod
-    def manual_seed(value: int) -> None:
-        manual_seed(value)
-
-    manual_seed_all = manual_seed
-
-    @staticmethod
-    def synchronize() -> None:
-        if backend.cuda_available():
-            backend.require_cupy().cuda.Device().synchronize()
-
-
 from . import nn, optim, utils  # torch exposes these after `import torch`
 from . import linalg, func, autograd_functional
 autograd.functional = autograd_functional  # torch.autograd.functional
@@ -81,6 +60,8 @@ import sys as _sys
 _sys.modules[__name__ + ".autograd.functional"] = autograd_functional
 from .func import cond, vmap
 from . import serialization
+from . import amp, backends, cpu, cuda, accelerator  # device namespaces and mixed precision (torch's names)
+from .amp import autocast, get_autocast_dtype, is_autocast_enabled
 from .serialization import load, save
 
 

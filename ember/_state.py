@@ -1,4 +1,4 @@
-"""Thread-local switches read on every dispatch: grad mode, the active tracer, anomaly mode."""
+"""Thread-local switches read on every dispatch: grad mode, the active tracer, anomaly mode, autocast."""
 import threading
 
 
@@ -8,6 +8,7 @@ class _State(threading.local):
     inference = False
     tracer = None
     anomaly = False
+    autocast = None  # an amp.AutocastState while an autocast region is active (ember/_autocast.py)
     anomaly_check_nan = True
     # remember the user's source line of every recorded op (for in-place and anomaly errors); ~0.5 us/op
     record_sites = True

@@ -267,6 +267,9 @@ class TensorMethods(TensorMathMethods):
     def half(self):
         return self.to("float16")
 
+    def bfloat16(self):
+        return self.to("bfloat16")
+
     def long(self):
         return self.to("int64")
 

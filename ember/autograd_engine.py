@@ -93,7 +93,7 @@ def _check_grad_finite(node, grads):
     from . import backend
 
     for g in grads:
-        if g is not None and g._data.dtype.kind == "f":
+        if g is not None and g._data.dtype.kind in "fV":
             if not bool(backend.xp_of(g._data).isfinite(g._data).all()):
                 raise mark(RuntimeError(
                     f"anomaly detected: the backward of {node.op.name!r} produced NaN or Inf; its forward ran "
@@ -115,8 +115,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
             _accumulate(leaf_grads, id(t), g if create_graph else g.clone())
             leaves[id(t)] = t
     captured = {}
-    prev_mode = STATE.grad_enabled
+    prev_mode, prev_autocast = STATE.grad_enabled, STATE.autocast
     STATE.grad_enabled = bool(create_graph)
+    STATE.autocast = None  # backward runs in the dtypes autocast chose for the forward (PyTorch's rule)
     try:
         for node in _topo_order(start, targets):
             g = node_grads.pop(id(node), None)
@@ -148,7 +149,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
             if not retain_graph:
                 node.inputs = node.out = None
     finally:
-        STATE.grad_enabled = prev_mode
+        STATE.grad_enabled, STATE.autocast = prev_mode, prev_autocast
     for key, g in leaf_grads.items():
         leaf = leaves[key]
         if leaf._hooks:

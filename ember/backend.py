@@ -39,18 +39,85 @@ def _keep_freed_memory_in_heap() -> bool:
 MALLOC_TUNED = _keep_freed_memory_in_heap()
 
 
+CUPY_PROBLEM = ""  # why CUDA is unusable ("" when it is usable or not yet checked)
+
+
 def _load_cupy():
-    global _cupy, _cupy_checked
+    """CuPy when it can run here, else None with the reason in ``CUPY_PROBLEM``. Never raises.
+
+    CuPy imports fine on a machine with no NVIDIA driver or GPU and fails at the first allocation, so the
+    check asks the runtime for devices (``cupy.is_available()`` does the same) and treats any error as "no".
+    """
+    global _cupy, _cupy_checked, CUPY_PROBLEM
     if not _cupy_checked:
         _cupy_checked = True
-        try:
-            import cupy
-
-            cupy.cuda.runtime.getDeviceCount()
-            _cupy = cupy
-        except Exception:  # no cupy, or no driver / GPU
-            _cupy = None
+        _cupy, CUPY_PROBLEM = _probe_cupy()
     return _cupy
+
+
+def _probe_cupy():
+    try:
+        import cupy
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) in ("cupy", None) and "cupy" in str(exc)
+        return None, ("CuPy is not installed" if missing else f"CuPy is installed but failed to import ({exc})")
+    except Exception as exc:  # a broken install (e.g. CUDA libraries missing)
+        return None, f"CuPy is installed but failed to import ({type(exc).__name__}: {exc})"
+    version = getattr(cupy, "__dict__", {}).get("__version__", "?")
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDARuntimeError: no driver, a driver older than CuPy's CUDA, no device
+        return None, (f"CuPy {version} is installed but the CUDA runtime reports "
+                      f"{type(exc).__name__}: {exc} (no NVIDIA driver, a driver too old for this CuPy build, "
+                      "or no GPU)")
+    if count < 1:
+        return None, f"CuPy {version} is installed but found no CUDA GPU"
+    _track_peak_memory(cupy)
+    return cupy, ""
+
+
+PEAK_BYTES = [0]  # the most bytes tensors held on the GPU since start / the last reset (torch's max_memory_allocated)
+
+
+def _track_peak_memory(cp) -> None:
+    """Route CuPy's allocations through the default pool with a peak check (CuPy's pool keeps no peak).
+
+    Costs one Python call per device allocation; EMBER_CUDA_PEAK_TRACKING=0 leaves CuPy's allocator alone (then
+    max_memory_allocated() is only sampled when asked)."""
+    import os
+
+    if os.environ.get("EMBER_CUDA_PEAK_TRACKING", "1") == "0":
+        return
+    pool = cp.get_default_memory_pool()
+    malloc, used_bytes = pool.malloc, pool.used_bytes
+
+    def tracked_malloc(size):
+        mem = malloc(size)
+        used = used_bytes()
+        if used > PEAK_BYTES[0]:
+            PEAK_BYTES[0] = used
+        return mem
+
+    cp.cuda.set_allocator(tracked_malloc)
+
+
+def cuda_memory_allocated() -> int:
+    """Bytes held by live device arrays (0 without CUDA)."""
+    if _load_cupy() is None:
+        return 0
+    used = _cupy.get_default_memory_pool().used_bytes()
+    PEAK_BYTES[0] = max(PEAK_BYTES[0], used)
+    return used
+
+
+def cuda_reset_peak() -> None:
+    PEAK_BYTES[0] = cuda_memory_allocated()
+
+
+def reset_cuda_probe() -> None:
+    """Forget the cached CuPy check (tests simulate machines with and without CuPy through this)."""
+    global _cupy, _cupy_checked, CUPY_PROBLEM
+    _cupy, _cupy_checked, CUPY_PROBLEM = None, False, ""
 
 
 def cuda_available() -> bool:
@@ -62,14 +129,23 @@ def cuda_device_count() -> int:
     return 0 if cp is None else cp.cuda.runtime.getDeviceCount()
 
 
+def cuda_problem() -> str:
+    """Why CUDA cannot be used here ("" when it can)."""
+    _load_cupy()
+    return CUPY_PROBLEM
+
+
 def require_cupy(what: str = "this operation"):
     cp = _load_cupy()
     if cp is None:
-        raise RuntimeError(
-            f"{what} needs CUDA, but CuPy or a GPU is not available. Install the GPU extra with "
-            "`pip install 'ember[cuda]'` (CuPy for CUDA 12) on a machine with an NVIDIA GPU and driver, "
-            "or keep the tensor on device='cpu'."
-        )
+        problem = CUPY_PROBLEM or "CuPy or a GPU is not available"
+        if problem.startswith("CuPy is not installed"):
+            fix = ("Install the GPU extra with `pip install 'ember[cuda]'` (CuPy for CUDA 12) on a machine with an "
+                   "NVIDIA GPU and driver")
+        else:
+            fix = "Check the GPU and its driver (`nvidia-smi`) and that the CuPy build matches the driver's CUDA"
+        raise RuntimeError(f"{what} needs CUDA, which is not usable here: {problem}. {fix}, or keep the tensor "
+                           "on device='cpu'.")
     return cp
 
 
@@ -137,14 +213,52 @@ def device_of(array) -> device:
 def to_device(array, dev: device):
     """Copy ``array`` to ``dev`` (no copy when it is already there)."""
     if dev.type == "cpu":
-        return array if isinstance(array, numpy.ndarray) else array.get()
+        return array if _cupy is None or not isinstance(array, _cupy.ndarray) else array.get()
     cp = require_cupy(f"moving a tensor to {dev}")
-    with cp.cuda.Device(dev.index):
-        return cp.asarray(array)
+    _check_index(cp, dev)
+    try:
+        with cp.cuda.Device(dev.index):
+            return cp.asarray(array)
+    except cp.cuda.memory.OutOfMemoryError as exc:
+        raise out_of_memory(f"moving a tensor of shape {tuple(array.shape)} ({array.dtype}) to {dev}", exc) \
+            from None
+
+
+def _check_index(cp, dev: device) -> None:
+    count = cp.cuda.runtime.getDeviceCount()
+    if not 0 <= dev.index < count:
+        raise RuntimeError(f"{dev}: invalid CUDA device index {dev.index}; this machine has {count} GPU"
+                           f"{'s' if count != 1 else ''} (cuda:0{f'..cuda:{count - 1}' if count > 1 else ''})")
 
 
 def xp_for(dev: device):
     return numpy if dev.type == "cpu" else require_cupy(f"creating a tensor on {dev}")
+
+
+def is_out_of_memory(exc) -> bool:
+    """Whether ``exc`` is CuPy's device out-of-memory error."""
+    return _cupy is not None and isinstance(exc, _cupy.cuda.memory.OutOfMemoryError)
+
+
+def out_of_memory(what: str, exc) -> RuntimeError:
+    """A RuntimeError for a failed device allocation that says what was being made and the memory in use."""
+    used = reserved = 0
+    if _cupy is not None:
+        pool = _cupy.get_default_memory_pool()
+        used, reserved = pool.used_bytes(), pool.total_bytes()
+    err = RuntimeError(f"CUDA out of memory while {what}: {_fmt_bytes(used)} in use by tensors, "
+                       f"{_fmt_bytes(reserved)} held by Ember's memory pool ({exc}). Use a smaller batch, free "
+                       "tensors you no longer need (del x), or call ember.cuda.empty_cache().")
+    err.__cause__ = None
+    return err
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return f"{n} B"
 
 
 def erf(x):
@@ -154,6 +268,8 @@ def erf(x):
         from cupyx.scipy import special
 
         return special.erf(x)
+    if x.dtype.kind in "fV" and x.dtype.itemsize == 2:  # float16/bfloat16: in float32, rounded back
+        return erf(x.astype(numpy.float32)).astype(x.dtype)
     try:
         from scipy import special
     except ImportError:

@@ -142,7 +142,14 @@ def _size(size):
 def _filled(fill, size, dtype, device, requires_grad, default=None):
     dt = dtypes.to_np(dtype) if dtype is not None else (default or dtypes.get_default_dtype().np)
     xp = backend.xp_for(_device(device))
-    arr = xp.full(_size(size), fill, dtype=dt) if fill is not None else xp.empty(_size(size), dtype=dt)
+    try:
+        arr = xp.full(_size(size), fill, dtype=dt) if fill is not None else xp.empty(_size(size), dtype=dt)
+    except Exception as exc:  # a device allocation that failed: say what and how much memory is in use
+        if backend.is_out_of_memory(exc):
+            raise mark(with_user_line(backend.out_of_memory(
+                f"creating a tensor of shape {_size(size)} ({np.dtype(dt).name}) on {_device(device)}", exc), 3)) \
+                from None
+        raise
     return _finish(arr, requires_grad)
 
 

@@ -43,6 +43,16 @@ except ImportError:  # pragma: no cover - optional
     bfloat16 = None
 
 _BY_NP = {d.np: d for d in ALL}
+# NumPy files ml_dtypes' bfloat16 under kind "V" (void), not "f": ask ``is_float`` rather than ``kind == "f"``
+_V_FLOATS = frozenset(d.np for d in ALL if d.is_floating_point and d.np.kind != "f")
+
+
+def is_float(np_dtype) -> bool:
+    """Whether a NumPy/CuPy dtype is floating point (bfloat16 included)."""
+    kind = np_dtype.kind
+    return kind == "f" or (kind == "V" and np_dtype in _V_FLOATS)
+
+
 _BY_NAME = {d.name: d for d in ALL}
 _BY_NAME.update(half=float16, float=float32, double=float64, long=int64, int=int32, short=int16)
 _PY_TYPES = {bool: bool_, int: int64, float: None}  # float -> default dtype

@@ -123,7 +123,7 @@ class Tensor(TensorMethods):
 
     @property
     def is_floating_point_(self):
-        return self._data.dtype.kind == "f"
+        return dtypes.is_float(self._data.dtype)
 
     def size(self, dim=None):
         return Size(self._data.shape) if dim is None else self._data.shape[dim]
@@ -138,7 +138,7 @@ class Tensor(TensorMethods):
         return self._data.dtype.itemsize
 
     def is_floating_point(self):
-        return self._data.dtype.kind == "f"
+        return dtypes.is_float(self._data.dtype)
 
     def is_contiguous(self):
         return bool(self._data.flags.c_contiguous)
@@ -240,7 +240,7 @@ class Tensor(TensorMethods):
 
     # -- autograd ----------------------------------------------------------------------------------------
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and self._data.dtype.kind != "f":
+        if requires_grad and not dtypes.is_float(self._data.dtype):
             raise mark(with_user_line(RuntimeError(
                 f"only floating-point tensors can require gradients, got {self.dtype.name}. "
                 "Convert it first, e.g. x.float().requires_grad_()"), 2))

@@ -205,6 +205,7 @@ def test_make_dot_draws_the_autograd_graph():
 
 
 @pytest.mark.gpu
+@pytest.mark.gpu
 @pytest.mark.skipif(not ember.backend.cuda_available(), reason="needs a CUDA GPU and CuPy")
 def test_cuda_executor_with_fused_kernels_equals_eager():
     a = ember.tensor(_arr((64, 32))).to("cuda")

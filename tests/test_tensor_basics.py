@@ -228,7 +228,8 @@ def test_repr_matches_torch(make):
 def test_cuda_without_cupy_says_what_to_install(make):
     with pytest.raises(RuntimeError) as info:
         make()
-    assert "pip install" in str(info.value) and "CuPy" in str(info.value)
+    # without CuPy it says what to install; with CuPy but no driver/GPU, what the runtime reported
+    assert "CuPy" in str(info.value) and ("pip install" in str(info.value) or "driver" in str(info.value))
 
 
 @pytest.mark.gpu

@@ -1,18 +1,25 @@
 """Matrix products (composites of the matmul / einsum primitives) and softmax-family functions."""
 from __future__ import annotations
 
+from .._autocast import autocast_op
 from ..errors import mark, with_user_line
 from ..ops import apply, composite
 from .math import _promote_pair
 from .reduce import _axes, logsumexp
 
 
+@autocast_op
 def matmul(input, other):
+    return _matmul(input, other)
+
+
+def _matmul(input, other):  # not autocast: for mv and dot, which autocast lists differently from matmul
     if input._data.dtype != other._data.dtype and input.dtype.category == other.dtype.category:
         input, other = _promote_pair(input, other)
     return apply("matmul", input, other)
 
 
+@autocast_op
 def mm(input, mat2):
     if input.ndim != 2 or mat2.ndim != 2:
         raise mark(with_user_line(RuntimeError(
@@ -21,6 +28,7 @@ def mm(input, mat2):
     return matmul(input, mat2)
 
 
+@autocast_op
 def bmm(input, mat2):
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
         raise mark(with_user_line(RuntimeError(
@@ -29,15 +37,17 @@ def bmm(input, mat2):
     return matmul(input, mat2)
 
 
+@autocast_op
 def mv(input, vec):
-    return matmul(input, vec)
+    return _matmul(input, vec)
 
 
+@autocast_op
 def dot(input, other):
     if input.ndim != 1 or other.ndim != 1:
         raise mark(with_user_line(RuntimeError(
             f"dot: 1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors"), 2))
-    return matmul(input, other)
+    return _matmul(input, other)
 
 
 def outer(input, vec2):
@@ -50,6 +60,7 @@ def einsum(equation, *operands):
     return apply("einsum", *operands, equation=equation)
 
 
+@autocast_op
 def softmax(input, dim=None, dtype=None):
     """exp(x - max(x)) / sum(exp(x - max(x))) along ``dim`` (the ``softmax`` primitive).
 
@@ -68,6 +79,7 @@ def softmax(input, dim=None, dtype=None):
     return apply("softmax", input, axis=axis)
 
 
+@autocast_op
 def log_softmax(input, dim=None, dtype=None):
     if dtype is not None:
         input = input.to(dtype)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math as _math
 
 from .. import dtypes
+from .._autocast import autocast_op
 from ..ops import apply
 from ..tensor import Tensor
 
@@ -46,7 +47,7 @@ def binary(op: str, a, b) -> Tensor:
 
 def _float_input(x: Tensor) -> Tensor:
     """Integer inputs of float functions (exp, sqrt, ...) compute in the default float dtype, like PyTorch."""
-    return x if x._data.dtype.kind == "f" else apply("cast", x, dtype=dtypes.get_default_dtype().name)
+    return x if dtypes.is_float(x._data.dtype) else apply("cast", x, dtype=dtypes.get_default_dtype().name)
 
 
 def _unary(name):
@@ -60,6 +61,7 @@ def _unary(name):
 
 exp, log, sin, cos, tanh, sigmoid, sqrt, erf = (_unary(n) for n in
                                                 ("exp", "log", "sin", "cos", "tanh", "sigmoid", "sqrt", "erf"))
+exp, log = autocast_op(exp), autocast_op(log)  # float32 under CUDA autocast
 
 
 def neg(input):
@@ -95,30 +97,37 @@ def round(input, decimals=0):
     return apply("round", input)
 
 
+@autocast_op
 def tan(input):
     return sin(input) / cos(input)
 
 
+@autocast_op
 def rsqrt(input):
     return 1 / sqrt(input)
 
 
+@autocast_op
 def reciprocal(input):
     return 1 / _float_input(input)
 
 
+@autocast_op
 def log1p(input):
     return log(1 + _float_input(input))
 
 
+@autocast_op
 def expm1(input):
     return exp(input) - 1
 
 
+@autocast_op
 def log2(input):
     return log(input) / _math.log(2)
 
 
+@autocast_op
 def log10(input):
     return log(input) / _math.log(10)
 
@@ -172,6 +181,7 @@ def minimum(input, other):
     return binary("minimum", input, other)
 
 
+@autocast_op
 def pow(input, exponent):
     if isinstance(input, (int, float)):
         return binary("pow", exponent._scalar(input), exponent)

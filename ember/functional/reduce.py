@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from .. import dtypes
+from .._autocast import autocast_op
 from ..errors import mark, with_user_line
 from ..ops import apply
 from ..tensor import Tensor
@@ -25,6 +26,7 @@ def _axes(x: Tensor, dim, op: str):
     return tuple(sorted(d % nd for d in dims)) if x.ndim else None
 
 
+@autocast_op
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         input = cast(input, dtype)
@@ -34,7 +36,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         input = cast(input, dtype)
-    if input._data.dtype.kind != "f":
+    if not dtypes.is_float(input._data.dtype):
         raise mark(with_user_line(RuntimeError(
             f"mean: expected a floating-point input but got {input.dtype.name}; use x.float().mean()"), 2))
     axes = _axes(input, dim, "mean")
@@ -49,6 +51,7 @@ def _count(x, axes):
     return n
 
 
+@autocast_op
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         input = cast(input, dtype)
@@ -138,6 +141,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
+@autocast_op
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector/Frobenius norms: p = 2 ('fro'), 1, inf, -inf, 0, or any real p."""
     if dtype is not None:
@@ -167,6 +171,7 @@ def logsumexp(input, dim, keepdim=False):
     return out if keepdim else (out.squeeze(axes) if axes is not None else out.reshape(()))
 
 
+@autocast_op
 def cumsum(input, dim, *, dtype=None):
     if dtype is not None:
         input = cast(input, dtype)
@@ -176,6 +181,7 @@ def cumsum(input, dim, *, dtype=None):
     return apply("cumsum", input, axis=dim % builtins_max(input.ndim, 1))
 
 
+@autocast_op
 def cumprod(input, dim):
     # exp(cumsum(log)) breaks on zeros/negatives; a running product over slices keeps exact semantics
     dim = dim % builtins_max(input.ndim, 1)

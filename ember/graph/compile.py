@@ -57,6 +57,20 @@ def _device_of(arr) -> str:
     return "cpu" if type(arr).__module__ == "numpy" else "cuda"
 
 
+def _graph_device(leaves, cap, graph) -> str:
+    """Where the graph runs: its tensor arguments' device, else its captured state's (a step() closing over a
+    model on the GPU has no arguments), else its constants'."""
+    for t in leaves:
+        return _device_of(t._data)
+    for kind, t in cap.state:
+        if kind == "tensor":
+            return _device_of(t._data)
+    for arr in graph.constants.values():
+        if _device_of(arr) != "cpu":
+            return "cuda"
+    return "cpu"
+
+
 class CompiledFunction:
     """What ``ember.compile(fn)`` returns: call it like ``fn``; a wrapped Module's attributes pass through."""
 
@@ -95,6 +109,7 @@ class CompiledFunction:
             () if self._is_module else tuple(p.grad is None for p in self._params),
             tuple(p.requires_grad for p in self._params),
             found.scalars() if found is not None else (),
+            None if STATE.autocast is None else tuple(sorted(STATE.autocast.dtypes.items())),  # casts are traced
         )
         return (spec, tens, extra), leaves
 
@@ -183,7 +198,7 @@ class CompiledFunction:
             return cap.result
         cap.graph.meta["donate"] = _donations(cap)
         graph, pattern = self._maybe_generalize(key, cap)
-        self._add(_Entry(cap, self._build(graph, leaves), pattern, graph), key)
+        self._add(_Entry(cap, self._build(graph, _graph_device(leaves, cap, graph)), pattern, graph), key)
         return cap.result
 
     def _joint_wanted(self, key, leaves) -> bool:
@@ -214,15 +229,14 @@ class CompiledFunction:
             self._add(_Entry(cap, None, key, None, eager=True), key)
             return self._fn(*args, **kwargs)
         graph, pattern = self._maybe_generalize(key, cap)
-        device = _device_of(leaves[0]._data) if leaves else "cpu"
+        device = _graph_device(leaves, cap, graph)
         plan = build_plan(cap, joint, graph, device, self._jit)
         self._add(_Entry(cap, None, pattern, graph, plan=plan), key)
         return run_with_grad(plan, leaves)
 
-    def _build(self, graph, leaves):
+    def _build(self, graph, device):
         from .executor import build
 
-        device = _device_of(leaves[0]._data) if leaves else "cpu"
         return build(graph, device=device, jit=self._jit)
 
     def _add(self, entry, key):
@@ -289,7 +303,7 @@ class CompiledFunction:
         if last[0] != spec or len(last[1]) != len(tens):
             reasons.append("the non-tensor arguments or the argument structure changed")
         if last[2] != extra:
-            reasons.append("grad mode, training mode, .grad presence or optimizer settings changed")
+            reasons.append("grad mode, autocast, training mode, .grad presence or optimizer settings changed")
         logger.info(
             "ember.compile: retracing %s (trace %d): %s",
             self._qualname(),

@@ -158,7 +158,8 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
         gen.lines.append(
             f"{name} = " + _call(gen.bind(f"U{idx}", getattr(gen.xp, opinfo.UFUNC[op])), args, out)
         )
-    elif out is not None and op in opinfo.REDUCE_FN:
+    elif out is not None and op in opinfo.REDUCE_FN and node.inputs[0].dtype != "bfloat16":
+        # (bfloat16 goes to the primitive's forward, which accumulates in float32 as eager does)
         fn = gen.bind(f"R{idx}", getattr(gen.xp, opinfo.REDUCE_FN[op]))
         gen.lines.append(
             f"{name} = {fn}({args[0]}, axis={node.attrs.get('axis')!r}, "

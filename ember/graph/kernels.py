@@ -78,7 +78,23 @@ def jit_available(device: str = "cpu") -> bool:
 def supported(body, device: str = "cpu") -> bool:
     """Whether every node of a fused body has a kernel form (the trailing reduction runs separately)."""
     nodes = split_reduction(body)[0]
+    # bfloat16 has no numba type and only experimental CuPy kernel support: those bodies run unfused
+    if any(v.dtype in _UNFUSED_DTYPES for n in body.nodes for v in (*n.inputs, *n.outputs)):
+        return False
+    if device != "cpu" and _half_inside_only(body, nodes):
+        return False
     return all(kernel_form(n.op, device) is not None for n in nodes)
+
+
+def _half_inside_only(body, nodes) -> bool:
+    """A float16 value inside a CUDA body whose parameters are all other types: CuPy adds its float16 header
+    only for float16 parameters, so such a body would not compile; it runs unfused."""
+    inside = any(v.dtype == "float16" for n in nodes for v in (*n.inputs, *n.outputs))
+    out = nodes[-1].outputs[0].dtype if nodes else body.inputs[0].dtype
+    return inside and out != "float16" and all(v.dtype != "float16" for v in body.inputs)
+
+
+_UNFUSED_DTYPES = ("bfloat16",)
 
 
 def split_reduction(body):
@@ -307,10 +323,17 @@ def _exp32_scalar():
 
 
 def _c_literal(value) -> str:
+    """A typed C literal; non-finite floats spelled through their bit patterns (``inf`` is not C)."""
     arr = np.asarray(value)
-    return f"(({_C_TYPES[opinfo.dtype_name(arr.dtype)]}){arr.item()!r})".replace("True", "1").replace(
-        "False", "0"
-    )
+    ctype = _C_TYPES[opinfo.dtype_name(arr.dtype)]
+    if arr.dtype.kind == "f" and not np.isfinite(arr):
+        bits = ("__int_as_float(0x7fc00000)" if np.isnan(arr) else
+                f"{'-' if arr < 0 else ''}__int_as_float(0x7f800000)")
+        return f"(({ctype})({bits}))"
+    return f"(({ctype}){arr.item()!r})".replace("True", "1").replace("False", "0")
+
+
+_CU_COMPUTE = {"float16": "float"}  # half values are computed in float (CUDA's math has no half overloads)
 
 
 class CudaKernel:
@@ -320,16 +343,32 @@ class CudaKernel:
         from .. import backend
 
         cp = backend.require_cupy("a fused CUDA kernel")
+        ins, outs, op, self.out_dtype = self.generate(body)
+        self.source = op
+        self.kernel = cp.ElementwiseKernel(ins, outs, op, "ember_fused")
+
+    @staticmethod
+    def generate(body):
+        """(in_params, out_params, operation, out_dtype): the ElementwiseKernel's source, made without a GPU
+        (tests compile it with NVRTC where CuPy's headers and NVRTC are installed)."""
         lines, result, consts, _ = _body_lines(body, "cuda")
         elementwise, _ = split_reduction(body)
-        self.out_dtype = elementwise[-1].outputs[0].dtype if elementwise else body.inputs[0].dtype
-        decl = [f"const {_C_TYPES[dt]} {o} = {e};" for o, e, dt in lines]
-        op = "\n".join(decl + [f"out = {result};"])
-        for name, val in consts.items():
-            op = re.sub(rf"\b{name}\b", _c_literal(val), op)
+        out_dtype = elementwise[-1].outputs[0].dtype if elementwise else body.inputs[0].dtype
+        # float16 operands are read into float temporaries; casts to float16 still round (float16)(x)
+        half = [i for i, v in enumerate(body.inputs) if v.dtype in _CU_COMPUTE]
+
+        def widen(expr):
+            for i in half:
+                expr = re.sub(rf"\ba{i}\b", f"h{i}", expr)
+            return expr
+
+        decl = [f"const float h{i} = (float)a{i};" for i in half]
+        decl += [f"const {_CU_COMPUTE.get(dt, _C_TYPES[dt])} {o} = {widen(e)};" for o, e, dt in lines]
+        op = "\n".join(decl + [f"out = {widen(result)};"])
+        for name, val in consts.items():  # float16 constants join float arithmetic as floats (exact)
+            op = re.sub(rf"\b{name}\b", _c_literal(val).replace("((float16)", "((float)"), op)
         ins = ", ".join(f"{_CU_TYPES[v.dtype]} a{i}" for i, v in enumerate(body.inputs))
-        self.source = op
-        self.kernel = cp.ElementwiseKernel(ins, f"{_CU_TYPES[self.out_dtype]} out", op, "ember_fused")
+        return ins, f"{_CU_TYPES[out_dtype]} out", op, out_dtype
 
     def ufunc(self, size=None):
         return self.kernel

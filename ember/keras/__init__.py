@@ -19,6 +19,7 @@ from . import (  # noqa: F401
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     ops,
     optimizers,

@@ -114,6 +114,8 @@ def call_loss(fn, y_true, y_pred, sample_weight=None):
     """A scalar loss tensor from a Loss instance or a per-sample loss function (mean-reduced)."""
     if isinstance(fn, L.Loss):
         return fn(y_true, y_pred, sample_weight)
+    if isinstance(y_pred, Tensor) and y_pred.is_floating_point() and y_pred.element_size() == 2:
+        y_pred = y_pred.to(K.floatx())  # mixed precision: Keras computes losses in floatx
     values = fn(y_true, y_pred)
     if not isinstance(values, Tensor):
         values = K.convert(values)

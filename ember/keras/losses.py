@@ -234,7 +234,10 @@ class Loss:
         raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        values = self.call(y_true, _t(y_pred))
+        y_pred = _t(y_pred)
+        if y_pred.is_floating_point() and y_pred.element_size() == 2:  # mixed precision: losses in floatx
+            y_pred = y_pred.to(K.floatx())
+        values = self.call(y_true, y_pred)
         values = _t(values)
         return reduce_values(values, sample_weight, self.reduction)
 

@@ -59,6 +59,11 @@ class Trainer:
     ):
         """Configure training: optimizer, loss(es), metrics (names, classes or instances)."""
         self.optimizer = optimizers.get(optimizer)
+        if getattr(self, "dtype_policy", None) is not None and self.dtype_policy.name == "mixed_float16" and \
+                not getattr(self.optimizer, "dynamic_loss_scale", False):  # Keras wraps it, as here
+            from .mixed_precision import LossScaleOptimizer
+
+            self.optimizer = LossScaleOptimizer(self.optimizer, name="loss_scale_optimizer")
         names = self.output_names
         self.loss = loss
         self._compile_loss = CompileLoss(loss, loss_weights, names) if loss is not None else None
@@ -152,7 +157,11 @@ class Trainer:
         for w in weights:
             w.grad = None
         scale = getattr(self.optimizer, "loss_scale_factor", None)
-        (loss * scale if scale is not None else loss).backward()
+        scale_loss = getattr(self.optimizer, "scale_loss", None)  # LossScaleOptimizer (mixed_precision)
+        if scale_loss is not None:
+            scale_loss(loss).backward()
+        else:
+            (loss * scale if scale is not None else loss).backward()
         self.optimizer.apply([w.grad for w in weights], weights)
         for w in weights:  # the gradients live inside the step (a compiled one does not write them out)
             w.grad = None
@@ -178,7 +187,9 @@ class Trainer:
     def make_train_function(self, force=False):
         """The (compiled) train step ``model.train_function`` (see ``keras/train_step.py``)."""
         if self.train_function is None or force:
-            self.train_function = StepFunction(self, "train", self._jit())
+            # dynamic loss scaling decides on inf/NaN gradients in Python each step: its train step runs eagerly
+            dynamic = getattr(self.optimizer, "dynamic_loss_scale", False)
+            self.train_function = StepFunction(self, "train", self._jit() and not dynamic)
         return self.train_function
 
     def make_test_function(self, force=False):

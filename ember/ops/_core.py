@@ -214,8 +214,8 @@ def apply(op, *inputs, **attrs):
         out = op.forward(xp, *[t._data for t in inputs], **attrs)
     except Exception as exc:
         raise diagnose(op, inputs, attrs, exc) from None
-    if out.__class__ is not _ndarray and xp is np:
-        out = np.asarray(out)
+    if out.__class__ is not _ndarray and xp is np and not backend.is_array(out):  # a NumPy scalar, not a
+        out = np.asarray(out)  # CuPy array from to_device (np.asarray would refuse that)
     result = Tensor._wrap(out)
     if STATE.grad_enabled and op.vjp is not None:
         for t in inputs:
@@ -237,6 +237,8 @@ def diagnose(op, inputs, attrs, exc):
 
     if getattr(exc, CHECK_ATTR, False):  # a failed value check (ops/checks.py): its message is the error
         return mark(with_user_line(exc, 3))
+    if backend.is_out_of_memory(exc):
+        return mark(with_user_line(_out_of_memory(op, inputs, attrs, exc), 3))
     if op.infer is not None:
         avals = [Aval(t._data.shape, dtypes.from_np(t._data.dtype), str(t.device)) for t in inputs]
         try:
@@ -255,9 +257,23 @@ def diagnose(op, inputs, attrs, exc):
     return mark(with_user_line(err, 3))
 
 
+def _out_of_memory(op, inputs, attrs, exc):
+    """The device ran out of memory inside ``op``: name the output it was making and the memory in use."""
+    from .. import dtypes
+
+    try:
+        out = op.infer(*[Aval(t._data.shape, dtypes.from_np(t._data.dtype), str(t.device)) for t in inputs],
+                       **attrs)
+        made = f" making an output of shape {tuple(out.shape)} ({out.dtype.name})"
+    except Exception:  # no shape rule, or one that cannot say: name the inputs only
+        made = ""
+    shapes = ", ".join(f"{tuple(t._data.shape)} {t._data.dtype}" for t in inputs)
+    return backend.out_of_memory(f"running {op.name} on inputs [{shapes}]{made}", exc)
+
+
 def check_finite(op, result):
     data = result._data
-    if data.dtype.kind == "f" and not bool(backend.xp_of(data).isfinite(data).all()):
+    if data.dtype.kind in "fV" and not bool(backend.xp_of(data).isfinite(data).all()):
         from ..errors import format_site
 
         raise mark(RuntimeError(f"anomaly detected: the forward of {op.name!r} produced NaN or Inf "

@@ -159,7 +159,7 @@ register("col2im", _col2im_fwd, infer=_col2im_rule, kind="nn",
 
 # -- max pooling -------------------------------------------------------------------------------------------
 def _fill_min(xp, dtype):
-    return -xp.inf if dtype.kind == "f" else xp.iinfo(dtype).min
+    return -xp.inf if dtype.kind in "fV" else xp.iinfo(dtype).min
 
 
 def _running_argmax(xp, x, kernel, stride, padding, dilation, v=None, nan_aware=False):
@@ -190,7 +190,7 @@ def _running_argmax(xp, x, kernel, stride, padding, dilation, v=None, nan_aware=
         step *= take  # (copyto(..., where=take) measured 8x slower)
         arg += step
         xp.maximum(best, cur, out=best)  # propagates NaN
-    if not nan_aware and x.dtype.kind == "f" and bool(xp.isnan(best).any()):
+    if not nan_aware and x.dtype.kind in "fV" and bool(xp.isnan(best).any()):
         return _running_argmax(xp, x, kernel, stride, padding, dilation, v, nan_aware=True)
     return best, arg, picked, outs
 

@@ -1,6 +1,8 @@
 """Linear-algebra primitives: matmul (NumPy/PyTorch broadcasting semantics) and einsum."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..dtypes import promote
 from . import _onnx
 from ._core import Aval, apply, register, register_lowering
@@ -46,6 +48,12 @@ def gemm(xp, a, b, out=None):
     as one 2-D GEMM instead of a loop of small ones (up to 10x faster; 100x when ``a`` is strided).
 
     Shared by the eager ``matmul``/``linear`` primitives and the compiled executor."""
+    if a.dtype.kind == "V" and xp is np:  # bfloat16: no BLAS kernel; float32 GEMM, rounded once
+        r = gemm(xp, a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
+        if out is None:
+            return r
+        xp.copyto(out, r)
+        return out
     b = blas_ready(xp, b)
     if a.ndim > 2 and b.ndim == 2 and a.size:
         n = b.shape[1]
@@ -127,6 +135,8 @@ def _einsum_rule(*xs, equation):
 
 
 def _einsum_fwd(xp, *xs, equation):
+    if xs and xs[0].dtype.kind == "V" and xp is np:  # bfloat16: NumPy's einsum has no loop for it
+        return _einsum_fwd(xp, *[x.astype(np.float32) for x in xs], equation=equation).astype(xs[0].dtype)
     return xp.einsum(equation, *xs, optimize=len(xs) > 2 or "greedy")
 
 

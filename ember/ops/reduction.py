@@ -19,7 +19,18 @@ def _keep(g, x, axis, keepdims):
 def _sum_fwd(xp, x, axis=None, keepdims=False):
     if x.dtype.kind in "bui" and x.dtype.itemsize < 8:
         return xp.sum(x, axis=axis, keepdims=keepdims, dtype=xp.int64)  # PyTorch sums small ints to int64
+    if x.dtype.kind == "V":  # bfloat16: NumPy would accumulate in bfloat16 (1000 ones sum to 256)
+        return xp.sum(x, axis=axis, keepdims=keepdims, dtype=xp.float32).astype(x.dtype)
     return xp.sum(x, axis=axis, keepdims=keepdims)
+
+
+def _in_float32(fn):
+    """Run ``fn`` on bfloat16 input in float32 and round the result once, as PyTorch's CPU kernels do."""
+    def forward(xp, x, **attrs):
+        if x.dtype.kind == "V":
+            return fn(xp, x.astype(xp.float32), **attrs).astype(x.dtype)
+        return fn(xp, x, **attrs)
+    return forward
 
 
 def _sum_vjp(g, out, x, axis=None, keepdims=False):
@@ -100,16 +111,18 @@ register("amax", lambda xp, x, axis=None, keepdims=False: xp.max(x, axis=axis, k
          vjp=_extreme_vjp, infer=reduce_rule("amax"), saves=(0,), saves_out=True, kind="reduce", reduce_fn="max")
 register("amin", lambda xp, x, axis=None, keepdims=False: xp.min(x, axis=axis, keepdims=keepdims),
          vjp=_extreme_vjp, infer=reduce_rule("amin"), saves=(0,), saves_out=True, kind="reduce", reduce_fn="min")
-register("prod", lambda xp, x, axis=None, keepdims=False: xp.prod(x, axis=axis, keepdims=keepdims),
+register("prod", _in_float32(lambda xp, x, axis=None, keepdims=False: xp.prod(x, axis=axis, keepdims=keepdims)),
          vjp=_prod_vjp, infer=_prod_rule, saves=(0,), saves_out=True, kind="reduce", reduce_fn="prod")
 register("argmax", _arg_fwd("argmax"), infer=_arg_rule("argmax"), kind="reduce")
 register("argmin", _arg_fwd("argmin"), infer=_arg_rule("argmin"), kind="reduce")
+
+
 def _cumsum_rule(x, axis):
     check_axes("cumsum", x, axis)
     return Aval(x.shape, int64 if x.dtype.category < 2 else x.dtype, x.device)  # NumPy accumulates ints in int64
 
 
-register("cumsum", lambda xp, x, axis: xp.cumsum(x, axis=axis), vjp=_cumsum_vjp, infer=_cumsum_rule)
+register("cumsum", _in_float32(lambda xp, x, axis: xp.cumsum(x, axis=axis)), vjp=_cumsum_vjp, infer=_cumsum_rule)
 register("argsort", _argsort_fwd,
          infer=lambda x, axis=-1, descending=False, stable=True:
          Aval(x.shape, int64, x.device) if check_axes("argsort", x, axis) else None)

@@ -48,7 +48,7 @@ from ember.nn.modules.module import Module
 from ember.tensor import Tensor
 
 from .. import backend as K
-from .. import initializers
+from .. import initializers, mixed_precision
 from .symbolic import KerasTensor, Node, any_symbolic, map_structure, symbolic_call
 from .variable import Variable, assign_weight, weight_value  # noqa: F401  (re-exported)
 
@@ -154,7 +154,8 @@ class Layer(Module):
         d["_output_shape_seen"] = None
         self._trainable = trainable
         self.name = name or unique_name(_snake(type(self).__name__))
-        self.dtype = (dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype) or K.floatx()
+        self._dtype_policy = mixed_precision.policy_of(dtype)  # a mixed policy: float32 variables, low compute
+        self.dtype = self._dtype_policy.variable_dtype
         self.built = False
         self._losses = []
         self._inbound_nodes = []
@@ -387,10 +388,33 @@ class Layer(Module):
         if not self._call_has_mask:
             kwargs.pop("mask", None)
         _CTX.training = training
+        policy = self.__dict__.get("_dtype_policy")
         try:
-            return self.call(*args, **kwargs)
+            if policy is None or not policy.is_mixed or hasattr(self, "fit"):  # a Model: its layers decide
+                return self.call(*args, **kwargs)
+            args = mixed_precision.cast_inputs(policy, args)
+            with mixed_precision.compute_scope(policy, args):
+                return mixed_precision.cast_outputs(policy, self.call(*args, **kwargs))
         finally:
             _CTX.training = outer
+
+    # -- dtype policy (keras.mixed_precision) ------------------------------------------------------------------
+    @property
+    def dtype_policy(self):
+        return self.__dict__.get("_dtype_policy") or mixed_precision.policy_of(self.dtype)
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self._dtype_policy = mixed_precision.policy_of(value)
+        self.dtype = self._dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self):
+        return self.dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self):
+        return self.dtype_policy.variable_dtype
 
     def compute_output_shape(self, input_shape):
         """Output shape(s) for ``input_shape`` (batch dim may be None), found by running on zeros."""
@@ -400,7 +424,7 @@ class Layer(Module):
 
     # -- config ---------------------------------------------------------------------------------------------
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype_policy.name}
         recorded = getattr(self, "_init_args", None)
         if (
             recorded is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from ..._autocast import autocast_op
 from ..._state import STATE
 from ...errors import mark, with_user_line
 from ...functional import linalg as _linalg
@@ -28,7 +29,7 @@ def _check(x, name):
             f"{name}: expected an ember.Tensor as input, got {type(x).__name__}; convert it with "
             "ember.tensor(...)"),
             3))
-    if x._data.dtype.kind != "f":
+    if not x.is_floating_point():
         raise mark(with_user_line(TypeError(
             f"{name}: expected a floating-point input, got {x.dtype.name} of shape {tuple(x.shape)}; "
             "convert it with x.float()"), 3))
@@ -111,25 +112,29 @@ def silu(input, inplace=False):
 
 
 def sigmoid(input):
-    return apply("sigmoid", cast(input, "float32") if input._data.dtype.kind != "f" else input)
+    return apply("sigmoid", cast(input, "float32") if not input.is_floating_point() else input)
 
 
 def tanh(input):
-    return apply("tanh", cast(input, "float32") if input._data.dtype.kind != "f" else input)
+    return apply("tanh", cast(input, "float32") if not input.is_floating_point() else input)
 
 
+@autocast_op
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     return _linalg.softmax(input, dim, dtype)
 
 
+@autocast_op
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     return _linalg.log_softmax(input, dim, dtype)
 
 
+@autocast_op
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     return _linalg.softmax(-input, dim, dtype)
 
 
+@autocast_op
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, computed stably; linear above ``threshold``."""
     _check(input, "softplus")
@@ -172,6 +177,7 @@ def threshold(input, threshold, value, inplace=False):
     return _inplace(input, out, inplace)
 
 
+@autocast_op
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x) with one weight per channel (dim 1) or a single shared weight."""
     _check(input, "prelu")

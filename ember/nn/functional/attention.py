@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from ..._autocast import autocast_op
 from ...creation import ones, zeros
 from ...errors import mark, with_user_line
 from ...functional.index import masked_fill, tril
@@ -49,6 +50,7 @@ def _check_sdpa(q, k, v, attn_mask):
                                 f"(..., {q.shape[-2]}, {k.shape[-2]})"), 4)
 
 
+@autocast_op
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
                                  scale=None, enable_gqa=False):
     """softmax(q @ k^T * scale + mask) @ v. A bool ``attn_mask`` marks the positions that may attend (True =
@@ -196,6 +198,7 @@ def _attend(q, k, v, mask, p, out_proj_weight, out_proj_bias):
     return linear(out, out_proj_weight, out_proj_bias).reshape(tgt, bsz, heads * hd), weights
 
 
+@autocast_op
 def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight,
                                  in_proj_bias, bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight,
                                  out_proj_bias, training=True, key_padding_mask=None, need_weights=True,

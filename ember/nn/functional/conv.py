@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from ..._autocast import autocast_op
 from ...errors import mark, with_user_line
 from ...functional.linalg import matmul
 from ...ops import apply, composite
@@ -125,17 +126,20 @@ def _conv(x, weight, *bias, stride, padding, dilation, groups):
     return out
 
 
+@autocast_op
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution of (N, C_in, L) with a (C_out, C_in/groups, k) weight; padding may be 'same'."""
     return _convnd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
+@autocast_op
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution of (N, C_in, H, W) with a (C_out, C_in/groups, kH, kW) weight; padding may be
     'same' or 'valid'."""
     return _convnd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+@autocast_op
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _convnd("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
 
@@ -185,12 +189,14 @@ def _conv_transpose_layer(x, weight, *bias, stride, padding, output_padding, dil
     return out
 
 
+@autocast_op
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding,
                            groups, dilation)
 
 
+@autocast_op
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """The adjoint of conv2d ("deconvolution"): (N, C_in, H, W) with a (C_in, C_out/groups, kH, kW) weight."""

@@ -7,6 +7,7 @@ ember.Size([2, 4])
 """
 from __future__ import annotations
 
+from ..._autocast import autocast_op
 from ...errors import mark, with_user_line
 from ...functional.linalg import matmul
 from ...ops import apply
@@ -23,6 +24,7 @@ def _bad_features(name, x, w, what="in_features"):
         "or build the layer with the right in_features."), 3))
 
 
+@autocast_op
 def linear(input, weight, bias=None):
     """input @ weight.T + bias; one fused primitive when the input is at least 2-D and dtypes agree."""
     if not isinstance(input, Tensor):
@@ -43,6 +45,7 @@ def linear(input, weight, bias=None):
     return out if bias is None else out + bias
 
 
+@autocast_op
 def bilinear(input1, input2, weight, bias=None):
     """out[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]."""
     if input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2] or \

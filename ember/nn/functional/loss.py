@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 
+from ..._autocast import autocast_op
 from ...creation import as_tensor
 from ...errors import mark, with_user_line
 from ...functional.linalg import log_softmax
@@ -55,7 +56,7 @@ def _float_pair(input, target, name):
         raise mark(with_user_line(TypeError(f"{name}: expected an ember.Tensor input, got "
                                             f"{type(input).__name__}"), 3))
     target = _as_target(target, input, name)
-    if input._data.dtype.kind != "f":
+    if not input.is_floating_point():
         raise mark(with_user_line(TypeError(
             f"{name}: expected a floating-point input, got {input.dtype.name}; convert it with .float()"), 3))
     if target._data.dtype != input._data.dtype:
@@ -82,6 +83,7 @@ def _check_class_target(input, target, name):
             f"...), got {tuple(target.shape)}"), 4))
 
 
+@autocast_op
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """-input[n, target[n]] (times weight[target[n]]), skipping ``ignore_index``; 'mean' divides by the
     summed weights."""
@@ -121,6 +123,7 @@ def _pick(input, target, weight, ignore_index):
     return picked, wt
 
 
+@autocast_op
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """log_softmax over dim 1 followed by NLL; ``target`` holds class indices (N, d1, ...) or class
@@ -133,11 +136,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if not 0.0 <= label_smoothing <= 1.0:
         raise mark(with_user_line(ValueError(
             f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}"), 2))
-    if input._data.dtype.kind != "f":
+    if not input.is_floating_point():
         raise mark(with_user_line(TypeError(
             f"cross_entropy: expected floating-point logits, got {input.dtype.name}; convert with .float()"),
             2))
-    if target._data.dtype.kind == "f":
+    if target.is_floating_point():
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     _check_class_target(input, target, "cross_entropy")
     if input.ndim == 2 and weight is None:
@@ -191,6 +194,7 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
     return loss.sum() if reduction == "sum" else loss
 
 
+@autocast_op
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)) with each log clamped at -100, like PyTorch."""
     reduction = _reduction(reduction, size_average, reduce, "binary_cross_entropy")
@@ -212,6 +216,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction)
 
 
+@autocast_op
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean",
                                      pos_weight=None):
@@ -235,6 +240,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 
 # -- regression ----------------------------------------------------------------------------------------------
+@autocast_op
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _reduction(reduction, size_average, reduce, "mse_loss")
     input, target = _float_pair(input, target, "mse_loss")
@@ -242,12 +248,14 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _reduce(d * d, reduction)
 
 
+@autocast_op
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     reduction = _reduction(reduction, size_average, reduce, "l1_loss")
     input, target = _float_pair(input, target, "l1_loss")
     return _reduce((input - target).abs(), reduction)
 
 
+@autocast_op
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
     reduction = _reduction(reduction, size_average, reduce, "smooth_l1_loss")
@@ -261,6 +269,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduce(loss, reduction)
 
 
+@autocast_op
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
     reduction = _reduction(reduction, None, None, "huber_loss")
@@ -270,6 +279,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return _reduce(loss, reduction)
 
 
+@autocast_op
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """target * (log target - input) pointwise (``input`` holds log-probabilities); 'batchmean' divides the
     sum by the batch size, which is the mathematically correct KL divergence."""
@@ -286,17 +296,20 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, reduction)
 
 
+@autocast_op
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     reduction = _reduction(reduction, size_average, reduce, "soft_margin_loss")
     input, target = _float_pair(input, target, "soft_margin_loss")
     return _reduce((1 + (-target * input).exp()).log(), reduction)
 
 
+@autocast_op
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     reduction = _reduction(reduction, size_average, reduce, "margin_ranking_loss")
     return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction)
 
 
+@autocast_op
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                           reduction="mean"):
     from .misc import cosine_similarity
@@ -308,6 +321,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     return _reduce(loss, reduction)
 
 
+@autocast_op
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     reduction = _reduction(reduction, size_average, reduce, "poisson_nll_loss")

@@ -8,11 +8,13 @@ pairwise_distance.
 """
 from __future__ import annotations
 
+from ..._autocast import autocast_op
 from ...functional.shape import pad
 
 __all__ = ["pad", "cosine_similarity", "pairwise_distance"]
 
 
+@autocast_op
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2) / max(||x1|| * ||x2||, eps) along ``dim``."""
     dot = (x1 * x2).sum(dim)

@@ -8,6 +8,9 @@ True
 """
 from __future__ import annotations
 
+import numpy as np
+
+from ..._autocast import autocast_op
 from ...autograd import no_grad
 from ...errors import mark, with_user_line
 from ...ops import apply, composite
@@ -25,6 +28,16 @@ def _moments(x, axes):
     d = x - mean
     var = apply("sum", d * d, axis=axes, keepdims=True) / n
     return mean, d, var, n
+
+
+def _mixed_dtype(input, *params):
+    """A 16-bit float input with float32 affine parameters (a norm under autocast): PyTorch computes in float32
+    and returns the input's dtype. Returns that dtype, or None when the dtypes are not mixed so."""
+    dt = input._data.dtype
+    if dt.itemsize == 2 and input.is_floating_point() and any(
+            p is not None and p._data.dtype == np.float32 for p in params):
+        return input.dtype
+    return None
 
 
 def _affine(y, weight, bias, shape):
@@ -52,6 +65,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise mark(with_user_line(RuntimeError(
                 f"batch_norm: {name} has {t.numel()} elements but the input {tuple(input.shape)} has {c} "
                 "channels (dim 1); build the layer with num_features equal to the channel count"), 2))
+    mixed = _mixed_dtype(input, running_mean, running_var, weight, bias)
+    if mixed is not None:  # float32 statistics and parameters with a 16-bit input: compute in float32
+        return batch_norm(input.float(), running_mean, running_var, weight, bias, training, momentum, eps).to(mixed)
     if training:
         axes = (0,) + tuple(range(2, input.ndim))
         mean, d, var, n = _moments(input, axes)
@@ -89,6 +105,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     return _affine(y, weight, bias, (1, input.shape[1]) + (1,) * (input.ndim - 2))
 
 
+@autocast_op
 @composite("layer_norm", _binds.layer_norm)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing ``normalized_shape`` dims, then scale and shift elementwise."""
@@ -99,14 +116,16 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             f"layer_norm: normalized_shape {list(normalized_shape)} does not match the trailing dims of the "
             f"input {tuple(input.shape)}; expected input of shape "
             f"[*, {', '.join(map(str, normalized_shape))}]"), 2))
-    y = apply("standardize", input, ndim=k, eps=float(eps))
+    mixed = _mixed_dtype(input, weight, bias)
+    y = apply("standardize", input if mixed is None else input.float(), ndim=k, eps=float(eps))
     if weight is not None:
         y = y * weight
     if bias is not None:
         y = y + bias
-    return y
+    return y if mixed is None else y.to(mixed)
 
 
+@autocast_op
 @composite("group_norm", _binds.group_norm)
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Split the C channels into ``num_groups`` groups and normalise each group over (C/G, *spatial)."""
@@ -115,12 +134,15 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
             f"group_norm: expected an input (N, C, ...) with C divisible by num_groups={num_groups}, got "
             f"shape {tuple(input.shape)}"), 2))
     n, c = input.shape[0], input.shape[1]
-    x = input.reshape(n, num_groups, -1)
+    mixed = _mixed_dtype(input, weight, bias)
+    x = (input if mixed is None else input.float()).reshape(n, num_groups, -1)
     mean, d, var, _ = _moments(x, (2,))
     y = (d / apply("sqrt", var + eps)).reshape(*input.shape)
-    return _affine(y, weight, bias, (1, c) + (1,) * (input.ndim - 2))
+    y = _affine(y, weight, bias, (1, c) + (1,) * (input.ndim - 2))
+    return y if mixed is None else y.to(mixed)
 
 
+@autocast_op
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """input / max(||input||_p, eps) along ``dim``."""
     denom = input.norm(p, dim, keepdim=True).clamp(min=eps)

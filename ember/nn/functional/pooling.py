@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ..._autocast import autocast_op
 from ...creation import tensor
 from ...errors import mark, with_user_line
 from ...functional.linalg import matmul
@@ -105,6 +106,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      return_indices)
 
 
+@autocast_op
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,

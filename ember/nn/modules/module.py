@@ -44,7 +44,7 @@ class Parameter(Tensor):
 
             data = empty(0)
         self._init(data._data if isinstance(data, Tensor) else Tensor(data)._data)
-        if requires_grad and self._data.dtype.kind == "f":
+        if requires_grad and dtypes.is_float(self._data.dtype):
             self.requires_grad = True
 
     def __repr__(self):
@@ -432,7 +432,7 @@ class Module:
 
         def convert(t):
             arr = t._data
-            if dtype is not None and arr.dtype.kind == "f" and arr.dtype != dtype.np:
+            if dtype is not None and dtypes.is_float(arr.dtype) and arr.dtype != dtype.np:
                 arr = arr.astype(dtype.np)
             if dev is not None and backend.device_of(arr) != dev:
                 arr = backend.to_device(arr, dev)
