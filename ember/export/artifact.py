@@ -218,6 +218,30 @@ def _check_signature(graph, ins, outs, name) -> None:
                                   f"{v.type_str()}")
 
 
+def _check_shapes(graph, dim_names, name) -> None:
+    """Every node's stored output against its shape rule (dynamic dims at probe sizes)."""
+    from .tracing import infer_avals, probe_sizes
+
+    inputs = {v: dim_names[v] for v in graph.inputs if v in dim_names}
+    names = {n for dims in inputs.values() for n in dims if n}
+    sizes = probe_sizes(names)
+    avals = infer_avals(graph, inputs, sizes)
+    names_of = {size: n for n, size in sizes.items()}
+    for k, node in enumerate(graph.nodes):
+        out = node.outputs[0] if node.outputs else None
+        if out is None or out not in avals:
+            continue
+        shape, dtype = avals[out]
+        stored = tuple(sizes[dim_names[out][i]] if d is None and out in dim_names and dim_names[out][i] in sizes
+                       else d for i, d in enumerate(out.shape))
+        if len(shape) != len(stored) or dtype != out.dtype or any(
+            a is not None and a != b for a, b in zip(stored, shape)
+        ):
+            raise _fail(name, f"{PROGRAM}: the graph is inconsistent: node {k} ({node.op}, "
+                              f"{node.meta.get('source', '?')}) is stored as {out.type_str()} but its inputs give "
+                              f"{dtype}{[names_of.get(d, d) for d in shape]}")
+
+
 def from_json(doc: dict, arrays: dict, name="<memory>", device="cpu") -> ExportedProgram:
     """An ``ExportedProgram`` from ``program.json`` data and its weight arrays (checked)."""
     from ..graph import GraphError, verify
@@ -235,6 +259,7 @@ def from_json(doc: dict, arrays: dict, name="<memory>", device="cpu") -> Exporte
     except GraphError as exc:
         raise _fail(name, f"{PROGRAM}: the graph is inconsistent: {exc}") from None
     _check_signature(graph, ins, outs, name)
+    _check_shapes(graph, dim_names, name)
     for v, s in zip(graph.inputs, ins):
         v.hint = s.name
     dims = sig.get("dims") or {}

@@ -127,6 +127,18 @@ class ExportedProgram:
             self._exe = build(self._graph, device=self.device)
         return self._exe
 
+    def warmup(self) -> ExportedProgram:
+        """Build the executor and run it once on zeros (dynamic dims of size 1), so kernels compile now
+        rather than on the first request. Returns the program."""
+        def size(spec, i, d):
+            name = spec.dim_names[i] if i < len(spec.dim_names) else None
+            return d if d is not None else max(1, self.dim_ranges.get(name, (None, None))[0] or 1)
+
+        zeros = [np.zeros([size(s, i, d) for i, d in enumerate(s.shape)], opinfo.np_dtype(s.dtype))
+                 for s in self.input_specs]
+        self._execute(zeros)
+        return self
+
     def run(self, inputs) -> list:
         """Run on NumPy arrays: a list in ``input_specs`` order or a dict by input name; returns a list of
         NumPy arrays, one per ``output_specs``. Python lists/scalars are converted to the input's dtype; an
@@ -193,16 +205,13 @@ class ExportedProgram:
 
         leaves: list = []
         spec = flatten((tuple(args), dict(kwargs)), leaves, _is_array_leaf)
-        if self.in_spec is not None and _spec_to_json(spec) != self.in_spec and not (
-            not kwargs and len(args) == len(self.input_specs) and all(_is_array_leaf(a) for a in args)
-        ):
-            raise self._error(
-                f"was exported for a call with inputs [{', '.join(s.describe() for s in self.input_specs)}] "
-                f"in the structure {_spec_text(self.in_spec)}; got {_spec_text(_spec_to_json(spec))}"
-            )
         if len(leaves) != len(self.input_specs):
             raise self._error(f"expects {len(self.input_specs)} tensor input(s) "
                               f"[{', '.join(s.describe() for s in self.input_specs)}], got {len(leaves)}")
+        flat_call = not kwargs and len(args) == len(self.input_specs)
+        if self.in_spec is not None and not flat_call and _spec_to_json(spec) != self.in_spec:
+            raise self._error(f"was exported for a call like {_call_text(self.in_spec)}; got "
+                              f"{_call_text(_spec_to_json(spec))} (T: a tensor)")
         return [self._as_array(x, c) for x, c in zip(leaves, self._checks)]
 
     def _check(self, arrays) -> None:
@@ -266,6 +275,16 @@ def _spec_from_json(data):
         if kind in ("list", "tuple") and isinstance(body, list):
             return (list if kind == "list" else tuple, tuple(_spec_from_json(s) for s in body))
     raise SerializeError(f"bad call structure {data!r}")
+
+
+def _call_text(data) -> str:
+    """``f(T, [T, T], k=T)`` for the JSON structure of (args, kwargs)."""
+    try:
+        args, kwargs = data["tuple"]
+        parts = [_spec_text(a) for a in args["tuple"]] + [f"{k}={_spec_text(v)}" for k, v in kwargs["dict"]]
+        return "f(" + ", ".join(parts) + ")"
+    except (KeyError, TypeError, ValueError):
+        return _spec_text(data)
 
 
 def _spec_text(data) -> str:

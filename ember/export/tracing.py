@@ -172,16 +172,21 @@ def _resized_args(args, kwargs, leaves, axes, dims_order):
     from ..graph.capture import flatten, is_tensor, unflatten
     from ..tensor import Tensor
 
-    sizes = {}
+    sizes, done = {}, {}
     new_leaves = []
     for i, t in enumerate(leaves):
+        if id(t._data) in done:  # the same tensor passed twice stays one tensor
+            new_leaves.append(done[id(t._data)])
+            continue
         arr = t.detach().cpu().numpy()
         for axis, dim in axes.get(i, {}).items():
             old = arr.shape[axis]
             new = sizes.setdefault(dim.name, _probe_size(old, dim, dims_order.index(dim.name) + 1))
             arr = np.take(arr, np.arange(new) % max(old, 1), axis=axis)
         out = Tensor._wrap(np.ascontiguousarray(arr))
-        new_leaves.append(out.to(t.device) if str(t.device) != "cpu" else out)
+        out = out.to(t.device) if str(t.device) != "cpu" else out
+        done[id(t._data)] = out
+        new_leaves.append(out)
     spec = flatten((args, kwargs), [], is_tensor)
     return unflatten(spec, iter(new_leaves))
 
@@ -197,14 +202,26 @@ def _probe_size(old, dim, step):
 
 
 def _first_difference(a, b) -> str:
+    """Where two traces at different sizes first differ (graph.dynamic.same_program's order)."""
+    for (va, x), (vb, y) in zip(a.constants.items(), b.constants.items()):
+        if va.shape != vb.shape or not np.array_equal(np.asarray(x), np.asarray(y)):
+            return (f"a constant of shape {list(va.shape)} that changes with the input's size (e.g. zeros "
+                    "made with x.shape[0], as RNN layers do for their default initial state)")
+    ia = {v: i for i, v in enumerate(a.values())}
+    ib = {v: i for i, v in enumerate(b.values())}
     for na, nb in zip(a.nodes, b.nodes):
-        if na.op != nb.op or na.attrs != nb.attrs:
+        same_attrs = na.attrs == nb.attrs or (na.op == "reshape" and _one_entry_differs(na.attrs, nb.attrs))
+        if na.op != nb.op or not same_attrs or [ia[v] for v in na.inputs] != [ib[v] for v in nb.inputs]:
             src = na.meta.get("source", "?")
             mod = na.meta.get("module")
             return f"{na.op}[{_attrs_text(na.attrs)}] at {src}" + (f" (layer {mod!r})" if mod else "")
-    if len(a.constants) != len(b.constants):
-        return "a constant whose size follows the input (e.g. ember.arange(x.shape[0]))"
-    return "a constant or the graph's length"
+    return "the number of nodes or constants"
+
+
+def _one_entry_differs(a, b) -> bool:
+    """Reshape targets the generalizer rewrites with a -1 (they differ in exactly one entry)."""
+    sa, sb = tuple(a.get("shape", ())), tuple(b.get("shape", ()))
+    return len(sa) == len(sb) and -1 not in sa and sum(x != y for x, y in zip(sa, sb)) == 1
 
 
 def _attrs_text(attrs):
@@ -424,17 +441,22 @@ def make_metadata(fn, user) -> dict:
 _PROBE_BASE = (10007, 20011)
 
 
+def probe_sizes(names, k: int = 0) -> dict:
+    """A size per dim name, distinct across names and across ``k`` (0 or 1)."""
+    return {n: _PROBE_BASE[k] + 101 * i for i, n in enumerate(sorted(names))}
+
+
 def name_dims(graph, input_dims: dict) -> dict:
     """{Value: tuple of dim names (None where static or unnamed)} for every value with a dynamic dim.
 
     Shape rules run twice with each named input dim set to its own probe size; an output dim that takes a
     name's two probe sizes is that name (``batch``); a dim that does not (``batch * seq``) stays unnamed.
     """
-    names = sorted({n for dims in input_dims.values() for n in dims if n})
+    names = {n for dims in input_dims.values() for n in dims if n}
     if not names:
         return {}
-    probes = [{n: base + 101 * k for k, n in enumerate(names)} for base in _PROBE_BASE]
-    shapes = [_probe_shapes(graph, input_dims, p) for p in probes]
+    probes = [probe_sizes(names, k) for k in (0, 1)]
+    avals = [infer_avals(graph, input_dims, p) for p in probes]
     by_pair = {(probes[0][n], probes[1][n]): n for n in names}
     out = {}
     for v in graph.values():
@@ -442,33 +464,35 @@ def name_dims(graph, input_dims: dict) -> dict:
             continue
         dims = []
         for axis, d in enumerate(v.shape):
-            pair = tuple(s.get(v, (None,) * len(v.shape))[axis] for s in shapes)
+            pair = tuple(a[v][0][axis] if v in a else None for a in avals)
             dims.append(None if d is not None else by_pair.get(pair))
         out[v] = tuple(dims)
-    for v, dims in input_dims.items():
-        out[v] = dims
+    out.update(input_dims)
     return out
 
 
-def _probe_shapes(graph, input_dims, probe) -> dict:
+def infer_avals(graph, input_dims, sizes) -> dict:
+    """{Value: (shape, dtype)} from the shape rules, with each named input dim at ``sizes[name]``; values
+    whose inputs are still unknown (an unnamed dynamic dim, a rule that fails) are left out."""
     from ..graph.ir import GraphError, Value, _registry_infer
 
-    shapes = {}
+    avals = {}
     for v in graph.inputs:
         dims = input_dims.get(v, ())
-        shapes[v] = tuple(probe[dims[i]] if d is None and i < len(dims) and dims[i] else d
-                          for i, d in enumerate(v.shape))
+        shape = tuple(sizes.get(dims[i]) if d is None and i < len(dims) and dims[i] else d
+                      for i, d in enumerate(v.shape))
+        avals[v] = (shape, v.dtype)
     for v in graph.constants:
-        shapes[v] = v.shape
+        avals[v] = (v.shape, v.dtype)
     for node in graph.nodes:
-        ins = [shapes.get(v, v.shape) for v in node.inputs]
-        if any(d is None for s in ins for d in s) or node.op == "fused":
+        ins = [avals.get(v) for v in node.inputs]
+        if any(a is None or None in a[0] for a in ins) or node.op == "fused" or len(node.outputs) != 1:
             continue
         try:
-            aval = opinfo.infer(node.op, [(s, v.dtype) for s, v in zip(ins, node.inputs)], node.attrs)
-            if aval is None:
-                aval = _registry_infer(node.op, [Value(s, v.dtype) for s, v in zip(ins, node.inputs)], node.attrs)
+            aval = opinfo.infer(node.op, ins, node.attrs)
+            if aval is None or aval[1] is None or None in aval[0]:
+                aval = _registry_infer(node.op, [Value(*a) for a in ins], node.attrs)
         except (GraphError, ValueError, TypeError, IndexError, KeyError, RuntimeError):
             continue
-        shapes[node.outputs[0]] = tuple(aval[0])
-    return shapes
+        avals[node.outputs[0]] = (tuple(aval[0]), aval[1])
+    return avals
