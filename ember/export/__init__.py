@@ -21,7 +21,7 @@ __all__ = ["export", "save", "load", "tflite", "Dim", "ExportedProgram", "Tensor
            "ArtifactError", "FORMAT_VERSION"]
 
 
-def tflite(model, args, path=None, *, dynamic_batch=True, dynamic_shapes=None, kwargs=None, **options):
+def tflite(model, args, path=None, *, dynamic_batch=False, dynamic_shapes=None, kwargs=None, **options):
     """Write ``model(*args)`` as a TensorFlow Lite flatbuffer to ``path``; returns its bytes (needs the
     ``tflite`` extra). See ``ember.export.tfl``."""
     from .tfl import export_tflite

@@ -102,7 +102,7 @@ def export_keras(model, filepath, format="ember", verbose=True, input_signature=
     if format == "tflite":
         from . import tflite
 
-        return tflite(model, args, filepath, dynamic_batch=False, dynamic_shapes=dyn, input_names=names)
+        return tflite(model, args, filepath, dynamic_shapes=dyn, input_names=names, output_names=out_names)
     if format == "web":
         return _web()(model, filepath, args, **kwargs)
     axes = {n: {a: d.name for a, d in dims.items()} for n, dims in zip(names, dynamic)}

@@ -166,9 +166,9 @@ def _spec_by_argument(dynamic_shapes, fn, args, kwargs) -> dict:
     return out
 
 
-def _resized_args(args, kwargs, leaves, axes, dims_order):
-    """The call's arguments with every dynamic dim resized (each Dim by its own amount, so the two traces
-    tell the dims apart); values repeat along the axis, so ids/masks stay valid."""
+def _resized_args(args, kwargs, leaves, axes, new_size):
+    """The call's arguments with every dynamic dim resized to ``new_size(dim, old size)`` (one size per
+    Dim); values repeat along the axis, so ids/masks stay valid. Returns (args, kwargs, leaves)."""
     from ..graph.capture import flatten, is_tensor, unflatten
     from ..tensor import Tensor
 
@@ -181,14 +181,21 @@ def _resized_args(args, kwargs, leaves, axes, dims_order):
         arr = t.detach().cpu().numpy()
         for axis, dim in axes.get(i, {}).items():
             old = arr.shape[axis]
-            new = sizes.setdefault(dim.name, _probe_size(old, dim, dims_order.index(dim.name) + 1))
+            new = sizes.setdefault(dim.name, new_size(dim, old))
             arr = np.take(arr, np.arange(new) % max(old, 1), axis=axis)
         out = Tensor._wrap(np.ascontiguousarray(arr))
         out = out.to(t.device) if str(t.device) != "cpu" else out
         done[id(t._data)] = out
         new_leaves.append(out)
     spec = flatten((args, kwargs), [], is_tensor)
-    return unflatten(spec, iter(new_leaves))
+    return (*unflatten(spec, iter(new_leaves)), new_leaves)
+
+
+def _not_one(dim, old):
+    """Size 1 is special (it broadcasts; layouts differ): a dynamic dim is traced at 2 or more."""
+    if old >= 2 or (dim.max is not None and dim.max < 2):
+        return old
+    return 2
 
 
 def _probe_size(old, dim, step):
@@ -306,6 +313,8 @@ def export(model, args, kwargs=None, dynamic_shapes=None, *, dynamic_batch=False
     paths = _leaf_paths(fn, args, kwargs)
     names = _input_names(paths, input_names)
     axes = _dynamic_axes(dynamic_shapes, dynamic_batch, leaves, paths, fn, args, kwargs)
+    if any(leaves[i].shape[a] < 2 for i, ax in axes.items() for a in ax):
+        args, kwargs, leaves = _resized_args(args, kwargs, leaves, axes, _not_one)
     cap = _trace(fn, args, kwargs, label_modules=True)
     _warn_training(fn, cap)
     graph = _inference_graph(cap)
@@ -364,7 +373,8 @@ def _inference_graph(cap):
 def _generalize(fn, graph, args, kwargs, leaves, axes, dim_order, names):
     from ..graph.dynamic import generalize
 
-    args2, kwargs2 = _resized_args(args, kwargs, leaves, axes, dim_order)
+    args2, kwargs2, _ = _resized_args(args, kwargs, leaves, axes,
+                                      lambda dim, old: _probe_size(old, dim, dim_order.index(dim.name) + 1))
     other = _inference_graph(_trace(fn, args2, kwargs2))
     gdims = {i: set(ax) for i, ax in axes.items()}
     g = generalize(graph, other, gdims)

@@ -15,6 +15,7 @@ import numpy as np
 from ...errors import mark
 from ..program import ExportError
 
+_MIN_VERSION = {"BROADCAST_TO": 2}  # kernels registered from a version above 1
 _TYPES = {
     "float32": "FLOAT32", "float16": "FLOAT16", "float64": "FLOAT64", "int32": "INT32", "int64": "INT64",
     "int16": "INT16", "int8": "INT8", "uint8": "UINT8", "bool": "BOOL", "bfloat16": "BFLOAT16",
@@ -117,7 +118,7 @@ class TFLiteContext:
             oc = self.s.OperatorCodeT()
             oc.builtinCode = code
             oc.deprecatedBuiltinCode = min(code, self.s.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES)
-            oc.version = 1
+            oc.version = _MIN_VERSION.get(name, 1)
             self.opcodes[name] = (len(self.opcodes), oc)
         return self.opcodes[name][0]
 
