@@ -102,6 +102,9 @@ ARTIFACT_ROWS = [
     ("inconsistent_graph", _edit_doc(_set(["graph", "values", 5, "shape"], ["batch", 17])),
      "the graph is inconsistent"),
     ("bad_value_ref", _edit_doc(_set(["graph", "nodes", 0, "inputs"], [0, 99, 2])), "out of range"),
+    # attrs are data: a string where an axis belongs is refused, never evaluated (see the test below)
+    ("code_in_an_attr", _edit_doc(_set(["graph", "nodes", 0, "attrs"], {"axis": "__import__('os').system('x')"})),
+     "program.json"),
 ]
 
 
@@ -113,6 +116,25 @@ def test_bad_artifact_is_a_clear_error(saved, tmp_path, name, make, words):
     with pytest.raises(ArtifactError) as err:
         ember.export.load(bad)
     assert words in str(err.value) and str(bad) in str(err.value), str(err.value)
+
+
+def test_attrs_are_never_executed(saved, tmp_path):
+    """A reduction whose axis attr is Python source: loading and running must not run it."""
+    path, doc, weights = saved
+    doc = json.loads(json.dumps(doc))
+    marker = tmp_path / "PWNED"
+    code = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    x = doc["graph"]["nodes"][-1]["outputs"][0]
+    doc["graph"]["values"].append({"shape": [], "dtype": "float32"})
+    doc["graph"]["nodes"].append({"op": "sum", "inputs": [x], "outputs": [len(doc["graph"]["values"]) - 1],
+                                  "attrs": {"axis": code, "keepdims": False}})
+    bad = tmp_path / "evil.ember"
+    bad.write_bytes(_artifact(doc, weights))
+    try:
+        ember.export.load(bad).run([np.zeros((2, 12), np.float32)])
+    except (ArtifactError, ValueError, TypeError):
+        pass
+    assert not marker.exists()
 
 
 def test_missing_file_names_it(tmp_path):

@@ -15,6 +15,7 @@ import ember
 from ember.graph import Graph, interpret, opinfo
 from ember.graph.capture import run_traced
 from ember.graph.passes import fuse_elementwise
+from ember.export.artifact import _check_shapes as check_shapes
 from ember.graph.serialize import SerializeError, decode_attr, encode_attr, graph_from_json, graph_to_json
 from ember.ops import REGISTRY
 
@@ -158,6 +159,7 @@ def test_traced_graph_roundtrips(row):
         pytest.skip(f"{row.name} needs data-dependent Python (a graph break): no graph to save")
     back = _roundtrip(graph)
     assert _graph_key(back) == _graph_key(graph)
+    check_shapes(back, {}, "artifact")  # what load checks: every node against its op's shape rule
     assert back.format(source=True) == graph.format(source=True)
     if not any(n.op in opinfo.RANDOM for n in graph.nodes):
         _same_outputs(graph, back, arrays)

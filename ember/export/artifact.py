@@ -225,7 +225,12 @@ def _check_shapes(graph, dim_names, name) -> None:
     inputs = {v: dim_names[v] for v in graph.inputs if v in dim_names}
     names = {n for dims in inputs.values() for n in dims if n}
     sizes = probe_sizes(names)
-    avals = infer_avals(graph, inputs, sizes)
+    errors: list = []
+    avals = infer_avals(graph, inputs, sizes, errors)
+    if errors:
+        k, node, exc = errors[0]
+        raise _fail(name, f"{PROGRAM}: the graph is inconsistent: node {k} ({node.op}, "
+                          f"{node.meta.get('source', '?')}) is rejected by the op's rule: {exc}")
     names_of = {size: n for n, size in sizes.items()}
     for k, node in enumerate(graph.nodes):
         out = node.outputs[0] if node.outputs else None
@@ -235,7 +240,7 @@ def _check_shapes(graph, dim_names, name) -> None:
         stored = tuple(sizes[dim_names[out][i]] if d is None and out in dim_names and dim_names[out][i] in sizes
                        else d for i, d in enumerate(out.shape))
         if len(shape) != len(stored) or dtype != out.dtype or any(
-            a is not None and a != b for a, b in zip(stored, shape)
+            a is not None and b is not None and a != b for a, b in zip(stored, shape)
         ):
             raise _fail(name, f"{PROGRAM}: the graph is inconsistent: node {k} ({node.op}, "
                               f"{node.meta.get('source', '?')}) is stored as {out.type_str()} but its inputs give "

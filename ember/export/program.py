@@ -143,8 +143,8 @@ class ExportedProgram:
         """Run on NumPy arrays: a list in ``input_specs`` order or a dict by input name; returns a list of
         NumPy arrays, one per ``output_specs``. Python lists/scalars are converted to the input's dtype; an
         array of another dtype is an error (convert it with ``.astype``)."""
-        arrays = self._arrays_from(inputs)
-        return self._execute(arrays)
+        outs = self._execute(self._arrays_from(inputs))
+        return [a if isinstance(a, np.ndarray) else a.get() for a in outs]  # CuPy results come back to the host
 
     def __call__(self, *args, **kwargs):
         from ..graph.capture import unflatten

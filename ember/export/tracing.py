@@ -481,9 +481,10 @@ def name_dims(graph, input_dims: dict) -> dict:
     return out
 
 
-def infer_avals(graph, input_dims, sizes) -> dict:
+def infer_avals(graph, input_dims, sizes, errors=None) -> dict:
     """{Value: (shape, dtype)} from the shape rules, with each named input dim at ``sizes[name]``; values
-    whose inputs are still unknown (an unnamed dynamic dim, a rule that fails) are left out."""
+    whose inputs are still unknown (an unnamed dynamic dim, an op without a rule) are left out. A rule that
+    rejects a node is skipped too, or reported as ``(index, node, error)`` in ``errors`` when given."""
     from ..graph.ir import GraphError, Value, _registry_infer
 
     avals = {}
@@ -494,7 +495,7 @@ def infer_avals(graph, input_dims, sizes) -> dict:
         avals[v] = (shape, v.dtype)
     for v in graph.constants:
         avals[v] = (v.shape, v.dtype)
-    for node in graph.nodes:
+    for k, node in enumerate(graph.nodes):
         ins = [avals.get(v) for v in node.inputs]
         if any(a is None or None in a[0] for a in ins) or node.op == "fused" or len(node.outputs) != 1:
             continue
@@ -502,7 +503,11 @@ def infer_avals(graph, input_dims, sizes) -> dict:
             aval = opinfo.infer(node.op, ins, node.attrs)
             if aval is None or aval[1] is None or None in aval[0]:
                 aval = _registry_infer(node.op, [Value(*a) for a in ins], node.attrs)
-        except (GraphError, ValueError, TypeError, IndexError, KeyError, RuntimeError):
+        except GraphError:  # no rule for this op
+            continue
+        except (ValueError, TypeError, IndexError, KeyError, RuntimeError) as exc:
+            if errors is not None:
+                errors.append((k, node, exc))
             continue
         avals[node.outputs[0]] = (tuple(aval[0]), aval[1])
     return avals
