@@ -12,10 +12,10 @@ from _optable import rows_index, rows_math, rows_nn, rows_reduce, rows_shape
 from _optable.spec import make_case
 
 import ember
+from ember.export.artifact import _check_shapes as check_shapes
 from ember.graph import Graph, interpret, opinfo
 from ember.graph.capture import run_traced
 from ember.graph.passes import fuse_elementwise
-from ember.export.artifact import _check_shapes as check_shapes
 from ember.graph.serialize import SerializeError, decode_attr, encode_attr, graph_from_json, graph_to_json
 from ember.ops import REGISTRY
 

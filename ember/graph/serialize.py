@@ -140,7 +140,7 @@ class _Encoder:
 
     def value(self, v) -> dict:
         names = self.dim_names.get(v, ())
-        dims = [d if d is not None else (names[i] if i < len(names) else None) for i, d in enumerate(v.shape)]
+        dims = [_dim(d, names[i] if i < len(names) else None) for i, d in enumerate(v.shape)]
         out = {"shape": dims, "dtype": v.dtype}
         if v.hint:
             out["hint"] = v.hint
@@ -170,6 +170,16 @@ class _Encoder:
             "nodes": nodes,
             "outputs": [ids[v] for v in graph.outputs],
         }
+
+
+def _dim(d, name):
+    """A dim as JSON: an int, a dynamic dim's name, or null (dynamic, unnamed); a symbolic dim object writes
+    its ``name``."""
+    if d is None:
+        return name
+    if isinstance(d, (int, np.integer)) and not isinstance(d, bool):
+        return int(d)
+    return getattr(d, "name", None) or name
 
 
 def graph_to_json(graph: Graph, constant_names=None, dim_names=None) -> tuple[dict, dict]:
