@@ -85,7 +85,6 @@ def test_attr_roundtrip(value):
 
 def test_graph_attr_roundtrip_keeps_body_and_its_constants():
     body = _body()
-    data, arrays = graph_to_json(Graph(), {})
     enc = encode_attr(body, graph_encoder=lambda g: graph_to_json(g)[0])
     assert "$graph" in enc
     outer = Graph()
