@@ -25,8 +25,9 @@ import time
 
 import numpy as np
 
-os.environ.setdefault("OMP_NUM_THREADS", "2")
-THREADS = 2
+THREADS = int(os.environ.get("EMBER_BENCH_THREADS", "2"))  # per framework; the parent passes --threads down
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, str(THREADS))
 BATCHES = (1, 64)
 FRAMEWORKS = ("ember-artifact", "ember-eager", "torch-eager", "onnxruntime", "litert")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -123,6 +124,7 @@ def _runner(fw: str, name: str, folder: str, batch: int):
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads, opts.inter_op_num_threads = THREADS, 1
+        opts.log_severity_level = 3  # ember/export/onnx.py declares static output dims: ORT warns every call
         sess = ort.InferenceSession(_path(folder, name, "onnx"), opts, providers=["CPUExecutionProvider"])
         feed = {sess.get_inputs()[0].name: x}
         return lambda: sess.run(None, feed)[0]
@@ -163,14 +165,18 @@ def worker(fw: str, name: str, folder: str) -> None:
 
 
 class Worker:
-    def __init__(self, fw, name, folder):
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    def __init__(self, fw, name, folder, threads=THREADS):
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                   EMBER_BENCH_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+                   OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        self.log = open(os.path.join(folder, f"log_{name}_{fw}.txt"), "w+")  # a file: a full pipe would block
         self.proc = subprocess.Popen([sys.executable, "-m", "bench.bench_inference", "--worker", fw, "--model",
                                       name, "--dir", folder], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+                                     stderr=self.log, text=True, cwd=ROOT, env=env)
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"{fw} worker for {name} failed:\n{self.proc.stderr.read()[-2000:]}")
+            self.log.seek(0)
+            raise RuntimeError(f"{fw} worker for {name} failed:\n{self.log.read()[-2000:]}")
 
     def time(self, batch, seconds) -> float:
         self.proc.stdin.write(json.dumps({"batch": batch, "seconds": seconds}) + "\n")
@@ -180,20 +186,23 @@ class Worker:
     def close(self):
         self.proc.stdin.close()
         self.proc.wait(timeout=30)
+        self.log.close()
 
 
 # ----------------------------------------------------------------------------------------------- main
-def bench_model(name, folder, rounds, seconds, pause=0.15) -> dict:
+def bench_model(name, folder, rounds, seconds, pause=0.15, threads=THREADS) -> dict:
     notes = prepare(name, folder)
     workers = {}
     for fw in FRAMEWORKS:
         if notes.get(fw, "").startswith("n/a"):
             continue
-        workers[fw] = Worker(fw, name, folder)
+        print(f"{name}: starting the {fw} worker", file=sys.stderr, flush=True)
+        workers[fw] = Worker(fw, name, folder, threads)
     results = {(fw, b): [] for fw in workers for b in BATCHES}
     order = list(workers)
     try:
         for r in range(rounds):
+            print(f"{name}: round {r + 1}/{rounds}", file=sys.stderr, flush=True)
             for b in BATCHES:
                 for fw in order[r % len(order):] + order[: r % len(order)]:  # rotate who goes first
                     results[(fw, b)].append(workers[fw].time(b, seconds))
@@ -207,9 +216,9 @@ def bench_model(name, folder, rounds, seconds, pause=0.15) -> dict:
     return {"medians": {k: statistics.median(v) for k, v in results.items()}, "notes": notes, "agree": agree}
 
 
-def report(name, res) -> None:
+def report(name, res, threads=THREADS) -> None:
     med, notes = res["medians"], res["notes"]
-    print(f"\n{name}: median per-call latency (us), {THREADS} threads each")
+    print(f"\n{name}: median per-call latency (us), {threads} thread(s) each")
     print(f"{'framework':16s} {'batch 1':>10s} {'batch 64':>10s} {'max |out - eager|':>18s}  note")
     for fw in FRAMEWORKS:
         if (fw, 1) not in med:
@@ -233,6 +242,7 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--seconds", type=float, default=0.2, help="length of one timed block")
     p.add_argument("--pause", type=float, default=0.15, help="idle time between two workers' blocks")
+    p.add_argument("--threads", type=int, default=THREADS, help="threads per framework (BLAS, torch, ORT, LiteRT)")
     p.add_argument("--worker")
     p.add_argument("--model")
     p.add_argument("--dir")
@@ -243,8 +253,8 @@ def main(argv=None):
     out = {}
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models:
-            out[name] = bench_model(name, folder, args.rounds, args.seconds, args.pause)
-            report(name, out[name])
+            out[name] = bench_model(name, folder, args.rounds, args.seconds, args.pause, args.threads)
+            report(name, out[name], args.threads)
     return out
 
 

@@ -144,7 +144,9 @@ class ExportedProgram:
         NumPy arrays, one per ``output_specs``. Python lists/scalars are converted to the input's dtype; an
         array of another dtype is an error (convert it with ``.astype``)."""
         outs = self._execute(self._arrays_from(inputs))
-        return [a if isinstance(a, np.ndarray) else a.get() for a in outs]  # CuPy results come back to the host
+        if self.device != "cpu":
+            outs = [a.get() for a in outs]  # CuPy results come back to the host
+        return outs
 
     def __call__(self, *args, **kwargs):
         from ..graph.capture import unflatten
@@ -190,6 +192,8 @@ class ExportedProgram:
         return [self._as_array(x, c) for x, c in zip(inputs, self._checks)]
 
     def _as_array(self, x, check: _Check):
+        if type(x) is np.ndarray:  # the server's case: nothing to convert
+            return x
         if hasattr(x, "_data") and hasattr(x, "requires_grad"):  # an Ember tensor
             x = x.detach().cpu().numpy() if self.device == "cpu" else x._data
         if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
