@@ -71,7 +71,13 @@ def prepare(name: str, folder: str) -> dict:
     except Exception as exc:  # noqa: BLE001 - reported, not hidden
         notes["onnxruntime"] = f"n/a: {type(exc).__name__}: {str(exc).splitlines()[0][:90]}"
     try:
-        ember.export.tflite(model, (x,), _path(folder, name, "tflite"), dynamic_batch=True)
+        try:
+            ember.export.tflite(model, (x,), _path(folder, name, "tflite"), dynamic_batch=True)
+        except ember.export.ExportError as exc:
+            if "cannot make" not in str(exc):
+                raise
+            ember.export.tflite(model, (x,))  # a static batch would not do either: find the real reason
+            raise
     except Exception as exc:  # noqa: BLE001
         notes["litert"] = f"n/a: {type(exc).__name__}: {str(exc).splitlines()[0][:90]}"
     return notes
