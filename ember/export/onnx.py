@@ -306,7 +306,7 @@ def export(model, args=(), f=None, kwargs=None, export_params=True, verbose=Fals
     parameters become initializers named after them. See the module docstring for an example.
     """
     from ..graph.passes import optimize
-    from .tracing import ExportError, trace_for_export
+    from .module_trace import ExportError, trace_for_export
 
     bad = sorted(set(options) - _IGNORED)
     if bad:

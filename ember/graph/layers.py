@@ -98,7 +98,8 @@ def _collapse(tracer, op, ins, attrs, outs, start, n_captured):
 def _pure(op: str) -> bool:
     from . import opinfo
 
-    return op == "fused" or opinfo.is_pure(op)
+    # value checks (assert_all, e.g. Embedding's index range) stay inside the layer: its decomposition runs them
+    return op == "fused" or opinfo.is_pure(op) or op in opinfo.EFFECTS
 
 
 def _constant(tracer, v, t) -> bool:

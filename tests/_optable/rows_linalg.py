@@ -100,11 +100,12 @@ def _vector_norms_ref(x):
 
 
 def _fused(L, c, a, b, v, bc, b1, b2):
-    return (L.addmm(c, a, b), c.addmm(a, b, beta=0.5, alpha=2.0), L.addmv(v, a, v), L.baddbmm(bc, b1, b2, alpha=0.5))
+    return (L.addmm(c, a, b), c.addmm(a, b, beta=0.5, alpha=2.0), L.addmv(c[:, 0], a, v),
+            L.baddbmm(bc, b1, b2, alpha=0.5))
 
 
 def _fused_ref(c, a, b, v, bc, b1, b2):
-    return c + a @ b, 0.5 * c + 2 * (a @ b), v + a @ v, bc + 0.5 * (b1 @ b2)
+    return c + a @ b, 0.5 * c + 2 * (a @ b), c[:, 0] + a @ v, bc + 0.5 * (b1 @ b2)
 
 
 def _index_add(L, x, src, idx):

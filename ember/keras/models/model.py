@@ -56,6 +56,13 @@ class Model(Trainer, Layer):
 
         save_model(self, filepath, overwrite=overwrite)
 
+    def export(self, filepath, format="ember", verbose=True, input_signature=None, **kwargs):  # noqa: A002
+        """Write the model for inference outside Python: format "ember" (``model.ember``), "onnx", "tflite"
+        or "web". See ``ember.export.keras_model``."""
+        from ...export.keras_model import export_keras  # export sits above keras: imported on use
+
+        return export_keras(self, filepath, format, verbose, input_signature, **kwargs)
+
     def save_weights(self, filepath, overwrite=True):
         from ..saving import save_weights
 
