@@ -9,6 +9,7 @@ class _State(threading.local):
     tracer = None
     anomaly = False
     anomaly_check_nan = True
+    profiler = None  # an ember.profiler recorder while `with profile():` runs on this thread
     # remember the user's source line of every recorded op (for in-place and anomaly errors); ~0.5 us/op
     record_sites = True
 
