@@ -134,11 +134,10 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, 
     to_file = os.fspath(to_file)
     ext = os.path.splitext(to_file)[1][1:] or "png"
     dot.render(to_file, format=ext)
-    if ext != "pdf":
-        try:
-            from IPython import display
-
-            return display.Image(filename=to_file)
-        except ImportError:
-            pass
-    return None
+    try:
+        from IPython import display
+    except ImportError:
+        return None
+    if ext == "svg":
+        return display.SVG(filename=to_file)
+    return display.Image(filename=to_file) if ext in ("png", "jpg", "jpeg", "gif") else None
