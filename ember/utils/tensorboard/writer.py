@@ -39,13 +39,23 @@ def _check_writable(log_dir: str) -> None:
                                  f"{exc.strerror or exc}. Pass a folder you can write to.") from None
 
 
+HANDOFF_SECS = 1.0  # pending events reach the writer thread at least this often
+
+
 class FileWriter:
-    """One event file in ``log_dir``: Events in, written asynchronously by TensorBoard's EventFileWriter."""
+    """One event file in ``log_dir``: Events in, written asynchronously by TensorBoard's EventFileWriter.
+
+    Events are handed to the writer thread ``max_queue`` at a time (or after ``HANDOFF_SECS``): one wake-up of
+    that thread per batch instead of per event, which is what keeps a loaded machine's step time flat.
+    """
 
     def __init__(self, log_dir, max_queue=10, flush_secs=120, filename_suffix=""):
         _check_writable(log_dir)
         self.log_dir = str(log_dir)
-        self.event_writer = EventFileWriter(self.log_dir, max_queue, flush_secs, filename_suffix)
+        self.max_queue = max(int(max_queue), 1)
+        self.event_writer = EventFileWriter(self.log_dir, 2 * self.max_queue + 10, flush_secs, filename_suffix)
+        self._pending: list = []
+        self._handed = time.monotonic()
 
     def get_logdir(self) -> str:
         return self.log_dir
@@ -54,15 +64,25 @@ class FileWriter:
         event.wall_time = time.time() if walltime is None else float(walltime)
         if step is not None:
             event.step = int(step)
-        self.event_writer.add_event(event)
+        self._pending.append(event)
+        if len(self._pending) >= self.max_queue or time.monotonic() - self._handed > HANDOFF_SECS:
+            self._hand_off()
+
+    def _hand_off(self) -> None:
+        pending, self._pending = self._pending, []
+        for event in pending:
+            self.event_writer.add_event(event)
+        self._handed = time.monotonic()
 
     def add_summary(self, summary, global_step=None, walltime=None) -> None:
         self.add_event(Event(summary=summary), global_step, walltime)
 
     def flush(self) -> None:
+        self._hand_off()
         self.event_writer.flush()
 
     def close(self) -> None:
+        self._hand_off()
         self.event_writer.close()
 
 
