@@ -4,7 +4,9 @@
 
 ``--data`` is a folder holding MNIST's IDX files (``t10k-images-idx3-ubyte.gz`` ...). With only the official
 10,000-image test split available, the first 8,000 images train and the last 2,000 test. Pass ``--download``
-to fetch the full dataset from the official mirrors into ``--data`` instead.
+to fetch the full dataset from the official mirrors into ``--data`` instead. ``--tensorboard runs/`` also writes
+TensorBoard logs there (loss per step, test accuracy per epoch, weight histograms, sample images, the graph);
+view them with ``tensorboard --logdir runs/``.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ def main():
     p.add_argument("--data", default="./data", help="folder with MNIST's IDX files")
     p.add_argument("--download", action="store_true", help="download MNIST into --data first")
     p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--tensorboard", metavar="LOG_DIR", help="write TensorBoard logs under this folder")
     args = p.parse_args()
 
     ember.manual_seed(0)
@@ -50,6 +53,8 @@ def main():
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
+    writer = open_writer(args.tensorboard, model, train_loader)
+    step = 0
     for epoch in range(1, args.epochs + 1):
         model.train()
         start, total = time.perf_counter(), 0.0
@@ -59,9 +64,35 @@ def main():
             loss.backward()
             opt.step()
             total += loss.item() * y.shape[0]
-        print(f"epoch {epoch}: loss {total / len(train_set):.4f}, test accuracy {evaluate(model, test_loader):.4f} "
+            if writer is not None:
+                writer.add_scalar("loss/train", loss.item(), step)
+            step += 1
+        accuracy = evaluate(model, test_loader)
+        print(f"epoch {epoch}: loss {total / len(train_set):.4f}, test accuracy {accuracy:.4f} "
               f"({time.perf_counter() - start:.1f}s)")
+        if writer is not None:
+            writer.add_scalar("accuracy/test", accuracy, epoch)
+            for name, p in model.named_parameters():
+                writer.add_histogram(name, p, epoch)
     print(f"final test accuracy: {evaluate(model, test_loader):.4f}")
+    if writer is not None:
+        writer.close()
+        print(f"TensorBoard logs in {writer.get_logdir()}: tensorboard --logdir {args.tensorboard}")
+
+
+def open_writer(log_root, model, loader):
+    """A SummaryWriter in a new run folder under ``log_root`` with the graph and a few inputs, or None."""
+    if not log_root:
+        return None
+    import os
+
+    from ember.utils.tensorboard import SummaryWriter, default_log_dir
+
+    writer = SummaryWriter(os.path.join(log_root, os.path.basename(default_log_dir())))
+    x, _ = next(iter(loader))
+    writer.add_graph(model, x[:8])
+    writer.add_images("inputs", (x[:16] * 0.3081 + 0.1307).clamp(0, 1), 0)
+    return writer
 
 
 if __name__ == "__main__":

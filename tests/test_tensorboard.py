@@ -12,11 +12,12 @@ import pytest
 pytest.importorskip("tensorboard")
 pytest.importorskip("PIL")
 
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+from tensorboard.util import tensor_util  # noqa: E402
+
 import ember  # noqa: E402
 from ember import keras, nn  # noqa: E402
 from ember.utils.tensorboard import SummaryWriter  # noqa: E402
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
-from tensorboard.util import tensor_util  # noqa: E402
 
 
 def read(path):
@@ -29,8 +30,9 @@ def tensor_values(acc, tag):
 
 
 def png_size(data: bytes):
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     img = Image.open(io.BytesIO(data))
     return img.size, img.mode
@@ -101,8 +103,9 @@ def _images_check(acc):
     assert png_size(got["hw_gray"].encoded_image_string) == ((7, 4), "L")
     assert png_size(got["batch"].encoded_image_string) == ((24, 16), "L")  # 5 images: 3 columns, 2 rows
     assert png_size(got["batch_rgba"].encoded_image_string) == ((8, 4), "RGBA")
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     px = np.asarray(Image.open(io.BytesIO(got["hwc_uint8"].encoded_image_string)))
     assert (px == 200).all() and got["hw_gray"].step == 3

@@ -28,7 +28,7 @@ def _scope_names(model) -> dict:
         return type(mod).__name__ + (f"[{attr}]" if attr is not None else "")
 
     scopes = {id(model): label(model, None)}
-    for qual, mod in model.named_modules():
+    for qual, _ in model.named_modules():
         if qual:
             parent = scopes[id(model)]
             owner = model
