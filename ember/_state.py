@@ -10,6 +10,7 @@ class _State(threading.local):
     anomaly = False
     autocast = None  # an amp.AutocastState while an autocast region is active (ember/_autocast.py)
     anomaly_check_nan = True
+    profiler = None  # an ember.profiler recorder while `with profile():` runs on this thread
     # remember the user's source line of every recorded op (for in-place and anomaly errors); ~0.5 us/op
     record_sites = True
 

@@ -1,4 +1,6 @@
-"""Graphviz pictures of graphs: the autograd graph behind an eager result (torchviz's ``make_dot``).
+"""Graphviz pictures of graphs: the autograd graph behind an eager result (torchviz's ``make_dot``), and the IR of
+any compiled graph (an ``ember.compile``'d function or module after its first call, an ``Executable``, a
+``Graph``).
 
 Example:
     >>> import ember
@@ -8,6 +10,10 @@ Example:
     >>> print(dot.source.splitlines()[0])
     digraph autograd {
     >>> "ExpBackward" in dot.source and "MulBackward" in dot.source and "w\\\\n(3,)" in dot.source
+    True
+    >>> f = ember.compile(lambda x: (x * 2).exp().sum())
+    >>> _ = f(ember.ones(3))
+    >>> "exp" in make_dot(f).source
     True
 """
 
@@ -46,12 +52,34 @@ def _shape(t) -> str:
     return "(" + ", ".join(str(d) for d in t.shape) + ("," if len(t.shape) == 1 else "") + ")"
 
 
+def _graph_of(obj):
+    """The IR Graph behind a compiled function/module (its latest signature), an Executable or a Graph."""
+    from .graph.ir import Graph
+
+    if isinstance(obj, Graph):
+        return obj
+    if isinstance(getattr(obj, "graph", None), Graph) and hasattr(obj, "source"):  # an Executable
+        return obj.graph
+    entries = getattr(obj, "_entries", None)
+    if entries is not None:
+        graphs = [e.graph for e in entries if e.graph is not None]
+        if not graphs:
+            raise ValueError("make_dot: this compiled function has no graph yet (it compiles on its first call, "
+                             "and runs eagerly after a graph break): call it once first")
+        return graphs[-1]
+    return None
+
+
 def make_dot(output, params=None, show_attrs: bool = False) -> Dot:
-    """The autograd graph that produced ``output`` (a Tensor, or a list/tuple of them) as Graphviz text.
+    """Graphviz text of ``output``: the autograd graph that produced a Tensor (or a list/tuple of them), or the
+    IR of a compiled function/module (after its first call), an ``Executable`` or a ``Graph``.
 
     ``params``: {name: tensor} labels leaves by name. Backward nodes are grey boxes, leaves that require
     grad are blue, outputs green. ``show_attrs`` adds each node's attrs.
     """
+    graph = _graph_of(output)
+    if graph is not None:
+        return Dot(graph.to_dot())
     outputs = list(output) if isinstance(output, (list, tuple)) else [output]
     names = {id(t): n for n, t in (params or {}).items()}
     lines = ["digraph autograd {", '  node [shape=box, style=filled, fontname="monospace", fontsize=10];']

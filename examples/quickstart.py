@@ -6,7 +6,9 @@ Data: it downloads MNIST (60,000 training and 10,000 test images, checked agains
 Ember's data cache ($EMBER_DATA_DIR or ~/.cache/ember/datasets) and uses the full splits. When the download
 is not possible (offline, a proxy, ``--offline``) it says so and uses the 10,000-image test split shipped in
 ``examples/data/mnist`` instead: the first 8,000 images train and the last 2,000 test. ``--data DIR`` reads
-the IDX files from a folder of your own.
+the IDX files from a folder of your own. ``--tensorboard runs/`` also writes
+TensorBoard logs there (loss per step, test accuracy per epoch, weight histograms, sample images, the graph);
+view them with ``tensorboard --logdir runs/``.
 """
 from __future__ import annotations
 
@@ -77,6 +79,7 @@ def main():
     p.add_argument("--offline", action="store_true", help="skip the download; use the shipped test split")
     p.add_argument("--mirror", default=None, help="base URL of an MNIST mirror to download from")
     p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--tensorboard", metavar="LOG_DIR", help="write TensorBoard logs under this folder")
     args = p.parse_args()
 
     ember.manual_seed(0)
@@ -87,6 +90,8 @@ def main():
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
+    writer = open_writer(args.tensorboard, model, train_loader)
+    step = 0
     for epoch in range(1, args.epochs + 1):
         model.train()
         start, total = time.perf_counter(), 0.0
@@ -96,9 +101,35 @@ def main():
             loss.backward()
             opt.step()
             total += loss.item() * y.shape[0]
-        print(f"epoch {epoch}: loss {total / len(train_set):.4f}, test accuracy {evaluate(model, test_loader):.4f} "
+            if writer is not None:
+                writer.add_scalar("loss/train", loss.item(), step)
+            step += 1
+        accuracy = evaluate(model, test_loader)
+        print(f"epoch {epoch}: loss {total / len(train_set):.4f}, test accuracy {accuracy:.4f} "
               f"({time.perf_counter() - start:.1f}s)")
+        if writer is not None:
+            writer.add_scalar("accuracy/test", accuracy, epoch)
+            for name, p in model.named_parameters():
+                writer.add_histogram(name, p, epoch)
     print(f"final test accuracy: {evaluate(model, test_loader):.4f}")
+    if writer is not None:
+        writer.close()
+        print(f"TensorBoard logs in {writer.get_logdir()}: tensorboard --logdir {args.tensorboard}")
+
+
+def open_writer(log_root, model, loader):
+    """A SummaryWriter in a new run folder under ``log_root`` with the graph and a few inputs, or None."""
+    if not log_root:
+        return None
+    import os
+
+    from ember.utils.tensorboard import SummaryWriter, default_log_dir
+
+    writer = SummaryWriter(os.path.join(log_root, os.path.basename(default_log_dir())))
+    x, _ = next(iter(loader))
+    writer.add_graph(model, x[:8])
+    writer.add_images("inputs", (x[:16] * 0.3081 + 0.1307).clamp(0, 1), 0)
+    return writer
 
 
 if __name__ == "__main__":

@@ -24,9 +24,11 @@ Example:
 from __future__ import annotations
 
 import functools
+import time
 
 import numpy as np
 
+from .._state import STATE
 from ..ops.linalg import gemm
 from . import kernels, loops, opinfo
 from .ir import Graph
@@ -39,10 +41,26 @@ class Executable:
 
     def __init__(self, graph: Graph, xp, device: str):
         self.graph, self.xp, self.device = graph, xp, device
-        self.source, self._fn = _generate(graph, xp, device)
+        self.source, self._fn, self._gen = _generate(graph, xp, device)
+        self._timed = None  # the generated code with a clock read after each node, made when first profiled
 
     def __call__(self, *arrays):
+        if STATE.profiler is not None:
+            return self._profiled_call(arrays)
         return self._fn(*arrays)
+
+    def _profiled_call(self, arrays):
+        """Run the timed copy of the code and hand each node's (label, start, end, shape) to the profiler."""
+        if self._timed is None:
+            self._timed = _timed_copy(self.graph, self._gen)
+        rec, sink = STATE.profiler, []
+        start = rec.clock()
+        out = self._timed(sink, *arrays)
+        end = rec.clock()
+        labels = self._gen.labels
+        rec.add_graph_call(f"compiled graph ({len(labels)} nodes)", start, end,
+                           [(labels[k][0], t0, t1, labels[k][1]) for k, t0, t1 in sink])
+        return out
 
     def __repr__(self):
         return f"<Executable on {self.device}: {len(self.graph.nodes)} nodes>"
@@ -106,6 +124,7 @@ class _Gen:
         self.ns: dict = {"XP": xp, "ASARRAY": xp.asarray, "COPYTO": xp.copyto}
         self.xp, self.device = xp, device
         self.names: dict = {}
+        self.spans: list[int] = []  # index in ``lines`` where each node's code starts
 
     def bind(self, name, obj) -> str:
         self.ns[name] = obj
@@ -123,6 +142,7 @@ def _generate(graph: Graph, xp, device):
     for node in graph.nodes:
         name = f"v{counter}"
         counter += 1
+        gen.spans.append(len(gen.lines))
         out = None
         k = node.meta.get("buffer")
         if node.meta.get("donate") is not None:
@@ -141,7 +161,33 @@ def _generate(graph: Graph, xp, device):
         [f"def run({args}):"] + [f"    {ln}" for ln in gen.lines] + [f"    return [{', '.join(rets)}]"]
     )
     exec(compile(src, "<ember compiled graph>", "exec"), gen.ns)  # generated from the IR, no user text
-    return src, gen.ns["run"]
+    gen.rets = rets
+    gen.labels = [(_node_label(n), [list(v.shape) for v in n.inputs]) for n in graph.nodes]
+    return src, gen.ns["run"], gen
+
+
+def _node_label(node) -> str:
+    if node.op == "fused":
+        return "graph::fused(" + "+".join(n.op for n in node.attrs["body"].nodes) + ")"
+    return "graph::" + node.op
+
+
+def _timed_copy(graph: Graph, gen: _Gen):
+    """The generated function again, with ``_t = TICK(SINK, k, _t)`` after node k's lines (for the profiler)."""
+    ends = gen.spans[1:] + [len(gen.lines)]
+    body = ["_t = CLOCK()"]
+    for k, (a, b) in enumerate(zip(gen.spans, ends)):
+        body += gen.lines[a:b] + [f"_t = TICK(SINK, {k}, _t)"]
+    args = "".join(f", i{i}" for i in range(len(graph.inputs)))
+    src = "\n".join([f"def run(SINK{args}):"] + [f"    {ln}" for ln in body] + [f"    return [{', '.join(gen.rets)}]"])
+    ns = dict(gen.ns, CLOCK=time.perf_counter_ns, TICK=_tick)
+    exec(compile(src, "<ember compiled graph (timed)>", "exec"), ns)
+    return ns["run"]
+
+
+def _tick(sink, k, start):
+    sink.append((k, start, time.perf_counter_ns()))
+    return time.perf_counter_ns()
 
 
 def _call(fn, args, out):

@@ -468,3 +468,5 @@ class BackupAndRestore(Callback):
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and not self.model.stop_training_by_error:
             shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+from .callbacks_tensorboard import TensorBoard  # noqa: E402,F401  (needs `tensorboard` only when training starts)

@@ -1,4 +1,4 @@
-"""``keras.utils``: to_categorical, set_random_seed, normalize.
+"""``keras.utils``: to_categorical, set_random_seed, normalize, plot_model / model_to_dot.
 
 >>> from ember.keras import utils
 >>> utils.to_categorical([0, 2], num_classes=3).tolist()
@@ -13,6 +13,7 @@ import numpy as np
 
 import ember
 
+from .model_plot import model_to_dot, plot_model  # noqa: F401
 from .saving import register_keras_serializable  # noqa: F401  (also exported here, like Keras)
 
 
