@@ -268,6 +268,22 @@ class Tensor(TensorMethods):
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` on this leaf right after backward has accumulated its ``.grad`` (PyTorch's name).
+
+        The gradient is accumulated as soon as it is final, while backward goes on with the rest of the graph;
+        DistributedDataParallel starts its gradient all-reduce from here."""
+        if self._node is not None:
+            raise mark(RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors"))
+        if not self.requires_grad:
+            raise mark(RuntimeError("cannot register a hook on a tensor that doesn't require gradient"))
+        from .autograd_engine import POST_HOOKS
+
+        POST_HOOKS.registered = True
+        hooks = self.__dict__.setdefault("_post_acc_hooks", [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
     def retain_grad(self):
         if self._node is None or self._retains:
             return
