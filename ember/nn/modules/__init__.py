@@ -2,7 +2,7 @@
 from importlib import import_module as _import
 
 _FILES = ("module", "container", "linear", "activation", "loss", "normalization", "dropout", "sparse", "conv",
-          "pooling", "rnn", "attention", "transformer")
+          "pooling", "rnn", "attention", "transformer", "syncbatchnorm")
 _MODULES = [_import(f"{__name__}.{name}") for name in _FILES]
 __all__ = [n for m in _MODULES for n in m.__all__]
 globals().update({n: getattr(m, n) for m in _MODULES for n in m.__all__})

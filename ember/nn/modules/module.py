@@ -456,8 +456,10 @@ class Module:
         """Copy values from ``state_dict`` into this module's parameters and buffers (in place).
 
         With ``strict`` every key must match; errors list each missing and unexpected key and each shape
-        mismatch with the expected and found shapes."""
+        mismatch with the expected and found shapes. A DistributedDataParallel checkpoint (every key with
+        the ``module.`` prefix) loads into the bare model, with a warning."""
         entries = self._state_entries()
+        state_dict = _without_ddp_prefix(state_dict, entries)
         missing = [k for k in entries if k not in state_dict]
         unexpected = [k for k in state_dict if k not in entries]
         mismatched = []
@@ -509,6 +511,17 @@ class Module:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.__dict__.setdefault("_hooked", False)
+
+
+def _without_ddp_prefix(state_dict, entries):
+    keys = list(state_dict)
+    if not keys or not all(k.startswith("module.") for k in keys) or any(k.startswith("module.") for k in entries):
+        return state_dict
+    import warnings
+
+    warnings.warn("load_state_dict: every key has the 'module.' prefix of a DistributedDataParallel checkpoint; "
+                  "loading them into the bare model without it", UserWarning, stacklevel=3)
+    return OrderedDict((k[len("module."):], v) for k, v in state_dict.items())
 
 
 def _remove_from(d, name, tables):
