@@ -103,7 +103,7 @@ class World:
 
     def poll(self, group=None, op="", seq=0):
         """Check the control channel: raise on an abort notice, answer queries, notice dead local peers."""
-        if self._abort_req.Test():
+        if self._abort_arrived():
             notice = _decode(self._abort_buf)
             self.failed = f"rank {notice.get('rank')} failed: {notice.get('what')}"
             raise DistBackendError(
@@ -116,6 +116,34 @@ class World:
             if dead:
                 self.failed = f"rank {dead[0]} (pid {self.peers[dead[0]]['pid']}) is no longer running"
                 raise DistBackendError(f"rank {self.rank}: {op} #{seq} cannot complete: {self.failed}")
+
+    def _abort_arrived(self) -> bool:
+        try:
+            return bool(self._abort_req.Test())
+        except self.MPI.Exception:  # ULFM: a peer died; the MPI request that failed says which
+            return False
+
+    def exit_barrier(self) -> bool:
+        """At exit without destroy_process_group: wait (bounded) for the others to exit too, so MPI can
+        finalize; a peer still waiting in a collective is told after a second that this rank has left."""
+        MPI = self.MPI
+        req = self.ctrl.Ibarrier()
+        start, told = time.monotonic(), False
+        while True:
+            try:
+                if req.Test():
+                    return True
+            except MPI.Exception:
+                return False
+            waited = time.monotonic() - start
+            if not told and waited > 1.0:
+                self.notify_abort("exited while still in the process group (destroy_process_group() was not "
+                                  "called)")
+                told = True
+            if waited > self.timeout or self._dead_local_peers(_All(self.size)):
+                return False
+            self._answer_queries()
+            time.sleep(0.002)
 
     def _dead_local_peers(self, group):
         host = self.peers[self.rank]["host"]
@@ -133,6 +161,12 @@ class World:
         return dead
 
     def _answer_queries(self):
+        try:
+            self._answer_queries_unchecked()
+        except self.MPI.Exception:  # ULFM reports a dead peer here too; the collective's own request says more
+            pass
+
+    def _answer_queries_unchecked(self):
         MPI = self.MPI
         status = MPI.Status()
         while self.ctrl.Iprobe(source=MPI.ANY_SOURCE, tag=TAG_QUERY, status=status):
@@ -147,10 +181,10 @@ class World:
     # ------------------------------------------------------------------ failures
     def _peer_failure(self, exc, group, op, seq):
         MPI = self.MPI
-        try:  # an abort notice says more than MPI's "process failure"
-            self.poll(None, op, seq)
-        except DistBackendError as err:
-            return err
+        if self._abort_arrived():  # an abort notice says more than MPI's "process failure"
+            notice = _decode(self._abort_buf)
+            self.failed = f"rank {notice.get('rank')} failed: {notice.get('what')}"
+            return DistBackendError(f"rank {self.rank}: {op} #{seq} cannot complete because {self.failed}")
         failed = []
         if exc.Get_error_class() == getattr(MPI, "ERR_PROC_FAILED", -1):
             try:
@@ -249,6 +283,11 @@ class World:
                 pass
 
 
+class _All:
+    def __init__(self, size):
+        self.ranks = range(size)
+
+
 def _done(req) -> bool:
     try:
         return bool(req.Test())
@@ -291,17 +330,12 @@ def install_exit_hooks(get_world):
 def _at_exit(get_world):
     world = get_world()
     MPI = sys.modules.get("mpi4py.MPI")
-    if world is not None:
-        world.notify_abort("exited while still in the process group (destroy_process_group() was not called)")
-        if world.failed:
-            _flush_and_leave(_exit_code())
+    if world is not None and not world.failed and not world.exit_barrier():
+        world.failed = "a peer did not reach the exit"
+    if world is not None and world.failed:
+        _flush_and_leave(1)
     if MPI is not None and MPI.Is_initialized() and not MPI.Is_finalized():
         MPI.Finalize()
-
-
-def _exit_code() -> int:
-    exc = getattr(sys, "last_value", None)
-    return 1 if exc is not None else 0
 
 
 def _flush_and_leave(code):
