@@ -121,7 +121,8 @@ def check_agree(group, opname, arr, extra=0, what="tensor"):
 
 
 def _contig(t):
-    return np.ascontiguousarray(t._data)
+    a = t._data  # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 def _wrap(arr):

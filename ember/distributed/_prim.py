@@ -17,7 +17,7 @@ def _forward(xp, x, group, reduce):
 
     g = group_by_id(group)
     w = world()
-    send = np.ascontiguousarray(x, dtype=np.float32 if x.dtype == np.float16 else None)
+    send = np.ascontiguousarray(x, dtype=np.float32 if x.dtype == np.float16 else None).reshape(x.shape)
     recv = np.empty_like(send)
     w.wait(g.comm.Iallreduce(send, recv, mpi_op(w.MPI, reduce)), g, "all_reduce", g.next_seq(),
            f"tensor {tuple(send.shape)} {send.dtype}")
