@@ -116,3 +116,9 @@ def test_launcher_exit_code_is_the_failing_ranks(tmp_path):
                           capture_output=True, text=True, timeout=120, env=_env(), cwd=ROOT)
     assert proc.returncode == 5, proc.stdout + proc.stderr
     assert "[rank1]: hi from 1" in proc.stdout and "rank 1 exited with code 5" in proc.stderr
+
+
+def test_keras_data_parallel_fit_equals_one_process():
+    code, out, _ = launch("keras_fit.py", launcher=False)
+    assert code == 0, out
+    assert re.findall(r"^rank \d keras_data_parallel (\w+)", out, re.M) == ["OK", "OK"], out

@@ -22,6 +22,7 @@ from ember.optim.optimizer import array_kernels
 from ember.optim.sgd import sgd_kernel
 
 from . import backend as K
+from . import distribution as distribution_lib
 
 
 class LearningRateSchedule:
@@ -161,6 +162,8 @@ class Optimizer:
         """One step: ``var -= update(grad)`` for every (grad, var) with a gradient."""
         variables = list(trainable_variables)
         garrs = [None if g is None else K.to_array(g) for g in grads]
+        if distribution_lib.distribution() is not None:  # data parallel: average over the ranks first
+            garrs = distribution_lib.distribution().reduce_gradients(garrs, variables)
         garrs = self._clip(garrs)
         self.build(variables)
         lr = float(self.learning_rate)

@@ -18,6 +18,7 @@ import numpy as np
 import ember
 
 from . import callbacks as C
+from . import distribution as distribution_lib
 from . import metrics as M
 from . import optimizers
 from .compile_utils import CompileLoss, CompileMetrics, call_loss, to_float_logs
@@ -139,6 +140,9 @@ class Trainer:
     def _fast_train_step(self, x, y, sw):
         from ..graph.keras_step import grad_step  # forward + loss + backward, ember.compile'd (jit_compile)
 
+        dist = distribution_lib.distribution()
+        if dist is not None:  # data parallel: this rank trains on its slice of the global batch
+            x, y, sw = dist.shard(x), dist.shard(y), dist.shard(sw)
         y_pred, loss = grad_step(self, _to_tensors(x), _to_tensors(y), _to_tensors(sw))
         weights = self._train_weights
         self.optimizer.apply([w.grad for w in weights], weights)

@@ -42,7 +42,7 @@ expect("unused_parameters", lambda: model(ember.ones(2, 4)), f"rank {rank}", "al
 fixed = DDP(TwoHeads(), find_unused_parameters=True)
 for _ in range(2):
     fixed(ember.ones(2, 4)).sum().backward()
-print(f"find_unused_ok: {'OK' if fixed.module.b.weight.grad is None and fixed.module.a.weight.grad is not None else 'BAD'}",
-      flush=True)
+ok = fixed.module.b.weight.grad is None and fixed.module.a.weight.grad is not None
+print(f"find_unused_ok: {'OK' if ok else 'BAD'}", flush=True)
 dist.barrier()
 dist.destroy_process_group()
