@@ -268,6 +268,26 @@ class Tensor(TensorMethods):
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
 
+    def share_memory_(self):
+        """Move the data into a named shared-memory block (in place), so processes started by
+        ``ember.multiprocessing`` that receive this tensor read and write the same memory (CPU only)."""
+        if self.__dict__.get("_shm") is None:
+            from multiprocessing import shared_memory
+
+            arr = self._data
+            shm = shared_memory.SharedMemory(create=True, size=max(arr.nbytes, 1))
+            shared = np.ndarray(arr.shape, arr.dtype, buffer=shm.buf)
+            shared[...] = arr
+            self._data = shared
+            self.__dict__["_shm"] = shm
+            import weakref
+
+            weakref.finalize(self, _release_shared, shm, True)
+        return self
+
+    def is_shared(self) -> bool:
+        return self.__dict__.get("_shm") is not None
+
     def register_post_accumulate_grad_hook(self, hook):
         """Call ``hook(self)`` on this leaf right after backward has accumulated its ``.grad`` (PyTorch's name).
 
@@ -429,3 +449,12 @@ class RemovableHandle:
 
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
+
+
+def _release_shared(shm, owner):
+    shm.close()
+    if owner:
+        try:
+            shm.unlink()
+        except FileNotFoundError:
+            pass

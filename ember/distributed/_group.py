@@ -147,7 +147,8 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     if env_size is not None and env_size.isdigit() and int(env_size) != size and not launched:
         raise mark(with_user_line(RuntimeError(
             f"init_process_group: WORLD_SIZE={env_size} in the environment but MPI started {size} "
-            f"process(es); start the ranks with `ember-run --nproc_per_node {env_size} script.py` or `mpirun -n {env_size}`"), 2))
+            f"process(es); start the ranks with `ember-run --nproc_per_node {env_size} script.py` or "
+            f"`mpirun -n {env_size}`"), 2))
     for name, want, have in (("world_size", world_size, size), ("rank", rank, me)):
         if want is not None and want >= 0 and want != have:
             raise mark(with_user_line(ValueError(

@@ -343,6 +343,12 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    def share_memory(self):
+        """Move every parameter and buffer into shared memory (``Tensor.share_memory_``); returns self."""
+        for t in list(self.parameters()) + [b for b in self.buffers() if b is not None]:
+            t.share_memory_()
+        return self
+
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
             if p.grad is None:
