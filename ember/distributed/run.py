@@ -52,8 +52,8 @@ def mpirun_command(nprocs, program, hostfile=None, per_node=None, extra=(), faul
         cmd.append("--oversubscribe")
     if fault_tolerant:  # a failed rank does not take the others down: they report it themselves
         cmd += ["--with-ft", "ulfm", "--rtos", "error-nonzero-status=false"]
-    for var in ("PYTHONPATH", "OMP_NUM_THREADS", "PYTHONUNBUFFERED", "EMBER_RUN"):
-        if var in os.environ:
+    for var in sorted(os.environ):  # exported to every host (local ranks inherit the environment anyway)
+        if var in ("PYTHONPATH", "OMP_NUM_THREADS", "PYTHONUNBUFFERED") or var.startswith("EMBER_"):
             cmd += ["-x", var]
     return cmd + list(extra) + list(program)
 

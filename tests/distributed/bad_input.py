@@ -17,13 +17,17 @@ def expect(what, fn, *words):
     print(f"{what}: NO ERROR", flush=True)
 
 
-expect("before_init", lambda: dist.all_reduce(ember.ones(2)), "all_reduce", "init_process_group")
-dist.init_process_group()
-rank = dist.get_rank()
-expect("mismatched_shapes", lambda: dist.all_reduce(ember.ones(3 + rank, 2)), f"rank {rank}", "all_reduce",
-       "(3, 2)", "(4, 2)")
-expect("init_twice", lambda: dist.init_process_group(), "twice")
-expect("object_not_json", lambda: dist.all_gather_object([None, None], {1, 2}), "JSON")
+def before_init():
+    expect("before_init", lambda: dist.all_reduce(ember.ones(2)), "all_reduce", "init_process_group")
+
+
+def after_init():
+    rank = dist.get_rank()
+    expect("mismatched_shapes", lambda: dist.all_reduce(ember.ones(3 + rank, 2)), f"rank {rank}", "all_reduce",
+           "(3, 2)", "(4, 2)")
+    expect("init_twice", lambda: dist.init_process_group(), "twice")
+    expect("object_not_json", lambda: dist.all_gather_object([None, None], {1, 2}), "JSON")
+    unused_parameters(rank)
 
 
 class TwoHeads(nn.Module):
@@ -35,14 +39,21 @@ class TwoHeads(nn.Module):
         return self.a(x)  # self.b never takes part
 
 
-model = DDP(TwoHeads())
-model(ember.ones(2, 4)).sum().backward()
-expect("unused_parameters", lambda: model(ember.ones(2, 4)), f"rank {rank}", "all_reduce", "b.weight (3, 4)",
-       "find_unused_parameters=True")
-fixed = DDP(TwoHeads(), find_unused_parameters=True)
-for _ in range(2):
-    fixed(ember.ones(2, 4)).sum().backward()
-ok = fixed.module.b.weight.grad is None and fixed.module.a.weight.grad is not None
-print(f"find_unused_ok: {'OK' if ok else 'BAD'}", flush=True)
-dist.barrier()
-dist.destroy_process_group()
+def unused_parameters(rank):
+    model = DDP(TwoHeads())
+    model(ember.ones(2, 4)).sum().backward()
+    expect("unused_parameters", lambda: model(ember.ones(2, 4)), f"rank {rank}", "all_reduce",
+           "b.weight (3, 4)", "find_unused_parameters=True")
+    fixed = DDP(TwoHeads(), find_unused_parameters=True)
+    for _ in range(2):
+        fixed(ember.ones(2, 4)).sum().backward()
+    ok = fixed.module.b.weight.grad is None and fixed.module.a.weight.grad is not None
+    print(f"find_unused_ok: {'OK' if ok else 'BAD'}", flush=True)
+    dist.barrier()
+
+
+if __name__ == "__main__":
+    before_init()
+    dist.init_process_group()
+    after_init()
+    dist.destroy_process_group()

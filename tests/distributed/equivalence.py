@@ -113,10 +113,17 @@ CASES = {
 REFERENCE_MAKERS = {"cnn_syncbn_sgd_momentum": lambda: cnn(False), "cnn_syncbn_compiled": lambda: cnn(False)}
 
 
-def main(names):
+def run(names):
+    """Train every case in ``names`` both ways (the process group is already initialized)."""
+    previous = ember.get_default_dtype()
     ember.set_default_dtype(ember.float64)
-    dist.init_process_group("mpi")
-    rank = dist.get_rank()
+    try:
+        _compare(names, dist.get_rank())
+    finally:
+        ember.set_default_dtype(previous)
+
+
+def _compare(names, rank):
     for name in names:
         kind, make, opt_fn, kw = CASES[name]
         got, compiled = train(kind, make, opt_fn, True, **kw)
@@ -127,8 +134,9 @@ def main(names):
                                              f"hits={ember.compile.stats(compiled)['cache_hits']}"
         status = "OK" if worst <= TOL else "FAIL"
         print(f"rank {rank} {name} {status} max_abs_diff={worst:.2e}{traces}", flush=True)
-    dist.destroy_process_group()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or list(CASES))
+    dist.init_process_group("mpi")
+    run(sys.argv[1:] or list(CASES))
+    dist.destroy_process_group()

@@ -16,9 +16,15 @@ def train(parallel):
     return [w.numpy() for w in model.weights]
 
 
-par = train(True)
-keras.distribution.set_distribution(None)
-ref = train(False)
-worst = max(float(np.abs(a - b).max()) for a, b in zip(par, ref))
-rank = keras.distribution.DataParallel().rank
-print(f"rank {rank} keras_data_parallel {'OK' if worst < 1e-5 else 'FAIL'} max_abs_diff={worst:.2e}", flush=True)
+def run():
+    par = train(True)
+    keras.distribution.set_distribution(None)
+    ref = train(False)
+    worst = max(float(np.abs(a - b).max()) for a, b in zip(par, ref))
+    rank = keras.distribution.DataParallel().rank
+    print(f"rank {rank} keras_data_parallel {'OK' if worst < 1e-5 else 'FAIL'} max_abs_diff={worst:.2e}",
+          flush=True)
+
+
+if __name__ == "__main__":
+    run()
