@@ -6,6 +6,7 @@ things; every launch has a hard timeout, so a hang fails the test instead of the
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -114,3 +115,56 @@ def test_launcher_exit_code_is_the_failing_ranks(tmp_path):
                           capture_output=True, text=True, timeout=120, env=_env(), cwd=ROOT)
     assert proc.returncode == 5, proc.stdout + proc.stderr
     assert "[rank1]: hi from 1" in proc.stdout and "rank 1 exited with code 5" in proc.stderr
+
+
+AGENT = """#!/bin/sh
+# mpirun's ssh stand-in: "host" {ip_b} is network namespace {ns_b}, with its own hostname
+host=$1; shift
+exec ip netns exec {ns_b} unshare --uts sh -c "hostname {ns_b}; $*"
+"""
+
+
+@pytest.fixture
+def two_namespaces(tmp_path):
+    """Network namespaces A and B joined by a veth pair (10.214.0.1 <-> 10.214.0.2): two hosts on one machine."""
+    tag = f"em{os.getpid() % 100000}"
+    ns_a, ns_b = f"{tag}a", f"{tag}b"
+    setup = [["ip", "netns", "add", ns_a], ["ip", "netns", "add", ns_b],
+             ["ip", "link", "add", f"{tag}va", "type", "veth", "peer", "name", f"{tag}vb"],
+             ["ip", "link", "set", f"{tag}va", "netns", ns_a], ["ip", "link", "set", f"{tag}vb", "netns", ns_b],
+             ["ip", "-n", ns_a, "addr", "add", "10.214.0.1/24", "dev", f"{tag}va"],
+             ["ip", "-n", ns_b, "addr", "add", "10.214.0.2/24", "dev", f"{tag}vb"]]
+    setup += [["ip", "-n", ns, "link", "set", dev, "up"] for ns, dev in
+              ((ns_a, f"{tag}va"), (ns_b, f"{tag}vb"), (ns_a, "lo"), (ns_b, "lo"))]
+    try:
+        for cmd in setup:
+            if not shutil.which(cmd[0]) or not shutil.which("unshare"):
+                pytest.skip("needs the ip and unshare commands (iproute2, util-linux)")
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                pytest.skip(f"cannot make network namespaces here ({' '.join(cmd)}: {proc.stderr.strip()}); "
+                            "needs root with CAP_SYS_ADMIN and CAP_NET_ADMIN")
+        agent = tmp_path / "agent.sh"
+        agent.write_text(AGENT.format(ip_b="10.214.0.2", ns_b=ns_b))
+        agent.chmod(0o755)
+        hostfile = tmp_path / "hosts"
+        hostfile.write_text("10.214.0.1 slots=1\n10.214.0.2 slots=1\n")
+        yield ns_a, str(agent), str(hostfile)
+    finally:
+        for ns in (ns_a, ns_b):  # deleting a namespace deletes its end of the veth pair, and so the pair
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def test_two_ranks_on_two_hosts_joined_by_a_veth_pair(two_namespaces):
+    ns_a, agent, hostfile = two_namespaces
+    # TCP only (no shared memory between the "hosts"), and only on the veth subnet
+    mpi_args = (f"--prtemca plm_ssh_agent {agent} --mca btl tcp,self --mca btl_tcp_if_include 10.214.0.0/24 "
+                "--prtemca oob_tcp_if_include 10.214.0.0/24")
+    cmd = ["ip", "netns", "exec", ns_a, "unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', ns_a,
+           sys.executable, "-m", "ember.distributed.run", "--nproc_per_node", "1", "--nnodes", "2",
+           "--hostfile", hostfile, "--mpi-args", mpi_args, os.path.join(PROGRAMS, "two_hosts.py")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, env=_env(), cwd=ROOT)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    for rank in (0, 1):
+        assert f"[rank{rank}]: rank {rank} hosts ['{ns_a}', '{ns_a[:-1]}b'] same_weights True" in out, out
