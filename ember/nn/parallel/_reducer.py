@@ -2,9 +2,15 @@
 produced all of its gradients, while backward goes on; results are averaged and written back into ``.grad``.
 
 Buckets hold parameters in reverse registration order (roughly the order backward produces their gradients),
-one dtype per bucket, up to ``bucket_cap_mb``. Buckets start in index order on every rank (MPI needs the same
-order of collectives everywhere). Under ``ember.compile`` the reduction is the ``all_reduce`` primitive, so the
-compiled training step reduces gradients itself (synchronously, inside the graph).
+one dtype per bucket, up to ``bucket_cap_mb`` (the first one up to 1 MiB, as in PyTorch). Buckets start in
+index order on every rank (MPI needs the same order of collectives everywhere).
+
+Open MPI moves a non-blocking collective along only inside MPI calls (no progress thread), so the reducer
+tests the oldest in-flight bucket each time a gradient arrives; how much of the communication that hides
+behind backward is measured by ``bench/bench_distributed.py``.
+
+Under ``ember.compile`` the reduction is the ``all_reduce`` primitive, so the compiled training
+step reduces gradients itself (synchronously, inside the graph).
 """
 from __future__ import annotations
 
@@ -29,11 +35,15 @@ class Bucket:
         self.pending, self.req, self.seq = 0, None, 0
 
 
-def make_buckets(params, cap_bytes):
+FIRST_BUCKET_BYTES = 2**20  # PyTorch's first bucket is small too, so the first all-reduce starts early
+
+
+def make_buckets(params, cap_bytes, first_cap=FIRST_BUCKET_BYTES):
     buckets, current, size, dtype = [], [], 0, None
     for p in reversed(params):
         nbytes = p._data.nbytes
-        if current and (p._data.dtype != dtype or size + nbytes > cap_bytes):
+        cap = min(first_cap, cap_bytes) if not buckets else cap_bytes
+        if current and (p._data.dtype != dtype or size + nbytes > cap):
             buckets.append(Bucket(len(buckets), current, dtype))
             current, size = [], 0
         current.append(p)
