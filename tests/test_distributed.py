@@ -168,3 +168,12 @@ def test_two_ranks_on_two_hosts_joined_by_a_veth_pair(two_namespaces):
     assert proc.returncode == 0, out
     for rank in (0, 1):
         assert f"[rank{rank}]: rank {rank} hosts ['{ns_a}', '{ns_a[:-1]}b'] same_weights True" in out, out
+
+
+@pytest.mark.parametrize("backend,words", [("nccl", "no GPU backend"), ("tcp", "unknown backend 'tcp'")])
+def test_unavailable_backends_are_refused_before_mpi_starts(backend, words):
+    import ember.distributed as dist
+
+    with pytest.raises(ValueError, match=words):
+        dist.init_process_group(backend)
+    assert not dist.is_initialized()

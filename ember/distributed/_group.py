@@ -119,8 +119,9 @@ def _check_backend(backend):
             "another name for it)"), 3))
     if names == {"nccl"}:
         raise mark(with_user_line(ValueError(
-            "init_process_group: backend 'nccl' needs CUDA tensors, which this program's tensors are not; use "
-            "backend='mpi' (the default on CPU)"), 3))
+            "init_process_group: backend 'nccl' is not available: ember.distributed has no GPU backend yet "
+            "(collectives run on CPU arrays through MPI); use backend='mpi' (or 'gloo', the same) with CPU "
+            "tensors"), 3))
     if "gloo" in names:
         logger.info("ember.distributed: backend 'gloo' runs on Ember's MPI backend")
 
