@@ -118,8 +118,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
     prev_mode, prev_autocast = STATE.grad_enabled, STATE.autocast
     STATE.grad_enabled = bool(create_graph)
     STATE.autocast = None  # backward runs in the dtypes autocast chose for the forward (PyTorch's rule)
+    order = _topo_order(start, targets)
+    uses = _hooked_leaf_uses(order) if targets is None and POST_HOOKS.registered else None
     try:
-        for node in _topo_order(start, targets):
+        for node in order:
             g = node_grads.pop(id(node), None)
             if g is None:
                 continue
@@ -146,6 +148,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
                 else:
                     _accumulate(leaf_grads, id(edge), gi)
                     leaves[id(edge)] = edge
+            if uses:
+                _finish_ready_leaves(node, uses, leaf_grads, create_graph)
             if not retain_graph:
                 node.inputs = node.out = None
     finally:
@@ -159,7 +163,48 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
                 captured[key] = g
             continue
         _accumulate_into_leaf(leaf, g, create_graph)
+        _run_post_accumulate_hooks(leaf)
     return captured
+
+
+class POST_HOOKS:  # noqa: N801  (a flag: set once any Tensor.register_post_accumulate_grad_hook ran)
+    registered = False
+
+
+def _hooked_leaf_uses(order):
+    """{id(leaf): edges into it} for leaves with post-accumulate-grad hooks: when the last of those edges has
+    been walked, the leaf's gradient is final and is accumulated at once, so its hooks (e.g. DDP's bucketed
+    all-reduce) overlap with the rest of backward."""
+    uses = {}
+    for node in order:
+        for e in node.edges:
+            if e is not None and e.__class__ is not Node and e.__dict__.get("_post_acc_hooks"):
+                uses[id(e)] = uses.get(id(e), 0) + 1
+    return uses
+
+
+def _finish_ready_leaves(node, uses, leaf_grads, create_graph):
+    for e in node.edges:
+        n = uses.get(id(e))
+        if n is None:
+            continue
+        if n > 1:
+            uses[id(e)] = n - 1
+            continue
+        del uses[id(e)]
+        g = leaf_grads.pop(id(e), None)
+        if g is not None:
+            if e._hooks:
+                g = _run_hooks(e._hooks, g)
+            _accumulate_into_leaf(e, g, create_graph)
+            _run_post_accumulate_hooks(e)
+
+
+def _run_post_accumulate_hooks(leaf):
+    hooks = leaf.__dict__.get("_post_acc_hooks")
+    if hooks:
+        for hook in list(hooks):
+            hook(leaf)
 
 
 def _accumulate_into_leaf(leaf, g, create_graph):
@@ -232,6 +277,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             g = got.get(id(t._node if t._node is not None else t))
             if g is not None:
                 _accumulate_into_leaf(t, g, create_graph)
+                _run_post_accumulate_hooks(t)
         return
     run_backward(tensors, grads, retain_graph, create_graph)
 

@@ -115,7 +115,8 @@ def _sniff(raw: bytes) -> str | None:
     """A description of what a non-safetensors file looks like, or None if it may be safetensors."""
     if raw[:4] == b"PK\x03\x04":
         return "a zip archive (PyTorch's torch.save format, which stores pickled Python objects)"
-    if raw[:1] == b"\x80" and raw[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+    # a safetensors header of 640 + 65536k bytes also starts 80 02: its JSON at byte 8 tells them apart
+    if raw[:1] == b"\x80" and raw[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05") and raw[8:9] != b"{":
         return "a Python pickle"
     if raw[:6] == b"\x93NUMPY":
         return "a NumPy .npy file"

@@ -280,6 +280,42 @@ class Tensor(TensorMethods):
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
 
+    def share_memory_(self):
+        """Move the data into a named shared-memory block (in place), so processes started by
+        ``ember.multiprocessing`` that receive this tensor read and write the same memory (CPU only)."""
+        if self.__dict__.get("_shm") is None:
+            from multiprocessing import shared_memory
+
+            arr = self._data
+            shm = shared_memory.SharedMemory(create=True, size=max(arr.nbytes, 1))
+            shared = np.ndarray(arr.shape, arr.dtype, buffer=shm.buf)
+            shared[...] = arr
+            self._data = shared
+            self.__dict__["_shm"] = shm
+            import weakref
+
+            weakref.finalize(self, _release_shared, shm, True)
+        return self
+
+    def is_shared(self) -> bool:
+        return self.__dict__.get("_shm") is not None
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` on this leaf right after backward has accumulated its ``.grad`` (PyTorch's name).
+
+        The gradient is accumulated as soon as it is final, while backward goes on with the rest of the graph;
+        DistributedDataParallel starts its gradient all-reduce from here."""
+        if self._node is not None:
+            raise mark(RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors"))
+        if not self.requires_grad:
+            raise mark(RuntimeError("cannot register a hook on a tensor that doesn't require gradient"))
+        from .autograd_engine import POST_HOOKS
+
+        POST_HOOKS.registered = True
+        hooks = self.__dict__.setdefault("_post_acc_hooks", [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
     def retain_grad(self):
         if self._node is None or self._retains:
             return
@@ -552,3 +588,12 @@ class RemovableHandle:
 
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
+
+
+def _release_shared(shm, owner):
+    shm.close()
+    if owner:
+        try:
+            shm.unlink()
+        except FileNotFoundError:
+            pass

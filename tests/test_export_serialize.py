@@ -204,7 +204,8 @@ def test_layer_graph_roundtrips(name):
 
 def test_every_registry_op_roundtrips():
     seen = {n.op for g, _ in [*TRACED.values(), *LAYER_TRACED.values()] if g is not None for n in g.nodes}
-    missing = sorted(set(REGISTRY) - seen)
+    collectives = {n for n, op in REGISTRY.items() if op.kind == "collective"}  # need ranks: test_distributed
+    missing = sorted(set(REGISTRY) - seen - collectives)
     assert not missing, f"primitives never round-tripped through JSON: {missing}"
 
 

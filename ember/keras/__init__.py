@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     backend,
     callbacks,
     datasets,
+    distribution,
     initializers,
     layers,
     losses,

@@ -36,6 +36,7 @@ from ember.optim.rmsprop import adagrad_kernel, rmsprop_kernel
 from ember.optim.sgd import sgd_kernel
 
 from . import backend as K
+from . import distribution as distribution_lib
 from . import schedules
 from .layers.base import _snake
 from .layers.variable import Variable
@@ -202,6 +203,10 @@ class Optimizer(optim.Optimizer):
             pairs = self._nonempty(grads, variables)
             grads = [self._as_gradient(g, v) for g, v in pairs]
             variables = [v for _, v in pairs]
+            dist = distribution_lib.distribution()
+            if dist is not None:  # data parallel: average over the ranks first (eager steps only, see trainer)
+                reduced = dist.reduce_gradients([K.to_array(g) for g in grads], variables)
+                grads = [ember.Tensor._wrap(g) for g in reduced]
             if self.loss_scale_factor is not None:
                 grads = [g / self.loss_scale_factor for g in grads]
             grads = self._clip_gradients(grads)

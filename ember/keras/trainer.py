@@ -20,6 +20,7 @@ import numpy as np
 import ember
 
 from . import callbacks as C
+from . import distribution as distribution_lib
 from . import metrics as M
 from . import optimizers
 from .compile_utils import CompileLoss, CompileMetrics, call_loss, to_float_logs
@@ -188,7 +189,8 @@ class Trainer:
         """The (compiled) train step ``model.train_function`` (see ``keras/train_step.py``)."""
         if self.train_function is None or force:
             # dynamic loss scaling decides on inf/NaN gradients in Python each step: its train step runs eagerly
-            dynamic = getattr(self.optimizer, "dynamic_loss_scale", False)
+            # so does a data-parallel step: its gradients are all-reduced over MPI between backward and update
+            dynamic = getattr(self.optimizer, "dynamic_loss_scale", False) or distribution_lib.distribution()
             self.train_function = StepFunction(self, "train", self._jit() and not dynamic)
         return self.train_function
 
@@ -198,6 +200,9 @@ class Trainer:
         return self.test_function
 
     def _fast_train_step(self, x, y, sw):
+        dist = distribution_lib.distribution()
+        if dist is not None:  # data parallel: this rank trains on its slice of the global batch
+            x, y, sw = dist.shard(x), dist.shard(y), dist.shard(sw)
         self.make_train_function()(_to_tensors(x), _to_tensors(y), _to_tensors(sw))
 
     def train_step(self, data):

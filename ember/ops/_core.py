@@ -52,7 +52,8 @@ class Op:
       ``saves_out``: whether the vjp reads the output.
     - ``view``: eager results share the input's version counter; ``aliases``: the output may share the first
       input's memory (the memory planner's fact; defaults to ``view``; ``getitem`` aliases without ``view``).
-    - ``kind``: "elementwise", "reduce", "shape", "index", "matmul", "random", "nn", "layer" or "other";
+    - ``kind``: "elementwise", "reduce", "shape", "index", "matmul", "random", "check", "collective", "nn",
+      "layer" or "other";
       ``pure``: False for random draws; ``compare``: a boolean result of a comparison.
     - ``ufunc`` / ``reduce_fn``: the ``xp`` function the forward is (executors call it with ``out=``).
     - ``lowerings[target]`` (see ``register_lowering``) and ``unsupported[target]`` (a reason).
@@ -75,7 +76,7 @@ class Op:
         self.saves_out, self.view, self.kind = saves_out, view, kind
         self.aliases = view if aliases is None else aliases
         # random draws and value checks that raise are kept where they are by every pass
-        self.pure = kind not in ("random", "check") if pure is None else pure
+        self.pure = kind not in ("random", "check", "collective") if pure is None else pure
         self.update = update
         self.compare, self.ufunc, self.reduce_fn, self.n_out = compare, ufunc, reduce_fn, n_out
         self.lowerings: dict = {} if onnx is None else {"onnx": onnx}

@@ -44,7 +44,11 @@ def program_to_tflite(prog: ExportedProgram) -> bytes:
         ctx.node = node
         lower = LOWERINGS.get(node.op)
         if lower is None:
-            raise ctx.error(UNSUPPORTED.get(node.op, "no TFLite lowering is written for it"))
+            from ...ops import REGISTRY
+
+            prim = REGISTRY.get(node.op)
+            said = prim.unsupported.get("tflite") if prim is not None else None
+            raise ctx.error(UNSUPPORTED.get(node.op) or said or "no TFLite lowering is written for it")
         lower(ctx, node)
     ctx.node = None
     from ... import __version__

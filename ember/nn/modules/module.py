@@ -379,6 +379,12 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    def share_memory(self):
+        """Move every parameter and buffer into shared memory (``Tensor.share_memory_``); returns self."""
+        for t in list(self.parameters()) + [b for b in self.buffers() if b is not None]:
+            t.share_memory_()
+        return self
+
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
             if p.grad is None:
@@ -493,8 +499,10 @@ class Module:
         """Copy values from ``state_dict`` into this module's parameters and buffers (in place).
 
         With ``strict`` every key must match; errors list each missing and unexpected key and each shape
-        mismatch with the expected and found shapes."""
+        mismatch with the expected and found shapes. A DistributedDataParallel checkpoint (every key with
+        the ``module.`` prefix) loads into the bare model, with a warning."""
         entries = self._state_entries()
+        state_dict = _without_ddp_prefix(state_dict, entries)
         missing = [k for k in entries if k not in state_dict]
         unexpected = [k for k in state_dict if k not in entries]
         mismatched = []
@@ -546,6 +554,17 @@ class Module:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.__dict__.setdefault("_hooked", False)
+
+
+def _without_ddp_prefix(state_dict, entries):
+    keys = list(state_dict)
+    if not keys or not all(k.startswith("module.") for k in keys) or any(k.startswith("module.") for k in entries):
+        return state_dict
+    import warnings
+
+    warnings.warn("load_state_dict: every key has the 'module.' prefix of a DistributedDataParallel checkpoint; "
+                  "loading them into the bare model without it", UserWarning, stacklevel=3)
+    return OrderedDict((k[len("module."):], v) for k, v in state_dict.items())
 
 
 def _remove_from(d, name, tables):
