@@ -79,7 +79,7 @@ def __getattr__(name):
         from .graph import compile as _compile
 
         return getattr(_compile, name)
-    if name in ("keras", "vision", "graph", "viz", "export", "jit"):
+    if name in ("keras", "vision", "graph", "viz", "export", "jit", "serve"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
