@@ -32,7 +32,7 @@ def tflite(model, args, path=None, *, dynamic_batch=False, dynamic_shapes=None, 
 
 def web(model, out_dir, example_inputs, **options):
     """Write ``model`` as a static web folder (ONNX + onnxruntime-web + a page) that runs it in the browser;
-    returns the folder. See ``ember.export.web``'s module (needs the ``onnx`` extra and ``npm ci``)."""
-    from .web import web as write_web
+    returns the folder. See ``ember.export.browser`` (needs the ``onnx`` extra and ``npm ci``)."""
+    from .browser import web as write_web
 
     return write_web(model, out_dir, example_inputs, **options)

@@ -106,7 +106,8 @@ def _cast(arr: np.ndarray, spec, where: str, what: str) -> np.ndarray:
             raise RequestError(f"{where}: {what} has values outside the range of {spec.dtype}")
     if kind == "b" and arr.dtype.kind != "b":
         raise RequestError(f"{where}: {what} holds numbers, expected true/false (bool)")
-    out = arr.astype(target)
+    with np.errstate(over="ignore"):  # too-large values are reported below
+        out = arr.astype(target)
     if kind == "f" and arr.size and not np.isfinite(out).all():
         raise RequestError(f"{where}: {what} has values too large for {spec.dtype}")
     return out

@@ -14,7 +14,7 @@ import threading
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from ..export.web import ASSETS, ORT_FILES, find_ort_dist, program_onnx_bytes
+from ..export.browser import ASSETS, ORT_FILES, find_ort_dist, program_onnx_bytes
 from .codec import dumps
 
 

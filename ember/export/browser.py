@@ -1,4 +1,4 @@
-"""``ember.export.web``: a model as a static web folder that runs it in the browser (TensorFlow.js's role).
+"""``ember.export.web`` (this module: ``ember.export.browser``): a model as a static web folder that runs it in the browser (TensorFlow.js's role).
 
 ``web(model, out_dir, example_inputs)`` writes:
 
@@ -72,20 +72,21 @@ def web(model, out_dir, example_inputs, *, input_names=None, output_names=None, 
 # The only two places Ember's ONNX exporter is called from the web/serving code: adapt here when its API moves.
 def onnx_model_bytes(model, example_inputs: tuple, input_names, output_names=None) -> bytes:
     """ONNX bytes of ``model(*example_inputs)`` with a dynamic batch dim and the given input/output names."""
-    try:
-        from .onnx import export as export_onnx
+    from .tracing import export
 
-        proto = export_onnx(model, *example_inputs, dynamic_batch=True)
-    except NotImplementedError as exc:
-        raise mark(ExportError(f"ember.export.web: the model cannot be written as ONNX yet: {exc}")) from None
-    return _rename(proto, input_names, output_names)
+    prog = export(model, tuple(example_inputs), dynamic_batch=True, input_names=list(input_names),
+                  output_names=list(output_names) if output_names else None)
+    return program_onnx_bytes(prog)
 
 
 def program_onnx_bytes(program) -> bytes:
     """ONNX bytes of a loaded ``ExportedProgram`` (its graph, weights as initializers)."""
     from .onnx import to_onnx
 
-    proto = to_onnx(program.graph)
+    try:
+        proto = to_onnx(program.graph)
+    except NotImplementedError as exc:
+        raise mark(ExportError(f"the model cannot be written as ONNX yet: {exc}")) from None
     return _rename(proto, [s.name for s in program.input_specs], [s.name for s in program.output_specs])
 
 
