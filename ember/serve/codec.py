@@ -25,6 +25,11 @@ import math
 
 import numpy as np
 
+try:
+    import orjson as _orjson
+except ImportError:  # optional: the standard json module does the same, slower
+    _orjson = None
+
 # Open Inference Protocol datatypes <-> NumPy dtype names
 V2_TYPES = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
             "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64", "FP16": "float16",
@@ -51,6 +56,11 @@ def parse_json(body: bytes):
     """Strict JSON (no NaN/Infinity); a ``RequestError`` saying where it broke otherwise."""
     if not body.strip():
         raise RequestError("empty request body: send a JSON object")
+    if _orjson is not None:  # 4x faster on float arrays; strict JSON (no NaN) like the fallback below
+        try:
+            return _orjson.loads(body)
+        except _orjson.JSONDecodeError:
+            pass  # re-parse with json for its clearer message
     try:
         return json.loads(body, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
@@ -185,6 +195,10 @@ def _decode_rows(instances, specs) -> list:
         if not s.shape:
             raise RequestError(f"input {s.describe()} is a scalar: use the columnar format (\"inputs\")")
     named = all(isinstance(i, dict) and "b64" not in i for i in instances)
+    if len(specs) == 1 and not named:
+        fast = _fast_rows(instances, specs[0])
+        if fast is not None:
+            return [fast]
     if len(specs) > 1 and not named:
         raise RequestError(f"this model has {len(specs)} inputs: each instance must be an object "
                            f"{{{', '.join(repr(s.name) for s in specs)}: ...}}")
@@ -201,6 +215,23 @@ def _decode_rows(instances, specs) -> list:
                                f"{spec.shape[0]}")
         columns.append(np.stack(rows))
     return columns
+
+
+def _fast_rows(instances, spec):
+    """The common case in one NumPy call: every instance a well-formed numeric list (None: check one by one)."""
+    try:
+        arr = np.asarray(instances)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if arr.dtype.kind not in "iuf" or arr.ndim != len(spec.shape) or any(
+            d is not None and d != s for d, s in zip(spec.shape[1:], arr.shape[1:])):
+        return None
+    if spec.shape[0] is not None and spec.shape[0] != arr.shape[0]:
+        return None
+    try:
+        return _cast(arr, spec, "", "")
+    except RequestError:
+        return None
 
 
 def _decode_columns(inputs, specs) -> list:
