@@ -14,11 +14,12 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("starlette")
 pytest.importorskip("onnxruntime")
 
+from serving_util import HAVE_MNIST, call, cnn, eager, mlp, mnist_images, save_ember, save_onnx  # noqa: E402
+
 import ember  # noqa: E402
 from ember import nn  # noqa: E402
 from ember.serve import Server  # noqa: E402
 from ember.serve.manager import parse_batching_parameters, parse_model_config  # noqa: E402
-from serving_util import HAVE_MNIST, call, cnn, eager, mlp, mnist_images, save_ember, save_onnx  # noqa: E402
 
 
 class Pair(nn.Module):
@@ -222,7 +223,8 @@ FUZZ = [  # (path, raw body, status, words the message must hold)
     ("/v2/models/mlp/infer", json.dumps({"inputs": [{"name": "input", "shape": [1, 1, 28, 28], "datatype": "INT64",
                                                       "data": [0] * 784}]}).encode(), 400, ["'input'", "'FP32'"]),
     ("/v2/models/mlp/infer", json.dumps({"inputs": [{"name": "input", "shape": [1, 28, 28], "datatype": "FP32",
-                                                      "data": [0] * 784}]}).encode(), 400, ["'input'", "(?, 1, 28, 28)"]),
+                                                      "data": [0] * 784}]}).encode(), 400,
+     ["'input'", "(?, 1, 28, 28)"]),
     ("/v2/models/mlp/infer", json.dumps({"inputs": [{"name": "input", "shape": [2, 1, 28, 28], "datatype": "FP32",
                                                       "data": [0] * 784}]}).encode(), 400, ["784 values", "1568"]),
     ("/v2/models/mlp/infer", json.dumps({"inputs": [{"name": "img", "shape": [1], "datatype": "FP32",

@@ -16,10 +16,11 @@ CHROMIUM = "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
+from serving_util import HAVE_MNIST, NORMALIZE, REPO, cnn, eager, mlp, mnist_images, save_ember, train_mlp  # noqa: E402
+
 import ember  # noqa: E402
 from ember.export import ExportError  # noqa: E402
 from ember.export.browser import find_ort_dist  # noqa: E402
-from serving_util import HAVE_MNIST, NORMALIZE, REPO, cnn, eager, mlp, mnist_images, save_ember, train_mlp  # noqa: E402
 
 try:
     find_ort_dist()

@@ -14,8 +14,9 @@ import pytest
 
 pytest.importorskip("uvicorn")
 
-from ember.serve import Server  # noqa: E402
 from serving_util import REPO, call, eager, mlp, save_ember  # noqa: E402
+
+from ember.serve import Server  # noqa: E402
 
 X = np.random.default_rng(0).standard_normal((1, 1, 28, 28)).astype(np.float32)
 
@@ -120,9 +121,9 @@ def test_command_line_with_tf_serving_flags(tmp_path):
     (tmp_path / "batching.txt").write_text("max_batch_size { value: 8 }\nbatch_timeout_micros { value: 500 }\n")
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.Popen([sys.executable, "-m", "ember.serve", "--model_config_file", str(tmp_path / "models.config"),
-                             "--rest_api_port", str(port), "--batching_parameters_file", str(tmp_path / "batching.txt")],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd = [sys.executable, "-m", "ember.serve", "--model_config_file", str(tmp_path / "models.config"),
+           "--rest_api_port", str(port), "--batching_parameters_file", str(tmp_path / "batching.txt")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []
         for line in proc.stdout:

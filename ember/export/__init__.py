@@ -1,5 +1,6 @@
 """Models leave Python: ``export`` (a traced program), ``save``/``load`` (the ``model.ember`` artifact),
-``tflite`` (a TensorFlow Lite flatbuffer), ``web`` (a static folder running the model in a browser) and ``ember.export.onnx`` (optional ``onnx`` extra).
+``tflite`` (a TensorFlow Lite flatbuffer),
+``web`` (a static folder running the model in a browser) and ``ember.export.onnx`` (optional ``onnx`` extra).
 
 Example:
     >>> import ember, os, tempfile

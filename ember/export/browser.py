@@ -1,4 +1,5 @@
-"""``ember.export.web`` (this module: ``ember.export.browser``): a model as a static web folder that runs it in the browser (TensorFlow.js's role).
+"""``ember.export.web`` (this module: ``ember.export.browser``): a model as a static web folder that runs it in
+the browser (TensorFlow.js's role).
 
 ``web(model, out_dir, example_inputs)`` writes:
 
@@ -95,8 +96,9 @@ def _rename(proto, input_names, output_names) -> bytes:
     mapping = {}
     for value, name in zip(proto.graph.input, input_names or []):
         mapping[value.name] = name
-    for value, name in zip(proto.graph.output, output_names or (["output"] if len(proto.graph.output) == 1 else
-                                                                [f"output_{i}" for i in range(len(proto.graph.output))])):
+    n_out = len(proto.graph.output)
+    default_out = ["output"] if n_out == 1 else [f"output_{i}" for i in range(n_out)]
+    for value, name in zip(proto.graph.output, output_names or default_out):
         mapping[value.name] = name
     for value in list(proto.graph.input) + list(proto.graph.output):
         value.name = mapping.get(value.name, value.name)

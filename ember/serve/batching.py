@@ -16,7 +16,8 @@ Example:
     ...     name, version, backend = "m", 1, Double()
     >>> runner = Runner(batching=True, max_batch_size=8, batch_timeout_micros=1000)
     >>> async def two_requests():
-    ...     return await asyncio.gather(runner.run(Served(), [np.ones((1, 2))]), runner.run(Served(), [np.ones((2, 2))]))
+    ...     one, two = runner.run(Served(), [np.ones((1, 2))]), runner.run(Served(), [np.ones((2, 2))])
+    ...     return await asyncio.gather(one, two)
     >>> [out[0].shape for out in asyncio.run(two_requests())]
     [(1, 2), (2, 2)]
 """

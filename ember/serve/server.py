@@ -7,7 +7,8 @@ Example:
     >>> prog = ember.export.export(nn.Linear(3, 2).eval(), (ember.ones(2, 3),), dynamic_batch=True)
     >>> ember.export.save(prog, os.path.join(base, "1", "model.ember"))
     >>> server = Server({"lin": base}, port=0, log=lambda m: None).start()  # port 0: any free port
-    >>> req = urllib.request.Request(server.url + "/v1/models/lin:predict", json.dumps({"instances": [[1, 2, 3]]}).encode())
+    >>> body = json.dumps({"instances": [[1, 2, 3]]}).encode()
+    >>> req = urllib.request.Request(server.url + "/v1/models/lin:predict", body)
     >>> len(json.load(urllib.request.urlopen(req))["predictions"][0])
     2
     >>> server.stop()
