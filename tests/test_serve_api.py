@@ -260,6 +260,7 @@ def test_a_100_mb_body_gets_413_and_the_server_keeps_answering(served):
 def test_metrics_are_prometheus_text(served):
     server, _, _ = served
     _ok(server)
+    call(server.url + "/v1/models/nope:predict", {"instances": [IMG]})  # (tests may run on other workers)
     status, text = call(server.url + "/monitoring/prometheus/metrics")
     assert status == 200
     assert 'ember_serving_request_count_total{api="predict",model_name="mlp",status="200"}' in text
