@@ -1,5 +1,6 @@
 """Models leave Python: ``export`` (a traced program), ``save``/``load`` (the ``model.ember`` artifact),
-``tflite`` (a TensorFlow Lite flatbuffer) and ``ember.export.onnx`` (optional ``onnx`` extra).
+``tflite`` (a TensorFlow Lite flatbuffer),
+``web`` (a static folder running the model in a browser) and ``ember.export.onnx`` (optional ``onnx`` extra).
 
 Example:
     >>> import ember, os, tempfile
@@ -17,7 +18,7 @@ from .artifact import FORMAT_VERSION, ArtifactError, load, save
 from .program import ExportedProgram, ExportError, TensorSpec
 from .tracing import Dim, export
 
-__all__ = ["export", "save", "load", "tflite", "Dim", "ExportedProgram", "TensorSpec", "ExportError",
+__all__ = ["export", "save", "load", "tflite", "web", "Dim", "ExportedProgram", "TensorSpec", "ExportError",
            "ArtifactError", "FORMAT_VERSION"]
 
 
@@ -28,3 +29,11 @@ def tflite(model, args, path=None, *, dynamic_batch=False, dynamic_shapes=None, 
 
     return export_tflite(model, args, path, dynamic_batch=dynamic_batch, dynamic_shapes=dynamic_shapes,
                          kwargs=kwargs, **options)
+
+
+def web(model, out_dir, example_inputs, **options):
+    """Write ``model`` as a static web folder (ONNX + onnxruntime-web + a page) that runs it in the browser;
+    returns the folder. See ``ember.export.browser`` (needs the ``onnx`` extra and ``npm ci``)."""
+    from .browser import web as write_web
+
+    return write_web(model, out_dir, example_inputs, **options)

@@ -345,6 +345,24 @@ def export(model, args=(), f=None, kwargs=None, export_params=True, verbose=Fals
     return model_proto
 
 
+class _GraphOnly:
+    """What ``_build`` reads of a trace, for a graph whose weights are its constants (an ExportedProgram)."""
+
+    def __init__(self, graph):
+        self.n_args, self.state_names, self.state_arrays = len(graph.inputs), [], []
+
+
+def to_onnx(graph, input_names=None, output_names=None, opset_version=None):
+    """The ``onnx.ModelProto`` of an IR graph whose inputs are the model's inputs and whose weights are its
+    constants (``ExportedProgram.graph``: what ``ember serve`` and ``ember.export.web`` convert); its unknown
+    dims stay dynamic (named ``<input>_<axis>``)."""
+    opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
+    in_names = list(input_names or [f"input_{i}" for i in range(len(graph.inputs))])
+    spec = {name: {a: f"{name}_{a}" for a, d in enumerate(v.shape) if d is None}
+            for name, v in zip(in_names, graph.inputs)}
+    return _build(graph, _GraphOnly(graph), in_names, output_names, spec, opset, True)
+
+
 def _build(graph, tr, in_names, output_names, spec, opset, export_params):
     ctx = OnnxContext(opset, graph)
     n = tr.n_args
