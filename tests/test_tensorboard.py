@@ -306,3 +306,16 @@ def test_keras_callback_rejects_bad_arguments():
         keras.callbacks.TensorBoard(profile_batch=(5, 2))
     with pytest.raises(ValueError, match="update_freq"):
         keras.callbacks.TensorBoard(update_freq="often")
+
+
+def test_c_crc32c_writes_the_same_records_as_tensorboards_own():
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as python_crc
+    from tensorboard.summary.writer import record_writer
+
+    from ember.utils.tensorboard import writer
+
+    pytest.importorskip("google_crc32c")
+    assert writer.C_CRC32C and record_writer.masked_crc32c is not python_crc
+    for n in (0, 1, 8, 12, 63, 1000, 4096):
+        data = os.urandom(n)
+        assert record_writer.masked_crc32c(data) == python_crc(data), n
