@@ -125,6 +125,9 @@ def measure(names, threads_list, seconds, repeats):
         for t in threads_list:
             for c in CONTENDERS:
                 got[t][c].append(_run(c, t, names, seconds))
+                print(f"  {c}, {t} thread(s): " + ", ".join(  # progress, so a cut-short run still tells
+                    f"{n} {r['steps_s']:.2f}/s (others {r['others_cpu']:.2f})" for n, r in got[t][c][-1].items()),
+                    file=sys.stderr, flush=True)
         print(f"  repeat {rep + 1}/{repeats} done", file=sys.stderr, flush=True)
     return got
 
