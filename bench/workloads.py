@@ -8,24 +8,37 @@ from __future__ import annotations
 import numpy as np
 
 
+def _images_batch(lib, rng, dev="cpu", b=1, uniform=False):
+    shape = (64 * b, 1, 28, 28)
+    x = rng.random(shape, dtype=np.float32) if uniform else rng.standard_normal(shape, dtype=np.float32)
+    return lib.tensor(x, device=dev), lib.tensor(rng.integers(0, 10, 64 * b), device=dev)
+
+
+def _features_batch(lib, rng, dev="cpu", b=1):
+    x = lib.tensor(rng.standard_normal((128 * b, 784), dtype=np.float32), device=dev)
+    return x, lib.tensor(rng.integers(0, 10, 128 * b), device=dev)
+
+
+def _tokens_batch(lib, rng, dev="cpu", b=1):
+    return (lib.tensor(rng.integers(0, 64, (32 * b, 65)), device=dev),)  # 64 positions + the next token
+
+
 def _seed_linear(lib, nn, optim, rng, dev="cpu", b=1):
     model = nn.Linear(28 * 28, 10)
     model.to(dev)
     opt = optim.Adam(model.parameters(), lr=1e-3)
-    x = lib.tensor(rng.random((64 * b, 1, 28, 28), dtype=np.float32), device=dev)
-    y = lib.tensor(rng.integers(0, 10, 64 * b), device=dev)
+    x, y = _images_batch(lib, rng, dev, b, uniform=True)
     loss_fn = nn.CrossEntropyLoss()
-    return model, opt, lambda: loss_fn(model(x.view(-1, 28 * 28)), y)
+    return model, opt, lambda x=x, y=y: loss_fn(model(x.view(-1, 28 * 28)), y)
 
 
 def _mlp(lib, nn, optim, rng, dev="cpu", b=1):
     model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
     model.to(dev)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = lib.tensor(rng.standard_normal((128 * b, 784), dtype=np.float32), device=dev)
-    y = lib.tensor(rng.integers(0, 10, 128 * b), device=dev)
+    x, y = _features_batch(lib, rng, dev, b)
     loss_fn = nn.CrossEntropyLoss()
-    return model, opt, lambda: loss_fn(model(x), y)
+    return model, opt, lambda x=x, y=y: loss_fn(model(x), y)
 
 
 def _cnn(lib, nn, optim, rng, dev="cpu", b=1):
@@ -33,10 +46,9 @@ def _cnn(lib, nn, optim, rng, dev="cpu", b=1):
                           nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Linear(128, 10))
     model.to(dev)
     opt = optim.Adam(model.parameters(), lr=1e-3)
-    x = lib.tensor(rng.standard_normal((64 * b, 1, 28, 28), dtype=np.float32), device=dev)
-    y = lib.tensor(rng.integers(0, 10, 64 * b), device=dev)
+    x, y = _images_batch(lib, rng, dev, b)
     loss_fn = nn.CrossEntropyLoss()
-    return model, opt, lambda: loss_fn(model(x), y)
+    return model, opt, lambda x=x, y=y: loss_fn(model(x), y)
 
 
 def _lstm(lib, nn, optim, rng, dev="cpu", b=1):
@@ -54,9 +66,9 @@ def _lstm(lib, nn, optim, rng, dev="cpu", b=1):
     model = LM()
     model.to(dev)
     opt = optim.Adam(model.parameters(), lr=1e-3)
-    tokens = lib.tensor(rng.integers(0, 64, (32 * b, 65)), device=dev)
+    (tokens,) = _tokens_batch(lib, rng, dev, b)
     loss_fn = nn.CrossEntropyLoss()
-    return model, opt, lambda: loss_fn(model(tokens[:, :-1]).reshape(-1, 64), tokens[:, 1:].reshape(-1))
+    return model, opt, lambda tokens=tokens: loss_fn(model(tokens[:, :-1]).reshape(-1, 64), tokens[:, 1:].reshape(-1))
 
 
 def _transformer(lib, nn, optim, rng, dev="cpu", b=1):
@@ -94,18 +106,32 @@ def _transformer(lib, nn, optim, rng, dev="cpu", b=1):
     model = LM()
     model.to(dev)
     opt = optim.AdamW(model.parameters(), lr=3e-4)
-    tokens = lib.tensor(rng.integers(0, 64, (32 * b, seq + 1)), device=dev)
+    (tokens,) = _tokens_batch(lib, rng, dev, b)
     loss_fn = nn.CrossEntropyLoss()
-    return model, opt, lambda: loss_fn(model(tokens[:, :-1]).reshape(-1, 64), tokens[:, 1:].reshape(-1))
+    return model, opt, lambda tokens=tokens: loss_fn(model(tokens[:, :-1]).reshape(-1, 64), tokens[:, 1:].reshape(-1))
 
 
 WORKLOADS = {"seed_linear": _seed_linear, "mlp": _mlp, "cnn": _cnn, "lstm": _lstm, "transformer": _transformer}
 
 
+BATCHES = {"seed_linear": lambda *a: _images_batch(*a, uniform=True), "mlp": _features_batch,
+           "cnn": _images_batch, "lstm": _tokens_batch, "transformer": _tokens_batch}
+
+
+def make_batches(name: str, lib, count: int, seed: int = 1, device: str = "cpu", batch_scale: int = 1) -> list:
+    """``count`` different batches for workload ``name``, each a tuple of tensors for its loss closure.
+
+    The loss closure of every workload takes the batch as optional arguments (``loss_of(*batch)``; without
+    them it uses the fixed batch it was built with), so a sustained loop can rotate pre-made batches."""
+    rng = np.random.default_rng(seed)
+    return [BATCHES[name](lib, rng, device, batch_scale) for _ in range(count)]
+
+
 def make(name: str, lib, seed: int = 0, device: str = "cpu", batch_scale: int = 1):
     """(model, optimizer, step) for workload ``name`` on ``lib``; ``step()`` runs one training step.
 
-    ``device``: where the model and batch live; ``batch_scale``: the batch is that many times the bench size."""
+    ``device``: where the model and batch live; ``batch_scale``: the batch is that many times the bench size.
+    ``step(*batch)`` trains on ``batch`` (from ``make_batches``) instead of the fixed one."""
     import importlib
 
     nn = importlib.import_module(f"{lib.__name__}.nn")
@@ -113,9 +139,9 @@ def make(name: str, lib, seed: int = 0, device: str = "cpu", batch_scale: int = 
     lib.manual_seed(seed)
     model, opt, loss_of = WORKLOADS[name](lib, nn, optim, np.random.default_rng(seed), device, batch_scale)
 
-    def step():
+    def step(*batch):
         opt.zero_grad()
-        loss = loss_of()
+        loss = loss_of(*batch)
         loss.backward()
         opt.step()
         return loss

@@ -63,6 +63,7 @@ from . import serialization
 from . import amp, backends, cpu, cuda, accelerator  # device namespaces and mixed precision (torch's names)
 from .amp import autocast, get_autocast_dtype, is_autocast_enabled
 from .serialization import load, save
+from ._threads import get_num_threads, set_num_threads
 
 
 def __getattr__(name):
