@@ -54,6 +54,7 @@ from .variable import Variable, assign_weight, weight_value  # noqa: F401  (re-e
 
 _NAMES: dict[str, int] = {}
 _CTX = threading.local()
+_LOSSES_ADDED = False  # whether any layer ever called add_loss (the outermost call then clears old terms)
 
 
 def _snake(name: str) -> str:
@@ -175,6 +176,10 @@ class Layer(Module):
         if isinstance(value, Variable) and any(value is w for w in d["_own_weights"]):
             object.__setattr__(self, name, value)  # already registered under its weight name by add_weight
             return
+        if isinstance(value, Variable) and not name.startswith("_"):
+            self._track_variable(value)  # ``self.v = keras.Variable(...)``: a weight, saved and restored
+            object.__setattr__(self, name, value)
+            return
         if not isinstance(value, Module) and name in d["_modules"]:
             del d["_modules"][name]  # Keras lets attributes be reassigned freely
         if isinstance(value, Module) and not isinstance(value, Layer):
@@ -186,6 +191,14 @@ class Layer(Module):
             object.__setattr__(self, name, value)
         else:
             Module.__setattr__(self, name, value)
+
+    def _track_variable(self, var):
+        var.path = f"{self.name}/{var.name}"
+        self._own_weights.append(var)
+        key = module_key(var.name)
+        while key in self._parameters or key in self._buffers or key in self._modules:
+            key += "_"
+        (self._parameters if var._keras_trainable else self._buffers)[key] = var
 
     def _track_layer(self, key, layer):
         """Register ``layer`` as a child module under ``key`` (Sequential / functional models use names)."""
@@ -283,14 +296,9 @@ class Layer(Module):
             dtype=dtype,
         )
         var._keras_trainable = bool(trainable)
-        var.path = f"{self.name}/{var.name}"
         var.regularizer = _regularizer(regularizer)
         var.constraint = constraint
-        self._own_weights.append(var)
-        key = module_key(var.name)
-        while key in self._parameters or key in self._buffers or key in self._modules:
-            key += "_"
-        (self._parameters if trainable else self._buffers)[key] = var
+        self._track_variable(var)
         return var
 
     add_variable = add_weight
@@ -340,7 +348,16 @@ class Layer(Module):
         return out
 
     def add_loss(self, loss):
+        """Add a loss term for the current call; the outermost layer call clears the terms of the previous
+        one, as in Keras (so ``layer.losses`` holds the last call's terms, not an accumulation)."""
+        global _LOSSES_ADDED
+        _LOSSES_ADDED = True
         self._losses.append(loss)
+
+    def _clear_losses(self):
+        for layer in self._flatten_layers():
+            if layer._losses:
+                layer._losses = []
 
     # -- build and call ----------------------------------------------------------------------------------
     def build(self, input_shape):
@@ -353,12 +370,24 @@ class Layer(Module):
         if self.built:
             return
         first = args[0] if args else None
-        self.build(map_structure(_shape_of, first))
+        shapes = map_structure(_shape_of, first)
+        self.__dict__["_build_shapes"] = map_structure(lambda s: (None,) + tuple(s[1:]) if s else s, shapes,
+                                                       is_leaf=_is_shape)  # saved as Keras's build_config
+        self.build(shapes)
         self.built = True
 
     def __call__(self, *args, **kwargs):
         if any_symbolic(args, kwargs):
             return symbolic_call(self, args, kwargs)
+        if _LOSSES_ADDED and not getattr(_CTX, "depth", 0):  # an outermost call: a fresh set of add_loss terms
+            self._clear_losses()
+        _CTX.depth = getattr(_CTX, "depth", 0) + 1
+        try:
+            return self._eager_call(args, kwargs)
+        finally:
+            _CTX.depth -= 1
+
+    def _eager_call(self, args, kwargs):
         if not self.built:
             args = tuple(map_structure(_to_tensor, a) for a in args)
             self._maybe_build(args)

@@ -21,8 +21,13 @@ class Model(Trainer, Layer):
     ``call``."""
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs):
+        functional = len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs
+        if cls is Model and functional:
             return object.__new__(Functional)
+        if functional and not issubclass(cls, Functional):
+            # ``CustomModel(inputs, outputs)`` (a subclass overriding train_step, say): Keras makes the
+            # subclass functional; here an instance of ``CustomModel`` that is also a Functional
+            return object.__new__(_functional_subclass(cls))
         return object.__new__(cls)
 
     def __init__(self, *args, **kwargs):
@@ -90,6 +95,26 @@ class Model(Trainer, Layer):
         raise NotImplementedError(
             f"model {type(self).__name__} must define call() (or be built with Model(inputs, outputs))"
         )
+
+
+_FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_subclass(cls):
+    """``cls`` with Functional behind it (``cls``'s own methods first, then the functional graph's)."""
+    if cls not in _FUNCTIONAL_SUBCLASSES:
+        _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__})
+    return _FUNCTIONAL_SUBCLASSES[cls]
+
+
+def _adjust_rank(x, declared):
+    """Keras's rule for one input: a trailing axis of size 1 is added or dropped to meet the declared
+    rank (a (16, 28, 28) batch feeds an input declared (28, 28, 1)); any other rank mismatch is an error."""
+    if x.ndim == len(declared) + 1 and x.shape[-1] == 1:
+        return x.squeeze(-1)
+    if x.ndim == len(declared) - 1 and declared[-1] == 1:
+        return x.unsqueeze(-1)
+    return x
 
 
 def _as_tensor(x):
@@ -183,7 +208,7 @@ class Functional(Model):
     def call(self, inputs, training=None):
         env = self._bind_inputs(inputs)
         for t in self.inputs:
-            x = env[id(t)] = _as_tensor(env[id(t)])
+            x = env[id(t)] = _adjust_rank(_as_tensor(env[id(t)]), t.shape)
             if x.ndim != len(t.shape) or any(
                 d is not None and d != e for d, e in zip(t.shape[1:], x.shape[1:])
             ):
