@@ -54,6 +54,7 @@ from .variable import Variable, assign_weight, weight_value  # noqa: F401  (re-e
 
 _NAMES: dict[str, int] = {}
 _CTX = threading.local()
+_MASKS_MADE = False  # whether any layer ever produced a mask (until then calls skip the mask look-up)
 _LOSSES_ADDED = False  # whether any layer ever called add_loss (the outermost call then clears old terms)
 
 
@@ -414,18 +415,44 @@ class Layer(Module):
             kwargs["training"] = training
         else:
             kwargs.pop("training", None)
-        if not self._call_has_mask:
+        in_mask = _input_mask(args) if _MASKS_MADE else None
+        if self._call_has_mask:
+            if kwargs.get("mask") is None and in_mask is not None:
+                kwargs["mask"] = in_mask
+        else:
             kwargs.pop("mask", None)
         _CTX.training = training
         policy = self.__dict__.get("_dtype_policy")
         try:
             if policy is None or not policy.is_mixed or hasattr(self, "fit"):  # a Model: its layers decide
-                return self.call(*args, **kwargs)
-            args = mixed_precision.cast_inputs(policy, args)
-            with mixed_precision.compute_scope(policy, args):
-                return mixed_precision.cast_outputs(policy, self.call(*args, **kwargs))
+                out = self.call(*args, **kwargs)
+            else:
+                args = mixed_precision.cast_inputs(policy, args)
+                with mixed_precision.compute_scope(policy, args):
+                    out = mixed_precision.cast_outputs(policy, self.call(*args, **kwargs))
         finally:
             _CTX.training = outer
+        if in_mask is not None or type(self).compute_mask is not Layer.compute_mask:
+            self._attach_mask(args, out, kwargs.get("mask", in_mask))
+        return out
+
+    # -- masks (Keras's ``_keras_mask``: Embedding(mask_zero=True) / Masking make one, RNNs consume it) --------
+    supports_masking = False
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The mask of this layer's output: the input mask, passed on by layers that support masking."""
+        return previous_mask if self.supports_masking else None
+
+    def _attach_mask(self, args, out, in_mask):
+        if self._call_has_mask and type(self).compute_mask is Layer.compute_mask and not self.supports_masking:
+            return  # a mask-consuming layer (an RNN without return_sequences, attention) ends the mask
+        mask = self.compute_mask(args[0] if args else None, in_mask)
+        if mask is None:
+            return
+        global _MASKS_MADE
+        _MASKS_MADE = True
+        if isinstance(out, Tensor):
+            out._keras_mask = mask
 
     # -- dtype policy (keras.mixed_precision) ------------------------------------------------------------------
     @property
@@ -485,6 +512,14 @@ class Layer(Module):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _input_mask(args):
+    first = args[0] if args else None
+    if isinstance(first, (list, tuple)):
+        masks = [getattr(x, "_keras_mask", None) for x in first]
+        return None if all(m is None for m in masks) else masks
+    return getattr(first, "_keras_mask", None)
 
 
 def _batchless_shape(x):
