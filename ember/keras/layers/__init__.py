@@ -1,8 +1,8 @@
 """``keras.layers``: every layer class, channels_last."""
 
+from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
 from .attention import MultiHeadAttention  # noqa: F401
 from .base import Layer, Variable  # noqa: F401
-from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
 from .conv import (  # noqa: F401
     Conv1D,
     Conv1DTranspose,
@@ -60,7 +60,14 @@ from .pooling import (  # noqa: F401
     MaxPooling1D,
     MaxPooling2D,
 )
-from .rnn import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: F401
+from .preprocessing import (  # noqa: F401
+    CategoryEncoding,
+    CenterCrop,
+    Discretization,
+    Normalization,
+    RandomFlip,
+    Resizing,
+)
 from .reshaping import (  # noqa: F401
     Cropping1D,
     Cropping2D,
@@ -70,6 +77,7 @@ from .reshaping import (  # noqa: F401
     ZeroPadding1D,
     ZeroPadding2D,
 )
+from .rnn import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: F401
 from .wrappers import TimeDistributed, TorchModuleWrapper  # noqa: F401
 
 MaxPool2D, AvgPool2D, MaxPool1D = MaxPooling2D, AveragePooling2D, MaxPooling1D

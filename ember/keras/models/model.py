@@ -97,14 +97,14 @@ class Model(Trainer, Layer):
         )
 
 
-_FUNCTIONAL_SUBCLASSES: dict = {}
-
-
 def _functional_subclass(cls):
-    """``cls`` with Functional behind it (``cls``'s own methods first, then the functional graph's)."""
-    if cls not in _FUNCTIONAL_SUBCLASSES:
-        _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__})
-    return _FUNCTIONAL_SUBCLASSES[cls]
+    """Make ``cls`` functional as Keras does: ``Model`` among its bases becomes ``Functional`` (so
+    ``type(model) is cls``, with ``cls``'s own methods first and the functional graph's behind them)."""
+    if cls is Model:
+        return Functional
+    if issubclass(cls, Model) and not issubclass(cls, Functional):
+        cls.__bases__ = tuple(_functional_subclass(b) if isinstance(b, type) else b for b in cls.__bases__)
+    return cls
 
 
 def _adjust_rank(x, declared):
