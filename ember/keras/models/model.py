@@ -168,6 +168,16 @@ class Functional(Model):
         self.built = True
 
     @property
+    def input_shape(self):
+        shapes = [t.shape for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
     def input_names(self):
         return [getattr(t, "name", None) or f"input_{i}" for i, t in enumerate(self.inputs)]
 
