@@ -108,6 +108,12 @@ class CallbackList:
         return bool(self._overridden[hook])
 
     def call(self, hook, *args):
+        # Keras passes a dict (possibly empty) as ``logs`` to the train/test/predict and epoch hooks, never
+        # None; batch hooks keep None, which means "ask model._batch_logs()" (read lazily: no sync per step)
+        if "batch" not in hook:
+            n_positional = 2 if "epoch" in hook else 1
+            if len(args) < n_positional or args[-1] is None:
+                args = args[: n_positional - 1] + ({},)
         for cb in self._overridden[hook]:
             getattr(cb, hook)(*args)
 

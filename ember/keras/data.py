@@ -134,6 +134,8 @@ class IterableData:
             except StopIteration:
                 if not self.reiterable:
                     self._iter = None
+                if hasattr(self.source, "on_epoch_end"):  # keras.utils.PyDataset / Sequence
+                    self.source.on_epoch_end()
                 return
             x, y, sw = unpack(batch)
             yield to_arrays(x), to_arrays(y), to_arrays(sw)

@@ -348,6 +348,9 @@ def save_model(model, filepath, overwrite=True):
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{path!r} exists and overwrite=False")
     config = serialize_keras_object(model)
+    shapes = model.__dict__.get("_build_shapes")
+    if shapes is not None and "layers" not in config["config"]:  # a subclassed model: rebuilt on load
+        config["build_config"] = {"input_shape": shapes}
     if getattr(model, "compiled", False):
         config["compile_config"] = _compile_config(model)
     import tempfile
@@ -375,6 +378,23 @@ def save_model(model, filepath, overwrite=True):
     with open(tmp_path, "wb") as f:
         f.write(buf.getvalue())
     os.replace(tmp_path, path)
+
+
+def _build_from_config(model, build_config):
+    """Create a subclassed model's weights as Keras does: one call on zeros of the saved input shape."""
+    shapes = (build_config or {}).get("input_shape")
+    if shapes is None or model.weights:
+        return
+    import ember
+
+    def zeros(shape):
+        return np.zeros(tuple(1 if d is None else d for d in shape), "float32")
+
+    leaf = lambda s: isinstance(s, list) and all(d is None or isinstance(d, int) for d in s)  # noqa: E731
+    from .layers.symbolic import map_structure
+
+    with ember.no_grad():
+        model(map_structure(zeros, shapes, is_leaf=leaf), training=False)
 
 
 def _compile_config(model):
@@ -419,8 +439,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         config = json.loads(zf.read(_CONFIG))
         arrays = _read_safetensors(zf.read(_WEIGHTS))
     model = deserialize_keras_object(
-        {k: v for k, v in config.items() if k not in ("compile_config", "optimizer")}, custom_objects
+        {k: v for k, v in config.items() if k not in ("compile_config", "optimizer", "build_config")},
+        custom_objects,
     )
+    _build_from_config(model, config.get("build_config"))
     _assign_weights(model, arrays, path)
     cc = config.get("compile_config")
     if compile and cc is not None:

@@ -43,3 +43,67 @@ def normalize(x, axis=-1, order=2):
     x = np.asarray(x, dtype="float32")
     norm = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
     return x / np.maximum(norm, 1e-12)
+
+
+def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0.0):
+    """Pad (or cut) lists of ids to one length, as Keras: ``padding`` / ``truncating`` 'pre' (default) or
+    'post'; ``maxlen`` defaults to the longest sequence.
+
+    >>> pad_sequences([[1, 2, 3], [4]], maxlen=2).tolist()
+    [[2, 3], [0, 4]]
+    """
+    for name, v in (("padding", padding), ("truncating", truncating)):
+        if v not in ("pre", "post"):
+            raise ValueError(f"pad_sequences: {name} must be 'pre' or 'post', got {v!r}")
+    seqs = [np.asarray(s) for s in sequences]
+    length = max((len(s) for s in seqs), default=0) if maxlen is None else int(maxlen)
+    sample_shape = next((s.shape[1:] for s in seqs if len(s)), ())
+    out = np.full((len(seqs), length) + sample_shape, value, dtype=dtype)
+    for i, s in enumerate(seqs):
+        if not len(s) or not length:
+            continue
+        kept = s[-length:] if truncating == "pre" else s[:length]
+        if padding == "post":
+            out[i, : len(kept)] = kept
+        else:
+            out[i, -len(kept) :] = kept
+    return out
+
+
+class PyDataset:
+    """Batches by index, as Keras's ``PyDataset``: define ``__len__`` (batches per epoch) and
+    ``__getitem__(i)`` returning ``(x, y)`` or ``(x, y, sample_weight)``; ``fit`` calls ``on_epoch_end``
+    after each epoch. ``workers`` / ``use_multiprocessing`` are accepted; batches are read in order.
+
+    >>> import numpy as np
+    >>> class Squares(PyDataset):
+    ...     def __len__(self):
+    ...         return 3
+    ...     def __getitem__(self, i):
+    ...         return np.full((2, 1), i, "float32"), np.full((2, 1), i * i, "float32")
+    >>> [int(y[0, 0]) for _, y in Squares()]
+    [0, 1, 4]
+    """
+
+    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+        self.workers, self.use_multiprocessing, self.max_queue_size = workers, use_multiprocessing, max_queue_size
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index) returning a batch")
+
+    def __len__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __len__() (the number of batches)")
+
+    @property
+    def num_batches(self):
+        return len(self)
+
+    def on_epoch_end(self):
+        pass
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+
+Sequence = PyDataset  # Keras 2's name

@@ -1,8 +1,16 @@
 """``keras.layers``: every layer class, channels_last."""
 
+from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
 from .attention import MultiHeadAttention  # noqa: F401
 from .base import Layer, Variable  # noqa: F401
-from .conv import Conv1D, Conv2D, Conv2DTranspose  # noqa: F401
+from .conv import (  # noqa: F401
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    DepthwiseConv2D,
+    SeparableConv2D,
+)
 from .core import (  # noqa: F401
     Activation,
     Dense,
@@ -12,13 +20,36 @@ from .core import (  # noqa: F401
     Input,
     InputLayer,
     Lambda,
+    Masking,
     Permute,
     Rescaling,
     Reshape,
 )
-from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract  # noqa: F401
-from .noise import GaussianDropout, GaussianNoise  # noqa: F401
-from .normalization import BatchNormalization, LayerNormalization  # noqa: F401
+from .merge import (  # noqa: F401
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
+from .noise import (  # noqa: F401
+    ActivityRegularization,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
+from .normalization import BatchNormalization, GroupNormalization, LayerNormalization  # noqa: F401
 from .pooling import (  # noqa: F401
     AveragePooling1D,
     AveragePooling2D,
@@ -29,7 +60,24 @@ from .pooling import (  # noqa: F401
     MaxPooling1D,
     MaxPooling2D,
 )
+from .preprocessing import (  # noqa: F401
+    CategoryEncoding,
+    CenterCrop,
+    Discretization,
+    Normalization,
+    RandomFlip,
+    Resizing,
+)
+from .reshaping import (  # noqa: F401
+    Cropping1D,
+    Cropping2D,
+    RepeatVector,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
 from .rnn import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: F401
-from .wrappers import TorchModuleWrapper  # noqa: F401
+from .wrappers import TimeDistributed, TorchModuleWrapper  # noqa: F401
 
 MaxPool2D, AvgPool2D, MaxPool1D = MaxPooling2D, AveragePooling2D, MaxPooling1D

@@ -54,6 +54,8 @@ from .variable import Variable, assign_weight, weight_value  # noqa: F401  (re-e
 
 _NAMES: dict[str, int] = {}
 _CTX = threading.local()
+_MASKS_MADE = False  # whether any layer ever produced a mask (until then calls skip the mask look-up)
+_LOSSES_ADDED = False  # whether any layer ever called add_loss (the outermost call then clears old terms)
 
 
 def _snake(name: str) -> str:
@@ -175,6 +177,10 @@ class Layer(Module):
         if isinstance(value, Variable) and any(value is w for w in d["_own_weights"]):
             object.__setattr__(self, name, value)  # already registered under its weight name by add_weight
             return
+        if isinstance(value, Variable) and not name.startswith("_"):
+            self._track_variable(value)  # ``self.v = keras.Variable(...)``: a weight, saved and restored
+            object.__setattr__(self, name, value)
+            return
         if not isinstance(value, Module) and name in d["_modules"]:
             del d["_modules"][name]  # Keras lets attributes be reassigned freely
         if isinstance(value, Module) and not isinstance(value, Layer):
@@ -186,6 +192,14 @@ class Layer(Module):
             object.__setattr__(self, name, value)
         else:
             Module.__setattr__(self, name, value)
+
+    def _track_variable(self, var):
+        var.path = f"{self.name}/{var.name}"
+        self._own_weights.append(var)
+        key = module_key(var.name)
+        while key in self._parameters or key in self._buffers or key in self._modules:
+            key += "_"
+        (self._parameters if var._keras_trainable else self._buffers)[key] = var
 
     def _track_layer(self, key, layer):
         """Register ``layer`` as a child module under ``key`` (Sequential / functional models use names)."""
@@ -283,14 +297,9 @@ class Layer(Module):
             dtype=dtype,
         )
         var._keras_trainable = bool(trainable)
-        var.path = f"{self.name}/{var.name}"
         var.regularizer = _regularizer(regularizer)
         var.constraint = constraint
-        self._own_weights.append(var)
-        key = module_key(var.name)
-        while key in self._parameters or key in self._buffers or key in self._modules:
-            key += "_"
-        (self._parameters if trainable else self._buffers)[key] = var
+        self._track_variable(var)
         return var
 
     add_variable = add_weight
@@ -340,7 +349,16 @@ class Layer(Module):
         return out
 
     def add_loss(self, loss):
+        """Add a loss term for the current call; the outermost layer call clears the terms of the previous
+        one, as in Keras (so ``layer.losses`` holds the last call's terms, not an accumulation)."""
+        global _LOSSES_ADDED
+        _LOSSES_ADDED = True
         self._losses.append(loss)
+
+    def _clear_losses(self):
+        for layer in self._flatten_layers():
+            if layer._losses:
+                layer._losses = []
 
     # -- build and call ----------------------------------------------------------------------------------
     def build(self, input_shape):
@@ -353,12 +371,24 @@ class Layer(Module):
         if self.built:
             return
         first = args[0] if args else None
-        self.build(map_structure(_shape_of, first))
+        shapes = map_structure(_shape_of, first)
+        self.__dict__["_build_shapes"] = map_structure(lambda s: (None,) + tuple(s[1:]) if s else s, shapes,
+                                                       is_leaf=_is_shape)  # saved as Keras's build_config
+        self.build(shapes)
         self.built = True
 
     def __call__(self, *args, **kwargs):
         if any_symbolic(args, kwargs):
             return symbolic_call(self, args, kwargs)
+        if _LOSSES_ADDED and not getattr(_CTX, "depth", 0):  # an outermost call: a fresh set of add_loss terms
+            self._clear_losses()
+        _CTX.depth = getattr(_CTX, "depth", 0) + 1
+        try:
+            return self._eager_call(args, kwargs)
+        finally:
+            _CTX.depth -= 1
+
+    def _eager_call(self, args, kwargs):
         if not self.built:
             args = tuple(map_structure(_to_tensor, a) for a in args)
             self._maybe_build(args)
@@ -385,18 +415,44 @@ class Layer(Module):
             kwargs["training"] = training
         else:
             kwargs.pop("training", None)
-        if not self._call_has_mask:
+        in_mask = _input_mask(args) if _MASKS_MADE else None
+        if self._call_has_mask:
+            if kwargs.get("mask") is None and in_mask is not None:
+                kwargs["mask"] = in_mask
+        else:
             kwargs.pop("mask", None)
         _CTX.training = training
         policy = self.__dict__.get("_dtype_policy")
         try:
             if policy is None or not policy.is_mixed or hasattr(self, "fit"):  # a Model: its layers decide
-                return self.call(*args, **kwargs)
-            args = mixed_precision.cast_inputs(policy, args)
-            with mixed_precision.compute_scope(policy, args):
-                return mixed_precision.cast_outputs(policy, self.call(*args, **kwargs))
+                out = self.call(*args, **kwargs)
+            else:
+                args = mixed_precision.cast_inputs(policy, args)
+                with mixed_precision.compute_scope(policy, args):
+                    out = mixed_precision.cast_outputs(policy, self.call(*args, **kwargs))
         finally:
             _CTX.training = outer
+        if in_mask is not None or type(self).compute_mask is not Layer.compute_mask:
+            self._attach_mask(args, out, kwargs.get("mask", in_mask))
+        return out
+
+    # -- masks (Keras's ``_keras_mask``: Embedding(mask_zero=True) / Masking make one, RNNs consume it) --------
+    supports_masking = False
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The mask of this layer's output: the input mask, passed on by layers that support masking."""
+        return previous_mask if self.supports_masking else None
+
+    def _attach_mask(self, args, out, in_mask):
+        if self._call_has_mask and type(self).compute_mask is Layer.compute_mask and not self.supports_masking:
+            return  # a mask-consuming layer (an RNN without return_sequences, attention) ends the mask
+        mask = self.compute_mask(args[0] if args else None, in_mask)
+        if mask is None:
+            return
+        global _MASKS_MADE
+        _MASKS_MADE = True
+        if isinstance(out, Tensor):
+            out._keras_mask = mask
 
     # -- dtype policy (keras.mixed_precision) ------------------------------------------------------------------
     @property
@@ -456,6 +512,14 @@ class Layer(Module):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _input_mask(args):
+    first = args[0] if args else None
+    if isinstance(first, (list, tuple)):
+        masks = [getattr(x, "_keras_mask", None) for x in first]
+        return None if all(m is None for m in masks) else masks
+    return getattr(first, "_keras_mask", None)
 
 
 def _batchless_shape(x):

@@ -225,3 +225,103 @@ class Conv2DTranspose(_Conv):
         if self.dilation_rate != (1, 1):
             raise ValueError(f"Conv2DTranspose {self.name!r}: dilation_rate > 1 is not supported")
         return conv_transpose_nhwc(x, self.kernel, self.strides, self.padding, self._label)
+
+
+class Conv1DTranspose(_Conv):
+    """Transposed 1-D convolution; kernel ``(k, filters, in_channels)``."""
+
+    rank = 1
+
+    def _kernel_shape(self, cin):
+        return self.kernel_size + (self.filters, cin)
+
+    def _conv(self, x):
+        if self.dilation_rate != (1,):
+            raise ValueError(f"Conv1DTranspose {self.name!r}: dilation_rate > 1 is not supported")
+        out = conv_transpose_nhwc(x.unsqueeze(1), self.kernel.unsqueeze(0), (1,) + self.strides,
+                                  self.padding, self._label)
+        return out.squeeze(1)
+
+
+def _grouped_conv(x, weight, strides, padding, dilation, groups):
+    """A channels_last 2-D convolution with a PyTorch ``(out, in/groups, kh, kw)`` weight and ``groups``."""
+    pads = (0, 0, 0, 0)
+    if padding == "same":
+        ph = same_pads(x.shape[1], weight.shape[2], strides[0], dilation[0])
+        pw = same_pads(x.shape[2], weight.shape[3], strides[1], dilation[1])
+        pads = (pw[0], pw[1], ph[0], ph[1])
+    xc = _to_channels_first(x)
+    if any(pads):
+        xc = F.pad(xc, pads)
+    return _to_channels_last(NF.conv2d(xc, weight, stride=strides, dilation=dilation, groups=groups))
+
+
+class DepthwiseConv2D(_Conv):
+    """One ``kernel_size`` filter per input channel (times ``depth_multiplier``); kernel
+    ``(kh, kw, in_channels, depth_multiplier)``; output channel ``c * depth_multiplier + m``."""
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None, **kwargs):
+        self.depth_multiplier = int(depth_multiplier)
+        super().__init__(1, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+                         depthwise_initializer, bias_initializer, depthwise_regularizer, bias_regularizer, **kwargs)
+
+    def build(self, input_shape):
+        self.filters = input_shape[-1] * self.depth_multiplier
+        super().build(input_shape)
+
+    def _kernel_shape(self, cin):
+        return self.kernel_size + (cin, self.depth_multiplier)
+
+    def _conv(self, x):
+        kh, kw, cin, dm = self.kernel.shape
+        if x.shape[-1] != cin:
+            raise ValueError(f"{self._label}: expected inputs with {cin} channels, got shape {tuple(x.shape)}")
+        weight = self.kernel.reshape(kh, kw, cin * dm).permute(2, 0, 1).unsqueeze(1)
+        return _grouped_conv(x, weight, self.strides, self.padding, self.dilation_rate, cin)
+
+    def get_config(self):
+        config = {**super().get_config(), "depth_multiplier": self.depth_multiplier}
+        config.pop("filters")
+        config["depthwise_initializer"] = config.pop("kernel_initializer")
+        return config
+
+
+class SeparableConv2D(_Conv):
+    """A depthwise convolution then a 1x1 pointwise one: weights ``depthwise_kernel``
+    ``(kh, kw, in, depth_multiplier)``, ``pointwise_kernel`` ``(1, 1, in * depth_multiplier, filters)``, bias."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        self.depth_multiplier = int(depth_multiplier)
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, activation,
+                         use_bias, depthwise_initializer, bias_initializer, **kwargs)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+
+    def build(self, input_shape):
+        cin = input_shape[-1]
+        self.depthwise_kernel = self.add_weight(self.kernel_size + (cin, self.depth_multiplier),
+                                                self.kernel_initializer, name="depthwise_kernel")
+        self.pointwise_kernel = self.add_weight((1, 1, cin * self.depth_multiplier, self.filters),
+                                                self.pointwise_initializer, name="pointwise_kernel")
+        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias") if self.use_bias else None
+        self.built = True
+
+    def _conv(self, x):
+        kh, kw, cin, dm = self.depthwise_kernel.shape
+        if x.shape[-1] != cin:
+            raise ValueError(f"{self._label}: expected inputs with {cin} channels, got shape {tuple(x.shape)}")
+        depthwise = self.depthwise_kernel.reshape(kh, kw, cin * dm).permute(2, 0, 1).unsqueeze(1)
+        y = _grouped_conv(x, depthwise, self.strides, self.padding, self.dilation_rate, cin)
+        n, h, w, c = y.shape
+        return (y.reshape(n * h * w, c) @ self.pointwise_kernel.reshape(c, self.filters)).reshape(
+            n, h, w, self.filters)
+
+    def get_config(self):
+        config = {**super().get_config(), "depth_multiplier": self.depth_multiplier,
+                  "pointwise_initializer": initializers.serialize(self.pointwise_initializer)}
+        config["depthwise_initializer"] = config.pop("kernel_initializer")
+        return config

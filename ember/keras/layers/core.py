@@ -88,6 +88,8 @@ class Dense(Layer):
     """``activation(x @ kernel + bias)``; kernel ``(in, units)`` (glorot_uniform), bias ``(units,)``
     (zeros)."""
 
+    supports_masking = True
+
     def __init__(
         self,
         units,
@@ -142,6 +144,8 @@ class Dense(Layer):
 
 
 class Activation(Layer):
+    supports_masking = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -155,6 +159,8 @@ class Activation(Layer):
 
 class Dropout(Layer):
     """Zeroes a ``rate`` fraction of inputs during training and scales the rest by ``1 / (1 - rate)``."""
+
+    supports_masking = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -250,6 +256,8 @@ class Lambda(Layer):
 
 
 class Rescaling(Layer):
+    supports_masking = True
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale, self.offset = scale, offset
@@ -282,6 +290,10 @@ class Embedding(Layer):
         idx = inputs if inputs.dtype in (ember.int64, ember.int32) else inputs.to(ember.int64)
         return NF.embedding(idx, self.embeddings)
 
+    def compute_mask(self, inputs, previous_mask=None):
+        """With ``mask_zero=True``: True where the index is not 0 (padding), read by RNNs and pooling."""
+        return None if not self.mask_zero else inputs != 0
+
     def get_config(self):
         return {
             **super().get_config(),
@@ -290,3 +302,24 @@ class Embedding(Layer):
             "embeddings_initializer": _init_config(self.embeddings_initializer),
             "mask_zero": self.mask_zero,
         }
+
+
+class Masking(Layer):
+    """Mark time steps whose features all equal ``mask_value`` as padding: they become zeros and the
+    output carries a mask (True = a real step) that RNNs and GlobalAveragePooling1D honour."""
+
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = mask_value
+
+    def call(self, inputs):
+        keep = (inputs != self.mask_value).any(dim=-1, keepdim=True)
+        return inputs * keep.to(inputs.dtype)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return (inputs != self.mask_value).any(dim=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}

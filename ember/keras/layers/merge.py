@@ -94,3 +94,21 @@ class Concatenate(_Merge):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+def _functional(cls):
+    def merge(inputs, **kwargs):
+        return cls(**kwargs)(inputs)
+
+    merge.__name__ = cls.__name__.lower()
+    merge.__doc__ = f"The functional form of ``{cls.__name__}``: ``{cls.__name__.lower()}([a, b], **kwargs)``."
+    return merge
+
+
+add, subtract, multiply, average = _functional(Add), _functional(Subtract), _functional(Multiply), _functional(Average)
+maximum, minimum = _functional(Maximum), _functional(Minimum)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """The functional form of ``Concatenate``: ``concatenate([a, b], axis=-1)``."""
+    return Concatenate(axis=axis, **kwargs)(inputs)

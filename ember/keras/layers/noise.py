@@ -50,3 +50,57 @@ class GaussianDropout(Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class _SpatialDropout(Layer):
+    """Drop whole feature maps: one keep/drop draw per (sample, channel), shared over the other axes."""
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate <= 1:
+            raise ValueError(f"{type(self).__name__}: rate must be in [0, 1], got {rate}")
+        self.rate, self.seed = float(rate), seed
+        self.seed_generator = random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return inputs
+        noise_shape = (inputs.shape[0],) + (1,) * (inputs.ndim - 2) + (inputs.shape[-1],)
+        return random.dropout(inputs, self.rate, noise_shape, seed=self.seed_generator)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class SpatialDropout1D(_SpatialDropout):
+    pass
+
+
+class SpatialDropout2D(_SpatialDropout):
+    pass
+
+
+class SpatialDropout3D(_SpatialDropout):
+    pass
+
+
+class ActivityRegularization(Layer):
+    """Identity that adds ``(l1 * sum|x| + l2 * sum x^2) / batch_size`` to the model's losses (Keras 3
+    divides activity regularisation by the batch size)."""
+
+    def __init__(self, l1=0.0, l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.l1, self.l2 = float(l1), float(l2)
+
+    def call(self, inputs):
+        loss = 0.0
+        if self.l1:
+            loss = loss + self.l1 * inputs.abs().sum()
+        if self.l2:
+            loss = loss + self.l2 * (inputs * inputs).sum()
+        if self.l1 or self.l2:
+            self.add_loss(loss / float(inputs.shape[0]) if inputs.ndim else loss)
+        return inputs
+
+    def get_config(self):
+        return {**super().get_config(), "l1": self.l1, "l2": self.l2}

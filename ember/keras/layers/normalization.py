@@ -161,3 +161,36 @@ class LayerNormalization(Layer):
 
 def _reshaped(t, shape):
     return t if t is None or tuple(t.shape) == shape else t.reshape(*shape)
+
+
+class GroupNormalization(Layer):
+    """Normalise each sample over groups of channels (the last axis): ``groups`` groups, Keras's
+    ``epsilon=1e-3``; ``gamma`` / ``beta`` of shape ``(channels,)``."""
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        if axis not in (-1,):
+            raise ValueError(f"GroupNormalization: only axis=-1 (channels_last) is supported, got {axis}")
+        self.groups, self.axis, self.epsilon = int(groups), axis, float(epsilon)
+        self.center, self.scale = center, scale
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels % self.groups:
+            raise ValueError(f"GroupNormalization {self.name!r}: {channels} channels cannot be split into "
+                             f"groups={self.groups}; choose a divisor of {channels}")
+        self.gamma = self.add_weight((channels,), self.gamma_initializer, name="gamma") if self.scale else None
+        self.beta = self.add_weight((channels,), self.beta_initializer, name="beta") if self.center else None
+        self.built = True
+
+    def call(self, inputs):
+        x = inputs.permute(0, inputs.ndim - 1, *range(1, inputs.ndim - 1))  # channels first
+        y = NF.group_norm(x, self.groups, self.gamma, self.beta, eps=self.epsilon)
+        return y.permute(0, *range(2, y.ndim), 1)
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale}

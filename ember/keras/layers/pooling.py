@@ -172,7 +172,18 @@ class GlobalAveragePooling2D(_GlobalPool):
 
 
 class GlobalAveragePooling1D(_GlobalPool):
+    """The mean over time steps; with a mask (Embedding(mask_zero=True), Masking) over the real steps only."""
+
     rank = 1
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        keep = mask.to(inputs.dtype).unsqueeze(-1)
+        return (inputs * keep).sum(1, self.keepdims) / keep.sum(1, self.keepdims)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None
 
 
 class GlobalMaxPooling2D(_GlobalPool):

@@ -161,7 +161,7 @@ class _RNN(Layer):
         return (hs @ ks).permute(1, 0, 2).reshape(h.shape[0], -1)
 
     # -- call -------------------------------------------------------------------------------------------
-    def call(self, inputs, initial_state=None, training=None):
+    def call(self, inputs, initial_state=None, training=None, mask=None):
         if inputs.ndim != 3 or inputs.shape[-1] != self.kernel.shape[0]:
             raise ValueError(
                 f"{type(self).__name__} {self.name!r}: expected inputs (batch, timesteps, "
@@ -170,7 +170,10 @@ class _RNN(Layer):
         x = inputs.flip((1,)) if self.go_backwards else inputs
         in_masks, rec_masks = self._masks(x, training)
         states = self._initial(x, initial_state)
-        if rec_masks is None and self._shared_ok():
+        if mask is not None:  # Keras's masked steps: state and output carried over where the mask is False
+            keep = mask.flip((1,)) if self.go_backwards else mask
+            out, states = self._run_masked(x, keep.to(x.dtype), in_masks, rec_masks, states)
+        elif rec_masks is None and self._shared_ok():
             out, states = self._run_shared(x, in_masks, states)
         else:
             out, states = self._run_loop(x, in_masks, rec_masks, states)
@@ -184,6 +187,21 @@ class _RNN(Layer):
             if self.return_sequences:
                 outputs.append(states[0])
         return (F.stack(outputs, 1) if self.return_sequences else states[0]), states
+
+    def _run_masked(self, x, keep, in_masks, rec_masks, states):
+        proj = self._project(x, in_masks, self.kernel, self._input_bias())
+        outputs, last = [], states[0] * 0.0
+        for step in range(x.shape[1]):
+            k = keep[:, step].unsqueeze(1)
+            new = self._step(proj[:, step], states, rec_masks)
+            states = [n * k + o * (1.0 - k) for n, o in zip(new, states)]
+            last = new[0] * k + last * (1.0 - k)
+            if self.return_sequences:
+                outputs.append(last)
+        return (F.stack(outputs, 1) if self.return_sequences else last), states
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return previous_mask if self.return_sequences else None
 
     def _shared_ok(self):
         return False
@@ -382,9 +400,9 @@ class Bidirectional(Layer):
             backward_layer = type(layer).from_config(config)
         self.backward_layer = backward_layer
 
-    def call(self, inputs, training=None):
-        fwd = self.forward_layer(inputs)
-        bwd = self.backward_layer(inputs)
+    def call(self, inputs, training=None, mask=None):
+        fwd = self.forward_layer(inputs, mask=mask)
+        bwd = self.backward_layer(inputs, mask=mask)
         states = []
         if self.forward_layer.return_state:
             fwd, states = fwd[0], fwd[1:] + bwd[1:]
@@ -404,6 +422,9 @@ class Bidirectional(Layer):
         if states:
             return (out if isinstance(out, list) else [out]) + states
         return out
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return previous_mask if self.forward_layer.return_sequences else None
 
     def get_config(self):
         from ..saving import serialize_keras_object

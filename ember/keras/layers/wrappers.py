@@ -60,3 +60,39 @@ class TorchModuleWrapper(Layer):
             f"TorchModuleWrapper {self.name!r} wraps an arbitrary module and cannot be "
             "saved as config; save its weights with save_weights() instead"
         )
+
+
+class TimeDistributed(Layer):
+    """Apply ``layer`` to every time step: ``(batch, time, ...)`` is folded to ``(batch * time, ...)``,
+    the layer runs once, and the result is unfolded."""
+
+    supports_masking = True
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(layer, Layer):
+            raise ValueError(f"TimeDistributed: expected a keras layer, got {type(layer).__name__}")
+        self.layer = layer
+
+    def build(self, input_shape):
+        if len(input_shape) < 3:
+            raise ValueError(f"TimeDistributed {self.name!r}: inputs need at least 3 dims (batch, time, ...), "
+                             f"got shape {input_shape}")
+        self.built = True
+
+    def call(self, inputs, training=None):
+        n, t = inputs.shape[:2]
+        out = self.layer(inputs.reshape((n * t,) + tuple(inputs.shape[2:])), training=training)
+        return out.reshape((n, t) + tuple(out.shape[1:]))
+
+    def get_config(self):
+        from ..saving import serialize_keras_object
+
+        return {**super().get_config(), "layer": serialize_keras_object(self.layer)}
+
+    @classmethod
+    def from_config(cls, config):
+        from ..saving import deserialize_keras_object
+
+        config = dict(config)
+        return cls(deserialize_keras_object(config.pop("layer")), **config)

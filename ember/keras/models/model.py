@@ -21,8 +21,13 @@ class Model(Trainer, Layer):
     ``call``."""
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs):
+        functional = len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs
+        if cls is Model and functional:
             return object.__new__(Functional)
+        if functional and not issubclass(cls, Functional):
+            # ``CustomModel(inputs, outputs)`` (a subclass overriding train_step, say): Keras makes the
+            # subclass functional; here an instance of ``CustomModel`` that is also a Functional
+            return object.__new__(_functional_subclass(cls))
         return object.__new__(cls)
 
     def __init__(self, *args, **kwargs):
@@ -92,6 +97,26 @@ class Model(Trainer, Layer):
         )
 
 
+def _functional_subclass(cls):
+    """Make ``cls`` functional as Keras does: ``Model`` among its bases becomes ``Functional`` (so
+    ``type(model) is cls``, with ``cls``'s own methods first and the functional graph's behind them)."""
+    if cls is Model:
+        return Functional
+    if issubclass(cls, Model) and not issubclass(cls, Functional):
+        cls.__bases__ = tuple(_functional_subclass(b) if isinstance(b, type) else b for b in cls.__bases__)
+    return cls
+
+
+def _adjust_rank(x, declared):
+    """Keras's rule for one input: a trailing axis of size 1 is added or dropped to meet the declared
+    rank (a (16, 28, 28) batch feeds an input declared (28, 28, 1)); any other rank mismatch is an error."""
+    if x.ndim == len(declared) + 1 and x.shape[-1] == 1:
+        return x.squeeze(-1)
+    if x.ndim == len(declared) - 1 and declared[-1] == 1:
+        return x.unsqueeze(-1)
+    return x
+
+
 def _as_tensor(x):
     from ..layers.base import _to_tensor
 
@@ -143,6 +168,16 @@ class Functional(Model):
         self.built = True
 
     @property
+    def input_shape(self):
+        shapes = [t.shape for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
     def input_names(self):
         return [getattr(t, "name", None) or f"input_{i}" for i, t in enumerate(self.inputs)]
 
@@ -183,7 +218,7 @@ class Functional(Model):
     def call(self, inputs, training=None):
         env = self._bind_inputs(inputs)
         for t in self.inputs:
-            x = env[id(t)] = _as_tensor(env[id(t)])
+            x = env[id(t)] = _adjust_rank(_as_tensor(env[id(t)]), t.shape)
             if x.ndim != len(t.shape) or any(
                 d is not None and d != e for d, e in zip(t.shape[1:], x.shape[1:])
             ):

@@ -99,6 +99,10 @@ class Sequential(Model):
 
     def call(self, inputs, training=None):
         x = inputs
+        if self._input_tensor is not None and hasattr(x, "ndim"):
+            from .model import _adjust_rank
+
+            x = _adjust_rank(x, self._input_tensor.shape)  # Keras's trailing size-1 axis rule
         for layer in self._stack:
             x = layer(x, training=training) if layer._call_has_training else layer(x)
         return x
