@@ -17,7 +17,7 @@ from .tensor import Size, Tensor, is_tensor
 from . import ops  # registers the primitives
 from . import functional
 
-_tensor_methods.bind()  # Tensor methods can now reach the composites
+from . import _wiring  # the one wiring step: hands functional/creation/autograd down to tensor and ops
 from . import _tensor_extra
 _tensor_extra.install(Tensor)  # asin, select, unfold, stride, unsqueeze_, index_add_, ...
 

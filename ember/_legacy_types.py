@@ -13,6 +13,8 @@ from . import dtypes
 from .errors import mark, with_user_line
 from .tensor import Tensor
 
+empty = tensor = None  # installed by ember/_wiring.py (pieces of higher layers)
+
 __all__ = ["FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "ByteTensor", "CharTensor",
            "ShortTensor", "IntTensor", "LongTensor", "BoolTensor"]
 
@@ -27,8 +29,6 @@ class _TypedTensor(metaclass=_TensorTypeMeta):
     dtype = None
 
     def __new__(cls, *args, device=None):
-        from .creation import empty, tensor
-
         if device is not None and str(device) != "cpu":
             raise mark(with_user_line(RuntimeError(
                 f"{cls.__name__}: legacy constructors make CPU tensors; use ember.tensor(data, dtype="

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from .errors import mark, with_user_line
 
+math_extra = linalg = _where = arange = index_add = None  # installed by ember/_wiring.py (pieces of higher layers)
+
 
 def _fx():
-    from .functional import math_extra
-
     return math_extra
 
 
@@ -72,8 +72,6 @@ def inverse(self):
 
 
 def cholesky(self, upper=False):
-    from . import linalg
-
     return linalg.cholesky(self, upper=upper)
 
 
@@ -87,16 +85,12 @@ def select(self, dim, index):
 
 def where(self, condition, other):
     """``ember.where(condition, self, other)`` (PyTorch's ``x.where(cond, y)``)."""
-    from .functional.math import where as _where
-
     return _where(condition, self, other)
 
 
 def unfold(self, dimension, size, step):
     """All windows of ``size`` elements along ``dimension``, ``step`` apart, as a new last dim (the tensor
     method ``Tensor.unfold``, not ``nn.functional.unfold``)."""
-    from .creation import arange
-
     nd = max(self.ndim, 1)
     if not -nd <= dimension < nd:
         raise mark(with_user_line(IndexError(
@@ -159,8 +153,6 @@ def _reshape_inplace(self, new, name):
 
 def index_add_(self, dim, index, source, *, alpha=1):
     """``self[..., index[i], ...] += alpha * source[..., i, ...]`` along ``dim`` (repeated indices add up)."""
-    from .functional.index import index_add
-
     return self.copy_(index_add(self, dim, index, source, alpha))
 
 

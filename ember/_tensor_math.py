@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from . import _tensor_methods as _m
 
+# installed by ember/_wiring.py (pieces of higher layers)
+eye = tensor = arange = setitem = normalize_key = apply = None
+
 
 def _fwd(module: str, name: str, doc_name: str | None = None):
     """A method that forwards to ``ember.functional.<module>.<name>(self, ...)``."""
@@ -53,22 +56,16 @@ class TensorMathMethods:
         raise AttributeError("use ember.einsum(equation, *tensors)")
 
     def diag(self, diagonal=0):
-        from .creation import eye
-
         if self.ndim == 1:
             n = self.shape[0] + abs(diagonal)
             out = self.new_zeros(n, n)
             rows = list(range(max(-diagonal, 0), max(-diagonal, 0) + self.shape[0]))
             cols = [r + diagonal for r in rows]
-            from .creation import tensor
-
             return out.index_put_((tensor(rows), tensor(cols)), self)
         return (self * eye(*self.shape[-2:], dtype=self.dtype)).sum(-1) if diagonal == 0 else \
             self.diagonal(diagonal)
 
     def diagonal(self, offset=0, dim1=0, dim2=1):
-        from .creation import arange
-
         n = min(self.shape[dim1], self.shape[dim2] - offset) if offset >= 0 else \
             min(self.shape[dim1] + offset, self.shape[dim2])
         rows = arange(max(n, 0)) + max(-offset, 0)
@@ -79,13 +76,8 @@ class TensorMathMethods:
         return self.diagonal().sum()
 
     def index_put_(self, indices, values, accumulate=False):
-        from .functional.index import setitem
-
         if accumulate:
             from ._state import STATE
-            from .functional.index import normalize_key
-            from .ops import apply
-
             spec, tensors = normalize_key(self, tuple(indices))
             if STATE.grad_enabled and self.requires_grad:
                 self._check_leaf_inplace("index_put")

@@ -1,24 +1,15 @@
 """Tensor's operators and PyTorch-named methods: thin front doors to ``ember.functional``.
 
-``F`` and friends are bound by ``bind()`` once the functional modules exist (they import Tensor, so they
-cannot be imported at the top of this file).
+``F`` and friends are installed by ``ember/_wiring.py`` once the functional modules exist (they sit above Tensor
+in the layers, so this file never imports them).
 """
 from __future__ import annotations
 
 from ._tensor_math import TensorMathMethods  # noqa: E402
 
-F = M = R = S = I = L = C = None  # functional, math, reduce, shape, index, linalg, creation modules
+# installed by ember/_wiring.py: the functional, math, reduce, shape, index, linalg, creation modules; ops.apply
+F = M = R = S = I = L = C = apply = None
 
-
-def bind():
-    global F, M, R, S, I, L, C
-    from . import creation as C  # noqa: N812
-    from . import functional as F  # noqa: N812
-    from .functional import index as I  # noqa: N812
-    from .functional import linalg as L  # noqa: N812
-    from .functional import math as M  # noqa: N812
-    from .functional import reduce as R  # noqa: N812
-    from .functional import shape as S  # noqa: N812
 
 
 class TensorMethods(TensorMathMethods):
@@ -241,8 +232,6 @@ class TensorMethods(TensorMathMethods):
         if dtype is not None and dtypes.as_dtype(dtype).np != self._data.dtype:
             out = M.cast(out, dtype)
         if device is not None and backend.device(device) != self.device:
-            from .ops import apply
-
             out = apply("to_device", out, device=str(backend.device(device)))
         return out.clone() if copy and out is self else out
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 from ._state import STATE
 from .errors import format_site, mark, with_user_line
 
-Node = Tensor = creation = None  # bound on first use (circular imports)
+creation = None  # installed by ember/_wiring.py (pieces of higher layers)
+
+Node = Tensor = None  # bound on first use (circular imports)
 
 
 def _bind():
-    global Node, Tensor, creation
-    from . import creation
+    global Node, Tensor
     from .autograd import Node
     from .tensor import Tensor
 
@@ -313,8 +314,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 f"grad: input {i} (shape {tuple(t.shape)}) was not used to compute the outputs. "
                 "Pass allow_unused=True if this is expected."), 2))
         if g is None and materialize_grads:
-            from . import creation
-
             g = creation.zeros_like(t)
         elif g is not None and not create_graph:
             g = g.detach()

@@ -5,6 +5,8 @@ from ._state import STATE
 from .errors import mark, with_user_line
 from .ops._core import Op
 
+zeros = zeros_like = None  # installed by ember/_wiring.py (pieces of higher layers)
+
 
 class FunctionCtx:
     """The ``ctx`` passed to a custom Function's forward and backward."""
@@ -56,8 +58,6 @@ def _function_vjp(cls):
     def vjp(g, out, *inputs, ctx, n_out, arg_slots):
         grads = g.items if isinstance(g, _GradTuple) else [g]
         if ctx.materialize_grads:
-            from .creation import zeros
-
             grads = [gi if gi is not None else zeros(*shape, dtype=dt, device=dev)
                      for gi, (shape, dt, dev) in zip(grads, ctx._out_meta)]
         result = cls.backward(ctx, *grads)
@@ -196,8 +196,6 @@ class GradientTape:
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         from . import autograd_engine
-        from .creation import zeros_like
-
         if self._used and not self.persistent:
             raise mark(with_user_line(RuntimeError(
                 "A non-persistent GradientTape can only be used to compute one set of gradients; "

@@ -20,6 +20,8 @@ from .autograd_engine import grad as _autograd_grad
 from .errors import mark, with_user_line
 from .tensor import Tensor
 
+stack = None  # installed by ember/_wiring.py (pieces of higher layers)
+
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap", "functional_call",
            "linearize", "cond"]
 
@@ -244,8 +246,6 @@ jacfwd = jacrev  # same values; computed in reverse mode
 
 
 def _jacobian_of(out, wrt, keep_graph):
-    from .functional.shape import stack
-
     flat = out.reshape(-1)
     rows = []
     for k in range(flat.shape[0]):
@@ -270,8 +270,6 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     """``func`` mapped over a batch dimension: it runs once per example (slices along ``in_dims``) and the
     results are stacked along ``out_dims``. ``in_dims``: an int (every argument), or a tuple with one entry per
     argument (None: not mapped)."""
-    from .functional.shape import stack
-
     def wrapper(*args, **kwargs):
         dims = in_dims if isinstance(in_dims, (tuple, list)) else (in_dims,) * len(args)
         if len(dims) != len(args):

@@ -17,6 +17,9 @@ from ._state import STATE
 from ._tensor_methods import TensorMethods
 from .errors import mark, user_site, with_user_line
 
+# installed by ember/_wiring.py (pieces of higher layers)
+_to_array = VersionCounter = backward = POST_HOOKS = REGISTRY = apply = build_key = _promote_pair = None
+
 _ndarray = np.ndarray
 _scalar_cache: dict = {}
 
@@ -28,8 +31,6 @@ class Tensor(TensorMethods):
 
     def __init__(self, *args, dtype=None, device=None, requires_grad=False):
         # like torch.Tensor: Tensor(2, 3) is an uninitialised 2x3 float tensor, Tensor(data) copies data as float
-        from .creation import _to_array
-
         if args and all(isinstance(a, int) and not isinstance(a, bool) for a in args):
             arr = np.empty(args, dtype=(dtype and dtypes.to_np(dtype)) or dtypes.get_default_dtype().np)
         else:
@@ -75,8 +76,6 @@ class Tensor(TensorMethods):
     def _version_counter(self):
         vc = self._vc
         if vc is None:
-            from .autograd import VersionCounter
-
             vc = self._vc = VersionCounter()
         return vc
 
@@ -251,8 +250,6 @@ class Tensor(TensorMethods):
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate gradients of this tensor into the ``.grad`` of the leaves it depends on."""
-        from .autograd_engine import backward
-
         backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
 
     def detach(self):
@@ -309,8 +306,6 @@ class Tensor(TensorMethods):
             raise mark(RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors"))
         if not self.requires_grad:
             raise mark(RuntimeError("cannot register a hook on a tensor that doesn't require gradient"))
-        from .autograd_engine import POST_HOOKS
-
         POST_HOOKS.registered = True
         hooks = self.__dict__.setdefault("_post_acc_hooks", [])
         hooks.append(hook)
@@ -363,8 +358,6 @@ class Tensor(TensorMethods):
         """Run primitive ``op_name`` and write the result into this tensor's buffer (PyTorch's ``x.op_()``)."""
         if STATE.tracer is None and not attrs and self._fast_inplace(op_name, others):
             return self
-        from .ops import REGISTRY, apply
-
         op = REGISTRY[op_name]
         others = tuple(o if isinstance(o, Tensor) else self._scalar(o) for o in others)
         if len(others) == 1 and others[0]._data.dtype != self._data.dtype:
@@ -413,8 +406,6 @@ class Tensor(TensorMethods):
     def _setitem(self, index, index_tensors, value):
         """``self[key] = value`` for a normalised key (``ops.indexing`` spec + index tensors); ``value`` is a
         Tensor. Recorded for autograd when either side requires grad, and for a graph tracer."""
-        from .ops import apply
-
         if STATE.grad_enabled and (self.requires_grad or value.requires_grad):
             self._check_leaf_inplace("setitem")
             old = Tensor._wrap(self._data)
@@ -430,8 +421,6 @@ class Tensor(TensorMethods):
                             accumulate=False)
             self._write(res, "setitem")
         else:
-            from .ops.indexing import build_key
-
             try:
                 self._data[build_key(index, [t._data for t in index_tensors])] = value._data
             except (ValueError, IndexError) as e:
@@ -474,8 +463,6 @@ class Tensor(TensorMethods):
 
     def _promoted_operand(self, other, op_name):
         """``other`` cast to the PyTorch result type of (self, other), which must fit back into self."""
-        from .functional.math import _promote_pair
-
         _, other = _promote_pair(self, other)
         if not np.can_cast(other._data.dtype, self._data.dtype, "same_kind"):
             raise mark(with_user_line(RuntimeError(
@@ -520,8 +507,6 @@ def update_(op_name, states, *operands, graph_form=None, **attrs):
     is recorded and each state is written with its new value: from ``graph_form(*states, *operands, **attrs)``
     (the same rule in Ember ops, which the compiler can fuse) when given, else from the primitive's functional
     form. Not differentiable: run it under ``no_grad`` (optimizers do)."""
-    from .ops import REGISTRY, apply
-
     op = REGISTRY[op_name]
     if STATE.grad_enabled and any(t.requires_grad for t in (*states, *operands)):
         raise mark(with_user_line(RuntimeError(

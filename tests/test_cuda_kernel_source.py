@@ -14,8 +14,8 @@ import pytest
 
 import ember
 from ember.graph import kernels
+from ember.graph.capture import trace
 from ember.graph.passes import fuse_elementwise, optimize
-from ember.graph.tracer import trace
 
 try:
     import cupy

@@ -21,7 +21,7 @@ CORE = ("ember/tensor.py", "ember/backend.py", "ember/ops/")
 # files outside the core that still write, each with its reason. Keep this list short and exact.
 ALLOWED = {
     # the compiled executor's own write-back of a graph's results into the state it was traced from
-    "ember/graph/compile.py": "executor write-back (compile._write_back)",
+    "ember/graph/writeback.py": "executor write-back (writeback._write_back)",
     # a joint trace runs the function once eagerly; the compiler restores the state it changed
     "ember/graph/autodiff.py": "the compiler's snapshot restore after a joint trace (autodiff._restore)",
 }

@@ -18,7 +18,7 @@ __all__ = ["Graph", "GraphError", "Node", "Value", "verify", "interpret", "trace
 
 def __getattr__(name):  # trace needs the core engine; import it on first use
     if name == "trace":
-        from .tracer import trace
+        from .capture import trace
 
         return trace
     raise AttributeError(name)

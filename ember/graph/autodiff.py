@@ -31,6 +31,7 @@ from ..autograd_function import Function
 from . import opinfo
 from .capture import flatten, is_tensor, run_traced, unflatten
 from .ir import Graph
+from .writeback import _donations, _write_back, state_arrays
 
 
 class JointTrace:
@@ -197,7 +198,6 @@ def _used_constants(graph, nodes, outputs) -> dict:
 
 def build_plan(cap, joint, graph, device, jit) -> GradPlan:
     """Split the (possibly generalized) joint ``graph`` and build both executables."""
-    from .compile import _donations
     from .executor import build
 
     n_grads = len(joint.diff_args) + len(joint.diff_params)
@@ -216,7 +216,6 @@ class _GraphFunction(Function):
     @staticmethod
     def forward(ctx, plan, arrays, leaves, *diff):
         from ..tensor import Tensor
-        from .compile import _write_back
 
         outs = plan.fwd(*arrays)
         n, w = plan.n_out, plan.n_wb
@@ -248,7 +247,6 @@ class _GraphFunction(Function):
 
 def run_with_grad(plan: GradPlan, leaves):
     """Run a compiled call whose outputs need grad; returns the output structure."""
-    from .compile import state_arrays
 
     cap = plan.cap
     arrays = state_arrays(cap, leaves)

@@ -8,7 +8,7 @@ parameters/buffers/optimizer state/arguments, and new ``.grad`` tensors.
 from __future__ import annotations
 
 from .._state import STATE
-from .ir import Value
+from .ir import Graph, Value
 from .reach import reach
 from .tracer import Tracer
 
@@ -190,3 +190,10 @@ def _grad_writeback(tracer, holder, after, before, writes, g) -> None:
         return  # untouched
     # accumulated into the existing .grad: copy into it; a new .grad tensor: hand the result over
     writes.append(((kind if in_place else kind + "_new", obj), v))
+
+
+def trace(fn, *args, **kwargs) -> Graph:
+    """Trace ``fn(*args, **kwargs)`` into a Graph; tensor arguments come first among its inputs, then the
+    state (parameters, buffers, optimizer state) it reads; its outputs are the returned tensors followed by
+    updated state. Use ``ember.compile`` to run the result; this returns the graph only."""
+    return run_traced(fn, args, kwargs).graph

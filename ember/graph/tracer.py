@@ -284,12 +284,3 @@ class Tracer:
         if v in self.captured:
             return id(tensor._data) in self.state_ids or bool(tensor.requires_grad)
         return True
-
-
-def trace(fn, *args, **kwargs) -> Graph:
-    """Trace ``fn(*args, **kwargs)`` into a Graph; tensor arguments come first among its inputs, then the
-    state (parameters, buffers, optimizer state) it reads; its outputs are the returned tensors followed by
-    updated state. Use ``ember.compile`` to run the result; this returns the graph only."""
-    from .capture import run_traced
-
-    return run_traced(fn, args, kwargs).graph

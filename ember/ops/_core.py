@@ -297,5 +297,6 @@ def check_finite(op, result):
                                 f"(output shape {tuple(data.shape)}), at {format_site(user_site(3))}"))
 
 
-from ..autograd import record  # noqa: E402  (autograd imports nothing from here at import time)
 from ..tensor import Tensor  # noqa: E402
+
+record = None  # autograd's recorder, installed by ember/_wiring.py (autograd sits above ops)

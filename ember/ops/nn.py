@@ -29,6 +29,8 @@ from ._core import Aval, Unsupported, apply, register, register_lowering, unsupp
 from ._rules import differ, elementwise
 from .linalg import _matmul_rule, gemm
 
+arange = softmax = cast = None  # installed by ember/_wiring.py (pieces of higher layers)
+
 
 # -- relu ----------------------------------------------------------------------------------------------------
 def _relu_vjp(g, out, x):
@@ -117,10 +119,6 @@ def _ce_grad_fwd(xp, ga, xa, ta, ignore_index=-100, label_smoothing=0.0, reducti
 
 def _ce_grad_parts(x, t, ignore_index, label_smoothing):
     """(softmax(x), the smoothed one-hot target, valid rows as floats), as Ember ops."""
-    from ..creation import arange
-    from ..functional.linalg import softmax
-    from ..functional.math import cast
-
     c = x.shape[1]
     onehot = cast(apply("eq", arange(c, device=x.device).reshape(1, c), t.reshape(-1, 1)), x.dtype)
     target = onehot * (1 - label_smoothing) + label_smoothing / c if label_smoothing else onehot

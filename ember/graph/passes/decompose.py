@@ -14,7 +14,7 @@ Example:
     >>> [n.op for n in g.nodes]
     ['conv']
     >>> [n.op for n in decompose(g).nodes]
-    ['im2col', 'reshape', 'matmul', 'reshape', 'permute', 'copy', 'reshape', 'add']
+    ['im2col', 'reshape', 'matmul', 'reshape', 'permute', 'reshape', 'add']
 """
 
 from __future__ import annotations
