@@ -6,8 +6,8 @@ draw through ``keras.random`` (Ember's generator, so a compiled step draws fresh
 >>> from ember import keras
 >>> norm = keras.layers.Normalization()
 >>> norm.adapt(np.array([[0.0], [2.0], [4.0]], "float32"))
->>> norm(np.array([[2.0], [4.0]], "float32")).numpy().round(3).tolist()
-[[0.0], [1.225]]
+>>> [round(float(v), 3) for v in norm(np.array([[2.0], [4.0]], "float32")).numpy().ravel()]
+[0.0, 1.225]
 """
 
 from __future__ import annotations
