@@ -14,7 +14,7 @@ Attrs (plain data, one entry per spatial dim):
 """
 from __future__ import annotations
 
-from .._core import Aval, Unsupported, register_layer, register_lowering
+from .._core import Aval, Unsupported, register_layer, register_lowering, unsupported
 from .._rules import differ
 from ..conv import out_size
 
@@ -152,3 +152,8 @@ def _adaptive_onnx(global_op, window_op):
 
 register_lowering("adaptive_avg_pool", "onnx", _adaptive_onnx("GlobalAveragePool", "AveragePool"))
 register_lowering("adaptive_max_pool", "onnx", _adaptive_onnx("GlobalMaxPool", "MaxPool"))
+
+# TFLite
+_DECOMPOSED = "written as its decomposition's primitives (no TFLite builtin lowering for it yet)"
+for _name in ("conv", "conv_transpose", "max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool"):
+    unsupported(_name, "tflite", _DECOMPOSED)

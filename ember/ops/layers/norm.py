@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from .. import _onnx
-from .._core import Aval, register_layer, register_lowering
+from .._core import Aval, register_layer, register_lowering, unsupported
 from .._rules import differ
 
 
@@ -147,3 +147,8 @@ register_layer("log_softmax", _same)
 @register_lowering("log_softmax", "onnx")
 def _log_softmax_onnx(ctx, node):
     ctx.emit("LogSoftmax", [ctx.input(node, 0)], [ctx.output(node)], axis=int(node.attrs["axis"]))
+
+# TFLite
+_DECOMPOSED = "written as its decomposition's primitives (no TFLite builtin lowering for it yet)"
+for _name in ("batch_norm", "layer_norm", "group_norm", "embedding", "gelu", "log_softmax"):
+    unsupported(_name, "tflite", _DECOMPOSED)
