@@ -103,4 +103,5 @@ for _kind in _GATES:
 
 # TFLite
 for _kind in _GATES:
-    unsupported(_kind, "tflite", "written as its decomposition's primitives (no TFLite builtin lowering for it yet)")
+    unsupported(_kind, "tflite", "UNIDIRECTIONAL_SEQUENCE_LSTM / an unrolled form is not written yet (nor for its "
+                "decomposition, lstm_seq): export recurrent models to ONNX or the ember format")
