@@ -71,7 +71,7 @@ def __getattr__(name):
         from .graph import compile as _compile
 
         return getattr(_compile, name)
-    if name in ("keras", "vision", "graph", "viz", "onnx", "distributions", "export", "jit"):
+    if name in ("keras", "vision", "graph", "viz", "onnx", "distributions", "export", "jit", "quantization"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
