@@ -72,7 +72,8 @@ def __getattr__(name):
         from .graph import compile as _compile
 
         return getattr(_compile, name)
-    if name in ("keras", "vision", "graph", "viz", "onnx", "distributions", "export", "jit", "serve"):
+    if name in ("keras", "vision", "graph", "viz", "onnx", "distributions", "export", "jit", "serve",
+                "quantization"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

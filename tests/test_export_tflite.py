@@ -120,12 +120,18 @@ def test_every_primitive_is_lowered_or_says_why_not():
     assert not stale, f"the TFLite tables name ops the registry does not have: {stale}"
 
 
+class Asin(nn.Module):
+    def forward(self, x):
+        return x.asin()
+
+
 def test_unsupported_op_names_op_layer_and_line():
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()).eval()
+    model = nn.Sequential(nn.Linear(2, 2), Asin()).eval()
     with pytest.raises(ExportError) as err:
-        ember.export.tflite(model, (ember.randn(1, 1, 5, 5),))
+        ember.export.tflite(model, (ember.randn(1, 2),))
     msg = str(err.value)
-    assert "primitive 'im2col'" in msg and "layer '0'" in msg and "test_export_tflite.py:" in msg, msg
+    assert "op 'asin'" in msg and "layer '1'" in msg and "test_export_tflite.py:" in msg, msg
+    assert "ONNX export has it" in msg
 
 
 def test_float64_is_refused_with_the_fix():

@@ -8,7 +8,7 @@ from ember import nn  # noqa: F401
 from ember.graph import kernels, opinfo
 from ember.ops import REGISTRY, Unsupported, register_lowering, unsupported
 
-TARGETS = ["onnx"]  # the export targets; TFLite adds "tflite" here
+TARGETS = ["onnx", "tflite"]  # the export targets
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -288,14 +288,15 @@ def _trace(fn, args, kwargs, label_modules=False):
 
 
 def export(model, args, kwargs=None, dynamic_shapes=None, *, dynamic_batch=False, strict=True,
-           input_names=None, output_names=None, metadata=None) -> ExportedProgram:
+           input_names=None, output_names=None, metadata=None, keep_layers=False) -> ExportedProgram:
     """Trace ``model(*args, **kwargs)`` into an ``ExportedProgram`` (torch.export.export's names).
 
     ``dynamic_shapes``: per input (by argument name or position) a dict ``{axis: Dim("name")}``; inputs
     sharing a Dim must agree in size at run time. ``dynamic_batch=True`` makes dim 0 of every input a
     dynamic ``"batch"``. ``input_names``/``output_names`` override the names in the signature (defaults: the
     forward's parameter names; ``output`` or ``output_0``...). ``metadata``: a JSON-able dict saved with it.
-    The model runs as it is: call ``model.eval()`` first for inference.
+    The model runs as it is: call ``model.eval()`` first for inference. ``keep_layers=True`` keeps layer nodes
+    (conv, lstm...) with their decompositions, for exporters that read them (TFLite); save the default form.
     """
     from ..graph.capture import flatten, is_tensor
     from ..graph.compile import CompiledFunction
@@ -323,7 +324,7 @@ def export(model, args, kwargs=None, dynamic_shapes=None, *, dynamic_batch=False
         graph = _generalize(fn, graph, args, kwargs, leaves, axes, dim_order, names)
     from ..graph.passes import optimize
 
-    graph = optimize(graph, fuse=False)
+    graph = optimize(graph, fuse=False, layers=keep_layers)
     input_dims = {graph.inputs[i]: tuple(ax.get(a).name if a in ax else None for a in range(leaves[i].ndim))
                   for i, ax in axes.items()}
     prog = _finish(fn, cap, graph, names, input_dims, output_names, metadata)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 
+from . import _tflite
 from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
 from ._rules import differ, dprod
 
@@ -298,3 +299,9 @@ def _pool_select_onnx(ctx, node):
     pads = [p[0] for p in a["padding"]] + [p[1] for p in a["padding"]]
     ctx.emit("MaxPool", [ctx.input(node, 0)], [ctx.output(node)], kernel_shape=list(a["kernel"]),
              strides=list(a["stride"]), pads=pads, dilations=list(a["dilation"]))
+
+
+_tflite.mark(["im2col", "pool_select", "pool_argmax"],
+             "the primitive form of a convolution or pool: TFLite gets the layer node (CONV_2D, MAX_POOL_2D); "
+             "export the model with ember.export.tflite, which keeps layer nodes")
+_tflite.mark(["col2im", "pool_scatter"], _tflite.TRAINING)

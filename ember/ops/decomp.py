@@ -9,7 +9,7 @@ written with Ember ops, so second derivatives work. All operate on the last two 
 from __future__ import annotations
 
 from ..dtypes import promote
-from . import _onnx
+from . import _onnx, _tflite
 from ._core import Aval, apply, register, unsupported
 from ._rules import broadcast_shapes
 from .elementwise import unbroadcast
@@ -269,3 +269,8 @@ for _name in ("linalg_inv", "linalg_solve", "linalg_cholesky", "linalg_eigvalsh"
     unsupported(_name, "onnx", "ONNX has no matrix inverse, solve or factorisation op; compute it outside the "
                 "exported model, or export with Ember's own saved model (ember.export), which runs it")
 _onnx.simple("linalg_det", "Det")
+
+
+_tflite.mark(("linalg_inv", "linalg_solve", "linalg_det", "linalg_cholesky", "linalg_eigvalsh", "linalg_eigh",
+              "linalg_svdvals", "linalg_svd", "linalg_qr"),
+             "TFLite has no matrix inverse, solve, determinant or factorisation op; compute it outside the model")

@@ -5,7 +5,7 @@ import math
 
 import numpy as _np
 
-from . import _onnx
+from . import _onnx, _tflite
 from ._core import apply, register, register_lowering, unsupported
 from ._rules import cast_rule, comparison, elementwise
 
@@ -298,3 +298,48 @@ def _where_onnx(ctx, node):
 @register_lowering("cast", "onnx")
 def _cast_onnx(ctx, node):
     ctx.emit("Cast", [ctx.input(node, 0)], [ctx.output(node)], to=ctx.dtype(node.attrs["dtype"]))
+
+
+# TFLite: one builtin each where TFLite has the op (see ops/_tflite.py for the builder calls)
+for _name, _builtin in (("neg", "NEG"), ("exp", "EXP"), ("log", "LOG"), ("sin", "SIN"), ("cos", "COS"),
+                        ("tanh", "TANH"), ("sigmoid", "LOGISTIC"), ("sqrt", "SQRT"), ("abs", "ABS"),
+                        ("sign", "SIGN"), ("floor", "FLOOR"), ("ceil", "CEIL"), ("round", "ROUND"),
+                        ("logical_not", "LOGICAL_NOT")):
+    _tflite.unary(_name, _builtin)
+for _name, _builtin, _opts in (("add", "ADD", "Add"), ("sub", "SUB", "Sub"), ("mul", "MUL", "Mul"),
+                               ("div", "DIV", "Div"), ("pow", "POW", None), ("maximum", "MAXIMUM", None),
+                               ("minimum", "MINIMUM", None), ("floordiv", "FLOOR_DIV", None),
+                               ("remainder", "FLOOR_MOD", None)):
+    _tflite.binary(_name, _builtin, _opts)
+for _name, _builtin in (("eq", "EQUAL"), ("ne", "NOT_EQUAL"), ("lt", "LESS"), ("le", "LESS_EQUAL"),
+                        ("gt", "GREATER"), ("ge", "GREATER_EQUAL"), ("logical_and", "LOGICAL_AND"),
+                        ("logical_or", "LOGICAL_OR"), ("logical_xor", "NOT_EQUAL")):
+    _tflite.binary(_name, _builtin, compare=True)
+register_lowering("copy", "tflite", _tflite.identity)
+unsupported("erf", "tflite", "TFLite has no ERF op; nn.GELU / F.gelu export as TFLite's GELU (a layer node)")
+
+
+@register_lowering("trunc", "tflite")
+def _trunc_tflite(ctx, node):  # sign(x) * floor(|x|)
+    (x,), v = ctx.inputs(node), node.inputs[0]
+    floor_abs = ctx.unary("FLOOR", ctx.unary("ABS", x, v.shape, v.dtype), v.shape, v.dtype)
+    sign = ctx.unary("SIGN", x, v.shape, v.dtype)
+    ctx.emit("MUL", [sign, floor_abs], [ctx.output(node)], ctx.options("Mul"))
+
+
+@register_lowering("where", "tflite")
+def _where_tflite(ctx, node):
+    cond, a, b = ctx.inputs(node)
+    dtype = node.outputs[0].dtype
+    a, b = (_tflite.cast_to(ctx, t, v, dtype) for t, v in zip((a, b), node.inputs[1:]))
+    ctx.emit("SELECT_V2", [cond, a, b], [ctx.output(node)])
+
+
+@register_lowering("cast", "tflite")
+def _cast_tflite(ctx, node):
+    (x,), v, out = ctx.inputs(node), node.inputs[0], node.outputs[0]
+    if v.dtype == out.dtype:
+        ctx.alias(node, x)
+        return
+    ctx.emit("CAST", [x], [ctx.output(node)], ctx.options("Cast", inDataType=ctx.type_code(v.dtype),
+                                                            outDataType=ctx.type_code(out.dtype)))

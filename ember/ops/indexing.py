@@ -6,8 +6,8 @@ An index is plain data (so the IR can print, export and save it): a tuple of ``(
 from __future__ import annotations
 
 from ..dtypes import int64
-from . import _onnx
-from ._core import Aval, apply, register, register_lowering, unsupported
+from . import _onnx, _tflite
+from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
 from ._rules import broadcast_shapes, check_axes, differ
 from .elementwise import unbroadcast
 
@@ -359,3 +359,71 @@ def _scatter_add_onnx(ctx, node):
 
 unsupported("index_put", "onnx", "item assignment (x[key] = v) writes into a tensor; ONNX graphs have no "
             "in-place writes: build the result with ember.where / masked_fill / cat instead")
+
+
+# TFLite: basic indexing as STRIDED_SLICE (+ EXPAND_DIMS); one index tensor with full slices elsewhere: GATHER
+@register_lowering("getitem", "tflite")
+def _getitem_tflite(ctx, node):
+    index, v = node.attrs["index"], node.inputs[0]
+    ins = ctx.inputs(node)
+    items = _tflite_full_index(index, v.ndim)
+    tensors = [i for i, e in enumerate(items) if e is not None and e[0] == "tensor"]
+    if tensors:
+        full = all(e == ("slice", None, None, None) for i, e in enumerate(items) if i not in tensors)
+        if len(tensors) != 1 or not full or None in items:
+            raise Unsupported(f"advanced index {index} (only one index tensor with full slices elsewhere maps "
+                              "to GATHER)", "index one axis at a time, or export to ONNX")
+        axis = tensors[0]
+        ctx.emit("GATHER", [ins[0], ins[1 + items[axis][1]]], [ctx.output(node)], ctx.options("Gather", axis=axis))
+        return
+    _tflite_strided_slice(ctx, node, items, ins[0])
+
+
+def _tflite_full_index(index, ndim):
+    items = list(index)
+    used = sum(1 for e in items if e is not None and e[0] != "ellipsis")
+    if any(e is not None and e[0] == "ellipsis" for e in items):
+        k = next(i for i, e in enumerate(items) if e is not None and e[0] == "ellipsis")
+        items[k:k + 1] = [("slice", None, None, None)] * (ndim - used)
+    items += [("slice", None, None, None)] * (ndim - sum(1 for e in items if e is not None))
+    return items
+
+
+def _tflite_strided_slice(ctx, node, items, x):
+    v = node.inputs[0]
+    begin, end, strides, bmask, emask, shrink, new_axes, kept = [], [], [], 0, 0, 0, [], []
+    for e in items:
+        if e is None:
+            new_axes.append(len(kept))
+            kept.append(1)
+            continue
+        bit = 1 << len(begin)
+        if e[0] == "int":
+            i = int(e[1])
+            begin.append(i), end.append(i + 1 if i != -1 else 0), strides.append(1)
+            shrink |= bit
+            emask |= bit if i == -1 else 0
+        else:
+            _, start, stop, step = e
+            begin.append(0 if start is None else int(start))
+            end.append(0 if stop is None else int(stop))
+            strides.append(1 if step is None else int(step))
+            bmask |= bit if start is None else 0
+            emask |= bit if stop is None else 0
+            kept.append(None)
+    opts = ctx.options("StridedSlice", beginMask=bmask, endMask=emask, shrinkAxisMask=shrink)
+    mask = [e is not None for e in items if e is None or e[0] != "int"]  # False: a new axis
+    sliced_shape = tuple(d for d, k in zip(node.outputs[0].shape, mask) if k)
+    target = ctx.output(node) if not new_axes else ctx.temp(sliced_shape, v.dtype)
+    out = ctx.emit("STRIDED_SLICE", [x, ctx.ints(begin), ctx.ints(end), ctx.ints(strides)], [target], opts)
+    shape = list(sliced_shape)
+    for k, axis in enumerate(new_axes):
+        shape.insert(axis, 1)
+        last = k == len(new_axes) - 1
+        out = ctx.emit("EXPAND_DIMS", [out, ctx.ints([axis])],
+                       [ctx.output(node) if last else ctx.temp(tuple(shape), v.dtype)])
+
+
+_tflite.mark(["gather"], "torch.gather (take along an axis) has no TFLite lowering yet (GATHER_ND would do it)")
+_tflite.mark(["index_put"], "item assignment has no TFLite lowering yet (SCATTER_ND would do it)")
+_tflite.mark(["scatter_add"], "scatter_add has no TFLite lowering yet; the ONNX export has it")

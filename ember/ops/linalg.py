@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dtypes import promote
-from . import _onnx
+from . import _onnx, _tflite
 from ._core import Aval, apply, register, register_lowering
 from ._rules import broadcast_shapes, differ
 from .elementwise import unbroadcast
@@ -181,3 +181,32 @@ def _einsum_onnx(ctx, node):
 
 
 register_lowering("einsum", "onnx", _einsum_onnx)
+
+
+# TFLite
+@register_lowering("matmul", "tflite")
+def _matmul_tflite(ctx, node):
+    a, b = node.inputs
+    ta, tb = ctx.inputs(node)
+    weight = ctx.value(node, 1)
+    if weight is not None and b.ndim == 2 and a.ndim >= 2:  # x @ W with a constant W: one FULLY_CONNECTED
+        wt = ctx.const(np.ascontiguousarray(np.asarray(weight).T), (b.hint or "w") + ".T")
+        ctx.emit("FULLY_CONNECTED", [ta, wt, -1], [ctx.output(node)],
+                 ctx.options("FullyConnected", keepNumDims=a.ndim > 2))
+        return
+    sa = (1,) + a.shape if a.ndim == 1 else a.shape
+    sb = b.shape + (1,) if b.ndim == 1 else b.shape
+    if a.ndim == 1:
+        ta = ctx.emit("EXPAND_DIMS", [ta, ctx.ints([0])], [ctx.temp(sa, a.dtype)])
+    if b.ndim == 1:
+        tb = ctx.emit("EXPAND_DIMS", [tb, ctx.ints([1])], [ctx.temp(sb, b.dtype)])
+    if a.ndim > 1 and b.ndim > 1:
+        ctx.emit("BATCH_MATMUL", [ta, tb], [ctx.output(node)], ctx.options("BatchMatMul"))
+        return
+    full = broadcast_shapes("matmul", sa[:-2], sb[:-2]) + (sa[-2], sb[-1])
+    mm = ctx.emit("BATCH_MATMUL", [ta, tb], [ctx.temp(full, node.outputs[0].dtype)], ctx.options("BatchMatMul"))
+    squeeze = ([len(full) - 2] if a.ndim == 1 else []) + ([len(full) - 1] if b.ndim == 1 else [])
+    ctx.emit("SQUEEZE", [mm], [ctx.output(node)], ctx.options("Squeeze", squeezeDims=squeeze))
+
+
+_tflite.mark(["einsum"], "TFLite has no einsum; write it with matmul/permute (the ONNX export has Einsum)")

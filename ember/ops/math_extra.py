@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from . import _onnx
+from . import _onnx, _tflite
 from ._core import apply, register_lowering
 from .elementwise import _binary, _unary, unbroadcast
 
@@ -65,3 +65,8 @@ def _atan2_onnx(ctx, node):
     half = ctx.emit("Where", [a_neg, ctx.scalar(-math.pi / 2, dt), ctx.scalar(math.pi / 2, dt)])
     on_axis = ctx.emit("Where", [ctx.emit("Equal", [a, zero]), zero, half])
     ctx.emit("Where", [ctx.emit("Equal", [b, zero]), on_axis, shifted], [ctx.output(node)])
+
+
+_tflite.mark(("asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh"),
+             "TFLite has no builtin for it (its math set is SIN/COS/EXP/LOG/TANH); the ONNX export has it")
+_tflite.mark(["atan2"], "no TFLite lowering written yet (TFLite's ATAN2 would do it); the ONNX export has it")

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from ..dtypes import int64
-from . import _onnx
+from . import _onnx, _tflite
 from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
 from ._rules import differ, elementwise
 from .linalg import _matmul_rule, gemm
@@ -338,3 +338,56 @@ def _ce_onnx(ctx, node):
 
 
 unsupported("standardize_grad", "onnx", "a gradient (layer norm's backward); ONNX export covers inference graphs")
+
+
+# TFLite
+_tflite.unary("relu", "RELU")
+_tflite.mark(["softmax_cross_entropy", "softmax_cross_entropy_grad", "standardize_grad"], _tflite.TRAINING)
+
+
+@register_lowering("linear", "tflite")
+def _linear_tflite(ctx, node):
+    ins = ctx.inputs(node)
+    bias = ins[2] if len(ins) > 2 else -1
+    opts = ctx.options("FullyConnected", keepNumDims=node.inputs[0].ndim > 2)
+    ctx.emit("FULLY_CONNECTED", [ins[0], ins[1], bias], [ctx.output(node)], opts)
+
+
+def softmax_tflite(ctx, x, v, axis, out, log=False):
+    """SOFTMAX / LOG_SOFTMAX over ``axis`` of tensor ``x`` (IR value ``v``) into tensor ``out`` (TFLite's kernels
+    work on the last axis: other axes are swapped there and back)."""
+    builtin, opts = ("LOG_SOFTMAX", None) if log else ("SOFTMAX", ctx.options("Softmax", beta=1.0))
+    axis %= v.ndim
+    if axis == v.ndim - 1:
+        return ctx.emit(builtin, [x], [out], opts)
+    perm = list(range(v.ndim))
+    perm[axis], perm[-1] = perm[-1], perm[axis]  # a swap: its own inverse
+    shape = tuple(v.shape[p] for p in perm)
+    xt = ctx.emit("TRANSPOSE", [x, ctx.ints(perm)], [ctx.temp(shape, v.dtype)])
+    st = ctx.unary(builtin, xt, shape, v.dtype, opts)
+    return ctx.emit("TRANSPOSE", [st, ctx.ints(perm)], [out])
+
+
+@register_lowering("softmax", "tflite")
+def _softmax_tflite(ctx, node):
+    softmax_tflite(ctx, ctx.inputs(node)[0], node.inputs[0], node.attrs.get("axis", -1), ctx.output(node))
+
+
+def standardize_tflite(ctx, x, v, n, eps, out):
+    """(x - mean) * rsqrt(var + eps) over the last ``n`` dims of tensor ``x`` (IR value ``v``) into ``out``."""
+    axes = ctx.ints(list(range(v.ndim - n, v.ndim)))
+    kept = v.shape[: v.ndim - n] + (1,) * n
+    keep = ctx.options("Reducer", keepDims=True)
+    mean = ctx.emit("MEAN", [x, axes], [ctx.temp(kept, v.dtype)], keep)
+    centred = ctx.emit("SUB", [x, mean], [ctx.temp(v.shape, v.dtype)], ctx.options("Sub"))
+    square = ctx.emit("MUL", [centred, centred], [ctx.temp(v.shape, v.dtype)], ctx.options("Mul"))
+    var = ctx.emit("MEAN", [square, axes], [ctx.temp(kept, v.dtype)], keep)
+    shifted = ctx.emit("ADD", [var, ctx.scalar(eps, v.dtype)], [ctx.temp(kept, v.dtype)], ctx.options("Add"))
+    inv = ctx.unary("RSQRT", shifted, kept, v.dtype)
+    return ctx.emit("MUL", [centred, inv], [out], ctx.options("Mul"))
+
+
+@register_lowering("standardize", "tflite")
+def _standardize_tflite(ctx, node):
+    standardize_tflite(ctx, ctx.inputs(node)[0], node.inputs[0], int(node.attrs["ndim"]), node.attrs["eps"],
+                       ctx.output(node))

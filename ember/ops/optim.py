@@ -9,6 +9,7 @@ Written as Ember ops, the update was ~20 dispatches per parameter, 2x the eager 
 """
 from __future__ import annotations
 
+from . import _tflite
 from ._core import Aval, unsupported, update_primitive
 
 
@@ -65,3 +66,6 @@ update_primitive("adam_step", _adam_step_, 2, infer=_adam_step_rule)
 
 unsupported("adam_step", "onnx", "an optimizer update: ONNX export writes inference graphs (train with Ember, "
             "export the trained model in eval mode)")
+
+
+_tflite.mark(["adam_step"], _tflite.TRAINING)

@@ -3,6 +3,7 @@ fresh numbers on every call, in the order eager code draws them)."""
 from __future__ import annotations
 
 from ..dtypes import from_name
+from . import _tflite
 from ._core import Aval, register, register_lowering, unsupported
 
 
@@ -51,3 +52,7 @@ register_lowering("normal", "onnx", _random_onnx("RandomNormal", ("mean", "mean"
 unsupported("randint", "onnx", "ONNX has no integer random draw with Ember's semantics; draw outside the model "
             "and pass the values as an input")
 unsupported("randperm", "onnx", "ONNX has no random permutation; pass the permutation as an input")
+
+
+_tflite.mark(["uniform", "normal"], "random draws (dropout in training mode): call model.eval() before exporting")
+_tflite.mark(["randint", "randperm"], "random draws: draw outside the model and pass the values as an input")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..dtypes import int64
-from . import _onnx
+from . import _onnx, _tflite
 from ._core import Aval, apply, register, register_lowering
 from ._rules import check_axes, reduce_rule
 
@@ -180,3 +180,61 @@ def _argsort_onnx(ctx, node):
     _, idx = ctx.emit("TopK", [ctx.input(node, 0), k], 2, axis=axis, largest=int(bool(a.get("descending"))),
                       sorted=1)
     ctx.emit("Identity", [idx], [ctx.output(node)])
+
+
+# TFLite
+def _tflite_axes(node):
+    axis, nd = node.attrs.get("axis"), node.inputs[0].ndim
+    if axis is None:
+        return list(range(nd))
+    return [a % nd for a in (axis if isinstance(axis, (tuple, list)) else (axis,))]
+
+
+def _tflite_reduce(builtin):
+    def lower(ctx, node):
+        (x,) = ctx.inputs(node)
+        axes = _tflite_axes(node)
+        if not axes:  # a reduction over no axes is the identity
+            ctx.alias(node, x)
+            return
+        opts = ctx.options("Reducer", keepDims=bool(node.attrs.get("keepdims", False)))
+        ctx.emit(builtin, [x, ctx.ints(axes)], [ctx.output(node)], opts)
+
+    return lower
+
+
+def _tflite_arg(builtin, kind):
+    def lower(ctx, node):
+        (x,), v = ctx.inputs(node), node.inputs[0]
+        axis, keep = node.attrs.get("axis"), bool(node.attrs.get("keepdims", False))
+        if axis is None:
+            x = ctx.emit("RESHAPE", [x, ctx.ints([-1])], [ctx.temp((v.size,), v.dtype)])
+            axis, reduced = 0, ()
+        else:
+            axis %= v.ndim
+            reduced = tuple(d for i, d in enumerate(v.shape) if i != axis)
+        opts = ctx.options(kind, outputType=ctx.type_code(node.outputs[0].dtype))
+        if not keep:
+            ctx.emit(builtin, [x, ctx.ints([axis])], [ctx.output(node)], opts)
+            return
+        res = ctx.emit(builtin, [x, ctx.ints([axis])], [ctx.temp(reduced, node.outputs[0].dtype)], opts)
+        given = node.attrs.get("axis") is not None
+        ctx.emit("EXPAND_DIMS" if given else "RESHAPE", [res, ctx.ints([axis] if given else [1] * v.ndim)],
+                 [ctx.output(node)])
+
+    return lower
+
+
+for _name, _builtin in (("sum", "SUM"), ("amax", "REDUCE_MAX"), ("amin", "REDUCE_MIN"), ("prod", "REDUCE_PROD")):
+    register_lowering(_name, "tflite", _tflite_reduce(_builtin))
+register_lowering("argmax", "tflite", _tflite_arg("ARG_MAX", "ArgMax"))
+register_lowering("argmin", "tflite", _tflite_arg("ARG_MIN", "ArgMin"))
+_tflite.mark(["argsort"], "TFLite has no sort (TOPK_V2 covers top-k only)")
+
+
+@register_lowering("cumsum", "tflite")
+def _cumsum_tflite(ctx, node):
+    import numpy as np
+
+    axis = ctx.const(np.asarray(node.attrs["axis"] % node.inputs[0].ndim, np.int32))
+    ctx.emit("CUMSUM", [ctx.inputs(node)[0], axis], [ctx.output(node)], ctx.options("Cumsum"))

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._state import STATE
 from ..backend import numpy
-from . import _onnx
+from . import _onnx, _tflite
 from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
 from ._rules import dadd, differ, dprod
 
@@ -289,3 +289,8 @@ def _lstm_seq_onnx(ctx, node):
     hs = ctx.emit("Squeeze", [y, ctx.ints([1])])  # (T, 1, B, H) -> (T, B, H)
     cs = ctx.emit("Expand", [yc, ctx.emit("Shape", [hs])])  # the last c at every step: only its last is read
     ctx.emit("Concat", [_onnx.unsqueeze(ctx, hs, [0]), _onnx.unsqueeze(ctx, cs, [0])], [ctx.output(node)], axis=0)
+
+
+_tflite.mark(["lstm_seq"], "the primitive form of an LSTM: TFLite gets the layer node (nn.LSTM); export the model "
+             "with ember.export.tflite, which keeps layer nodes")
+_tflite.mark(["lstm_seq_grad"], _tflite.TRAINING)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 
 from ..dtypes import promote
-from . import _onnx
-from ._core import Aval, apply, register, register_lowering
+from . import _onnx, _tflite
+from ._core import Aval, Unsupported, apply, register, register_lowering
 from ._rules import broadcast_shapes, check_axes, differ, dprod, dsum
 from .elementwise import unbroadcast
 
@@ -162,3 +162,61 @@ def _pad_onnx(ctx, node):
 
 register_lowering("to_device", "onnx", lambda ctx, node: ctx.emit("Identity", [ctx.input(node, 0)],
                                                                    [ctx.output(node)]))
+
+
+# TFLite
+@register_lowering("reshape", "tflite")
+def _reshape_tflite(ctx, node):
+    (x,) = ctx.inputs(node)
+    shape = [int(d) for d in node.attrs["shape"]]
+    out = node.outputs[0]
+    if sum(d == -1 for d in shape) == 0 and out.shape.count(None) == 1:
+        shape = [-1 if d is None else s for d, s in zip(out.shape, shape)]
+    if sum(d == -1 for d in shape) > 1:
+        raise Unsupported(f"reshape to {tuple(node.attrs['shape'])} with several unknown sizes",
+                          "export with fewer dynamic dims")
+    ctx.emit("RESHAPE", [x, ctx.ints(shape)], [ctx.output(node)])
+
+
+@register_lowering("permute", "tflite")
+def _permute_tflite(ctx, node):
+    ctx.emit("TRANSPOSE", [ctx.inputs(node)[0], ctx.ints(list(node.attrs["perm"]))], [ctx.output(node)])
+
+
+@register_lowering("expand", "tflite")
+def _expand_tflite(ctx, node):
+    import numpy as np
+
+    from ..dtypes import from_name
+
+    (x,), v, out = ctx.inputs(node), node.inputs[0], node.outputs[0]
+    if None not in out.shape:
+        ctx.emit("BROADCAST_TO", [x, ctx.ints(list(out.shape))], [ctx.output(node)])
+        return
+    # a dynamic target: broadcasting against zeros (size 1 where the size is unknown) gives the same tensor
+    zeros = ctx.const(np.zeros([1 if d is None else d for d in out.shape], from_name(v.dtype).np))
+    if v.dtype == "bool":
+        ctx.emit("LOGICAL_OR", [x, zeros], [ctx.output(node)])
+    else:
+        ctx.emit("ADD", [x, zeros], [ctx.output(node)], ctx.options("Add"))
+
+
+@register_lowering("cat", "tflite")
+def _cat_tflite(ctx, node):
+    axis = int(node.attrs["axis"]) % node.outputs[0].ndim
+    dtype = node.outputs[0].dtype
+    ins = [_tflite.cast_to(ctx, t, v, dtype) for t, v in zip(ctx.inputs(node), node.inputs)]
+    ctx.emit("CONCATENATION", ins, [ctx.output(node)], ctx.options("Concatenation", axis=axis))
+
+
+@register_lowering("pad", "tflite")
+def _pad_tflite(ctx, node):
+    import numpy as np
+
+    (x,), v = ctx.inputs(node), node.inputs[0]
+    pads = ctx.const(np.asarray(node.attrs["pads"], np.int32).reshape(v.ndim, 2))
+    value = ctx.scalar(node.attrs.get("value", 0.0), v.dtype)
+    ctx.emit("PADV2", [x, pads, value], [ctx.output(node)])
+
+
+register_lowering("to_device", "tflite", _tflite.identity)

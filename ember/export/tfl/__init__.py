@@ -1,10 +1,11 @@
 """TensorFlow Lite export: the exported program's IR written as a ``.tflite`` flatbuffer (optional extra
 ``tflite``: ai-edge-litert's schema classes and flatbuffers; no TensorFlow needed).
 
-Each node goes through ``lowerings.LOWERINGS[op](ctx, node)``; an op without one raises an error naming it,
-its layer and its line, with the reason from ``lowerings.UNSUPPORTED``. Dynamic dims (``dynamic_batch`` /
-``dynamic_shapes``) are ``-1`` in the tensors' ``shape_signature``: resize the inputs in the interpreter.
-The file has one signature, ``serving_default``, with the program's input and output names.
+Each node goes through its op's TFLite lowering (``register_lowering(op, "tflite", fn)`` beside the op); a layer
+node (conv, pools, norms, LSTM...) without one is written as its decomposition's primitives; an op without either
+raises an error naming it, its layer and its line, with the reason the op gives. Dynamic dims (``dynamic_batch`` /
+``dynamic_shapes``) are ``-1`` in the tensors' ``shape_signature``: resize the inputs in the interpreter. The file
+has one signature, ``serving_default``, with the program's input and output names.
 
 Example:
     >>> import ember, os, tempfile
@@ -41,15 +42,7 @@ def program_to_tflite(prog: ExportedProgram) -> bytes:
     for v in graph.inputs:
         ctx.index[v] = ctx.new_tensor(v.shape, v.dtype, v.hint)
     for node in graph.nodes:
-        ctx.node = node
-        lower = LOWERINGS.get(node.op)
-        if lower is None:
-            from ...ops import REGISTRY
-
-            prim = REGISTRY.get(node.op)
-            said = prim.unsupported.get("tflite") if prim is not None else None
-            raise ctx.error(UNSUPPORTED.get(node.op) or said or "no TFLite lowering is written for it")
-        lower(ctx, node)
+        ctx.lower(node)
     ctx.node = None
     from ... import __version__
 
@@ -69,7 +62,7 @@ def export_tflite(model, args, path=None, *, dynamic_batch=False, dynamic_shapes
         if not isinstance(args, tuple):
             args = tuple(args) if isinstance(args, list) else (args,)
         prog = export(model, args, kwargs, dynamic_shapes, dynamic_batch=dynamic_batch, input_names=input_names,
-                      output_names=output_names)
+                      output_names=output_names, keep_layers=True)
     data = program_to_tflite(prog)
     if path is not None:
         _write_atomic(os.fspath(path), data)

@@ -1,11 +1,11 @@
 """The TFLite builder context: tensors, buffers, operator codes and operators of one subgraph, written with
 the TFLite schema's object API (``ai_edge_litert.schema_py_generated``) and ``flatbuffers``.
 
-Lowerings (``lowerings.py``) see only this context: ``ctx.inputs(node)`` / ``ctx.output(node)`` give tensor
-indices, ``ctx.emit("ADD", [a, b], [out], options)`` appends an operator, ``ctx.const`` / ``ctx.ints`` add
-constant tensors, ``ctx.temp`` an intermediate, ``ctx.alias`` makes an output another tensor (no operator).
-Dynamic dims are 1 in ``shape`` and -1 in ``shape_signature``; the interpreter re-derives every shape after
-``resize_tensor_input``.
+Lowerings (written beside each op, ``register_lowering(op, "tflite", fn)``) see only this context:
+``ctx.inputs(node)`` / ``ctx.output(node)`` give tensor indices, ``ctx.emit("ADD", [a, b], [out], options)`` appends
+an operator, ``ctx.const`` / ``ctx.ints`` add constant tensors, ``ctx.temp`` an intermediate, ``ctx.alias`` makes an
+output another tensor (no operator). Dynamic dims are 1 in ``shape`` and -1 in ``shape_signature``; the interpreter
+re-derives every shape after ``resize_tensor_input``.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class TFLiteContext:
         self.operators: list = []
         self.index: dict = {}  # IR Value -> tensor index
         self.node = None  # the node being lowered (for error messages)
+        self.bodies: list = []  # the layer decompositions being lowered (innermost last)
 
     # ------------------------------------------------------------------------------------------ tensors
     def type_code(self, dtype: str) -> int:
@@ -88,6 +89,15 @@ class TFLiteContext:
                 raise self.error(f"value {v!r} is used before it is computed")
             self.index[v] = self.const(np.asarray(arr), v.hint)
         return self.index[v]
+
+    def value(self, node, i: int):
+        """The array of input ``i`` when it is a constant (weights), else None."""
+        v = node.inputs[i]
+        for body in reversed(self.bodies):
+            if v in body.constants:
+                return np.asarray(body.constants[v])
+        arr = self.graph.constants.get(v)
+        return None if arr is None else np.asarray(arr)
 
     def inputs(self, node) -> list[int]:
         return [self.tensor_of(v) for v in node.inputs]
@@ -157,6 +167,45 @@ class TFLiteContext:
             return self.emit("LOGICAL_OR", [tensor, self.scalar(False, "bool")], [out])
         return self.emit("ADD", [tensor, self.scalar(0, dtype)], [out], self.options("Add"))
 
+    # ------------------------------------------------------------------------------------------ dispatch
+    def lower(self, node) -> None:
+        """Lower one node: its op's TFLite lowering, or (a layer op without one, or one that raises
+        ``Unsupported`` before emitting anything) the primitives of its decomposition."""
+        from ...ops import REGISTRY, Unsupported
+
+        prim = REGISTRY.get(node.op)
+        fn = prim.lowering("tflite") if prim is not None else None
+        self.node = node
+        if fn is not None:
+            mark_ops = len(self.operators)
+            try:
+                fn(self, node)
+                return
+            except Unsupported as exc:
+                if node.meta.get("body") is None or len(self.operators) != mark_ops:
+                    raise self.error(exc.reason + (f"; {exc.suggest}" if exc.suggest else "")) from None
+        elif node.meta.get("body") is None:
+            said = prim.unsupported.get("tflite") if prim is not None else None
+            raise self.error(said or "no TFLite lowering is written for it")
+        self.lower_body(node)
+
+    def lower_body(self, node) -> None:
+        """Lower a layer node as its decomposition (the primitives it was traced as)."""
+        body = node.meta["body"]
+        for v, outer in zip(body.inputs, node.inputs):
+            self.index[v] = self.tensor_of(outer)
+        for v, arr in body.constants.items():
+            self.index[v] = self.const(np.asarray(arr), v.hint)
+        self.bodies.append(body)
+        try:
+            for inner in body.nodes:
+                self.lower(inner)
+        finally:
+            self.bodies.pop()
+        for v, outer in zip(body.outputs, node.outputs):
+            self.index[outer] = self.tensor_of(v)
+        self.node = node
+
     # ------------------------------------------------------------------------------------------ errors
     def error(self, reason: str) -> ExportError:
         node = self.node
@@ -168,9 +217,9 @@ class TFLiteContext:
         if node.meta.get("source"):
             where.append(f"made at {node.meta['source']}")
         return mark(ExportError(
-            f"ember.export.tflite: primitive {node.op!r}" + (f" ({', '.join(where)})" if where else "")
+            f"ember.export.tflite: op {node.op!r}" + (f" ({', '.join(where)})" if where else "")
             + f" cannot be written as TFLite: {reason}. The 'ember' format (ember.export.save) runs every "
-            "primitive; ONNX covers more layers (docs/onnx.md)."
+            "op; ONNX covers more layers (docs/onnx.md)."
         ))
 
     # ------------------------------------------------------------------------------------------ finish

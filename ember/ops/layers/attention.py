@@ -8,7 +8,7 @@ before opset 23: it gets MatMul, Softmax and a Where / Add for the mask, with a 
 """
 from __future__ import annotations
 
-from .._core import Aval, register_layer, register_lowering
+from .._core import Aval, register_layer, register_lowering, unsupported
 from .._rules import broadcast_shapes, differ
 
 
@@ -58,3 +58,6 @@ def _sdpa_onnx(ctx, node):
             scores = ctx.emit("Add", [scores, ctx.typed_input(node, 3, dt)])
     weights = ctx.emit("Softmax", [scores], [ctx.output(node, 1)] if a.get("need_weights") else None, axis=-1)
     ctx.emit("MatMul", [weights, v], [ctx.output(node, 0)])
+
+unsupported("scaled_dot_product_attention", "tflite",
+            "TFLite has no attention builtin: it is written as its decomposition (BATCH_MATMUL, SOFTMAX)")

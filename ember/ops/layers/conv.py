@@ -14,7 +14,7 @@ Attrs (plain data, one entry per spatial dim):
 """
 from __future__ import annotations
 
-from .._core import Aval, Unsupported, register_layer, register_lowering
+from .._core import Aval, Unsupported, register_layer, register_lowering, unsupported
 from .._rules import differ
 from ..conv import out_size
 
@@ -152,3 +152,146 @@ def _adaptive_onnx(global_op, window_op):
 
 register_lowering("adaptive_avg_pool", "onnx", _adaptive_onnx("GlobalAveragePool", "AveragePool"))
 register_lowering("adaptive_max_pool", "onnx", _adaptive_onnx("GlobalMaxPool", "MaxPool"))
+
+# TFLite: NCHW -> NHWC around each op (1-D layers as height-1 2-D ones); explicit padding as PADV2 + VALID
+unsupported("conv_transpose", "tflite", "TRANSPOSE_CONV is not written yet (its output shape is a tensor that a "
+            "dynamic batch would have to compute); the ONNX export has ConvTranspose")
+
+
+def _nhwc(ctx, node, pad=None, pad_value=0.0):
+    """The node's input as an NHWC tensor (zero/``pad_value`` padded when ``pad`` = ((t, b), (l, r))); returns
+    (tensor, NHWC shape)."""
+    import numpy as np
+
+    x, v = ctx.inputs(node)[0], node.inputs[0]
+    if v.ndim == 4:
+        n, c, h, w = v.shape
+        x = ctx.emit("TRANSPOSE", [x, ctx.ints([0, 2, 3, 1])], [ctx.temp((n, h, w, c), v.dtype)])
+    else:
+        n, c, w = v.shape
+        h = 1
+        x = ctx.emit("TRANSPOSE", [x, ctx.ints([0, 2, 1])], [ctx.temp((n, w, c), v.dtype)])
+        x = ctx.emit("RESHAPE", [x, ctx.ints([-1, 1, w, c])], [ctx.temp((n, 1, w, c), v.dtype)])
+    shape = (n, h, w, c)
+    if pad is not None and any(p for pair in pad for p in pair):
+        (t, b), (lf, r) = pad
+        shape = (n, h + t + b, w + lf + r, c)
+        pads = ctx.const(np.asarray([[0, 0], [t, b], [lf, r], [0, 0]], np.int32))
+        x = ctx.emit("PADV2", [x, pads, ctx.scalar(pad_value, v.dtype)], [ctx.temp(shape, v.dtype)])
+    return x, shape
+
+
+def _nchw(ctx, node, y):
+    """The NHWC result tensor ``y`` written as the node's (N, C, ...) output."""
+    out = node.outputs[0]
+    if out.ndim == 4:
+        ctx.emit("TRANSPOSE", [y, ctx.ints([0, 3, 1, 2])], [ctx.output(node)])
+        return
+    n, c, w = out.shape
+    flat = ctx.emit("RESHAPE", [y, ctx.ints([-1, w, c])], [ctx.temp((n, w, c), out.dtype)])
+    ctx.emit("TRANSPOSE", [flat, ctx.ints([0, 2, 1])], [ctx.output(node)])
+
+
+def _hw(node, values, neutral):
+    return tuple(values) if node.inputs[0].ndim == 4 else (neutral, values[0])
+
+
+def _out_nhwc(node):
+    o = node.outputs[0]
+    return (o.shape[0],) + (o.shape[2:] if o.ndim == 4 else (1,) + o.shape[2:]) + (o.shape[1],)
+
+
+@register_lowering("conv", "tflite")
+def _conv_tflite(ctx, node):
+    import numpy as np
+
+    a, v = node.attrs, node.inputs[0]
+    w = ctx.value(node, 1)
+    if v.ndim not in (3, 4) or w is None:
+        raise Unsupported("only 1-D/2-D convolutions with constant weights map to CONV_2D",
+                          "export with the weights as parameters, or to ONNX")
+    if v.ndim == 3:
+        w = w[:, :, None, :]
+    bias = ctx.value(node, 2) if len(node.inputs) > 2 else np.zeros(w.shape[0], w.dtype)
+    if bias is None:
+        raise Unsupported("a bias that is not a constant", "export with the bias as a parameter")
+    pad = _hw(node, [tuple(p) for p in a["padding"]], (0, 0))
+    (sh, sw), (dh, dw) = _hw(node, a["stride"], 1), _hw(node, a["dilation"], 1)
+    x, _ = _nhwc(ctx, node, pad)
+    out_shape, g, cin = _out_nhwc(node), int(a["groups"]), v.shape[1]
+    opts = dict(padding=ctx.s.Padding.VALID, strideH=sh, strideW=sw, dilationHFactor=dh, dilationWFactor=dw)
+    if g == 1:
+        y = ctx.emit("CONV_2D", [x, ctx.const(w.transpose(0, 2, 3, 1).copy()), ctx.const(bias)],
+                     [ctx.temp(out_shape, v.dtype)], ctx.options("Conv2D", **opts))
+    elif g == cin and w.shape[1] == 1:  # depthwise: output channel c * multiplier + m, as PyTorch's groups
+        filt = w[:, 0].transpose(1, 2, 0)[None].copy()
+        y = ctx.emit("DEPTHWISE_CONV_2D", [x, ctx.const(filt), ctx.const(bias)], [ctx.temp(out_shape, v.dtype)],
+                     ctx.options("DepthwiseConv2D", depthMultiplier=w.shape[0] // cin, **opts))
+    else:  # other groups: SPLIT the channels, one CONV_2D per group, CONCATENATION
+        parts_in = [ctx.temp(_nhwc_shape_split(ctx, x, g), v.dtype) for _ in range(g)]
+        ctx.emit("SPLIT", [ctx.scalar(3, "int32"), x], parts_in, ctx.options("Split", numSplits=g))
+        per = w.shape[0] // g
+        parts = []
+        for k, xi in enumerate(parts_in):
+            wk = w[k * per:(k + 1) * per].transpose(0, 2, 3, 1).copy()
+            parts.append(ctx.emit("CONV_2D", [xi, ctx.const(wk), ctx.const(bias[k * per:(k + 1) * per].copy())],
+                                  [ctx.temp(out_shape[:3] + (per,), v.dtype)], ctx.options("Conv2D", **opts)))
+        y = ctx.emit("CONCATENATION", parts, [ctx.temp(out_shape, v.dtype)], ctx.options("Concatenation", axis=3))
+    _nchw(ctx, node, y)
+
+
+def _nhwc_shape_split(ctx, x, g):
+    n, h, w, c = ctx.shape_of(x)
+    return (n, h, w, c // g)
+
+
+def _pool_tflite(builtin, pad_value):
+    def lower(ctx, node):
+        a, v = node.attrs, node.inputs[0]
+        if v.ndim not in (3, 4) or any(d != 1 for d in a.get("dilation") or ()):
+            raise Unsupported("only undilated 1-D/2-D pools map to a TFLite pool", "export to ONNX")
+        if builtin == "AVERAGE_POOL_2D" and (a.get("divisor_override") or (not a["count_include_pad"]
+                                                                           and any(a["padding"]))):
+            raise Unsupported("divisor_override / count_include_pad=False with padding",
+                              "pad explicitly, or export to ONNX")
+        (kh, kw), (sh, sw) = _hw(node, a["kernel"], 1), _hw(node, a["stride"], 1)
+        ph, pw = _hw(node, a["padding"], 0)
+        out_shape = _out_nhwc(node)
+        x, shape = _nhwc(ctx, node, ((ph, ph), (pw, pw)), pad_value)
+        extra = [(shape[1 + i] - k) // s + 1 for i, (k, s) in enumerate(((kh, sh), (kw, sw)))]
+        if a.get("ceil_mode") and any(e != o for e, o in zip(extra, out_shape[1:3]) if o is not None):
+            raise Unsupported("ceil_mode=True where it adds a window", "use ceil_mode=False, or export to ONNX")
+        opts = ctx.options("Pool2D", padding=ctx.s.Padding.VALID, strideH=sh, strideW=sw, filterHeight=kh,
+                           filterWidth=kw)
+        _nchw(ctx, node, ctx.emit(builtin, [x], [ctx.temp(out_shape, v.dtype)], opts))
+
+    return lower
+
+
+register_lowering("max_pool", "tflite", _pool_tflite("MAX_POOL_2D", -3.4028234663852886e38))
+register_lowering("avg_pool", "tflite", _pool_tflite("AVERAGE_POOL_2D", 0.0))
+
+
+def _adaptive_tflite(reduce_builtin, pool):
+    def lower(ctx, node):
+        v, outs = node.inputs[0], node.attrs["output_size"]
+        axes = list(range(2, v.ndim))
+        if all(o == 1 for o in outs):  # global pooling: one reduction over the spatial dims (NCHW as it is)
+            ctx.emit(reduce_builtin, [ctx.inputs(node)[0], ctx.ints(axes)], [ctx.output(node)],
+                     ctx.options("Reducer", keepDims=True))
+            return
+        spatial = v.shape[2:]
+        if pool is None or v.ndim not in (3, 4) or None in spatial or any(s % o for s, o in zip(spatial, outs)):
+            raise Unsupported("adaptive pooling into unequal bins", "its decomposition is written instead")
+        kernel = [s // o for s, o in zip(spatial, outs)]
+        node_like = type("N", (), {})()
+        node_like.inputs, node_like.outputs = node.inputs, node.outputs
+        node_like.attrs = {"kernel": kernel, "stride": kernel, "padding": [0] * len(kernel), "ceil_mode": False,
+                           "count_include_pad": True}
+        pool(ctx, node_like)
+
+    return lower
+
+
+register_lowering("adaptive_avg_pool", "tflite", _adaptive_tflite("MEAN", _pool_tflite("AVERAGE_POOL_2D", 0.0)))
+register_lowering("adaptive_max_pool", "tflite", _adaptive_tflite("REDUCE_MAX", _pool_tflite("MAX_POOL_2D", 0.0)))

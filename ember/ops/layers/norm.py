@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from .. import _onnx
-from .._core import Aval, register_layer, register_lowering
+from .._core import Aval, Unsupported, register_layer, register_lowering, unsupported
 from .._rules import differ
 
 
@@ -147,3 +147,62 @@ register_layer("log_softmax", _same)
 @register_lowering("log_softmax", "onnx")
 def _log_softmax_onnx(ctx, node):
     ctx.emit("LogSoftmax", [ctx.input(node, 0)], [ctx.output(node)], axis=int(node.attrs["axis"]))
+
+# TFLite
+unsupported("group_norm", "tflite", "TFLite has no group norm: it is written as its decomposition's primitives")
+
+
+def _per_channel(arr, ndim):
+    return np.asarray(arr).reshape((-1,) + (1,) * (ndim - 2))
+
+
+@register_lowering("batch_norm", "tflite")
+def _batch_norm_tflite(ctx, node):  # folded into one MUL and one ADD per channel
+    x, v, a = ctx.inputs(node)[0], node.inputs[0], node.attrs
+    stats = [ctx.value(node, i) for i in range(1, len(node.inputs))]
+    if any(s is None for s in stats):
+        raise Unsupported("batch norm statistics that are not constants", "export in eval mode")
+    mean, var, rest = stats[0], stats[1], stats[2:]
+    weight = rest.pop(0) if a["affine"][0] else np.ones_like(mean)
+    bias = rest.pop(0) if a["affine"][1] else np.zeros_like(mean)
+    scale = weight / np.sqrt(var + a["eps"])
+    shift = bias - mean * scale
+    dt = np.dtype(v.dtype)
+    y = ctx.emit("MUL", [x, ctx.const(_per_channel(scale, v.ndim).astype(dt))], [ctx.temp(v.shape, v.dtype)],
+                 ctx.options("Mul"))
+    ctx.emit("ADD", [y, ctx.const(_per_channel(shift, v.ndim).astype(dt))], [ctx.output(node)], ctx.options("Add"))
+
+
+@register_lowering("layer_norm", "tflite")
+def _layer_norm_tflite(ctx, node):
+    from ..nn import standardize_tflite
+
+    v, a = node.inputs[0], node.attrs
+    ins, k = ctx.inputs(node), 1
+    y = standardize_tflite(ctx, ins[0], v, int(a["ndim"]), a["eps"],
+                           ctx.output(node) if not any(a["affine"]) else ctx.temp(v.shape, v.dtype))
+    for present, builtin, kind in zip(a["affine"], ("MUL", "ADD"), ("Mul", "Add")):
+        if present:
+            k += 1
+            last = k == 1 + sum(bool(p) for p in a["affine"])
+            y = ctx.emit(builtin, [y, ins[k - 1]], [ctx.output(node) if last else ctx.temp(v.shape, v.dtype)],
+                         ctx.options(kind))
+
+
+@register_lowering("embedding", "tflite")
+def _embedding_tflite(ctx, node):  # padding_idx only stops the gradient: the lookup is a plain GATHER
+    idx, weight = ctx.inputs(node)
+    ctx.emit("GATHER", [weight, idx], [ctx.output(node)], ctx.options("Gather", axis=0))
+
+
+@register_lowering("gelu", "tflite")
+def _gelu_tflite(ctx, node):
+    approx = node.attrs.get("approximate", "none") == "tanh"
+    ctx.emit("GELU", ctx.inputs(node), [ctx.output(node)], ctx.options("Gelu", approximate=approx))
+
+
+@register_lowering("log_softmax", "tflite")
+def _log_softmax_tflite(ctx, node):
+    from ..nn import softmax_tflite
+
+    softmax_tflite(ctx, ctx.inputs(node)[0], node.inputs[0], node.attrs["axis"], ctx.output(node), log=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import Aval, Unsupported, register_layer, register_lowering
+from .._core import Aval, Unsupported, register_layer, register_lowering, unsupported
 from .._rules import differ
 
 _GATES = {"lstm": 4, "gru": 3, "rnn": 1}
@@ -100,3 +100,8 @@ def _rnn_onnx(kind):
 
 for _kind in _GATES:
     register_lowering(_kind, "onnx", _rnn_onnx(_kind))
+
+# TFLite
+for _kind in _GATES:
+    unsupported(_kind, "tflite", "UNIDIRECTIONAL_SEQUENCE_LSTM / an unrolled form is not written yet (nor for its "
+                "decomposition, lstm_seq): export recurrent models to ONNX or the ember format")

@@ -1,0 +1,103 @@
+"""Post-training int8 quantisation of an exported model (``ember.quantization.quantize``): the model is
+exported to ONNX and quantised by ``onnxruntime.quantization`` (optional extra ``onnx``).
+
+- ``mode="static"`` (PyTorch's post-training static quantisation, TFLite's ``representative_dataset``): weights
+  int8 per output channel, activations int8 with scales calibrated on ``calibration_data`` (a few batches of
+  real inputs), written as QDQ (QuantizeLinear/DequantizeLinear pairs onnxruntime fuses into int8 kernels).
+- ``mode="dynamic"``: int8 weights, activation scales computed at run time (no calibration data needed).
+
+TFLite full-integer int8 is not written yet: ``format="tflite"`` raises and says so.
+
+Example:
+    >>> import os, tempfile, ember
+    >>> from ember import nn
+    >>> model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)).eval()
+    >>> batches = [ember.randn(16, 8) for _ in range(4)]
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.int8.onnx")
+    >>> _ = ember.quantization.quantize(model, batches, path)
+    >>> import onnxruntime
+    >>> sess = onnxruntime.InferenceSession(path)
+    >>> sess.run(None, {"input": batches[0].numpy()})[0].shape
+    (16, 4)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+
+from ..errors import mark
+from .program import ExportError
+
+
+def _as_array(x):
+    return np.ascontiguousarray(x.numpy() if hasattr(x, "numpy") else np.asarray(x))
+
+
+def _batches(calibration_data):
+    """Each calibration item as a tuple of arrays (one per model input)."""
+    out = []
+    for item in calibration_data:
+        items = item if isinstance(item, (tuple, list)) else (item,)
+        out.append(tuple(_as_array(x) for x in items))
+    if not out:
+        raise mark(ExportError("ember.quantization.quantize: calibration_data is empty; pass a few batches of "
+                               "real inputs (e.g. [x for x, _ in itertools.islice(loader, 10)])"))
+    return out
+
+
+def quantize(model, calibration_data, path, *, mode="static", format="onnx", per_channel=True,
+             input_names=None, opset_version=17):
+    """Quantise ``model`` (an nn.Module in eval mode) to int8 and write it to ``path``; returns ``path``.
+
+    ``calibration_data``: an iterable of input batches (a tensor or array, or a tuple of them for a model with
+    several inputs); the first one is the export's example and dim 0 is dynamic (the batch). ``mode``: "static"
+    (calibrated activations, QDQ) or "dynamic". ``per_channel``: per-output-channel weight scales.
+    """
+    if format != "onnx":
+        raise mark(ExportError(f"ember.quantization.quantize: format={format!r} is not written yet; int8 is "
+                               "available as ONNX (format='onnx', runs in onnxruntime)"))
+    if mode not in ("static", "dynamic"):
+        raise mark(ValueError(f"ember.quantization.quantize: mode must be 'static' or 'dynamic', got {mode!r}"))
+    try:
+        from onnxruntime import quantization as ortq
+    except ImportError as exc:
+        raise mark(ImportError("int8 quantisation needs the optional extra: pip install 'ember[onnx]' "
+                               "(onnx, onnxruntime)")) from exc
+    from .. import tensor as to_tensor
+    from ..onnx import export as onnx_export
+
+    batches = _batches(calibration_data) if mode == "static" or calibration_data is not None else None
+    names = list(input_names or (["input"] if len(batches[0]) == 1 else
+                                 [f"input_{i}" for i in range(len(batches[0]))]))
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        float_path, pre_path = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "pre.onnx")
+        onnx_export(model, tuple(to_tensor(x) for x in batches[0]), float_path, input_names=names,
+                    dynamic_axes={n: {0: "batch"} for n in names}, opset_version=opset_version)
+        ortq.quant_pre_process(float_path, pre_path, skip_symbolic_shape=True)
+        out_tmp = os.path.join(tmp, "int8.onnx")
+        if mode == "static":
+            ortq.quantize_static(pre_path, out_tmp, _Reader(names, batches), quant_format=ortq.QuantFormat.QDQ,
+                                 per_channel=per_channel, activation_type=ortq.QuantType.QInt8,
+                                 weight_type=ortq.QuantType.QInt8,
+                                 calibrate_method=ortq.CalibrationMethod.MinMax)
+        else:
+            ortq.quantize_dynamic(pre_path, out_tmp, per_channel=per_channel, weight_type=ortq.QuantType.QInt8)
+        os.replace(out_tmp, os.fspath(path))  # atomic: a crash leaves the previous file
+    return path
+
+
+class _Reader:
+    """onnxruntime's CalibrationDataReader protocol: ``get_next()`` -> {input name: array} or None."""
+
+    def __init__(self, names, batches):
+        self._it = iter([dict(zip(names, b)) for b in batches])
+
+    def get_next(self):
+        return next(self._it, None)
+
+    def rewind(self):  # not needed for MinMax calibration
+        pass
