@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 import ember
@@ -41,6 +42,22 @@ def _backward_bad_gradient_shape():
 def _set_wrong_shape():
     x = ember.ones(2, 3)
     x[0] = ember.ones(4)
+
+
+def _bce_model():
+    from ember import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    return model
+
+
+def _dict_with_a_wrong_key():
+    from ember import keras
+
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    model = keras.Model([a, b], keras.layers.Dense(1)(keras.layers.concatenate([a, b])))
+    model({"a": np.ones((2, 3), "float32"), "c": np.ones((2, 2), "float32")})
 
 
 # (id, call, error type, words the message must contain, whether the message carries this file's line;
@@ -341,6 +358,11 @@ CASES_TORCH_API = [
 ]
 
 
+CASES_TORCH_API += [
+    ("keras_input_dict_key", _dict_with_a_wrong_key, ValueError, ["missing ['b']", "['c']", "['a', 'b']"], None),
+]
+
+
 def test_enough_cases():
     assert len(CASES) >= 30
     assert len(CASES_TORCH_API) >= 30
@@ -369,7 +391,10 @@ WARNINGS = [  # mistakes PyTorch lets pass with a warning (or silently): Ember w
     ("dropout2d_3d", lambda: ember.nn.functional.dropout2d(_ones(2, 3, 4)), ["(N, C, L)", "F.dropout1d"]),
     ("dataset_stops_early", lambda: list(_ShortDataset()), ["stopped after 3 items", "len() says 5",
                                                             "dataset[3]"]),
+    ("keras_bce_on_class_labels", lambda: _bce_model().fit(np.zeros((8, 4), "float32"), np.arange(8) % 5, verbose=0),
+     ["binary_crossentropy", "[0, 4]", "sparse_categorical_crossentropy"]),
 ]
+
 
 
 class _ShortDataset(ember.utils.data.Dataset):

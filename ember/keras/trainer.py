@@ -243,6 +243,7 @@ class Trainer:
     ):
         """Train for ``epochs`` epochs; returns the ``History`` callback."""
         self._assert_compiled("fit")
+        _check_binary_labels(self.loss, y)
         data = adapt(x, y, sample_weight)
         val = None
         if validation_split:
@@ -459,3 +460,31 @@ def _with_class_weight(data, class_weight):
 
 
 __all__ = ["Trainer", "call_loss"]
+
+
+def _is_binary_crossentropy(loss) -> bool:
+    name = loss if isinstance(loss, str) else getattr(loss, "name", None) or getattr(loss, "__name__", "")
+    return str(name) in ("binary_crossentropy", "BinaryCrossentropy", "bce")
+
+
+def _check_binary_labels(loss, y) -> None:
+    """Binary cross-entropy on labels outside [0, 1] (multi-class integer labels, say) trains on nonsense with no
+    error in Keras either: warn once, on the host data, with the range seen (read before any step is traced)."""
+    losses = list(loss.values()) if isinstance(loss, dict) else list(loss) if isinstance(loss, (list, tuple)) \
+        else [loss]
+    if y is None or not any(_is_binary_crossentropy(item) for item in losses):
+        return
+    try:
+        arr = np.asarray(y.numpy() if hasattr(y, "numpy") else y)
+    except (TypeError, ValueError):
+        return  # a dataset or generator: nothing to look at up front
+    if arr.dtype.kind not in "biuf" or arr.size == 0:
+        return
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0 or hi > 1:
+        import warnings
+
+        warnings.warn(f"fit: the loss is binary_crossentropy but the labels range over [{lo:g}, {hi:g}], not [0, 1]"
+                      f" ({len(np.unique(arr))} distinct values). For integer class labels use "
+                      "'sparse_categorical_crossentropy' with a softmax output; for one-hot labels "
+                      "'categorical_crossentropy'.", stacklevel=3)

@@ -205,7 +205,10 @@ class Functional(Model):
                 return {id(self._inputs_struct[k]): v for k, v in inputs.items() if k in self._inputs_struct}
             missing = [n for n in names if n not in inputs]
             if missing:
-                raise ValueError(f"model {self.name!r}: input dict is missing {missing} (inputs are {names})")
+                unknown = [k for k in inputs if k not in names]
+                extra = f"; it has keys {unknown} that are not input names" if unknown else ""
+                raise ValueError(f"model {self.name!r}: input dict is missing {missing}{extra} (the model's "
+                                 f"inputs are {names}: key the dict by those names)")
             return {id(t): inputs[n] for t, n in zip(self.inputs, names)}
         flat = flatten(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if len(flat) != len(self.inputs):
