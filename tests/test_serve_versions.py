@@ -48,8 +48,9 @@ def test_new_version_swaps_in_under_load_without_dropping_a_request(tmp_path):
     with Server({"m": base}, port=0, poll_seconds=0.1, log=lambda m: None) as server:
         def client():
             while not stop.is_set():
+                sent = time.monotonic()
                 status, doc = call(server.url + "/v1/models/m:predict", {"instances": X.tolist()})
-                results.append((time.monotonic(), status, doc))
+                results.append(((sent, time.monotonic()), status, doc))
 
         threads = [threading.Thread(target=client) for _ in range(4)]
         for t in threads:
@@ -73,8 +74,10 @@ def test_new_version_swaps_in_under_load_without_dropping_a_request(tmp_path):
         match = [v for v, want in answers.items() if np.allclose(got, want, rtol=1e-5, atol=1e-5)]
         assert len(match) == 1
         which.append((when, match[0]))
-    assert all(v == 1 for when, v in which if when < swap_started)
-    assert all(v == 2 for when, v in which if when > swapped + 0.1)
+    # answered before the new version was published: the old one; sent after the swap was seen: the new one
+    # (a request sent before the swap may finish after it with either answer, on a loaded machine)
+    assert all(v == 1 for (_, done), v in which if done < swap_started)
+    assert all(v == 2 for (sent, _), v in which if sent > swapped)
     assert any(v == 2 for _, v in which)
 
 
