@@ -19,10 +19,11 @@ import json
 import math
 import os
 import struct
-import tempfile
 import types
 
 import numpy as np
+
+from ._atomic import atomic_open
 
 __all__ = ["save", "load", "save_safetensors", "load_safetensors", "safe_globals", "add_safe_globals",
            "get_safe_globals", "clear_safe_globals"]
@@ -95,20 +96,10 @@ def _write_file(path, arrays: dict, metadata: dict | None) -> None:
             path.write(arrays[key].tobytes())
         return
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(head)
-            for key in order:
-                f.write(memoryview(arrays[key]).cast("B"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, ".safetensors") as f:
+        f.write(head)
+        for key in order:
+            f.write(memoryview(arrays[key]).cast("B"))
 
 
 def _sniff(raw: bytes) -> str | None:

@@ -28,11 +28,11 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from .._atomic import atomic_open
 from ..errors import mark
 from ..graph.serialize import SerializeError, graph_from_json, graph_to_json
 from .program import ExportedProgram, TensorSpec
@@ -97,19 +97,9 @@ def save(program, path) -> None:
     path = os.fspath(path)
     if os.path.isdir(path):
         path = os.path.join(path, DEFAULT_NAME)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".ember", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_zip(f, doc, arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_dir(folder)
+    with atomic_open(path, ".ember") as f:
+        _write_zip(f, doc, arrays)
+    _fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def _fsync_dir(folder) -> None:

@@ -26,6 +26,7 @@ import os
 
 import numpy as np
 
+from .._atomic import write_atomic
 from ..graph import opinfo
 from ..ops import REGISTRY, Unsupported
 
@@ -440,11 +441,7 @@ def _write(proto, f) -> None:
     if hasattr(f, "write"):
         f.write(data)
         return
-    path = os.fspath(f)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as fh:  # atomic: a crash mid-save leaves the previous file
-        fh.write(data)
-    os.replace(tmp, path)
+    write_atomic(f, data, ".onnx")  # a crash mid-save leaves the previous file
 
 
 def export_session(module_or_fn, *example_args):

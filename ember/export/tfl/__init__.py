@@ -20,8 +20,8 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 
+from ..._atomic import write_atomic
 from ...errors import mark
 from ..program import ExportedProgram, ExportError
 from .builder import TFLiteContext
@@ -70,15 +70,4 @@ def export_tflite(model, args, path=None, *, dynamic_batch=False, dynamic_shapes
 
 
 def _write_atomic(path, data: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tflite", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_atomic(path, data, ".tflite")
