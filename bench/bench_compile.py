@@ -189,7 +189,7 @@ def print_torch_alone(rows, names, quick):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     quick = "--quick" in argv
-    names = [a for a in argv if a in WORKLOADS] or list(WORKLOADS)
+    names = [a for a in argv if a in WORKLOADS] or list(STEPS)
     if "--torch-worker" in argv:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         return _torch_worker(names, quick)

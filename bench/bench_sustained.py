@@ -13,8 +13,10 @@ The machine may be shared: every loop also records ``others' CPU``, the CPU time
 during the loop (``/proc/stat`` busy time minus this process's own ``/proc/self/stat`` time), in cores. A
 figure measured while others used a core or more is noisy; the table shows it beside every median.
 
-Also printed: the peak RSS of each contender's process (MB). Achieved GFLOP/s per step is not reported yet
-(it needs a FLOP count per workload).
+Also printed: the peak RSS of each contender's process (MB), and achieved GFLOP/s: the FLOPs of one training
+step (counted once by ``torch.utils.flop_counter.FlopCounterMode`` in the PyTorch worker, the same program for
+every contender) times steps/s, beside the peak of a 2048x2048x2048 float32 matmul measured in each worker
+process (NumPy's BLAS for Ember, ``torch.mm`` for PyTorch) at the same thread count.
 
 Run: python -m bench.bench_sustained [--quick] [--seconds S] [--repeats N] [--threads 1 2] [workload ...]
 (``--quick``: 1.5 s loops; a full run uses 8 s loops; both 3 repeats, 1 and 2 threads.)
@@ -31,7 +33,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONTENDERS = ("ember eager", "ember compiled", "torch eager")
-NAMES = ("seed_linear", "mlp", "cnn", "lstm", "transformer")
+NAMES = ("seed_linear", "mlp", "cnn", "lstm", "transformer", "vgg_block", "resnet_block", "word_lm")
 N_BATCHES, WARMUP = 16, 10
 
 
@@ -79,6 +81,32 @@ def _sustained(step, batches, seconds):
     return {"steps_s": steps / elapsed, "steps": steps, "own_cpu": cpu.own_cores, "others_cpu": cpu.others_cores}
 
 
+def _matmul_peak_gflops(lib) -> float:
+    """GFLOP/s of a 2048^3 float32 matmul in this process (median of 5 after one warm-up)."""
+    import numpy as np
+
+    n = 2048
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    mm = (lambda: lib.mm(x, x)) if lib.__name__ == "torch" else (lambda: a @ a)
+    x = lib.from_numpy(a) if lib.__name__ == "torch" else None
+    mm()
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        mm()
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def _step_flops(step, batch) -> float:
+    """FLOPs of one PyTorch training step (forward, backward; the optimizer's elementwise work is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step(*batch)
+    return float(counter.get_total_flops())
+
+
 def worker(contender, threads, names, seconds):
     """Child process: one contender, every workload in turn; prints one JSON line."""
     import resource
@@ -100,9 +128,13 @@ def worker(contender, threads, names, seconds):
         step = make(name, lib)[2]
         if contender == "ember compiled":
             step = lib.compile(step)
-        result = _sustained(step, make_batches(name, lib, N_BATCHES), seconds)
+        batches = make_batches(name, lib, N_BATCHES)
+        result = _sustained(step, batches, seconds)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if contender.startswith("torch"):
+            result["flops"] = _step_flops(step, batches[0])
         out[name] = result
+    out["_peak_gflops"] = _matmul_peak_gflops(lib)
     print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -126,7 +158,8 @@ def measure(names, threads_list, seconds, repeats):
             for c in CONTENDERS:
                 got[t][c].append(_run(c, t, names, seconds))
                 print(f"  {c}, {t} thread(s): " + ", ".join(  # progress, so a cut-short run still tells
-                    f"{n} {r['steps_s']:.2f}/s (others {r['others_cpu']:.2f})" for n, r in got[t][c][-1].items()),
+                    f"{n} {r['steps_s']:.2f}/s (others {r['others_cpu']:.2f})" for n, r in got[t][c][-1].items()
+                    if not n.startswith("_")),
                     file=sys.stderr, flush=True)
         print(f"  repeat {rep + 1}/{repeats} done", file=sys.stderr, flush=True)
     return got
@@ -146,6 +179,23 @@ def summarize(got, names):
                           max(r[name]["peak_rss_mb"] for r in runs))
             table[t][name] = row
     return table
+
+
+def flops_lines(got, table, names):
+    """Achieved GFLOP/s per contender and its share of the same process's 2048^3 matmul peak."""
+    lines = []
+    for t, per in got.items():
+        flops = {n: statistics.median(r[n]["flops"] for r in per["torch eager"]) for n in names}
+        peaks = {c: statistics.median(r["_peak_gflops"] for r in runs) for c, runs in per.items()}
+        lines.append(f"\n{t} thread(s): achieved GFLOP/s (% of the 2048^3 matmul peak: "
+                     + ", ".join(f"{c} {p:.0f}" for c, p in peaks.items()) + " GFLOP/s)")
+        for name in names:
+            cells = []
+            for c in CONTENDERS:
+                g = flops[name] * table[t][name][c][0] / 1e9
+                cells.append(f"{c} {g:.1f} ({100 * g / peaks[c]:.0f}%)")
+            lines.append(f"{name:12s} {flops[name] / 1e9:7.2f} GFLOP/step  " + "  ".join(cells))
+    return lines
 
 
 def report(table, names):
@@ -191,7 +241,7 @@ def main(argv=None):
           f"{args.repeats} repeats, threads {args.threads}", flush=True)
     got = measure(args.workloads, args.threads, seconds, args.repeats)
     table = summarize(got, args.workloads)
-    print("\n".join(report(table, args.workloads)))
+    print("\n".join(report(table, args.workloads) + flops_lines(got, table, args.workloads)))
     print(f"load average after: {os.getloadavg()}")
     if args.json:
         with open(args.json, "w") as f:

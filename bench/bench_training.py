@@ -8,7 +8,7 @@ import sys
 
 import ember
 from bench.harness import compare, print_table, torch_or_none
-from bench.workloads import WORKLOADS, make
+from bench.workloads import make
 
 GOALS = {"seed_linear": 1.0, "mlp": 0.9, "cnn": 0.6, "lstm": 0.6, "transformer": 0.6}
 STEPS = {"seed_linear": 200, "mlp": 20, "cnn": 3, "lstm": 2, "transformer": 2}
@@ -17,7 +17,7 @@ STEPS = {"seed_linear": 200, "mlp": 20, "cnn": 3, "lstm": 2, "transformer": 2}
 def main(names=None):
     torch = torch_or_none()
     rows = []
-    for name in names or list(WORKLOADS):
+    for name in names or list(STEPS):
         _, _, e_step = make(name, ember)
         t_step = make(name, torch)[2] if torch else None
         row = compare(name, e_step, t_step, STEPS[name], rounds=3, unit="ms")
