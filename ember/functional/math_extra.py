@@ -15,8 +15,46 @@ from ..errors import mark, with_user_line
 from ..tensor import Tensor
 from .math import _float_input, _unary, binary
 
-asin, acos, atan, sinh, cosh, asinh, acosh, atanh = (
-    _unary(n) for n in ("asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh"))
+asin = _unary("asin", """The arcsine of each element, in radians (``arcsin`` is the same function).
+
+    >>> ember.asin(ember.tensor([0.0, 1.0]))
+    tensor([0.0000, 1.5708])
+    """)
+acos = _unary("acos", """The arccosine of each element, in radians (``arccos`` is the same function).
+
+    >>> ember.acos(ember.tensor([1.0, 0.0]))
+    tensor([0.0000, 1.5708])
+    """)
+atan = _unary("atan", """The arctangent of each element, in radians (``arctan`` is the same function).
+
+    >>> ember.atan(ember.tensor([0.0, 1.0]))
+    tensor([0.0000, 0.7854])
+    """)
+sinh = _unary("sinh", """The hyperbolic sine, elementwise.
+
+    >>> ember.sinh(ember.tensor([0.0, 1.0]))
+    tensor([0.0000, 1.1752])
+    """)
+cosh = _unary("cosh", """The hyperbolic cosine, elementwise.
+
+    >>> ember.cosh(ember.tensor([0.0, 1.0]))
+    tensor([1.0000, 1.5431])
+    """)
+asinh = _unary("asinh", """The inverse hyperbolic sine, elementwise (``arcsinh`` is the same function).
+
+    >>> ember.asinh(ember.tensor([0.0, 1.0]))
+    tensor([0.0000, 0.8814])
+    """)
+acosh = _unary("acosh", """The inverse hyperbolic cosine, elementwise (NaN below 1; ``arccosh`` is the same function).
+
+    >>> ember.acosh(ember.tensor([1.0, 2.0]))
+    tensor([0.0000, 1.3170])
+    """)
+atanh = _unary("atanh", """The inverse hyperbolic tangent, elementwise (``arctanh`` is the same function).
+
+    >>> ember.atanh(ember.tensor([0.0, 0.5]))
+    tensor([0.0000, 0.5493])
+    """)
 for _fn in (asin, acos, atan, sinh, cosh, asinh, acosh, atanh):
     _fn.__module__ = __name__  # so functional.PUBLIC exports them as this module's
 
