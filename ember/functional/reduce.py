@@ -12,8 +12,7 @@ from .math import cast, exp, log, sqrt
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 values_indices.__doc__ = """The ``(values, indices)`` pair that ``max``/``min`` over a dim, ``sort``, ``topk``,
-``kthvalue``
-and ``median`` return (a named tuple, as PyTorch's ``return_types``).
+``kthvalue`` and ``median`` return (a named tuple, as PyTorch's ``return_types``).
 
 >>> v, i = ember.max(ember.tensor([[1, 5], [7, 2]]), dim=1)
 >>> i
