@@ -467,18 +467,40 @@ def mul(input, other):
 
 
 def div(input, other, rounding_mode=None):
-    """``input / other`` (true division, so integers give floats); ``rounding_mode`` 'floor' or 'trunc' rounds.
+    """``input / other`` (true division, so integers give floats); ``rounding_mode`` 'floor' or 'trunc' rounds
+    (and keeps integer inputs integer).
 
     >>> ember.div(ember.tensor([7, -7]), 2)
     tensor([ 3.5000, -3.5000])
     >>> ember.div(ember.tensor([7, -7]), 2, rounding_mode="trunc")
-    tensor([ 3., -3.])
+    tensor([ 3, -3])
     """
     if rounding_mode == "floor":
         return binary("floordiv", input, other)
     if rounding_mode == "trunc":
+        if _is_integral(input) and _is_integral(other):
+            return _trunc_int_div(input, other)
         return trunc(true_divide(input, other))
+    if rounding_mode is not None:
+        raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
     return true_divide(input, other)
+
+
+def _is_integral(v):
+    return v._data.dtype.kind in "iu" if isinstance(v, Tensor) else isinstance(v, int) and not isinstance(v, bool)
+
+
+def _trunc_int_div(input, other):
+    """Integer division rounded toward zero, exactly (no float round trip): the floor quotient, plus one where
+    the division is inexact and the signs differ."""
+    q = binary("floordiv", input, other)
+    inexact = binary("ne", q * other, input)
+    a_neg, b_neg = (binary("lt", v, 0) if isinstance(v, Tensor) else v < 0 for v in (input, other))
+    if isinstance(b_neg, Tensor):
+        signs_differ = logical_xor(a_neg, b_neg)
+    else:  # a Python int divisor
+        signs_differ = logical_not(a_neg) if b_neg else a_neg
+    return q + cast(logical_and(inexact, signs_differ), q.dtype)
 
 
 def floor_divide(input, other):
