@@ -1,6 +1,7 @@
 """The docstring examples of every ``ember`` module run here (one test per module that has any), so an example
 that stops matching the code fails CI. A module whose examples need something this machine may lack is listed
-in ``NEEDS`` and skipped with the reason when it is absent (never silently).
+in ``NEEDS`` and skipped with the reason when it is absent (never silently). As in PyTorch's docs, an example
+may use ``ember`` and ``F`` (``ember.nn.functional``) without importing them; a module's own names come first.
 """
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import importlib
 from pathlib import Path
 
 import pytest
+
+import ember
+import ember.nn.functional
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,9 +49,10 @@ def test_docstring_examples_run(name):
     if check is not None and not check():
         pytest.skip(reason)
     module = importlib.import_module(name)
+    globs = {"ember": ember, "F": ember.nn.functional, **vars(module)}
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    tests = [t for t in finder.find(module, name) if t.examples]
+    tests = [t for t in finder.find(module, name, globs=globs) if t.examples]
     for test in tests:
         runner.run(test)
     result = runner.summarize(verbose=False)

@@ -105,6 +105,12 @@ def setitem(x: Tensor, key, value) -> None:
 
 
 def gather(input, dim, index):
+    """Values of ``input`` picked along ``dim`` by ``index`` (``out[i][j] = input[i][index[i][j]]`` for dim 1).
+
+    >>> ember.gather(ember.tensor([[1, 2], [3, 4]]), 1, ember.tensor([[1, 0], [0, 0]]))
+    tensor([[2, 1],
+            [3, 3]])
+    """
     if index._data.dtype.kind not in "iu":
         raise mark(with_user_line(RuntimeError(
             f"gather: index must be an integer (int64) tensor, got {index.dtype.name}; use index.long()"), 2))
@@ -112,11 +118,22 @@ def gather(input, dim, index):
 
 
 def scatter_add(input, dim, index, src):
+    """A copy of ``input`` with ``src``'s values added at the positions ``index`` names along ``dim``
+    (repeated positions accumulate).
+
+    >>> ember.scatter_add(ember.zeros(3), 0, ember.tensor([0, 2, 0]), ember.tensor([1.0, 2.0, 3.0]))
+    tensor([4., 0., 2.])
+    """
     return apply("scatter_add", input, index, src, axis=dim % max(input.ndim, 1))
 
 
 def scatter(input, dim, index, src=None, value=None, reduce=None):
-    """Out-of-place torch.scatter: positions named by ``index`` take values from ``src`` (or ``value``)."""
+    """Out-of-place torch.scatter: positions named by ``index`` take values from ``src`` (or ``value``).
+
+    >>> ember.scatter(ember.zeros(2, 3), 1, ember.tensor([[2], [0]]), value=1.0)
+    tensor([[0., 0., 1.],
+            [1., 0., 0.]])
+    """
     if src is None:
         src = input._scalar(value).expand(*index.shape)
     elif not isinstance(src, Tensor):
@@ -132,6 +149,12 @@ def scatter(input, dim, index, src=None, value=None, reduce=None):
 
 
 def index_select(input, dim, index):
+    """The entries of ``input`` along ``dim`` at the integer positions in the 1-D ``index``.
+
+    >>> ember.index_select(ember.tensor([[1, 2], [3, 4], [5, 6]]), 0, ember.tensor([2, 0]))
+    tensor([[5, 6],
+            [1, 2]])
+    """
     dim = dim % max(input.ndim, 1)
     if index.ndim > 1:
         raise mark(with_user_line(IndexError(
@@ -141,12 +164,24 @@ def index_select(input, dim, index):
 
 
 def index_add(input, dim, index, source, alpha=1):
+    """A copy of ``input`` with ``alpha * source`` added at the positions ``index`` names along ``dim``.
+
+    >>> ember.index_add(ember.zeros(3, 2), 0, ember.tensor([0, 2]), ember.ones(2, 2))
+    tensor([[1., 1.],
+            [0., 0.],
+            [1., 1.]])
+    """
     dim = dim % max(input.ndim, 1)
     spec, tensors = normalize_key(input, (slice(None),) * dim + (index,))
     return apply("index_put", input, source * alpha if alpha != 1 else source, *tensors, index=spec, accumulate=True)
 
 
 def masked_fill(input, mask, value):
+    """A copy of ``input`` with ``value`` where the (broadcast) bool ``mask`` is True.
+
+    >>> ember.masked_fill(ember.tensor([1.0, 2.0, 3.0]), ember.tensor([True, False, True]), -1.0)
+    tensor([-1.,  2., -1.])
+    """
     from .math import where
 
     if mask._data.dtype.kind != "b":
@@ -157,6 +192,11 @@ def masked_fill(input, mask, value):
 
 
 def masked_select(input, mask):
+    """The elements of ``input`` where the bool ``mask`` is True, as a 1-D tensor.
+
+    >>> ember.masked_select(ember.tensor([[1, 2], [3, 4]]), ember.tensor([[True, False], [False, True]]))
+    tensor([1, 4])
+    """
     from .shape import broadcast_tensors
 
     x, m = broadcast_tensors(input, mask)
@@ -164,6 +204,14 @@ def masked_select(input, mask):
 
 
 def nonzero(input, as_tuple=False):
+    """The indices of nonzero elements as an (n, ndim) int64 tensor, or a tuple of 1-D tensors with ``as_tuple``.
+
+    >>> ember.nonzero(ember.tensor([[0, 1], [2, 0]]))
+    tensor([[0, 1],
+            [1, 0]])
+    >>> ember.nonzero(ember.tensor([0, 3, 4]), as_tuple=True)
+    (tensor([1, 2]),)
+    """
     from .. import backend
 
     input._data_access("nonzero")  # the result's shape depends on the values (a graph break)
@@ -175,6 +223,12 @@ def nonzero(input, as_tuple=False):
 
 
 def argwhere(input):
+    """The indices of nonzero elements as an (n, ndim) tensor (as ``nonzero``).
+
+    >>> ember.argwhere(ember.tensor([0.0, 1.5, 2.0]))
+    tensor([[1],
+            [2]])
+    """
     return nonzero(input)
 
 
@@ -187,12 +241,26 @@ def _tri_mask(x, diagonal, lower):
 
 
 def tril(input, diagonal=0):
+    """The lower triangle (``j <= i + diagonal``) of the last two dims; the rest is zero.
+
+    >>> ember.tril(ember.ones(3, 3))
+    tensor([[1., 0., 0.],
+            [1., 1., 0.],
+            [1., 1., 1.]])
+    """
     from .math import where
 
     return where(_tri_mask(input, diagonal, True), input, _zero_of(input))
 
 
 def triu(input, diagonal=0):
+    """The upper triangle (``j >= i + diagonal``) of the last two dims; the rest is zero.
+
+    >>> ember.triu(ember.ones(3, 3), diagonal=1)
+    tensor([[0., 1., 1.],
+            [0., 0., 1.],
+            [0., 0., 0.]])
+    """
     from .math import where
 
     return where(_tri_mask(input, diagonal, False), input, _zero_of(input))

@@ -10,6 +10,14 @@ from .reduce import _axes, logsumexp
 
 @autocast_op
 def matmul(input, other):
+    """The matrix product with NumPy/PyTorch's rules: vector-vector is a dot product, a vector is treated as a
+    row/column and its dim dropped afterwards, and leading (batch) dims broadcast.
+
+    >>> ember.matmul(ember.tensor([[1.0, 2.0], [3.0, 4.0]]), ember.tensor([1.0, 1.0]))
+    tensor([3., 7.])
+    >>> ember.matmul(ember.ones(5, 2, 3), ember.ones(3, 4)).shape
+    ember.Size([5, 2, 4])
+    """
     return _matmul(input, other)
 
 
@@ -21,6 +29,11 @@ def _matmul(input, other):  # not autocast: for mv and dot, which autocast lists
 
 @autocast_op
 def mm(input, mat2):
+    """The product of two 2-D matrices (no broadcasting; see ``matmul``).
+
+    >>> ember.mm(ember.tensor([[1.0, 2.0]]), ember.tensor([[3.0], [4.0]]))
+    tensor([[11.]])
+    """
     if input.ndim != 2 or mat2.ndim != 2:
         raise mark(with_user_line(RuntimeError(
             f"mm: expected 2-D tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}; use matmul "
@@ -30,6 +43,11 @@ def mm(input, mat2):
 
 @autocast_op
 def bmm(input, mat2):
+    """Batched matrix product of (b, n, m) and (b, m, p) tensors.
+
+    >>> ember.bmm(ember.ones(3, 2, 4), ember.ones(3, 4, 5)).shape
+    ember.Size([3, 2, 5])
+    """
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
         raise mark(with_user_line(RuntimeError(
             f"bmm: expected 3-D tensors with the same batch size, got {tuple(input.shape)} and "
@@ -39,11 +57,21 @@ def bmm(input, mat2):
 
 @autocast_op
 def mv(input, vec):
+    """The product of a 2-D matrix and a 1-D vector.
+
+    >>> ember.mv(ember.tensor([[1.0, 2.0], [3.0, 4.0]]), ember.tensor([1.0, -1.0]))
+    tensor([-1., -1.])
+    """
     return _matmul(input, vec)
 
 
 @autocast_op
 def dot(input, other):
+    """The inner product of two 1-D tensors (a 0-d tensor).
+
+    >>> ember.dot(ember.tensor([1.0, 2.0]), ember.tensor([3.0, 4.0]))
+    tensor(11.)
+    """
     if input.ndim != 1 or other.ndim != 1:
         raise mark(with_user_line(RuntimeError(
             f"dot: 1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors"), 2))
@@ -51,10 +79,25 @@ def dot(input, other):
 
 
 def outer(input, vec2):
+    """The outer product of two 1-D tensors: ``out[i, j] = input[i] * vec2[j]``.
+
+    >>> ember.outer(ember.tensor([1, 2]), ember.tensor([1, 10, 100]))
+    tensor([[  1,  10, 100],
+            [  2,  20, 200]])
+    """
     return input.reshape(-1, 1) * vec2.reshape(1, -1)
 
 
 def einsum(equation, *operands):
+    """Einstein summation over the operands, following the subscripts in ``equation``.
+
+    >>> a, b = ember.ones(2, 3), ember.ones(3, 4)
+    >>> ember.einsum("ij,jk->ik", a, b)
+    tensor([[3., 3., 3., 3.],
+            [3., 3., 3., 3.]])
+    >>> ember.einsum("ii", ember.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor(5.)
+    """
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     return apply("einsum", *operands, equation=equation)
@@ -81,6 +124,11 @@ def softmax(input, dim=None, dtype=None):
 
 @autocast_op
 def log_softmax(input, dim=None, dtype=None):
+    """``log(softmax(x))`` along ``dim``, computed stably.
+
+    >>> ember.log_softmax(ember.tensor([0.0, 0.0]), dim=0)
+    tensor([-0.6931, -0.6931])
+    """
     if dtype is not None:
         input = input.to(dtype)
     dim = _default_dim(input, dim, "log_softmax")

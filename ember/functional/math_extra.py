@@ -15,14 +15,56 @@ from ..errors import mark, with_user_line
 from ..tensor import Tensor
 from .math import _float_input, _unary, binary
 
-asin, acos, atan, sinh, cosh, asinh, acosh, atanh = (
-    _unary(n) for n in ("asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh"))
+asin = _unary("asin", """The arcsine of each element, in radians (``arcsin`` is the same function).
+
+    >>> ember.asin(ember.tensor([0.0, 1.0]))
+    tensor([0.0000, 1.5708])
+    """)
+acos = _unary("acos", """The arccosine of each element, in radians (``arccos`` is the same function).
+
+    >>> ember.acos(ember.tensor([1.0, 0.0]))
+    tensor([0.0000, 1.5708])
+    """)
+atan = _unary("atan", """The arctangent of each element, in radians (``arctan`` is the same function).
+
+    >>> ember.atan(ember.tensor([0.0, 1.0]))
+    tensor([0.0000, 0.7854])
+    """)
+sinh = _unary("sinh", """The hyperbolic sine, elementwise.
+
+    >>> ember.sinh(ember.tensor([0.0, 1.0]))
+    tensor([0.0000, 1.1752])
+    """)
+cosh = _unary("cosh", """The hyperbolic cosine, elementwise.
+
+    >>> ember.cosh(ember.tensor([0.0, 1.0]))
+    tensor([1.0000, 1.5431])
+    """)
+asinh = _unary("asinh", """The inverse hyperbolic sine, elementwise (``arcsinh`` is the same function).
+
+    >>> ember.asinh(ember.tensor([0.0, 1.0]))
+    tensor([0.0000, 0.8814])
+    """)
+acosh = _unary("acosh", """The inverse hyperbolic cosine, elementwise (NaN below 1; ``arccosh`` is the same function).
+
+    >>> ember.acosh(ember.tensor([1.0, 2.0]))
+    tensor([0.0000, 1.3170])
+    """)
+atanh = _unary("atanh", """The inverse hyperbolic tangent, elementwise (``arctanh`` is the same function).
+
+    >>> ember.atanh(ember.tensor([0.0, 0.5]))
+    tensor([0.0000, 0.5493])
+    """)
 for _fn in (asin, acos, atan, sinh, cosh, asinh, acosh, atanh):
     _fn.__module__ = __name__  # so functional.PUBLIC exports them as this module's
 
 
 def atan2(input, other):
-    """The angle of the point (other, input) in radians, in (-pi, pi] (``torch.atan2``)."""
+    """The angle of the point (other, input) in radians, in (-pi, pi] (``torch.atan2``).
+
+    >>> ember.atan2(ember.tensor([1.0, -1.0]), ember.tensor([0.0, -1.0]))
+    tensor([ 1.5708, -2.3562])
+    """
     if isinstance(input, Tensor):
         input = _float_input(input)
     if isinstance(other, Tensor):
@@ -42,19 +84,32 @@ def _check_ndim(name, **tensors):
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
-    """``beta * input + alpha * (mat1 @ mat2)`` (``torch.addmm``); ``input`` broadcasts to the product."""
+    """``beta * input + alpha * (mat1 @ mat2)`` (``torch.addmm``); ``input`` broadcasts to the product.
+
+    >>> ember.addmm(ember.ones(2, 2), ember.eye(2), ember.tensor([[1.0, 2.0], [3.0, 4.0]]), beta=0.5)
+    tensor([[1.5000, 2.5000],
+            [3.5000, 4.5000]])
+    """
     _check_ndim("addmm", mat1=(mat1, 2), mat2=(mat2, 2))
     return _scaled_sum(input, mat1 @ mat2, beta, alpha)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
-    """``beta * input + alpha * (mat @ vec)`` (``torch.addmv``)."""
+    """``beta * input + alpha * (mat @ vec)`` (``torch.addmv``).
+
+    >>> ember.addmv(ember.tensor([1.0, 1.0]), ember.eye(2), ember.tensor([2.0, 3.0]), alpha=2)
+    tensor([5., 7.])
+    """
     _check_ndim("addmv", mat=(mat, 2), vec=(vec, 1))
     return _scaled_sum(input, mat @ vec, beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    """``beta * input + alpha * (batch1 @ batch2)`` over a batch of matrices (``torch.baddbmm``)."""
+    """``beta * input + alpha * (batch1 @ batch2)`` over a batch of matrices (``torch.baddbmm``).
+
+    >>> ember.baddbmm(ember.zeros(3, 2, 4), ember.ones(3, 2, 5), ember.ones(3, 5, 4)).shape
+    ember.Size([3, 2, 4])
+    """
     _check_ndim("baddbmm", batch1=(batch1, 3), batch2=(batch2, 3))
     return _scaled_sum(input, batch1 @ batch2, beta, alpha)
 
@@ -67,7 +122,14 @@ def _scaled_sum(input, product, beta, alpha):
 
 
 def diag(input, diagonal=0):
-    """A 1-D input's square matrix with it on a diagonal, or a 2-D input's diagonal (``torch.diag``)."""
+    """A 1-D input's square matrix with it on a diagonal, or a 2-D input's diagonal (``torch.diag``).
+
+    >>> ember.diag(ember.tensor([1, 2]))
+    tensor([[1, 0],
+            [0, 2]])
+    >>> ember.diag(ember.tensor([[1, 2], [3, 4]]))
+    tensor([1, 4])
+    """
     if input.ndim not in (1, 2):
         raise mark(with_user_line(RuntimeError(
             f"diag: expected a 1-D or 2-D tensor, got shape {tuple(input.shape)}; use diagonal() or "
@@ -76,7 +138,11 @@ def diag(input, diagonal=0):
 
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
-    """Batches of diagonal matrices from the last dim of ``input`` (``torch.diag_embed``, offset 0 only)."""
+    """Batches of diagonal matrices from the last dim of ``input`` (``torch.diag_embed``, offset 0 only).
+
+    >>> ember.diag_embed(ember.tensor([[1, 2], [3, 4]])).shape
+    ember.Size([2, 2, 2])
+    """
     if offset != 0 or (dim1, dim2) != (-2, -1):
         raise mark(with_user_line(NotImplementedError(
             "diag_embed: only offset=0, dim1=-2, dim2=-1 are supported; build other layouts with movedim"), 2))
@@ -87,26 +153,43 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
 
 
 def det(input):
-    """The determinant of a square matrix or of each in a batch (``torch.det``)."""
+    """The determinant of a square matrix or of each in a batch (``torch.det``).
+
+    >>> ember.det(ember.tensor([[2.0, 1.0], [1.0, 3.0]]))
+    tensor(5.)
+    """
     from .. import linalg
 
     return linalg.det(input)
 
 
 def logdet(input):
-    """``log(det(A))``: NaN for a negative determinant, -inf for a singular matrix (``torch.logdet``)."""
+    """``log(det(A))``: NaN for a negative determinant, -inf for a singular matrix (``torch.logdet``).
+
+    >>> ember.logdet(ember.tensor([[2.0, 0.0], [0.0, 3.0]]))
+    tensor(1.7918)
+    """
     return det(input).log()
 
 
 def inverse(input):
-    """The inverse of a square matrix or of each in a batch (``torch.inverse``)."""
+    """The inverse of a square matrix or of each in a batch (``torch.inverse``).
+
+    >>> ember.inverse(ember.tensor([[2.0, 0.0], [0.0, 4.0]]))
+    tensor([[0.5000, 0.0000],
+            [0.0000, 0.2500]])
+    """
     from .. import linalg
 
     return linalg.inv(input)
 
 
 def select(input, dim, index):
-    """``input`` indexed at ``index`` along ``dim``, which is removed (``torch.select``; a view in PyTorch)."""
+    """``input`` indexed at ``index`` along ``dim``, which is removed (``torch.select``; a view in PyTorch).
+
+    >>> ember.select(ember.tensor([[1, 2], [3, 4]]), 1, 0)
+    tensor([1, 3])
+    """
     nd = input.ndim
     if not -nd <= dim < nd:
         raise mark(with_user_line(IndexError(

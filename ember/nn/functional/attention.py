@@ -54,7 +54,12 @@ def _check_sdpa(q, k, v, attn_mask):
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
                                  scale=None, enable_gqa=False):
     """softmax(q @ k^T * scale + mask) @ v. A bool ``attn_mask`` marks the positions that may attend (True =
-    keep); a float mask is added to the scores; ``is_causal`` applies a lower-triangular mask."""
+    keep); a float mask is added to the scores; ``is_causal`` applies a lower-triangular mask.
+
+    >>> q = k = v = ember.ones(1, 2, 3, 4)    # (batch, heads, seq, head_dim)
+    >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).shape
+    ember.Size([1, 2, 3, 4])
+    """
     _check_sdpa(query, key, value, attn_mask)
     if enable_gqa and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         rep = query.shape[-3] // key.shape[-3]
@@ -205,7 +210,18 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                                  attn_mask=None, use_separate_proj_weight=False, q_proj_weight=None,
                                  k_proj_weight=None, v_proj_weight=None, static_k=None, static_v=None,
                                  average_attn_weights=True, is_causal=False):
-    """Multi-head attention on (L, N, E) inputs (or unbatched (L, E)); returns (output, weights or None)."""
+    """Multi-head attention on (L, N, E) inputs (or unbatched (L, E)); returns (output, weights or None).
+
+    >>> _ = ember.manual_seed(0)
+    >>> E, heads = 4, 2
+    >>> x = ember.randn(3, 1, E)    # (L, N, E)
+    >>> w_in, b_in = ember.randn(3 * E, E), ember.zeros(3 * E)
+    >>> w_out, b_out = ember.randn(E, E), ember.zeros(E)
+    >>> out, weights = F.multi_head_attention_forward(x, x, x, E, heads, w_in, b_in, None, None, False, 0.0,
+    ...                                               w_out, b_out)
+    >>> out.shape, weights.shape
+    (ember.Size([3, 1, 4]), ember.Size([1, 3, 3]))
+    """
     unbatched = query.ndim == 2
     if unbatched:
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)

@@ -49,7 +49,13 @@ def _bags(input, offsets, include_last_offset):
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
                   sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
     """One row per bag: the ``mode`` ('sum', 'mean' or 'max') of the embeddings of its indices (PyTorch's
-    ``F.embedding_bag``; empty bags give zeros, ``padding_idx`` entries are left out)."""
+    ``F.embedding_bag``; empty bags give zeros, ``padding_idx`` entries are left out).
+
+    >>> w = ember.arange(8.0).reshape(4, 2)
+    >>> F.embedding_bag(ember.tensor([[0, 1], [2, 3]]), w, mode="max")
+    tensor([[2., 3.],
+            [6., 7.]])
+    """
     if mode not in ("sum", "mean", "max"):
         raise _err(ValueError, f"embedding_bag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
     input = _as_index(input, "embedding_bag")

@@ -128,19 +128,35 @@ def _conv(x, weight, *bias, stride, padding, dilation, groups):
 
 @autocast_op
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """1-D convolution of (N, C_in, L) with a (C_out, C_in/groups, k) weight; padding may be 'same'."""
+    """1-D convolution of (N, C_in, L) with a (C_out, C_in/groups, k) weight; padding may be 'same'.
+
+    >>> F.conv1d(ember.ones(1, 2, 5), ember.ones(4, 2, 3)).shape
+    ember.Size([1, 4, 3])
+    >>> F.conv1d(ember.ones(1, 1, 5), ember.ones(1, 1, 3), padding="same")
+    tensor([[[2., 3., 3., 3., 2.]]])
+    """
     return _convnd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
 @autocast_op
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution of (N, C_in, H, W) with a (C_out, C_in/groups, kH, kW) weight; padding may be
-    'same' or 'valid'."""
+    'same' or 'valid'.
+
+    >>> F.conv2d(ember.ones(1, 3, 8, 8), ember.ones(6, 3, 3, 3), stride=2, padding=1).shape
+    ember.Size([1, 6, 4, 4])
+    """
     return _convnd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
 @autocast_op
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution of (N, C_in, D, H, W) with a (C_out, C_in/groups, kD, kH, kW) weight; padding may be
+    'same' or 'valid' as in ``conv2d``.
+
+    >>> F.conv3d(ember.ones(1, 2, 4, 4, 4), ember.ones(3, 2, 3, 3, 3)).shape
+    ember.Size([1, 3, 2, 2, 2])
+    """
     return _convnd("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
 
 
@@ -192,6 +208,12 @@ def _conv_transpose_layer(x, weight, *bias, stride, padding, output_padding, dil
 @autocast_op
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
+    """The adjoint of conv1d: (N, C_in, L) with a (C_in, C_out/groups, k) weight gives (N, C_out, L_out),
+    ``L_out = (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1``.
+
+    >>> F.conv_transpose1d(ember.ones(1, 2, 4), ember.ones(2, 3, 3), stride=2).shape
+    ember.Size([1, 3, 9])
+    """
     return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding,
                            groups, dilation)
 
@@ -199,13 +221,25 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 @autocast_op
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
-    """The adjoint of conv2d ("deconvolution"): (N, C_in, H, W) with a (C_in, C_out/groups, kH, kW) weight."""
+    """The adjoint of conv2d ("deconvolution"): (N, C_in, H, W) with a (C_in, C_out/groups, kH, kW) weight.
+
+    >>> F.conv_transpose2d(ember.ones(1, 4, 5, 5), ember.ones(4, 2, 3, 3), stride=2, padding=1,
+    ...                    output_padding=1).shape
+    ember.Size([1, 2, 10, 10])
+    """
     return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding,
                            groups, dilation)
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
-    """Sliding windows as columns: (N, C, H, W) -> (N, C*kH*kW, L) (``torch.nn.functional.unfold``)."""
+    """Sliding windows as columns: (N, C, H, W) -> (N, C*kH*kW, L) (``torch.nn.functional.unfold``).
+
+    >>> F.unfold(ember.arange(16.0).reshape(1, 1, 4, 4), kernel_size=2, stride=2)
+    tensor([[[ 0.,  2.,  8., 10.],
+             [ 1.,  3.,  9., 11.],
+             [ 4.,  6., 12., 14.],
+             [ 5.,  7., 13., 15.]]])
+    """
     if not isinstance(input, Tensor) or input.ndim not in (3, 4):
         got = tuple(input.shape) if isinstance(input, Tensor) else type(input).__name__
         raise _err(RuntimeError(f"unfold: expected a 3-D or 4-D input (N, C, H, W), got {got}"))
@@ -218,7 +252,17 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
-    """Sum columns back into an image: (N, C*kH*kW, L) -> (N, C, *output_size) (the adjoint of unfold)."""
+    """Sum columns back into an image: (N, C*kH*kW, L) -> (N, C, *output_size) (the adjoint of unfold).
+
+    >>> x = ember.arange(16.0).reshape(1, 1, 4, 4)
+    >>> cols = F.unfold(x, kernel_size=2, stride=2)    # windows that do not overlap: fold puts them back
+    >>> ember.equal(F.fold(cols, (4, 4), kernel_size=2, stride=2), x)
+    True
+    >>> F.fold(ember.ones(1, 4, 4), (3, 3), kernel_size=2)    # overlapping windows add up
+    tensor([[[[1., 2., 1.],
+              [2., 4., 2.],
+              [1., 2., 1.]]]])
+    """
     if not isinstance(input, Tensor) or input.ndim not in (2, 3):
         got = tuple(input.shape) if isinstance(input, Tensor) else type(input).__name__
         raise _err(RuntimeError(f"fold: expected a 2-D or 3-D input (N, C*kH*kW, L), got {got}"))

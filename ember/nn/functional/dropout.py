@@ -46,7 +46,15 @@ def _apply_mask(input, mask_shape, p, inplace):
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
-    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity when not training)."""
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity when not training).
+
+    >>> _ = ember.manual_seed(0)
+    >>> y = F.dropout(ember.ones(2, 4), p=0.5)
+    >>> sorted(set(y.flatten().tolist()))    # dropped (0) or scaled by 1 / (1 - p)
+    [0.0, 2.0]
+    >>> F.dropout(ember.ones(2), training=False)
+    tensor([1., 1.])
+    """
     _check_p(p, "dropout")
     if not training or p == 0.0:
         return input
@@ -66,7 +74,13 @@ def _channels_first(shape):
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels of an (N, C, L) or unbatched (C, L) input with probability ``p``."""
+    """Zero whole channels of an (N, C, L) or unbatched (C, L) input with probability ``p``.
+
+    >>> _ = ember.manual_seed(0)
+    >>> y = F.dropout1d(ember.ones(2, 3, 4), p=0.5)
+    >>> bool((y.amin(dim=2) == y.amax(dim=2)).all())    # each channel is dropped or kept whole
+    True
+    """
     if input.ndim not in (2, 3):
         raise mark(with_user_line(RuntimeError(
             f"dropout1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {tuple(input.shape)}. For "
@@ -79,7 +93,13 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels (dim 1) of an (N, C, H, W) input with probability ``p``.
 
     Like PyTorch: a 3-D input is taken as (N, C, L) (channel-wise 1-D dropout) and other ranks are
-    deprecated, each with a warning."""
+    deprecated, each with a warning.
+
+    >>> _ = ember.manual_seed(0)
+    >>> y = F.dropout2d(ember.ones(2, 3, 4, 4), p=0.5)
+    >>> bool((y.amin(dim=(2, 3)) == y.amax(dim=(2, 3))).all())
+    True
+    """
     if input.ndim < 2:
         raise mark(with_user_line(RuntimeError(
             f"dropout2d: feature dropout needs at least 2 dims (N, C, ...), got shape {tuple(input.shape)}; "
@@ -96,7 +116,12 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels of an (N, C, D, H, W) or unbatched (C, D, H, W) input with probability ``p``."""
+    """Zero whole channels of an (N, C, D, H, W) or unbatched (C, D, H, W) input with probability ``p``.
+
+    >>> _ = ember.manual_seed(0)
+    >>> F.dropout3d(ember.ones(2, 3, 2, 2, 2), p=0.5).shape
+    ember.Size([2, 3, 2, 2, 2])
+    """
     if input.ndim < 1:
         raise mark(with_user_line(RuntimeError("dropout3d: expected a 4-D or 5-D input, got a 0-d tensor"), 2))
     if input.ndim not in (4, 5):

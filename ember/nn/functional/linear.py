@@ -26,7 +26,14 @@ def _bad_features(name, x, w, what="in_features"):
 
 @autocast_op
 def linear(input, weight, bias=None):
-    """input @ weight.T + bias; one fused primitive when the input is at least 2-D and dtypes agree."""
+    """input @ weight.T + bias; one fused primitive when the input is at least 2-D and dtypes agree.
+
+    >>> F.linear(ember.ones(4, 3), ember.ones(2, 3), ember.tensor([0.0, 1.0]))
+    tensor([[3., 4.],
+            [3., 4.],
+            [3., 4.],
+            [3., 4.]])
+    """
     if not isinstance(input, Tensor):
         raise mark(with_user_line(TypeError(
             f"linear: expected an ember.Tensor input, got {type(input).__name__}; convert it with "
@@ -47,7 +54,13 @@ def linear(input, weight, bias=None):
 
 @autocast_op
 def bilinear(input1, input2, weight, bias=None):
-    """out[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]."""
+    """out[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o].
+
+    Shapes: (N, in1), (N, in2) and a (out, in1, in2) weight give (N, out).
+
+    >>> F.bilinear(ember.ones(2, 3), ember.ones(2, 4), ember.ones(5, 3, 4)).shape
+    ember.Size([2, 5])
+    """
     if input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2] or \
             tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
         raise mark(with_user_line(RuntimeError(

@@ -86,7 +86,12 @@ def _check_class_target(input, target, name):
 @autocast_op
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """-input[n, target[n]] (times weight[target[n]]), skipping ``ignore_index``; 'mean' divides by the
-    summed weights."""
+    summed weights.
+
+    >>> logp = ember.tensor([[-0.5, -1.0], [-2.0, -0.1]])    # (N, C) log-probabilities
+    >>> F.nll_loss(logp, ember.tensor([0, 1]))
+    tensor(0.3000)
+    """
     reduction = _reduction(reduction, size_average, reduce, "nll_loss")
     target = _as_target(target, input, "nll_loss")
     _check_class_target(input, target, "nll_loss")
@@ -127,7 +132,14 @@ def _pick(input, target, weight, ignore_index):
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """log_softmax over dim 1 followed by NLL; ``target`` holds class indices (N, d1, ...) or class
-    probabilities with the input's shape. Labels of any integer dtype (e.g. from NumPy) are accepted."""
+    probabilities with the input's shape. Labels of any integer dtype (e.g. from NumPy) are accepted.
+
+    >>> logits = ember.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 2.0]])    # (N, C)
+    >>> F.cross_entropy(logits, ember.tensor([0, 2]))
+    tensor(0.2395)
+    >>> F.cross_entropy(logits, ember.tensor([0, 2]), label_smoothing=0.1)
+    tensor(0.3729)
+    """
     reduction = _reduction(reduction, size_average, reduce, "cross_entropy")
     if not isinstance(input, Tensor):
         raise mark(with_user_line(TypeError(
@@ -196,7 +208,11 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
 
 @autocast_op
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
-    """-(t log x + (1 - t) log(1 - x)) with each log clamped at -100, like PyTorch."""
+    """-(t log x + (1 - t) log(1 - x)) with each log clamped at -100, like PyTorch.
+
+    >>> F.binary_cross_entropy(ember.tensor([0.9, 0.2]), ember.tensor([1.0, 0.0]))
+    tensor(0.1643)
+    """
     reduction = _reduction(reduction, size_average, reduce, "binary_cross_entropy")
     input, target = _float_pair(input, target, "binary_cross_entropy")
     if tuple(target.shape) != tuple(input.shape):
@@ -221,7 +237,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                      reduction="mean",
                                      pos_weight=None):
     """Sigmoid + binary cross-entropy in one numerically stable expression; ``pos_weight`` weights the
-    positive term."""
+    positive term.
+
+    >>> F.binary_cross_entropy_with_logits(ember.tensor([2.0, -1.0]), ember.tensor([1.0, 0.0]))
+    tensor(0.2201)
+    """
     reduction = _reduction(reduction, size_average, reduce, "binary_cross_entropy_with_logits")
     input, target = _float_pair(input, target, "binary_cross_entropy_with_logits")
     if tuple(target.shape) != tuple(input.shape):
@@ -242,6 +262,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 # -- regression ----------------------------------------------------------------------------------------------
 @autocast_op
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """The mean (or, by ``reduction``, sum or per-element) squared difference; ``weight`` is an Ember
+    extra that scales each element before the reduction.
+
+    >>> F.mse_loss(ember.tensor([1.0, 2.0]), ember.tensor([1.0, 4.0]))
+    tensor(2.)
+    >>> F.mse_loss(ember.tensor([1.0, 2.0]), ember.tensor([1.0, 4.0]), reduction="none")
+    tensor([0., 4.])
+    """
     reduction = _reduction(reduction, size_average, reduce, "mse_loss")
     input, target = _float_pair(input, target, "mse_loss")
     d = input - target
@@ -250,6 +278,11 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 @autocast_op
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """The mean (or sum, or per-element) absolute difference.
+
+    >>> F.l1_loss(ember.tensor([1.0, 2.0]), ember.tensor([0.0, 4.0]))
+    tensor(1.5000)
+    """
     reduction = _reduction(reduction, size_average, reduce, "l1_loss")
     input, target = _float_pair(input, target, "l1_loss")
     return _reduce((input - target).abs(), reduction)
@@ -257,7 +290,11 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
 
 @autocast_op
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
-    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta.
+
+    >>> F.smooth_l1_loss(ember.tensor([0.0, 0.0]), ember.tensor([0.5, 3.0]), reduction="none")
+    tensor([0.1250, 2.5000])
+    """
     reduction = _reduction(reduction, size_average, reduce, "smooth_l1_loss")
     input, target = _float_pair(input, target, "smooth_l1_loss")
     if beta < 0:
@@ -271,7 +308,11 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 @autocast_op
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
-    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta).
+
+    >>> F.huber_loss(ember.tensor([0.0, 0.0]), ember.tensor([0.5, 3.0]), reduction="none")
+    tensor([0.1250, 2.5000])
+    """
     reduction = _reduction(reduction, None, None, "huber_loss")
     input, target = _float_pair(input, target, "huber_loss")
     d = (input - target).abs()
@@ -282,7 +323,12 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 @autocast_op
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """target * (log target - input) pointwise (``input`` holds log-probabilities); 'batchmean' divides the
-    sum by the batch size, which is the mathematically correct KL divergence."""
+    sum by the batch size, which is the mathematically correct KL divergence.
+
+    >>> logq = ember.log(ember.tensor([[0.5, 0.5]]))
+    >>> F.kl_div(logq, ember.tensor([[0.9, 0.1]]), reduction="batchmean")
+    tensor(0.3681)
+    """
     reduction = _reduction(reduction, size_average, reduce, "kl_div", extra=("batchmean",))
     input, target = _float_pair(input, target, "kl_div")
     if log_target:
@@ -298,6 +344,11 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 @autocast_op
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """``log(1 + exp(-y * x))`` averaged, for labels ``y`` in {-1, 1}.
+
+    >>> F.soft_margin_loss(ember.tensor([2.0, -1.0]), ember.tensor([1.0, -1.0]))
+    tensor(0.2201)
+    """
     reduction = _reduction(reduction, size_average, reduce, "soft_margin_loss")
     input, target = _float_pair(input, target, "soft_margin_loss")
     return _reduce((1 + (-target * input).exp()).log(), reduction)
@@ -305,6 +356,11 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 
 @autocast_op
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """``max(0, -y * (x1 - x2) + margin)`` averaged: ``y = 1`` asks for x1 > x2, ``y = -1`` for x1 < x2.
+
+    >>> F.margin_ranking_loss(ember.tensor([1.0, 1.0]), ember.tensor([0.0, 2.0]), ember.tensor([1.0, 1.0]))
+    tensor(0.5000)
+    """
     reduction = _reduction(reduction, size_average, reduce, "margin_ranking_loss")
     return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction)
 
@@ -312,6 +368,13 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 @autocast_op
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                           reduction="mean"):
+    """``1 - cos(x1, x2)`` where ``y = 1``, ``max(0, cos(x1, x2) - margin)`` where ``y = -1``
+    (rows of (N, D) inputs), averaged.
+
+    >>> a, b = ember.tensor([[1.0, 0.0], [1.0, 0.0]]), ember.tensor([[1.0, 1.0], [0.0, 1.0]])
+    >>> F.cosine_embedding_loss(a, b, ember.tensor([1.0, -1.0]), reduction="none")
+    tensor([0.2929, 0.0000])
+    """
     from .misc import cosine_similarity
 
     reduction = _reduction(reduction, size_average, reduce, "cosine_embedding_loss")
@@ -324,6 +387,12 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 @autocast_op
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
+    """Negative log-likelihood of a Poisson target: ``exp(input) - target * input`` when ``log_input``
+    (the default), else ``input - target * log(input + eps)``; ``full`` adds Stirling's term.
+
+    >>> F.poisson_nll_loss(ember.tensor([0.0, 1.0]), ember.tensor([1.0, 2.0]))
+    tensor(0.8591)
+    """
     reduction = _reduction(reduction, size_average, reduce, "poisson_nll_loss")
     input, target = _float_pair(input, target, "poisson_nll_loss")
     loss = input.exp() - target * input if log_input else input - target * (input + eps).log()

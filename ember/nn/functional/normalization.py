@@ -52,7 +52,16 @@ def _affine(y, weight, bias, shape):
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
     """Normalise over every dim but the channel dim 1. In training, batch statistics are used and the running
-    statistics are updated in place (unbiased variance, like PyTorch); otherwise the running ones are used."""
+    statistics are updated in place (unbiased variance, like PyTorch); otherwise the running ones are used.
+
+    >>> x = ember.tensor([[1.0, 10.0], [3.0, 30.0]])    # (N, C)
+    >>> mean, var = ember.zeros(2), ember.ones(2)
+    >>> F.batch_norm(x, mean, var, training=True)
+    tensor([[-1.0000, -1.0000],
+            [ 1.0000,  1.0000]])
+    >>> mean    # updated in place with momentum 0.1
+    tensor([0.2000, 2.0000])
+    """
     if input.ndim < 2:
         raise mark(with_user_line(ValueError(
             f"batch_norm: expected an input with at least 2 dims (N, C, ...), got {tuple(input.shape)}"),
@@ -99,6 +108,13 @@ def _update_running(running_mean, running_var, mean, var, n, momentum):
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
+    """Normalise each channel of each sample over its spatial dims: (N, C, *) -> same shape; with
+    ``use_input_stats=False`` the running statistics are used instead.
+
+    >>> F.instance_norm(ember.tensor([[[1.0, 3.0], [0.0, 4.0]]]))
+    tensor([[[-1.0000,  1.0000],
+             [-1.0000,  1.0000]]])
+    """
     axes = tuple(range(2, input.ndim))
     mean, d, var, _ = _moments(input, axes)
     y = d / apply("sqrt", var + eps)
@@ -108,7 +124,11 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 @autocast_op
 @composite("layer_norm", _binds.layer_norm)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalise over the trailing ``normalized_shape`` dims, then scale and shift elementwise."""
+    """Normalise over the trailing ``normalized_shape`` dims, then scale and shift elementwise.
+
+    >>> F.layer_norm(ember.tensor([[1.0, 2.0, 3.0]]), (3,))
+    tensor([[-1.2247,  0.0000,  1.2247]])
+    """
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(normalized_shape)
     if tuple(input.shape[input.ndim - k:]) != normalized_shape or k > input.ndim:
@@ -128,7 +148,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 @autocast_op
 @composite("group_norm", _binds.group_norm)
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
-    """Split the C channels into ``num_groups`` groups and normalise each group over (C/G, *spatial)."""
+    """Split the C channels into ``num_groups`` groups and normalise each group over (C/G, *spatial).
+
+    >>> F.group_norm(ember.arange(8.0).reshape(1, 4, 2), 2).shape
+    ember.Size([1, 4, 2])
+    """
     if input.ndim < 2 or input.shape[1] % num_groups:
         raise mark(with_user_line(RuntimeError(
             f"group_norm: expected an input (N, C, ...) with C divisible by num_groups={num_groups}, got "
@@ -144,6 +168,10 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
 @autocast_op
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
-    """input / max(||input||_p, eps) along ``dim``."""
+    """input / max(||input||_p, eps) along ``dim``.
+
+    >>> F.normalize(ember.tensor([[3.0, 4.0]]))
+    tensor([[0.6000, 0.8000]])
+    """
     denom = input.norm(p, dim, keepdim=True).clamp(min=eps)
     return input / denom

@@ -95,13 +95,27 @@ def _max_pool_layer(x, kernel, stride, padding, dilation, ceil_mode):
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
+    """The max of each window of an (N, C, L) or (C, L) input (see ``max_pool2d`` for the arguments).
+
+    >>> F.max_pool1d(ember.tensor([[[1.0, 3.0, 2.0, 5.0]]]), 2)
+    tensor([[[3., 5.]]])
+    """
     return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices)
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
-    """The max of each (dilated) window; with ``return_indices`` also its flat index in each input plane."""
+    """The max of each (dilated) window; with ``return_indices`` also its flat index in each input plane.
+
+    >>> x = ember.arange(16.0).reshape(1, 1, 4, 4)
+    >>> F.max_pool2d(x, 2)
+    tensor([[[[ 5.,  7.],
+              [13., 15.]]]])
+    >>> F.max_pool2d(x, 2, return_indices=True)[1]
+    tensor([[[[ 5,  7],
+              [13, 15]]]])
+    """
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices)
 
@@ -109,6 +123,11 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 @autocast_op
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
+    """The max of each window of an (N, C, D, H, W) or (C, D, H, W) input (see ``max_pool2d``).
+
+    >>> F.max_pool3d(ember.ones(1, 1, 4, 4, 4), 2).shape
+    ember.Size([1, 1, 2, 2, 2])
+    """
     return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices)
 
@@ -155,12 +174,25 @@ def _avg_pool_layer(x, kernel, stride, padding, ceil_mode, count_include_pad, di
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """The mean of each window of an (N, C, L) or (C, L) input (see ``avg_pool2d``).
+
+    >>> F.avg_pool1d(ember.tensor([[[1.0, 3.0, 2.0, 6.0]]]), 2)
+    tensor([[[2., 4.]]])
+    """
     return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
-    """The mean of each window; ``count_include_pad`` decides whether zero padding counts in the divisor."""
+    """The mean of each window; ``count_include_pad`` decides whether zero padding counts in the divisor.
+
+    >>> F.avg_pool2d(ember.arange(16.0).reshape(1, 1, 4, 4), 2)
+    tensor([[[[ 2.5000,  4.5000],
+              [10.5000, 12.5000]]]])
+    >>> F.avg_pool2d(ember.ones(1, 1, 2, 2), 2, padding=1, count_include_pad=False)
+    tensor([[[[1., 1.],
+              [1., 1.]]]])
+    """
     return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
@@ -221,11 +253,23 @@ def _adaptive_avg_layer(x, output_size):
 
 
 def adaptive_avg_pool1d(input, output_size):
+    """Average over adaptive bins so that (N, C, L) becomes (N, C, output_size).
+
+    >>> F.adaptive_avg_pool1d(ember.tensor([[[1.0, 2.0, 3.0, 4.0, 5.0]]]), 2)
+    tensor([[[2., 4.]]])
+    """
     return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
 
 
 def adaptive_avg_pool2d(input, output_size):
-    """Average over PyTorch's adaptive bins so the output has ``output_size`` (None keeps a dim)."""
+    """Average over PyTorch's adaptive bins so the output has ``output_size`` (None keeps a dim).
+
+    >>> F.adaptive_avg_pool2d(ember.ones(2, 3, 7, 5), (1, 1)).shape
+    ember.Size([2, 3, 1, 1])
+    >>> F.adaptive_avg_pool2d(ember.arange(16.0).reshape(1, 1, 4, 4), 2)
+    tensor([[[[ 2.5000,  4.5000],
+              [10.5000, 12.5000]]]])
+    """
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
 
 
@@ -276,11 +320,21 @@ def _adaptive_indices(x, bins, outs, unbatched):
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max over adaptive bins so that (N, C, L) becomes (N, C, output_size).
+
+    >>> F.adaptive_max_pool1d(ember.tensor([[[1.0, 5.0, 3.0, 4.0, 2.0]]]), 2)
+    tensor([[[5., 4.]]])
+    """
     return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
-    """Max over PyTorch's adaptive bins so the output has ``output_size``."""
+    """Max over PyTorch's adaptive bins so the output has ``output_size``.
+
+    >>> F.adaptive_max_pool2d(ember.arange(16.0).reshape(1, 1, 4, 4), (2, 1))
+    tensor([[[[ 7.],
+              [15.]]]])
+    """
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
 
 
@@ -328,7 +382,14 @@ def _interp_sizes(x, nd, size, scale_factor, recompute_scale_factor):
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize (N, C, *spatial) by ``size`` or ``scale_factor``: 'nearest', 'nearest-exact', 'linear',
-    'bilinear', 'trilinear' (``align_corners`` as PyTorch)."""
+    'bilinear', 'trilinear' (``align_corners`` as PyTorch).
+
+    >>> x = ember.tensor([[[1.0, 2.0]]])
+    >>> F.interpolate(x, scale_factor=2)
+    tensor([[[1., 1., 2., 2.]]])
+    >>> F.interpolate(x, size=4, mode="linear", align_corners=True)
+    tensor([[[1.0000, 1.3333, 1.6667, 2.0000]]])
+    """
     if mode not in _MODES or mode in ("bicubic", "area") or antialias:
         what = f"{mode!r}{' with antialias' if antialias else ''}"
         raise _err(NotImplementedError(f"interpolate: mode {what} is not supported; use 'nearest', "
@@ -351,4 +412,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """The older name of ``interpolate`` (the same arguments, without ``antialias``).
+
+    >>> F.upsample(ember.ones(1, 1, 2, 2), scale_factor=2).shape
+    ember.Size([1, 1, 4, 4])
+    """
     return interpolate(input, size, scale_factor, mode, align_corners)

@@ -18,7 +18,11 @@ def _err(msg):
 
 
 def pixel_shuffle(input, upscale_factor):
-    """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels becomes an r x r block of pixels."""
+    """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels becomes an r x r block of pixels.
+
+    >>> F.pixel_shuffle(ember.arange(8.0).reshape(1, 8, 1, 1), 2).shape
+    ember.Size([1, 2, 2, 2])
+    """
     r = int(upscale_factor)
     if input.ndim < 3 or input.shape[-3] % (r * r):
         raise _err(f"pixel_shuffle: expected an input of shape (*, C * {r}^2, H, W) with at least 3 dims, got "
@@ -32,7 +36,11 @@ def pixel_shuffle(input, upscale_factor):
 
 
 def pixel_unshuffle(input, downscale_factor):
-    """The inverse of ``pixel_shuffle``: (*, C, H r, W r) -> (*, C r^2, H, W)."""
+    """The inverse of ``pixel_shuffle``: (*, C, H r, W r) -> (*, C r^2, H, W).
+
+    >>> F.pixel_unshuffle(ember.ones(1, 2, 4, 4), 2).shape
+    ember.Size([1, 8, 2, 2])
+    """
     r = int(downscale_factor)
     if input.ndim < 3 or input.shape[-2] % r or input.shape[-1] % r:
         raise _err(f"pixel_unshuffle: expected an input of shape (*, C, H, W) with H and W divisible by "
@@ -45,7 +53,11 @@ def pixel_unshuffle(input, downscale_factor):
 
 
 def channel_shuffle(input, groups):
-    """(N, g k, ...) -> channels regrouped as k groups of g (ShuffleNet's channel shuffle)."""
+    """(N, g k, ...) -> channels regrouped as k groups of g (ShuffleNet's channel shuffle).
+
+    >>> F.channel_shuffle(ember.arange(6.0).reshape(1, 6, 1, 1), 2).flatten()
+    tensor([0., 3., 1., 4., 2., 5.])
+    """
     n, c = input.shape[0], input.shape[1]
     if c % groups:
         raise _err(f"channel_shuffle: {c} channels cannot be split into {groups} groups")

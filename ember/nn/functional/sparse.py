@@ -33,7 +33,13 @@ def _as_index(input, name):
 @composite("embedding", _binds.embedding)
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
-    """Rows of ``weight`` picked by integer ``input``; the ``padding_idx`` row gets no gradient."""
+    """Rows of ``weight`` picked by integer ``input``; the ``padding_idx`` row gets no gradient.
+
+    >>> w = ember.tensor([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]])
+    >>> F.embedding(ember.tensor([[2, 1]]), w)
+    tensor([[[3., 4.],
+             [1., 2.]]])
+    """
     input = _as_index(input, "embedding")
     n = weight.shape[0]
     _check_range(input, -n, n, f"embedding: index {{value}} is out of range for an embedding table with {n} "
@@ -67,7 +73,14 @@ def _renorm_rows(weight, input, max_norm, norm_type):
 
 
 def one_hot(tensor, num_classes=-1):
-    """An int64 tensor with a trailing dim of size ``num_classes`` that is 1 at each index."""
+    """An int64 tensor with a trailing dim of size ``num_classes`` that is 1 at each index.
+
+    With ``num_classes=-1`` the count is one more than the largest index.
+
+    >>> F.one_hot(ember.tensor([1, 0]))
+    tensor([[0, 1],
+            [1, 0]])
+    """
     tensor = _as_index(tensor, "one_hot")
     if num_classes == -1:  # the output's shape depends on the values: a graph break when compiled
         num_classes = int(tensor.max()) + 1 if tensor.numel() else 0
