@@ -27,7 +27,9 @@ from ...errors import mark
 from ..program import ExportError
 from .builder import schema
 
-WEIGHTED = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}  # op -> the filter's output-channel axis
+# op -> (data input, filter input, bias input, the filter's output-channel axis)
+WEIGHTED = {"CONV_2D": (0, 1, 2, 0), "DEPTHWISE_CONV_2D": (0, 1, 2, 3), "FULLY_CONNECTED": (0, 1, 2, 0),
+            "TRANSPOSE_CONV": (2, 1, 3, 0)}
 FIXED = {"SOFTMAX": (1 / 256, -128), "LOGISTIC": (1 / 256, -128), "TANH": (1 / 128, 0), "LOG_SOFTMAX": (16 / 256, 127)}
 SAME = {"MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "TRANSPOSE", "SQUEEZE", "EXPAND_DIMS", "PAD", "PADV2",
         "GATHER", "SLICE", "STRIDED_SLICE", "SPLIT", "SPLIT_V", "CONCATENATION", "BROADCAST_TO", "TILE", "PACK",
@@ -211,8 +213,9 @@ class _Static(_Rewriter):
         if name not in INT8_OPS or not floats_out or len(floats_out) != len(op.outputs):
             return False
         if name in WEIGHTED:
-            return self.const_array(op.inputs[1]) is not None and (
-                len(op.inputs) < 3 or op.inputs[2] < 0 or self.const_array(op.inputs[2]) is not None)
+            _, w, b, _ = WEIGHTED[name]
+            return self.const_array(op.inputs[w]) is not None and (
+                len(op.inputs) <= b or op.inputs[b] < 0 or self.const_array(op.inputs[b]) is not None)
         return True
 
     def rewrite(self) -> bytes:
@@ -248,7 +251,7 @@ class _Static(_Rewriter):
         self.sub.inputs, self.sub.outputs = ins, outs
 
     def int8_op(self, op, name) -> None:
-        data = [0] if name in WEIGHTED else [i for i, t in enumerate(op.inputs) if self.is_float(t)]
+        data = [WEIGHTED[name][0]] if name in WEIGHTED else [i for i, t in enumerate(op.inputs) if self.is_float(t)]
         computed = [i for i in data if self.const_array(op.inputs[i]) is None]
         for i in computed:
             op.inputs[i] = self.int8_of(op.inputs[i])
@@ -281,17 +284,16 @@ class _Static(_Rewriter):
         self.ops.append(op)
 
     def weights(self, op, name) -> None:
-        w = self.const_array(op.inputs[1]).astype(np.float32)
-        wq, ws = _symmetric(w, WEIGHTED[name])
-        in_scale = self.params(op.inputs[0])[0]
-        wt = op.inputs[1]
-        op.inputs[1] = self.add_tensor(wt, "INT8", _qparams(self.s, ws, np.zeros(len(ws), np.int64),
-                                                            WEIGHTED[name]), wq, "_int8")
-        if len(op.inputs) > 2 and op.inputs[2] >= 0:
-            b = self.const_array(op.inputs[2]).astype(np.float64)
+        d, k, j, axis = WEIGHTED[name]
+        wq, ws = _symmetric(self.const_array(op.inputs[k]).astype(np.float32), axis)
+        in_scale = self.params(op.inputs[d])[0]
+        op.inputs[k] = self.add_tensor(op.inputs[k], "INT8", _qparams(self.s, ws, np.zeros(len(ws), np.int64), axis),
+                                       wq, "_int8")
+        if len(op.inputs) > j and op.inputs[j] >= 0:
+            b = self.const_array(op.inputs[j]).astype(np.float64)
             bs = in_scale * ws.astype(np.float64)
             bq = np.clip(np.round(b / bs), -2**31 + 1, 2**31 - 1).astype(np.int32)
-            op.inputs[2] = self.add_tensor(op.inputs[2], "INT32", _qparams(self.s, bs, np.zeros(len(bs), np.int64)),
+            op.inputs[j] = self.add_tensor(op.inputs[j], "INT32", _qparams(self.s, bs, np.zeros(len(bs), np.int64)),
                                            bq, "_int32")
 
 
@@ -390,10 +392,10 @@ def dynamic_int8(data: bytes) -> bytes:
     rw = _Rewriter(fuse_relu(data))
     for op in rw.sub.operators:
         name = rw.op_name(op)
-        if name in WEIGHTED and rw.is_float(op.inputs[0]) and rw.const_array(op.inputs[1]) is not None:
-            wq, ws = _symmetric(rw.const_array(op.inputs[1]).astype(np.float32), WEIGHTED[name])
+        if name in WEIGHTED and name != "TRANSPOSE_CONV" and rw.const_array(op.inputs[1]) is not None:
+            wq, ws = _symmetric(rw.const_array(op.inputs[1]).astype(np.float32), WEIGHTED[name][3])
             op.inputs[1] = rw.add_tensor(op.inputs[1], "INT8", _qparams(rw.s, ws, np.zeros(len(ws), np.int64),
-                                                                        WEIGHTED[name]), wq, "_int8")
+                                                                        WEIGHTED[name][3]), wq, "_int8")
             if name == "FULLY_CONNECTED":
                 op.builtinOptions.asymmetricQuantizeInputs = True
         rw.ops.append(op)
