@@ -117,8 +117,3 @@ def test_conv_is_one_builtin_not_primitives(tmp_path):
 def test_grouped_conv_transpose_says_what_works():
     with pytest.raises(ember.export.ExportError, match="ConvTranspose2d.*groups=2.*groups=1"):
         ember.export.tflite(nn.ConvTranspose2d(4, 4, 3, groups=2).eval(), (ember.randn(1, 4, 5, 5),))
-
-
-def test_recurrent_layers_say_what_works():
-    with pytest.raises(ember.export.ExportError, match="lstm.*ONNX"):
-        ember.export.tflite(nn.LSTM(3, 4).eval(), (ember.randn(5, 2, 3),))

@@ -170,6 +170,7 @@ class _Static(_Rewriter):
         self.ranges = ranges
         self.q: dict = {}  # float tensor -> its int8 tensor
         self.has_float: set = set()  # float tensors whose float value exists in the rewritten graph
+        self.cache: dict = {}  # quantised weights and biases, by the float tensor (and input scale)
         for t in self.sub.inputs:
             if not self.is_float(t):
                 continue
@@ -285,16 +286,22 @@ class _Static(_Rewriter):
 
     def weights(self, op, name) -> None:
         d, k, j, axis = WEIGHTED[name]
-        wq, ws = _symmetric(self.const_array(op.inputs[k]).astype(np.float32), axis)
         in_scale = self.params(op.inputs[d])[0]
-        op.inputs[k] = self.add_tensor(op.inputs[k], "INT8", _qparams(self.s, ws, np.zeros(len(ws), np.int64), axis),
-                                       wq, "_int8")
+        key = ("w", op.inputs[k])  # weights shared by several ops (an unrolled RNN's steps) are written once
+        if key not in self.cache:
+            wq, ws = _symmetric(self.const_array(op.inputs[k]).astype(np.float32), axis)
+            self.cache[key] = (self.add_tensor(op.inputs[k], "INT8", _qparams(
+                self.s, ws, np.zeros(len(ws), np.int64), axis), wq, "_int8"), ws)
+        op.inputs[k], ws = self.cache[key]
         if len(op.inputs) > j and op.inputs[j] >= 0:
-            b = self.const_array(op.inputs[j]).astype(np.float64)
-            bs = in_scale * ws.astype(np.float64)
-            bq = np.clip(np.round(b / bs), -2**31 + 1, 2**31 - 1).astype(np.int32)
-            op.inputs[j] = self.add_tensor(op.inputs[j], "INT32", _qparams(self.s, bs, np.zeros(len(bs), np.int64)),
-                                           bq, "_int32")
+            key = ("b", op.inputs[j], in_scale)
+            if key not in self.cache:
+                b = self.const_array(op.inputs[j]).astype(np.float64)
+                bs = in_scale * ws.astype(np.float64)
+                bq = np.clip(np.round(b / bs), -2**31 + 1, 2**31 - 1).astype(np.int32)
+                self.cache[key] = self.add_tensor(op.inputs[j], "INT32", _qparams(
+                    self.s, bs, np.zeros(len(bs), np.int64)), bq, "_int32")
+            op.inputs[j] = self.cache[key]
 
 
 _FUSES_RELU = {"CONV_2D": "Conv2D", "DEPTHWISE_CONV_2D": "DepthwiseConv2D", "FULLY_CONNECTED": "FullyConnected",
@@ -389,13 +396,15 @@ def static_int8(data: bytes, batches, int8_io: bool = False) -> bytes:
 
 def dynamic_int8(data: bytes) -> bytes:
     """The dynamic-range version of float TFLite file ``data``: int8 weights, float activations."""
-    rw = _Rewriter(fuse_relu(data))
+    rw, done = _Rewriter(fuse_relu(data)), {}
     for op in rw.sub.operators:
         name = rw.op_name(op)
         if name in WEIGHTED and name != "TRANSPOSE_CONV" and rw.const_array(op.inputs[1]) is not None:
-            wq, ws = _symmetric(rw.const_array(op.inputs[1]).astype(np.float32), WEIGHTED[name][3])
-            op.inputs[1] = rw.add_tensor(op.inputs[1], "INT8", _qparams(rw.s, ws, np.zeros(len(ws), np.int64),
-                                                                        WEIGHTED[name][3]), wq, "_int8")
+            if op.inputs[1] not in done:  # shared weights (an unrolled RNN's steps) are written once
+                wq, ws = _symmetric(rw.const_array(op.inputs[1]).astype(np.float32), WEIGHTED[name][3])
+                done[op.inputs[1]] = rw.add_tensor(op.inputs[1], "INT8", _qparams(
+                    rw.s, ws, np.zeros(len(ws), np.int64), WEIGHTED[name][3]), wq, "_int8")
+            op.inputs[1] = done[op.inputs[1]]
             if name == "FULLY_CONNECTED":
                 op.builtinOptions.asymmetricQuantizeInputs = True
         rw.ops.append(op)
