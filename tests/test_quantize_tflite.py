@@ -106,3 +106,25 @@ def test_errors_name_the_fix(tmp_path):
         ember.quantization.quantize(model, [], tmp_path / "e.tflite", format="tflite")
     with pytest.raises(ember.export.ExportError, match="format='tflite'"):
         ember.quantization.quantize(model, [ember.randn(2, 3)], tmp_path / "e.bin", format="coreml")
+
+
+@pytest.mark.parametrize("mode", ["static", "dynamic"])
+def test_keras_export_int8_tflite(mode, tmp_path):
+    from ember import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((12,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(4, activation="softmax")])
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(size=(16, 12)).astype(np.float32) for _ in range(4)]
+    path = tmp_path / "k.tflite"
+    extra = {"calibration_data": batches} if mode == "static" else {}
+    model.export(path, format="tflite", quantization=mode, verbose=False, **extra)
+    x = rng.normal(size=(3, 12)).astype(np.float32)
+    assert np.abs(_run(path, x) - np.asarray(model.predict(x, verbose=0))).max() <= 4 / 256  # softmax's int8 step
+    model_t, ops = _ops(path.read_bytes())
+    fc = [op for n, op in ops if n == "FULLY_CONNECTED"]  # the kernels' .T folded: constant int8 weights
+    assert len(fc) == 2 and all(model_t.subgraphs[0].tensors[op.inputs[1]].type == schema.TensorType.INT8
+                                for op in fc)
+    with pytest.raises(ember.export.ExportError, match="calibration_data"):
+        model.export(tmp_path / "e.tflite", format="tflite", quantization="static", verbose=False)

@@ -53,14 +53,14 @@ def _batches(calibration_data):
 
 
 def quantize(model, calibration_data, path, *, mode="static", format="onnx", per_channel=True,
-             input_names=None, opset_version=17, int8_io=False):
+             input_names=None, output_names=None, opset_version=17, int8_io=False):
     """Quantise ``model`` (an nn.Module in eval mode) to int8 and write it to ``path``; returns ``path``.
 
     ``calibration_data``: an iterable of input batches (a tensor or array, or a tuple of them for a model with
     several inputs); the first one is the export's example and dim 0 is dynamic (the batch). ``mode``: "static"
     (calibrated activations, QDQ) or "dynamic". ``per_channel``: per-output-channel weight scales (ONNX; TFLite
     weights are always per channel, as its spec asks). ``format``: "onnx" or "tflite". ``int8_io`` (TFLite
-    static): int8 inputs and outputs instead of float32 ones.
+    static): int8 inputs and outputs instead of float32 ones. ``output_names``: the TFLite signature's.
     """
     if format not in ("onnx", "tflite"):
         raise mark(ExportError(f"ember.quantization.quantize: format={format!r} has no int8 writer; use "
@@ -68,7 +68,7 @@ def quantize(model, calibration_data, path, *, mode="static", format="onnx", per
     if mode not in ("static", "dynamic"):
         raise mark(ValueError(f"ember.quantization.quantize: mode must be 'static' or 'dynamic', got {mode!r}"))
     if format == "tflite":
-        return _quantize_tflite(model, calibration_data, path, mode, input_names, int8_io)
+        return _quantize_tflite(model, calibration_data, path, mode, input_names, output_names, int8_io)
     try:
         from onnxruntime import quantization as ortq
     except ImportError as exc:
@@ -98,7 +98,7 @@ def quantize(model, calibration_data, path, *, mode="static", format="onnx", per
     return path
 
 
-def _quantize_tflite(model, calibration_data, path, mode, input_names, int8_io):
+def _quantize_tflite(model, calibration_data, path, mode, input_names, output_names, int8_io):
     from .tfl import export_tflite
     from .tfl.quantize import dynamic_int8, static_int8
 
@@ -109,7 +109,7 @@ def _quantize_tflite(model, calibration_data, path, mode, input_names, int8_io):
 
     batches = _batches(calibration_data)
     example = tuple(to_tensor(x) for x in batches[0])
-    data = export_tflite(model, example, dynamic_batch=True, input_names=input_names)
+    data = export_tflite(model, example, dynamic_batch=True, input_names=input_names, output_names=output_names)
     data = static_int8(data, batches, int8_io) if mode == "static" else dynamic_int8(data)
     write_atomic(os.fspath(path), data, ".tflite")
     return path

@@ -343,6 +343,25 @@ def fuse_relu(data: bytes) -> bytes:
     return rw.finish()
 
 
+def fold_constants(data: bytes) -> bytes:
+    """Replace each TRANSPOSE of a constant (a Keras kernel's ``.T`` before FULLY_CONNECTED) by the transposed
+    constant, so the weight is a constant the quantiser sees."""
+    rw = _Rewriter(data)
+    for op in rw.sub.operators:
+        out = op.outputs[0]
+        if rw.op_name(op) == "TRANSPOSE" and out not in rw.sub.outputs and rw.is_float(op.inputs[0]):
+            arr, perm = rw.const_array(op.inputs[0]), rw.const_array(op.inputs[1])
+            if arr is not None and perm is not None:
+                buf = rw.s.BufferT()
+                buf.data = np.frombuffer(np.ascontiguousarray(arr.transpose(perm)).tobytes(), np.uint8)
+                rw.model.buffers.append(buf)
+                rw.sub.tensors[out].buffer = len(rw.model.buffers) - 1
+                rw.sub.tensors[out].shapeSignature = None
+                continue
+        rw.ops.append(op)
+    return rw.finish()
+
+
 def _pad_to_zero(rw, op) -> None:
     """PADV2 with a value that is the int8 zero point -> PAD (its int8 pad value; XNNPACK takes PAD only)."""
     value = rw.sub.tensors[op.inputs[2]]
@@ -390,13 +409,13 @@ def calibrate(data: bytes, batches) -> dict:
 
 def static_int8(data: bytes, batches, int8_io: bool = False) -> bytes:
     """The full-integer int8 version of float TFLite file ``data``, calibrated on ``batches``."""
-    data = fuse_relu(data)
+    data = fuse_relu(fold_constants(data))
     return _Static(data, calibrate(data, batches), int8_io).rewrite()
 
 
 def dynamic_int8(data: bytes) -> bytes:
     """The dynamic-range version of float TFLite file ``data``: int8 weights, float activations."""
-    rw, done = _Rewriter(fuse_relu(data)), {}
+    rw, done = _Rewriter(fuse_relu(fold_constants(data))), {}
     for op in rw.sub.operators:
         name = rw.op_name(op)
         if name in WEIGHTED and name != "TRANSPOSE_CONV" and rw.const_array(op.inputs[1]) is not None:
