@@ -1,8 +1,9 @@
-"""int8 quantisation of the MNIST CNN: file size, accuracy and batch-1 latency, float32 vs int8.
+"""int8 quantisation of the MNIST CNN: file size, accuracy and latency (batch 1 and 64), float32 vs int8.
 
 The CNN is trained briefly on real MNIST (the 10,000-image test split: 8,000 images to train, 2,000 held out to
-measure), exported as float ONNX and as static int8 ONNX (``ember.quantization.quantize``, calibrated on 10
-training batches), and run in onnxruntime; the float TFLite file runs in LiteRT for the latency row.
+measure), exported as float ONNX / TFLite and as static int8 ONNX (QDQ) / TFLite (full-integer) with
+``ember.quantization.quantize`` (calibrated on 10 training batches), and run in onnxruntime and in LiteRT (one
+thread each).
 
     python -m bench.bench_quantize [--data DIR] [--epochs N]
 """
@@ -86,6 +87,36 @@ def float_and_int8(model, x_train, folder):
     return f32, i8
 
 
+def tflite_float_and_int8(model, x_train, folder):
+    """Write the float and the static int8 TFLite files; returns their paths."""
+    import ember
+
+    f32, i8 = os.path.join(folder, "cnn.tflite"), os.path.join(folder, "cnn.int8.tflite")
+    ember.export.tflite(model, (ember.tensor(x_train[:2]),), f32, dynamic_batch=True)
+    ember.quantization.quantize(model, [x_train[i:i + 64] for i in range(0, 640, 64)], i8, format="tflite")
+    return f32, i8
+
+
+def _litert(path, batch):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=path, num_threads=1)
+    inp = interp.get_input_details()[0]["index"]
+    interp.resize_tensor_input(inp, [batch, 1, 28, 28])
+    interp.allocate_tensors()
+    return interp, inp, interp.get_output_details()[0]["index"]
+
+
+def litert_accuracy(path, x, y, batch=500):
+    interp, inp, out = _litert(path, batch)
+    logits = []
+    for i in range(0, len(x) - batch + 1, batch):
+        interp.set_tensor(inp, x[i:i + batch])
+        interp.invoke()
+        logits.append(interp.get_tensor(out).copy())
+    return float((np.concatenate(logits).argmax(1) == y[:len(logits) * batch]).mean())
+
+
 def latency_ms(run, repeats=200):
     for _ in range(20):
         run()
@@ -103,27 +134,21 @@ def ort_latency(path, x1):
     opts = onnxruntime.SessionOptions()
     opts.intra_op_num_threads = 1
     sess = onnxruntime.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    return latency_ms(lambda: sess.run(None, {"input": x1}))
+    return latency_ms(lambda: sess.run(None, {"input": x1}), repeats=200 if len(x1) == 1 else 40)
 
 
-def litert_latency(data, x1):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interp = Interpreter(model_content=data, num_threads=1)
-    interp.allocate_tensors()
-    inp, out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+def litert_latency(path, x):
+    interp, inp, out = _litert(path, len(x))
 
     def run():
-        interp.set_tensor(inp, x1)
+        interp.set_tensor(inp, x)
         interp.invoke()
         return interp.get_tensor(out)
 
-    return latency_ms(run)
+    return latency_ms(run, repeats=200 if len(x) == 1 else 40)
 
 
 def main(argv=None):
-    import ember
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None)
     ap.add_argument("--epochs", type=int, default=1)
@@ -137,21 +162,24 @@ def main(argv=None):
     model = train(xt, yt, args.epochs)
     print(f"trained the MNIST CNN for {args.epochs} epoch(s) on 8,000 images in {time.perf_counter() - t:.0f} s")
     with tempfile.TemporaryDirectory() as folder:
-        f32, i8 = float_and_int8(model, xt, folder)
-        x1 = xv[:1]
-        rows = [("float32 ONNX", f32), ("int8 ONNX (static, QDQ)", i8)]
-        print(f"{'model':28s} {'size KB':>9s} {'accuracy':>9s} {'ORT b=1 ms':>11s}")
-        for name, p in rows:
-            print(f"{name:28s} {os.path.getsize(p) / 1024:9.1f} {100 * onnx_accuracy(p, xv, yv):8.2f}% "
-                  f"{ort_latency(p, x1):11.3f}")
-        print(f"size ratio float/int8: {os.path.getsize(f32) / os.path.getsize(i8):.2f}x")
+        rows = [("float32 ONNX", "ort"), ("int8 ONNX (static, QDQ)", "ort")]
+        rows = list(zip(rows, float_and_int8(model, xt, folder)))
         try:
-            data = ember.export.tflite(model, (ember.tensor(x1),))
-            print(f"float32 TFLite: {len(data) / 1024:.1f} KB, LiteRT b=1 {litert_latency(data, x1):.3f} ms "
-                  "(int8 TFLite not written yet)")
+            rows += list(zip([("float32 TFLite", "litert"), ("int8 TFLite (full-integer)", "litert")],
+                             tflite_float_and_int8(model, xt, folder)))
         except ImportError:
-            print("LiteRT not installed: TFLite row skipped")
-    print("(one thread each; medians of 200 runs; the machine is shared, so latencies are noisy)")
+            print("LiteRT not installed: TFLite rows skipped")
+        print(f"{'model':28s} {'size KB':>9s} {'accuracy':>9s} {'b=1 ms':>8s} {'b=64 ms':>8s}")
+        for (name, runtime), p in rows:
+            acc = onnx_accuracy(p, xv, yv) if runtime == "ort" else litert_accuracy(p, xv, yv)
+            lat = ort_latency if runtime == "ort" else litert_latency
+            print(f"{name:28s} {os.path.getsize(p) / 1024:9.1f} {100 * acc:8.2f}% {lat(p, xv[:1]):8.3f} "
+                  f"{lat(p, xv[:64]):8.3f}")
+        for k in range(0, len(rows), 2):
+            ratio = os.path.getsize(rows[k][1]) / os.path.getsize(rows[k + 1][1])
+            print(f"size ratio {rows[k][0][0]} / int8: {ratio:.2f}x")
+    print("(one thread each; medians of 200 runs at batch 1, 40 at batch 64; the machine is shared, so latencies "
+          "are noisy)")
 
 
 if __name__ == "__main__":

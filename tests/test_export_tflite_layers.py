@@ -58,6 +58,10 @@ ROWS = [
     ("embedding_linear", lambda: nn.Sequential(nn.Embedding(20, 6, padding_idx=0), nn.Flatten(), nn.Linear(24, 3)),
      ("int", (4,), 20), {"GATHER"}),
     ("group_norm_decomposed", lambda: nn.GroupNorm(2, 4), (4, 3, 3), {"SUM", "SQRT"}),
+    ("conv_transpose2d", lambda: nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1), (3, 5, 6),
+     {"TRANSPOSE_CONV", "STRIDED_SLICE"}),
+    ("conv_transpose1d", lambda: nn.ConvTranspose1d(2, 3, 4, stride=3, padding=2, output_padding=2), (2, 7),
+     {"TRANSPOSE_CONV"}),
     ("transformer_encoder_layer", lambda: nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True),
      (5, 8), {"BATCH_MATMUL", "SOFTMAX"}),
 ]
@@ -110,6 +114,6 @@ def test_conv_is_one_builtin_not_primitives(tmp_path):
     assert ops <= {"CONV_2D", "MAX_POOL_2D", "TRANSPOSE", "RESHAPE", "FULLY_CONNECTED", "RELU", "PADV2"}, ops
 
 
-def test_recurrent_layers_say_what_works():
-    with pytest.raises(ember.export.ExportError, match="lstm.*ONNX"):
-        ember.export.tflite(nn.LSTM(3, 4).eval(), (ember.randn(5, 2, 3),))
+def test_grouped_conv_transpose_says_what_works():
+    with pytest.raises(ember.export.ExportError, match="ConvTranspose2d.*groups=2.*groups=1"):
+        ember.export.tflite(nn.ConvTranspose2d(4, 4, 3, groups=2).eval(), (ember.randn(1, 4, 5, 5),))

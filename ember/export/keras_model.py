@@ -1,5 +1,7 @@
 """Keras's ``model.export(filepath, format=...)`` for Ember Keras models: "ember" (the ``model.ember``
-artifact), "onnx" (``ember.onnx.export``), "tflite" (``ember.export.tflite``), "web" (``ember.export.web``).
+artifact), "onnx" (``ember.onnx.export``), "tflite" (``ember.export.tflite``; int8 with
+``quantization="static", calibration_data=[batches]`` or ``quantization="dynamic"``, as
+``ember.quantization.quantize``), "web" (``ember.export.web``).
 
 The example inputs come from ``input_signature`` (shapes, ``keras.InputSpec``/``KerasTensor``-like objects
 with ``.shape``/``.dtype``) or from the model's own inputs; a ``None`` dim 0 becomes the dynamic ``batch``
@@ -105,6 +107,18 @@ def export_keras(model, filepath, format="ember", verbose=True, input_signature=
         save(prog, filepath)
         return None
     if format == "tflite":
+        mode = kwargs.pop("quantization", None)
+        if mode is not None:  # int8 TFLite: ember.quantization.quantize's "static" (calibrated) or "dynamic"
+            from .quantize import quantize
+
+            calibration = kwargs.pop("calibration_data", None)
+            if calibration is None and mode == "static":
+                raise mark(ExportError("model.export(format='tflite', quantization='static') needs "
+                                       "calibration_data=[a few input batches] to calibrate the int8 activations"))
+            quantize(model, calibration if calibration is not None else [t.numpy() for t in tensors], filepath,
+                     format="tflite", mode=mode, input_names=names, output_names=out_names,
+                     int8_io=kwargs.pop("int8_io", False))
+            return None
         from . import tflite
 
         return tflite(model, args, filepath, dynamic_shapes=dyn, input_names=names, output_names=out_names)

@@ -6,7 +6,10 @@ exported to ONNX and quantised by ``onnxruntime.quantization`` (optional extra `
   real inputs), written as QDQ (QuantizeLinear/DequantizeLinear pairs onnxruntime fuses into int8 kernels).
 - ``mode="dynamic"``: int8 weights, activation scales computed at run time (no calibration data needed).
 
-TFLite full-integer int8 is not written yet: ``format="tflite"`` raises and says so.
+``format="tflite"`` writes int8 TFLite instead (``ember.export.tfl.quantize``, run by LiteRT): "static" is
+full-integer int8 (int8 activations calibrated on ``calibration_data``, per-channel int8 weights, int32 biases;
+float32 inputs and outputs through QUANTIZE / DEQUANTIZE, or int8 ones with ``int8_io=True``), "dynamic" is
+dynamic-range (int8 weights, float32 activations; no calibration data needed).
 
 Example:
     >>> import os, tempfile, ember
@@ -28,6 +31,7 @@ import tempfile
 
 import numpy as np
 
+from .._atomic import write_atomic
 from ..errors import mark
 from .program import ExportError
 
@@ -49,18 +53,22 @@ def _batches(calibration_data):
 
 
 def quantize(model, calibration_data, path, *, mode="static", format="onnx", per_channel=True,
-             input_names=None, opset_version=17):
+             input_names=None, output_names=None, opset_version=17, int8_io=False):
     """Quantise ``model`` (an nn.Module in eval mode) to int8 and write it to ``path``; returns ``path``.
 
     ``calibration_data``: an iterable of input batches (a tensor or array, or a tuple of them for a model with
     several inputs); the first one is the export's example and dim 0 is dynamic (the batch). ``mode``: "static"
-    (calibrated activations, QDQ) or "dynamic". ``per_channel``: per-output-channel weight scales.
+    (calibrated activations, QDQ) or "dynamic". ``per_channel``: per-output-channel weight scales (ONNX; TFLite
+    weights are always per channel, as its spec asks). ``format``: "onnx" or "tflite". ``int8_io`` (TFLite
+    static): int8 inputs and outputs instead of float32 ones. ``output_names``: the TFLite signature's.
     """
-    if format != "onnx":
-        raise mark(ExportError(f"ember.quantization.quantize: format={format!r} is not written yet; int8 is "
-                               "available as ONNX (format='onnx', runs in onnxruntime)"))
+    if format not in ("onnx", "tflite"):
+        raise mark(ExportError(f"ember.quantization.quantize: format={format!r} has no int8 writer; use "
+                               "format='onnx' (onnxruntime) or format='tflite' (LiteRT)"))
     if mode not in ("static", "dynamic"):
         raise mark(ValueError(f"ember.quantization.quantize: mode must be 'static' or 'dynamic', got {mode!r}"))
+    if format == "tflite":
+        return _quantize_tflite(model, calibration_data, path, mode, input_names, output_names, int8_io)
     try:
         from onnxruntime import quantization as ortq
     except ImportError as exc:
@@ -87,6 +95,23 @@ def quantize(model, calibration_data, path, *, mode="static", format="onnx", per
         else:
             ortq.quantize_dynamic(pre_path, out_tmp, per_channel=per_channel, weight_type=ortq.QuantType.QInt8)
         os.replace(out_tmp, os.fspath(path))  # atomic: a crash leaves the previous file
+    return path
+
+
+def _quantize_tflite(model, calibration_data, path, mode, input_names, output_names, int8_io):
+    from .tfl import export_tflite
+    from .tfl.quantize import dynamic_int8, static_int8
+
+    if mode == "dynamic" and calibration_data is None:
+        raise mark(ExportError("ember.quantization.quantize(format='tflite', mode='dynamic'): pass one example "
+                               "batch as calibration_data (it fixes the input shapes)"))
+    from .. import tensor as to_tensor
+
+    batches = _batches(calibration_data)
+    example = tuple(to_tensor(x) for x in batches[0])
+    data = export_tflite(model, example, dynamic_batch=True, input_names=input_names, output_names=output_names)
+    data = static_int8(data, batches, int8_io) if mode == "static" else dynamic_int8(data)
+    write_atomic(os.fspath(path), data, ".tflite")
     return path
 
 

@@ -14,7 +14,7 @@ Attrs (plain data, one entry per spatial dim):
 """
 from __future__ import annotations
 
-from .._core import Aval, Unsupported, register_layer, register_lowering, unsupported
+from .._core import Aval, Unsupported, register_layer, register_lowering
 from .._rules import differ
 from ..conv import out_size
 
@@ -154,8 +154,6 @@ register_lowering("adaptive_avg_pool", "onnx", _adaptive_onnx("GlobalAveragePool
 register_lowering("adaptive_max_pool", "onnx", _adaptive_onnx("GlobalMaxPool", "MaxPool"))
 
 # TFLite: NCHW -> NHWC around each op (1-D layers as height-1 2-D ones); explicit padding as PADV2 + VALID
-unsupported("conv_transpose", "tflite", "TRANSPOSE_CONV is not written yet (its output shape is a tensor that a "
-            "dynamic batch would have to compute); the ONNX export has ConvTranspose")
 
 
 def _nhwc(ctx, node, pad=None, pad_value=0.0):
@@ -237,6 +235,47 @@ def _conv_tflite(ctx, node):
             parts.append(ctx.emit("CONV_2D", [xi, ctx.const(wk), ctx.const(bias[k * per:(k + 1) * per].copy())],
                                   [ctx.temp(out_shape[:3] + (per,), v.dtype)], ctx.options("Conv2D", **opts)))
         y = ctx.emit("CONCATENATION", parts, [ctx.temp(out_shape, v.dtype)], ctx.options("Concatenation", axis=3))
+    _nchw(ctx, node, y)
+
+
+@register_lowering("conv_transpose", "tflite")
+def _conv_transpose_tflite(ctx, node):
+    """TRANSPOSE_CONV (VALID, unpadded: the full (H - 1) * stride + kernel output, plus the output_padding rows
+    past it) then a STRIDED_SLICE that crops ``padding``; its output-shape input is computed from the input's
+    batch (SHAPE), so a dynamic batch works."""
+    import numpy as np
+
+    a, v = node.attrs, node.inputs[0]
+    w = ctx.value(node, 1)
+    if v.ndim not in (3, 4) or w is None:
+        raise Unsupported("only 1-D/2-D transposed convolutions with constant weights map to TRANSPOSE_CONV",
+                          "export to ONNX (ConvTranspose)")
+    if int(a["groups"]) != 1 or any(d != 1 for d in a["dilation"]):  # an error, not the decomposition (col2im)
+        raise ctx.error(f"TRANSPOSE_CONV has no groups or dilation (groups={a['groups']}, dilation="
+                        f"{tuple(a['dilation'])}); use groups=1 and dilation=1, or export to ONNX (ConvTranspose)")
+    if v.ndim == 3:
+        w = w[:, :, None, :]
+    cout = w.shape[1]
+    bias = ctx.value(node, 2) if len(node.inputs) > 2 else np.zeros(cout, w.dtype)
+    if bias is None:
+        raise Unsupported("a bias that is not a constant", "export with the bias as a parameter")
+    (sh, sw), (ph, pw), (oh, ow) = (_hw(node, a[k], n) for k, n in (("stride", 1), ("padding", 0),
+                                                                     ("output_padding", 0)))
+    x, (n, h, wd, _) = _nhwc(ctx, node)
+    kh, kw = w.shape[2:]
+    full = ((h - 1) * sh + kh + max(0, oh - ph), (wd - 1) * sw + kw + max(0, ow - pw))
+    batch = ctx.emit("SLICE", [ctx.emit("SHAPE", [x], [ctx.temp((4,), "int32")], ctx.options("Shape",
+                                        outType=ctx.type_code("int32"))), ctx.ints([0]), ctx.ints([1])],
+                     [ctx.temp((1,), "int32")])
+    shape = ctx.emit("CONCATENATION", [batch, ctx.ints([full[0], full[1], cout])], [ctx.temp((4,), "int32")],
+                     ctx.options("Concatenation", axis=0))
+    y = ctx.emit("TRANSPOSE_CONV", [shape, ctx.const(w.transpose(1, 2, 3, 0).copy()), x, ctx.const(bias)],
+                 [ctx.temp((n,) + full + (cout,), v.dtype)],
+                 ctx.options("TransposeConv", padding=ctx.s.Padding.VALID, strideH=sh, strideW=sw))
+    out = _out_nhwc(node)
+    y = ctx.emit("STRIDED_SLICE", [y, ctx.ints([0, ph, pw, 0]), ctx.ints([0, ph + out[1], pw + out[2], cout]),
+                                   ctx.ints([1, 1, 1, 1])], [ctx.temp(out, v.dtype)],
+                 ctx.options("StridedSlice", beginMask=1, endMask=1))
     _nchw(ctx, node, y)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import Aval, Unsupported, register_layer, register_lowering, unsupported
+from .._core import Aval, Unsupported, register_layer, register_lowering
 from .._rules import differ
 
 _GATES = {"lstm": 4, "gru": 3, "rnn": 1}
@@ -101,7 +101,121 @@ def _rnn_onnx(kind):
 for _kind in _GATES:
     register_lowering(_kind, "onnx", _rnn_onnx(_kind))
 
-# TFLite
+# TFLite: unrolled over the (static) sequence: the input projection of every step is one FULLY_CONNECTED, then
+# per step FULLY_CONNECTED (recurrent weights), ADD, LOGISTIC / TANH, MUL; GRU has no TFLite builtin and the
+# sequence builtins lack PyTorch's GRU reset form, so all three kinds are written the same way.
+class _Step:
+    """Builds one layer-direction's steps; ``h`` / ``c`` are tensor indices or None (zeros)."""
+
+    def __init__(self, ctx, kind, hsz, dtype, batch, nonlinearity):
+        self.ctx, self.kind, self.hsz, self.dtype, self.batch = ctx, kind, hsz, dtype, batch
+        self.act = "RELU" if nonlinearity == "relu" else "TANH"
+        self.consts: dict = {}  # id(array) -> (array, tensor): the array is kept so its id stays unique
+
+    def shared(self, array):
+        """One constant tensor per weight array, shared by every step."""
+        key = id(array)
+        if key not in self.consts:
+            self.consts[key] = (array, self.ctx.const(array))
+        return self.consts[key][1]
+
+    def t(self, width):
+        return self.ctx.temp((self.batch, width), self.dtype)
+
+    def op(self, name, ins, width=None, opts=None):
+        return self.ctx.emit(name, ins, [self.t(width or self.hsz)], opts)
+
+    def add(self, a, b):
+        return self.op("ADD", [a, b], opts=self.ctx.options("Add"))
+
+    def mul(self, a, b):
+        return self.op("MUL", [a, b], opts=self.ctx.options("Mul"))
+
+    def split(self, x, n):
+        outs = [self.t(self.hsz) for _ in range(n)]
+        self.ctx.emit("SPLIT", [self.ctx.scalar(1, "int32"), x], outs, self.ctx.options("Split", numSplits=n))
+        return outs
+
+    def run(self, xp, h, c, w_hh, b_hh):
+        """One step from ``xp`` (the input projection, (B, G*H)); returns (h, c)."""
+        ctx, g = self.ctx, _GATES[self.kind] * self.hsz
+        if h is None:  # zero state: the recurrent projection is its bias alone
+            hp = None if b_hh is None else self.shared(b_hh)
+        else:
+            hp = self.op("FULLY_CONNECTED", [h, self.shared(w_hh), self.shared(b_hh) if b_hh is not None else -1],
+                         g, ctx.options("FullyConnected"))
+        if self.kind == "rnn":
+            return self.op(self.act, [xp if hp is None else self.op("ADD", [xp, hp], g, ctx.options("Add"))]), None
+        if self.kind == "lstm":
+            gates = xp if hp is None else self.op("ADD", [xp, hp], g, ctx.options("Add"))
+            i, f, cand, o = self.split(gates, 4)
+            i, f, o = (self.op("LOGISTIC", [v]) for v in (i, f, o))
+            ig = self.mul(i, self.op("TANH", [cand]))
+            c = ig if c is None else self.add(self.mul(f, c), ig)
+            return self.mul(o, self.op("TANH", [c])), c
+        xr, xz, xn = self.split(xp, 3)  # gru: r, z, n with r applied to the recurrent n projection (bias included)
+        if h is not None:
+            hr, hz, hn = self.split(hp, 3)
+        else:  # zero state: the recurrent projections are the bias's thirds (constants)
+            hr, hz, hn = (None,) * 3 if b_hh is None else (ctx.const(p.copy()) for p in np.split(b_hh, 3))
+        r, z = (self.op("LOGISTIC", [xv if hv is None else self.add(xv, hv)]) for xv, hv in ((xr, hr), (xz, hz)))
+        n = self.op("TANH", [xn if hn is None else self.add(xn, self.mul(r, hn))])
+        diff = self.op("SUB", [h, n], opts=ctx.options("Sub")) if h is not None else self.op("NEG", [n])
+        return self.add(n, self.mul(z, diff)), None
+
+
+def _rnn_tflite(kind):
+    def lower(ctx, node):
+        a, v = node.attrs, node.inputs[0]
+        steps, batch, _ = v.shape
+        if steps is None:
+            raise ctx.error(f"{kind} is written for TFLite unrolled over the sequence, which needs a static "
+                            "sequence length; export with a fixed length (no dynamic dim 0 of a (T, B, I) input, "
+                            "dim 1 with batch_first), or to ONNX / the ember format")
+        dirs, hsz, layers = (2 if a["bidirectional"] else 1), int(a["hidden_size"]), int(a["num_layers"])
+        n_states, per = ((2 if kind == "lstm" else 1) if a["has_state"] else 0), (4 if a["bias"] else 2)
+        dtype = v.dtype
+        ins = ctx.inputs(node)
+        init = []
+        for s_ in range(n_states):  # (L*D, B, H) -> L*D tensors of (B, H)
+            rows = [ctx.temp((batch, hsz), dtype) for _ in range(layers * dirs)]
+            ctx.emit("UNPACK", [ins[1 + s_]], rows, ctx.options("Unpack", num=layers * dirs, axis=0))
+            init.append(rows)
+        step = _Step(ctx, kind, hsz, dtype, batch, a.get("nonlinearity"))
+        x, finals_h, finals_c = ins[0], [], []
+        for layer in range(layers):
+            per_dir = []
+            for d in range(dirs):
+                k = n_states + 1 + (layer * dirs + d) * per
+                w = [ctx.value(node, k + j) for j in range(per)]
+                if any(arr is None for arr in w):
+                    raise Unsupported(f"{kind} weights that are not constants", "export with the weights as "
+                                      "parameters")
+                b_ih, b_hh = (w[2], w[3]) if a["bias"] else (None, None)
+                g = _GATES[kind] * hsz
+                xp = ctx.emit("FULLY_CONNECTED", [x, ctx.const(w[0]), ctx.const(b_ih) if b_ih is not None else -1],
+                              [ctx.temp((steps, batch, g), dtype)], ctx.options("FullyConnected", keepNumDims=True))
+                xps = [ctx.temp((batch, g), dtype) for _ in range(steps)]
+                ctx.emit("UNPACK", [xp], xps, ctx.options("Unpack", num=steps, axis=0))
+                h = init[0][layer * dirs + d] if n_states else None
+                c = init[1][layer * dirs + d] if kind == "lstm" and n_states else None
+                outs = [None] * steps
+                for t in (range(steps) if d == 0 else reversed(range(steps))):
+                    h, c = step.run(xps[t], h, c, w[1], b_hh)
+                    outs[t] = h
+                per_dir.append(ctx.emit("PACK", outs, [ctx.temp((steps, batch, hsz), dtype)],
+                                        ctx.options("Pack", valuesCount=steps, axis=0)))
+                finals_h.append(h)
+                finals_c.append(c)
+            x = per_dir[0] if dirs == 1 else ctx.emit("CONCATENATION", per_dir, [ctx.temp(
+                (steps, batch, dirs * hsz), dtype)], ctx.options("Concatenation", axis=2))
+        ctx.alias(node, x)
+        ctx.emit("PACK", finals_h, [ctx.output(node, 1)], ctx.options("Pack", valuesCount=len(finals_h), axis=0))
+        if kind == "lstm":
+            ctx.emit("PACK", finals_c, [ctx.output(node, 2)], ctx.options("Pack", valuesCount=len(finals_c), axis=0))
+
+    return lower
+
+
 for _kind in _GATES:
-    unsupported(_kind, "tflite", "UNIDIRECTIONAL_SEQUENCE_LSTM / an unrolled form is not written yet (nor for its "
-                "decomposition, lstm_seq): export recurrent models to ONNX or the ember format")
+    register_lowering(_kind, "tflite", _rnn_tflite(_kind))
