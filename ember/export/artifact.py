@@ -241,22 +241,23 @@ def _check_shapes(graph, dim_names, name) -> None:
 
 
 def _verify_all(graph, verify) -> None:
-    """``verify`` the graph and every layer node's decomposition (inputs and outputs matching the node's)."""
+    """Every layer node's decomposition has the node's inputs and outputs (recursively); then ``verify``
+    (which checks the decompositions' wiring too)."""
     from ..graph import GraphError
 
+    def bodies(g, where=""):
+        for k, node in enumerate(g.nodes):
+            body = node.meta.get("body")
+            if body is None:
+                continue
+            here = f"{where}node {k} ({node.op}) decomposition"
+            if [(len(v.shape), v.dtype) for v in body.inputs] != [(len(v.shape), v.dtype) for v in node.inputs] \
+                    or len(body.outputs) != len(node.outputs):
+                raise GraphError(f"{here}: its inputs/outputs do not match the node's")
+            bodies(body, here + ": ")
+
+    bodies(graph)
     verify(graph)
-    for k, node in enumerate(graph.nodes):
-        body = node.meta.get("body")
-        if body is None:
-            continue
-        where = f"node {k} ({node.op}) decomposition"
-        if [(len(v.shape), v.dtype) for v in body.inputs] != [(len(v.shape), v.dtype) for v in node.inputs] or \
-                len(body.outputs) != len(node.outputs):
-            raise GraphError(f"{where}: its inputs/outputs do not match the node's")
-        try:
-            _verify_all(body, verify)
-        except GraphError as exc:
-            raise GraphError(f"{where}: {exc}") from None
 
 
 def from_json(doc: dict, arrays: dict, name="<memory>", device="cpu") -> ExportedProgram:
