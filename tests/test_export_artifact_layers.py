@@ -179,3 +179,20 @@ def test_bad_layer_artifact_is_a_clear_error(tmp_path, name, edit, words):
     assert words in str(err.value) and str(path) in str(err.value), str(err.value)
     if name == "newer":  # the versions this Ember reads
         assert "reads format_version <= 2" in str(err.value)
+
+
+def test_loaded_artifact_exports_layer_ops_to_tflite():
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    model, prog = _cnn_program()
+    loaded, _ = _save_load(prog)
+    it = litert.Interpreter(model_content=ember.export.tflite(loaded, None))
+    assert "CONV_2D" in [d["op_name"] for d in it._get_ops_details()]
+    x = ember.randn(3, 2, 8, 8)
+    index = it.get_input_details()[0]["index"]
+    it.resize_tensor_input(index, list(x.shape))
+    it.allocate_tensors()
+    it.set_tensor(index, x.numpy())
+    it.invoke()
+    with ember.no_grad():
+        want = model(x).numpy()
+    np.testing.assert_allclose(it.get_tensor(it.get_output_details()[0]["index"]), want, rtol=1e-5, atol=1e-5)
