@@ -120,7 +120,7 @@ KERAS = [
     ("BatchNormalization", lambda: keras.layers.BatchNormalization(), (5,), []),
     ("LayerNormalization", lambda: keras.layers.LayerNormalization(), (3, 5), []),
     ("Embedding", lambda: keras.layers.Embedding(10, 4), (6,), ["Gather"]),
-    # Keras RNNs make their zero initial state as a batch-sized constant: static batch only (see test below)
+    # Keras RNNs read their zero initial state off the input (nn.modules.rnn.batch_zeros): dynamic batch
     ("LSTM", lambda: keras.layers.LSTM(4), (5, 3), ["LSTM"]),
     ("LSTM_sequences", lambda: keras.layers.LSTM(4, return_sequences=True), (5, 3), ["LSTM"]),
     ("GRU", lambda: keras.layers.GRU(4), (5, 3), []),
@@ -142,16 +142,7 @@ def test_keras_layer_exports(name, build, shape, ops):
     model, make = _keras_layer(layer, shape)
     if name == "Embedding":
         make = lambda b: (ember.randint(0, 10, (b, 6)),)  # noqa: E731
-    roundtrip(model, make, ops, static=name in KERAS_STATIC_BATCH)
-
-
-KERAS_STATIC_BATCH = {"LSTM", "LSTM_sequences", "GRU", "SimpleRNN", "Bidirectional"}
-
-
-def test_keras_rnn_dynamic_batch_says_why_not():
-    model = keras.Sequential([keras.Input((5, 3)), keras.layers.GRU(4)])
-    with pytest.raises(ember.onnx.OnnxExportError, match="a constant of shape .* changes with the size"):
-        ember.onnx.export(model, ember.randn(2, 5, 3), io.BytesIO(), input_names=["x"], dynamic_axes={"x": [0]})
+    roundtrip(model, make, ops)  # every row at two batch sizes through the dynamic batch axis
 
 
 def test_keras_multi_head_attention_exports():

@@ -106,7 +106,10 @@ def test_signature_names_shapes_and_metadata():
     assert meta["producer"] == "ember.export" and meta["ember_version"] == ember.__version__
     out = prog.run({"x": np.ones((3, 5), np.float32), "y": np.ones((3, 3), np.float32)})
     assert [o.shape for o in out] == [(3, 4), (3, 1)]
-    assert "layer_norm" not in str(prog.graph) and "standardize" in str(prog.graph)  # the IR, printable
+    # the IR, printable at both levels: layer nodes, and the primitives the executor runs
+    assert "layer_norm" in str(prog.graph) and "standardize" not in str(prog.graph)
+    assert "standardize" in prog.graph.format(decomposed=True)
+    assert "decomposition(" in prog.graph.format(bodies=True)
 
 
 def test_named_dims_survive_the_artifact(tmp_path):

@@ -2,9 +2,12 @@
 
 Members:
 
-- ``program.json``: ``{"format": "ember.program", "format_version": 1, "metadata": {...},
+- ``program.json``: ``{"format": "ember.program", "format_version": 2, "metadata": {...},
   "signature": {"inputs": [spec...], "outputs": [spec...], "call": ..., "result": ..., "dims": {...}},
-  "graph": <ember.graph.serialize JSON>}``; a spec is ``{"name", "shape" (ints, dim names, null), "dtype"}``;
+  "graph": <ember.graph.serialize JSON>}``; a spec is ``{"name", "shape" (ints, dim names, null), "dtype"}``.
+  The graph is the layer-level IR (conv, pools, norms, LSTM/GRU, attention... one node each, with their attrs
+  and their decomposition as ``"body"``), so a loaded program exports to ONNX/TFLite with layer ops; the
+  executor inlines the decompositions when it is built. Version 1 files (a decomposed graph) still load;
 - ``weights.safetensors``: every constant of the graph by its tensor name (parameters keep their module
   names, ``fc1.weight``).
 
@@ -38,7 +41,7 @@ from ..graph.serialize import SerializeError, graph_from_json, graph_to_json
 from .program import ExportedProgram, TensorSpec
 
 FORMAT = "ember.program"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: layer nodes with their decompositions (1: primitives only; still read)
 PROGRAM = "program.json"
 WEIGHTS = "weights.safetensors"
 DEFAULT_NAME = "model.ember"
@@ -237,6 +240,26 @@ def _check_shapes(graph, dim_names, name) -> None:
                               f"{dtype}{[names_of.get(d, d) for d in shape]}")
 
 
+def _verify_all(graph, verify) -> None:
+    """Every layer node's decomposition has the node's inputs and outputs (recursively); then ``verify``
+    (which checks the decompositions' wiring too)."""
+    from ..graph import GraphError
+
+    def bodies(g, where=""):
+        for k, node in enumerate(g.nodes):
+            body = node.meta.get("body")
+            if body is None:
+                continue
+            here = f"{where}node {k} ({node.op}) decomposition"
+            if [(len(v.shape), v.dtype) for v in body.inputs] != [(len(v.shape), v.dtype) for v in node.inputs] \
+                    or len(body.outputs) != len(node.outputs):
+                raise GraphError(f"{here}: its inputs/outputs do not match the node's")
+            bodies(body, here + ": ")
+
+    bodies(graph)
+    verify(graph)
+
+
 def from_json(doc: dict, arrays: dict, name="<memory>", device="cpu") -> ExportedProgram:
     """An ``ExportedProgram`` from ``program.json`` data and its weight arrays (checked)."""
     from ..graph import GraphError, verify
@@ -250,7 +273,7 @@ def from_json(doc: dict, arrays: dict, name="<memory>", device="cpu") -> Exporte
         raise _fail(name, f"{PROGRAM}: {exc}") from None
     _check_weights(graph, arrays, used, name)
     try:
-        verify(graph)
+        _verify_all(graph, verify)
     except GraphError as exc:
         raise _fail(name, f"{PROGRAM}: the graph is inconsistent: {exc}") from None
     _check_signature(graph, ins, outs, name)

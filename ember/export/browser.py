@@ -84,10 +84,10 @@ def onnx_model_bytes(model, example_inputs: tuple, input_names, output_names=Non
 
 def program_onnx_bytes(program) -> bytes:
     """ONNX bytes of a loaded ``ExportedProgram`` (its graph, weights as initializers)."""
-    from .onnx import UnsupportedOperatorError, to_onnx
+    from .onnx import UnsupportedOperatorError, program_to_onnx
 
     try:
-        proto = to_onnx(program.graph, [s.name for s in program.input_specs])
+        proto = program_to_onnx(program)
     except (NotImplementedError, UnsupportedOperatorError) as exc:
         raise mark(ExportError(f"the model cannot be written as ONNX yet: {exc}")) from None
     return _rename(proto, [s.name for s in program.input_specs], [s.name for s in program.output_specs])

@@ -306,8 +306,9 @@ def export(model, args=(), f=None, kwargs=None, export_params=True, verbose=Fals
     ``opset_version``: default 17. The model is traced in eval mode (``training``) without gradients;
     parameters become initializers named after them. See the module docstring for an example.
     """
-    from ..graph.passes import optimize
-    from .module_trace import ExportError, trace_for_export
+    from ..graph.compile import CompiledFunction
+    from .program import ExportError
+    from .tracing import trace_program
 
     bad = sorted(set(options) - _IGNORED)
     if bad:
@@ -327,60 +328,77 @@ def export(model, args=(), f=None, kwargs=None, export_params=True, verbose=Fals
         if dynamic_shapes:
             dynamic_axes = dict(dynamic_axes or {}, **_from_dynamic_shapes(dynamic_shapes, model, in_names))
         spec = _dynamic_spec(dynamic_axes, in_names + out_guess, "ember.onnx.export")
-        dynamic = {i: spec[n] for i, n in enumerate(in_names) if n in spec}
+        axes = {i: {a: _dim(d) for a, d in spec[n].items()} for i, n in enumerate(in_names) if n in spec}
+        fn = model._fn if isinstance(model, CompiledFunction) else model  # its Python function
         try:
-            tr = trace_for_export(model, args, kwargs, dynamic, what="ember.onnx.export")
+            prog = trace_program(fn, args, kwargs, axes, in_names, what="ember.onnx.export")
         except ExportError as exc:
             raise OnnxExportError(str(exc)) from None
     finally:
         for m, mode in modes or ():
             m.training = mode
-    graph = tr.graph
-    if do_constant_folding:
-        optimize(graph, fuse=False, layers=True)
+    graph = prog.graph
     if verbose:
         logger.info("ember.onnx.export: traced graph\n%s", graph.format(source=True))
-    model_proto = _build(graph, tr, in_names, output_names, spec, opset, export_params)
+    model_proto = _build(graph, in_names, output_names, spec, opset, export_params)
     if f is not None:
         _write(model_proto, f)
     return model_proto
 
 
-class _GraphOnly:
-    """What ``_build`` reads of a trace, for a graph whose weights are its constants (an ExportedProgram)."""
+def _dim(name):
+    """A ``Dim`` for an ONNX dim name (any string: ONNX names need not be identifiers)."""
+    from .tracing import Dim
 
-    def __init__(self, graph):
-        self.n_args, self.state_names, self.state_arrays = len(graph.inputs), [], []
+    d = Dim.__new__(Dim)
+    d.name, d.min, d.max = str(name), None, None
+    return d
 
 
-def to_onnx(graph, input_names=None, output_names=None, opset_version=None):
+def to_onnx(graph, input_names=None, output_names=None, opset_version=None, dim_names=None):
     """The ``onnx.ModelProto`` of an IR graph whose inputs are the model's inputs and whose weights are its
-    constants (``ExportedProgram.graph``: what ``ember serve`` and ``ember.export.web`` convert); its unknown
-    dims stay dynamic (named ``<input>_<axis>``)."""
+    constants (``ExportedProgram.graph``: what ``ember serve`` and ``ember.export.web`` convert, loaded
+    artifacts included: they keep their layer nodes); its unknown dims stay dynamic, named by ``dim_names``
+    ({Value: names per dim}, a program's ``dim_names``) or ``<input>_<axis>``."""
     opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
     in_names = list(input_names or [f"input_{i}" for i in range(len(graph.inputs))])
-    spec = {name: {a: f"{name}_{a}" for a, d in enumerate(v.shape) if d is None}
-            for name, v in zip(in_names, graph.inputs)}
-    return _build(graph, _GraphOnly(graph), in_names, output_names, spec, opset, True)
+    dim_names = dim_names or {}
+    spec = {}
+    for name, v in zip(in_names, graph.inputs):
+        known = dim_names.get(v, ())
+        spec[name] = {a: (known[a] if a < len(known) and known[a] else f"{name}_{a}")
+                      for a, d in enumerate(v.shape) if d is None}
+    return _build(graph, in_names, output_names, spec, opset, True)
 
 
-def _build(graph, tr, in_names, output_names, spec, opset, export_params):
+def program_to_onnx(program, opset_version=None):
+    """The ``onnx.ModelProto`` of an ``ExportedProgram`` (from ``ember.export.export`` or a loaded
+    ``model.ember``): its input/output names, its named dynamic dims, its layer nodes as ONNX ops."""
+    return to_onnx(program.graph, [s.name for s in program.input_specs], [s.name for s in program.output_specs],
+                   opset_version, program.dim_names)
+
+
+def _build(graph, in_names, output_names, spec, opset, export_params):
+    """The ONNX model of a program graph: its inputs, then its constants as initializers (weights keep their
+    names, ``fc1.weight``; with ``export_params=False`` named weights become graph inputs instead)."""
     ctx = OnnxContext(opset, graph)
-    n = tr.n_args
     inputs = []
-    for i, v in enumerate(graph.inputs[:n]):
+    for i, v in enumerate(graph.inputs):
         ctx.names[v] = in_names[i]
         inputs.append(_value_info(ctx, in_names[i], v, spec.get(in_names[i], {})))
-    for v, name, arr in zip(graph.inputs[n:], tr.state_names, tr.state_arrays):
-        if export_params:
-            ctx.names[v] = name
-            ctx.inits.append(ctx.onnx.numpy_helper.from_array(np.asarray(arr), name))
-            ctx.arrays[name] = np.asarray(arr)
-        else:
-            ctx.names[v] = name
-            inputs.append(_value_info(ctx, name, v, {}))
+    taken = set(in_names) | set(output_names or [])
     for v, arr in graph.constants.items():
-        ctx.names[v] = ctx.const(np.asarray(arr), "const")
+        arr = np.asarray(arr)
+        if not v.hint or v.hint in taken:
+            ctx.names[v] = ctx.const(arr, "const")
+            continue
+        taken.add(v.hint)
+        ctx.names[v] = v.hint
+        if export_params:
+            ctx.inits.append(ctx.onnx.numpy_helper.from_array(arr, v.hint))
+            ctx.arrays[v.hint] = arr
+        else:
+            inputs.append(_value_info(ctx, v.hint, v, {}))
     out_names = list(output_names or [])
     out_names += [f"output_{k}" if len(graph.outputs) > 1 else "output"
                   for k in range(len(out_names), len(graph.outputs))]

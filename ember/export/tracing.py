@@ -212,8 +212,11 @@ def _first_difference(a, b) -> str:
     """Where two traces at different sizes first differ (graph.dynamic.same_program's order)."""
     for (va, x), (vb, y) in zip(a.constants.items(), b.constants.items()):
         if va.shape != vb.shape or not np.array_equal(np.asarray(x), np.asarray(y)):
-            return (f"a constant of shape {list(va.shape)} that changes with the input's size (e.g. zeros "
-                    "made with x.shape[0], as RNN layers do for their default initial state)")
+            user = next((n for n in a.nodes if va in n.inputs), None)
+            where = f", read at {user.meta.get('source', '?')}" if user is not None else ""
+            return (f"a constant of shape {list(va.shape)} that changes with the input's size{where} (e.g. "
+                    "ember.zeros(x.shape[0], ...), a constant in the graph: compute it from the input with tensor "
+                    "ops, or pass it as an input)")
     ia = {v: i for i, v in enumerate(a.values())}
     ib = {v: i for i, v in enumerate(b.values())}
     for na, nb in zip(a.nodes, b.nodes):
@@ -236,67 +239,34 @@ def _attrs_text(attrs):
 
 
 # ----------------------------------------------------------------------------------------- tracing
-class _ModuleNames:
-    """Forward hooks that write each traced node's innermost module path into ``node.meta["module"]``."""
-
-    def __init__(self, fn):
-        self.handles = []
-        named = getattr(fn, "named_modules", None)
-        if not callable(named):
-            return
-        for name, mod in named():
-            if callable(getattr(mod, "register_forward_pre_hook", None)):
-                self.handles.append(mod.register_forward_pre_hook(self._pre(name)))
-                self.handles.append(mod.register_forward_hook(self._post()))
-        self.stack: list = []
-
-    def _pre(self, name):
-        def hook(mod, args):
-            from .._state import STATE
-
-            self.stack.append((name, len(STATE.tracer.graph.nodes) if STATE.tracer is not None else 0))
-
-        return hook
-
-    def _post(self):
-        def hook(mod, args, out):
-            from .._state import STATE
-
-            name, start = self.stack.pop()
-            if STATE.tracer is not None:
-                for node in STATE.tracer.graph.nodes[start:]:
-                    node.meta.setdefault("module", name or type(mod).__name__)
-
-        return hook
-
-    def close(self):
-        for h in self.handles:
-            h.remove()
-
-
-def _trace(fn, args, kwargs, label_modules=False):
+def _trace(fn, args, kwargs, what):
+    """One strict trace without grad, layer ops as one node each (meta: the user's line and the module path,
+    recorded by the tracer itself); data-dependent Python is an ``ExportError`` naming the line."""
     from .. import no_grad
     from ..graph.capture import run_traced
+    from ..graph.tracer import GraphBreak
 
-    names = _ModuleNames(fn) if label_modules else None
     try:
         with no_grad():
             return run_traced(fn, args, kwargs, mode="strict")
-    finally:
-        if names is not None:
-            names.close()
+    except GraphBreak as exc:
+        raise mark(ExportError(
+            f"{what}: the model's Python depends on a tensor's value (control flow or a size read from data), "
+            f"so no single graph describes it: {exc}. Rewrite that line with tensor ops (ember.where, masks) or "
+            "export the branch you need.")) from None
 
 
 def export(model, args, kwargs=None, dynamic_shapes=None, *, dynamic_batch=False, strict=True,
-           input_names=None, output_names=None, metadata=None, keep_layers=False) -> ExportedProgram:
+           input_names=None, output_names=None, metadata=None, keep_layers=True) -> ExportedProgram:
     """Trace ``model(*args, **kwargs)`` into an ``ExportedProgram`` (torch.export.export's names).
 
     ``dynamic_shapes``: per input (by argument name or position) a dict ``{axis: Dim("name")}``; inputs
     sharing a Dim must agree in size at run time. ``dynamic_batch=True`` makes dim 0 of every input a
     dynamic ``"batch"``. ``input_names``/``output_names`` override the names in the signature (defaults: the
     forward's parameter names; ``output`` or ``output_0``...). ``metadata``: a JSON-able dict saved with it.
-    The model runs as it is: call ``model.eval()`` first for inference. ``keep_layers=True`` keeps layer nodes
-    (conv, lstm...) with their decompositions, for exporters that read them (TFLite); save the default form.
+    The model runs as it is: call ``model.eval()`` first for inference. The program's graph holds layer nodes
+    (conv, lstm, attention...) with their decompositions; the executor decomposes them when it is built.
+    ``keep_layers=False`` stores the decomposed (primitive) graph instead.
     """
     from ..graph.capture import flatten, is_tensor
     from ..graph.compile import CompiledFunction
@@ -314,23 +284,50 @@ def export(model, args, kwargs=None, dynamic_shapes=None, *, dynamic_batch=False
     paths = _leaf_paths(fn, args, kwargs)
     names = _input_names(paths, input_names)
     axes = _dynamic_axes(dynamic_shapes, dynamic_batch, leaves, paths, fn, args, kwargs)
+    prog = trace_program(fn, args, kwargs, axes, names, output_names, metadata, layers=keep_layers)
+    _require_decompositions(prog.graph)
+    return prog
+
+
+def trace_program(fn, args, kwargs, axes, names, output_names=None, metadata=None, layers=True,
+                  what="ember.export") -> ExportedProgram:
+    """The one tracer every format reads (the saved artifact, ONNX, TFLite, the browser, Keras
+    ``model.export``, serving): ``fn(*args, **kwargs)`` traced strictly without grad into an
+    ``ExportedProgram`` whose graph keeps layer nodes (unless ``layers=False``), whose weights are named
+    constants and whose ``axes`` ({input leaf index: {axis: Dim}}) are dynamic."""
+    from ..graph.capture import flatten, is_tensor
+    from ..graph.passes import optimize
+
+    leaves: list = []
+    flatten((args, kwargs), leaves, is_tensor)
     if any(leaves[i].shape[a] < 2 for i, ax in axes.items() for a in ax):
         args, kwargs, leaves = _resized_args(args, kwargs, leaves, axes, _not_one)
-    cap = _trace(fn, args, kwargs, label_modules=True)
+    cap = _trace(fn, args, kwargs, what)
     _warn_training(fn, cap)
     graph = _inference_graph(cap)
     dim_order = sorted({d.name for ax in axes.values() for d in ax.values()})
     if axes:
-        graph = _generalize(fn, graph, args, kwargs, leaves, axes, dim_order, names)
-    from ..graph.passes import optimize
-
-    graph = optimize(graph, fuse=False, layers=keep_layers)
+        graph = _generalize(fn, graph, args, kwargs, leaves, axes, dim_order, names, what)
+    graph = optimize(graph, fuse=False, layers=layers)
     input_dims = {graph.inputs[i]: tuple(ax.get(a).name if a in ax else None for a in range(leaves[i].ndim))
                   for i, ax in axes.items()}
     prog = _finish(fn, cap, graph, names, input_dims, output_names, metadata)
     prog.dim_ranges = {d.name: (d.min, d.max) for ax in axes.values() for d in ax.values()
                        if d.min is not None or d.max is not None}
     return prog
+
+
+def _require_decompositions(graph) -> None:
+    """Every layer node must carry the primitives the executor runs (a decomposition that kept a size of a
+    dynamic dim was dropped by the generalizer)."""
+    for node in graph.nodes:
+        if "body" in node.meta and node.meta["body"] is None:
+            mod = node.meta.get("module")
+            raise mark(ExportError(
+                f"ember.export: layer op {node.op!r}" + (f" (layer {mod})" if mod else "")
+                + f" at {node.meta.get('source', '?')} computes something sized by a dynamic dim as a constant, "
+                "so the executor cannot run it at other sizes; pass that value as an input, or export with "
+                "the dim static"))
 
 
 def _input_names(paths, given) -> list[str]:
@@ -371,21 +368,37 @@ def _inference_graph(cap):
     return dce(g)
 
 
-def _generalize(fn, graph, args, kwargs, leaves, axes, dim_order, names):
+def _generalize(fn, graph, args, kwargs, leaves, axes, dim_order, names, what="ember.export"):
+    """Trace again at other sizes of the dynamic dims and generalize the two graphs. Each Dim first gets
+    its own probe size (so distinct dims stay apart); when that fails (dims the caller named apart that the
+    model ties together, or a size that coincides with a static one), every dim moves by 1, then by 2."""
     from ..graph.dynamic import generalize
 
-    args2, kwargs2, _ = _resized_args(args, kwargs, leaves, axes,
-                                      lambda dim, old: _probe_size(old, dim, dim_order.index(dim.name) + 1))
-    other = _inference_graph(_trace(fn, args2, kwargs2))
+    steps = [lambda dim, old: _probe_size(old, dim, dim_order.index(dim.name) + 1)]
+    steps += [lambda dim, old, k=k: _probe_size(old, dim, k) for k in (1, 2)][0 if len(dim_order) > 1 else 1:]
     gdims = {i: set(ax) for i, ax in axes.items()}
-    g = generalize(graph, other, gdims)
-    if g is None:
-        what = ", ".join(f"dim {a} of {names[i]!r} ({d.name})" for i, ax in axes.items() for a, d in ax.items())
+    failure, other = None, None
+    for new_size in steps:
+        args2, kwargs2, _ = _resized_args(args, kwargs, leaves, axes, new_size)
+        try:
+            other = _inference_graph(_trace(fn, args2, kwargs2, what))
+        except (ValueError, RuntimeError, IndexError, TypeError) as exc:
+            if isinstance(exc, ExportError):
+                raise
+            failure = exc
+            continue
+        g = generalize(graph, other, gdims)
+        if g is not None:
+            return g
+    what_dims = ", ".join(f"dim {a} of {names[i]!r} ({d.name})" for i, ax in axes.items() for a, d in ax.items())
+    if other is None:
         raise mark(ExportError(
-            f"ember.export: cannot make {what} dynamic: the traced program depends on its size, first at "
-            f"{_first_difference(graph, other)}. Write the model without sizes taken from the input "
-            "(x.reshape(-1, ...), x.flatten(1)), or export with that dim static."))
-    return g
+            f"{what}: cannot make {what_dims} dynamic: the model does not run with those dims resized "
+            f"({failure}); mark every input whose size follows them as dynamic too")) from None
+    raise mark(ExportError(
+        f"{what}: cannot make {what_dims} dynamic: the traced program depends on its size, first at "
+        f"{_first_difference(graph, other)}. Write the model without sizes taken from the input "
+        "(x.reshape(-1, ...), x.flatten(1)), or export with that dim static."))
 
 
 def _finish(fn, cap, graph, names, input_dims, output_names, metadata) -> ExportedProgram:

@@ -5,7 +5,9 @@ where values are numbered in definition order (inputs, constants, node outputs) 
 them by number. A value is ``{"shape": [...], "dtype": "float32"}`` (plus ``"hint"``); a dim is an int, a
 string (a named dynamic dim such as ``"batch"``) or null (dynamic, derived from others). Constants name a
 tensor (``{"value": 3, "tensor": "fc.weight"}``) whose array travels beside the JSON (safetensors in an
-artifact), so the JSON holds no bulk data. Nodes are ``{"op", "inputs", "outputs", "attrs", "meta"}``.
+artifact), so the JSON holds no bulk data. Nodes are ``{"op", "inputs", "outputs", "attrs", "meta"}``, and a
+layer node (conv, lstm, attention...) also ``"body"``: its decomposition, a graph of its own (own value numbers,
+its inputs and outputs standing for the node's), which the executors inline when they are built.
 
 Attrs are plain data and map to JSON one to one: null, bools, ints, strings, finite floats and tuples
 (JSON arrays). Everything else is a one-key object tagged with ``$``: ``{"$float": "inf" | "-inf" | "nan"}``,
@@ -162,6 +164,11 @@ class _Encoder:
             meta = {key: val for key, val in node.meta.items() if key in ("source", "module") and val}
             if meta:
                 entry["meta"] = meta
+            if "body" in node.meta:  # a layer node's decomposition (what the executors run)
+                if node.meta["body"] is None:
+                    raise SerializeError(f"{where}: the layer node has no decomposition (it depends on a "
+                                         "dynamic size), so a loaded program could not run it")
+                entry["body"] = self.graph(node.meta["body"])
             nodes.append(entry)
         return {
             "values": [self.value(v) for v in graph.values()],
@@ -254,8 +261,23 @@ class _Decoder:
         attrs = {key: decode_attr(val, f"{where} attr {key!r}", self.graph) for key, val in attrs.items()}
         meta = n.get("meta", {})
         meta = {key: str(val) for key, val in meta.items()} if isinstance(meta, dict) else {}
+        if "body" in n:
+            meta["body"] = self.body(n["body"], op, where)
         return Node(op, [ref(i, where) for i in _array(n.get("inputs", []), where)], attrs,
                     [ref(i, where) for i in _array(n.get("outputs", []), where)], meta)
+
+
+    def body(self, data, op, where) -> Graph:
+        if not opinfo.is_layer(op):
+            raise SerializeError(f"{where}: only layer ops carry a decomposition ('body'), not {op!r}")
+        names = self.dim_names
+        self.dim_names = {}  # a body's own dims are not the program's named dims
+        try:
+            return self.graph(data)
+        except SerializeError as exc:
+            raise SerializeError(f"{where} decomposition: {exc}") from None
+        finally:
+            self.dim_names = names
 
 
 def graph_from_json(data, arrays=None, known_ops=None) -> tuple[Graph, dict, set]:

@@ -104,7 +104,15 @@ register("reshape", lambda xp, x, shape: xp.reshape(x, shape), vjp=lambda g, out
 register("permute", lambda xp, x, perm: xp.transpose(x, perm),
          vjp=lambda g, out, x, perm: (apply("permute", g, perm=tuple(sorted(range(len(perm)), key=perm.__getitem__))),),
          infer=_permute_rule, view=True, kind="shape")
-register("expand", lambda xp, x, shape: xp.broadcast_to(x, shape),
+def _expand_fwd(xp, x, shape):
+    """broadcast_to, with -1 keeping the input's size (torch's expand; the export generalizer writes it)."""
+    if -1 in shape:
+        lead = len(shape) - x.ndim
+        shape = tuple(x.shape[i - lead] if d == -1 else d for i, d in enumerate(shape))
+    return xp.broadcast_to(x, shape)
+
+
+register("expand", _expand_fwd,
          vjp=lambda g, out, x, shape: (unbroadcast(g, x.shape),), infer=_expand_rule, view=True, kind="shape")
 register("cat", lambda xp, *xs, axis: xp.concatenate(xs, axis=axis), vjp=_cat_vjp, infer=_cat_rule, kind="shape")
 register("pad", _pad_fwd, vjp=_pad_vjp, infer=_pad_rule, kind="shape")

@@ -26,7 +26,7 @@ import numpy as np
 
 import ember
 from ember import functional as F
-from ember.nn.modules.rnn import gru_step, rnn_step
+from ember.nn.modules.rnn import batch_zeros, gru_step, rnn_step
 from ember.ops import apply
 from ember.tensor import Tensor
 
@@ -99,7 +99,8 @@ class _RNN(Layer):
 
     def _initial(self, x, initial_state):
         if initial_state is None:
-            return [x.new_zeros((x.shape[0], self.units)) for _ in range(self.n_states)]
+            zero = batch_zeros(x, 0, (x.shape[0], self.units))  # follows the batch in an export
+            return [zero for _ in range(self.n_states)]
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
         if len(states) != self.n_states:
             raise ValueError(

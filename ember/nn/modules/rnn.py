@@ -29,6 +29,16 @@ def _err(exc, skip=3):
 
 
 # -- one step of each cell (Ember ops: differentiable to any order) ----------------------------------------
+def batch_zeros(x, batch_axis: int, shape):
+    """Zeros of ``shape`` (a default initial state) read off ``x`` (3-D, batch at ``batch_axis`` 0 or 1): the
+    sum over an empty slice of ``x`` is exactly 0 whatever ``x`` holds, and in a traced graph its size follows
+    ``x``'s batch dim, so an exported model keeps a dynamic batch (a ``zeros(batch, ...)`` would be a constant
+    of the example's batch size). Returns a broadcast view of a (batch, 1) zero column."""
+    other = 1 - batch_axis
+    idx = tuple(slice(None) if a == batch_axis else slice(0, 0) if a == other else slice(0, 1) for a in range(3))
+    return x.detach()[idx].sum(other).expand(*shape)
+
+
 def lstm_step(gi, h, c, w_hh, b_hh):
     """One LSTM step from the input projection ``gi`` = x @ W_ih^T + b_ih; returns (h, c)."""
     z = gi + linear(h, w_hh, b_hh)
@@ -153,7 +163,7 @@ class RNNBase(Module):
         dirs = 2 if self.bidirectional else 1
         shape = (self.num_layers * dirs, batch, self.hidden_size)
         if hx is None:
-            zero = creation.zeros(*shape, dtype=x.dtype, device=x.device)
+            zero = batch_zeros(x, 1, shape)  # x is (T, B, I): the size follows the batch in an export
             return zero, (zero if self.mode == "LSTM" else None)
         if self.mode == "LSTM":
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
