@@ -32,7 +32,13 @@ def _lstm():
     return keras.Sequential([keras.Input((5, 4)), layers.LSTM(8, dropout=0.2), layers.Dense(3, activation="softmax")])
 
 
-MODELS = {"mlp_bn_dropout": (_mlp, (6,)), "cnn_bn": (_cnn, (8, 8, 1)), "lstm": (_lstm, (5, 4))}
+def _seeded():  # layers with their own seeds: the compiled step advances their SeedGenerators as eager does
+    return keras.Sequential([keras.Input((6,)), layers.GaussianNoise(0.2, seed=4), layers.Dense(16, activation="relu"),
+                             layers.Dropout(0.3, seed=5), layers.Dense(3, activation="softmax")])
+
+
+MODELS = {"mlp_bn_dropout": (_mlp, (6,)), "seeded_noise_dropout": (_seeded, (6,)),
+          "cnn_bn": (_cnn, (8, 8, 1)), "lstm": (_lstm, (5, 4))}
 
 OPTIMIZERS = [
     ("SGD", {"learning_rate": 0.1}),
@@ -137,3 +143,60 @@ def test_random_layer_in_a_compiled_function_draws_fresh_numbers_each_call(make)
     compiled = f(x).numpy()
     keras.utils.set_random_seed(5)
     np.testing.assert_array_equal(compiled, layer(x, training=True).numpy())  # seeded: the same numbers
+
+
+# -- seeded randomness: each row builds a fresh program (its own SeedGenerator / seeded layer) whose draws come
+# from its own stream, so the compiled calls must equal the eager calls whatever the global seed is
+def _gen_fn(draw):
+    gen = keras.random.SeedGenerator(11)
+    return (lambda x: draw(x, gen)), gen
+
+
+def _layer_fn(layer):
+    return (lambda x: layer(x, training=True)), layer.seed_generator
+
+
+SEEDED = {
+    "normal-SeedGenerator": lambda: _gen_fn(lambda x, g: x + keras.random.normal(x.shape, 0.5, 2.0, seed=g)),
+    "uniform-SeedGenerator": lambda: _gen_fn(lambda x, g: x * keras.random.uniform(x.shape, -1.0, 3.0, seed=g)),
+    "two-draws-one-generator": lambda: _gen_fn(lambda x, g: keras.random.uniform(x.shape, seed=g)
+                                               - keras.random.normal(x.shape, seed=g)),
+    "randint-SeedGenerator": lambda: _gen_fn(lambda x, g: x + keras.random.randint(x.shape, 0, 5, seed=g)),
+    "dropout-SeedGenerator": lambda: _gen_fn(lambda x, g: keras.random.dropout(x, 0.4, seed=g)),
+    "dropout-noise_shape": lambda: _gen_fn(lambda x, g: keras.random.dropout(x, 0.5, (None, 1, None), seed=g)),
+    "shuffle-SeedGenerator": lambda: _gen_fn(lambda x, g: keras.random.shuffle(x, seed=g)),
+    "int-seed": lambda: (lambda x: x + keras.random.normal(x.shape, seed=5) * keras.random.uniform((8,), seed=6)
+                         + keras.random.dropout(x, 0.5, seed=7), None),
+    "Dropout-seed": lambda: _layer_fn(layers.Dropout(0.5, seed=3)),
+    "GaussianNoise-seed": lambda: _layer_fn(layers.GaussianNoise(0.3, seed=3)),
+    "GaussianDropout-seed": lambda: _layer_fn(layers.GaussianDropout(0.3, seed=3)),
+    "SpatialDropout1D-seed": lambda: _layer_fn(layers.SpatialDropout1D(0.5, seed=3)),
+    "RandomFlip-seed": lambda: _layer_fn(layers.RandomFlip(seed=3)),
+}
+IMAGES = {"RandomFlip-seed"}  # rows called on (batch, height, width, channels) images
+
+
+def _seeded_calls(name, compiled, global_seed):
+    fn, gen = SEEDED[name]()
+    keras.utils.set_random_seed(global_seed)  # a different global seed per run: the results must not care
+    if compiled:
+        fn = ember.compile(fn, strict=True)
+    shape = (16, 2, 3, 1) if name in IMAGES else (4, 2, 8)
+    x = ember.tensor(np.random.default_rng(0).normal(size=shape).astype("float32"))
+    outs = [fn(x).numpy() for _ in range(4)]  # the first compiled call traces, the others run the graph
+    return outs, (None if gen is None else gen.state.numpy()), fn
+
+
+@pytest.mark.parametrize("name", sorted(SEEDED))
+def test_seeded_draws_compiled_equal_eager(name):
+    eager, state_e, _ = _seeded_calls(name, compiled=False, global_seed=0)
+    compiled, state_c, fn = _seeded_calls(name, compiled=True, global_seed=99)
+    stats = ember.compile.stats(fn)
+    assert stats["traces"] == 1 and stats["cache_hits"] == 3 and not stats["graph_breaks"], stats
+    for i, (c, e) in enumerate(zip(compiled, eager)):
+        np.testing.assert_array_equal(c, e, err_msg=f"{name}: call {i} (compiled vs eager)")
+    if state_e is not None:
+        np.testing.assert_array_equal(state_c, state_e)  # the generator's counter advanced in the graph too
+    fresh = name != "int-seed"
+    assert all(np.array_equal(a, b) != fresh for i, a in enumerate(eager) for b in eager[i + 1:]), \
+        "a SeedGenerator draws new numbers each call; an int seed the same ones"

@@ -186,6 +186,19 @@ def test_pooling_on_nn_functional_matches_slice_baseline(kind):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=f"{h, w, k, s, pad}")
 
 
+@pytest.mark.parametrize("layer, shape, op", [
+    (layers.MaxPooling2D(), (2, 6, 6, 3), "max_pool"),
+    (layers.AveragePooling2D(3, 2, padding="same"), (2, 7, 7, 3), "avg_pool"),
+    (layers.MaxPooling1D(2, padding="same"), (2, 5, 3), "max_pool"),
+    (layers.AveragePooling1D(), (2, 6, 3), "avg_pool"),
+], ids=["MaxPooling2D", "AveragePooling2D-same", "MaxPooling1D-same", "AveragePooling1D"])
+def test_keras_pools_are_layer_nodes_in_the_ir(layer, shape, op):
+    from ember.graph import trace
+
+    ops = [n.op for n in trace(layer, ember.randn(*shape)).nodes]
+    assert op in ops and "amax" not in ops and "mean" not in ops, ops
+
+
 def test_rnn_dropout_masks_fixed_across_time():
     rnn = layers.SimpleRNN(5, dropout=0.5, return_sequences=True, recurrent_initializer="zeros")
     x = np.ones((3, 6, 8), "float32")

@@ -5,7 +5,7 @@ import math
 
 from ..tensor import Size
 from . import constraints
-from .distribution import LOG_SQRT_2PI, Distribution, _err, broadcast_all
+from .distribution import LOG_SQRT_2PI, Distribution, _err, broadcast_all, check_values
 
 
 def _noise(kind, shape, like):
@@ -74,9 +74,9 @@ class Uniform(Distribution):
     def __init__(self, low, high, validate_args=None):
         self.low, self.high = broadcast_all(low, high)
         super().__init__(self.low.shape, validate_args=validate_args)
-        if self._validate_args and not bool((self.low < self.high).all()):
-            raise _err(ValueError, f"Uniform: expected low < high everywhere, got low={self.low} and "
-                                   f"high={self.high}")
+        if self._validate_args:
+            check_values(self.low < self.high, self.low, "Uniform: expected low < high everywhere, got low={value} "
+                         "at a place where high is not larger")
 
     @property
     def support(self):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..tensor import Size, Tensor
 from . import constraints
-from .distribution import Distribution, _err, _finfo, broadcast_all, logits_to_probs, probs_to_logits
+from .distribution import Distribution, _err, _finfo, broadcast_all, check_values, logits_to_probs, probs_to_logits
 
 
 def _one_of(name, probs, logits):
@@ -54,8 +54,8 @@ class Bernoulli(_ProbsLogits, Distribution):
 
     def _check_parameters(self):
         value, c = (self._probs, constraints.unit_interval) if "_probs" in self.__dict__ else (self._logits, None)
-        if c is not None and not bool(c.check(value.detach()).all()):
-            raise _err(ValueError, f"Bernoulli: expected probs in [0, 1], got {value.detach()}", 5)
+        if c is not None:
+            check_values(c.check(value.detach()), value, "Bernoulli: expected probs in [0, 1], got {value}")
 
     @property
     def mean(self):
@@ -117,8 +117,8 @@ class Categorical(_ProbsLogits, Distribution):
             raise _err(ValueError, "Categorical: probs/logits must be a tensor with at least one dimension (the "
                                    f"categories), got {given!r}")
         if probs is not None:
-            if self._should_validate(validate_args) and not bool((probs.detach() >= 0).all()):
-                raise _err(ValueError, f"Categorical: probs must be non-negative, got {probs.detach()}")
+            if self._should_validate(validate_args):
+                check_values(probs.detach() >= 0, probs, "Categorical: probs must be non-negative, got {value}")
             self._probs = probs / probs.sum(-1, keepdim=True)
         else:
             self._logits = logits - logits.logsumexp(-1, keepdim=True)

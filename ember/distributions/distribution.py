@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..errors import mark, with_user_line
+from ..ops import apply
 from ..tensor import Size, Tensor
 from . import constraints
 
@@ -12,6 +15,20 @@ _VALIDATE = [True]  # PyTorch validates arguments by default (since 1.8)
 
 def _err(kind, msg, depth=3):
     return mark(with_user_line(kind(msg), depth))
+
+
+def check_values(ok, value, message):
+    """Raise ValueError(``message``) where ``ok`` (a bool tensor) is false anywhere; ``message`` may name
+    ``{value}``, the first offending element of ``value``. The check is the ``assert_all`` primitive, not a
+    Python read, so a compiled function checks every call as eager code does and its trace stays whole."""
+    shown = [value.detach()]
+    try:
+        fits = np.broadcast_shapes(tuple(value.shape), tuple(ok.shape)) == tuple(ok.shape)
+    except ValueError:
+        fits = False
+    if not fits:  # an event-wide check (one flag per event): no single element to show
+        shown, message = [], message.replace("{value}", "(a value outside it)")
+    apply("assert_all", ok, *shown, error="ValueError", message=message)
 
 
 def as_float_tensor(x, like=None):
@@ -81,12 +98,11 @@ class Distribution:
             value = getattr(self, name)
             if not isinstance(value, Tensor):
                 continue
-            if not bool(constraint.check(value.detach()).all()):
-                raise _err(ValueError, f"{type(self).__name__}: expected parameter {name} (shape "
-                                       f"{tuple(value.shape)}) to satisfy the constraint {constraint!r}, but found "
-                                       f"invalid values: {value.detach()}. Pass values inside it (a positive scale, "
-                                       "e.g., can come from x.exp() or F.softplus(x)), or validate_args=False to "
-                                       "skip the check", 5)
+            check_values(constraint.check(value.detach()), value,
+                         f"{type(self).__name__}: expected parameter {name} (shape {tuple(value.shape)}) to "
+                         f"satisfy the constraint {constraint!r}, but found the invalid value {{value}}. Pass "
+                         "values inside it (a positive scale, e.g., can come from x.exp() or F.softplus(x)), or "
+                         "validate_args=False to skip the check")
 
     @property
     def batch_shape(self):
@@ -164,10 +180,9 @@ class Distribution:
                                    f"{tuple(self._event_shape)}", 4) from None
         support = self.support
         if support is not None and support is not constraints.dependent:
-            if not bool(support.check(value.detach()).all()):
-                raise _err(ValueError, f"{type(self).__name__}.log_prob: expected a value within the support "
-                                       f"{support!r}, but found invalid values: {value.detach()}. Pass "
-                                       "validate_args=False to skip this check.", 4)
+            check_values(support.check(value.detach()), value,
+                         f"{type(self).__name__}.log_prob: expected a value within the support {support!r}, but "
+                         "found the invalid value {value}. Pass validate_args=False to skip this check.")
 
     def __repr__(self):
         params = ", ".join(f"{k}: {tuple(getattr(self, k).shape) if isinstance(getattr(self, k), Tensor) else '?'}"

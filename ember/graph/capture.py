@@ -34,7 +34,9 @@ def unflatten(spec, leaves_iter):
     if kind is dict:
         return {k: unflatten(s, leaves_iter) for k, s in spec[1]}
     items = [unflatten(s, leaves_iter) for s in spec[1]]
-    return tuple(items) if kind is tuple else items if kind is list else kind(items)
+    if kind is tuple or kind is list:
+        return tuple(items) if kind is tuple else items
+    return kind(*items) if hasattr(kind, "_fields") else kind(items)  # a namedtuple takes its fields by position
 
 
 def is_tensor(obj) -> bool:

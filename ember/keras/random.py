@@ -1,19 +1,26 @@
-"""``keras.random``: random tensors drawn through Ember's random primitives (``uniform`` / ``normal``).
+"""``keras.random``: random tensors drawn through Ember's random primitives.
 
-Those primitives draw from Ember's global generator when they run, so a compiled graph draws fresh numbers on
-every call, in the same order and from the same generator state as the eager program: a run seeded with
-``keras.utils.set_random_seed`` (or ``ember.manual_seed``) gives the same numbers compiled and eager.
+``seed`` arguments follow Keras:
 
-``seed`` arguments follow Keras: ``None`` or a ``SeedGenerator`` draw new numbers on every call; an ``int``
-gives the same numbers on every call (a fixed draw from that seed, a constant in a compiled graph). A
-``SeedGenerator`` advances its ``state`` variable like Keras's, but its numbers come from the global
-generator (reproducible through the global seed, not through the generator's own seed).
+- ``None``: numbers from Ember's global generator (the ``uniform`` / ``normal`` primitives), new on every call and
+  reproduced by ``keras.utils.set_random_seed`` (or ``ember.manual_seed``);
+- a ``SeedGenerator(seed=int)``: numbers from that generator's own stream (the ``keyed_uniform`` /
+  ``keyed_normal`` primitives read its ``state`` ``[seed, counter]`` and each draw advances the counter), new on
+  every call and reproduced by building the generator with the same seed, whatever the global seed;
+  a ``SeedGenerator()`` without a seed draws from the global generator (and advances its counter);
+- an ``int``: the same numbers on every call (the stream of ``SeedGenerator(seed)``'s first draw).
+
+Every draw is a graph op and a generator's state is a tensor the graph reads and updates, so a compiled function
+draws on each call exactly what the eager program draws.
 
 >>> from ember import keras
 >>> keras.utils.set_random_seed(0)
 >>> tuple(keras.random.normal((2, 3)).shape)
 (2, 3)
 >>> bool((keras.random.uniform((4,), seed=7) == keras.random.uniform((4,), seed=7)).all())
+True
+>>> a, b = keras.random.SeedGenerator(3), keras.random.SeedGenerator(3)
+>>> bool((keras.random.normal((4,), seed=a) == keras.random.normal((4,), seed=b)).all())
 True
 """
 
@@ -25,6 +32,7 @@ import ember
 from ember import functional as F
 from ember.autograd import no_grad
 from ember.nn import functional as NF
+from ember.ops import apply
 
 from . import backend as K
 from .layers.variable import Variable
@@ -33,7 +41,8 @@ _COUNT = [0]
 
 
 class SeedGenerator:
-    """Keras's per-layer random state: ``state`` is ``[seed, counter]``; ``next()`` advances the counter."""
+    """Keras's per-layer random state: ``state`` is ``[seed, counter]``; ``next()`` advances the counter. With
+    a ``seed`` the draws come from this generator's own stream; without one, from Ember's global generator."""
 
     def __init__(self, seed=None, name=None, **kwargs):
         if kwargs.pop("backend", None) is not None or kwargs:
@@ -61,24 +70,26 @@ class SeedGenerator:
         return cls(**config)
 
 
-def _fixed(seed, kind, shape, dtype, **params):
-    """The numbers an ``int`` seed stands for (the same on every call)."""
-    rng = np.random.default_rng(int(seed))
-    arr = rng.uniform(size=shape) if kind == "uniform" else rng.standard_normal(size=shape)
-    return K.convert(arr, dtype)
+def _key(seed):
+    """The ``[seed, counter]`` key a draw uses, or None for a draw from the global generator."""
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return K.convert(np.array([int(seed), 0], "int64"))
+    if isinstance(seed, SeedGenerator):
+        key = seed.next()
+        return None if seed._initial_seed is None else key
+    if seed is not None:
+        raise ValueError(f"seed must be None, an int or a keras.random.SeedGenerator, got {seed!r}")
+    return None
 
 
 def _draw(kind, shape, dtype, seed):
     dtype = dtype or K.floatx()
     shape = tuple(int(d) for d in shape)
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        return _fixed(seed, kind, shape, dtype)
-    if isinstance(seed, SeedGenerator):
-        seed.next()
-    elif seed is not None:
-        raise ValueError(f"seed must be None, an int or a keras.random.SeedGenerator, got {seed!r}")
-    fn = ember.rand if kind == "uniform" else ember.randn
-    return fn(*shape, dtype=ember.dtypes.from_np(np.dtype(dtype)))
+    key = _key(seed)
+    if key is None:
+        fn = ember.rand if kind == "uniform" else ember.randn
+        return fn(*shape, dtype=ember.dtypes.from_np(np.dtype(dtype)))
+    return apply(f"keyed_{kind}", key, shape=shape, dtype=np.dtype(dtype).name, device=str(key.device))
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
@@ -114,10 +125,10 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
         return x
     if rate >= 1:
         return x * 0.0
-    if noise_shape is None and not isinstance(seed, (int, np.integer)):
-        if isinstance(seed, SeedGenerator):
+    if noise_shape is None and (seed is None or isinstance(seed, SeedGenerator) and seed._initial_seed is None):
+        if seed is not None:
             seed.next()
-        return NF.dropout(x, float(rate), training=True)
+        return NF.dropout(x, float(rate), training=True)  # the global generator's dropout primitive
     shape = tuple(x.shape) if noise_shape is None else tuple(
         s if n is None else int(n) for s, n in zip(x.shape, noise_shape))
     keep = uniform(shape, dtype=x.dtype.name, seed=seed) >= rate

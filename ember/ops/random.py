@@ -1,6 +1,10 @@
 """Random primitives: no inputs, drawn from the default generator when they run (so a compiled graph draws
-fresh numbers on every call, in the order eager code draws them)."""
+fresh numbers on every call, in the order eager code draws them); and keyed draws (``keyed_uniform`` /
+``keyed_normal``), whose numbers are a function of their one input, a ``[seed, counter]`` int64 key (Keras's
+``SeedGenerator`` state): the key is graph state, so a compiled graph draws what eager code draws."""
 from __future__ import annotations
+
+import numpy as np
 
 from ..dtypes import from_name
 from . import _tflite
@@ -27,12 +31,31 @@ def _shaped(shape, dtype, device="cpu", **_):
     return Aval(shape, from_name(dtype), device)
 
 
+def _keyed(kind, key, shape, dtype, device, **params):
+    """Numbers drawn from a generator seeded with ``key`` = ``[seed, counter]``: the same key, the same numbers
+    (on every device: drawn on the CPU)."""
+    from .. import backend
+
+    words = [int(v) % (2 ** 64) for v in backend.to_device(key, backend.CPU).reshape(-1)]
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
+    arr = getattr(rng, kind)(size=shape, **params).astype(from_name(dtype).np, copy=False)
+    return backend.to_device(arr, backend.device(device))
+
+
+def _keyed_shape(key, shape, dtype, device="cpu", **_):
+    return Aval(shape, from_name(dtype), device)
+
+
 register("uniform", lambda xp, shape, dtype, low=0.0, high=1.0, device="cpu":
          _draw("uniform", shape, dtype, device, low=low, high=high), infer=_shaped, kind="random")
 register("normal", lambda xp, shape, dtype, mean=0.0, std=1.0, device="cpu":
          _draw("normal", shape, dtype, device, loc=mean, scale=std), infer=_shaped, kind="random")
 register("randint", lambda xp, shape, dtype, low, high, device="cpu":
          _draw("integers", shape, dtype, device, low=low, high=high), infer=_shaped, kind="random")
+register("keyed_uniform", lambda xp, key, shape, dtype, low=0.0, high=1.0, device="cpu":
+         _keyed("uniform", key, shape, dtype, device, low=low, high=high), infer=_keyed_shape, kind="random")
+register("keyed_normal", lambda xp, key, shape, dtype, mean=0.0, std=1.0, device="cpu":
+         _keyed("normal", key, shape, dtype, device, loc=mean, scale=std), infer=_keyed_shape, kind="random")
 register("randperm", _randperm, infer=lambda n, dtype, device="cpu": Aval((n,), from_name(dtype), device),
          kind="random")
 
@@ -49,10 +72,15 @@ def _random_onnx(op_type, lo, hi):
 
 register_lowering("uniform", "onnx", _random_onnx("RandomUniform", ("low", "low", 0.0), ("high", "high", 1.0)))
 register_lowering("normal", "onnx", _random_onnx("RandomNormal", ("mean", "mean", 0.0), ("scale", "std", 1.0)))
+unsupported("keyed_uniform", "onnx", "ONNX's RandomUniform cannot take its seed from a tensor; draw with the "
+            "default generator (a SeedGenerator with seed=None) or call model.eval() before exporting")
+unsupported("keyed_normal", "onnx", "ONNX's RandomNormal cannot take its seed from a tensor; draw with the "
+            "default generator (a SeedGenerator with seed=None) or call model.eval() before exporting")
 unsupported("randint", "onnx", "ONNX has no integer random draw with Ember's semantics; draw outside the model "
             "and pass the values as an input")
 unsupported("randperm", "onnx", "ONNX has no random permutation; pass the permutation as an input")
 
 
-_tflite.mark(["uniform", "normal"], "random draws (dropout in training mode): call model.eval() before exporting")
+_tflite.mark(["uniform", "normal", "keyed_uniform", "keyed_normal"],
+             "random draws (dropout in training mode): call model.eval() before exporting")
 _tflite.mark(["randint", "randperm"], "random draws: draw outside the model and pass the values as an input")

@@ -30,6 +30,25 @@ def _check_random(a, n, i, p, a2, n2, i2, p2, empty, scalar):
     assert tuple(empty.shape) == (0, 3) and tuple(scalar.shape) == ()
 
 
+def _keyed(L):
+    def draw(kind, seed, counter, shape, dtype="float32"):
+        return L.ops.apply(f"keyed_{kind}", L.tensor([seed, counter]), shape=shape, dtype=dtype)
+
+    return (draw("uniform", 7, 0, (40, 50)), draw("uniform", 7, 0, (40, 50)), draw("uniform", 7, 1, (40, 50)),
+            draw("normal", 7, 0, (40, 50), "float64"), draw("normal", 8, 0, (40, 50), "float64"),
+            draw("uniform", -1, 2 ** 40, (0, 3)))
+
+
+def _check_keyed(u, same, next_u, z, other_z, empty):
+    u, z = u.numpy(), z.numpy()
+    assert u.dtype == np.float32 and z.dtype == np.float64 and u.shape == z.shape == (40, 50)
+    assert (u >= 0).all() and (u < 1).all() and abs(u.mean() - 0.5) < 0.05 and abs(u.std() - 0.2887) < 0.03
+    assert abs(z.mean()) < 0.1 and abs(z.std() - 1) < 0.1
+    assert (same.numpy() == u).all(), "the same key must give the same numbers"
+    assert not (next_u.numpy() == u).any() and not (other_z.numpy() == z).any(), "another key, other numbers"
+    assert tuple(empty.shape) == (0, 3)
+
+
 _ADAM = dict(lr=0.01, weight_decay=0.1, amsgrad=False, maximize=False, decoupled_weight_decay=True)
 
 
@@ -165,6 +184,8 @@ ROWS = [
         "random", _random, None, [()], prims=("uniform", "normal", "randint", "randperm"), covers=(), grad=False,
         check=_check_random,
     ),
+    Row("keyed_random", _keyed, None, [()], prims=("keyed_uniform", "keyed_normal"), covers=(), grad=False,
+        check=_check_keyed, torch=False),  # Keras's SeedGenerator draws: numbers a function of the key
     Row(
         "relu_primitive",
         lambda L, x: L.nn.functional.relu(x),

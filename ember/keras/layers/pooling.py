@@ -1,13 +1,13 @@
 """Pooling in channels_last layout: MaxPooling1D/2D, AveragePooling1D/2D, GlobalAveragePooling1D/2D,
 GlobalMaxPooling1D/2D.
 
-Two equivalent implementations (tested equal, ``tests/test_keras_engine.py``): ``pool_nhwc`` runs on
-``ember.nn.functional.max_pool1d/2d`` / ``avg_pool1d/2d`` in channels_first (TensorFlow's 'same' padding,
-averages over real inputs only, which is Keras's rule); ``pool2d_slices`` works in channels_last with a
-reshape + reduction for non-overlapping windows and strided slices otherwise. The layers use
-``pool2d_slices`` because it measured 1.2x-6x faster forward+backward on CNN shapes
-(``bench/bench_keras_layers.py``): the shared ``pool_select`` primitive gathers every window and finds its
-argmax, where non-overlapping windows need only a reshape.
+The layers compute with ``pool_nhwc``: ``ember.nn.functional.max_pool1d/2d`` / ``avg_pool1d/2d`` in
+channels_first with TensorFlow's 'same' padding and averages over real inputs only (Keras's rule), so a traced
+model holds each pool as one layer node (exported as one op). ``pool2d_slices`` is the composite
+(reshape + reduction for non-overlapping windows, strided slices otherwise), kept as the reference the tests
+compare against (``tests/test_keras_engine.py``) and in ``bench/bench_keras_layers.py``; it measured faster
+once, but on CNN shapes (32x28x28x16, 2x2 and 3x3 windows, forward+backward, eager and compiled) the
+``nn.functional`` pools now match or beat it, except a 2x2 'valid' average (about 1.3x slower compiled).
 
 >>> from ember import keras
 >>> tuple(keras.layers.MaxPooling2D()(keras.ops.ones((2, 28, 28, 8))).shape)
@@ -120,12 +120,7 @@ class _Pool2D(Layer):
                 f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2}, "
                 f"got shape {tuple(inputs.shape)}"
             )
-        if self.rank == 1:
-            out = pool2d_slices(
-                inputs.unsqueeze(1), (1,) + self.pool_size, (1,) + self.strides, self.padding, self.kind
-            )
-            return out.squeeze(1)
-        return pool2d_slices(inputs, self.pool_size, self.strides, self.padding, self.kind)
+        return pool_nhwc(inputs, self.pool_size, self.strides, self.padding, self.kind, type(self).__name__)
 
     def get_config(self):
         return {

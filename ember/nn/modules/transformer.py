@@ -105,18 +105,15 @@ class TransformerEncoder(Module):
         self.enable_nested_tensor, self.mask_check = enable_nested_tensor, mask_check
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
-        causal = bool(is_causal) if is_causal is not None else _is_causal_mask(mask, src)
+        causal = _causal_hint(is_causal)
         out = src
         for mod in self.layers:
             out = mod(out, src_mask=mask, is_causal=causal, src_key_padding_mask=src_key_padding_mask)
         return self.norm(out) if self.norm is not None else out
 
 
-def _is_causal_mask(mask, src):
-    """PyTorch's detection: the mask equals the square subsequent mask of its size."""
-    if mask is None or mask.ndim != 2 or mask.shape[0] != mask.shape[1]:
-        return False
-    ref = generate_square_subsequent_mask(mask.shape[0], device=mask.device, dtype=src.dtype)
-    if mask.dtype.name == "bool":
-        return bool(((ref < 0) == mask).all())
-    return bool((ref == mask.to(ref.dtype)).all())
+def _causal_hint(is_causal):
+    """The ``is_causal`` hint the layers get. PyTorch detects a causal mask by comparing its values (for a fast
+    path); here the hint changes no number (``multi_head_attention_forward`` always applies the mask), so the
+    mask's values are not read: such a read would stop a compiled step (a graph break) for nothing."""
+    return bool(is_causal) if is_causal is not None else False

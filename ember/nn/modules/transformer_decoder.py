@@ -22,7 +22,7 @@ from .dropout import Dropout
 from .linear import Linear
 from .module import Module
 from .normalization import LayerNorm
-from .transformer import TransformerEncoder, TransformerEncoderLayer, _activation, _is_causal_mask
+from .transformer import TransformerEncoder, TransformerEncoderLayer, _activation, _causal_hint
 from .transformer import generate_square_subsequent_mask as _square_mask
 
 __all__ = ["TransformerDecoderLayer", "TransformerDecoder", "Transformer"]
@@ -98,7 +98,7 @@ class TransformerDecoder(Module):
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
-        causal = bool(tgt_is_causal) if tgt_is_causal is not None else _is_causal_mask(tgt_mask, tgt)
+        causal = _causal_hint(tgt_is_causal)
         out = tgt
         for mod in self.layers:
             out = mod(out, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,

@@ -1,0 +1,113 @@
+"""Differential rows for Keras layers (train and eval mode), each trained a few SGD steps as the ``ember.nn``
+layer rows are: built on a first call, then the step (forward, a smooth loss of the outputs, backward, SGD)
+runs eagerly and compiled. Keras layers are ``nn.Module``s, so ``train()`` / ``eval()`` set their ``training``."""
+from __future__ import annotations
+
+import numpy as np
+
+import ember
+from ember import keras
+from ember.keras import layers as L
+
+from .harness import Row
+from .rows_layers import R, _layer_program, _materialized, _mode
+
+
+def _masked_steps():  # (batch, time, features) with the last two steps of every sequence all zeros
+    return ember.randn(2, 5, 3) * ember.tensor([1.0, 1.0, 1.0, 0.0, 0.0]).reshape(1, 5, 1)
+
+
+def _built(layer, *shape):
+    return lambda: _materialized(layer(), [R(*shape)])
+
+
+def _adapted():
+    layer = L.Normalization()
+    layer.adapt(np.random.default_rng(0).normal(2.0, 3.0, (20, 4)).astype("float32"))
+    return layer
+
+
+def _with_losses(layer, x):
+    out = layer(x)
+    return out, sum(layer.losses)  # the activity penalty computed in the step
+
+
+# named sublayers: the harness keys state by parameter path, and Keras's automatic names count up per process
+def _masked_lstm():
+    return keras.Sequential([L.Masking(0.0), L.LSTM(4, return_sequences=True, name="lstm"),
+                             L.GlobalAveragePooling1D()])
+
+
+def _embedded_gru():
+    return keras.Sequential([L.Embedding(10, 4, mask_zero=True, name="embedding"), L.GRU(3, name="gru")])
+
+
+def _ids():  # ids with zero padding (masked by mask_zero)
+    return ember.tensor([[3, 5, 1, 0, 0], [2, 9, 9, 4, 0]])
+
+
+# (name, constructor, input makers, how to call the layer or None)
+LAYERS = [
+    ("LeakyReLU", lambda: L.LeakyReLU(0.2), [R(4, 5)], None),
+    ("PReLU", _built(lambda: L.PReLU(), 4, 5), [R(4, 5)], None),
+    ("ELU", lambda: L.ELU(0.7), [R(4, 5)], None),
+    ("ReLU-max_value-threshold", lambda: L.ReLU(max_value=1.0, negative_slope=0.1, threshold=0.2), [R(4, 5)],
+     None),
+    ("Softmax", lambda: L.Softmax(), [R(4, 5)], None),
+    ("UpSampling1D", lambda: L.UpSampling1D(2), [R(2, 3, 4)], None),
+    ("UpSampling2D", lambda: L.UpSampling2D(2), [R(2, 3, 3, 2)], None),
+    ("UpSampling2D-bilinear", lambda: L.UpSampling2D(2, interpolation="bilinear"), [R(2, 3, 3, 2)], None),
+    ("ZeroPadding1D", lambda: L.ZeroPadding1D((1, 2)), [R(2, 3, 4)], None),
+    ("ZeroPadding2D", lambda: L.ZeroPadding2D(((1, 0), (2, 1))), [R(2, 3, 3, 2)], None),
+    ("Cropping1D", lambda: L.Cropping1D((1, 2)), [R(2, 6, 4)], None),
+    ("Cropping2D", lambda: L.Cropping2D(((1, 0), (2, 1))), [R(2, 5, 5, 2)], None),
+    ("Conv2D", _built(lambda: L.Conv2D(3, 3, padding="same", activation="relu"), 2, 5, 5, 2), [R(2, 5, 5, 2)],
+     None),
+    ("SeparableConv2D", _built(lambda: L.SeparableConv2D(3, 3, depth_multiplier=2), 2, 5, 5, 2),
+     [R(2, 5, 5, 2)], None),
+    ("DepthwiseConv2D", _built(lambda: L.DepthwiseConv2D(3, depth_multiplier=2, padding="same"), 2, 5, 5, 2),
+     [R(2, 5, 5, 2)], None),
+    ("Conv1DTranspose", _built(lambda: L.Conv1DTranspose(3, 3, strides=2), 2, 4, 2), [R(2, 4, 2)], None),
+    ("Conv2DTranspose", _built(lambda: L.Conv2DTranspose(3, 3, strides=2, padding="same"), 2, 3, 3, 2),
+     [R(2, 3, 3, 2)], None),
+    ("BatchNormalization", _built(lambda: L.BatchNormalization(momentum=0.8), 6, 3), [R(6, 3)], None),
+    ("LayerNormalization", _built(lambda: L.LayerNormalization(), 4, 5), [R(4, 5)], None),
+    ("GroupNormalization", _built(lambda: L.GroupNormalization(2), 2, 3, 4), [R(2, 3, 4)], None),
+    ("Dropout", lambda: L.Dropout(0.3), [R(6, 5)], None),
+    ("Dropout-seed", lambda: L.Dropout(0.3, seed=2), [R(6, 5)], None),
+    ("SpatialDropout1D", lambda: L.SpatialDropout1D(0.5), [R(2, 4, 3)], None),
+    ("SpatialDropout2D-seed", lambda: L.SpatialDropout2D(0.5, seed=1), [R(2, 3, 3, 4)], None),
+    ("GaussianNoise", lambda: L.GaussianNoise(0.3), [R(4, 5)], None),
+    ("GaussianDropout-seed", lambda: L.GaussianDropout(0.3, seed=4), [R(4, 5)], None),
+    ("ActivityRegularization", lambda: L.ActivityRegularization(0.01, 0.02), [R(4, 5)], _with_losses),
+    ("Masking-LSTM-mask-propagation", _built(_masked_lstm, 2, 5, 3), [_masked_steps], None),
+    ("Embedding-mask_zero-GRU", lambda: _materialized(_embedded_gru(), [_ids]), [_ids], None),
+    ("Normalization-adapted", _adapted, [R(4, 4)], None),
+    ("Rescaling", lambda: L.Rescaling(0.5, offset=-1.0), [R(4, 5)], None),
+    ("Resizing", lambda: L.Resizing(4, 6), [R(2, 3, 3, 2)], None),
+    ("CenterCrop", lambda: L.CenterCrop(2, 3), [R(2, 4, 5, 2)], None),
+    ("RandomFlip", lambda: L.RandomFlip(), [R(4, 3, 3, 2)], None),
+    ("RandomFlip-seed", lambda: L.RandomFlip("horizontal", seed=5), [R(4, 3, 3, 2)], None),
+    ("MaxPooling2D", lambda: L.MaxPooling2D(2), [R(2, 4, 4, 3)], None),
+    ("AveragePooling1D-same", lambda: L.AveragePooling1D(2, padding="same"), [R(2, 5, 3)], None),
+    ("GlobalMaxPooling2D", lambda: L.GlobalMaxPooling2D(), [R(2, 4, 4, 3)], None),
+    ("MultiHeadAttention", _built(lambda: _SelfAttention(), 2, 4, 6), [R(2, 4, 6)], None),
+    ("Bidirectional-SimpleRNN", _built(lambda: L.Bidirectional(L.SimpleRNN(3)), 2, 4, 3), [R(2, 4, 3)], None),
+    ("TimeDistributed-Dense", _built(lambda: L.TimeDistributed(L.Dense(3)), 2, 4, 5), [R(2, 4, 5)], None),
+]
+
+
+class _SelfAttention(L.Layer):
+    def __init__(self):
+        super().__init__()
+        self.mha = L.MultiHeadAttention(2, 3, dropout=0.1)
+
+    def call(self, x):
+        return self.mha(x, x)
+
+
+# layers whose computation depends on training (the others run in train mode only: their eval row is the same)
+MODAL = {"BatchNormalization", "Dropout", "Dropout-seed", "SpatialDropout1D", "SpatialDropout2D-seed",
+         "GaussianNoise", "GaussianDropout-seed", "RandomFlip", "RandomFlip-seed", "MultiHeadAttention"}
+ROWS = [Row(f"keras-{name}-{_mode(t)}", (lambda c=c, m=m, call=call, t=t: _layer_program(c, m, call, t)))
+        for name, c, m, call in LAYERS for t in ((True, False) if name in MODAL else (True,))]
