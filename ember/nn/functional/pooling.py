@@ -1,7 +1,8 @@
 """Pooling and resizing (torch.nn.functional.max_pool1d/2d, avg_pool1d/2d, adaptive pools, interpolate).
 
 Max pooling is the ``pool_select`` primitive (its gradient goes to the first maximum of each window, as in
-PyTorch); average pooling is ``im2col`` + mean; adaptive average pooling and interpolation are linear maps
+PyTorch); in training (an input that requires grad) ``pool_max_arg``, which keeps each window's argmax for the
+backward instead of searching again; average pooling is ``im2col`` + mean; adaptive average pooling and interpolation are linear maps
 along each spatial dim, applied as small matmuls.
 
 >>> import ember
