@@ -296,3 +296,60 @@ def test_optimize_pipeline_end_to_end():
           return %1
         }""",
     )
+
+
+def test_simplify_reads_back_what_index_put_wrote():
+    g = Graph()
+    x = g.add_input((2, 3), "float32")
+    zeros = g.add_constant(np.zeros((2, 2, 3), np.float32))
+    packed = g.add_node("index_put", [zeros, x], {"index": (("int", 0),), "accumulate": False})
+    g.outputs.append(g.add_node("getitem", [packed], {"index": (("int", 0),)}))
+    g.outputs.append(g.add_node("getitem", [packed], {"index": (("int", 1),)}))  # the zeros: stays
+    out = simplify(g)
+    assert out.outputs[0] is x and out.producer(out.outputs[1]).op == "getitem"
+
+
+_POOL = {"kernel": (2, 2), "stride": (2, 2), "padding": ((0, 0), (0, 0)), "dilation": (1, 1)}
+
+
+def _relu_pool_joint(pool):
+    """relu -> max pool (training form) and its backward, as a traced training step records them."""
+    g = Graph()
+    x, gy = g.add_input((2, 3, 6, 6), "float32"), g.add_input((2, 3) + ((3, 3) if pool == _POOL else (6, 6)), "float32")
+    zero = g.add_constant(np.zeros((), np.float32))
+    r = g.add_node("relu", [x])
+    packed = g.add_node("pool_max_arg", [r], pool)
+    y = g.add_node("getitem", [packed], {"index": (("int", 0),)})
+    arg = g.add_node("getitem", [packed], {"index": (("int", 1),)})
+    gr = g.add_node("pool_scatter_at", [gy, arg], dict(pool, size=(6, 6)))
+    gx = g.add_node("where", [g.add_node("gt", [r, zero]), gr, zero])
+    g.outputs += [y, gx]
+    return g
+
+
+def test_relu_before_a_max_pool_is_swapped_exactly():
+    from ember.graph.passes.pool_relu import swap_relu_max_pool
+
+    rng = np.random.default_rng(0)
+    overlapping = {"kernel": (3, 3), "stride": (1, 1), "padding": ((1, 1), (1, 1)), "dilation": (1, 1)}
+    for pool in (_POOL, overlapping):
+        g = _relu_pool_joint(pool)
+        x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+        x[0, 0, :2, :2], x[0, 1, :3, :3], x[1, 2, 1, 1], x[1, 0, 2:4, 2:4] = -1.0, 0.0, np.nan, 2.0  # ties, NaN
+        args = [x, rng.standard_normal(g.inputs[1].shape).astype(np.float32)]
+        ref = interpret(g, args)
+        swapped = swap_relu_max_pool(g)
+        verify(swapped)
+        ops = [n.op for n in swapped.nodes]
+        assert ops.index("pool_max_arg") < ops.index("relu") and ops.count("gt") == 1
+        assert swapped.producer(swapped.nodes[ops.index("gt")].inputs[0]).op == "relu"  # the mask on the pooled
+        for a, b in zip(interpret(swapped, args), ref):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_relu_read_elsewhere_is_not_swapped():
+    from ember.graph.passes.pool_relu import swap_relu_max_pool
+
+    g = _relu_pool_joint(_POOL)
+    g.outputs.append(g.nodes[0].out)  # relu's output escapes the graph
+    assert swap_relu_max_pool(g) is g

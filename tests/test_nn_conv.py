@@ -80,6 +80,35 @@ def test_max_pool_primitives_gradients(attrs):
     assert gradcheck(lambda t: apply("pool_scatter", t, x.detach(), **attrs), (g,))
 
 
+@pytest.mark.parametrize("attrs", WINDOWS[:2] + [DISJOINT])
+def test_max_pool_kept_argmax_gradients(attrs):
+    """The training form (argmax kept from the forward) against the search form, and its gradients of any order."""
+    x = ember.tensor(_rand(2, 3, 7, 6), requires_grad=True)
+    packed = apply("pool_max_arg", x, **attrs)
+    assert np.array_equal(packed[0].detach().numpy(), apply("pool_select", x, x, **attrs).detach().numpy())
+    assert gradcheck(lambda t: apply("pool_max_arg", t, **attrs)[0], (x,))
+    assert gradgradcheck(lambda t: apply("pool_max_arg", t, **attrs)[0] ** 2, (x,))
+    g = ember.tensor(_rand(*packed.shape[1:]), requires_grad=True)
+    arg, size = packed[1].detach(), tuple(x.shape[2:])
+    scattered = apply("pool_scatter_at", g, arg, size=size, **attrs)
+    assert np.array_equal(scattered.detach().numpy(), apply("pool_scatter", g, x.detach(), **attrs).detach().numpy())
+    assert gradcheck(lambda t: apply("pool_scatter_at", t, arg, size=size, **attrs), (g,))
+    assert gradcheck(lambda t: apply("pool_gather_at", t, arg, **attrs), (x,))
+
+
+def test_max_pool_training_nan_and_ties_match_torch():
+    """NaN wins its window and ties go to the first maximum, in the value and the gradient, as in PyTorch."""
+    x = _rand(2, 2, 6, 6).astype(np.float32)
+    x[0, 0, 0, 1], x[1, 1, 2:4, 2:4], x[0, 1, 4, 4] = np.nan, 1.0, np.nan
+    for args in [(2,), (3, 2, 1), (3, 1, 1, 2)]:
+        xe, xt = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        ye, yt = F.max_pool2d(xe, *args), TF.max_pool2d(xt, *args)
+        ye.sum().backward()
+        yt.sum().backward()
+        assert np.array_equal(ye.detach().numpy(), yt.detach().numpy(), equal_nan=True)
+        assert np.array_equal(xe.grad.numpy(), xt.grad.numpy(), equal_nan=True)
+
+
 def test_unfold_fold_match_torch():
     x = _rand(2, 3, 8, 7)
     _check(

@@ -199,8 +199,10 @@ def _used_constants(graph, nodes, outputs) -> dict:
 def build_plan(cap, joint, graph, device, jit) -> GradPlan:
     """Split the (possibly generalized) joint ``graph`` and build both executables."""
     from .executor import build
+    from .passes.pool_relu import swap_relu_max_pool
 
     n_grads = len(joint.diff_args) + len(joint.diff_params)
+    graph = swap_relu_max_pool(graph)  # crosses the forward/backward cut: before the split
     fwd, bwd, saved_in, n_saved = split(graph, joint.n_out, n_grads, graph.meta.get("n_cots", 0))
     fwd.meta["donate"] = {
         k - n_grads: i for k, i in _donations(cap).items() if k >= joint.n_out + n_grads

@@ -163,23 +163,28 @@ def _fill_min(xp, dtype):
     return -xp.inf if dtype.kind in "fV" else xp.iinfo(dtype).min
 
 
-def _running_argmax(xp, x, kernel, stride, padding, dilation, v=None, nan_aware=False):
+def _running_argmax(xp, x, kernel, stride, padding, dilation, v=None, nan_aware=False, into=None):
     """(max, first argmax over the flattened kernel, v at that argmax) for every window of ``x``.
 
     One elementwise pass per kernel offset over strided slices of the padded input: NumPy's reductions over
     tiny trailing axes are an order of magnitude slower than this. NaN wins (the last one), as in PyTorch:
-    the NaN test costs two passes per offset, so it runs only when the maximum shows a NaN.
+    the NaN test costs two passes per offset, so it runs only when the maximum shows a NaN. ``into``: a
+    (2, N, C, *outs) buffer that receives the max ([0]) and the argmax ([1], in the buffer's dtype).
     """
     outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
     xpad = _padded(xp, x, padding, _fill_min(xp, x.dtype))
     vpad = None if v is None else _padded(xp, v, padding, 0)
-    itype = xp.int8 if math.prod(kernel) < 128 else xp.int32
+    itype = into.dtype.type if into is not None else xp.int8 if math.prod(kernel) < 128 else xp.int32
     best = arg = picked = None
     for flat, offset in enumerate(_offsets(kernel)):
         key = (slice(None), slice(None)) + _offset_slices(offset, stride, dilation, outs)
         cur = xpad[key]
         if best is None:
-            best, arg = cur.copy(), xp.zeros(cur.shape, dtype=itype)
+            if into is None:
+                best, arg = cur.copy(), xp.zeros(cur.shape, dtype=itype)
+            else:
+                best, arg = into[0], into[1]
+                best[...], arg[...] = cur, 0
             picked = None if v is None else vpad[key].copy()
             continue
         take = cur > best
@@ -192,7 +197,7 @@ def _running_argmax(xp, x, kernel, stride, padding, dilation, v=None, nan_aware=
         arg += step
         xp.maximum(best, cur, out=best)  # propagates NaN
     if not nan_aware and x.dtype.kind in "fV" and bool(xp.isnan(best).any()):
-        return _running_argmax(xp, x, kernel, stride, padding, dilation, v, nan_aware=True)
+        return _running_argmax(xp, x, kernel, stride, padding, dilation, v, nan_aware=True, into=into)
     return best, arg, picked, outs
 
 
@@ -211,20 +216,85 @@ def _pool_select_fwd(xp, v, x, kernel, stride, padding, dilation):
 
 def _pool_scatter_fwd(xp, g, x, kernel, stride, padding, dilation):
     _, arg, _, outs = _running_argmax(xp, x, kernel, stride, padding, dilation)
-    padded = tuple(s + p[0] + p[1] for s, p in zip(x.shape[2:], padding))
-    out = xp.zeros(x.shape[:2] + padded, dtype=g.dtype)
-    zero = g.dtype.type(0)
+    return _scatter_at(xp, g, arg, x.shape[2:], kernel, stride, padding, dilation, outs)
+
+
+def _scatter_at(xp, g, arg, size, kernel, stride, padding, dilation, outs):
+    """``g`` (N, C, *outs) added into a zero (N, C, *size) at window offsets ``arg`` (flat, any dtype)."""
+    padded = tuple(s + p[0] + p[1] for s, p in zip(size, padding))
     disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
     finite = bool(xp.isfinite(g).all())
+    # windows that tile the padded input exactly write every position once: no zero fill (15% measured)
+    tiles = disjoint and finite and all(s == k and d == 1 and o * k == p
+                                        for s, k, d, o, p in zip(stride, kernel, dilation, outs, padded))
+    out = (xp.empty if tiles else xp.zeros)(g.shape[:2] + padded, dtype=g.dtype)
+    zero = g.dtype.type(0)
+    hit = xp.empty(arg.shape, dtype=bool)
     for flat, offset in enumerate(_offsets(kernel)):
         key = (slice(None), slice(None)) + _offset_slices(offset, stride, dilation, outs)
-        hit = arg == flat
+        xp.equal(arg, flat, out=hit)
         if disjoint and finite:  # windows do not overlap: each input position is written at most once,
             xp.multiply(hit, g, out=out[key])  # straight into the strided destination (a product is
         else:  # much faster than where(); where() keeps NaN/inf gradients out of other positions)
             out[key] += hit * g if finite else xp.where(hit, g, zero)
-    crop = (slice(None), slice(None)) + tuple(slice(p[0], p[0] + s) for s, p in zip(x.shape[2:], padding))
+    crop = (slice(None), slice(None)) + tuple(slice(p[0], p[0] + s) for s, p in zip(size, padding))
     return out[crop]
+
+
+# -- max pooling with the argmax kept: the forward packs (max, argmax), the backward scatters at the argmax
+# instead of finding it again (the cnn benchmark's pool backward was mostly that search).
+def packed_pool_ok(dtype, kernel) -> bool:
+    """Whether ``pool_max_arg`` applies: a float dtype that holds every flat kernel offset exactly."""
+    dtype = getattr(dtype, "np", dtype)  # an ember dtype or a NumPy one
+    return dtype.kind == "f" and math.prod(kernel) <= (2048 if dtype.itemsize == 2 else 1 << 24)
+
+
+def _pool_max_arg_fwd(xp, x, kernel, stride, padding, dilation):
+    outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
+    packed = xp.empty((2,) + tuple(x.shape[:2]) + tuple(outs), dtype=x.dtype)
+    _running_argmax(xp, x, kernel, stride, padding, dilation, into=packed)
+    return packed
+
+
+def _pool_max_arg_rule(x, kernel, stride, padding, dilation):
+    outs = _check_windows("max_pool", x, kernel, stride, padding, dilation)
+    if not packed_pool_ok(x.dtype, kernel):
+        raise RuntimeError(f"pool_max_arg: expected a floating-point input, got {x.dtype}")
+    return Aval((2,) + tuple(x.shape[:2]) + tuple(outs), x.dtype, x.device)
+
+
+def _pool_max_arg_vjp(g, out, x, **a):
+    return (apply("pool_scatter_at", g[0], out[1].detach(), size=tuple(x.shape[2:]), **a),)
+
+
+def _pool_scatter_at_fwd(xp, g, arg, size, kernel, stride, padding, dilation):
+    outs = out_sizes(size, kernel, stride, padding, dilation)
+    return _scatter_at(xp, g, arg, size, kernel, stride, padding, dilation, outs)
+
+
+def _pool_gather_at_fwd(xp, y, arg, kernel, stride, padding, dilation):
+    """Each window of ``y`` at flat offset ``arg``: the adjoint of ``pool_scatter_at`` in its first input."""
+    outs = out_sizes(y.shape[2:], kernel, stride, padding, dilation)
+    ypad = _padded(xp, y, padding, 0)
+    out = xp.zeros(arg.shape, dtype=y.dtype)
+    for flat, offset in enumerate(_offsets(kernel)):
+        xp.copyto(out, ypad[(slice(None), slice(None)) + _offset_slices(offset, stride, dilation, outs)],
+                  where=arg == flat)
+    return out
+
+
+def _pool_at_rule(first, arg, size=None, **a):
+    if size is None:  # gather: (N, C, *size) -> (N, C, *outs)
+        return Aval(arg.shape, first.dtype, first.device)
+    return Aval(tuple(first.shape[:2]) + tuple(size), first.dtype, first.device)
+
+
+register("pool_max_arg", _pool_max_arg_fwd, vjp=_pool_max_arg_vjp, infer=_pool_max_arg_rule, saves_out=True,
+         kind="nn")
+register("pool_scatter_at", _pool_scatter_at_fwd, kind="nn", infer=_pool_at_rule,
+         vjp=lambda g, out, gin, arg, size, **a: (apply("pool_gather_at", g, arg, **a), None))
+register("pool_gather_at", _pool_gather_at_fwd, kind="nn", infer=_pool_at_rule,
+         vjp=lambda g, out, y, arg, **a: (apply("pool_scatter_at", g, arg, size=tuple(y.shape[2:]), **a), None))
 
 
 def _pool_argmax_fwd(xp, x, kernel, stride, padding, dilation):
@@ -275,6 +345,9 @@ def _int64():
 unsupported("im2col", "onnx", "unfold (im2col) has no ONNX op; convolutions and pools export as the Conv / "
             "MaxPool / AveragePool layer nodes, a bare F.unfold does not export")
 unsupported("pool_scatter", "onnx", "max pooling's gradient; ONNX export covers inference graphs")
+unsupported("pool_scatter_at", "onnx", "max pooling's gradient; ONNX export covers inference graphs")
+unsupported("pool_gather_at", "onnx", "max pooling's double backward; ONNX export covers inference graphs")
+unsupported("pool_max_arg", "onnx", "max pooling's training form; ONNX export gets the MaxPool layer node")
 unsupported("pool_argmax", "onnx", "return_indices=True: ONNX MaxPool's indices count over the whole tensor, not "
             "per plane; export with return_indices=False")
 
@@ -301,7 +374,7 @@ def _pool_select_onnx(ctx, node):
              strides=list(a["stride"]), pads=pads, dilations=list(a["dilation"]))
 
 
-_tflite.mark(["im2col", "pool_select", "pool_argmax"],
+_tflite.mark(["im2col", "pool_select", "pool_argmax", "pool_max_arg"],
              "the primitive form of a convolution or pool: TFLite gets the layer node (CONV_2D, MAX_POOL_2D); "
              "export the model with ember.export.tflite, which keeps layer nodes")
-_tflite.mark(["col2im", "pool_scatter"], _tflite.TRAINING)
+_tflite.mark(["col2im", "pool_scatter", "pool_scatter_at", "pool_gather_at"], _tflite.TRAINING)

@@ -116,6 +116,15 @@ def _pool(L, x):
     return out, idx, F_.max_pool2d(x, 3, stride=1, padding=1)
 
 
+_POOL2 = dict(kernel=(2, 2), stride=(2, 2), padding=((0, 0), (0, 0)), dilation=(1, 1))
+
+
+def _gather_at_ref(y, arg):  # each 2x2 window of y at its flat offset arg (max pooling's double backward)
+    n, c, h, w = y.shape
+    blocks = y.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
+    return np.take_along_axis(blocks, arg.astype(np.int64)[..., None], -1)[..., 0]
+
+
 def _pool_ref(x):
     n, c, h, w = x.shape
     blocks = (
@@ -273,8 +282,17 @@ ROWS = [
         _pool,
         _pool_ref,
         [(D(2, 3, 4, 6),)],
-        prims=("pool_select", "pool_argmax", "pool_scatter"),
+        prims=("pool_select", "pool_argmax", "pool_scatter", "pool_max_arg", "pool_scatter_at"),
         covers=(),
+    ),
+    Row(
+        "pool_gather_at",
+        lambda L, y, arg: L.ops.apply("pool_gather_at", y, arg, **_POOL2),
+        _gather_at_ref,
+        [(F(2, 3, 4, 6), Fn(lambda rng, sizes: rng.integers(0, 4, (2, 3, 2, 3)).astype(np.float64), False))],
+        prims=("pool_gather_at", "pool_scatter_at"),
+        covers=(),
+        torch=False,
     ),
     Row(
         "lstm_seq",

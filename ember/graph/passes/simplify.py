@@ -3,7 +3,8 @@
 Rules (each only when the result keeps the node's shape and dtype):
 ``x*1 -> x``, ``x+0 -> x``, ``x-0 -> x``, ``x/1 -> x``, ``x**1 -> x``, ``neg(neg(x)) -> x``,
 ``permute(permute(x, p), q) -> permute(x, p∘q)``, identity permutes, ``reshape(reshape(x)) -> reshape(x)``,
-reshape/expand to the same shape, ``cast`` to the value's own dtype, and a sum of slice writes into zeros
+reshape/expand to the same shape, ``cast`` to the value's own dtype, ``getitem`` of what an ``index_put`` wrote at
+the same integer index, and a sum of slice writes into zeros
 that tile one axis (the backward of splitting a tensor, e.g. attention's q/k/v) -> one ``cat``.
 
 Example:
@@ -64,6 +65,11 @@ def _rewrite(graph: Graph, node):
         return x
     if node.op == "cast" and x.dtype == out.dtype:
         return x
+    if node.op == "getitem" and prev is not None and prev.op == "index_put" and len(prev.inputs) == 2:
+        # reading back exactly what was written (the backward of taking one part of a packed result)
+        if not prev.attrs.get("accumulate") and prev.attrs["index"] == node.attrs.get("index"):
+            if all(e[0] == "int" for e in node.attrs["index"]) and _same_type(prev.inputs[1], out):
+                return prev.inputs[1]
     if node.op == "neg" and prev is not None and prev.op == "neg":
         return prev.inputs[0]
     if node.op == "permute":

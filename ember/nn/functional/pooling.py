@@ -1,7 +1,8 @@
 """Pooling and resizing (torch.nn.functional.max_pool1d/2d, avg_pool1d/2d, adaptive pools, interpolate).
 
 Max pooling is the ``pool_select`` primitive (its gradient goes to the first maximum of each window, as in
-PyTorch); average pooling is ``im2col`` + mean; adaptive average pooling and interpolation are linear maps
+PyTorch); in training (an input that requires grad) ``pool_max_arg``, which keeps each window's argmax for the
+backward instead of searching again; average pooling is ``im2col`` + mean; adaptive average pooling and interpolation are linear maps
 along each spatial dim, applied as small matmuls.
 
 >>> import ember
@@ -21,6 +22,7 @@ from ...creation import tensor
 from ...errors import mark, with_user_line
 from ...functional.linalg import matmul
 from ...ops import apply, composite
+from ...ops.conv import packed_pool_ok
 from ...tensor import Tensor
 from .conv import ntuple
 
@@ -90,7 +92,10 @@ def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode
 def _max_pool_layer(x, kernel, stride, padding, dilation, ceil_mode):
     """Max pooling of a batched input (the ``max_pool`` layer op's eager composite)."""
     _, _, pads, _, _ = pool_geometry("max_pool", x, len(kernel), kernel, stride, padding, dilation, ceil_mode)
-    return apply("pool_select", x, x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
+    attrs = dict(kernel=kernel, stride=stride, padding=pads, dilation=dilation)
+    if x.requires_grad and packed_pool_ok(x.dtype, kernel):  # training: keep the argmax for the backward
+        return apply("pool_max_arg", x, **attrs)[0]
+    return apply("pool_select", x, x, **attrs)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
