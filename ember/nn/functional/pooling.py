@@ -2,8 +2,8 @@
 
 Max pooling is the ``pool_select`` primitive (its gradient goes to the first maximum of each window, as in
 PyTorch); in training (an input that requires grad) ``pool_max_arg``, which keeps each window's argmax for the
-backward instead of searching again; average pooling is ``im2col`` + mean; adaptive average pooling and interpolation are linear maps
-along each spatial dim, applied as small matmuls.
+backward instead of searching again; average pooling is ``im2col`` + mean; adaptive average pooling and
+interpolation are linear maps along each spatial dim, applied as small matmuls.
 
 >>> import ember
 >>> import ember.nn.functional as F
