@@ -68,6 +68,14 @@ from .preprocessing import (  # noqa: F401
     RandomFlip,
     Resizing,
 )
+from .preprocessing_image import (  # noqa: F401
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
 from .reshaping import (  # noqa: F401
     Cropping1D,
     Cropping2D,
