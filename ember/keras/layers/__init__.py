@@ -76,6 +76,7 @@ from .preprocessing_image import (  # noqa: F401
     RandomTranslation,
     RandomZoom,
 )
+from .preprocessing_text import Hashing, IntegerLookup, StringLookup, TextVectorization  # noqa: F401
 from .reshaping import (  # noqa: F401
     Cropping1D,
     Cropping2D,
