@@ -35,7 +35,8 @@ def test_array_image_round_trip_matches_real_keras(x, kwargs):
     ours, theirs = U.array_to_img(x, **kwargs), real.utils.array_to_img(x, **kwargs)
     assert ours.mode == theirs.mode and ours.size == theirs.size
     fmt = kwargs.get("data_format")
-    np.testing.assert_array_equal(U.img_to_array(ours, data_format=fmt), real.utils.img_to_array(theirs, data_format=fmt))
+    np.testing.assert_array_equal(U.img_to_array(ours, data_format=fmt),
+                                  real.utils.img_to_array(theirs, data_format=fmt))
 
 
 @pytest.fixture
