@@ -18,6 +18,8 @@ import random
 
 import numpy as np
 
+from ember.errors import user_errors
+
 from .image_utils import img_to_array, load_img
 from .utils import PyDataset, to_categorical
 
@@ -79,7 +81,8 @@ def index_directory(directory, labels, formats, class_names=None, shuffle=True, 
     """Keras's file listing: class folders in sorted order (or ``class_names``), files sorted within each;
     a shuffle with ``seed`` applies NumPy's RandomState to the paths and to the labels."""
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"no directory at {directory!r}")
+        raise FileNotFoundError(f"no directory at {directory!r}: pass the folder that holds one subfolder per "
+                                f"class (or the files themselves with labels=None)")
     if labels == "inferred":
         found = sorted(d for d in os.listdir(directory)
                        if os.path.isdir(os.path.join(directory, d)) and not d.startswith("."))
@@ -164,6 +167,7 @@ def _image_loader(color_mode, image_size, interpolation, crop_to_aspect_ratio):
     return load
 
 
+@user_errors
 def image_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None,
                                  color_mode="rgb", batch_size=32, image_size=(256, 256), shuffle=True, seed=None,
                                  validation_split=None, subset=None, interpolation="bilinear", follow_links=False,
@@ -197,6 +201,7 @@ def _read_text(max_length):
     return load
 
 
+@user_errors
 def text_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None, batch_size=32,
                                 max_length=None, shuffle=True, seed=None, validation_split=None, subset=None,
                                 follow_links=False, verbose=True, **kwargs):
@@ -214,6 +219,7 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     return out if len(out) > 1 else out[0]
 
 
+@user_errors
 def timeseries_dataset_from_array(data, targets, sequence_length, sequence_stride=1, sampling_rate=1,
                                   batch_size=128, shuffle=False, seed=None, start_index=None, end_index=None):
     """Sliding windows over ``data``: window ``i`` holds ``data[s + i*sequence_stride + j*sampling_rate]`` for
@@ -272,6 +278,7 @@ def _split_sizes(left, right, total):
     return left, right
 
 
+@user_errors
 def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=None):
     """Two unbatched datasets: the first ``left_size`` samples and the last ``right_size`` (ints, or floats
     as fractions, rounded; a missing size is the rest), after an optional shuffle (Python's

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from ember._atomic import write_atomic
+from ember.errors import user_errors
 
 _MODES = {"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}
 _RESAMPLE = ("nearest", "bilinear", "bicubic", "hamming", "box", "lanczos")
@@ -40,6 +41,7 @@ def _channels_last(x, data_format):
     return np.moveaxis(x, 0, -1) if fmt == "channels_first" else x
 
 
+@user_errors
 def array_to_img(x, data_format=None, scale=True, dtype=None):
     """A (height, width, channels) array (1, 3 or 4 channels) as a PIL image; ``scale`` maps
     ``[min, max]`` to ``[0, 255]`` first."""
@@ -59,6 +61,7 @@ def array_to_img(x, data_format=None, scale=True, dtype=None):
     return _pil().fromarray(pixels[:, :, 0] if x.shape[2] == 1 else pixels, modes[x.shape[2]])
 
 
+@user_errors
 def img_to_array(img, data_format=None, dtype=None):
     """A PIL image as a float32 (height, width, channels) array (channels first if asked)."""
     x = np.asarray(img, dtype=dtype or "float32")
@@ -69,6 +72,7 @@ def img_to_array(img, data_format=None, dtype=None):
     return np.moveaxis(x, -1, 0) if data_format == "channels_first" else x
 
 
+@user_errors
 def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", keep_aspect_ratio=False):
     """Open an image file (a path or a file-like object) as a PIL image in ``color_mode`` (grayscale / rgb /
     rgba), resized to ``target_size=(height, width)`` when given (``keep_aspect_ratio`` centre-crops first)."""
@@ -98,6 +102,7 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", 
     return img
 
 
+@user_errors
 def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
     """Write an image array (or PIL image) to ``path`` (format from the extension unless ``file_format``);
     the write is atomic."""

@@ -22,6 +22,7 @@ import math
 
 import ember
 from ember import functional as F
+from ember.errors import user_errors
 
 from .. import backend as K
 from .. import random
@@ -118,12 +119,14 @@ def affine_resample(images, params, fill_mode, interpolation, fill_value):
 class _ImageAugmentation(Layer):
     """Shared parts: training switch, (un)batched and channels_first inputs, float32 cast, seed generator."""
 
+    @user_errors
     def __init__(self, seed=None, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
         self.seed_generator = random.SeedGenerator(seed)
         self.data_format = _data_format(data_format)
 
+    @user_errors
     def call(self, inputs, training=None):
         if training is None:
             training = True  # Keras's augmentation layers act on direct calls; fit/predict say which
@@ -153,6 +156,7 @@ class _ImageAugmentation(Layer):
 
 
 class _AffineAugmentation(_ImageAugmentation):
+    @user_errors
     def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0,
                  data_format=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
@@ -172,6 +176,7 @@ class RandomRotation(_AffineAugmentation):
     """Rotate each image by a random angle of ``factor`` turns about its centre: ``factor=0.1`` draws from
     [-36°, 36°], ``factor=(a, b)`` from [a*360°, b*360°] (positive: counter-clockwise)."""
 
+    @user_errors
     def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0,
                  data_format=None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
@@ -193,6 +198,7 @@ class RandomZoom(_AffineAugmentation):
     scale in ``[1 + a, 1 + b]`` (positive: zoom out, negative: zoom in); ``width_factor=None`` keeps the
     aspect ratio (one scale for both axes)."""
 
+    @user_errors
     def __init__(self, height_factor, width_factor=None, fill_mode="reflect", interpolation="bilinear",
                  seed=None, fill_value=0.0, data_format=None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
@@ -217,6 +223,7 @@ class RandomTranslation(_AffineAugmentation):
     """Shift each image by a random fraction of its size: ``height_factor`` / ``width_factor`` ``f`` or
     ``(a, b)`` (positive: down / right)."""
 
+    @user_errors
     def __init__(self, height_factor, width_factor, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, data_format=None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
@@ -240,6 +247,7 @@ class RandomCrop(_ImageAugmentation):
     larger than that in both axes is centre-cropped to the target aspect ratio and resized. At inference the
     input passes through unchanged (Keras 3's rule)."""
 
+    @user_errors
     def __init__(self, height, width, seed=None, data_format=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
         self.height, self.width = int(height), int(width)
@@ -284,6 +292,7 @@ class RandomContrast(_ImageAugmentation):
     ``value_range``. As in Keras 3, ``factor=f`` draws from ``[1, 1 + f]`` and ``(a, b)`` from
     ``[1 - a, 1 + b]``."""
 
+    @user_errors
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.factor = _factor_range("RandomContrast", factor, "factor", 0.0, 1.0, symmetric_low=0.0)
@@ -302,6 +311,7 @@ class RandomBrightness(_ImageAugmentation):
     """Add a random ``factor * (max - min)`` of ``value_range`` to each image, then clip: ``factor=f``
     draws from ``[-f, f]``, ``(a, b)`` from ``[a, b]``."""
 
+    @user_errors
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.factor = _factor_range("RandomBrightness", factor, "factor", -1.0, 1.0)

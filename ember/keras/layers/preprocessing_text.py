@@ -24,6 +24,8 @@ import re
 
 import numpy as np
 
+from ember.errors import user_errors
+
 from .. import backend as K
 from .base import Layer
 from .symbolic import any_symbolic
@@ -90,6 +92,7 @@ def _encode(ids, depth, mode, idf=None):
 class _EagerDataLayer(Layer):
     """A layer that works on raw data with NumPy (never traced)."""
 
+    @user_errors
     def __call__(self, inputs, *args, **kwargs):
         if any_symbolic((inputs,) + args, kwargs):
             raise TypeError(f"{type(self).__name__} {self.name!r} runs on data, not inside a model graph: apply "
@@ -101,6 +104,7 @@ class _EagerDataLayer(Layer):
 class _IndexLookup(_EagerDataLayer):
     _key = staticmethod(_as_text)
 
+    @user_errors
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]", vocabulary=None,
                  idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False, sparse=False,
                  **kwargs):
@@ -130,6 +134,7 @@ class _IndexLookup(_EagerDataLayer):
     def _token_start(self):
         return self._oov_start() + self.num_oov_indices
 
+    @user_errors
     def set_vocabulary(self, vocabulary, idf_weights=None):
         """Use ``vocabulary`` (a list, an array, or a text file with one token a line)."""
         if isinstance(vocabulary, str):
@@ -168,6 +173,7 @@ class _IndexLookup(_EagerDataLayer):
     def vocabulary_size(self):
         return self._token_start() + len(self._tokens)
 
+    @user_errors
     def adapt(self, data, batch_size=None, steps=None):
         """Learn the vocabulary (most frequent first; ``max_tokens`` caps its size with the special tokens)."""
         counts, documents, num_docs = collections.Counter(), collections.Counter(), 0
@@ -221,6 +227,7 @@ class _IndexLookup(_EagerDataLayer):
         out = [vocab[i] if 0 <= i < len(vocab) else self.oov_token for i in ids.ravel().tolist()]
         return np.asarray(out, dtype=self._inverted_dtype).reshape(ids.shape)
 
+    @user_errors
     def call(self, inputs):
         values = _to_numpy(inputs)
         if self.invert:
@@ -265,6 +272,7 @@ class IntegerLookup(_IndexLookup):
     def _key(value):
         return int(value)
 
+    @user_errors
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1, vocabulary=None,
                  vocabulary_dtype="int64", idf_weights=None, invert=False, output_mode="int", oov_method="floormod",
                  **kwargs):
@@ -291,6 +299,7 @@ class Hashing(_EagerDataLayer):
     [[1], [0], [1], [1], [2]]
     """
 
+    @user_errors
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False, **kwargs):
         super().__init__(**kwargs)
         if salt is not None:
@@ -303,6 +312,7 @@ class Hashing(_EagerDataLayer):
             raise ValueError(f"Hashing: num_bins must be a positive integer (> 1 with a mask_value), got {num_bins}")
         self.num_bins, self.mask_value, self.output_mode = int(num_bins), mask_value, output_mode
 
+    @user_errors
     def call(self, inputs):
         values = _to_numpy(inputs)
         if values.dtype.kind == "f":
@@ -339,6 +349,7 @@ class TextVectorization(_EagerDataLayer):
     [[2, 1, 3, 0]]
     """
 
+    @user_errors
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace",
                  ngrams=None, output_mode="int", output_sequence_length=None, pad_to_max_tokens=False,
                  vocabulary=None, idf_weights=None, sparse=False, ragged=False, encoding="utf-8", **kwargs):
@@ -393,6 +404,7 @@ class TextVectorization(_EagerDataLayer):
                              f"(batch, 1), got shape {arr.shape}")
         return [self._tokens(t) for t in arr.reshape(-1).tolist()], arr.ndim == 0
 
+    @user_errors
     def adapt(self, data, batch_size=None, steps=None):
         """Learn the vocabulary from documents (an array / list of strings, or an iterable of batches)."""
         docs = [d for batch in _batches(data) for d in self._documents(batch)[0]]
@@ -400,6 +412,7 @@ class TextVectorization(_EagerDataLayer):
         padded = np.array([d + [""] * (width - len(d)) for d in docs] or [[]], dtype=object)
         self._lookup.adapt(padded if self.output_mode != "tf_idf" else _Docs(docs))
 
+    @user_errors
     def set_vocabulary(self, vocabulary, idf_weights=None):
         self._lookup.set_vocabulary(vocabulary, idf_weights)
 
@@ -409,6 +422,7 @@ class TextVectorization(_EagerDataLayer):
     def vocabulary_size(self):
         return self._lookup.vocabulary_size()
 
+    @user_errors
     def call(self, inputs):
         docs, scalar = self._documents(inputs)
         if self.output_mode != "int":
@@ -433,6 +447,7 @@ class TextVectorization(_EagerDataLayer):
 class _Docs:
     """Documents of different lengths for tf_idf's ``adapt`` (each one a row; no padding token counted)."""
 
+    @user_errors
     def __init__(self, docs):
         self.docs = docs
 
