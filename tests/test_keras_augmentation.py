@@ -153,6 +153,20 @@ def test_augmentation_model_trains_with_fit():
     assert model.predict(x[:4], verbose=0).shape == (4, 1)
 
 
+def test_config_round_trip_and_saved_model(tmp_path):
+    for _, make in RANDOM:
+        layer = make(keras)
+        assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.RandomRotation(0.1, fill_mode="wrap"),
+                              keras.layers.RandomCrop(6, 6), keras.layers.GlobalAveragePooling2D()])
+    path = str(tmp_path / "augment.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.layers[0].get_config() == model.layers[0].get_config()
+    np.testing.assert_allclose(loaded.predict(IMAGES[:, :8, :8, :1], verbose=0),
+                               model.predict(IMAGES[:, :8, :8, :1], verbose=0), atol=1e-6)
+
+
 BAD = [
     (lambda: keras.layers.RandomRotation(0.2, fill_mode="mirror"), "fill_mode"),
     (lambda: keras.layers.RandomZoom(0.2, interpolation="bicubic"), "interpolation"),

@@ -134,6 +134,17 @@ def test_text_vectorization_feeds_an_embedding_model():
     assert model.predict(vectorize(["good fun"]), verbose=0).shape == (1, 1)
 
 
+def test_config_round_trip_keeps_the_vocabulary():
+    tv = _adapted(L.TextVectorization(output_mode="tf_idf", ngrams=2), ["a b", "b c c"])
+    made = [tv, L.StringLookup(vocabulary=VOCAB, mask_token="", num_oov_indices=2),
+            L.IntegerLookup(vocabulary=IVOCAB, output_mode="count"), L.Hashing(5, mask_value="")]
+    x = {"TextVectorization": ["c b a"], "StringLookup": DATA, "IntegerLookup": [[12, 7, 42]], "Hashing": [["q", ""]]}
+    for layer in made:
+        clone = type(layer).from_config(layer.get_config())
+        assert clone.get_config() == layer.get_config()
+        np.testing.assert_allclose(clone(x[type(layer).__name__]).numpy(), layer(x[type(layer).__name__]).numpy())
+
+
 BAD = [
     (lambda: L.StringLookup(output_mode="bag"), ValueError, "output_mode"),
     (lambda: L.StringLookup(vocabulary=["a", "a"]), ValueError, "distinct"),

@@ -441,7 +441,8 @@ class TextVectorization(_EagerDataLayer):
                 "standardize": self.standardize if not callable(self.standardize) else None,
                 "split": self.split if not callable(self.split) else None, "ngrams": self.ngrams,
                 "output_mode": self.output_mode, "output_sequence_length": self.output_sequence_length,
-                "vocabulary": self._lookup._tokens or None}
+                "pad_to_max_tokens": self._lookup.pad_to_max_tokens, "vocabulary": self._lookup._tokens or None,
+                "idf_weights": None if self._lookup.idf_weights is None else self._lookup.idf_weights.tolist()}
 
 
 class _Docs:
