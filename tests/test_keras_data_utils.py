@@ -132,6 +132,23 @@ def test_text_dataset_from_directory(tmp_path):
     assert texts.tolist() == ["bad", "awfu", "good", "grea", "fine"] and labels.tolist() == [0, 0, 1, 1, 1]
 
 
+def test_text_pipeline_with_map_as_in_keras_io(tmp_path):
+    # keras.io's text classification: adapt on the texts, then map the vectorizer over (text, label) batches
+    for label, texts in (("neg", ["bad film", "awful", "boring plot"]), ("pos", ["good film", "great", "fun plot"])):
+        (tmp_path / label).mkdir()
+        for i, t in enumerate(texts):
+            (tmp_path / label / f"{i}.txt").write_text(t)
+    raw = U.text_dataset_from_directory(str(tmp_path), batch_size=2, seed=0, verbose=False)
+    vectorize = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4)
+    vectorize.adapt(raw.map(lambda x, y: x))
+    train = raw.map(lambda x, y: (vectorize(x), y)).prefetch(2).cache()
+    assert len(train) == 3 and tuple(train[0][0].shape) == (2, 4)
+    model = keras.Sequential([keras.Input((4,), dtype="int64"), keras.layers.Embedding(20, 4),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", jit_compile=False)
+    assert len(model.fit(train, epochs=1, verbose=0).history["loss"]) == 1
+
+
 def _windows(data, targets, length, stride=1, rate=1, start=None, end=None):
     """Keras's documented rule, as a loop: window i starts at start + i*stride; its target is targets[that]."""
     start, end = start or 0, len(data) if end is None else end

@@ -57,6 +57,41 @@ class ArrayDataset(PyDataset):
     def cardinality(self):
         return len(self)
 
+    def map(self, fn):
+        """Apply ``fn`` to each item (a tuple item is passed as separate arguments, as ``tf.data``'s ``map``)."""
+        return MappedDataset(self, fn)
+
+    def prefetch(self, buffer_size=None):
+        return self  # batches are read on demand; accepted for tf.data-style programs
+
+    def cache(self, filename=""):
+        return self
+
+
+class MappedDataset(PyDataset):
+    """``dataset.map(fn)``: items of ``dataset`` passed through ``fn`` when read."""
+
+    def __init__(self, source, fn):
+        super().__init__()
+        self.source, self.fn = source, fn
+        self.class_names = getattr(source, "class_names", None)
+
+    def __len__(self):
+        return len(self.source)
+
+    def __getitem__(self, i):
+        item = self.source[i]
+        return self.fn(*item) if isinstance(item, tuple) else self.fn(item)
+
+    def map(self, fn):
+        return MappedDataset(self, fn)
+
+    def prefetch(self, buffer_size=None):
+        return self
+
+    def cache(self, filename=""):
+        return self
+
 
 class _LazyFileDataset(ArrayDataset):
     """Batches read from files on demand (``load(path)`` gives one sample)."""
