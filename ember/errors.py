@@ -113,3 +113,18 @@ def warn_user(message: str, category=UserWarning) -> None:
     warnings.warn_explicit(message, category, f.f_code.co_filename, f.f_lineno,
                            module=f.f_globals.get("__name__", "__main__"),
                            registry=f.f_globals.setdefault("__warningregistry__", {}))
+
+
+def user_errors(fn):
+    """Decorate a public entry point: the ValueError / TypeError / FileNotFoundError / NotImplementedError it
+    raises for bad input carry the user's line and are marked as user errors."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, TypeError, FileNotFoundError, NotImplementedError) as exc:
+            raise mark(with_user_line(exc)) from None
+
+    return wrapper

@@ -363,6 +363,41 @@ CASES_TORCH_API += [
 ]
 
 
+def _keras():
+    from ember import keras
+
+    return keras
+
+
+# Keras preprocessing layers and keras.utils data builders
+CASES_TORCH_API += [
+    ("keras_augment_fill_mode", lambda: _keras().layers.RandomRotation(0.1, fill_mode="mirror"), ValueError,
+     ["RandomRotation", "fill_mode", "'reflect'", "'nearest'"], True),
+    ("keras_augment_factor", lambda: _keras().layers.RandomZoom(-1.0), ValueError, ["RandomZoom", "(-1, 1]"], True),
+    ("keras_augment_rank", lambda: _keras().layers.RandomTranslation(0.1, 0.1)(np.zeros((2, 3), "float32")),
+     ValueError, ["RandomTranslation", "(2, 3)", "(batch, height, width, channels)"], True),
+    ("keras_lookup_no_oov", lambda: _keras().layers.StringLookup(vocabulary=["a"], num_oov_indices=0)([["b"]]),
+     ValueError, ["StringLookup", "'b'", "set num_oov_indices=1"], True),
+    ("keras_lookup_on_symbolic", lambda: _keras().layers.StringLookup(vocabulary=["a"])(_keras().Input((2,))),
+     TypeError, ["StringLookup", "runs on data", "layer(x_raw)"], True),
+    ("keras_tf_idf_without_weights", lambda: _keras().layers.StringLookup(output_mode="tf_idf", vocabulary=["a"]),
+     ValueError, ["tf_idf", "idf_weights"], True),
+    ("keras_hashing_salt", lambda: _keras().layers.Hashing(4, salt=1), NotImplementedError,
+     ["Hashing", "salt", "salt=None"], True),
+    ("keras_textvec_rank", lambda: _keras().layers.TextVectorization()(np.array([["a", "b"]])), ValueError,
+     ["TextVectorization", "(batch,)", "(1, 2)"], True),
+    ("keras_image_dir_missing", lambda: _keras().utils.image_dataset_from_directory("/no/such/dir"),
+     FileNotFoundError, ["/no/such/dir"], True),
+    ("keras_load_img_missing", lambda: _keras().utils.load_img("/no/such.png"), FileNotFoundError,
+     ["/no/such.png"], True),
+    ("keras_timeseries_stride", lambda: _keras().utils.timeseries_dataset_from_array(np.arange(10), None, 3,
+                                                                                     sequence_stride=0),
+     ValueError, ["sequence_stride", "(0, 10)"], True),
+    ("keras_split_sizes", lambda: _keras().utils.split_dataset(np.arange(10), left_size=1.5), ValueError,
+     ["left_size", "float in (0, 1)", "1.5"], True),
+]
+
+
 def test_enough_cases():
     assert len(CASES) >= 30
     assert len(CASES_TORCH_API) >= 30

@@ -107,3 +107,13 @@ class PyDataset:
 
 
 Sequence = PyDataset  # Keras 2's name
+
+
+# image files and dataset builders live in their own modules (Pillow is imported only when used)
+from .dataset_utils import (  # noqa: E402, F401
+    image_dataset_from_directory,
+    split_dataset,
+    text_dataset_from_directory,
+    timeseries_dataset_from_array,
+)
+from .image_utils import array_to_img, img_to_array, load_img, save_img  # noqa: E402, F401

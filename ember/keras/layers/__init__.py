@@ -68,6 +68,15 @@ from .preprocessing import (  # noqa: F401
     RandomFlip,
     Resizing,
 )
+from .preprocessing_image import (  # noqa: F401
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
+from .preprocessing_text import Hashing, IntegerLookup, StringLookup, TextVectorization  # noqa: F401
 from .reshaping import (  # noqa: F401
     Cropping1D,
     Cropping2D,
