@@ -82,6 +82,13 @@ class Model(Trainer, Layer):
         config = Layer.get_config(self)
         return config
 
+    def to_json(self, **kwargs):
+        """The model's architecture as JSON in Keras 3's own config format (``json.dumps`` kwargs accepted);
+        ``keras.models.model_from_json`` (Ember's or Keras 3's) rebuilds it."""
+        from ..keras_json import to_json
+
+        return to_json(self, **kwargs)
+
     @classmethod
     def from_config(cls, config, custom_objects=None):
         if "layers" in config and "output_layers" in config:
