@@ -16,6 +16,7 @@ import ember
 from .model_plot import model_to_dot, plot_model  # noqa: F401
 from .saving import register_keras_serializable  # noqa: F401  (also exported here, like Keras)
 from .saving import CustomObjectScope, custom_object_scope, get_custom_objects  # noqa: F401
+from .file_utils import get_file  # noqa: F401
 
 
 def to_categorical(x, num_classes=None):
