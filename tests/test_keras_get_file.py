@@ -167,3 +167,10 @@ def test_pickle_reader_refuses_code():
         loads(pickle.dumps(_Evil()))
     with pytest.raises(PickleRefused, match="builtins.eval"):
         loads(b"cbuiltins\neval\n(S'1'\ntR.")
+
+
+def test_python2_strings_stay_bytes():
+    # what CIFAR's files hold: a protocol-2 stream written by Python 2 (str -> SHORT_BINSTRING)
+    stream = b"\x80\x02}q\x00(U\x06labelsq\x01]q\x02(K\x01K\x02eU\x01nq\x03U\x02abq\x04u."
+    assert loads(stream) == {b"labels": [1, 2], b"n": b"ab"}
+    assert loads(stream, encoding="latin1") == {"labels": [1, 2], "n": "ab"}

@@ -6,7 +6,8 @@ while downloading. Offline, the error names the URL and the cache path to copy t
 >>> src = os.path.join(tempfile.mkdtemp(), "hello.txt")
 >>> with open(src, "w") as f: _ = f.write("hi")
 >>> cache = tempfile.mkdtemp()
->>> path = get_file("hello.txt", "file://" + src, cache_dir=cache, file_hash="8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4")
+>>> sha = "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4"
+>>> path = get_file("hello.txt", "file://" + src, cache_dir=cache, file_hash=sha)
 >>> open(path).read(), path == os.path.join(cache, "datasets", "hello.txt")
 ('hi', True)
 """
