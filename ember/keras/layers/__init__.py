@@ -1,7 +1,7 @@
 """``keras.layers``: every layer class, channels_last."""
 
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
-from .attention import MultiHeadAttention  # noqa: F401
+from .attention import Attention, MultiHeadAttention  # noqa: F401
 from .base import Layer, Variable  # noqa: F401
 from .conv import (  # noqa: F401
     Conv1D,
