@@ -12,6 +12,7 @@
 
 from . import (  # noqa: F401
     activations,
+    applications,
     backend,
     callbacks,
     datasets,

@@ -43,10 +43,15 @@ def exponential(x):
     return F.exp(x)
 
 
-softplus, silu, gelu, elu, selu, leaky_relu, relu6, hard_sigmoid = (
+def gelu(x, approximate=False):
+    """Exact (erf) GELU by default, as ``keras.activations.gelu``; ``keras.ops.gelu`` defaults to the tanh
+    approximation instead."""
+    return ops.gelu(x, approximate=approximate)
+
+
+softplus, silu, elu, selu, leaky_relu, relu6, hard_sigmoid = (
     ops.softplus,
     ops.silu,
-    ops.gelu,
     ops.elu,
     ops.selu,
     ops.leaky_relu,

@@ -27,8 +27,9 @@ from ember import serialization as S
 
 from .layers.base import assign_weight, weight_value
 
-_REGISTERED: dict = {}
+_REGISTERED: dict = {}  # the global custom objects (``get_custom_objects()`` returns this very dict)
 _REGISTERED_NAMES: dict = {}
+_SCOPES: list = []  # dicts pushed by ``custom_object_scope``
 _CONFIG, _WEIGHTS, _METADATA = "config.json", "model.weights.safetensors", "metadata.json"
 
 
@@ -49,8 +50,58 @@ def get_registered_name(obj):
     return _REGISTERED_NAMES.get(obj, getattr(obj, "__name__", type(obj).__name__))
 
 
-def get_registered_object(name, custom_objects=None):
-    return (custom_objects or {}).get(name) or _REGISTERED.get(name) or _builtin(name)
+def get_custom_objects():
+    """The global dict of custom objects, keyed ``"package>Name"`` by ``register_keras_serializable`` (users
+    may also add ``get_custom_objects()["Name"] = cls`` themselves); loading looks names up here.
+
+    >>> from ember import keras
+    >>> @keras.saving.register_keras_serializable(package="demo")
+    ... class Twice(keras.layers.Layer):
+    ...     def call(self, x):
+    ...         return 2 * x
+    >>> keras.saving.get_custom_objects()["demo>Twice"] is Twice
+    True
+    """
+    return _REGISTERED
+
+
+class custom_object_scope:  # noqa: N801  (Keras's name)
+    """``with custom_object_scope({"MyLayer": MyLayer}):`` makes those names visible to every load inside
+    the block (``load_model``, ``model_from_json``, ``deserialize_keras_object``), as Keras does.
+
+    >>> from ember import keras
+    >>> class Twice(keras.layers.Layer):
+    ...     def call(self, x):
+    ...         return 2 * x
+    >>> with keras.saving.custom_object_scope({"Twice": Twice}):
+    ...     keras.saving.get_registered_object("Twice") is Twice
+    True
+    """
+
+    def __init__(self, custom_objects=None):
+        self.custom_objects = dict(custom_objects or {})
+
+    def __enter__(self):
+        _SCOPES.append(self.custom_objects)
+        return self
+
+    def __exit__(self, *exc):
+        for i in range(len(_SCOPES) - 1, -1, -1):  # by identity: equal dicts may be nested
+            if _SCOPES[i] is self.custom_objects:
+                del _SCOPES[i]
+                break
+
+
+CustomObjectScope = custom_object_scope
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    """The class or function saved under ``name``: explicit ``custom_objects`` first, then open
+    ``custom_object_scope`` blocks (innermost first), then the registered objects, then Keras built-ins."""
+    for table in (custom_objects, *reversed(_SCOPES), _REGISTERED, module_objects):
+        if table and name in table:
+            return table[name]
+    return _builtin(name)
 
 
 def _builtin(name):
@@ -108,10 +159,13 @@ def serialize_keras_object(obj):
 
 
 def _missing(name):
+    short = name.split(">")[-1]
+    package = name.split(">")[0] if ">" in name else "Custom"
     return TypeError(
-        f"Could not locate class or function {name!r}. Make sure custom classes and functions are decorated "
-        f"with `@keras.saving.register_keras_serializable()`, or pass them to loading as "
-        f"`custom_objects={{{name!r}: {name.split('>')[-1]}}}`."
+        f"Could not locate class or function {name!r}. Register it before loading: decorate {short} with "
+        f"`@keras.saving.register_keras_serializable(package={package!r})`, or pass "
+        f"`custom_objects={{{name!r}: {short}}}` to the loading call, or load inside "
+        f"`with keras.saving.custom_object_scope({{{name!r}: {short}}}):`."
     )
 
 
@@ -432,6 +486,11 @@ def _version():
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Rebuild a model saved with ``model.save(...)`` (architecture, weights, compile settings, optimizer)."""
+    with custom_object_scope(custom_objects):  # nested configs (initializers, ...) see them too
+        return _load_model(filepath, custom_objects, compile)
+
+
+def _load_model(filepath, custom_objects, compile):
     path = os.fspath(filepath)
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path!r} is not a .keras archive (a zip with config.json and model weights)")
@@ -466,4 +525,7 @@ __all__ = [
     "save_model",
     "get_registered_object",
     "get_registered_name",
+    "get_custom_objects",
+    "custom_object_scope",
+    "CustomObjectScope",
 ]

@@ -13,8 +13,14 @@ import numpy as np
 
 import ember
 
+from .file_utils import get_file  # noqa: F401
 from .model_plot import model_to_dot, plot_model  # noqa: F401
-from .saving import register_keras_serializable  # noqa: F401  (also exported here, like Keras)
+from .saving import (  # noqa: F401
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    register_keras_serializable,  # noqa: F401  (also exported here, like Keras)
+)
 
 
 def to_categorical(x, num_classes=None):

@@ -1,3 +1,5 @@
-"""``keras.datasets``: mnist and fashion_mnist ``load_data()``, via Ember's shared downloader."""
+"""``keras.datasets``: mnist, fashion_mnist, cifar10, cifar100, imdb, reuters and boston_housing
+``load_data()``. The Keras-hosted ones use Keras's URLs, cache layout (``~/.keras/datasets``) and checksums
+through ``keras.utils.get_file``; pickled files are read by a code-free pickle *data* reader."""
 
-from . import fashion_mnist, mnist  # noqa: F401
+from . import boston_housing, cifar10, cifar100, fashion_mnist, imdb, mnist, reuters  # noqa: F401

@@ -1,13 +1,14 @@
 """``keras.layers``: every layer class, channels_last."""
 
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
-from .attention import MultiHeadAttention  # noqa: F401
+from .attention import Attention, MultiHeadAttention  # noqa: F401
 from .base import Layer, Variable  # noqa: F401
 from .conv import (  # noqa: F401
     Conv1D,
     Conv1DTranspose,
     Conv2D,
     Conv2DTranspose,
+    Conv3D,
     DepthwiseConv2D,
     SeparableConv2D,
 )
@@ -53,12 +54,16 @@ from .normalization import BatchNormalization, GroupNormalization, LayerNormaliz
 from .pooling import (  # noqa: F401
     AveragePooling1D,
     AveragePooling2D,
+    AveragePooling3D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
 )
 from .preprocessing import (  # noqa: F401
     CategoryEncoding,
@@ -90,3 +95,4 @@ from .rnn import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: F401
 from .wrappers import TimeDistributed, TorchModuleWrapper  # noqa: F401
 
 MaxPool2D, AvgPool2D, MaxPool1D = MaxPooling2D, AveragePooling2D, MaxPooling1D
+MaxPool3D, AvgPool3D = MaxPooling3D, AveragePooling3D

@@ -91,14 +91,23 @@ class MultiHeadAttention(Layer):
         query,
         value,
         key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
         attention_mask=None,
         return_attention_scores=False,
         training=None,
         use_causal_mask=False,
     ):
+        # Keras 3: the Keras masks carried by query / value / key (Embedding(mask_zero=True), Masking) fill
+        # query_mask / value_mask / key_mask; the query's mask always wins for query_mask
+        query_mask = _mask_of(query, query_mask, prefer_tensor=True)
+        value_mask = _mask_of(value, value_mask)
+        key_mask = None if key is None else _mask_of(key, key_mask)
         key = value if key is None else key
         if not self.built:
             self.build(tuple(query.shape), tuple(value.shape), tuple(key.shape))
+        attention_mask = _combine_masks(attention_mask, query_mask, value_mask, key_mask)
         scale = 1.0 / math.sqrt(self.key_dim)
         q = self._project(query, "query").transpose(1, 2)  # (B, H, T, K)
         k = self._project(key, "key").transpose(1, 2)
@@ -116,6 +125,9 @@ class MultiHeadAttention(Layer):
             out = out + self.output_bias
         return (out, weights) if return_attention_scores else out
 
+    def compute_mask(self, inputs, previous_mask=None):
+        return previous_mask  # the query's mask, as Keras sets on the output
+
     def get_config(self):
         return {
             **super().get_config(),
@@ -126,6 +138,32 @@ class MultiHeadAttention(Layer):
             "use_bias": self.use_bias,
             "output_shape": self._out_dim,
         }
+
+
+def _mask_of(tensor, explicit, prefer_tensor=False):
+    carried = getattr(tensor, "_keras_mask", None)
+    if prefer_tensor and carried is not None:
+        return carried
+    return explicit if explicit is not None else carried
+
+
+def _combine_masks(attention_mask, query_mask, value_mask, key_mask):
+    """Keras's rule: ``attention_mask & query_mask[:, :, None] & value_mask[:, None, :] & key_mask[:, None, :]``
+    (each optional), as a boolean ``(B, T, S)`` mask."""
+    parts = []
+    if query_mask is not None:
+        parts.append(K.convert(query_mask).to(ember.bool).unsqueeze(-1))
+    for m in (value_mask, key_mask):
+        if m is not None:
+            parts.append(K.convert(m).to(ember.bool).unsqueeze(-2))
+    if attention_mask is not None:
+        parts.append(K.convert(attention_mask).to(ember.bool))
+    if not parts:
+        return None
+    out = parts[0]
+    for p in parts[1:]:
+        out = F.logical_and(out, p)
+    return out
 
 
 def _additive_mask(attention_mask, causal, q, k):
@@ -139,3 +177,75 @@ def _additive_mask(attention_mask, causal, q, k):
         tri = (ember.tril(ember.ones(t, s)) > 0).reshape(1, 1, t, s)
         keep = tri if keep is None else F.logical_and(keep, tri)
     return None if keep is None else (1.0 - keep.to(q.dtype)) * -1e9
+
+
+class Attention(Layer):
+    """Dot-product (Luong) attention over ``[query, value]`` or ``[query, value, key]``: scores ``q @ k^T``
+    (times a learned ``scale`` with ``use_scale=True``; ``score_mode="concat"`` scores
+    ``w * sum(tanh(q + k))``), masked by the value mask (and a causal mask), softmax, then ``@ value``; query
+    positions masked out give zeros. Masks come from ``mask=[query_mask, value_mask]`` or from the inputs'
+    Keras masks (``Embedding(mask_zero=True)``).
+
+    >>> from ember import keras
+    >>> q, v = keras.ops.ones((2, 3, 4)), keras.ops.ones((2, 5, 4))
+    >>> tuple(keras.layers.Attention()([q, v]).shape)
+    (2, 3, 4)
+    """
+
+    def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if score_mode not in ("dot", "concat"):
+            raise ValueError(f"Attention: score_mode must be 'dot' or 'concat', got {score_mode!r}")
+        self.use_scale, self.score_mode, self.dropout, self.seed = use_scale, score_mode, float(dropout), seed
+        from .. import random
+
+        self.seed_generator = random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        self.scale = self.add_weight((), "ones", name="scale") if self.use_scale else None
+        self.concat_score_weight = (
+            self.add_weight((), "ones", name="concat_score_weight") if self.score_mode == "concat" else None
+        )
+        self.built = True
+
+    def _scores(self, q, k):
+        if self.score_mode == "dot":
+            scores = F.matmul(q, k.transpose(-2, -1))
+            return scores * self.scale if self.scale is not None else scores
+        summed = q.unsqueeze(-2) + k.unsqueeze(-3)
+        if self.scale is not None:
+            summed = self.scale * summed
+        return self.concat_score_weight * F.tanh(summed).sum(-1)
+
+    def call(self, inputs, mask=None, training=False, return_attention_scores=False, use_causal_mask=False):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3):
+            raise ValueError(f"Attention {self.name!r}: pass [query, value] or [query, value, key], got {inputs!r}")
+        q, v = inputs[0], inputs[1]
+        k = inputs[2] if len(inputs) > 2 else v
+        q_mask, v_mask = (list(mask) + [None, None])[:2] if mask is not None else (None, None)
+        scores = self._scores(q, k)
+        keep = None if v_mask is None else K.convert(v_mask).to(ember.bool).unsqueeze(-2)
+        if use_causal_mask:
+            t, s = scores.shape[-2], scores.shape[-1]
+            causal = (ember.tril(ember.ones(t, s)) > 0).reshape(1, t, s)
+            keep = causal if keep is None else F.logical_and(keep, causal)
+        if keep is not None:
+            scores = F.where(keep, scores, scores - 1.0e9)
+        weights = F.softmax(scores, -1)
+        if training and self.dropout > 0:
+            from .. import random
+
+            weights = random.dropout(weights, self.dropout, seed=self.seed_generator)
+        out = F.matmul(weights, v)
+        if q_mask is not None:
+            out = out * K.convert(q_mask).to(out.dtype).unsqueeze(-1)
+        return (out, weights) if return_attention_scores else out
+
+    def compute_mask(self, inputs, previous_mask=None):
+        if previous_mask is None or not isinstance(previous_mask, (list, tuple)):
+            return None
+        return previous_mask[0]
+
+    def get_config(self):
+        return {**super().get_config(), "use_scale": self.use_scale, "score_mode": self.score_mode,
+                "dropout": self.dropout, "seed": self.seed}

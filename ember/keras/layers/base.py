@@ -60,7 +60,7 @@ _LOSSES_ADDED = False  # whether any layer ever called add_loss (the outermost c
 
 def _snake(name: str) -> str:
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()  # Keras 3: "Conv2D" -> "conv2d"
 
 
 def unique_name(base: str) -> str:
@@ -248,8 +248,18 @@ class Layer(Module):
 
     @property
     def weights(self):
-        """All weights (trainable first, like Keras), unique, depth first."""
-        return self.trainable_weights + self.non_trainable_weights
+        """All weights, unique, depth first; each layer's own trainable weights before its non-trainable ones
+        (Keras 3's order, so ``get_weights()`` / ``set_weights()`` lists carry over between Keras and Ember)."""
+        out, current, frozen = [], None, []
+        for layer, w in self._all_weights():
+            if layer is not current:
+                out += frozen
+                current, frozen = layer, []
+            if w._keras_trainable and layer._trainable:
+                out.append(w)
+            else:
+                frozen.append(w)
+        return out + frozen
 
     @property
     def variables(self):

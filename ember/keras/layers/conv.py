@@ -1,4 +1,4 @@
-"""Convolutions in Keras's channels_last layout: Conv1D, Conv2D, Conv2DTranspose.
+"""Convolutions in Keras's channels_last layout: Conv1D, Conv2D, Conv3D, Conv2DTranspose.
 
 Kernels are ``(*kernel_size, in_channels, filters)`` (``(kh, kw, filters, in_channels)`` for the transpose),
 glorot_uniform initialised. The convolutions run on the same functional ops as ``ember.nn``
@@ -94,7 +94,7 @@ def conv_nhwc(x, kernel, strides, padding, dilation, name="conv"):
         xc = F.pad(xc, tuple(v for b, a in reversed(pads) for v in (b, a)))
         pads = [(0, 0)] * rank
     weight = kernel.permute(rank + 1, rank, *range(rank))
-    conv = NF.conv2d if rank == 2 else NF.conv1d
+    conv = {1: NF.conv1d, 2: NF.conv2d, 3: NF.conv3d}[rank]
     out = conv(xc, weight, stride=strides, padding=tuple(b for b, _ in pads), dilation=dilation)
     return _to_channels_last(out)
 
@@ -212,6 +212,18 @@ class Conv1D(_Conv):
     """1-D convolution over ``(batch, steps, channels)``."""
 
     rank = 1
+
+
+class Conv3D(_Conv):
+    """3-D convolution over ``(batch, depth, height, width, channels)``; kernel ``(kd, kh, kw, in, filters)``.
+
+    >>> from ember import keras
+    >>> conv = keras.layers.Conv3D(4, 3, padding="same")
+    >>> tuple(conv(keras.ops.ones((1, 5, 6, 7, 2))).shape), tuple(conv.kernel.shape)
+    ((1, 5, 6, 7, 4), (3, 3, 3, 2, 4))
+    """
+
+    rank = 3
 
 
 class Conv2DTranspose(_Conv):

@@ -82,12 +82,12 @@ def pool_nhwc(x, pool, strides, padding, kind, name="pooling"):
         pads = [same_pads(s, k, st, 1) for s, k, st in zip(sizes, pool, strides)]
     xc = _to_channels_first(x)
     if kind == "max":
-        fn = NF.max_pool2d if rank == 2 else NF.max_pool1d
+        fn = {1: NF.max_pool1d, 2: NF.max_pool2d, 3: NF.max_pool3d}[rank]
         if any(b != a for b, a in pads):  # asymmetric: pad explicitly with -inf
             xc = F.pad(xc, _flat_pads(pads), value=-np.inf)
             pads = [(0, 0)] * rank
         return _to_channels_last(fn(xc, pool, strides, tuple(b for b, _ in pads)))
-    fn = NF.avg_pool2d if rank == 2 else NF.avg_pool1d
+    fn = {1: NF.avg_pool1d, 2: NF.avg_pool2d, 3: NF.avg_pool3d}[rank]
     if all(b == a for b, a in pads):
         out = fn(xc, pool, strides, tuple(b for b, _ in pads), count_include_pad=False)
         return _to_channels_last(out)
@@ -187,3 +187,24 @@ class GlobalMaxPooling2D(_GlobalPool):
 
 class GlobalMaxPooling1D(_GlobalPool):
     kind, rank = "max", 1
+
+
+class MaxPooling3D(_Pool2D):
+    """Max over windows of ``(batch, depth, height, width, channels)`` inputs."""
+
+    rank = 3
+
+
+class AveragePooling3D(_Pool2D):
+    """Mean over windows of ``(batch, depth, height, width, channels)`` inputs (Keras's 'same': real inputs
+    only)."""
+
+    kind, rank = "avg", 3
+
+
+class GlobalAveragePooling3D(_GlobalPool):
+    rank = 3
+
+
+class GlobalMaxPooling3D(_GlobalPool):
+    kind, rank = "max", 3

@@ -61,8 +61,8 @@ class _RNN(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if stateful:
-            raise ValueError(f"{type(self).__name__}: stateful=True is not supported")
+        self.stateful = bool(stateful)
+        object.__setattr__(self, "states", None)  # stateful: the carried state tensors (not weights)
         self.units, self.use_bias = int(units), use_bias
         self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -92,7 +92,39 @@ class _RNN(Layer):
         self.bias = (
             self.add_weight(self._bias_shape(), self._bias_init(), name="bias") if self.use_bias else None
         )
+        if self.stateful:
+            if input_shape[0] is None:
+                raise ValueError(
+                    f"{type(self).__name__} {self.name!r}: stateful=True needs a fixed batch size, got input "
+                    f"shape {tuple(input_shape)}; pass batch_size=... to keras.Input (or batch_shape=...)"
+                )
+            self._set_states([ember.zeros(input_shape[0], self.units) for _ in range(self.n_states)])
         self.built = True
+
+    # -- stateful RNNs (Keras 3: the last states become the next call's initial states) --------------------
+    def _set_states(self, states):
+        object.__setattr__(self, "states", [s.detach() for s in states])
+
+    def reset_state(self):
+        """Zero the carried states of a ``stateful=True`` layer (call between independent sequences)."""
+        if self.states is not None:
+            self._set_states([ember.zeros_like(s) for s in self.states])
+
+    reset_states = reset_state  # Keras's older name
+
+    def _stateful_initial(self, x):
+        from .symbolic import in_shape_inference
+
+        if in_shape_inference():
+            return None
+        if self.states is None:  # built eagerly without a batch size: take the first batch's
+            self._set_states([x.new_zeros((x.shape[0], self.units)) for _ in range(self.n_states)])
+        if self.states[0].shape[0] != x.shape[0]:
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r} is stateful with batch size {self.states[0].shape[0]} but "
+                f"got a batch of {x.shape[0]}; feed batches of exactly that size (drop or pad the last one)"
+            )
+        return self.states
 
     def _bias_init(self):
         return self.bias_initializer
@@ -170,6 +202,8 @@ class _RNN(Layer):
             )
         x = inputs.flip((1,)) if self.go_backwards else inputs
         in_masks, rec_masks = self._masks(x, training)
+        if initial_state is None and self.stateful:
+            initial_state = self._stateful_initial(x)
         states = self._initial(x, initial_state)
         if mask is not None:  # Keras's masked steps: state and output carried over where the mask is False
             keep = mask.flip((1,)) if self.go_backwards else mask
@@ -178,6 +212,11 @@ class _RNN(Layer):
             out, states = self._run_shared(x, in_masks, states)
         else:
             out, states = self._run_loop(x, in_masks, rec_masks, states)
+        if self.stateful:
+            from .symbolic import in_shape_inference
+
+            if not in_shape_inference():
+                self._set_states(states)
         return [out] + list(states) if self.return_state else out
 
     def _run_loop(self, x, in_masks, rec_masks, states):
@@ -219,6 +258,7 @@ class _RNN(Layer):
             "return_sequences": self.return_sequences,
             "return_state": self.return_state,
             "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),

@@ -100,13 +100,25 @@ def _dummy(t: KerasTensor, fill: int):
     return Tensor._wrap(np.zeros(shape, dtype=t.dtype))
 
 
+_TRACING = [0]  # > 0 while a layer runs on stand-in data to infer shapes (stateful layers keep their state)
+
+
+def in_shape_inference():
+    """Whether the current call runs on stand-in data for shape inference (not on the user's data)."""
+    return _TRACING[0] > 0
+
+
 def _run(layer, args, kwargs, fill):
     real = lambda s: _dummy(s, fill) if isinstance(s, KerasTensor) else s  # noqa: E731
     a = map_structure(real, args)
     kw = map_structure(real, kwargs)
     kw["training"] = False
-    with ember.no_grad():
-        return layer._call_with_context(a, kw)
+    _TRACING[0] += 1
+    try:
+        with ember.no_grad():
+            return layer._call_with_context(a, kw)
+    finally:
+        _TRACING[0] -= 1
 
 
 def _shape_structure(args):

@@ -1,5 +1,6 @@
 """``keras.models``: Model, Sequential, load_model, clone_model."""
 
+from ..keras_json import model_from_json  # noqa: F401
 from ..saving import load_model  # noqa: F401
 from .model import Functional, Model  # noqa: F401
 from .sequential import Sequential  # noqa: F401

@@ -82,6 +82,20 @@ class Model(Trainer, Layer):
         config = Layer.get_config(self)
         return config
 
+    def reset_states(self):
+        """Zero the carried state of every ``stateful=True`` layer (Keras 2's model method; Keras 3 programs
+        call ``layer.reset_state()`` on each layer, which works too)."""
+        for layer in self._flatten_layers():
+            if getattr(layer, "stateful", False) and hasattr(layer, "reset_state"):
+                layer.reset_state()
+
+    def to_json(self, **kwargs):
+        """The model's architecture as JSON in Keras 3's own config format (``json.dumps`` kwargs accepted);
+        ``keras.models.model_from_json`` (Ember's or Keras 3's) rebuilds it."""
+        from ..keras_json import to_json
+
+        return to_json(self, **kwargs)
+
     @classmethod
     def from_config(cls, config, custom_objects=None):
         if "layers" in config and "output_layers" in config:

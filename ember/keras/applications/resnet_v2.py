@@ -1,0 +1,49 @@
+"""ResNet50V2 (pre-activation ResNet), with Keras 3's layer names (``convS_blockB_preact_bn``, ``_2_pad``,
+``_out``, ``post_bn`` / ``post_relu``).
+
+>>> from ember import keras
+>>> model = keras.applications.ResNet50V2(weights=None, input_shape=(32, 32, 3), classes=10)
+>>> model.count_params()
+23585290
+"""
+
+from .. import layers
+from ._common import _decode_predictions, _preprocess_tf, check_args, head, model
+from .resnet import _bn, stem
+
+
+def _block(x, filters, stride=1, conv_shortcut=False, name=""):
+    preact = layers.Activation("relu", name=f"{name}_preact_relu")(_bn(f"{name}_preact_bn")(x))
+    if conv_shortcut:
+        shortcut = layers.Conv2D(4 * filters, 1, strides=stride, name=f"{name}_0_conv")(preact)
+    else:
+        shortcut = layers.MaxPooling2D(1, strides=stride)(x) if stride > 1 else x
+    x = layers.Conv2D(filters, 1, strides=1, use_bias=False, name=f"{name}_1_conv")(preact)
+    x = layers.Activation("relu", name=f"{name}_1_relu")(_bn(f"{name}_1_bn")(x))
+    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name=f"{name}_2_pad")(x)
+    x = layers.Conv2D(filters, 3, strides=stride, use_bias=False, name=f"{name}_2_conv")(x)
+    x = layers.Activation("relu", name=f"{name}_2_relu")(_bn(f"{name}_2_bn")(x))
+    x = layers.Conv2D(4 * filters, 1, name=f"{name}_3_conv")(x)
+    return layers.Add(name=f"{name}_out")([shortcut, x])
+
+
+def _stack(x, filters, blocks, stride1=2, name=""):
+    x = _block(x, filters, conv_shortcut=True, name=f"{name}_block1")
+    for i in range(2, blocks):
+        x = _block(x, filters, name=f"{name}_block{i}")
+    return _block(x, filters, stride=stride1, name=f"{name}_block{blocks}")
+
+
+def ResNet50V2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
+               classes=1000, classifier_activation="softmax", name="resnet50v2"):
+    inputs = check_args("ResNet50V2", weights, include_top, classes, input_shape, input_tensor, 224)
+    x = stem(inputs, preact=True)
+    for filters, blocks, stride, stage in ((64, 3, 2, "conv2"), (128, 4, 2, "conv3"), (256, 6, 2, "conv4"),
+                                           (512, 3, 1, "conv5")):
+        x = _stack(x, filters, blocks, stride1=stride, name=stage)
+    x = layers.Activation("relu", name="post_relu")(_bn("post_bn")(x))
+    return model(inputs, head(x, include_top, pooling, classes, classifier_activation), name)
+
+
+preprocess_input = _preprocess_tf
+decode_predictions = _decode_predictions

@@ -1,0 +1,39 @@
+"""VGG16 (Simonyan & Zisserman): five conv blocks ``blockN_convM`` / ``blockN_pool`` and the ``fc1``/``fc2``/
+``predictions`` head, as Keras 3 builds it.
+
+>>> from ember import keras
+>>> model = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
+>>> model.count_params(), model.layers[1].name
+(14714688, 'block1_conv1')
+"""
+
+from .. import layers
+from ._common import _decode_predictions, _preprocess_caffe, check_args, head, model
+
+_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+
+
+def VGG16(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
+          classes=1000, classifier_activation="softmax", name="vgg16"):
+    inputs = check_args("VGG16", weights, include_top, classes, input_shape, input_tensor, 224)
+    x = inputs
+    for b, (filters, convs) in enumerate(_BLOCKS, start=1):
+        for c in range(1, convs + 1):
+            x = layers.Conv2D(filters, 3, activation="relu", padding="same", name=f"block{b}_conv{c}")(x)
+        x = layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
+    if include_top:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(4096, activation="relu", name="fc1")(x)
+        x = layers.Dense(4096, activation="relu", name="fc2")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling2D()(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D()(x)
+    else:
+        x = head(x, False, pooling, classes, classifier_activation)
+    return model(inputs, x, name)
+
+
+preprocess_input = _preprocess_caffe
+decode_predictions = _decode_predictions
