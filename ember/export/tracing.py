@@ -308,6 +308,7 @@ def trace_program(fn, args, kwargs, axes, names, output_names=None, metadata=Non
     dim_order = sorted({d.name for ax in axes.values() for d in ax.values()})
     if axes:
         graph = _generalize(fn, graph, args, kwargs, leaves, axes, dim_order, names, what)
+        _kernels_for_dynamic_layers(graph)
     graph = optimize(graph, fuse=False, layers=layers)
     input_dims = {graph.inputs[i]: tuple(ax.get(a).name if a in ax else None for a in range(leaves[i].ndim))
                   for i, ax in axes.items()}
@@ -315,6 +316,20 @@ def trace_program(fn, args, kwargs, axes, names, output_names=None, metadata=Non
     prog.dim_ranges = {d.name: (d.min, d.max) for ax in axes.values() for d in ax.values()
                        if d.min is not None or d.max is not None}
     return prog
+
+
+def _kernels_for_dynamic_layers(graph) -> None:
+    """A layer node whose decomposition could not be made dynamic (an RNN unrolled over the example's steps,
+    with a dynamic sequence length) but whose op has a run-time kernel (``"executor"`` lowering) is kept whole:
+    the executors run the kernel, exporters lower the node itself."""
+    from ..ops import REGISTRY
+
+    for node in graph.nodes:
+        body = node.meta.get("body")
+        if body is not None:
+            _kernels_for_dynamic_layers(body)
+        elif "body" in node.meta and REGISTRY[node.op].lowering("executor") is not None:
+            del node.meta["body"]
 
 
 def _require_decompositions(graph) -> None:

@@ -263,6 +263,9 @@ class _Decoder:
         meta = {key: str(val) for key, val in meta.items()} if isinstance(meta, dict) else {}
         if "body" in n:
             meta["body"] = self.body(n["body"], op, where)
+        elif opinfo.is_layer(op) and _registry_op(op).lowering("executor") is None:
+            raise SerializeError(f"{where}: the layer node has no decomposition ('body') and {op!r} has no "
+                                 "run-time kernel, so it could not run")
         return Node(op, [ref(i, where) for i in _array(n.get("inputs", []), where)], attrs,
                     [ref(i, where) for i in _array(n.get("outputs", []), where)], meta)
 
@@ -278,6 +281,12 @@ class _Decoder:
             raise SerializeError(f"{where} decomposition: {exc}") from None
         finally:
             self.dim_names = names
+
+
+def _registry_op(op):
+    from ..ops import REGISTRY
+
+    return REGISTRY[op]
 
 
 def graph_from_json(data, arrays=None, known_ops=None) -> tuple[Graph, dict, set]:
