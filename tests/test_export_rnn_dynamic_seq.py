@@ -154,3 +154,14 @@ def test_a_gru_node_runs_its_kernel_not_an_unrolled_body():
     assert len(nodes) == 1 and "body" not in nodes[0].meta  # no decomposition at the example's 5 steps
     static = ember.export.export(model, (ember.randn(5, 2, 3),), dynamic_shapes=[{1: Dim("batch")}])
     assert next(n for n in static.graph.nodes if n.op == "gru").meta["body"] is not None
+
+
+def test_a_layer_node_without_body_or_kernel_is_a_load_error():
+    from ember.graph.serialize import SerializeError, graph_from_json, graph_to_json
+
+    prog = ember.export.export(nn.Conv1d(2, 3, 3).eval(), (ember.randn(1, 2, 8),))
+    data, arrays = graph_to_json(prog.graph)
+    node = next(n for n in data["nodes"] if n["op"] == "conv")
+    del node["body"]  # a conv cannot run without its decomposition: loading says so instead of failing later
+    with pytest.raises(SerializeError, match="conv.*no run-time kernel"):
+        graph_from_json(data, arrays)

@@ -7,7 +7,9 @@ string (a named dynamic dim such as ``"batch"``) or null (dynamic, derived from 
 tensor (``{"value": 3, "tensor": "fc.weight"}``) whose array travels beside the JSON (safetensors in an
 artifact), so the JSON holds no bulk data. Nodes are ``{"op", "inputs", "outputs", "attrs", "meta"}``, and a
 layer node (conv, lstm, attention...) also ``"body"``: its decomposition, a graph of its own (own value numbers,
-its inputs and outputs standing for the node's), which the executors inline when they are built.
+its inputs and outputs standing for the node's), which the executors inline when they are built. A layer node
+without ``"body"`` is run by its op's run-time kernel (RNN layers with a dynamic sequence length); for an op
+without one that is an error at load.
 
 Attrs are plain data and map to JSON one to one: null, bools, ints, strings, finite floats and tuples
 (JSON arrays). Everything else is a one-key object tagged with ``$``: ``{"$float": "inf" | "-inf" | "nan"}``,
