@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import mark
 from ..graph import opinfo
+from ..graph.dynamic import _FIXES
 from .program import ExportedProgram, ExportError, TensorSpec, _spec_to_json
 
 logger = logging.getLogger("ember")
@@ -220,12 +221,15 @@ def _first_difference(a, b) -> str:
     ia = {v: i for i, v in enumerate(a.values())}
     ib = {v: i for i, v in enumerate(b.values())}
     for na, nb in zip(a.nodes, b.nodes):
-        same_attrs = na.attrs == nb.attrs or (na.op == "reshape" and _one_entry_differs(na.attrs, nb.attrs))
+        same_attrs = na.attrs == nb.attrs or (na.op == "reshape" and _one_entry_differs(na.attrs, nb.attrs)) \
+            or (na.op in _FIXES and _FIXES[na.op](na, nb) is not None)  # attrs the generalizer rewrites
         if na.op != nb.op or not same_attrs or [ia[v] for v in na.inputs] != [ib[v] for v in nb.inputs]:
             src = na.meta.get("source", "?")
             mod = na.meta.get("module")
             return f"{na.op}[{_attrs_text(na.attrs)}] at {src}" + (f" (layer {mod!r})" if mod else "")
-    return "the number of nodes or constants"
+    return ("the number of nodes or constants (a Python loop whose count follows the size, e.g. a recurrence "
+            "unrolled over time steps that is not one of nn.LSTM/GRU/RNN or Keras LSTM/GRU/SimpleRNN with their "
+            "default activations, no mask and no recurrent dropout)")
 
 
 def _one_entry_differs(a, b) -> bool:
