@@ -58,11 +58,14 @@ class TracedModule:
         return f"TracedModule({self.program!r})"
 
 
-def trace(func, example_inputs=None, *, example_kwarg_inputs=None, strict=True, **_torch_options):
+def trace(func, example_inputs=None, *, example_kwarg_inputs=None, strict=True, dynamic_shapes=None,
+          **_torch_options):
     """Trace ``func(*example_inputs)`` (a tensor or a tuple of tensors) into a ``TracedModule``.
 
     Torch's options that concern its Python-side checks (``check_trace``, ``check_inputs``...) are accepted
-    and ignored. Call ``model.eval()`` first for inference.
+    and ignored. Call ``model.eval()`` first for inference. ``dynamic_shapes`` (an Ember addition, as in
+    ``ember.export.export``) makes other dims dynamic than the batch, e.g. an RNN's sequence length:
+    ``dynamic_shapes=[{0: Dim("steps"), 1: Dim("batch")}]``.
     """
     from .export import ExportError, export
 
@@ -70,6 +73,8 @@ def trace(func, example_inputs=None, *, example_kwarg_inputs=None, strict=True, 
         raise mark(TypeError("ember.jit.trace needs example_inputs (a tensor or a tuple of tensors)"))
     args = () if example_inputs is None else (
         example_inputs if isinstance(example_inputs, tuple) else (example_inputs,))
+    if dynamic_shapes is not None:
+        return TracedModule(export(func, args, example_kwarg_inputs, dynamic_shapes, strict=strict))
     try:
         prog = export(func, args, example_kwarg_inputs, dynamic_batch=True, strict=strict)
     except ExportError as exc:

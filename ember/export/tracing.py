@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import mark
 from ..graph import opinfo
+from ..graph.dynamic import _FIXES
 from .program import ExportedProgram, ExportError, TensorSpec, _spec_to_json
 
 logger = logging.getLogger("ember")
@@ -220,12 +221,15 @@ def _first_difference(a, b) -> str:
     ia = {v: i for i, v in enumerate(a.values())}
     ib = {v: i for i, v in enumerate(b.values())}
     for na, nb in zip(a.nodes, b.nodes):
-        same_attrs = na.attrs == nb.attrs or (na.op == "reshape" and _one_entry_differs(na.attrs, nb.attrs))
+        same_attrs = na.attrs == nb.attrs or (na.op == "reshape" and _one_entry_differs(na.attrs, nb.attrs)) \
+            or (na.op in _FIXES and _FIXES[na.op](na, nb) is not None)  # attrs the generalizer rewrites
         if na.op != nb.op or not same_attrs or [ia[v] for v in na.inputs] != [ib[v] for v in nb.inputs]:
             src = na.meta.get("source", "?")
             mod = na.meta.get("module")
             return f"{na.op}[{_attrs_text(na.attrs)}] at {src}" + (f" (layer {mod!r})" if mod else "")
-    return "the number of nodes or constants"
+    return ("the number of nodes or constants (a Python loop whose count follows the size, e.g. a recurrence "
+            "unrolled over time steps that is not one of nn.LSTM/GRU/RNN or Keras LSTM/GRU/SimpleRNN with their "
+            "default activations, no mask and no recurrent dropout)")
 
 
 def _one_entry_differs(a, b) -> bool:
@@ -308,6 +312,7 @@ def trace_program(fn, args, kwargs, axes, names, output_names=None, metadata=Non
     dim_order = sorted({d.name for ax in axes.values() for d in ax.values()})
     if axes:
         graph = _generalize(fn, graph, args, kwargs, leaves, axes, dim_order, names, what)
+        _kernels_for_dynamic_layers(graph)
     graph = optimize(graph, fuse=False, layers=layers)
     input_dims = {graph.inputs[i]: tuple(ax.get(a).name if a in ax else None for a in range(leaves[i].ndim))
                   for i, ax in axes.items()}
@@ -315,6 +320,20 @@ def trace_program(fn, args, kwargs, axes, names, output_names=None, metadata=Non
     prog.dim_ranges = {d.name: (d.min, d.max) for ax in axes.values() for d in ax.values()
                        if d.min is not None or d.max is not None}
     return prog
+
+
+def _kernels_for_dynamic_layers(graph) -> None:
+    """A layer node whose decomposition could not be made dynamic (an RNN unrolled over the example's steps,
+    with a dynamic sequence length) but whose op has a run-time kernel (``"executor"`` lowering) is kept whole:
+    the executors run the kernel, exporters lower the node itself."""
+    from ..ops import REGISTRY
+
+    for node in graph.nodes:
+        body = node.meta.get("body")
+        if body is not None:
+            _kernels_for_dynamic_layers(body)
+        elif "body" in node.meta and REGISTRY[node.op].lowering("executor") is not None:
+            del node.meta["body"]
 
 
 def _require_decompositions(graph) -> None:

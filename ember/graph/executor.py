@@ -31,7 +31,7 @@ import numpy as np
 from .._state import STATE
 from ..ops.linalg import gemm
 from . import kernels, loops, opinfo
-from .ir import Graph
+from .ir import Graph, GraphError
 from .passes import fuse_elementwise, optimize, plan_memory
 from .verify import verify
 
@@ -152,6 +152,9 @@ def _generate(graph: Graph, xp, device):
             out = gen.bind(f"O{counter - 1}", buffers[k][: v.size].reshape(v.shape))
         _lower(gen, graph, node, counter - 1, [gen.names[v] for v in node.inputs], name, out)
         gen.names[node.outputs[0]] = name
+        if len(node.outputs) > 1:  # a layer op's run-time kernel returns a tuple
+            for j, v in enumerate(node.outputs):
+                gen.names[v] = f"{name}[{j}]"
     rets = []
     for v in graph.outputs:
         ref = gen.names[v]
@@ -200,6 +203,9 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
     if op == "fused":
         _lower_fused(gen, node, idx, args, name, out)
         return
+    if opinfo.is_layer(op):  # kept by the decomposition pass: its run-time kernel (a dynamic sequence length)
+        gen.lines.append(f"{name} = {gen.bind(f'F{idx}', layer_kernel(node))}(XP{''.join(', ' + a for a in args)})")
+        return
     if out is not None and op in opinfo.UFUNC:
         gen.lines.append(
             f"{name} = " + _call(gen.bind(f"U{idx}", getattr(gen.xp, opinfo.UFUNC[op])), args, out)
@@ -230,6 +236,18 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
         gen.lines.append(
             f"{name} = ASARRAY({call})" if scalar or opinfo.REDUCE_FN.get(op) else f"{name} = {call}"
         )
+
+
+def layer_kernel(node):
+    """The run-time kernel of a layer node that has no decomposition (``fn(xp, *arrays)`` -> its outputs),
+    attrs bound: the RNN layers' loop over however many steps the input has."""
+    from ..ops import REGISTRY
+
+    fn = REGISTRY[node.op].lowering("executor")
+    if fn is None:
+        raise GraphError(f"layer node {node.op} (made at {node.meta.get('source', '?')}) has neither a "
+                         "decomposition nor a run-time kernel")
+    return functools.partial(fn, **node.attrs)
 
 
 def _matmul(xp):

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from . import opinfo
 from .ir import Graph, GraphError
 
 
@@ -33,6 +34,10 @@ def run_node(node, arrays, xp):
         return interpret(node.attrs["body"], arrays, xp)
     if "body" in node.meta:  # a layer node: its decomposition
         return interpret(node.meta["body"], arrays, xp)
+    if opinfo.is_layer(node.op):  # a layer node kept whole (a dynamic sequence length): its run-time kernel
+        from .executor import layer_kernel
+
+        return list(layer_kernel(node)(xp, *arrays))
     from ..ops import REGISTRY
 
     prim = REGISTRY.get(node.op)

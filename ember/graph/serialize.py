@@ -7,7 +7,9 @@ string (a named dynamic dim such as ``"batch"``) or null (dynamic, derived from 
 tensor (``{"value": 3, "tensor": "fc.weight"}``) whose array travels beside the JSON (safetensors in an
 artifact), so the JSON holds no bulk data. Nodes are ``{"op", "inputs", "outputs", "attrs", "meta"}``, and a
 layer node (conv, lstm, attention...) also ``"body"``: its decomposition, a graph of its own (own value numbers,
-its inputs and outputs standing for the node's), which the executors inline when they are built.
+its inputs and outputs standing for the node's), which the executors inline when they are built. A layer node
+without ``"body"`` is run by its op's run-time kernel (RNN layers with a dynamic sequence length); for an op
+without one that is an error at load.
 
 Attrs are plain data and map to JSON one to one: null, bools, ints, strings, finite floats and tuples
 (JSON arrays). Everything else is a one-key object tagged with ``$``: ``{"$float": "inf" | "-inf" | "nan"}``,
@@ -263,6 +265,9 @@ class _Decoder:
         meta = {key: str(val) for key, val in meta.items()} if isinstance(meta, dict) else {}
         if "body" in n:
             meta["body"] = self.body(n["body"], op, where)
+        elif opinfo.is_layer(op) and _registry_op(op).lowering("executor") is None:
+            raise SerializeError(f"{where}: the layer node has no decomposition ('body') and {op!r} has no "
+                                 "run-time kernel, so it could not run")
         return Node(op, [ref(i, where) for i in _array(n.get("inputs", []), where)], attrs,
                     [ref(i, where) for i in _array(n.get("outputs", []), where)], meta)
 
@@ -278,6 +283,12 @@ class _Decoder:
             raise SerializeError(f"{where} decomposition: {exc}") from None
         finally:
             self.dim_names = names
+
+
+def _registry_op(op):
+    from ..ops import REGISTRY
+
+    return REGISTRY[op]
 
 
 def graph_from_json(data, arrays=None, known_ops=None) -> tuple[Graph, dict, set]:

@@ -1,7 +1,9 @@
 """Decomposition: every layer node (conv, pools, norms, embedding, RNNs, attention...) replaced by the
 primitives of its decomposition (``node.meta["body"]``, recorded when it was traced), recursively. The CPU/GPU
 executors run primitives only: ``ember.compile`` decomposes right after tracing, so a compiled graph is the
-same primitive graph whether or not it was traced with layer nodes.
+same primitive graph whether or not it was traced with layer nodes. The one exception is a layer node stored
+without a decomposition (an exported LSTM/GRU/RNN with a dynamic sequence length, whose unrolled body could not
+be): it stays, and the executors run its op's run-time kernel (``"executor"`` lowering).
 
 Example:
     >>> import ember

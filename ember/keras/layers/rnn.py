@@ -26,8 +26,9 @@ import numpy as np
 
 import ember
 from ember import functional as F
+from ember.nn.functional.linear import linear
 from ember.nn.modules.rnn import batch_zeros, gru_step, rnn_step
-from ember.ops import apply
+from ember.ops import apply, composite
 from ember.tensor import Tensor
 
 from .. import activations, initializers, random
@@ -165,7 +166,9 @@ class _RNN(Layer):
     def _project(self, x, masks, kernel, bias):
         """x @ kernel (+ bias) for every time step; with per-gate input masks, each gate sees its own."""
         n, t, d = x.shape
-        if masks is None:
+        if masks is None and not _records_grad(kernel):
+            proj = x @ kernel  # one GEMM all the same; no size in the graph, so an export's steps stay dynamic
+        elif masks is None:
             proj = (x.reshape(n * t, d) @ kernel).reshape(n, t, -1)
         elif len(masks) == 1:
             proj = ((x * masks[0].unsqueeze(1)).reshape(n * t, d) @ kernel).reshape(n, t, -1)
@@ -268,6 +271,41 @@ class _RNN(Layer):
         }
 
 
+def _records_grad(w) -> bool:
+    """Whether this call records a backward (training): it then keeps the primitive graph it always had."""
+    return ember.is_grad_enabled() and w.requires_grad
+
+
+# -- the ``gru`` / ``rnn`` layer ops of ``ember.ops.layers.rnn`` (one node in an export, any sequence length)
+def _bind_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, relu=None):
+    attrs = {"hidden_size": int(w_hh.shape[1]), "num_layers": 1, "bidirectional": False,
+             "bias": b_ih is not None, "has_state": True}
+    if relu is not None:
+        attrs["nonlinearity"] = "relu" if relu else "tanh"
+    return [x, h0, w_ih, w_hh] + ([b_ih, b_hh] if b_ih is not None else []), attrs
+
+
+def _sequence(x, h0, w_ih, w_hh, b_ih, b_hh, relu=None):
+    """PyTorch-layout weights over the time-major ``x`` (T, B, I) from ``h0`` (1, B, H): (y, h_n)."""
+    gi = linear(x, w_ih, b_ih)
+    h, outs = h0[0], []
+    for t in range(gi.shape[0]):
+        h = gru_step(gi[t], h, w_hh, b_hh) if relu is None else rnn_step(gi[t], h, w_hh, b_hh, relu)
+        outs.append(h)
+    return F.stack(outs, 0), h.unsqueeze(0)
+
+
+_GRU_OP = composite("gru", _bind_sequence)(_sequence)
+_RNN_OP = composite("rnn", _bind_sequence)(_sequence)
+
+
+def _batch_major(layer, op, x, h, weights, relu=None):
+    """Run a layer op on the batch-major ``x``; returns (sequence or last h, last h)."""
+    y, h_n = op(x.transpose(0, 1), h.unsqueeze(0), *weights, relu=relu) if relu is not None else \
+        op(x.transpose(0, 1), h.unsqueeze(0), *weights)
+    return (y.transpose(0, 1) if layer.return_sequences else h_n[0]), h_n[0]
+
+
 def _cell_loop(step, proj, h, keep_sequence):
     """Run ``h = step(proj[:, t], h)`` over time; returns (sequence or last h, last h)."""
     outs = []
@@ -288,8 +326,13 @@ class SimpleRNN(_RNN):
         return _act_name(self.activation) in ("tanh", "relu")
 
     def _run_shared(self, x, in_masks, states):
-        proj = self._project(x, in_masks, self.kernel, self.bias)
         w_hh, relu = self.recurrent_kernel.mT, _act_name(self.activation) == "relu"
+        if in_masks is None and not _records_grad(self.kernel):  # inference: one ``rnn`` layer node
+            b = self.bias
+            weights = (self.kernel.mT, w_hh) + ((b, b * 0.0) if b is not None else (None, None))
+            out, h = _batch_major(self, _RNN_OP, x, states[0], weights, relu)
+            return out, [h]
+        proj = self._project(x, in_masks, self.kernel, self.bias)
         out, h = _cell_loop(
             lambda gi, h: rnn_step(gi, h, w_hh, None, relu), proj, states[0], self.return_sequences
         )
@@ -406,8 +449,11 @@ class GRU(_RNN):
         b_ih = b_hh = None
         if self.bias is not None:
             b_ih, b_hh = torch_order(self.bias[0]), torch_order(self.bias[1])
-        proj = self._project(x, in_masks, torch_order(self.kernel), b_ih)
         w_hh = torch_order(self.recurrent_kernel).mT
+        if in_masks is None and not _records_grad(self.kernel):  # inference: one ``gru`` layer node
+            out, h = _batch_major(self, _GRU_OP, x, states[0], (torch_order(self.kernel).mT, w_hh, b_ih, b_hh))
+            return out, [h]
+        proj = self._project(x, in_masks, torch_order(self.kernel), b_ih)
         out, h = _cell_loop(lambda gi, h: gru_step(gi, h, w_hh, b_hh), proj, states[0], self.return_sequences)
         return out, [h]
 

@@ -6,7 +6,10 @@
 layer and direction ``w_ih, w_hh[, b_ih, b_hh]`` in PyTorch's gate order; ``has_state``: whether initial
 states are inputs (else zeros). Eagerly (and in training, where dropout between layers makes it primitives)
 the module's composite runs. ONNX: one ``LSTM`` / ``GRU`` / ``RNN`` per layer (direction "bidirectional"),
-weights reordered to ONNX's gate order at export.
+weights reordered to ONNX's gate order at export. The executors run a node as its recorded decomposition
+(the recurrence unrolled over the example's steps) or, when the sequence length is dynamic (an exported program
+at any length), as its run-time kernel: the lowering ``"executor"``, ``fn(xp, *arrays, **attrs) -> (y, h_n[,
+c_n])``, a loop over time written with ``xp`` (the LSTM's is the fused ``lstm_seq`` kernel).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import numpy as np
 
 from .._core import Aval, Unsupported, register_layer, register_lowering
 from .._rules import differ
+from ..rnn import _lstm_seq_fwd
 
 _GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 # ONNX gate order from PyTorch's: LSTM i f g o -> i o f c; GRU r z n -> z r h
@@ -100,6 +104,68 @@ def _rnn_onnx(kind):
 
 for _kind in _GATES:
     register_lowering(_kind, "onnx", _rnn_onnx(_kind))
+
+
+# -- the run-time kernel: every layer and direction over however many steps ``x`` has (PyTorch's formulas, the
+# same as the eager composite's cells)
+def _sigmoid(xp, z):
+    return 0.5 * xp.tanh(0.5 * z) + 0.5
+
+
+def _recur(xp, kind, gi, h, c, w_hh, b_hh, relu):
+    """One direction over the (T, B, G*H) input projections ``gi``; returns (outputs (T, B, H), h, c)."""
+    if kind == "lstm":
+        xw = gi if b_hh is None else gi + b_hh
+        seq = _lstm_seq_fwd(xp, xw, w_hh, h, c)
+        return seq[0], seq[0, -1], seq[1, -1]
+    out = xp.empty(gi.shape[:2] + (h.shape[-1],), dtype=gi.dtype)
+    w_t = xp.ascontiguousarray(w_hh.T)
+    for t in range(gi.shape[0]):
+        gh = h @ w_t if b_hh is None else h @ w_t + b_hh
+        if kind == "rnn":
+            z = gi[t] + gh
+            h = xp.maximum(z, 0) if relu else xp.tanh(z)
+        else:  # gru: r, z from both projections, n = tanh(gi_n + r * gh_n), h = n + z * (h - n)
+            i_r, i_z, i_n = xp.split(gi[t], 3, axis=-1)
+            h_r, h_z, h_n = xp.split(gh, 3, axis=-1)
+            r, z = _sigmoid(xp, i_r + h_r), _sigmoid(xp, i_z + h_z)
+            n = xp.tanh(i_n + r * h_n)
+            h = n + z * (h - n)
+        out[t] = h
+    return out, h, None
+
+
+def _rnn_kernel(kind):
+    def run(xp, x, *rest, hidden_size, num_layers, bidirectional, bias, has_state, nonlinearity=None):
+        dirs, per = (2 if bidirectional else 1), (4 if bias else 2)
+        n_states = (2 if kind == "lstm" else 1) if has_state else 0
+        if n_states:
+            h0, c0 = rest[0], (rest[1] if kind == "lstm" else None)
+        else:
+            h0 = xp.zeros((num_layers * dirs, x.shape[1], hidden_size), dtype=x.dtype)
+            c0 = h0 if kind == "lstm" else None
+        weights, hs, cs = rest[n_states:], [], []
+        for layer in range(num_layers):
+            outs = []
+            for d in range(dirs):
+                k = layer * dirs + d
+                w_ih, w_hh, b_ih, b_hh = (weights[k * per:(k + 1) * per] + (None, None))[:4]
+                gi = x @ w_ih.T if b_ih is None else x @ w_ih.T + b_ih
+                gi = gi[::-1] if d else gi
+                out, h, c = _recur(xp, kind, gi, h0[k], None if c0 is None else c0[k], w_hh, b_hh,
+                                   nonlinearity == "relu")
+                outs.append(out[::-1] if d else out)
+                hs.append(h)
+                cs.append(c)
+            x = outs[0] if dirs == 1 else xp.concatenate(outs, axis=-1)
+        x = xp.ascontiguousarray(x)
+        return (x, xp.stack(hs), xp.stack(cs)) if kind == "lstm" else (x, xp.stack(hs))
+
+    return run
+
+
+for _kind in _GATES:
+    register_lowering(_kind, "executor", _rnn_kernel(_kind))
 
 # TFLite: unrolled over the (static) sequence: the input projection of every step is one FULLY_CONNECTED, then
 # per step FULLY_CONNECTED (recurrent weights), ADD, LOGISTIC / TANH, MUL; GRU has no TFLite builtin and the
