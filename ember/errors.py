@@ -113,3 +113,15 @@ def warn_user(message: str, category=UserWarning) -> None:
     warnings.warn_explicit(message, category, f.f_code.co_filename, f.f_lineno,
                            module=f.f_globals.get("__name__", "__main__"),
                            registry=f.f_globals.setdefault("__warningregistry__", {}))
+
+
+def did_you_mean(name: str, known) -> str:
+    """``" (did you mean 'x'?)"`` for the closest of ``known`` to a misspelt ``name``, else ``""``.
+
+    >>> did_you_mean("adamm", ["adam", "sgd"])
+    " (did you mean 'adam'?)"
+    """
+    import difflib
+
+    close = difflib.get_close_matches(str(name).lower(), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
