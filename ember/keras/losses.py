@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 import ember
-from ember.errors import did_you_mean
 from ember import functional as F
+from ember.errors import did_you_mean
 from ember.nn import functional as NF
 from ember.tensor import Tensor
 
