@@ -243,7 +243,14 @@ def narrow(input, dim, start, length):
     return input[(slice(None),) * dim + (slice(start, start + length),)]
 
 
-def cat(tensors, dim=0):
+def cat(tensors, dim=0, *, axis=None):
+    """torch.cat: join tensors along ``dim`` (``axis`` is accepted as its NumPy-style alias, as in torch).
+
+    >>> import ember
+    >>> ember.cat([ember.zeros(1, 2), ember.ones(1, 2)], axis=0).tolist()
+    [[0.0, 0.0], [1.0, 1.0]]
+    """
+    dim = dim if axis is None else axis
     tensors = list(tensors)
     if not tensors:
         raise mark(with_user_line(ValueError("cat: expected a non-empty list of tensors"), 2))
