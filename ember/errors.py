@@ -128,3 +128,15 @@ def user_errors(fn):
             raise mark(with_user_line(exc)) from None
 
     return wrapper
+
+
+def did_you_mean(name: str, known) -> str:
+    """``" (did you mean 'x'?)"`` for the closest of ``known`` to a misspelt ``name``, else ``""``.
+
+    >>> did_you_mean("adamm", ["adam", "sgd"])
+    " (did you mean 'adam'?)"
+    """
+    import difflib
+
+    close = difflib.get_close_matches(str(name).lower(), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -51,6 +51,31 @@ def test_callbacks_get_a_logs_dict(lib):
 
 
 @pytest.mark.parametrize("lib", [keras, real], ids=["ember", "keras"])
+def test_batch_hooks_get_a_logs_dict(lib):
+    # the callbacks guide calls list(logs.keys()) in every batch hook
+    seen = {}
+
+    class Spy(lib.callbacks.Callback):
+        def __getattribute__(self, name):
+            if name.startswith("on_") and "batch" in name:
+                return lambda batch, logs=None: seen.setdefault(name, sorted(logs))
+            return super().__getattribute__(name)
+
+    for hook in ("train", "test", "predict"):  # overridden in the class so both libraries call them
+        for end in ("begin", "end"):
+            setattr(Spy, f"on_{hook}_batch_{end}", lambda self, batch, logs=None: None)
+    model = lib.Sequential([lib.Input((2,)), lib.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 2), "float32"), np.ones((4, 1), "float32")
+    model.fit(x, y, verbose=0, callbacks=[Spy()])
+    model.evaluate(x, y, verbose=0, callbacks=[Spy()])
+    model.predict(x, verbose=0, callbacks=[Spy()])
+    assert {k: v for k, v in seen.items() if "predict_batch_end" not in k} == {
+        "on_train_batch_begin": [], "on_train_batch_end": ["loss"],
+        "on_test_batch_begin": [], "on_test_batch_end": ["loss"], "on_predict_batch_begin": []}
+
+
+@pytest.mark.parametrize("lib", [keras, real], ids=["ember", "keras"])
 def test_model_subclass_built_functionally_uses_its_train_step(lib):
     class CustomModel(lib.Model):
         steps = 0

@@ -123,3 +123,27 @@ def test_spatial_dropout_drops_whole_channels():
     out = layer(np.ones((4, 6, 8), "float32"), training=True).numpy()
     per_channel = out.std(axis=1)  # a channel is all zeros or all 2.0
     assert np.all(per_channel == 0) and {0.0, 2.0} == set(np.unique(out))
+
+
+def _split_layer(lib):
+    class TemporalSplit(lib.layers.Layer):  # as the masking guide: two outputs, a mask for each
+        def call(self, inputs):
+            return lib.ops.split(inputs, 2, axis=1)
+
+        def compute_mask(self, inputs, mask=None):
+            return None if mask is None else lib.ops.split(mask, 2, axis=1)
+
+    return TemporalSplit()
+
+
+def test_multi_output_layer_masks_and_lowercase_regularizers_like_keras():
+    ids = np.array([[3, 4, 0, 0], [1, 0, 0, 0]], "int32")
+    masks = []
+    for lib in (keras, real):
+        emb = lib.layers.Embedding(10, 2, mask_zero=True)(ids)
+        masks.append([lib.ops.convert_to_numpy(h._keras_mask) for h in _split_layer(lib)(emb)])
+    np.testing.assert_array_equal(masks[0], masks[1])
+    w = np.arange(6, dtype="float32").reshape(2, 3) - 2.0
+    for name, args in (("l1", (0.1,)), ("l2", (0.01,)), ("l1_l2", (0.1, 0.01))):
+        ours, theirs = getattr(keras.regularizers, name)(*args), getattr(real.regularizers, name)(*args)
+        np.testing.assert_allclose(float(ours(keras.ops.convert_to_tensor(w))), float(theirs(w)), rtol=1e-6)

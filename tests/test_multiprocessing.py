@@ -117,3 +117,32 @@ def test_main_script_function_module_and_copied_tensor(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
     assert "RESULT [1.0, 4.0, 1.0] [1.0, 1.0, 1.0, 1.0]" in proc.stdout, proc.stdout + proc.stderr
+
+
+class _Args:  # what mnist_hogwild passes: an argparse-like object, which cannot travel as JSON
+    steps = 40
+
+
+def _hogwild_process(rank, args, model, x, y):
+    _hogwild(rank, model, x, y, args.steps)
+
+
+def test_process_api_trains_a_shared_model_with_any_arguments():
+    # torch.multiprocessing's Process/set_start_method as Hogwild programs use them; the child is forked
+    mp.set_start_method("spawn", force=True)
+    assert mp.get_start_method() == "spawn"
+    ember.manual_seed(0)
+    model = nn.Linear(4, 1).share_memory()
+    x = ember.randn(32, 4)
+    y = x @ ember.tensor([[1.0], [-2.0], [0.5], [3.0]])
+    before = nn.functional.mse_loss(model(x), y).item()
+    procs = [mp.Process(target=_hogwild_process, args=(rank, _Args(), model, x, y)) for rank in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert [p.exitcode for p in procs] == [0, 0]
+    after = nn.functional.mse_loss(model(x), y).item()
+    assert after < 0.5 * before, (before, after)
+    with pytest.raises(ValueError, match="cannot find context"):
+        mp.set_start_method("threads", force=True)

@@ -229,3 +229,24 @@ def test_pixel_and_channel_shuffles_match_torch(name, fn, shape):
     compare(e.grad, t.grad, 0, 0)
     with pytest.raises(RuntimeError, match="divisible"):
         nn.PixelShuffle(2)(ember.ones(1, 3, 2, 2))
+
+
+PADS = [("reflection2d", "ReflectionPad2d", (2,), (2, 3, 5, 6)),
+        ("replication2d_tuple", "ReplicationPad2d", ((1, 2, 0, 3),), (2, 3, 5, 6)),
+        ("zero2d", "ZeroPad2d", (1,), (3, 4, 5)),
+        ("constant1d", "ConstantPad1d", ((0, 2), 3.5), (2, 3, 4)),
+        ("circular2d", "CircularPad2d", (2,), (1, 2, 4, 4)),
+        ("reflection1d", "ReflectionPad1d", ((3, 1),), (2, 3, 5)),
+        ("replication3d", "ReplicationPad3d", (1,), (1, 2, 3, 4, 5))]
+
+
+@pytest.mark.parametrize("cls,args,shape", [p[1:] for p in PADS], ids=[p[0] for p in PADS])
+def test_padding_layers_match_torch(cls, args, shape):
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    e, t = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    eo, to = getattr(nn, cls)(*args)(e), getattr(torch.nn, cls)(*args)(t)
+    compare(eo, to, 0, 0)
+    eo.sum().backward()
+    to.sum().backward()
+    compare(e.grad, t.grad, 1e-6, 1e-6)
+    assert repr(getattr(nn, cls)(*args)).split("(")[0] == cls

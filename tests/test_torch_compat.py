@@ -153,6 +153,8 @@ METADATA = [
                                 L.ones(2).is_quantized, L.ones(2).is_complex(), L.ones(2).is_cuda)),
     ("randint_high_size", lambda L: (tuple(L.randint(5, (2, 3)).shape), L.randint(5, (2, 3)).dtype.is_floating_point,
                                      tuple(L.randint(2, 5, (4,)).shape), tuple(L.randint(5, size=(2,)).shape))),
+    ("cat_axis_alias", lambda L: L.cat([L.zeros(1, 2), L.ones(1, 2)], axis=1).tolist()),
+    ("concat_axis_alias", lambda L: L.concat([L.zeros(1, 2), L.ones(1, 2)], axis=0).tolist()),
     ("where_method", lambda L: L.tensor([1.0, -1.0]).where(L.tensor([True, False]), L.tensor(0.0)).tolist()),
 ]
 

@@ -114,8 +114,20 @@ class CallbackList:
             n_positional = 2 if "epoch" in hook else 1
             if len(args) < n_positional or args[-1] is None:
                 args = args[: n_positional - 1] + ({},)
+        elif len(args) < 2 or args[-1] is None:  # a user's batch hook gets a dict as in Keras
+            user_args = (args[0], self._lazy_batch_logs(hook))
+            for cb in self._overridden[hook]:
+                getattr(cb, hook)(*(args if type(cb).__module__ == __name__ else user_args))
+            return
         for cb in self._overridden[hook]:
             getattr(cb, hook)(*args)
+
+    def _lazy_batch_logs(self, hook):
+        if hook.endswith("_begin") or "predict" in hook or not any(
+                type(cb).__module__ != __name__ for cb in self._overridden[hook]):
+            return {}
+        model = next((cb.model for cb in self.callbacks if getattr(cb, "model", None) is not None), None)
+        return dict(model._batch_logs()) if model is not None else {}
 
     def __getattr__(self, hook):
         if hook.startswith("on_"):

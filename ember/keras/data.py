@@ -41,11 +41,14 @@ def to_arrays(structure):
     return map_structure(_leaf_to_array, structure)
 
 
-def num_samples(structure) -> int:
+def num_samples(structure, names=("x", "y", "sample_weight")) -> int:
     sizes = {len(a) for a in flatten(structure) if a is not None}
     if len(sizes) > 1:
+        per = [f"{name} sizes: {', '.join(str(len(a)) for a in flatten(part) if a is not None)}"
+               for name, part in zip(names, structure) if part is not None]
         raise ValueError(
-            f"all inputs and targets must have the same number of samples; got sizes {sorted(sizes)}"
+            f"Data cardinality is ambiguous: {'; '.join(per)}. Make sure all arrays contain the same number "
+            "of samples (slice them to one length, e.g. x[:n], y[:n])"
         )
     if not sizes:
         raise ValueError("no data given")

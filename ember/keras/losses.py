@@ -21,6 +21,7 @@ import numpy as np
 
 import ember
 from ember import functional as F
+from ember.errors import did_you_mean
 from ember.nn import functional as NF
 from ember.tensor import Tensor
 
@@ -377,7 +378,8 @@ def get(identifier):
             return ALL_CLASSES[identifier]()
         fn = ALL_FUNCTIONS.get(identifier)
         if fn is None:
-            raise ValueError(f"unknown loss {identifier!r}; known: {', '.join(sorted(ALL_FUNCTIONS))}")
+            raise ValueError(f"unknown loss {identifier!r}{did_you_mean(identifier, ALL_FUNCTIONS)}; "
+                             f"known: {', '.join(sorted(ALL_FUNCTIONS))}")
         return fn
     if isinstance(identifier, dict):
         from .saving import deserialize_keras_object

@@ -31,6 +31,7 @@ import ember
 from ember import functional as F
 from ember import optim
 from ember.autograd import enable_grad, no_grad
+from ember.errors import did_you_mean
 from ember.optim.adam import adam_kernel
 from ember.optim.rmsprop import adagrad_kernel, rmsprop_kernel
 from ember.optim.sgd import sgd_kernel
@@ -567,7 +568,8 @@ def get(identifier):
     if isinstance(identifier, str):
         cls = _ALIASES.get(identifier.lower())
         if cls is None:
-            raise ValueError(f"unknown optimizer {identifier!r}; known: {', '.join(sorted(_ALIASES))}")
+            raise ValueError(f"unknown optimizer {identifier!r}{did_you_mean(identifier, _ALIASES)}; "
+                             f"known: {', '.join(sorted(_ALIASES))}")
         return cls()
     if isinstance(identifier, dict):
         from .saving import deserialize_keras_object

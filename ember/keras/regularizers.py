@@ -56,6 +56,7 @@ class L2(L1L2):
 
 ALL = {c.__name__: c for c in (Regularizer, L1L2, L1, L2)}
 _ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2}
+l1, l2, l1_l2 = L1, L2, L1L2  # Keras's lower-case names (keras.regularizers.l2(1e-4)) for the same classes
 
 
 def get(identifier):

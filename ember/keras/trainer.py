@@ -349,6 +349,8 @@ class Trainer:
         custom = type(self).test_step is not Trainer.test_step
         logs = None
         for step, batch in enumerate(data.batches(batch_size, False, steps)):
+            if cbs is not None:
+                cbs.on_test_batch_begin(step)
             if custom:
                 out = self.test_step(_strip_none(batch))
                 if out is not None:
@@ -375,6 +377,7 @@ class Trainer:
         cbs.on_predict_begin()
         outs = []
         for step, batch in enumerate(data.batches(batch_size, False, steps)):  # eager: the same bits every call
+            cbs.on_predict_batch_begin(step)
             out = self.predict_step(batch)
             outs.append(map_structure(_np, out))
             cbs.on_predict_batch_end(step, None)

@@ -26,8 +26,8 @@ from multiprocessing import cpu_count
 
 from ._wire import dumps
 
-__all__ = ["ProcessContext", "ProcessExitedException", "ProcessRaisedException", "cpu_count", "spawn",
-           "start_processes"]
+__all__ = ["Process", "ProcessContext", "ProcessExitedException", "ProcessRaisedException", "cpu_count",
+           "get_all_start_methods", "get_start_method", "set_start_method", "spawn", "start_processes"]
 
 
 class ProcessException(Exception):
@@ -152,3 +152,61 @@ def start_processes(fn, args=(), nprocs=1, join=True, daemon=False, start_method
 def spawn(fn, args=(), nprocs=1, join=True, daemon=False, start_method="spawn"):
     """``torch.multiprocessing.spawn``: ``fn(i, *args)`` for i in range(nprocs), each in a fresh process."""
     return start_processes(fn, args, nprocs, join, daemon, start_method)
+
+
+# -- torch.multiprocessing.Process (Hogwild-style programs) -------------------------------------------------------
+_START_METHODS = ("fork", "spawn", "forkserver")
+_start_method = None
+
+
+def set_start_method(method, force: bool = False):
+    """Accepted for ``torch.multiprocessing`` programs; ``Process`` below always forks (see there).
+
+    >>> import ember.multiprocessing as mp
+    >>> mp.set_start_method("spawn", force=True); mp.get_start_method()
+    'spawn'
+    """
+    global _start_method
+    if method is not None and method not in _START_METHODS:
+        raise ValueError(f"set_start_method: cannot find context for {method!r}; use one of {_START_METHODS}")
+    if _start_method is not None and not force:
+        raise RuntimeError("set_start_method: context has already been set (pass force=True to change it)")
+    _start_method = method
+
+
+def get_start_method(allow_none: bool = False):
+    return _start_method if _start_method is not None or allow_none else "fork"
+
+
+def get_all_start_methods():
+    return ["fork"]
+
+
+def _fork_process_class():
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return multiprocessing.get_context("fork").Process
+
+
+class Process(_fork_process_class() or object):
+    """``mp.Process(target=fn, args=(...))``: runs ``fn(*args)`` in a forked child process.
+
+    The child inherits the target and its arguments instead of receiving them pickled, so any argument works
+    (datasets, argparse namespaces, models). Tensors moved to shared memory first (``model.share_memory()``)
+    are the same memory in parent and child, so the child's in-place updates (``optimizer.step()``) are seen
+    by the parent: Hogwild training. Whatever start method was requested, the process is forked (POSIX only);
+    start it before the parent uses many BLAS threads, as with any fork.
+
+    >>> import ember, ember.multiprocessing as mp
+    >>> t = ember.zeros(2).share_memory_()
+    >>> p = mp.Process(target=t.add_, args=(1.0,)); p.start(); p.join(); p.exitcode, t.tolist()
+    (0, [1.0, 1.0])
+    """
+
+    def __init__(self, *args, **kwargs):
+        if _fork_process_class() is None:
+            raise RuntimeError("ember.multiprocessing.Process needs os.fork (POSIX); on this platform use "
+                               "ember.multiprocessing.spawn(fn, args, nprocs)")
+        super().__init__(*args, **kwargs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..dtypes import promote
 from . import _onnx, _tflite
-from ._core import Aval, apply, register, unsupported
+from ._core import CHECK_ATTR, Aval, apply, register, unsupported
 from ._rules import broadcast_shapes
 from .elementwise import unbroadcast
 
@@ -88,7 +88,23 @@ def _inv_vjp(g, out, a):
     return (-_mm(_mm(inv_t, g), inv_t),)
 
 
-register("linalg_inv", lambda xp, a: xp.linalg.inv(a), vjp=_inv_vjp, infer=_same_shape_rule("linalg.inv"),
+def _singular(name, a):
+    """NumPy's bare 'Singular matrix' as PyTorch's kind of error, naming the op, the shape and the way out."""
+    exc = RuntimeError(f"{name}: the input matrix of shape {tuple(a.shape)} is singular (not invertible), so "
+                       f"{name} has no unique result. Use linalg.pinv for a least-squares answer, "
+                       "or add a small multiple of the identity (A + eps * I).")
+    setattr(exc, CHECK_ATTR, True)  # the message stands on its own (no "failed on inputs" wrapper)
+    return exc
+
+
+def _inv_fwd(xp, a):
+    try:
+        return xp.linalg.inv(a)
+    except xp.linalg.LinAlgError:
+        raise _singular("linalg.inv", a) from None
+
+
+register("linalg_inv", _inv_fwd, vjp=_inv_vjp, infer=_same_shape_rule("linalg.inv"),
          saves=(), saves_out=True, kind="linalg")
 
 
@@ -105,7 +121,10 @@ def _solve_fwd(xp, a, b):
     if a.shape[:-2] != b.shape[:-2]:  # NumPy's solve broadcasts batch dims only in newer versions
         batch = xp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         a, b = xp.broadcast_to(a, batch + a.shape[-2:]), xp.broadcast_to(b, batch + b.shape[-2:])
-    return xp.linalg.solve(a, b)
+    try:
+        return xp.linalg.solve(a, b)
+    except xp.linalg.LinAlgError:
+        raise _singular("linalg.solve", a) from None
 
 
 def _solve_vjp(g, out, a, b):

@@ -112,6 +112,13 @@ class Optimizer:
             raise mark(with_user_line(TypeError(
                 f"{type(self).__name__}: params should be an iterable of Tensors or dicts, but got a Tensor; "
                 "pass [tensor] or model.parameters()"), 3))
+        if not hasattr(params, "__iter__"):
+            from ..nn.modules.module import Module  # a common slip: the model instead of its parameters
+
+            fix = "model.parameters()" if isinstance(params, Module) else "an iterable of tensors"
+            raise mark(with_user_line(TypeError(
+                f"{type(self).__name__}: params should be an iterable of Tensors or dicts, but got "
+                f"{type(params).__name__}; pass {fix}"), 3))
         groups = list(params)
         if not groups:
             raise mark(with_user_line(ValueError(

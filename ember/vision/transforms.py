@@ -230,6 +230,13 @@ class Normalize:
         if tensor.ndim < 3:
             raise ValueError(f"Normalize: expected a tensor image of shape [..., C, H, W], got shape "
                              f"{tuple(tensor.shape)}")
+        channels = tensor.shape[-3]
+        for what, vals in (("mean", self.mean), ("std", self.std)):
+            if len(vals) not in (1, channels):
+                raise ValueError(f"Normalize: {what} has {len(vals)} values but the image of shape "
+                                 f"{tuple(tensor.shape)} has {channels} channels; give one value per channel "
+                                 f"(or one for all), e.g. convert the image with .convert('RGB') / "
+                                 "Grayscale() to match")
         np_dtype = tensor.dtype.np
         std = np.asarray(self.std, dtype=np_dtype)
         if np.any(std == 0):

@@ -463,6 +463,10 @@ class Layer(Module):
         _MASKS_MADE = True
         if isinstance(out, Tensor):
             out._keras_mask = mask
+        elif isinstance(out, (list, tuple)) and isinstance(mask, (list, tuple)) and len(out) == len(mask):
+            for o, m in zip(out, mask):  # a layer with several outputs gives one mask each (as Keras)
+                if isinstance(o, Tensor) and m is not None:
+                    o._keras_mask = m
 
     # -- dtype policy (keras.mixed_precision) ------------------------------------------------------------------
     @property

@@ -124,6 +124,14 @@ def conv_transpose_nhwc(x, kernel, strides, padding, name="conv_transpose"):
     return _to_channels_last(out)
 
 
+
+def _rank_hint(got, want):
+    """The usual cause of a rank mismatch, as a fix: a missing channels axis or a missing batch axis."""
+    if got == want - 1:
+        return (". If the data has one channel, add the channels axis: x[..., None] (np.expand_dims(x, -1)); "
+                "if it is a single sample, add the batch axis: x[None]")
+    return ""
+
 class _Conv(Layer):
     rank = 2
 
@@ -167,6 +175,7 @@ class _Conv(Layer):
             raise ValueError(
                 f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2} "
                 f"(batch, {'spatial, ' * self.rank}channels) with known channels, got {input_shape}"
+                + _rank_hint(len(input_shape), self.rank + 2)
             )
         self._add_kernel_and_bias(self._kernel_shape(input_shape[-1]), self.filters)
         self.built = True
@@ -182,7 +191,7 @@ class _Conv(Layer):
         if inputs.ndim != self.rank + 2:
             raise ValueError(
                 f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2}, "
-                f"got shape {tuple(inputs.shape)}"
+                f"got shape {tuple(inputs.shape)}" + _rank_hint(inputs.ndim, self.rank + 2)
             )
         z = self._conv(inputs)
         if self.bias is not None:

@@ -125,7 +125,9 @@ class Dense(Layer):
         if inputs.shape[-1] != self.kernel.shape[0]:
             raise ValueError(
                 f"Dense {self.name!r}: expected inputs with last dimension {self.kernel.shape[0]}, "
-                f"got shape {tuple(inputs.shape)}"
+                f"got shape {tuple(inputs.shape)}. The layer was built for {self.kernel.shape[0]} features: "
+                f"pass data whose last axis has {self.kernel.shape[0]} (or rebuild the model for "
+                f"{inputs.shape[-1]}); images need layers.Flatten() before Dense"
             )
         if inputs.dtype != self.kernel.dtype:
             inputs = inputs.to(self.kernel.dtype)

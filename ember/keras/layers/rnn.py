@@ -84,6 +84,8 @@ class _RNN(Layer):
             raise ValueError(
                 f"{type(self).__name__} {self.name!r}: expected inputs (batch, timesteps, features) "
                 f"with known features, got {input_shape}"
+                + (". For one feature per step, add the features axis: x[..., None] (np.expand_dims(x, -1))"
+                   if len(input_shape) == 2 else "")
             )
         n = self.gates * self.units
         self.kernel = self.add_weight((input_shape[-1], n), self.kernel_initializer, name="kernel")

@@ -83,7 +83,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if n <= 1:
             raise mark(with_user_line(ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got input size "
-                f"{tuple(input.shape)}"), 2))
+                f"{tuple(input.shape)}. Train on batches of more than one sample (or larger inputs), or call "
+                "model.eval() to predict"), 2))
         if running_mean is not None and running_var is not None:
             _update_running(running_mean, running_var, mean, var, n, momentum)
         y = d / apply("sqrt", var + eps)

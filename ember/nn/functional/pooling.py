@@ -60,7 +60,8 @@ def pool_geometry(name, x, nd, kernel_size, stride, padding, dilation, ceil_mode
         if span < 0:
             raise _err(RuntimeError(f"{name}: input of shape {tuple(x.shape)} is too small for kernel "
                                     f"{kernel} (dilation {dil}, padding {pad}): the output would be "
-                                    "empty"), 5)
+                                    "empty. Feed larger inputs (models made for ImageNet expect about 224x224), "
+                                    "or use a smaller kernel or some padding"), 5)
         o = (-(-span // s) if ceil_mode else span // s) + 1
         if ceil_mode and (o - 1) * s >= size + p:  # the last window must start inside the input or left pad
             o -= 1

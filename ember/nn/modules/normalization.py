@@ -8,7 +8,8 @@ from .. import functional as F
 from .. import init
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
+           "InstanceNorm2d", "InstanceNorm3d"]
 
 
 def _affine_params(mod, weight, bias, shape, fk):
@@ -78,6 +79,65 @@ class _BatchNorm(Module):
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class _InstanceNorm(_BatchNorm):
+    """Per-sample, per-channel normalisation (torch's defaults: no affine, no running stats); an unbatched
+    input (C, ...) is taken as a batch of one."""
+    _spatial = 1
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+                 device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input):
+        if input.ndim not in (self._spatial + 1, self._spatial + 2):
+            raise mark(with_user_line(ValueError(
+                f"{type(self).__name__}: expected {self._spatial + 1}D (unbatched) or {self._spatial + 2}D "
+                f"(batched) input, got {input.ndim}D input of shape {tuple(input.shape)}"), 2))
+        if input.ndim == self._spatial + 1:
+            return self.forward(input.unsqueeze(0)).squeeze(0)
+        if not self.training and self.track_running_stats:
+            return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0,
+                                self.eps)
+        if self.training and self.track_running_stats:
+            self._update_running(input)
+        return F.instance_norm(input, weight=self.weight, bias=self.bias, eps=self.eps)
+
+    def _update_running(self, input):
+        # as torch: the batch's per-instance mean and unbiased variance, averaged over the batch
+        with no_grad():
+            axes = tuple(range(2, input.ndim))
+            mean = input.mean(dim=axes).mean(0)
+            var = input.var(dim=axes, unbiased=True).mean(0)
+            m = 0.1 if self.momentum is None else self.momentum
+            self.running_mean.mul_(1 - m).add_(mean * m)
+            self.running_var.mul_(1 - m).add_(var * m)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) or (C, L) inputs.
+
+    >>> import ember
+    >>> ember.nn.InstanceNorm1d(2)(ember.arange(6.0).reshape(1, 2, 3)).tolist()[0][0]  # doctest: +ELLIPSIS
+    [-1.22..., 0.0, 1.22...]
+    """
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of (N, C, H, W) or (C, H, W) inputs (style transfer's normalisation).
+
+    >>> import ember
+    >>> ember.nn.InstanceNorm2d(3, affine=True)(ember.randn(2, 3, 4, 4)).shape
+    ember.Size([2, 3, 4, 4])
+    """
+    _spatial = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalisation of (N, C, D, H, W) or (C, D, H, W) inputs."""
+    _spatial = 3
 
 
 class BatchNorm1d(_BatchNorm):

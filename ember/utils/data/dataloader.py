@@ -103,6 +103,10 @@ class DataLoader:
                  persistent_workers: bool = False, pin_memory_device: str = ""):
         _check_options(batch_size, shuffle, sampler, batch_sampler, drop_last, num_workers, timeout,
                        prefetch_factor, persistent_workers)
+        if not (hasattr(dataset, "__getitem__") or hasattr(dataset, "__iter__")):
+            raise TypeError(f"DataLoader: dataset must be a map-style Dataset (with __getitem__ and __len__) or "
+                            f"an iterable, got {type(dataset).__name__}. Wrap tensors in "
+                            "ember.utils.data.TensorDataset(x, y)")
         self.dataset = dataset
         self.num_workers = num_workers
         self.prefetch_factor = 2 if prefetch_factor is None and num_workers > 0 else prefetch_factor
