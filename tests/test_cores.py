@@ -97,3 +97,18 @@ def test_a_chunk_error_reaches_the_caller(tiny_chunks):
 
     with pytest.raises(ValueError, match="bad chunk"):
         cores.run_chunks(fn, 10_000)
+
+
+def test_a_shifted_overlap_runs_whole_and_an_in_place_update_splits(tiny_chunks, monkeypatch):
+    from ember.graph.executor import _split_ufunc
+
+    ember._threads._STATE["n"] = 2
+    splits, run_chunks = [], cores.run_chunks
+    monkeypatch.setattr(cores, "run_chunks", lambda *a, **k: splits.append(a[1]) or run_chunks(*a, **k))
+    buf = np.arange(50_001, dtype=np.float64)
+    expected = buf[1:] + buf[1:]
+    _split_ufunc(np.add)(buf[1:], buf[1:].copy(), out=buf[:-1])  # chunks would race: one call, NumPy copies
+    np.testing.assert_array_equal(buf[:-1], expected)
+    assert splits == []
+    _split_ufunc(np.add)(buf, buf.copy(), out=buf)  # each chunk reads only what it writes
+    assert splits == [buf.size]

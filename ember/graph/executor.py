@@ -243,6 +243,7 @@ def _matmul(xp):
         """A stack of small GEMMs (attention's heads) split over the cores along the leading axis: OpenBLAS
         runs each small GEMM on the calling thread, so without this a second core idles through them."""
         if (out is not None and a.ndim == b.ndim == out.ndim >= 3 and out.flags.c_contiguous
+                and not np.may_share_memory(a, out) and not np.may_share_memory(b, out)
                 and a.shape[0] == b.shape[0] == out.shape[0] > 1
                 and out.shape[-2] * out.shape[-1] * a.shape[-1] <= SMALL_GEMM):
             per = out.size // out.shape[0] * max(1, a.shape[-1] // 8)  # ~elementwise-pass cost of one slab
@@ -400,7 +401,8 @@ def _lower_fused(gen: _Gen, node, idx, args, name, out) -> None:
             simd, args = expanded is not None, expanded or args
         scratch = simd and red is None and _aliases(gen, args, out)
         ufunc = kernel.ufunc(size, contiguous=simd)
-        k = gen.bind(f"K{idx}", _split_ufunc(ufunc) if simd and size >= cores.SPLIT_MIN else ufunc)
+        split = size is not None and size >= cores.SPLIT_MIN  # split at run time if the layouts allow
+        k = gen.bind(f"K{idx}", _split_ufunc(ufunc) if split else ufunc)
     if scratch:
         tmp = gen.bind(f"S{idx}", gen.xp.empty(ew_shape, opinfo.np_dtype(kernel.out_dtype)))
         gen.lines.append(f"{_call(k, args, tmp)}; COPYTO({out}, {tmp}); {name} = {out}")
@@ -429,13 +431,21 @@ def _lower_fused(gen: _Gen, node, idx, args, name, out) -> None:
     gen.lines.append(f"{name} = {reduce}" if out else f"{name} = ASARRAY({reduce})")
 
 
+def _same_or_apart(a, out) -> bool:
+    """``a`` is ``out`` itself (an in-place update: each chunk reads what it writes) or lies apart from it: a
+    shifted overlap would let one chunk read what another already wrote."""
+    return not np.may_share_memory(a, out) or (
+        a.__array_interface__["data"][0] == out.__array_interface__["data"][0] and a.strides == out.strides)
+
+
 def _split_ufunc(ufunc):
     """``ufunc(*arrays, out=)`` over per-core chunks (``cores``) when the output and every operand are
-    contiguous arrays of one shape (the SIMD form's case); any other call goes to the ufunc whole."""
+    contiguous arrays of one shape (no broadcasting); any other call goes to the ufunc whole."""
 
     def call(*arrays, out=None):
         if out is None or not out.flags.c_contiguous or not all(
-                getattr(a, "shape", None) == out.shape and a.flags.c_contiguous for a in arrays):
+                getattr(a, "shape", None) == out.shape and a.flags.c_contiguous and _same_or_apart(a, out)
+                for a in arrays):
             return ufunc(*arrays, out=out)
         dst, flat = out.reshape(-1), [a.reshape(-1) for a in arrays]
         cores.run_chunks(lambda s, e: ufunc(*[a[s:e] for a in flat], out=dst[s:e]), dst.size)
