@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import sys
 
-_STATE: dict = {"n": None, "limits": None}
+_STATE: dict = {"n": None, "limits": None, "found": None}
 
 
 def _threadpoolctl():
@@ -64,3 +64,13 @@ def get_num_threads() -> int:
         if value.isdigit() and int(value) > 0:
             return int(value)
     return os.cpu_count() or 1
+
+
+def cached_num_threads() -> int:
+    """``get_num_threads()`` for hot paths (the compiled executor's split passes): the last
+    ``set_num_threads``, else the count found once per process (asking the libraries costs ~1 ms)."""
+    if _STATE["n"] is not None:
+        return _STATE["n"]
+    if _STATE["found"] is None or _STATE["found"][0] != os.getpid():
+        _STATE["found"] = (os.getpid(), get_num_threads())
+    return _STATE["found"][1]

@@ -30,7 +30,7 @@ import numpy as np
 
 from .._state import STATE
 from ..ops.linalg import gemm
-from . import kernels, loops, opinfo
+from . import cores, kernels, loops, opinfo
 from .ir import Graph, GraphError
 from .passes import fuse_elementwise, optimize, plan_memory
 from .verify import verify
@@ -250,8 +250,26 @@ def layer_kernel(node):
     return functools.partial(fn, **node.attrs)
 
 
+SMALL_GEMM = 1 << 18  # m*n*k at or below which OpenBLAS runs a GEMM on one thread (its own threshold)
+
+
 def _matmul(xp):
-    return lambda a, b, out=None: gemm(xp, a, b, out)
+    if xp is not np:
+        return lambda a, b, out=None: gemm(xp, a, b, out)
+
+    def matmul(a, b, out=None):
+        """A stack of small GEMMs (attention's heads) split over the cores along the leading axis: OpenBLAS
+        runs each small GEMM on the calling thread, so without this a second core idles through them."""
+        if (out is not None and a.ndim == b.ndim == out.ndim >= 3 and out.flags.c_contiguous
+                and not np.may_share_memory(a, out) and not np.may_share_memory(b, out)
+                and a.shape[0] == b.shape[0] == out.shape[0] > 1
+                and out.shape[-2] * out.shape[-1] * a.shape[-1] <= SMALL_GEMM):
+            per = out.size // out.shape[0] * max(1, a.shape[-1] // 8)  # ~elementwise-pass cost of one slab
+            cores.run_chunks(lambda s, e: gemm(xp, a[s:e], b[s:e], out[s:e]), out.shape[0], unit=per)
+            return out
+        return gemm(xp, a, b, out)
+
+    return matmul
 
 
 def _linear(xp):
@@ -400,7 +418,9 @@ def _lower_fused(gen: _Gen, node, idx, args, name, out) -> None:
             expanded = _expand_broadcast_operands(gen, node, idx, args, ew_shape)
             simd, args = expanded is not None, expanded or args
         scratch = simd and red is None and _aliases(gen, args, out)
-        k = gen.bind(f"K{idx}", kernel.ufunc(size, contiguous=simd))
+        ufunc = kernel.ufunc(size, contiguous=simd)
+        split = size is not None and size >= cores.SPLIT_MIN  # split at run time if the layouts allow
+        k = gen.bind(f"K{idx}", _split_ufunc(ufunc) if split else ufunc)
     if scratch:
         tmp = gen.bind(f"S{idx}", gen.xp.empty(ew_shape, opinfo.np_dtype(kernel.out_dtype)))
         gen.lines.append(f"{_call(k, args, tmp)}; COPYTO({out}, {tmp}); {name} = {out}")
@@ -429,6 +449,29 @@ def _lower_fused(gen: _Gen, node, idx, args, name, out) -> None:
     gen.lines.append(f"{name} = {reduce}" if out else f"{name} = ASARRAY({reduce})")
 
 
+def _same_or_apart(a, out) -> bool:
+    """``a`` is ``out`` itself (an in-place update: each chunk reads what it writes) or lies apart from it: a
+    shifted overlap would let one chunk read what another already wrote."""
+    return not np.may_share_memory(a, out) or (
+        a.__array_interface__["data"][0] == out.__array_interface__["data"][0] and a.strides == out.strides)
+
+
+def _split_ufunc(ufunc):
+    """``ufunc(*arrays, out=)`` over per-core chunks (``cores``) when the output and every operand are
+    contiguous arrays of one shape (no broadcasting); any other call goes to the ufunc whole."""
+
+    def call(*arrays, out=None):
+        if out is None or not out.flags.c_contiguous or not all(
+                getattr(a, "shape", None) == out.shape and a.flags.c_contiguous and _same_or_apart(a, out)
+                for a in arrays):
+            return ufunc(*arrays, out=out)
+        dst, flat = out.reshape(-1), [a.reshape(-1) for a in arrays]
+        cores.run_chunks(lambda s, e: ufunc(*[a[s:e] for a in flat], out=dst[s:e]), dst.size)
+        return out
+
+    return call
+
+
 BLOCK_LOOP_MIN = 1 << 14  # elements; below this a direct ufunc call's lower overhead wins
 
 
@@ -452,7 +495,9 @@ def _lower_block_loop(gen: _Gen, node, idx, args, name, out, kernel) -> None:
     def run(*arrays, out):
         flat = [a[()] if sc else a.reshape(-1) for a, sc in zip(arrays, scalars)]
         if out.flags.c_contiguous and all(sc or a.flags.c_contiguous for a, sc in zip(arrays, scalars)):
-            loop(out.reshape(-1), *flat)
+            dst = out.reshape(-1)
+            cores.run_chunks(lambda s, e: loop(dst[s:e], *[a if sc else a[s:e] for a, sc in zip(flat, scalars)]),
+                             dst.size, kernels.LOOP_BLOCK)
             return out
         return ufunc(*arrays, out=out)  # a strided view: the ufunc handles any layout
 

@@ -203,7 +203,8 @@ class CpuKernel:
                 f"            dst[i] = block[i]\n"
             )
             exec(src, ns)  # generated from the body's arity, no user text
-            self._loops[key] = numba.njit(error_model="numpy")(ns["run"])
+            # nogil: the executor runs chunks of one call on several threads (``cores``)
+            self._loops[key] = numba.njit(error_model="numpy", nogil=True)(ns["run"])
         return self._loops[key]
 
     def ufunc(self, size=None, contiguous=False):

@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from . import cores
+
 _LOOPS: dict = {}
 FLOATS = ("float32", "float64")
 
@@ -107,7 +109,7 @@ def _softmax_loop(exp, row_sum):
 
     import numba
 
-    return numba.njit(boundscheck=False, error_model="numpy")(softmax_rows)
+    return numba.njit(boundscheck=False, error_model="numpy", nogil=True)(softmax_rows)
 
 
 # One loop over rows instead of seven whole-tensor passes: the transformer's (2048, 128) layer norms
@@ -142,7 +144,8 @@ def _standardize_loop():
                 for j in range(n):
                     dst[j] = dst[j] / scale
 
-        _LOOPS["standardize_rows"] = numba.njit(boundscheck=False, error_model="numpy")(standardize_rows)
+        _LOOPS["standardize_rows"] = numba.njit(boundscheck=False, error_model="numpy", nogil=True)(
+            standardize_rows)
     return _LOOPS["standardize_rows"]
 
 
@@ -165,7 +168,7 @@ def _standardize_grad_loop():
                 for j in range(n):
                     dst[j] = (grad[j] - mean_g - std[j] * mean_gy) * rstd
 
-        _LOOPS["standardize_grad_rows"] = numba.njit(boundscheck=False, error_model="numpy")(
+        _LOOPS["standardize_grad_rows"] = numba.njit(boundscheck=False, error_model="numpy", nogil=True)(
             standardize_grad_rows
         )
     return _LOOPS["standardize_grad_rows"]
@@ -180,8 +183,10 @@ def _standardize_grad(ndim, eps):
         g2, x2, y2 = _rows_of(ndim, g, x, y)
         out = np.empty(x2.shape, x2.dtype)
         if out.size:
-            kind = x2.dtype.type
-            _standardize_grad_loop()(g2, x2, y2, out, kind(x2.shape[1]), kind(eps))
+            kind, loop = x2.dtype.type, _standardize_grad_loop()
+            count, eps_ = kind(x2.shape[1]), kind(eps)
+            cores.run_chunks(lambda s, e: loop(g2[s:e], x2[s:e], y2[s:e], out[s:e], count, eps_), len(out),
+                             unit=out.shape[1])
         return out.reshape(x.shape)
 
     return standardize_grad
@@ -192,8 +197,9 @@ def _standardize(ndim, eps):
         (flat,) = _rows_of(ndim, x)
         out = np.empty(flat.shape, flat.dtype)
         if flat.size:
-            kind = flat.dtype.type
-            _standardize_loop()(flat, out, kind(flat.shape[1]), kind(eps))
+            kind, loop = flat.dtype.type, _standardize_loop()
+            count, eps_ = kind(flat.shape[1]), kind(eps)
+            cores.run_chunks(lambda s, e: loop(flat[s:e], out[s:e], count, eps_), len(out), unit=out.shape[1])
         return out.reshape(x.shape)
 
     return standardize
@@ -228,18 +234,23 @@ def _col2im(attrs):
 def _softmax():
     key = "softmax_float32"
     if key not in _LOOPS:
+        import numba
+
         from .kernels import _exp32_scalar  # the SIMD kernels' inlinable float32 exp
 
-        row_max = _njit(_row_max, error_model="numpy")
+        row_max = numba.njit(boundscheck=False, error_model="numpy", nogil=True)(_row_max)  # no cache: nogil
         loop = _softmax_loop(_exp32_scalar(), _row_reductions()[0])
+
+        def rows(flat, out, tops, s, e):
+            row_max(flat[s:e], tops[s:e])
+            loop(flat[s:e], out[s:e], tops[s:e])
 
         def softmax(x):
             flat = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
             out = np.empty(flat.shape, flat.dtype)
             if flat.size:
                 tops = np.empty(flat.shape[0], flat.dtype)
-                row_max(flat, tops)
-                loop(flat, out, tops)
+                cores.run_chunks(lambda s, e: rows(flat, out, tops, s, e), len(out), unit=out.shape[1])
             return out.reshape(x.shape)
 
         _LOOPS[key] = softmax
