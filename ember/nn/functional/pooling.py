@@ -205,7 +205,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
-    """The mean of each window of (N, C, D, H, W) inputs, with ``avg_pool2d``'s options."""
+    """The mean of each window of (N, C, D, H, W) inputs, with ``avg_pool2d``'s options.
+
+    >>> F.avg_pool3d(ember.arange(8.0).reshape(1, 1, 2, 2, 2), 2)
+    tensor([[[[[3.5000]]]]])
+    >>> F.avg_pool3d(ember.ones(1, 2, 4, 4, 4), 2).shape
+    ember.Size([1, 2, 2, 2, 2])
+    """
     return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
