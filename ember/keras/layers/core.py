@@ -87,6 +87,7 @@ def Input(
 class Dense(Layer):
     """``activation(x @ kernel + bias)``; kernel ``(in, units)`` (glorot_uniform), bias ``(units,)``
     (zeros)."""
+    _float_inputs = True  # bool/int inputs are cast to the compute dtype (Layer._as_compute_float)
 
     supports_masking = True
 
