@@ -47,15 +47,15 @@ def test_fit_and_predict_on_one_hot_bool_arrays_like_keras():
     rng = np.random.default_rng(0)
     x = np.eye(4, dtype=bool)[rng.integers(0, 4, size=(8, 3))]
     y = np.eye(4, dtype=bool)[rng.integers(0, 4, size=(8, 2))]
-    losses = []
+    losses, weights = [], []
     for lib in (real, keras):
         lib.utils.set_random_seed(0)
         m = lib.Sequential([lib.Input((3, 4)), lib.layers.LSTM(6), lib.layers.RepeatVector(2),
                             lib.layers.LSTM(6, return_sequences=True), lib.layers.Dense(4, activation="softmax")])
-        if losses:
-            m.set_weights(ref_weights)
+        if weights:
+            m.set_weights(weights)  # Ember starts from Keras's weights
         else:
-            ref_weights = m.get_weights()
+            weights = m.get_weights()
         m.compile(optimizer="sgd", loss="categorical_crossentropy")
         pred = m.predict(x, verbose=0)
         assert pred.shape == (8, 2, 4)
