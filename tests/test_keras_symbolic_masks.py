@@ -1,0 +1,72 @@
+"""Found by running keras.io guides unchanged, checked against real Keras 3 (torch backend): the symbolic outputs of
+mask-making layers carry `_keras_mask` (understanding_masking_and_padding prints it), and `fit` on a model with no
+trainable weights reports its add_loss loss with a warning (making_new_layers_and_models_via_subclassing)."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+real = pytest.importorskip("keras")
+if real.backend.backend() != "torch":
+    pytest.skip("real Keras is loaded with a non-torch backend", allow_module_level=True)
+
+from ember import keras  # noqa: E402
+
+# (layers applied in turn to keras.Input(shape, dtype)) -> the output's symbolic mask shape, or None
+CHAINS = {
+    "Embedding(mask_zero)": ((None,), "int32", lambda L: [L.Embedding(50, 4, mask_zero=True)]),
+    "Embedding -> Activation": ((None,), "int32", lambda L: [L.Embedding(50, 4, mask_zero=True),
+                                                             L.Activation("relu")]),
+    "Embedding -> LSTM(seq)": ((6,), "int32", lambda L: [L.Embedding(50, 4, mask_zero=True),
+                                                         L.LSTM(3, return_sequences=True)]),
+    "Embedding -> LSTM": ((6,), "int32", lambda L: [L.Embedding(50, 4, mask_zero=True), L.LSTM(3)]),
+    "Masking": ((5, 3), "float32", lambda L: [L.Masking()]),
+    "Masking -> GlobalAveragePooling1D": ((5, 3), "float32", lambda L: [L.Masking(),
+                                                                        L.GlobalAveragePooling1D()]),
+    "Embedding(no mask)": ((None,), "int32", lambda L: [L.Embedding(50, 4)]),
+    "Dense": ((3,), "float32", lambda L: [L.Dense(2)]),
+}
+
+
+def _mask_shape(lib, name):
+    shape, dtype, chain = CHAINS[name]
+    x = lib.Input(shape=shape, dtype=dtype)
+    for layer in chain(lib.layers):
+        x = layer(x)
+    mask = getattr(x, "_keras_mask", None)
+    return None if mask is None else (tuple(mask.shape), str(mask.dtype))
+
+
+@pytest.mark.parametrize("name", sorted(CHAINS))
+def test_symbolic_output_mask_like_keras(name):
+    assert _mask_shape(keras, name) == _mask_shape(real, name)
+
+
+class _SumLoss:
+    """A weightless layer whose call adds sum(x) as a loss (the guide's ActivityRegularizationLayer shape)."""
+
+    @staticmethod
+    def make(lib):
+        class SumLoss(lib.layers.Layer):
+            def call(self, x):
+                self.add_loss(lib.ops.sum(x))
+                return x
+        return SumLoss()
+
+
+def test_fit_without_trainable_weights_warns_and_reports_the_loss_like_keras():
+    x, y = np.ones((2, 3), "float32"), np.zeros((2, 3), "float32")
+    histories = []
+    for lib in (real, keras):
+        inputs = lib.Input((3,))
+        model = lib.Model(inputs, _SumLoss.make(lib)(inputs))
+        model.compile(optimizer="adam", loss="mse")
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            histories.append(model.fit(x, y, verbose=0).history["loss"])
+        assert any("does not have any trainable weights" in str(w.message) for w in seen), lib.__name__
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-6)
