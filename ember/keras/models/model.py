@@ -21,9 +21,9 @@ class Model(Trainer, Layer):
     ``call``."""
 
     def __new__(cls, *args, **kwargs):
-        functional = len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs
-        if cls is Model and functional:
-            return object.__new__(Functional)
+        if cls is Model and (len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs):
+            return object.__new__(Functional)  # Functional checks them (a clear error for non-KerasTensors)
+        functional = _functional_arguments(args, kwargs)
         if functional and not issubclass(cls, Functional):
             # ``CustomModel(inputs, outputs)`` (a subclass overriding train_step, say): Keras makes the
             # subclass functional; here an instance of ``CustomModel`` that is also a Functional
@@ -109,6 +109,19 @@ class Model(Trainer, Layer):
         raise NotImplementedError(
             f"model {type(self).__name__} must define call() (or be built with Model(inputs, outputs))"
         )
+
+
+def _functional_arguments(args, kwargs) -> bool:
+    """Whether a constructor call is ``Model(inputs, outputs)``: Keras's argument shapes (two positional, or
+    ``outputs=``/``inputs=`` keywords), with KerasTensor outputs, so a subclass's own arguments
+    (``VAE(784, 64, 32)``) never make it functional."""
+    if len(args) >= 2:
+        outputs = args[1]
+    elif "outputs" in kwargs and (len(args) == 1 or "inputs" in kwargs):
+        outputs = kwargs["outputs"]
+    else:
+        return False
+    return any(isinstance(t, KerasTensor) for t in flatten(outputs))
 
 
 def _functional_subclass(cls):

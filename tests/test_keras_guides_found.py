@@ -1,6 +1,7 @@
 """Found by running keras.io guides unchanged, checked against real Keras 3 (torch backend): the symbolic outputs of
 mask-making layers carry `_keras_mask` (understanding_masking_and_padding prints it), and `fit` on a model with no
-trainable weights reports its add_loss loss with a warning (making_new_layers_and_models_via_subclassing)."""
+trainable weights reports its add_loss loss with a warning, and a Model subclass constructed with its own
+positional arguments stays a subclassed model (both making_new_layers_and_models_via_subclassing)."""
 import os
 import warnings
 
@@ -70,3 +71,28 @@ def test_fit_without_trainable_weights_warns_and_reports_the_loss_like_keras():
             histories.append(model.fit(x, y, verbose=0).history["loss"])
         assert any("does not have any trainable weights" in str(w.message) for w in seen), lib.__name__
     np.testing.assert_allclose(histories[1], histories[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("args", [(4, 8, 2), (4, 8), (4,)])
+def test_model_subclass_with_positional_arguments_is_not_functional(args):
+    """keras.io's VariationalAutoEncoder(784, 64, 32): its own arguments, not (inputs, outputs)."""
+    class VAE(keras.Model):
+        def __init__(self, units, hidden=2, latent=3, name="vae", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.dense = keras.layers.Dense(units)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = VAE(*args)
+    assert model.name == "vae" and tuple(model(np.ones((2, 3), "float32")).shape) == (2, args[0])
+
+
+def test_model_subclass_given_inputs_and_outputs_is_functional():
+    class Custom(keras.Model):
+        pass
+
+    inputs = keras.Input((3,))
+    outputs = keras.layers.Dense(2)(inputs)
+    for model in (Custom(inputs, outputs), Custom(inputs=inputs, outputs=outputs)):
+        assert type(model) is Custom and len(model.layers) == 2
