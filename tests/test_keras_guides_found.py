@@ -17,6 +17,10 @@ if real.backend.backend() != "torch":
 
 from ember import keras  # noqa: E402
 
+
+def _np(t):
+    return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
+
 # (layers applied in turn to keras.Input(shape, dtype)) -> the output's symbolic mask shape, or None
 CHAINS = {
     "Embedding(mask_zero)": ((None,), "int32", lambda L: [L.Embedding(50, 4, mask_zero=True)]),
@@ -96,3 +100,22 @@ def test_model_subclass_given_inputs_and_outputs_is_functional():
     outputs = keras.layers.Dense(2)(inputs)
     for model in (Custom(inputs, outputs), Custom(inputs=inputs, outputs=outputs)):
         assert type(model) is Custom and len(model.layers) == 2
+
+
+def test_feature_extraction_over_every_layer_output_like_keras():
+    """The functional API guide: `Model(inputs=m.input, outputs=[layer.output for layer in m.layers])`, whose
+    first output is the InputLayer's (the input itself)."""
+    x = np.random.default_rng(0).random((2, 4)).astype("float32")
+    results = []
+    for lib in (real, keras):
+        inputs = lib.Input((4,))
+        base = lib.Model(inputs, lib.layers.Dense(2, name="top")(lib.layers.Dense(3, name="mid")(inputs)))
+        if results:
+            base.set_weights(weights)
+        else:
+            weights = base.get_weights()
+        features = lib.Model(inputs=base.input, outputs=[layer.output for layer in base.layers])
+        results.append([_np(t) for t in features(x)])
+    assert len(results[1]) == len(results[0]) == 3
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -195,6 +195,14 @@ class Functional(Model):
         self.built = True
 
     @property
+    def input(self):  # as Keras: the inputs as given (one KerasTensor, or their list/dict)
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        return self._outputs_struct
+
+    @property
     def input_shape(self):
         shapes = [t.shape for t in self.inputs]
         return shapes[0] if len(shapes) == 1 else shapes
