@@ -106,12 +106,12 @@ def test_feature_extraction_over_every_layer_output_like_keras():
     """The functional API guide: `Model(inputs=m.input, outputs=[layer.output for layer in m.layers])`, whose
     first output is the InputLayer's (the input itself)."""
     x = np.random.default_rng(0).random((2, 4)).astype("float32")
-    results = []
+    results, weights = [], []
     for lib in (real, keras):
         inputs = lib.Input((4,))
         base = lib.Model(inputs, lib.layers.Dense(2, name="top")(lib.layers.Dense(3, name="mid")(inputs)))
-        if results:
-            base.set_weights(weights)
+        if weights:
+            base.set_weights(weights)  # Ember starts from Keras's weights
         else:
             weights = base.get_weights()
         features = lib.Model(inputs=base.input, outputs=[layer.output for layer in base.layers])
