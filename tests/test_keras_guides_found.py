@@ -119,3 +119,27 @@ def test_feature_extraction_over_every_layer_output_like_keras():
     assert len(results[1]) == len(results[0]) == 3
     for got, want in zip(results[1], results[0]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_functional_config_round_trips_a_custom_layer_whose_config_has_no_name():
+    """The functional API guide's CustomDense.get_config returns {"units": ...} only (no "name")."""
+    class CustomDense(keras.layers.Layer):
+        def __init__(self, units=32):
+            super().__init__()
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal")
+
+        def call(self, inputs):
+            return keras.ops.matmul(inputs, self.w)
+
+        def get_config(self):
+            return {"units": self.units}
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, CustomDense(10)(inputs))
+    new_model = keras.Model.from_config(model.get_config(), custom_objects={"CustomDense": CustomDense})
+    new_model.set_weights(model.get_weights())
+    x = np.ones((2, 4), "float32")
+    np.testing.assert_allclose(_np(new_model(x)), _np(model(x)))
