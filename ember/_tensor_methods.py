@@ -367,6 +367,9 @@ class TensorMethods(TensorMathMethods):
     def chunk(self, chunks, dim=0):
         return S.chunk(self, chunks, dim)
 
+    def tensor_split(self, indices_or_sections, dim=0):
+        return S.tensor_split(self, indices_or_sections, dim)
+
     def unbind(self, dim=0):
         return S.unbind(self, dim)
 

@@ -18,6 +18,7 @@ from ember import keras  # noqa: E402
 
 ROWS = [
     ("VGG16", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
+    ("VGG19", dict(input_shape=(32, 32, 3), classes=3)),
     ("ResNet50", dict(include_top=False, input_shape=(32, 32, 3), pooling="max")),
     ("ResNet50V2", dict(input_shape=(32, 32, 3), classes=5, classifier_activation=None)),
     ("MobileNetV2", dict(input_shape=(33, 35, 3), classes=4)),  # odd sizes: the stride-2 padding rule

@@ -31,7 +31,7 @@ RANK = {"backend": 0, "tensor": 1, "ops": 2, "autograd": 3, "functional": 4, "nn
 LAYER_OF = {
     # backend: arrays, devices, dtypes, errors, global state, the generator state
     "ember.backend": "backend", "ember.dtypes": "backend", "ember.errors": "backend", "ember._state": "backend",
-    "ember._printing": "backend", "ember.random": "backend",
+    "ember._printing": "backend", "ember.random": "backend", "ember._numpy_names": "backend",
     # tensor: the Tensor class and its method tables
     "ember.tensor": "tensor", "ember._tensor_methods": "tensor", "ember._tensor_math": "tensor",
     "ember._tensor_extra": "tensor", "ember._legacy_types": "tensor",

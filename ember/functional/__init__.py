@@ -1,4 +1,5 @@
 """Composites over the primitives, with PyTorch's names and signatures (no backward code of their own)."""
+from .. import _numpy_names
 from . import index, linalg, math, math_extra, reduce, shape
 
 
@@ -12,6 +13,8 @@ def _public(module):
 _INTERNAL = {"binary", "builtins_max", "as_tensor_like", "normalize_key", "getitem", "setitem", "cast"}
 PUBLIC = {}
 for _mod in (math, reduce, shape, index, linalg, math_extra):
+    # torch's rule for `axis=`/`keepdims=` (ember/_numpy_names.py); Tensor's own methods: ember/__init__.py
+    _numpy_names.install(_mod, list(_public(_mod)), _numpy_names.PYTHON_LEVEL)
     PUBLIC.update({k: v for k, v in _public(_mod).items() if k not in _INTERNAL})
 PUBLIC.update(clip=math.clamp, concat=shape.cat, concatenate=shape.cat, swapaxes=shape.transpose,
               swapdims=shape.transpose, values_indices=reduce.values_indices)

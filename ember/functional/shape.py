@@ -373,9 +373,9 @@ def narrow(input, dim, start, length):
     return input[(slice(None),) * dim + (slice(start, start + length),)]
 
 
-def cat(tensors, dim=0, *, axis=None):
+def cat(tensors, dim=0):
     """The tensors joined along an existing dim (``concat``/``concatenate`` are the same function; ``axis`` is
-    accepted as the NumPy-style alias of ``dim``, as in torch).
+    accepted as the NumPy-style alias of ``dim``, as in torch, by ``ember/_numpy_names.py``).
 
     >>> ember.cat([ember.tensor([[1, 2]]), ember.tensor([[3, 4]])])
     tensor([[1, 2],
@@ -383,7 +383,6 @@ def cat(tensors, dim=0, *, axis=None):
     >>> ember.cat([ember.ones(2, 1), ember.zeros(2, 2)], axis=1).shape
     ember.Size([2, 3])
     """
-    dim = dim if axis is None else axis
     tensors = list(tensors)
     if not tensors:
         raise mark(with_user_line(ValueError("cat: expected a non-empty list of tensors"), 2))

@@ -229,7 +229,8 @@ def functional_config(model):
     )
     inputs = [{"batch_shape": list(t.shape), "dtype": t.dtype, "name": t.name} for t in model.inputs]
     input_struct = list(model._inputs_struct) if isinstance(model._inputs_struct, dict) else None
-    layers = [serialize_keras_object(layer) for layer in model._layers.values()]
+    # each entry names its layer (as Keras's functional configs do): a custom get_config may leave "name" out
+    layers = [{**serialize_keras_object(layer), "name": layer.name} for layer in model._layers.values()]
     return {
         "name": model.name,
         "trainable": model.trainable,
@@ -254,7 +255,7 @@ def functional_from_config(config, custom_objects=None):
     layers = {}
     for spec in config["layers"]:
         layer = deserialize_keras_object(spec, custom_objects)
-        layers[layer.name] = layer
+        layers[spec.get("name", layer.name)] = layer
     results = []
 
     def resolve(v):

@@ -15,6 +15,8 @@ and test steps are compiled into one graph each unless ``run_eagerly`` / ``jit_c
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 import ember
@@ -155,6 +157,14 @@ class Trainer:
         self._clear_call_losses()
         y_pred = self(x, training=True)
         loss = self.compute_loss(x, y, y_pred, sw)
+        if weights:
+            self._apply_gradients(loss, weights)
+        else:  # as Keras: nothing to train (e.g. a model of add_loss layers only), the loss is still reported
+            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+        self._loss_tracker.update_state(loss.detach(), sample_weight=_batch_size(y_pred))
+        self._compile_metrics.update_state(y, y_pred, sw)
+
+    def _apply_gradients(self, loss, weights):
         for w in weights:
             w.grad = None
         scale = getattr(self.optimizer, "loss_scale_factor", None)
@@ -166,8 +176,6 @@ class Trainer:
         self.optimizer.apply([w.grad for w in weights], weights)
         for w in weights:  # the gradients live inside the step (a compiled one does not write them out)
             w.grad = None
-        self._loss_tracker.update_state(loss.detach(), sample_weight=_batch_size(y_pred))
-        self._compile_metrics.update_state(y, y_pred, sw)
 
     def _test_step_tensors(self, x, y, sw):
         with ember.no_grad():

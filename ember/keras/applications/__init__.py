@@ -1,5 +1,5 @@
-"""``keras.applications``: ResNet50, ResNet50V2, MobileNetV2 and VGG16 with Keras 3's architecture, layer names and
-parameter counts (``weights=None``: freshly initialised; ``include_top``, ``input_shape``, ``classes``,
+"""``keras.applications``: ResNet50, ResNet50V2, MobileNetV2, VGG16 and VGG19 with Keras 3's architecture, layer
+names and parameter counts (``weights=None``: freshly initialised; ``include_top``, ``input_shape``, ``classes``,
 ``pooling``, ``classifier_activation`` as in Keras). Weights from a Keras model of the same build carry over
 with ``set_weights(keras_model.get_weights())``."""
 
@@ -8,4 +8,4 @@ from ._common import imagenet_utils  # noqa: F401
 from .mobilenet_v2 import MobileNetV2  # noqa: F401
 from .resnet import ResNet50  # noqa: F401
 from .resnet_v2 import ResNet50V2  # noqa: F401
-from .vgg16 import VGG16  # noqa: F401
+from .vgg16 import VGG16, VGG19  # noqa: F401

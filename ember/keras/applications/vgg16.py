@@ -1,4 +1,4 @@
-"""VGG16 (Simonyan & Zisserman): five conv blocks ``blockN_convM`` / ``blockN_pool`` and the ``fc1``/``fc2``/
+"""VGG16 and VGG19 (Simonyan & Zisserman): five conv blocks ``blockN_convM`` / ``blockN_pool`` and the ``fc1``/``fc2``/
 ``predictions`` head, as Keras 3 builds it.
 
 >>> from ember import keras
@@ -11,13 +11,32 @@ from .. import layers
 from ._common import _decode_predictions, _preprocess_caffe, check_args, head, model
 
 _BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+_BLOCKS_19 = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
 
 
 def VGG16(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
           classes=1000, classifier_activation="softmax", name="vgg16"):
-    inputs = check_args("VGG16", weights, include_top, classes, input_shape, input_tensor, 224)
+    return _vgg("VGG16", _BLOCKS, include_top, weights, input_tensor, input_shape, pooling, classes,
+                classifier_activation, name)
+
+
+def VGG19(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
+          classes=1000, classifier_activation="softmax", name="vgg19"):
+    """VGG19: VGG16 with four convs in blocks 3-5 (Keras's layer names and parameter count).
+
+    >>> from ember import keras
+    >>> keras.applications.VGG19(include_top=False, input_shape=(32, 32, 3)).count_params()
+    20024384
+    """
+    return _vgg("VGG19", _BLOCKS_19, include_top, weights, input_tensor, input_shape, pooling, classes,
+                classifier_activation, name)
+
+
+def _vgg(arch, blocks, include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
+         name):
+    inputs = check_args(arch, weights, include_top, classes, input_shape, input_tensor, 224)
     x = inputs
-    for b, (filters, convs) in enumerate(_BLOCKS, start=1):
+    for b, (filters, convs) in enumerate(blocks, start=1):
         for c in range(1, convs + 1):
             x = layers.Conv2D(filters, 3, activation="relu", padding="same", name=f"block{b}_conv{c}")(x)
         x = layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)

@@ -404,6 +404,8 @@ class Layer(Module):
             self._maybe_build(args)
         elif args and not isinstance(args[0], Tensor):
             args = (map_structure(_to_tensor, args[0]),) + args[1:]
+        if self._float_inputs and args:
+            args = (map_structure(self._as_compute_float, args[0]),) + args[1:]
         if self._hooked:  # nn.Module hooks: they run around forward(), which is this Keras call
             out = self._call_with_hooks(args, kwargs)
         else:
@@ -445,6 +447,16 @@ class Layer(Module):
         if in_mask is not None or type(self).compute_mask is not Layer.compute_mask:
             self._attach_mask(args, out, kwargs.get("mask", in_mask))
         return out
+
+    # Dense and the RNNs take bool/integer inputs as floats of their compute dtype, as Keras's matmul promotes
+    # them (one-hot bool arrays fed to fit/predict); Keras refuses them on Conv, so Ember keeps its dtype error
+    # there, and layers that index with their input (Embedding) keep False.
+    _float_inputs = False
+
+    def _as_compute_float(self, x):
+        if isinstance(x, Tensor) and not (x.is_floating_point() or x.is_complex()):
+            return x.to(self.compute_dtype)
+        return x
 
     # -- masks (Keras's ``_keras_mask``: Embedding(mask_zero=True) / Masking make one, RNNs consume it) --------
     supports_masking = False

@@ -62,6 +62,14 @@ class InputLayer(Layer):
     def call(self, x):
         return x
 
+    @property
+    def input(self):
+        return self.output_tensor
+
+    @property
+    def output(self):  # as Keras: `[layer.output for layer in model.layers]` starts with the input
+        return self.output_tensor
+
     def get_config(self):
         return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
 
@@ -87,6 +95,7 @@ def Input(
 class Dense(Layer):
     """``activation(x @ kernel + bias)``; kernel ``(in, units)`` (glorot_uniform), bias ``(units,)``
     (zeros)."""
+    _float_inputs = True  # bool/int inputs are cast to the compute dtype (Layer._as_compute_float)
 
     supports_masking = True
 

@@ -40,6 +40,7 @@ def _act_name(fn):
 
 
 class _RNN(Layer):
+    _float_inputs = True  # bool/int inputs are cast to the compute dtype (Layer._as_compute_float)
     gates = 1
     n_states = 1
 

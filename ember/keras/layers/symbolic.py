@@ -97,7 +97,11 @@ def _dummy(t: KerasTensor, fill: int):
     shape = tuple(
         _DUMMY_BATCH if (d is None and i == 0) else (fill if d is None else d) for i, d in enumerate(t.shape)
     )
-    return Tensor._wrap(np.zeros(shape, dtype=t.dtype))
+    out = Tensor._wrap(np.zeros(shape, dtype=t.dtype))
+    mask = getattr(t, "_keras_mask", None)
+    if isinstance(mask, KerasTensor):  # the stand-in carries an all-True mask, so mask-aware layers see one
+        out._keras_mask = Tensor._wrap(np.ones(shape[:mask.ndim], dtype=bool))
+    return out
 
 
 _TRACING = [0]  # > 0 while a layer runs on stand-in data to infer shapes (stateful layers keep their state)
@@ -153,7 +157,11 @@ def symbolic_call(layer, args, kwargs, record=True):
             None if (i == 0 and batch_unknown) or da != db else da
             for i, (da, db) in enumerate(zip(a.shape, b.shape))
         )
-        return KerasTensor(shape, str(a.dtype.np), name=layer.name)
+        out = KerasTensor(shape, str(a.dtype.np), name=layer.name)
+        mask = getattr(a, "_keras_mask", None)
+        if isinstance(mask, Tensor):  # as Keras: the symbolic output carries its mask (`x._keras_mask`)
+            out._keras_mask = KerasTensor(shape[:mask.ndim], "bool", name=layer.name)
+        return out
 
     structure = map_structure(to_symbolic, _zip(out, out2), is_leaf=lambda p: isinstance(p, _Pair))
     if record:

@@ -21,9 +21,9 @@ class Model(Trainer, Layer):
     ``call``."""
 
     def __new__(cls, *args, **kwargs):
-        functional = len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs
-        if cls is Model and functional:
-            return object.__new__(Functional)
+        if cls is Model and (len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs):
+            return object.__new__(Functional)  # Functional checks them (a clear error for non-KerasTensors)
+        functional = _functional_arguments(args, kwargs)
         if functional and not issubclass(cls, Functional):
             # ``CustomModel(inputs, outputs)`` (a subclass overriding train_step, say): Keras makes the
             # subclass functional; here an instance of ``CustomModel`` that is also a Functional
@@ -111,6 +111,19 @@ class Model(Trainer, Layer):
         )
 
 
+def _functional_arguments(args, kwargs) -> bool:
+    """Whether a constructor call is ``Model(inputs, outputs)``: Keras's argument shapes (two positional, or
+    ``outputs=``/``inputs=`` keywords), with KerasTensor outputs, so a subclass's own arguments
+    (``VAE(784, 64, 32)``) never make it functional."""
+    if len(args) >= 2:
+        outputs = args[1]
+    elif "outputs" in kwargs and (len(args) == 1 or "inputs" in kwargs):
+        outputs = kwargs["outputs"]
+    else:
+        return False
+    return any(isinstance(t, KerasTensor) for t in flatten(outputs))
+
+
 def _functional_subclass(cls):
     """Make ``cls`` functional as Keras does: ``Model`` among its bases becomes ``Functional`` (so
     ``type(model) is cls``, with ``cls``'s own methods first and the functional graph's behind them)."""
@@ -180,6 +193,14 @@ class Functional(Model):
             if node.layer is not self and all(node.layer is not m for m in self._modules.values()):
                 self._track_layer(node.layer.name, node.layer)
         self.built = True
+
+    @property
+    def input(self):  # as Keras: the inputs as given (one KerasTensor, or their list/dict)
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        return self._outputs_struct
 
     @property
     def input_shape(self):
