@@ -15,6 +15,7 @@ pytest.importorskip("threadpoolctl")
 @pytest.fixture
 def tiny_chunks(monkeypatch):
     """Split every pass into many small chunks, so a small test model exercises the split paths."""
+    monkeypatch.setattr(cores, "ENABLED", True)
     monkeypatch.setattr(cores, "SPLIT_MIN", 1)
     monkeypatch.setattr(cores, "CHUNK_MIN", 64)
     before = ember._threads._STATE["n"]

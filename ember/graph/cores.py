@@ -7,8 +7,9 @@ nothing, it just does all the work. The chunk functions are numba loops compiled
 NumPy ufunc calls, which release the GIL, so helpers run them truly in parallel. Each element (each row) is
 computed by the same code as before, only by another thread: results are bit-identical.
 
-The helper count follows ``ember.set_num_threads`` (``n - 1`` helpers; none at 1 thread). ``EMBER_SPLIT=0``
-turns splitting off; ``EMBER_SPLIT_MIN`` is the smallest pass (elements) that is split.
+The helper count follows ``ember.set_num_threads`` (``n - 1`` helpers; none at 1 thread). Splitting is off
+unless ``EMBER_SPLIT=1``: on a quiet 2-core machine it measured slower at 2 threads (see docs/internals.md);
+``EMBER_SPLIT_MIN`` is the smallest pass (elements) that is split.
 
 >>> import numpy as np
 >>> from ember.graph import cores
@@ -23,7 +24,7 @@ import os
 import queue
 import threading
 
-ENABLED = os.environ.get("EMBER_SPLIT", "1") != "0"
+ENABLED = os.environ.get("EMBER_SPLIT", "0") == "1"  # opt-in until it measures faster (internals.md)
 SPLIT_MIN = int(os.environ.get("EMBER_SPLIT_MIN", 1 << 16))  # elements; below this one thread is faster
 CHUNK_MIN = 1 << 14  # elements per chunk (~10-30 us of work): the hand-off costs a few us
 
