@@ -67,7 +67,7 @@ def prepare(name: str, folder: str) -> dict:
     try:
         from ember.export.onnx import export as onnx_export
 
-        onnx_export(model, x, path=_path(folder, name, "onnx"), dynamic_batch=True)
+        onnx_export(model, (x,), _path(folder, name, "onnx"), input_names=["x"], dynamic_axes={"x": {0: "batch"}})
     except Exception as exc:  # noqa: BLE001 - reported, not hidden
         notes["onnxruntime"] = f"n/a: {type(exc).__name__}: {str(exc).splitlines()[0][:90]}"
     try:
