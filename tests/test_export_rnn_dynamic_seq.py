@@ -12,6 +12,8 @@ import sys
 
 import numpy as np
 import pytest
+from _rnn_rows import Outputs  # noqa: E402
+from _rnn_rows import rnn_arrays as _arrays
 
 import ember
 from ember import keras, nn
@@ -19,19 +21,6 @@ from ember.export import Dim
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZES = [(1, 1), (4, 3), (9, 2)]  # (steps, batch); the example is (5, 2)
-
-
-class Outputs(nn.Module):
-    """The layer's outputs as a flat tuple (y, h_n[, c_n]); initial states as extra inputs when given."""
-
-    def __init__(self, rnn):
-        super().__init__()
-        self.rnn = rnn
-
-    def forward(self, x, *states):
-        lstm = isinstance(self.rnn, nn.LSTM)
-        y, s = self.rnn(x, (tuple(states) if lstm else states[0]) if states else None)
-        return (y,) + (tuple(s) if lstm else (s,))
 
 
 # name, layer, batch_first, number of initial-state inputs
@@ -46,12 +35,6 @@ TORCH_ROWS = [
     ("rnn_relu_no_bias", lambda: nn.RNN(3, 4, nonlinearity="relu", bias=False), False, 0),
     ("rnn_tanh_bidirectional_2layer_h0", lambda: nn.RNN(3, 4, 2, bidirectional=True), False, 1),
 ]
-
-
-def _arrays(rnn, batch_first, n_states, steps, batch, rng):
-    x = rng.normal(size=(batch, steps, 3) if batch_first else (steps, batch, 3)).astype(np.float32)
-    rows = rnn.num_layers * (2 if rnn.bidirectional else 1)
-    return [x] + [rng.normal(size=(rows, batch, rnn.hidden_size)).astype(np.float32) for _ in range(n_states)]
 
 
 def _dims(batch_first, n_states):

@@ -14,19 +14,8 @@ from ember import nn
 pytest.importorskip("flatbuffers")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 
-
-class Outputs(nn.Module):
-    """The layer's outputs as a flat tuple (y, h_n[, c_n]); initial states as extra inputs when given."""
-
-    def __init__(self, rnn):
-        super().__init__()
-        self.rnn = rnn
-
-    def forward(self, x, *states):
-        lstm = isinstance(self.rnn, nn.LSTM)
-        y, s = self.rnn(x, (tuple(states) if lstm else states[0]) if states else None)
-        return (y,) + (tuple(s) if lstm else (s,))
-
+from _rnn_rows import Outputs, rnn_arrays  # noqa: E402
+from test_export_tflite import run_litert as _run  # noqa: E402
 
 # name, layer, batch_first, number of initial-state inputs
 ROWS = [
@@ -43,21 +32,7 @@ STEPS = 6
 
 
 def _arrays(rnn, batch_first, n_states, batch, rng):
-    x = rng.normal(size=(batch, STEPS, 3) if batch_first else (STEPS, batch, 3)).astype(np.float32)
-    rows = rnn.num_layers * (2 if rnn.bidirectional else 1)
-    return [x] + [rng.normal(size=(rows, batch, rnn.hidden_size)).astype(np.float32) for _ in range(n_states)]
-
-
-def _run(data, arrays):
-    interp = litert.Interpreter(model_content=data)
-    details = interp.get_input_details()
-    for d, a in zip(details, arrays):
-        interp.resize_tensor_input(d["index"], list(a.shape))
-    interp.allocate_tensors()
-    for d, a in zip(details, arrays):
-        interp.set_tensor(d["index"], a)
-    interp.invoke()
-    return [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
+    return rnn_arrays(rnn, batch_first, n_states, STEPS, batch, rng)
 
 
 @pytest.mark.parametrize("name, make, batch_first, n_states", ROWS, ids=[r[0] for r in ROWS])
