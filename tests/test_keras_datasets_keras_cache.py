@@ -6,7 +6,6 @@ import hashlib
 import io
 import os
 import pickle
-import tarfile
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 real = pytest.importorskip("keras")
 
 from ember import keras  # noqa: E402
-from tests.test_keras_get_file import _Server  # noqa: E402
+from tests.test_keras_get_file import _Server, _tar_gz  # noqa: E402
 
 RNG = np.random.default_rng(7)
 
@@ -28,16 +27,6 @@ def _batch(n, label_keys):
     for key, classes in label_keys.items():
         d[key.encode()] = [int(v) for v in RNG.integers(0, classes, n)]
     return pickle.dumps(d, protocol=3)  # Keras's own reader refuses protocol 2's _codecs.encode for bytes
-
-
-def _tarball(members):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def _sha(data):
@@ -66,7 +55,7 @@ CIFAR = {
 @pytest.mark.parametrize("name", sorted(CIFAR))
 def test_cifar_download_extract_and_parse_like_keras(name, tmp_path, monkeypatch):
     archive_name, dirname, members, kwargs = CIFAR[name]
-    archive = _tarball({m: _batch(n, keys) for m, (keys, n) in members.items()})
+    archive = _tar_gz({m: _batch(n, keys) for m, (keys, n) in members.items()})
     module = getattr(keras.datasets, name)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with _Server({archive_name: archive}) as server:
