@@ -41,6 +41,15 @@ LAYERS = [
     ("PixelShuffle", lambda: nn.PixelShuffle(2), [R(2, 8, 3, 3)], None),
     ("PixelUnshuffle", lambda: nn.PixelUnshuffle(2), [R(2, 2, 4, 4)], None),
     ("ChannelShuffle", lambda: nn.ChannelShuffle(2), [R(2, 4, 3, 3)], None),
+    ("ReflectionPad2d", lambda: nn.ReflectionPad2d((1, 2, 2, 1)), [R(2, 3, 4, 4)], None),
+    ("ReplicationPad1d", lambda: nn.ReplicationPad1d(2), [R(2, 3, 5)], None),
+    ("CircularPad2d", lambda: nn.CircularPad2d(1), [R(2, 3, 4, 4)], None),
+    ("ConstantPad3d", lambda: nn.ConstantPad3d(1, 0.5), [R(1, 2, 3, 3, 3)], None),
+    ("InstanceNorm1d", lambda: nn.InstanceNorm1d(3), [R(2, 3, 6)], None),
+    ("InstanceNorm2d-affine-running", lambda: nn.InstanceNorm2d(3, affine=True, track_running_stats=True),
+     [R(2, 3, 4, 4)], None),
+    ("AvgPool3d", lambda: nn.AvgPool3d(2, stride=1, padding=1, count_include_pad=False), [R(1, 2, 4, 4, 4)],
+     None),
 ]
 
 
