@@ -93,6 +93,17 @@ LAYERS = [
     ("GlobalMaxPooling2D", lambda: L.GlobalMaxPooling2D(), [R(2, 4, 4, 3)], None),
     ("MultiHeadAttention", _built(lambda: _SelfAttention(), 2, 4, 6), [R(2, 4, 6)], None),
     ("Bidirectional-SimpleRNN", _built(lambda: L.Bidirectional(L.SimpleRNN(3)), 2, 4, 3), [R(2, 4, 3)], None),
+    ("Conv3D", _built(lambda: L.Conv3D(2, 2, padding="same"), 2, 3, 4, 4, 2), [R(2, 3, 4, 4, 2)], None),
+    ("MaxPooling3D", lambda: L.MaxPooling3D(2), [R(2, 4, 4, 4, 3)], None),
+    ("AveragePooling3D-same", lambda: L.AveragePooling3D(2, padding="same"), [R(2, 3, 5, 4, 2)], None),
+    ("GlobalAveragePooling3D", lambda: L.GlobalAveragePooling3D(), [R(2, 3, 4, 4, 2)], None),
+    ("Attention-scale-causal", _built(lambda: _SelfAttend(L.Attention(use_scale=True)), 2, 4, 3), [R(2, 4, 3)],
+     None),
+    ("Attention-concat", _built(lambda: _SelfAttend(L.Attention(score_mode="concat")), 2, 4, 3), [R(2, 4, 3)],
+     None),
+    ("LSTM-stateful", _built(lambda: L.LSTM(3, stateful=True, return_sequences=True), 2, 4, 3), [R(2, 4, 3)],
+     None),
+    ("GRU-stateful", _built(lambda: L.GRU(3, stateful=True), 2, 4, 3), [R(2, 4, 3)], None),
     ("TimeDistributed-Dense", _built(lambda: L.TimeDistributed(L.Dense(3)), 2, 4, 5), [R(2, 4, 5)], None),
 ]
 
@@ -104,6 +115,15 @@ class _SelfAttention(L.Layer):
 
     def call(self, x):
         return self.mha(x, x)
+
+
+class _SelfAttend(L.Layer):  # query = value = key, with a causal mask where the layer is told so
+    def __init__(self, attention):
+        super().__init__()
+        self.attention = attention
+
+    def call(self, x):
+        return self.attention([x, x], use_causal_mask=self.attention.use_scale)
 
 
 # layers whose computation depends on training (the others run in train mode only: their eval row is the same)

@@ -107,12 +107,21 @@ class _RNN(Layer):
 
     # -- stateful RNNs (Keras 3: the last states become the next call's initial states) --------------------
     def _set_states(self, states):
-        object.__setattr__(self, "states", [s.detach() for s in states])
+        # Keras keeps the carried states in untracked variables and assigns them: written in place here too, so
+        # a compiled step reads and advances them as the eager step does (a rebinding would be frozen at trace)
+        if self.states is None or [s.shape for s in self.states] != [s.shape for s in states]:
+            object.__setattr__(self, "states", [s.detach().clone() for s in states])
+            return
+        with ember.no_grad():
+            for carried, new in zip(self.states, states):
+                carried.copy_(new)
 
     def reset_state(self):
         """Zero the carried states of a ``stateful=True`` layer (call between independent sequences)."""
         if self.states is not None:
-            self._set_states([ember.zeros_like(s) for s in self.states])
+            with ember.no_grad():
+                for carried in self.states:
+                    carried.zero_()
 
     reset_states = reset_state  # Keras's older name
 
@@ -128,7 +137,7 @@ class _RNN(Layer):
                 f"{type(self).__name__} {self.name!r} is stateful with batch size {self.states[0].shape[0]} but "
                 f"got a batch of {x.shape[0]}; feed batches of exactly that size (drop or pad the last one)"
             )
-        return self.states
+        return [s.clone() for s in self.states]  # a copy: the carried ones are overwritten after the call
 
     def _bias_init(self):
         return self.bias_initializer
