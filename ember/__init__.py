@@ -61,6 +61,9 @@ autograd.functional = autograd_functional  # torch.autograd.functional
 import sys as _sys
 _sys.modules[__name__ + ".autograd.functional"] = autograd_functional
 from .func import cond, vmap
+from . import sparse  # torch.sparse's names over dense storage (see its note)
+sparse.install(Tensor)
+from .sparse import sparse_coo_tensor, spmm
 from . import serialization
 from . import amp, backends, cpu, cuda, accelerator  # device namespaces and mixed precision (torch's names)
 from .amp import autocast, get_autocast_dtype, is_autocast_enabled
