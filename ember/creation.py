@@ -129,6 +129,19 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     return Tensor._wrap(ndarray)
 
 
+def _size_kw(size, kw, fn):
+    """torch's ``zeros(size=(2, 3))`` spelling: ``size`` as a keyword instead of positional sizes."""
+    if not kw:
+        return size
+    if set(kw) != {"size"}:
+        bad = sorted(set(kw) - {"size"})[0]
+        raise mark(with_user_line(TypeError(f"{fn}() got an unexpected keyword argument {bad!r}"), 3))
+    if size:
+        raise mark(with_user_line(TypeError(
+            f"{fn}() got sizes {tuple(size)} positionally and size={kw['size']!r}; give one of them"), 3))
+    return (kw["size"],)
+
+
 def _size(size):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
@@ -153,16 +166,16 @@ def _filled(fill, size, dtype, device, requires_grad, default=None):
     return _finish(arr, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
-    return _filled(0, size, dtype, device, requires_grad)
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, **kw):
+    return _filled(0, _size_kw(size, kw, "zeros"), dtype, device, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _filled(1, size, dtype, device, requires_grad)
+def ones(*size, dtype=None, device=None, requires_grad=False, **kw):
+    return _filled(1, _size_kw(size, kw, "ones"), dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _filled(None, size, dtype, device, requires_grad)
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None, **kw):
+    return _filled(None, _size_kw(size, kw, "empty"), dtype, device, requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
@@ -243,12 +256,12 @@ def _random(kind, size, dtype, device, requires_grad, generator, **params):
     return t
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    return _random("uniform", size, dtype, device, requires_grad, generator, low=0.0, high=1.0)
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
+    return _random("uniform", _size_kw(size, kw, "rand"), dtype, device, requires_grad, generator, low=0.0, high=1.0)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    return _random("normal", size, dtype, device, requires_grad, generator, mean=0.0, std=1.0)
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
+    return _random("normal", _size_kw(size, kw, "randn"), dtype, device, requires_grad, generator, mean=0.0, std=1.0)
 
 
 def rand_like(input, *, dtype=None, device=None):

@@ -65,3 +65,10 @@ def test_bad_coo_input_is_named(indices, values, match):
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match=match):
             ember.sparse_coo_tensor(indices, values, (2, 2))
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn"])
+def test_size_as_a_keyword_like_torch(name):  # gat's torch.empty(size=(...)): both spellings, one shape
+    assert tuple(getattr(ember, name)(size=(2, 3)).shape) == tuple(getattr(torch, name)(size=(2, 3)).shape)
+    with pytest.raises(TypeError, match="positionally and size="):
+        getattr(ember, name)(2, size=(2, 3))
