@@ -108,3 +108,18 @@ def test_transformer_lm():
                  "--sample-length", "20", "--compile")
     first, *_, last = losses(out, r"train loss ([\d.]+)")
     assert last < first and "validation loss" in out
+
+
+def test_keras_convnet_with_callbacks(tmp_path):
+    out, _ = run("keras_convnet.py", "--epochs", "2", "--max-samples", "512", "--out", str(tmp_path), cwd=tmp_path)
+    rows = open(tmp_path / "training_log.csv").read().strip().splitlines()
+    assert rows[0].split(",") == ["epoch", "accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"]
+    assert len(rows) == 3  # one row per epoch (CSVLogger)
+    test_acc = losses(out, r"Test accuracy: ([0-9.]+)")[0]
+    val_losses = [float(r.split(",")[-1]) for r in rows[1:]]
+    reloaded_acc = losses(out, r"Reloaded .*test accuracy ([0-9.]+)")[0]
+    if val_losses[-1] == min(val_losses):  # the checkpoint holds the best epoch: here the last, the model's own
+        assert reloaded_acc == test_acc
+    assert reloaded_acc > 0.3
+    assert test_acc > 0.3  # 2 epochs of 4 steps from scratch: well above chance (0.1)
+    assert (tmp_path / "best.keras").exists()
