@@ -95,7 +95,7 @@ def shots(tmp_path_factory):
 def _visible(page, text):
     """The first visible element showing ``text`` (Playwright's text selectors reach into shadow DOM)."""
     loc = page.get_by_text(text, exact=True).filter(visible=True).first
-    loc.wait_for(timeout=30_000)
+    loc.wait_for(timeout=90_000)
     return loc
 
 
@@ -124,9 +124,9 @@ def test_page_shows_runs_and_tags(page, server, shots, tab, runs, tags):
 def test_graphs_page_draws_module_scopes(page, server, shots):
     page.goto(f"{server}/#graphs&run=ember_writer")
     seq = page.locator("svg text", has_text="Sequential").filter(visible=True).first
-    seq.wait_for(timeout=30_000)
+    seq.wait_for(timeout=90_000)
     seq.dblclick(force=True)  # open the Sequential namespace: its modules appear as boxes
     for name in ["Linear[0]", "ReLU[1]", "Linear[2]"]:
-        page.locator("svg text", has_text=name).filter(visible=True).first.wait_for(timeout=30_000)
+        page.locator("svg text", has_text=name).filter(visible=True).first.wait_for(timeout=90_000)
     page.wait_for_timeout(500)
     page.screenshot(path=os.path.join(shots, "graphs.png"))
