@@ -28,7 +28,8 @@ import math
 import operator
 import re
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .node import BINARY_MAGIC, UNARY_MAGIC, Argument, Node, Target, map_arg
 
@@ -164,7 +165,7 @@ class _CodeGen:
         expr = self.root
         for part in target.split("."):
             expr = f"{expr}.{part}" if part.isidentifier() and not keyword.iskeyword(part) \
-                else f"getattr({expr}, {part!r})"
+                else f'getattr({expr}, "{part}")'
         return expr
 
     def expr(self, n: Node) -> str:

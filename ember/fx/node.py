@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import builtins
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Target = Any  # a callable (call_function) or a str (the others)
 Argument = Any  # a Node, a literal, or a tuple/list/dict/slice of them
