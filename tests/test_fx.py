@@ -118,6 +118,17 @@ def default_arg(lib):
     return f
 
 
+def sequential_root(lib):
+    nn = lib.nn
+    return nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+
+
+def star_args(lib):
+    def f(x, *args, **kwargs):
+        return lib.clamp(x, min=-0.5, max=0.5) @ x.t()
+    return f
+
+
 ROWS = {  # name -> (program, input shapes)
     "mlp": (mlp, [(2, 4)]),
     "cnn_conv_pool_relu": (cnn, [(2, 1, 4, 4)]),
@@ -127,6 +138,8 @@ ROWS = {  # name -> (program, input shapes)
     "nested user module, ModuleList, Sequential": (nested_user_module, [(2, 3)]),
     "kwargs, chunk unpacking, dict output": (kwargs_and_unpack, [(2, 4), (2, 2)]),
     "default argument": (default_arg, [(2, 3)]),
+    "Sequential as the root (input is renamed)": (sequential_root, [(2, 3)]),
+    "*args/**kwargs, keyword-only call, matmul": (star_args, [(2, 3)]),
 }
 
 

@@ -122,6 +122,11 @@ def _patch_functions(patcher: _Patcher, extra_globals: list[dict]) -> None:
             patcher.set_item(g, name, _recorder(g[name]))
 
 
+def tracing() -> bool:
+    """Whether public ember functions currently record calls on proxies (inside a trace on this thread)."""
+    return getattr(_ACTIVE, "depth", 0) > 0
+
+
 class _proxy_functions:
     """Context: public ember functions record nodes when called with proxies (re-entrant; one patch at a time)."""
 
@@ -289,8 +294,9 @@ class Tracer(TracerBase):
                                  f"of {getattr(fn, '__qualname__', fn)} ({[p.name for p in params]})"))
         args = []
         for p in params:
-            if p.kind is p.VAR_KEYWORD:
-                continue  # **kwargs of the traced function stay empty
+            if p.kind is p.VAR_KEYWORD:  # **kwargs: an input of the generated forward, empty while tracing
+                self.create_proxy("placeholder", "**" + p.name, (), {})
+                continue
             if p.kind is p.VAR_POSITIONAL:
                 self.create_proxy("placeholder", "*" + p.name, (), {})
                 continue

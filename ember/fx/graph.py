@@ -66,7 +66,7 @@ def _snake_case(s: str) -> str:
 def _target_name(target: Target) -> str:
     if isinstance(target, str):
         name = target[2:-2] if target.startswith("__") and target.endswith("__") else target
-        return _snake_case(name.lstrip("*"))
+        return _snake_case(name)
     return _snake_case(getattr(target, "__name__", type(target).__name__))
 
 
@@ -341,6 +341,14 @@ class Graph:
                 return (rv, node) if return_output_node else rv
             val_map[node] = self.node_copy(node, lambda n: val_map[n])
         return None
+
+    def __deepcopy__(self, memo) -> Graph:
+        g = Graph(tracer_cls=self._tracer_cls)
+        copied = g.graph_copy(self, {}, return_output_node=True)
+        if copied is not None:
+            rv, out = copied
+            g.output(rv, out.type).meta = dict(out.meta)
+        return g
 
     def eliminate_dead_code(self) -> bool:
         """Erase nodes whose result nobody reads (keeping placeholders, output and side effects); True if any."""

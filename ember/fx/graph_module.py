@@ -17,6 +17,7 @@ def forward(self, x):
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import linecache
 
@@ -163,6 +164,15 @@ class GraphModule(Module):
             return False
         del mod._modules[field]
         return True
+
+    def __deepcopy__(self, memo):
+        res = GraphModule.__new__(GraphModule)
+        memo[id(self)] = res
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_graph", "_code")}
+        res.__dict__.update(copy.deepcopy(state, memo))
+        type(res).__name__ = type(res).__qualname__ = type(self).__name__
+        res.graph = copy.deepcopy(self._graph, memo)
+        return res
 
     def __str__(self) -> str:
         return super().__str__() + "\n" + self._code

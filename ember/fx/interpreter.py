@@ -62,6 +62,8 @@ class Interpreter:
         return getattr(self, n.op)(n.target, args, kwargs)
 
     def placeholder(self, target: str, args: tuple, kwargs: dict) -> Any:
+        if target.startswith("**"):
+            return {}
         if target.startswith("*"):
             return list(self.args_iter)
         try:

@@ -72,7 +72,7 @@ class TracerBase:
         raise mark(with_user_line(TraceError(
             f"symbolically traced variables cannot be used as inputs to control flow (the value of "
             f"{obj.node.name!r} is unknown while tracing); make it a concrete_args entry, move the branch into a "
-            "function registered with ember.fx.wrap, or use ember.where"), 3))
+            "function registered with ember.fx.wrap, or use ember.where" + _outside_trace_hint()), 3))
 
     def iter(self, obj: Proxy):
         """Called by ``iter(proxy)``; only unpacking ``a, b = proxy`` can be traced (as getitem nodes)."""
@@ -89,6 +89,16 @@ class TracerBase:
     def keys(self, obj: Proxy):
         """Called by ``**proxy``; returns an attribute proxy for ``keys``."""
         return Attribute(obj, "keys")()
+
+
+def _outside_trace_hint() -> str:
+    from ._symbolic_trace import tracing
+
+    if tracing():
+        return ""
+    return ("\n(no trace is running: ember functions and nn layers record calls on proxies only inside "
+            "symbolic_trace or a GraphModule called on proxies; outside them use Proxy operators and methods, e.g. "
+            "y.tanh(), or graph.call_function(ember.cat, ...))")
 
 
 class GraphAppendingTracer(TracerBase):
