@@ -316,6 +316,22 @@ def test_wrap_records_one_call_and_inlining_it_back():  # fx/primitive_library.p
     assert gm(x).tolist() == [3.0, 5.0]
 
 
+def test_concrete_args_specialise_a_branch_and_resnet18_traces():
+    def f(x, flag):
+        return x + 1 if flag else x - 1
+    gm = fx.symbolic_trace(f, concrete_args={"flag": True})
+    x = ember.tensor([1.0])
+    assert gm(x).tolist() == [2.0] and [n.target for n in gm.graph.nodes][2] is operator.add
+    from ember.vision.models import resnet18
+    net = resnet18(num_classes=4).eval()
+    traced = fx.symbolic_trace(net)
+    leaves = {name for name, m in net.named_modules()
+              if name and type(m).__module__.startswith("ember.nn") and not isinstance(m, ember.nn.Sequential)}
+    assert {n.target for n in traced.graph.nodes if n.op == "call_module"} == leaves  # every layer, each a node
+    x = ember.tensor(_inputs([(1, 3, 32, 32)])[0])
+    np.testing.assert_allclose(traced(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------- graph editing API
 
 
