@@ -197,6 +197,23 @@ def test_nodes_and_code_match_torch_fx(name):
     assert type(ours).__name__ == type(ref).__name__
 
 
+@pytest.mark.parametrize("name", ["cnn_conv_pool_relu", "nested user module, ModuleList, Sequential"])
+def test_shape_prop_records_torchs_shapes_and_dtypes(name):
+    from torch.fx.passes.shape_prop import ShapeProp as TorchShapeProp
+
+    from ember.fx.passes.shape_prop import ShapeProp
+    program, shapes = ROWS[name]
+    ours, ref = fx.symbolic_trace(program(ember)), torch.fx.symbolic_trace(program(torch))
+    xs = _inputs(shapes)
+    ShapeProp(ours).propagate(*[ember.tensor(a) for a in xs])
+    TorchShapeProp(ref).propagate(*[torch.tensor(a) for a in xs])
+
+    def table(gm):
+        return [(n.name, tuple(n.meta["tensor_meta"].shape), str(n.meta["tensor_meta"].dtype).split(".")[-1],
+                 n.meta["tensor_meta"].requires_grad) for n in gm.graph.nodes if "tensor_meta" in n.meta]
+    assert table(ours) == table(ref) and len(table(ours)) > 3
+
+
 # ---------------------------------------------------------------- the pytorch/examples fx flows
 
 _INVERSES = {ember.sin: ember.arcsin, ember.cos: ember.arccos, ember.tan: ember.arctan, ember.exp: ember.log}

@@ -11,7 +11,7 @@ method names (``"add"``) and submodule paths, as in torch.fx. See ``docs/fx.md``
 >>> [(n.op, n.target) for n in gm.graph.nodes][1:3] == [("call_function", ember.tan), ("call_method", "exp")]
 True
 """
-from . import graph, graph_module, node, proxy, subgraph_rewriter  # noqa: F401  (torch.fx.node, torch.fx.proxy ...)
+from . import graph, graph_module, node, passes, proxy, subgraph_rewriter  # noqa: F401  (torch.fx.node ...)
 from ._symbolic_trace import Tracer, symbolic_trace, wrap
 from .graph import Graph
 from .graph_module import GraphModule

@@ -24,6 +24,7 @@ def forward(self, x):
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
 import sys
@@ -117,9 +118,10 @@ def _patch_functions(patcher: _Patcher, extra_globals: list[dict]) -> None:
         for name, v in list(g.items()):
             if id(v) in originals and originals[id(v)] is v:
                 patcher.set_item(g, name, _recorder(v))
-    for g, name in _WRAPPED:
-        if name in g and not hasattr(g[name], "__fx_original__"):
-            patcher.set_item(g, name, _recorder(g[name]))
+    for g, name in _WRAPPED:  # a wrapped builtin (`wrap("len")`) is shadowed by a global for the trace
+        fn = _global_or_builtin(g, name)
+        if fn is not None and not hasattr(fn, "__fx_original__"):
+            patcher.set_item(g, name, _recorder(fn))
 
 
 def tracing() -> bool:
@@ -169,12 +171,17 @@ def wrap(fn_or_name):
         raise mark(with_user_line(NotImplementedError(
             "ember.fx.wrap must be called at the top level of a module (it patches that module's global name)")))
     name = fn_or_name if isinstance(fn_or_name, str) else fn_or_name.__name__
-    if name not in frame.f_globals and name not in vars(frame.f_globals.get("__builtins__", {})
-                                                        if isinstance(frame.f_globals.get("__builtins__"),
-                                                                      types.ModuleType) else {}):
+    if _global_or_builtin(frame.f_globals, name) is None:
         raise mark(NameError(f"ember.fx.wrap: no global named {name!r} in {frame.f_globals.get('__name__')}"))
     _WRAPPED.append((frame.f_globals, name))
     return fn_or_name
+
+
+def _global_or_builtin(g: dict, name: str):
+    if name in g:
+        return g[name]
+    b = g.get("__builtins__", builtins)
+    return (vars(b) if isinstance(b, types.ModuleType) else b).get(name)
 
 
 class Tracer(TracerBase):
