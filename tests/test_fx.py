@@ -380,6 +380,18 @@ def test_users_and_linked_list_stay_consistent_through_edits():
     assert gm(ember.tensor([0.5])).tolist() == pytest.approx([2 * np.sin(0.5)])
 
 
+def test_delete_all_unused_submodules_keeps_what_the_graph_calls():
+    gm = fx.symbolic_trace(nested_user_module(ember))
+    head = next(n for n in gm.graph.nodes if n.target == "head.0")
+    head.replace_all_uses_with(head.args[0])
+    gm.graph.erase_node(head)
+    gm.delete_all_unused_submodules()
+    gm.recompile()
+    names = {name for name, _ in gm.named_modules()}
+    assert "head.0" not in names and {"head.1", "blocks.0.fc", "blocks.1.fc"} <= names
+    assert gm(ember.ones(2, 3)).shape == (2, 3)
+
+
 def test_print_tabular_lists_every_node(capsys):
     g, *_ = _small_graph()
     g.print_tabular()

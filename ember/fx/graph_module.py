@@ -165,6 +165,20 @@ class GraphModule(Module):
         del mod._modules[field]
         return True
 
+    def delete_all_unused_submodules(self) -> None:
+        """Remove the submodules no ``call_module`` / ``get_attr`` node of the graph reaches."""
+        used = set()
+        for n in self._graph.nodes:
+            if n.op in ("call_module", "get_attr"):
+                parts = n.target.split(".")
+                used.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+                if n.op == "call_module":  # a called module keeps everything inside it
+                    used.update(f"{n.target}.{name}" for name, _ in self.get_submodule(n.target).named_modules()
+                                if name)
+        for name, _ in reversed(list(self.named_modules())):
+            if name and name not in used:
+                self.delete_submodule(name)
+
     def __deepcopy__(self, memo):
         res = GraphModule.__new__(GraphModule)
         memo[id(self)] = res
