@@ -78,7 +78,7 @@ def __getattr__(name):
 
         return getattr(_compile, name)
     if name in ("keras", "vision", "graph", "viz", "onnx", "distributions", "export", "jit", "serve",
-                "quantization"):
+                "quantization", "fx", "testing"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

@@ -60,7 +60,7 @@ LAYER_OF = {
     "ember.export": "top", "ember.serve": "top", "ember.distributed": "top",
     "ember.nn.parallel": "top", "ember.utils.tensorboard": "top", "ember.profiler": "top",
     "ember._profiler_table": "top", "ember.viz": "top", "ember.onnx": "top", "ember.jit": "top",
-    "ember.quantization": "top",
+    "ember.quantization": "top", "ember.fx": "top",
 }
 
 # deliberate imports against the order: (importing file, imported module) -> reason. Keep it short and exact.

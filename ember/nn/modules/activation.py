@@ -37,8 +37,12 @@ def _simple(name, fn, doc, params=(), defaults=(), inplace=False):
         for k, v in values.items():
             setattr(self, k, v)
 
+    fn_name = fn.__name__ if getattr(F, fn.__name__, None) is fn else None
+
     def forward(self, input):
-        return fn(input, *[getattr(self, k) for k in names])
+        # F's function is looked up per call so ember.fx's tracer, which swaps F's public functions, records it
+        f = getattr(F, fn_name) if fn_name else fn
+        return f(input, *[getattr(self, k) for k in names])
 
     def extra_repr(self):
         parts = [f"{k}={getattr(self, k)!r}" if isinstance(getattr(self, k),
