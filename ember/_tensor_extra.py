@@ -195,6 +195,9 @@ _METHODS = {
     "is_meta": property(lambda self: False), "is_sparse": property(lambda self: False),
     "is_quantized": property(lambda self: False),
 }
+for _name in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift"):
+    _METHODS[_name] = (lambda name: lambda self, other: getattr(_fx(), name)(self, other))(_name)
+_METHODS["bitwise_not"] = _unary("bitwise_not")
 for _name in ("asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh"):
     _METHODS[_name] = _METHODS["arc" + _name[1:] if _name[0] == "a" else _name] = _unary(_name)
     _METHODS[_name + "_"] = _inplace_unary(_name)

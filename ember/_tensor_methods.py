@@ -87,15 +87,26 @@ class TensorMethods(TensorMathMethods):
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
-    def _logical_or_bitwise(self, op, other):
-        if self._data.dtype.kind != "b" or (other is not None and not isinstance(other, bool) and
-                                            getattr(other, "dtype", None) is not None and other.dtype.name != "bool"):
-            from .errors import mark, with_user_line
+    def __lshift__(self, other):
+        return M.binary("bitwise_left_shift", self, other)
 
-            raise mark(with_user_line(TypeError(
-                f"{op.replace('logical_', '')}: only bool tensors support &, |, ^ and ~ in Ember (got "
-                f"{self.dtype.name}); compare first, e.g. (x > 0) & (y > 0)"), 3))
-        return M.logical_not(self) if other is None else M.binary(op, self, other)
+    def __rshift__(self, other):
+        return M.binary("bitwise_right_shift", self, other)
+
+    def __rlshift__(self, other):
+        return M.binary("bitwise_left_shift", other, self)
+
+    def __rrshift__(self, other):
+        return M.binary("bitwise_right_shift", other, self)
+
+    def _logical_or_bitwise(self, op, other):
+        # bool tensors: logical ops (the same bits); integers: bitwise ops; floats: refused by the bitwise rule
+        other_bool = other is None or isinstance(other, bool) or getattr(other, "dtype", None) is not None and \
+            other.dtype.name == "bool"
+        if self._data.dtype.kind == "b" and other_bool:
+            return M.logical_not(self) if other is None else M.binary(op, self, other)
+        bitwise = op.replace("logical_", "bitwise_")
+        return apply(bitwise, self) if other is None else M.binary(bitwise, self, other)
 
     # comparisons return bool tensors
     def __eq__(self, other):

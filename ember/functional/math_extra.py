@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import mark, with_user_line
+from ..ops import apply
 from ..tensor import Tensor
 from .math import _float_input, _unary, binary
 
@@ -201,3 +202,57 @@ def select(input, dim, index):
             f"select: index {index} is out of range for dimension {dim} of size {size}; use an index in "
             f"[{-size}, {size - 1}]"), 2))
     return input[(slice(None),) * (dim % nd) + (index,)]
+
+
+def bitwise_and(input, other):
+    """Bitwise AND of integer (or bool) tensors; a Python int broadcasts.
+
+    >>> ember.bitwise_and(ember.tensor([12, -1, 5]), 6)
+    tensor([4, 6, 4])
+    """
+    return binary("bitwise_and", input, other)
+
+
+def bitwise_or(input, other):
+    """Bitwise OR of integer (or bool) tensors.
+
+    >>> ember.bitwise_or(ember.tensor([12, 1]), ember.tensor([3, 2]))
+    tensor([15,  3])
+    """
+    return binary("bitwise_or", input, other)
+
+
+def bitwise_xor(input, other):
+    """Bitwise XOR of integer (or bool) tensors.
+
+    >>> ember.bitwise_xor(ember.tensor([12, 1]), ember.tensor([10, 1]))
+    tensor([6, 0])
+    """
+    return binary("bitwise_xor", input, other)
+
+
+def bitwise_not(input):
+    """Bitwise NOT (two's complement: ``~x == -x - 1``); logical NOT on bool tensors.
+
+    >>> ember.bitwise_not(ember.tensor([0, 5, -3]))
+    tensor([-1, -6,  2])
+    """
+    return apply("bitwise_not", input)
+
+
+def bitwise_left_shift(input, other):
+    """``input << other`` elementwise on integer tensors.
+
+    >>> ember.bitwise_left_shift(ember.tensor([1, 3]), 2)
+    tensor([ 4, 12])
+    """
+    return binary("bitwise_left_shift", input, other)
+
+
+def bitwise_right_shift(input, other):
+    """``input >> other`` elementwise on integer tensors (arithmetic: the sign is kept).
+
+    >>> ember.bitwise_right_shift(ember.tensor([16, -16]), 2)
+    tensor([ 4, -4])
+    """
+    return binary("bitwise_right_shift", input, other)

@@ -7,3 +7,4 @@ from . import conv, rnn  # noqa: F401,E402  (im2col/col2im, max-pool select/scat
 from . import layers  # noqa: F401,E402  (layer ops: conv, pools, norms, embedding, RNNs, attention)
 from . import checks, optim  # noqa: F401,E402  (assert_all value checks; adam_step)
 from . import math_extra, decomp  # noqa: F401,E402  (inverse trig/hyperbolic; linalg matrix functions)
+from . import bitwise  # noqa: F401,E402  (bitwise_and/or/xor/not and shifts on integer tensors)
