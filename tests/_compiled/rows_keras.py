@@ -109,6 +109,7 @@ class _SelfAttention(L.Layer):
 
 # layers whose computation depends on training (the others run in train mode only: their eval row is the same)
 MODAL = {"BatchNormalization", "Dropout", "Dropout-seed", "Dropout-noise_shape", "SpatialDropout1D",
-         "SpatialDropout2D-seed", "GaussianNoise", "GaussianDropout-seed", "RandomFlip", "RandomFlip-seed", "MultiHeadAttention"}
+         "SpatialDropout2D-seed", "GaussianNoise", "GaussianDropout-seed", "RandomFlip", "RandomFlip-seed",
+         "MultiHeadAttention"}
 ROWS = [Row(f"keras-{name}-{_mode(t)}", (lambda c=c, m=m, call=call, t=t: _layer_program(c, m, call, t)))
         for name, c, m, call in LAYERS for t in ((True, False) if name in MODAL else (True,))]

@@ -1,7 +1,7 @@
 """``keras.applications``: ResNet50, ResNet50V2, MobileNetV2, VGG16, VGG19 and EfficientNetB0-B7 with Keras 3's
-architecture, layer names and parameter counts (``weights=None``: freshly initialised; ``include_top``, ``input_shape``, ``classes``,
-``pooling``, ``classifier_activation`` as in Keras). Weights from a Keras model of the same build carry over
-with ``set_weights(keras_model.get_weights())``."""
+architecture, layer names and parameter counts (``weights=None``: freshly initialised; ``include_top``,
+``input_shape``, ``classes``, ``pooling``, ``classifier_activation`` as in Keras). Weights from a Keras model of the
+same build carry over with ``set_weights(keras_model.get_weights())``."""
 
 from . import efficientnet, mobilenet_v2, resnet, resnet_v2, vgg16  # noqa: F401
 from ._common import imagenet_utils  # noqa: F401
