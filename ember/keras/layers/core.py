@@ -156,6 +156,15 @@ class Dense(Layer):
         }
 
 
+class Identity(Layer):
+    """Return the input unchanged (a placeholder layer, as Keras's ``Identity``)."""
+
+    supports_masking = True
+
+    def call(self, inputs):
+        return inputs
+
+
 class Activation(Layer):
     supports_masking = True
 
