@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import ember
+from ember.errors import user_errors
 from ember.tensor import Tensor
 
 _FLOATX = "float32"
@@ -38,6 +39,7 @@ def image_data_format() -> str:
     return "channels_last"
 
 
+@user_errors
 def set_image_data_format(data_format: str) -> None:
     """Only ``'channels_last'`` (Ember's layers are channels-last); anything else raises."""
     if data_format != "channels_last":

@@ -10,6 +10,8 @@ applies them to the variable after each update, as Keras does. Norms are taken a
 
 from __future__ import annotations
 
+from ember.errors import user_errors
+
 from . import backend as K
 
 
@@ -90,6 +92,7 @@ _ALIASES = {"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "non_neg": NonNeg, 
 max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm  # Keras's lower-case names
 
 
+@user_errors
 def get(identifier):
     """A constraint from ``None``, an instance or callable, a name (``'max_norm'``, ``'NonNeg'``) or a config."""
     if identifier is None or callable(identifier):

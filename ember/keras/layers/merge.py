@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from ember import functional as F
+from ember.errors import user_errors
 
 from .base import Layer
 
@@ -111,6 +112,7 @@ class Dot(Layer):
     [[4.0], [4.0]]
     """
 
+    @user_errors
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(axes, int) and not (isinstance(axes, (list, tuple)) and len(axes) == 2
@@ -118,6 +120,7 @@ class Dot(Layer):
             raise ValueError(f"Dot: axes must be an int or a pair of ints, got {axes!r}")
         self.axes, self.normalize = axes, normalize
 
+    @user_errors
     def call(self, inputs):
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ValueError(f"Dot {self.name!r} expects exactly 2 inputs, got {type(inputs).__name__}")

@@ -16,6 +16,7 @@ import numpy as np
 
 import ember
 from ember import functional as F
+from ember.errors import user_errors
 from ember.nn import functional as NF
 
 from .. import backend as K
@@ -72,6 +73,7 @@ class Normalization(Layer):
             self.mean, self.variance = (ember.tensor(_align(v, keep, self._broadcast)) for v in self._given)
         self.built = True
 
+    @user_errors
     def adapt(self, data, batch_size=None, steps=None):
         """Set the mean and variance from ``data`` (reduced over every axis but ``axis``)."""
         if self._given is not None:

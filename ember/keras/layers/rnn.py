@@ -26,6 +26,7 @@ import numpy as np
 
 import ember
 from ember import functional as F
+from ember.errors import user_errors
 from ember.nn.functional.linear import linear
 from ember.nn.modules.rnn import batch_zeros, gru_step, rnn_step
 from ember.ops import apply, composite
@@ -516,6 +517,7 @@ class Bidirectional(Layer):
         self.stateful = layer.stateful
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
 
+    @user_errors
     def call(self, inputs, initial_state=None, training=None, mask=None):
         fwd_state = bwd_state = None
         if initial_state is not None:
