@@ -110,6 +110,25 @@ def randint(shape, minval, maxval, dtype="int32", seed=None):
     return F.clamp(F.floor(u), max=float(maxval - 1)).to(ember.dtypes.from_np(np.dtype(dtype)))
 
 
+def categorical(logits, num_samples, dtype="int32", seed=None):
+    """``num_samples`` class ids per row of ``logits`` ``(batch, classes)`` (unnormalised log-probabilities),
+    drawn by the Gumbel-max rule: ``argmax(logits + Gumbel noise)``; returns ``(batch, num_samples)``.
+
+    >>> from ember import keras
+    >>> keras.random.categorical([[0.0, 50.0], [50.0, 0.0]], 3, seed=1).tolist()
+    [[1, 1, 1], [0, 0, 0]]
+    """
+    logits = K.convert(logits)
+    if logits.ndim != 2:
+        raise ValueError(f"keras.random.categorical: logits must be (batch, classes), got shape "
+                         f"{tuple(logits.shape)}; for one distribution pass logits[None]")
+    batch, classes = logits.shape
+    u = uniform((batch, int(num_samples), classes), dtype=logits.dtype.name, seed=seed)
+    gumbel = -(-(u.clamp(min=float(np.finfo(np.float32).tiny))).log()).log()
+    picked = (logits.unsqueeze(1) + gumbel).argmax(-1)
+    return picked.to(ember.dtypes.from_np(np.dtype(dtype)))
+
+
 def shuffle(x, axis=0, seed=None):
     """``x`` with its entries along ``axis`` in a random order."""
     x = K.convert(x)
@@ -135,4 +154,4 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     return x * (keep.to(x.dtype) * (1.0 / (1.0 - rate)))
 
 
-__all__ = ["SeedGenerator", "uniform", "normal", "randint", "shuffle", "dropout"]
+__all__ = ["SeedGenerator", "uniform", "normal", "randint", "categorical", "shuffle", "dropout"]
