@@ -89,3 +89,14 @@ def test_categorical_draws_follow_the_softmax_of_the_logits():
     np.testing.assert_array_equal(compiled, eager)  # compiled draws fresh numbers, as eager does
     with pytest.raises(ValueError, match="batch, classes"):
         keras.random.categorical(np.zeros(3, "float32"), 2)
+
+
+def test_truncated_normal_stays_within_two_stddev_with_the_truncated_spread():
+    import math
+
+    x = keras.random.truncated_normal((200000,), mean=1.0, stddev=0.5, seed=2).numpy()
+    assert x.dtype == np.float32 and x.min() >= 0.0 and x.max() <= 2.0
+    pdf2, mass = math.exp(-2.0) / math.sqrt(2 * math.pi), math.erf(2 / math.sqrt(2))
+    truncated_std = 0.5 * math.sqrt(1 - 4 * pdf2 / mass)  # the std of N(0, 1) cut at +-2, scaled
+    assert abs(x.mean() - 1.0) < 0.005 and abs(x.std() - truncated_std) < 0.005
+    np.testing.assert_array_equal(*[keras.random.truncated_normal((6,), seed=4).numpy() for _ in range(2)])
