@@ -46,6 +46,11 @@ LAYERS = [
     (lambda lib: lib.layers.TimeDistributed(lib.layers.Conv2D(2, 3)), (2, 3, 6, 6, 1)),
     (lambda lib: lib.layers.Masking(0.5), (2, 4, 3)),
     (lambda lib: lib.layers.SpatialDropout2D(0.5), (2, 4, 4, 3)),  # inference: identity
+    (lambda lib: lib.layers.UnitNormalization(), (2, 5)),
+    (lambda lib: lib.layers.UnitNormalization(axis=[1, 2]), (2, 3, 4)),
+    (lambda lib: lib.layers.Identity(), (2, 3)),
+    (lambda lib: lib.layers.GlobalAvgPool2D(), (2, 3, 4, 2)),  # Keras's short names for the same classes
+    (lambda lib: lib.layers.Convolution2D(2, 3), (2, 5, 5, 1)),
 ]
 
 
@@ -95,6 +100,23 @@ def test_embedding_mask_propagates_like_keras(rnn):
     expected = real.ops.convert_to_numpy(theirs(ids))
     got = ours(ids).detach().numpy()
     np.testing.assert_allclose(got, expected, atol=2e-5, rtol=1e-4)
+
+
+# Dot: (axes, shape of a, shape of b, normalize)
+DOTS = [(1, (2, 4), (2, 4), False), (-1, (2, 3, 4), (2, 5, 4), False), ((1, 1), (2, 3, 4), (2, 3, 5), True),
+        ((2, 1), (2, 3, 4), (2, 4), False), ((1, 2), (2, 4, 3), (2, 5, 4), True)]
+
+
+@pytest.mark.parametrize("axes, sa, sb, normalize", DOTS, ids=[str(i) for i in range(len(DOTS))])
+def test_dot_matches_keras_batch_dot(axes, sa, sb, normalize):
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=sa).astype("float32"), rng.normal(size=sb).astype("float32")
+    expected = real.ops.convert_to_numpy(real.layers.Dot(axes, normalize=normalize)([a, b]))
+    got = keras.layers.Dot(axes, normalize=normalize)([a, b]).detach().numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-5)
+    x, y = keras.Input(sa[1:]), keras.Input(sb[1:])
+    assert keras.Model([x, y], keras.layers.dot([x, y], axes=axes, normalize=normalize)).output_shape == (
+        None, *expected.shape[1:])
 
 
 def test_functional_merge_forms_match_layers():

@@ -71,3 +71,32 @@ def test_keras_optimizer_is_an_ember_optim_optimizer():
     assert ember.compile.stats(compiled)["cache_hits"] == 3
     for a, b in zip(list(model_c.parameters()) + opt_c.variables, list(model_e.parameters()) + opt_e.variables):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_categorical_draws_follow_the_softmax_of_the_logits():
+    probs = np.array([[0.2, 0.5, 0.3], [0.7, 0.1, 0.2]], "float32")
+    draws = keras.random.categorical(np.log(probs), 20000, seed=3).numpy()
+    assert draws.shape == (2, 20000) and draws.dtype == np.int32  # Keras's (batch, num_samples), int32
+    freq = np.stack([np.bincount(row, minlength=3) / 20000 for row in draws])
+    np.testing.assert_allclose(freq, probs, atol=0.015)  # > 4 standard errors at n = 20000
+    again = [keras.random.categorical(np.log(probs), 5, seed=3).numpy() for _ in range(2)]
+    np.testing.assert_array_equal(*again)  # an int seed: the same draws on every call
+    step = ember.compile(lambda logits: keras.random.categorical(logits, 4, dtype="int64"))
+    keras.utils.set_random_seed(5)
+    compiled = [step(ember.tensor(np.log(probs))).numpy() for _ in range(2)]
+    keras.utils.set_random_seed(5)
+    eager = [keras.random.categorical(np.log(probs), 4, dtype="int64").numpy() for _ in range(2)]
+    np.testing.assert_array_equal(compiled, eager)  # compiled draws fresh numbers, as eager does
+    with pytest.raises(ValueError, match="batch, classes"):
+        keras.random.categorical(np.zeros(3, "float32"), 2)
+
+
+def test_truncated_normal_stays_within_two_stddev_with_the_truncated_spread():
+    import math
+
+    x = keras.random.truncated_normal((200000,), mean=1.0, stddev=0.5, seed=2).numpy()
+    assert x.dtype == np.float32 and x.min() >= 0.0 and x.max() <= 2.0
+    pdf2, mass = math.exp(-2.0) / math.sqrt(2 * math.pi), math.erf(2 / math.sqrt(2))
+    truncated_std = 0.5 * math.sqrt(1 - 4 * pdf2 / mass)  # the std of N(0, 1) cut at +-2, scaled
+    assert abs(x.mean() - 1.0) < 0.005 and abs(x.std() - truncated_std) < 0.005
+    np.testing.assert_array_equal(*[keras.random.truncated_normal((6,), seed=4).numpy() for _ in range(2)])

@@ -66,3 +66,49 @@ def test_stateful_survives_json_round_trip():
     model, _ = _model(keras, "LSTM")
     rebuilt = real.models.model_from_json(model.to_json())
     assert rebuilt.layers[0].stateful and rebuilt.layers[0].states is not None
+
+
+def _bidirectional(lib, name, merge_mode, **kwargs):
+    layer = lib.layers.Bidirectional(getattr(lib.layers, name)(4, stateful=True, **kwargs), merge_mode=merge_mode)
+    return lib.Sequential([lib.Input(batch_shape=(2, 4, 3)), layer]), layer
+
+
+@pytest.mark.parametrize("name,merge_mode,kwargs", [("LSTM", "concat", {}), ("GRU", "sum", {"return_sequences": True}),
+                                                    ("SimpleRNN", "ave", {})])
+def test_stateful_bidirectional_carries_both_directions_like_keras(name, merge_mode, kwargs):
+    ours, ours_layer = _bidirectional(keras, name, merge_mode, **kwargs)
+    theirs, theirs_layer = _bidirectional(real, name, merge_mode, **kwargs)
+    theirs.set_weights(ours.get_weights())
+    outputs = [_np(ours(chunk)) for chunk in CHUNKS]
+    for mine, chunk in zip(outputs, CHUNKS):
+        np.testing.assert_allclose(mine, _np(theirs(chunk)), rtol=1e-5, atol=1e-5)
+    assert len(ours_layer.states) == len(theirs_layer.states) == 2 * (2 if name == "LSTM" else 1)
+    for mine, want in zip(ours_layer.states, theirs_layer.states):
+        np.testing.assert_allclose(_np(mine), _np(want), rtol=1e-5, atol=1e-5)
+    again = _np(ours(CHUNKS[0]))  # the carried states make the same chunk give other outputs
+    assert not np.allclose(again, outputs[0])
+    np.testing.assert_allclose(again, _np(theirs(CHUNKS[0])), rtol=1e-5, atol=1e-5)
+    ours_layer.reset_states()
+    theirs_layer.reset_states()
+    np.testing.assert_allclose(_np(ours(CHUNKS[0])), outputs[0], rtol=1e-6, atol=1e-6)
+    ours.reset_states()  # the model-level reset reaches both directions
+    np.testing.assert_allclose(_np(ours(CHUNKS[0])), outputs[0], rtol=1e-6, atol=1e-6)
+
+
+def test_bidirectional_initial_state_and_direction_checks_follow_keras():
+    x = CHUNKS[0]
+    ours = keras.layers.Bidirectional(keras.layers.LSTM(4, return_state=True))
+    theirs = real.layers.Bidirectional(real.layers.LSTM(4, return_state=True))
+    ours(x)
+    theirs(x)
+    theirs.set_weights(ours.get_weights())
+    init = [np.random.default_rng(i).standard_normal((2, 4)).astype("float32") for i in range(4)]
+    for mine, want in zip(ours(x, initial_state=init), theirs(x, initial_state=init)):
+        np.testing.assert_allclose(_np(mine), _np(want), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="initial_state needs 4"):
+        ours(x, initial_state=init[:2])
+    with pytest.raises(ValueError, match="same stateful"):
+        keras.layers.Bidirectional(keras.layers.GRU(3, stateful=True),
+                                   backward_layer=keras.layers.GRU(3, go_backwards=True))
+    with pytest.raises(AttributeError, match="stateful"):
+        keras.layers.Bidirectional(keras.layers.GRU(3)).reset_state()

@@ -56,6 +56,19 @@ LOOKUPS = [
     ("hashing", lambda: L.Hashing(num_bins=3), [["A"], ["B"], ["C"], ["D"], ["E"]], [[1], [0], [1], [1], [2]]),
     ("hashing-mask", lambda: L.Hashing(num_bins=3, mask_value=""), [["A"], ["B"], [""], ["C"], ["D"]],
      [[1], [1], [0], [2], [2]]),
+    ("hashing-salt-pair", lambda: L.Hashing(num_bins=3, salt=[133, 137]), [["A"], ["B"], ["C"], ["D"], ["E"]],
+     [[1], [2], [1], [0], [2]]),
+    ("hashing-salt-int", lambda: L.Hashing(num_bins=3, salt=133), [["A"], ["B"], ["C"], ["D"], ["E"]],
+     [[0], [0], [2], [1], [0]]),
+    # Keras 3's hashing_test.py values (dense SipHash rows)
+    ("hashing-salt-names", lambda: L.Hashing(num_bins=2, salt=[133, 137]),
+     [["omar"], ["stringer"], ["marlo"], ["wire"], ["skywalker"]], [[0], [1], [0], [1], [0]]),
+    ("hashing-salt-names-other-key", lambda: L.Hashing(num_bins=2, salt=[211, 137]),
+     [["omar"], ["stringer"], ["marlo"], ["wire"], ["skywalker"]], [[1], [0], [1], [0], [1]]),
+    ("hashing-salt-ints", lambda: L.Hashing(num_bins=3, salt=[133, 137]), np.array([[0], [1], [2], [3], [4]]),
+     [[1], [1], [2], [0], [1]]),
+    ("rule-hashing-salt-mask", lambda: L.Hashing(num_bins=4, salt=[133, 137], mask_value=""),
+     [["A"], [""], ["B"]], [[2], [0], [3]]),  # 1 + (the 3-bin SipHash bin of "A", "B" above)
     ("rule-hashing-multi-hot", lambda: L.Hashing(num_bins=3, output_mode="multi_hot"), [["A", "B", "E"]],
      [[1, 1, 1]]),
     ("textvec-adapt", lambda: _adapted(L.TextVectorization(max_tokens=5000, output_sequence_length=4),
@@ -137,7 +150,7 @@ def test_text_vectorization_feeds_an_embedding_model():
 def test_config_round_trip_keeps_the_vocabulary():
     tv = _adapted(L.TextVectorization(output_mode="tf_idf", ngrams=2), ["a b", "b c c"])
     made = [tv, L.StringLookup(vocabulary=VOCAB, mask_token="", num_oov_indices=2),
-            L.IntegerLookup(vocabulary=IVOCAB, output_mode="count"), L.Hashing(5, mask_value="")]
+            L.IntegerLookup(vocabulary=IVOCAB, output_mode="count"), L.Hashing(5, mask_value="", salt=7)]
     x = {"TextVectorization": ["c b a"], "StringLookup": DATA, "IntegerLookup": [[12, 7, 42]], "Hashing": [["q", ""]]}
     for layer in made:
         clone = type(layer).from_config(layer.get_config())
@@ -150,8 +163,9 @@ BAD = [
     (lambda: L.StringLookup(vocabulary=["a", "a"]), ValueError, "distinct"),
     (lambda: L.StringLookup(vocabulary=VOCAB, num_oov_indices=0)([["zz"]]), ValueError, "num_oov_indices=1"),
     (lambda: L.StringLookup(output_mode="tf_idf", vocabulary=VOCAB), ValueError, "idf_weights"),
-    (lambda: L.Hashing(3, salt=133), NotImplementedError, "salt"),
-    (lambda: L.Hashing(3)(np.array([1.5])), TypeError, "strings or integers"),
+    (lambda: L.Hashing(3, salt="pepper"), ValueError, "salt"),
+    (lambda: L.Hashing(3, salt=[1, 2, 3]), ValueError, "pair of integers"),
+    (lambda: L.Hashing(3, salt=-1), ValueError, "unsigned 64-bit"),
     (lambda: L.TextVectorization(output_mode="int", ngrams=2)(np.array([["a", "b"]])), ValueError, "batch, 1"),
     (lambda: L.StringLookup(vocabulary=VOCAB)(keras.Input((2,))), TypeError, "runs on data"),
 ]
@@ -161,3 +175,17 @@ BAD = [
 def test_bad_uses_are_named(make, error, words):
     with pytest.raises(error, match=words):
         make()
+
+
+def test_salted_hash_is_tensorflows_strong_keyed_hash():
+    """SipHash-2-4 with a 128-bit key: the reference vector of the SipHash paper (key 00..0f, empty message) and
+    TensorFlow's own StringToHashBucketStrong kernel test (key [98765, 132]: full 64-bit hashes)."""
+    from ember.keras.layers.preprocessing_text import _siphash64
+
+    key = (int.from_bytes(bytes(range(8)), "little"), int.from_bytes(bytes(range(8, 16)), "little"))
+    assert _siphash64(b"", key) == 0x726FDB47DD0E0E31
+    assert [_siphash64(c, [98765, 132]) for c in "abc"] == [7157389809176466784, 15805638358933211562,
+                                                          18100027895074076528]
+    assert L.Hashing(10, salt=[98765, 132])(["a", "b", "c"]).tolist() == [4, 2, 8]
+    # floats are truncated to integers before hashing, as Keras casts them to int64
+    assert L.Hashing(3, salt=[133, 137])(np.array([[0.7], [4.2]])).tolist() == [[1], [1]]

@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     applications,
     backend,
     callbacks,
+    constraints,
     datasets,
     distribution,
     initializers,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import ember
+from ember.errors import user_errors
 from ember.tensor import Tensor
 
 _FLOATX = "float32"
@@ -38,8 +39,55 @@ def image_data_format() -> str:
     return "channels_last"
 
 
+@user_errors
+def set_image_data_format(data_format: str) -> None:
+    """Only ``'channels_last'`` (Ember's layers are channels-last); anything else raises."""
+    if data_format != "channels_last":
+        raise ValueError(f"set_image_data_format: Ember's Keras layers are channels_last only, got {data_format!r}; "
+                         "keep images as (batch, height, width, channels) (transpose channels-first data once)")
+
+
 def backend() -> str:
     return "ember"
+
+
+def standardize_dtype(dtype) -> str:
+    """A dtype's canonical name (``'float32'``, ``'int64'``, ``'bool'``) from a string, NumPy or Ember dtype."""
+    if dtype is None:
+        return floatx()
+    name = dtype if isinstance(dtype, str) else getattr(dtype, "name", None)
+    if name == "bfloat16":
+        return name
+    return str(np.dtype(name if name is not None else dtype))
+
+
+def is_float_dtype(dtype) -> bool:
+    return standardize_dtype(dtype).startswith(("float", "bfloat"))
+
+
+def is_int_dtype(dtype) -> bool:
+    return standardize_dtype(dtype).startswith(("int", "uint"))
+
+
+def get_uid(prefix: str = "") -> int:
+    """1, 2, 3, ... per prefix: the counter automatic layer names use."""
+    from .layers.base import _NAMES
+
+    _NAMES[prefix] = _NAMES.get(prefix, 0) + 1
+    return _NAMES[prefix]
+
+
+def clear_session() -> None:
+    """Reset automatic layer names (``dense``, ``dense_1`` ...)."""
+    from .layers.base import clear_session as clear
+
+    clear()
+
+
+def is_keras_tensor(x) -> bool:
+    from .utils import is_keras_tensor as check
+
+    return check(x)
 
 
 def to_array(x, dtype=None):

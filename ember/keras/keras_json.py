@@ -209,11 +209,12 @@ def from_keras_tree(value, custom_objects=None):
 
 def _plain_from_config(cls):
     """Whether ``cls.from_config`` is the base ``cls(**config)``, so its constructor decides what is valid."""
+    from .constraints import Constraint
     from .initializers import Initializer
     from .layers.base import Layer
     from .regularizers import Regularizer
 
-    plain = {base.from_config.__func__ for base in (Layer, Initializer, Regularizer)}
+    plain = {base.from_config.__func__ for base in (Layer, Initializer, Regularizer, Constraint)}
     return isinstance(cls, type) and getattr(getattr(cls, "from_config", None), "__func__", None) in plain
 
 

@@ -104,10 +104,46 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     return z if (mean, stddev) == (0.0, 1.0) else z * stddev + mean
 
 
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    """Normal numbers redrawn when further than two ``stddev`` from ``mean``: as Keras's torch backend, four
+    candidates per value and the first inside (-2, 2) is kept (the ~4e-6 of values with none inside are clipped
+    to the bound instead of kept outside).
+
+    >>> from ember import keras
+    >>> bool((keras.random.truncated_normal((1000,), seed=1).abs() < 2).all())
+    True
+    """
+    shape = tuple(int(d) for d in shape)
+    z = _draw("normal", shape + (4,), dtype, seed)
+    valid = ((z > -2) & (z < 2)).to(ember.int8)
+    first = valid.argmax(-1, keepdim=True)
+    picked = z.gather(-1, first).squeeze(-1).clamp(-2.0, 2.0)
+    return picked if (mean, stddev) == (0.0, 1.0) else picked * stddev + mean
+
+
 def randint(shape, minval, maxval, dtype="int32", seed=None):
     """Integers in ``[minval, maxval)``."""
     u = uniform(shape, float(minval), float(maxval), "float32", seed)
     return F.clamp(F.floor(u), max=float(maxval - 1)).to(ember.dtypes.from_np(np.dtype(dtype)))
+
+
+def categorical(logits, num_samples, dtype="int32", seed=None):
+    """``num_samples`` class ids per row of ``logits`` ``(batch, classes)`` (unnormalised log-probabilities),
+    drawn by the Gumbel-max rule: ``argmax(logits + Gumbel noise)``; returns ``(batch, num_samples)``.
+
+    >>> from ember import keras
+    >>> keras.random.categorical([[0.0, 50.0], [50.0, 0.0]], 3, seed=1).tolist()
+    [[1, 1, 1], [0, 0, 0]]
+    """
+    logits = K.convert(logits)
+    if logits.ndim != 2:
+        raise ValueError(f"keras.random.categorical: logits must be (batch, classes), got shape "
+                         f"{tuple(logits.shape)}; for one distribution pass logits[None]")
+    batch, classes = logits.shape
+    u = uniform((batch, int(num_samples), classes), dtype=logits.dtype.name, seed=seed)
+    gumbel = -(-(u.clamp(min=float(np.finfo(np.float32).tiny))).log()).log()
+    picked = (logits.unsqueeze(1) + gumbel).argmax(-1)
+    return picked.to(ember.dtypes.from_np(np.dtype(dtype)))
 
 
 def shuffle(x, axis=0, seed=None):
@@ -135,4 +171,4 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     return x * (keep.to(x.dtype) * (1.0 / (1.0 - rate)))
 
 
-__all__ = ["SeedGenerator", "uniform", "normal", "randint", "shuffle", "dropout"]
+__all__ = ["SeedGenerator", "uniform", "normal", "randint", "truncated_normal", "categorical", "shuffle", "dropout"]

@@ -105,7 +105,7 @@ def get_registered_object(name, custom_objects=None, module_objects=None):
 
 
 def _builtin(name):
-    from . import activations, initializers, layers, losses, metrics, models, optimizers, regularizers
+    from . import activations, constraints, initializers, layers, losses, metrics, models, optimizers, regularizers
 
     for table in (
         vars(layers),
@@ -115,6 +115,7 @@ def _builtin(name):
         optimizers.ALL,
         initializers.ALL,
         regularizers.ALL,
+        constraints.ALL,
     ):
         obj = table.get(name)
         if isinstance(obj, type):

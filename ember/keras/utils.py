@@ -123,3 +123,61 @@ from .dataset_utils import (  # noqa: E402, F401
     timeseries_dataset_from_array,
 )
 from .image_utils import array_to_img, img_to_array, load_img, save_img  # noqa: E402, F401
+from .layers.base import clear_session  # noqa: E402, F401
+from .progbar import Progbar  # noqa: E402, F401
+from .saving import (  # noqa: E402, F401
+    deserialize_keras_object,
+    get_registered_name,
+    get_registered_object,
+    serialize_keras_object,
+)
+
+
+def is_keras_tensor(x):
+    """Whether ``x`` is a symbolic tensor (a ``keras.Input`` or a layer's output on one)."""
+    from .layers.symbolic import KerasTensor
+
+    return isinstance(x, KerasTensor)
+
+
+def get_source_inputs(tensor):
+    """The ``keras.Input`` tensors a symbolic tensor was computed from (in first-use order).
+
+    >>> from ember import keras
+    >>> a, b = keras.Input((3,)), keras.Input((3,))
+    >>> keras.utils.get_source_inputs(keras.layers.Dense(2)(keras.layers.add([a, b]))) == [a, b]
+    True
+    """
+    if not is_keras_tensor(tensor):
+        raise TypeError(f"get_source_inputs: expected a symbolic KerasTensor, got {type(tensor).__name__}")
+    found, seen, stack = [], set(), [tensor]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t._history is None:
+            found.append(t)
+        else:
+            stack.extend(reversed(t._history[0].inputs))
+    return found
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """``x`` (wrapped as ``(x,)`` when it is a tuple or list), ``(x, y)`` or ``(x, y, sample_weight)``: the
+    element ``fit`` unpacks (Keras's helper)."""
+    if y is None:
+        return (x,) if isinstance(x, (tuple, list)) else x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
+def unpack_x_y_sample_weight(data):
+    """``(x, y, sample_weight)`` from a data element, with ``None`` for what it lacks."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) in (1, 2, 3):
+        return tuple(data) + (None,) * (3 - len(data))
+    raise ValueError(f"unpack_x_y_sample_weight: expected a tuple of 1 to 3 elements (x, y, sample_weight), "
+                     f"got one of {len(data)}")

@@ -75,6 +75,7 @@ LAYERS = [
     ("GroupNormalization", _built(lambda: L.GroupNormalization(2), 2, 3, 4), [R(2, 3, 4)], None),
     ("Dropout", lambda: L.Dropout(0.3), [R(6, 5)], None),
     ("Dropout-seed", lambda: L.Dropout(0.3, seed=2), [R(6, 5)], None),
+    ("Dropout-noise_shape", lambda: L.Dropout(0.5, noise_shape=(None, 1, 1, 1)), [R(6, 2, 2, 3)], None),
     ("SpatialDropout1D", lambda: L.SpatialDropout1D(0.5), [R(2, 4, 3)], None),
     ("SpatialDropout2D-seed", lambda: L.SpatialDropout2D(0.5, seed=1), [R(2, 3, 3, 4)], None),
     ("GaussianNoise", lambda: L.GaussianNoise(0.3), [R(4, 5)], None),
@@ -127,7 +128,8 @@ class _SelfAttend(L.Layer):  # query = value = key, with a causal mask where the
 
 
 # layers whose computation depends on training (the others run in train mode only: their eval row is the same)
-MODAL = {"BatchNormalization", "Dropout", "Dropout-seed", "SpatialDropout1D", "SpatialDropout2D-seed",
-         "GaussianNoise", "GaussianDropout-seed", "RandomFlip", "RandomFlip-seed", "MultiHeadAttention"}
+MODAL = {"BatchNormalization", "Dropout", "Dropout-seed", "Dropout-noise_shape", "SpatialDropout1D",
+         "SpatialDropout2D-seed", "GaussianNoise", "GaussianDropout-seed", "RandomFlip", "RandomFlip-seed",
+         "MultiHeadAttention"}
 ROWS = [Row(f"keras-{name}-{_mode(t)}", (lambda c=c, m=m, call=call, t=t: _layer_program(c, m, call, t)))
         for name, c, m, call in LAYERS for t in ((True, False) if name in MODAL else (True,))]

@@ -70,4 +70,22 @@ def _preprocess_tf(x, data_format=None):
     return np.asarray(x, dtype="float32") / 127.5 - 1.0
 
 
-imagenet_utils = types.SimpleNamespace(decode_predictions=_decode_predictions)
+def _preprocess_torch(x, data_format=None):
+    """'torch' mode: scale to [0, 1], then normalise by ImageNet's per-channel mean and std (RGB)."""
+    import numpy as np
+
+    x = np.asarray(x, dtype="float32") / 255.0
+    return (x - np.array([0.485, 0.456, 0.406], "float32")) / np.array([0.229, 0.224, 0.225], "float32")
+
+
+def _preprocess_input(x, data_format=None, mode="caffe"):
+    """``imagenet_utils.preprocess_input``: Keras's 'caffe' (default), 'tf' and 'torch' modes, channels_last."""
+    modes = {"caffe": _preprocess_caffe, "tf": _preprocess_tf, "torch": _preprocess_torch}
+    if mode not in modes:
+        raise ValueError(f"imagenet_utils.preprocess_input: mode must be 'caffe', 'tf' or 'torch', got {mode!r}")
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"imagenet_utils.preprocess_input: only channels_last data, got data_format={data_format!r}")
+    return modes[mode](x)
+
+
+imagenet_utils = types.SimpleNamespace(decode_predictions=_decode_predictions, preprocess_input=_preprocess_input)

@@ -49,14 +49,36 @@ def stem(inputs, use_bias=True, preact=False):
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
 
-def ResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
-             classes=1000, classifier_activation="softmax", name="resnet50"):
-    inputs = check_args("ResNet50", weights, include_top, classes, input_shape, input_tensor, 224)
+_DEPTHS = {"ResNet50": (3, 4, 6, 3), "ResNet101": (3, 4, 23, 3), "ResNet152": (3, 8, 36, 3)}
+
+
+def _resnet(arch, include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name):
+    inputs = check_args(arch, weights, include_top, classes, input_shape, input_tensor, 224)
     x = stem(inputs)
-    for filters, blocks, stride, stage in ((64, 3, 1, "conv2"), (128, 4, 2, "conv3"), (256, 6, 2, "conv4"),
-                                           (512, 3, 2, "conv5")):
+    for filters, blocks, stride, stage in zip((64, 128, 256, 512), _DEPTHS[arch], (1, 2, 2, 2),
+                                              ("conv2", "conv3", "conv4", "conv5")):
         x = _stack(x, filters, blocks, stride1=stride, name=stage)
     return model(inputs, head(x, include_top, pooling, classes, classifier_activation), name)
+
+
+def ResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
+             classes=1000, classifier_activation="softmax", name="resnet50"):
+    return _resnet("ResNet50", include_top, weights, input_tensor, input_shape, pooling, classes,
+                   classifier_activation, name)
+
+
+def ResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
+              classes=1000, classifier_activation="softmax", name="resnet101"):
+    """ResNet101: ResNet50 with 23 blocks in stage 4 (Keras's names and parameter count)."""
+    return _resnet("ResNet101", include_top, weights, input_tensor, input_shape, pooling, classes,
+                   classifier_activation, name)
+
+
+def ResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
+              classes=1000, classifier_activation="softmax", name="resnet152"):
+    """ResNet152: 8 blocks in stage 3 and 36 in stage 4 (Keras's names and parameter count)."""
+    return _resnet("ResNet152", include_top, weights, input_tensor, input_shape, pooling, classes,
+                   classifier_activation, name)
 
 
 preprocess_input = _preprocess_caffe

@@ -34,15 +34,38 @@ def _stack(x, filters, blocks, stride1=2, name=""):
     return _block(x, filters, stride=stride1, name=f"{name}_block{blocks}")
 
 
-def ResNet50V2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
-               classes=1000, classifier_activation="softmax", name="resnet50v2"):
-    inputs = check_args("ResNet50V2", weights, include_top, classes, input_shape, input_tensor, 224)
+_DEPTHS = {"ResNet50V2": (3, 4, 6, 3), "ResNet101V2": (3, 4, 23, 3), "ResNet152V2": (3, 8, 36, 3)}
+
+
+def _resnet_v2(arch, include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
+               name):
+    inputs = check_args(arch, weights, include_top, classes, input_shape, input_tensor, 224)
     x = stem(inputs, preact=True)
-    for filters, blocks, stride, stage in ((64, 3, 2, "conv2"), (128, 4, 2, "conv3"), (256, 6, 2, "conv4"),
-                                           (512, 3, 1, "conv5")):
+    for filters, blocks, stride, stage in zip((64, 128, 256, 512), _DEPTHS[arch], (2, 2, 2, 1),
+                                              ("conv2", "conv3", "conv4", "conv5")):
         x = _stack(x, filters, blocks, stride1=stride, name=stage)
     x = layers.Activation("relu", name="post_relu")(_bn("post_bn")(x))
     return model(inputs, head(x, include_top, pooling, classes, classifier_activation), name)
+
+
+def ResNet50V2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
+               classes=1000, classifier_activation="softmax", name="resnet50v2"):
+    return _resnet_v2("ResNet50V2", include_top, weights, input_tensor, input_shape, pooling, classes,
+                      classifier_activation, name)
+
+
+def ResNet101V2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
+                classes=1000, classifier_activation="softmax", name="resnet101v2"):
+    """ResNet101V2: 23 pre-activation blocks in stage 4 (Keras's names and parameter count)."""
+    return _resnet_v2("ResNet101V2", include_top, weights, input_tensor, input_shape, pooling, classes,
+                      classifier_activation, name)
+
+
+def ResNet152V2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
+                classes=1000, classifier_activation="softmax", name="resnet152v2"):
+    """ResNet152V2: 8 blocks in stage 3, 36 in stage 4 (Keras's names and parameter count)."""
+    return _resnet_v2("ResNet152V2", include_top, weights, input_tensor, input_shape, pooling, classes,
+                      classifier_activation, name)
 
 
 preprocess_input = _preprocess_tf

@@ -18,6 +18,7 @@ from .core import (  # noqa: F401
     Dropout,
     Embedding,
     Flatten,
+    Identity,
     Input,
     InputLayer,
     Lambda,
@@ -30,6 +31,7 @@ from .merge import (  # noqa: F401
     Add,
     Average,
     Concatenate,
+    Dot,
     Maximum,
     Minimum,
     Multiply,
@@ -37,6 +39,7 @@ from .merge import (  # noqa: F401
     add,
     average,
     concatenate,
+    dot,
     maximum,
     minimum,
     multiply,
@@ -50,7 +53,12 @@ from .noise import (  # noqa: F401
     SpatialDropout2D,
     SpatialDropout3D,
 )
-from .normalization import BatchNormalization, GroupNormalization, LayerNormalization  # noqa: F401
+from .normalization import (  # noqa: F401
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    UnitNormalization,
+)
 from .pooling import (  # noqa: F401
     AveragePooling1D,
     AveragePooling2D,
@@ -96,3 +104,10 @@ from .wrappers import TimeDistributed, TorchModuleWrapper  # noqa: F401
 
 MaxPool2D, AvgPool2D, MaxPool1D = MaxPooling2D, AveragePooling2D, MaxPooling1D
 MaxPool3D, AvgPool3D = MaxPooling3D, AveragePooling3D
+AvgPool1D = AveragePooling1D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalAvgPool3D = GlobalAveragePooling3D
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D  # Keras's older names, still exported
+Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+SeparableConvolution2D = SeparableConv2D

@@ -308,7 +308,7 @@ class Layer(Module):
         )
         var._keras_trainable = bool(trainable)
         var.regularizer = _regularizer(regularizer)
-        var.constraint = constraint
+        var.constraint = _constraint(constraint)
         self._track_variable(var)
         return var
 
@@ -318,8 +318,9 @@ class Layer(Module):
         """``self.kernel`` and ``self.bias`` (None without ``use_bias``) from the layer's initializers and
         regularizers: the weights of Dense and the convolutions."""
         self.kernel = self.add_weight(kernel_shape, self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      name="kernel")
+                                      constraint=getattr(self, "kernel_constraint", None), name="kernel")
         self.bias = self.add_weight((bias_size,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                    constraint=getattr(self, "bias_constraint", None),
                                     name="bias") if self.use_bias else None
 
     def get_weights(self):
@@ -574,6 +575,21 @@ def _regularizer(reg):
     from ..regularizers import get
 
     return get(reg)
+
+
+def constraint_configs(layer, names=("kernel_constraint", "bias_constraint")):
+    """The set constraints of a layer as config entries (serialized as Keras writes them)."""
+    from ..saving import serialize_keras_object
+
+    return {n: serialize_keras_object(getattr(layer, n)) for n in names if getattr(layer, n, None) is not None}
+
+
+def _constraint(constraint):
+    if constraint is None or callable(constraint):
+        return constraint
+    from ..constraints import get
+
+    return get(constraint)
 
 
 def _recording_init(init):

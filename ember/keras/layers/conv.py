@@ -19,7 +19,7 @@ from ember import functional as F
 from ember.nn import functional as NF
 
 from .. import activations, initializers
-from .base import Layer
+from .base import Layer, _constraint, constraint_configs
 
 
 def _tuple(v, n, what):
@@ -149,9 +149,12 @@ class _Conv(Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.kernel_constraint, self.bias_constraint = _constraint(kernel_constraint), _constraint(bias_constraint)
         if data_format not in (None, "channels_last"):
             raise ValueError(
                 f"{type(self).__name__}: only data_format='channels_last' is supported, got {data_format!r}"
@@ -210,6 +213,7 @@ class _Conv(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
+            **constraint_configs(self),
         }
 
 
@@ -283,10 +287,12 @@ class DepthwiseConv2D(_Conv):
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None, **kwargs):
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 depthwise_constraint=None, bias_constraint=None, **kwargs):
         self.depth_multiplier = int(depth_multiplier)
         super().__init__(1, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
-                         depthwise_initializer, bias_initializer, depthwise_regularizer, bias_regularizer, **kwargs)
+                         depthwise_initializer, bias_initializer, depthwise_regularizer, bias_regularizer,
+                         kernel_constraint=depthwise_constraint, bias_constraint=bias_constraint, **kwargs)
 
     def build(self, input_shape):
         self.filters = input_shape[-1] * self.depth_multiplier
@@ -306,6 +312,8 @@ class DepthwiseConv2D(_Conv):
         config = {**super().get_config(), "depth_multiplier": self.depth_multiplier}
         config.pop("filters")
         config["depthwise_initializer"] = config.pop("kernel_initializer")
+        if "kernel_constraint" in config:
+            config["depthwise_constraint"] = config.pop("kernel_constraint")
         return config
 
 
@@ -316,19 +324,25 @@ class SeparableConv2D(_Conv):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", depthwise_constraint=None, pointwise_constraint=None,
+                 bias_constraint=None, **kwargs):
         self.depth_multiplier = int(depth_multiplier)
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, activation,
-                         use_bias, depthwise_initializer, bias_initializer, **kwargs)
+                         use_bias, depthwise_initializer, bias_initializer, bias_constraint=bias_constraint, **kwargs)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.depthwise_constraint = _constraint(depthwise_constraint)
+        self.pointwise_constraint = _constraint(pointwise_constraint)
 
     def build(self, input_shape):
         cin = input_shape[-1]
         self.depthwise_kernel = self.add_weight(self.kernel_size + (cin, self.depth_multiplier),
-                                                self.kernel_initializer, name="depthwise_kernel")
+                                                self.kernel_initializer, constraint=self.depthwise_constraint,
+                                                name="depthwise_kernel")
         self.pointwise_kernel = self.add_weight((1, 1, cin * self.depth_multiplier, self.filters),
-                                                self.pointwise_initializer, name="pointwise_kernel")
-        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias") if self.use_bias else None
+                                                self.pointwise_initializer, constraint=self.pointwise_constraint,
+                                                name="pointwise_kernel")
+        self.bias = self.add_weight((self.filters,), self.bias_initializer, constraint=self.bias_constraint,
+                                    name="bias") if self.use_bias else None
         self.built = True
 
     def _conv(self, x):
@@ -343,6 +357,7 @@ class SeparableConv2D(_Conv):
 
     def get_config(self):
         config = {**super().get_config(), "depth_multiplier": self.depth_multiplier,
-                  "pointwise_initializer": initializers.serialize(self.pointwise_initializer)}
+                  "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
+                  **constraint_configs(self, ("depthwise_constraint", "pointwise_constraint"))}
         config["depthwise_initializer"] = config.pop("kernel_initializer")
         return config

@@ -20,7 +20,7 @@ from ember.nn import functional as NF
 
 from .. import activations, initializers, random
 from .. import backend as K
-from .base import Layer
+from .base import Layer, _constraint, constraint_configs
 from .symbolic import KerasTensor
 
 
@@ -121,6 +121,7 @@ class Dense(Layer):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.kernel_constraint, self.bias_constraint = _constraint(kernel_constraint), _constraint(bias_constraint)
 
     def build(self, input_shape):
         if input_shape[-1] is None:
@@ -151,7 +152,17 @@ class Dense(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": _init_config(self.kernel_initializer),
             "bias_initializer": _init_config(self.bias_initializer),
+            **constraint_configs(self),
         }
+
+
+class Identity(Layer):
+    """Return the input unchanged (a placeholder layer, as Keras's ``Identity``)."""
+
+    supports_masking = True
+
+    def call(self, inputs):
+        return inputs
 
 
 class Activation(Layer):
@@ -285,15 +296,19 @@ class Rescaling(Layer):
 class Embedding(Layer):
     """Look up rows of an ``(input_dim, output_dim)`` table (uniform(-0.05, 0.05) initialised)."""
 
-    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", mask_zero=False, **kwargs):
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 embeddings_constraint=None, mask_zero=False, **kwargs):
         super().__init__(**kwargs)
         self.input_dim, self.output_dim, self.mask_zero = int(input_dim), int(output_dim), mask_zero
         init = "random_uniform" if embeddings_initializer == "uniform" else embeddings_initializer
         self.embeddings_initializer = initializers.get(init)
+        self.embeddings_regularizer = embeddings_regularizer
+        self.embeddings_constraint = _constraint(embeddings_constraint)
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight(
-            (self.input_dim, self.output_dim), self.embeddings_initializer, name="embeddings"
+            (self.input_dim, self.output_dim), self.embeddings_initializer, regularizer=self.embeddings_regularizer,
+            constraint=self.embeddings_constraint, name="embeddings"
         )
         self.built = True
 
@@ -312,6 +327,7 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "embeddings_initializer": _init_config(self.embeddings_initializer),
             "mask_zero": self.mask_zero,
+            **constraint_configs(self, ("embeddings_constraint",)),
         }
 
 

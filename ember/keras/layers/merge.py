@@ -1,4 +1,4 @@
-"""Layers that combine a list of inputs: Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum.
+"""Layers that combine a list of inputs: Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot.
 
 >>> from ember import keras
 >>> a, b = keras.ops.ones((2, 3)), keras.ops.ones((2, 5))
@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from ember import functional as F
+from ember.errors import user_errors
 
 from .base import Layer
 
@@ -94,6 +95,57 @@ class Concatenate(_Merge):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+def _l2_normalize(x, axis, eps=1e-7):
+    return x / (x * x).sum(dim=axis, keepdim=True).sqrt().clamp(min=eps)
+
+
+class Dot(Layer):
+    """Per-sample dot products of two inputs along ``axes`` (an int, or one axis per input; the batch axis 0 is
+    shared), Keras's ``batch_dot``: the result keeps the first input's other axes then the second's, and a
+    ``(batch,)`` result becomes ``(batch, 1)``. ``normalize=True`` gives cosine similarities.
+
+    >>> from ember import keras
+    >>> a, b = keras.ops.ones((2, 4)), keras.ops.ones((2, 4))
+    >>> keras.layers.Dot(axes=1)([a, b]).tolist()
+    [[4.0], [4.0]]
+    """
+
+    @user_errors
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(axes, int) and not (isinstance(axes, (list, tuple)) and len(axes) == 2
+                                              and all(isinstance(a, int) for a in axes)):
+            raise ValueError(f"Dot: axes must be an int or a pair of ints, got {axes!r}")
+        self.axes, self.normalize = axes, normalize
+
+    @user_errors
+    def call(self, inputs):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError(f"Dot {self.name!r} expects exactly 2 inputs, got {type(inputs).__name__}")
+        x1, x2 = inputs
+        pair = (self.axes, self.axes) if isinstance(self.axes, int) else self.axes
+        a1, a2 = pair[0] % x1.ndim, pair[1] % x2.ndim
+        if min(a1, a2) == 0 or x1.shape[a1] != x2.shape[a2] or x1.shape[0] != x2.shape[0]:
+            raise ValueError(f"Dot {self.name!r}: cannot contract axis {a1} of shape {tuple(x1.shape)} with axis "
+                             f"{a2} of shape {tuple(x2.shape)} (the batch axis 0 is shared, sizes must match)")
+        if self.normalize:
+            x1, x2 = _l2_normalize(x1, a1), _l2_normalize(x2, a2)
+        rest1 = [d for i, d in enumerate(x1.shape) if i not in (0, a1)]
+        rest2 = [d for i, d in enumerate(x2.shape) if i not in (0, a2)]
+        left = x1.movedim(a1, -1).reshape(x1.shape[0], -1, x1.shape[a1])
+        right = x2.movedim(a2, 1).reshape(x2.shape[0], x2.shape[a2], -1)
+        out = (left @ right).reshape(x1.shape[0], *rest1, *rest2)
+        return out.unsqueeze(1) if out.ndim == 1 else out
+
+    def get_config(self):
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
+def dot(inputs, axes=-1, **kwargs):
+    """The functional form of ``Dot``: ``dot([a, b], axes=1)``."""
+    return Dot(axes=axes, **kwargs)(inputs)
 
 
 def _functional(cls):

@@ -194,3 +194,24 @@ class GroupNormalization(Layer):
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale}
+
+
+class UnitNormalization(Layer):
+    """Scale each sample to unit L2 norm along ``axis`` (``x / max(||x||, 1e-12)``), as Keras.
+
+    >>> from ember import keras
+    >>> keras.layers.UnitNormalization()(keras.ops.convert_to_tensor([[3.0, 4.0]])).tolist()
+    [[0.6000000238418579, 0.800000011920929]]
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = list(axis) if isinstance(axis, (list, tuple)) else axis
+        self.supports_masking = True
+
+    def call(self, inputs):
+        dims = tuple(self.axis) if isinstance(self.axis, list) else self.axis
+        return inputs / (inputs * inputs).sum(dim=dims, keepdim=True).sqrt().clamp(min=1e-12)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}

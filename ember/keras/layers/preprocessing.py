@@ -16,6 +16,7 @@ import numpy as np
 
 import ember
 from ember import functional as F
+from ember.errors import user_errors
 from ember.nn import functional as NF
 
 from .. import backend as K
@@ -30,6 +31,18 @@ def _as_array(data):
     return np.concatenate([np.asarray(K.to_numpy(b[0] if isinstance(b, tuple) else b)) for b in data])
 
 
+def _align(value, keep, broadcast):
+    """Given statistics as Keras aligns them: a scalar broadcasts; otherwise its dimensions map to the kept axes
+    from the right."""
+    value = np.asarray(value, "float32")
+    if value.ndim:
+        expanded = [1] * len(broadcast)
+        for i in range(1, value.ndim + 1):
+            expanded[keep[-i]] = value.shape[-i]
+        value = value.reshape(expanded)
+    return np.ascontiguousarray(np.broadcast_to(value, tuple(1 if b is None else b for b in broadcast)))
+
+
 class Normalization(Layer):
     """``(x - mean) / max(sqrt(variance), 1e-7)`` per feature along ``axis``; ``adapt(data)`` measures the
     mean and variance (``invert=True`` undoes it)."""
@@ -40,37 +53,53 @@ class Normalization(Layer):
         self.invert = invert
         self._given = None if mean is None else (np.asarray(mean, "float32"), np.asarray(variance, "float32"))
 
-    def _stat_shape(self, shape):
-        axes = [a % len(shape) for a in self.axis]
-        return tuple(shape[a] if a in axes else 1 for a in range(1, len(shape)))
+    def _axes(self, ndim):
+        """Kept axes (sorted, non-negative) and the shape the statistics broadcast to."""
+        if any(not -ndim <= a < ndim for a in self.axis):
+            raise ValueError(f"Normalization {self.name!r}: axis {self.axis} is out of range for inputs with "
+                             f"{ndim} dimensions")
+        return tuple(sorted(a % ndim for a in self.axis))
 
     def build(self, input_shape):
-        shape = self._stat_shape(tuple(input_shape))
-        self.mean = self.add_weight(shape, "zeros", trainable=False, name="mean")
-        self.variance = self.add_weight(shape, "ones", trainable=False, name="variance")
-        if self._given is not None:
-            self.mean.assign(np.broadcast_to(self._given[0], shape))
-            self.variance.assign(np.broadcast_to(self._given[1], shape))
+        shape = tuple(input_shape)
+        keep = self._axes(len(shape))
+        self._broadcast = tuple(shape[a] if a in keep else 1 for a in range(len(shape)))
+        if self._given is None:  # Keras's layout: mean/variance over the kept axes and an int count
+            stat_shape = tuple(shape[a] for a in keep)
+            self.mean = self.add_weight(stat_shape, "zeros", trainable=False, name="mean")
+            self.variance = self.add_weight(stat_shape, "ones", trainable=False, name="variance")
+            self.count = self.add_weight((), "zeros", dtype="int32", trainable=False, name="count")
+        else:  # given statistics are constants, not weights (as in Keras)
+            self.mean, self.variance = (ember.tensor(_align(v, keep, self._broadcast)) for v in self._given)
         self.built = True
 
+    @user_errors
     def adapt(self, data, batch_size=None, steps=None):
         """Set the mean and variance from ``data`` (reduced over every axis but ``axis``)."""
+        if self._given is not None:
+            raise ValueError(f"Normalization {self.name!r}: adapt() measures mean and variance, but they were "
+                             "given to the constructor; build the layer without mean=/variance= to adapt it")
         x = _as_array(data).astype("float64")
         if x.ndim == 1:
             x = x[:, None]
         if not self.built:
             self.build((None,) + x.shape[1:])
-        axes = tuple(a for a in range(x.ndim) if a not in [b % x.ndim for b in self.axis])
-        self.mean.assign(x.mean(axis=axes, keepdims=True)[0].astype("float32"))
-        self.variance.assign(x.var(axis=axes, keepdims=True)[0].astype("float32"))
+        keep = self._axes(x.ndim)
+        axes = tuple(a for a in range(x.ndim) if a not in keep)
+        self.mean.assign(x.mean(axis=axes).astype("float32"))
+        self.variance.assign(x.var(axis=axes).astype("float32"))
+        self.count.assign(np.array(np.prod([x.shape[a] for a in axes]), "int32"))
 
     def call(self, inputs):
         x = inputs if inputs.is_floating_point() else inputs.to(ember.float32)
-        std = self.variance.sqrt().clamp(min=1e-7)
-        return self.mean + x * std if self.invert else (x - self.mean) / std
+        shape = tuple(1 if s is None else s for s in self._broadcast[: x.ndim])
+        mean, variance = self.mean.reshape(shape), self.variance.reshape(shape)
+        std = variance.sqrt().clamp(min=1e-7)
+        return mean + x * std if self.invert else (x - mean) / std
 
     def get_config(self):
-        return {**super().get_config(), "axis": list(self.axis), "invert": self.invert}
+        given = {} if self._given is None else {"mean": self._given[0].tolist(), "variance": self._given[1].tolist()}
+        return {**super().get_config(), "axis": list(self.axis), "invert": self.invert, **given}
 
 
 def _resize(x, height, width, interpolation):

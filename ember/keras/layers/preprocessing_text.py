@@ -43,6 +43,19 @@ def _fingerprint64(token):
     return farmhash.fingerprint64(token)
 
 
+def _siphash64(token, salt):
+    """TensorFlow's ``StrongKeyedHash`` (``to_hash_bucket_strong``): SipHash-2-4 of the UTF-8 bytes with the
+    128-bit key ``salt[0], salt[1]`` (two little-endian uint64), as an unsigned 64-bit integer."""
+    try:
+        from siphash24 import siphash24
+    except ImportError as exc:  # pragma: no cover - the extra is installed in CI
+        raise ImportError("Hashing(salt=...) uses SipHash-2-4 keyed by the salt, as Keras does: pip install "
+                          "siphash24 (or ember[text])") from exc
+    data = token if isinstance(token, bytes) else str(token).encode("utf-8")
+    key = int(salt[0]).to_bytes(8, "little") + int(salt[1]).to_bytes(8, "little")
+    return siphash24(data, key=key).intdigest() & 0xFFFF_FFFF_FFFF_FFFF  # the package returns it signed
+
+
 def _to_numpy(data):
     if hasattr(data, "detach"):
         return np.asarray(K.to_numpy(data))
@@ -290,40 +303,43 @@ class IntegerLookup(_IndexLookup):
 
 
 class Hashing(_EagerDataLayer):
-    """Hash strings (or integers, through their decimal text) into ``num_bins`` bins with FarmHash
-    Fingerprint64, as Keras's TensorFlow ``to_hash_bucket_fast``; ``mask_value`` goes to bin 0 and the rest to
-    ``1 + hash % (num_bins - 1)``. ``salt`` (Keras's SipHash variant) is not supported.
+    """Hash strings (or integers, through their decimal text; floats are truncated to integers first) into
+    ``num_bins`` bins as Keras does with TensorFlow: FarmHash Fingerprint64 (``to_hash_bucket_fast``) by default,
+    or with ``salt`` (an int ``s``, meaning ``[s, s]``, or a pair of ints) SipHash-2-4 keyed by the salt
+    (``to_hash_bucket_strong``). ``mask_value`` goes to bin 0 and the rest to ``1 + hash % (num_bins - 1)``.
 
     >>> from ember import keras
     >>> keras.layers.Hashing(num_bins=3)([["A"], ["B"], ["C"], ["D"], ["E"]]).tolist()
     [[1], [0], [1], [1], [2]]
+    >>> keras.layers.Hashing(num_bins=3, salt=[133, 137])([["A"], ["B"], ["C"], ["D"], ["E"]]).tolist()
+    [[1], [2], [1], [0], [2]]
     """
 
     @user_errors
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False, **kwargs):
         super().__init__(**kwargs)
-        if salt is not None:
-            raise NotImplementedError("Hashing: salt= (SipHash keyed hashing) is not supported by Ember; "
-                                      "leave salt=None (FarmHash, Keras's default)")
         if output_mode not in ("int", "one_hot", "multi_hot", "count"):
             raise ValueError(f"Hashing: output_mode must be 'int', 'one_hot', 'multi_hot' or 'count', "
                              f"got {output_mode!r}")
         if num_bins is None or num_bins <= (1 if mask_value is not None else 0):
             raise ValueError(f"Hashing: num_bins must be a positive integer (> 1 with a mask_value), got {num_bins}")
         self.num_bins, self.mask_value, self.output_mode = int(num_bins), mask_value, output_mode
+        self.salt = _check_salt(salt)
+
+    def _bin(self, value):
+        if self.salt is None:
+            return _fingerprint64(_as_text(value))
+        return _siphash64(value if isinstance(value, bytes) else _as_text(value), self.salt)
 
     @user_errors
     def call(self, inputs):
         values = _to_numpy(inputs)
-        if values.dtype.kind == "f":
-            raise TypeError(f"Hashing {self.name!r}: hash strings or integers, got {values.dtype} values")
+        if values.dtype.kind == "f":  # Keras casts floats to int64 before hashing their text
+            values = np.trunc(values).astype("int64")
         bins = self.num_bins - (self.mask_value is not None)
-        out = []
-        for v in values.ravel().tolist():
-            if self.mask_value is not None and v == self.mask_value:
-                out.append(0)
-            else:
-                out.append(_fingerprint64(_as_text(v)) % bins + (self.mask_value is not None))
+        masked = np.zeros(values.shape, bool) if self.mask_value is None else (_to_numpy(inputs) == self.mask_value)
+        out = [0 if m else self._bin(v) % bins + (self.mask_value is not None)
+               for v, m in zip(values.ravel().tolist(), masked.ravel().tolist())]
         ids = np.asarray(out, "int64").reshape(values.shape)
         if self.output_mode == "int":
             return K.convert(ids, "int64")
@@ -331,7 +347,21 @@ class Hashing(_EagerDataLayer):
 
     def get_config(self):
         return {**super().get_config(), "num_bins": self.num_bins, "mask_value": self.mask_value,
-                "output_mode": self.output_mode}
+                "salt": self.salt, "output_mode": self.output_mode}
+
+
+def _check_salt(salt):
+    """Keras's rule: ``None``, one int (used twice) or a pair of ints; each is a uint64 key half."""
+    if salt is None:
+        return None
+    pair = [salt, salt] if isinstance(salt, (int, np.integer)) and not isinstance(salt, bool) else salt
+    if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in pair)):
+        raise ValueError(f"Hashing: salt must be one integer or a pair of integers (the SipHash key halves), "
+                         f"got salt={salt!r}")
+    if not all(0 <= int(k) < 2**64 for k in pair):
+        raise ValueError(f"Hashing: salt values are unsigned 64-bit integers (0 <= k < 2**64), got {salt!r}")
+    return [int(k) for k in pair]
 
 
 class TextVectorization(_EagerDataLayer):

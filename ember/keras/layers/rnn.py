@@ -26,6 +26,7 @@ import numpy as np
 
 import ember
 from ember import functional as F
+from ember.errors import user_errors
 from ember.nn.functional.linear import linear
 from ember.nn.modules.rnn import batch_zeros, gru_step, rnn_step
 from ember.ops import apply, composite
@@ -477,8 +478,31 @@ class GRU(_RNN):
         }
 
 
+def _check_directions(forward, backward):
+    """Keras's rule for a given backward layer: the other direction, the same stateful/return settings."""
+    if forward.go_backwards == backward.go_backwards:
+        raise ValueError(f"Bidirectional: the forward and backward layers need different go_backwards, both have "
+                         f"go_backwards={forward.go_backwards}")
+    for attr in ("stateful", "return_sequences", "return_state"):
+        if getattr(forward, attr) != getattr(backward, attr):
+            raise ValueError(f"Bidirectional: the forward and backward layers need the same {attr}, got "
+                             f"{getattr(forward, attr)} and {getattr(backward, attr)}")
+
+
 class Bidirectional(Layer):
-    """Run a recurrent layer forwards and a copy backwards; merge with concat (default), sum, mul or ave."""
+    """Run a recurrent layer forwards and a copy backwards; merge with concat (default), sum, mul or ave.
+
+    With ``stateful=True`` on the wrapped layer both directions carry their last states into the next call
+    (``reset_state()`` zeroes both); ``initial_state`` takes the forward states then the backward ones.
+
+    >>> import numpy as np
+    >>> from ember import keras
+    >>> bi = keras.layers.Bidirectional(keras.layers.GRU(3, stateful=True))
+    >>> out = bi(np.ones((2, 4, 5), "float32"))
+    >>> tuple(out.shape), len(bi.states)
+    ((2, 6), 2)
+    >>> bi.reset_state()
+    """
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         super().__init__(**kwargs)
@@ -497,11 +521,25 @@ class Bidirectional(Layer):
                 "name": "backward_" + layer.name,
             }
             backward_layer = type(layer).from_config(config)
+        _check_directions(layer, backward_layer)
         self.backward_layer = backward_layer
+        self.stateful = layer.stateful
+        self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
 
-    def call(self, inputs, training=None, mask=None):
-        fwd = self.forward_layer(inputs, mask=mask)
-        bwd = self.backward_layer(inputs, mask=mask)
+    @user_errors
+    def call(self, inputs, initial_state=None, training=None, mask=None):
+        fwd_state = bwd_state = None
+        if initial_state is not None:
+            initial_state = list(initial_state)
+            if len(initial_state) != 2 * self.forward_layer.n_states:
+                raise ValueError(
+                    f"Bidirectional {self.name!r}: initial_state needs {2 * self.forward_layer.n_states} tensors "
+                    f"(the forward layer's states, then the backward layer's), got {len(initial_state)}"
+                )
+            half = len(initial_state) // 2
+            fwd_state, bwd_state = initial_state[:half], initial_state[half:]
+        fwd = self.forward_layer(inputs, initial_state=fwd_state, mask=mask)
+        bwd = self.backward_layer(inputs, initial_state=bwd_state, mask=mask)
         states = []
         if self.forward_layer.return_state:
             fwd, states = fwd[0], fwd[1:] + bwd[1:]
@@ -521,6 +559,23 @@ class Bidirectional(Layer):
         if states:
             return (out if isinstance(out, list) else [out]) + states
         return out
+
+    @property
+    def states(self):
+        """The carried states of a stateful wrapper: the forward layer's, then the backward layer's."""
+        if self.forward_layer.states and self.backward_layer.states:
+            return tuple(self.forward_layer.states) + tuple(self.backward_layer.states)
+        return None
+
+    def reset_state(self):
+        """Zero both directions' carried states (``stateful=True`` only, as in Keras)."""
+        if not self.stateful:
+            raise AttributeError(f"Bidirectional {self.name!r}: reset_state() needs a stateful wrapped layer "
+                                 "(pass stateful=True to the recurrent layer)")
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    reset_states = reset_state  # Keras's older name
 
     def compute_mask(self, inputs, previous_mask=None):
         return previous_mask if self.forward_layer.return_sequences else None

@@ -1,7 +1,7 @@
-"""``keras.models``: Model, Sequential, load_model, clone_model."""
+"""``keras.models``: Model, Sequential, load_model, save_model, clone_model, model_from_json."""
 
 from ..keras_json import model_from_json  # noqa: F401
-from ..saving import load_model  # noqa: F401
+from ..saving import load_model, save_model  # noqa: F401
 from .model import Functional, Model  # noqa: F401
 from .sequential import Sequential  # noqa: F401
 
