@@ -70,6 +70,21 @@ def test_split_passes_give_the_same_bits_as_one_thread(tiny_chunks, monkeypatch)
         np.testing.assert_array_equal(a, b)
 
 
+
+def test_splitting_off_calls_the_kernels_without_the_split_wrappers(tiny_chunks, monkeypatch):
+    """With splitting off (the default) the executor calls fused bodies, block loops and GEMM stacks directly:
+    their split wrappers' per-call layout checks cost ~10 us each. Same bits as the split code at 1 thread."""
+    split_losses, split_params = _train(1)
+    monkeypatch.setattr(cores, "ENABLED", False)
+    callers, run_chunks = [], cores.run_chunks
+    monkeypatch.setattr(cores, "run_chunks",
+                        lambda fn, *a, **k: callers.append(fn.__qualname__) or run_chunks(fn, *a, **k))
+    losses, params = _train(1)
+    assert not [c for c in callers if c.startswith(("_split_ufunc", "_lower_block_loop", "_matmul"))], callers
+    assert losses == split_losses
+    for a, b in zip(params, split_params):
+        np.testing.assert_array_equal(a, b)
+
 def test_run_chunks_covers_every_element_once(tiny_chunks):
     ember._threads._STATE["n"] = 2
     seen, starts = np.zeros(100_003, np.int64), []

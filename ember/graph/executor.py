@@ -254,7 +254,7 @@ SMALL_GEMM = 1 << 18  # m*n*k at or below which OpenBLAS runs a GEMM on one thre
 
 
 def _matmul(xp):
-    if xp is not np:
+    if xp is not np or not cores.ENABLED:  # splitting off: no per-call layout checks (they cost ~5-10 us)
         return lambda a, b, out=None: gemm(xp, a, b, out)
 
     def matmul(a, b, out=None):
@@ -419,7 +419,9 @@ def _lower_fused(gen: _Gen, node, idx, args, name, out) -> None:
             simd, args = expanded is not None, expanded or args
         scratch = simd and red is None and _aliases(gen, args, out)
         ufunc = kernel.ufunc(size, contiguous=simd)
-        split = size is not None and size >= cores.SPLIT_MIN  # split at run time if the layouts allow
+        # split at run time if the layouts allow; with splitting off, the ufunc itself (the wrapper's layout
+        # checks cost ~10 us a call)
+        split = cores.ENABLED and size is not None and size >= cores.SPLIT_MIN
         k = gen.bind(f"K{idx}", _split_ufunc(ufunc) if split else ufunc)
     if scratch:
         tmp = gen.bind(f"S{idx}", gen.xp.empty(ew_shape, opinfo.np_dtype(kernel.out_dtype)))
@@ -492,10 +494,15 @@ def _lower_block_loop(gen: _Gen, node, idx, args, name, out, kernel) -> None:
     loop = kernel.block_loop(scalars)
     ufunc = kernel.ufunc(None)
 
+    split = cores.ENABLED
+
     def run(*arrays, out):
         flat = [a[()] if sc else a.reshape(-1) for a, sc in zip(arrays, scalars)]
         if out.flags.c_contiguous and all(sc or a.flags.c_contiguous for a, sc in zip(arrays, scalars)):
             dst = out.reshape(-1)
+            if not split:  # one call on this thread, without the chunk closure
+                loop(dst, *flat)
+                return out
             cores.run_chunks(lambda s, e: loop(dst[s:e], *[a if sc else a[s:e] for a, sc in zip(flat, scalars)]),
                              dst.size, kernels.LOOP_BLOCK)
             return out
