@@ -7,18 +7,18 @@ a permute back to NCHW, a separate bias add and relu); at batch 1 its fixed cost
 
 Protocol: ``lowering(node, loops=None) -> fn(xp, *arrays) | None`` (``None``: the node's dtypes or attrs are
 not handled, run the decomposition); ``loops(name)``, when the executor has compiled loops (numba, CPU), gives
-``ember.graph.infer_loops``'s one-pass form of the conv epilogue. ``node.meta["activation"] == "relu"`` asks for relu in the epilogue (the executor folds
-a following relu into the node). Each call returns a fresh output array; scratch arrays (the columns, the
-GEMM result, a zero-padded copy of the input) are kept for the last input shape and reused, as the executor's
-own buffers are (an executable is not reentrant).
+``ember.graph.infer_loops``' one-pass form of the conv epilogue. ``node.meta["activation"] == "relu"`` asks
+for relu in the epilogue (the executor folds a following relu into the node). Each call returns a fresh output
+array; scratch arrays (the columns, the GEMM result, a zero-padded copy of the input) are kept for the last
+input shape and reused, as the executor's own buffers are (an executable is not reentrant).
 
 - conv (groups=1, float16/32/64): with unit strides, "wide" columns: row (c, k) of the columns is one
-  contiguous run of the flattened padded input, shifted by the kernel offset, covering every output position
-  of the padded grid's row width (the ``k-1`` positions past each output row's end are computed and
-  dropped). The copy is then a row memcpy, and one GEMM ``w (Cout, C*K) @ cols (C*K, N*L)`` gives the
-  output; the epilogue adds the bias (and applies relu) in place on the GEMM's result, then copies the valid
-  positions into the NCHW output. Other strides: the usual strided windows. Same arithmetic as the decomposition (one dot product of
-  length C*K per output), summed in the BLAS's order.
+  contiguous run of the flattened padded input, shifted by the kernel offset, covering every position of the
+  padded grid's rows (the ``k-1`` positions past each output row's end are computed and dropped). The copy
+  is then a row memcpy, and one GEMM ``w (Cout, C*K) @ cols (C*K, N*L)`` gives the output; the epilogue adds
+  the bias and applies relu, and writes the valid positions into the NCHW output (one compiled pass, or three
+  NumPy ones). Other strides: the usual strided windows. The same dot products of length C*K as the
+  decomposition, summed in the BLAS's order.
 - max_pool: a running maximum over the kernel offsets (strided slices precomputed per input shape), on a
   ``-inf``-padded copy when there is padding: the decomposition's arithmetic, so the same bits.
 
