@@ -177,3 +177,39 @@ def test_good_input_runs_on_every_path(one_input):
     np.testing.assert_array_equal(one_input.run(x)[0], ref)
     np.testing.assert_array_equal(one_input(ember.tensor(x)).numpy(), ref)
     assert ref.shape == (3, 3)
+
+
+# ----------------------------------------------------------------------------------------- BLAS threads
+def test_split_gemm_blocks_equal_one_gemm(monkeypatch):
+    from ember.graph import gemm_split
+    from ember.ops.linalg import gemm
+
+    monkeypatch.setattr(gemm_split, "SPLIT_MIN", 1)
+    monkeypatch.setattr(gemm_split, "_HELD", [2])  # as inside a OneBlasThread block of a 2-thread BLAS
+    rng = np.random.default_rng(0)
+    for a_shape, b_shape in [((64, 40), (40, 24)), ((5, 40), (40, 300)), ((3, 4, 40), (40, 7))]:
+        a, b = rng.standard_normal(a_shape).astype(np.float32), rng.standard_normal(b_shape).astype(np.float32)
+        out = np.empty(a_shape[:-1] + b_shape[1:], np.float32)
+        np.testing.assert_allclose(gemm_split.split_gemm(gemm)(np, a, b, out), a @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_programs_hold_blas_at_one_thread_and_restore_it(monkeypatch):
+    from ember.graph import gemm_split
+
+    controllers = gemm_split._blas_controllers()
+    if not controllers:
+        pytest.skip("threadpoolctl is not installed")
+    ember.manual_seed(0)
+    prog = _loaded(cnn().eval(), images(1, 14))
+    x = np.random.default_rng(0).standard_normal((5, 1, 14, 14)).astype(f32)
+    monkeypatch.setattr(gemm_split, "ENABLED", False)
+    ref = prog.run([x])[0]
+    monkeypatch.setattr(gemm_split, "ENABLED", True)
+    monkeypatch.setattr(gemm_split, "HOLD_MIN", 1)
+    monkeypatch.setattr(gemm_split, "SPLIT_MIN", 1)
+    seen = []
+    monkeypatch.setattr(gemm_split.cores, "run_job", lambda fn, size, chunk, n: (seen.append(n), fn(0, size)))
+    before = [c.get_num_threads() for c in controllers]
+    np.testing.assert_allclose(prog.run([x])[0], ref, rtol=1e-5, atol=1e-5)
+    assert [c.get_num_threads() for c in controllers] == before and gemm_split._HELD == []
+    assert len(seen) == (4 if max(before) > 1 else 0)  # both convs and both linears, split when BLAS had threads

@@ -126,7 +126,7 @@ class ExportedProgram:
         if self._exe is None:
             from ..graph.executor import build
 
-            self._exe = build(self._graph, device=self.device)
+            self._exe = build(self._graph, device=self.device, inference=True)
         return self._exe
 
     def warmup(self) -> ExportedProgram:

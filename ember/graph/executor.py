@@ -31,6 +31,7 @@ import numpy as np
 from .._state import STATE
 from ..ops.linalg import gemm
 from . import cores, kernels, loops, opinfo
+from .gemm_split import OneBlasThread, gemm_size_per_row, hold_for, split_gemm
 from .ir import Graph, GraphError
 from .passes import fuse_elementwise, optimize, plan_memory
 from .verify import verify
@@ -42,11 +43,17 @@ class Executable:
     def __init__(self, graph: Graph, xp, device: str):
         self.graph, self.xp, self.device = graph, xp, device
         self.source, self._fn, self._gen = _generate(graph, xp, device)
+        # an inference graph's large GEMMs: BLAS at one thread for the call (gemm_split)
+        self._gemm_per_row = gemm_size_per_row(graph) if graph.meta.get("inference") and device == "cpu" else 0
         self._timed = None  # the generated code with a clock read after each node, made when first profiled
 
     def __call__(self, *arrays):
         if STATE.profiler is not None:
             return self._profiled_call(arrays)
+        if self._gemm_per_row and arrays and hold_for(arrays[0].shape[0] if arrays[0].ndim else 1,
+                                                      self._gemm_per_row):
+            with OneBlasThread():
+                return self._fn(*arrays)
         return self._fn(*arrays)
 
     def _profiled_call(self, arrays):
@@ -67,14 +74,17 @@ class Executable:
 
 
 def build(
-    graph: Graph, device: str = "cpu", jit: bool | None = None, optimize_graph: bool = True
+    graph: Graph, device: str = "cpu", jit: bool | None = None, optimize_graph: bool = True, inference: bool = False
 ) -> Executable:
     """Optimise (fold, simplify, CSE, copies, DCE), fuse when a JIT is available, plan memory, generate code.
 
     ``graph`` is not modified (a clone is compiled). ``jit=None`` uses numba/CuPy kernels when available.
+    ``inference``: a program's forward (``ExportedProgram``): its large GEMMs run with BLAS held at one thread,
+    the largest split over the cores by Ember's pool (``gemm_split``).
     """
     g = graph.clone()[0]
     g.meta["device"] = device
+    g.meta["inference"] = inference
     if jit is None:
         jit = kernels.jit_available(device)
     keep_kernel_layers(g)
@@ -245,7 +255,7 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
         _lower_fused(gen, node, idx, args, name, out)
         return
     if node.meta.get("kernel") == "inference":  # a layer node's inference kernel (keep_kernel_layers)
-        fn = gen.bind(f"F{idx}", inference_kernel(node, gen.device == "cpu" and bool(graph.meta.get("jit"))))
+        fn = gen.bind(f"F{idx}", inference_kernel(node, gen.device, bool(graph.meta.get("jit"))))
         gen.lines.append(f"{name} = {fn}(XP{''.join(', ' + a for a in args)})")
         return
     if opinfo.is_layer(op):  # kept by the decomposition pass: its run-time kernel (a dynamic sequence length)
@@ -271,8 +281,8 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
     elif gen.device == "cpu" and graph.meta.get("jit") and (loop := loops.lowering(node)) is not None:
         gen.lines.append(f"{name} = {gen.bind(f'J{idx}', loop)}({', '.join(args)})")
     elif op == "linear":
-        relu = node.meta.get("activation") == "relu"
-        gen.lines.append(f"{name} = " + _call(gen.bind(f"L{idx}", _linear(gen.xp, relu)), args, out))
+        relu, split = node.meta.get("activation") == "relu", bool(graph.meta.get("inference"))
+        gen.lines.append(f"{name} = " + _call(gen.bind(f"L{idx}", _linear(gen.xp, relu, split)), args, out))
     elif out is not None and op == "relu":
         gen.lines.append(f"{name} = " + _call(gen.bind(f"U{idx}", gen.xp.maximum), args + ["0"], out))
     elif out is not None and op == "copy":
@@ -284,15 +294,21 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
         )
 
 
-def inference_kernel(node, jit=False):
+def inference_kernel(node, device="cpu", jit=False):
     """The inference kernel of a layer node kept by ``keep_kernel_layers`` (``fn(xp, *arrays)`` -> its output),
-    with ``infer_loops``' compiled loops when ``jit`` (numba on CPU)."""
+    given the executor's helpers: the split GEMM on CPU, ``infer_loops``' compiled loops with numba."""
     from ..ops import REGISTRY
 
-    loops = None
-    if jit:
-        from .infer_loops import loop as loops
-    return REGISTRY[node.op].lowering("inference")(node, loops)
+    def helpers(name):
+        if name == "gemm":
+            return split_gemm(gemm) if device == "cpu" else None
+        if jit and device == "cpu":
+            from .infer_loops import loop
+
+            return loop(name)
+        return None
+
+    return REGISTRY[node.op].lowering("inference")(node, helpers)
 
 
 def layer_kernel(node):
@@ -331,17 +347,18 @@ def _matmul(xp):
     return matmul
 
 
-def _linear(xp, relu=False):
+def _linear(xp, relu=False, split=False):
     """``x @ w.T + b``: one GEMM (``w.T`` is a transposed view BLAS reads directly), then an in-place add (and
-    relu, when ``fold_relu`` folded one in)."""
+    relu, when ``fold_relu`` folded one in). ``split``: a large GEMM runs split over the cores (inference)."""
+    mm = split_gemm(gemm) if split else gemm
 
     def linear(x, w, b, out=None):
-        r = gemm(xp, x, w.T, out)
+        r = mm(xp, x, w.T, out)
         r += b
         return r
 
     def linear_relu(x, w, b, out=None):
-        r = gemm(xp, x, w.T, out)
+        r = mm(xp, x, w.T, out)
         r += b
         return xp.maximum(r, r.dtype.type(0), out=r)
 

@@ -6,8 +6,9 @@ a permute back to NCHW, a separate bias add and relu); at batch 1 its fixed cost
 24-element inner runs, a permuted bias add, Python work per pooling call) were most of a small CNN's latency.
 
 Protocol: ``lowering(node, loops=None) -> fn(xp, *arrays) | None`` (``None``: the node's dtypes or attrs are
-not handled, run the decomposition); ``loops(name)``, when the executor has compiled loops (numba, CPU), gives
-``ember.graph.infer_loops``' one-pass form of the conv epilogue. ``node.meta["activation"] == "relu"`` asks
+not handled, run the decomposition); ``loops(name)`` gives the executor's helpers or None: ``"gemm"`` (large
+GEMMs split over the cores, ``ember.graph.gemm_split``) and, with numba, ``"conv_epilogue"``
+(``ember.graph.infer_loops``' one-pass form of the epilogue). ``node.meta["activation"] == "relu"`` asks
 for relu in the epilogue (the executor folds a following relu into the node). Each call returns a fresh output
 array; scratch arrays (the columns, the GEMM result, a zero-padded copy of the input) are kept for the last
 input shape and reused, as the executor's own buffers are (an executable is not reentrant).
@@ -69,9 +70,10 @@ class _Padder:
 class ConvKernel:
     """``conv(x, w[, b])`` of one node: columns + one GEMM + a bias (and relu) epilogue into NCHW."""
 
-    def __init__(self, stride, padding, dilation, relu, epilogue=None):
+    def __init__(self, stride, padding, dilation, relu, epilogue=None, gemm=gemm):
         self.stride, self.dilation, self.relu = tuple(stride), tuple(dilation), relu
         self.epilogue = epilogue  # the executor's compiled one-pass epilogue (numba), or None
+        self.gemm = gemm  # gemm(xp, a, b, out): the executor's (split over the cores) or ops.linalg's
         self.padding = tuple(tuple(p) for p in padding)
         self.wide = all(s == 1 for s in self.stride)
         self.pad = _Padder(self.padding, 0, always=True)  # the columns' view is made once, on its buffer
@@ -84,7 +86,7 @@ class ConvKernel:
             self.plan = (key, self._make_plan(xp, xpad, w))
         _, (cols, cols_dst, window, y, result, out_shape, geom) = self.plan
         xp.copyto(cols_dst, window)
-        gemm(xp, w.reshape(w.shape[0], -1), cols, out=y)
+        self.gemm(xp, w.reshape(w.shape[0], -1), cols, out=y)
         if geom is not None:  # one compiled pass: bias, relu, the valid positions into NCHW
             out = xp.empty(out_shape, dtype=x.dtype)
             self.epilogue(y, y[0, :0] if b is None else b, out.reshape(geom[0]), geom[1], geom[2], b is not None,
@@ -138,8 +140,9 @@ def _conv_inference(node, loops=None):
         return None
     if w.ndim < 3 or None in w.shape or x.ndim != w.ndim:
         return None
+    helper = loops or (lambda name: None)
     return ConvKernel(a["stride"], a["padding"], a["dilation"], node.meta.get("activation") == "relu",
-                      None if loops is None else loops("conv_epilogue"))
+                      helper("conv_epilogue"), helper("gemm") or gemm)
 
 
 class MaxPoolKernel:
