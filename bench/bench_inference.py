@@ -7,9 +7,10 @@ block's median per-call latency. Ratios are taken within one run: absolute times
 little. Formats a model cannot be exported to yet are reported as n/a with the reason.
 
 Run: python -m bench.bench_inference [--models mlp cnn lstm transformer] [--rounds 7] [--seconds 0.2]
-[--frameworks ember-artifact onnxruntime] [--threads 2]. Beside each wall-clock median the worker reports the
-process CPU time per call (all its threads: a busy-waiting BLAS thread counts), the figure less moved by other
-processes on a shared machine.
+[--frameworks ember-artifact onnxruntime] [--threads 2] [--baseline DIR]. Beside each wall-clock median the
+worker reports the process CPU time per call (all its threads: a busy-waiting BLAS thread counts), the figure
+less moved by other processes on a shared machine. ``--baseline DIR`` adds the loaded artifact run by another
+Ember tree (e.g. ``git worktree add /tmp/before main``) as one more worker: before/after in one run.
 A pause between blocks lets the previous worker's BLAS threads stop spinning (NumPy's OpenBLAS and torch's
 OpenMP busy-wait after a threaded call), so each block has the cores to itself.
 Goal: the loaded artifact at batch 1 within 1.5x of onnxruntime on mlp and cnn.
@@ -33,6 +34,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, str(THREADS))
 BATCHES = (1, 64)
 FRAMEWORKS = ("ember-artifact", "ember-eager", "torch-eager", "onnxruntime", "litert")
+BASELINE = "ember-artifact@baseline"  # --baseline DIR: the loaded artifact run by another Ember tree (before/after)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -178,14 +180,16 @@ def worker(fw: str, name: str, folder: str) -> None:
 
 
 class Worker:
-    def __init__(self, fw, name, folder, threads=THREADS):
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    def __init__(self, fw, name, folder, threads=THREADS, root=ROOT):
+        if fw == BASELINE:
+            fw = "ember-artifact"
+        env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""),
                    EMBER_BENCH_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                    OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         self.log = open(os.path.join(folder, f"log_{name}_{fw}.txt"), "w+")  # a file: a full pipe would block
         self.proc = subprocess.Popen([sys.executable, "-m", "bench.bench_inference", "--worker", fw, "--model",
                                       name, "--dir", folder], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True, cwd=ROOT, env=env)
+                                     stderr=self.log, text=True, cwd=root, env=env)
         line = self.proc.stdout.readline()
         if not line:
             self.log.seek(0)
@@ -196,7 +200,7 @@ class Worker:
         self.proc.stdin.write(json.dumps({"batch": batch, "seconds": seconds}) + "\n")
         self.proc.stdin.flush()
         reply = json.loads(self.proc.stdout.readline())
-        return reply["us"], reply["cpu_us"]
+        return reply["us"], reply.get("cpu_us", float("nan"))  # (an older tree's worker reports no CPU time)
 
     def close(self):
         self.proc.stdin.close()
@@ -205,7 +209,8 @@ class Worker:
 
 
 # ----------------------------------------------------------------------------------------------- main
-def bench_model(name, folder, rounds, seconds, pause=0.15, threads=THREADS, frameworks=FRAMEWORKS) -> dict:
+def bench_model(name, folder, rounds, seconds, pause=0.15, threads=THREADS, frameworks=FRAMEWORKS,
+                baseline=None) -> dict:
     notes = prepare(name, folder)
     workers = {}
     for fw in frameworks:
@@ -213,6 +218,9 @@ def bench_model(name, folder, rounds, seconds, pause=0.15, threads=THREADS, fram
             continue
         print(f"{name}: starting the {fw} worker", file=sys.stderr, flush=True)
         workers[fw] = Worker(fw, name, folder, threads)
+    if baseline:
+        print(f"{name}: starting the {BASELINE} worker ({baseline})", file=sys.stderr, flush=True)
+        workers[BASELINE] = Worker(BASELINE, name, folder, threads, root=baseline)
     results = {(fw, b): [] for fw in workers for b in BATCHES}
     order = list(workers)
     try:
@@ -241,7 +249,7 @@ def report(name, res, threads=THREADS) -> None:
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'framework':16s} {'batch 1':>10s} {'cpu':>8s} {'batch 64':>10s} {'cpu':>9s} "
           f"{'max |out - ' + ref + '|':>18s}  note")
-    for fw in FRAMEWORKS:
+    for fw in FRAMEWORKS + (BASELINE,):
         if (fw, 1) not in med:
             if fw in notes:
                 print(f"{fw:16s} {'n/a':>10s} {'':8s} {'n/a':>10s} {'':9s} {'':18s}  {notes[fw]}")
@@ -251,11 +259,14 @@ def report(name, res, threads=THREADS) -> None:
     base = ("ember-artifact", 1)
     if base not in med:
         return
-    for other in ("onnxruntime", "torch-eager", "litert", "ember-eager"):
+    for other in ("onnxruntime", "torch-eager", "litert", "ember-eager", BASELINE):
         if (other, 1) in med:
             print(f"  artifact / {other}: batch 1 {med[base] / med[(other, 1)]:.2f}x (cpu "
                   f"{cpu[base] / cpu[(other, 1)]:.2f}x), batch 64 {med[('ember-artifact', 64)] / med[(other, 64)]:.2f}x"
                   f" (cpu {cpu[('ember-artifact', 64)] / cpu[(other, 64)]:.2f}x)")
+    if (BASELINE, 1) in med and ("onnxruntime", 1) in med:
+        print(f"  {BASELINE} / onnxruntime: batch 1 {med[(BASELINE, 1)] / med[('onnxruntime', 1)]:.2f}x, batch 64 "
+              f"{med[(BASELINE, 64)] / med[('onnxruntime', 64)]:.2f}x")
     if ("onnxruntime", 1) in med and name in ("mlp", "cnn"):
         ratio = med[base] / med[("onnxruntime", 1)]
         print(f"  goal (artifact at batch 1 within 1.5x of onnxruntime): {'met' if ratio <= 1.5 else 'NOT met'} "
@@ -270,6 +281,8 @@ def main(argv=None):
     p.add_argument("--pause", type=float, default=0.15, help="idle time between two workers' blocks")
     p.add_argument("--threads", type=int, default=THREADS, help="threads per framework (BLAS, torch, ORT, LiteRT)")
     p.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=FRAMEWORKS)
+    p.add_argument("--baseline", help="another Ember tree (a worktree of an older commit): its loaded artifact "
+                                      f"runs as {BASELINE!r} beside this tree's, for before/after ratios")
     p.add_argument("--worker")
     p.add_argument("--model")
     p.add_argument("--dir")
@@ -281,7 +294,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models:
             out[name] = bench_model(name, folder, args.rounds, args.seconds, args.pause, args.threads,
-                                    tuple(args.frameworks))
+                                    tuple(args.frameworks), args.baseline)
             report(name, out[name], args.threads)
     return out
 
