@@ -213,3 +213,16 @@ def test_programs_hold_blas_at_one_thread_and_restore_it(monkeypatch):
     np.testing.assert_allclose(prog.run([x])[0], ref, rtol=1e-5, atol=1e-5)
     assert [c.get_num_threads() for c in controllers] == before and gemm_split._HELD == []
     assert len(seen) == (4 if max(before) > 1 else 0)  # both convs and both linears, split when BLAS had threads
+
+
+def test_scratch_not_kept_past_its_limit_gives_the_same_results(monkeypatch):
+    from ember.ops.layers import conv_infer
+
+    ember.manual_seed(0)
+    prog = _loaded(nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU()).eval(), images())
+    before = _previous_executor(monkeypatch, prog.graph, None)
+    monkeypatch.setattr(conv_infer, "KEEP_BYTES", 0)
+    lean = executor.build(prog.graph)
+    for b in (5, 1, 5):  # every call rebuilds its columns and padded copy
+        x = np.random.default_rng(b).standard_normal((b, 2, 9, 9)).astype(f32)
+        np.testing.assert_allclose(lean(x)[0], before(x)[0], rtol=1e-5, atol=1e-5)

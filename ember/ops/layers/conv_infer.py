@@ -12,7 +12,8 @@ GEMMs split over the cores, ``ember.graph.gemm_split``) and, with numba, ``"conv
 (``ember.graph.infer_loops``' one-pass form of the epilogue). ``node.meta["activation"] == "relu"`` asks
 for relu in the epilogue (the executor folds a following relu into the node). Each call returns a fresh output
 array; scratch arrays (the columns, the GEMM result, a zero-padded copy of the input) are kept for the last
-input shape and reused, as the executor's own buffers are (an executable is not reentrant).
+input shape and reused when they total at most ``KEEP_BYTES`` (16 MB), as the executor's own buffers are (an
+executable is not reentrant).
 
 - conv (groups=1, float16/32/64): with unit strides, "wide" columns: row (c, k) of the columns is one
   contiguous run of the flattened padded input, shifted by the kernel offset, covering every position of the
@@ -43,6 +44,7 @@ from ..linalg import gemm
 from .conv import pool_out_size
 
 FLOATS = ("float16", "float32", "float64")
+KEEP_BYTES = 1 << 24  # scratch kept between calls up to this size (a batch-1 call's); larger is made per call
 
 
 def _strides_view(xp, base, shape, strides):
@@ -88,17 +90,18 @@ class ConvKernel:
         _, (cols, cols_dst, window, y, result, out_shape, geom) = self.plan
         xp.copyto(cols_dst, window)
         self.gemm(xp, w.reshape(w.shape[0], -1), cols, out=y)
+        out = xp.empty(out_shape, dtype=x.dtype)
         if geom is not None:  # one compiled pass: bias, relu, the valid positions into NCHW
-            out = xp.empty(out_shape, dtype=x.dtype)
             self.epilogue(y, y[0, :0] if b is None else b, out.reshape(geom[0]), geom[1], geom[2], b is not None,
                           self.relu, y.dtype.type(0))
-            return out
-        if b is not None:  # on the GEMM's contiguous result: a fast inner loop (2.5x the strided add measured)
-            xp.add(y, b.reshape(-1, 1), out=y)
-        if self.relu:
-            xp.maximum(y, y.dtype.type(0), out=y)
-        out = xp.empty(out_shape, dtype=x.dtype)
-        xp.copyto(out, result)  # the valid positions, in NCHW order
+        else:
+            if b is not None:  # on the GEMM's contiguous result: a fast inner loop (2.5x the strided add measured)
+                xp.add(y, b.reshape(-1, 1), out=y)
+            if self.relu:
+                xp.maximum(y, y.dtype.type(0), out=y)
+            xp.copyto(out, result)  # the valid positions, in NCHW order
+        if cols.nbytes + y.nbytes + xpad.nbytes > KEEP_BYTES:  # a large batch's scratch is not kept alive
+            self.plan = self.pad.buf = None
         return out
 
     def _make_plan(self, xp, xpad, w):
