@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._state import STATE
 from ..errors import mark, with_user_line
 from ..graph import opinfo
 
@@ -158,7 +159,7 @@ class ExportedProgram:
         from ..graph.capture import unflatten
         from ..tensor import Tensor
 
-        if (not kwargs and len(args) == len(self._checks) and self.device == "cpu"
+        if (not kwargs and len(args) == len(self._checks) and self.device == "cpu" and STATE.tracer is None
                 and all(type(a) is Tensor and type(a._data) is np.ndarray for a in args)):
             arrays = [a._data for a in args]  # plain CPU tensors in call order (read only: nothing is donated)
         else:
