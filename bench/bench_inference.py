@@ -213,14 +213,17 @@ def bench_model(name, folder, rounds, seconds, pause=0.15, threads=THREADS, fram
                 baseline=None) -> dict:
     notes = prepare(name, folder)
     workers = {}
+    if baseline:  # first: its worker writes the artifact's outputs under the plain name, renamed before ours
+        print(f"{name}: starting the {BASELINE} worker ({baseline})", file=sys.stderr, flush=True)
+        workers[BASELINE] = Worker(BASELINE, name, folder, threads, root=baseline)
+        for b in BATCHES:
+            os.replace(os.path.join(folder, f"out_{name}_ember-artifact_b{b}.npy"),
+                       os.path.join(folder, f"out_{name}_{BASELINE}_b{b}.npy"))
     for fw in frameworks:
         if notes.get(fw, "").startswith("n/a"):
             continue
         print(f"{name}: starting the {fw} worker", file=sys.stderr, flush=True)
         workers[fw] = Worker(fw, name, folder, threads)
-    if baseline:
-        print(f"{name}: starting the {BASELINE} worker ({baseline})", file=sys.stderr, flush=True)
-        workers[BASELINE] = Worker(BASELINE, name, folder, threads, root=baseline)
     results = {(fw, b): [] for fw in workers for b in BATCHES}
     order = list(workers)
     try:
