@@ -129,7 +129,8 @@ class ConvKernel:
             result = y.reshape((cout, n) + tuple(outs)).swapaxes(0, 1)
             geom = (math.prod(outs), outs[-1]) if nd <= 2 else None
         cols = xp.empty((ck, math.prod(shape[1 + nd:])), dtype=xpad.dtype)
-        if geom is not None and self.epilogue is not None:  # the loop sees the output as (N, Cout, rows, cols)
+        if geom is not None and self.epilogue is not None and xpad.dtype.name in ("float32", "float64"):
+            # the loop (no float16 in numba) sees the output as (N, Cout, rows, cols)
             geom = ((n, cout) + ((1,) + tuple(outs) if nd == 1 else tuple(outs)),) + geom
         else:
             geom = None
