@@ -80,7 +80,8 @@ class ConvKernel:
         self.padding = tuple(tuple(p) for p in padding)
         self.wide = all(s == 1 for s in self.stride)
         self.pad = _Padder(self.padding, 0, always=True)  # the columns' view is made once, on its buffer
-        self.plan = None  # (x shape, x dtype, w shape) -> (cols, y, out shape, column view fn, result view)
+        self.plan = None  # ((x shape, dtype, w shape), (cols, its N-d view, window view, y, result view, out shape,
+        # epilogue geometry or None)) for the last input shape
 
     def __call__(self, xp, x, w, b=None):
         xpad = self.pad(xp, x)
