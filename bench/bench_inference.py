@@ -7,6 +7,10 @@ block's median per-call latency. Ratios are taken within one run: absolute times
 little. Formats a model cannot be exported to yet are reported as n/a with the reason.
 
 Run: python -m bench.bench_inference [--models mlp cnn lstm transformer] [--rounds 7] [--seconds 0.2]
+[--frameworks ember-artifact onnxruntime] [--threads 2] [--baseline DIR]. Beside each wall-clock median the
+worker reports the process CPU time per call (all its threads: a busy-waiting BLAS thread counts), the figure
+less moved by other processes on a shared machine. ``--baseline DIR`` adds the loaded artifact run by another
+Ember tree (e.g. ``git worktree add /tmp/before main``) as one more worker: before/after in one run.
 A pause between blocks lets the previous worker's BLAS threads stop spinning (NumPy's OpenBLAS and torch's
 OpenMP busy-wait after a threaded call), so each block has the cores to itself.
 Goal: the loaded artifact at batch 1 within 1.5x of onnxruntime on mlp and cnn.
@@ -30,6 +34,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, str(THREADS))
 BATCHES = (1, 64)
 FRAMEWORKS = ("ember-artifact", "ember-eager", "torch-eager", "onnxruntime", "litert")
+BASELINE = "ember-artifact@baseline"  # --baseline DIR: the loaded artifact run by another Ember tree (before/after)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -152,7 +157,8 @@ def _runner(fw: str, name: str, folder: str, batch: int):
 
 
 def worker(fw: str, name: str, folder: str) -> None:
-    """Serve timing requests on stdin: {"batch", "seconds"} -> {"us": median per-call microseconds}."""
+    """Serve timing requests on stdin: {"batch", "seconds"} -> {"us": median per-call microseconds, "cpu_us":
+    the block's process CPU time per call}."""
     runners = {b: _runner(fw, name, folder, b) for b in BATCHES}
     for b, run in runners.items():
         out = run()
@@ -163,31 +169,38 @@ def worker(fw: str, name: str, folder: str) -> None:
     for line in sys.stdin:
         req = json.loads(line)
         run, times, end = runners[req["batch"]], [], time.perf_counter() + req["seconds"]
+        cpu0 = time.process_time()
         while time.perf_counter() < end or len(times) < 5:
             t0 = time.perf_counter()
             run()
             times.append(time.perf_counter() - t0)
-        print(json.dumps({"us": statistics.median(times) * 1e6, "calls": len(times)}), flush=True)
+        cpu = (time.process_time() - cpu0) / len(times)
+        print(json.dumps({"us": statistics.median(times) * 1e6, "cpu_us": cpu * 1e6, "calls": len(times)}),
+              flush=True)
 
 
 class Worker:
-    def __init__(self, fw, name, folder, threads=THREADS):
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    def __init__(self, fw, name, folder, threads=THREADS, root=ROOT):
+        if fw == BASELINE:
+            fw = "ember-artifact"
+        env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""),
                    EMBER_BENCH_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                    OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         self.log = open(os.path.join(folder, f"log_{name}_{fw}.txt"), "w+")  # a file: a full pipe would block
         self.proc = subprocess.Popen([sys.executable, "-m", "bench.bench_inference", "--worker", fw, "--model",
                                       name, "--dir", folder], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True, cwd=ROOT, env=env)
+                                     stderr=self.log, text=True, cwd=root, env=env)
         line = self.proc.stdout.readline()
         if not line:
             self.log.seek(0)
             raise RuntimeError(f"{fw} worker for {name} failed:\n{self.log.read()[-2000:]}")
 
-    def time(self, batch, seconds) -> float:
+    def time(self, batch, seconds) -> tuple:
+        """(median wall us, CPU us per call) of one timed block."""
         self.proc.stdin.write(json.dumps({"batch": batch, "seconds": seconds}) + "\n")
         self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())["us"]
+        reply = json.loads(self.proc.stdout.readline())
+        return reply["us"], reply.get("cpu_us", float("nan"))  # (an older tree's worker reports no CPU time)
 
     def close(self):
         self.proc.stdin.close()
@@ -196,10 +209,17 @@ class Worker:
 
 
 # ----------------------------------------------------------------------------------------------- main
-def bench_model(name, folder, rounds, seconds, pause=0.15, threads=THREADS) -> dict:
+def bench_model(name, folder, rounds, seconds, pause=0.15, threads=THREADS, frameworks=FRAMEWORKS,
+                baseline=None) -> dict:
     notes = prepare(name, folder)
     workers = {}
-    for fw in FRAMEWORKS:
+    if baseline:  # first: its worker writes the artifact's outputs under the plain name, renamed before ours
+        print(f"{name}: starting the {BASELINE} worker ({baseline})", file=sys.stderr, flush=True)
+        workers[BASELINE] = Worker(BASELINE, name, folder, threads, root=baseline)
+        for b in BATCHES:
+            os.replace(os.path.join(folder, f"out_{name}_ember-artifact_b{b}.npy"),
+                       os.path.join(folder, f"out_{name}_{BASELINE}_b{b}.npy"))
+    for fw in frameworks:
         if notes.get(fw, "").startswith("n/a"):
             continue
         print(f"{name}: starting the {fw} worker", file=sys.stderr, flush=True)
@@ -216,26 +236,40 @@ def bench_model(name, folder, rounds, seconds, pause=0.15, threads=THREADS) -> d
     finally:
         for w in workers.values():
             w.close()
-    ref = {b: np.load(os.path.join(folder, f"out_{name}_ember-eager_b{b}.npy")) for b in BATCHES}
+    first = "ember-eager" if "ember-eager" in workers else next(iter(workers))
+    ref = {b: np.load(os.path.join(folder, f"out_{name}_{first}_b{b}.npy")) for b in BATCHES}
     agree = {fw: max(float(np.max(np.abs(np.load(os.path.join(folder, f"out_{name}_{fw}_b{b}.npy")) - ref[b])))
                      for b in BATCHES) for fw in workers}
-    return {"medians": {k: statistics.median(v) for k, v in results.items()}, "notes": notes, "agree": agree}
+    return {"medians": {k: statistics.median(w for w, _ in v) for k, v in results.items()},
+            "cpu": {k: statistics.median(c for _, c in v) for k, v in results.items()},
+            "notes": notes, "agree": agree, "reference": first}
 
 
 def report(name, res, threads=THREADS) -> None:
-    med, notes = res["medians"], res["notes"]
-    print(f"\n{name}: median per-call latency (us), {threads} thread(s) each")
-    print(f"{'framework':16s} {'batch 1':>10s} {'batch 64':>10s} {'max |out - eager|':>18s}  note")
-    for fw in FRAMEWORKS:
+    med, cpu, notes = res["medians"], res["cpu"], res["notes"]
+    ref = res["reference"].replace("ember-", "")
+    print(f"\n{name}: median per-call latency (us), {threads} thread(s) each; cpu: process CPU us per call; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'framework':16s} {'batch 1':>10s} {'cpu':>8s} {'batch 64':>10s} {'cpu':>9s} "
+          f"{'max |out - ' + ref + '|':>18s}  note")
+    for fw in FRAMEWORKS + (BASELINE,):
         if (fw, 1) not in med:
-            print(f"{fw:16s} {'n/a':>10s} {'n/a':>10s} {'':18s}  {notes.get(fw, '')}")
+            if fw in notes:
+                print(f"{fw:16s} {'n/a':>10s} {'':8s} {'n/a':>10s} {'':9s} {'':18s}  {notes[fw]}")
             continue
-        print(f"{fw:16s} {med[(fw, 1)]:10.1f} {med[(fw, 64)]:10.1f} {res['agree'][fw]:18.2e}  {notes.get(fw, '')}")
+        print(f"{fw:16s} {med[(fw, 1)]:10.1f} {cpu[(fw, 1)]:8.1f} {med[(fw, 64)]:10.1f} {cpu[(fw, 64)]:9.1f} "
+              f"{res['agree'][fw]:18.2e}  {notes.get(fw, '')}")
     base = ("ember-artifact", 1)
-    for other in ("onnxruntime", "torch-eager", "litert", "ember-eager"):
+    if base not in med:
+        return
+    for other in ("onnxruntime", "torch-eager", "litert", "ember-eager", BASELINE):
         if (other, 1) in med:
-            print(f"  artifact / {other}: batch 1 {med[base] / med[(other, 1)]:.2f}x, batch 64 "
-                  f"{med[('ember-artifact', 64)] / med[(other, 64)]:.2f}x")
+            print(f"  artifact / {other}: batch 1 {med[base] / med[(other, 1)]:.2f}x (cpu "
+                  f"{cpu[base] / cpu[(other, 1)]:.2f}x), batch 64 {med[('ember-artifact', 64)] / med[(other, 64)]:.2f}x"
+                  f" (cpu {cpu[('ember-artifact', 64)] / cpu[(other, 64)]:.2f}x)")
+    if (BASELINE, 1) in med and ("onnxruntime", 1) in med:
+        print(f"  {BASELINE} / onnxruntime: batch 1 {med[(BASELINE, 1)] / med[('onnxruntime', 1)]:.2f}x, batch 64 "
+              f"{med[(BASELINE, 64)] / med[('onnxruntime', 64)]:.2f}x")
     if ("onnxruntime", 1) in med and name in ("mlp", "cnn"):
         ratio = med[base] / med[("onnxruntime", 1)]
         print(f"  goal (artifact at batch 1 within 1.5x of onnxruntime): {'met' if ratio <= 1.5 else 'NOT met'} "
@@ -249,6 +283,9 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=0.2, help="length of one timed block")
     p.add_argument("--pause", type=float, default=0.15, help="idle time between two workers' blocks")
     p.add_argument("--threads", type=int, default=THREADS, help="threads per framework (BLAS, torch, ORT, LiteRT)")
+    p.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=FRAMEWORKS)
+    p.add_argument("--baseline", help="another Ember tree (a worktree of an older commit): its loaded artifact "
+                                      f"runs as {BASELINE!r} beside this tree's, for before/after ratios")
     p.add_argument("--worker")
     p.add_argument("--model")
     p.add_argument("--dir")
@@ -259,7 +296,8 @@ def main(argv=None):
     out = {}
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models:
-            out[name] = bench_model(name, folder, args.rounds, args.seconds, args.pause, args.threads)
+            out[name] = bench_model(name, folder, args.rounds, args.seconds, args.pause, args.threads,
+                                    tuple(args.frameworks), args.baseline)
             report(name, out[name], args.threads)
     return out
 

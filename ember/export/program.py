@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._state import STATE
 from ..errors import mark, with_user_line
 from ..graph import opinfo
 
@@ -98,6 +99,8 @@ class ExportedProgram:
         self._checks = [_Check(s) for s in self.input_specs]
         self._exe = None
         self._lock = threading.Lock()
+        self._fast_checks = None  # made on the first call (dim_ranges may be set after construction)
+        self._out_tree = None  # (out_spec, its parsed form), made on the first call
 
     # ------------------------------------------------------------------------------------------ views
     @property
@@ -124,7 +127,7 @@ class ExportedProgram:
         if self._exe is None:
             from ..graph.executor import build
 
-            self._exe = build(self._graph, device=self.device)
+            self._exe = build(self._graph, device=self.device, inference=True)
         return self._exe
 
     def warmup(self) -> ExportedProgram:
@@ -143,7 +146,11 @@ class ExportedProgram:
         """Run on NumPy arrays: a list in ``input_specs`` order or a dict by input name; returns a list of
         NumPy arrays, one per ``output_specs``. Python lists/scalars are converted to the input's dtype; an
         array of another dtype is an error (convert it with ``.astype``)."""
-        outs = self._execute(self._arrays_from(inputs))
+        if (type(inputs) is list and len(inputs) == len(self._checks)
+                and all(type(x) is np.ndarray for x in inputs)):  # a server's request: nothing to convert
+            outs = self._execute(inputs)
+        else:
+            outs = self._execute(self._arrays_from(inputs))
         if self.device != "cpu":
             outs = [a.get() for a in outs]  # CuPy results come back to the host
         return outs
@@ -152,22 +159,29 @@ class ExportedProgram:
         from ..graph.capture import unflatten
         from ..tensor import Tensor
 
-        arrays = self._arrays_from_call(args, kwargs)
+        if (not kwargs and len(args) == len(self._checks) and self.device == "cpu" and STATE.tracer is None
+                and all(type(a) is Tensor and type(a._data) is np.ndarray for a in args)):
+            arrays = [a._data for a in args]  # plain CPU tensors in call order (read only: nothing is donated)
+        else:
+            arrays = self._arrays_from_call(args, kwargs)
         outs = self._execute(arrays)
-        tensors = iter([Tensor._wrap(a) for a in outs])
+        tensors = [Tensor._wrap(a) for a in outs]
         if self.out_spec is None:
-            return list(tensors)
-        return unflatten(_spec_from_json(self.out_spec), tensors)
+            return tensors
+        if self._out_tree is None or self._out_tree[0] is not self.out_spec:
+            self._out_tree = (self.out_spec, _spec_from_json(self.out_spec))
+        return unflatten(self._out_tree[1], iter(tensors))
 
     def _execute(self, arrays):
-        self._check(arrays)
+        if not self._passes(arrays):
+            self._check(arrays)  # raises the error that says what is wrong
         if self.device != "cpu":
             from .. import backend
 
             xp = backend.require_cupy("running a program on CUDA")
             arrays = [xp.asarray(a) for a in arrays]
         with self._lock:
-            return self._executable()(*arrays)
+            return (self._exe or self._executable())(*arrays)
 
     # ------------------------------------------------------------------------------------------ input checks
     def _arrays_from(self, inputs) -> list:
@@ -217,6 +231,27 @@ class ExportedProgram:
             raise self._error(f"was exported for a call like {_call_text(self.in_spec)}; got "
                               f"{_call_text(_spec_to_json(spec))} (T: a tensor)")
         return [self._as_array(x, c) for x, c in zip(leaves, self._checks)]
+
+    def _passes(self, arrays) -> bool:
+        """The common case of ``_check`` in a few comparisons per input: dtypes and static dims as exported,
+        and no named dim that two inputs share or that has a range (those take ``_check``)."""
+        fast = self._fast_checks
+        if fast is None:
+            names = [n for c in self._checks for _, n in c.named]
+            simple = len(set(names)) == len(names) and not any(n in self.dim_ranges for n in names)
+            fast = self._fast_checks = (simple, [(c.np_dtype, c.ndim, c.static) for c in self._checks])
+        if not fast[0]:
+            return False
+        for a, (dtype, ndim, static) in zip(arrays, fast[1]):
+            if a.dtype is not dtype and a.dtype != dtype:
+                return False
+            shape = a.shape
+            if len(shape) != ndim:
+                return False
+            for i, d in static:
+                if shape[i] != d:
+                    return False
+        return True
 
     def _check(self, arrays) -> None:
         seen: dict = {}

@@ -101,7 +101,12 @@ def run_chunks(fn, size: int, align: int = 1, unit: int = 1) -> None:
         fn(0, size)
         return
     chunk = max(-(-CHUNK_MIN // unit), -(-size // (4 * n)))  # ~4 chunks per thread: a late helper leaves little undone
-    chunk = -(-chunk // align) * align
+    run_job(fn, size, -(-chunk // align) * align, n)
+
+
+def run_job(fn, size: int, chunk: int, n: int) -> None:
+    """``fn(start, stop)`` over ``[0, size)`` in chunks of ``chunk``, taken in turn by this thread and ``n - 1``
+    helpers (no size or ``EMBER_SPLIT`` gate: the caller decided to split)."""
     job = _Job(fn, size, chunk)
     jobs = _helpers(n - 1)
     for _ in range(min(n - 1, job.count - 1)):

@@ -31,6 +31,7 @@ import numpy as np
 from .._state import STATE
 from ..ops.linalg import gemm
 from . import cores, kernels, loops, opinfo
+from .gemm_split import OneBlasThread, gemm_size_per_row, hold_for, split_gemm
 from .ir import Graph, GraphError
 from .passes import fuse_elementwise, optimize, plan_memory
 from .verify import verify
@@ -42,11 +43,17 @@ class Executable:
     def __init__(self, graph: Graph, xp, device: str):
         self.graph, self.xp, self.device = graph, xp, device
         self.source, self._fn, self._gen = _generate(graph, xp, device)
+        # an inference graph's large GEMMs: BLAS at one thread for the call (gemm_split)
+        self._gemm_per_row = gemm_size_per_row(graph) if graph.meta.get("inference") and device == "cpu" else 0
         self._timed = None  # the generated code with a clock read after each node, made when first profiled
 
     def __call__(self, *arrays):
         if STATE.profiler is not None:
             return self._profiled_call(arrays)
+        if self._gemm_per_row and arrays and hold_for(arrays[0].shape[0] if arrays[0].ndim else 1,
+                                                      self._gemm_per_row):
+            with OneBlasThread():
+                return self._fn(*arrays)
         return self._fn(*arrays)
 
     def _profiled_call(self, arrays):
@@ -67,18 +74,23 @@ class Executable:
 
 
 def build(
-    graph: Graph, device: str = "cpu", jit: bool | None = None, optimize_graph: bool = True
+    graph: Graph, device: str = "cpu", jit: bool | None = None, optimize_graph: bool = True, inference: bool = False
 ) -> Executable:
     """Optimise (fold, simplify, CSE, copies, DCE), fuse when a JIT is available, plan memory, generate code.
 
     ``graph`` is not modified (a clone is compiled). ``jit=None`` uses numba/CuPy kernels when available.
+    ``inference``: a program's forward (``ExportedProgram``): its large GEMMs run with BLAS held at one thread,
+    the largest split over the cores by Ember's pool (``gemm_split``).
     """
     g = graph.clone()[0]
     g.meta["device"] = device
+    g.meta["inference"] = inference
     if jit is None:
         jit = kernels.jit_available(device)
+    keep_kernel_layers(g)
     if optimize_graph:
         optimize(g, fuse=False)
+    fold_relu(g)
     if jit:
         fuse_elementwise(g, singletons=True)
         _unfuse_unsupported(g, device)
@@ -86,6 +98,45 @@ def build(
     plan_memory(g)
     verify(g)
     return Executable(g, _xp_for(device), device)
+
+
+def keep_kernel_layers(g: Graph) -> None:
+    """Layer nodes whose op has an inference kernel for their attrs (``"inference"`` lowering: conv, max_pool)
+    keep it instead of their decomposition (layer nodes reach the executor only from exported programs: an
+    inference graph). A node of constants only is left to decompose and fold."""
+    from ..ops import REGISTRY
+
+    for node in g.nodes:
+        if "body" not in node.meta or all(v in g.constants for v in node.inputs):
+            continue
+        make = REGISTRY[node.op].lowering("inference")
+        if make is not None and make(node) is not None:
+            del node.meta["body"]
+            node.meta["kernel"] = "inference"
+
+
+def fold_relu(g: Graph) -> None:
+    """``relu(y)`` folded into the node making ``y`` when it is relu's only reader: a ``linear`` or a kernel
+    layer whose kernel applies the activation in its epilogue (in place, while the result is in cache)."""
+    from ..ops import REGISTRY
+
+    for relu in [n for n in g.nodes if n.op == "relu"]:
+        y = relu.inputs[0]
+        node = g.producer(y)
+        if node is None or len(node.outputs) != 1 or y in g.outputs or len(g.users(y)) != 1:
+            continue
+        if "activation" in node.meta or y.dtype not in ("float16", "float32", "float64"):
+            continue
+        if node.op == "linear":
+            ok = all(v.dtype == y.dtype for v in node.inputs)
+        elif node.meta.get("kernel") == "inference":
+            ok = "relu" in getattr(REGISTRY[node.op].lowering("inference"), "activations", ())
+        else:
+            ok = False
+        if ok:
+            node.meta["activation"] = "relu"
+            g.replace_all_uses_with(relu.outputs[0], y)
+            g.remove_node(relu)
 
 
 def _xp_for(device):
@@ -203,6 +254,10 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
     if op == "fused":
         _lower_fused(gen, node, idx, args, name, out)
         return
+    if node.meta.get("kernel") == "inference":  # a layer node's inference kernel (keep_kernel_layers)
+        fn = gen.bind(f"F{idx}", inference_kernel(node, gen.device, bool(graph.meta.get("jit"))))
+        gen.lines.append(f"{name} = {fn}(XP{''.join(', ' + a for a in args)})")
+        return
     if opinfo.is_layer(op):  # kept by the decomposition pass: its run-time kernel (a dynamic sequence length)
         gen.lines.append(f"{name} = {gen.bind(f'F{idx}', layer_kernel(node))}(XP{''.join(', ' + a for a in args)})")
         return
@@ -226,7 +281,8 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
     elif gen.device == "cpu" and graph.meta.get("jit") and (loop := loops.lowering(node)) is not None:
         gen.lines.append(f"{name} = {gen.bind(f'J{idx}', loop)}({', '.join(args)})")
     elif op == "linear":
-        gen.lines.append(f"{name} = " + _call(gen.bind(f"L{idx}", _linear(gen.xp)), args, out))
+        relu, split = node.meta.get("activation") == "relu", bool(graph.meta.get("inference"))
+        gen.lines.append(f"{name} = " + _call(gen.bind(f"L{idx}", _linear(gen.xp, relu, split)), args, out))
     elif out is not None and op == "relu":
         gen.lines.append(f"{name} = " + _call(gen.bind(f"U{idx}", gen.xp.maximum), args + ["0"], out))
     elif out is not None and op == "copy":
@@ -238,11 +294,30 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
         )
 
 
+def inference_kernel(node, device="cpu", jit=False):
+    """The inference kernel of a layer node kept by ``keep_kernel_layers`` (``fn(xp, *arrays)`` -> its output),
+    given the executor's helpers: the split GEMM on CPU, ``infer_loops``' compiled loops with numba."""
+    from ..ops import REGISTRY
+
+    def helpers(name):
+        if name == "gemm":
+            return split_gemm(gemm) if device == "cpu" else None
+        if jit and device == "cpu":
+            from .infer_loops import loop
+
+            return loop(name)
+        return None
+
+    return REGISTRY[node.op].lowering("inference")(node, helpers)
+
+
 def layer_kernel(node):
     """The run-time kernel of a layer node that has no decomposition (``fn(xp, *arrays)`` -> its outputs),
     attrs bound: the RNN layers' loop over however many steps the input has."""
     from ..ops import REGISTRY
 
+    if node.meta.get("kernel") == "inference":
+        return inference_kernel(node)
     fn = REGISTRY[node.op].lowering("executor")
     if fn is None:
         raise GraphError(f"layer node {node.op} (made at {node.meta.get('source', '?')}) has neither a "
@@ -272,15 +347,22 @@ def _matmul(xp):
     return matmul
 
 
-def _linear(xp):
-    """``x @ w.T + b``: one GEMM (``w.T`` is a transposed view BLAS reads directly), then an in-place add."""
+def _linear(xp, relu=False, split=False):
+    """``x @ w.T + b``: one GEMM (``w.T`` is a transposed view BLAS reads directly), then an in-place add (and
+    relu, when ``fold_relu`` folded one in). ``split``: a large GEMM runs split over the cores (inference)."""
+    mm = split_gemm(gemm) if split else gemm
 
     def linear(x, w, b, out=None):
-        r = gemm(xp, x, w.T, out)
+        r = mm(xp, x, w.T, out)
         r += b
         return r
 
-    return linear
+    def linear_relu(x, w, b, out=None):
+        r = mm(xp, x, w.T, out)
+        r += b
+        return xp.maximum(r, r.dtype.type(0), out=r)
+
+    return linear_relu if relu else linear
 
 
 ONEHOT_MAX = 1 << 22  # elements of the one-hot matrix of _scatter_rows

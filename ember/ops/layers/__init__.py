@@ -4,4 +4,4 @@ is the composite in ``ember.nn.functional`` / ``ember.functional``, bound with `
 A trace records one node per call; ``ember.graph.passes.decompose`` lowers it to primitives for the
 executors. See docs/internals.md ("Layer ops").
 """
-from . import attention, conv, norm, rnn  # noqa: F401
+from . import attention, conv, conv_infer, norm, rnn  # noqa: F401

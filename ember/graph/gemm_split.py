@@ -1,0 +1,128 @@
+"""Inference executors and OpenBLAS's threads: large GEMMs run with BLAS held at one thread, GEMMs of batch
+size split over the cores by Ember's pool.
+
+Why: OpenBLAS's own threaded GEMM/GEMV waits in spin loops for its worker thread; on a machine whose cores
+other processes also use, that worker is often not running, and the call takes scheduler time slices instead
+of its work. Measured (2026-12-03, 2-core machine shared with others, load average 6-8, loaded artifacts,
+OpenBLAS at 2 threads, wall-clock medians): cnn at batch 1 44 ms per call (1.6 ms at 1 thread; its 9216x128
+GEMV alone 15 ms), at batch 64 592 ms (178 ms); mlp at batch 64 17.4 ms (4.0 ms).
+
+So the GEMMs of an inference executor (its ``linear`` nodes and convolutions) go through ``split_gemm``: from
+``EMBER_GEMM_HOLD_MIN`` multiply-adds (m*n*k, default 2^20) every BLAS is held at one thread for the call
+(``OneBlasThread``; two ctypes calls each way, ~10 us on the busy machine, hence not for the small GEMVs of
+an MLP, which measured no worse at 2 OpenBLAS threads under load). From ``EMBER_GEMM_SPLIT_MIN`` (default
+2^23: batch-64 layers, not batch-1 ones) the GEMM is also cut along its longer output dim into blocks
+(columns in multiples of 16) that the calling thread and the pool's helpers take in turn (``cores.run_job``),
+each a one-thread GEMM. A helper the OS does not run costs little when it has not started a block; one
+preempted inside a block makes the caller wait for it, which is why batch-1 GEMMs are not split. Measured
+(alternating in one process, load ~5-7, 2 threads): cnn batch 1 OpenBLAS 44 ms / held 1.63 ms / held and split
+from 2^21 1.55 ms; cnn batch 64 210 / 117 / 132 ms; mlp batch 64 12.0 / 6.6 / 5.9 ms; mlp batch 1 149 / 167
+/ 167 us (held then for every GEMM). Every output element is the same dot product as before (OpenBLAS
+may block it differently: results agree to float rounding, as they already differ between OpenBLAS thread
+counts). ``EMBER_GEMM_SPLIT=0`` leaves OpenBLAS's threads alone (the previous behaviour); nothing changes at
+one thread, without ``threadpoolctl`` (the ``threads`` extra) or off NumPy. Not measured: an idle machine, where
+OpenBLAS's own threads may beat one thread at batch 1.
+
+>>> import numpy as np
+>>> from ember.graph.gemm_split import split_gemm
+>>> from ember.ops.linalg import gemm
+>>> a, b = np.ones((64, 288), np.float32), np.ones((288, 600), np.float32)
+>>> float(split_gemm(gemm)(np, a, b, np.empty((64, 600), np.float32))[3, 5])
+288.0
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from . import cores
+
+ENABLED = os.environ.get("EMBER_GEMM_SPLIT", "1") != "0"
+HOLD_MIN = int(os.environ.get("EMBER_GEMM_HOLD_MIN", 1 << 20))  # m*n*k from which BLAS is held at one thread
+SPLIT_MIN = int(os.environ.get("EMBER_GEMM_SPLIT_MIN", 1 << 23))  # m*n*k from which the GEMM is split
+_BLAS: dict = {"pid": None, "controllers": None}
+
+
+def _blas_controllers():
+    """threadpoolctl's controllers of the loaded BLAS libraries ([] without threadpoolctl), found once."""
+    if _BLAS["pid"] != os.getpid():
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            found = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+        except ImportError:
+            found = []
+        _BLAS.update(pid=os.getpid(), controllers=found)
+    return _BLAS["controllers"]
+
+
+class OneBlasThread:
+    """Every loaded BLAS at one thread inside the block (its count restored after); nothing to do for a library
+    at one thread already, or without threadpoolctl (no controllers). Inside it, ``split_gemm`` may split."""
+
+    __slots__ = ("held",)
+
+    def __enter__(self):
+        counts = [(c, c.get_num_threads()) for c in _blas_controllers()] if ENABLED else []
+        self.held = [(c, n) for c, n in counts if n > 1]
+        for c, _ in self.held:
+            c.set_num_threads(1)
+        _HELD.append(max([n for _, n in self.held], default=1))
+        return self
+
+    def __exit__(self, *exc):
+        _HELD.pop()
+        for c, n in self.held:
+            c.set_num_threads(n)
+
+
+_HELD: list = []  # threads the BLAS had, for each OneBlasThread block entered (the pool uses as many)
+
+
+def split_gemm(gemm):
+    """``gemm(xp, a, b, out)`` run in blocks over the cores when it has at least ``SPLIT_MIN`` multiply-adds and
+    is called inside ``OneBlasThread`` (2-D ``a`` and ``b``, a given C-contiguous ``out``; an N-D ``a`` is
+    flattened to rows); any other call goes to ``gemm`` as it is."""
+
+    def run(xp, a, b, out=None):
+        n = _HELD[-1] if _HELD else 1
+        if n < 2 or xp is not np or b.ndim != 2 or a.ndim < 2 or a.size * b.shape[1] < SPLIT_MIN:
+            return gemm(xp, a, b, out)
+        if out is None:  # a dynamic shape has no planned buffer
+            out = xp.empty(a.shape[:-1] + b.shape[1:], dtype=np.result_type(a.dtype, b.dtype))
+        if a.ndim > 2 and out.flags.c_contiguous:  # (..., k) @ (k, n) as rows
+            run(xp, a.reshape(-1, a.shape[-1]), b, out.reshape(-1, b.shape[1]))
+            return out
+        if (a.ndim != 2 or out.ndim != 2
+                or not out.flags.c_contiguous or a.shape[0] * b.shape[1] * a.shape[1] < SPLIT_MIN):
+            return gemm(xp, a, b, out)
+        rows, cols = out.shape
+        if rows >= cols:
+            cores.run_job(lambda s, e: gemm(xp, a[s:e], b, out[s:e]), rows, -(-rows // (2 * n)), n)
+        else:
+            chunk = -(-cols // (2 * n) // 16) * 16
+            cores.run_job(lambda s, e: gemm(xp, a, b[:, s:e], out[:, s:e]), cols, chunk, n)
+        return out
+
+    return run
+
+
+def gemm_size_per_row(graph) -> int:
+    """The largest multiply-add count of a ``linear`` or ``conv`` node of ``graph`` per unit of its inputs'
+    leading (batch) dim, unknown dims taken as 1: an executor holds BLAS at one thread for a call whose
+    batch size times this reaches ``HOLD_MIN``."""
+    best = 0
+    for node in graph.nodes:
+        if node.op not in ("linear", "conv") or len(node.inputs) < 2:
+            continue
+        w, y = node.inputs[1], node.outputs[0]
+        per_output = math.prod(d or 1 for d in w.shape[1:])  # in features, or C/groups * kernel
+        best = max(best, math.prod(d or 1 for d in y.shape) * per_output)
+    return best
+
+
+def hold_for(rows: int, per_row: int) -> bool:
+    """Whether a call with ``rows`` in its batch dim holds BLAS at one thread."""
+    return ENABLED and per_row and rows * per_row >= HOLD_MIN

@@ -1,0 +1,228 @@
+"""The executor of a loaded program runs conv and max_pool layer nodes through their inference kernels
+(``ember/ops/layers/conv_infer.py``) and folds relu into the linear/conv before it; its outputs equal the
+previous executor's (every layer decomposed, relu a node of its own) and eager Ember's, at batch sizes 1 and 5
+through a dynamic batch, with and without the compiled (numba) epilogue. Bad input still gets the same errors
+on the fast call path."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.export import ExportError
+from ember.graph import executor
+
+BATCHES = (1, 5)
+
+
+class Transformer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(16, 8)
+        self.layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+        self.head = nn.Linear(8, 16)
+
+    def forward(self, tokens):
+        return self.head(self.layer(self.embed(tokens)))
+
+
+class Lstm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed, self.rnn, self.head = nn.Embedding(16, 8), nn.LSTM(8, 12, batch_first=True), nn.Linear(12, 16)
+
+    def forward(self, tokens):
+        return self.head(self.rnn(self.embed(tokens))[0])
+
+
+class ConvOut(nn.Module):
+    """A conv whose output is both relu'd and returned: the relu must not be folded into it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return y, ember.relu(y)
+
+
+def images(c=2, size=9, nd=2):
+    return lambda b: (ember.randn(b, c, *([size] * nd)),)
+
+
+def tokens(b):
+    return (ember.randint(0, 16, (b, 7)),)
+
+
+def cnn():
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 6, 3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(6 * 5 * 5, 8), nn.ReLU(), nn.Linear(8, 3))
+
+
+# (name, model, inputs by batch size, conv/max_pool nodes run by their inference kernels)
+ROWS = [
+    ("mlp", lambda: nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 3)),
+     lambda b: (ember.randn(b, 12),), 0),
+    ("cnn", cnn, images(1, 14), 3),
+    ("conv_padding_stride", lambda: nn.Sequential(nn.Conv2d(2, 4, 3, stride=2, padding=1), nn.ReLU()), images(), 1),
+    ("conv_same_dilation", lambda: nn.Conv2d(2, 4, 3, padding="same", dilation=2, bias=False), images(), 1),
+    ("conv_rect_stride", lambda: nn.Conv2d(2, 4, (3, 2), stride=(1, 2), padding=(1, 0)), images(), 1),
+    ("conv1d", lambda: nn.Sequential(nn.Conv1d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool1d(2)),
+     images(nd=1), 2),
+    ("conv3d", lambda: nn.Sequential(nn.Conv3d(2, 3, 2), nn.ReLU(), nn.MaxPool3d(2)), images(size=5, nd=3), 2),
+    ("conv_groups", lambda: nn.Sequential(nn.Conv2d(2, 4, 3, groups=2), nn.ReLU()), images(), 0),
+    ("conv_out_and_relu", ConvOut, images(), 1),
+    ("pool_padding_ceil", lambda: nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), images(), 1),
+    ("pool_dilation", lambda: nn.MaxPool2d(2, stride=1, dilation=2), images(), 1),
+    ("lstm", Lstm, tokens, 0),
+    ("transformer", Transformer, tokens, 0),
+]
+
+
+def _previous_executor(monkeypatch, graph, jit):
+    """The executor as it was: every layer decomposed, relu a node of its own."""
+    with monkeypatch.context() as m:
+        m.setattr(executor, "keep_kernel_layers", lambda g: None)
+        m.setattr(executor, "fold_relu", lambda g: None)
+        return executor.build(graph, jit=jit)
+
+
+def _loaded(model, make):
+    buf = io.BytesIO()
+    ember.export.save(ember.export.export(model, make(2), dynamic_batch=True), buf)
+    buf.seek(0)
+    return ember.export.load(buf)
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["numba", "numpy"])
+@pytest.mark.parametrize("name, build, make, kernels", ROWS, ids=[r[0] for r in ROWS])
+def test_lean_executor_equals_previous_executor_and_eager(monkeypatch, name, build, make, kernels, jit):
+    if jit and not executor.kernels.jit_available("cpu"):
+        pytest.skip("numba is not installed")
+    ember.manual_seed(0)
+    model = build().eval()
+    prog = _loaded(model, make)
+    lean, before = executor.build(prog.graph, jit=jit), _previous_executor(monkeypatch, prog.graph, jit)
+    assert sum(n.meta.get("kernel") == "inference" for n in lean.graph.nodes) == kernels, lean.graph
+    for b in BATCHES:
+        xs = make(b)
+        arrays = [x.numpy() for x in xs]
+        with ember.no_grad():
+            eager = model(*xs)
+        eager = [t.numpy() for t in (eager if isinstance(eager, tuple) else (eager,))]
+        got, ref = lean(*arrays), before(*arrays)
+        for g, r, e in zip(got, ref, eager):
+            assert g.shape == r.shape == e.shape and g.dtype == r.dtype
+            np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+
+
+def test_relu_is_folded_only_where_it_is_the_only_reader():
+    ember.manual_seed(0)
+    prog = _loaded(cnn().eval(), images(1, 14))
+    nodes = executor.build(prog.graph, jit=False).graph.nodes
+    assert [n.op for n in nodes] == ["conv", "conv", "max_pool", "reshape", "linear", "linear"]
+    assert [n.meta.get("activation") for n in nodes] == ["relu", "relu", None, None, "relu", None]
+    prog = _loaded(ConvOut().eval(), images())
+    nodes = executor.build(prog.graph, jit=False).graph.nodes
+    assert [(n.op, n.meta.get("activation")) for n in nodes] == [("conv", None), ("relu", None)]
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the previous executor's fused relu on NaN
+def test_nan_and_negative_zero_pass_as_before(monkeypatch):
+    """relu and max pooling keep NaN (and max keeps the first of equal values) in the kernels too."""
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 1), nn.ReLU(), nn.MaxPool2d(2)).eval()
+    prog = _loaded(model, images(1, 4))
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    x[0, 0, 0, 0], x[0, 0, 3, 3] = np.nan, -0.0
+    got = executor.build(prog.graph)(x)[0]
+    ref = _previous_executor(monkeypatch, prog.graph, None)(x)[0]
+    np.testing.assert_array_equal(got, ref)
+    assert np.isnan(got[0, :, 0, 0]).all()
+
+
+# ----------------------------------------------------------------------------------------- bad input
+@pytest.fixture(scope="module")
+def one_input():
+    return ember.export.export(cnn().eval(), (ember.randn(2, 1, 14, 14),), dynamic_batch=True)
+
+
+f32 = np.float32
+BAD_ROWS = [
+    ("wrong_dtype", np.ones((2, 1, 14, 14)), "got dtype float64; convert it with .astype('float32')"),
+    ("wrong_shape", np.ones((2, 1, 14, 13), f32), "(float32[batch, 1, 14, 14]) got shape (2, 1, 14, 13)"),
+    ("wrong_rank", np.ones((1, 14, 14), f32), "got shape (1, 14, 14)"),
+]
+
+
+@pytest.mark.parametrize("name, x, words", BAD_ROWS, ids=[r[0] for r in BAD_ROWS])
+def test_bad_input_gets_the_same_error_on_every_path(one_input, name, x, words):
+    for call in (lambda: one_input.run([x]), lambda: one_input.run(x), lambda: one_input(ember.tensor(x)),
+                 lambda: one_input.run({"input": x})):
+        with pytest.raises(ExportError) as err:
+            call()
+        assert words in str(err.value), str(err.value)
+        assert "test_export_inference_kernels.py" in str(err.value)  # the user's line
+
+
+def test_good_input_runs_on_every_path(one_input):
+    x = np.random.default_rng(0).standard_normal((3, 1, 14, 14)).astype(f32)
+    ref = one_input.run([x])[0]
+    np.testing.assert_array_equal(one_input.run(x)[0], ref)
+    np.testing.assert_array_equal(one_input(ember.tensor(x)).numpy(), ref)
+    assert ref.shape == (3, 3)
+
+
+# ----------------------------------------------------------------------------------------- BLAS threads
+def test_split_gemm_blocks_equal_one_gemm(monkeypatch):
+    from ember.graph import gemm_split
+    from ember.ops.linalg import gemm
+
+    monkeypatch.setattr(gemm_split, "SPLIT_MIN", 1)
+    monkeypatch.setattr(gemm_split, "_HELD", [2])  # as inside a OneBlasThread block of a 2-thread BLAS
+    rng = np.random.default_rng(0)
+    for a_shape, b_shape in [((64, 40), (40, 24)), ((5, 40), (40, 300)), ((3, 4, 40), (40, 7))]:
+        a, b = rng.standard_normal(a_shape).astype(np.float32), rng.standard_normal(b_shape).astype(np.float32)
+        out = np.empty(a_shape[:-1] + b_shape[1:], np.float32)
+        np.testing.assert_allclose(gemm_split.split_gemm(gemm)(np, a, b, out), a @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_programs_hold_blas_at_one_thread_and_restore_it(monkeypatch):
+    from ember.graph import gemm_split
+
+    controllers = gemm_split._blas_controllers()
+    if not controllers:
+        pytest.skip("threadpoolctl is not installed")
+    ember.manual_seed(0)
+    prog = _loaded(cnn().eval(), images(1, 14))
+    x = np.random.default_rng(0).standard_normal((5, 1, 14, 14)).astype(f32)
+    monkeypatch.setattr(gemm_split, "ENABLED", False)
+    ref = prog.run([x])[0]
+    monkeypatch.setattr(gemm_split, "ENABLED", True)
+    monkeypatch.setattr(gemm_split, "HOLD_MIN", 1)
+    monkeypatch.setattr(gemm_split, "SPLIT_MIN", 1)
+    seen = []
+    monkeypatch.setattr(gemm_split.cores, "run_job", lambda fn, size, chunk, n: (seen.append(n), fn(0, size)))
+    before = [c.get_num_threads() for c in controllers]
+    np.testing.assert_allclose(prog.run([x])[0], ref, rtol=1e-5, atol=1e-5)
+    assert [c.get_num_threads() for c in controllers] == before and gemm_split._HELD == []
+    assert len(seen) == (4 if max(before) > 1 else 0)  # both convs and both linears, split when BLAS had threads
+
+
+def test_scratch_not_kept_past_its_limit_gives_the_same_results(monkeypatch):
+    from ember.ops.layers import conv_infer
+
+    ember.manual_seed(0)
+    prog = _loaded(nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU()).eval(), images())
+    before = _previous_executor(monkeypatch, prog.graph, None)
+    monkeypatch.setattr(conv_infer, "KEEP_BYTES", 0)
+    lean = executor.build(prog.graph)
+    for b in (5, 1, 5):  # every call rebuilds its columns and padded copy
+        x = np.random.default_rng(b).standard_normal((b, 2, 9, 9)).astype(f32)
+        np.testing.assert_allclose(lean(x)[0], before(x)[0], rtol=1e-5, atol=1e-5)
