@@ -125,8 +125,20 @@ def test_graphs_page_draws_module_scopes(page, server, shots):
     page.goto(f"{server}/#graphs&run=ember_writer")
     seq = page.locator("svg text", has_text="Sequential").filter(visible=True).first
     seq.wait_for(timeout=90_000)
-    seq.dblclick(force=True)  # open the Sequential namespace: its modules appear as boxes
-    for name in ["Linear[0]", "ReLU[1]", "Linear[2]"]:
-        page.locator("svg text", has_text=name).filter(visible=True).first.wait_for(timeout=90_000)
-    page.wait_for_timeout(500)
-    page.screenshot(path=os.path.join(shots, "graphs.png"))
+    try:
+        # open the Sequential namespace: its modules appear as boxes. The scene zooms to fit after the first
+        # draw, so a double-click can land where the box was: retry until its children show
+        first = page.locator("svg text", has_text="Linear[0]").filter(visible=True).first
+        for _ in range(12):
+            page.wait_for_timeout(1000)
+            seq.dblclick(force=True)
+            try:
+                first.wait_for(timeout=5_000)
+                break
+            except Exception:
+                continue
+        for name in ["Linear[0]", "ReLU[1]", "Linear[2]"]:
+            page.locator("svg text", has_text=name).filter(visible=True).first.wait_for(timeout=90_000)
+        page.wait_for_timeout(500)
+    finally:
+        page.screenshot(path=os.path.join(shots, "graphs.png"))

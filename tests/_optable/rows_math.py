@@ -557,4 +557,37 @@ ROWS = [
         prims=("cast",),
         covers=("long", "int", "bool", "short", "byte", "float", "type_as"),
     ),
+    *[
+        Row(
+            op,
+            (lambda o, s: lambda L, a, b: (getattr(L, o)(a, b), getattr(a, o)(b), getattr(a, s)(b), getattr(a, s)(3)))(
+                op, sym),
+            (lambda fn: lambda a, b: (fn(a, b),) * 3 + (fn(a, 3),))(getattr(np, npname)),
+            [(I("a", "b", lo=-50, hi=50), I("a", "b", lo=-50, hi=50)), (I("a", 1, lo=0, hi=9), I("b", lo=-9, hi=9))],
+            prims=(op,),
+            grad=False,
+            covers=(op, sym),
+        )
+        for op, sym, npname in (("bitwise_and", "__and__", "bitwise_and"), ("bitwise_or", "__or__", "bitwise_or"),
+                                ("bitwise_xor", "__xor__", "bitwise_xor"))
+    ],
+    Row(
+        "bitwise_shifts",
+        lambda L, a, b: (L.bitwise_left_shift(a, b), a >> b, a.bitwise_right_shift(b), a << 2, 1 << b),
+        lambda a, b: (np.left_shift(a, b), np.right_shift(a, b), np.right_shift(a, b), np.left_shift(a, 2),
+                      np.left_shift(1, b)),
+        [(I("a", "b", lo=-50, hi=50), I("a", "b", lo=0, hi=6)), (I("a", 1, lo=-9, hi=9), I("b", lo=0, hi=4))],
+        prims=("bitwise_left_shift", "bitwise_right_shift"),
+        grad=False,
+        covers=("bitwise_left_shift", "bitwise_right_shift", "__lshift__", "__rshift__", "__rlshift__"),
+    ),
+    Row(
+        "bitwise_not",
+        lambda L, a: (L.bitwise_not(a), ~a, a.bitwise_not()),
+        lambda a: (np.invert(a),) * 3,
+        [(I("a", "b", lo=-50, hi=50),)],
+        prims=("bitwise_not",),
+        grad=False,
+        covers=("bitwise_not", "__invert__"),
+    ),
 ]
