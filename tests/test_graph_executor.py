@@ -155,6 +155,29 @@ def test_numba_kernel_source_for_a_fused_body():
     np.testing.assert_allclose(exe(a)[0], 1 / (1 + np.exp(-2 * a)), rtol=1e-6)
 
 
+def _scaled_sigmoid(shape, scale, dtype="float32"):
+    g = Graph()
+    x = g.add_input(shape, dtype)
+    g.outputs.append(g.add_node("sigmoid", [g.add_node("mul", [x, g.add_constant(np.dtype(dtype).type(scale))])]))
+    return g
+
+
+@pytest.mark.skipif(not kernels.jit_available(), reason="numba not installed")
+def test_fused_kernels_are_shared_across_shapes_not_across_constants_or_dtypes():
+    # one kernel per distinct body, whatever its shapes (a model's layers share their swish / optimizer kernels)
+    def kernel(g):
+        (fused,) = build(g, jit=True).graph.nodes
+        return kernels.get_kernel(fused.attrs["body"])
+
+    base = kernel(_scaled_sigmoid((8,), 2.0))
+    assert kernel(_scaled_sigmoid((3, 5), 2.0)) is base
+    assert kernel(_scaled_sigmoid((8,), 3.0)) is not base
+    assert kernel(_scaled_sigmoid((8,), 2.0, "float64")) is not base
+    a = _arr((3, 5))
+    np.testing.assert_allclose(build(_scaled_sigmoid((3, 5), 3.0), jit=True)(a)[0], 1 / (1 + np.exp(-3 * a)),
+                               rtol=1e-6)
+
+
 @pytest.mark.skipif(not kernels.jit_available(), reason="numba not installed")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_fused_erf_kernel_accuracy(dtype):

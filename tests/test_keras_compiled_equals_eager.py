@@ -37,8 +37,32 @@ def _seeded():  # layers with their own seeds: the compiled step advances their 
                              layers.Dropout(0.3, seed=5), layers.Dense(3, activation="softmax")])
 
 
+def _mbconv():
+    """EfficientNet's pieces: input rescaling, swish, an expand 1x1 convolution, a depthwise convolution,
+    squeeze-excite and a stochastic-depth residual (a 1x1 convolution reading a swish output: compiled steps
+    once reused that output's buffer while the convolution's columns still pointed into it)."""
+    inputs = keras.Input((6, 6, 3))
+    x = layers.Normalization(mean=0.2, variance=2.0)(layers.Rescaling(0.5, offset=0.1)(inputs))
+    x = layers.ZeroPadding2D(((0, 1), (0, 1)))(x)
+    x = layers.Conv2D(8, 3, strides=2, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    skip = x = layers.Activation("swish")(x)
+    x = layers.Conv2D(16, 1, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("swish")(x)
+    x = layers.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
+    x = layers.Activation("swish")(x)
+    se = layers.GlobalAveragePooling2D(keepdims=True)(x)
+    se = layers.Conv2D(4, 1, activation="swish")(se)
+    x = layers.multiply([x, layers.Conv2D(16, 1, activation="sigmoid")(se)])
+    x = layers.Conv2D(8, 1, use_bias=False)(x)
+    x = layers.Dropout(0.3, noise_shape=(None, 1, 1, 1))(x)
+    x = layers.GlobalAveragePooling2D()(layers.add([x, skip]))
+    return keras.Model(inputs, layers.Dense(3, activation="softmax")(x))
+
+
 MODELS = {"mlp_bn_dropout": (_mlp, (6,)), "seeded_noise_dropout": (_seeded, (6,)),
-          "cnn_bn": (_cnn, (8, 8, 1)), "lstm": (_lstm, (5, 4))}
+          "cnn_bn": (_cnn, (8, 8, 1)), "lstm": (_lstm, (5, 4)), "mbconv_swish_se": (_mbconv, (6, 6, 3))}
 
 OPTIMIZERS = [
     ("SGD", {"learning_rate": 0.1}),

@@ -67,6 +67,23 @@ def test_im2col_col2im_gradients_and_adjoint(attrs):
     assert abs(lhs - rhs) < 1e-9 * (1 + abs(lhs))
 
 
+@pytest.mark.parametrize("fold_batch", [False, True])
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_im2col_never_aliases_its_input(fold_batch, layout):
+    # a 1x1 unpadded window reshapes the input; the columns must still be their own array (a view made the
+    # weight gradient of a 1x1 convolution follow later in-place writes, and compiled graphs reuse buffers)
+    x = ember.randn(2, 4, 3, 3) if layout == "nchw" else ember.randn(2, 3, 3, 4).permute(0, 3, 1, 2)
+    attrs = dict(kernel=(1, 1), stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), fold_batch=fold_batch)
+    cols = apply("im2col", x, **attrs)
+    assert not np.shares_memory(cols.numpy(), x.numpy())
+    w = ember.randn(2, 4, 1, 1, requires_grad=True)
+    y = F.conv2d(x, w)
+    want = (x.sum((0, 2, 3)) * ember.ones(2, 1)).reshape(2, 4, 1, 1)  # d sum(y) / d w
+    x.mul_(0)  # the saved columns keep the values the forward used
+    y.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), want.numpy(), rtol=1e-5)
+
+
 DISJOINT = dict(kernel=(2, 2), stride=(2, 2), padding=((0, 1), (0, 0)), dilation=(1, 1))  # windows tile the input
 
 

@@ -375,9 +375,21 @@ class CudaKernel:
         return self.kernel
 
 
+def kernel_key(body, device: str = "cpu"):
+    """What a fused body's kernel depends on: its statements (ops, dtypes, constants' values) and operand
+    dtypes, not its shapes. A ufunc broadcasts any shapes, so one swish or Adam-update kernel serves every
+    layer (EfficientNetB0's train step: 1459 fused nodes, 513 distinct printed bodies, 40 kernels)."""
+    if not all(device_neutral(a) for a in body.constants.values()):
+        return (device, str(body))  # device arrays as constants: keep them apart
+    lines, result, consts, _ = _body_lines(body, device)
+    simd = tuple(_body_lines(body, device, simd=True)[0]) if device == "cpu" else None
+    values = tuple((name, v.dtype.str, v.tobytes()) for name, v in ((n, np.asarray(c)) for n, c in consts.items()))
+    return (device, tuple(lines), result, simd, values, tuple(v.dtype for v in body.inputs))
+
+
 def get_kernel(body, device: str = "cpu"):
-    """The compiled kernel for a fused body, cached by its printed form."""
-    key = (device, str(body))
+    """The compiled kernel for a fused body, cached by ``kernel_key`` (compiled once per distinct body)."""
+    key = kernel_key(body, device)
     k = _CACHE.get(key)
     if k is None:
         k = _CACHE[key] = CpuKernel(body) if device == "cpu" else CudaKernel(body)

@@ -61,8 +61,9 @@ def _check_users(graph: Graph) -> None:
             "the users map is out of sync with the nodes (edit graphs through Graph's methods, "
             "or call graph.rebuild_index())"
         )
+    present = {id(node) for node in graph.nodes}  # a set: ``node in graph.nodes`` per value was quadratic
     for v, node in graph._producer.items():
-        if v not in node.outputs or node not in graph.nodes:
+        if v not in node.outputs or id(node) not in present:
             raise GraphError(f"the producer map names a removed node for {v!r}")
 
 

@@ -90,8 +90,14 @@ def _im2col_fwd(xp, x, kernel, stride, padding, dilation, fold_batch=False):
     nd = len(kernel)
     if fold_batch:  # (C*K, N*L): a convolution is then one GEMM over the whole batch
         perm = (1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd))
-        return view.transpose(perm).reshape(c * math.prod(kernel), n * math.prod(outs))  # the one copy
-    return view.reshape(n, c * math.prod(kernel), math.prod(outs))  # the one copy
+        cols = view.transpose(perm).reshape(c * math.prod(kernel), n * math.prod(outs))
+    else:
+        cols = view.reshape(n, c * math.prod(kernel), math.prod(outs))
+    # the one copy: a reshape that could be a view (a 1x1 window, no padding: the columns are the input's
+    # elements in an order its strides allow) would leave the columns aliasing the input, which the op does
+    # not declare; a compiled graph would reuse the input's buffer while the columns are still to be read
+    # (the weight gradient of a 1x1 convolution), and an in-place change of the input would change them
+    return cols.copy() if xp.may_share_memory(cols, x) else cols
 
 
 def _im2col_rule(x, kernel, stride, padding, dilation, fold_batch=False):

@@ -10,6 +10,7 @@ same order, as the eager code.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,18 +77,53 @@ def _tensors(items):
 
 
 def run(row, compiled, strict=True):
-    """(per-step snapshots, the compiled function or None)."""
+    """(per-step snapshots, the compiled function or None). Both runs also check that no primitive returns an
+    input's memory without declaring it (``view`` / ``aliases``): compiled graphs plan buffers on that fact, and
+    their layouts differ from eager ones (a planned buffer is contiguous where an eager result kept a permuted
+    layout), so the compiled run checks the executor's calls too."""
     ember.manual_seed(0)
     prog = row.make()
     ember.manual_seed(1)
     fn = ember.compile(prog.step, strict=strict, jit=row.jit) if compiled else prog.step
     trail = []
-    for args in prog.batches:
-        out = fn(*args)
-        for s in prog.schedulers:
-            s.step()
-        trail.append(snapshot(out, prog))
+    with _no_undeclared_aliases(row.name):
+        for args in prog.batches:
+            out = fn(*args)
+            for s in prog.schedulers:
+                s.step()
+            trail.append(snapshot(out, prog))
     return trail, (fn if compiled else None)
+
+
+@contextlib.contextmanager
+def _no_undeclared_aliases(name):
+    """Wrap every primitive that declares neither ``view`` nor ``aliases``: its result must not share memory with
+    an operand (im2col of a 1x1 window once did, and a compiled step overwrote the columns). Recorded, then
+    asserted after the run (an error inside a forward would be reworded or handled by the caller)."""
+    from ember.ops import REGISTRY
+
+    found = []
+
+    def checked(op, forward):
+        def run_op(xp, *arrays, **attrs):
+            out = forward(xp, *arrays, **attrs)
+            for res in out if isinstance(out, (tuple, list)) else (out,):
+                if any(isinstance(res, np.ndarray) and isinstance(a, np.ndarray) and res.size and a.size
+                       and np.shares_memory(res, a) for a in arrays):
+                    found.append(op.name)
+            return out
+        return run_op
+
+    # cast: a cast to the same dtype aliases, which the memory planner knows
+    wrapped = {op: op.forward for op in REGISTRY.values() if not op.aliases and op.name != "cast"}
+    for op, forward in wrapped.items():
+        op.forward = checked(op, forward)
+    try:
+        yield
+    finally:
+        for op, forward in wrapped.items():
+            op.forward = forward
+    assert not found, f"{name}: {sorted(set(found))} returned an input's memory without declaring view/aliases"
 
 
 def assert_same(row, eager, compiled):

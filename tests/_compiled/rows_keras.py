@@ -42,6 +42,11 @@ def _embedded_gru():
     return keras.Sequential([L.Embedding(10, 4, mask_zero=True, name="embedding"), L.GRU(3, name="gru")])
 
 
+def _swish_then_pointwise():
+    return keras.Sequential([L.Conv2D(3, 3, padding="same", activation="swish", name="conv"),
+                             L.Conv2D(4, 1, use_bias=False, name="pointwise")])
+
+
 def _ids():  # ids with zero padding (masked by mask_zero)
     return ember.tensor([[3, 5, 1, 0, 0], [2, 9, 9, 4, 0]])
 
@@ -65,6 +70,9 @@ LAYERS = [
      None),
     ("SeparableConv2D", _built(lambda: L.SeparableConv2D(3, 3, depth_multiplier=2), 2, 5, 5, 2),
      [R(2, 5, 5, 2)], None),
+    # a 1x1 convolution reading a swish output that nothing else keeps alive: its im2col columns were a view
+    # of that output's buffer, which the compiled graph reused before the kernel gradient read the columns
+    ("Conv2D-1x1-after-swish", _built(_swish_then_pointwise, 2, 5, 5, 2), [R(2, 5, 5, 2)], None),
     ("DepthwiseConv2D", _built(lambda: L.DepthwiseConv2D(3, depth_multiplier=2, padding="same"), 2, 5, 5, 2),
      [R(2, 5, 5, 2)], None),
     ("Conv1DTranspose", _built(lambda: L.Conv1DTranspose(3, 3, strides=2), 2, 4, 2), [R(2, 4, 2)], None),
