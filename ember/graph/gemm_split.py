@@ -19,9 +19,11 @@ preempted inside a block makes the caller wait for it, which is why batch-1 GEMM
 from 2^21 1.55 ms; cnn batch 64 210 / 117 / 132 ms; mlp batch 64 12.0 / 6.6 / 5.9 ms; mlp batch 1 149 / 167
 / 167 us (held then for every GEMM). Every output element is the same dot product as before (OpenBLAS
 may block it differently: results agree to float rounding, as they already differ between OpenBLAS thread
-counts). ``EMBER_GEMM_SPLIT=0`` leaves OpenBLAS's threads alone (the previous behaviour); nothing changes at
-one thread, without ``threadpoolctl`` (the ``threads`` extra) or off NumPy. Not measured: an idle machine, where
-OpenBLAS's own threads may beat one thread at batch 1.
+counts). Nothing changes at one thread, without ``threadpoolctl`` (the ``threads`` extra) or off NumPy.
+
+Off by default (``EMBER_GEMM_SPLIT=1`` turns it on): on an idle machine (2026-12-03, load ~1.2, 2 threads, two
+alternating runs of 7 rounds each) OpenBLAS's own threads win: cnn batch 1 ~800 us with them vs ~1220 us held,
+mlp batch 64 ~0.94 ms vs ~1.23 ms; the hold pays only where other processes take the cores.
 
 >>> import numpy as np
 >>> from ember.graph.gemm_split import split_gemm
@@ -39,7 +41,7 @@ import numpy as np
 
 from . import cores
 
-ENABLED = os.environ.get("EMBER_GEMM_SPLIT", "1") != "0"
+ENABLED = os.environ.get("EMBER_GEMM_SPLIT", "0") == "1"  # opt-in: see the docstring
 HOLD_MIN = int(os.environ.get("EMBER_GEMM_HOLD_MIN", 1 << 20))  # m*n*k from which BLAS is held at one thread
 SPLIT_MIN = int(os.environ.get("EMBER_GEMM_SPLIT_MIN", 1 << 23))  # m*n*k from which the GEMM is split
 _BLAS: dict = {"pid": None, "controllers": None}
