@@ -113,6 +113,10 @@ LAYERS = [
     ("LSTM-stateful", _built(lambda: L.LSTM(3, stateful=True, return_sequences=True), 2, 4, 3), [R(2, 4, 3)],
      None),
     ("GRU-stateful", _built(lambda: L.GRU(3, stateful=True), 2, 4, 3), [R(2, 4, 3)], None),
+    ("Dot-normalize", lambda: L.Dot(axes=1, normalize=True), [R(4, 5), R(4, 5)], lambda layer, a, b: layer([a, b])),
+    ("UnitNormalization", lambda: L.UnitNormalization(), [R(4, 5)], None),
+    ("Dense-MaxNorm-constraint", _built(lambda: L.Dense(3, kernel_constraint=keras.constraints.MaxNorm(0.5)), 4, 5),
+     [R(4, 5)], None),
     ("TimeDistributed-Dense", _built(lambda: L.TimeDistributed(L.Dense(3)), 2, 4, 5), [R(2, 4, 5)], None),
 ]
 

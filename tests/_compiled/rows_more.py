@@ -112,6 +112,10 @@ OPS = [
     ("linalg-cholesky", lambda h: ember.linalg.cholesky(_spd(h)), 9, 2),
     ("index_add_-index_put_-index_copy_-scatter_add_", _index_writes, 4, 5),
     ("select-unfold", lambda h: (h.select(1, 2), h.unfold(1, 2, 1), h.unfold(0, 3, 2)), 4, 5),
+    ("bitwise-masks", lambda h: h * ((((h * 10).long() & 3) ^ ((h * 10).long() >> 1)) | ~((h * 10).long() << 1)),
+     4, 5),
+    ("sparse-coo-spmm", lambda h: ember.spmm(ember.sparse_coo_tensor([[0, 1, 1, 2], [2, 0, 0, 3]], h[0], (3, 4)),
+                                             h.T), 4, 5),
 ]
 
 
