@@ -468,3 +468,54 @@ def test_a_failed_trace_restores_every_patched_function():
         fx.symbolic_trace(_branchy)
     assert ember.add is add and ember.nn.functional.relu is relu and ember.nn.Module.__call__ is call
     assert ember.add(ember.tensor([1.0]), 1).tolist() == [2.0]
+
+
+def _graph_from_proxies(lib):  # fx/proxy_based_graph_creation.py: a graph built by hand, outside any trace
+    graph = lib.fx.Graph()
+    tracer = lib.fx.proxy.GraphAppendingTracer(graph)
+    y, z = (lib.fx.Proxy(graph.placeholder(n), tracer) for n in ("x", "y"))
+    b = lib.tanh(lib.cat([y, z]))
+    c = lib.neg(b)
+    lib.add(b, c)  # recorded, unused: as in the example
+    graph.output(c.node)
+    return lib.fx.GraphModule(lib.nn.Module(), graph)
+
+
+def _inline_relu(lib):  # fx/inline_function.py: a call_module node replaced by the module's traced body
+    class M(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.relu = lib.nn.ReLU()
+
+        def forward(self, x):
+            return self.relu(x) + 1.0
+    m = lib.fx.symbolic_trace(M())
+    tracer = lib.fx.proxy.GraphAppendingTracer(m.graph)
+    for node in list(m.graph.nodes):
+        if (node.op, node.target) == ("call_module", "relu"):
+            with m.graph.inserting_before(node):
+                args = lib.fx.node.map_arg(node.args, lambda n: lib.fx.Proxy(n, tracer))
+                node.replace_all_uses_with(m.relu(*args).node)
+                m.graph.erase_node(node)
+    m.recompile()
+    return m
+
+
+@pytest.mark.parametrize("build", [_graph_from_proxies, _inline_relu])
+def test_functions_record_on_proxies_made_outside_a_trace(build):
+    ours, ref = build(ember), build(torch)
+    assert _node_table(ours.graph, fx.Node) == _node_table(ref.graph, torch.fx.Node)
+    assert ours.code.replace("ember.", "torch.") == ref.code
+    xs = _inputs([(2, 3)] * len([n for n in ours.graph.nodes if n.op == "placeholder"]))
+    want = ref(*(torch.from_numpy(a) for a in xs))
+    np.testing.assert_allclose(ours(*(ember.tensor(a) for a in xs)).numpy(), want.numpy(), rtol=1e-6)
+
+
+def test_recorders_for_free_proxies_are_removed_with_their_tracer():
+    import gc
+
+    cat = ember.cat
+    gm = _graph_from_proxies(ember)
+    gc.collect()
+    assert ember.cat is cat and not hasattr(ember.cat, "__fx_original__")
+    assert gm(ember.ones(1), ember.ones(1)).shape == (2,)

@@ -30,6 +30,7 @@ import inspect
 import sys
 import threading
 import types
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -61,16 +62,33 @@ def _find_proxy(args, kwargs) -> Proxy | None:
     return found[0] if found else None
 
 
-def _recorder(orig: Callable) -> Callable:
-    """A stand-in for ``orig`` that records a call_function node when a proxy is among the arguments."""
-    @functools.wraps(orig)
-    def record(*args, **kwargs):
+class _Recorder:
+    """A stand-in for library function ``orig`` that records a call_function node when a proxy is among the
+    arguments, and calls ``orig`` otherwise. It compares and hashes as ``orig`` (``node.target == ember.add``
+    and ``in {ember.add}`` hold while it is installed); only ``is`` tells them apart."""
+
+    def __init__(self, orig: Callable):
+        functools.update_wrapper(self, orig)
+        self.__fx_original__ = orig
+
+    def __call__(self, *args, **kwargs):
         p = _find_proxy(args, kwargs)
         if p is None:
-            return orig(*args, **kwargs)
-        return p.tracer.create_proxy("call_function", orig, args, kwargs)
-    record.__fx_original__ = orig
-    return record
+            return self.__fx_original__(*args, **kwargs)
+        return p.tracer.create_proxy("call_function", self.__fx_original__, args, kwargs)
+
+    def __eq__(self, other):
+        return other is self.__fx_original__ or getattr(other, "__fx_original__", None) is self.__fx_original__
+
+    def __hash__(self):
+        return hash(self.__fx_original__)
+
+    def __repr__(self):
+        return repr(self.__fx_original__)
+
+
+def _recorder(orig: Callable) -> Callable:
+    return _Recorder(orig)
 
 
 def _is_patchable(v) -> bool:
@@ -101,7 +119,8 @@ class _Patcher:
 _MISSING = object()
 
 
-def _patch_functions(patcher: _Patcher, extra_globals: list[dict]) -> None:
+def _patch_library(patcher: _Patcher) -> None:
+    """Swap the public functions of ``_PATCHED_MODULES`` (and ember's layers' own references) for recorders."""
     originals: dict[int, Callable] = {}
     for mod_name in _PATCHED_MODULES:
         mod = sys.modules.get(mod_name)
@@ -114,14 +133,49 @@ def _patch_functions(patcher: _Patcher, extra_globals: list[dict]) -> None:
     # ember's own layers reach functions through submodules (nn.modules.conv's `_F.conv2d`) or by direct import
     inner = [m.__dict__ for name, m in list(sys.modules.items())
              if m is not None and name.startswith(_INNER_PREFIXES) and name not in _PATCHED_MODULES]
-    for g in extra_globals + inner:  # and `from ember import add` in the traced code's module
+    _patch_globals(patcher, inner, originals)
+
+
+def _patch_globals(patcher: _Patcher, dicts: list[dict], originals: dict[int, Callable] | None = None) -> None:
+    """Swap, in each globals dict, the names bound to a patched library function (``from ember import add``)."""
+    if originals is None:
+        originals = {}
+        for mod_name in _PATCHED_MODULES:
+            for v in vars(sys.modules.get(mod_name) or types.ModuleType("_")).values():
+                orig = getattr(v, "__fx_original__", None)
+                if orig is not None:
+                    originals[id(orig)] = orig
+    for g in dicts:
         for name, v in list(g.items()):
             if id(v) in originals and originals[id(v)] is v:
                 patcher.set_item(g, name, _recorder(v))
+
+
+def _patch_wrapped(patcher: _Patcher) -> None:
     for g, name in _WRAPPED:  # a wrapped builtin (`wrap("len")`) is shadowed by a global for the trace
         fn = _global_or_builtin(g, name)
         if fn is not None and not hasattr(fn, "__fx_original__"):
             patcher.set_item(g, name, _recorder(fn))
+
+
+# The library's recorders are installed once for every user at a time: traces and live free tracers (below).
+_LIBRARY: dict = {"users": 0, "patcher": None}
+
+
+def _acquire_library() -> None:
+    with _LOCK:
+        if _LIBRARY["users"] == 0:
+            _LIBRARY["patcher"] = _Patcher()
+            _patch_library(_LIBRARY["patcher"])
+        _LIBRARY["users"] += 1
+
+
+def _release_library() -> None:
+    with _LOCK:
+        _LIBRARY["users"] -= 1
+        if _LIBRARY["users"] == 0:
+            _LIBRARY["patcher"].restore()
+            _LIBRARY["patcher"] = None
 
 
 def tracing() -> bool:
@@ -130,7 +184,7 @@ def tracing() -> bool:
 
 
 class _proxy_functions:
-    """Context: public ember functions record nodes when called with proxies (re-entrant; one patch at a time)."""
+    """Context: public ember functions record nodes when called with proxies (re-entrant; one trace at a time)."""
 
     def __init__(self, extra_globals: list[dict] | None = None):
         self.extra = extra_globals or []
@@ -139,8 +193,10 @@ class _proxy_functions:
     def __enter__(self):
         _LOCK.acquire()
         if getattr(_ACTIVE, "depth", 0) == 0:
+            _acquire_library()
             self.patcher = _Patcher()
-            _patch_functions(self.patcher, self.extra)
+            _patch_globals(self.patcher, self.extra)
+            _patch_wrapped(self.patcher)
         _ACTIVE.depth = getattr(_ACTIVE, "depth", 0) + 1
         return self
 
@@ -149,8 +205,20 @@ class _proxy_functions:
         try:
             if self.patcher is not None:
                 self.patcher.restore()
+                _release_library()
         finally:
             _LOCK.release()
+
+
+def hold_free_proxies(tracer) -> None:
+    """Keep public functions recording calls on proxies while ``tracer`` lives, outside any trace too.
+
+    Why: torch.fx programs build graphs by hand (``Proxy(graph.placeholder("x"), GraphAppendingTracer(g))``,
+    then ``torch.cat([y, z])``); torch records those through ``__torch_function__``. Ember gets the same by
+    keeping the library's recorders installed while such a tracer exists (each call of a public function then
+    looks for proxies among its arguments, ~1 us); they are removed when the last user is gone."""
+    _acquire_library()
+    weakref.finalize(tracer, _release_library)
 
 
 def wrap(fn_or_name):

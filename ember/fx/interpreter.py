@@ -122,7 +122,7 @@ class Transformer(Interpreter):
     def __init__(self, module):
         super().__init__(module)
         self.new_graph = Graph()
-        self.tracer = GraphAppendingTracer(self.new_graph)
+        self.tracer = GraphAppendingTracer(self.new_graph, _hold=False)  # no library-wide recorders
         self.tracer.root = module
 
     def placeholder(self, target: str, args: tuple, kwargs: dict) -> Proxy:

@@ -113,9 +113,13 @@ class GraphAppendingTracer(TracerBase):
     3
     """
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, *, _hold: bool = True):
         super().__init__()
         self.graph = graph
+        if _hold:  # ember.cat(proxies) records a node while this tracer lives (outside a trace too)
+            from ._symbolic_trace import hold_free_proxies
+
+            hold_free_proxies(self)
 
 
 class Proxy:

@@ -19,7 +19,8 @@ def _example(name, args=""):
 
 
 def _simple(name, fn, doc, params=(), defaults=(), inplace=False):
-    """A parameter-free activation class calling ``fn(input, *params)``."""
+    """A parameter-free activation class calling ``fn(input, *params)``. ``inplace="keyword"``: passed as
+    ``inplace=`` (as torch's ReLU, SiLU and Mish do: torch.fx graphs of them show it so)."""
     names = tuple(params) + (("inplace",) if inplace else ())
     defs = tuple(defaults) + ((False,) if inplace else ())
 
@@ -42,6 +43,8 @@ def _simple(name, fn, doc, params=(), defaults=(), inplace=False):
     def forward(self, input):
         # F's function is looked up per call so ember.fx's tracer, which swaps F's public functions, records it
         f = getattr(F, fn_name) if fn_name else fn
+        if inplace == "keyword":
+            return f(input, *[getattr(self, k) for k in params], inplace=self.inplace)
         return f(input, *[getattr(self, k) for k in names])
 
     def extra_repr(self):
@@ -56,7 +59,7 @@ def _simple(name, fn, doc, params=(), defaults=(), inplace=False):
                                   "__doc__": doc + _example(name), "__module__": __name__})
 
 
-ReLU = _simple("ReLU", F.relu, "max(0, x) elementwise.", inplace=True)
+ReLU = _simple("ReLU", F.relu, "max(0, x) elementwise.", inplace="keyword")
 ReLU6 = _simple("ReLU6", F.relu6, "min(max(0, x), 6) elementwise.", inplace=True)
 LeakyReLU = _simple("LeakyReLU", F.leaky_relu, "x if x > 0 else negative_slope * x.", ("negative_slope",),
                     (0.01,), inplace=True)
@@ -67,7 +70,7 @@ CELU = _simple("CELU", F.celu, "max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
 GELU = _simple("GELU", F.gelu, "x * Phi(x); approximate='tanh' uses the tanh approximation.",
                ("approximate",),
                ("none",))
-SiLU = _simple("SiLU", F.silu, "x * sigmoid(x) (swish).", inplace=True)
+SiLU = _simple("SiLU", F.silu, "x * sigmoid(x) (swish).", inplace="keyword")
 Sigmoid = _simple("Sigmoid", F.sigmoid, "1 / (1 + exp(-x)).")
 Tanh = _simple("Tanh", F.tanh, "Hyperbolic tangent.")
 Softmax = _simple("Softmax", F.softmax, "exp(x) / sum(exp(x)) along ``dim``.", ("dim",), (None,))
@@ -78,7 +81,7 @@ Softplus = _simple("Softplus", F.softplus, "log(1 + exp(beta x)) / beta, linear 
                    ("beta", "threshold"), (1.0, 20.0))
 Hardtanh = _simple("Hardtanh", F.hardtanh, "x clamped into [min_val, max_val].", ("min_val", "max_val"),
                    (-1.0, 1.0), inplace=True)
-Mish = _simple("Mish", F.mish, "x * tanh(softplus(x)).", inplace=True)
+Mish = _simple("Mish", F.mish, "x * tanh(softplus(x)).", inplace="keyword")
 Softsign = _simple("Softsign", F.softsign, "x / (1 + |x|).")
 Hardswish = _simple("Hardswish", F.hardswish, "x * relu6(x + 3) / 6.", inplace=True)
 Hardsigmoid = _simple("Hardsigmoid", F.hardsigmoid, "relu6(x + 3) / 6.", inplace=True)
