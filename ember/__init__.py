@@ -69,6 +69,12 @@ from . import amp, backends, cpu, cuda, accelerator  # device namespaces and mix
 from .amp import autocast, get_autocast_dtype, is_autocast_enabled
 from .serialization import load, save
 from ._threads import get_num_threads, set_num_threads
+from . import profiler  # also torch.autograd.profiler and torch.ops.profiler's range functions
+autograd.profiler = profiler
+_sys.modules[__name__ + ".autograd.profiler"] = profiler
+ops.profiler = _sys.modules[__name__ + ".ops.profiler"] = __import__("types").ModuleType(__name__ + ".ops.profiler")
+ops.profiler._record_function_enter = profiler._record_function_enter
+ops.profiler._record_function_exit = profiler._record_function_exit
 
 
 def __getattr__(name):

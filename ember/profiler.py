@@ -219,6 +219,9 @@ class profile:
         if not hasattr(self, "_raw"):
             raise RuntimeError("the profiler has not run yet: use `with profile() as prof:` first")
 
+    def __str__(self):  # torch.autograd.profiler.profile prints its events as a table
+        return str(self.events()) if self._recorder is None and hasattr(self, "_raw") else repr(self)
+
     def events(self) -> EventList:
         """Every recorded range, in start order, with parent/children links (nesting on each thread)."""
         self._finished()
@@ -290,6 +293,7 @@ class record_function:
 
     def __init__(self, name: str, args=None):
         self.name = str(name)
+        self.args = args
         self._start = None
 
     def __enter__(self):
@@ -311,6 +315,17 @@ class record_function:
                 return fn(*args, **kwargs)
 
         return wrapped
+
+
+def _record_function_enter(name: str, args=None) -> record_function:
+    """Open a ``record_function`` range and return its handle (``torch.ops.profiler._record_function_enter``:
+    the form a traced graph calls, as in torch.fx programs that keep profiler ranges in the graph)."""
+    return record_function(name, args).__enter__()
+
+
+def _record_function_exit(handle: record_function) -> None:
+    """Close the range opened by ``_record_function_enter``."""
+    handle.__exit__(None, None, None)
 
 
 def tensorboard_trace_handler(dir_name, worker_name=None, use_gzip=False):

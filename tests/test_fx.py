@@ -519,3 +519,39 @@ def test_recorders_for_free_proxies_are_removed_with_their_tracer():
     gc.collect()
     assert ember.cat is cat and not hasattr(ember.cat, "__fx_original__")
     assert gm(ember.ones(1), ember.ones(1)).shape == (2,)
+
+
+def test_profiler_ranges_kept_in_a_traced_graph():  # fx/profiling_tracer.py
+    class Foo(ember.nn.Module):
+        def forward(self, x):
+            with ember.profiler.record_function("foo"):
+                return ember.relu(x)
+
+    class ProfilerTracer(fx.Tracer):  # records the range as two graph calls instead of running it
+        def trace(self, root, concrete_args=None):
+            rf = ember.autograd.profiler.record_function
+            enter, exit_ = rf.__enter__, rf.__exit__
+
+            def fake_enter(ctx):
+                ctx._fx_handle = self.create_proxy("call_function", ember.ops.profiler._record_function_enter,
+                                                   (ctx.name,), {})
+                return ctx._fx_handle
+
+            def fake_exit(ctx, *exc):
+                ember.ops.profiler._record_function_exit(ctx._fx_handle)
+            rf.__enter__, rf.__exit__ = fake_enter, fake_exit
+            try:
+                return super().trace(root, concrete_args)
+            finally:
+                rf.__enter__, rf.__exit__ = enter, exit_
+
+    def ranges(fn):
+        with ember.autograd.profiler.profile() as prof:
+            fn(ember.ones(2, 3))
+        assert "Self CPU time total" in str(prof)
+        return [e.name for e in prof.events()]
+    pt = ProfilerTracer()
+    graph = pt.trace(Foo())
+    kept = fx.GraphModule(pt.root, graph)
+    assert "_record_function_enter('foo')" in kept.code
+    assert "foo" in ranges(Foo()) and "foo" not in ranges(fx.symbolic_trace(Foo())) and "foo" in ranges(kept)

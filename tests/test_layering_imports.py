@@ -68,6 +68,8 @@ LAYER_OF = {
 # imported inside the function that delegates, so the lower layer still loads and works without it.
 ALLOWED: dict[tuple[str, str], str] = {
     ("ember/__init__.py", "ember.graph"): "the root's lazy `ember.compile` / `ember.function` (module __getattr__)",
+    ("ember/__init__.py", "ember.profiler"): "torch.profiler, torch.autograd.profiler, torch.ops.profiler exist "
+                                             "after `import torch`",
     ("ember/nn/__init__.py", "ember.nn.parallel"): "torch's `nn.parallel.DistributedDataParallel` name",
     ("ember/nn/modules/module.py", "ember.graph.compile"): "torch's `Module.compile()` delegates to ember.compile",
     ("ember/nn/modules/syncbatchnorm.py", "ember.distributed._group"): "SyncBatchNorm asks for the process group",

@@ -38,7 +38,8 @@ from ..errors import mark, with_user_line
 from .graph import Graph
 from .proxy import Proxy, TracerBase
 
-_PATCHED_MODULES = ("ember", "ember.nn.functional", "ember.linalg", "ember.special", "ember.fft")
+_PATCHED_MODULES = ("ember", "ember.nn.functional", "ember.linalg", "ember.special", "ember.fft", "ember.ops.profiler")
+_PRIVATE_OPS = ("ember.ops.profiler",)  # torch.ops namespaces: their functions' names start with "_"
 _INNER_PREFIXES = ("ember.nn.functional.", "ember.nn.modules.")
 _WRAPPED: list[tuple[dict, str]] = []  # (globals dict, name) registered with ember.fx.wrap
 _LOCK = threading.RLock()
@@ -127,7 +128,7 @@ def _patch_library(patcher: _Patcher) -> None:
         if mod is None:
             continue
         for name, v in list(vars(mod).items()):
-            if not name.startswith("_") and _is_patchable(v):
+            if (not name.startswith("_") or mod_name in _PRIVATE_OPS) and _is_patchable(v):
                 originals[id(v)] = v
                 patcher.set_attr(mod, name, _recorder(v))
     # ember's own layers reach functions through submodules (nn.modules.conv's `_F.conv2d`) or by direct import
