@@ -353,7 +353,7 @@ def _slot(module, name):
     *path, leaf = name.split(".")
     owner = module
     for part in path:
-        sub = owner.__dict__["_modules"].get(part)
+        sub = owner._modules.get(part)  # the attribute: a Keras LayerCollection computes its children
         if sub is None:
             raise _err(AttributeError, f"functional_call: {name!r} names no submodule ({part!r} is not a child of "
                                  f"{type(owner).__name__}); names look like 'layer.weight'")

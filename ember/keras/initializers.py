@@ -236,6 +236,10 @@ _ALIASES = {
     "lecun_uniform": LecunUniform,
     "lecun_normal": LecunNormal,
     "orthogonal": Orthogonal,
+    "uniform": RandomUniform,  # Keras 3's short aliases
+    "normal": RandomNormal,
+    "one": Ones,
+    "zero": Zeros,
 }
 
 
