@@ -335,18 +335,42 @@ def functional_call(module, parameter_and_buffer_dicts, args=(), kwargs=None, *,
         if missing or unexpected:
             raise _err(RuntimeError, f"functional_call(strict=True): missing keys {missing}, unexpected keys "
                                      f"{unexpected}")
-    saved = []
+    saved = []  # (dict, key, old value), restored in reverse order
     try:
         for name, value in dicts.items():
             owner, table, leaf = _slot(module, name)
-            saved.append((owner, table, leaf, owner.__dict__[table].get(leaf)))
-            owner.__dict__[table][leaf] = value
+            old = owner.__dict__[table].get(leaf)
+            for holder in (_holders(module, old) if tie_weights and old is not None else [owner]):
+                _swap(holder, old, value, saved)
+            _put(owner.__dict__[table], leaf, value, saved)
         if not isinstance(args, tuple):
             args = (args,)
         return module(*args, **(kwargs or {}))
     finally:
-        for owner, table, leaf, old in reversed(saved):
-            owner.__dict__[table][leaf] = old
+        for d, key, old in reversed(saved):
+            d[key] = old
+
+
+def _put(d, key, value, saved):
+    saved.append((d, key, d.get(key)))
+    d[key] = value
+
+
+def _holders(module, old):
+    """The modules that hold ``old`` in a parameter/buffer table or as a plain attribute (tied weights)."""
+    return [m for m in module.modules() if any(v is old for v in m.__dict__.values()) or
+            any(v is old for t in ("_parameters", "_buffers") for v in m.__dict__.get(t, {}).values())]
+
+
+def _swap(holder, old, value, saved):
+    """Replace ``old`` by ``value`` in ``holder``'s tables and plain attributes (a Keras layer reads its
+    weights as attributes: ``self.kernel``)."""
+    d = holder.__dict__
+    for key in [k for k, v in d.items() if v is old]:
+        _put(d, key, value, saved)
+    for table in ("_parameters", "_buffers"):
+        for key in [k for k, v in d.get(table, {}).items() if v is old]:
+            _put(d[table], key, value, saved)
 
 
 def _slot(module, name):

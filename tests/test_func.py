@@ -91,6 +91,28 @@ def test_functional_call_swaps_and_restores():
         ember.func.functional_call(lin, {"wieght": ember.ones(2, 3)}, (ember.tensor(x),))
 
 
+def test_functional_call_reaches_keras_weights_and_tied_weights():
+    from ember import keras
+
+    dense, x = keras.layers.Dense(2), ember.ones(1, 3)
+    dense(x)  # a Keras layer reads its weights as attributes (self.kernel): they must be swapped too
+    zeros = {n: ember.zeros_like(p) for n, p in dense.named_parameters()}
+    assert ember.func.functional_call(dense, zeros, (x,)).tolist() == [[0.0, 0.0]]
+    assert dense(x).abs().sum().item() > 0  # restored
+    for tie in (True, False):  # torch's tie_weights: a weight shared by two layers is replaced in both, or not
+        tlin = torch.nn.Linear(2, 2)
+        tseq = torch.nn.Sequential(tlin, torch.nn.Linear(2, 2))
+        tseq[1].weight = tlin.weight
+        seq = ember.nn.Sequential(ember.nn.Linear(2, 2), ember.nn.Linear(2, 2))
+        seq.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in tseq.state_dict().items()})
+        seq[1].weight = seq[0].weight
+        want = torch.func.functional_call(tseq, {"0.weight": torch.zeros(2, 2)}, (torch.ones(1, 2),),
+                                          tie_weights=tie)
+        got = ember.func.functional_call(seq, {"0.weight": ember.zeros(2, 2)}, (ember.ones(1, 2),),
+                                         tie_weights=tie)
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-6)
+
+
 def g_two(a, b):
     return a.exp() * b.sum(), (a * b).sum()
 

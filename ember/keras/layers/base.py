@@ -282,6 +282,20 @@ class Layer(Module):
     def non_trainable_weights(self):
         return [w for layer, w in self._all_weights() if not (w._keras_trainable and layer._trainable)]
 
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    def stateless_call(self, trainable_variables, non_trainable_variables, *args, return_losses=False, **kwargs):
+        """Keras 3's ``stateless_call``: see ``ember.keras.layers.stateless``."""
+        from .stateless import stateless_call
+
+        return stateless_call(self, trainable_variables, non_trainable_variables, args, kwargs, return_losses)
+
     def add_weight(
         self,
         shape=None,
