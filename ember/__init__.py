@@ -75,6 +75,8 @@ _sys.modules[__name__ + ".autograd.profiler"] = profiler
 ops.profiler = _sys.modules[__name__ + ".ops.profiler"] = __import__("types").ModuleType(__name__ + ".ops.profiler")
 ops.profiler._record_function_enter = profiler._record_function_enter
 ops.profiler._record_function_exit = profiler._record_function_exit
+from .testing._gradcheck import torch_gradcheck as _gc, torch_gradgradcheck as _ggc
+autograd.gradcheck, autograd.gradgradcheck = _gc, _ggc  # torch.autograd's names
 
 
 def __getattr__(name):

@@ -428,3 +428,37 @@ def test_leaf_grad_owns_a_writable_buffer():
     y.backward(g)
     np.testing.assert_array_equal(g.numpy(), np.ones(2, np.float32))
     np.testing.assert_array_equal(y.grad.numpy(), np.full(2, 2.0, np.float32))
+
+
+def _custom_square(lib, right):
+    class Square(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * x * (2 if right else 1)  # the wrong one forgets the 2
+    return Square.apply
+
+
+def _checked(lib, check, right):
+    if check == "gradcheck":
+        return _custom_square(lib, right)
+    return lambda v: (v * v).sin() if right else _custom_square(lib, False)(v).sin()
+
+
+@pytest.mark.parametrize("right", [True, False])
+@pytest.mark.parametrize("check", ["gradcheck", "gradgradcheck"])
+def test_torch_autograd_gradcheck_names_agree_with_torch(check, right):
+    import torch
+
+    x = np.random.default_rng(0).normal(size=(3, 2))
+    results = [getattr(lib.autograd, check)(_checked(lib, check, right), (lib.tensor(x, requires_grad=True),),
+                                            raise_exception=False, eps=1e-6, atol=1e-5) for lib in (ember, torch)]
+    assert results[0] == results[1] == right
+    if not right:
+        with pytest.raises(ember.testing.GradcheckError):
+            getattr(ember.autograd, check)(_checked(ember, check, False), (ember.tensor(x, requires_grad=True),))

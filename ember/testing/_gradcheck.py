@@ -179,3 +179,36 @@ def gradgradcheck(
     return gradcheck(
         vjp, inputs + tuple(vs), eps=eps, atol=atol, rtol=rtol, n_directions=n_directions, seed=seed + 2
     )
+
+
+def _torch_style(check, name):
+    """``torch.autograd.<name>``'s keywords over ``check``: ``raise_exception=False`` returns False instead
+    of raising; torch's switches for which modes to check (``check_forward_ad``, ``fast_mode``, ...) are
+    accepted (Ember checks the vjp; ``n_directions`` random directions per input, 4 by default here)."""
+
+    def checker(func, inputs, *args, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, n_directions=4,
+                **modes):
+        unknown = set(modes) - _TORCH_MODES
+        if unknown:
+            raise TypeError(f"{name}() got unexpected keyword arguments {sorted(unknown)}")
+        try:
+            return check(func, inputs, *args, eps=eps, atol=atol, rtol=rtol, n_directions=n_directions)
+        except GradcheckError:
+            if raise_exception:
+                raise
+            return False
+
+    checker.__name__ = checker.__qualname__ = name
+    checker.__doc__ = (f"``torch.autograd.{name}``: True when the analytical derivatives match finite "
+                       "differences (float64 inputs), else raises ``GradcheckError`` (or returns False with "
+                       "``raise_exception=False``).\n\n    >>> import ember\n    >>> x = ember.randn(3, "
+                       "dtype=ember.float64, requires_grad=True)\n"
+                       f"    >>> ember.autograd.{name}(lambda t: (t * t).sin(), (x,))\n    True\n")
+    return checker
+
+
+_TORCH_MODES = {"nondet_tol", "check_undefined_grad", "check_grad_dtypes", "check_batched_grad",
+                "check_batched_forward_grad", "check_forward_ad", "check_backward_ad", "fast_mode", "masked",
+                "gen_non_contig_grad_outputs"}
+torch_gradcheck = _torch_style(gradcheck, "gradcheck")
+torch_gradgradcheck = _torch_style(gradgradcheck, "gradgradcheck")
