@@ -27,6 +27,7 @@ from .core import (  # noqa: F401
     Rescaling,
     Reshape,
 )
+from .einsum_dense import AdditiveAttention, EinsumDense  # noqa: F401
 from .merge import (  # noqa: F401
     Add,
     Average,

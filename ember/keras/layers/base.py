@@ -142,6 +142,7 @@ class Layer(Module):
         input_shape=None,
         input_dim=None,
         batch_input_shape=None,
+        activity_regularizer=None,
         **kwargs,
     ):
         kwargs.pop("autocast", None)
@@ -167,6 +168,7 @@ class Layer(Module):
             input_shape = tuple(batch_input_shape)[1:]
         self._input_shape_arg = None if input_shape is None else K.standardize_shape(input_shape)
         self.input_spec = None
+        self.activity_regularizer = _regularizer(activity_regularizer)  # a loss on the outputs, per call
 
     # -- tracking (nn.Module registration + Keras's rules) ------------------------------------------------
     def __setattr__(self, name, value):
@@ -425,6 +427,10 @@ class Layer(Module):
             out = self._call_with_hooks(args, kwargs)
         else:
             out = self._call_with_context(args, kwargs)
+        if self.activity_regularizer is not None:  # Keras 3: one loss term per output tensor, not batch-averaged
+            for o in _tensors_in(out):  # Keras 3: per output, divided by the batch size
+                loss = self.activity_regularizer(o)
+                self.add_loss(loss / o.shape[0] if o.ndim > 0 and o.shape[0] else loss)
         if self._output_shape_seen is None:
             self.__dict__["_output_shape_seen"] = map_structure(_batchless_shape, out)
         return out
@@ -522,6 +528,10 @@ class Layer(Module):
     # -- config ---------------------------------------------------------------------------------------------
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype_policy.name}
+        if self.activity_regularizer is not None:
+            from ..saving import serialize_keras_object
+
+            config["activity_regularizer"] = serialize_keras_object(self.activity_regularizer)
         recorded = getattr(self, "_init_args", None)
         if (
             recorded is not None
@@ -581,6 +591,13 @@ def _to_tensor(x):
     if isinstance(x, (np.ndarray, list, float, int, np.generic)):
         return K.convert(x)
     return x
+
+
+def _tensors_in(out):
+    if isinstance(out, Tensor):
+        return [out]
+    items = out.values() if isinstance(out, dict) else out if isinstance(out, (list, tuple)) else []
+    return [t for o in items for t in _tensors_in(o)]
 
 
 def _regularizer(reg):

@@ -113,7 +113,7 @@ class Dense(Layer):
         bias_constraint=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units, self.use_bias = units, use_bias
@@ -153,6 +153,7 @@ class Dense(Layer):
             "kernel_initializer": _init_config(self.kernel_initializer),
             "bias_initializer": _init_config(self.bias_initializer),
             **constraint_configs(self),
+            **constraint_configs(self, ("kernel_regularizer", "bias_regularizer")),
         }
 
 
