@@ -12,6 +12,7 @@ from .conv import (  # noqa: F401
     DepthwiseConv2D,
     SeparableConv2D,
 )
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D  # noqa: F401
 from .core import (  # noqa: F401
     Activation,
     Dense,
