@@ -15,9 +15,11 @@ from . import (  # noqa: F401
     applications,
     backend,
     callbacks,
+    config,
     constraints,
     datasets,
     distribution,
+    dtype_policies,
     initializers,
     layers,
     losses,
@@ -26,9 +28,11 @@ from . import (  # noqa: F401
     models,
     ops,
     optimizers,
+    preprocessing,
     random,
     regularizers,
     saving,
+    tree,
     utils,
 )
 from .layers import Input, Layer, Variable  # noqa: F401

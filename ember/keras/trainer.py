@@ -268,8 +268,9 @@ class Trainer:
             data = _with_class_weight(data, class_weight)
         batch_size = batch_size or 32
         steps = steps_per_epoch or data.steps(batch_size)
+        epochs, steps_per_epoch, verbose = _config_caps(epochs, steps_per_epoch, steps, verbose)
+        steps = steps_per_epoch or steps
         history = C.History()
-        verbose = 1 if verbose == "auto" else verbose
         cbs = C.CallbackList(
             list(callbacks or []) + ([C.ProgbarLogger()] if verbose else []) + [history],
             self,
@@ -499,3 +500,16 @@ def _check_binary_labels(loss, y) -> None:
                       f" ({len(np.unique(arr))} distinct values). For integer class labels use "
                       "'sparse_categorical_crossentropy' with a softmax output; for one-hot labels "
                       "'categorical_crossentropy'.", stacklevel=3)
+
+
+def _config_caps(epochs, steps_per_epoch, steps, verbose):
+    """``keras.config``'s caps on a ``fit`` (max epochs, max steps per epoch) and its logging switch."""
+    from . import config
+
+    if config.max_epochs() is not None:
+        epochs = min(epochs, config.max_epochs())
+    cap = config.max_steps_per_epoch()
+    if cap is not None and (steps is None or steps > cap):
+        steps_per_epoch = cap
+    verbose = 1 if verbose == "auto" else verbose
+    return epochs, steps_per_epoch, verbose if config.is_interactive_logging_enabled() else 0
