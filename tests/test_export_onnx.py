@@ -109,6 +109,7 @@ LAYERS = [
     ("batch_norm2d", lambda: _bn(nn.BatchNorm2d(3)), x_(3, 4, 4), ["BatchNormalization"]),
     ("layer_norm", lambda: nn.LayerNorm((4, 6)), x_(3, 4, 6), ["LayerNormalization"]),
     ("layer_norm_no_affine", lambda: nn.LayerNorm(6, elementwise_affine=False), x_(6), ["LayerNormalization"]),
+    ("rms_norm", lambda: nn.RMSNorm(6), x_(3, 6), ["Sqrt"]),
     ("group_norm", lambda: nn.GroupNorm(2, 6), x_(6, 3, 3), ["ReduceMean"]),
     ("embedding_padding_idx", lambda: nn.Embedding(10, 4, padding_idx=0),
      lambda b: (ember.randint(0, 10, (b, 7)),), ["Gather"]),

@@ -106,6 +106,7 @@ LAYERS = [
     ("BatchNorm2d", lambda: nn.BatchNorm2d(3), [R(4, 3, 3, 3)], None),
     ("BatchNorm3d", lambda: nn.BatchNorm3d(2), [R(3, 2, 2, 2, 2)], None),
     ("LayerNorm", lambda: nn.LayerNorm(4), [R(3, 4)], None),
+    ("RMSNorm", lambda: nn.RMSNorm(4), [R(3, 4)], None),
     ("GroupNorm", lambda: nn.GroupNorm(2, 4), [R(3, 4, 5)], None),
     ("Dropout", lambda: nn.Dropout(0.3), [R(6, 5)], None),
     ("Dropout-inplace", lambda: nn.Dropout(0.3, inplace=True), [R(6, 5)], None),

@@ -170,6 +170,12 @@ def _layer_norm_ref(x, w, b):
     return y * w + b, y2
 
 
+def _rms_norm_ref(x, w):
+    y = x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6)
+    y2 = x / np.sqrt((x * x).mean((-2, -1), keepdims=True) + np.finfo(np.float32).eps)
+    return y * w, y2
+
+
 def _standardize_grad_ref(g, x):
     m = x.mean(-1, keepdims=True)
     rstd = 1 / np.sqrt(((x - m) ** 2).mean(-1, keepdims=True) + 1e-5)
@@ -221,6 +227,16 @@ ROWS = [
         [(F("a", "b", "c"), F("c"), F("c")), (F("a", "c"), F("c"), F("c"))],
         prims=("standardize",),
         covers=(),
+    ),
+    Row(
+        "rms_norm",
+        lambda L, x, w: (
+            L.nn.functional.rms_norm(x, (x.shape[-1],), w, eps=1e-6),
+            L.nn.functional.rms_norm(x, tuple(x.shape[-2:]), eps=float(np.finfo(np.float32).eps)),
+        ),
+        _rms_norm_ref,
+        [(F("a", "b", "c"), F("c")), (F("a", "c"), F("c"))],
+        prims=("sqrt", "sum"),
     ),
     Row(
         "standardize_grad",

@@ -49,6 +49,7 @@ from .merge import (  # noqa: F401
 )
 from .noise import (  # noqa: F401
     ActivityRegularization,
+    AlphaDropout,
     GaussianDropout,
     GaussianNoise,
     SpatialDropout1D,
@@ -59,9 +60,14 @@ from .normalization import (  # noqa: F401
     BatchNormalization,
     GroupNormalization,
     LayerNormalization,
+    RMSNormalization,
     UnitNormalization,
 )
 from .pooling import (  # noqa: F401
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
     AveragePooling1D,
     AveragePooling2D,
     AveragePooling3D,
@@ -95,11 +101,14 @@ from .preprocessing_text import Hashing, IntegerLookup, StringLookup, TextVector
 from .reshaping import (  # noqa: F401
     Cropping1D,
     Cropping2D,
+    Cropping3D,
     RepeatVector,
     UpSampling1D,
     UpSampling2D,
+    UpSampling3D,
     ZeroPadding1D,
     ZeroPadding2D,
+    ZeroPadding3D,
 )
 from .rnn import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: F401
 from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells  # noqa: F401

@@ -52,6 +52,29 @@ class GaussianDropout(Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
+class AlphaDropout(Layer):
+    """Dropout that keeps a SELU network's mean and variance: dropped units take SELU's negative saturation
+    value and an affine correction follows (``nn.functional.alpha_dropout``); identity in inference."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= float(rate) <= 1:
+            raise ValueError(f"AlphaDropout: rate must be in [0, 1], got {rate!r}")
+        if noise_shape is not None:
+            raise NotImplementedError("AlphaDropout(noise_shape=...) is not supported in Ember")
+        self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        from ember.nn import functional as NF
+
+        return NF.alpha_dropout(inputs, self.rate, training=True)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
+
+
 class _SpatialDropout(Layer):
     """Drop whole feature maps: one keep/drop draw per (sample, channel), shared over the other axes."""
 

@@ -215,3 +215,38 @@ class UnitNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+class RMSNormalization(Layer):
+    """Root-mean-square normalisation over ``axis`` with a learned ``scale`` (Keras 3):
+    ``x * rsqrt(mean(x**2, axis) + epsilon) * scale``; no centring and no offset.
+
+    >>> from ember import keras
+    >>> layer = keras.layers.RMSNormalization()
+    >>> tuple(layer(keras.ops.ones((2, 3, 4))).shape), tuple(layer.weights[0].shape)
+    ((2, 3, 4), (4,))
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.axis, self.epsilon = axis, float(epsilon)
+
+    def _axes(self, ndim):
+        axes = [self.axis] if isinstance(self.axis, int) else list(self.axis)
+        return sorted(a % ndim for a in axes)
+
+    def build(self, input_shape):
+        axes = self._axes(len(input_shape))
+        self.scale = self.add_weight(tuple(input_shape[a] for a in axes), "ones", name="scale")
+        self.built = True
+
+    def call(self, inputs):
+        axes = self._axes(inputs.ndim)
+        scale = self.scale
+        if axes != list(range(inputs.ndim - len(axes), inputs.ndim)):  # scale broadcast along the kept axes
+            scale = scale.reshape(tuple(inputs.shape[a] if a in axes else 1 for a in range(inputs.ndim)))
+        rms = (inputs * inputs).mean(tuple(axes), keepdim=True).add(self.epsilon).rsqrt()
+        return inputs * rms * scale
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}

@@ -208,3 +208,42 @@ class GlobalAveragePooling3D(_GlobalPool):
 
 class GlobalMaxPooling3D(_GlobalPool):
     kind, rank = "max", 3
+
+
+class _AdaptivePool(Layer):
+    """Pool to a fixed ``output_size`` whatever the input size (PyTorch's adaptive windows), channels_last."""
+
+    rank, kind = 2, "avg"
+
+    def __init__(self, output_size, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise NotImplementedError(f"{type(self).__name__}: only data_format='channels_last' is supported, got "
+                                      f"{data_format!r}")
+        self.output_size = _tuple(output_size, self.rank, f"{type(self).__name__} output_size")
+
+    def call(self, inputs):
+        if inputs.ndim != self.rank + 2:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2} "
+                             f"(batch, ..., channels), got shape {tuple(inputs.shape)}")
+        pool = getattr(NF, f"adaptive_{self.kind}_pool{self.rank}d")
+        return _to_channels_last(pool(_to_channels_first(inputs), self.output_size))
+
+    def get_config(self):
+        return {**super().get_config(), "output_size": list(self.output_size), "data_format": "channels_last"}
+
+
+class AdaptiveAveragePooling1D(_AdaptivePool):
+    rank = 1
+
+
+class AdaptiveAveragePooling2D(_AdaptivePool):
+    pass
+
+
+class AdaptiveMaxPooling1D(_AdaptivePool):
+    rank, kind = 1, "max"
+
+
+class AdaptiveMaxPooling2D(_AdaptivePool):
+    kind = "max"

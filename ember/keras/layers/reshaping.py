@@ -70,6 +70,23 @@ class UpSampling2D(Layer):
         return {**super().get_config(), "size": list(self.size), "interpolation": self.interpolation}
 
 
+class UpSampling3D(Layer):
+    """Repeat depth, height and width ``size`` times (nearest neighbour), channels_last."""
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        _check_format(self, data_format)
+        self.size = (size,) * 3 if isinstance(size, int) else tuple(size)
+
+    def call(self, inputs):
+        for axis, k in enumerate(self.size, start=1):
+            inputs = inputs.repeat_interleave(k, dim=axis)
+        return inputs
+
+    def get_config(self):
+        return {**super().get_config(), "size": list(self.size)}
+
+
 class _ZeroPadding(Layer):
     rank = 2
 
@@ -94,6 +111,10 @@ class ZeroPadding1D(_ZeroPadding):
 
 class ZeroPadding2D(_ZeroPadding):
     pass
+
+
+class ZeroPadding3D(_ZeroPadding):
+    rank = 3
 
 
 class _Cropping(Layer):
@@ -127,6 +148,13 @@ class Cropping1D(_Cropping):
 
 class Cropping2D(_Cropping):
     pass
+
+
+class Cropping3D(_Cropping):
+    rank = 3
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), **kwargs):
+        super().__init__(cropping, **kwargs)
 
 
 class RepeatVector(Layer):

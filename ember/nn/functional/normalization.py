@@ -16,7 +16,7 @@ from ...errors import mark, with_user_line
 from ...ops import apply, composite
 from . import _layer_binds as _binds
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "normalize", "instance_norm"]
+__all__ = ["batch_norm", "layer_norm", "group_norm", "normalize", "instance_norm", "rms_norm"]
 
 
 def _moments(x, axes):
@@ -165,6 +165,28 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     y = (d / apply("sqrt", var + eps)).reshape(*input.shape)
     y = _affine(y, weight, bias, (1, c) + (1,) * (input.ndim - 2))
     return y if mixed is None else y.to(mixed)
+
+
+@autocast_op
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` dims (no centring), then an
+    elementwise ``weight``: ``x / sqrt(mean(x**2) + eps) * weight``; ``eps=None`` is the dtype's machine epsilon
+    (as torch's).
+
+    >>> F.rms_norm(ember.tensor([[3.0, 4.0]]), (2,))
+    tensor([[0.8485, 1.1314]])
+    """
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(normalized_shape)
+    if k > input.ndim or tuple(input.shape[input.ndim - k:]) != normalized_shape:
+        raise mark(with_user_line(RuntimeError(
+            f"rms_norm: normalized_shape {list(normalized_shape)} does not match the trailing dims of the input "
+            f"{tuple(input.shape)}; expected input of shape [*, {', '.join(map(str, normalized_shape))}]"), 2))
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps) if input.dtype.is_floating_point else 1e-6
+    dims = tuple(range(input.ndim - k, input.ndim))
+    y = input * (input * input).mean(dims, keepdim=True).add(eps).rsqrt()
+    return y if weight is None else y * weight
 
 
 @autocast_op
