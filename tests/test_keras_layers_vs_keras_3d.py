@@ -29,6 +29,11 @@ ROWS = [  # (layer, kwargs, input shape)
     ("AdaptiveAveragePooling1D", {"output_size": 4}, (2, 9, 3)),
     ("AdaptiveMaxPooling1D", {"output_size": 4}, (2, 9, 3)),
     ("AlphaDropout", {"rate": 0.3}, (2, 5)),
+    ("DepthwiseConv1D", {"kernel_size": 3, "depth_multiplier": 2}, (2, 9, 3)),
+    ("DepthwiseConv1D", {"kernel_size": 2, "strides": 2, "padding": "same", "use_bias": False}, (2, 9, 3)),
+    ("DepthwiseConv1D", {"kernel_size": 3, "dilation_rate": 2, "activation": "relu"}, (1, 10, 2)),
+    ("SeparableConv1D", {"filters": 4, "kernel_size": 3}, (2, 9, 3)),
+    ("SeparableConv1D", {"filters": 4, "kernel_size": 3, "padding": "same", "depth_multiplier": 2}, (2, 9, 3)),
 ]
 
 

@@ -9,7 +9,9 @@ from .conv import (  # noqa: F401
     Conv2D,
     Conv2DTranspose,
     Conv3D,
+    DepthwiseConv1D,
     DepthwiseConv2D,
+    SeparableConv1D,
     SeparableConv2D,
 )
 from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D  # noqa: F401

@@ -361,3 +361,57 @@ class SeparableConv2D(_Conv):
                   **constraint_configs(self, ("depthwise_constraint", "pointwise_constraint"))}
         config["depthwise_initializer"] = config.pop("kernel_initializer")
         return config
+
+
+def _depthwise_1d(layer, x, kernel):
+    """A channels_last 1-D depthwise convolution as a 2-D one over a height of 1."""
+    k, cin, dm = kernel.shape
+    if x.shape[-1] != cin:
+        raise ValueError(f"{layer._label}: expected inputs with {cin} channels, got shape {tuple(x.shape)}")
+    weight = kernel.reshape(k, cin * dm).permute(1, 0).reshape(cin * dm, 1, 1, k)
+    return _grouped_conv(x.unsqueeze(1), weight, (1,) + layer.strides, layer.padding, (1,) + layer.dilation_rate,
+                         cin).squeeze(1)
+
+
+class DepthwiseConv1D(DepthwiseConv2D):
+    """One ``kernel_size`` filter per input channel of ``(batch, steps, channels)`` inputs; kernel
+    ``(k, in_channels, depth_multiplier)``."""
+
+    rank = 1
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=1, **kwargs):
+        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, **kwargs)
+
+    def _conv(self, x):
+        return _depthwise_1d(self, x, self.kernel)
+
+
+class SeparableConv1D(SeparableConv2D):
+    """A 1-D depthwise convolution then a pointwise one: ``depthwise_kernel`` ``(k, in, depth_multiplier)``,
+    ``pointwise_kernel`` ``(1, in * depth_multiplier, filters)``, bias."""
+
+    rank = 1
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 depth_multiplier=1, **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier,
+                         **kwargs)
+
+    def build(self, input_shape):
+        cin = input_shape[-1]
+        self.depthwise_kernel = self.add_weight(self.kernel_size + (cin, self.depth_multiplier),
+                                                self.kernel_initializer, constraint=self.depthwise_constraint,
+                                                name="depthwise_kernel")
+        self.pointwise_kernel = self.add_weight((1, cin * self.depth_multiplier, self.filters),
+                                                self.pointwise_initializer, constraint=self.pointwise_constraint,
+                                                name="pointwise_kernel")
+        self.bias = self.add_weight((self.filters,), self.bias_initializer, constraint=self.bias_constraint,
+                                    name="bias") if self.use_bias else None
+        self.built = True
+
+    def _conv(self, x):
+        y = _depthwise_1d(self, x, self.depthwise_kernel)
+        n, steps, c = y.shape
+        return (y.reshape(n * steps, c) @ self.pointwise_kernel.reshape(c, self.filters)).reshape(
+            n, steps, self.filters)
