@@ -33,6 +33,8 @@ ROWS = [  # (layer, kwargs, input shape)
     ("DepthwiseConv1D", {"kernel_size": 2, "strides": 2, "padding": "same", "use_bias": False}, (2, 9, 3)),
     ("DepthwiseConv1D", {"kernel_size": 3, "dilation_rate": 2, "activation": "relu"}, (1, 10, 2)),
     ("SeparableConv1D", {"filters": 4, "kernel_size": 3}, (2, 9, 3)),
+    ("Conv2D", {"filters": 6, "kernel_size": 3, "groups": 2, "padding": "same"}, (2, 7, 7, 4)),
+    ("Conv1D", {"filters": 4, "kernel_size": 2, "groups": 4, "strides": 2}, (2, 9, 4)),
     ("SeparableConv1D", {"filters": 4, "kernel_size": 3, "padding": "same", "depth_multiplier": 2}, (2, 9, 3)),
 ]
 

@@ -136,14 +136,20 @@ class RandomUniform(Initializer):
 class VarianceScaling(Initializer):
     """Keras's variance scaling: ``scale / n`` with n = fan_in, fan_out or their mean."""
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         super().__init__(seed)
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg, got {mode!r}")
         self.scale, self.mode, self.distribution = scale, mode, distribution
+        self.input_axes, self.output_axes = input_axes, output_axes  # Keras 3.12+: fans over these axes
 
     def __call__(self, shape, dtype=None):
         fan_in, fan_out = compute_fans(shape)
+        if self.input_axes is not None:
+            fan_in = math.prod(shape[a] for a in self.input_axes)
+        if self.output_axes is not None:
+            fan_out = math.prod(shape[a] for a in self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         var = self.scale / max(1.0, n)
         rng = self._rng()
@@ -157,16 +163,17 @@ class VarianceScaling(Initializer):
         return out.astype(dtype or floatx())
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed,
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 def _scaling(name, scale, mode, distribution):
     class Init(VarianceScaling):
-        def __init__(self, seed=None):
-            super().__init__(scale, mode, distribution, seed)
+        def __init__(self, seed=None, input_axes=None, output_axes=None):
+            super().__init__(scale, mode, distribution, seed, input_axes, output_axes)
 
         def get_config(self):
-            return {"seed": self.seed}
+            return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     Init.__name__ = Init.__qualname__ = name
     return Init

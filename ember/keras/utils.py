@@ -116,6 +116,12 @@ Sequence = PyDataset  # Keras 2's name
 
 
 # image files and dataset builders live in their own modules (Pillow is imported only when used)
+from .backend import standardize_dtype  # noqa: E402, F401
+from .config import (  # noqa: E402, F401
+    disable_interactive_logging,
+    enable_interactive_logging,
+    is_interactive_logging_enabled,
+)
 from .dataset_utils import (  # noqa: E402, F401
     image_dataset_from_directory,
     split_dataset,

@@ -147,6 +147,9 @@ class Layer(Module):
     ):
         kwargs.pop("autocast", None)
         kwargs.pop("input_length", None)
+        if kwargs.pop("quantization_config", None) is not None:  # Keras 3.12+ writes None in every config
+            raise NotImplementedError(f"{type(self).__name__}: quantized Keras layers (quantization_config) are not "
+                                      "supported in Ember; quantize an exported model with ember.quantization")
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
         if "_parameters" not in self.__dict__:
@@ -421,6 +424,10 @@ class Layer(Module):
             self._maybe_build(args)
         elif args and not isinstance(args[0], Tensor):
             args = (map_structure(_to_tensor, args[0]),) + args[1:]
+        if self.input_spec is not None and args:
+            from .input_spec import check_input_spec
+
+            check_input_spec(self, args[0])
         if self._float_inputs and args:
             args = (map_structure(self._as_compute_float, args[0]),) + args[1:]
         if self._hooked:  # nn.Module hooks: they run around forward(), which is this Keras call

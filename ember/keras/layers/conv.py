@@ -75,13 +75,13 @@ def _to_channels_last(x):
     return x.permute(0, *range(2, x.ndim), 1)
 
 
-def conv_nhwc(x, kernel, strides, padding, dilation, name="conv"):
+def conv_nhwc(x, kernel, strides, padding, dilation, name="conv", groups=1):
     """A channels_last convolution (1-D or 2-D) through ``ember.nn.functional.conv1d/conv2d``.
 
     ``kernel`` is Keras's ``(*kernel_size, in_channels, filters)``; ``padding`` 'valid' or 'same'
     (TensorFlow's rule: output ``ceil(size / stride)``, any odd extra padding after)."""
     rank = kernel.ndim - 2
-    cin = kernel.shape[-2]
+    cin = kernel.shape[-2] * groups
     if x.shape[-1] != cin:
         raise ValueError(
             f"{name}: expected inputs with {cin} channels (last axis), got shape {tuple(x.shape)}"
@@ -95,7 +95,7 @@ def conv_nhwc(x, kernel, strides, padding, dilation, name="conv"):
         pads = [(0, 0)] * rank
     weight = kernel.permute(rank + 1, rank, *range(rank))
     conv = {1: NF.conv1d, 2: NF.conv2d, 3: NF.conv3d}[rank]
-    out = conv(xc, weight, stride=strides, padding=tuple(b for b, _ in pads), dilation=dilation)
+    out = conv(xc, weight, stride=strides, padding=tuple(b for b, _ in pads), dilation=dilation, groups=groups)
     return _to_channels_last(out)
 
 
@@ -134,6 +134,7 @@ def _rank_hint(got, want):
 
 class _Conv(Layer):
     rank = 2
+    _has_groups = True  # Conv1D/2D/3D take ``groups``; the transposed, depthwise and separable ones do not
 
     def __init__(
         self,
@@ -151,10 +152,14 @@ class _Conv(Layer):
         bias_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        groups=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.kernel_constraint, self.bias_constraint = _constraint(kernel_constraint), _constraint(bias_constraint)
+        self.groups = int(groups)
+        if self.groups < 1 or int(filters) % self.groups:
+            raise ValueError(f"{type(self).__name__}: filters ({filters}) must be a multiple of groups ({groups})")
         if data_format not in (None, "channels_last"):
             raise ValueError(
                 f"{type(self).__name__}: only data_format='channels_last' is supported, got {data_format!r}"
@@ -171,7 +176,10 @@ class _Conv(Layer):
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
 
     def _kernel_shape(self, cin):
-        return self.kernel_size + (cin, self.filters)
+        if cin % self.groups:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: the input's {cin} channels are not a multiple of "
+                             f"groups={self.groups}")
+        return self.kernel_size + (cin // self.groups, self.filters)
 
     def build(self, input_shape):
         if len(input_shape) != self.rank + 2 or input_shape[-1] is None:
@@ -184,7 +192,7 @@ class _Conv(Layer):
         self.built = True
 
     def _conv(self, x):
-        return conv_nhwc(x, self.kernel, self.strides, self.padding, self.dilation_rate, self._label)
+        return conv_nhwc(x, self.kernel, self.strides, self.padding, self.dilation_rate, self._label, self.groups)
 
     @property
     def _label(self):
@@ -209,6 +217,7 @@ class _Conv(Layer):
             "strides": list(self.strides),
             "padding": self.padding,
             "dilation_rate": list(self.dilation_rate),
+            **({"groups": self.groups} if self._has_groups else {}),
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
@@ -243,6 +252,8 @@ class Conv2DTranspose(_Conv):
     """Transposed 2-D convolution; kernel ``(kh, kw, filters, in_channels)``; output ``(H-1)*s + k`` ('valid')
     or ``H*s`` ('same')."""
 
+    _has_groups = False
+
     def _kernel_shape(self, cin):
         return self.kernel_size + (self.filters, cin)
 
@@ -254,6 +265,8 @@ class Conv2DTranspose(_Conv):
 
 class Conv1DTranspose(_Conv):
     """Transposed 1-D convolution; kernel ``(k, filters, in_channels)``."""
+
+    _has_groups = False
 
     rank = 1
 
@@ -284,6 +297,8 @@ def _grouped_conv(x, weight, strides, padding, dilation, groups):
 class DepthwiseConv2D(_Conv):
     """One ``kernel_size`` filter per input channel (times ``depth_multiplier``); kernel
     ``(kh, kw, in_channels, depth_multiplier)``; output channel ``c * depth_multiplier + m``."""
+
+    _has_groups = False
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
@@ -320,6 +335,8 @@ class DepthwiseConv2D(_Conv):
 class SeparableConv2D(_Conv):
     """A depthwise convolution then a 1x1 pointwise one: weights ``depthwise_kernel``
     ``(kh, kw, in, depth_multiplier)``, ``pointwise_kernel`` ``(1, 1, in * depth_multiplier, filters)``, bias."""
+
+    _has_groups = False
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,

@@ -33,7 +33,7 @@ from ember.ops import apply, composite
 from ember.tensor import Tensor
 
 from .. import activations, initializers, random
-from .base import Layer
+from .base import Layer, _constraint
 
 
 def _act_name(fn):
@@ -61,9 +61,19 @@ class _RNN(Layer):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        zero_output_for_mask=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.regularizers = (kernel_regularizer, recurrent_regularizer, bias_regularizer)
+        self.constraints = tuple(_constraint(c) for c in (kernel_constraint, recurrent_constraint, bias_constraint))
+        self.zero_output_for_mask = bool(zero_output_for_mask)  # masked steps output zeros instead of the last
         self.stateful = bool(stateful)
         object.__setattr__(self, "states", None)  # stateful: the carried state tensors (not weights)
         self.units, self.use_bias = int(units), use_bias
@@ -89,13 +99,15 @@ class _RNN(Layer):
                 + (". For one feature per step, add the features axis: x[..., None] (np.expand_dims(x, -1))"
                    if len(input_shape) == 2 else "")
             )
-        n = self.gates * self.units
-        self.kernel = self.add_weight((input_shape[-1], n), self.kernel_initializer, name="kernel")
+        n, (kr, rr, br), (kc, rc, bc) = self.gates * self.units, self.regularizers, self.constraints
+        self.kernel = self.add_weight((input_shape[-1], n), self.kernel_initializer, name="kernel",
+                                      regularizer=kr, constraint=kc)
         self.recurrent_kernel = self.add_weight(
-            (self.units, n), self.recurrent_initializer, name="recurrent_kernel"
+            (self.units, n), self.recurrent_initializer, name="recurrent_kernel", regularizer=rr, constraint=rc
         )
         self.bias = (
-            self.add_weight(self._bias_shape(), self._bias_init(), name="bias") if self.use_bias else None
+            self.add_weight(self._bias_shape(), self._bias_init(), name="bias", regularizer=br, constraint=bc)
+            if self.use_bias else None
         )
         if self.stateful:
             if input_shape[0] is None:
@@ -253,7 +265,7 @@ class _RNN(Layer):
             states = [n * k + o * (1.0 - k) for n, o in zip(new, states)]
             last = new[0] * k + last * (1.0 - k)
             if self.return_sequences:
-                outputs.append(last)
+                outputs.append(new[0] * k if self.zero_output_for_mask else last)
         return (F.stack(outputs, 1) if self.return_sequences else last), states
 
     def compute_mask(self, inputs, previous_mask=None):
@@ -281,7 +293,19 @@ class _RNN(Layer):
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
+            "zero_output_for_mask": self.zero_output_for_mask,
+            **_weight_configs(self),
         }
+
+
+def _weight_configs(layer) -> dict:
+    """The set regularizers and constraints, under Keras's config keys."""
+    from ..saving import serialize_keras_object
+
+    keys = ("kernel", "recurrent", "bias")
+    pairs = [(f"{k}_regularizer", v) for k, v in zip(keys, layer.regularizers)] + \
+        [(f"{k}_constraint", v) for k, v in zip(keys, layer.constraints)]
+    return {k: serialize_keras_object(v) for k, v in pairs if v is not None}
 
 
 def _records_grad(w) -> bool:
