@@ -300,11 +300,21 @@ def _filter_transform(w, transposed):
 
 
 # -- the primitives -------------------------------------------------------------------------------------------
+def _numpy_only(op, xp):
+    if getattr(xp, "__name__", "") != "numpy":
+        raise RuntimeError(f"{op}: Winograd convolutions run on CPU (NumPy) arrays only; on {xp.__name__} "
+                           "convolutions use im2col (EMBER_CONV_WINOGRAD=1 does not apply there)")
+
+
 def _conv_fwd(xp, x, w, padding, transposed=False):
+    _numpy_only("winograd_conv", xp)
+    x = np.ascontiguousarray(x)  # one layout for the loops (a compiled graph may hand over a strided view)
     return _conv_tiles(x, _filter_transform(w, transposed), _Geom(x.shape, padding))
 
 
 def _wgrad_fwd(xp, x, g, padding, transposed=False):
+    _numpy_only("winograd_wgrad", xp)
+    x, g = np.ascontiguousarray(x), np.ascontiguousarray(g)
     du = _wgrad_tiles(x, g, _Geom(x.shape, padding))
     gm = _G.astype(x.dtype)
     dw = np.einsum("ai,abk,bj->kij", gm, du.reshape(4, 4, -1), gm, optimize=True)
@@ -379,7 +389,14 @@ MIN_CHANNELS, MIN_SIZE = 8, 12
 @contextlib.contextmanager
 def forced(mode):
     """Within the block, ``True``: every convolution Winograd can compute takes it; ``False``: none; ``None``:
-    the measured choice (also ``EMBER_CONV_WINOGRAD=1/0``)."""
+    the measured choice (also ``EMBER_CONV_WINOGRAD=1/0``).
+
+    >>> import ember
+    >>> from ember.ops import winograd
+    >>> with winograd.forced(True):  # Winograd even for one channel (numba's loops, or NumPy passes without it)
+    ...     ember.nn.functional.conv2d(ember.ones(1, 1, 5, 5), ember.ones(1, 1, 3, 3)).sum()
+    tensor(81.)
+    """
     _FORCED.append(mode)
     try:
         yield
