@@ -306,16 +306,49 @@ def _numpy_only(op, xp):
                            "convolutions use im2col (EMBER_CONV_WINOGRAD=1 does not apply there)")
 
 
+# The GEMMs of one block are small (the cnn's conv2: 16 of 64x32x312): with OpenBLAS threaded, each call pays
+# a hand-off to its worker threads, and on a busy machine a wait for a worker the OS has not scheduled (the
+# resnet block's eager step at 2 threads: 25 s instead of ~2 s). So BLAS runs at one thread inside these
+# primitives (threadpoolctl, when installed; its count restored after).
+_BLAS: dict = {"pid": None, "controllers": []}
+
+
+def _blas_controllers():
+    if _BLAS["pid"] != os.getpid():
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            found = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+        except ImportError:
+            found = []
+        _BLAS.update(pid=os.getpid(), controllers=found)
+    return _BLAS["controllers"]
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    held = [(c, n) for c in _blas_controllers() for n in (c.get_num_threads(),) if n > 1]
+    for c, _ in held:
+        c.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for c, n in held:
+            c.set_num_threads(n)
+
+
 def _conv_fwd(xp, x, w, padding, transposed=False):
     _numpy_only("winograd_conv", xp)
     x = np.ascontiguousarray(x)  # one layout for the loops (a compiled graph may hand over a strided view)
-    return _conv_tiles(x, _filter_transform(w, transposed), _Geom(x.shape, padding))
+    with _one_blas_thread():
+        return _conv_tiles(x, _filter_transform(w, transposed), _Geom(x.shape, padding))
 
 
 def _wgrad_fwd(xp, x, g, padding, transposed=False):
     _numpy_only("winograd_wgrad", xp)
     x, g = np.ascontiguousarray(x), np.ascontiguousarray(g)
-    du = _wgrad_tiles(x, g, _Geom(x.shape, padding))
+    with _one_blas_thread():
+        du = _wgrad_tiles(x, g, _Geom(x.shape, padding))
     gm = _G.astype(x.dtype)
     dw = np.einsum("ai,abk,bj->kij", gm, du.reshape(4, 4, -1), gm, optimize=True)
     dw = dw.reshape(du.shape[1], du.shape[2], 3, 3)
