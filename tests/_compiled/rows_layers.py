@@ -120,6 +120,9 @@ LAYERS = [
     ("Embedding-max_norm", lambda: nn.Embedding(10, 4, max_norm=1.0), [I(10, 3, 5)], None),
     ("Conv1d", lambda: nn.Conv1d(2, 3, 3), [R(2, 2, 8)], None),
     ("Conv2d", lambda: nn.Conv2d(2, 3, 3, padding=1), [R(2, 2, 6, 6)], None),
+    # channels and sizes that take Winograd F(2x2, 3x3) in training (odd output sizes: partial tiles)
+    ("Conv2d-winograd", lambda: nn.Conv2d(8, 8, 3, padding=1), [R(2, 8, 12, 12)], None),
+    ("Conv2d-winograd-odd", lambda: nn.Conv2d(8, 9, 3), [R(1, 8, 15, 15)], None),
     ("Conv3d", lambda: nn.Conv3d(2, 2, 2), [R(1, 2, 4, 4, 4)], None),
     ("ConvTranspose1d", lambda: nn.ConvTranspose1d(2, 3, 3, stride=2), [R(2, 2, 5)], None),
     ("ConvTranspose2d", lambda: nn.ConvTranspose2d(2, 3, 3, stride=2), [R(1, 2, 4, 4)], None),

@@ -3,6 +3,8 @@ LSTM)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 import ember.nn.functional  # noqa: F401  (ember.nn.functional for these rows)
@@ -89,6 +91,49 @@ def _windows(x, k, stride, pad):
 def _conv(L, x, w, b):
     F_ = L.nn.functional
     return F_.conv2d(x, w, b, padding=1), F_.conv2d(x, w, stride=2), F_.unfold(x, 2, stride=2)
+
+
+def _winograd(L, x, w, b):
+    """3x3 stride-1 convolutions with the Winograd path forced in Ember (odd output sizes: partial tiles)."""
+    F_ = L.nn.functional
+    ctx = L.ops.winograd.forced(True) if L.__name__ == "ember" else contextlib.nullcontext()
+    with ctx:
+        return (F_.conv2d(x, w, b), F_.conv2d(x, w, padding=1), F_.conv2d(x, w, b, padding="same"),
+                F_.conv2d(x, w, padding=2))
+
+
+def _winograd_ref(x, w, b):
+    return tuple(np.einsum("nchwij,ocij->nohw", _windows(x, 3, 1, p), w) + (b[None, :, None, None] if p in (0, 1)
+                                                                           and bias else 0)
+                 for p, bias in ((0, True), (1, False), (1, True), (2, False)))
+
+
+def _winograd_prims(L, x, g, w, h):
+    """The primitives themselves, both forms, with asymmetric and negative (cropping) padding."""
+    ap = L.ops.apply
+    pad = ((2, 0), (-1, 1))
+    return (ap("winograd_conv", x, w, padding=pad, transposed=False),
+            ap("winograd_conv", g, w, padding=((1, 0), (0, 2)), transposed=True),
+            ap("winograd_wgrad", x, h, padding=pad, transposed=False),
+            ap("winograd_wgrad", g, x, padding=((0, 2), (2, 0)), transposed=True))
+
+
+def _winograd_prims_ref(x, g, w, h):
+    def windows(a, pad):  # 3x3 windows of a with explicit (possibly negative: cropping) padding
+        (t, b), (lf, r) = pad
+        a = np.pad(a, ((0, 0), (0, 0), (max(t, 0), max(b, 0)), (max(lf, 0), max(r, 0))))
+        a = a[:, :, max(-t, 0):a.shape[2] - max(-b, 0), max(-lf, 0):a.shape[3] - max(-r, 0)]
+        return np.lib.stride_tricks.sliding_window_view(a, (3, 3), axis=(2, 3))
+
+    def turned(k):
+        return k[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+
+    win0 = windows(x, ((2, 0), (-1, 1)))
+    y0 = np.einsum("nchwij,ocij->nohw", win0, w)
+    y1 = np.einsum("nchwij,ocij->nohw", windows(g, ((1, 0), (0, 2))), turned(w))
+    dw0 = np.einsum("nohw,nchwij->ocij", h, win0)
+    dw3 = turned(np.einsum("nohw,nchwij->ocij", x, windows(g, ((0, 2), (2, 0)))))
+    return y0, y1, dw0, dw3
 
 
 def _conv_ref(x, w, b):
@@ -284,6 +329,23 @@ ROWS = [
         [(F(2, 3, 5, 5), F(4, 3, 3, 3), F(4))],
         prims=("im2col",),
         covers=(),
+    ),
+    Row(
+        "conv2d_winograd",  # the Winograd path against torch, forward, first and second order, both sizes
+        _winograd,
+        _winograd_ref,
+        [(F(1, 3, 7, 5), F(5, 3, 3, 3), F(5)), (F(2, 5, 6, 9), F(3, 5, 3, 3), F(3))],
+        prims=("winograd_conv", "winograd_wgrad"),
+        covers=(),
+    ),
+    Row(
+        "winograd_primitives",
+        _winograd_prims,
+        _winograd_prims_ref,
+        [(F(2, 3, 6, 7), F(2, 4, 6, 7), F(4, 3, 3, 3), F(2, 4, 6, 5))],
+        prims=("winograd_conv", "winograd_wgrad"),
+        covers=(),
+        torch=False,
     ),
     Row(
         "fold",

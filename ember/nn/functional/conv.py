@@ -3,7 +3,8 @@
 The ``im2col`` primitive turns every window into a column; a convolution is then one matmul with the flattened
 weight, and its gradients come from the matmul's and im2col's vjps (``col2im``). With ``groups=1`` the batch is
 folded into the columns (``fold_batch=True``: one large GEMM each for the forward and both gradients, and the
-weight gradient needs no sum over the batch).
+weight gradient needs no sum over the batch). In training, 3x3 stride-1 convolutions with enough channels run
+Winograd F(2x2, 3x3) instead (``ember/ops/winograd.py``: no column matrix, 2.25x fewer multiplies).
 
 >>> import ember
 >>> import ember.nn.functional as F
@@ -15,9 +16,11 @@ from __future__ import annotations
 import math
 
 from ..._autocast import autocast_op
+from ..._state import STATE
 from ...errors import mark, with_user_line
 from ...functional.linalg import matmul
 from ...ops import apply, composite
+from ...ops.winograd import use_winograd
 from ...tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
@@ -110,7 +113,10 @@ def _conv(x, weight, *bias, stride, padding, dilation, groups):
     outs = tuple((s + p[0] + p[1] - d * (k - 1) - 1) // st + 1
                  for s, p, k, d, st in zip(x.shape[2:], padding, kernel, dilation, stride))
     n = x.shape[0]
-    if groups == 1:  # one GEMM over the whole batch: (C_out, C_in*K) @ (C_in*K, N*L)
+    training = STATE.grad_enabled and (x.requires_grad or weight.requires_grad)
+    if use_winograd(x, weight, stride, padding, dilation, groups, training):  # 3x3, stride 1: no column matrix
+        out = apply("winograd_conv", x, weight, padding=padding, transposed=False)
+    elif groups == 1:  # one GEMM over the whole batch: (C_out, C_in*K) @ (C_in*K, N*L)
         cols = apply("im2col", x, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
                      fold_batch=True)
         out = matmul(weight.reshape(out_ch, -1), cols).reshape(out_ch, n, *outs)
