@@ -89,8 +89,12 @@ def mod(x1, x2):
 
 
 def fmod(x1, x2):
+    """The C-style remainder (the sign of ``x1``)."""
     a, b = _as_tensors(x1, x2)
-    return F.fmod(a, b)
+    if a.is_floating_point() or b.is_floating_point():
+        return F.fmod(a, b)
+    r = F.remainder(a, b)
+    return F.where((r != 0) & ((r < 0) != (a < 0)), r - b, r)
 
 
 def power(x1, x2):

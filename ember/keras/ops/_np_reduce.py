@@ -11,6 +11,7 @@ import builtins
 
 import numpy as np
 
+import ember
 from ember import functional as F
 
 from ._common import axes_of, edtype, fail, t, tf, to_numpy, wrap, xp_of
@@ -132,7 +133,7 @@ def logsumexp(x, axis=None, keepdims=False):
 # -- NaN-ignoring reductions ------------------------------------------------------------------------------------
 def _nan_filled(x, value):
     x = t(x)
-    return F.where(F.isnan(x), F.full_like(x, value), x) if x.is_floating_point() else x
+    return F.where(F.isnan(x), ember.full_like(x, value), x) if x.is_floating_point() else x
 
 
 def nansum(x, axis=None, keepdims=False):
@@ -335,7 +336,7 @@ def histogram(x, bins=10, range=None):
     if x.ndim != 1:
         raise fail("histogram", f"expects a 1-D input, got shape {tuple(x.shape)}")
     counts, edges = np.histogram(to_numpy(x), bins=bins, range=range)
-    return t(counts.astype(_INT32)), t(edges.astype(x.dtype.name if x.is_floating_point() else "float32"))
+    return t(counts.astype(x.dtype.name if x.is_floating_point() else "float32")), t(edges.astype(x.dtype.name if x.is_floating_point() else "float32"))
 
 
 def digitize(x, bins):

@@ -47,10 +47,7 @@ def full(shape, fill_value, dtype=None):
     if isinstance(fill_value, Tensor):
         value = fill_value.to(edtype(dtype)) if dtype is not None else fill_value
         return F.broadcast_to(value, shape) * 1
-    if dtype is None:
-        kind = np.asarray(fill_value).dtype.kind
-        dtype = {"b": "bool", "i": "int32", "u": "int32"}.get(kind, floatx())
-    return t(np.full(shape, fill_value, standardize_dtype(dtype)))
+    return t(np.full(shape, fill_value, _dt(dtype)))
 
 
 def _like(x, dtype):
@@ -131,14 +128,11 @@ def meshgrid(*x, indexing="xy"):
     if indexing not in ("xy", "ij"):
         raise fail("meshgrid", f"indexing must be 'xy' or 'ij', got {indexing!r}")
     xs = [t(v).reshape(-1) for v in x]
-    if indexing == "xy" and len(xs) >= 2:
-        xs[0], xs[1] = xs[1], xs[0]
     shape_ = tuple(int(v.shape[0]) for v in xs)
     grids = [F.broadcast_to(v.reshape(tuple(-1 if i == j else 1 for j in builtins.range(len(xs)))), shape_)
              for i, v in enumerate(xs)]
-    if indexing == "xy" and len(xs) >= 2:
+    if indexing == "xy" and len(xs) >= 2:  # Cartesian: the first two axes swapped
         grids = [g.swapaxes(0, 1) for g in grids]
-        grids[0], grids[1] = grids[1], grids[0]
     return grids
 
 
