@@ -59,8 +59,16 @@ class Row:
     ref: object = None  # a NumPy reference (where Keras's torch backend lacks the case) instead of Keras
 
     def name(self):
-        return self.id or self.op + ("-" + "-".join(f"{k}={v}" for k, v in sorted(self.kwargs.items()))
+        return self.id or self.op + ("-" + "-".join(f"{k}={_short(v)}" for k, v in sorted(self.kwargs.items()))
                                      if self.kwargs else "")
+
+
+def _short(value):
+    if isinstance(value, Arg):
+        return f"{value.kind}{value.shape}"
+    if isinstance(value, np.ndarray):
+        return f"array{value.shape}"
+    return value
 
 
 def _lookup(ops, path):
@@ -103,16 +111,17 @@ def run_row(row: Row, seed: int = 0):
     """Both libraries' outputs (and gradients) for ``row``; asserts they agree."""
     rng = np.random.default_rng(seed)
     values = _materialize(row.args, rng)
+    kwargs = {k: v.make(rng) if isinstance(v, Arg) else v for k, v in row.kwargs.items()}
     grad_index = next((i for i, v in enumerate(values) if isinstance(v, np.ndarray) and v.dtype.kind == "f"), None) \
         if row.grad else None
     theirs_in = [_to_real(v, grad_index, i) for i, v in enumerate(values)]
     ours_in = [_to_ours(v, grad_index, i) for i, v in enumerate(values)]
     if row.ref is not None:
         grad_index = None
-        expected = row.ref(*values, **row.kwargs)
+        expected = row.ref(*values, **kwargs)
     else:
-        expected = _lookup(real.ops, row.op)(*theirs_in, **row.kwargs)
-    got = _lookup(keras.ops, row.op)(*ours_in, **row.kwargs)
+        expected = _lookup(real.ops, row.op)(*theirs_in, **kwargs)
+    got = _lookup(keras.ops, row.op)(*ours_in, **kwargs)
     exp_leaves, got_leaves = _leaves(expected), _leaves(got)
     assert len(exp_leaves) == len(got_leaves), (row.name(), len(exp_leaves), len(got_leaves))
     for e, g in zip(exp_leaves, got_leaves):

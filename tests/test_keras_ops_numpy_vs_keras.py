@@ -2,7 +2,6 @@
 values to tolerance, and for differentiable ops the gradient of a weighted sum of the outputs."""
 import numpy as np
 import pytest
-
 from _kops_compare import Bo, Fl, In, Pos, Row, ids, run_row
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
@@ -21,7 +20,8 @@ ROWS = [Row(n, [U if n not in ("cosh", "sinh", "exp", "exp2", "i0") else Fl(3, 4
 ROWS += [Row(n, [Arg]) for n, Arg in [("log", Pos(3, 4)), ("log2", Pos(3, 4)), ("log10", Pos(3, 4)),
                                       ("sqrt", Pos(3, 4)), ("reciprocal", Pos(3, 4)), ("rsqrt", Pos(3, 4))]]
 ROWS += [Row("arccosh", [Fl(3, 4, lo=1.1, hi=3.0)], grad=True), Row("log", [Pos(5)], grad=True),
-         Row("imag", [A], ref=np.imag), Row("angle", [A]), Row("signbit", [A]), Row("isreal", [A]), Row("isfinite", [A]),
+         Row("imag", [A], ref=np.imag), Row("angle", [A]), Row("signbit", [A]), Row("isreal", [A]),
+         Row("isfinite", [A]),
          Row("sqrt", [In(3, 4, lo=0, hi=9)]), Row("exp", [In(4, lo=0, hi=4)]), Row("sin", [In(4)])]
 BINARY = ["arctan2", "hypot", "logaddexp", "logaddexp2", "fmax", "fmin", "maximum", "minimum", "add", "subtract",
           "multiply", "divide", "true_divide", "divide_no_nan"]
@@ -56,7 +56,8 @@ ROWS += [Row("median", [X], {"axis": 1}, grad=True), Row("median", [Fl(6)]),
          Row("quantile", [Fl(9), 0.25], {"method": "nearest"}), Row("quantile", [Fl(9), 0.3], {"method": "midpoint"}),
          Row("quantile", [Fl(9), 0.3], {"method": "lower"}), Row("quantile", [Fl(9), 0.3], {"method": "higher"}),
          Row("average", [X], {"axis": 1, "weights": np.array([1.0, 2.0, 0.5, 1.0], "float32")}, ref=np.average),
-         Row("average", [Fl(3, 4)], {"axis": 1, "weights": np.linspace(0.5, 1.0, 12, dtype="float32").reshape(3, 4)}, grad=True),
+         Row("average", [Fl(3, 4)], {"axis": 1, "weights": np.linspace(0.5, 1.0, 12, dtype="float32").reshape(3, 4)},
+             grad=True),
          Row("cumsum", [X], {"axis": 1}, grad=True), Row("cumprod", [X], {"axis": 2}, grad=True),
          Row("cumsum", [In(3, 4)]), Row("cumprod", [Fl(2, 3)]), Row("diff", [X], {"n": 2, "axis": 1}, grad=True),
          Row("trapezoid", [Fl(4, 6)], grad=True), Row("trapezoid", [Fl(6), Fl(6)], {"dx": 2.0}),
@@ -75,8 +76,10 @@ ROWS += [Row("tensordot", [Fl(2, 3, 4), Fl(3, 4, 5)], grad=True),
          Row("tensordot", [Fl(3, 4), Fl(4, 5)], {"axes": 1}), Row("einsum", ["bij,bjk->bik", Fl(2, 3, 4), Fl(2, 4, 5)]),
          Row("inner", [Fl(3, 4), Fl(5, 4)], grad=True), Row("outer", [Fl(3), Fl(4)], grad=True),
          Row("vdot", [Fl(6), Fl(6)], grad=True), Row("kron", [Fl(2, 3), Fl(3, 2)], grad=True),
-         Row("cross", [Fl(4, 3), Fl(4, 3)], grad=True), Row("cross", [Fl(4, 2), Fl(4, 2)], ref=lambda a, b: a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]),
-         Row("dot", [Fl(2, 3, 4), Fl(5, 4, 2)], ref=np.dot), Row("dot", [Fl(3, 4), Fl(4)], grad=True), Row("matmul", [Fl(2, 3, 4), Fl(4, 5)], grad=True),
+         Row("cross", [Fl(4, 3), Fl(4, 3)], grad=True),
+         Row("cross", [Fl(4, 2), Fl(4, 2)], ref=lambda a, b: a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]),
+         Row("dot", [Fl(2, 3, 4), Fl(5, 4, 2)], ref=np.dot),
+         Row("dot", [Fl(3, 4), Fl(4)], grad=True), Row("matmul", [Fl(2, 3, 4), Fl(4, 5)], grad=True),
          Row("correlate", [Fl(7), Fl(3)], {"mode": "valid"}, grad=True), Row("correlate", [Fl(7), Fl(3)],
                                                                             {"mode": "full"}),
          Row("correlate", [Fl(7), Fl(4)], {"mode": "same"}), Row("slogdet", [Fl(3, 3)], grad=True)]
@@ -108,8 +111,8 @@ ROWS += [Row("linspace", [0.0, 1.0, 5]), Row("linspace", [Fl(3), Fl(3), 4], {"ax
          Row("pad", [Fl(3, 4), [[1, 2], [0, 1]]], {"mode": "reflect"}, grad=True),
          Row("pad", [Fl(3, 4), [[1, 2], [2, 1]]], {"mode": "symmetric"}, ref=np.pad),
          Row("pad", [Fl(3, 4), [[1, 1], [2, 2]]], {"mode": "constant", "constant_values": 3.0}),
-         Row("pad", [Fl(3, 4), [[1, 0], [0, 2]]], {"mode": "edge"}, ref=np.pad), Row("pad", [Fl(3, 4), [[1, 0], [0, 2]]],
-                                                                             {"mode": "wrap"}, ref=np.pad),
+         Row("pad", [Fl(3, 4), [[1, 0], [0, 2]]], {"mode": "edge"}, ref=np.pad),
+         Row("pad", [Fl(3, 4), [[1, 0], [0, 2]]], {"mode": "wrap"}, ref=np.pad),
          Row("nonzero", [In(3, 4, lo=-1, hi=2)], ref=np.nonzero), Row("unravel_index", [np.array([1, 5, 11]), (3, 4)]),
          Row("bincount", [In(9, lo=0, hi=5)]), Row("bincount", [In(9, lo=0, hi=5)],
                                                    {"weights": np.linspace(0, 1, 9).astype("float32"), "minlength": 7}),

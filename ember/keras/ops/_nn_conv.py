@@ -223,33 +223,39 @@ def adaptive_max_pool(inputs, output_size, data_format=None):
                      {1: NF.adaptive_max_pool1d, 2: NF.adaptive_max_pool2d})
 
 
-def depth_to_space(x, block_size, data_format="channels_last"):
-    """Move ``block_size**2`` channel groups into spatial blocks (DCR order, as TensorFlow's)."""
+def _block_args(op, x, block_size, data_format):
     x = t(x)
-    fmt = check_data_format("depth_to_space", data_format)
+    fmt = check_data_format(op, data_format)
     if x.ndim != 4:
-        raise fail("depth_to_space", f"expects a 4-D input, got shape {tuple(x.shape)}")
-    b = int(block_size)
-    xl = x if fmt == "channels_last" else x.permute(0, 2, 3, 1)
-    n, h, w, c = xl.shape
+        raise fail(op, f"expects a 4-D input, got shape {tuple(x.shape)}")
+    return x, int(block_size), fmt
+
+
+def depth_to_space(x, block_size, data_format="channels_last"):
+    """Move ``block_size**2`` channel groups into spatial blocks: channels_last in TensorFlow's order
+    (block position major), channels_first in PyTorch's ``pixel_shuffle`` order (channel major)."""
+    x, b, fmt = _block_args("depth_to_space", x, block_size, data_format)
+    c = x.shape[-1] if fmt == "channels_last" else x.shape[1]
     if c % (b * b):
         raise fail("depth_to_space", f"channels {c} are not divisible by block_size**2 = {b * b}")
-    out = xl.reshape(n, h, w, b, b, c // (b * b)).permute(0, 1, 3, 2, 4, 5).reshape(n, h * b, w * b, c // (b * b))
-    return out if fmt == "channels_last" else out.permute(0, 3, 1, 2)
+    if fmt == "channels_first":
+        n, _, h, w = x.shape
+        return x.reshape(n, c // (b * b), b, b, h, w).permute(0, 1, 4, 2, 5, 3).reshape(n, c // (b * b), h * b, w * b)
+    n, h, w, _ = x.shape
+    return x.reshape(n, h, w, b, b, c // (b * b)).permute(0, 1, 3, 2, 4, 5).reshape(n, h * b, w * b, c // (b * b))
 
 
 def space_to_depth(x, block_size, data_format="channels_last"):
-    x = t(x)
-    fmt = check_data_format("space_to_depth", data_format)
-    if x.ndim != 4:
-        raise fail("space_to_depth", f"expects a 4-D input, got shape {tuple(x.shape)}")
-    b = int(block_size)
-    xl = x if fmt == "channels_last" else x.permute(0, 2, 3, 1)
-    n, h, w, c = xl.shape
+    """The inverse of ``depth_to_space``."""
+    x, b, fmt = _block_args("space_to_depth", x, block_size, data_format)
+    h, w = (x.shape[1], x.shape[2]) if fmt == "channels_last" else (x.shape[2], x.shape[3])
     if h % b or w % b:
         raise fail("space_to_depth", f"height {h} and width {w} must be divisible by block_size {b}")
-    out = xl.reshape(n, h // b, b, w // b, b, c).permute(0, 1, 3, 2, 4, 5).reshape(n, h // b, w // b, b * b * c)
-    return out if fmt == "channels_last" else out.permute(0, 3, 1, 2)
+    if fmt == "channels_first":
+        n, c = x.shape[:2]
+        return x.reshape(n, c, h // b, b, w // b, b).permute(0, 1, 3, 5, 2, 4).reshape(n, c * b * b, h // b, w // b)
+    n, c = x.shape[0], x.shape[-1]
+    return x.reshape(n, h // b, b, w // b, b, c).permute(0, 1, 3, 2, 4, 5).reshape(n, h // b, w // b, b * b * c)
 
 
 def unfold(x, kernel_size, dilation=1, padding=0, stride=1):

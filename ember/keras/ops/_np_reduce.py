@@ -336,7 +336,8 @@ def histogram(x, bins=10, range=None):
     if x.ndim != 1:
         raise fail("histogram", f"expects a 1-D input, got shape {tuple(x.shape)}")
     counts, edges = np.histogram(to_numpy(x), bins=bins, range=range)
-    return t(counts.astype(x.dtype.name if x.is_floating_point() else "float32")), t(edges.astype(x.dtype.name if x.is_floating_point() else "float32"))
+    out_dtype = x.dtype.name if x.is_floating_point() else "float32"
+    return t(counts.astype(out_dtype)), t(edges.astype(out_dtype))
 
 
 def digitize(x, bins):

@@ -31,7 +31,7 @@ def _batched(op, images, data_format, ranks=(3, 4)):
     if x.ndim not in ranks:
         raise fail(op, f"expects images of rank {' or '.join(map(str, ranks))} ((batch,) height, width, channels), "
                        f"got shape {tuple(x.shape)}")
-    single = x.ndim == min(ranks)
+    single = len(ranks) > 1 and x.ndim == min(ranks)
     if single:
         x = x.unsqueeze(0)
     if fmt == "channels_first":

@@ -314,7 +314,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         causal = t(np.tril(np.ones((q.shape[1], k.shape[1]), dtype=bool)))
         allowed = causal if allowed is None else allowed & causal
     if allowed is not None:
-        logits = F.where(allowed, logits, F.full_like(logits, float(np.finfo(np.float32).min)))
+        logits = F.where(allowed, logits, ember.full_like(logits, float(np.finfo(np.float32).min)))
     probs = F.softmax(logits, -1)
     out = F.einsum("bnts,bsnh->btnh", probs, v)
     return out.squeeze(2) if squeeze else out
@@ -322,9 +322,16 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
 
 # -- losses and metrics -----------------------------------------------------------------------------------------
 def binary_crossentropy(target, output, from_logits=False):
-    from .. import losses
-
-    return losses.binary_crossentropy(target, output, from_logits=from_logits)
+    """Elementwise binary cross-entropy (no reduction); probabilities are clipped to [eps, 1 - eps]."""
+    tgt, out = tf(target), tf(output)
+    if tuple(tgt.shape) != tuple(out.shape):
+        raise fail("binary_crossentropy", f"target {tuple(tgt.shape)} and output {tuple(out.shape)} differ in shape")
+    tgt = tgt.to(out.dtype)
+    if from_logits:
+        return F.relu(out) - out * tgt + F.log1p(F.exp(-F.abs(out)))
+    eps = 1e-7
+    out = F.clamp(out, eps, 1.0 - eps)
+    return -(tgt * F.log(out) + (1.0 - tgt) * F.log(1.0 - out))
 
 
 def categorical_crossentropy(target, output, from_logits=False, axis=-1):
