@@ -1,8 +1,8 @@
 """``keras.ops.numpy`` elementwise math: arithmetic, comparisons, trig / hyperbolic, logic and bit operations.
 
 >>> from ember.keras import ops
->>> ops.convert_to_numpy(ops.arctan2([1.0, -1.0], [1.0, 1.0])).round(4).tolist()
-[0.7854, -0.7854]
+>>> ops.arctan2([1.0, -1.0], [1.0, 1.0])
+tensor([ 0.7854, -0.7854])
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 >>> from ember.keras import ops
 >>> a = ops.convert_to_tensor([[4.0, 1.0], [1.0, 3.0]])
->>> ops.convert_to_numpy(ops.linalg.solve(a, ops.convert_to_tensor([[1.0], [2.0]]))).round(4).tolist()
-[[0.0909], [0.6364]]
+>>> [round(float(v), 4) for v in ops.convert_to_numpy(ops.linalg.solve(a, ops.convert_to_tensor([1.0, 2.0])))]
+[0.0909, 0.6364]
 """
 
 from __future__ import annotations
