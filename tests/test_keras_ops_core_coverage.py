@@ -13,10 +13,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::U
 MISSING = {
     "image.elastic_transform": "random displacement fields: needs keras.random's seeded normal plus a Gaussian "
                                "filter of the field; not done yet",
-    "image.perspective_transform": "needs the homography solve from four point pairs; not done yet "
-                                   "(affine_transform and map_coordinates are available)",
     "image.scale_and_translate": "JAX's generalised resampler; resize covers its Keras uses",
-    "image.ssim": "not done yet (gaussian_blur is available to compose it)",
 }
 
 SUBMODULES = ("", "numpy", "nn", "image", "linalg")

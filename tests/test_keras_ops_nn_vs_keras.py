@@ -119,6 +119,11 @@ for fill in ("constant", "nearest", "wrap", "mirror", "reflect"):
                     {"fill_mode": fill}, grad=fill == "constant", atol=1e-4))
 ROWS += [Row("image.affine_transform", [IMG, np.array([[1, 0, 1.5, 0, 1, -2.5, 0, 0]] * 2, "float32")],
              {"interpolation": "nearest", "fill_value": 0.25}),
+         Row("image.perspective_transform", [IMG, np.array([[0, 0], [5, 0], [0, 7], [5, 7]], "float32"),
+                                             np.array([[1, 0.5], [4.5, 0], [0, 6], [5.5, 7.5]], "float32")],
+             grad=True, atol=1e-4),
+         Row("image.ssim", [Fl(2, 16, 13, 3, lo=0, hi=1), Fl(2, 16, 13, 3, lo=0, hi=1)], {"filter_size": 5},
+             grad=True, atol=1e-5),
          Row("image.map_coordinates", [Fl(5, 6), np.array([[0.5, 2.2, 4.9, -0.7], [1.5, 0.1, 5.6, 2.0]],
                                                          "float32"), 1], grad=True),
          Row("image.map_coordinates", [Fl(5, 6), np.array([[0.5, 2.2, 4.9], [1.5, 3.1, 5.6]], "float32"), 0],

@@ -342,4 +342,51 @@ def sobel_edges(images, data_format=None):
     return edges
 
 
+def _homography(start, end):
+    """The 8 projective coefficients mapping each output point in ``end`` to its input point in ``start``."""
+    rows, rhs = [], []
+    for (sx, sy), (ex, ey) in zip(start, end):
+        rows.append([ex, ey, 1.0, 0.0, 0.0, 0.0, -sx * ex, -sx * ey])
+        rows.append([0.0, 0.0, 0.0, ex, ey, 1.0, -sy * ex, -sy * ey])
+        rhs += [sx, sy]
+    return np.linalg.solve(np.array(rows), np.array(rhs))
+
+
+def perspective_transform(images, start_points, end_points, interpolation="bilinear", fill_value=0,
+                          data_format=None):
+    """Warp so that the four ``start_points`` (x, y) land on ``end_points`` (``(4, 2)`` or ``(batch, 4, 2)``)."""
+    start = to_numpy(start_points).astype(np.float64)
+    end = to_numpy(end_points).astype(np.float64)
+    if start.shape[-2:] != (4, 2) or start.ndim not in (2, 3) or start.shape != end.shape:
+        raise fail("perspective_transform", f"start_points and end_points must both be (4, 2) or (batch, 4, 2), "
+                                            f"got {start.shape} and {end.shape}")
+    coeffs = np.stack([_homography(s, e) for s, e in zip(start.reshape(-1, 4, 2), end.reshape(-1, 4, 2))])
+    return affine_transform(images, coeffs.astype(np.float32) if coeffs.shape[0] > 1 else coeffs[0].astype(
+        np.float32), interpolation, "constant", fill_value, data_format)
+
+
+def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03, data_format=None):
+    """Structural similarity per image: local Gaussian-weighted statistics ('valid' filtering), the SSIM map
+    averaged over space, then over channels."""
+    a, undo = _batched("ssim", image1, data_format)
+    b, _ = _batched("ssim", image2, data_format)
+    if tuple(a.shape) != tuple(b.shape):
+        raise fail("ssim", f"images differ in shape: {tuple(t(image1).shape)} and {tuple(t(image2).shape)}")
+    a, b = tf(a), tf(b).to(tf(a).dtype)
+    if min(a.shape[1], a.shape[2]) < filter_size:
+        raise fail("ssim", f"images {tuple(a.shape[1:3])} are smaller than filter_size {filter_size}")
+    g = gaussian_kernel1d(filter_size, filter_sigma)
+    kernel = np.outer(g, g)
+
+    def blur(v):
+        return _depthwise(v, kernel, (0, 0))
+
+    mu1, mu2 = blur(a), blur(b)
+    var1, var2, cov = blur(a * a) - mu1 * mu1, blur(b * b) - mu2 * mu2, blur(a * b) - mu1 * mu2
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    ssim_map = (2.0 * mu1 * mu2 + c1) * (2.0 * cov + c2) / ((mu1 * mu1 + mu2 * mu2 + c1) * (var1 + var2 + c2))
+    per_image = F.mean(ssim_map, (1, 2, 3))
+    return per_image[0] if t(image1).ndim == 3 else per_image
+
+
 __all__ = public_names(globals(), __name__)
