@@ -11,8 +11,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::U
 
 # keras.ops names Ember does not provide, and why
 MISSING = {
-    "image.elastic_transform": "random displacement fields: needs keras.random's seeded normal plus a Gaussian "
-                               "filter of the field; not done yet",
     "image.scale_and_translate": "JAX's generalised resampler; resize covers its Keras uses",
 }
 
@@ -121,6 +119,19 @@ def test_linalg_jvp_matches_keras():
         return ops.linalg.jvp(lambda a: ops.sin(a) * a, (T([0.5, 1.0]),), (T([1.0, 2.0]),))
 
     _assert_same(*_both(run))
+
+
+def test_elastic_transform_is_seeded_smooth_and_differentiable():
+    img = ember.tensor(np.random.default_rng(1).uniform(size=(2, 12, 10, 3)).astype("float32"), requires_grad=True)
+    same = keras.ops.image.elastic_transform(img, alpha=0.0, sigma=2.0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(same), img.detach().numpy(), atol=1e-6)
+    a = keras.ops.image.elastic_transform(img, alpha=3.0, sigma=2.0, seed=5)
+    b = keras.ops.image.elastic_transform(img, alpha=3.0, sigma=2.0, seed=5)
+    c = keras.ops.image.elastic_transform(img, alpha=3.0, sigma=2.0, seed=6)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    assert not np.allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(c))
+    keras.ops.sum(a).backward()
+    assert img.grad is not None and float(img.grad.abs().sum()) > 0
 
 
 def test_lanczos_resize_keeps_constants_and_identity():

@@ -389,4 +389,33 @@ def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01,
     return per_image[0] if t(image1).ndim == 3 else per_image
 
 
+def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
+                      seed=None, data_format=None):
+    """Random elastic distortion: per-image displacement fields drawn from ``keras.random.normal`` (scaled by
+    ``sigma``), smoothed by a Gaussian of ``sigma`` (kernel ``int(6 sigma) | 1``), times ``alpha``; the images are
+    resampled there with ``map_coordinates``. ``seed`` as in ``keras.random``."""
+    from .. import random as krandom
+
+    orders = {"nearest": 0, "bilinear": 1}
+    if interpolation not in orders:
+        raise fail("elastic_transform", f"interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
+    if fill_mode not in _FILL_MODES:
+        raise fail("elastic_transform", f"unknown fill_mode {fill_mode!r}; expected one of {_FILL_MODES}")
+    x, undo = _batched("elastic_transform", images, data_format)
+    x = tf(x)
+    n, h, w, c = x.shape
+    size = int(6 * float(sigma)) | 1
+    fields = krandom.normal((n, h, w, 2), dtype=x.dtype.name, seed=seed) * float(sigma)
+    fields = gaussian_blur(fields, (size, size), (float(sigma), float(sigma))) * float(alpha)
+    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    outs = []
+    for i in range(n):
+        src_y = const_like(yy.astype(np.float64), x) + fields[i, :, :, 0]
+        src_x = const_like(xx.astype(np.float64), x) + fields[i, :, :, 1]
+        chans = [map_coordinates(x[i, :, :, ch], [src_y, src_x], orders[interpolation], fill_mode, fill_value)
+                 for ch in range(c)]
+        outs.append(F.stack(chans, -1))
+    return undo(F.stack(outs, 0))
+
+
 __all__ = public_names(globals(), __name__)
