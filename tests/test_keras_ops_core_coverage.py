@@ -10,9 +10,7 @@ import ember
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
 # keras.ops names Ember does not provide, and why
-MISSING = {
-    "image.scale_and_translate": "JAX's generalised resampler; resize covers its Keras uses",
-}
+MISSING = {}
 
 SUBMODULES = ("", "numpy", "nn", "image", "linalg")
 

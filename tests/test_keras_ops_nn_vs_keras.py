@@ -2,7 +2,7 @@
 and argument set, values to tolerance, and for differentiable ops the gradient of a weighted sum of outputs."""
 import numpy as np
 import pytest
-from _kops_compare import Fl, In, Pos, Row, ids, run_row
+from _kops_compare import Fl, In, Pos, Row, ids, real, run_row, torch
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
@@ -85,6 +85,15 @@ ROWS += [Row("nn.conv", [Fl(2, 7, 6, 3), Fl(3, 3, 3, 4)], grad=True),
          Row("nn.unfold", [Fl(2, 3, 6, 5), 3], {"stride": 2, "padding": 1}, grad=True),
          Row("nn.fold", [Fl(2, 12, 9), (4, 4), 2], grad=True)]
 
+def _lanczos_ref(images, size):
+    """Keras's torch backend refuses lanczos in resize; its scale_and_translate computes the same resampling."""
+    h, w = images.shape[1:3]
+    out = real.ops.image.scale_and_translate(torch.tensor(images), (images.shape[0],) + tuple(size) + images.shape[3:],
+                                             np.array([size[0] / h, size[1] / w], "float32"),
+                                             np.zeros(2, "float32"), (1, 2), "lanczos5", antialias=True)
+    return out.numpy()
+
+
 # image ops
 IMG = Fl(2, 8, 6, 3, lo=0.0, hi=1.0)
 for interp in ("bilinear", "nearest", "bicubic"):
@@ -124,6 +133,14 @@ ROWS += [Row("image.affine_transform", [IMG, np.array([[1, 0, 1.5, 0, 1, -2.5, 0
              grad=True, atol=1e-4),
          Row("image.ssim", [Fl(2, 16, 13, 3, lo=0, hi=1), Fl(2, 16, 13, 3, lo=0, hi=1)], {"filter_size": 5},
              grad=True, atol=1e-5),
+         Row("image.scale_and_translate", [IMG, (2, 5, 9, 3), np.array([0.6, 1.4]), np.array([0.5, -1.0]), (1, 2),
+                                           "bilinear"], grad=True, atol=1e-5),
+         Row("image.scale_and_translate", [IMG, (2, 12, 4, 3), np.array([1.5, 0.7]), np.array([0.0, 0.3]), (1, 2),
+                                           "lanczos3"], atol=1e-5),
+         Row("image.scale_and_translate", [IMG, (2, 6, 6, 3), np.array([0.75, 1.0]), np.array([0.0, 0.0]), (1, 2),
+                                           "cubic"], {"antialias": False}, atol=1e-5),
+         Row("image.resize", [IMG, (5, 9)], {"interpolation": "lanczos5", "antialias": True}, atol=1e-5,
+             ref=lambda im, size, **kw: _lanczos_ref(im, size)),
          Row("image.map_coordinates", [Fl(5, 6), np.array([[0.5, 2.2, 4.9, -0.7], [1.5, 0.1, 5.6, 2.0]],
                                                          "float32"), 1], grad=True),
          Row("image.map_coordinates", [Fl(5, 6), np.array([[0.5, 2.2, 4.9], [1.5, 3.1, 5.6]], "float32"), 0],

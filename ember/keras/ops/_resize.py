@@ -82,18 +82,27 @@ def _antialiased(n_in, n_out, kernel, half_width):
     return m
 
 
-def _jax_style(n_in, n_out, kernel, radius, antialias):
-    """Half-pixel sampling with a kernel widened by the downscale factor (``antialias``), renormalised; output
-    pixels whose centre falls outside the input get zero weight."""
-    inv = n_in / n_out
+def _jax_style(n_in, n_out, kernel, radius, antialias, scale=None, translation=0.0):
+    """Half-pixel sampling at ``((i + 0.5) - translation) / scale - 0.5`` (``scale`` defaults to
+    ``n_out / n_in``) with a kernel widened by the downscale factor (``antialias``), renormalised; output
+    pixels whose sample falls outside the input get zero weight."""
+    inv = n_in / n_out if scale is None else 1.0 / scale
     kscale = max(inv, 1.0) if antialias else 1.0
-    sample = (np.arange(n_out) + 0.5) * inv - 0.5
+    sample = (np.arange(n_out) + 0.5) * inv - translation * inv - 0.5
     x = np.abs(sample[:, None] - np.arange(n_in)[None, :]) / kscale
     w = kernel(x)
     total = w.sum(1, keepdims=True)
     w = np.where(np.abs(total) > 1000 * np.finfo(np.float32).eps, w / np.where(total == 0, 1, total), 0.0)
     inside = (sample >= -0.5) & (sample <= n_in - 0.5)
     return w * inside[:, None]
+
+
+KERNELS = {"linear": _triangle, "cubic": lambda x: _cubic(x, -0.5), "lanczos3": _lanczos(3), "lanczos5": _lanczos(5)}
+
+
+def scale_translate_matrix(n_in, n_out, method, scale, translation, antialias):
+    """The ``(n_out, n_in)`` matrix of ``scale_and_translate`` along one axis."""
+    return _jax_style(n_in, n_out, KERNELS[method], None, antialias, scale, translation)
 
 
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5", "area")

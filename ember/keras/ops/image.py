@@ -21,7 +21,7 @@ from ember import functional as F
 
 from ._common import check_data_format, const_like, edtype, fail, public_names, t, tf, to_numpy
 from ._nn_conv import same_pads
-from ._resize import INTERPOLATIONS, crop_box, gaussian_kernel1d, pad_box, resize_matrix
+from ._resize import INTERPOLATIONS, crop_box, gaussian_kernel1d, pad_box, resize_matrix, scale_translate_matrix
 
 
 def _batched(op, images, data_format, ranks=(3, 4)):
@@ -416,6 +416,32 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", f
                  for ch in range(c)]
         outs.append(F.stack(chans, -1))
     return undo(F.stack(outs, 0))
+
+
+_METHODS = {"linear": "linear", "bilinear": "linear", "trilinear": "linear", "triangle": "linear",
+            "cubic": "cubic", "bicubic": "cubic", "tricubic": "cubic", "lanczos3": "lanczos3", "lanczos5": "lanczos5"}
+
+
+def scale_and_translate(images, output_shape, scale, translation, spatial_dims, method, antialias=True):
+    """Resample each of ``spatial_dims`` to ``output_shape`` sampling input ``(out + 0.5 - translation) / scale
+    - 0.5`` with ``method``'s kernel (widened when downscaling with ``antialias``); integer images are rounded."""
+    if method not in _METHODS:
+        raise fail("scale_and_translate", f"unknown method {method!r}; expected one of {sorted(_METHODS)}")
+    x = t(images)
+    scale, translation = to_numpy(scale).reshape(-1), to_numpy(translation).reshape(-1)
+    if len(scale) != len(spatial_dims) or len(translation) != len(spatial_dims):
+        raise fail("scale_and_translate", f"scale {scale.tolist()} and translation {translation.tolist()} need one "
+                                          f"entry per spatial dim {tuple(spatial_dims)}")
+    is_int = not x.is_floating_point()
+    out = tf(x)
+    for i, d in enumerate(spatial_dims):
+        d %= x.ndim
+        m = const_like(scale_translate_matrix(x.shape[d], int(output_shape[d]), _METHODS[method], float(scale[i]),
+                                              float(translation[i]), antialias), out)
+        out = F.movedim(F.matmul(F.movedim(out, d, -1), m.swapaxes(0, 1)), -1, d)
+    if is_int:
+        out = F.clamp(F.round(out), float(to_numpy(x).min()), float(to_numpy(x).max())).to(x.dtype)
+    return out
 
 
 __all__ = public_names(globals(), __name__)
