@@ -177,3 +177,20 @@ def test_bad_arguments_raise_clear_errors(call, exc, words):
     for word in words[1:]:
         assert word in text, (word, text)
     assert getattr(info.value, "_ember_user_error", False)
+
+
+def test_ops_trace_under_ember_compile_as_they_run_eagerly():
+    ops = keras.ops
+    kernel = ember.tensor(np.random.default_rng(2).normal(size=(3, 3, 3, 4)).astype("float32"))
+
+    def f(x):
+        y = ops.image.resize(x, (6, 5), interpolation="bicubic", antialias=True)
+        y = ops.nn.conv(y, kernel, strides=2, padding="same")
+        q = ops.reshape(y, (2, -1, 2, 2))
+        att = ops.nn.dot_product_attention(q, q, q, is_causal=True)
+        z = ops.tensordot(att, att, axes=[[1, 2, 3], [1, 2, 3]]) + ops.einsum("bshd->b", att)[:, None]
+        return ops.sort(ops.roll(ops.nn.sparsemax(z), 1, axis=1)) + ops.cumprod(ops.sigmoid(z), axis=-1)
+
+    x = ember.tensor(np.random.default_rng(3).uniform(size=(2, 9, 7, 3)).astype("float32"))
+    compiled = ember.compile(f)
+    np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=1e-5, atol=1e-6)
