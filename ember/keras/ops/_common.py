@@ -10,8 +10,8 @@ from ember.tensor import Tensor
 
 from ..backend import convert, floatx, standardize_dtype, to_numpy
 
-__all__ = ["Tensor", "convert", "to_numpy", "t", "tf", "edtype", "fail", "axis_", "axes_of", "xp_of", "wrap",
-           "floatx", "standardize_dtype", "float_like", "const_like", "check_data_format", "public_names"]
+__all__ = ["Tensor", "convert", "to_numpy", "t", "tf", "edtype", "fail", "axes_of", "xp_of", "wrap",
+           "floatx", "standardize_dtype", "const_like", "check_data_format", "public_names"]
 
 
 def t(x, dtype=None) -> Tensor:
@@ -35,11 +35,6 @@ def fail(op: str, message: str, exc=ValueError) -> BaseException:
     return mark(with_user_line(exc(f"keras.ops.{op}: {message}"), skip=3))
 
 
-def axis_(axis):
-    """Keras accepts lists for axes; Ember's functions take ints or tuples."""
-    return tuple(axis) if isinstance(axis, list) else axis
-
-
 def axes_of(x: Tensor, axis) -> tuple:
     """Every axis (``None``), or ``axis`` as a tuple of non-negative ints."""
     if axis is None:
@@ -59,11 +54,6 @@ def wrap(arr, like: Tensor | None = None) -> Tensor:
     if like is not None and not isinstance(arr, type(like._data)):
         arr = xp_of(like).asarray(arr)
     return T._wrap(arr)
-
-
-def float_like(value, like: Tensor) -> Tensor:
-    """A 0-d tensor of ``value`` with ``like``'s floating dtype and device."""
-    return const_like(np.asarray(value, dtype=np.dtype(like.dtype.name)), like)
 
 
 def const_like(arr, like: Tensor) -> Tensor:

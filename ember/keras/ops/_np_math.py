@@ -15,7 +15,7 @@ import numpy as np
 import ember
 from ember import functional as F
 
-from ._common import Tensor, edtype, t, tf, wrap, xp_of
+from ._common import Tensor, edtype, fail, t, tf, wrap, xp_of
 
 
 def _two(x1, x2):
@@ -442,8 +442,6 @@ def where(condition, x1=None, x2=None):
     if x1 is None and x2 is None:
         return F.nonzero(c, as_tuple=True)
     if (x1 is None) != (x2 is None):
-        from ._common import fail
-
         raise fail("where", "give both x1 and x2, or neither (then it returns the indices of the true entries)")
     a, b = _two(x1, x2)
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype != b.dtype:

@@ -19,13 +19,6 @@ from ._common import axes_of, edtype, fail, t, tf, to_numpy, wrap, xp_of
 _INT32 = "int32"
 
 
-def _keep(out, x, axes, keepdims):
-    """Re-insert reduced axes as size 1 (for reductions computed without keepdims)."""
-    if not keepdims:
-        return out
-    return out.reshape(tuple(1 if i in axes else s for i, s in enumerate(x.shape)))
-
-
 # -- plain reductions -------------------------------------------------------------------------------------------
 def sum(x, axis=None, keepdims=False):
     x = t(x)
