@@ -15,4 +15,5 @@ from .optimizer import Optimizer  # noqa: F401
 from .rmsprop import Adadelta, Adagrad, RMSprop  # noqa: F401
 from .sgd import SGD  # noqa: F401
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "LBFGS", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "LBFGS",
+           "lr_scheduler"]
