@@ -581,6 +581,7 @@ def get(identifier):
 
 
 # the rest of Keras's optimizers (optimizers_extra imports the base above)
+from .mixed_precision import LossScaleOptimizer  # noqa: E402,F401  (Keras exports it here too)
 from .optimizers_extra import Adadelta, Adafactor, Adamax, Ftrl, Lamb, Lion, Nadam  # noqa: E402
 
 ALL.update({c.__name__: c for c in (Adadelta, Adafactor, Adamax, Ftrl, Lamb, Lion, Nadam)})

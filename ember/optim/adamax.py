@@ -68,13 +68,15 @@ def _write(targets, values):
 
 def adamax_update_(p, g, exp_avg, exp_inf, *, step, **hyper):
     """``adamax_kernel`` applied in place; returns (exp_avg, exp_inf)."""
-    _write((p, exp_avg, exp_inf), adamax_kernel(TENSOR_KERNELS, p, g, exp_avg, exp_inf, step=step, **hyper))
+    # the step in float64, as the kernels' Python-number steps (Adam's graph form does the same)
+    new = adamax_kernel(TENSOR_KERNELS, p, g, exp_avg, exp_inf, step=step.double(), **hyper)
+    _write((p, exp_avg, exp_inf), new)
     return exp_avg, exp_inf
 
 
 def nadam_update_(p, g, exp_avg, exp_avg_sq, mu_product, *, step, **hyper):
     """``nadam_kernel`` applied in place; returns (exp_avg, exp_avg_sq, mu_product)."""
-    new = nadam_kernel(TENSOR_KERNELS, p, g, exp_avg, exp_avg_sq, mu_product, step=step, **hyper)
+    new = nadam_kernel(TENSOR_KERNELS, p, g, exp_avg, exp_avg_sq, mu_product, step=step.double(), **hyper)
     _write((p, exp_avg, exp_avg_sq, mu_product), new)
     return exp_avg, exp_avg_sq, mu_product
 
