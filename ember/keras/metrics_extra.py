@@ -307,7 +307,7 @@ class IoU(Metric):
             if sample_weight is None:
                 w = ember.ones(t.shape[0], dtype=ember.float64)
             else:
-                if "int" in self.dtype and np.asarray(K.to_numpy(K.convert(sample_weight))).dtype.kind == "f":
+                if "int" in self.dtype and K.convert(sample_weight).is_floating_point():  # no host read
                     warnings.warn(f"{type(self).__name__}: float sample weights with an integer dtype "
                                   f"({self.dtype}) are truncated; pass integer weights or dtype='float32'",
                                   stacklevel=2)
