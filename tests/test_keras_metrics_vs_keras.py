@@ -116,8 +116,11 @@ def test_metric_functions_match_real_keras(name):
 
 
 def test_serialize_round_trip_and_compile_by_name():
-    for make in (lambda lib: lib.metrics.F1Score(average="macro"), lambda lib: lib.metrics.MeanIoU(3, name="miou"),
-                 lambda lib: lib.metrics.PrecisionAtRecall(0.7), lambda lib: lib.metrics.MeanSquaredError()):
+    # explicit names: Keras numbers the default names of metrics it has already created (``_1``...)
+    for make in (lambda lib: lib.metrics.F1Score(average="macro", name="f1"),
+                 lambda lib: lib.metrics.MeanIoU(3, name="miou"),
+                 lambda lib: lib.metrics.PrecisionAtRecall(0.7, name="p_at_r"),
+                 lambda lib: lib.metrics.MeanSquaredError(name="mse")):
         ours, theirs = keras.metrics.serialize(make(keras)), real.metrics.serialize(make(real))
         assert ours["class_name"] == theirs["class_name"] and ours["config"] == theirs["config"]
         back = keras.metrics.deserialize(ours)
