@@ -27,6 +27,15 @@ OPTIMIZERS = [
     ("RMSprop", {}),
     ("RMSprop", {"learning_rate": 0.01, "momentum": 0.5, "centered": True}),
     ("Adagrad", {"learning_rate": 0.1}),
+    ("Adamax", {"learning_rate": 0.01}),
+    ("Nadam", {"learning_rate": 0.01}),
+    ("Adadelta", {"learning_rate": 0.5}),
+    ("Lion", {"learning_rate": 0.003}),
+    ("Lamb", {"learning_rate": 0.01}),
+    ("Ftrl", {"learning_rate": 0.1, "l1_regularization_strength": 0.01, "l2_regularization_strength": 0.01,
+              "l2_shrinkage_regularization_strength": 0.01, "beta": 0.1}),
+    ("Adafactor", {"learning_rate": 0.01}),
+    ("Nadam", {"learning_rate": 0.01, "weight_decay": 0.1, "clipnorm": 0.5}),
 ]
 
 
@@ -55,7 +64,8 @@ def test_fit_matches_real_keras(name, kwargs):
 
 
 def test_defaults_are_keras_defaults():
-    for name in ("Adam", "AdamW", "RMSprop", "SGD", "Adagrad"):
+    for name in ("Adam", "AdamW", "RMSprop", "SGD", "Adagrad", "Adamax", "Nadam", "Adadelta", "Lion", "Lamb", "Ftrl",
+                 "Adafactor"):
         ours, theirs = getattr(keras.optimizers, name)(), getattr(real.optimizers, name)()
         for key, value in ours.get_config().items():
             if key in theirs.get_config() and key != "name":

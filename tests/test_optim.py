@@ -24,6 +24,11 @@ CASES = [
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "weight_decay": 0.01}),
     ("Adadelta", {}),
     ("Adadelta", {"lr": 0.5, "rho": 0.95, "weight_decay": 0.01}),
+    ("Adamax", {"lr": 0.01}),
+    ("Adamax", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.01, "maximize": True}),
+    ("NAdam", {"lr": 0.01}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.01, "momentum_decay": 0.01}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
 ]
 
 
@@ -186,16 +191,22 @@ _UPDATE_ROWS = [
                      maximize=True)),
     ("adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.01, eps=1e-10, maximize=False)),
     ("adadelta", dict(lr=0.5, rho=0.95, eps=1e-6, weight_decay=0.01, maximize=True)),
+    ("adamax", dict(lr=0.01, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.01, maximize=True, eps_outside_max=False)),
+    ("adamax", dict(lr=0.01, betas=(0.9, 0.99), eps=1e-7, weight_decay=0.0, maximize=False, eps_outside_max=True)),
+    ("nadam", dict(lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, momentum_decay=4e-3,
+                   decoupled_weight_decay=False, maximize=False)),
+    ("nadam", dict(lr=0.01, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.1, momentum_decay=1.0,
+                   decoupled_weight_decay=True, maximize=True)),
 ]
-_N_STATE = {"sgd": 1, "adam": 3, "rmsprop": 3, "adagrad": 1, "adadelta": 2}
+_N_STATE = {"sgd": 1, "adam": 3, "rmsprop": 3, "adagrad": 1, "adadelta": 2, "adamax": 2, "nadam": 3}
 
 
 @pytest.mark.parametrize("name,hyper", _UPDATE_ROWS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(_UPDATE_ROWS)])
 def test_in_place_update_is_bit_identical_to_kernel(name, hyper):
-    from ember.optim import adam, rmsprop, sgd
+    from ember.optim import adam, adamax, rmsprop, sgd
     from ember.optim.optimizer import array_kernels
 
-    module = {"sgd": sgd, "adam": adam}.get(name, rmsprop)
+    module = {"sgd": sgd, "adam": adam, "adamax": adamax, "nadam": adamax}.get(name, rmsprop)
     kernel, update = getattr(module, f"{name}_kernel"), getattr(module, f"{name}_update_")
     rng = np.random.default_rng(0)
     p, g = (rng.standard_normal(257).astype(np.float32) for _ in range(2))

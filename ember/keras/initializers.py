@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from ember import random as _random
+from ember.errors import did_you_mean
 
 from .backend import floatx
 
@@ -250,6 +251,15 @@ _ALIASES = {
 }
 
 
+# Keras's lower-case names are the classes themselves (``initializers.glorot_uniform(seed=0)``)
+zeros, ones, constant, identity, orthogonal = Zeros, Ones, Constant, Identity, Orthogonal
+random_normal, truncated_normal, random_uniform, variance_scaling = (
+    RandomNormal, TruncatedNormal, RandomUniform, VarianceScaling)
+glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_uniform, lecun_normal = (
+    GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal)
+IdentityInitializer, OrthogonalInitializer = Identity, Orthogonal
+
+
 def get(identifier):
     """An initializer from a name (``"glorot_uniform"``), a config dict, an instance or a callable."""
     if identifier is None:
@@ -257,7 +267,8 @@ def get(identifier):
     if isinstance(identifier, str):
         cls = _ALIASES.get(identifier) or ALL.get(identifier)
         if cls is None:
-            raise ValueError(f"unknown initializer {identifier!r}; known: {', '.join(sorted(_ALIASES))}")
+            raise ValueError(f"unknown initializer {identifier!r}{did_you_mean(identifier, {**_ALIASES, **ALL})}; "
+                             f"known: {', '.join(sorted(_ALIASES))}")
         return cls()
     if isinstance(identifier, dict):
         from .saving import deserialize_keras_object
@@ -272,3 +283,12 @@ def serialize(init):
     from .saving import serialize_keras_object
 
     return serialize_keras_object(init)
+
+
+def deserialize(config, custom_objects=None):
+    """The initializer described by ``config`` (from ``serialize``) or named by a string."""
+    if isinstance(config, str) and not (custom_objects and config in custom_objects):
+        return get(config)
+    from .saving import deserialize_keras_object
+
+    return deserialize_keras_object(config, {**ALL, **(custom_objects or {})})

@@ -240,6 +240,9 @@ class Loss:
             y_pred = y_pred.to(K.floatx())
         values = self.call(y_true, y_pred)
         values = _t(values)
+        mask = getattr(values, "_keras_mask", None)
+        if mask is not None:  # Keras: masked-out values leave the mean (weights total / valid on the rest)
+            sample_weight = _mask_weights(mask, values.dtype, self.reduction, sample_weight)
         return reduce_values(values, sample_weight, self.reduction)
 
     def get_config(self):
@@ -248,6 +251,13 @@ class Loss:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _mask_weights(mask, dtype, reduction, sample_weight):
+    m = mask.to(dtype)
+    if reduction in ("mean", "sum_over_batch_size"):
+        m = m * divide_no_nan(m._scalar(float(m.numel())), m.sum())
+    return m if sample_weight is None else m * _t(sample_weight, dtype.name).reshape(*m.shape)
 
 
 def _snake(name):
@@ -279,6 +289,8 @@ def _wrapper_class(cls_name, fn, defaults, default_name):
         if unknown:
             raise TypeError(f"{cls_name}: unexpected argument(s) {sorted(unknown)}")
         params.update({k: v for k, v in kwargs.items() if k in defaults})
+        if "q" in params and not 0 < params["q"] < 1:
+            raise ValueError(f"{cls_name}: q must be in the interval (0, 1), got q={params['q']!r}")
         LossFunctionWrapper.__init__(self, fn, name=name, reduction=reduction, **params)
 
     def get_config(self):
@@ -325,6 +337,46 @@ Hinge = _wrapper_class("Hinge", hinge, {}, "hinge")
 Poisson = _wrapper_class("Poisson", poisson, {}, "poisson")
 CosineSimilarity = _wrapper_class("CosineSimilarity", cosine_similarity, {"axis": -1}, "cosine_similarity")
 
+# the rest of Keras's losses (losses_extra imports the helpers above)
+from .losses_extra import (  # noqa: E402
+    binary_focal_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_generalized_cross_entropy,
+    categorical_hinge,
+    circle,
+    ctc,
+    dice,
+    mean_squared_logarithmic_error,
+    squared_hinge,
+    tversky,
+)
+
+msle = mean_squared_logarithmic_error
+SquaredHinge = _wrapper_class("SquaredHinge", squared_hinge, {}, "squared_hinge")
+CategoricalHinge = _wrapper_class("CategoricalHinge", categorical_hinge, {}, "categorical_hinge")
+MeanSquaredLogarithmicError = _wrapper_class(
+    "MeanSquaredLogarithmicError", mean_squared_logarithmic_error, {}, "mean_squared_logarithmic_error")
+BinaryFocalCrossentropy = _wrapper_class(
+    "BinaryFocalCrossentropy", binary_focal_crossentropy,
+    {"apply_class_balancing": False, "alpha": 0.25, "gamma": 2.0, "from_logits": False, "label_smoothing": 0.0,
+     "axis": -1}, "binary_focal_crossentropy")
+CategoricalFocalCrossentropy = _wrapper_class(
+    "CategoricalFocalCrossentropy", categorical_focal_crossentropy,
+    {"alpha": 0.25, "gamma": 2.0, "from_logits": False, "label_smoothing": 0.0, "axis": -1},
+    "categorical_focal_crossentropy")
+Dice = _wrapper_class("Dice", dice, {"axis": None}, "dice")
+Tversky = _wrapper_class("Tversky", tversky, {"alpha": 0.5, "beta": 0.5, "axis": None}, "tversky")
+Circle = _wrapper_class("Circle", circle, {"gamma": 80.0, "margin": 0.4, "remove_diagonal": True}, "circle")
+CTC = _wrapper_class("CTC", ctc, {}, "ctc")
+CategoricalGeneralizedCrossEntropy = _wrapper_class(
+    "CategoricalGeneralizedCrossEntropy", categorical_generalized_cross_entropy, {"q": 0.5},
+    "categorical_generalized_cross_entropy")
+_EXTRA_CLASSES = (SquaredHinge, CategoricalHinge, MeanSquaredLogarithmicError, BinaryFocalCrossentropy,
+                  CategoricalFocalCrossentropy, Dice, Tversky, Circle, CTC, CategoricalGeneralizedCrossEntropy)
+_EXTRA_FUNCTIONS = (squared_hinge, categorical_hinge, mean_squared_logarithmic_error, binary_focal_crossentropy,
+                    categorical_focal_crossentropy, dice, tversky, circle, ctc,
+                    categorical_generalized_cross_entropy)
+
 ALL_CLASSES = {
     c.__name__: c
     for c in (
@@ -359,7 +411,10 @@ ALL_FUNCTIONS = {
         cosine_similarity,
     )
 }
+ALL_CLASSES.update({c.__name__: c for c in _EXTRA_CLASSES})
+ALL_FUNCTIONS.update({f.__name__: f for f in _EXTRA_FUNCTIONS})
 ALL_FUNCTIONS.update(
+    msle=mean_squared_logarithmic_error,
     mse=mean_squared_error,
     mae=mean_absolute_error,
     mape=mean_absolute_percentage_error,
@@ -388,3 +443,22 @@ def get(identifier):
     if callable(identifier):
         return identifier
     raise ValueError(f"could not interpret loss {identifier!r}")
+
+
+def serialize(loss):
+    """Keras's serialized form of a loss: ``{"module", "class_name", "config", "registered_name"}`` for a
+    ``Loss``, the function form for a loss function."""
+    from .saving import serialize_keras_object
+
+    return serialize_keras_object(loss)
+
+
+def deserialize(config, custom_objects=None):
+    """The loss described by ``config`` (from ``serialize``) or named by a string (``"Dice"``,
+    ``"mean_squared_error"``)."""
+    from .saving import deserialize_keras_object
+
+    if isinstance(config, str) and config not in ALL_CLASSES and config not in ALL_FUNCTIONS:
+        if not (custom_objects and config in custom_objects):
+            raise ValueError(f"unknown loss {config!r}{did_you_mean(config, {**ALL_CLASSES, **ALL_FUNCTIONS})}")
+    return deserialize_keras_object(config, {**ALL_CLASSES, **ALL_FUNCTIONS, **(custom_objects or {})})

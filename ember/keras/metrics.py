@@ -21,6 +21,7 @@ import numpy as np
 import ember
 from ember import functional as F
 from ember.autograd import no_grad
+from ember.errors import did_you_mean
 
 from . import backend as K
 from . import losses as L
@@ -369,6 +370,68 @@ def _interpolated_pr_auc(tp, fp, fn):
     return increment.sum()
 
 
+from . import metrics_extra as _extra  # noqa: E402  (the rest of Keras's metrics; imports the helpers above)
+from .losses import (  # noqa: E402,F401  (Keras's metrics module exports these loss functions too)
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_hinge,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
+from .metrics_extra import (  # noqa: E402,F401
+    BinaryIoU,
+    F1Score,
+    FalseNegatives,
+    FalsePositives,
+    FBetaScore,
+    IoU,
+    MeanIoU,
+    OneHotIoU,
+    OneHotMeanIoU,
+    PrecisionAtRecall,
+    R2Score,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+    TrueNegatives,
+    TruePositives,
+    concordance_correlation,
+    pearson_correlation,
+)
+
+
+def _mean_class(cls_name, fn, default_name, defaults):
+    """A MeanMetricWrapper class whose config carries its keyword arguments where Keras's does."""
+    cls = _wrapper(cls_name, fn, default_name, **defaults)
+    if cls_name == "CosineSimilarity":  # Keras's config leaves its axis out
+        cls.get_config = lambda self: {"name": self.name, "dtype": self.dtype}
+    return cls
+
+
+CosineSimilarity, KLDivergence, LogCoshError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError = (
+    _mean_class(n, *_extra.MEAN_FUNCTIONS[n]) for n in (
+        "CosineSimilarity", "KLDivergence", "LogCoshError", "MeanAbsolutePercentageError",
+        "MeanSquaredLogarithmicError"))
+Poisson, Hinge, SquaredHinge, CategoricalHinge, PearsonCorrelation, ConcordanceCorrelation = (
+    _mean_class(n, *_extra.MEAN_FUNCTIONS[n]) for n in (
+        "Poisson", "Hinge", "SquaredHinge", "CategoricalHinge", "PearsonCorrelation", "ConcordanceCorrelation"))
+_EXTRA = (CosineSimilarity, KLDivergence, LogCoshError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
+          Poisson, Hinge, SquaredHinge, CategoricalHinge, PearsonCorrelation, ConcordanceCorrelation, BinaryIoU,
+          F1Score, FalseNegatives, FalsePositives, FBetaScore, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU,
+          PrecisionAtRecall, R2Score, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity,
+          TrueNegatives, TruePositives)
+
 ALL = {
     c.__name__: c
     for c in (Mean, Sum, Accuracy, SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy,
@@ -376,6 +439,7 @@ ALL = {
               RootMeanSquaredError, Precision, Recall, AUC, BinaryCrossentropy, CategoricalCrossentropy,
               SparseCategoricalCrossentropy)
 }
+ALL.update({c.__name__: c for c in _EXTRA})
 _ALIASES = {
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
@@ -393,6 +457,26 @@ _ALIASES = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
     "root_mean_squared_error": RootMeanSquaredError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "cosine_similarity": CosineSimilarity,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
+    "logcosh": LogCoshError,
+    "log_cosh": LogCoshError,
+    "poisson": Poisson,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
+    "pearson_correlation": PearsonCorrelation,
+    "concordance_correlation": ConcordanceCorrelation,
+    "r2_score": R2Score,
+    "true_positives": TruePositives,
+    "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives,
+    "false_negatives": FalseNegatives,
 }
 
 
@@ -406,7 +490,8 @@ def get(identifier, y_true=None, y_pred=None, loss=None):
             return _accuracy_for(identifier, y_true, y_pred, loss)
         cls = _ALIASES.get(identifier) or ALL.get(identifier)
         if cls is None:
-            raise ValueError(f"unknown metric {identifier!r}; known: accuracy, {', '.join(sorted(_ALIASES))}")
+            raise ValueError(f"unknown metric {identifier!r}{did_you_mean(identifier, {**_ALIASES, **ALL})}; "
+                             f"known: accuracy, {', '.join(sorted(_ALIASES))}")
         return cls(name=identifier) if identifier in _ALIASES else cls()
     if isinstance(identifier, dict):
         from .saving import deserialize_keras_object
@@ -436,3 +521,20 @@ def _accuracy_for(name, y_true, y_pred, loss):
     if "categorical" in loss_name or (pred_shape and true_shape == pred_shape):
         return CategoricalAccuracy(name=name)
     return Accuracy(name=name)
+
+
+def serialize(metric):
+    """Keras's serialized form of a metric (``{"module", "class_name", "config", "registered_name"}``)."""
+    from .saving import serialize_keras_object
+
+    return serialize_keras_object(metric)
+
+
+def deserialize(config, custom_objects=None):
+    """The metric described by ``config`` (from ``serialize``); metric classes win over the loss classes of
+    the same name (``MeanSquaredError``)."""
+    from .saving import deserialize_keras_object
+
+    if isinstance(config, str):
+        return get(config)
+    return deserialize_keras_object(config, {**ALL, **(custom_objects or {})})

@@ -578,3 +578,28 @@ def get(identifier):
     if isinstance(identifier, optim.Optimizer):
         return TorchOptimizer(identifier)
     raise ValueError(f"could not interpret optimizer {identifier!r}")
+
+
+# the rest of Keras's optimizers (optimizers_extra imports the base above)
+from .mixed_precision import LossScaleOptimizer  # noqa: E402,F401  (Keras exports it here too)
+from .optimizers_extra import Adadelta, Adafactor, Adamax, Ftrl, Lamb, Lion, Nadam  # noqa: E402
+
+ALL.update({c.__name__: c for c in (Adadelta, Adafactor, Adamax, Ftrl, Lamb, Lion, Nadam)})
+_ALIASES.update(adadelta=Adadelta, adafactor=Adafactor, adamax=Adamax, ftrl=Ftrl, lamb=Lamb, lion=Lion,
+                nadam=Nadam)
+
+
+def serialize(optimizer):
+    """Keras's serialized form of an optimizer (its learning-rate schedule serialized inside)."""
+    from .saving import serialize_keras_object
+
+    return serialize_keras_object(optimizer)
+
+
+def deserialize(config, custom_objects=None):
+    """The optimizer described by ``config`` (from ``serialize``) or named by a string (``"adam"``)."""
+    from .saving import deserialize_keras_object
+
+    if isinstance(config, str):
+        return get(config)
+    return deserialize_keras_object(config, {**ALL, **(custom_objects or {})})
