@@ -514,10 +514,15 @@ def test_functions_record_on_proxies_made_outside_a_trace(build):
 def test_recorders_for_free_proxies_are_removed_with_their_tracer():
     import gc
 
-    cat = ember.cat
+    from ember.fx import _symbolic_trace as st
+
+    gc.collect()
+    users, cat = st._LIBRARY["users"], ember.cat  # another test's live proxies may hold recorders already
     gm = _graph_from_proxies(ember)
     gc.collect()
-    assert ember.cat is cat and not hasattr(ember.cat, "__fx_original__")
+    assert st._LIBRARY["users"] == users and ember.cat is cat
+    if users == 0:
+        assert not hasattr(ember.cat, "__fx_original__")
     assert gm(ember.ones(1), ember.ones(1)).shape == (2,)
 
 
