@@ -312,7 +312,12 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
         gen.lines.append(f"{name} = {gen.bind(f'J{idx}', loop)}({', '.join(args)})")
     elif op == "linear":
         relu, split = node.meta.get("activation") == "relu", bool(graph.meta.get("inference"))
-        gen.lines.append(f"{name} = " + _call(gen.bind(f"L{idx}", _linear(gen.xp, relu, split)), args, out))
+        fn = _linear(gen.xp, relu, split)
+        if split and graph.meta.get("jit") and gen.device == "cpu":  # small batches: infer_linear's row loop
+            from .infer_linear import small_linear
+
+            fn = small_linear(relu, fallback=fn)
+        gen.lines.append(f"{name} = " + _call(gen.bind(f"L{idx}", fn), args, out))
     elif out is not None and op == "relu":
         gen.lines.append(f"{name} = " + _call(gen.bind(f"U{idx}", gen.xp.maximum), args + ["0"], out))
     elif out is not None and op == "copy":
