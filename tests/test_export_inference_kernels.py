@@ -92,6 +92,8 @@ ROWS = [
     ("conv_pool_padded", lambda: nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.MaxPool2d(2, padding=1)),
      images(), 2),
     ("conv_pool_out_too", ConvPoolOut, images(), 2),
+    ("cnn_float64", lambda: nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                          nn.Linear(36, 5)).double(), lambda b: (ember.randn(b, 2, 9, 9).double(),), 1),
     ("conv3d", lambda: nn.Sequential(nn.Conv3d(2, 3, 2), nn.ReLU(), nn.MaxPool3d(2)), images(size=5, nd=3), 2),
     ("conv_groups", lambda: nn.Sequential(nn.Conv2d(2, 4, 3, groups=2), nn.ReLU()), images(), 0),
     ("conv_out_and_relu", ConvOut, images(), 1),
