@@ -24,7 +24,8 @@ ROWS = [
     ("gemv_one_thread", (1, 784), (512, 784), "float32", True, 1, None),
     ("batch3_odd", (3, 13), (37, 13), "float32", False, 2, 1),
     ("batch8_three_parts", (8, 40), (100, 40), "float32", True, 3, 1),
-    ("batch9_blas", (9, 40), (100, 40), "float32", True, 2, 1),  # above ROWS_MAX: the BLAS form
+    ("batch17_blas", (17, 40), (100, 40), "float32", True, 2, 1),  # above ROWS_MAX: the BLAS form
+    ("batch16", (16, 40), (100, 40), "float32", True, 2, 1),
     ("rows_3d", (2, 3, 24), (33, 24), "float32", False, 2, 1),
     ("float64", (2, 50), (70, 50), "float64", True, 2, 1),
     ("tiny_out", (1, 256), (10, 256), "float32", False, 2, 1),  # fewer rows than one aligned block
