@@ -159,3 +159,24 @@ def test_nan_and_inf_pass_through_as_in_numpy():
     x = np.float32([[1, np.nan, 0, 0, 0, 0], [1, np.inf, 0, 0, 0, 0]])
     got = infer_linear.small_linear(True, executor._linear(np, True))(x, w, b)
     assert np.isnan(got[0]).all() and np.isposinf(got[1]).all()
+
+
+def test_a_late_helper_makes_the_layer_run_alone_for_a_while(monkeypatch):
+    from ember.graph import cores
+
+    monkeypatch.setattr(infer_linear, "cached_num_threads", lambda: 2)
+    monkeypatch.setattr(infer_linear, "SPLIT_MIN", 1)
+    calls, run_blocks = [], cores.run_blocks
+
+    def late(fn, blocks, n):  # every block but the first done by the caller, as when no helper ran
+        calls.append(len(blocks))
+        run_blocks(fn, blocks, 1)
+        return len(blocks) - 1
+
+    monkeypatch.setattr(cores, "run_blocks", late)
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((1, 40), (64, 40), (64,)))
+    lin = infer_linear.small_linear(False, fallback=executor._linear(np, False))
+    for _ in range(12):
+        np.testing.assert_allclose(lin(x, w, b), x @ w.T + b, rtol=1e-5, atol=1e-5)
+    assert len(calls) == 3  # tried at calls 1, 4 (after 2 alone) and 9 (after 4 alone)

@@ -118,12 +118,14 @@ class _Blocks:
         self.done = threading.Lock()
         self.done.acquire()
 
-    def work(self):
+    def work(self) -> int:
+        done = 0
         while True:
             try:
                 lo, hi = self.todo.pop()
             except IndexError:
-                return
+                return done
+            done += 1
             try:
                 self.fn(lo, hi)
             except BaseException as exc:  # re-raised on the calling thread
@@ -132,14 +134,15 @@ class _Blocks:
                 self.done.release()
 
 
-def run_blocks(fn, blocks, n: int) -> None:
+def run_blocks(fn, blocks, n: int) -> int:
     """``fn(lo, hi)`` for each ``(lo, hi)`` of ``blocks``: the calling thread runs the first, the pool's
     ``n - 1`` helpers the others (a fixed block per helper while they keep up: the same rows, the same core's
-    cache), and the caller then runs any block no helper has started. Returns when all are done."""
+    cache), and the caller then runs any block no helper has started. Returns when all are done, with the
+    number of blocks past the first that the caller ran itself (helpers that did not start in time)."""
     if len(blocks) < 2 or n < 2:
         for lo, hi in blocks:
             fn(lo, hi)
-        return
+        return len(blocks) - 1
     job = _Blocks(fn, blocks[:0:-1])  # popped from the end: block 1 first
     jobs = _helpers(n - 1)
     for _ in range(min(n - 1, len(blocks) - 1)):
@@ -149,10 +152,11 @@ def run_blocks(fn, blocks, n: int) -> None:
         fn(*blocks[0])
     except BaseException as exc:
         error = exc
-    job.work()
+    stolen = job.work()
     job.done.acquire()
     if error is not None or job.error is not None:
         raise error or job.error
+    return stolen
 
 
 def run_job(fn, size: int, chunk: int, n: int) -> None:

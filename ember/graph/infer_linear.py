@@ -12,7 +12,9 @@ threads (``cores``: plain Python threads, ``n - 1`` of them) take the others. Th
 Thread and fork safety: no numba parallel layer is used (GNU OpenMP's ``omp`` layer aborts a process that
 forks after using it; the ``workqueue`` layer aborts on concurrent calls from two threads). The helpers are
 restarted in a forked child (``cores`` checks the pid), each call has its own job object, and a helper the OS
-does not run costs the caller nothing but the blocks it then does itself: no spin-waits, no barrier.
+does not run costs the caller nothing but the blocks it then does itself: no spin-waits, no barrier. When
+that happens (other processes have the cores) the layer runs on the calling thread alone for 2, 4, ...
+``BACKOFF_MAX`` calls before it tries its helpers again: the hand-off's cost is not paid for nothing.
 
 Above ``ROWS_MAX`` rows ``x @ w.T`` stays with BLAS: its blocked GEMM wins there (batch 64), and its own
 threads and this pool never run at the same time. Measured (1 thread, 784x512 with relu, best of 200 blocks on
@@ -37,6 +39,7 @@ from . import cores
 ROWS_MAX = 16  # rows of x (the batch) up to which the loop runs; BLAS's GEMM from there (see the docstring)
 SPLIT_MIN = 1 << 15  # weights per block at least (a smaller block costs more in the hand-off than it saves)
 ALIGN = 16  # block boundaries in output rows: whole 64-byte lines of ``out`` per core
+BACKOFF_MAX = 256  # calls a layer runs on one thread after its helper was late, doubling up to this
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -52,6 +55,7 @@ def small_linear(relu: bool = False, fallback=None):
 
     rows_loop = loop("linear_rows")
     plans: dict = {}  # (x, w, b shapes and dtypes, threads) -> (blocks or None for the fallback, zero)
+    state = [0, 1]  # calls left to run on this thread alone, the next back-off length
 
     def plan(x, w, b, threads):
         if (x.dtype not in _DTYPES or w.dtype != x.dtype or b.dtype != x.dtype or w.ndim != 2 or b.ndim != 1
@@ -79,10 +83,14 @@ def small_linear(relu: bool = False, fallback=None):
         if out is None:
             out = np.empty(x.shape[:-1] + (n,), x.dtype)
         dst = out.reshape(-1, n)  # a view: out is contiguous
-        if len(blocks) == 1:
+        if len(blocks) == 1 or state[0] > 0:  # one block, or backing off (helpers that did not keep up)
+            state[0] -= 1
             rows_loop(x2, w, b, dst, 0, n, relu, zero)
+        elif cores.run_blocks(lambda lo, hi: rows_loop(x2, w, b, dst, lo, hi, relu, zero), blocks, threads):
+            state[1] = min(2 * state[1], BACKOFF_MAX)  # a helper was late: run alone for a while
+            state[0] = state[1]
         else:
-            cores.run_blocks(lambda lo, hi: rows_loop(x2, w, b, dst, lo, hi, relu, zero), blocks, threads)
+            state[1] = 1
         return out
 
     return linear
