@@ -13,8 +13,10 @@ Thread and fork safety: no numba parallel layer is used (GNU OpenMP's ``omp`` la
 forks after using it; the ``workqueue`` layer aborts on concurrent calls from two threads). The helpers are
 restarted in a forked child (``cores`` checks the pid), each call has its own job object, and a helper the OS
 does not run costs the caller nothing but the blocks it then does itself: no spin-waits, no barrier. When
-that happens (other processes have the cores) the layer runs on the calling thread alone for 2, 4, ...
+a helper is late (it did not start its block, or the split saved under a quarter of the one-thread time:
+other processes have the cores) the layer runs on the calling thread alone for 2, 4, ...
 ``BACKOFF_MAX`` calls before it tries its helpers again: the hand-off's cost is not paid for nothing.
+``EMBER_INFER_SPLIT=0`` turns the split off (the loop then always runs on the calling thread).
 
 Above ``ROWS_MAX`` rows ``x @ w.T`` stays with BLAS: its blocked GEMM wins there (batch 64), and its own
 threads and this pool never run at the same time. Measured (1 thread, 784x512 with relu, best of 200 blocks on
@@ -31,6 +33,8 @@ packs the whole transposed weight for every GEMM call); 8: ~430 / 175-270; 16: 4
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .._threads import cached_num_threads
@@ -39,13 +43,14 @@ from . import cores
 ROWS_MAX = 16  # rows of x (the batch) up to which the loop runs; BLAS's GEMM from there (see the docstring)
 SPLIT_MIN = 1 << 15  # weights per block at least (a smaller block costs more in the hand-off than it saves)
 ALIGN = 16  # block boundaries in output rows: whole 64-byte lines of ``out`` per core
+SPLIT = os.environ.get("EMBER_INFER_SPLIT", "1") != "0"  # EMBER_INFER_SPLIT=0: the loop on the calling thread only
 BACKOFF_MAX = 256  # calls a layer runs on one thread after its helper was late, doubling up to this
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def parts_for(n: int, k: int, threads: int) -> int:
     """Blocks a (n x k) weight matrix is split into on ``threads`` cores."""
-    return max(1, min(threads, (n * k) // SPLIT_MIN, -(-n // ALIGN)))
+    return max(1, min(threads if SPLIT else 1, (n * k) // SPLIT_MIN, -(-n // ALIGN)))
 
 
 def small_linear(relu: bool = False, fallback=None):
