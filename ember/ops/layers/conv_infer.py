@@ -22,6 +22,10 @@ executable is not reentrant).
   the bias and applies relu, and writes the valid positions into the NCHW output (one compiled pass, or three
   NumPy ones). Other strides: the usual strided windows. The same dot products of length C*K as the
   decomposition, summed in the BLAS's order.
+- conv with a max pooling folded in (``node.meta["pool"]``, set by the executor's ``fold_pool`` for a pool
+  that is the conv's only reader: 1d/2d, whole windows): the compiled epilogue writes the pooled map
+  (``conv_epilogue_pool2`` for 2x2 windows at stride 2, ``conv_epilogue_pool`` otherwise or when NaN is
+  seen); without it, ``MaxPoolKernel`` runs on the conv's output.
 - max_pool: a running maximum over the kernel offsets (strided slices precomputed per input shape), on a
   ``-inf``-padded copy when there is padding: the decomposition's arithmetic, so the same bits.
 
