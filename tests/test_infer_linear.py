@@ -161,21 +161,36 @@ def test_nan_and_inf_pass_through_as_in_numpy():
     assert np.isnan(got[0]).all() and np.isposinf(got[1]).all()
 
 
-def test_a_late_helper_makes_the_layer_run_alone_for_a_while(monkeypatch):
+@pytest.mark.parametrize("split_faster", [True, False])
+def test_each_layer_runs_the_way_it_measured_faster(monkeypatch, split_faster):
+    """Both ways timed at first, then the faster one, the other once every PROBE_EVERY calls."""
     from ember.graph import cores
 
     monkeypatch.setattr(infer_linear, "cached_num_threads", lambda: 2)
     monkeypatch.setattr(infer_linear, "SPLIT_MIN", 1)
-    calls, run_blocks = [], cores.run_blocks
+    ways, run_blocks, clock = [], cores.run_blocks, {"t": 0.0, "start": True}
 
-    def late(fn, blocks, n):  # every block but the first done by the caller, as when no helper ran
-        calls.append(len(blocks))
-        return run_blocks(fn, blocks, 1)
+    def split(fn, blocks, n):
+        ways[-1] = "split"
+        run_blocks(fn, blocks, n)
 
-    monkeypatch.setattr(cores, "run_blocks", late)
+    def perf_counter():  # a call takes 1 (split faster) or 3 time units split, 2 alone
+        if clock["start"]:
+            ways.append("alone")
+        else:
+            clock["t"] += (1.0 if split_faster else 3.0) if ways[-1] == "split" else 2.0
+        clock["start"] = not clock["start"]
+        return clock["t"]
+
+    monkeypatch.setattr(cores, "run_blocks", split)
+    monkeypatch.setattr(infer_linear.time, "perf_counter", perf_counter)
     rng = np.random.default_rng(0)
     x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((1, 40), (64, 40), (64,)))
     lin = infer_linear.small_linear(False, fallback=executor._linear(np, False))
-    for _ in range(12):
+    calls = 3 * infer_linear.PROBE_EVERY
+    for _ in range(calls):
         np.testing.assert_allclose(lin(x, w, b), x @ w.T + b, rtol=1e-5, atol=1e-5)
-    assert len(calls) == 3  # tried at calls 1, 4 (after 2 alone) and 9 (after 4 alone)
+    assert len(ways) == calls and ways[:2] == ["split", "alone"]
+    probes = [ways[i] for i in range(infer_linear.PROBE_EVERY - 1, calls, infer_linear.PROBE_EVERY)]
+    assert probes == ["alone" if split_faster else "split"] * 3
+    assert ways.count("split") == (calls - 4 if split_faster else 4), ways

@@ -24,7 +24,6 @@ import itertools
 import os
 import queue
 import threading
-import time
 
 ENABLED = os.environ.get("EMBER_SPLIT", "0") == "1"  # opt-in until it measures faster (internals.md)
 SPLIT_MIN = int(os.environ.get("EMBER_SPLIT_MIN", 1 << 16))  # elements; below this one thread is faster
@@ -106,9 +105,6 @@ def run_chunks(fn, size: int, align: int = 1, unit: int = 1) -> None:
     run_job(fn, size, -(-chunk // align) * align, n)
 
 
-PAID = 0.75  # run_blocks: a split whose wall time is above this share of the one-thread estimate was late
-
-
 class _Blocks:
     """Fixed blocks ``fn(lo, hi)`` handed to helpers; ``work`` takes blocks until none is left unstarted.
     Lean on purpose (a batch-1 layer is ~10-30 us): list.pop and next() on a counter are atomic under the GIL,
@@ -122,14 +118,12 @@ class _Blocks:
         self.done = threading.Lock()
         self.done.acquire()
 
-    def work(self) -> int:
-        done = 0
+    def work(self):
         while True:
             try:
                 lo, hi = self.todo.pop()
             except IndexError:
-                return done
-            done += 1
+                return
             try:
                 self.fn(lo, hi)
             except BaseException as exc:  # re-raised on the calling thread
@@ -138,32 +132,27 @@ class _Blocks:
                 self.done.release()
 
 
-def run_blocks(fn, blocks, n: int) -> bool:
+def run_blocks(fn, blocks, n: int) -> None:
     """``fn(lo, hi)`` for each ``(lo, hi)`` of ``blocks``: the calling thread runs the first, the pool's
     ``n - 1`` helpers the others (a fixed block per helper while they keep up: the same rows, the same core's
-    cache), and the caller then runs any block no helper has started. Returns when all are done: whether the
-    helpers were late (the caller ran a block past the first, or the whole took more than ``PAID`` of what its
-    own block times the blocks would have: splitting did not pay)."""
+    cache), and the caller then runs any block no helper has started. Returns when all are done."""
     if len(blocks) < 2 or n < 2:
         for lo, hi in blocks:
             fn(lo, hi)
-        return len(blocks) > 1
+        return
     job = _Blocks(fn, blocks[:0:-1])  # popped from the end: block 1 first
     jobs = _helpers(n - 1)
     for _ in range(min(n - 1, len(blocks) - 1)):
         jobs.put(job)
     error = None
-    start = time.perf_counter()
     try:
         fn(*blocks[0])
     except BaseException as exc:
         error = exc
-    mine = time.perf_counter()
-    stolen = job.work()
+    job.work()
     job.done.acquire()
     if error is not None or job.error is not None:
         raise error or job.error
-    return stolen > 0 or time.perf_counter() - start > PAID * len(blocks) * (mine - start)
 
 
 def run_job(fn, size: int, chunk: int, n: int) -> None:

@@ -12,10 +12,13 @@ threads (``cores``: plain Python threads, ``n - 1`` of them) take the others. Th
 Thread and fork safety: no numba parallel layer is used (GNU OpenMP's ``omp`` layer aborts a process that
 forks after using it; the ``workqueue`` layer aborts on concurrent calls from two threads). The helpers are
 restarted in a forked child (``cores`` checks the pid), each call has its own job object, and a helper the OS
-does not run costs the caller nothing but the blocks it then does itself: no spin-waits, no barrier. When
-a helper is late (it did not start its block, or the split saved under a quarter of the one-thread time:
-other processes have the cores) the layer runs on the calling thread alone for 2, 4, ...
-``BACKOFF_MAX`` calls before it tries its helpers again: the hand-off's cost is not paid for nothing.
+does not run costs the caller nothing but the blocks it then does itself: no spin-waits, no barrier.
+
+Whether the split pays depends on the machine's load: on the busy 2-core machine (load 12, other processes on
+both cores) the mlp's batch-1 call took 420 us split against 293 on the calling thread alone (medians). So
+each layer times itself: it keeps a running estimate of its wall time alone and split (a moving average, a
+spike clipped to 3x the estimate), runs the faster way, and every ``PROBE_EVERY``-th call the other way to
+keep that estimate current.
 ``EMBER_INFER_SPLIT=0`` turns the split off (the loop then always runs on the calling thread).
 
 Above ``ROWS_MAX`` rows ``x @ w.T`` stays with BLAS: its blocked GEMM wins there (batch 64), and its own
@@ -34,6 +37,7 @@ packs the whole transposed weight for every GEMM call); 8: ~430 / 175-270; 16: 4
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
@@ -44,7 +48,7 @@ ROWS_MAX = 16  # rows of x (the batch) up to which the loop runs; BLAS's GEMM fr
 SPLIT_MIN = 1 << 15  # weights per block at least (a smaller block costs more in the hand-off than it saves)
 ALIGN = 16  # block boundaries in output rows: whole 64-byte lines of ``out`` per core
 SPLIT = os.environ.get("EMBER_INFER_SPLIT", "1") != "0"  # EMBER_INFER_SPLIT=0: the loop on the calling thread only
-BACKOFF_MAX = 256  # calls a layer runs on one thread after its helper was late, doubling up to this
+PROBE_EVERY = 16  # a layer runs the way it currently estimates slower once every this many calls
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -59,18 +63,19 @@ def small_linear(relu: bool = False, fallback=None):
     from .infer_loops import loop
 
     rows_loop = loop("linear_rows")
-    plans: dict = {}  # (x, w, b shapes and dtypes, threads) -> (blocks or None for the fallback, zero)
-    state = [0, 1]  # calls left to run on this thread alone, the next back-off length
+    # (x, w, b shapes and dtypes, threads) -> [blocks or None for the fallback, zero, estimated wall seconds
+    # alone, split (0.0: not measured yet), calls]
+    plans: dict = {}
 
     def plan(x, w, b, threads):
         if (x.dtype not in _DTYPES or w.dtype != x.dtype or b.dtype != x.dtype or w.ndim != 2 or b.ndim != 1
                 or x.ndim < 1 or x.shape[-1] != w.shape[1] or b.shape[0] != w.shape[0]
                 or x.size // max(x.shape[-1], 1) > ROWS_MAX):
-            return None, None
+            return [None]
         n, k = w.shape
         parts = parts_for(n, k, threads)
         step = -(-n // parts // ALIGN) * ALIGN
-        return [(lo, min(lo + step, n)) for lo in range(0, n, step)], x.dtype.type(0)
+        return [[(lo, min(lo + step, n)) for lo in range(0, n, step)], x.dtype.type(0), 0.0, 0.0, 0]
 
     def linear(x, w, b, out=None):
         threads = cached_num_threads()
@@ -78,7 +83,7 @@ def small_linear(relu: bool = False, fallback=None):
         found = plans.get(key)
         if found is None:
             found = plans[key] = plan(x, w, b, threads)
-        blocks, zero = found
+        blocks = found[0]
         if blocks is None or not w.flags.c_contiguous or (out is not None and not out.flags.c_contiguous):
             return fallback(x, w, b, out)
         n = w.shape[0]
@@ -88,14 +93,22 @@ def small_linear(relu: bool = False, fallback=None):
         if out is None:
             out = np.empty(x.shape[:-1] + (n,), x.dtype)
         dst = out.reshape(-1, n)  # a view: out is contiguous
-        if len(blocks) == 1 or state[0] > 0:  # one block, or backing off (helpers that did not keep up)
-            state[0] -= 1
+        zero = found[1]
+        if len(blocks) == 1:
             rows_loop(x2, w, b, dst, 0, n, relu, zero)
-        elif cores.run_blocks(lambda lo, hi: rows_loop(x2, w, b, dst, lo, hi, relu, zero), blocks, threads):
-            state[1] = min(2 * state[1], BACKOFF_MAX)  # a helper was late: run alone for a while
-            state[0] = state[1]
+            return out
+        alone, split, calls = found[2:]
+        use_split = split < alone if alone and split else not split
+        if calls % PROBE_EVERY == PROBE_EVERY - 1:
+            use_split = not use_split  # keep the other way's estimate current
+        start = time.perf_counter()
+        if use_split:
+            cores.run_blocks(lambda lo, hi: rows_loop(x2, w, b, dst, lo, hi, relu, zero), blocks, threads)
         else:
-            state[1] = 1
+            rows_loop(x2, w, b, dst, 0, n, relu, zero)
+        took, i = time.perf_counter() - start, 3 if use_split else 2
+        found[i] = took if not found[i] else found[i] + 0.25 * (min(took, 3 * found[i]) - found[i])
+        found[4] = calls + 1
         return out
 
     return linear
