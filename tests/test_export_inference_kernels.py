@@ -14,7 +14,7 @@ import pytest
 import ember
 from ember import nn
 from ember.export import ExportError
-from ember.graph import executor
+from ember.graph import executor, infer_linear
 
 BATCHES = (1, 5)
 
@@ -51,6 +51,18 @@ class ConvOut(nn.Module):
         return y, ember.relu(y)
 
 
+class ConvPoolOut(nn.Module):
+    """A conv whose output is pooled and returned: the pool must not be folded into it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return y, ember.nn.functional.max_pool2d(y, 2)
+
+
 def images(c=2, size=9, nd=2):
     return lambda b: (ember.randn(b, c, *([size] * nd)),)
 
@@ -68,12 +80,20 @@ def cnn():
 ROWS = [
     ("mlp", lambda: nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 3)),
      lambda b: (ember.randn(b, 12),), 0),
-    ("cnn", cnn, images(1, 14), 3),
+    ("cnn", cnn, images(1, 14), 2),  # conv2's relu and max pool folded into it
     ("conv_padding_stride", lambda: nn.Sequential(nn.Conv2d(2, 4, 3, stride=2, padding=1), nn.ReLU()), images(), 1),
     ("conv_same_dilation", lambda: nn.Conv2d(2, 4, 3, padding="same", dilation=2, bias=False), images(), 1),
     ("conv_rect_stride", lambda: nn.Conv2d(2, 4, (3, 2), stride=(1, 2), padding=(1, 0)), images(), 1),
     ("conv1d", lambda: nn.Sequential(nn.Conv1d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool1d(2)),
-     images(nd=1), 2),
+     images(nd=1), 1),
+    ("conv_pool_stride_odd", lambda: nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.MaxPool2d(3, stride=2)),
+     images(size=12), 1),
+    ("conv_pool_no_relu", lambda: nn.Sequential(nn.Conv2d(2, 4, 3, stride=2), nn.MaxPool2d((2, 1))), images(), 1),
+    ("conv_pool_padded", lambda: nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.MaxPool2d(2, padding=1)),
+     images(), 2),
+    ("conv_pool_out_too", ConvPoolOut, images(), 2),
+    ("cnn_float64", lambda: nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                          nn.Linear(36, 5)).double(), lambda b: (ember.randn(b, 2, 9, 9).double(),), 1),
     ("conv3d", lambda: nn.Sequential(nn.Conv3d(2, 3, 2), nn.ReLU(), nn.MaxPool3d(2)), images(size=5, nd=3), 2),
     ("conv_groups", lambda: nn.Sequential(nn.Conv2d(2, 4, 3, groups=2), nn.ReLU()), images(), 0),
     ("conv_out_and_relu", ConvOut, images(), 1),
@@ -89,6 +109,7 @@ def _previous_executor(monkeypatch, graph, jit):
     with monkeypatch.context() as m:
         m.setattr(executor, "keep_kernel_layers", lambda g: None)
         m.setattr(executor, "fold_relu", lambda g: None)
+        m.setattr(executor, "fold_pool", lambda g: None)
         return executor.build(graph, jit=jit)
 
 
@@ -126,8 +147,10 @@ def test_relu_is_folded_only_where_it_is_the_only_reader():
     ember.manual_seed(0)
     prog = _loaded(cnn().eval(), images(1, 14))
     nodes = executor.build(prog.graph, jit=False).graph.nodes
-    assert [n.op for n in nodes] == ["conv", "conv", "max_pool", "reshape", "linear", "linear"]
-    assert [n.meta.get("activation") for n in nodes] == ["relu", "relu", None, None, "relu", None]
+    assert [n.op for n in nodes] == ["conv", "conv", "reshape", "linear", "linear"]
+    assert [n.meta.get("activation") for n in nodes] == ["relu", "relu", None, "relu", None]
+    assert [n.meta.get("pool", {}).get("kernel") for n in nodes] == [None, (2, 2), None, None, None]
+    assert nodes[1].outputs[0].shape[2:] == (5, 5)  # the pooled map
     prog = _loaded(ConvOut().eval(), images())
     nodes = executor.build(prog.graph, jit=False).graph.nodes
     assert [(n.op, n.meta.get("activation")) for n in nodes] == [("conv", None), ("relu", None)]
@@ -201,7 +224,8 @@ def test_programs_hold_blas_at_one_thread_and_restore_it(monkeypatch):
         pytest.skip("threadpoolctl is not installed")
     ember.manual_seed(0)
     prog = _loaded(cnn().eval(), images(1, 14))
-    x = np.random.default_rng(0).standard_normal((5, 1, 14, 14)).astype(f32)
+    # a batch above infer_linear.ROWS_MAX: the linears run as BLAS GEMMs too
+    x = np.random.default_rng(0).standard_normal((infer_linear.ROWS_MAX + 1, 1, 14, 14)).astype(f32)
     monkeypatch.setattr(gemm_split, "ENABLED", False)
     ref = prog.run([x])[0]
     monkeypatch.setattr(gemm_split, "ENABLED", True)

@@ -94,6 +94,7 @@ def build(
         # step: ~5 s of a 30 s compile), so it is opt-in: EMBER_VERIFY_PASSES=1 (the test suite sets it)
         optimize(g, fuse=False, check=bool(os.environ.get("EMBER_VERIFY_PASSES")))
     fold_relu(g)
+    fold_pool(g)
     if jit:
         fuse_elementwise(g, singletons=True)
         _unfuse_unsupported(g, device)
@@ -140,6 +141,32 @@ def fold_relu(g: Graph) -> None:
             node.meta["activation"] = "relu"
             g.replace_all_uses_with(relu.outputs[0], y)
             g.remove_node(relu)
+
+
+def fold_pool(g: Graph) -> None:
+    """A ``max_pool`` that is the only reader of a kernel layer's output (a conv, relu folded or not) becomes
+    part of that node when its kernel can pool in its epilogue (``node.meta["pool"]``: the pool's attrs; the
+    node's output is then the pooled map, which ``verify`` checks as conv then max_pool): the full-size map
+    is never written out and read back."""
+    from ..ops import REGISTRY
+
+    for pool in [n for n in g.nodes if n.op == "max_pool" and n.meta.get("kernel") == "inference"]:
+        y = pool.inputs[0]
+        node = g.producer(y)
+        if (node is None or len(pool.outputs) != 1 or len(node.outputs) != 1 or y in g.outputs
+                or len(g.users(y)) != 1 or node.meta.get("kernel") != "inference" or "pool" in node.meta):
+            continue
+        can_pool = getattr(REGISTRY[node.op].lowering("inference"), "pools", None)
+        if can_pool is None or not can_pool(pool.attrs, len(pool.attrs["kernel"])) \
+                or node.inputs[1].ndim - 2 != len(pool.attrs["kernel"]):
+            continue
+        node.meta["pool"] = dict(pool.attrs)
+        out = pool.outputs[0]
+        g.nodes.remove(pool)  # (its output lives on as the node's)
+        g._unindex(pool)
+        g._unindex(node)
+        node.outputs[0] = out
+        g._index(node)
 
 
 def _xp_for(device):
@@ -285,7 +312,12 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
         gen.lines.append(f"{name} = {gen.bind(f'J{idx}', loop)}({', '.join(args)})")
     elif op == "linear":
         relu, split = node.meta.get("activation") == "relu", bool(graph.meta.get("inference"))
-        gen.lines.append(f"{name} = " + _call(gen.bind(f"L{idx}", _linear(gen.xp, relu, split)), args, out))
+        fn = _linear(gen.xp, relu, split)
+        if split and graph.meta.get("jit") and gen.device == "cpu":  # small batches: infer_linear's row loop
+            from .infer_linear import small_linear
+
+            fn = small_linear(relu, fallback=fn)
+        gen.lines.append(f"{name} = " + _call(gen.bind(f"L{idx}", fn), args, out))
     elif out is not None and op == "relu":
         gen.lines.append(f"{name} = " + _call(gen.bind(f"U{idx}", gen.xp.maximum), args + ["0"], out))
     elif out is not None and op == "copy":

@@ -119,9 +119,13 @@ def gemm_size_per_row(graph) -> int:
     for node in graph.nodes:
         if node.op not in ("linear", "conv") or len(node.inputs) < 2:
             continue
-        w, y = node.inputs[1], node.outputs[0]
+        w, shape = node.inputs[1], node.outputs[0].shape
+        if node.meta.get("pool") is not None:  # a folded pool: the GEMM makes the conv's (unpooled) map
+            from .opinfo import infer
+
+            shape = infer(node.op, [(v.shape, v.dtype) for v in node.inputs], node.attrs)[0]
         per_output = math.prod(d or 1 for d in w.shape[1:])  # in features, or C/groups * kernel
-        best = max(best, math.prod(d or 1 for d in y.shape) * per_output)
+        best = max(best, math.prod(d or 1 for d in shape) * per_output)
     return best
 
 

@@ -81,6 +81,8 @@ def _check_types(graph: Graph, node, index) -> None:
         raise GraphError(f"{_where(node, index)}: {exc}") from None
     if avals is None:
         return
+    if node.meta.get("pool") is not None:  # a max pooling folded into the node's kernel (executor.fold_pool)
+        avals = opinfo.infer_outputs("max_pool", avals[:1], node.meta["pool"]) or avals
     if len(avals) != len(node.outputs):
         raise GraphError(f"{_where(node, index)}: {node.op} has {len(avals)} output(s), the node "
                          f"{len(node.outputs)}")

@@ -22,6 +22,10 @@ executable is not reentrant).
   the bias and applies relu, and writes the valid positions into the NCHW output (one compiled pass, or three
   NumPy ones). Other strides: the usual strided windows. The same dot products of length C*K as the
   decomposition, summed in the BLAS's order.
+- conv with a max pooling folded in (``node.meta["pool"]``, set by the executor's ``fold_pool`` for a pool
+  that is the conv's only reader: 1d/2d, whole windows): the compiled epilogue writes the pooled map
+  (``conv_epilogue_pool2`` for 2x2 windows at stride 2, ``conv_epilogue_pool`` otherwise or when NaN is
+  seen); without it, ``MaxPoolKernel`` runs on the conv's output.
 - max_pool: a running maximum over the kernel offsets (strided slices precomputed per input shape), on a
   ``-inf``-padded copy when there is padding: the decomposition's arithmetic, so the same bits.
 
@@ -73,9 +77,19 @@ class _Padder:
 class ConvKernel:
     """``conv(x, w[, b])`` of one node: columns + one GEMM + a bias (and relu) epilogue into NCHW."""
 
-    def __init__(self, stride, padding, dilation, relu, epilogue=None, gemm=gemm):
+    def __init__(self, stride, padding, dilation, relu, epilogue=None, gemm=gemm, pool=None, epilogue2=None):
         self.stride, self.dilation, self.relu = tuple(stride), tuple(dilation), relu
         self.epilogue = epilogue  # the executor's compiled one-pass epilogue (numba), or None
+        # with a 2x2 stride-2 pool: its faster loop (returns True when it saw NaN: then ``epilogue`` runs)
+        self.epilogue2 = epilogue2 if pool is not None and tuple(pool[0]) == tuple(pool[1]) == (2, 2) else None
+        # pool: (kernel, stride) of a max pooling folded in (no padding or dilation): the compiled epilogue's
+        # window arguments (rows, cols, row step, col step), else a MaxPoolKernel run on the conv's output
+        self.pool, self.pool_args = None, ()
+        if pool is not None:
+            k, st = (tuple(pool[0]), tuple(pool[1])) if len(pool[0]) == 2 else ((1,) + tuple(pool[0]),
+                                                                                (1,) + tuple(pool[1]))
+            self.pool_args = k + st
+            self.pool = MaxPoolKernel(pool[0], pool[1], (0,) * len(pool[0]), (1,) * len(pool[0]), False)
         self.gemm = gemm  # gemm(xp, a, b, out): the executor's (split over the cores) or ops.linalg's
         self.padding = tuple(tuple(p) for p in padding)
         self.wide = all(s == 1 for s in self.stride)
@@ -91,16 +105,21 @@ class ConvKernel:
         _, (cols, cols_dst, window, y, result, out_shape, geom) = self.plan
         xp.copyto(cols_dst, window)
         self.gemm(xp, w.reshape(w.shape[0], -1), cols, out=y)
-        out = xp.empty(out_shape, dtype=x.dtype)
-        if geom is not None:  # one compiled pass: bias, relu, the valid positions into NCHW
-            self.epilogue(y, y[0, :0] if b is None else b, out.reshape(geom[0]), geom[1], geom[2], b is not None,
-                          self.relu, y.dtype.type(0))
+        if geom is not None:  # one compiled pass: bias, relu (and the pooling), the valid positions into NCHW
+            out = xp.empty(geom[3], dtype=x.dtype)
+            args = (y, y[0, :0] if b is None else b, out.reshape(geom[0]), geom[1], geom[2], b is not None,
+                    self.relu, y.dtype.type(0))
+            if self.epilogue2 is None or self.epilogue2(*args):  # (2x2 windows: the faster loop, unless NaN)
+                self.epilogue(*args, *self.pool_args)
         else:
+            out = xp.empty(out_shape, dtype=x.dtype)
             if b is not None:  # on the GEMM's contiguous result: a fast inner loop (2.5x the strided add measured)
                 xp.add(y, b.reshape(-1, 1), out=y)
             if self.relu:
                 xp.maximum(y, y.dtype.type(0), out=y)
             xp.copyto(out, result)  # the valid positions, in NCHW order
+            if self.pool is not None:
+                out = self.pool(xp, out)
         if cols.nbytes + y.nbytes + xpad.nbytes > KEEP_BYTES:  # a large batch's scratch is not kept alive
             self.plan = self.pad.buf = None
         return out
@@ -130,9 +149,13 @@ class ConvKernel:
             result = y.reshape((cout, n) + tuple(outs)).swapaxes(0, 1)
             geom = (math.prod(outs), outs[-1]) if nd <= 2 else None
         cols = xp.empty((ck, math.prod(shape[1 + nd:])), dtype=xpad.dtype)
+        final = (n, cout) + tuple(outs)
+        if self.pool_args:  # the pooled output's sizes (no padding: whole windows only)
+            k, st = self.pool_args[:2][-nd:], self.pool_args[2:][-nd:]
+            final = (n, cout) + tuple((o - kk) // s + 1 for o, kk, s in zip(outs, k, st))
         if geom is not None and self.epilogue is not None and xpad.dtype.name in ("float32", "float64"):
             # the loop (no float16 in numba) sees the output as (N, Cout, rows, cols)
-            geom = ((n, cout) + ((1,) + tuple(outs) if nd == 1 else tuple(outs)),) + geom
+            geom = ((n, cout) + ((1,) + final[2:] if nd == 1 else final[2:]),) + geom + (final,)
         else:
             geom = None
         return cols, cols.reshape(shape), _strides_view(xp, xpad, shape, strides), y, result, \
@@ -147,8 +170,19 @@ def _conv_inference(node, loops=None):
     if w.ndim < 3 or None in w.shape or x.ndim != w.ndim:
         return None
     helper = loops or (lambda name: None)
+    pool = node.meta.get("pool")  # a max pooling folded in by the executor (``fold_pool``)
+    if pool is not None and not _foldable_pool(pool, w.ndim - 2):
+        return None
     return ConvKernel(a["stride"], a["padding"], a["dilation"], node.meta.get("activation") == "relu",
-                      helper("conv_epilogue"), helper("gemm") or gemm)
+                      helper("conv_epilogue_pool" if pool else "conv_epilogue"), helper("gemm") or gemm,
+                      pool and (pool["kernel"], pool["stride"]), pool and helper("conv_epilogue_pool2"))
+
+
+def _foldable_pool(attrs, nd) -> bool:
+    """A max pooling the conv kernel can apply in its epilogue: 1d/2d, whole windows (no padding, dilation
+    or ceil mode)."""
+    return (nd in (1, 2) and len(attrs["kernel"]) == nd and not any(attrs["padding"])
+            and all(d == 1 for d in attrs.get("dilation") or (1,) * nd) and not attrs.get("ceil_mode", False))
 
 
 class MaxPoolKernel:
@@ -205,5 +239,6 @@ def _max_pool_inference(node, loops=None):
 
 
 _conv_inference.activations = ("relu",)  # epilogues the kernel applies (node.meta["activation"])
+_conv_inference.pools = _foldable_pool  # max poolings it applies after the activation (node.meta["pool"])
 register_lowering("conv", "inference", _conv_inference)
 register_lowering("max_pool", "inference", _max_pool_inference)
