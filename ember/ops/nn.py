@@ -349,7 +349,7 @@ _tflite.mark(["softmax_cross_entropy", "softmax_cross_entropy_grad", "standardiz
 def _linear_tflite(ctx, node):
     ins = ctx.inputs(node)
     bias = ins[2] if len(ins) > 2 else -1
-    opts = ctx.options("FullyConnected", keepNumDims=node.inputs[0].ndim > 2)
+    opts = ctx.options("FullyConnected", keepNumDims=node.inputs[0].ndim != 2)  # 1-D: (out,), not (1, out)
     ctx.emit("FULLY_CONNECTED", [ins[0], ins[1], bias], [ctx.output(node)], opts)
 
 
