@@ -278,6 +278,10 @@ def _linear_vjp(g, out, x, w, b):
     gx = gw = gb = None
     if x.requires_grad:
         gx = apply("matmul", g, w)
+    if x.ndim == 1:  # one sample (a per-step loop): the weight's gradient is an outer product, the bias's is g
+        if w.requires_grad:
+            gw = apply("mul", apply("reshape", g, shape=(g.shape[0], 1)), x)
+        return gx, gw, (g if b.requires_grad else None)
     if w.requires_grad or b.requires_grad:
         # primitive attrs hold concrete shapes (no -1), so the IR's shape rules can check them
         g2 = g if g.ndim == 2 else apply("reshape", g, shape=(g.numel() // max(g.shape[-1], 1), g.shape[-1]))
