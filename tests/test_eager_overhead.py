@@ -118,6 +118,7 @@ CONV_ROWS = [
 
 @pytest.mark.parametrize("name, make, shape", CONV_ROWS, ids=[r[0] for r in CONV_ROWS])
 def test_keras_conv_call_equals_the_channels_last_composition(name, make, shape):
+    ember.manual_seed(len(name))  # the kernel's initial values
     layer = make()
     x_np = _rng(len(name)).standard_normal(shape).astype(np.float32)
     layer.build(shape)
@@ -135,7 +136,7 @@ def test_keras_conv_call_equals_the_channels_last_composition(name, make, shape)
         (y * gy).sum().backward()
         grads.append([x.grad.numpy()] + [v.value.grad.numpy() for v in layer.trainable_weights])
     for a, b in zip(*grads):  # the same sums; the GEMMs of the conv's backward read them in another layout,
-        np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-6)  # so BLAS may round the last bit differently
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)  # so BLAS may round the last bits differently
 
 
 def test_the_elementwise_activation_set_leaves_out_the_axis_ones():
