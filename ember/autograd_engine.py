@@ -101,6 +101,17 @@ def _check_grad_finite(node, grads):
                     f"at {format_site(node.site)}"))
 
 
+def _vjp_checked(node, g, out):
+    """The vjp in anomaly mode: its own ops are not reported as forward anomalies; its results are checked."""
+    STATE.anomaly = False
+    try:
+        grads = node.op.vjp(g, out, *node.inputs, **node.attrs)
+    finally:
+        STATE.anomaly = True
+    _check_grad_finite(node, grads)
+    return grads
+
+
 def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
     """Propagate ``root_grads`` from ``roots``; returns {id(target): grad} when ``inputs`` are given."""
     if Node is None:
@@ -121,31 +132,34 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
     STATE.autocast = None  # backward runs in the dtypes autocast chose for the forward (PyTorch's rule)
     order = _topo_order(start, targets)
     uses = _hooked_leaf_uses(order) if targets is None and POST_HOOKS.registered else None
+    node_cls, pop, get = Node, node_grads.pop, node_grads.get
     try:
         for node in order:
-            g = node_grads.pop(id(node), None)
+            g = pop(id(node), None)
             if g is None:
                 continue
             if node.hooks:
                 g = _run_hooks(node.hooks, g)
             if targets is not None and id(node) in targets:
                 captured[id(node)] = g
-            if node.inputs is None:
+            inputs = node.inputs
+            if inputs is None:
                 raise _freed_error(node)
-            _check_versions(node)
-            anomaly = STATE.anomaly
-            STATE.anomaly = False  # the vjp's own ops must not be reported as forward anomalies
-            try:
-                grads = node.op.vjp(g, _out_tensor(node, create_graph), *node.inputs, **node.attrs)
-            finally:
-                STATE.anomaly = anomaly
-            if anomaly:
-                _check_grad_finite(node, grads)
+            if node.versions:
+                _check_versions(node)
+            out = None if node.out is None else _out_tensor(node, create_graph)
+            if STATE.anomaly:
+                grads = _vjp_checked(node, g, out)
+            else:
+                grads = node.op.vjp(g, out, *inputs, **node.attrs)
+            # the per-edge sums inline (this loop runs once per recorded op: measured per op on tiny tensors)
             for edge, gi in zip(node.edges, grads):
                 if edge is None or gi is None:
                     continue
-                if edge.__class__ is Node:
-                    _accumulate(node_grads, id(edge), gi)
+                if edge.__class__ is node_cls:
+                    key = id(edge)
+                    prev = get(key)
+                    node_grads[key] = gi if prev is None else prev + gi
                 else:
                     _accumulate(leaf_grads, id(edge), gi)
                     leaves[id(edge)] = edge

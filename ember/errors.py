@@ -21,15 +21,26 @@ def user_frame(skip: int = 1):
     return f
 
 
+_INSIDE: dict = {}  # file name -> inside the package (autograd records a site per op: a dict hit beats startswith)
+
+
 def user_site(skip: int = 1):
     """A cheap (code, lasti) handle for the user's current line; ``format_site`` turns it into text."""
     f = _getframe(skip)
+    inside = _INSIDE
     try:
-        while f.f_code.co_filename.startswith(_PKG_DIR):
+        while True:
+            name = f.f_code.co_filename
+            flag = inside.get(name)
+            if flag is None:
+                if len(inside) > 4096:  # generated code (exec, <string>) can make names without end
+                    inside.clear()
+                flag = inside[name] = name.startswith(_PKG_DIR)
+            if not flag:
+                return f.f_code, f.f_lasti
             f = f.f_back
     except AttributeError:  # ran off the top of the stack: no user frame
         return None
-    return f.f_code, f.f_lasti
 
 
 def format_site(site) -> str:

@@ -27,6 +27,13 @@ class Constraint:
         return type(self).__name__.lstrip("_") + "()"
 
 
+def _integral(value):
+    """Whether ``value`` has an integer (or bool) dtype: then ``value % 1 == 0`` holds everywhere, three ops
+    saved per check (``Categorical.log_prob`` validates every sample)."""
+    data = getattr(value, "_data", None)
+    return data is not None and data.dtype.kind in "biu"
+
+
 class _Dependent(Constraint):
     def check(self, value):
         raise ValueError("cannot validate against a dependent constraint")
@@ -74,14 +81,15 @@ class _IntegerInterval(Constraint):
         self.lower_bound, self.upper_bound = lower_bound, upper_bound
 
     def check(self, value):
-        return (value % 1 == 0) & (value >= self.lower_bound) & (value <= self.upper_bound)
+        inside = (value >= self.lower_bound) & (value <= self.upper_bound)
+        return inside if _integral(value) else (value % 1 == 0) & inside
 
 
 class _NonnegativeInteger(Constraint):
     is_discrete = True
 
     def check(self, value):
-        return (value % 1 == 0) & (value >= 0)
+        return value >= 0 if _integral(value) else (value % 1 == 0) & (value >= 0)
 
 
 class _Simplex(Constraint):

@@ -163,7 +163,8 @@ class Categorical(_ProbsLogits, Distribution):
             shape = tuple(self._extended_shape(sample_shape))
             cdf = self.probs.detach().cumsum(-1)
             u = rand(*shape, 1, dtype=cdf.dtype, device=cdf.device) * cdf[..., -1:]
-            idx = (cdf.expand(*shape, self._num_events) <= u).sum(-1)
+            full = tuple(shape) + (self._num_events,)
+            idx = ((cdf if tuple(cdf.shape) == full else cdf.expand(*full)) <= u).sum(-1)
             return idx.clamp(max=self._num_events - 1)
 
     def log_prob(self, value):

@@ -278,6 +278,10 @@ def _linear_vjp(g, out, x, w, b):
     gx = gw = gb = None
     if x.requires_grad:
         gx = apply("matmul", g, w)
+    if x.ndim == 1:  # one sample (a per-step loop): the weight's gradient is an outer product, the bias's is g
+        if w.requires_grad:
+            gw = apply("mul", apply("reshape", g, shape=(g.shape[0], 1)), x)
+        return gx, gw, (g if b.requires_grad else None)
     if w.requires_grad or b.requires_grad:
         # primitive attrs hold concrete shapes (no -1), so the IR's shape rules can check them
         g2 = g if g.ndim == 2 else apply("reshape", g, shape=(g.numel() // max(g.shape[-1], 1), g.shape[-1]))
@@ -349,7 +353,7 @@ _tflite.mark(["softmax_cross_entropy", "softmax_cross_entropy_grad", "standardiz
 def _linear_tflite(ctx, node):
     ins = ctx.inputs(node)
     bias = ins[2] if len(ins) > 2 else -1
-    opts = ctx.options("FullyConnected", keepNumDims=node.inputs[0].ndim > 2)
+    opts = ctx.options("FullyConnected", keepNumDims=node.inputs[0].ndim != 2)  # 1-D: (out,), not (1, out)
     ctx.emit("FULLY_CONNECTED", [ins[0], ins[1], bias], [ctx.output(node)], opts)
 
 

@@ -80,6 +80,11 @@ def conv_nhwc(x, kernel, strides, padding, dilation, name="conv", groups=1):
 
     ``kernel`` is Keras's ``(*kernel_size, in_channels, filters)``; ``padding`` 'valid' or 'same'
     (TensorFlow's rule: output ``ceil(size / stride)``, any odd extra padding after)."""
+    return _to_channels_last(conv_channels_first(x, kernel, strides, padding, dilation, name, groups))
+
+
+def conv_channels_first(x, kernel, strides, padding, dilation, name="conv", groups=1):
+    """``conv_nhwc`` before its last step: the output in channels_first layout (``(N, filters, *spatial)``)."""
     rank = kernel.ndim - 2
     cin = kernel.shape[-2] * groups
     if x.shape[-1] != cin:
@@ -95,8 +100,7 @@ def conv_nhwc(x, kernel, strides, padding, dilation, name="conv", groups=1):
         pads = [(0, 0)] * rank
     weight = kernel.permute(rank + 1, rank, *range(rank))
     conv = {1: NF.conv1d, 2: NF.conv2d, 3: NF.conv3d}[rank]
-    out = conv(xc, weight, stride=strides, padding=tuple(b for b, _ in pads), dilation=dilation, groups=groups)
-    return _to_channels_last(out)
+    return conv(xc, weight, stride=strides, padding=tuple(b for b, _ in pads), dilation=dilation, groups=groups)
 
 
 def conv_transpose_nhwc(x, kernel, strides, padding, name="conv_transpose"):
@@ -104,6 +108,11 @@ def conv_transpose_nhwc(x, kernel, strides, padding, name="conv_transpose"):
 
     ``kernel`` is Keras's ``(kh, kw, filters, in_channels)``; output size ``(H-1)*s + k`` ('valid') or
     ``H*s`` ('same', cropping ``(k-s)//2`` before and the rest after, like Keras)."""
+    return _to_channels_last(conv_transpose_channels_first(x, kernel, strides, padding, name))
+
+
+def conv_transpose_channels_first(x, kernel, strides, padding, name="conv_transpose"):
+    """``conv_transpose_nhwc`` before its last step: the output in channels_first layout."""
     if x.shape[-1] != kernel.shape[-1]:
         raise ValueError(
             f"{name}: expected inputs with {kernel.shape[-1]} channels (last axis), got shape "
@@ -121,8 +130,13 @@ def conv_transpose_nhwc(x, kernel, strides, padding, name="conv_transpose"):
     )
     if padding == "same":
         out = out[:, :, : sizes[0] * strides[0], : sizes[1] * strides[1]]
-    return _to_channels_last(out)
+    return out
 
+
+# Activations that act on each element alone: a convolution applies them (and its bias) in the channels_first
+# layout its primitive produced, before the one permute back to channels_last, so they run on contiguous
+# memory and the next layer's permute to channels_first undoes that permute (no strided passes, no copies).
+_ELEMENTWISE = frozenset(fn for name, fn in activations.ALL.items() if name not in ("softmax", "log_softmax"))
 
 
 def _rank_hint(got, want):
@@ -204,10 +218,23 @@ class _Conv(Layer):
                 f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2}, "
                 f"got shape {tuple(inputs.shape)}" + _rank_hint(inputs.ndim, self.rank + 2)
             )
-        z = self._conv(inputs)
+        first = self._conv_first(inputs)
+        if first is None:  # a layer with only the channels_last form
+            z = self._conv(inputs)
+            return self.activation(z if self.bias is None else z + self.bias)
         if self.bias is not None:
-            z = z + self.bias
-        return self.activation(z)
+            first = first + self.bias.reshape(-1, *([1] * (first.ndim - 2)))
+        if self.activation in _ELEMENTWISE:
+            return _to_channels_last(self.activation(first))
+        return self.activation(_to_channels_last(first))
+
+    def _conv_first(self, x):
+        """The convolution's output in channels_first layout, or None where a subclass computes only the
+        channels_last form (its own ``_conv``)."""
+        if type(self)._conv is not _Conv._conv:
+            return None
+        return conv_channels_first(x, self.kernel, self.strides, self.padding, self.dilation_rate, self._label,
+                                   self.groups)
 
     def get_config(self):
         return {
@@ -258,9 +285,12 @@ class Conv2DTranspose(_Conv):
         return self.kernel_size + (self.filters, cin)
 
     def _conv(self, x):
+        return _to_channels_last(self._conv_first(x))
+
+    def _conv_first(self, x):
         if self.dilation_rate != (1, 1):
             raise ValueError(f"Conv2DTranspose {self.name!r}: dilation_rate > 1 is not supported")
-        return conv_transpose_nhwc(x, self.kernel, self.strides, self.padding, self._label)
+        return conv_transpose_channels_first(x, self.kernel, self.strides, self.padding, self._label)
 
 
 class Conv1DTranspose(_Conv):

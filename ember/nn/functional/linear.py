@@ -26,7 +26,8 @@ def _bad_features(name, x, w, what="in_features"):
 
 @autocast_op
 def linear(input, weight, bias=None):
-    """input @ weight.T + bias; one fused primitive when the input is at least 2-D and dtypes agree.
+    """input @ weight.T + bias; one fused primitive when there is a 1-D bias and dtypes agree (a 1-D input too:
+    one node per call instead of three, for the per-sample loops of reinforcement learning).
 
     >>> F.linear(ember.ones(4, 3), ember.ones(2, 3), ember.tensor([0.0, 1.0]))
     tensor([[3., 4.],
@@ -46,7 +47,7 @@ def linear(input, weight, bias=None):
             f"(input {tuple(input.shape)}, weight {tuple(weight.shape)}); convert the input with "
             f"x.to({weight.dtype.name}) "
             "or the layer with .to(dtype)"), 2))
-    if bias is not None and input.ndim >= 2 and bias._data.dtype == weight._data.dtype and bias.ndim == 1:
+    if bias is not None and bias._data.dtype == weight._data.dtype and bias.ndim == 1:
         return apply("linear", input, weight, bias)
     out = matmul(input, weight.t())
     return out if bias is None else out + bias
