@@ -6,7 +6,7 @@ Dicts are traversed in sorted-key order (Keras's rule), ``None`` is a leaf; tens
 >>> tree.flatten({"b": [1, 2], "a": (3,)})
 [3, 1, 2]
 >>> tree.map_structure(lambda v: v * 10, {"b": [1, 2], "a": (3,)})
-{'a': (30,), 'b': [10, 20]}
+{'b': [10, 20], 'a': (30,)}
 """
 from __future__ import annotations
 
