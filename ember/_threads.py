@@ -74,3 +74,35 @@ def cached_num_threads() -> int:
     if _STATE["found"] is None or _STATE["found"][0] != os.getpid():
         _STATE["found"] = (os.getpid(), get_num_threads())
     return _STATE["found"][1]
+
+
+_BLAS: dict = {"pid": None, "controllers": []}
+
+
+def blas_controllers() -> list:
+    """threadpoolctl's controllers of the loaded BLAS libraries ([] without threadpoolctl), found once per
+    process (a forked child looks again)."""
+    if _BLAS["pid"] != os.getpid():
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            found = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+        except ImportError:
+            found = []
+        _BLAS.update(pid=os.getpid(), controllers=found)
+    return _BLAS["controllers"]
+
+
+def hold_blas_at_one_thread() -> list:
+    """Set every loaded BLAS that runs more than one thread to one; returns ``[(controller, threads)]`` for
+    ``release_blas`` (empty without threadpoolctl or when all are at one thread already)."""
+    held = [(c, n) for c in blas_controllers() for n in (c.get_num_threads(),) if n > 1]
+    for c, _ in held:
+        c.set_num_threads(1)
+    return held
+
+
+def release_blas(held: list) -> None:
+    """Give back the thread counts ``hold_blas_at_one_thread`` took."""
+    for c, n in held:
+        c.set_num_threads(n)

@@ -13,6 +13,7 @@ import pytest
 
 import ember
 from ember import nn
+from ember._threads import blas_controllers
 from ember.export import ExportError
 from ember.graph import executor, infer_linear
 
@@ -219,7 +220,7 @@ def test_split_gemm_blocks_equal_one_gemm(monkeypatch):
 def test_programs_hold_blas_at_one_thread_and_restore_it(monkeypatch):
     from ember.graph import gemm_split
 
-    controllers = gemm_split._blas_controllers()
+    controllers = blas_controllers()
     if not controllers:
         pytest.skip("threadpoolctl is not installed")
     ember.manual_seed(0)

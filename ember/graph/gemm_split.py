@@ -39,27 +39,12 @@ import os
 
 import numpy as np
 
+from .._threads import hold_blas_at_one_thread, release_blas
 from . import cores
 
 ENABLED = os.environ.get("EMBER_GEMM_SPLIT", "0") == "1"  # opt-in: see the docstring
 HOLD_MIN = int(os.environ.get("EMBER_GEMM_HOLD_MIN", 1 << 20))  # m*n*k from which BLAS is held at one thread
 SPLIT_MIN = int(os.environ.get("EMBER_GEMM_SPLIT_MIN", 1 << 23))  # m*n*k from which the GEMM is split
-_BLAS: dict = {"pid": None, "controllers": None}
-
-
-def _blas_controllers():
-    """threadpoolctl's controllers of the loaded BLAS libraries ([] without threadpoolctl), found once."""
-    if _BLAS["pid"] != os.getpid():
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            found = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
-        except ImportError:
-            found = []
-        _BLAS.update(pid=os.getpid(), controllers=found)
-    return _BLAS["controllers"]
-
-
 class OneBlasThread:
     """Every loaded BLAS at one thread inside the block (its count restored after); nothing to do for a library
     at one thread already, or without threadpoolctl (no controllers). Inside it, ``split_gemm`` may split."""
@@ -67,17 +52,13 @@ class OneBlasThread:
     __slots__ = ("held",)
 
     def __enter__(self):
-        counts = [(c, c.get_num_threads()) for c in _blas_controllers()] if ENABLED else []
-        self.held = [(c, n) for c, n in counts if n > 1]
-        for c, _ in self.held:
-            c.set_num_threads(1)
+        self.held = hold_blas_at_one_thread() if ENABLED else []
         _HELD.append(max([n for _, n in self.held], default=1))
         return self
 
     def __exit__(self, *exc):
         _HELD.pop()
-        for c, n in self.held:
-            c.set_num_threads(n)
+        release_blas(self.held)
 
 
 _HELD: list = []  # threads the BLAS had, for each OneBlasThread block entered (the pool uses as many)

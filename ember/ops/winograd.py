@@ -33,6 +33,7 @@ import os
 
 import numpy as np
 
+from .._threads import hold_blas_at_one_thread, release_blas
 from . import _tflite
 from ._core import Aval, apply, register, unsupported
 from ._rules import differ
@@ -310,31 +311,13 @@ def _numpy_only(op, xp):
 # a hand-off to its worker threads, and on a busy machine a wait for a worker the OS has not scheduled (the
 # resnet block's eager step at 2 threads: 25 s instead of ~2 s). So BLAS runs at one thread inside these
 # primitives (threadpoolctl, when installed; its count restored after).
-_BLAS: dict = {"pid": None, "controllers": []}
-
-
-def _blas_controllers():
-    if _BLAS["pid"] != os.getpid():
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            found = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
-        except ImportError:
-            found = []
-        _BLAS.update(pid=os.getpid(), controllers=found)
-    return _BLAS["controllers"]
-
-
 @contextlib.contextmanager
 def _one_blas_thread():
-    held = [(c, n) for c in _blas_controllers() for n in (c.get_num_threads(),) if n > 1]
-    for c, _ in held:
-        c.set_num_threads(1)
+    held = hold_blas_at_one_thread()
     try:
         yield
     finally:
-        for c, n in held:
-            c.set_num_threads(n)
+        release_blas(held)
 
 
 def _conv_fwd(xp, x, w, padding, transposed=False):

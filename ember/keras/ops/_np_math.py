@@ -317,34 +317,17 @@ def isreal(x):
 
 
 # -- comparisons and tests ---------------------------------------------------------------------------------------
-def equal(x1, x2):
-    a, b = _two(x1, x2)
-    return F.eq(t(a), b)
+def _comparison(fn, name):
+    def compare(x1, x2):
+        a, b = _two(x1, x2)
+        return fn(t(a), b)
+    compare.__name__ = compare.__qualname__ = name
+    return compare
 
 
-def not_equal(x1, x2):
-    a, b = _two(x1, x2)
-    return F.ne(t(a), b)
-
-
-def greater(x1, x2):
-    a, b = _two(x1, x2)
-    return F.gt(t(a), b)
-
-
-def greater_equal(x1, x2):
-    a, b = _two(x1, x2)
-    return F.ge(t(a), b)
-
-
-def less(x1, x2):
-    a, b = _two(x1, x2)
-    return F.lt(t(a), b)
-
-
-def less_equal(x1, x2):
-    a, b = _two(x1, x2)
-    return F.le(t(a), b)
+equal, not_equal = _comparison(F.eq, "equal"), _comparison(F.ne, "not_equal")
+greater, greater_equal = _comparison(F.gt, "greater"), _comparison(F.ge, "greater_equal")
+less, less_equal = _comparison(F.lt, "less"), _comparison(F.le, "less_equal")
 
 
 def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):

@@ -168,20 +168,19 @@ def _axis_last(x, axis):
     return flat, back
 
 
-def softmax(x, axis=-1):
-    x = tf(x)
-    if axis is None or not isinstance(axis, int):
-        flat, back = _axis_last(x, axis)
-        return back(F.softmax(flat, -1))
-    return F.softmax(x, axis)
+def _over_axis(fn, name):
+    """``fn(x, dim)`` over Keras's ``axis``: an int, or None / a tuple (those axes flattened into the last)."""
+    def over(x, axis=-1):
+        x = tf(x)
+        if axis is None or not isinstance(axis, int):
+            flat, back = _axis_last(x, axis)
+            return back(fn(flat, -1))
+        return fn(x, axis)
+    over.__name__ = over.__qualname__ = name
+    return over
 
 
-def log_softmax(x, axis=-1):
-    x = tf(x)
-    if axis is None or not isinstance(axis, int):
-        flat, back = _axis_last(x, axis)
-        return back(F.log_softmax(flat, -1))
-    return F.log_softmax(x, axis)
+softmax, log_softmax = _over_axis(F.softmax, "softmax"), _over_axis(F.log_softmax, "log_softmax")
 
 
 def sparsemax(x, axis=-1):
