@@ -385,7 +385,7 @@ class SeparableConv2D(_Conv):
         self.depthwise_kernel = self.add_weight(self.kernel_size + (cin, self.depth_multiplier),
                                                 self.kernel_initializer, constraint=self.depthwise_constraint,
                                                 name="depthwise_kernel")
-        self.pointwise_kernel = self.add_weight((1, 1, cin * self.depth_multiplier, self.filters),
+        self.pointwise_kernel = self.add_weight((1,) * self.rank + (cin * self.depth_multiplier, self.filters),
                                                 self.pointwise_initializer, constraint=self.pointwise_constraint,
                                                 name="pointwise_kernel")
         self.bias = self.add_weight((self.filters,), self.bias_initializer, constraint=self.bias_constraint,
@@ -444,18 +444,6 @@ class SeparableConv1D(SeparableConv2D):
                  depth_multiplier=1, **kwargs):
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier,
                          **kwargs)
-
-    def build(self, input_shape):
-        cin = input_shape[-1]
-        self.depthwise_kernel = self.add_weight(self.kernel_size + (cin, self.depth_multiplier),
-                                                self.kernel_initializer, constraint=self.depthwise_constraint,
-                                                name="depthwise_kernel")
-        self.pointwise_kernel = self.add_weight((1, cin * self.depth_multiplier, self.filters),
-                                                self.pointwise_initializer, constraint=self.pointwise_constraint,
-                                                name="pointwise_kernel")
-        self.bias = self.add_weight((self.filters,), self.bias_initializer, constraint=self.bias_constraint,
-                                    name="bias") if self.use_bias else None
-        self.built = True
 
     def _conv(self, x):
         y = _depthwise_1d(self, x, self.depthwise_kernel)
