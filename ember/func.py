@@ -337,12 +337,18 @@ def functional_call(module, parameter_and_buffer_dicts, args=(), kwargs=None, *,
                                      f"{unexpected}")
     saved = []  # (dict, key, old value), restored in reverse order
     try:
-        for name, value in dicts.items():
-            owner, table, leaf = _slot(module, name)
-            old = owner.__dict__[table].get(leaf)
-            for holder in (_holders(module, old) if tie_weights and old is not None else [owner]):
-                _swap(holder, old, value, saved)
-            _put(owner.__dict__[table], leaf, value, saved)
+        slots = [(_slot(module, name), value) for name, value in dicts.items()]
+        new_for = {id(owner.__dict__[table][leaf]): value for (owner, table, leaf), value in slots
+                   if owner.__dict__[table].get(leaf) is not None}  # id(old tensor) -> its replacement
+        # every place holding an old tensor, in one walk before any write (so a swap of two weights stays one):
+        # the named slots, plain attributes (a Keras layer reads ``self.kernel``) and, with tie_weights, the
+        # other modules sharing it (tied weights)
+        owners = dict.fromkeys(owner for (owner, _, _), _ in slots)
+        for holder in (module.modules() if tie_weights else owners):
+            _swap(holder, new_for, saved)
+        for (owner, table, leaf), value in slots:  # slots that held None
+            if owner.__dict__[table].get(leaf) is not value:
+                _put(owner.__dict__[table], leaf, value, saved)
         if not isinstance(args, tuple):
             args = (args,)
         return module(*args, **(kwargs or {}))
@@ -356,21 +362,12 @@ def _put(d, key, value, saved):
     d[key] = value
 
 
-def _holders(module, old):
-    """The modules that hold ``old`` in a parameter/buffer table or as a plain attribute (tied weights)."""
-    return [m for m in module.modules() if any(v is old for v in m.__dict__.values()) or
-            any(v is old for t in ("_parameters", "_buffers") for v in m.__dict__.get(t, {}).values())]
-
-
-def _swap(holder, old, value, saved):
-    """Replace ``old`` by ``value`` in ``holder``'s tables and plain attributes (a Keras layer reads its
-    weights as attributes: ``self.kernel``)."""
+def _swap(holder, new_for, saved):
+    """Replace, in ``holder``'s plain attributes and parameter/buffer tables, every tensor ``new_for`` maps."""
     d = holder.__dict__
-    for key in [k for k, v in d.items() if v is old]:
-        _put(d, key, value, saved)
-    for table in ("_parameters", "_buffers"):
-        for key in [k for k, v in d.get(table, {}).items() if v is old]:
-            _put(d[table], key, value, saved)
+    for table in (d, d.get("_parameters", {}), d.get("_buffers", {})):
+        for key, v in [(k, v) for k, v in table.items() if id(v) in new_for]:
+            _put(table, key, new_for[id(v)], saved)
 
 
 def _slot(module, name):
