@@ -200,8 +200,27 @@ class device:
     def __hash__(self):
         return hash((self.type, self.index))
 
+    def __enter__(self):
+        """``with ember.device('cuda'):`` (torch's): factory functions and new layers' parameters go to this
+        device inside the block (``set_default_device`` until the block ends)."""
+        if self.type == "cuda" and not cuda_available():
+            from .errors import mark, with_user_line
+
+            raise mark(with_user_line(RuntimeError(
+                f"with device({str(self)!r}): no CUDA device is available (CuPy with a GPU is needed: pip install "
+                "'ember[cuda]'); use device('cpu') on this machine"), 2))
+        _DEVICE_STACK.append(DEFAULT_DEVICE[0])
+        DEFAULT_DEVICE[0] = self
+        return self
+
+    def __exit__(self, *exc):
+        DEFAULT_DEVICE[0] = _DEVICE_STACK.pop()
+        return False
+
 
 CPU = device("cpu")
+DEFAULT_DEVICE = [CPU]  # where tensors go when no device is given (set_default_device, `with device(...)`)
+_DEVICE_STACK: list = []  # the defaults that `with device(...)` blocks replaced, innermost last
 
 
 def device_of(array) -> device:

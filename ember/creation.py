@@ -11,7 +11,7 @@ from .ops import apply
 from .random import numpy_generator
 from .tensor import Tensor
 
-_DEFAULT_DEVICE = [backend.CPU]  # set_default_device changes it: where tensors go when no device is given
+_DEFAULT_DEVICE = backend.DEFAULT_DEVICE  # set_default_device and `with ember.device(...)` change it
 
 
 def _device(device):

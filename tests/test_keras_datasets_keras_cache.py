@@ -109,6 +109,8 @@ SEQUENCES = {
                 [{}, {"num_words": 25, "maxlen": 20, "test_split": 0.3}, {"index_from": 0, "start_char": None}]),
     "boston_housing": (lambda: _npz(x=RNG.random((23, 13)), y=RNG.random(23) * 50),
                        [{}, {"test_split": 0.35, "seed": 1}]),
+    "california_housing": (lambda: _npz(x=RNG.random((640, 8)), y=RNG.random(640) * 5e5),
+                           [{}, {"version": "small", "test_split": 0.3, "seed": 2}]),
 }
 
 

@@ -35,8 +35,21 @@ from . import (  # noqa: F401
     tree,
     utils,
 )
-from .layers import Input, Layer, Variable  # noqa: F401
+from .dtype_policies import DTypePolicy, FloatDTypePolicy  # noqa: F401
+from .initializers import Initializer  # noqa: F401
+from .layers import Input, InputSpec, Layer, Variable  # noqa: F401
 from .layers.base import clear_session  # noqa: F401
+from .layers.symbolic import KerasTensor  # noqa: F401
+from .losses import Loss  # noqa: F401
+from .metrics import Metric  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
+from .optimizers import Optimizer  # noqa: F401
+from .regularizers import Regularizer  # noqa: F401
+from .scopes import device, name_scope  # noqa: F401
 
 __version__ = "3.0.0-ember"
+
+
+def version() -> str:
+    """Keras's ``keras.version()``: the version of this Keras API implementation."""
+    return __version__

@@ -122,6 +122,7 @@ from .config import (  # noqa: E402, F401
     enable_interactive_logging,
     is_interactive_logging_enabled,
 )
+from .config_dict import Config  # noqa: E402, F401
 from .dataset_utils import (  # noqa: E402, F401
     image_dataset_from_directory,
     split_dataset,

@@ -3,10 +3,7 @@ architecture, layer names and parameter counts (``weights=None``: freshly initia
 ``input_shape``, ``classes``, ``pooling``, ``classifier_activation`` as in Keras). Weights from a Keras model of the
 same build carry over with ``set_weights(keras_model.get_weights())``."""
 
-from . import efficientnet, mobilenet_v2, resnet, resnet_v2, vgg16  # noqa: F401
-from . import resnet as resnet50  # noqa: F401  (Keras's keras.applications.resnet50 module)
-from . import vgg16 as vgg19  # noqa: F401  (VGG19 and the same 'caffe' preprocess_input)
-from ._common import imagenet_utils  # noqa: F401
+from . import efficientnet, imagenet_utils, mobilenet_v2, resnet, resnet50, resnet_v2, vgg16, vgg19  # noqa: F401
 from .efficientnet import (  # noqa: F401
     EfficientNetB0,
     EfficientNetB1,

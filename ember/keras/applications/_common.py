@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import types
-
 from .. import layers
 from ..models.model import Functional
 
@@ -51,41 +49,3 @@ def model(inputs, outputs, name):
     return Functional(inputs, outputs, name=name)
 
 
-def _decode_predictions(*args, **kwargs):
-    raise NotImplementedError("decode_predictions needs ImageNet's class index file, which Ember does not ship")
-
-
-def _preprocess_caffe(x, data_format=None):
-    """'caffe' mode: RGB -> BGR and subtract ImageNet's mean pixel (ResNet50, VGG16)."""
-    import numpy as np
-
-    x = np.asarray(x, dtype="float32")[..., ::-1]
-    return x - np.array([103.939, 116.779, 123.68], "float32")
-
-
-def _preprocess_tf(x, data_format=None):
-    """'tf' mode: scale pixels from [0, 255] to [-1, 1] (ResNet50V2)."""
-    import numpy as np
-
-    return np.asarray(x, dtype="float32") / 127.5 - 1.0
-
-
-def _preprocess_torch(x, data_format=None):
-    """'torch' mode: scale to [0, 1], then normalise by ImageNet's per-channel mean and std (RGB)."""
-    import numpy as np
-
-    x = np.asarray(x, dtype="float32") / 255.0
-    return (x - np.array([0.485, 0.456, 0.406], "float32")) / np.array([0.229, 0.224, 0.225], "float32")
-
-
-def _preprocess_input(x, data_format=None, mode="caffe"):
-    """``imagenet_utils.preprocess_input``: Keras's 'caffe' (default), 'tf' and 'torch' modes, channels_last."""
-    modes = {"caffe": _preprocess_caffe, "tf": _preprocess_tf, "torch": _preprocess_torch}
-    if mode not in modes:
-        raise ValueError(f"imagenet_utils.preprocess_input: mode must be 'caffe', 'tf' or 'torch', got {mode!r}")
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"imagenet_utils.preprocess_input: only channels_last data, got data_format={data_format!r}")
-    return modes[mode](x)
-
-
-imagenet_utils = types.SimpleNamespace(decode_predictions=_decode_predictions, preprocess_input=_preprocess_input)

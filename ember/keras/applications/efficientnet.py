@@ -14,7 +14,8 @@ import copy
 import math
 
 from .. import initializers, layers
-from ._common import _decode_predictions, check_args, head, model
+from . import imagenet_utils
+from ._common import check_args, head, model
 
 # (kernel_size, repeats, filters_in, filters_out, expand_ratio, strides); id_skip and se_ratio 0.25 throughout
 _BLOCKS = (
@@ -149,4 +150,4 @@ def preprocess_input(x, data_format=None):
     return x
 
 
-decode_predictions = _decode_predictions
+decode_predictions = imagenet_utils.decode_predictions

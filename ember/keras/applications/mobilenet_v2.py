@@ -9,7 +9,8 @@
 """
 
 from .. import layers
-from ._common import _decode_predictions, _preprocess_tf, check_args, model
+from . import imagenet_utils
+from ._common import check_args, model
 
 _BLOCKS = [  # (filters, stride, expansion) for block ids 0..16
     (16, 1, 1), (24, 2, 6), (24, 1, 6), (32, 2, 6), (32, 1, 6), (32, 1, 6), (64, 2, 6), (64, 1, 6), (64, 1, 6),
@@ -77,5 +78,5 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights=None, inp
     return model(inputs, x, name or f"mobilenetv2_{alpha:0.2f}_{rows}")
 
 
-preprocess_input = _preprocess_tf
-decode_predictions = _decode_predictions
+preprocess_input = imagenet_utils.preprocess_tf
+decode_predictions = imagenet_utils.decode_predictions

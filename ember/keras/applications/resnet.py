@@ -9,7 +9,8 @@ bn}``, ``_add``, ``_out`` for stages 2-5, and ``avg_pool`` / ``predictions``.
 """
 
 from .. import layers
-from ._common import _decode_predictions, _preprocess_caffe, check_args, head, model
+from . import imagenet_utils
+from ._common import check_args, head, model
 
 _EPS = 1.001e-5
 
@@ -81,5 +82,5 @@ def ResNet152(include_top=True, weights=None, input_tensor=None, input_shape=Non
                    classifier_activation, name)
 
 
-preprocess_input = _preprocess_caffe
-decode_predictions = _decode_predictions
+preprocess_input = imagenet_utils.preprocess_caffe
+decode_predictions = imagenet_utils.decode_predictions

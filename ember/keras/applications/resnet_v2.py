@@ -8,7 +8,8 @@
 """
 
 from .. import layers
-from ._common import _decode_predictions, _preprocess_tf, check_args, head, model
+from . import imagenet_utils
+from ._common import check_args, head, model
 from .resnet import _bn, stem
 
 
@@ -68,5 +69,5 @@ def ResNet152V2(include_top=True, weights=None, input_tensor=None, input_shape=N
                       classifier_activation, name)
 
 
-preprocess_input = _preprocess_tf
-decode_predictions = _decode_predictions
+preprocess_input = imagenet_utils.preprocess_tf
+decode_predictions = imagenet_utils.decode_predictions

@@ -8,7 +8,8 @@
 """
 
 from .. import layers
-from ._common import _decode_predictions, _preprocess_caffe, check_args, head, model
+from . import imagenet_utils
+from ._common import check_args, head, model
 
 _BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 _BLOCKS_19 = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
@@ -54,5 +55,5 @@ def _vgg(arch, blocks, include_top, weights, input_tensor, input_shape, pooling,
     return model(inputs, x, name)
 
 
-preprocess_input = _preprocess_caffe
-decode_predictions = _decode_predictions
+preprocess_input = imagenet_utils.preprocess_caffe
+decode_predictions = imagenet_utils.decode_predictions

@@ -48,7 +48,7 @@ from ember.nn.modules.module import Module
 from ember.tensor import Tensor
 
 from .. import backend as K
-from .. import initializers, mixed_precision
+from .. import initializers, mixed_precision, scopes
 from .symbolic import KerasTensor, Node, any_symbolic, map_structure, symbolic_call
 from .variable import Variable, assign_weight, weight_value  # noqa: F401  (re-exported)
 
@@ -199,7 +199,7 @@ class Layer(Module):
             Module.__setattr__(self, name, value)
 
     def _track_variable(self, var):
-        var.path = f"{self.name}/{var.name}"
+        var.path = f"{scopes.current_path()}{self.name}/{var.name}"
         self._own_weights.append(var)
         key = module_key(var.name)
         while key in self._parameters or key in self._buffers or key in self._modules:

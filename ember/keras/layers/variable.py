@@ -21,6 +21,7 @@ from ember.nn.modules.module import Parameter
 from ember.tensor import Tensor
 
 from .. import backend as K
+from ..scopes import current_path
 
 
 class Variable(Parameter):
@@ -35,7 +36,7 @@ class Variable(Parameter):
             arr = ember.backend.to_device(arr, like.device)
         self._init(arr)
         self.name = name
-        self.path = name
+        self.path = current_path() + str(name)
         self._keras_trainable = bool(trainable)
         self.requires_grad = bool(trainable) and arr.dtype.kind == "f"
         self.regularizer = self.constraint = None

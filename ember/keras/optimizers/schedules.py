@@ -15,7 +15,7 @@ import math
 import ember
 from ember import functional as F
 
-from . import backend as K
+from .. import backend as K
 
 
 def _float_step(step):
@@ -197,13 +197,13 @@ ALL = {c.__name__: c for c in (LearningRateSchedule, ExponentialDecay, CosineDec
 
 def serialize(learning_rate_schedule):
     """Keras's serialized form of a schedule (``{"module", "class_name", "config", "registered_name"}``)."""
-    from .saving import serialize_keras_object
+    from ..saving import serialize_keras_object
 
     return serialize_keras_object(learning_rate_schedule)
 
 
 def deserialize(config, custom_objects=None):
     """The schedule described by ``config`` (from ``serialize``)."""
-    from .saving import deserialize_keras_object
+    from ..saving import deserialize_keras_object
 
     return deserialize_keras_object(config, {**ALL, **(custom_objects or {})})

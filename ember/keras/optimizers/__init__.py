@@ -36,11 +36,11 @@ from ember.optim.adam import adam_kernel
 from ember.optim.rmsprop import adagrad_kernel, rmsprop_kernel
 from ember.optim.sgd import sgd_kernel
 
-from . import backend as K
-from . import distribution as distribution_lib
+from .. import backend as K
+from .. import distribution as distribution_lib
+from ..layers.base import _snake
+from ..layers.variable import Variable
 from . import schedules
-from .layers.base import _snake
-from .layers.variable import Variable
 from .schedules import CosineDecay, ExponentialDecay, LearningRateSchedule  # noqa: F401  (Keras's names)
 
 
@@ -101,7 +101,7 @@ class Optimizer(optim.Optimizer):
     def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="none", name=None, like=None):
         """A non-trainable optimizer variable, tracked in ``variables``; ``like`` puts it on that tensor's
         device."""
-        from . import initializers
+        from .. import initializers
 
         if isinstance(initializer, (int, float)):
             value = np.full(tuple(shape), initializer, dtype or K.floatx())
@@ -356,7 +356,7 @@ class Optimizer(optim.Optimizer):
     def get_config(self):
         lr = self._learning_rate
         if isinstance(lr, LearningRateSchedule):
-            from .saving import serialize_keras_object
+            from ..saving import serialize_keras_object
 
             lr = serialize_keras_object(lr)
         elif isinstance(lr, Variable):
@@ -370,7 +370,7 @@ class Optimizer(optim.Optimizer):
     def from_config(cls, config):
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
-            from .saving import deserialize_keras_object
+            from ..saving import deserialize_keras_object
 
             config["learning_rate"] = deserialize_keras_object(config["learning_rate"])
         return cls(**config)
@@ -572,7 +572,7 @@ def get(identifier):
                              f"known: {', '.join(sorted(_ALIASES))}")
         return cls()
     if isinstance(identifier, dict):
-        from .saving import deserialize_keras_object
+        from ..saving import deserialize_keras_object
 
         return deserialize_keras_object(identifier)
     if isinstance(identifier, optim.Optimizer):
@@ -581,8 +581,8 @@ def get(identifier):
 
 
 # the rest of Keras's optimizers (optimizers_extra imports the base above)
-from .mixed_precision import LossScaleOptimizer  # noqa: E402,F401  (Keras exports it here too)
-from .optimizers_extra import Adadelta, Adafactor, Adamax, Ftrl, Lamb, Lion, Nadam  # noqa: E402
+from ..mixed_precision import LossScaleOptimizer  # noqa: E402,F401  (Keras exports it here too)
+from ..optimizers_extra import Adadelta, Adafactor, Adamax, Ftrl, Lamb, Lion, Nadam  # noqa: E402
 
 ALL.update({c.__name__: c for c in (Adadelta, Adafactor, Adamax, Ftrl, Lamb, Lion, Nadam)})
 _ALIASES.update(adadelta=Adadelta, adafactor=Adafactor, adamax=Adamax, ftrl=Ftrl, lamb=Lamb, lion=Lion,
@@ -591,14 +591,14 @@ _ALIASES.update(adadelta=Adadelta, adafactor=Adafactor, adamax=Adamax, ftrl=Ftrl
 
 def serialize(optimizer):
     """Keras's serialized form of an optimizer (its learning-rate schedule serialized inside)."""
-    from .saving import serialize_keras_object
+    from ..saving import serialize_keras_object
 
     return serialize_keras_object(optimizer)
 
 
 def deserialize(config, custom_objects=None):
     """The optimizer described by ``config`` (from ``serialize``) or named by a string (``"adam"``)."""
-    from .saving import deserialize_keras_object
+    from ..saving import deserialize_keras_object
 
     if isinstance(config, str):
         return get(config)
