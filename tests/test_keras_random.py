@@ -100,3 +100,50 @@ def test_truncated_normal_stays_within_two_stddev_with_the_truncated_spread():
     truncated_std = 0.5 * math.sqrt(1 - 4 * pdf2 / mass)  # the std of N(0, 1) cut at +-2, scaled
     assert abs(x.mean() - 1.0) < 0.005 and abs(x.std() - truncated_std) < 0.005
     np.testing.assert_array_equal(*[keras.random.truncated_normal((6,), seed=4).numpy() for _ in range(2)])
+
+
+MOMENTS = [  # (draw, mean, variance) of each law
+    ("gamma", lambda seed: keras.random.gamma((40000,), 2.5, seed=seed), 2.5, 2.5),
+    ("gamma_small_alpha", lambda seed: keras.random.gamma((40000,), 0.3, seed=seed), 0.3, 0.3),
+    ("beta", lambda seed: keras.random.beta((40000,), 2.0, 5.0, seed=seed), 2 / 7, 10 / (49 * 8)),
+    ("binomial", lambda seed: keras.random.binomial((40000,), 12, 0.25, seed=seed), 3.0, 12 * 0.25 * 0.75),
+]
+
+
+@pytest.mark.parametrize("name,draw,mean,var", MOMENTS, ids=[m[0] for m in MOMENTS])
+def test_parameter_draws_have_the_laws_moments(name, draw, mean, var):
+    x = draw(3).numpy().astype("float64")
+    assert abs(x.mean() - mean) < 5 * np.sqrt(var / x.size)  # five standard errors
+    assert abs(x.var() / var - 1) < 0.05
+    np.testing.assert_array_equal(draw(3).numpy(), x.astype("float32"))  # an int seed: the same numbers
+    gen = keras.random.SeedGenerator(3)
+    first, second = draw(gen).numpy(), draw(gen).numpy()
+    assert not np.array_equal(first, second) and gen.state.numpy().tolist() == [3, 2]
+
+
+def test_parameter_draws_broadcast_their_parameters_and_check_them():
+    b = keras.random.binomial((3, 4), [[0.0], [5.0], [50.0]], 0.5, seed=1).numpy()
+    assert b.dtype == np.float32 and (b[0] == 0).all() and (b[1] <= 5).all() and b[2].mean() > 10
+    t = keras.random.beta((2, 3), np.array([0.5, 1.0, 8.0]), 1.0, dtype="float64", seed=2).numpy()
+    assert t.dtype == np.float64 and ((t >= 0) & (t <= 1)).all()
+    keras.utils.set_random_seed(4)
+    a = keras.random.gamma((5,), 1.0).numpy()
+    keras.utils.set_random_seed(4)
+    np.testing.assert_array_equal(keras.random.gamma((5,), 1.0).numpy(), a)  # the global seed reproduces
+    with pytest.raises(ValueError, match=r"gamma: the gamma parameters must be > 0"):
+        keras.random.gamma((2,), -1.0)
+    with pytest.raises(ValueError, match=r"keyed_binomial: probabilities must lie in \[0, 1\]"):
+        keras.random.binomial((2,), 3, 1.5, seed=1)
+    with pytest.raises(ValueError, match="counts must be whole numbers"):
+        keras.random.binomial((2,), 2.5, 0.5)
+
+
+def test_compiled_parameter_draws_equal_eager():
+    def step(gen):
+        return keras.random.gamma((4,), 2.0, seed=gen) + keras.random.binomial((4,), 6, 0.5, seed=gen)
+
+    eager_gen, compiled_gen = keras.random.SeedGenerator(9), keras.random.SeedGenerator(9)
+    compiled = ember.compile(step)
+    for _ in range(3):  # the generator's state is graph state: every call draws what eager draws
+        np.testing.assert_array_equal(compiled(compiled_gen).numpy(), step(eager_gen).numpy())
+    assert compiled_gen.state.numpy().tolist() == eager_gen.state.numpy().tolist() == [9, 6]

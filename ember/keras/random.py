@@ -171,4 +171,38 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     return x * (keep.to(x.dtype) * (1.0 / (1.0 - rate)))
 
 
-__all__ = ["SeedGenerator", "uniform", "normal", "randint", "truncated_normal", "categorical", "shuffle", "dropout"]
+def _param_draw(kind, shape, params, dtype, seed):
+    """A draw whose parameters (tensors or numbers, broadcast to ``shape``) are inputs of the primitive."""
+    dtype = np.dtype(dtype or K.floatx()).name
+    shape = tuple(int(d) for d in shape)
+    params = [K.convert(np.asarray(p, "float32")) if not isinstance(p, ember.Tensor) else p for p in params]
+    key = _key(seed)
+    device = str(params[0].device)
+    if key is None:
+        return apply(kind, *params, shape=shape, dtype=dtype, device=device)
+    return apply(f"keyed_{kind}", key, *params, shape=shape, dtype=dtype, device=device)
+
+
+def gamma(shape, alpha, dtype=None, seed=None):
+    """Gamma(``alpha``, scale 1) numbers.
+
+    >>> from ember import keras
+    >>> round(float(keras.random.gamma((20000,), alpha=3.0, seed=1).mean()), 1)
+    3.0
+    """
+    return _param_draw("gamma", shape, [alpha], dtype, seed)
+
+
+def beta(shape, alpha, beta, dtype=None, seed=None):
+    """Beta(``alpha``, ``beta``) numbers in [0, 1]; the parameters broadcast against ``shape``."""
+    return _param_draw("beta", shape, [alpha, beta], dtype, seed)
+
+
+def binomial(shape, counts, probabilities, dtype=None, seed=None):
+    """The number of successes in ``counts`` trials of probability ``probabilities`` (broadcast against
+    ``shape``), as floats of ``dtype`` (Keras's default: floatx)."""
+    return _param_draw("binomial", shape, [counts, probabilities], dtype, seed)
+
+
+__all__ = ["SeedGenerator", "uniform", "normal", "randint", "truncated_normal", "categorical", "shuffle", "dropout",
+           "gamma", "beta", "binomial"]

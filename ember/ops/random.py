@@ -36,9 +36,7 @@ def _keyed(kind, key, shape, dtype, device, **params):
     (on every device: drawn on the CPU)."""
     from .. import backend
 
-    words = [int(v) % (2 ** 64) for v in backend.to_device(key, backend.CPU).reshape(-1)]
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
-    arr = getattr(rng, kind)(size=shape, **params).astype(from_name(dtype).np, copy=False)
+    arr = getattr(_key_rng(key), kind)(size=shape, **params).astype(from_name(dtype).np, copy=False)
     return backend.to_device(arr, backend.device(device))
 
 
@@ -56,6 +54,56 @@ register("keyed_uniform", lambda xp, key, shape, dtype, low=0.0, high=1.0, devic
          _keyed("uniform", key, shape, dtype, device, low=low, high=high), infer=_keyed_shape, kind="random")
 register("keyed_normal", lambda xp, key, shape, dtype, mean=0.0, std=1.0, device="cpu":
          _keyed("normal", key, shape, dtype, device, loc=mean, scale=std), infer=_keyed_shape, kind="random")
+
+
+# -- draws with parameters (gamma, beta, binomial): the parameters are inputs, broadcast to ``shape``; sampled
+# by NumPy's generator on the CPU (exact algorithms), then moved to the device
+def _param_sample(op, rng, kind, params, shape, dtype, device):
+    from .. import backend
+
+    values = [np.broadcast_to(np.asarray(backend.to_device(p, backend.CPU), dtype="float64"), shape)
+              for p in params]
+    if kind == "binomial":
+        counts, probs = values
+        if (counts < 0).any() or (counts != np.floor(counts)).any():
+            raise ValueError(f"{op}: counts must be whole numbers >= 0, got min {counts.min()}")
+        if not ((probs >= 0) & (probs <= 1)).all():
+            raise ValueError(f"{op}: probabilities must lie in [0, 1], got range [{probs.min()}, {probs.max()}]")
+        values = [counts.astype("int64"), probs]
+    elif not all((v > 0).all() for v in values):
+        raise ValueError(f"{op}: the {kind} parameters must be > 0, got min {min(v.min() for v in values)}")
+    arr = getattr(rng, kind)(*values, size=shape).astype(from_name(dtype).np, copy=False)
+    return backend.to_device(arr, backend.device(device))
+
+
+def _key_rng(key):
+    from .. import backend
+
+    words = [int(v) % (2 ** 64) for v in backend.to_device(key, backend.CPU).reshape(-1)]
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
+
+
+def _param_draws(kind):
+    """Register ``kind`` (from Ember's default generator) and ``keyed_<kind>`` (from a ``[seed, counter]`` key)."""
+    from ..random import default_generator
+
+    def drawn(xp, *params, shape, dtype, device="cpu"):
+        return _param_sample(kind, default_generator._np, kind, params, shape, dtype, device)
+
+    def keyed(xp, key, *params, shape, dtype, device="cpu"):
+        return _param_sample(f"keyed_{kind}", _key_rng(key), kind, params, shape, dtype, device)
+
+    def infer(*avals, shape, dtype, device="cpu", **_):
+        return Aval(tuple(shape), from_name(dtype), device)
+
+    register(kind, drawn, infer=infer, kind="random")
+    register(f"keyed_{kind}", keyed, infer=infer, kind="random")
+
+
+for _kind in ("gamma", "beta", "binomial"):
+    _param_draws(_kind)
+
+
 register("randperm", _randperm, infer=lambda n, dtype, device="cpu": Aval((n,), from_name(dtype), device),
          kind="random")
 
@@ -79,8 +127,12 @@ unsupported("keyed_normal", "onnx", "ONNX's RandomNormal cannot take its seed fr
 unsupported("randint", "onnx", "ONNX has no integer random draw with Ember's semantics; draw outside the model "
             "and pass the values as an input")
 unsupported("randperm", "onnx", "ONNX has no random permutation; pass the permutation as an input")
+for _kind in ("gamma", "beta", "binomial"):
+    for _name in (_kind, f"keyed_{_kind}"):
+        unsupported(_name, "onnx", f"ONNX has no {_kind} draw; draw outside the model and pass the values as an input")
 
 
 _tflite.mark(["uniform", "normal", "keyed_uniform", "keyed_normal"],
              "random draws (dropout in training mode): call model.eval() before exporting")
-_tflite.mark(["randint", "randperm"], "random draws: draw outside the model and pass the values as an input")
+_tflite.mark(["randint", "randperm", "gamma", "keyed_gamma", "beta", "keyed_beta", "binomial", "keyed_binomial"],
+             "random draws: draw outside the model and pass the values as an input")
