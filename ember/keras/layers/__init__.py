@@ -115,7 +115,7 @@ from .reshaping import (  # noqa: F401
 )
 from .rnn import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: F401
 from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells  # noqa: F401
-from .wrappers import TimeDistributed, TorchModuleWrapper  # noqa: F401
+from .wrappers import SpectralNormalization, TimeDistributed, TorchModuleWrapper  # noqa: F401
 
 MaxPool2D, AvgPool2D, MaxPool1D = MaxPooling2D, AveragePooling2D, MaxPooling1D
 MaxPool3D, AvgPool3D = MaxPooling3D, AveragePooling3D

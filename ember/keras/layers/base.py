@@ -199,7 +199,9 @@ class Layer(Module):
             Module.__setattr__(self, name, value)
 
     def _track_variable(self, var):
-        var.path = f"{scopes.current_path()}{self.name}/{var.name}"
+        if not getattr(var, "_path_owner", None):  # a weight another layer made (a wrapper's alias) keeps its path
+            var.path = f"{scopes.current_path()}{self.name}/{var.name}"
+            var._path_owner = self.name
         self._own_weights.append(var)
         key = module_key(var.name)
         while key in self._parameters or key in self._buffers or key in self._modules:

@@ -16,9 +16,13 @@ and ``save_weights`` see them.
 
 from __future__ import annotations
 
+import ember
+from ember.autograd import no_grad
 from ember.nn.modules.module import Module
 
+from .. import initializers
 from .base import Layer
+from .input_spec import Wrapper
 
 
 class TorchModuleWrapper(Layer):
@@ -96,3 +100,69 @@ class TimeDistributed(Layer):
 
         config = dict(config)
         return cls(deserialize_keras_object(config.pop("layer")), **config)
+
+
+class SpectralNormalization(Wrapper):
+    """Keras 3's spectral normalisation of a layer's ``kernel`` (or ``embeddings``): in training calls, a few
+    power iterations (``power_iterations``) estimate the kernel's largest singular value ``sigma`` and the
+    kernel is replaced by ``kernel / sigma`` before the wrapped layer runs (as Keras does: the stored kernel is
+    rescaled, so the optimizer then updates the normalised kernel). Inference calls use the kernel as stored.
+
+    >>> import numpy as np
+    >>> from ember import keras
+    >>> sn = keras.layers.SpectralNormalization(keras.layers.Dense(4), power_iterations=20)
+    >>> _ = sn(np.ones((2, 3), "float32"), training=True)
+    >>> round(float(np.linalg.norm(sn.layer.kernel.numpy(), 2)), 3)
+    1.0
+    """
+
+    def __init__(self, layer, power_iterations=1, **kwargs):
+        super().__init__(layer, **kwargs)
+        if isinstance(power_iterations, bool) or not isinstance(power_iterations, int) or power_iterations < 1:
+            raise ValueError(f"SpectralNormalization: power_iterations must be an integer >= 1, got "
+                             f"{power_iterations!r}")
+        self.power_iterations = power_iterations
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        for attr in ("kernel", "embeddings"):
+            if getattr(self.layer, attr, None) is not None:
+                self.kernel = getattr(self.layer, attr)
+                break
+        else:
+            raise ValueError(f"SpectralNormalization: {type(self.layer).__name__} {self.layer.name!r} has no "
+                             "'kernel' or 'embeddings' weight to normalise (wrap a Dense, Conv or Embedding layer)")
+        self.vector_u = self.add_weight(shape=(1, self.kernel.shape[-1]), name="vector_u", trainable=False,
+                                        initializer=initializers.TruncatedNormal(stddev=0.02),
+                                        dtype=self.kernel.dtype.name)
+
+    def normalized_weights(self):
+        """``(u, kernel / sigma)`` after ``power_iterations`` steps from the stored ``vector_u``; an all-zero
+        kernel (no direction, ``sigma == 0``) comes back unchanged, with the stored ``u``."""
+        with no_grad():
+            kernel, u0 = self.kernel.detach(), self.vector_u.detach()
+            w = kernel.reshape(-1, kernel.shape[-1])
+            u = u0
+            for _ in range(self.power_iterations):
+                v = _unit(u @ w.t())
+                u = _unit(v @ w)
+            sigma = (v @ w @ u.t()).reshape(())
+            degenerate = sigma == 0  # a tensor test, not Python control flow: compiled steps keep one graph
+            safe = sigma + degenerate.to(sigma.dtype)
+            return ember.where(degenerate, u0, u), ember.where(degenerate, kernel, kernel / safe)
+
+    def call(self, inputs, training=False):
+        if training:
+            u, kernel = self.normalized_weights()
+            self.vector_u.assign(u)
+            self.kernel.assign(kernel)
+        return self.layer(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "power_iterations": self.power_iterations}
+
+
+def _unit(x):
+    """``x`` over its Euclidean norm (all entries; a zero vector stays zero)."""
+    norm = (x * x).sum().sqrt()
+    return x / (norm + (norm == 0).to(x.dtype))
