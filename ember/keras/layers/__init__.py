@@ -93,6 +93,7 @@ from .preprocessing import (  # noqa: F401
     RandomFlip,
     Resizing,
 )
+from .preprocessing_color import AutoContrast, RandomGrayscale, RandomInvert, Solarization  # noqa: F401
 from .preprocessing_image import (  # noqa: F401
     RandomBrightness,
     RandomContrast,
