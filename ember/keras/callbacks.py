@@ -487,4 +487,66 @@ class BackupAndRestore(Callback):
         if self.delete_checkpoint and not self.model.stop_training_by_error:
             shutil.rmtree(self.backup_dir, ignore_errors=True)
 
+class SwapEMAWeights(Callback):
+    """With an optimizer built with ``use_ema=True``: evaluate and predict with the moving averages of the
+    weights (swapped in at ``on_test_begin`` / ``on_predict_begin``, swapped back at the end), and with
+    ``swap_on_epoch=True`` also keep them in the model between epochs (so a checkpoint saved at
+    ``on_epoch_end`` holds the averages).
+
+    >>> import numpy as np
+    >>> from ember import keras
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(0.1, use_ema=True), "mse")
+    >>> x, y = np.ones((8, 2), "float32"), np.ones((8, 1), "float32")
+    >>> _ = model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y), callbacks=[keras.callbacks.SwapEMAWeights()])
+    """
+
+    def __init__(self, swap_on_epoch=False):
+        super().__init__()
+        self.swap_on_epoch = swap_on_epoch
+        self._ema_in_model = False
+
+    def _optimizer(self):
+        opt = getattr(self.model, "optimizer", None)
+        opt = getattr(opt, "inner_optimizer", opt)  # LossScaleOptimizer
+        if not getattr(opt, "use_ema", False):
+            raise ValueError("SwapEMAWeights needs an optimizer created with use_ema=True, e.g. "
+                             "keras.optimizers.Adam(use_ema=True)")
+        if not opt._model_variables_moving_average:
+            raise ValueError("SwapEMAWeights: the optimizer has no moving averages yet (it is built on the first "
+                             "train step); call fit before evaluating with the averages")
+        return opt
+
+    def _swap(self):
+        opt = self._optimizer()
+        for v, average in zip(opt._trainable_variables, opt._model_variables_moving_average):
+            current = v.detach().clone()
+            opt.assign(v, average)
+            opt.assign(average, current)
+        self._ema_in_model = not self._ema_in_model
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.swap_on_epoch and self._ema_in_model:
+            self._swap()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.swap_on_epoch and not self._ema_in_model:
+            self._swap()
+            if epoch == self.params.get("epochs", 0) - 1:  # fit's end copies the averages in: keep them there
+                opt = self._optimizer()
+                for v, average in zip(opt._trainable_variables, opt._model_variables_moving_average):
+                    opt.assign(average, v)
+
+    def on_test_begin(self, logs=None):
+        if not self._ema_in_model:
+            self._swap()
+
+    def on_test_end(self, logs=None):
+        if self._ema_in_model:
+            self._swap()
+
+    on_predict_begin = on_test_begin
+    on_predict_end = on_test_end
+
+
 from .callbacks_tensorboard import TensorBoard  # noqa: E402,F401  (needs `tensorboard` only when training starts)

@@ -289,11 +289,16 @@ class Trainer:
         for epoch in range(start, epochs):
             logs = self._run_epoch(data, cbs, epoch, batch_size, shuffle, steps_per_epoch)
             if val is not None and (epoch + 1) % validation_freq == 0 and not self.stop_training_by_error:
-                val_logs = self._evaluate_data(val, **val_args)
+                cbs.on_test_begin()  # Keras validates through evaluate(callbacks=...): the test hooks run
+                val_logs = self._evaluate_data(val, **val_args, cbs=cbs)
+                cbs.on_test_end(dict(val_logs))
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        if epochs > start and getattr(self, "optimizer", None) is not None and \
+                hasattr(self.optimizer, "finalize_variable_values"):
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.on_train_end(logs)
         return history
 

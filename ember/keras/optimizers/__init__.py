@@ -77,16 +77,21 @@ class Optimizer(optim.Optimizer):
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected argument(s) {sorted(kwargs)}")
-        if use_ema or gradient_accumulation_steps:
+        if gradient_accumulation_steps:
             raise NotImplementedError(
-                f"{type(self).__name__}: use_ema and gradient_accumulation_steps are not supported by ember.keras")
+                f"{type(self).__name__}: gradient_accumulation_steps is not supported by ember.keras; use a larger "
+                "batch_size, or sum the gradients of several batches in a custom train_step")
+        if use_ema and not 0 <= float(ema_momentum) <= 1:
+            raise ValueError(f"{type(self).__name__}: ema_momentum must be in [0, 1], got {ema_momentum!r}")
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("only one of clipnorm, clipvalue and global_clipnorm can be set")
         super().__init__([{"params": []}], {})  # one group; the variables arrive with build()
         self.name = name or _snake(type(self).__name__)
         self.weight_decay, self.clipnorm, self.clipvalue = weight_decay, clipnorm, clipvalue
         self.global_clipnorm, self.loss_scale_factor = global_clipnorm, loss_scale_factor
-        self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = False, ema_momentum, None
+        self.use_ema, self.ema_momentum = bool(use_ema), float(ema_momentum)
+        self.ema_overwrite_frequency = int(ema_overwrite_frequency) if use_ema and ema_overwrite_frequency else None
+        self._model_variables_moving_average: list = []
         self.gradient_accumulation_steps = None
         self.built = False
         self._variables: list = []
@@ -136,6 +141,9 @@ class Optimizer(optim.Optimizer):
         self.param_groups[0]["params"] = variables
         self._trainable_variables = variables
         self._index = {id(v): i for i, v in enumerate(variables)}
+        if self.use_ema:  # Keras creates the averages before the optimizer's own slots
+            self._model_variables_moving_average = [self.add_variable_from_reference(v, "average")
+                                                    for v in variables]
         for v in variables:
             for slot, init in self._slots_for(v):
                 self.state[v][slot] = self.add_variable_from_reference(v, slot, init)
@@ -218,7 +226,35 @@ class Optimizer(optim.Optimizer):
             for v in variables:
                 if getattr(v, "constraint", None) is not None:
                     self.assign(v, v.constraint(v))
+            if self.use_ema:
+                self._update_moving_averages()
             self._iterations.add_(1)
+
+    def _update_moving_averages(self):
+        """Keras's EMA of every trainable variable (the first step copies it), and with
+        ``ema_overwrite_frequency`` the variables take their averages every that many steps. Tensor tests,
+        not Python branches, so a compiled train step does the same."""
+        first = (self._iterations == 0)
+        pairs = list(zip(self._trainable_variables, self._model_variables_moving_average))
+        for v, average in pairs:
+            momentum = (~first).to(v.dtype) * self.ema_momentum
+            self.assign(average, momentum * average + (1 - momentum) * v)
+        if self.ema_overwrite_frequency:
+            due = ((self._iterations + 1) % self.ema_overwrite_frequency) == 0
+            for v, average in pairs:
+                self.assign(v, ember.where(due, average, v))
+
+    def finalize_variable_values(self, var_list):
+        """At the end of ``fit``: with ``use_ema`` the variables take their moving averages (Keras's rule)."""
+        if not self.use_ema:
+            return
+        var_list = list(var_list)
+        if len(var_list) != len(self._model_variables_moving_average):
+            raise ValueError(f"{type(self).__name__}: {len(var_list)} variables to finalize, but the optimizer "
+                             f"keeps {len(self._model_variables_moving_average)} moving averages (was it "
+                             "built for this model?)")
+        for v, average in zip(var_list, self._model_variables_moving_average):
+            self.assign(v, average)
 
     def _check_known(self, variables):
         for v in variables:
@@ -363,7 +399,8 @@ class Optimizer(optim.Optimizer):
             lr = float(lr)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
-                "use_ema": False, "ema_momentum": self.ema_momentum, "ema_overwrite_frequency": None,
+                "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
+                "ema_overwrite_frequency": self.ema_overwrite_frequency,
                 "loss_scale_factor": self.loss_scale_factor, "gradient_accumulation_steps": None}
 
     @classmethod
