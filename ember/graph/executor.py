@@ -31,7 +31,7 @@ import numpy as np
 
 from .._state import STATE
 from ..ops.linalg import gemm
-from . import cores, kernels, loops, opinfo
+from . import cores, kernels, loops, loss_rows, opinfo, rnn_rows  # noqa: F401  (their lowerings)
 from .gemm_split import OneBlasThread, gemm_size_per_row, hold_for, split_gemm
 from .ir import Graph, GraphError
 from .passes import fuse_elementwise, optimize, plan_memory

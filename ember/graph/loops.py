@@ -20,6 +20,7 @@ from . import cores
 
 _LOOPS: dict = {}
 FLOATS = ("float32", "float64")
+INDICES = ("int32", "int64")  # class targets (loss_rows)
 
 
 # Sizes are runtime arguments: with literal sizes LLVM fully unrolls the short loops and stops vectorizing
@@ -265,7 +266,8 @@ def _last_axis_float32(x, axis) -> bool:
 def lowering(node):
     """A compiled loop for ``node`` (same inputs and result as its primitive), or None when it does not apply:
     the op's ``cpu_loop`` lowering (registered below, on the op's registry entry)."""
-    if any(v.dtype not in FLOATS or None in v.shape for v in node.inputs + node.outputs):
+    if any(v.dtype not in FLOATS + INDICES or None in v.shape for v in node.inputs) or any(
+            v.dtype not in FLOATS or None in v.shape for v in node.outputs):
         return None
     from ..ops import REGISTRY
 

@@ -39,7 +39,15 @@ def _recall(out):
     return entry[1] if entry is not None and entry[0]() is out else None
 
 
-def _lstm_seq_fwd(xp, xw, w_hh, h0, c0):
+def _whole(fn, rows):
+    fn(0, rows)
+
+
+# Every batch row of an LSTM is its own recurrence (h[t] of row r needs only row r of h[t-1]), so the forward
+# and its backward run in blocks of batch rows: ``rows(fn, b)`` calls ``fn(lo, hi)`` over blocks covering
+# [0, b). Eagerly one block; the compiled executor hands the blocks to its cores (``graph/rnn_rows.py``), one
+# hand-off per sequence instead of a threaded small GEMM and single-threaded cell passes per time step.
+def _lstm_seq_fwd(xp, xw, w_hh, h0, c0, rows=_whole):
     t_len, b, h4 = xw.shape
     hsz = h4 // 4
     out = xp.empty((2, t_len, b, hsz), dtype=xw.dtype)
@@ -47,13 +55,21 @@ def _lstm_seq_fwd(xp, xw, w_hh, h0, c0):
     # sigmoid(z) = 0.5 * tanh(z / 2) + 0.5: halve the i, f, o columns up front, then one tanh per step
     half = xp.ones(h4, dtype=xw.dtype)
     half[:2 * hsz] = half[3 * hsz:] = 0.5
-    xs = xw * half
     w_t = xp.ascontiguousarray(w_hh.T * half)
-    tmp = xp.empty((b, hsz), dtype=xw.dtype)
     tcs = xp.empty((t_len, b, hsz), dtype=xw.dtype)  # tanh(c) per step, kept for the backward
-    cell = _jit_kernels()[2] if xp is numpy and xw.dtype.char in "fd" else None
-    h, c = h0, c0
-    for t in range(t_len):
+    rows(lambda lo, hi: _lstm_fwd_rows(xp, xw[:, lo:hi] * half, w_t, h0[lo:hi], c0[lo:hi], out[:, :, lo:hi],
+                                       act[:, lo:hi], tcs[:, lo:hi]), b)
+    if STATE.grad_enabled:
+        _remember(out, (act, tcs))
+    return out
+
+
+def _lstm_fwd_rows(xp, xs, w_t, h, c, out, act, tcs):
+    """The recurrence for one block of batch rows (every array already sliced to it)."""
+    hsz = c.shape[-1]
+    tmp = xp.empty(c.shape, dtype=xs.dtype)
+    cell = _jit_kernels()[2] if xp is numpy and xs.dtype.char in "fd" else None
+    for t in range(xs.shape[0]):
         z = act[t]
         xp.matmul(h, w_t, out=z)
         z += xs[t]
@@ -71,9 +87,6 @@ def _lstm_seq_fwd(xp, xw, w_hh, h0, c0):
         xp.tanh(c_new, out=tcs[t])
         xp.multiply(z[:, 3 * hsz:], tcs[t], out=h_new)
         h, c = h_new, c_new
-    if STATE.grad_enabled:
-        _remember(out, (act, tcs))
-    return out
 
 
 def _lstm_gates(xp, out, xw, w_hh, h0):
@@ -100,7 +113,7 @@ def _jit_kernels():
             except ImportError:
                 numba = None
             if numba is not None:
-                @numba.njit(cache=False)
+                @numba.njit(cache=False, nogil=True)  # nogil: row blocks run on several cores
                 def factors(act, cs, tc, c0, a, bo):
                     t_len, b, hsz = cs.shape
                     for t in range(t_len):
@@ -118,7 +131,7 @@ def _jit_kernels():
                                 a[t, r, 3 * hsz + j] = tcv * o * (1 - o)
                                 bo[t, r, j] = o * (1 - tcv * tcv)
 
-                @numba.njit(cache=False)
+                @numba.njit(cache=False, nogil=True)  # nogil: row blocks run on several cores
                 def bptt_step(dh, dc, g_h, g_c, bo, a, f, dz):
                     b, hsz = dh.shape
                     for r in range(b):
@@ -131,7 +144,7 @@ def _jit_kernels():
                             dz[r, 3 * hsz + j] = a[r, 3 * hsz + j] * h
                             dc[r, j] = c * f[r, j]
 
-                @numba.njit(cache=False)
+                @numba.njit(cache=False, nogil=True)  # nogil: row blocks run on several cores
                 def cell_step(z, c, c_new):  # z holds tanh(pre-activations): sigmoid for i, f, o; c update
                     b, hsz = c.shape
                     for r in range(b):
@@ -189,24 +202,33 @@ def _lstm_factors(xp, act, out, c0, tc=None):
     return a, bo, f
 
 
-def _lstm_seq_grad_fwd(xp, g, out, xw, w_hh, h0, c0):
+def _lstm_seq_grad_fwd(xp, g, out, xw, w_hh, h0, c0, rows=_whole):
     """(T+1, B, 4H): rows 0..T-1 the gradients of the gate pre-activations, row T = [dh0 | dc0 | 0 | 0]."""
     t_len, b, h4 = xw.shape
     hsz = h4 // 4
     saved = _recall(out)
     act, tc = (_lstm_gates(xp, out, xw, w_hh, h0), None) if saved is None else saved
-    a, bo, f = _lstm_factors(xp, act, out, c0, tc)
-    a3 = a[..., :3 * hsz].reshape(t_len, b, 3, hsz)
     res = xp.empty((t_len + 1, b, h4), dtype=xw.dtype)
     res[t_len, :, 2 * hsz:] = 0
-    dh, dc = xp.zeros_like(h0), xp.zeros_like(c0)
+    rows(lambda lo, hi: _lstm_bptt_rows(xp, g[:, :, lo:hi], out[:, :, lo:hi], act[:, lo:hi], w_hh, c0[lo:hi],
+                                        None if tc is None else tc[:, lo:hi], res[:, lo:hi]), b)
+    return res
+
+
+def _lstm_bptt_rows(xp, g, out, act, w_hh, c0, tc, res):
+    """The backward through time for one block of batch rows (every array already sliced to it)."""
+    t_len, b, h4 = act.shape
+    hsz = h4 // 4
+    a, bo, f = _lstm_factors(xp, act, out, c0, tc)
+    dh, dc = xp.zeros_like(c0), xp.zeros_like(c0)
     step = _jit_kernels()[1] if xp is numpy and res.dtype.char in "fd" else None
     if step is not None:  # the per-step elementwise work in one call
         for t in range(t_len - 1, -1, -1):
             step(dh, dc, g[0, t], g[1, t], bo[t], a[t], f[t], res[t])
             xp.matmul(res[t], w_hh, out=dh)
         res[t_len, :, :hsz], res[t_len, :, hsz:2 * hsz] = dh, dc
-        return res
+        return
+    a3 = a[..., :3 * hsz].reshape(t_len, b, 3, hsz)
     tmp = xp.empty_like(dh)
     for t in range(t_len - 1, -1, -1):
         dh += g[0, t]
@@ -219,7 +241,6 @@ def _lstm_seq_grad_fwd(xp, g, out, xw, w_hh, h0, c0):
         dh = dz @ w_hh
         dc *= f[t]
     res[t_len, :, :hsz], res[t_len, :, hsz:2 * hsz] = dh, dc
-    return res
 
 
 def _lstm_seq_vjp(g, out, xw, w_hh, h0, c0):
