@@ -30,7 +30,7 @@ Protocol (``ctl``: an int64 array, one 64-byte line per word; ``atomics``' seque
 >>> from ember.graph import infer_pool
 >>> x, w, b = np.ones((1, 64), np.float32), np.ones((256, 64), np.float32), np.zeros(256, np.float32)
 >>> out = np.empty((1, 256), np.float32)
->>> infer_pool.linear_split(x, w, b, out, relu=True, blocks=2, threads=2) in (1, 2)  # blocks this thread ran
+>>> infer_pool.linear_split(x, w, b, out, relu=True, step=128, threads=2) in (1, 2)  # blocks this thread ran
 True
 >>> float(out[0, 255])
 64.0
@@ -55,109 +55,11 @@ _CODE: dict = {}
 
 
 def _build():
-    """Compile (once per process; numba caches to disk) the helper loop and the caller's entry point."""
-    if _CODE:
-        return _CODE
-    import numba
+    """The compiled loops (``infer_pool_loops``: numba, cached on disk), imported on first use."""
+    if not _CODE:
+        from . import infer_pool_loops as loops
 
-    from . import atomics as at
-    from .infer_loops import loop
-
-    rows_loop = loop("linear_rows")
-    opts = dict(nogil=True, boundscheck=False, cache=True)
-
-    @numba.njit(**opts)
-    def run_block(ctl, i):
-        kind, rows, k, n, step = ctl[A_KIND], ctl[A_ROWS], ctl[A_K], ctl[A_N], ctl[A_STEP]
-        lo, hi, relu = i * step, min((i + 1) * step, n), ctl[A_RELU] != 0
-        if kind == KIND_F32:
-            rows_loop(numba.carray(at.f32_at(ctl[A_X]), (rows, k)), numba.carray(at.f32_at(ctl[A_W]), (n, k)),
-                      numba.carray(at.f32_at(ctl[A_B]), (n,)), numba.carray(at.f32_at(ctl[A_OUT]), (rows, n)),
-                      lo, hi, relu, np.float32(0))
-        else:
-            rows_loop(numba.carray(at.f64_at(ctl[A_X]), (rows, k)), numba.carray(at.f64_at(ctl[A_W]), (n, k)),
-                      numba.carray(at.f64_at(ctl[A_B]), (n,)), numba.carray(at.f64_at(ctl[A_OUT]), (rows, n)),
-                      lo, hi, relu, np.float64(0))
-
-    @numba.njit(**opts)
-    def take(ctl):
-        """Claim the next unstarted block of the current job: its index, or -1 when none is left."""
-        while True:
-            c = at.load(ctl, CLAIM)
-            nxt, count = c & 1023, (c >> 10) & 1023
-            if nxt >= count:
-                return -1
-            if at.cas(ctl, CLAIM, c, c + 1) == c:
-                return nxt
-
-    @numba.njit(**opts)
-    def serve(ctl, me, spin_ticks, spin_iters):
-        """A helper's loop: run blocks as they come; returns SLEEP after ``spin_ticks`` (TSC) or ``spin_iters``
-        idle polls, STOP when told to stop."""
-        state = STATE + 8 * me
-        at.store(ctl, state, RUN)
-        start, polls = at.ticks(), 0
-        while True:
-            if at.load(ctl, state) == STOP:
-                return STOP
-            i = take(ctl)
-            if i >= 0:
-                run_block(ctl, i)
-                at.add(ctl, TAKEN, 1)
-                at.add(ctl, DONE, 1)
-                start, polls = at.ticks(), 0
-                continue
-            polls += 1
-            at.relax()
-            if polls & 63 == 0:
-                at.yield_cpu()
-                idle = at.ticks() - start
-                if (spin_ticks > 0 and idle > spin_ticks) or (spin_ticks <= 0 and polls > spin_iters):
-                    if at.cas(ctl, state, RUN, SLEEP) != RUN:
-                        return STOP
-                    c = at.load(ctl, CLAIM)
-                    if (c & 1023) < ((c >> 10) & 1023) and at.cas(ctl, state, SLEEP, RUN) == SLEEP:
-                        continue  # a job came in meanwhile, and nobody is waking us: stay
-                    return SLEEP  # asleep, or a caller is waking us: block on the semaphore either way
-
-    @numba.njit(**opts)
-    def caller(ctl, kind, x, w, b, out, relu, blocks, step):
-        """Post a linear job of ``blocks`` blocks of ``step`` output rows, run block 0 and every block nobody
-        has started, wait for the others; returns how many blocks this thread ran."""
-        ctl[A_KIND] = kind
-        ctl[A_X], ctl[A_W], ctl[A_B], ctl[A_OUT] = x.ctypes.data, w.ctypes.data, b.ctypes.data, out.ctypes.data
-        ctl[A_ROWS], ctl[A_K], ctl[A_N], ctl[A_RELU], ctl[A_STEP] = x.shape[0], x.shape[1], w.shape[0], relu, step
-        at.store(ctl, DONE, 0)
-        seq = (at.load(ctl, CLAIM) >> 20) + 1
-        at.store(ctl, CLAIM, (seq << 20) | (blocks << 10) | 1)
-        zero = x.dtype.type(0)
-        n = w.shape[0]
-        rows_loop(x, w, b, out, 0, min(step, n), relu, zero)
-        mine = 1
-        while True:
-            i = take(ctl)
-            if i < 0:
-                break
-            rows_loop(x, w, b, out, i * step, min((i + 1) * step, n), relu, zero)
-            mine += 1
-        at.add(ctl, DONE, mine)
-        polls = 0
-        while at.load(ctl, DONE) < blocks:  # blocks a helper is running: they finish within a block's time
-            at.relax()
-            polls += 1
-            if polls & 255 == 0:
-                at.yield_cpu()
-        return mine
-
-    @numba.njit(**opts)
-    def wake(ctl, me):
-        return at.cas(ctl, STATE + 8 * me, SLEEP, WAKE) == SLEEP
-
-    @numba.njit(**opts)
-    def tick_count():
-        return at.ticks()
-
-    _CODE.update(serve=serve, caller=caller, wake=wake, ticks=tick_count)
+        _CODE.update(serve=loops.serve, caller=loops.caller, wake=loops.wake, ticks=loops.tick_count)
     return _CODE
 
 
@@ -237,13 +139,13 @@ if hasattr(os, "register_at_fork"):
 atexit.register(_stop_at_exit)
 
 
-def linear_split(x, w, b, out, relu: bool, blocks: int, threads: int) -> int:
+def linear_split(x, w, b, out, relu: bool, step: int, threads: int) -> int:
     """``out = relu?(x @ w.T + b)`` (C-contiguous 2-D ``x`` and ``out``, float32 or float64, all one dtype) in
-    ``blocks`` blocks of output rows over this thread and the pool's helpers; returns the blocks this thread
+    blocks of ``step`` output rows over this thread and the pool's helpers; returns the blocks this thread
     ran (all of them when the pool is in use by another thread, or at one thread)."""
     p = pool(threads)
     n = w.shape[0]
-    step = -(-n // blocks)
+    blocks = -(-n // step)
     if p is None or not p.lock.acquire(blocking=False):
         from .infer_loops import loop
 
@@ -252,6 +154,6 @@ def linear_split(x, w, b, out, relu: bool, blocks: int, threads: int) -> int:
     try:
         p.wake_sleepers()
         kind = KIND_F32 if x.dtype == np.float32 else KIND_F64
-        return p.code["caller"](p.ctl, kind, x, w, b, out, relu, -(-n // step), step)
+        return p.code["caller"](p.ctl, kind, x, w, b, out, relu, blocks, step)
     finally:
         p.lock.release()
