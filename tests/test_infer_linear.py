@@ -1,7 +1,8 @@
 """The small-batch ``linear`` of an inference executor (``ember/graph/infer_linear.py``): a compiled row loop
-split over the cores in fixed blocks (``infer_pool``'s helpers). Its results equal ``x @ w.T + b`` (relu'd) within float rounding over
-a table of shapes, thread counts and dtypes, and through loaded programs equal eager Ember. Programs that use
-the split survive a fork (the child runs them too) and concurrent runs from several threads."""
+split over the cores in fixed blocks (``infer_pool``'s helpers). Its results equal ``x @ w.T + b`` (relu'd)
+within float rounding over a table of shapes, thread counts and dtypes, and through loaded programs equal
+eager Ember. Programs that use the split survive a fork (the child runs them too) and concurrent runs from
+several threads."""
 
 from __future__ import annotations
 
