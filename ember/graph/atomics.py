@@ -7,7 +7,8 @@ numba intrinsics over LLVM's atomic instructions: no C extension, no OpenMP.
 - ``cas(a, i, expected, new)``: ``a[i] = new`` if ``a[i] == expected``, as one atomic step; returns the old value
   (the swap happened when it equals ``expected``);
 - ``relax()``: a spin-wait hint (x86 ``pause``; nothing elsewhere); ``ticks()``: the CPU's time-stamp counter
-  on x86-64 (0 elsewhere: callers then count iterations); ``yield_cpu()``: ``sched_yield`` (POSIX);
+  on x86-64 (0 elsewhere: callers then count iterations); ``yield_cpu()``: ``sched_yield`` (POSIX); ``cpu_now()``: this
+  thread's CPU (Linux; -1 elsewhere);
   ``f32_at(addr)`` / ``f64_at(addr)``: an address as a typed pointer (for ``numba.carray``).
 
 >>> import numpy as np, numba
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 
 from llvmlite import ir
 from numba import types
@@ -31,6 +33,7 @@ from numba.extending import intrinsic
 
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 POSIX = os.name == "posix"
+LINUX = sys.platform.startswith("linux")
 _ORDER = "seq_cst"
 
 
@@ -126,6 +129,19 @@ def yield_cpu(typingctx):
         return context.get_dummy_value()
 
     return types.none(), codegen
+
+
+@intrinsic
+def cpu_now(typingctx):
+    """The CPU this thread runs on now (``sched_getcpu``, Linux), -1 elsewhere."""
+
+    def codegen(context, builder, sig, args):
+        if not LINUX:
+            return ir.Constant(ir.IntType(64), -1)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), []), "sched_getcpu")
+        return builder.sext(builder.call(fn, []), ir.IntType(64))
+
+    return types.int64(), codegen
 
 
 def _pointer(typingctx, addr, dtype):

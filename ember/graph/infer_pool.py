@@ -44,9 +44,9 @@ import time
 
 import numpy as np
 
-SPIN_US = float(os.environ.get("EMBER_INFER_SPIN_US", "2000"))  # helpers spin this long after a job, then sleep
-CLAIM, DONE, TAKEN, STATE, ARGS = 0, 8, 16, 24, 64  # word offsets in ``ctl`` (STATE + 8 * helper)
-RUN, SLEEP, WAKE, STOP = 0, 1, 2, 3  # a helper's state
+SPIN_US = float(os.environ.get("EMBER_INFER_SPIN_US", "500"))  # helpers spin this long after a job, then sleep
+CLAIM, DONE, TAKEN, STATE, CPU, ARGS = 0, 8, 16, 24, 32, 96  # word offsets in ``ctl`` (STATE, CPU + 16 * helper)
+RUN, SLEEP, WAKE, STOP, NAP = 0, 1, 2, 3, 4  # a helper's state (NAP: a caller asks it to sleep)
 A_KIND, A_X, A_W, A_B, A_OUT, A_ROWS, A_K, A_N, A_RELU, A_STEP = range(ARGS, ARGS + 10)
 KIND_F32, KIND_F64 = 1, 2
 MAX_HELPERS = 4
@@ -95,19 +95,19 @@ class Pool:
         serve, ctl, sem = self.code["serve"], self.ctl, self.sems[me]
         while serve(ctl, me, *self.spin) != STOP:
             sem.acquire()
-            if self.ctl[STATE + 8 * me] == STOP:
+            if self.ctl[STATE + 16 * me] == STOP:
                 return
 
     def wake_sleepers(self):
         """Wake the helpers that sleep (for the calls that follow: this one does not wait for them)."""
         ctl, wake = self.ctl, self.code["wake"]
         for me in range(self.helpers):
-            if ctl[STATE + 8 * me] == SLEEP and wake(ctl, me):
+            if ctl[STATE + 16 * me] == SLEEP and wake(ctl, me):
                 self.sems[me].release()
 
     def stop(self):
         for me in range(self.helpers):
-            self.ctl[STATE + 8 * me] = STOP  # (a plain store: the helper's atomic load sees it)
+            self.ctl[STATE + 16 * me] = STOP  # (a plain store: the helper's atomic load sees it)
             self.sems[me].release()
 
 
@@ -154,6 +154,6 @@ def linear_split(x, w, b, out, relu: bool, step: int, threads: int) -> int:
     try:
         p.wake_sleepers()
         kind = KIND_F32 if x.dtype == np.float32 else KIND_F64
-        return p.code["caller"](p.ctl, kind, x, w, b, out, relu, blocks, step)
+        return p.code["caller"](p.ctl, p.helpers, kind, x, w, b, out, relu, blocks, step)
     finally:
         p.lock.release()

@@ -19,8 +19,10 @@ from .infer_pool import (
     A_W,
     A_X,
     CLAIM,
+    CPU,
     DONE,
     KIND_F32,
+    NAP,
     RUN,
     SLEEP,
     STATE,
@@ -60,15 +62,30 @@ def take(ctl):
 
 
 @numba.njit(**_OPTS)
+def to_sleep(ctl, state):
+    """Mark a helper asleep from whatever state it is in (RUN, or a caller's NAP); STOP stays STOP."""
+    while True:
+        now = at.load(ctl, state)
+        if now == STOP:
+            return STOP
+        if at.cas(ctl, state, now, SLEEP) == now:
+            return SLEEP
+
+
+@numba.njit(**_OPTS)
 def serve(ctl, me, spin_ticks, spin_iters):
     """A helper's loop: run blocks as they come; returns SLEEP after ``spin_ticks`` (TSC) or ``spin_iters``
     idle polls, STOP when told to stop."""
-    state = STATE + 8 * me
+    state, cpu = STATE + 16 * me, CPU + 16 * me
+    at.store(ctl, cpu, at.cpu_now())
     at.store(ctl, state, RUN)
     start, polls = at.ticks(), 0
     while True:
-        if at.load(ctl, state) == STOP:
+        now = at.load(ctl, state)
+        if now == STOP:
             return STOP
+        if now == NAP:  # a caller found us on its own core: sleep (a wake-up is placed on an idle core)
+            return to_sleep(ctl, state)
         i = take(ctl)
         if i >= 0:
             run_block(ctl, i)
@@ -80,9 +97,10 @@ def serve(ctl, me, spin_ticks, spin_iters):
         at.relax()
         if polls & 63 == 0:
             at.yield_cpu()
+            at.store(ctl, cpu, at.cpu_now())
             idle = at.ticks() - start
             if (spin_ticks > 0 and idle > spin_ticks) or (spin_ticks <= 0 and polls > spin_iters):
-                if at.cas(ctl, state, RUN, SLEEP) != RUN:
+                if to_sleep(ctl, state) == STOP:
                     return STOP
                 c = at.load(ctl, CLAIM)
                 if (c & 1023) < ((c >> 10) & 1023) and at.cas(ctl, state, SLEEP, RUN) == SLEEP:
@@ -91,9 +109,20 @@ def serve(ctl, me, spin_ticks, spin_iters):
 
 
 @numba.njit(**_OPTS)
-def caller(ctl, kind, x, w, b, out, relu, blocks, step):
+def caller(ctl, helpers, kind, x, w, b, out, relu, blocks, step):
     """Post a linear job of ``blocks`` blocks of ``step`` output rows, run block 0 and every block nobody
-    has started, wait for the others; returns how many blocks this thread ran."""
+    has started, wait for the others; returns how many blocks this thread ran. Without a helper awake on
+    another core (asleep, or time-sharing this core: that one is told to sleep), all blocks run here."""
+    here, awake = at.cpu_now(), 0
+    for h in range(helpers):
+        if at.load(ctl, STATE + 16 * h) == RUN:
+            if here >= 0 and at.load(ctl, CPU + 16 * h) == here:
+                at.cas(ctl, STATE + 16 * h, RUN, NAP)
+            else:
+                awake += 1
+    if awake == 0:
+        rows_loop(x, w, b, out, 0, w.shape[0], relu, x.dtype.type(0))
+        return blocks
     ctl[A_KIND] = kind
     ctl[A_X], ctl[A_W], ctl[A_B], ctl[A_OUT] = x.ctypes.data, w.ctypes.data, b.ctypes.data, out.ctypes.data
     ctl[A_ROWS], ctl[A_K], ctl[A_N], ctl[A_RELU], ctl[A_STEP] = x.shape[0], x.shape[1], w.shape[0], relu, step
@@ -122,7 +151,7 @@ def caller(ctl, kind, x, w, b, out, relu, blocks, step):
 
 @numba.njit(**_OPTS)
 def wake(ctl, me):
-    return at.cas(ctl, STATE + 8 * me, SLEEP, WAKE) == SLEEP
+    return at.cas(ctl, STATE + 16 * me, SLEEP, WAKE) == SLEEP
 
 
 @numba.njit(**_OPTS)
