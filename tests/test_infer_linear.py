@@ -184,6 +184,8 @@ def test_each_layer_runs_the_way_it_measured_faster(monkeypatch, split_faster):
         return clock["t"]
 
     monkeypatch.setattr(infer_pool, "linear_split", split)
+    woken = []  # calls that woke the helpers: the one before each probe of a split that measured slower
+    monkeypatch.setattr(infer_pool, "wake", lambda n: woken.append(len(ways)))
     monkeypatch.setattr(infer_linear.time, "perf_counter", perf_counter)
     rng = np.random.default_rng(0)
     x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((1, 40), (64, 40), (64,)))
@@ -195,3 +197,5 @@ def test_each_layer_runs_the_way_it_measured_faster(monkeypatch, split_faster):
     probes = [ways[i] for i in range(infer_linear.PROBE_EVERY - 1, calls, infer_linear.PROBE_EVERY)]
     assert probes == ["alone" if split_faster else "split"] * 3
     assert ways.count("split") == (calls - 4 if split_faster else 4), ways
+    every = infer_linear.PROBE_EVERY
+    assert woken == ([] if split_faster else [every - 2, 2 * every - 2, 3 * every - 2]), woken

@@ -107,8 +107,11 @@ def small_linear(relu: bool = False, fallback=None):
             return out
         alone, split, calls = found[2:5]
         use_split = split < alone if alone and split else not split
-        if calls % PROBE_EVERY == PROBE_EVERY - 1:
+        probe = calls % PROBE_EVERY
+        if probe == PROBE_EVERY - 1:
             use_split = not use_split  # keep the other way's estimate current
+        elif probe == PROBE_EVERY - 2 and not use_split:
+            infer_pool.wake(threads)  # a helper asleep since the last probe: awake for the next one
         start = time.perf_counter()
         if use_split:
             infer_pool.linear_split(x2, w, b, dst, relu, step, threads)
