@@ -96,12 +96,12 @@ def small_linear(relu: bool = False, fallback=None):
         if step is None or not w.flags.c_contiguous or (out is not None and not out.flags.c_contiguous):
             return fallback(x, w, b, out)
         n = w.shape[0]
-        x2 = x.reshape(-1, x.shape[-1])
+        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         if not x2.flags.c_contiguous:
             x2 = np.ascontiguousarray(x2)
         if out is None:
             out = np.empty(x.shape[:-1] + (n,), x.dtype)
-        dst = out.reshape(-1, n)  # a view: out is contiguous
+        dst = out if out.ndim == 2 else out.reshape(-1, n)  # a view: out is contiguous
         if not step:
             rows_loop(x2, w, b, dst, 0, n, relu, found[1])
             return out
