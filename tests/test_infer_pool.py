@@ -62,6 +62,7 @@ def test_a_helper_takes_blocks_and_sleeps_then_wakes(monkeypatch):
     from ember.graph import infer_pool
 
     monkeypatch.setattr(infer_pool, "SPIN_US", 500.0)
+    monkeypatch.setattr(infer_pool, "SHARED_CORE_NAP", False)  # on a busy (or 1-core) machine: still split
     monkeypatch.setattr(infer_pool, "_POOL", {"pid": None})  # a pool of its own, with the short spin
     x, w, b = _case(512, 256)
     ref, out = _alone(x, w, b, True), np.empty((1, 512), np.float32)
@@ -178,3 +179,38 @@ def test_numba_threading_layer_is_left_to_the_user():
                          env={**os.environ, "PYTHONPATH": root}, cwd=root)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "none"
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity (Linux)")
+def test_a_helper_on_the_callers_core_is_sent_to_sleep(monkeypatch):
+    """Both threads pinned to one CPU (what a busy machine's scheduler may do): the caller sees the helper
+    there, sends it to sleep and runs every block itself, with the same results."""
+    from ember.graph import infer_pool
+
+    monkeypatch.setattr(infer_pool, "_POOL", {"pid": None})  # a pool of its own, pinned below
+    monkeypatch.setattr(infer_pool, "SPIN_US", 60e6)  # it would spin for a minute: only the caller sends it to sleep
+    x, w, b = _case(512, 256)
+    ref, out = _alone(x, w, b, True), np.empty((1, 512), np.float32)
+    mask = os.sched_getaffinity(0)
+    cpu = min(mask)
+    pool = infer_pool.pool(2)
+    try:
+        os.sched_setaffinity(0, {cpu})
+        os.sched_setaffinity(pool.threads[0].native_id, {cpu})
+        deadline = time.monotonic() + 20
+        while pool.ctl[infer_pool.STATE] != infer_pool.RUN and time.monotonic() < deadline:
+            time.sleep(0.001)  # (it spins from its start)
+        assert infer_pool.linear_split(x, w, b, out, True, 256, 2) == 2  # every block here
+        np.testing.assert_array_equal(out, ref)
+        while pool.ctl[infer_pool.STATE] != infer_pool.SLEEP and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert pool.ctl[infer_pool.STATE] == infer_pool.SLEEP
+        for _ in range(4):  # (each wakes it; it lands on the same core and is sent back)
+            out.fill(np.nan)
+            assert infer_pool.linear_split(x, w, b, out, True, 256, 2) == 2
+            np.testing.assert_array_equal(out, ref)
+    finally:
+        os.sched_setaffinity(0, mask)
+        pool.stop()
+        for t in pool.threads:
+            t.join(10)

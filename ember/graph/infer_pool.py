@@ -22,6 +22,9 @@ Protocol (``ctl``: an int64 array, one 64-byte line per word; ``atomics``' seque
   asleep wakes it (compare-and-swap ``SLEEP`` -> ``WAKE``, then the semaphore) for the calls that follow; the
   call itself never waits for a helper that has not started: a sleeping or descheduled helper costs nothing
   but its share of the work, which the caller then does.
+- A caller that finds a running helper on its own core (``sched_getcpu``: on a busy machine the scheduler
+  may put both on one core, where they only time-share) tells it to sleep (``NAP``) and runs alone; a later
+  wake-up lets the scheduler place it on an idle core.
 - Fork: a child process has no helper threads; the pool is made anew in it (``os.register_at_fork`` drops the
   parent's, and a pid check covers ``fork`` without it). Threads: one caller at a time uses the pool; a
   second thread calling meanwhile runs its kernel alone (a non-blocking lock, no waiting).
@@ -49,7 +52,8 @@ CLAIM, DONE, TAKEN, STATE, CPU, ARGS = 0, 8, 16, 24, 32, 96  # word offsets in `
 RUN, SLEEP, WAKE, STOP, NAP = 0, 1, 2, 3, 4  # a helper's state (NAP: a caller asks it to sleep)
 A_KIND, A_X, A_W, A_B, A_OUT, A_ROWS, A_K, A_N, A_RELU, A_STEP = range(ARGS, ARGS + 10)
 KIND_F32, KIND_F64 = 1, 2
-MAX_HELPERS = 4
+SHARED_CORE_NAP = True  # a helper found on the caller's core is sent to sleep (tests turn it off)
+MAX_HELPERS = 4  # helpers at most (5 threads' worth: a batch-1 layer has few blocks)
 _POOL: dict = {"pid": None}
 _CODE: dict = {}
 
@@ -81,7 +85,9 @@ class Pool:
     def __init__(self, helpers: int):
         code = _build()
         self.code, self.helpers = code, helpers
-        self.ctl = np.zeros(ARGS + 16, np.int64)
+        buf = np.zeros(ARGS + 24, np.int64)  # the words on their own 64-byte lines: a 64-byte aligned start
+        start = (-buf.ctypes.data // 8) % 8
+        self.ctl = buf[start:start + ARGS + 16]
         self.lock = threading.Lock()  # one caller at a time; others run alone
         self.sems = [threading.Semaphore(0) for _ in range(helpers)]
         rate = _ticks_per_second(code)
@@ -161,6 +167,6 @@ def linear_split(x, w, b, out, relu: bool, step: int, threads: int) -> int:
     try:
         p.wake_sleepers()
         kind = KIND_F32 if x.dtype == np.float32 else KIND_F64
-        return p.code["caller"](p.ctl, p.helpers, kind, x, w, b, out, relu, blocks, step)
+        return p.code["caller"](p.ctl, p.helpers, SHARED_CORE_NAP, kind, x, w, b, out, relu, blocks, step)
     finally:
         p.lock.release()

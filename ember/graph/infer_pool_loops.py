@@ -109,11 +109,11 @@ def serve(ctl, me, spin_ticks, spin_iters):
 
 
 @numba.njit(**_OPTS)
-def caller(ctl, helpers, kind, x, w, b, out, relu, blocks, step):
+def caller(ctl, helpers, nap, kind, x, w, b, out, relu, blocks, step):
     """Post a linear job of ``blocks`` blocks of ``step`` output rows, run block 0 and every block nobody
     has started, wait for the others; returns how many blocks this thread ran. Without a helper awake on
     another core (asleep, or time-sharing this core: that one is told to sleep), all blocks run here."""
-    here, awake = at.cpu_now(), 0
+    here, awake = at.cpu_now() if nap else -1, 0
     for h in range(helpers):
         if at.load(ctl, STATE + 16 * h) == RUN:
             if here >= 0 and at.load(ctl, CPU + 16 * h) == here:
