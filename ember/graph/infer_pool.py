@@ -55,6 +55,7 @@ KIND_F32, KIND_F64 = 1, 2
 SHARED_CORE_NAP = True  # a helper found on the caller's core is sent to sleep (tests turn it off)
 MAX_HELPERS = 4  # helpers at most (5 threads' worth: a batch-1 layer has few blocks)
 _POOL: dict = {"pid": None}
+_MAKING = threading.Lock()
 _CODE: dict = {}
 
 
@@ -125,14 +126,19 @@ def pool(threads: int) -> Pool | None:
         return None
     current = _POOL.get("pool")
     if _POOL["pid"] != os.getpid() or current is None or current.helpers != helpers:
-        if current is not None and _POOL["pid"] == os.getpid():
-            current.stop()
-        _POOL.update(pid=os.getpid(), pool=Pool(helpers))
+        with _MAKING:  # (two threads making one at once would leave one pool's threads behind)
+            current = _POOL.get("pool")
+            if _POOL["pid"] != os.getpid() or current is None or current.helpers != helpers:
+                if current is not None and _POOL["pid"] == os.getpid():
+                    current.stop()
+                _POOL.update(pid=os.getpid(), pool=Pool(helpers))
     return _POOL["pool"]
 
 
 def _forget_after_fork():
+    global _MAKING
     _POOL.update(pid=None, pool=None)  # the child has none of the parent's threads: a new pool on first use
+    _MAKING = threading.Lock()  # (a parent thread may have held it at the fork)
 
 
 def _stop_at_exit():
