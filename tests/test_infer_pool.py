@@ -205,7 +205,7 @@ def test_a_helper_on_the_callers_core_is_sent_to_sleep(monkeypatch):
         while pool.ctl[infer_pool.STATE] != infer_pool.SLEEP and time.monotonic() < deadline:
             time.sleep(0.001)
         assert pool.ctl[infer_pool.STATE] == infer_pool.SLEEP
-        for _ in range(4):  # (each wakes it; it lands on the same core and is sent back)
+        for _ in range(4):  # (a call may wake it: it lands on the same core and is sent back)
             out.fill(np.nan)
             assert infer_pool.linear_split(x, w, b, out, True, 256, 2) == 2
             np.testing.assert_array_equal(out, ref)

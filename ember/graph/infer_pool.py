@@ -52,6 +52,7 @@ CLAIM, DONE, TAKEN, STATE, CPU, ARGS = 0, 8, 16, 24, 32, 96  # word offsets in `
 RUN, SLEEP, WAKE, STOP, NAP = 0, 1, 2, 3, 4  # a helper's state (NAP: a caller asks it to sleep)
 A_KIND, A_X, A_W, A_B, A_OUT, A_ROWS, A_K, A_N, A_RELU, A_STEP = range(ARGS, ARGS + 10)
 KIND_F32, KIND_F64 = 1, 2
+WAKE_EVERY_NS = 1_000_000  # a sleeping helper is woken at most once a millisecond
 SHARED_CORE_NAP = True  # a helper found on the caller's core is sent to sleep (tests turn it off)
 MAX_HELPERS = 4  # helpers at most (5 threads' worth: a batch-1 layer has few blocks)
 _POOL: dict = {"pid": None}
@@ -91,6 +92,7 @@ class Pool:
         self.ctl = buf[start:start + ARGS + 16]
         self.lock = threading.Lock()  # one caller at a time; others run alone
         self.sems = [threading.Semaphore(0) for _ in range(helpers)]
+        self.woken = [0] * helpers  # perf_counter_ns of each helper's last wake-up
         rate = _ticks_per_second(code)
         self.spin = (int(rate * SPIN_US * 1e-6), int(SPIN_US * 20))
         self.threads = [threading.Thread(target=self._helper, args=(i,), name=f"ember-infer-{i + 1}", daemon=True)
@@ -106,11 +108,16 @@ class Pool:
                 return
 
     def wake_sleepers(self):
-        """Wake the helpers that sleep (for the calls that follow: this one does not wait for them)."""
+        """Wake the helpers that sleep (for the calls that follow: this one does not wait for them), at most
+        once per ``WAKE_EVERY_NS``: a wake-up is a system call (~5-10 us), and a helper sent back to sleep
+        (it landed on the caller's core) would otherwise be woken on every call."""
         ctl, wake = self.ctl, self.code["wake"]
         for me in range(self.helpers):
-            if ctl[STATE + 16 * me] == SLEEP and wake(ctl, me):
-                self.sems[me].release()
+            if ctl[STATE + 16 * me] == SLEEP:
+                now = time.perf_counter_ns()
+                if now - self.woken[me] >= WAKE_EVERY_NS and wake(ctl, me):
+                    self.woken[me] = now
+                    self.sems[me].release()
 
     def stop(self):
         for me in range(self.helpers):
@@ -172,7 +179,7 @@ def linear_split(x, w, b, out, relu: bool, step: int, threads: int) -> int:
         return blocks
     try:
         p.wake_sleepers()
-        kind = KIND_F32 if x.dtype == np.float32 else KIND_F64
+        kind = KIND_F32 if x.itemsize == 4 else KIND_F64  # (float32 or float64 only: small_linear's plan)
         return p.code["caller"](p.ctl, p.helpers, SHARED_CORE_NAP, kind, x, w, b, out, relu, blocks, step)
     finally:
         p.lock.release()
