@@ -198,8 +198,10 @@ def test_a_helper_on_the_callers_core_is_sent_to_sleep(monkeypatch):
         os.sched_setaffinity(0, {cpu})
         os.sched_setaffinity(pool.threads[0].native_id, {cpu})
         deadline = time.monotonic() + 20
-        while pool.ctl[infer_pool.STATE] != infer_pool.RUN and time.monotonic() < deadline:
-            time.sleep(0.001)  # (it spins from its start)
+        while ((pool.ctl[infer_pool.STATE] != infer_pool.RUN or pool.ctl[infer_pool.CPU] != cpu)
+               and time.monotonic() < deadline):
+            time.sleep(0.001)  # (it spins from its start, and says where it runs every few polls)
+        assert pool.ctl[infer_pool.CPU] == cpu, pool.ctl[:48]
         assert infer_pool.linear_split(x, w, b, out, True, 256, 2) == 2  # every block here
         np.testing.assert_array_equal(out, ref)
         while pool.ctl[infer_pool.STATE] != infer_pool.SLEEP and time.monotonic() < deadline:
