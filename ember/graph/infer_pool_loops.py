@@ -32,10 +32,18 @@ from .infer_pool import (
 )
 
 rows_loop = loop("linear_rows")
-_OPTS = dict(nogil=True, boundscheck=False, cache=True)
+_OPTS = dict(nogil=True, boundscheck=False)
 
 
-@numba.njit(**_OPTS)
+def _njit(fn):
+    """``numba.njit`` with a disk cache where numba finds a place for one (compiled per process otherwise)."""
+    try:
+        return numba.njit(cache=True, **_OPTS)(fn)
+    except RuntimeError:  # no cache locator (a read-only install without a user cache directory)
+        return numba.njit(**_OPTS)(fn)
+
+
+@_njit
 def run_block(ctl, i):
     kind, rows, k, n, step = ctl[A_KIND], ctl[A_ROWS], ctl[A_K], ctl[A_N], ctl[A_STEP]
     lo, hi, relu = i * step, min((i + 1) * step, n), ctl[A_RELU] != 0
@@ -49,7 +57,7 @@ def run_block(ctl, i):
                   lo, hi, relu, np.float64(0))
 
 
-@numba.njit(**_OPTS)
+@_njit
 def take(ctl):
     """Claim the next unstarted block of the current job: its index, or -1 when none is left."""
     while True:
@@ -61,7 +69,7 @@ def take(ctl):
             return nxt
 
 
-@numba.njit(**_OPTS)
+@_njit
 def to_sleep(ctl, state):
     """Mark a helper asleep from whatever state it is in (RUN, or a caller's NAP); STOP stays STOP."""
     while True:
@@ -72,7 +80,7 @@ def to_sleep(ctl, state):
             return SLEEP
 
 
-@numba.njit(**_OPTS)
+@_njit
 def serve(ctl, me, spin_ticks, spin_iters):
     """A helper's loop: run blocks as they come; returns SLEEP after ``spin_ticks`` (TSC) or ``spin_iters``
     idle polls, STOP when told to stop."""
@@ -108,7 +116,7 @@ def serve(ctl, me, spin_ticks, spin_iters):
                 return SLEEP  # asleep, or a caller is waking us: block on the semaphore either way
 
 
-@numba.njit(**_OPTS)
+@_njit
 def caller(ctl, helpers, nap, kind, x, w, b, out, relu, blocks, step):
     """Post a linear job of ``blocks`` blocks of ``step`` output rows, run block 0 and every block nobody
     has started, wait for the others; returns how many blocks this thread ran. Without a helper awake on
@@ -149,11 +157,11 @@ def caller(ctl, helpers, nap, kind, x, w, b, out, relu, blocks, step):
     return mine
 
 
-@numba.njit(**_OPTS)
+@_njit
 def wake(ctl, me):
     return at.cas(ctl, STATE + 16 * me, SLEEP, WAKE) == SLEEP
 
 
-@numba.njit(**_OPTS)
+@_njit
 def tick_count():
     return at.ticks()
