@@ -9,7 +9,9 @@ little. Formats a model cannot be exported to yet are reported as n/a with the r
 Run: python -m bench.bench_inference [--models mlp cnn lstm transformer] [--rounds 7] [--seconds 0.2]
 [--frameworks ember-artifact onnxruntime] [--threads 2] [--baseline DIR]. Beside each wall-clock median the
 worker reports the process CPU time per call (all its threads: a busy-waiting BLAS thread counts), the figure
-less moved by other processes on a shared machine. ``--baseline DIR`` adds the loaded artifact run by another
+less moved by other processes on a shared machine, and the loaded artifact's worker the blocks per call its
+inference helper threads ran (``ember.graph.infer_pool``: whether the batch-1 ``linear`` layers ran split).
+``--baseline DIR`` adds the loaded artifact run by another
 Ember tree (e.g. ``git worktree add /tmp/before main``) as one more worker: before/after in one run.
 A pause between blocks lets the previous worker's BLAS threads stop spinning (NumPy's OpenBLAS and torch's
 OpenMP busy-wait after a threaded call), so each block has the cores to itself.
@@ -156,6 +158,14 @@ def _runner(fw: str, name: str, folder: str, batch: int):
     raise ValueError(fw)
 
 
+def _helper_blocks():
+    """Blocks Ember's inference helper threads (``ember.graph.infer_pool``) have run in this process so far
+    (None when the process has none): shows whether a batch-1 ``linear`` ran split over the cores."""
+    pool_mod = sys.modules.get("ember.graph.infer_pool")
+    pool = pool_mod and getattr(pool_mod, "_POOL", {}).get("pool")
+    return None if pool is None else int(pool.ctl[pool_mod.TAKEN])
+
+
 def worker(fw: str, name: str, folder: str) -> None:
     """Serve timing requests on stdin: {"batch", "seconds"} -> {"us": median per-call microseconds, "cpu_us":
     the block's process CPU time per call}."""
@@ -169,14 +179,16 @@ def worker(fw: str, name: str, folder: str) -> None:
     for line in sys.stdin:
         req = json.loads(line)
         run, times, end = runners[req["batch"]], [], time.perf_counter() + req["seconds"]
-        cpu0 = time.process_time()
+        cpu0, taken0 = time.process_time(), _helper_blocks()
         while time.perf_counter() < end or len(times) < 5:
             t0 = time.perf_counter()
             run()
             times.append(time.perf_counter() - t0)
         cpu = (time.process_time() - cpu0) / len(times)
-        print(json.dumps({"us": statistics.median(times) * 1e6, "cpu_us": cpu * 1e6, "calls": len(times)}),
-              flush=True)
+        reply = {"us": statistics.median(times) * 1e6, "cpu_us": cpu * 1e6, "calls": len(times)}
+        if taken0 is not None:
+            reply["helper_blocks"] = (_helper_blocks() - taken0) / len(times)
+        print(json.dumps(reply), flush=True)
 
 
 class Worker:
@@ -186,6 +198,7 @@ class Worker:
         env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""),
                    EMBER_BENCH_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                    OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        self.helper: dict = {}
         self.log = open(os.path.join(folder, f"log_{name}_{fw}.txt"), "w+")  # a file: a full pipe would block
         self.proc = subprocess.Popen([sys.executable, "-m", "bench.bench_inference", "--worker", fw, "--model",
                                       name, "--dir", folder], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -196,10 +209,13 @@ class Worker:
             raise RuntimeError(f"{fw} worker for {name} failed:\n{self.log.read()[-2000:]}")
 
     def time(self, batch, seconds) -> tuple:
-        """(median wall us, CPU us per call) of one timed block."""
+        """(median wall us, CPU us per call) of one timed block; ``self.helper[batch]`` collects the blocks
+        Ember's inference helpers ran per call (when the worker has them)."""
         self.proc.stdin.write(json.dumps({"batch": batch, "seconds": seconds}) + "\n")
         self.proc.stdin.flush()
         reply = json.loads(self.proc.stdout.readline())
+        if "helper_blocks" in reply:
+            self.helper.setdefault(batch, []).append(reply["helper_blocks"])
         return reply["us"], reply.get("cpu_us", float("nan"))  # (an older tree's worker reports no CPU time)
 
     def close(self):
@@ -236,13 +252,14 @@ def bench_model(name, folder, rounds, seconds, pause=0.15, threads=THREADS, fram
     finally:
         for w in workers.values():
             w.close()
+    helper = {(fw, b): statistics.median(v) for fw, w in workers.items() for b, v in w.helper.items()}
     first = "ember-eager" if "ember-eager" in workers else next(iter(workers))
     ref = {b: np.load(os.path.join(folder, f"out_{name}_{first}_b{b}.npy")) for b in BATCHES}
     agree = {fw: max(float(np.max(np.abs(np.load(os.path.join(folder, f"out_{name}_{fw}_b{b}.npy")) - ref[b])))
                      for b in BATCHES) for fw in workers}
     return {"medians": {k: statistics.median(w for w, _ in v) for k, v in results.items()},
             "cpu": {k: statistics.median(c for _, c in v) for k, v in results.items()},
-            "notes": notes, "agree": agree, "reference": first}
+            "notes": notes, "agree": agree, "reference": first, "helper": helper}
 
 
 def report(name, res, threads=THREADS) -> None:
@@ -259,6 +276,9 @@ def report(name, res, threads=THREADS) -> None:
             continue
         print(f"{fw:16s} {med[(fw, 1)]:10.1f} {cpu[(fw, 1)]:8.1f} {med[(fw, 64)]:10.1f} {cpu[(fw, 64)]:9.1f} "
               f"{res['agree'][fw]:18.2e}  {notes.get(fw, '')}")
+    for (fw, b), blocks in sorted(res.get("helper", {}).items()):
+        print(f"  {fw} batch {b}: {blocks:.2f} blocks per call run by Ember's inference helper threads "
+              "(median over blocks; 0: every layer ran on the calling thread)")
     base = ("ember-artifact", 1)
     if base not in med:
         return

@@ -1,7 +1,8 @@
 """The small-batch ``linear`` of an inference executor (``ember/graph/infer_linear.py``): a compiled row loop
-split over the cores in fixed blocks. Its results equal ``x @ w.T + b`` (relu'd) within float rounding over
-a table of shapes, thread counts and dtypes, and through loaded programs equal eager Ember. Programs that use
-the split survive a fork (the child runs them too) and concurrent runs from several threads."""
+split over the cores in fixed blocks (``infer_pool``'s helpers). Its results equal ``x @ w.T + b`` (relu'd)
+within float rounding over a table of shapes, thread counts and dtypes, and through loaded programs equal
+eager Ember. Programs that use the split survive a fork (the child runs them too) and concurrent runs from
+several threads."""
 
 from __future__ import annotations
 
@@ -164,15 +165,15 @@ def test_nan_and_inf_pass_through_as_in_numpy():
 @pytest.mark.parametrize("split_faster", [True, False])
 def test_each_layer_runs_the_way_it_measured_faster(monkeypatch, split_faster):
     """Both ways timed at first, then the faster one, the other once every PROBE_EVERY calls."""
-    from ember.graph import cores
+    from ember.graph import infer_pool
 
     monkeypatch.setattr(infer_linear, "cached_num_threads", lambda: 2)
     monkeypatch.setattr(infer_linear, "SPLIT_MIN", 1)
-    ways, run_blocks, clock = [], cores.run_blocks, {"t": 0.0, "start": True}
+    ways, linear_split, clock = [], infer_pool.linear_split, {"t": 0.0, "start": True}
 
-    def split(fn, blocks, n):
+    def split(*args):
         ways[-1] = "split"
-        run_blocks(fn, blocks, n)
+        return linear_split(*args)
 
     def perf_counter():  # a call takes 1 (split faster) or 3 time units split, 2 alone
         if clock["start"]:
@@ -182,7 +183,9 @@ def test_each_layer_runs_the_way_it_measured_faster(monkeypatch, split_faster):
         clock["start"] = not clock["start"]
         return clock["t"]
 
-    monkeypatch.setattr(cores, "run_blocks", split)
+    monkeypatch.setattr(infer_pool, "linear_split", split)
+    woken = []  # calls that woke the helpers: the one before each probe of a split that measured slower
+    monkeypatch.setattr(infer_pool, "wake", lambda n: woken.append(len(ways)))
     monkeypatch.setattr(infer_linear.time, "perf_counter", perf_counter)
     rng = np.random.default_rng(0)
     x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((1, 40), (64, 40), (64,)))
@@ -194,3 +197,5 @@ def test_each_layer_runs_the_way_it_measured_faster(monkeypatch, split_faster):
     probes = [ways[i] for i in range(infer_linear.PROBE_EVERY - 1, calls, infer_linear.PROBE_EVERY)]
     assert probes == ["alone" if split_faster else "split"] * 3
     assert ways.count("split") == (calls - 4 if split_faster else 4), ways
+    every = infer_linear.PROBE_EVERY
+    assert woken == ([] if split_faster else [every - 2, 2 * every - 2, 3 * every - 2]), woken

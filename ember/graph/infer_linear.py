@@ -6,17 +6,22 @@ per weight read: it is bound by how fast the weights stream in. Over two cores, 
 its half of an MLP's 2.1 MB of weights between calls if the same core gets the same rows every call; a dynamic
 split (OpenBLAS's threaded GEMM at M=1, ~45 us at 1 thread and 58-65 at 2 for the mlp's 784x512) cannot.
 Here the rows ``[0, N)`` are cut into ``parts`` blocks (``parts`` = ``ember.get_num_threads()``, at most one per
-``SPLIT_MIN`` weights): the calling thread takes block 0, then every block nobody has started; Ember's helper
-threads (``cores``: plain Python threads, ``n - 1`` of them) take the others. The loop releases the GIL.
+``SPLIT_MIN`` weights): the calling thread takes block 0, then every block nobody has started; the persistent
+helpers of ``infer_pool`` (``n - 1`` threads polling atomic words in a compiled loop: a ~1 us hand-off) take
+the others. The loop releases the GIL.
 
 Thread and fork safety: no numba parallel layer is used (GNU OpenMP's ``omp`` layer aborts a process that
-forks after using it; the ``workqueue`` layer aborts on concurrent calls from two threads). The helpers are
-restarted in a forked child (``cores`` checks the pid), each call has its own job object, and a helper the OS
-does not run costs the caller nothing but the blocks it then does itself: no spin-waits, no barrier.
+forks after using it; the ``workqueue`` layer aborts on concurrent calls from two threads): ``infer_pool`` is
+remade in a forked child, a second thread calling meanwhile runs its layer alone, and a helper the OS does not
+run costs the caller nothing but the blocks it then does itself. Measured (2026-12-03, busy 2-core machine,
+load ~7, best of 2000 calls): 784x512 alone 41 us, split 19; 9216x128 193 / 72; the medians there are equal
+(the helper is mostly not running) - hence the self-timing below. The Python helper threads of ``cores``
+(``queue`` hand-off, ~15-20 us) measured slower split than alone even idle (mlp layer 1 81.5 / 63 us).
 
 Whether the split pays depends on the machine's load: on the busy 2-core machine (load 12, other processes on
 both cores) the mlp's batch-1 call took 420 us split against 293 on the calling thread alone (medians). So
-each layer times itself: it keeps a running estimate of its wall time alone and split (a moving average, a
+each layer times itself: it keeps a running estimate of its wall time alone (the loop on this thread; BLAS
+for weights over ``WEIGHT_BYTES_MAX``) and split (a moving average, a
 spike clipped to 3x the estimate), runs the faster way, and every ``PROBE_EVERY``-th call the other way to
 keep that estimate current.
 ``EMBER_INFER_SPLIT=0`` turns the split off (the loop then always runs on the calling thread).
@@ -42,12 +47,12 @@ import time
 import numpy as np
 
 from .._threads import cached_num_threads
-from . import cores
+from . import infer_pool
 
 ROWS_MAX = 16  # rows of x (the batch) up to which the loop runs; BLAS's GEMM from there (see the docstring)
-WEIGHT_BYTES_MAX = 3 << 20  # larger weights stay with BLAS: they do not fit the cores' L2 caches anyway, and
-# OpenBLAS's threaded GEMV streams them faster (idle 2-core machine, cnn's 9216x128 at batch 1: 98 us at 2
-# BLAS threads, ~250 us for the loop on one core; the whole cnn call 903 us with the loop, 802 with BLAS)
+WEIGHT_BYTES_MAX = 3 << 20  # larger weights: the split loop, or BLAS when alone (they do not fit the cores' L2
+# caches anyway, and OpenBLAS's threaded GEMV streams them faster than the loop on one core: idle 2-core
+# machine, cnn's 9216x128 at batch 1, 98 us at 2 BLAS threads, ~250 us for the loop on one core)
 SPLIT_MIN = 1 << 15  # weights per block at least (a smaller block costs more in the hand-off than it saves)
 ALIGN = 16  # block boundaries in output rows: whole 64-byte lines of ``out`` per core
 SPLIT = os.environ.get("EMBER_INFER_SPLIT", "1") != "0"  # EMBER_INFER_SPLIT=0: the loop on the calling thread only
@@ -66,19 +71,20 @@ def small_linear(relu: bool = False, fallback=None):
     from .infer_loops import loop
 
     rows_loop = loop("linear_rows")
-    # (x, w, b shapes and dtypes, threads) -> [blocks or None for the fallback, zero, estimated wall seconds
-    # alone, split (0.0: not measured yet), calls]
+    # (x, w, b shapes and dtypes, threads) -> [block step or None for the fallback, zero, estimated wall seconds
+    # alone, split (0.0: not measured yet), calls, weights too large for the loop alone (BLAS then)]
     plans: dict = {}
 
     def plan(x, w, b, threads):
         if (x.dtype not in _DTYPES or w.dtype != x.dtype or b.dtype != x.dtype or w.ndim != 2 or b.ndim != 1
                 or x.ndim < 1 or x.shape[-1] != w.shape[1] or b.shape[0] != w.shape[0]
-                or x.size // max(x.shape[-1], 1) > ROWS_MAX or w.nbytes > WEIGHT_BYTES_MAX):
+                or x.size // max(x.shape[-1], 1) > ROWS_MAX):
             return [None]
         n, k = w.shape
-        parts = parts_for(n, k, threads)
-        step = -(-n // parts // ALIGN) * ALIGN
-        return [[(lo, min(lo + step, n)) for lo in range(0, n, step)], x.dtype.type(0), 0.0, 0.0, 0]
+        parts, big = parts_for(n, k, threads), w.nbytes > WEIGHT_BYTES_MAX
+        if big and parts < 2:
+            return [None]
+        return [-(-n // parts // ALIGN) * ALIGN if parts > 1 else 0, x.dtype.type(0), 0.0, 0.0, 0, big]
 
     def linear(x, w, b, out=None):
         threads = cached_num_threads()
@@ -86,29 +92,33 @@ def small_linear(relu: bool = False, fallback=None):
         found = plans.get(key)
         if found is None:
             found = plans[key] = plan(x, w, b, threads)
-        blocks = found[0]
-        if blocks is None or not w.flags.c_contiguous or (out is not None and not out.flags.c_contiguous):
+        step = found[0]
+        if step is None or not w.flags.c_contiguous or (out is not None and not out.flags.c_contiguous):
             return fallback(x, w, b, out)
         n = w.shape[0]
-        x2 = x.reshape(-1, x.shape[-1])
+        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         if not x2.flags.c_contiguous:
             x2 = np.ascontiguousarray(x2)
         if out is None:
             out = np.empty(x.shape[:-1] + (n,), x.dtype)
-        dst = out.reshape(-1, n)  # a view: out is contiguous
-        zero = found[1]
-        if len(blocks) == 1:
-            rows_loop(x2, w, b, dst, 0, n, relu, zero)
+        dst = out if out.ndim == 2 else out.reshape(-1, n)  # a view: out is contiguous
+        if not step:
+            rows_loop(x2, w, b, dst, 0, n, relu, found[1])
             return out
-        alone, split, calls = found[2:]
+        alone, split, calls = found[2:5]
         use_split = split < alone if alone and split else not split
-        if calls % PROBE_EVERY == PROBE_EVERY - 1:
+        probe = calls % PROBE_EVERY
+        if probe == PROBE_EVERY - 1:
             use_split = not use_split  # keep the other way's estimate current
+        elif probe == PROBE_EVERY - 2 and not use_split:
+            infer_pool.wake(threads)  # a helper asleep since the last probe: awake for the next one
         start = time.perf_counter()
         if use_split:
-            cores.run_blocks(lambda lo, hi: rows_loop(x2, w, b, dst, lo, hi, relu, zero), blocks, threads)
+            infer_pool.linear_split(x2, w, b, dst, relu, step, threads)
+        elif found[5]:
+            fallback(x, w, b, out)
         else:
-            rows_loop(x2, w, b, dst, 0, n, relu, zero)
+            rows_loop(x2, w, b, dst, 0, n, relu, found[1])
         took, i = time.perf_counter() - start, 3 if use_split else 2
         found[i] = took if not found[i] else found[i] + 0.25 * (min(took, 3 * found[i]) - found[i])
         found[4] = calls + 1
