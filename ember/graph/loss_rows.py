@@ -39,6 +39,7 @@ def _loops():
         from .loops import _row_max, _row_reductions
 
         exp, row_sum = _exp32_scalar(), _row_reductions()[0]
+        tiny = np.float32(np.finfo(np.float32).tiny)
         opts = {"boundscheck": False, "error_model": "numpy", "nogil": True}
         row_max = numba.njit(**opts)(_row_max)
 
@@ -65,8 +66,10 @@ def _loops():
                 total = row_sum(dst)
                 p = dst[k] / total
                 for j in range(n):  # the primitive's order: softmax, minus 1 at the target, times the scale
-                    dst[j] = dst[j] / total * s
-                dst[k] = (p - 1) * s
+                    v = dst[j] / total * s
+                    dst[j] = v if abs(v) >= tiny else 0.0  # subnormals flushed, as the primitive does
+                v = (p - 1) * s
+                dst[k] = v if abs(v) >= tiny else 0.0
 
         _LOOPS.update(loss=loss_rows, grad=grad_rows)
     return _LOOPS["loss"], _LOOPS["grad"]
