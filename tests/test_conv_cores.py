@@ -171,3 +171,36 @@ def test_one_thread_and_the_cap_keep_calls_on_the_caller(threads, monkeypatch):
     monkeypatch.setenv("EMBER_CONV_THREADS", "1")
     W._conv_fwd(np, x, w, pad)
     assert names == {threading.current_thread().name}
+
+
+# max pooling's forward (pool_max_arg) and backward (pool_scatter_at) over blocks of the batch:
+# (id, x shape, kernel, stride, padding) with overlapping windows, padding (the copy path) and NaN
+POOL_ROWS = [
+    ("2x2_tiling", (7, 5, 12, 12), (2, 2), (2, 2), ((0, 0), (0, 0))),
+    ("3x3_stride2_padded", (6, 3, 13, 13), (3, 3), (2, 2), ((1, 1), (1, 1))),
+    ("3x3_overlapping", (5, 4, 9, 9), (3, 3), (1, 1), ((0, 0), (0, 0))),
+]
+
+
+@pytest.mark.parametrize("shape,kernel,stride,padding", [r[1:] for r in POOL_ROWS], ids=[r[0] for r in POOL_ROWS])
+def test_max_pool_over_the_batch_gives_the_same_bits(threads, monkeypatch, shape, kernel, stride, padding):
+    from ember.ops import _spread, conv
+
+    monkeypatch.setattr(_spread, "SPREAD_MIN", 1)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape).astype(np.float32)
+    x[3, 1, 4, 4] = np.nan  # one block takes the NaN-aware pass, the others not
+    results = []
+    for n in (1, 2, 3):
+        threads(n)
+        packed = conv._pool_max_arg_fwd(np, x, kernel, stride, padding, (1, 1))
+        g = rng.standard_normal(packed.shape[1:]).astype(np.float32) if n == 1 else results[0][2]
+        g[0, 0, 0, 0] = np.inf if n == 1 else g[0, 0, 0, 0]
+        dx = conv._pool_scatter_at_fwd(np, g, packed[1], shape[2:], kernel, stride, padding, (1, 1))
+        results.append((packed, dx, g))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.max_pool2d(xt, kernel, stride, padding[0][0])
+    np.testing.assert_array_equal(results[0][0][0], yt.detach().numpy())
+    for packed, dx, _ in results[1:]:
+        np.testing.assert_array_equal(packed, results[0][0])
+        np.testing.assert_array_equal(dx, results[0][1])
