@@ -1,6 +1,6 @@
-"""Winograd convolutions over the cores (issue 16): wall and CPU ms per call of the forward, input gradient and
-weight gradient on the bench's shapes, at 1 thread, spread over 2 threads on Ember's pool (BLAS held at one
-thread), and the old way at 2 threads (transforms on the calling thread, OpenBLAS threading the GEMMs).
+"""Winograd convolutions over the cores (issue 16): wall, CPU and caller-thread CPU ms per call of the forward,
+input gradient and weight gradient on the bench's shapes, at 1 thread, spread over 2 threads on Ember's pool
+(BLAS held at one thread), and the old way at 2 threads (transforms on the caller, OpenBLAS threading the GEMMs).
 
 Run: python -m bench.bench_conv_cores [--reps N]. Medians of N calls after 2 warm-up calls, in one process
 (set OPENBLAS_NUM_THREADS=2 or more, or the third column measures nothing); the load average is printed,
@@ -50,14 +50,17 @@ def _mode(mode):
 
 
 def _time(fn, reps):
+    """Medians of wall, process CPU and the calling thread's CPU ms (on a busy machine the last is the
+    steadiest view of the critical path: the caller's share of the work)."""
     fn(), fn()
-    wall, cpu = [], []
+    wall, cpu, own = [], [], []
     for _ in range(reps):
-        t, c = time.perf_counter(), time.process_time()
+        t, c, o = time.perf_counter(), time.process_time(), time.thread_time()
         fn()
         wall.append(1e3 * (time.perf_counter() - t))
         cpu.append(1e3 * (time.process_time() - c))
-    return statistics.median(wall), statistics.median(cpu)
+        own.append(1e3 * (time.thread_time() - o))
+    return statistics.median(wall), statistics.median(cpu), statistics.median(own)
 
 
 def main():
@@ -65,14 +68,14 @@ def main():
     a.add_argument("--reps", type=int, default=9)
     args = a.parse_args()
     print(f"load average {os.getloadavg()}; BLAS threads {_threads.get_num_threads()}")
-    print("| shape | call | 1 thread wall / CPU | 2 threads, pool | 2 threads, OpenBLAS |")
+    print("| shape | call | 1 thread: wall / CPU / caller CPU | 2 threads, pool | 2 threads, OpenBLAS |")
     print("|---|---|---|---|---|")
     for name, shape in SHAPES.items():
         for call, fn in _calls(shape).items():
             cells = []
             for mode in ("1", "pool", "blas"):
                 with _mode(mode):
-                    cells.append("{:.1f} / {:.1f}".format(*_time(fn, args.reps)))
+                    cells.append("{:.1f} / {:.1f} / {:.1f}".format(*_time(fn, args.reps)))
             print(f"| {name} | {call} | " + " | ".join(cells) + " |")
 
 
