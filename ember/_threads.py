@@ -96,6 +96,7 @@ def blas_controllers() -> list:
 def hold_blas_at_one_thread() -> list:
     """Set every loaded BLAS that runs more than one thread to one; returns ``[(controller, threads)]`` for
     ``release_blas`` (empty without threadpoolctl or when all are at one thread already)."""
+    cached_num_threads()  # found before the hold: asked inside it, BLAS would answer 1 for the whole process
     held = [(c, n) for c in blas_controllers() for n in (c.get_num_threads(),) if n > 1]
     for c, _ in held:
         c.set_num_threads(1)

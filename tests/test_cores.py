@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember import _cores
 from ember.graph import cores
 
 pytest.importorskip("numba")
@@ -61,8 +62,8 @@ def _train(threads, steps=3):
 
 def test_split_passes_give_the_same_bits_as_one_thread(tiny_chunks, monkeypatch):
     one_losses, one_params = _train(1)
-    jobs, job_class = [], cores._Job
-    monkeypatch.setattr(cores, "_Job", lambda *a: jobs.append(job_class(*a)) or jobs[-1])
+    jobs, job_class = [], _cores._Job
+    monkeypatch.setattr(_cores, "_Job", lambda *a: jobs.append(job_class(*a)) or jobs[-1])
     two_losses, two_params = _train(2)
     assert len(jobs) >= 4  # the split paths ran (Adam's loops, layer norm, softmax, fused bodies)
     assert one_losses == two_losses

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 
-from . import _tflite
+from . import _spread, _tflite
 from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
 from ._rules import differ, dprod
 
@@ -225,15 +225,21 @@ def _pool_scatter_fwd(xp, g, x, kernel, stride, padding, dilation):
     return _scatter_at(xp, g, arg, x.shape[2:], kernel, stride, padding, dilation, outs)
 
 
-def _scatter_at(xp, g, arg, size, kernel, stride, padding, dilation, outs):
-    """``g`` (N, C, *outs) added into a zero (N, C, *size) at window offsets ``arg`` (flat, any dtype)."""
+def _scatter_at(xp, g, arg, size, kernel, stride, padding, dilation, outs, into=None):
+    """``g`` (N, C, *outs) added into a zero (N, C, *size) at window offsets ``arg`` (flat, any dtype);
+    ``into``: where the result goes (written over; a block of the batch, ``_pool_scatter_at_fwd``)."""
     padded = tuple(s + p[0] + p[1] for s, p in zip(size, padding))
     disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
     finite = bool(xp.isfinite(g).all())
     # windows that tile the padded input exactly write every position once: no zero fill (15% measured)
     tiles = disjoint and finite and all(s == k and d == 1 and o * k == p
                                         for s, k, d, o, p in zip(stride, kernel, dilation, outs, padded))
-    out = (xp.empty if tiles else xp.zeros)(g.shape[:2] + padded, dtype=g.dtype)
+    if into is not None and tuple(padded) == tuple(size):  # unpadded: straight into the caller's block
+        out = into
+        if not tiles:
+            out[...] = 0
+    else:
+        out = (xp.empty if tiles else xp.zeros)(g.shape[:2] + padded, dtype=g.dtype)
     zero = g.dtype.type(0)
     hit = xp.empty(arg.shape, dtype=bool)
     for flat, offset in enumerate(_offsets(kernel)):
@@ -244,6 +250,9 @@ def _scatter_at(xp, g, arg, size, kernel, stride, padding, dilation, outs):
         else:  # much faster than where(); where() keeps NaN/inf gradients out of other positions)
             out[key] += hit * g if finite else xp.where(hit, g, zero)
     crop = (slice(None), slice(None)) + tuple(slice(p[0], p[0] + s) for s, p in zip(size, padding))
+    if into is not None and out is not into:
+        into[...] = out[crop]
+        return into
     return out[crop]
 
 
@@ -258,7 +267,8 @@ def packed_pool_ok(dtype, kernel) -> bool:
 def _pool_max_arg_fwd(xp, x, kernel, stride, padding, dilation):
     outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
     packed = xp.empty((2,) + tuple(x.shape[:2]) + tuple(outs), dtype=x.dtype)
-    _running_argmax(xp, x, kernel, stride, padding, dilation, into=packed)
+    _spread.over_batch(xp, x.shape[0], x.size, lambda lo, hi: _running_argmax(
+        xp, x[lo:hi], kernel, stride, padding, dilation, into=packed[:, lo:hi]))  # images are independent
     return packed
 
 
@@ -275,7 +285,12 @@ def _pool_max_arg_vjp(g, out, x, **a):
 
 def _pool_scatter_at_fwd(xp, g, arg, size, kernel, stride, padding, dilation):
     outs = out_sizes(size, kernel, stride, padding, dilation)
-    return _scatter_at(xp, g, arg, size, kernel, stride, padding, dilation, outs)
+    if _spread.threads_for(xp, g.shape[0], g.shape[0] * g.shape[1] * math.prod(size)) < 2:
+        return _scatter_at(xp, g, arg, size, kernel, stride, padding, dilation, outs)
+    out = xp.empty(tuple(g.shape[:2]) + tuple(size), dtype=g.dtype)
+    _spread.over_batch(xp, g.shape[0], out.size, lambda lo, hi: _scatter_at(
+        xp, g[lo:hi], arg[lo:hi], size, kernel, stride, padding, dilation, outs, into=out[lo:hi]))
+    return out
 
 
 def _pool_gather_at_fwd(xp, y, arg, kernel, stride, padding, dilation):

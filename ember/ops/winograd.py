@@ -33,7 +33,8 @@ import os
 
 import numpy as np
 
-from .._threads import hold_blas_at_one_thread, release_blas
+from .._cores import even_blocks, run_blocks
+from .._threads import cached_num_threads, hold_blas_at_one_thread, release_blas
 from . import _tflite
 from ._core import Aval, apply, register, unsupported
 from ._rules import differ
@@ -251,41 +252,68 @@ def _numpy_grad(g, geom):
     return np.ascontiguousarray(t).reshape(16, n_out, geom.tiles)
 
 
-def _conv_tiles(x, u, geom):
+def _groups(blocks, threads):
+    """The image blocks cut into contiguous groups, one ``fn(lo, hi)`` call each on the ``_cores`` pool: one
+    group at one thread (the loop as before), else two per thread (a helper the OS runs late leaves at most
+    half its share to the caller). The cut depends only on ``threads``: the weight gradient sums its groups'
+    partial sums in group order, so a given thread count always gives the same bits."""
+    if threads < 2 or len(blocks) < 2:
+        return [(0, len(blocks))]
+    return even_blocks(len(blocks), 2 * threads)
+
+
+def _conv_tiles(x, u, geom, threads=1):
     """The convolution from the transformed filter ``u`` (16, O, C): per block of images, the input
-    transform, 16 GEMMs (one batched matmul) and the output transform."""
+    transform, 16 GEMMs (one batched matmul) and the output transform; groups of blocks run on ``threads``
+    cores, each with its own transform buffers (images are independent: the same bits at any count)."""
     n_out = u.shape[1]
     loops = _loops()
     if loops is None:
         return _numpy_output(np.matmul(u, _numpy_input(x, geom)), geom, n_out)
     out = np.empty((geom.n, n_out, geom.oh, geom.ow), dtype=x.dtype)
-    tmp = np.empty((12, geom.th * (geom.tw + 1)), dtype=x.dtype)
-    v = m = None
-    for n0, count in _blocks(geom, geom.c + n_out, x.dtype.itemsize):
-        v = _input_block(x, geom, n0, count, v)
-        if m is None or m.shape[2] != v.shape[2]:
-            m = np.empty((16, n_out, v.shape[2]), dtype=x.dtype)
-        np.matmul(u, v, out=m)
-        loops[1](m, out, n0, geom.th, geom.tw + 1, tmp)
+    blocks = _blocks(geom, geom.c + n_out, x.dtype.itemsize)
+
+    def group(lo, hi):
+        tmp = np.empty((12, geom.th * (geom.tw + 1)), dtype=x.dtype)
+        v = m = None
+        for n0, count in blocks[lo:hi]:
+            v = _input_block(x, geom, n0, count, v)
+            if m is None or m.shape[2] != v.shape[2]:
+                m = np.empty((16, n_out, v.shape[2]), dtype=x.dtype)
+            np.matmul(u, v, out=m)
+            loops[1](m, out, n0, geom.th, geom.tw + 1, tmp)
+
+    run_blocks(group, _groups(blocks, threads), threads)
     return out
 
 
-def _wgrad_tiles(x, g, geom):
-    """sum over tiles of dM (16, O, tiles) @ V^T (16, tiles, C), block by block: (16, O, C)."""
+def _wgrad_tiles(x, g, geom, threads=1):
+    """sum over tiles of dM (16, O, tiles) @ V^T (16, tiles, C), block by block: (16, O, C). Each group of
+    blocks sums into its own partial on its core; the partials are added in group order."""
     loops = _loops()
     if loops is None:
         return np.matmul(_numpy_grad(g, geom), _numpy_input(x, geom).transpose(0, 2, 1))
     n_out = g.shape[1]
-    du = np.zeros((16, n_out, geom.c), dtype=x.dtype)
-    part = np.empty_like(du)
-    par, am = _scratch(geom, x.dtype), _A.astype(x.dtype)
-    v = dm = None
-    for n0, count in _blocks(geom, geom.c + n_out, x.dtype.itemsize):
-        v = _input_block(x, geom, n0, count, v)
-        if dm is None or dm.shape[2] != v.shape[2]:
-            dm = np.empty((16, n_out, v.shape[2]), dtype=x.dtype)
-        loops[2](g, n0, dm, geom.th, geom.tw + 1, par, am)
-        du += np.matmul(dm, v.transpose(0, 2, 1), out=part)
+    blocks = _blocks(geom, geom.c + n_out, x.dtype.itemsize)
+    groups = _groups(blocks, threads)
+    partials = [np.zeros((16, n_out, geom.c), dtype=x.dtype) for _ in groups]
+    am = _A.astype(x.dtype)
+
+    def group(lo, hi):
+        du, par = partials[groups.index((lo, hi))], _scratch(geom, x.dtype)
+        part = np.empty_like(du)
+        v = dm = None
+        for n0, count in blocks[lo:hi]:
+            v = _input_block(x, geom, n0, count, v)
+            if dm is None or dm.shape[2] != v.shape[2]:
+                dm = np.empty((16, n_out, v.shape[2]), dtype=x.dtype)
+            loops[2](g, n0, dm, geom.th, geom.tw + 1, par, am)
+            du += np.matmul(dm, v.transpose(0, 2, 1), out=part)
+
+    run_blocks(group, groups, threads)
+    du = partials[0]
+    for p in partials[1:]:
+        du += p
     return du
 
 
@@ -310,7 +338,8 @@ def _numpy_only(op, xp):
 # The GEMMs of one block are small (the cnn's conv2: 16 of 64x32x312): with OpenBLAS threaded, each call pays
 # a hand-off to its worker threads, and on a busy machine a wait for a worker the OS has not scheduled (the
 # resnet block's eager step at 2 threads: 25 s instead of ~2 s). So BLAS runs at one thread inside these
-# primitives (threadpoolctl, when installed; its count restored after).
+# primitives (threadpoolctl, when installed; its count restored after), and the cores are used by spreading
+# groups of image blocks over Ember's pool (``_cores``), each core running its own single-threaded GEMMs.
 @contextlib.contextmanager
 def _one_blas_thread():
     held = hold_blas_at_one_thread()
@@ -320,18 +349,29 @@ def _one_blas_thread():
         release_blas(held)
 
 
+def _threads():
+    """Cores a Winograd call spreads its image blocks over: ``ember.get_num_threads()`` (``EMBER_CONV_THREADS``
+    caps it; 1 keeps every call on the calling thread). Calls with one block of images stay on one core
+    anyway (``_groups``)."""
+    cap = os.environ.get("EMBER_CONV_THREADS", "")
+    n = cached_num_threads()
+    return min(n, int(cap)) if cap.isdigit() and int(cap) > 0 else n
+
+
 def _conv_fwd(xp, x, w, padding, transposed=False):
     _numpy_only("winograd_conv", xp)
     x = np.ascontiguousarray(x)  # one layout for the loops (a compiled graph may hand over a strided view)
+    threads = _threads()
     with _one_blas_thread():
-        return _conv_tiles(x, _filter_transform(w, transposed), _Geom(x.shape, padding))
+        return _conv_tiles(x, _filter_transform(w, transposed), _Geom(x.shape, padding), threads)
 
 
 def _wgrad_fwd(xp, x, g, padding, transposed=False):
     _numpy_only("winograd_wgrad", xp)
     x, g = np.ascontiguousarray(x), np.ascontiguousarray(g)
+    threads = _threads()
     with _one_blas_thread():
-        du = _wgrad_tiles(x, g, _Geom(x.shape, padding))
+        du = _wgrad_tiles(x, g, _Geom(x.shape, padding), threads)
     gm = _G.astype(x.dtype)
     dw = np.einsum("ai,abk,bj->kij", gm, du.reshape(4, 4, -1), gm, optimize=True)
     dw = dw.reshape(du.shape[1], du.shape[2], 3, 3)
