@@ -47,11 +47,33 @@ import time
 
 import numpy as np
 
+from .infer_pool_layout import (  # noqa: F401  (the control block's layout, shared with the loops)
+    A_B,
+    A_K,
+    A_KIND,
+    A_N,
+    A_OUT,
+    A_RELU,
+    A_ROWS,
+    A_STEP,
+    A_W,
+    A_X,
+    ARGS,
+    CLAIM,
+    CPU,
+    DONE,
+    KIND_F32,
+    KIND_F64,
+    NAP,
+    RUN,
+    SLEEP,
+    STATE,
+    STOP,
+    TAKEN,
+    WAKE,
+)
+
 SPIN_US = float(os.environ.get("EMBER_INFER_SPIN_US", "500"))  # helpers spin this long after a job, then sleep
-CLAIM, DONE, TAKEN, STATE, CPU, ARGS = 0, 8, 16, 24, 32, 96  # word offsets in ``ctl`` (STATE, CPU + 16 * helper)
-RUN, SLEEP, WAKE, STOP, NAP = 0, 1, 2, 3, 4  # a helper's state (NAP: a caller asks it to sleep)
-A_KIND, A_X, A_W, A_B, A_OUT, A_ROWS, A_K, A_N, A_RELU, A_STEP = range(ARGS, ARGS + 10)
-KIND_F32, KIND_F64 = 1, 2
 WAKE_EVERY_NS = 1_000_000  # a sleeping helper is woken at most once a millisecond
 SHARED_CORE_NAP = True  # a helper found on the caller's core is sent to sleep (tests turn it off)
 MAX_HELPERS = 4  # helpers at most (5 threads' worth: a batch-1 layer has few blocks)

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import atomics as at
 from .infer_loops import loop
-from .infer_pool import (
+from .infer_pool_layout import (
     A_B,
     A_K,
     A_KIND,
