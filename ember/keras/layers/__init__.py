@@ -115,6 +115,7 @@ from .reshaping import (  # noqa: F401
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from .reversible import Pipeline, ReversibleEmbedding  # noqa: F401
 from .rnn import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: F401
 from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells  # noqa: F401
 from .wrappers import SpectralNormalization, TimeDistributed, TorchModuleWrapper  # noqa: F401
@@ -128,3 +129,4 @@ GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMa
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D  # Keras's older names, still exported
 Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
+SeparableConvolution1D = SeparableConv1D

@@ -103,11 +103,12 @@ class Normalization(Layer):
 
 
 def _resize(x, height, width, interpolation):
-    mode = {"bilinear": "bilinear", "nearest": "nearest", "bicubic": "bicubic"}.get(interpolation)
+    # Keras's "nearest" samples at pixel centres (torch's "nearest-exact"), as its bilinear does
+    mode = {"bilinear": "bilinear", "nearest": "nearest-exact", "bicubic": "bicubic"}.get(interpolation)
     if mode is None:
         raise ValueError(f"Resizing: interpolation must be 'bilinear', 'nearest' or 'bicubic', got {interpolation!r}")
     channels_first = x.permute(0, 3, 1, 2)
-    kwargs = {} if mode == "nearest" else {"align_corners": False}
+    kwargs = {} if mode == "nearest-exact" else {"align_corners": False}
     return NF.interpolate(channels_first, size=(height, width), mode=mode, **kwargs).permute(0, 2, 3, 1)
 
 
@@ -123,27 +124,49 @@ def _images(layer, inputs):
 
 class Resizing(Layer):
     """Resize images to ``(height, width)`` (half-pixel bilinear by default); ``crop_to_aspect_ratio``
-    first takes the largest centred crop of the target aspect ratio."""
+    first takes the largest centred crop of the target aspect ratio, ``pad_to_aspect_ratio`` instead pads
+    (centred, with ``fill_value``) to that ratio. ``data_format`` as Keras's."""
 
-    def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False, **kwargs):
+    def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
+                 pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, antialias=False,
+                 data_format=None, **kwargs):
         super().__init__(**kwargs)
+        if crop_to_aspect_ratio and pad_to_aspect_ratio:
+            raise ValueError("Resizing: only one of crop_to_aspect_ratio and pad_to_aspect_ratio can be True")
+        if fill_mode != "constant":
+            raise ValueError(f"Resizing: fill_mode must be 'constant' (Keras's only mode), got {fill_mode!r}")
+        if antialias:
+            raise NotImplementedError("Resizing(antialias=True) is not supported by Ember; resize in steps of at "
+                                      "most 2x, or blur before resizing down")
         self.height, self.width, self.interpolation = int(height), int(width), interpolation
-        self.crop_to_aspect_ratio = crop_to_aspect_ratio
+        self.crop_to_aspect_ratio, self.pad_to_aspect_ratio = crop_to_aspect_ratio, pad_to_aspect_ratio
+        self.fill_mode, self.fill_value, self.antialias = fill_mode, float(fill_value), antialias
+        self.data_format = data_format or K.image_data_format()
 
     def call(self, inputs):
         x, single = _images(self, inputs)
+        if self.data_format == "channels_first":
+            x = x.permute(0, 2, 3, 1)
+        h, w = x.shape[1:3]
         if self.crop_to_aspect_ratio:
-            h, w = x.shape[1:3]
             ch = min(h, int(w * self.height / self.width))
             cw = min(w, int(h * self.width / self.height))
             top, left = (h - ch) // 2, (w - cw) // 2
             x = x[:, top : top + ch, left : left + cw]
+        elif self.pad_to_aspect_ratio:
+            ph = max(int(w * self.height / self.width) - h, 0)
+            pw = max(int(h * self.width / self.height) - w, 0)
+            x = F.pad(x, (0, 0, pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), value=self.fill_value)
         out = _resize(x, self.height, self.width, self.interpolation)
+        if self.data_format == "channels_first":
+            out = out.permute(0, 3, 1, 2)
         return out[0] if single else out
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width,
-                "interpolation": self.interpolation, "crop_to_aspect_ratio": self.crop_to_aspect_ratio}
+                "interpolation": self.interpolation, "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
+                "pad_to_aspect_ratio": self.pad_to_aspect_ratio, "fill_mode": self.fill_mode,
+                "fill_value": self.fill_value, "antialias": self.antialias, "data_format": self.data_format}
 
 
 class CenterCrop(Layer):
