@@ -35,6 +35,12 @@ FIXED = {  # name: (layer class name, kwargs, images, call kwargs)
     "autocontrast_flat": ("AutoContrast", {}, FLAT, {}),
     "autocontrast_inference": ("AutoContrast", {}, PIXELS, {"training": False}),
     "invert_inference": ("RandomInvert", {"factor": (1.0, 1.0)}, PIXELS, {"training": False}),
+    "posterize_3_bits": ("RandomPosterization", {"factor": (3, 3)}, PIXELS, {}),
+    "posterize_1_bit": ("RandomPosterization", {"factor": (1, 1)}, PIXELS, {}),
+    "posterize_unit_range": ("RandomPosterization", {"factor": (5, 5), "value_range": (0, 1)}, UNIT, {}),
+    "degenerate_half": ("RandomColorDegeneration", {"factor": (0.5, 0.5)}, PIXELS, {}),
+    "degenerate_negative": ("RandomColorDegeneration", {"factor": (-0.7, -0.7)}, PIXELS, {}),
+    "degenerate_unit_range": ("RandomColorDegeneration", {"factor": (1.0, 1.0), "value_range": (0, 1)}, UNIT, {}),
 }
 
 
@@ -71,6 +77,12 @@ def test_share_of_images_changed_follows_the_probability(name, kwargs, share):
     assert abs(changed.mean() - share) < 0.07
     again = _np(getattr(keras.layers, name)(seed=3, **kwargs)(images))
     np.testing.assert_array_equal(out, again)  # the same seed, the same draws
+
+
+def test_posterization_draws_the_bits_kept_per_image():
+    out = _np(keras.layers.RandomPosterization(4, seed=2)(np.repeat(PIXELS[:1], 200, axis=0)))
+    levels = {len(np.unique(image)) for image in out}  # 1, 2 or 3 bits kept: 2, 4 or 8 levels
+    assert levels == {2, 4, 8}
 
 
 def test_solarization_thresholds_split_the_pixels():

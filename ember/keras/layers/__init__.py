@@ -93,7 +93,14 @@ from .preprocessing import (  # noqa: F401
     RandomFlip,
     Resizing,
 )
-from .preprocessing_color import AutoContrast, RandomGrayscale, RandomInvert, Solarization  # noqa: F401
+from .preprocessing_color import (  # noqa: F401
+    AutoContrast,
+    RandomColorDegeneration,
+    RandomGrayscale,
+    RandomInvert,
+    RandomPosterization,
+    Solarization,
+)
 from .preprocessing_image import (  # noqa: F401
     RandomBrightness,
     RandomContrast,

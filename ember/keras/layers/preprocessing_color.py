@@ -1,8 +1,7 @@
-"""Colour augmentation layers with Keras 3's arguments and draws: RandomGrayscale, RandomInvert, Solarization
-(random per image in training, identity at inference) and AutoContrast (always applied). Images are
-``(batch, height, width, channels)`` or one image, channels_last unless ``data_format`` says otherwise; pixel
-values are read in ``value_range``.
-
+"""Colour augmentation layers with Keras 3's arguments and draws: RandomGrayscale, RandomInvert, Solarization,
+RandomPosterization, RandomColorDegeneration (random per image in training, identity at inference) and
+AutoContrast (always applied). Images are ``(batch, height, width, channels)`` or one image, channels_last
+unless ``data_format`` says otherwise; pixel values are read in ``value_range``.
 >>> import numpy as np
 >>> from ember import keras
 >>> image = np.array([[[10.0, 20.0, 30.0], [50.0, 60.0, 70.0]]], "float32")  # one 1x2 RGB image
@@ -17,6 +16,7 @@ from __future__ import annotations
 import ember
 from ember.errors import user_errors
 
+from .. import random
 from .preprocessing_image import _ImageAugmentation
 
 _GRAY = (0.2989, 0.5870, 0.1140)  # ITU-R 601 luma weights, as Keras's rgb_to_grayscale
@@ -131,3 +131,57 @@ class AutoContrast(_ImageAugmentation):
         config.pop("seed", None)
         config.pop("data_format", None)
         return config
+
+
+class RandomPosterization(_ImageAugmentation):
+    """Keep only the top ``bits`` bits of each 8-bit pixel value, ``bits`` drawn per image from ``[lower,
+    upper)`` of ``factor`` (``f`` means ``(1, f)``; equal ends fix it), as Keras does."""
+
+    @user_errors
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        pair = factor if isinstance(factor, (tuple, list)) else (max(-factor, 1), factor)
+        if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 1 <= v <= 8
+                                 for v in pair):
+            raise ValueError(f"RandomPosterization: factor must be a number of bits in [1, 8] or a pair of them, "
+                             f"got {factor!r}")
+        self.factor = tuple(sorted(int(v) for v in pair))
+        self.value_range = _value_range("RandomPosterization", value_range)
+
+    def _augment(self, x):
+        lo, hi = self.value_range
+        low, high = self.factor
+        bits = (random.randint((x.shape[0],), low, high, seed=self.seed_generator).to(x.dtype) if low != high
+                else ember.full((x.shape[0],), float(low), dtype=x.dtype))
+        step = (2.0 ** (8 - bits)).reshape(-1, 1, 1, 1)  # a right then left shift by 8 - bits zeroes the low bits
+        pixels = ((x - lo) * (255.0 / (hi - lo))).clamp(0.0, 255.0).floor()  # the uint8 cast
+        return (pixels / step).floor() * step * ((hi - lo) / 255.0) + lo
+
+    def get_config(self):
+        return {**super().get_config(), "factor": list(self.factor), "value_range": list(self.value_range)}
+
+
+class RandomColorDegeneration(_ImageAugmentation):
+    """Move each image towards its greyscale version by a random amount drawn from ``factor`` (``f`` means
+    ``(-f, f)``: a negative amount saturates), then clip to ``value_range``."""
+
+    @user_errors
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        pair = factor if isinstance(factor, (tuple, list)) else (-abs(factor), abs(factor))
+        if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not -1 <= v <= 1
+                                 for v in pair):
+            raise ValueError(f"RandomColorDegeneration: factor must be a number in [-1, 1] or a pair of them, got "
+                             f"{factor!r}")
+        self.factor = tuple(sorted(float(v) for v in pair))
+        self.value_range = _value_range("RandomColorDegeneration", value_range)
+
+    def _augment(self, x):
+        if x.shape[-1] != 3:
+            raise ValueError(f"RandomColorDegeneration {self.name!r}: expected 3 (RGB) channels, got {x.shape[-1]}")
+        amount = self._uniform(x.shape[0], *self.factor).reshape(-1, 1, 1, 1)
+        gray = (x * ember.tensor(_GRAY, dtype=x.dtype)).sum(-1, keepdim=True)
+        return (x + amount * (gray - x)).clamp(*self.value_range)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": list(self.factor), "value_range": list(self.value_range)}
