@@ -109,20 +109,33 @@ def _im2col_last_fwd(xp, x, kernel, stride, padding, dilation):
     return cols.reshape(shape[:1 + nd] + (math.prod(kernel) * x.shape[-1],))
 
 
+def _clipped(offset, stride, dilation, padding, outs, size):
+    """For one kernel offset: (destination slices in the unpadded input, source slices over the windows), the
+    windows whose tap at ``offset`` lands inside the input (the rest read padding)."""
+    dst, src = [], []
+    for o, s, d, (before, _), n, length in zip(offset, stride, dilation, padding, outs, size):
+        start = o * d - before  # input position of window 0's tap
+        lo = max(0, -(start // s)) if start < 0 else 0  # first window landing at >= 0
+        hi = min(n, (length - 1 - start) // s + 1) if length - 1 >= start else 0
+        hi = max(hi, lo)
+        dst.append(slice(start + lo * s, start + (hi - 1) * s + 1 if hi > lo else start + lo * s, s))
+        src.append(slice(lo, hi))
+    return tuple(dst), tuple(src)
+
+
 def _col2im_last_fwd(xp, cols, size, kernel, stride, padding, dilation):
     nd, k = len(kernel), math.prod(kernel)
     outs = out_sizes(size, kernel, stride, padding, dilation)
     c = cols.shape[-1] // k
-    padded = tuple(s + p[0] + p[1] for s, p in zip(size, padding))
-    out = xp.zeros((cols.shape[0],) + padded + (c,), dtype=cols.dtype)
+    # no padded buffer: each offset adds only the windows whose tap lands inside (no zero-fill of the
+    # padding, no cropping copy after)
+    out = xp.zeros((cols.shape[0],) + tuple(size) + (c,), dtype=cols.dtype)
     blocks = cols.reshape(tuple(cols.shape[:1 + nd]) + tuple(kernel) + (c,))
     for offset in _offsets(kernel):
-        key = _ALL + _offset_slices(offset, stride, dilation, outs)
-        out[key] += blocks[_ALL * (1 + nd) + offset]
-    if not any(b or a for b, a in padding):
-        return out
-    crop = tuple(slice(p[0], p[0] + s) for s, p in zip(size, padding))
-    return xp.ascontiguousarray(out[_ALL + crop])
+        dst, src = _clipped(offset, stride, dilation, padding, outs, size)
+        if all(sl.stop > sl.start for sl in src):
+            out[_ALL + dst] += blocks[_ALL + src + offset]
+    return out
 
 
 def _im2col_last_rule(x, kernel, stride, padding, dilation):
@@ -191,8 +204,9 @@ def _static(x):
 
 def choose_conv(x, w, stride, groups) -> str:
     """The form of a (non-Winograd) convolution: "shift" when the output channels times the stride area are
-    well under the input channels (the shift-sum's matrix is then the smaller one and its extra products at
-    skipped strided positions stay few), else "last" for strided 2-D ones, else "im2col"."""
+    at most half the input channels (the shift-sum's matrix is then the smaller one and its extra products at
+    skipped strided positions stay few), else "last" for strided ones with enough input channels, else
+    "im2col"."""
     c_out, c_in = w.shape[0], w.shape[1]
     form = _FORCED[-1] if _FORCED else None
     if groups != 1 or not _static(x):
@@ -201,7 +215,7 @@ def choose_conv(x, w, stride, groups) -> str:
         return form
     if c_out * math.prod(stride) * SHIFT_RATIO <= c_in:
         return "shift"
-    return "im2col"
+    return "last" if math.prod(stride) > 1 and c_in >= LAST_MIN_CHANNELS else "im2col"
 
 
 def choose_conv_transpose(x, w, stride, output_padding, groups) -> str:
@@ -213,4 +227,6 @@ def choose_conv_transpose(x, w, stride, output_padding, groups) -> str:
     return "im2col" if form in ("im2col", "shift") else "last"
 
 
-SHIFT_RATIO = 4  # measured: docs/internals.md
+# measured (docs/internals.md): shift-sum won from O = C/4 (stride 1) and O * stride area = C/8; tied at O = C/2.
+# Channels-last columns won on strided convolutions with 64 input channels, lost with 1 and at stride 1
+SHIFT_RATIO, LAST_MIN_CHANNELS = 2, 8
