@@ -7,7 +7,7 @@ import pytest
 import ember
 import ember.nn.functional as F
 from ember import nn
-from ember.ops import apply
+from ember.ops import apply, conv_forms
 from ember.testing import gradcheck, gradgradcheck
 
 torch = pytest.importorskip("torch")
@@ -77,11 +77,21 @@ def test_im2col_never_aliases_its_input(fold_batch, layout):
     cols = apply("im2col", x, **attrs)
     assert not np.shares_memory(cols.numpy(), x.numpy())
     w = ember.randn(2, 4, 1, 1, requires_grad=True)
-    y = F.conv2d(x, w)
+    with conv_forms.forced("im2col"):  # the form that saves columns (2 outputs of 4 channels would be shift-sum,
+        y = F.conv2d(x, w)  # which saves x itself and, like PyTorch, refuses the mul_ below at backward)
     want = (x.sum((0, 2, 3)) * ember.ones(2, 1)).reshape(2, 4, 1, 1)  # d sum(y) / d w
     x.mul_(0)  # the saved columns keep the values the forward used
     y.sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), want.numpy(), rtol=1e-5)
+
+
+def test_shift_sum_conv_refuses_an_input_changed_before_backward_as_torch_does():
+    x, w = ember.randn(2, 4, 3, 3), ember.randn(1, 4, 3, 3, requires_grad=True)
+    with conv_forms.forced("shift"):
+        y = F.conv2d(x, w, padding=1)
+    x.mul_(0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
 
 
 DISJOINT = dict(kernel=(2, 2), stride=(2, 2), padding=((0, 1), (0, 0)), dilation=(1, 1))  # windows tile the input
