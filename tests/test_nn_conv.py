@@ -94,6 +94,20 @@ def test_shift_sum_conv_refuses_an_input_changed_before_backward_as_torch_does()
         y.sum().backward()
 
 
+@pytest.mark.parametrize("form", ["shift", "last", "im2col"])
+@pytest.mark.parametrize("fn, x_shape, w_shape, kw", [
+    ("conv2d", (0, 8, 6, 6), (1, 8, 3, 3), dict(padding=1)),
+    ("conv2d", (0, 16, 6, 6), (16, 16, 3, 3), dict(stride=2)),
+    ("conv_transpose2d", (0, 8, 3, 3), (8, 4, 4, 4), dict(stride=2, padding=1))])
+def test_every_conv_form_takes_an_empty_batch(form, fn, x_shape, w_shape, kw):
+    x, w = ember.zeros(*x_shape, requires_grad=True), ember.randn(*w_shape, requires_grad=True)
+    with conv_forms.forced(form):
+        y = getattr(F, fn)(x, w, **kw)
+    y.sum().backward()
+    ref = getattr(TF, fn)(torch.zeros(x_shape), torch.tensor(w.detach().numpy()), **kw)
+    assert tuple(y.shape) == tuple(ref.shape) and float(w.grad.abs().sum()) == 0.0
+
+
 DISJOINT = dict(kernel=(2, 2), stride=(2, 2), padding=((0, 1), (0, 0)), dilation=(1, 1))  # windows tile the input
 
 

@@ -121,13 +121,14 @@ def _conv(x, weight, *bias, stride, padding, dilation, groups):
         out = apply("winograd_conv", x, weight, padding=padding, transposed=False)
     elif form == "shift":  # few output channels: multiply first, then sum each tap's shifted plane
         wr = weight.permute(0, *range(2, 2 + nd), 1).reshape(out_ch * math.prod(kernel), x.shape[1])
-        z = matmul(wr, x.reshape(n, x.shape[1], -1)).reshape(n, -1, *x.shape[2:])
+        z = matmul(wr, x.reshape(n, x.shape[1], math.prod(x.shape[2:])))  # explicit sizes: N may be 0
+        z = z.reshape(n, out_ch * math.prod(kernel), *x.shape[2:])
         out = apply("shift_sum", z, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
     elif form == "last":  # channels-last columns: (N*L, K*C) @ (K*C, C_out)
         cols = apply("im2col_last", x.permute(0, *range(2, 2 + nd), 1), kernel=kernel, stride=stride,
                      padding=padding, dilation=dilation)
-        wl = weight.permute(*range(2, 2 + nd), 1, 0).reshape(-1, out_ch)
-        out = matmul(cols.reshape(-1, cols.shape[-1]), wl).reshape(n, *outs, out_ch)
+        wl = weight.permute(*range(2, 2 + nd), 1, 0).reshape(cols.shape[-1], out_ch)
+        out = matmul(cols.reshape(n * math.prod(outs), cols.shape[-1]), wl).reshape(n, *outs, out_ch)
         out = out.permute(0, nd + 1, *range(1, nd + 1)).contiguous()
     elif groups == 1:  # one GEMM over the whole batch: (C_out, C_in*K) @ (C_in*K, N*L)
         cols = apply("im2col", x, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
@@ -216,8 +217,9 @@ def _conv_transpose_layer(x, weight, *bias, stride, padding, output_padding, dil
     pads = tuple((p, p) for p in padding)
     if choose_conv_transpose(x, weight, stride, output_padding, groups) == "last":
         # channels-last: one GEMM (N*H*W, C_in) @ (C_in, K*C_out), then col2im over rows of C_out values
-        xl = x.permute(0, *range(2, 2 + nd), 1).reshape(-1, cin)
-        z = matmul(xl, weight.permute(0, *range(2, 2 + nd), 1).reshape(cin, -1)).reshape(n, *spatial, -1)
+        xl = x.permute(0, *range(2, 2 + nd), 1).reshape(n * math.prod(spatial), cin)
+        taps = math.prod(kernel) * cout_g
+        z = matmul(xl, weight.permute(0, *range(2, 2 + nd), 1).reshape(cin, taps)).reshape(n, *spatial, taps)
         out = apply("col2im_last", z, size=size, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
         out = out.permute(0, nd + 1, *range(1, nd + 1)).contiguous()
         if bias:
