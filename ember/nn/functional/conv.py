@@ -5,6 +5,8 @@ weight, and its gradients come from the matmul's and im2col's vjps (``col2im``).
 folded into the columns (``fold_batch=True``: one large GEMM each for the forward and both gradients, and the
 weight gradient needs no sum over the batch). In training, 3x3 stride-1 convolutions with enough channels run
 Winograd F(2x2, 3x3) instead (``ember/ops/winograd.py``: no column matrix, 2.25x fewer multiplies).
+Convolutions with few output channels multiply first and shift after (shift-sum), strided ones and transposed
+ones use channels-last columns (``ember/ops/conv_forms.py``: the choice is measured per shape).
 
 >>> import ember
 >>> import ember.nn.functional as F
