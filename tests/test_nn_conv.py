@@ -7,7 +7,7 @@ import pytest
 import ember
 import ember.nn.functional as F
 from ember import nn
-from ember.ops import apply
+from ember.ops import apply, conv_forms
 from ember.testing import gradcheck, gradgradcheck
 
 torch = pytest.importorskip("torch")
@@ -77,11 +77,35 @@ def test_im2col_never_aliases_its_input(fold_batch, layout):
     cols = apply("im2col", x, **attrs)
     assert not np.shares_memory(cols.numpy(), x.numpy())
     w = ember.randn(2, 4, 1, 1, requires_grad=True)
-    y = F.conv2d(x, w)
+    with conv_forms.forced("im2col"):  # the form that saves columns (2 outputs of 4 channels would be shift-sum,
+        y = F.conv2d(x, w)  # which saves x itself and, like PyTorch, refuses the mul_ below at backward)
     want = (x.sum((0, 2, 3)) * ember.ones(2, 1)).reshape(2, 4, 1, 1)  # d sum(y) / d w
     x.mul_(0)  # the saved columns keep the values the forward used
     y.sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), want.numpy(), rtol=1e-5)
+
+
+def test_shift_sum_conv_refuses_an_input_changed_before_backward_as_torch_does():
+    x, w = ember.randn(2, 4, 3, 3), ember.randn(1, 4, 3, 3, requires_grad=True)
+    with conv_forms.forced("shift"):
+        y = F.conv2d(x, w, padding=1)
+    x.mul_(0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("form", ["shift", "last", "im2col"])
+@pytest.mark.parametrize("fn, x_shape, w_shape, kw", [
+    ("conv2d", (0, 8, 6, 6), (1, 8, 3, 3), dict(padding=1)),
+    ("conv2d", (0, 16, 6, 6), (16, 16, 3, 3), dict(stride=2)),
+    ("conv_transpose2d", (0, 8, 3, 3), (8, 4, 4, 4), dict(stride=2, padding=1))])
+def test_every_conv_form_takes_an_empty_batch(form, fn, x_shape, w_shape, kw):
+    x, w = ember.zeros(*x_shape, requires_grad=True), ember.randn(*w_shape, requires_grad=True)
+    with conv_forms.forced(form):
+        y = getattr(F, fn)(x, w, **kw)
+    y.sum().backward()
+    ref = getattr(TF, fn)(torch.zeros(x_shape), torch.tensor(w.detach().numpy()), **kw)
+    assert tuple(y.shape) == tuple(ref.shape) and float(w.grad.abs().sum()) == 0.0
 
 
 DISJOINT = dict(kernel=(2, 2), stride=(2, 2), padding=((0, 1), (0, 0)), dilation=(1, 1))  # windows tile the input

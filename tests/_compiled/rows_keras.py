@@ -78,6 +78,11 @@ LAYERS = [
     ("Conv1DTranspose", _built(lambda: L.Conv1DTranspose(3, 3, strides=2), 2, 4, 2), [R(2, 4, 2)], None),
     ("Conv2DTranspose", _built(lambda: L.Conv2DTranspose(3, 3, strides=2, padding="same"), 2, 3, 3, 2),
      [R(2, 3, 3, 2)], None),
+    # the GAN guide's layers: few output channels (shift-sum form), a 4x4 stride-2 transposed one
+    ("Conv2D-shift", _built(lambda: L.Conv2D(1, 5, padding="same", activation="sigmoid"), 2, 6, 6, 8),
+     [R(2, 6, 6, 8)], None),
+    ("Conv2DTranspose-4x4", _built(lambda: L.Conv2DTranspose(5, 4, strides=2, padding="same"), 2, 3, 3, 4),
+     [R(2, 3, 3, 4)], None),
     ("BatchNormalization", _built(lambda: L.BatchNormalization(momentum=0.8), 6, 3), [R(6, 3)], None),
     ("LayerNormalization", _built(lambda: L.LayerNormalization(), 4, 5), [R(4, 5)], None),
     ("GroupNormalization", _built(lambda: L.GroupNormalization(2), 2, 3, 4), [R(2, 3, 4)], None),

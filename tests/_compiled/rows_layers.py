@@ -126,6 +126,10 @@ LAYERS = [
     ("Conv3d", lambda: nn.Conv3d(2, 2, 2), [R(1, 2, 4, 4, 4)], None),
     ("ConvTranspose1d", lambda: nn.ConvTranspose1d(2, 3, 3, stride=2), [R(2, 2, 5)], None),
     ("ConvTranspose2d", lambda: nn.ConvTranspose2d(2, 3, 3, stride=2), [R(1, 2, 4, 4)], None),
+    # few output channels: the shift-sum form; groups: transposed convolutions keep GEMM + col2im
+    ("Conv2d-shift", lambda: nn.Conv2d(8, 1, 5, padding=2), [R(2, 8, 7, 6)], None),
+    ("ConvTranspose2d-groups", lambda: nn.ConvTranspose2d(4, 4, 4, stride=2, padding=1, groups=2), [R(2, 4, 3, 3)],
+     None),
     ("MaxPool1d", lambda: nn.MaxPool1d(2), [R(2, 3, 8)], None),
     ("MaxPool2d", lambda: nn.MaxPool2d(2), [R(2, 3, 6, 6)], None),
     ("MaxPool3d", lambda: nn.MaxPool3d(2), [R(1, 2, 4, 4, 4)], None),

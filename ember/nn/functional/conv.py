@@ -5,6 +5,8 @@ weight, and its gradients come from the matmul's and im2col's vjps (``col2im``).
 folded into the columns (``fold_batch=True``: one large GEMM each for the forward and both gradients, and the
 weight gradient needs no sum over the batch). In training, 3x3 stride-1 convolutions with enough channels run
 Winograd F(2x2, 3x3) instead (``ember/ops/winograd.py``: no column matrix, 2.25x fewer multiplies).
+Convolutions with few output channels multiply first and shift after (shift-sum), strided ones and transposed
+ones use channels-last columns (``ember/ops/conv_forms.py``: the choice is measured per shape).
 
 >>> import ember
 >>> import ember.nn.functional as F
@@ -20,6 +22,7 @@ from ..._state import STATE
 from ...errors import mark, with_user_line
 from ...functional.linalg import matmul
 from ...ops import apply, composite
+from ...ops.conv_forms import choose_conv, choose_conv_transpose
 from ...ops.winograd import use_winograd
 from ...tensor import Tensor
 
@@ -114,8 +117,21 @@ def _conv(x, weight, *bias, stride, padding, dilation, groups):
                  for s, p, k, d, st in zip(x.shape[2:], padding, kernel, dilation, stride))
     n = x.shape[0]
     training = STATE.grad_enabled and (x.requires_grad or weight.requires_grad)
-    if use_winograd(x, weight, stride, padding, dilation, groups, training):  # 3x3, stride 1: no column matrix
+    form = "winograd" if use_winograd(x, weight, stride, padding, dilation, groups, training) else \
+        choose_conv(x, weight, stride, groups)
+    if form == "winograd":  # 3x3, stride 1: no column matrix
         out = apply("winograd_conv", x, weight, padding=padding, transposed=False)
+    elif form == "shift":  # few output channels: multiply first, then sum each tap's shifted plane
+        wr = weight.permute(0, *range(2, 2 + nd), 1).reshape(out_ch * math.prod(kernel), x.shape[1])
+        z = matmul(wr, x.reshape(n, x.shape[1], math.prod(x.shape[2:])))  # explicit sizes: N may be 0
+        z = z.reshape(n, out_ch * math.prod(kernel), *x.shape[2:])
+        out = apply("shift_sum", z, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    elif form == "last":  # channels-last columns: (N*L, K*C) @ (K*C, C_out)
+        cols = apply("im2col_last", x.permute(0, *range(2, 2 + nd), 1), kernel=kernel, stride=stride,
+                     padding=padding, dilation=dilation)
+        wl = weight.permute(*range(2, 2 + nd), 1, 0).reshape(cols.shape[-1], out_ch)
+        out = matmul(cols.reshape(n * math.prod(outs), cols.shape[-1]), wl).reshape(n, *outs, out_ch)
+        out = out.permute(0, nd + 1, *range(1, nd + 1)).contiguous()
     elif groups == 1:  # one GEMM over the whole batch: (C_out, C_in*K) @ (C_in*K, N*L)
         cols = apply("im2col", x, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
                      fold_batch=True)
@@ -200,11 +216,20 @@ def _conv_transpose_layer(x, weight, *bias, stride, padding, output_padding, dil
     n, spatial = x.shape[0], tuple(x.shape[2:])
     size = tuple((s - 1) * st - 2 * p + d * (k - 1) + o + 1
                  for s, st, p, d, k, o in zip(spatial, stride, padding, dilation, kernel, output_padding))
+    pads = tuple((p, p) for p in padding)
+    if choose_conv_transpose(x, weight, stride, output_padding, groups) == "last":
+        # channels-last: one GEMM (N*H*W, C_in) @ (C_in, K*C_out), then col2im over rows of C_out values
+        xl = x.permute(0, *range(2, 2 + nd), 1).reshape(n * math.prod(spatial), cin)
+        taps = math.prod(kernel) * cout_g
+        z = matmul(xl, weight.permute(0, *range(2, 2 + nd), 1).reshape(cin, taps)).reshape(n, *spatial, taps)
+        out = apply("col2im_last", z, size=size, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
+        out = out.permute(0, nd + 1, *range(1, nd + 1)).contiguous()
+        if bias:
+            out = out + bias[0].reshape(cout_g, *([1] * nd))
+        return out
     xs = x.reshape(n, groups, cin // groups, math.prod(spatial))
     w = weight.reshape(groups, cin // groups, -1).transpose(1, 2)
     cols = matmul(w, xs).reshape(n, groups * cout_g * math.prod(kernel), math.prod(spatial))
-    # the last window may end before the far edge (output_padding): pad that side so col2im sees whole windows
-    pads = tuple((p, p) for p in padding)
     out = apply("col2im", cols, size=size, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
     if bias:
         out = out + bias[0].reshape(groups * cout_g, *([1] * nd))

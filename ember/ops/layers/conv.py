@@ -3,9 +3,11 @@
 Attrs (plain data, one entry per spatial dim):
 
 - ``conv(x, w[, b]; stride, padding, dilation, groups)``: ``padding`` = ((before, after), ...) ('same' is
-  already resolved into it). Eager: im2col + matmul (``nn.functional.conv``). ONNX: ``Conv``.
+  already resolved into it). Eager: im2col + matmul, Winograd, shift-sum or channels-last columns by shape
+  (``nn.functional.conv``). ONNX: ``Conv``.
 - ``conv_transpose(x, w[, b]; stride, padding, output_padding, dilation, groups)``: ``padding`` ints (as
-  PyTorch). Eager: matmul + col2im. ONNX: ``ConvTranspose``.
+  PyTorch). Eager: matmul + col2im (channels-last where it applies, ``ops/conv_forms.py``). ONNX:
+  ``ConvTranspose``.
 - ``max_pool(x; kernel, stride, padding, dilation, ceil_mode)``, ``avg_pool(x; kernel, stride, padding,
   ceil_mode, count_include_pad, divisor_override)``: ``padding`` ints. ONNX: ``MaxPool`` / ``AveragePool``.
 - ``adaptive_avg_pool(x; output_size)``, ``adaptive_max_pool(x; output_size)``: ONNX ``GlobalAveragePool`` /
