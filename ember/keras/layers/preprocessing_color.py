@@ -22,13 +22,21 @@ from .preprocessing_image import _ImageAugmentation
 _GRAY = (0.2989, 0.5870, 0.1140)  # ITU-R 601 luma weights, as Keras's rgb_to_grayscale
 
 
+def _factor_pair(layer, factor, name, bounds=(0.0, 1.0), scalar=lambda f: (0.0, f), unit="a number"):
+    """Keras's factor rule: a pair is sorted, each end within ``bounds``; a single number ``f`` (itself within
+    ``bounds``) means ``scalar(f)`` — ``(0, f)`` for most colour layers."""
+    low, high = bounds
+    is_pair = isinstance(factor, (tuple, list))
+    numbers = tuple(factor) if is_pair else (factor,)
+    if (is_pair and len(numbers) != 2) or any(
+            isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high for v in numbers):
+        raise ValueError(f"{layer}: {name} must be {unit} in [{low:g}, {high:g}] or a pair of them, got {factor!r}")
+    pair = numbers if len(numbers) == 2 else scalar(numbers[0])
+    return tuple(sorted(pair))
+
+
 def _unit_factor(layer, factor, name):
-    """Keras's rule for these layers: ``f`` in [0, 1] means ``(0, f)``; a pair is sorted, each end in [0, 1]."""
-    pair = factor if isinstance(factor, (tuple, list)) else (0.0, factor)
-    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1
-                             for v in pair):
-        raise ValueError(f"{layer}: {name} must be a number in [0, 1] or a pair of them, got {factor!r}")
-    return tuple(sorted(float(v) for v in pair))
+    return tuple(float(v) for v in _factor_pair(layer, factor, name))
 
 
 def _value_range(layer, value_range):
@@ -140,12 +148,8 @@ class RandomPosterization(_ImageAugmentation):
     @user_errors
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
-        pair = factor if isinstance(factor, (tuple, list)) else (max(-factor, 1), factor)
-        if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 1 <= v <= 8
-                                 for v in pair):
-            raise ValueError(f"RandomPosterization: factor must be a number of bits in [1, 8] or a pair of them, "
-                             f"got {factor!r}")
-        self.factor = tuple(sorted(int(v) for v in pair))
+        pair = _factor_pair("RandomPosterization", factor, "factor", (1, 8), lambda f: (1, f), "a number of bits")
+        self.factor = tuple(int(v) for v in pair)
         self.value_range = _value_range("RandomPosterization", value_range)
 
     def _augment(self, x):
@@ -168,12 +172,8 @@ class RandomColorDegeneration(_ImageAugmentation):
     @user_errors
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
-        pair = factor if isinstance(factor, (tuple, list)) else (-abs(factor), abs(factor))
-        if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not -1 <= v <= 1
-                                 for v in pair):
-            raise ValueError(f"RandomColorDegeneration: factor must be a number in [-1, 1] or a pair of them, got "
-                             f"{factor!r}")
-        self.factor = tuple(sorted(float(v) for v in pair))
+        pair = _factor_pair("RandomColorDegeneration", factor, "factor", (-1.0, 1.0), lambda f: (-abs(f), abs(f)))
+        self.factor = tuple(float(v) for v in pair)
         self.value_range = _value_range("RandomColorDegeneration", value_range)
 
     def _augment(self, x):
