@@ -142,7 +142,15 @@ LAYERS = [
     ("DepthwiseConv1D", _built(lambda: L.DepthwiseConv1D(3, padding="same"), 2, 6, 2), [R(2, 6, 2)], None),
     ("Conv2D-groups", _built(lambda: L.Conv2D(4, 3, groups=2), 2, 5, 5, 4), [R(2, 5, 5, 4)], None),
     ("Dense-activity-regularizer", _built(lambda: L.Dense(3, activity_regularizer="l2"), 4, 5), [R(4, 5)],
-     _with_losses),
+     _with_losses),    ("GroupQueryAttention-window-gate", _built(lambda: _SelfGQA(), 2, 5, 6), [R(2, 5, 6)], None),
+    ("SpectralNormalization-Dense", _built(lambda: L.SpectralNormalization(L.Dense(3), power_iterations=2), 4, 5),
+     [R(4, 5)], None),
+    ("ReversibleEmbedding-reverse", lambda: _materialized(_Tied(), [_ids]), [_ids], None),
+    ("colour-layers-seed", lambda: keras.Sequential([L.RandomGrayscale(0.5, seed=1), L.RandomInvert(seed=2),
+                                                      L.Solarization(0.1, (0.2, 0.6), seed=3),
+                                                      L.RandomPosterization(5, seed=4),
+                                                      L.RandomColorDegeneration(0.4, seed=5), L.AutoContrast()]),
+     [lambda: ember.rand(3, 4, 4, 3) * 255], None),
 ]
 
 
@@ -164,9 +172,28 @@ class _SelfAttend(L.Layer):  # query = value = key, with a causal mask where the
         return self.attention([x, x], use_causal_mask=self.attention.use_scale)
 
 
+class _SelfGQA(L.Layer):
+    def __init__(self):
+        super().__init__()
+        self.gqa = L.GroupQueryAttention(2, 4, 2, sliding_window=2, use_gate=True, dropout=0.1)
+
+    def call(self, x):
+        return self.gqa(x, x, use_causal_mask=True)
+
+
+class _Tied(L.Layer):  # ids -> embedding -> tanh -> logits through the same table
+    def __init__(self):
+        super().__init__()
+        self.embed = L.ReversibleEmbedding(10, 4, logit_soft_cap=2.0)
+
+    def call(self, ids):
+        return self.embed(ember.tanh(self.embed(ids)), reverse=True)
+
+
 # layers whose computation depends on training (the others run in train mode only: their eval row is the same)
 MODAL = {"BatchNormalization", "Dropout", "Dropout-seed", "Dropout-noise_shape", "SpatialDropout1D",
          "SpatialDropout2D-seed", "GaussianNoise", "GaussianDropout-seed", "RandomFlip", "RandomFlip-seed",
-         "MultiHeadAttention"}
+         "MultiHeadAttention", "GroupQueryAttention-window-gate", "SpectralNormalization-Dense",
+         "colour-layers-seed"}
 ROWS = [Row(f"keras-{name}-{_mode(t)}", (lambda c=c, m=m, call=call, t=t: _layer_program(c, m, call, t)))
         for name, c, m, call in LAYERS for t in ((True, False) if name in MODAL else (True,))]
