@@ -87,7 +87,8 @@ def _build():
     if not _CODE:
         from . import infer_pool_loops as loops
 
-        _CODE.update(serve=loops.serve, caller=loops.caller, wake=loops.wake, ticks=loops.tick_count)
+        _CODE.update(serve=loops.serve, caller=loops.caller, wake=loops.wake, ticks=loops.tick_count,
+                     caller_bands=loops.caller_bands)
     return _CODE
 
 
@@ -203,5 +204,26 @@ def linear_split(x, w, b, out, relu: bool, step: int, threads: int) -> int:
         p.wake_sleepers()
         kind = KIND_F32 if x.itemsize == 4 else KIND_F64  # (float32 or float64 only: small_linear's plan)
         return p.code["caller"](p.ctl, p.helpers, SHARED_CORE_NAP, kind, x, w, b, out, relu, blocks, step)
+    finally:
+        p.lock.release()
+
+
+def conv_bands(desc, threads: int) -> int:
+    """A convolution's bands (the rows of ``desc``, ``conv_band_loops``' layout) over this thread and the pool's
+    helpers, OpenBLAS held at one thread meanwhile; returns the bands this thread ran (all of them when the
+    pool is in use by another thread, or at one thread)."""
+    from .blas_calls import find
+
+    set_threads, get_threads = find()[2:]
+    p = pool(threads)
+    if p is None or not p.lock.acquire(blocking=False):
+        from .infer_pool_loops import bands_alone
+
+        bands_alone(desc.ctypes.data, desc.shape[0], set_threads, get_threads)
+        return desc.shape[0]
+    try:
+        p.wake_sleepers()
+        return p.code["caller_bands"](p.ctl, p.helpers, SHARED_CORE_NAP, desc.ctypes.data, desc.shape[0],
+                                      set_threads, get_threads)
     finally:
         p.lock.release()

@@ -6,6 +6,8 @@ import numba
 import numpy as np
 
 from . import atomics as at
+from . import blas_calls
+from .conv_band_loops import conv_bands_at
 from .infer_loops import loop
 from .infer_pool_layout import (
     A_B,
@@ -21,6 +23,7 @@ from .infer_pool_layout import (
     CLAIM,
     CPU,
     DONE,
+    KIND_CONV,
     KIND_F32,
     NAP,
     RUN,
@@ -45,6 +48,9 @@ def _njit(fn):
 
 @_njit
 def run_block(ctl, i):
+    if ctl[A_KIND] == KIND_CONV:
+        conv_bands_at(ctl[A_X], ctl[A_ROWS], i, i + 1)
+        return
     kind, rows, k, n, step = ctl[A_KIND], ctl[A_ROWS], ctl[A_K], ctl[A_N], ctl[A_STEP]
     lo, hi, relu = i * step, min((i + 1) * step, n), ctl[A_RELU] != 0
     if kind == KIND_F32:
@@ -154,6 +160,58 @@ def caller(ctl, helpers, nap, kind, x, w, b, out, relu, blocks, step):
         polls += 1
         if polls & 255 == 0:
             at.yield_cpu()
+    return mine
+
+
+@_njit
+def _awake(ctl, helpers, nap):
+    """Helpers running on another core (a running one found on this thread's core is told to sleep)."""
+    here, awake = at.cpu_now() if nap else -1, 0
+    for h in range(helpers):
+        if at.load(ctl, STATE + 16 * h) == RUN:
+            if here >= 0 and at.load(ctl, CPU + 16 * h) == here:
+                at.cas(ctl, STATE + 16 * h, RUN, NAP)
+            else:
+                awake += 1
+    return awake
+
+
+@_njit
+def bands_alone(addr, blocks, set_threads, get_threads):
+    """Every band on this thread, OpenBLAS held at one thread (the pool is in use by another thread)."""
+    old = blas_calls.hold_one_thread(set_threads, get_threads)
+    conv_bands_at(addr, blocks, 0, blocks)
+    blas_calls.release(set_threads, old)
+
+
+@_njit
+def caller_bands(ctl, helpers, nap, addr, blocks, set_threads, get_threads):
+    """``caller`` for a convolution's bands (``conv_band_loops``: the descriptor at ``addr``, ``blocks``
+    rows): the same hand-off, but posted even when no helper is running yet: a band takes long enough (~0.1
+    ms) that a helper woken at the start of the call still takes the later ones. Returns how many bands this
+    thread ran."""
+    _awake(ctl, helpers, nap)  # (a helper running on this core is told to sleep)
+    old = blas_calls.hold_one_thread(set_threads, get_threads)  # every band's GEMM on the core that took it
+    ctl[A_KIND], ctl[A_X], ctl[A_ROWS] = KIND_CONV, addr, blocks
+    at.store(ctl, DONE, 0)
+    seq = (at.load(ctl, CLAIM) >> 20) + 1
+    at.store(ctl, CLAIM, (seq << 20) | (blocks << 10) | 1)
+    conv_bands_at(addr, blocks, 0, 1)
+    mine = 1
+    while True:
+        i = take(ctl)
+        if i < 0:
+            break
+        conv_bands_at(addr, blocks, i, i + 1)
+        mine += 1
+    at.add(ctl, DONE, mine)
+    polls = 0
+    while at.load(ctl, DONE) < blocks:
+        at.relax()
+        polls += 1
+        if polls & 255 == 0:
+            at.yield_cpu()
+    blas_calls.release(set_threads, old)
     return mine
 
 
