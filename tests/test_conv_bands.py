@@ -150,3 +150,20 @@ def test_loaded_program_equals_eager_and_restores_blas_threads(monkeypatch):
         kernels = [k for k in prog._exe._fn.__globals__.values() if type(k) is ConvKernel]
         assert len(kernels) == 2 and {type(k.plan[1]).__name__ for k in kernels} == (
             {"WinogradBands", "tuple"} if batch <= conv_bands.SPLIT_BATCH_MAX else {"tuple"})
+
+
+def test_blas_holds_nest_across_threads():
+    import threading
+
+    get = blas_calls._python_controls()[1]
+    before = get()
+    first = blas_calls.hold()
+    assert first and get() == 1
+    second = {}
+    worker = threading.Thread(target=lambda: second.update(held=blas_calls.hold()))
+    worker.start()
+    worker.join()
+    blas_calls.unhold(first)  # the other thread's hold is still on
+    assert get() == 1
+    blas_calls.unhold(second["held"])
+    assert get() == before

@@ -4,10 +4,10 @@ runs without the GIL (``infer_pool``'s helpers run a convolution's GEMM this way
 Why: a batch-1 convolution split over the cores needs a GEMM in each core's part, and ``infer_pool``'s helpers
 are compiled loops (no Python, no GIL: a ~1 us hand-off). The address is found at run time (threadpoolctl
 names the library file NumPy loaded; ``ctypes`` finds the symbol) and passed in as an int64, so the loops stay
-in numba's disk cache (a ctypes function object as a global would make them uncacheable). The caller of a
-split job holds OpenBLAS at one thread for the job (``hold_one_thread`` / ``release``: its process-wide count;
-this build's ``openblas_set_num_threads_local`` measured process-wide too), so the parts' GEMMs run on the
-cores that took them and OpenBLAS's own workers are not woken.
+in numba's disk cache (a ctypes function object as a global would make them uncacheable). A split job runs
+inside ``hold()`` / ``unhold()``: OpenBLAS at one thread (its process-wide count; this build's
+``openblas_set_num_threads_local`` measured process-wide too), so the parts' GEMMs run on the cores that took
+them and OpenBLAS's own workers are not woken.
 
 ``find()`` gives ``(sgemm address, int width in bits, set-threads address, get-threads address)`` or None
 where this is not available (no threadpoolctl, not OpenBLAS, symbols not found): callers then keep BLAS's own
@@ -17,24 +17,28 @@ threading.
 >>> from ember.graph import blas_calls
 >>> found = blas_calls.find()
 >>> @numba.njit
-... def mm(a, b, c, fn, width, set_threads, get_threads):
-...     old = blas_calls.hold_one_thread(set_threads, get_threads)
+... def mm(a, b, c, fn, width):
 ...     blas_calls.sgemm(fn, width, a.shape[0], b.shape[1], a.shape[1], a.ctypes.data, a.shape[1],
 ...                      b.ctypes.data, b.shape[1], c.ctypes.data, c.shape[1])
-...     blas_calls.release(set_threads, old)
 >>> a, c = np.ones((2, 3), np.float32), np.empty((2, 2), np.float32)
->>> found is None or (mm(a, np.ones((3, 2), np.float32), c, *found), c.tolist())[1] == [[3.0, 3.0], [3.0, 3.0]]
+>>> held = blas_calls.hold()
+>>> found is None or (mm(a, np.ones((3, 2), np.float32), c, *found[:2]), c.tolist())[1] == [[3.0, 3.0], [3.0, 3.0]]
 True
+>>> blas_calls.unhold(held)
 """
 from __future__ import annotations
 
 import ctypes
+import os
+import threading
 
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
 _FOUND: dict = {}
+_HOLD = {"depth": 0, "old": 0}  # nested holds (any thread) and the count the first one took
+_HOLD_LOCK = threading.Lock()
 _SGEMM = (("scipy_cblas_sgemm64_", 64), ("cblas_sgemm64_", 64), ("scipy_cblas_sgemm", 32), ("cblas_sgemm", 32))
 _THREADS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
             ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
@@ -70,23 +74,40 @@ def _search():
     return None
 
 
-def hold() -> int:
-    """From Python: OpenBLAS at one thread (a small-batch inference call whose parallel work is Ember's own
-    pool's); returns the count to give to ``unhold`` (0: nothing held)."""
-    found = _FOUND.get("py")
-    if found is None:
-        found = _FOUND["py"] = _python_controls()
-    if not found:
-        return 0
-    old = found[1]()
-    if old > 1:
-        found[0](1)
-    return old
+def hold() -> bool:
+    """From Python: OpenBLAS at one thread until the matching ``unhold`` (a small-batch inference call whose
+    parallel work is Ember's own pool's). Holds nest and may come from several threads: the first takes the
+    count, the last gives it back. Returns whether anything is held (False without OpenBLAS found)."""
+    controls = _FOUND.get("py")
+    if controls is None:
+        controls = _FOUND["py"] = _python_controls()
+    if not controls:
+        return False
+    with _HOLD_LOCK:
+        if _HOLD["depth"] == 0:
+            _HOLD["old"] = controls[1]()
+            if _HOLD["old"] > 1:
+                controls[0](1)
+        _HOLD["depth"] += 1
+    return True
 
 
-def unhold(old: int) -> None:
-    if old > 1:
-        _FOUND["py"][0](old)
+def unhold(held: bool) -> None:
+    """End a ``hold`` (``held``: what it returned)."""
+    if held:
+        with _HOLD_LOCK:
+            _HOLD["depth"] -= 1
+            if _HOLD["depth"] == 0 and _HOLD["old"] > 1:
+                _FOUND["py"][0](_HOLD["old"])
+
+
+def _forget_after_fork():
+    """A child forked during a hold has nobody to end it: its OpenBLAS gets the count back now."""
+    global _HOLD_LOCK
+    _HOLD_LOCK = threading.Lock()
+    if _HOLD["depth"] and _FOUND.get("py") and _HOLD["old"] > 1:
+        _FOUND["py"][0](_HOLD["old"])
+    _HOLD["depth"] = 0
 
 
 def _python_controls():
@@ -105,28 +126,6 @@ def _address(fn) -> int:
 def _call(builder, addr, ret, arg_types, args):
     fnty = ir.FunctionType(ret, arg_types)
     return builder.call(builder.inttoptr(addr, fnty.as_pointer()), args)
-
-
-@intrinsic
-def _set_threads(typingctx, addr, n):
-    """``openblas_set_num_threads(n)`` at ``addr``."""
-
-    def codegen(context, builder, sig, args):
-        i32 = ir.IntType(32)
-        _call(builder, args[0], ir.VoidType(), [i32], [builder.trunc(args[1], i32)])
-        return context.get_dummy_value()
-
-    return types.void(types.int64, types.int64), codegen
-
-
-@intrinsic
-def _get_threads(typingctx, addr):
-    """``openblas_get_num_threads()`` at ``addr``."""
-
-    def codegen(context, builder, sig, args):
-        return builder.sext(_call(builder, args[0], ir.IntType(32), [], []), ir.IntType(64))
-
-    return types.int64(types.int64), codegen
 
 
 @intrinsic
@@ -161,16 +160,6 @@ def sgemm(fn, width, m, n, k, a, lda, b, ldb, c, ldc):
     raise NotImplementedError("blas_calls.sgemm runs only inside numba-compiled code")
 
 
-def hold_one_thread(set_threads, get_threads):
-    """(compiled only) OpenBLAS at one thread; returns its previous count for ``release``."""
-    raise NotImplementedError("blas_calls.hold_one_thread runs only inside numba-compiled code")
-
-
-def release(set_threads, old):
-    """(compiled only) OpenBLAS back at ``old`` threads (nothing when it was at one)."""
-    raise NotImplementedError("blas_calls.release runs only inside numba-compiled code")
-
-
 def _install():
     from numba.extending import overload
 
@@ -180,21 +169,7 @@ def _install():
             _sgemm(fn, width, m, n, k, a, lda, b, ldb, c, ldc)
         return impl
 
-    @overload(hold_one_thread, jit_options=dict(nogil=True))
-    def _hold_impl(set_threads, get_threads):
-        def impl(set_threads, get_threads):
-            old = _get_threads(get_threads)
-            if old > 1:
-                _set_threads(set_threads, 1)
-            return old
-        return impl
-
-    @overload(release, jit_options=dict(nogil=True))
-    def _release_impl(set_threads, old):
-        def impl(set_threads, old):
-            if old > 1:
-                _set_threads(set_threads, old)
-        return impl
-
 
 _install()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)

@@ -210,20 +210,22 @@ def linear_split(x, w, b, out, relu: bool, step: int, threads: int) -> int:
 
 def conv_bands(desc, threads: int) -> int:
     """A convolution's bands (the rows of ``desc``, ``conv_band_loops``' layout) over this thread and the pool's
-    helpers, OpenBLAS held at one thread meanwhile; returns the bands this thread ran (all of them when the
-    pool is in use by another thread, or at one thread)."""
-    from .blas_calls import find
+    helpers, OpenBLAS held at one thread meanwhile (``blas_calls.hold``: every band's GEMM on the core that
+    took it); returns the bands this thread ran (all of them when the pool is in use by another thread, or at
+    one thread)."""
+    from .blas_calls import hold, unhold
+    from .conv_band_loops import conv_bands_at
 
-    set_threads, get_threads = find()[2:]
-    p = pool(threads)
-    if p is None or not p.lock.acquire(blocking=False):
-        from .infer_pool_loops import bands_alone
-
-        bands_alone(desc.ctypes.data, desc.shape[0], set_threads, get_threads)
-        return desc.shape[0]
+    held = hold()
     try:
-        p.wake_sleepers()
-        return p.code["caller_bands"](p.ctl, p.helpers, SHARED_CORE_NAP, desc.ctypes.data, desc.shape[0],
-                                      set_threads, get_threads)
+        p = pool(threads)
+        if p is None or not p.lock.acquire(blocking=False):
+            conv_bands_at(desc.ctypes.data, desc.shape[0], 0, desc.shape[0])
+            return desc.shape[0]
+        try:
+            p.wake_sleepers()
+            return p.code["caller_bands"](p.ctl, p.helpers, SHARED_CORE_NAP, desc.ctypes.data, desc.shape[0])
+        finally:
+            p.lock.release()
     finally:
-        p.lock.release()
+        unhold(held)

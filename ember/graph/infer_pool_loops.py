@@ -6,7 +6,6 @@ import numba
 import numpy as np
 
 from . import atomics as at
-from . import blas_calls
 from .conv_band_loops import conv_bands_at
 from .infer_loops import loop
 from .infer_pool_layout import (
@@ -177,21 +176,12 @@ def _awake(ctl, helpers, nap):
 
 
 @_njit
-def bands_alone(addr, blocks, set_threads, get_threads):
-    """Every band on this thread, OpenBLAS held at one thread (the pool is in use by another thread)."""
-    old = blas_calls.hold_one_thread(set_threads, get_threads)
-    conv_bands_at(addr, blocks, 0, blocks)
-    blas_calls.release(set_threads, old)
-
-
-@_njit
-def caller_bands(ctl, helpers, nap, addr, blocks, set_threads, get_threads):
+def caller_bands(ctl, helpers, nap, addr, blocks):
     """``caller`` for a convolution's bands (``conv_band_loops``: the descriptor at ``addr``, ``blocks``
     rows): the same hand-off, but posted even when no helper is running yet: a band takes long enough (~0.1
     ms) that a helper woken at the start of the call still takes the later ones. Returns how many bands this
     thread ran."""
     _awake(ctl, helpers, nap)  # (a helper running on this core is told to sleep)
-    old = blas_calls.hold_one_thread(set_threads, get_threads)  # every band's GEMM on the core that took it
     ctl[A_KIND], ctl[A_X], ctl[A_ROWS] = KIND_CONV, addr, blocks
     at.store(ctl, DONE, 0)
     seq = (at.load(ctl, CLAIM) >> 20) + 1
@@ -211,7 +201,6 @@ def caller_bands(ctl, helpers, nap, addr, blocks, set_threads, get_threads):
         polls += 1
         if polls & 255 == 0:
             at.yield_cpu()
-    blas_calls.release(set_threads, old)
     return mine
 
 
