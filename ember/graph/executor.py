@@ -31,7 +31,7 @@ import numpy as np
 
 from .._state import STATE
 from ..ops.linalg import gemm
-from . import cores, kernels, loops, loss_rows, opinfo, rnn_rows  # noqa: F401  (their lowerings)
+from . import cores, infer_chain, kernels, loops, loss_rows, opinfo, rnn_rows  # noqa: F401  (their lowerings)
 from .gemm_split import OneBlasThread, gemm_size_per_row, hold_for, split_gemm
 from .ir import Graph, GraphError
 from .passes import fuse_elementwise, optimize, plan_memory
@@ -220,10 +220,16 @@ def _generate(graph: Graph, xp, device):
         gen.names[v] = gen.bind(f"C{i}", xp.asarray(arr))
     buffers = [xp.empty(n, opinfo.np_dtype(dt)) for n, dt in graph.meta.get("buffers", [])]
     counter = len(graph.inputs) + len(graph.constants)
+    runs, inner = infer_chain.chains(graph, device)  # runs of linears, each one call (at its last node)
     for node in graph.nodes:
         name = f"v{counter}"
         counter += 1
         gen.spans.append(len(gen.lines))
+        if id(node) in inner or id(node) in runs:
+            if id(node) in runs:
+                infer_chain.lower(gen, runs[id(node)], counter - 1, name)
+            gen.names[node.outputs[0]] = name
+            continue
         out = None
         k = node.meta.get("buffer")
         if node.meta.get("donate") is not None:

@@ -87,7 +87,8 @@ def _build():
     if not _CODE:
         from . import infer_pool_loops as loops
 
-        _CODE.update(serve=loops.serve, caller=loops.caller, wake=loops.wake, ticks=loops.tick_count)
+        _CODE.update(serve=loops.serve, caller=loops.caller, chain=loops.chain, wake=loops.wake,
+                     ticks=loops.tick_count)
     return _CODE
 
 
@@ -203,5 +204,27 @@ def linear_split(x, w, b, out, relu: bool, step: int, threads: int) -> int:
         p.wake_sleepers()
         kind = KIND_F32 if x.itemsize == 4 else KIND_F64  # (float32 or float64 only: small_linear's plan)
         return p.code["caller"](p.ctl, p.helpers, SHARED_CORE_NAP, kind, x, w, b, out, relu, blocks, step)
+    finally:
+        p.lock.release()
+
+
+_NO_CTL = np.zeros(1, np.int64)  # the control block argument of a chain that runs alone (never read)
+
+
+def linear_chain(x, ws: tuple, bs: tuple, hs: tuple, relus, blocks, steps, threads: int, split: bool) -> int:
+    """``hs[i] = relu?(src @ ws[i].T + bs[i])`` for the layers of a chain in one compiled call (``src``: ``x``,
+    then the previous layer's ``hs``; C-contiguous 2-D arrays of one dtype, float32 or float64; ``relus``,
+    ``blocks``, ``steps``: int64 arrays, one entry per layer). With ``split``, each layer of more than one
+    block is split over this thread and the pool's helpers as ``linear_split`` does; returns the blocks the
+    helpers ran (0: the whole chain ran on this thread: ``split`` off, the pool in use by another thread, or
+    no helper awake on another core)."""
+    code = _build()
+    p = pool(threads) if split else None
+    if p is None or not p.lock.acquire(blocking=False):
+        return code["chain"](_NO_CTL, 0, False, 0, False, x, ws, bs, hs, relus, blocks, steps)
+    try:
+        p.wake_sleepers()
+        kind = KIND_F32 if x.itemsize == 4 else KIND_F64
+        return code["chain"](p.ctl, p.helpers, SHARED_CORE_NAP, kind, True, x, ws, bs, hs, relus, blocks, steps)
     finally:
         p.lock.release()

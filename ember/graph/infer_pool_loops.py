@@ -1,5 +1,6 @@
 """The compiled loops of ``infer_pool`` (imported only with numba): the helper's polling loop, the caller's
-entry point, the wake-up compare-and-swap. Module-level functions, so numba's disk cache holds them."""
+entry point (one layer, or a chain of layers in one call), the wake-up compare-and-swap. Module-level
+functions, so numba's disk cache holds them."""
 from __future__ import annotations
 
 import numba
@@ -155,6 +156,24 @@ def caller(ctl, helpers, nap, kind, x, w, b, out, relu, blocks, step):
         if polls & 255 == 0:
             at.yield_cpu()
     return mine
+
+
+@_njit
+def chain(ctl, helpers, nap, kind, split, x, ws, bs, hs, relus, blocks, steps):
+    """A chain of linear layers in one call: ``hs[i] = relu?(src @ ws[i].T + bs[i])`` with ``src`` the input
+    ``x``, then ``hs[i - 1]``. Layer ``i`` is split over the helpers (``caller``, the helpers awake between
+    layers: no return to Python) when ``split`` and ``blocks[i] > 1``, else it runs here. Returns the blocks
+    the helpers ran (0: the call ran alone)."""
+    helped, src, zero = 0, x, x.dtype.type(0)
+    for i in range(len(ws)):
+        w, out = ws[i], hs[i]
+        if split and blocks[i] > 1:
+            helped += blocks[i] - caller(ctl, helpers, nap, kind, src, w, bs[i], out, relus[i] != 0, blocks[i],
+                                         steps[i])
+        else:
+            rows_loop(src, w, bs[i], out, 0, w.shape[0], relus[i] != 0, zero)
+        src = out
+    return helped
 
 
 @_njit
