@@ -27,6 +27,7 @@ dtype) runs layer by layer through ``small_linear`` as before.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import numpy as np
@@ -76,12 +77,24 @@ def lower(gen, run, idx, name) -> None:
     gen.lines.append(f"{name} = {fn}({gen.names[run[0].inputs[0]]})")
 
 
+class _Plan:
+    """One input shape's chain: ``chain_meta``'s words, the intermediate outputs (reused by every call; a
+    lock keeps a second thread off them: it runs layer by layer meanwhile), the running estimates."""
+
+    __slots__ = ("meta", "keep", "shape", "splits", "alone", "split", "calls", "lock")
+
+    def __init__(self, meta, keep, shape, splits):
+        self.meta, self.keep, self.shape, self.splits = meta, keep, shape, splits
+        self.alone = self.split = 0.0  # estimated wall seconds (0.0: not measured yet)
+        self.calls = 0
+        self.lock = threading.Lock()
+
+
 def _plan(x, layers, threads):
-    """[relus, blocks, steps (int64 arrays), weights, biases, estimated seconds alone, split, calls], or None
-    for the layer-by-layer path."""
+    """The chain's ``_Plan`` for inputs like ``x``, or None for the layer-by-layer path."""
     if x.dtype not in _DTYPES or x.ndim < 1 or x.size // max(x.shape[-1], 1) > ROWS_MAX:
         return None
-    k, blocks, steps = x.shape[-1], [], []
+    k, steps = x.shape[-1], []
     for w, b, _ in layers:
         if (w.dtype != x.dtype or b.dtype != x.dtype or w.ndim != 2 or b.ndim != 1 or w.shape[1] != k
                 or b.shape[0] != w.shape[0] or not w.flags.c_contiguous or not b.flags.c_contiguous
@@ -89,13 +102,13 @@ def _plan(x, layers, threads):
             return None
         n = w.shape[0]
         parts = parts_for(n, k, threads)
+        steps.append(-(-n // parts // ALIGN) * ALIGN if parts > 1 else n)
         k = n  # the next layer's input width
-        step = -(-n // parts // ALIGN) * ALIGN if parts > 1 else n
-        blocks.append(-(-n // step))
-        steps.append(step)
-    relus = np.array([r for _, _, r in layers], np.int64)
-    return [relus, np.array(blocks, np.int64), np.array(steps, np.int64),
-            tuple(w for w, _, _ in layers), tuple(b for _, b, _ in layers), 0.0, 0.0, 0, max(blocks) > 1]
+    rows = x.size // x.shape[-1]
+    hs = [np.empty((rows, w.shape[0]), x.dtype) for w, _, _ in layers[:-1]]
+    meta = infer_pool.chain_meta(layers, hs + [None], rows, threads, steps)
+    splits = any(s < w.shape[0] for s, (w, _, _) in zip(steps, layers))
+    return _Plan(meta, (layers, hs), x.shape[:-1] + (k,), splits)
 
 
 def small_chain(layers):
@@ -116,32 +129,37 @@ def small_chain(layers):
     def chain(x, out=None):
         threads = cached_num_threads()
         key = (x.shape, x.dtype, threads)
-        found = plans.get(key)
-        if found is None:
-            found = plans[key] = [None] if (p := _plan(x, layers, threads)) is None else p
-        if found[0] is None or (out is not None and not out.flags.c_contiguous):
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = _plan(x, layers, threads) or False
+        if plan is False or (out is not None and (out.shape != plan.shape or out.dtype != x.dtype
+                                                  or not out.flags.c_contiguous)):
             return by_layer(x, out)
-        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-        if not x2.flags.c_contiguous:
-            x2 = np.ascontiguousarray(x2)
-        rows, ws = x2.shape[0], found[3]
-        if out is None:
-            out = np.empty(x.shape[:-1] + (ws[-1].shape[0],), x.dtype)
-        hs = tuple(np.empty((rows, w.shape[0]), x.dtype) for w in ws[:-1]) + (out.reshape(rows, -1),)
-        if not found[8]:  # no layer splits (one thread, or small layers): nothing to choose
-            infer_pool.linear_chain(x2, ws, found[4], hs, found[0], found[1], found[2], threads, False)
-            return out
-        _timed_call(found, x2, hs, threads)
+        if not plan.lock.acquire(blocking=False):  # another thread runs this chain: its buffers are in use
+            return by_layer(x, out)
+        try:
+            x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+            if not x2.flags.c_contiguous:
+                x2 = np.ascontiguousarray(x2)
+            if out is None:
+                out = np.empty(plan.shape, x.dtype)
+            dst = out if out.ndim == 2 else out.reshape(x2.shape[0], -1)
+            if plan.splits:
+                _timed_call(plan, x2, dst, threads)
+            else:  # no layer splits (one thread, or small layers): nothing to choose
+                infer_pool.linear_chain(x2, plan.meta, dst, threads, False)
+        finally:
+            plan.lock.release()
         return out
 
     return chain
 
 
-def _timed_call(found, x2, hs, threads) -> None:
-    """Run the chain split or alone, whichever the running estimates (``found[5]``, ``found[6]``) say is
-    faster, the other way every ``PROBE_EVERY``-th call; fold the call's wall time into the estimate of the
-    way it actually ran (a split call that found no helper awake ran alone)."""
-    alone, split, calls = found[5:8]
+def _timed_call(plan, x2, dst, threads) -> None:
+    """Run the chain split or alone, whichever the running estimates say is faster, the other way every
+    ``PROBE_EVERY``-th call; fold the call's wall time into the estimate of the way it actually ran (a split
+    call that found no helper awake ran alone)."""
+    alone, split, calls = plan.alone, plan.split, plan.calls
     use_split = split < alone if alone and split else not split
     probe = calls % PROBE_EVERY
     if probe == PROBE_EVERY - 1:
@@ -149,7 +167,10 @@ def _timed_call(found, x2, hs, threads) -> None:
     elif probe == PROBE_EVERY - 2 and not use_split:
         infer_pool.wake(threads)  # a helper asleep since the last probe: awake for the next one
     start = time.perf_counter()
-    helped = infer_pool.linear_chain(x2, found[3], found[4], hs, found[0], found[1], found[2], threads, use_split)
-    took, i = time.perf_counter() - start, 6 if helped else 5
-    found[i] = took if not found[i] else found[i] + 0.25 * (min(took, 3 * found[i]) - found[i])
-    found[7] = calls + 1
+    helped = infer_pool.linear_chain(x2, plan.meta, dst, threads, use_split)
+    took = time.perf_counter() - start
+    if helped:
+        plan.split = took if not split else split + 0.25 * (min(took, 3 * split) - split)
+    else:
+        plan.alone = took if not alone else alone + 0.25 * (min(took, 3 * alone) - alone)
+    plan.calls = calls + 1
