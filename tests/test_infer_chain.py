@@ -6,6 +6,7 @@ one with the same loop, bit for bit, split or alone, at every row count, dtype, 
 from __future__ import annotations
 
 import io
+import re
 import time
 
 import numpy as np
@@ -83,12 +84,16 @@ def test_chains_are_runs_of_linears_each_read_once_by_the_next(name, build, shap
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
 
 
-def test_chains_only_in_inference_graphs_for_the_cpu_with_numba():
+def test_chains_only_in_inference_graphs_for_the_cpu_with_numba(monkeypatch):
     prog = _program(GRAPHS[0][1](), (2, 12))
     assert len(infer_chain.chains(executor.build(prog.graph, inference=True).graph)[0]) == 1
     assert infer_chain.chains(executor.build(prog.graph, inference=True, jit=False).graph) == ({}, set())
     assert infer_chain.chains(executor.build(prog.graph).graph) == ({}, set())
     assert infer_chain.chains(executor.build(prog.graph, inference=True).graph, "cuda") == ({}, set())
+    monkeypatch.setattr(infer_chain, "ENABLED", False)  # EMBER_INFER_CHAIN=0
+    exe = executor.build(prog.graph, inference=True)
+    assert infer_chain.chains(exe.graph) == ({}, set())
+    assert len(re.findall(r"\bL\d+\(", exe.source)) == 3 and not re.search(r"\bK\d+\(", exe.source)
 
 
 def _layers(widths, dtype=np.float32, relus=None, seed=0):
