@@ -9,7 +9,8 @@ numba intrinsics over LLVM's atomic instructions: no C extension, no OpenMP.
 - ``relax()``: a spin-wait hint (x86 ``pause``; nothing elsewhere); ``ticks()``: the CPU's time-stamp counter
   on x86-64 (0 elsewhere: callers then count iterations); ``yield_cpu()``: ``sched_yield`` (POSIX); ``cpu_now()``: this
   thread's CPU (Linux; -1 elsewhere);
-  ``f32_at(addr)`` / ``f64_at(addr)`` / ``i64_at(addr)``: an address as a typed pointer (for ``numba.carray``).
+  ``f32_at(addr)`` / ``f64_at(addr)`` / ``i64_at(addr)``: an address as a typed pointer (for ``numba.carray``);
+  ``at_like(arr, addr)``: the same, typed as a pointer to ``arr``'s dtype.
 
 >>> import numpy as np, numba
 >>> from ember.graph import atomics
@@ -166,3 +167,15 @@ def f64_at(typingctx, addr):
 @intrinsic
 def i64_at(typingctx, addr):
     return _pointer(typingctx, addr, types.int64)
+
+
+@intrinsic
+def at_like(typingctx, arr, addr):
+    if not isinstance(arr, types.Array):
+        raise TypeError("at_like takes an array (for its dtype) and an address")
+    sig, body = _pointer(typingctx, addr, arr.dtype)
+
+    def codegen(context, builder, sig_, args):
+        return body(context, builder, sig, args[1:])
+
+    return types.CPointer(arr.dtype)(arr, types.int64), codegen

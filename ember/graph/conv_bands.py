@@ -17,8 +17,9 @@ one GEMM on OpenBLAS's two threads 320 us, columns split into bands 271, Winogra
 
 Used for float32, 3x3, stride 1, undilated convolutions (groups 1, as ``ConvKernel``) with at least
 ``MIN_CHANNELS`` in and out, at most ``SPLIT_BATCH_MAX`` images and ``SPLIT_MIN`` multiply-adds (at one
-thread: one band, on the calling thread; Winograd alone measured ~0.8x the columns form there), with numba and OpenBLAS found by address (``blas_calls``); anything else runs ``ConvKernel``'s
-columns form (``ember/ops/layers/conv_infer.py``; the executor hands ``WinogradBands.make`` to the kernel).
+thread: one band, on the calling thread; Winograd alone measured ~0.8x the columns form there), with numba
+and OpenBLAS found by address (``blas_calls``); anything else runs ``ConvKernel``'s columns form
+(``ember/ops/layers/conv_infer.py``; the executor hands ``WinogradBands.make`` to the kernel).
 
 Numerics: the transforms reassociate the sums (float32 results within a few units in the last place of the
 output's magnitude of the columns form; tests compare with rtol/atol 1e-5). An input with NaN or inf would

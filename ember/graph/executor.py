@@ -33,8 +33,9 @@ from .._state import STATE
 from .._threads import cached_num_threads
 from ..ops.layers.conv_infer import SPLIT_BATCH_MAX
 from ..ops.linalg import gemm
-from . import blas_calls, cores, kernels, loops, loss_rows, opinfo, rnn_rows  # noqa: F401  (their lowerings)
+from . import blas_calls, cores, infer_chain, kernels, loops, loss_rows, opinfo, rnn_rows  # noqa: F401  (their lowerings)
 from .gemm_split import OneBlasThread, gemm_size_per_row, hold_for, split_gemm
+from .gemm_split import linear_kernel as _linear
 from .ir import Graph, GraphError
 from .passes import fuse_elementwise, optimize, plan_memory
 from .verify import verify
@@ -240,10 +241,16 @@ def _generate(graph: Graph, xp, device):
         gen.names[v] = gen.bind(f"C{i}", xp.asarray(arr))
     buffers = [xp.empty(n, opinfo.np_dtype(dt)) for n, dt in graph.meta.get("buffers", [])]
     counter = len(graph.inputs) + len(graph.constants)
+    runs, inner = infer_chain.chains(graph, device)  # runs of linears, each one call (at its last node)
     for node in graph.nodes:
         name = f"v{counter}"
         counter += 1
         gen.spans.append(len(gen.lines))
+        if id(node) in inner or id(node) in runs:
+            if id(node) in runs:
+                infer_chain.lower(gen, runs[id(node)], counter - 1, name)
+            gen.names[node.outputs[0]] = name
+            continue
         out = None
         k = node.meta.get("buffer")
         if node.meta.get("donate") is not None:
@@ -406,24 +413,6 @@ def _matmul(xp):
         return gemm(xp, a, b, out)
 
     return matmul
-
-
-def _linear(xp, relu=False, split=False):
-    """``x @ w.T + b``: one GEMM (``w.T`` is a transposed view BLAS reads directly), then an in-place add (and
-    relu, when ``fold_relu`` folded one in). ``split``: a large GEMM runs split over the cores (inference)."""
-    mm = split_gemm(gemm) if split else gemm
-
-    def linear(x, w, b, out=None):
-        r = mm(xp, x, w.T, out)
-        r += b
-        return r
-
-    def linear_relu(x, w, b, out=None):
-        r = mm(xp, x, w.T, out)
-        r += b
-        return xp.maximum(r, r.dtype.type(0), out=r)
-
-    return linear_relu if relu else linear
 
 
 ONEHOT_MAX = 1 << 22  # elements of the one-hot matrix of _scatter_rows

@@ -40,6 +40,7 @@ import os
 import numpy as np
 
 from .._threads import hold_blas_at_one_thread, release_blas
+from ..ops.linalg import gemm
 from . import cores
 
 ENABLED = os.environ.get("EMBER_GEMM_SPLIT", "0") == "1"  # opt-in: see the docstring
@@ -113,3 +114,21 @@ def gemm_size_per_row(graph) -> int:
 def hold_for(rows: int, per_row: int) -> bool:
     """Whether a call with ``rows`` in its batch dim holds BLAS at one thread."""
     return ENABLED and per_row and rows * per_row >= HOLD_MIN
+
+
+def linear_kernel(xp, relu=False, split=False):
+    """``x @ w.T + b``: one GEMM (``w.T`` is a transposed view BLAS reads directly), then an in-place add (and
+    relu, when ``fold_relu`` folded one in). ``split``: a large GEMM runs split over the cores (inference)."""
+    mm = split_gemm(gemm) if split else gemm
+
+    def linear(x, w, b, out=None):
+        r = mm(xp, x, w.T, out)
+        r += b
+        return r
+
+    def linear_relu(x, w, b, out=None):
+        r = mm(xp, x, w.T, out)
+        r += b
+        return xp.maximum(r, r.dtype.type(0), out=r)
+
+    return linear_relu if relu else linear

@@ -25,6 +25,8 @@ for weights over ``WEIGHT_BYTES_MAX``) and split (a moving average, a
 spike clipped to 3x the estimate), runs the faster way, and every ``PROBE_EVERY``-th call the other way to
 keep that estimate current.
 ``EMBER_INFER_SPLIT=0`` turns the split off (the loop then always runs on the calling thread).
+A run of such layers (an MLP) runs as one compiled call instead (``infer_chain``), through this module only
+past ``ROWS_MAX`` rows or for weights over ``WEIGHT_BYTES_MAX``.
 
 Above ``ROWS_MAX`` rows ``x @ w.T`` stays with BLAS: its blocked GEMM wins there (batch 64), and its own
 threads and this pool never run at the same time. Measured (1 thread, 784x512 with relu, best of 200 blocks on

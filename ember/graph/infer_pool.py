@@ -87,8 +87,8 @@ def _build():
     if not _CODE:
         from . import infer_pool_loops as loops
 
-        _CODE.update(serve=loops.serve, caller=loops.caller, wake=loops.wake, ticks=loops.tick_count,
-                     caller_bands=loops.caller_bands)
+        _CODE.update(serve=loops.serve, caller=loops.caller, chain=loops.chain, wake=loops.wake,
+                     ticks=loops.tick_count, caller_bands=loops.caller_bands)
     return _CODE
 
 
@@ -229,3 +229,35 @@ def conv_bands(desc, threads: int) -> int:
             p.lock.release()
     finally:
         unhold(held)
+
+
+_NO_CTL = np.zeros(1, np.int64)  # the control block argument of a chain that runs alone (never read)
+
+
+def chain_meta(layers, outs, rows: int, threads: int, steps) -> np.ndarray:
+    """The int64 words ``linear_chain`` reads, ``CHAIN_WORDS`` per layer: the addresses of the weight, bias and
+    output (``outs[i]``; None: the array passed to each call), n, k, relu, blocks, step (``steps[i]``; the
+    weights and outputs C-contiguous, kept alive by the caller as long as the words are used)."""
+    words = []
+    for (w, b, relu), out, step in zip(layers, outs, steps):
+        words += [w.ctypes.data, b.ctypes.data, 0 if out is None else out.ctypes.data, w.shape[0], w.shape[1],
+                  int(relu), -(-w.shape[0] // step), step]
+    return np.array(words, np.int64)
+
+
+def linear_chain(x, meta, out, threads: int, split: bool) -> int:
+    """A chain of linear layers in one compiled call (``meta``: ``chain_meta``'s words; ``x`` and ``out``
+    C-contiguous 2-D arrays of the weights' dtype, float32 or float64). With ``split``, each layer of more
+    than one block is split over this thread and the pool's helpers as ``linear_split`` does; returns the
+    blocks the helpers ran (0: the whole chain ran on this thread: ``split`` off, the pool in use by another
+    thread, or no helper awake on another core)."""
+    code = _build()
+    p = pool(threads) if split else None
+    if p is None or not p.lock.acquire(blocking=False):
+        return code["chain"](_NO_CTL, 0, False, 0, False, x, meta, out)
+    try:
+        p.wake_sleepers()
+        kind = KIND_F32 if x.itemsize == 4 else KIND_F64
+        return code["chain"](p.ctl, p.helpers, SHARED_CORE_NAP, kind, True, x, meta, out)
+    finally:
+        p.lock.release()

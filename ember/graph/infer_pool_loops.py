@@ -1,5 +1,6 @@
 """The compiled loops of ``infer_pool`` (imported only with numba): the helper's polling loop, the caller's
-entry point, the wake-up compare-and-swap. Module-level functions, so numba's disk cache holds them."""
+entry point (one layer, or a chain of layers in one call), the wake-up compare-and-swap. Module-level
+functions, so numba's disk cache holds them."""
 from __future__ import annotations
 
 import numba
@@ -19,6 +20,7 @@ from .infer_pool_layout import (
     A_STEP,
     A_W,
     A_X,
+    CHAIN_WORDS,
     CLAIM,
     CPU,
     DONE,
@@ -202,6 +204,27 @@ def caller_bands(ctl, helpers, nap, addr, blocks):
         if polls & 255 == 0:
             at.yield_cpu()
     return mine
+
+
+@_njit
+def chain(ctl, helpers, nap, kind, split, x, meta, out):
+    """A chain of linear layers in one call. ``meta``: per layer ``CHAIN_WORDS`` words (``infer_pool``'s
+    ``chain_meta``: the addresses of the weight, bias and output, 0 for ``out``; n, k, relu, blocks, step);
+    layer ``i`` reads the input ``x``, then layer ``i - 1``'s output. Layer ``i`` is split over the helpers
+    (``caller``: they stay awake between layers, no return to Python) when ``split`` and it has more than one
+    block, else it runs here. Returns the blocks the helpers ran (0: the call ran alone)."""
+    helped, src, zero, rows = 0, x, x.dtype.type(0), x.shape[0]
+    for i in range(0, len(meta), CHAIN_WORDS):
+        n, k, relu, blocks, step = meta[i + 3], meta[i + 4], meta[i + 5] != 0, meta[i + 6], meta[i + 7]
+        w = numba.carray(at.at_like(x, meta[i]), (n, k))
+        b = numba.carray(at.at_like(x, meta[i + 1]), (n,))
+        dst = out if meta[i + 2] == 0 else numba.carray(at.at_like(x, meta[i + 2]), (rows, n))
+        if split and blocks > 1:
+            helped += blocks - caller(ctl, helpers, nap, kind, src, w, b, dst, relu, blocks, step)
+        else:
+            rows_loop(src, w, b, dst, 0, n, relu, zero)
+        src = dst
+    return helped
 
 
 @_njit
