@@ -38,6 +38,7 @@ from .gemm_split import OneBlasThread, gemm_size_per_row, hold_for, split_gemm
 from .gemm_split import linear_kernel as _linear
 from .ir import Graph, GraphError
 from .passes import fuse_elementwise, optimize, plan_memory
+from .scatter_rows import rows_scatter, scatter_rows
 from .verify import verify
 
 
@@ -331,9 +332,9 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
         )
     elif op == "matmul":
         gen.lines.append(f"{name} = " + _call(gen.bind(f"M{idx}", _matmul(gen.xp)), args, out))
-    elif op == "index_put" and _rows_scatter(graph, node):
+    elif op == "index_put" and rows_scatter(graph, node):
         rows = node.inputs[0].shape[0]
-        fn = _scatter_rows(gen.xp, rows, jit=bool(graph.meta.get("jit")))
+        fn = scatter_rows(gen.xp, rows, jit=bool(graph.meta.get("jit")))
         gen.lines.append(f"{name} = {gen.bind(f'E{idx}', fn)}({args[1]}, {args[2]})")
     elif gen.device == "cpu" and graph.meta.get("jit") and (loop := loops.lowering(node)) is not None:
         gen.lines.append(f"{name} = {gen.bind(f'J{idx}', loop)}({', '.join(args)})")
@@ -413,77 +414,6 @@ def _matmul(xp):
         return gemm(xp, a, b, out)
 
     return matmul
-
-
-ONEHOT_MAX = 1 << 22  # elements of the one-hot matrix of _scatter_rows
-
-
-def _rows_scatter(graph, node) -> bool:
-    """An embedding's backward: rows of values summed into a zero (V, D) float matrix by an index tensor."""
-    if node.attrs.get("index") != (("tensor", 0),) or not node.attrs.get("accumulate"):
-        return False
-    base, values, idx = node.inputs
-    arr = graph.constants.get(base)
-    return (
-        arr is not None
-        and base.ndim == 2
-        and base.dtype in ("float32", "float64")
-        and values.dtype == base.dtype
-        and idx.dtype in ("int32", "int64")
-        and None not in idx.shape
-        and values.shape == idx.shape + base.shape[1:]
-        and base.shape[0] * max(idx.size, 1) <= ONEHOT_MAX
-        and not np.any(np.asarray(arr))
-    )
-
-
-def _scatter_rows(xp, rows, jit=False):
-    """``zeros(rows, D)`` with ``values`` rows added at ``idx`` (``np.add.at``) as one GEMM: one-hot(idx).T @
-    values. ``np.add.at`` is an unbuffered loop, several times slower for embedding-sized updates. With numba
-    (``jit``), a compiled row loop instead."""
-
-    def scatter(values, idx):
-        flat = idx.reshape(-1)
-        flat = xp.where(flat < 0, flat + rows, flat)
-        onehot = (xp.arange(rows)[:, None] == flat[None, :]).astype(values.dtype)
-        return onehot @ values.reshape(flat.size, -1)
-
-    if jit and xp is np:
-        loop = _rows_add_loop()
-
-        def scatter_jit(values, idx):  # one pass over the rows: ~10-40x faster than the one-hot GEMM here
-            flat = idx.reshape(-1)
-            vals = np.ascontiguousarray(values).reshape(flat.size, -1)
-            out = np.zeros((rows, vals.shape[1]), vals.dtype)
-            loop(out, vals, flat)
-            return out
-
-        return scatter_jit
-    return scatter
-
-
-_ROWS_ADD = []
-
-
-def _rows_add_loop():
-    """numba loop: ``out[idx[i]] += values[i]`` (negative indices wrap; out-of-range ones are skipped, as the
-    one-hot product drops them)."""
-    if not _ROWS_ADD:
-        import numba
-
-        @numba.njit(cache=False)
-        def rows_add(out, values, idx):
-            rows, d = out.shape
-            for i in range(idx.size):
-                k = idx[i]
-                if k < 0:
-                    k += rows
-                if 0 <= k < rows:
-                    for j in range(d):
-                        out[k, j] += values[i, j]
-
-        _ROWS_ADD.append(rows_add)
-    return _ROWS_ADD[0]
 
 
 def _forward(node, device):
