@@ -16,9 +16,10 @@ once per weight array. Measured (2026-12-03, idle 2-core machine, conv2 alone, a
 one GEMM on OpenBLAS's two threads 320 us, columns split into bands 271, Winograd bands 181.
 
 Used for float32, 3x3, stride 1, undilated convolutions (groups 1, as ``ConvKernel``) with at least
-``MIN_CHANNELS`` in and out, at most ``SPLIT_BATCH_MAX`` images and ``SPLIT_MIN`` multiply-adds (at one
-thread: one band, on the calling thread; Winograd alone measured ~0.8x the columns form there), with numba
-and OpenBLAS found by address (``blas_calls``); anything else runs ``ConvKernel``'s columns form
+``MIN_CHANNELS`` in and out, at most ``SPLIT_BATCH_MAX`` images and ``SPLIT_MIN`` multiply-adds, at two
+threads or more (at one thread a single band measured ~0.8x the columns form alone, but no faster inside the
+cnn: 1000-1070 us against 780-980 per call, so one thread keeps the columns form), with numba and OpenBLAS
+found by address (``blas_calls``); anything else runs ``ConvKernel``'s columns form
 (``ember/ops/layers/conv_infer.py``; the executor hands ``WinogradBands.make`` to the kernel).
 
 Numerics: the transforms reassociate the sums (float32 results within a few units in the last place of the
@@ -73,7 +74,7 @@ class WinogradBands:
         threads = threads_now()
         n, c = xpad.shape[:2]
         pool = kernel.pool_args
-        if (not SPLIT or not kernel.wide or w.ndim != 4 or tuple(w.shape[2:]) != (3, 3)
+        if (not SPLIT or threads < 2 or not kernel.wide or w.ndim != 4 or tuple(w.shape[2:]) != (3, 3)
                 or kernel.dilation != (1, 1) or n > SPLIT_BATCH_MAX or xpad.dtype != np.float32
                 or w.dtype != np.float32 or min(w.shape[:2]) < MIN_CHANNELS or (pool and pool != (2, 2, 2, 2))):
             return None
