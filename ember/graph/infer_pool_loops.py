@@ -128,22 +128,12 @@ def caller(ctl, helpers, nap, kind, x, w, b, out, relu, blocks, step):
     """Post a linear job of ``blocks`` blocks of ``step`` output rows, run block 0 and every block nobody
     has started, wait for the others; returns how many blocks this thread ran. Without a helper awake on
     another core (asleep, or time-sharing this core: that one is told to sleep), all blocks run here."""
-    here, awake = at.cpu_now() if nap else -1, 0
-    for h in range(helpers):
-        if at.load(ctl, STATE + 16 * h) == RUN:
-            if here >= 0 and at.load(ctl, CPU + 16 * h) == here:
-                at.cas(ctl, STATE + 16 * h, RUN, NAP)
-            else:
-                awake += 1
-    if awake == 0:
+    if _awake(ctl, helpers, nap) == 0:
         rows_loop(x, w, b, out, 0, w.shape[0], relu, x.dtype.type(0))
         return blocks
-    ctl[A_KIND] = kind
     ctl[A_X], ctl[A_W], ctl[A_B], ctl[A_OUT] = x.ctypes.data, w.ctypes.data, b.ctypes.data, out.ctypes.data
-    ctl[A_ROWS], ctl[A_K], ctl[A_N], ctl[A_RELU], ctl[A_STEP] = x.shape[0], x.shape[1], w.shape[0], relu, step
-    at.store(ctl, DONE, 0)
-    seq = (at.load(ctl, CLAIM) >> 20) + 1
-    at.store(ctl, CLAIM, (seq << 20) | (blocks << 10) | 1)
+    ctl[A_K], ctl[A_N], ctl[A_RELU], ctl[A_STEP] = x.shape[1], w.shape[0], relu, step
+    _post(ctl, kind, x.shape[0], blocks)
     zero = x.dtype.type(0)
     n = w.shape[0]
     rows_loop(x, w, b, out, 0, min(step, n), relu, zero)
@@ -154,9 +144,25 @@ def caller(ctl, helpers, nap, kind, x, w, b, out, relu, blocks, step):
             break
         rows_loop(x, w, b, out, i * step, min((i + 1) * step, n), relu, zero)
         mine += 1
+    return _finish(ctl, blocks, mine)
+
+
+@_njit
+def _post(ctl, kind, rows, blocks):
+    """Make the job whose arguments are written current: ``blocks`` blocks, block 0 already the caller's."""
+    ctl[A_KIND], ctl[A_ROWS] = kind, rows
+    at.store(ctl, DONE, 0)
+    seq = (at.load(ctl, CLAIM) >> 20) + 1
+    at.store(ctl, CLAIM, (seq << 20) | (blocks << 10) | 1)
+
+
+@_njit
+def _finish(ctl, blocks, mine):
+    """Count the caller's ``mine`` blocks done, wait for the blocks a helper is running (they finish within a
+    block's time); returns ``mine``."""
     at.add(ctl, DONE, mine)
     polls = 0
-    while at.load(ctl, DONE) < blocks:  # blocks a helper is running: they finish within a block's time
+    while at.load(ctl, DONE) < blocks:
         at.relax()
         polls += 1
         if polls & 255 == 0:
@@ -184,10 +190,8 @@ def caller_bands(ctl, helpers, nap, addr, blocks):
     ms) that a helper woken at the start of the call still takes the later ones. Returns how many bands this
     thread ran."""
     _awake(ctl, helpers, nap)  # (a helper running on this core is told to sleep)
-    ctl[A_KIND], ctl[A_X], ctl[A_ROWS] = KIND_CONV, addr, blocks
-    at.store(ctl, DONE, 0)
-    seq = (at.load(ctl, CLAIM) >> 20) + 1
-    at.store(ctl, CLAIM, (seq << 20) | (blocks << 10) | 1)
+    ctl[A_X] = addr
+    _post(ctl, KIND_CONV, blocks, blocks)
     conv_bands_at(addr, blocks, 0, 1)
     mine = 1
     while True:
@@ -196,14 +200,7 @@ def caller_bands(ctl, helpers, nap, addr, blocks):
             break
         conv_bands_at(addr, blocks, i, i + 1)
         mine += 1
-    at.add(ctl, DONE, mine)
-    polls = 0
-    while at.load(ctl, DONE) < blocks:
-        at.relax()
-        polls += 1
-        if polls & 255 == 0:
-            at.yield_cpu()
-    return mine
+    return _finish(ctl, blocks, mine)
 
 
 @_njit
