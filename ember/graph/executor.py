@@ -30,10 +30,8 @@ import time
 import numpy as np
 
 from .._state import STATE
-from .._threads import cached_num_threads
-from ..ops.layers.conv_infer import SPLIT_BATCH_MAX
 from ..ops.linalg import gemm
-from . import blas_calls, cores, infer_chain, kernels, loops, loss_rows, opinfo, rnn_rows  # noqa: F401  (their lowerings)
+from . import cores, infer_chain, kernels, loops, loss_rows, opinfo, rnn_rows  # noqa: F401  (their lowerings)
 from .gemm_split import OneBlasThread, gemm_size_per_row, hold_for, split_gemm
 from .gemm_split import linear_kernel as _linear
 from .ir import Graph, GraphError
@@ -51,22 +49,9 @@ class Executable:
         # an inference graph's large GEMMs: BLAS at one thread for the call (gemm_split)
         self._gemm_per_row = gemm_size_per_row(graph) if graph.meta.get("inference") and device == "cpu" else 0
         self._timed = None  # the generated code with a clock read after each node, made when first profiled
-        # a small-batch call of an inference graph whose convolutions may run in bands (conv_bands): OpenBLAS at
-        # one thread for the call (its workers, spinning after a threaded call, would take the cores where
-        # infer_pool's helpers run the bands: measured on the benchmark cnn at batch 1, 2 threads, ~16% of a call)
-        self._hold_small = bool(graph.meta.get("inference") and device == "cpu" and graph.meta.get("jit")
-                                and blas_calls.find() is not None and _has_band_convs(graph))
-
     def __call__(self, *arrays):
         if STATE.profiler is not None:
             return self._profiled_call(arrays)
-        if (self._hold_small and arrays and (arrays[0].shape[0] if arrays[0].ndim else 1) <= SPLIT_BATCH_MAX
-                and cached_num_threads() > 1):
-            held = blas_calls.hold()
-            try:
-                return self._fn(*arrays)
-            finally:
-                blas_calls.unhold(held)
         if self._gemm_per_row and arrays and hold_for(arrays[0].shape[0] if arrays[0].ndim else 1,
                                                       self._gemm_per_row):
             with OneBlasThread():
@@ -88,12 +73,6 @@ class Executable:
 
     def __repr__(self):
         return f"<Executable on {self.device}: {len(self.graph.nodes)} nodes>"
-
-
-def _has_band_convs(graph) -> bool:
-    from .conv_bands import qualifies
-
-    return any(n.op == "conv" and n.meta.get("kernel") == "inference" and qualifies(n) for n in graph.nodes)
 
 
 def build(
@@ -365,12 +344,6 @@ def inference_kernel(node, device="cpu", jit=False):
     def helpers(name):
         if name == "gemm":
             return split_gemm(gemm) if device == "cpu" else None
-        if name == "conv_bands":  # a small-batch 3x3 conv split over infer_pool's helpers (conv_bands)
-            if not (jit and device == "cpu" and blas_calls.find() is not None):
-                return None
-            from .conv_bands import WinogradBands
-
-            return lambda kernel, xpad, w: WinogradBands.make(kernel, xpad, w, cached_num_threads)
         if jit and device == "cpu":
             from .infer_loops import loop
 

@@ -88,7 +88,7 @@ def _build():
         from . import infer_pool_loops as loops
 
         _CODE.update(serve=loops.serve, caller=loops.caller, chain=loops.chain, wake=loops.wake,
-                     ticks=loops.tick_count, caller_bands=loops.caller_bands)
+                     ticks=loops.tick_count)
     return _CODE
 
 
@@ -206,29 +206,6 @@ def linear_split(x, w, b, out, relu: bool, step: int, threads: int) -> int:
         return p.code["caller"](p.ctl, p.helpers, SHARED_CORE_NAP, kind, x, w, b, out, relu, blocks, step)
     finally:
         p.lock.release()
-
-
-def conv_bands(desc, threads: int) -> int:
-    """A convolution's bands (the rows of ``desc``, ``conv_band_loops``' layout) over this thread and the pool's
-    helpers, OpenBLAS held at one thread meanwhile (``blas_calls.hold``: every band's GEMM on the core that
-    took it); returns the bands this thread ran (all of them when the pool is in use by another thread, or at
-    one thread)."""
-    from .blas_calls import hold, unhold
-    from .conv_band_loops import conv_bands_at
-
-    held = hold()
-    try:
-        p = pool(threads)
-        if p is None or not p.lock.acquire(blocking=False):
-            conv_bands_at(desc.ctypes.data, desc.shape[0], 0, desc.shape[0])
-            return desc.shape[0]
-        try:
-            p.wake_sleepers()
-            return p.code["caller_bands"](p.ctl, p.helpers, SHARED_CORE_NAP, desc.ctypes.data, desc.shape[0])
-        finally:
-            p.lock.release()
-    finally:
-        unhold(held)
 
 
 _NO_CTL = np.zeros(1, np.int64)  # the control block argument of a chain that runs alone (never read)

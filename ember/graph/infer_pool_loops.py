@@ -7,7 +7,6 @@ import numba
 import numpy as np
 
 from . import atomics as at
-from .conv_band_loops import conv_bands_at
 from .infer_loops import loop
 from .infer_pool_layout import (
     A_B,
@@ -24,7 +23,6 @@ from .infer_pool_layout import (
     CLAIM,
     CPU,
     DONE,
-    KIND_CONV,
     KIND_F32,
     NAP,
     RUN,
@@ -49,9 +47,6 @@ def _njit(fn):
 
 @_njit
 def run_block(ctl, i):
-    if ctl[A_KIND] == KIND_CONV:
-        conv_bands_at(ctl[A_X], ctl[A_ROWS], i, i + 1)
-        return
     kind, rows, k, n, step = ctl[A_KIND], ctl[A_ROWS], ctl[A_K], ctl[A_N], ctl[A_STEP]
     lo, hi, relu = i * step, min((i + 1) * step, n), ctl[A_RELU] != 0
     if kind == KIND_F32:
@@ -181,26 +176,6 @@ def _awake(ctl, helpers, nap):
             else:
                 awake += 1
     return awake
-
-
-@_njit
-def caller_bands(ctl, helpers, nap, addr, blocks):
-    """``caller`` for a convolution's bands (``conv_band_loops``: the descriptor at ``addr``, ``blocks``
-    rows): the same hand-off, but posted even when no helper is running yet: a band takes long enough (~0.1
-    ms) that a helper woken at the start of the call still takes the later ones. Returns how many bands this
-    thread ran."""
-    _awake(ctl, helpers, nap)  # (a helper running on this core is told to sleep)
-    ctl[A_X] = addr
-    _post(ctl, KIND_CONV, blocks, blocks)
-    conv_bands_at(addr, blocks, 0, 1)
-    mine = 1
-    while True:
-        i = take(ctl)
-        if i < 0:
-            break
-        conv_bands_at(addr, blocks, i, i + 1)
-        mine += 1
-    return _finish(ctl, blocks, mine)
 
 
 @_njit

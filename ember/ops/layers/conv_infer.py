@@ -49,7 +49,6 @@ from .conv import pool_out_size
 
 FLOATS = ("float16", "float32", "float64")
 KEEP_BYTES = 1 << 24  # scratch kept between calls up to this size (a batch-1 call's); larger is made per call
-SPLIT_BATCH_MAX = 8  # images up to which a 3x3 conv may be split over the cores (``ember.graph.conv_bands``)
 
 
 def _strides_view(xp, base, shape, strides):
@@ -78,10 +77,8 @@ class _Padder:
 class ConvKernel:
     """``conv(x, w[, b])`` of one node: columns + one GEMM + a bias (and relu) epilogue into NCHW."""
 
-    def __init__(self, stride, padding, dilation, relu, epilogue=None, gemm=gemm, pool=None, epilogue2=None,
-                 bands=None):
+    def __init__(self, stride, padding, dilation, relu, epilogue=None, gemm=gemm, pool=None, epilogue2=None):
         self.stride, self.dilation, self.relu = tuple(stride), tuple(dilation), relu
-        self.bands = bands  # the executor's split over the cores (ember.graph.conv_bands): fn(kernel, xpad, w)
         self.epilogue = epilogue  # the executor's compiled one-pass epilogue (numba), or None
         # with a 2x2 stride-2 pool: its faster loop (returns True when it saw NaN: then ``epilogue`` runs)
         self.epilogue2 = epilogue2 if pool is not None and tuple(pool[0]) == tuple(pool[1]) == (2, 2) else None
@@ -104,14 +101,8 @@ class ConvKernel:
         xpad = self.pad(xp, x)
         key = (x.shape, x.dtype, w.shape)
         if self.plan is None or self.plan[0] != key:
-            self.plan = (key, self._bands(xpad, w) or self._make_plan(xp, xpad, w))
-        plan = self.plan[1]
-        if type(plan) is not tuple:  # WinogradBands
-            out = plan(xp, xpad, w, b)
-            if out is not None:
-                return out
-            plan = self._make_plan(xp, xpad, w)  # NaN/inf met by the bands (Winograd): this call by columns
-        cols, cols_dst, window, y, result, out_shape, geom = plan
+            self.plan = (key, self._make_plan(xp, xpad, w))
+        _, (cols, cols_dst, window, y, result, out_shape, geom) = self.plan
         xp.copyto(cols_dst, window)
         self.gemm(xp, w.reshape(w.shape[0], -1), cols, out=y)
         if geom is not None:  # one compiled pass: bias, relu (and the pooling), the valid positions into NCHW
@@ -132,9 +123,6 @@ class ConvKernel:
         if cols.nbytes + y.nbytes + xpad.nbytes > KEEP_BYTES:  # a large batch's scratch is not kept alive
             self.plan = self.pad.buf = None
         return out
-
-    def _bands(self, xpad, w):
-        return None if self.bands is None else self.bands(self, xpad, w)
 
     def _make_plan(self, xp, xpad, w):
         n, c = xpad.shape[:2]
@@ -187,8 +175,7 @@ def _conv_inference(node, loops=None):
         return None
     return ConvKernel(a["stride"], a["padding"], a["dilation"], node.meta.get("activation") == "relu",
                       helper("conv_epilogue_pool" if pool else "conv_epilogue"), helper("gemm") or gemm,
-                      pool and (pool["kernel"], pool["stride"]), pool and helper("conv_epilogue_pool2"),
-                      helper("conv_bands"))
+                      pool and (pool["kernel"], pool["stride"]), pool and helper("conv_epilogue_pool2"))
 
 
 def _foldable_pool(attrs, nd) -> bool:
