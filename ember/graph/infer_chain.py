@@ -39,7 +39,7 @@ import numpy as np
 from .._threads import cached_num_threads
 from . import infer_pool
 from .gemm_split import linear_kernel
-from .infer_linear import _DTYPES, ALIGN, PROBE_EVERY, ROWS_MAX, WEIGHT_BYTES_MAX, parts_for, small_linear
+from .infer_linear import _DTYPES, ALIGN, ROWS_MAX, WEIGHT_BYTES_MAX, choose_split, fold, parts_for, small_linear
 
 MIN_LAYERS = 2  # a chain of one layer is small_linear's
 ENABLED = os.environ.get("EMBER_INFER_CHAIN", "1") != "0"  # EMBER_INFER_CHAIN=0: layer by layer (small_linear)
@@ -162,18 +162,12 @@ def _timed_call(plan, x2, dst, threads) -> None:
     """Run the chain split or alone, whichever the running estimates say is faster, the other way every
     ``PROBE_EVERY``-th call; fold the call's wall time into the estimate of the way it actually ran (a split
     call that found no helper awake ran alone)."""
-    alone, split, calls = plan.alone, plan.split, plan.calls
-    use_split = split < alone if alone and split else not split
-    probe = calls % PROBE_EVERY
-    if probe == PROBE_EVERY - 1:
-        use_split = not use_split  # keep the other way's estimate current
-    elif probe == PROBE_EVERY - 2 and not use_split:
-        infer_pool.wake(threads)  # a helper asleep since the last probe: awake for the next one
+    use_split = choose_split(plan.alone, plan.split, plan.calls, threads)
     start = time.perf_counter()
     helped = infer_pool.linear_chain(x2, plan.meta, dst, threads, use_split)
     took = time.perf_counter() - start
     if helped:
-        plan.split = took if not split else split + 0.25 * (min(took, 3 * split) - split)
+        plan.split = fold(plan.split, took)
     else:
-        plan.alone = took if not alone else alone + 0.25 * (min(took, 3 * alone) - alone)
-    plan.calls = calls + 1
+        plan.alone = fold(plan.alone, took)
+    plan.calls += 1

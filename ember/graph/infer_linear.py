@@ -62,6 +62,24 @@ PROBE_EVERY = 16  # a layer runs the way it currently estimates slower once ever
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def choose_split(alone: float, split: float, calls: int, threads: int) -> bool:
+    """Whether this call runs split: the way the running estimates (wall seconds, 0.0 not measured yet) say
+    is faster, the other way every ``PROBE_EVERY``-th call (keeping its estimate current); a call two before
+    a probe of the split wakes a sleeping helper for it."""
+    use_split = split < alone if alone and split else not split
+    probe = calls % PROBE_EVERY
+    if probe == PROBE_EVERY - 1:
+        return not use_split
+    if probe == PROBE_EVERY - 2 and not use_split:
+        infer_pool.wake(threads)
+    return use_split
+
+
+def fold(estimate: float, took: float) -> float:
+    """A running estimate with one more call's wall time: a moving average, a spike clipped to 3x."""
+    return took if not estimate else estimate + 0.25 * (min(took, 3 * estimate) - estimate)
+
+
 def parts_for(n: int, k: int, threads: int) -> int:
     """Blocks a (n x k) weight matrix is split into on ``threads`` cores."""
     return max(1, min(threads if SPLIT else 1, (n * k) // SPLIT_MIN, -(-n // ALIGN)))
@@ -107,13 +125,7 @@ def small_linear(relu: bool = False, fallback=None):
         if not step:
             rows_loop(x2, w, b, dst, 0, n, relu, found[1])
             return out
-        alone, split, calls = found[2:5]
-        use_split = split < alone if alone and split else not split
-        probe = calls % PROBE_EVERY
-        if probe == PROBE_EVERY - 1:
-            use_split = not use_split  # keep the other way's estimate current
-        elif probe == PROBE_EVERY - 2 and not use_split:
-            infer_pool.wake(threads)  # a helper asleep since the last probe: awake for the next one
+        use_split = choose_split(*found[2:5], threads)
         start = time.perf_counter()
         if use_split:
             infer_pool.linear_split(x2, w, b, dst, relu, step, threads)
@@ -121,9 +133,9 @@ def small_linear(relu: bool = False, fallback=None):
             fallback(x, w, b, out)
         else:
             rows_loop(x2, w, b, dst, 0, n, relu, found[1])
-        took, i = time.perf_counter() - start, 3 if use_split else 2
-        found[i] = took if not found[i] else found[i] + 0.25 * (min(took, 3 * found[i]) - found[i])
-        found[4] = calls + 1
+        i = 3 if use_split else 2
+        found[i] = fold(found[i], time.perf_counter() - start)
+        found[4] += 1
         return out
 
     return linear
