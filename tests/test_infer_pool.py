@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 
+from ember.graph import infer_pool_layout as layout
 from ember.graph import kernels
 
 pytestmark = pytest.mark.skipif(not kernels.jit_available("cpu"), reason="numba is not installed")
@@ -69,20 +70,20 @@ def test_a_helper_takes_blocks_and_sleeps_then_wakes(monkeypatch):
     pool = infer_pool.pool(2)
     try:
         deadline = time.monotonic() + 20  # on a busy machine the helper may need a while to get a core
-        while pool.ctl[infer_pool.TAKEN] == 0 and time.monotonic() < deadline:
+        while pool.ctl[layout.TAKEN] == 0 and time.monotonic() < deadline:
             infer_pool.linear_split(x, w, b, out, True, 256, 2)
             np.testing.assert_array_equal(out, ref)
-        assert pool.ctl[infer_pool.TAKEN] > 0, "the helper never took a block"
+        assert pool.ctl[layout.TAKEN] > 0, "the helper never took a block"
         deadline = time.monotonic() + 20
-        while pool.ctl[infer_pool.STATE] != infer_pool.SLEEP and time.monotonic() < deadline:
+        while pool.ctl[layout.STATE] != layout.SLEEP and time.monotonic() < deadline:
             time.sleep(0.01)  # idle: past its spin it goes to sleep
-        assert pool.ctl[infer_pool.STATE] == infer_pool.SLEEP
-        taken = pool.ctl[infer_pool.TAKEN]
+        assert pool.ctl[layout.STATE] == layout.SLEEP
+        taken = pool.ctl[layout.TAKEN]
         deadline = time.monotonic() + 20
-        while pool.ctl[infer_pool.TAKEN] == taken and time.monotonic() < deadline:
+        while pool.ctl[layout.TAKEN] == taken and time.monotonic() < deadline:
             infer_pool.linear_split(x, w, b, out, True, 256, 2)  # the first call wakes it
             np.testing.assert_array_equal(out, ref)
-        assert pool.ctl[infer_pool.TAKEN] > taken, "the woken helper took no block"
+        assert pool.ctl[layout.TAKEN] > taken, "the woken helper took no block"
     finally:
         pool.stop()
         for t in pool.threads:
@@ -97,9 +98,9 @@ def test_a_pool_in_use_by_another_thread_means_running_alone():
     pool = infer_pool.pool(2)
     out = np.empty((1, 256), np.float32)
     with pool.lock:  # another caller holds the pool: no waiting, every block on this thread
-        taken = pool.ctl[infer_pool.TAKEN]
+        taken = pool.ctl[layout.TAKEN]
         assert infer_pool.linear_split(x, w, b, out, True, 64, 2) == 4
-        assert pool.ctl[infer_pool.TAKEN] == taken
+        assert pool.ctl[layout.TAKEN] == taken
     np.testing.assert_array_equal(out, _alone(x, w, b, True))
 
 
@@ -198,16 +199,16 @@ def test_a_helper_on_the_callers_core_is_sent_to_sleep(monkeypatch):
         os.sched_setaffinity(0, {cpu})
         os.sched_setaffinity(pool.threads[0].native_id, {cpu})
         deadline = time.monotonic() + 20
-        while ((pool.ctl[infer_pool.STATE] != infer_pool.RUN or pool.ctl[infer_pool.CPU] != cpu)
+        while ((pool.ctl[layout.STATE] != layout.RUN or pool.ctl[layout.CPU] != cpu)
                and time.monotonic() < deadline):
             time.sleep(0.001)  # (it spins from its start, and says where it runs every few polls)
-        assert pool.ctl[infer_pool.CPU] == cpu, pool.ctl[:48]
+        assert pool.ctl[layout.CPU] == cpu, pool.ctl[:48]
         assert infer_pool.linear_split(x, w, b, out, True, 256, 2) == 2  # every block here
         np.testing.assert_array_equal(out, ref)
         deadline = time.monotonic() + 60  # its own wait: the helper needs the shared core once to go to sleep
-        while pool.ctl[infer_pool.STATE] != infer_pool.SLEEP and time.monotonic() < deadline:
+        while pool.ctl[layout.STATE] != layout.SLEEP and time.monotonic() < deadline:
             time.sleep(0.001)
-        assert pool.ctl[infer_pool.STATE] == infer_pool.SLEEP
+        assert pool.ctl[layout.STATE] == layout.SLEEP
         for _ in range(4):  # (a call may wake it: it lands on the same core and is sent back)
             out.fill(np.nan)
             assert infer_pool.linear_split(x, w, b, out, True, 256, 2) == 2

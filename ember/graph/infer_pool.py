@@ -47,31 +47,7 @@ import time
 
 import numpy as np
 
-from .infer_pool_layout import (  # noqa: F401  (the control block's layout, shared with the loops)
-    A_B,
-    A_K,
-    A_KIND,
-    A_N,
-    A_OUT,
-    A_RELU,
-    A_ROWS,
-    A_STEP,
-    A_W,
-    A_X,
-    ARGS,
-    CLAIM,
-    CPU,
-    DONE,
-    KIND_F32,
-    KIND_F64,
-    NAP,
-    RUN,
-    SLEEP,
-    STATE,
-    STOP,
-    TAKEN,
-    WAKE,
-)
+from .infer_pool_layout import ARGS, KIND_F32, KIND_F64, SLEEP, STATE, STOP  # (shared with the loops)
 
 SPIN_US = float(os.environ.get("EMBER_INFER_SPIN_US", "500"))  # helpers spin this long after a job, then sleep
 WAKE_EVERY_NS = 1_000_000  # a sleeping helper is woken at most once a millisecond
