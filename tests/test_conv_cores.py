@@ -4,11 +4,11 @@ gradient within float32 rounding) and torch's; an exception in a helper surfaces
 rebuilds the pool and runs the same way."""
 from __future__ import annotations
 
-import multiprocessing
 import threading
 
 import numpy as np
 import pytest
+from fork_util import run_forked
 
 import ember
 from ember import _cores, _threads
@@ -144,18 +144,8 @@ def test_a_forked_child_rebuilds_the_pool(threads, monkeypatch):
     threads(2)
     ref = W._conv_fwd(np, x, w, pad)  # the parent's helpers are running
     assert _cores._POOL["threads"]
-    ctx = multiprocessing.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_in_child, args=(x, w, pad, send))
-    child.start()
-    send.close()
-    child.join(60)
-    alive = child.is_alive()
-    if alive:
-        child.kill()
-    assert not alive, "the forked child hung in the pool"
-    assert child.exitcode == 0 and recv.poll(1)
-    np.testing.assert_array_equal(recv.recv(), ref)
+    got = run_forked(_in_child, x, w, pad, what="the forked child in the pool")
+    np.testing.assert_array_equal(got, ref)
 
 
 def test_one_thread_and_the_cap_keep_calls_on_the_caller(threads, monkeypatch):

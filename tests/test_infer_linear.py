@@ -7,11 +7,11 @@ several threads."""
 from __future__ import annotations
 
 import io
-import multiprocessing
 import threading
 
 import numpy as np
 import pytest
+from fork_util import run_forked
 
 import ember
 from ember import nn
@@ -102,17 +102,7 @@ def test_program_runs_in_a_forked_child(split_program):
     """The parent's helper threads do not exist in the child: the pool is rebuilt there, no hang."""
     prog, xs, eager = split_program
     assert np.allclose(prog.run([xs[1]])[0], eager[1], rtol=1e-5, atol=1e-5)  # the helpers are started
-    ctx = multiprocessing.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_run_in_child, args=(prog, xs[1], eager[1], send))
-    child.start()
-    send.close()
-    child.join(60)
-    alive = child.is_alive()
-    if alive:
-        child.kill()
-    assert not alive, "the forked child hung running the program"
-    assert child.exitcode == 0 and recv.poll(1) and recv.recv() is True
+    assert run_forked(_run_in_child, prog, xs[1], eager[1], what="the forked child running the program") is True
 
 
 def test_concurrent_runs_from_threads(split_program):

@@ -5,7 +5,6 @@ and two threads calling at once both get right answers. Numba's threading layer 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+from fork_util import run_forked
 
 from ember.graph import infer_pool_layout as layout
 from ember.graph import kernels
@@ -149,16 +149,7 @@ def test_a_forked_child_gets_a_pool_of_its_own():
     x, w, b = _case()
     infer_pool.linear_split(x, w, b, np.empty((1, 256), np.float32), True, 128, 2)  # the parent's pool runs
     parent_pool = infer_pool.pool(2)
-    ctx = multiprocessing.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(send,))
-    child.start()
-    send.close()
-    child.join(60)
-    if child.is_alive():
-        child.kill()
-        pytest.fail("the forked child hung")
-    assert child.exitcode == 0 and recv.poll(1) and recv.recv() == (True, True)
+    assert run_forked(_child) == (True, True)
     assert infer_pool.pool(2) is parent_pool  # the parent's is untouched
 
 
