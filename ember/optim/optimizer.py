@@ -174,15 +174,19 @@ class Optimizer:
                 loss = closure()
         for hook in list(self._step_pre_hooks.values()):
             hook(self, (), {})
+        self._apply_gradients()
+        for hook in list(self._step_post_hooks.values()):
+            hook(self, (), {})
+        return loss
+
+    def _apply_gradients(self):
+        """``step``'s updates, between its hooks (the Keras optimizers apply theirs here)."""
         with no_grad():
             for group in self.param_groups:
                 hyper = {k: group[k] for k in self._hyper}
                 for p in group["params"]:
                     if p.grad is not None:
                         self._update(p, group, hyper)
-        for hook in list(self._step_post_hooks.values()):
-            hook(self, (), {})
-        return loss
 
     def _update(self, p, group, hyper):
         state = self.state[p]

@@ -30,7 +30,7 @@ import numpy as np
 import ember
 from ember import functional as F
 from ember import optim
-from ember.autograd import enable_grad, no_grad
+from ember.autograd import no_grad
 from ember.errors import did_you_mean
 from ember.optim.adam import adam_kernel
 from ember.optim.rmsprop import adagrad_kernel, rmsprop_kernel
@@ -333,20 +333,12 @@ class Optimizer(optim.Optimizer):
             variable.sub_(value)
 
     # -- ember.optim's interface -------------------------------------------------------------------------
-    def step(self, closure=None):
-        """``ember.optim`` style: apply the ``.grad`` of the built variables (see ``build``)."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
-        for hook in list(self._step_pre_hooks.values()):
-            hook(self, (), {})
+    def _apply_gradients(self):
+        """``ember.optim``'s ``step`` (closure and hooks there): apply the ``.grad`` of the built variables
+        (see ``build``)."""
         params = self._trainable_variables
         if any(p.grad is not None for p in params):
             self.apply([p.grad for p in params], params)
-        for hook in list(self._step_post_hooks.values()):
-            hook(self, (), {})
-        return loss
 
     def state_dict(self):
         out = super().state_dict()
