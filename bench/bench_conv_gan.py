@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -82,12 +80,9 @@ def main():
     if args.only:
         print(json.dumps(run(args.only, args.repeats)))
         return
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    res = {}
-    for fw in ("torch", "ember"):
-        out = subprocess.run([sys.executable, "-m", "bench.bench_conv_gan", "--only", fw, "--repeats",
-                              str(args.repeats)], env=env, capture_output=True, text=True, check=True)
-        res[fw] = json.loads(out.stdout.strip().splitlines()[-1])
+    from bench.harness import run_alone  # (only here: it sets thread defaults when imported)
+
+    res = {fw: run_alone("bench.bench_conv_gan", fw, "--repeats", str(args.repeats)) for fw in ("torch", "ember")}
     print(f"load average {os.getloadavg()[0]:.1f}; CPU ms, 1 thread, median of {args.repeats}")
     print(f"{'layer':34s} {'fwd torch':>10s} {'fwd ember':>10s} {'f+b torch':>10s} {'f+b ember':>10s}")
     for name in res["torch"]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -100,11 +98,10 @@ def main():
     if args.only:
         print(json.dumps(run(args.only, args.steps)))
         return
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    from bench.harness import run_alone  # (only here: it sets thread defaults when imported)
+
     for fw in ("keras", "ember"):
-        out = subprocess.run([sys.executable, "-m", "bench.bench_gan_step", "--only", fw, "--steps",
-                              str(args.steps)], env=env, capture_output=True, text=True, check=True)
-        times = json.loads(out.stdout.strip().splitlines()[-1])
+        times = run_alone("bench.bench_gan_step", fw, "--steps", str(args.steps))
         print(f"{fw:6s} CPU s/step: median {np.median(times):.2f} ({', '.join(f'{t:.2f}' for t in times)}); "
               f"load average {os.getloadavg()[0]:.1f}")
 

@@ -55,3 +55,19 @@ def print_table(rows, title: str) -> None:
         torch_txt = f"{r['torch']:10.1f}{r['unit']}" if "torch" in r else "       n/a"
         ratio = f"{r['speed_vs_torch']:19.2f}x" if "speed_vs_torch" in r else "                 n/a"
         print(f"{r['name']:34s} {r['ember']:10.1f}{r['unit']} {torch_txt} {ratio}")
+
+
+def run_alone(module: str, framework: str, *args: str, threads: int = 1):
+    """``python -m <module> --only <framework> <args>`` in a process of its own with BLAS/OpenMP at
+    ``threads`` (each framework alone, as users run it): the JSON its last output line holds."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    n = str(threads)
+    env = dict(os.environ, OMP_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n, MKL_NUM_THREADS=n)
+    out = subprocess.run([sys.executable, "-m", module, "--only", framework, *args], env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
