@@ -163,7 +163,8 @@ def _helper_blocks():
     (None when the process has none): shows whether a batch-1 ``linear`` ran split over the cores."""
     pool_mod = sys.modules.get("ember.graph.infer_pool")
     pool = pool_mod and getattr(pool_mod, "_POOL", {}).get("pool")
-    return None if pool is None else int(pool.ctl[pool_mod.TAKEN])
+    layout = sys.modules.get("ember.graph.infer_pool_layout", pool_mod)  # (older trees: the words on infer_pool)
+    return None if pool is None else int(pool.ctl[layout.TAKEN])
 
 
 def worker(fw: str, name: str, folder: str) -> None:
