@@ -40,7 +40,9 @@ CUDA_FP32 = frozenset(
     "cross_entropy cumprod cumsum dist erfinv exp expm1 group_norm hinge_embedding_loss kl_div l1_loss "
     "layer_norm log log_softmax log10 log1p log2 margin_ranking_loss mse_loss multilabel_margin_loss "
     "multi_margin_loss nll_loss norm normalize pdist poisson_nll_loss prod reciprocal rsqrt sinh "
-    "smooth_l1_loss soft_margin_loss softmax softmin softplus sum renorm tan triplet_margin_loss".split())
+    "smooth_l1_loss soft_margin_loss softmax softmin softplus sum renorm tan triplet_margin_loss"
+    # not in the documented list, but PyTorch's CUDA autocast runs it in float32 (seen on an H200, torch 2.11)
+    " huber_loss".split())
 CUDA_PROMOTE = frozenset("addcdiv addcmul atan2 bilinear cross dot grid_sample index_put scatter_add "
                          "tensordot".split())
 
@@ -71,16 +73,16 @@ class AutocastState:
         """Run ``fn`` (the function PyTorch calls ``name``) under this state's casting rule."""
         dev = _first_device_type(args, kwargs)
         low = self.dtypes.get(dev)
-        kind = policy(dev, name) if low is not None else None
-        if kind is None or kwargs.get("dtype") is not None:
-            return fn(*args, **kwargs)
-        if dev == "cuda" and name == BINARY_CROSS_ENTROPY_UNSAFE:
+        if low is not None and dev == "cuda" and name == BINARY_CROSS_ENTROPY_UNSAFE:
             from .errors import mark, with_user_line
 
             raise mark(with_user_line(RuntimeError(
                 "binary_cross_entropy (and BCELoss) are unsafe to autocast on CUDA: their backward can overflow "
                 "float16. Use binary_cross_entropy_with_logits / BCEWithLogitsLoss on the logits instead, or "
                 "run this loss outside the autocast region on .float() inputs."), 4))
+        kind = policy(dev, name) if low is not None else None
+        if kind is None or kwargs.get("dtype") is not None:
+            return fn(*args, **kwargs)
         target = low if kind == "lower" else "float32" if kind == "fp32" else _widest(args, kwargs)
         if target is not None:
             args = tuple(self._cast(a, target) for a in args)

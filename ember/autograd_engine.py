@@ -229,7 +229,8 @@ def _accumulate_into_leaf(leaf, g, create_graph):
         g = g.expand(leaf.shape) if g.dim() <= leaf.dim() else g.reshape(leaf.shape)
     if leaf.grad is None:
         data = g._data
-        if not create_graph and (data.base is not None or not data.flags.writeable or data is leaf._data):
+        read_only = not getattr(data.flags, "writeable", True)  # CuPy's flags have no writeable
+        if not create_graph and (data.base is not None or read_only or data is leaf._data):
             # own a writable buffer: accumulation, zero_() and optimizers update .grad in place, and a vjp may
             # hand back a read-only broadcast view or a view of someone else's array. clone() (not an array
             # copy) so that a graph tracer records it.

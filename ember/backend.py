@@ -282,13 +282,12 @@ def _fmt_bytes(n: int) -> str:
 
 def erf(x):
     """Vectorised error function (NumPy has none): SciPy/CuPy's when present, else our own."""
-    xp = xp_of(x)
-    if xp is not numpy:
-        from cupyx.scipy import special
-
-        return special.erf(x)
     if x.dtype.kind in "fV" and x.dtype.itemsize == 2:  # float16/bfloat16: in float32, rounded back
         return erf(x.astype(numpy.float32)).astype(x.dtype)
+    if xp_of(x) is not numpy:
+        from cupyx.scipy import special
+
+        return special.erf(x).astype(x.dtype, copy=False)
     try:
         from scipy import special
     except ImportError:

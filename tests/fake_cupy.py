@@ -2,12 +2,13 @@
 
 It checks Ember's device plumbing, not CuPy: arrays are a NumPy subclass (``FakeArray``) that, like CuPy's,
 refuses to mix with plain NumPy arrays in ufuncs (``TypeError``), reports ``.device.id`` and converts back
-with ``.get()``. What it cannot show: CuPy's own kernels, dtype support, memory behaviour, and NumPy-only
-calls on device arrays other than mixing (``np.asarray(device_array)`` works here, fails on CuPy). Fused
+with ``.get()``; ``np.asarray``/``np.array`` of a device array from Ember's code raise, and its ``flags`` lack
+``writeable``, as CuPy's. What it cannot show: CuPy's own kernels, dtype support and memory behaviour. Fused
 CUDA kernels are not built on it (``ElementwiseKernel`` raises), so compiled graphs run with ``jit=False``.
 """
 from __future__ import annotations
 
+import os
 import sys
 import types
 
@@ -58,6 +59,13 @@ class FakeArray(np.ndarray):
 
     def __float__(self):
         return float(self.view(np.ndarray))
+
+    @property
+    def flags(self):  # to Ember, CuPy's flags: the three below, no ``writeable`` (NumPy's own code gets its own)
+        f = np.ndarray.flags.__get__(self)
+        if f"{os.sep}ember{os.sep}" not in sys._getframe(1).f_code.co_filename:
+            return f
+        return types.SimpleNamespace(c_contiguous=f.c_contiguous, f_contiguous=f.f_contiguous, owndata=f.owndata)
 
 
 def _wrap(x):
@@ -141,12 +149,28 @@ def _module():
     return cp
 
 
+def _refuse_host_copies(monkeypatch):
+    """``np.asarray(x)``/``np.array(x)`` of a device array called from Ember's own code raise, as on CuPy
+    ("Implicit conversion to a NumPy array is not allowed"); NumPy's internals and this fake are let through."""
+    for name in ("asarray", "array", "ascontiguousarray", "asanyarray"):
+        real = getattr(np, name)
+
+        def strict(a, *args, _real=real, _name=name, **kwargs):
+            if isinstance(a, FakeArray) and f"{os.sep}ember{os.sep}" in sys._getframe(1).f_code.co_filename:
+                raise TypeError(f"np.{_name} of a device array: implicit conversion to a NumPy array is not "
+                                "allowed on CuPy (use .get() or the array module xp)")
+            return _real(a, *args, **kwargs)
+
+        monkeypatch.setattr(np, name, strict)
+
+
 def install(monkeypatch):
     """Make Ember see the fake as a working CuPy with one GPU (undone by ``monkeypatch``)."""
     from ember import backend
     from ember.graph import kernels
 
     cp = _module()
+    _refuse_host_copies(monkeypatch)
     special = types.ModuleType("cupyx.scipy.special")
     special.erf = lambda x: _wrap(backend.erf(x.view(np.ndarray)))
     cupyx = types.ModuleType("cupyx")

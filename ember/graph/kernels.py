@@ -325,7 +325,7 @@ def _exp32_scalar():
 
 def _c_literal(value) -> str:
     """A typed C literal; non-finite floats spelled through their bit patterns (``inf`` is not C)."""
-    arr = np.asarray(value)
+    arr = np.asarray(value.get() if hasattr(value, "get") else value)  # a CuPy constant: its host copy
     ctype = _C_TYPES[opinfo.dtype_name(arr.dtype)]
     if arr.dtype.kind == "f" and not np.isfinite(arr):
         bits = ("__int_as_float(0x7fc00000)" if np.isnan(arr) else

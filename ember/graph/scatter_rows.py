@@ -29,7 +29,7 @@ def rows_scatter(graph, node) -> bool:
         and None not in idx.shape
         and values.shape == idx.shape + base.shape[1:]
         and base.shape[0] * max(idx.size, 1) <= ONEHOT_MAX
-        and not np.any(np.asarray(arr))
+        and not bool(arr.any())  # a zero base (on the host or the device)
     )
 
 

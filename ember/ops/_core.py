@@ -217,8 +217,11 @@ def apply(op, *inputs, **attrs):
         out = op.forward(xp, *[t._data for t in inputs], **attrs)
     except Exception as exc:
         raise diagnose(op, inputs, attrs, exc) from None
-    if out.__class__ is not _ndarray and xp is np and not backend.is_array(out):  # a NumPy scalar, not a
-        out = np.asarray(out)  # CuPy array from to_device (np.asarray would refuse that)
+    if out.__class__ is not _ndarray:
+        if xp is np and not backend.is_array(out):  # a NumPy scalar, not a CuPy array from to_device
+            out = np.asarray(out)  # (np.asarray would refuse that)
+        elif xp is not np and out.dtype.kind == "f" and any(t._data.dtype.kind == "V" for t in inputs):
+            out = _keep_bfloat16(op, inputs, attrs, out)
     result = Tensor._wrap(out)
     if STATE.grad_enabled and op.vjp is not None:
         for t in inputs:
@@ -272,6 +275,17 @@ def diagnose(op, inputs, attrs, exc):
     kind = type(exc) if isinstance(exc, (ValueError, TypeError, IndexError)) else RuntimeError
     err = kind(f"{op.name}: failed on inputs [{shapes}]" + (f" with {attrs}" if attrs else "") + f": {exc}")
     return mark(with_user_line(err, 3))
+
+
+def _keep_bfloat16(op, inputs, attrs, out):
+    """CuPy runs some ufuncs on bfloat16 (ml_dtypes) operands in float32 (``where``, mixing with scalars):
+    round the result back when the op's rule says bfloat16, as NumPy and PyTorch return it."""
+    from .. import dtypes
+
+    if op.infer is None:
+        return out
+    want = op.infer(*[Aval(t._data.shape, dtypes.from_np(t._data.dtype), str(t.device)) for t in inputs], **attrs)
+    return out.astype(want.dtype.np) if isinstance(want, Aval) and want.dtype.name == "bfloat16" else out
 
 
 def _out_of_memory(op, inputs, attrs, exc):

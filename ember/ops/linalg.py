@@ -50,7 +50,7 @@ def gemm(xp, a, b, out=None):
     as one 2-D GEMM instead of a loop of small ones (up to 10x faster; 100x when ``a`` is strided).
 
     Shared by the eager ``matmul``/``linear`` primitives and the compiled executor."""
-    if a.dtype.kind == "V" and xp is np:  # bfloat16: no BLAS kernel; float32 GEMM, rounded once
+    if a.dtype.kind == "V":  # bfloat16: no BLAS kernel (NumPy) nor cuBLAS path (CuPy); float32 GEMM, rounded once
         r = gemm(xp, a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
         if out is None:
             return r

@@ -81,7 +81,7 @@ def _ce_fwd(xp, x, t, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
     total = loss.sum(dtype=x.dtype)
     if reduction == "sum":
         return xp.asarray(total)
-    return xp.asarray(total / x.dtype.type(valid.sum()))
+    return xp.asarray(total / valid.sum().astype(x.dtype))  # an array divide: no host scalar of a CuPy count
 
 
 def _ce_vjp(g, out, x, t, ignore_index=-100, label_smoothing=0.0, reduction="mean"):

@@ -33,7 +33,7 @@ def fold_constants(graph: Graph, max_elements: int = 1 << 16) -> Graph:
     for node in graph.nodes:
         if not node.inputs or not opinfo.is_pure(node.op) or node.op == "fused" or len(node.outputs) != 1:
             continue
-        if not all(isinstance(graph.constants.get(v), np.ndarray) for v in node.inputs):
+        if not all(type(graph.constants.get(v)) is np.ndarray for v in node.inputs):  # host constants only
             continue
         out = node.outputs[0]
         biggest = max(int(np.prod(v.shape, dtype=np.int64)) for v in node.inputs)
