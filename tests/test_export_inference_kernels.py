@@ -100,6 +100,14 @@ ROWS = [
     ("conv_out_and_relu", ConvOut, images(), 1),
     ("pool_padding_ceil", lambda: nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), images(), 1),
     ("pool_dilation", lambda: nn.MaxPool2d(2, stride=1, dilation=2), images(), 1),
+    # >= 8 channels in and out, 3x3, stride 1: Winograd F(2x2, 3x3) (conv_winograd_infer) where numba is there
+    ("winograd_cnn", lambda: nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
+                                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 4 * 4, 3)), images(1, 13), 2),
+    ("winograd_padded_odd", lambda: nn.Sequential(nn.Conv2d(8, 9, 3, padding=(1, 2), bias=False), nn.ReLU()),
+     images(8, 9), 1),
+    ("winograd_pool_even", lambda: nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.MaxPool2d(2)), images(8, 10), 1),
+    ("winograd_other_pool", lambda: nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU(), nn.MaxPool2d(3, stride=2)),
+     images(8, 11), 1),
     ("lstm", Lstm, tokens, 0),
     ("transformer", Transformer, tokens, 0),
 ]
@@ -251,3 +259,67 @@ def test_scratch_not_kept_past_its_limit_gives_the_same_results(monkeypatch):
     for b in (5, 1, 5):  # every call rebuilds its columns and padded copy
         x = np.random.default_rng(b).standard_normal((b, 2, 9, 9)).astype(f32)
         np.testing.assert_allclose(lean(x)[0], before(x)[0], rtol=1e-5, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------------------- Winograd at small batch
+def _winograd_program(pool=True):
+    ember.manual_seed(0)
+    layers = [nn.Conv2d(8, 16, 3), nn.ReLU()] + ([nn.MaxPool2d(2)] if pool else [])
+    return _loaded(nn.Sequential(*layers).eval(), images(8, 12))
+
+
+def _conv_kernels(exe):
+    from ember.ops.layers import conv_infer, conv_winograd_infer
+
+    kinds = {conv_infer.ConvKernel: "columns", conv_winograd_infer.WinogradConvKernel: "winograd"}
+    return [kinds[type(fn)] for fn in exe._gen.ns.values() if type(fn) in kinds]
+
+
+needs_numba = pytest.mark.skipif(not executor.kernels.jit_available("cpu"), reason="numba is not installed")
+
+
+@needs_numba
+@pytest.mark.parametrize("pool", [True, False], ids=["pool", "no_pool"])
+def test_winograd_is_chosen_and_matches_the_columns_form(monkeypatch, pool):
+    prog = _winograd_program(pool)
+    exe = executor.build(prog.graph, jit=True)
+    assert _conv_kernels(exe) == ["winograd"]
+    assert _conv_kernels(executor.build(prog.graph, jit=False)) == ["columns"]  # its loops need numba
+    columns = _previous_executor(monkeypatch, prog.graph, True)
+    rng = np.random.default_rng(1)
+    for b in (1, 3):
+        x = rng.standard_normal((b, 8, 12, 12)).astype(np.float32)
+        got, ref = exe(x)[0], columns(x)[0]
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=2e-6 * np.abs(ref).max())
+
+
+@needs_numba
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+@pytest.mark.parametrize("case", ["nan_inf_input", "nan_weight", "large_batch"])
+def test_winograd_leaves_non_finite_values_and_large_batches_to_the_columns_form(monkeypatch, case):
+    """NaN/inf stay in the windows that read them (Winograd's transforms would spread one over a whole tile),
+    and a batch whose transform planes pass MAX_SCRATCH runs the columns form: the columns form's bits."""
+    from ember.ops.layers import conv_winograd_infer
+
+    prog = _winograd_program()
+    x = np.random.default_rng(2).standard_normal((1, 8, 12, 12)).astype(np.float32)
+    if case == "nan_inf_input":
+        x[0, 3, 5, 5], x[0, 1, 0, 0] = np.nan, np.inf
+    elif case == "nan_weight":
+        w = next(v for v in prog.graph.constants.values() if v.ndim == 4)
+        w[0, 0, 1, 1] = np.nan
+    else:
+        monkeypatch.setattr(conv_winograd_infer, "MAX_SCRATCH", 1)
+        x = np.concatenate([x, x[:, ::-1]])
+    exe = executor.build(prog.graph, jit=True)
+    assert _conv_kernels(exe) == ["winograd"]
+    kernel = next(fn for fn in exe._gen.ns.values() if isinstance(fn, conv_winograd_infer.WinogradConvKernel))
+    monkeypatch.setattr(kernel, "input_tf", None)  # the Winograd path, if taken, would fail
+    got = exe(x)[0]
+    with monkeypatch.context() as m:
+        m.setattr(conv_winograd_infer, "suits", lambda *a: False)
+        columns = executor.build(prog.graph, jit=True)
+    assert _conv_kernels(columns) == ["columns"]
+    np.testing.assert_array_equal(got, columns(x)[0])
+    assert case == "large_batch" or np.isnan(got).any()

@@ -9,7 +9,7 @@ numba intrinsics over LLVM's atomic instructions: no C extension, no OpenMP.
 - ``relax()``: a spin-wait hint (x86 ``pause``; nothing elsewhere); ``ticks()``: the CPU's time-stamp counter
   on x86-64 (0 elsewhere: callers then count iterations); ``yield_cpu()``: ``sched_yield`` (POSIX); ``cpu_now()``: this
   thread's CPU (Linux; -1 elsewhere);
-  ``f32_at(addr)`` / ``f64_at(addr)``: an address as a typed pointer (for ``numba.carray``);
+  ``f32_at(addr)`` / ``f64_at(addr)`` / ``i64_at(addr)``: an address as a typed pointer (for ``numba.carray``);
   ``at_like(arr, addr)``: the same, typed as a pointer to ``arr``'s dtype.
 
 >>> import numpy as np, numba
@@ -162,6 +162,11 @@ def f32_at(typingctx, addr):
 @intrinsic
 def f64_at(typingctx, addr):
     return _pointer(typingctx, addr, types.float64)
+
+
+@intrinsic
+def i64_at(typingctx, addr):
+    return _pointer(typingctx, addr, types.int64)
 
 
 @intrinsic

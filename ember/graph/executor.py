@@ -48,10 +48,16 @@ class Executable:
         self.source, self._fn, self._gen = _generate(graph, xp, device)
         # an inference graph's large GEMMs: BLAS at one thread for the call (gemm_split)
         self._gemm_per_row = gemm_size_per_row(graph) if graph.meta.get("inference") and device == "cpu" else 0
+        self._hold_batch = self._gen.hold_batch if self._gen.hold_batch < 1 << 62 else 0
         self._timed = None  # the generated code with a clock read after each node, made when first profiled
     def __call__(self, *arrays):
         if STATE.profiler is not None:
             return self._profiled_call(arrays)
+        if self._hold_batch and arrays and (arrays[0].shape[0] if arrays[0].ndim else 1) <= self._hold_batch:
+            from .blas_calls import Held  # (numba's: only where a Winograd conv was given its split)
+
+            with Held():
+                return self._fn(*arrays)
         if self._gemm_per_row and arrays and hold_for(arrays[0].shape[0] if arrays[0].ndim else 1,
                                                       self._gemm_per_row):
             with OneBlasThread():
@@ -207,6 +213,9 @@ class _Gen:
         self.xp, self.device = xp, device
         self.names: dict = {}
         self.spans: list[int] = []  # index in ``lines`` where each node's code starts
+        # batches up to which every small-batch Winograd conv splits over Ember's pool (winograd_split): the
+        # call then holds OpenBLAS at one thread, whose workers would otherwise spin on the helpers' cores
+        self.hold_batch = 1 << 62
 
     def bind(self, name, obj) -> str:
         self.ns[name] = obj
@@ -292,7 +301,10 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
         _lower_fused(gen, node, idx, args, name, out)
         return
     if node.meta.get("kernel") == "inference":  # a layer node's inference kernel (keep_kernel_layers)
-        fn = gen.bind(f"F{idx}", inference_kernel(node, gen.device, bool(graph.meta.get("jit"))))
+        kernel = inference_kernel(node, gen.device, bool(graph.meta.get("jit")))
+        if hasattr(kernel, "split_batch") and None not in node.inputs[0].shape[1:]:  # (a Winograd conv)
+            gen.hold_batch = min(gen.hold_batch, kernel.split_batch(node.inputs[0].shape[1:]))
+        fn = gen.bind(f"F{idx}", kernel)
         gen.lines.append(f"{name} = {fn}(XP{''.join(', ' + a for a in args)})")
         return
     if opinfo.is_layer(op):  # kept by the decomposition pass: its run-time kernel (a dynamic sequence length)
@@ -344,6 +356,10 @@ def inference_kernel(node, device="cpu", jit=False):
     def helpers(name):
         if name == "gemm":
             return split_gemm(gemm) if device == "cpu" else None
+        if jit and device == "cpu" and name == "winograd_split":
+            from .winograd_split import planner
+
+            return planner()
         if jit and device == "cpu":
             from .infer_loops import loop
 

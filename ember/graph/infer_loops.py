@@ -32,6 +32,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .infer_winograd_loops import FORMS as WINOGRAD_FORMS
+from .infer_winograd_loops import jit_helpers as winograd_jit_helpers
+
 _LOOPS: dict = {}
 
 
@@ -149,7 +152,7 @@ def _linear_rows(x, w, b, out, lo, hi, relu, zero):
 
 
 _FORMS = {"conv_epilogue": _conv_epilogue, "conv_epilogue_pool": _conv_epilogue_pool,
-          "conv_epilogue_pool2": _conv_epilogue_pool2, "linear_rows": _linear_rows}
+          "conv_epilogue_pool2": _conv_epilogue_pool2, "linear_rows": _linear_rows, **WINOGRAD_FORMS}
 # reassociated sums (vectorised dot products); not the no-NaN/no-inf flags, under which LLVM may turn the relu
 # select into a maxnum that drops NaN
 _FASTMATH = {"linear_rows": {"reassoc", "contract"}}
@@ -160,6 +163,8 @@ def loop(name: str):
     if name not in _LOOPS:
         import numba
 
+        if name in WINOGRAD_FORMS:
+            winograd_jit_helpers(numba)
         fn, opts = _FORMS[name], dict(boundscheck=False, nogil=True, fastmath=_FASTMATH.get(name, False))
         try:  # a cached build saves compiling in every process; a read-only install cannot cache
             _LOOPS[name] = numba.njit(cache=True, **opts)(fn)

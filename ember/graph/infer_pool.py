@@ -64,7 +64,7 @@ def _build():
         from . import infer_pool_loops as loops
 
         _CODE.update(serve=loops.serve, caller=loops.caller, chain=loops.chain, wake=loops.wake,
-                     ticks=loops.tick_count)
+                     ticks=loops.tick_count, wino=loops.wino_caller, wino_alone=loops.wino_alone)
     return _CODE
 
 
@@ -180,6 +180,22 @@ def linear_split(x, w, b, out, relu: bool, step: int, threads: int) -> int:
         p.wake_sleepers()
         kind = KIND_F32 if x.itemsize == 4 else KIND_F64  # (float32 or float64 only: small_linear's plan)
         return p.code["caller"](p.ctl, p.helpers, SHARED_CORE_NAP, kind, x, w, b, out, relu, blocks, step)
+    finally:
+        p.lock.release()
+
+
+def winograd(words, blocks: int, threads: int) -> int:
+    """A Winograd convolution's three stages (``winograd_split_loops``' ``words``, an int64 array kept alive by
+    the caller) in ``blocks`` blocks each over this thread and the pool's helpers; returns the blocks the
+    helpers ran (0: it ran alone: one thread, the pool in use by another thread, or no helper awake)."""
+    code = _build()
+    p = pool(threads)
+    if p is None or not p.lock.acquire(blocking=False):
+        code["wino_alone"](words.ctypes.data)
+        return 0
+    try:
+        p.wake_sleepers()
+        return code["wino"](p.ctl, p.helpers, SHARED_CORE_NAP, words.ctypes.data, blocks)
     finally:
         p.lock.release()
 

@@ -24,6 +24,7 @@ from .infer_pool_layout import (
     CPU,
     DONE,
     KIND_F32,
+    KIND_WINO,
     NAP,
     RUN,
     SLEEP,
@@ -32,6 +33,7 @@ from .infer_pool_layout import (
     TAKEN,
     WAKE,
 )
+from .winograd_split_loops import wino_alone, wino_block
 
 rows_loop = loop("linear_rows")
 _OPTS = dict(nogil=True, boundscheck=False)
@@ -47,6 +49,9 @@ def _njit(fn):
 
 @_njit
 def run_block(ctl, i):
+    if ctl[A_KIND] == KIND_WINO:  # a Winograd convolution's stage: A_X its words, A_ROWS the stage
+        wino_block(ctl[A_X], ctl[A_ROWS], ctl[A_STEP], i)
+        return
     kind, rows, k, n, step = ctl[A_KIND], ctl[A_ROWS], ctl[A_K], ctl[A_N], ctl[A_STEP]
     lo, hi, relu = i * step, min((i + 1) * step, n), ctl[A_RELU] != 0
     if kind == KIND_F32:
@@ -196,6 +201,32 @@ def chain(ctl, helpers, nap, kind, split, x, meta, out):
         else:
             rows_loop(src, w, b, dst, 0, n, relu, zero)
         src = dst
+    return helped
+
+
+@_njit
+def wino_caller(ctl, helpers, nap, addr, blocks):
+    """The three stages of the Winograd convolution at ``addr`` (``winograd_split_loops``' words), ``blocks``
+    blocks each, over this thread and the helpers awake on other cores: each stage is one job (this thread
+    runs block 0 and every block nobody has started, then waits for the ones a helper runs; helpers stay
+    awake between stages). Returns the blocks the helpers ran (0: it ran alone)."""
+    if _awake(ctl, helpers, nap) == 0:
+        wino_alone(addr)
+        return 0
+    helped = 0
+    for stage in range(3):
+        ctl[A_X], ctl[A_STEP] = addr, blocks
+        _post(ctl, KIND_WINO, stage, blocks)
+        wino_block(addr, stage, blocks, 0)
+        mine = 1
+        while True:
+            i = take(ctl)
+            if i < 0:
+                break
+            wino_block(addr, stage, blocks, i)
+            mine += 1
+        _finish(ctl, blocks, mine)
+        helped += blocks - mine
     return helped
 
 

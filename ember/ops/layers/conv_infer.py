@@ -45,6 +45,7 @@ import math
 from .._core import register_lowering
 from ..conv import out_sizes
 from ..linalg import gemm
+from . import conv_winograd_infer as winograd
 from .conv import pool_out_size
 
 FLOATS = ("float16", "float32", "float64")
@@ -173,9 +174,15 @@ def _conv_inference(node, loops=None):
     pool = node.meta.get("pool")  # a max pooling folded in by the executor (``fold_pool``)
     if pool is not None and not _foldable_pool(pool, w.ndim - 2):
         return None
-    return ConvKernel(a["stride"], a["padding"], a["dilation"], node.meta.get("activation") == "relu",
-                      helper("conv_epilogue_pool" if pool else "conv_epilogue"), helper("gemm") or gemm,
-                      pool and (pool["kernel"], pool["stride"]), pool and helper("conv_epilogue_pool2"))
+    relu = node.meta.get("activation") == "relu"
+    columns = ConvKernel(a["stride"], a["padding"], a["dilation"], relu,
+                         helper("conv_epilogue_pool" if pool else "conv_epilogue"), helper("gemm") or gemm,
+                         pool and (pool["kernel"], pool["stride"]), pool and helper("conv_epilogue_pool2"))
+    pool2 = pool is not None and tuple(pool["kernel"]) == tuple(pool["stride"]) == (2, 2)
+    if (helper("winograd_input") is None or (pool is not None and not pool2)
+            or not winograd.suits(x.shape, w.shape, x.dtype, a["stride"], a["padding"], a["dilation"], 1)):
+        return columns
+    return winograd.WinogradConvKernel(a["padding"], relu, helper, columns, pool2=pool2, cout=w.shape[0])
 
 
 def _foldable_pool(attrs, nd) -> bool:
