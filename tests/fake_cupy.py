@@ -14,6 +14,9 @@ import types
 
 import numpy as np
 
+import ember
+
+_EMBER_DIR = os.path.dirname(os.path.abspath(ember.__file__)) + os.sep  # Ember's own code (not tests, not NumPy)
 
 class _Device:
     id = 0
@@ -63,7 +66,7 @@ class FakeArray(np.ndarray):
     @property
     def flags(self):  # to Ember, CuPy's flags: the three below, no ``writeable`` (NumPy's own code gets its own)
         f = np.ndarray.flags.__get__(self)
-        if f"{os.sep}ember{os.sep}" not in sys._getframe(1).f_code.co_filename:
+        if not sys._getframe(1).f_code.co_filename.startswith(_EMBER_DIR):
             return f
         return types.SimpleNamespace(c_contiguous=f.c_contiguous, f_contiguous=f.f_contiguous, owndata=f.owndata)
 
@@ -156,7 +159,7 @@ def _refuse_host_copies(monkeypatch):
         real = getattr(np, name)
 
         def strict(a, *args, _real=real, _name=name, **kwargs):
-            if isinstance(a, FakeArray) and f"{os.sep}ember{os.sep}" in sys._getframe(1).f_code.co_filename:
+            if isinstance(a, FakeArray) and sys._getframe(1).f_code.co_filename.startswith(_EMBER_DIR):
                 raise TypeError(f"np.{_name} of a device array: implicit conversion to a NumPy array is not "
                                 "allowed on CuPy (use .get() or the array module xp)")
             return _real(a, *args, **kwargs)
