@@ -4,6 +4,7 @@ its split over the cores (``ember/graph/winograd_split*.py``): a table of shapes
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -122,3 +123,48 @@ def test_executor_holds_blas_only_for_batches_the_conv_splits(monkeypatch):
     calls.clear()
     exe(rng.standard_normal((exe._hold_batch + 1, 8, 12, 12)).astype(np.float32))
     assert not calls  # a batch past the split's scratch runs the columns form with BLAS's own threads
+
+
+def test_blas_calls_take_numpys_own_openblas_whatever_the_listing_order():
+    """SciPy ships an OpenBLAS of its own, and threadpoolctl may list it first: holding that one left NumPy's
+    at two threads (its worker spinning on the core Ember's helpers use)."""
+    site = os.path.dirname(os.path.dirname(os.path.abspath(np.__file__)))
+    scipy_lib = os.path.join(site, "scipy.libs", "libscipy_openblas-x.so")
+    numpy_lib = os.path.join(site, "numpy.libs", "libscipy_openblas64_-x.so")
+    assert blas_calls._numpys([scipy_lib, numpy_lib]) == [numpy_lib]
+    assert blas_calls._numpys([scipy_lib]) == []  # not NumPy's BLAS: nothing to hold or call
+    found = blas_calls.find()
+    if found is not None:
+        setter, getter = blas_calls._python_controls()
+        from ember._threads import blas_controllers
+
+        numpys = [c for c in blas_controllers() if blas_calls._numpys([c.filepath])]
+        with blas_calls.Held():
+            assert getter() == 1 and all(c.get_num_threads() == 1 for c in numpys)
+
+
+def test_training_steps_with_winograd_hold_blas_for_the_whole_call(monkeypatch):
+    from ember.ops import winograd
+
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 10 * 10, 3))
+    opt = ember.optim.SGD(model.parameters(), lr=0.1)
+    x, y = ember.randn(4, 8, 12, 12), ember.tensor([0, 1, 2, 0])
+
+    def step():
+        opt.zero_grad()
+        loss = ember.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    calls = []
+    real = blas_calls.hold
+    monkeypatch.setattr(blas_calls, "hold", lambda: calls.append(1) or real())
+    with winograd.forced(True):
+        compiled = ember.compile(step)
+        compiled()
+        compiled()
+    (entry,) = compiled._entries
+    assert entry.exe._hold_all and any(n.op == "winograd_conv" for n in entry.exe.graph.nodes)
+    assert calls, "the compiled step with Winograd convolutions ran without holding BLAS"

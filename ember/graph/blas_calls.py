@@ -60,7 +60,7 @@ def _search():
     except ImportError:
         return None
     paths = [lib["filepath"] for lib in threadpool_info() if lib.get("internal_api") == "openblas"]
-    for path in paths:
+    for path in _numpys(paths):
         try:
             lib = ctypes.CDLL(path)
         except OSError:
@@ -72,6 +72,16 @@ def _search():
             if fn is not None and threads:
                 return (_address(fn), width, _address(threads[0][0]), _address(threads[0][1]))
     return None
+
+
+def _numpys(paths) -> list:
+    """The library files of ``paths`` that NumPy's own wheel ships (``numpy.libs/``, ``numpy/...``). SciPy
+    loads an OpenBLAS of its own, and threadpoolctl may list it first: holding that one at one thread left
+    NumPy's at two (a worker spinning on the helpers' core in about half the processes, measured)."""
+    import numpy
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(numpy.__file__))), "numpy")
+    return [p for p in paths if os.path.abspath(p).startswith(root)]
 
 
 def hold() -> bool:

@@ -49,11 +49,17 @@ class Executable:
         # an inference graph's large GEMMs: BLAS at one thread for the call (gemm_split)
         self._gemm_per_row = gemm_size_per_row(graph) if graph.meta.get("inference") and device == "cpu" else 0
         self._hold_batch = self._gen.hold_batch if self._gen.hold_batch < 1 << 62 else 0
+        # a step with Winograd convolutions: OpenBLAS held at one thread for the whole call. The convolutions
+        # spread their image blocks over Ember's pool with one-thread GEMMs; a threaded GEMM elsewhere in the
+        # step would leave NumPy's OpenBLAS worker spinning on the pool's core (cnn training step at 2
+        # threads: 14.7-15.7 steps/s without the hold, 19.3-22.7 with it; docs/internals.md)
+        self._hold_all = device == "cpu" and any(n.op in WINOGRAD_OPS for n in graph.nodes) and _has_numba()
         self._timed = None  # the generated code with a clock read after each node, made when first profiled
     def __call__(self, *arrays):
         if STATE.profiler is not None:
             return self._profiled_call(arrays)
-        if self._hold_batch and arrays and (arrays[0].shape[0] if arrays[0].ndim else 1) <= self._hold_batch:
+        if self._hold_all or (self._hold_batch and arrays
+                              and (arrays[0].shape[0] if arrays[0].ndim else 1) <= self._hold_batch):
             from .blas_calls import Held  # (numba's: only where a Winograd conv was given its split)
 
             with Held():
@@ -383,6 +389,16 @@ def layer_kernel(node):
     return functools.partial(fn, **node.attrs)
 
 
+def _has_numba() -> bool:
+    """Whether ``blas_calls`` (numba's intrinsics) can load: the BLAS holds below use it."""
+    try:
+        from . import blas_calls  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+WINOGRAD_OPS = ("winograd_conv", "winograd_wgrad")  # (ops/winograd.py: only chosen where numba is there)
 SMALL_GEMM = 1 << 18  # m*n*k at or below which OpenBLAS runs a GEMM on one thread (its own threshold)
 
 

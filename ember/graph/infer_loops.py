@@ -165,9 +165,18 @@ def loop(name: str):
 
         if name in WINOGRAD_FORMS:
             winograd_jit_helpers(numba)
-        fn, opts = _FORMS[name], dict(boundscheck=False, nogil=True, fastmath=_FASTMATH.get(name, False))
-        try:  # a cached build saves compiling in every process; a read-only install cannot cache
-            _LOOPS[name] = numba.njit(cache=True, **opts)(fn)
-        except RuntimeError:
-            _LOOPS[name] = numba.njit(**opts)(fn)
+        _LOOPS[name] = cached_njit(_FORMS[name], fastmath=_FASTMATH.get(name, False))
     return _LOOPS[name]
+
+
+def cached_njit(fn, **opts):
+    """``numba.njit(nogil=True, boundscheck=False, **opts)`` with a disk cache where numba finds a place for
+    one: a cached build saves compiling in every process; a read-only install without a user cache directory
+    compiles per process."""
+    import numba
+
+    opts = dict(nogil=True, boundscheck=False, **opts)
+    try:
+        return numba.njit(cache=True, **opts)(fn)
+    except RuntimeError:  # no cache locator
+        return numba.njit(**opts)(fn)

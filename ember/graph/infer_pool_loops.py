@@ -7,7 +7,7 @@ import numba
 import numpy as np
 
 from . import atomics as at
-from .infer_loops import loop
+from .infer_loops import cached_njit, loop
 from .infer_pool_layout import (
     A_B,
     A_K,
@@ -36,15 +36,7 @@ from .infer_pool_layout import (
 from .winograd_split_loops import wino_alone, wino_block
 
 rows_loop = loop("linear_rows")
-_OPTS = dict(nogil=True, boundscheck=False)
-
-
-def _njit(fn):
-    """``numba.njit`` with a disk cache where numba finds a place for one (compiled per process otherwise)."""
-    try:
-        return numba.njit(cache=True, **_OPTS)(fn)
-    except RuntimeError:  # no cache locator (a read-only install without a user cache directory)
-        return numba.njit(**_OPTS)(fn)
+_njit = cached_njit
 
 
 @_njit

@@ -16,21 +16,13 @@ import numba
 
 from . import atomics as at
 from . import blas_calls
-from .infer_loops import loop
+from .infer_loops import cached_njit, loop
 
 X, V, U, M, B, OUT, N, C, HP, WP, CO, TH, TW, HAS_B, RELU, POOL, SGEMM, WIDTH = range(18)
 META_WORDS = 18
 GEMMS = 16  # transform-domain planes of F(2x2, 3x3)
 
-_OPTS = dict(nogil=True, boundscheck=False)
-
-
-def _njit(fn):
-    """``numba.njit`` with a disk cache where numba finds a place for one (compiled per process otherwise)."""
-    try:
-        return numba.njit(cache=True, **_OPTS)(fn)
-    except RuntimeError:  # no cache locator (a read-only install without a user cache directory)
-        return numba.njit(**_OPTS)(fn)
+_njit = cached_njit
 
 
 input_tf = loop("winograd_input")
