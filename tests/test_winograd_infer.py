@@ -168,3 +168,15 @@ def test_training_steps_with_winograd_hold_blas_for_the_whole_call(monkeypatch):
     (entry,) = compiled._entries
     assert entry.exe._hold_all and any(n.op == "winograd_conv" for n in entry.exe.graph.nodes)
     assert calls, "the compiled step with Winograd convolutions ran without holding BLAS"
+
+
+def test_a_hold_before_the_thread_count_is_known_does_not_make_it_one(monkeypatch):
+    """Ember's split decisions read ``cached_num_threads()``; found first inside a hold, BLAS would answer 1
+    and no convolution would split for the rest of the process."""
+    from ember import _threads
+
+    truth = _threads.get_num_threads()
+    monkeypatch.setitem(_threads._STATE, "found", None)
+    monkeypatch.setitem(_threads._STATE, "n", None)
+    with blas_calls.Held():
+        assert _threads.cached_num_threads() == truth

@@ -36,6 +36,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from .._threads import cached_num_threads
+
 _FOUND: dict = {}
 _HOLD = {"depth": 0, "old": 0}  # nested holds (any thread) and the count the first one took
 _HOLD_LOCK = threading.Lock()
@@ -93,6 +95,7 @@ def hold() -> bool:
         controls = _FOUND["py"] = _python_controls()
     if not controls:
         return False
+    cached_num_threads()  # found before the hold: asked inside it, BLAS would answer 1 for the whole process
     with _HOLD_LOCK:
         if _HOLD["depth"] == 0:
             _HOLD["old"] = controls[1]()
