@@ -30,9 +30,10 @@ import time
 import numpy as np
 
 from .._state import STATE
+from .._threads import cached_num_threads
 from ..ops.linalg import gemm
 from . import cores, infer_chain, kernels, loops, loss_rows, opinfo, rnn_rows  # noqa: F401  (their lowerings)
-from .gemm_split import OneBlasThread, gemm_size_per_row, hold_for, split_gemm
+from .gemm_split import _HELD, OneBlasThread, gemm_size_per_row, hold_for, split_gemm
 from .gemm_split import linear_kernel as _linear
 from .ir import Graph, GraphError
 from .passes import fuse_elementwise, optimize, plan_memory
@@ -53,7 +54,7 @@ class Executable:
         # spread their image blocks over Ember's pool with one-thread GEMMs; a threaded GEMM elsewhere in the
         # step would leave NumPy's OpenBLAS worker spinning on the pool's core (cnn training step at 2
         # threads: 14.7-15.7 steps/s without the hold, 19.3-22.7 with it; docs/internals.md)
-        self._hold_all = device == "cpu" and any(n.op in WINOGRAD_OPS for n in graph.nodes) and _has_numba()
+        self._hold_all = bool(graph.meta.get("blas_hold"))
         self._timed = None  # the generated code with a clock read after each node, made when first profiled
     def __call__(self, *arrays):
         if STATE.profiler is not None:
@@ -63,7 +64,11 @@ class Executable:
             from .blas_calls import Held  # (numba's: only where a Winograd conv was given its split)
 
             with Held():
-                return self._fn(*arrays)
+                _HELD.append(cached_num_threads())  # split_gemm's blocks: as many as the threads BLAS had
+                try:
+                    return self._fn(*arrays)
+                finally:
+                    _HELD.pop()
         if self._gemm_per_row and arrays and hold_for(arrays[0].shape[0] if arrays[0].ndim else 1,
                                                       self._gemm_per_row):
             with OneBlasThread():
@@ -112,6 +117,9 @@ def build(
         fuse_elementwise(g, singletons=True)
         _unfuse_unsupported(g, device)
     g.meta["jit"] = jit
+    # a step with Winograd convolutions (after decomposition) runs with OpenBLAS held at one thread
+    # (Executable._hold_all); its large GEMMs are then split over Ember's pool (split_gemm)
+    g.meta["blas_hold"] = device == "cpu" and any(n.op in WINOGRAD_OPS for n in g.nodes) and _has_numba()
     plan_memory(g)
     verify(g)
     return Executable(g, _xp_for(device), device)
@@ -328,7 +336,8 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
             f"keepdims={node.attrs.get('keepdims', False)!r}, out={out})"
         )
     elif op == "matmul":
-        gen.lines.append(f"{name} = " + _call(gen.bind(f"M{idx}", _matmul(gen.xp)), args, out))
+        fn = _matmul(gen.xp, split=bool(graph.meta.get("blas_hold")))
+        gen.lines.append(f"{name} = " + _call(gen.bind(f"M{idx}", fn), args, out))
     elif op == "index_put" and rows_scatter(graph, node):
         rows = node.inputs[0].shape[0]
         fn = scatter_rows(gen.xp, rows, jit=bool(graph.meta.get("jit")))
@@ -336,7 +345,8 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
     elif gen.device == "cpu" and graph.meta.get("jit") and (loop := loops.lowering(node)) is not None:
         gen.lines.append(f"{name} = {gen.bind(f'J{idx}', loop)}({', '.join(args)})")
     elif op == "linear":
-        relu, split = node.meta.get("activation") == "relu", bool(graph.meta.get("inference"))
+        relu = node.meta.get("activation") == "relu"
+        split = bool(graph.meta.get("inference") or graph.meta.get("blas_hold"))
         fn = _linear(gen.xp, relu, split)
         if split and graph.meta.get("jit") and gen.device == "cpu":  # small batches: infer_linear's row loop
             from .infer_linear import small_linear
@@ -402,7 +412,10 @@ WINOGRAD_OPS = ("winograd_conv", "winograd_wgrad")  # (ops/winograd.py: only cho
 SMALL_GEMM = 1 << 18  # m*n*k at or below which OpenBLAS runs a GEMM on one thread (its own threshold)
 
 
-def _matmul(xp):
+def _matmul(xp, split=False):
+    if split:  # BLAS held at one thread for the call: large 2-D GEMMs over Ember's pool (split_gemm)
+        mm = split_gemm(gemm)
+        return lambda a, b, out=None: mm(xp, a, b, out)
     if xp is not np or not cores.ENABLED:  # splitting off: no per-call layout checks (they cost ~5-10 us)
         return lambda a, b, out=None: gemm(xp, a, b, out)
 
