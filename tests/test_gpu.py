@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from _optable import rows_index, rows_math, rows_nn, rows_reduce, rows_shape
 from _optable.spec import make_case
+from _train_step import classifier_step
 
 import ember
 from ember.testing import assert_close
@@ -234,15 +235,7 @@ def test_compiled_training_step_on_device_matches_eager_cpu(kind, dev):
     losses = []
     for device, compiled in (("cpu", False), (dev, True)):
         model, x, y = _step_case(kind, device)
-        opt = ember.optim.Adam(model.parameters(), lr=1e-2)
-
-        def step(model=model, opt=opt, x=x, y=y):
-            opt.zero_grad()
-            loss = ember.nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
+        step = classifier_step(model, ember.optim.Adam(model.parameters(), lr=1e-2), x, y)
         fn = ember.compile(step) if compiled else step
         losses.append([fn().item() for _ in range(5)])
         if compiled:

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pytest
+from _train_step import classifier_step
 
 import ember
 from ember import nn
@@ -100,7 +101,7 @@ def test_split_blocks_equal_the_one_thread_form(monkeypatch, row):
         np.testing.assert_array_equal(out[:, :, :alone.shape[2], :alone.shape[3]], alone)
 
 
-def _program(batch_limit_row=ROWS[0]):
+def _program():
     ember.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(8, 16, 3), nn.ReLU(), nn.MaxPool2d(2)).eval()
     buf = io.BytesIO()
@@ -148,16 +149,8 @@ def test_training_steps_with_winograd_hold_blas_for_the_whole_call(monkeypatch):
 
     ember.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 10 * 10, 3))
-    opt = ember.optim.SGD(model.parameters(), lr=0.1)
-    x, y = ember.randn(4, 8, 12, 12), ember.tensor([0, 1, 2, 0])
-
-    def step():
-        opt.zero_grad()
-        loss = ember.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = classifier_step(model, ember.optim.SGD(model.parameters(), lr=0.1), ember.randn(4, 8, 12, 12),
+                           ember.tensor([0, 1, 2, 0]))
     calls = []
     real = blas_calls.hold
     monkeypatch.setattr(blas_calls, "hold", lambda: calls.append(1) or real())
@@ -187,16 +180,8 @@ def test_a_held_step_splits_its_large_gemms_and_equals_eager(monkeypatch):
         ember.manual_seed(0)
         model = nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 8 * 8, 64), nn.ReLU(),
                               nn.Linear(64, 3))
-        opt = ember.optim.SGD(model.parameters(), lr=0.1)
         x, y = ember.randn(16, 8, 10, 10), ember.randint(0, 3, (16,))
-
-        def step(model=model, opt=opt, x=x, y=y):
-            opt.zero_grad()
-            loss = ember.nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
+        step = classifier_step(model, ember.optim.SGD(model.parameters(), lr=0.1), x, y)
         with winograd.forced(True):
             fn = ember.compile(step) if compiled else step
             losses.append([fn().item() for _ in range(4)])

@@ -1,5 +1,7 @@
 """BLAS called from compiled loops: ``cblas_sgemm`` of the BLAS NumPy loaded, by address, from numba code that
-runs without the GIL (``infer_pool``'s helpers run a convolution's GEMM this way: ``conv_bands``).
+runs without the GIL (``infer_pool``'s helpers run a small-batch Winograd convolution's GEMMs this way:
+``winograd_split``), and holding that OpenBLAS at one thread (``hold``/``Held``: a call whose parallel work is
+Ember's own pool's).
 
 Why: a batch-1 convolution split over the cores needs a GEMM in each core's part, and ``infer_pool``'s helpers
 are compiled loops (no Python, no GIL: a ~1 us hand-off). The address is found at run time (threadpoolctl
@@ -87,9 +89,10 @@ def _numpys(paths) -> list:
 
 
 def hold() -> bool:
-    """From Python: OpenBLAS at one thread until the matching ``unhold`` (a small-batch inference call whose
-    parallel work is Ember's own pool's). Holds nest and may come from several threads: the first takes the
-    count, the last gives it back. Returns whether anything is held (False without OpenBLAS found)."""
+    """From Python: NumPy's OpenBLAS at one thread until the matching ``unhold`` (a call whose parallel work is
+    Ember's own pool's: a small-batch inference call, a training step with Winograd convolutions). Holds nest
+    and may come from several threads: the first takes the count, the last gives it back. Returns whether
+    anything is held (False without OpenBLAS found)."""
     controls = _FOUND.get("py")
     if controls is None:
         controls = _FOUND["py"] = _python_controls()

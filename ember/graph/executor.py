@@ -49,7 +49,7 @@ class Executable:
         self.source, self._fn, self._gen = _generate(graph, xp, device)
         # an inference graph's large GEMMs: BLAS at one thread for the call (gemm_split)
         self._gemm_per_row = gemm_size_per_row(graph) if graph.meta.get("inference") and device == "cpu" else 0
-        self._hold_batch = self._gen.hold_batch if self._gen.hold_batch < 1 << 62 else 0
+        self._hold_batch = min(self._gen.split_batches, default=0)
         # a step with Winograd convolutions: OpenBLAS held at one thread for the whole call. The convolutions
         # spread their image blocks over Ember's pool with one-thread GEMMs; a threaded GEMM elsewhere in the
         # step would leave NumPy's OpenBLAS worker spinning on the pool's core (cnn training step at 2
@@ -227,9 +227,9 @@ class _Gen:
         self.xp, self.device = xp, device
         self.names: dict = {}
         self.spans: list[int] = []  # index in ``lines`` where each node's code starts
-        # batches up to which every small-batch Winograd conv splits over Ember's pool (winograd_split): the
-        # call then holds OpenBLAS at one thread, whose workers would otherwise spin on the helpers' cores
-        self.hold_batch = 1 << 62
+        # per small-batch Winograd conv, the batches up to which it splits over Ember's pool (winograd_split):
+        # up to the smallest, a call holds OpenBLAS at one thread, whose workers would spin on the helpers' cores
+        self.split_batches: list[int] = []
 
     def bind(self, name, obj) -> str:
         self.ns[name] = obj
@@ -317,7 +317,7 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
     if node.meta.get("kernel") == "inference":  # a layer node's inference kernel (keep_kernel_layers)
         kernel = inference_kernel(node, gen.device, bool(graph.meta.get("jit")))
         if hasattr(kernel, "split_batch") and None not in node.inputs[0].shape[1:]:  # (a Winograd conv)
-            gen.hold_batch = min(gen.hold_batch, kernel.split_batch(node.inputs[0].shape[1:]))
+            gen.split_batches.append(kernel.split_batch(node.inputs[0].shape[1:]))
         fn = gen.bind(f"F{idx}", kernel)
         gen.lines.append(f"{name} = {fn}(XP{''.join(', ' + a for a in args)})")
         return

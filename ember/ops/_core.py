@@ -220,7 +220,7 @@ def apply(op, *inputs, **attrs):
     if out.__class__ is not _ndarray:
         if xp is np and not backend.is_array(out):  # a NumPy scalar, not a CuPy array from to_device
             out = np.asarray(out)  # (np.asarray would refuse that)
-        elif xp is not np and out.dtype.kind == "f" and any(t._data.dtype.kind == "V" for t in inputs):
+        elif xp is not np and out.dtype == np.float32 and any(t._data.dtype.kind == "V" for t in inputs):
             out = _keep_bfloat16(op, inputs, attrs, out)
     result = Tensor._wrap(out)
     if STATE.grad_enabled and op.vjp is not None:
@@ -253,16 +253,13 @@ def _profiled(op, inputs, attrs):
 
 def diagnose(op, inputs, attrs, exc):
     """Turn a failure inside ``op.forward`` into an error naming the op, operands and the user's line."""
-    from .. import dtypes
-
     if getattr(exc, CHECK_ATTR, False):  # a failed value check (ops/checks.py): its message is the error
         return mark(with_user_line(exc, 3))
     if backend.is_out_of_memory(exc):
         return mark(with_user_line(_out_of_memory(op, inputs, attrs, exc), 3))
     if op.infer is not None:
-        avals = [Aval(t._data.shape, dtypes.from_np(t._data.dtype), str(t.device)) for t in inputs]
         try:
-            op.infer(*avals, **attrs)
+            op.infer(*_avals(inputs), **attrs)
         except (ValueError, TypeError, IndexError, RuntimeError) as err:
             return mark(with_user_line(err, 3))
     devs = {str(t.device) for t in inputs}
@@ -277,24 +274,27 @@ def diagnose(op, inputs, attrs, exc):
     return mark(with_user_line(err, 3))
 
 
-def _keep_bfloat16(op, inputs, attrs, out):
-    """CuPy runs some ufuncs on bfloat16 (ml_dtypes) operands in float32 (``where``, mixing with scalars):
-    round the result back when the op's rule says bfloat16, as NumPy and PyTorch return it."""
+def _avals(inputs) -> list:
+    """The abstract values (shape, dtype, device) of eager tensors, for an op's shape and dtype rule."""
     from .. import dtypes
 
+    return [Aval(t._data.shape, dtypes.from_np(t._data.dtype), str(t.device)) for t in inputs]
+
+
+def _keep_bfloat16(op, inputs, attrs, out):
+    """CuPy runs some ufuncs on bfloat16 (ml_dtypes) operands in float32 (``where``, mixing with scalars), so a
+    float32 result of a bfloat16 input is checked (one dtype compare per CuPy op otherwise):
+    round the result back when the op's rule says bfloat16, as NumPy and PyTorch return it."""
     if op.infer is None:
         return out
-    want = op.infer(*[Aval(t._data.shape, dtypes.from_np(t._data.dtype), str(t.device)) for t in inputs], **attrs)
+    want = op.infer(*_avals(inputs), **attrs)
     return out.astype(want.dtype.np) if isinstance(want, Aval) and want.dtype.name == "bfloat16" else out
 
 
 def _out_of_memory(op, inputs, attrs, exc):
     """The device ran out of memory inside ``op``: name the output it was making and the memory in use."""
-    from .. import dtypes
-
     try:
-        out = op.infer(*[Aval(t._data.shape, dtypes.from_np(t._data.dtype), str(t.device)) for t in inputs],
-                       **attrs)
+        out = op.infer(*_avals(inputs), **attrs)
         made = f" making an output of shape {tuple(out.shape)} ({out.dtype.name})"
     except Exception:  # no shape rule, or one that cannot say: name the inputs only
         made = ""

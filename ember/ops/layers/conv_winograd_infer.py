@@ -38,29 +38,33 @@ def suits(x_shape, w_shape, dtype, stride, padding, dilation, groups) -> bool:
             and w_shape[1] >= MIN_CHANNELS and w_shape[0] >= MIN_CHANNELS)
 
 
+def _scratch(c, cout, th, tw) -> int:
+    """Bytes of one image's transform planes (V and M, float32) for ``th`` x ``tw`` tiles."""
+    return max(16 * (c + cout) * th * tw * 4, 1)
+
+
 class WinogradConvKernel:
     """``conv(x, w[, b])`` of one node by Winograd F(2x2, 3x3), bias and relu (and a 2x2 pooling) fused in the
     output transform; ``fallback`` (the columns kernel) runs non-finite inputs and batches too large."""
 
-    def __init__(self, padding, relu, loops, fallback, pool2=False, cout=0):
+    def __init__(self, padding, relu, loops, fallback, pool2=False, cout=0):  # cout: output channels
         (self.pt, self.pb), (self.pl, self.pr) = padding
-        self.cout = cout  # output channels (``split_batch``'s scratch estimate)
+        self.cout = cout  # (``split_batch``'s scratch estimate, before any weight is seen)
         self.relu, self.pool2, self.fallback = relu, pool2, fallback
         self.input_tf = loops("winograd_input")
         self.output_tf = loops("winograd_output_pool2" if pool2 else "winograd_output")
         self.planner = loops("winograd_split")  # the stages over the cores (float32), or None
-        self.filter = None  # (the weight array, U (16, Cout, C), whether w is finite)
+        self.filter = None  # (the weight array, U (16, Cout, C) or None for a non-finite one)
         self.plan = None  # (x shape, padded input buffer, v, m, the split's plan or None) for the last shape
 
     def __call__(self, xp, x, w, b=None):
         n, c, h, wd = x.shape
-        oh, ow = h + self.pt + self.pb - 2, wd + self.pl + self.pr - 2
-        th, tw = -(-oh // 2), -(-ow // 2)
-        scratch = 16 * (c + w.shape[0]) * n * th * tw * x.itemsize
+        (oh, ow), (th, tw) = self._sizes(h, wd)
+        u = self._filter(w)
         # a sum is finite only when every value is (an overflow of finite values also sends it to the columns)
-        if scratch > MAX_SCRATCH or oh < 1 or ow < 1 or not self._filter(w)[1] or not np.isfinite(x.sum()):
+        too_big = n * _scratch(c, 0 if u is None else u.shape[1], th, tw) > MAX_SCRATCH
+        if u is None or too_big or oh < 1 or ow < 1 or not np.isfinite(x.sum()):
             return self.fallback(xp, x, w, b)
-        u = self.filter[1]
         if self.plan is None or self.plan[0] != x.shape:
             xpad, v = np.zeros((n, c, 2 * th + 2, 2 * tw + 2), x.dtype), np.empty((16, c, n * th * tw), x.dtype)
             m = np.empty((16, u.shape[1], n * th * tw), x.dtype)
@@ -88,14 +92,20 @@ class WinogradConvKernel:
         if self.planner is None:
             return 0
         c, h, wd = x_shape
-        tiles = -(-(h + self.pt + self.pb - 2) // 2) * -(-(wd + self.pl + self.pr - 2) // 2)
-        return MAX_SCRATCH // max(16 * (c + self.cout) * tiles * 4, 1)
+        return MAX_SCRATCH // _scratch(c, self.cout, *self._sizes(h, wd)[1])
+
+    def _sizes(self, h, wd):
+        """((output rows, columns), (tile rows, columns)) for an input plane of ``h`` x ``wd``."""
+        oh, ow = h + self.pt + self.pb - 2, wd + self.pl + self.pr - 2
+        return (oh, ow), (-(-oh // 2), -(-ow // 2))
 
     def _filter(self, w):
-        """(w, U = G w G^T as (16, Cout, C), w finite), made once per weight array (kept with a reference to
-        it, so a new array, never an id reused, makes a new one)."""
+        """U = G w G^T as (16, Cout, C), or None when ``w`` holds NaN or inf; made once per weight array (kept
+        with a reference to it, so a new array, never an id reused, makes a new one)."""
         if self.filter is None or self.filter[0] is not w:
-            finite = bool(np.isfinite(w).all())
-            u = np.einsum("ik,ockl,jl->ijoc", _G, w.astype(np.float64), _G).reshape(16, w.shape[0], w.shape[1])
-            self.filter = (w, np.ascontiguousarray(u, dtype=w.dtype), finite)
-        return self.filter[0], self.filter[2]
+            u = None
+            if np.isfinite(w).all():
+                u = np.einsum("ik,ockl,jl->ijoc", _G, w.astype(np.float64), _G).reshape(16, w.shape[0], w.shape[1])
+                u = np.ascontiguousarray(u, dtype=w.dtype)
+            self.filter = (w, u)
+        return self.filter[1]
