@@ -44,6 +44,23 @@ def test_loss_and_gradient_match_the_primitive_and_not_the_thread_count(split_sm
     np.testing.assert_array_equal(got[2][1], got[1][1])
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_every_row_ignored_gives_what_the_primitive_gives(reduction):
+    x, t, _ = _logits(rows=12)
+    t[:] = -100
+    with np.errstate(all="ignore"):  # 'mean' over no rows: 0 / 0, as the primitive
+        ref = REGISTRY["softmax_cross_entropy"].forward(np, x, t, reduction=reduction)
+        gref = REGISTRY["softmax_cross_entropy_grad"].forward(np, np.float32(1), x, t, reduction=reduction)
+        got = loss_rows.cross_entropy(-100, reduction)(x, t)
+        ggot = loss_rows.cross_entropy_grad(-100, reduction)(np.float32(1), x, t)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(ggot, gref)
+    torch = pytest.importorskip("torch")
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.cross_entropy(xt, torch.tensor(t), reduction=reduction).backward()
+    np.testing.assert_array_equal(gref, xt.grad.numpy())  # 0, also for 'mean' over no rows
+
+
 def test_an_out_of_range_target_raises_as_the_primitive_does(split_small):
     x, t, _ = _logits()
     t[5] = 50

@@ -31,7 +31,7 @@ from ..autograd_function import Function
 from . import opinfo
 from .capture import flatten, is_tensor, run_traced, unflatten
 from .ir import Graph
-from .writeback import _donations, _write_back, state_arrays
+from .writeback import _donations, state_arrays, write_back
 
 
 class JointTrace:
@@ -221,9 +221,7 @@ class _GraphFunction(Function):
 
         outs = plan.fwd(*arrays)
         n, w = plan.n_out, plan.n_wb
-        rest = iter(outs[n : n + w])
-        for (kind, obj), has in plan.cap.writeback:
-            _write_back(kind, obj, next(rest) if has else None, leaves)
+        write_back(plan.cap.writeback, outs, n, leaves)
         ctx.plan = plan
         ctx.saved = list(outs[n + w :]) + [arrays[i] for i in plan.saved_inputs]
         ctx.save_for_backward(*diff)  # version checks: a parameter changed in place before backward

@@ -35,7 +35,7 @@ from .capture import flatten, is_tensor, run_traced, tensor_type, unflatten
 from .dynamic import generalize
 from .reach import reach
 from .tracer import Break, GraphBreak
-from .writeback import _donations, _write_back, state_arrays
+from .writeback import _donations, state_arrays, write_back
 
 logger = logging.getLogger("ember")
 RETRACE_LIMIT = 8
@@ -352,9 +352,7 @@ def _run(entry, leaves):
     cap = entry.cap
     outs = entry.exe(*state_arrays(cap, leaves))
     n = entry.n_out
-    rest = iter(outs[n:])
-    for (kind, obj), has in cap.writeback:
-        _write_back(kind, obj, next(rest) if has else None, leaves)
+    write_back(cap.writeback, outs, n, leaves)
     wrapped = iter([Tensor._wrap(a) for a in outs[:n]])
     return unflatten(cap.out_spec, wrapped)
 

@@ -133,22 +133,30 @@ class Reach:
         return out
 
     def scalars(self) -> tuple:
-        """Python numbers in optimizer param groups (learning rates...): a change must retrace."""
+        """Python numbers in optimizer param groups (learning rates...): a change must retrace.
+
+        Read on every compiled call: the exact-type test first (a step's groups hold a dozen plain floats,
+        bools and None), isinstance only for the rest."""
         vals = []
         for opt in self.optimizers:
             for group in opt.param_groups:
-                vals.append(
-                    tuple(
-                        (k, v)
-                        for k, v in group.items()
-                        if isinstance(v, (int, float, bool))
-                        or (isinstance(v, tuple) and all(isinstance(x, (int, float)) for x in v))
-                    )
-                )
+                vals.append(tuple([(k, v) for k, v in group.items() if type(v) in _PLAIN or _number_like(v)]))
             for st in opt.state.values():
                 if isinstance(st, dict):
-                    vals.append(tuple((k, v) for k, v in st.items() if isinstance(v, (int, float))))
+                    vals.append(tuple([(k, v) for k, v in st.items() if type(v) in _PLAIN
+                                       or (type(v) not in _NOT_NUMBER and isinstance(v, (int, float)))]))
         return tuple(vals)
+
+
+_PLAIN = frozenset((int, float, bool))
+_NOT_NUMBER = frozenset((type(None), str, list, dict))
+
+
+def _number_like(v) -> bool:
+    """A number of a subclass (NumPy's float64...) or a tuple of numbers (Adam's betas)."""
+    if type(v) in _NOT_NUMBER:
+        return False
+    return isinstance(v, (int, float, bool)) or (isinstance(v, tuple) and all(isinstance(x, (int, float)) for x in v))
 
 
 def _builtin_function(obj) -> bool:

@@ -109,10 +109,8 @@ def _ce_grad_fwd(xp, ga, xa, ta, ignore_index=-100, label_smoothing=0.0, reducti
     else:
         grad[xp.arange(n), tc] -= 1
     scale = valid.astype(xa.dtype)
-    if reduction == "mean":
-        scale *= ga / scale.sum()
-    else:
-        scale *= ga
+    # ignored rows get 0, whatever g is: PyTorch's gradient is 0 also when 'mean' counts no row (0 / 0)
+    scale = xp.where(valid, ga / scale.sum() if reduction == "mean" else ga, 0).astype(xa.dtype, copy=False)
     grad *= scale[:, None]
     # flush float32/64 subnormals (|v| < the smallest normal number) to zero: they change no sum the gradient
     # feeds by a visible amount, and OpenBLAS runs the next GEMMs on them 10-50x slower (the compiled row loop
@@ -134,7 +132,8 @@ def _ce_grad_vjp(cot, out, g, x, t, ignore_index=-100, label_smoothing=0.0, redu
     """out = (p - target) * s[:, None], p = softmax(x), s = valid * g (/ sum(valid) for 'mean'): the x
     cotangent goes through softmax's Jacobian, the g cotangent sums cot * (p - target) * ds/dg."""
     p, target, valid = _ce_grad_parts(x, t, ignore_index, label_smoothing)
-    per_g = valid / valid.sum() if reduction == "mean" else valid  # ds/dg, per row
+    # ds/dg, per row (no row counted: 0, not 0 / 0, as the forward)
+    per_g = valid / valid.sum().clamp(min=1) if reduction == "mean" else valid
     gg = gx = None
     if x.requires_grad:
         u = cot * (per_g * g).reshape(-1, 1)
