@@ -6,10 +6,16 @@ the bias corrections computed from the 0-d ``step`` when it runs (as PyTorch's d
 does in Python floats). It is an update primitive (``tensor.update_``): eagerly its kernel writes straight into
 the four buffers with two scratch arrays; in a graph its functional form returns the new states stacked.
 Written as Ember ops, the update was ~20 dispatches per parameter, 2x the eager optimizer time of small models.
+
+``sgd_step(p[, momentum_buffer], g; lr, momentum, dampening, weight_decay, nesterov, maximize)`` is the same
+for SGD (the buffer only with a momentum). Eagerly both run in one pass over their arrays where numba is there
+(``optim_loops``; the same bits as the NumPy form below, which runs otherwise).
 """
 from __future__ import annotations
 
-from . import _tflite
+import numpy as np
+
+from . import _tflite, optim_loops
 from ._core import Aval, unsupported, update_primitive
 
 
@@ -18,6 +24,13 @@ def _adam_step_(xp, p, exp_avg, exp_avg_sq, *rest, lr, beta1, beta2, eps, weight
     """In place; the same operations in the same order as ``optim.adam.adam_kernel`` (bit-identical)."""
     max_exp_avg_sq, g, step = rest if amsgrad else (None, *rest)
     t = float(step)
+    states = (p, exp_avg, exp_avg_sq, g) + ((max_exp_avg_sq,) if amsgrad else ())
+    if xp is np and optim_loops.usable(*states):
+        optim_loops.adam_loop()(p, exp_avg, exp_avg_sq, max_exp_avg_sq, g, lr=lr, beta1=beta1, beta2=beta2,
+                                eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                decoupled_weight_decay=decoupled_weight_decay,
+                                eps_before_bias_correction=eps_before_bias_correction, t=t)
+        return
     if maximize:
         g = -g
     if weight_decay != 0:
@@ -64,8 +77,37 @@ def _adam_step_rule(p, *rest, amsgrad, **_):
 
 update_primitive("adam_step", _adam_step_, 2, infer=_adam_step_rule)
 
-unsupported("adam_step", "onnx", "an optimizer update: ONNX export writes inference graphs (train with Ember, "
-            "export the trained model in eval mode)")
+
+def _sgd_step_(xp, p, *rest, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """In place; the same operations in the same order as ``optim.sgd.sgd_update_`` (bit-identical)."""
+    buf, g = rest if momentum != 0 else (None, rest[0])
+    if xp is np and optim_loops.usable(*((p, g) if buf is None else (p, g, buf))):
+        optim_loops.sgd_loop()(p, buf, g, lr, momentum, dampening, weight_decay, nesterov, maximize)
+        return
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    if buf is not None:
+        buf *= momentum
+        buf += g * (1 - dampening)
+        g = g + momentum * buf if nesterov else buf
+    p += g * (-lr)
 
 
-_tflite.mark(["adam_step"], _tflite.TRAINING)
+def _sgd_step_rule(p, *rest, momentum, **_):
+    want = 2 if momentum != 0 else 1
+    if len(rest) != want or any(a.shape != p.shape for a in rest):
+        raise ValueError(f"sgd_step: expected a parameter{', its momentum buffer' if want == 2 else ''} and its "
+                         f"gradient of one shape, got shapes {[a.shape for a in (p,) + rest]}")
+    return Aval((want,) + tuple(p.shape), p.dtype, p.device)
+
+
+update_primitive("sgd_step", _sgd_step_, 1, infer=_sgd_step_rule)
+
+for _name in ("adam_step", "sgd_step"):
+    unsupported(_name, "onnx", "an optimizer update: ONNX export writes inference graphs (train with Ember, "
+                "export the trained model in eval mode)")
+
+
+_tflite.mark(["adam_step", "sgd_step"], _tflite.TRAINING)

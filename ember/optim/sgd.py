@@ -1,7 +1,8 @@
 """SGD with momentum, dampening, Nesterov momentum, weight decay and maximize (PyTorch's update rule)."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_hyper
+from ..tensor import update_
+from .optimizer import TENSOR_KERNELS, Optimizer, check_hyper
 
 __all__ = ["SGD"]
 
@@ -18,7 +19,17 @@ def sgd_kernel(K, p, g, buf, *, step, lr, momentum, dampening, weight_decay, nes
 
 
 def sgd_update_(p, g, buf, *, step, lr, momentum, dampening, weight_decay, nesterov, maximize):
-    """``sgd_kernel``'s rule applied to ``p`` (and the momentum buffer) in place; returns (buffer or None,)."""
+    """``sgd_kernel``'s rule applied to ``p`` (and the momentum buffer) in place; returns (buffer or None,).
+
+    After the first step, with hyper-parameters that are numbers, it is the ``sgd_step`` update primitive
+    (``ops/optim.py``: one pass eagerly), traced as ``sgd_kernel`` in Ember ops so the compiler fuses it; a
+    tensor learning rate (``lr=ember.tensor(0.1)``, changed in place by a scheduler) takes the ops below."""
+    numbers = all(isinstance(v, (int, float)) for v in (lr, momentum, dampening, weight_decay))
+    if numbers and (momentum == 0 or buf is not None):
+        update_("sgd_step", [p] if momentum == 0 else [p, buf], g, graph_form=_sgd_graph_form, lr=float(lr),
+                momentum=float(momentum), dampening=float(dampening), weight_decay=float(weight_decay),
+                nesterov=bool(nesterov), maximize=bool(maximize))
+        return (buf,)
     if maximize:
         g = -g
     if weight_decay != 0:
@@ -31,6 +42,13 @@ def sgd_update_(p, g, buf, *, step, lr, momentum, dampening, weight_decay, neste
         g = g + momentum * buf if nesterov else buf
     p.add_(g * (-lr))
     return (buf,)
+
+
+def _sgd_graph_form(p, *rest, momentum, **hyper):
+    """``sgd_step`` in Ember ops (``sgd_kernel``), the new states in ``update_``'s order."""
+    buf, g = rest if momentum != 0 else (None, rest[0])
+    new_p, new_buf = sgd_kernel(TENSOR_KERNELS, p.detach(), g, buf, step=None, momentum=momentum, **hyper)
+    return [new_p] if momentum == 0 else [new_p, new_buf]
 
 
 class SGD(Optimizer):

@@ -88,6 +88,16 @@ def _adam_step_ref(p, m, v, g, step):
     return np.stack(new[:3])
 
 
+_SGD = dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01, nesterov=False, maximize=True)
+
+
+def _sgd_step_ref(p, buf, g):
+    from ember.optim.optimizer import array_kernels
+    from ember.optim.sgd import sgd_kernel
+
+    return np.stack(sgd_kernel(array_kernels(p), p, g, buf, step=None, **_SGD))
+
+
 def _ce(L, x, t):
     F_ = L.nn.functional
     return (
@@ -346,6 +356,16 @@ ROWS = [
         _adam_step_ref,
         [(F("a", "b"), F("a", "b"), P("a", "b"), F("a", "b"), Fn(lambda rng, sizes: np.asarray(3.0), False))],
         prims=("adam_step",),
+        covers=(),
+        grad=False,
+        torch=False,
+    ),
+    Row(
+        "sgd_step",  # an update primitive: its functional form, against the functional SGD kernel
+        lambda L, p, buf, g: L.ops.apply("sgd_step", p, buf, g, **_SGD),
+        _sgd_step_ref,
+        [(F("a", "b"), F("a", "b"), F("a", "b"))],
+        prims=("sgd_step",),
         covers=(),
         grad=False,
         torch=False,

@@ -1,0 +1,172 @@
+"""One-pass eager kernels for the optimizer update primitives (``adam_step``, ``sgd_step``; issue 16).
+
+NumPy's in-place form of an Adam update makes ~12 passes over the parameter's size (and SGD with momentum 4),
+each reading and writing whole arrays, on one core. Here a numba loop reads each element of the parameter,
+its gradient and its state once, computes the rule in registers and writes the results back: the same float
+operations in the same order, each rounded to the array's dtype as NumPy rounds it, so the result equals the
+NumPy form bit for bit (``tests/test_optim_loops.py`` checks it, NaN, inf and amsgrad included). Python
+numbers are turned into the array's dtype first, as NumPy does with a weak scalar. Large parameters are cut
+into chunks over Ember's pool (``_cores``): every element is computed by the same code whichever thread runs it.
+
+Used for C-contiguous float32/float64 NumPy arrays of one dtype, when numba is installed and ``EMBER_NO_JIT``
+is unset; anything else keeps the NumPy form.
+
+>>> import numpy as np
+>>> from ember.ops.optim_loops import sgd_loop
+>>> p, buf, g = np.ones(4, np.float32), np.zeros(4, np.float32), np.ones(4, np.float32)
+>>> loop = sgd_loop()
+>>> ok = loop is None or loop(p, buf, g, 0.5, 0.9, 0.0, 0.0, False, False) is None
+>>> float(p[0]) if loop is not None else 0.5
+0.5
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .._cores import run_job
+from .._threads import cached_num_threads
+
+SPLIT_MIN = 1 << 18  # elements from which an update is cut into chunks over the cores
+CHUNK = 1 << 17  # elements per chunk (~30 us of work; smaller chunks measured slower: hand-offs)
+_JIT: dict = {}
+
+
+BLOCK = 256  # elements staged on the stack per block: see _adam_rows
+
+
+def _adam_rows(p, m, v, vmax, g, lo, hi, maximize, wd, decay_scale, coupled, decoupled, lerp_small, w, omw,
+               c2, beta2, amsgrad, bc2s, eps, eps_before, neg_step):
+    # each block is computed into scratch rows, then copied out: LLVM vectorizes a loop only when its stores
+    # cannot alias what it reads (a loop storing into p, m, v directly ran scalar, 2x slower than NumPy)
+    out = np.empty((4, BLOCK), p.dtype)
+    for s in range(lo, hi, BLOCK):
+        n = min(BLOCK, hi - s)
+        ps, ms, vs, xs, gs = p[s:s + n], m[s:s + n], v[s:s + n], vmax[s:s + n], g[s:s + n]
+        for i in range(n):
+            gi = -gs[i] if maximize else gs[i]
+            pi = ps[i]
+            if decoupled:
+                pi = pi * decay_scale
+            elif coupled:
+                gi = gi + wd * pi
+            mi = ms[i]
+            d = gi - mi
+            # PyTorch's lerp: start + w * (end - start), or end - (end - start) * (1 - w)
+            mi = mi + d * w if lerp_small else gi - d * omw
+            vi = vs[i] * beta2 + (gi * c2) * gi
+            top = vi
+            if amsgrad:
+                top = xs[i]
+                if not (top > vi or top != top):  # np.maximum: NaN wins
+                    top = vi
+            r = np.sqrt(top)
+            den = (r + eps) / bc2s if eps_before else r / bc2s + eps
+            out[0, i] = pi + (mi * neg_step) / den
+            out[1, i] = mi
+            out[2, i] = vi
+            out[3, i] = top
+        for i in range(n):
+            ps[i] = out[0, i]
+            ms[i] = out[1, i]
+            vs[i] = out[2, i]
+        if amsgrad:
+            for i in range(n):
+                xs[i] = out[3, i]
+
+
+def _sgd_rows(p, buf, g, lo, hi, maximize, wd, momentum, damp, nesterov, neg_lr, has_buf):
+    out = np.empty((2, BLOCK), p.dtype)  # staged as in _adam_rows
+    for s in range(lo, hi, BLOCK):
+        n = min(BLOCK, hi - s)
+        ps, bs, gs = p[s:s + n], buf[s:s + n], g[s:s + n]
+        for i in range(n):
+            gi = -gs[i] if maximize else gs[i]
+            pi = ps[i]
+            if wd != 0:
+                gi = gi + wd * pi
+            b = bs[i] * momentum + gi * damp
+            if has_buf:
+                gi = gi + momentum * b if nesterov else b
+            out[0, i] = pi + gi * neg_lr
+            out[1, i] = b
+        for i in range(n):
+            ps[i] = out[0, i]
+        if has_buf:
+            for i in range(n):
+                bs[i] = out[1, i]
+
+
+def _compiled():
+    """(adam rows, sgd rows) compiled with numba, or None (no numba, ``EMBER_NO_JIT`` set)."""
+    if "loops" not in _JIT:
+        fns = None
+        if not os.environ.get("EMBER_NO_JIT"):
+            try:
+                import numba
+            except ImportError:
+                numba = None
+            if numba is not None:
+                opts = {"nogil": True, "boundscheck": False, "error_model": "numpy"}
+                try:  # a cached build saves the compile per process; a read-only install cannot cache
+                    fns = (numba.njit(cache=True, **opts)(_adam_rows), numba.njit(cache=True, **opts)(_sgd_rows))
+                except RuntimeError:
+                    fns = (numba.njit(**opts)(_adam_rows), numba.njit(**opts)(_sgd_rows))
+        _JIT["loops"] = fns
+    return _JIT["loops"]
+
+
+def usable(*arrays) -> bool:
+    """Whether the one-pass loops can take these arrays: NumPy, C-contiguous, one float dtype."""
+    first = arrays[0]
+    if type(first) is not np.ndarray or first.dtype.kind != "f" or first.dtype.itemsize < 4:
+        return False
+    return all(type(a) is np.ndarray and a.dtype == first.dtype and a.shape == first.shape
+               and a.flags.c_contiguous for a in arrays) and _compiled() is not None
+
+
+def _over_chunks(fn, size):
+    """``fn(lo, hi)`` over ``[0, size)``: one call when small or on one thread, else chunks over the pool."""
+    n = cached_num_threads() if size >= SPLIT_MIN else 1
+    if n < 2:
+        fn(0, size)
+    else:
+        run_job(fn, size, CHUNK, n)
+
+
+def adam_loop():
+    """``run(p, m, v, vmax or None, g, **rule)``: Adam(W) in one pass, or None without numba."""
+    if _compiled() is None:
+        return None
+    rows = _compiled()[0]
+
+    def run(p, m, v, vmax, g, *, lr, beta1, beta2, eps, weight_decay, maximize, decoupled_weight_decay,
+            eps_before_bias_correction, t):
+        f = p.dtype.type
+        w = 1 - beta1
+        flat = [a.reshape(-1) for a in (p, m, v, vmax if vmax is not None else p, g)]
+        args = (bool(maximize), f(weight_decay), f(1 - lr * weight_decay),
+                weight_decay != 0 and not decoupled_weight_decay, weight_decay != 0 and decoupled_weight_decay,
+                w < 0.5, f(w), f(1 - w), f(1 - beta2), f(beta2), vmax is not None,
+                f((1 - beta2 ** t) ** 0.5), f(eps), bool(eps_before_bias_correction), f(-(lr / (1 - beta1 ** t))))
+        _over_chunks(lambda lo, hi: rows(*flat, lo, hi, *args), p.size)
+
+    return run
+
+
+def sgd_loop():
+    """``run(p, buf or None, g, lr, momentum, dampening, weight_decay, nesterov, maximize)``: SGD in one pass,
+    or None without numba."""
+    if _compiled() is None:
+        return None
+    rows = _compiled()[1]
+
+    def run(p, buf, g, lr, momentum, dampening, weight_decay, nesterov, maximize):
+        f = p.dtype.type
+        flat = [a.reshape(-1) for a in (p, buf if buf is not None else p, g)]
+        args = (bool(maximize), f(weight_decay), f(momentum), f(1 - dampening), bool(nesterov), f(-lr),
+                buf is not None)
+        _over_chunks(lambda lo, hi: rows(*flat, lo, hi, *args), p.size)
+
+    return run
