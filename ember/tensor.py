@@ -505,8 +505,9 @@ def update_(op_name, states, *operands, graph_form=None, **attrs):
     """Update the tensors ``states`` in place with update primitive ``op_name`` (``ops.update_primitive``),
     reading ``operands``. Eagerly its kernel writes straight into their buffers. Under a graph tracer the update
     is recorded and each state is written with its new value: from ``graph_form(*states, *operands, **attrs)``
-    (the same rule in Ember ops, which the compiler can fuse) when given, else from the primitive's functional
-    form. Not differentiable: run it under ``no_grad`` (optimizers do)."""
+    (the same rule in Ember ops, which the compiler can fuse) when given and the primitive's "record_whole"
+    lowering does not claim the arrays, else from the primitive's functional form (which the executor runs
+    in place: ``graph/passes/updates.py``). Not differentiable: run it under ``no_grad`` (optimizers do)."""
     op = REGISTRY[op_name]
     if STATE.grad_enabled and any(t.requires_grad for t in (*states, *operands)):
         raise mark(with_user_line(RuntimeError(
@@ -516,7 +517,8 @@ def update_(op_name, states, *operands, graph_form=None, **attrs):
         for t in states:
             t._bump(op_name)
         return
-    if graph_form is not None:
+    whole = op.lowerings.get("record_whole")  # the primitive itself is faster than its graph form here
+    if graph_form is not None and not (whole is not None and whole(*[t._data for t in (*states, *operands)])):
         new = graph_form(*states, *operands, **attrs)
     else:
         stacked = apply(op, *states, *operands, **attrs)

@@ -37,6 +37,7 @@ from .gemm_split import _HELD, OneBlasThread, gemm_size_per_row, hold_for, split
 from .gemm_split import linear_kernel as _linear
 from .ir import Graph, GraphError
 from .passes import fuse_elementwise, optimize, plan_memory
+from .passes.updates import mark_updates_in_place
 from .scatter_rows import rows_scatter, scatter_rows
 from .verify import verify
 
@@ -120,6 +121,7 @@ def build(
     # a step with Winograd convolutions (after decomposition) runs with OpenBLAS held at one thread
     # (Executable._hold_all); its large GEMMs are then split over Ember's pool (split_gemm)
     g.meta["blas_hold"] = device == "cpu" and any(n.op in WINOGRAD_OPS for n in g.nodes) and _has_numba()
+    mark_updates_in_place(g)
     plan_memory(g)
     verify(g)
     return Executable(g, _xp_for(device), device)
@@ -311,6 +313,15 @@ def _call(fn, args, out):
 def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
     op, v = node.op, node.outputs[0]
     scalar = v.ndim == 0 and out is None
+    if node.meta.get("update_in_place"):  # an optimizer update into the step's own arrays (passes/updates.py)
+        from ..ops import REGISTRY
+
+        fn = gen.bind(f"W{idx}", functools.partial(REGISTRY[op].update, gen.xp, **node.attrs))
+        gen.lines.append(f"{fn}({', '.join(args)}); {name} = None")
+        return
+    if node.meta.get("state_of") is not None:  # a state of such an update: the input it was written into
+        gen.lines.append(f"{name} = i{node.meta['state_of']}")
+        return
     if op == "fused":
         _lower_fused(gen, node, idx, args, name, out)
         return

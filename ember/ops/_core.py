@@ -119,7 +119,8 @@ def update_primitive(name, kernel, n_operands, **kw) -> Op:
     def forward(xp, *arrays, **attrs):
         k = len(arrays) - n_operands
         out = xp.stack(arrays[:k])  # the states, copied once into the result, updated there in place
-        kernel(xp, *out, *arrays[k:], **attrs)
+        # out[i, ...]: a view also for 0-d states (iterating a 1-D stack gives scalars, copies of the values)
+        kernel(xp, *[out[i, ...] for i in range(k)], *arrays[k:], **attrs)
         return out
 
     return register(name, forward, update=kernel, kind="update", **kw)

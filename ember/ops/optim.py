@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _tflite, optim_loops
-from ._core import Aval, unsupported, update_primitive
+from ._core import Aval, register_lowering, unsupported, update_primitive
 
 
 def _adam_step_(xp, p, exp_avg, exp_avg_sq, *rest, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
@@ -108,6 +108,10 @@ update_primitive("sgd_step", _sgd_step_, 1, infer=_sgd_step_rule)
 for _name in ("adam_step", "sgd_step"):
     unsupported(_name, "onnx", "an optimizer update: ONNX export writes inference graphs (train with Ember, "
                 "export the trained model in eval mode)")
+    # traced whole where the one-pass loop takes the arrays: the compiled step then runs that loop in place
+    # (graph/passes/updates.py) instead of the graph form's fused passes and its 0-d bias corrections
+    register_lowering(_name, "record_whole",  # (the states and the gradient; not Adam's 0-d step)
+                      lambda p, *rest: optim_loops.usable(p, *[a for a in rest if a.shape == p.shape]))
 
 
 _tflite.mark(["adam_step", "sgd_step"], _tflite.TRAINING)
