@@ -26,7 +26,7 @@ def _adam_step_(xp, p, exp_avg, exp_avg_sq, *rest, lr, beta1, beta2, eps, weight
     t = float(step)
     states = (p, exp_avg, exp_avg_sq, g) + ((max_exp_avg_sq,) if amsgrad else ())
     if xp is np and optim_loops.usable(*states):
-        optim_loops.adam_loop()(p, exp_avg, exp_avg_sq, max_exp_avg_sq, g, lr=lr, beta1=beta1, beta2=beta2,
+        optim_loops.adam_update(p, exp_avg, exp_avg_sq, max_exp_avg_sq, g, lr=lr, beta1=beta1, beta2=beta2,
                                 eps=eps, weight_decay=weight_decay, maximize=maximize,
                                 decoupled_weight_decay=decoupled_weight_decay,
                                 eps_before_bias_correction=eps_before_bias_correction, t=t)
@@ -82,7 +82,7 @@ def _sgd_step_(xp, p, *rest, lr, momentum, dampening, weight_decay, nesterov, ma
     """In place; the same operations in the same order as ``optim.sgd.sgd_update_`` (bit-identical)."""
     buf, g = rest if momentum != 0 else (None, rest[0])
     if xp is np and optim_loops.usable(*((p, g) if buf is None else (p, g, buf))):
-        optim_loops.sgd_loop()(p, buf, g, lr, momentum, dampening, weight_decay, nesterov, maximize)
+        optim_loops.sgd_update(p, buf, g, lr, momentum, dampening, weight_decay, nesterov, maximize)
         return
     if maximize:
         g = -g

@@ -12,11 +12,11 @@ Used for C-contiguous float32/float64 NumPy arrays of one dtype, when numba is i
 is unset; anything else keeps the NumPy form.
 
 >>> import numpy as np
->>> from ember.ops.optim_loops import sgd_loop
+>>> from ember.ops.optim_loops import sgd_update, usable
 >>> p, buf, g = np.ones(4, np.float32), np.zeros(4, np.float32), np.ones(4, np.float32)
->>> loop = sgd_loop()
->>> ok = loop is None or loop(p, buf, g, 0.5, 0.9, 0.0, 0.0, False, False) is None
->>> float(p[0]) if loop is not None else 0.5
+>>> if usable(p, buf, g):
+...     sgd_update(p, buf, g, 0.5, 0.9, 0.0, 0.0, False, False)
+...     print(float(p[0]))
 0.5
 """
 from __future__ import annotations
@@ -36,85 +36,104 @@ _JIT: dict = {}
 BLOCK = 256  # elements staged on the stack per block: see _adam_rows
 
 
-def _adam_rows(p, m, v, vmax, g, lo, hi, maximize, wd, decay_scale, coupled, decoupled, lerp_small, w, omw,
-               c2, beta2, amsgrad, bc2s, eps, eps_before, neg_step):
-    # each block is computed into scratch rows, then copied out: LLVM vectorizes a loop only when its stores
-    # cannot alias what it reads (a loop storing into p, m, v directly ran scalar, 2x slower than NumPy)
-    out = np.empty((4, BLOCK), p.dtype)
-    for s in range(lo, hi, BLOCK):
-        n = min(BLOCK, hi - s)
-        ps, ms, vs, xs, gs = p[s:s + n], m[s:s + n], v[s:s + n], vmax[s:s + n], g[s:s + n]
-        for i in range(n):
-            gi = -gs[i] if maximize else gs[i]
-            pi = ps[i]
-            if decoupled:
-                pi = pi * decay_scale
-            elif coupled:
-                gi = gi + wd * pi
-            mi = ms[i]
-            d = gi - mi
-            # PyTorch's lerp: start + w * (end - start), or end - (end - start) * (1 - w)
-            mi = mi + d * w if lerp_small else gi - d * omw
-            vi = vs[i] * beta2 + (gi * c2) * gi
-            top = vi
+def _make_adam_rows(njit, maximize, coupled, decoupled, lerp_small, amsgrad, eps_before):
+    """The Adam loop for one combination of the rule's flags (numba takes them as constants: no branch in the
+    loop, and a call passes 8 arguments; with 22 the call alone cost ~10 us). ``h`` holds the numbers."""
+
+    def rows(p, m, v, vmax, g, lo, hi, h):
+        wd, decay_scale, w, omw, c2, beta2, bc2s, eps, neg_step = h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]
+        # each block is computed into scratch rows, then copied out: LLVM vectorizes a loop only when its
+        # stores cannot alias what it reads (a loop storing into p, m, v directly ran scalar, slower than NumPy)
+        out = np.empty((4, BLOCK), p.dtype)
+        for s in range(lo, hi, BLOCK):
+            n = min(BLOCK, hi - s)
+            ps, ms, vs, xs, gs = p[s:s + n], m[s:s + n], v[s:s + n], vmax[s:s + n], g[s:s + n]
+            for i in range(n):
+                gi = -gs[i] if maximize else gs[i]
+                pi = ps[i]
+                if decoupled:
+                    pi = pi * decay_scale
+                elif coupled:
+                    gi = gi + wd * pi
+                mi = ms[i]
+                d = gi - mi
+                # PyTorch's lerp: start + w * (end - start), or end - (end - start) * (1 - w)
+                mi = mi + d * w if lerp_small else gi - d * omw
+                vi = vs[i] * beta2 + (gi * c2) * gi
+                top = vi
+                if amsgrad:
+                    top = xs[i]
+                    if not (top > vi or top != top):  # np.maximum: NaN wins
+                        top = vi
+                r = np.sqrt(top)
+                den = (r + eps) / bc2s if eps_before else r / bc2s + eps
+                out[0, i] = pi + (mi * neg_step) / den
+                out[1, i] = mi
+                out[2, i] = vi
+                out[3, i] = top
+            for i in range(n):
+                ps[i] = out[0, i]
+                ms[i] = out[1, i]
+                vs[i] = out[2, i]
             if amsgrad:
-                top = xs[i]
-                if not (top > vi or top != top):  # np.maximum: NaN wins
-                    top = vi
-            r = np.sqrt(top)
-            den = (r + eps) / bc2s if eps_before else r / bc2s + eps
-            out[0, i] = pi + (mi * neg_step) / den
-            out[1, i] = mi
-            out[2, i] = vi
-            out[3, i] = top
-        for i in range(n):
-            ps[i] = out[0, i]
-            ms[i] = out[1, i]
-            vs[i] = out[2, i]
-        if amsgrad:
+                for i in range(n):
+                    xs[i] = out[3, i]
+
+    return njit(rows)
+
+
+def _make_sgd_rows(njit, maximize, decay, has_buf, nesterov):
+    """The SGD loop for one combination of the rule's flags (as ``_make_adam_rows``)."""
+
+    def rows(p, buf, g, lo, hi, h):
+        wd, momentum, damp, neg_lr = h[0], h[1], h[2], h[3]
+        out = np.empty((2, BLOCK), p.dtype)  # staged as in the Adam loop
+        for s in range(lo, hi, BLOCK):
+            n = min(BLOCK, hi - s)
+            ps, bs, gs = p[s:s + n], buf[s:s + n], g[s:s + n]
             for i in range(n):
-                xs[i] = out[3, i]
-
-
-def _sgd_rows(p, buf, g, lo, hi, maximize, wd, momentum, damp, nesterov, neg_lr, has_buf):
-    out = np.empty((2, BLOCK), p.dtype)  # staged as in _adam_rows
-    for s in range(lo, hi, BLOCK):
-        n = min(BLOCK, hi - s)
-        ps, bs, gs = p[s:s + n], buf[s:s + n], g[s:s + n]
-        for i in range(n):
-            gi = -gs[i] if maximize else gs[i]
-            pi = ps[i]
-            if wd != 0:
-                gi = gi + wd * pi
-            b = bs[i] * momentum + gi * damp
+                gi = -gs[i] if maximize else gs[i]
+                pi = ps[i]
+                if decay:
+                    gi = gi + wd * pi
+                b = bs[i] * momentum + gi * damp
+                if has_buf:
+                    gi = gi + momentum * b if nesterov else b
+                out[0, i] = pi + gi * neg_lr
+                out[1, i] = b
+            for i in range(n):
+                ps[i] = out[0, i]
             if has_buf:
-                gi = gi + momentum * b if nesterov else b
-            out[0, i] = pi + gi * neg_lr
-            out[1, i] = b
-        for i in range(n):
-            ps[i] = out[0, i]
-        if has_buf:
-            for i in range(n):
-                bs[i] = out[1, i]
+                for i in range(n):
+                    bs[i] = out[1, i]
+
+    return njit(rows)
 
 
-def _compiled():
-    """(adam rows, sgd rows) compiled with numba, or None (no numba, ``EMBER_NO_JIT`` set)."""
-    if "loops" not in _JIT:
-        fns = None
+def _loop(kind, flags):
+    """The compiled loop of ``kind`` ("adam", "sgd") for ``flags``, or None (no numba, ``EMBER_NO_JIT``)."""
+    key = (kind, flags)
+    fn = _JIT.get(key)
+    if fn is None:
+        if _numba() is None:
+            return None
+        import numba
+
+        njit = numba.njit(nogil=True, boundscheck=False, error_model="numpy")  # (closures: no disk cache)
+        fn = _JIT[key] = (_make_adam_rows if kind == "adam" else _make_sgd_rows)(njit, *flags)
+    return fn
+
+
+def _numba():
+    if "numba" not in _JIT:
+        mod = None
         if not os.environ.get("EMBER_NO_JIT"):
             try:
-                import numba
+                import numba as mod
             except ImportError:
-                numba = None
-            if numba is not None:
-                opts = {"nogil": True, "boundscheck": False, "error_model": "numpy"}
-                try:  # a cached build saves the compile per process; a read-only install cannot cache
-                    fns = (numba.njit(cache=True, **opts)(_adam_rows), numba.njit(cache=True, **opts)(_sgd_rows))
-                except RuntimeError:
-                    fns = (numba.njit(**opts)(_adam_rows), numba.njit(**opts)(_sgd_rows))
-        _JIT["loops"] = fns
-    return _JIT["loops"]
+                mod = None
+        _JIT["numba"] = mod
+    return _JIT["numba"]
 
 
 def usable(*arrays) -> bool:
@@ -123,7 +142,7 @@ def usable(*arrays) -> bool:
     if type(first) is not np.ndarray or first.dtype.kind != "f" or first.dtype.itemsize < 4:
         return False
     return all(type(a) is np.ndarray and a.dtype == first.dtype and a.shape == first.shape
-               and a.flags.c_contiguous for a in arrays) and _compiled() is not None
+               and a.flags.c_contiguous for a in arrays) and _numba() is not None
 
 
 def _over_chunks(fn, size):
@@ -135,38 +154,29 @@ def _over_chunks(fn, size):
         run_job(fn, size, CHUNK, n)
 
 
-def adam_loop():
-    """``run(p, m, v, vmax or None, g, **rule)``: Adam(W) in one pass, or None without numba."""
-    if _compiled() is None:
-        return None
-    rows = _compiled()[0]
-
-    def run(p, m, v, vmax, g, *, lr, beta1, beta2, eps, weight_decay, maximize, decoupled_weight_decay,
-            eps_before_bias_correction, t):
-        f = p.dtype.type
-        w = 1 - beta1
-        flat = [a.reshape(-1) for a in (p, m, v, vmax if vmax is not None else p, g)]
-        args = (bool(maximize), f(weight_decay), f(1 - lr * weight_decay),
-                weight_decay != 0 and not decoupled_weight_decay, weight_decay != 0 and decoupled_weight_decay,
-                w < 0.5, f(w), f(1 - w), f(1 - beta2), f(beta2), vmax is not None,
-                f((1 - beta2 ** t) ** 0.5), f(eps), bool(eps_before_bias_correction), f(-(lr / (1 - beta1 ** t))))
-        _over_chunks(lambda lo, hi: rows(*flat, lo, hi, *args), p.size)
-
-    return run
+def adam_update(p, m, v, vmax, g, *, lr, beta1, beta2, eps, weight_decay, maximize, decoupled_weight_decay,
+                eps_before_bias_correction, t):
+    """Adam(W) in one pass over ``p``, its moments ``m``, ``v`` (and ``vmax`` for amsgrad, else None)."""
+    w = 1 - beta1
+    flags = (bool(maximize), weight_decay != 0 and not decoupled_weight_decay,
+             weight_decay != 0 and bool(decoupled_weight_decay), w < 0.5, vmax is not None,
+             bool(eps_before_bias_correction))
+    rows = _loop("adam", flags)
+    h = np.array([weight_decay, 1 - lr * weight_decay, w, 1 - w, 1 - beta2, beta2, (1 - beta2 ** t) ** 0.5, eps,
+                  -(lr / (1 - beta1 ** t))], p.dtype)  # each number rounded to the dtype, as NumPy's weak scalars
+    flat = [a.reshape(-1) for a in (p, m, v, vmax if vmax is not None else p, g)]
+    if p.size < SPLIT_MIN:
+        rows(*flat, 0, p.size, h)
+    else:
+        _over_chunks(lambda lo, hi: rows(*flat, lo, hi, h), p.size)
 
 
-def sgd_loop():
-    """``run(p, buf or None, g, lr, momentum, dampening, weight_decay, nesterov, maximize)``: SGD in one pass,
-    or None without numba."""
-    if _compiled() is None:
-        return None
-    rows = _compiled()[1]
-
-    def run(p, buf, g, lr, momentum, dampening, weight_decay, nesterov, maximize):
-        f = p.dtype.type
-        flat = [a.reshape(-1) for a in (p, buf if buf is not None else p, g)]
-        args = (bool(maximize), f(weight_decay), f(momentum), f(1 - dampening), bool(nesterov), f(-lr),
-                buf is not None)
-        _over_chunks(lambda lo, hi: rows(*flat, lo, hi, *args), p.size)
-
-    return run
+def sgd_update(p, buf, g, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """SGD in one pass over ``p`` and its momentum buffer ``buf`` (None without a momentum)."""
+    rows = _loop("sgd", (bool(maximize), weight_decay != 0, buf is not None, bool(nesterov)))
+    h = np.array([weight_decay, momentum, 1 - dampening, -lr], p.dtype)
+    flat = [a.reshape(-1) for a in (p, buf if buf is not None else p, g)]
+    if p.size < SPLIT_MIN:
+        rows(*flat, 0, p.size, h)
+    else:
+        _over_chunks(lambda lo, hi: rows(*flat, lo, hi, h), p.size)
