@@ -39,7 +39,7 @@ def test_training_calls_match_keras(case, iterations):
     for _ in range(3):
         np.testing.assert_allclose(_np(ours(x, training=True)), _np(theirs(x, training=True)), atol=2e-6)
         for a, b in zip(ours.get_weights(), theirs.get_weights()):
-            np.testing.assert_allclose(a, b, atol=2e-7)
+            np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-7)  # a few float32 ulps: BLAS sums in its own order
     np.testing.assert_allclose(_np(ours(x)), _np(theirs(x)), atol=2e-6)
 
 
