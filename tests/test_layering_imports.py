@@ -33,6 +33,7 @@ LAYER_OF = {
     "ember.backend": "backend", "ember.dtypes": "backend", "ember.errors": "backend", "ember._state": "backend",
     "ember._printing": "backend", "ember.random": "backend", "ember._numpy_names": "backend",
     "ember._threads": "backend",  # threads of BLAS and the pools: imports no ember module
+    "ember._jit_math": "backend",  # numba scalar math (float32 erf) for eager primitives and fused kernels
     "ember._cores": "backend",  # the helper-thread pool that ops and the compiled executor share
     # tensor: the Tensor class and its method tables
     "ember.tensor": "tensor", "ember._tensor_methods": "tensor", "ember._tensor_math": "tensor",

@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 
+from .._jit_math import erf32_scalar
 from . import opinfo
 
 PARALLEL_MIN = int(os.environ.get("EMBER_JIT_PARALLEL_MIN", 1 << 62))  # off: see module doc
@@ -167,7 +168,7 @@ class CpuKernel:
         args = ", ".join(f"a{i}" for i in range(len(body.inputs)))
         src = [f"def kernel({args}):"] + [f"    {o} = {e}" for o, e, _ in lines] + [f"    return {result}"]
         source = "\n".join(src)
-        ns = {"np": np, "math": math, "_sigmoid": _sigmoid_scalar(), "_erf32": _erf32_scalar(), **consts}
+        ns = {"np": np, "math": math, "_sigmoid": _sigmoid_scalar(), "_erf32": erf32_scalar(), **consts}
         if simd:
             ns["_exp32"] = _exp32_scalar()
         exec(source, ns)  # generated from the IR above, no user text
@@ -232,47 +233,6 @@ def _sigmoid_scalar():
             return 1 / (1 + e) if x >= 0 else e / (1 + e)
 
         fn = _CACHE["_sigmoid"] = sigmoid
-    return fn
-
-
-def _erf32_scalar():
-    """float32 erf without libm calls or data-dependent branches (LLVM turns the ufunc loop into SIMD code).
-
-    |x| >= 0.5: Abramowitz & Stegun 7.1.28, 1 - (1 + a1 z + ... + a6 z^6)^-16, evaluated in float64
-    (|error| <= 3.5e-7, relative <= 7e-7 there); |x| < 0.5: the Maclaurin series of ``backend._erf_fast32``.
-    NaN propagates; +-inf give +-1. The fast-math flags exclude no-NaN/no-inf assumptions."""
-    fn = _CACHE.get("_erf32")
-    if fn is None:
-        import numba
-
-        f32 = np.float32
-
-        @numba.njit(inline="always", fastmath={"contract", "arcp", "reassoc", "afn"})
-        def erf32(x):
-            z = abs(x)
-            z2 = z * z
-            zd = np.float64(z)
-            p = 1.0 + zd * (0.0705230784 + zd * (0.0422820123 + zd * (0.0092705272 + zd * (
-                0.0001520143 + zd * (0.0002765672 + zd * 0.0000430638)))))
-            q = 1.0 / p
-            q = q * q
-            q = q * q
-            q = q * q
-            q = q * q
-            r = f32(1.0 - q)
-            zs = min(z2, f32(0.25))
-            s = f32(-1.4925650248187594e-05)
-            s = s * zs + f32(0.00012055332626914605)
-            s = s * zs + f32(-0.0008548327023163438)
-            s = s * zs + f32(0.005223977845162153)
-            s = s * zs + f32(-0.02686617150902748)
-            s = s * zs + f32(0.11283791810274124)
-            s = s * zs + f32(-0.37612637877464294)
-            s = s * zs + f32(1.128379225730896)
-            r = s * z if z2 < f32(0.25) else r
-            return math.copysign(r, x)
-
-        fn = _CACHE["_erf32"] = erf32
     return fn
 
 

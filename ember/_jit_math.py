@@ -1,0 +1,79 @@
+"""Scalar float32 math for numba loops, shared by the compiled executor's fused kernels (``graph/kernels.py``)
+and eager primitives (``backend.erf``); backend layer: it imports no ember module, and numba only when called.
+
+>>> import numpy as np
+>>> from ember._jit_math import erf32_ufunc
+>>> f = erf32_ufunc()
+>>> f is None or abs(float(f(np.float32(1.0))) - 0.8427007) < 1e-6
+True
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+_JIT: dict = {}
+
+
+def erf32_scalar():
+    """float32 erf without libm calls or data-dependent branches (LLVM turns the ufunc loop into SIMD code).
+
+    |x| >= 0.5: Abramowitz & Stegun 7.1.28, 1 - (1 + a1 z + ... + a6 z^6)^-16, evaluated in float64
+    (|error| <= 3.5e-7, relative <= 7e-7 there); |x| < 0.5: the Maclaurin series of ``backend._erf_fast32``.
+    NaN propagates; +-inf give +-1. The fast-math flags exclude no-NaN/no-inf assumptions."""
+    fn = _JIT.get("_erf32")
+    if fn is None:
+        import numba
+
+        f32 = np.float32
+
+        @numba.njit(inline="always", fastmath={"contract", "arcp", "reassoc", "afn"})
+        def erf32(x):
+            z = abs(x)
+            z2 = z * z
+            zd = np.float64(z)
+            p = 1.0 + zd * (0.0705230784 + zd * (0.0422820123 + zd * (0.0092705272 + zd * (
+                0.0001520143 + zd * (0.0002765672 + zd * 0.0000430638)))))
+            q = 1.0 / p
+            q = q * q
+            q = q * q
+            q = q * q
+            q = q * q
+            r = f32(1.0 - q)
+            zs = min(z2, f32(0.25))
+            s = f32(-1.4925650248187594e-05)
+            s = s * zs + f32(0.00012055332626914605)
+            s = s * zs + f32(-0.0008548327023163438)
+            s = s * zs + f32(0.005223977845162153)
+            s = s * zs + f32(-0.02686617150902748)
+            s = s * zs + f32(0.11283791810274124)
+            s = s * zs + f32(-0.37612637877464294)
+            s = s * zs + f32(1.128379225730896)
+            r = s * z if z2 < f32(0.25) else r
+            return math.copysign(r, x)
+
+        fn = _JIT["_erf32"] = erf32
+    return fn
+
+
+def erf32_ufunc():
+    """``erf32_scalar`` as a float32 ufunc (a SIMD loop, ~8x faster than SciPy's float32 erf, which computes
+    in float64), or None without numba or with ``EMBER_NO_JIT`` set."""
+    if "erf32_ufunc" not in _JIT:
+        fn = None
+        if not os.environ.get("EMBER_NO_JIT"):
+            try:
+                import numba
+            except ImportError:
+                numba = None
+            if numba is not None:
+                scalar = erf32_scalar()
+
+                def erf(x):
+                    return scalar(x)
+
+                fn = numba.vectorize(["float32(float32)"])(erf)
+        _JIT["erf32_ufunc"] = fn
+    return _JIT["erf32_ufunc"]
