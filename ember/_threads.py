@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 
 _STATE: dict = {"n": None, "limits": None, "found": None}
 
@@ -40,6 +42,7 @@ def set_num_threads(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"ember.set_num_threads expects a positive integer, got {n!r}")
     tpc = _threadpoolctl()
+    _forget_lingering_hold()  # the new count stands; a lingering hold must not restore the old one later
     _STATE["limits"] = tpc.threadpool_limits(limits=n)  # applies now, to every library loaded so far
     numba = sys.modules.get("numba")
     if numba is not None:
@@ -107,3 +110,39 @@ def release_blas(held: list) -> None:
     """Give back the thread counts ``hold_blas_at_one_thread`` took."""
     for c, n in held:
         c.set_num_threads(n)
+
+
+# -- the lingering hold of eager pool work ------------------------------------------------------------------
+# Eager ops that spread work over Ember's pool (the Winograd convolutions) run BLAS at one thread. Holding and
+# giving the threads back around each call left OpenBLAS's worker spinning on the pool's core after every
+# threaded GEMM between them (the eager cnn step at 2 threads: 13.4 steps/s; 20.1 with BLAS held for the
+# whole step). So the hold lingers: it is kept LINGER_S seconds after the last such op, and the next GEMM
+# after that gives the threads back (``release_lingering_hold``, called by ``ops.linalg.gemm``).
+LINGER_S = float(os.environ.get("EMBER_BLAS_LINGER", "1.0"))
+_LINGER: dict = {"held": [], "until": 0.0, "pid": None}
+_LINGER_LOCK = threading.Lock()
+
+
+def hold_blas_lingering() -> None:
+    """BLAS at one thread from now until ``LINGER_S`` seconds after the last call (see above)."""
+    with _LINGER_LOCK:
+        if _LINGER["pid"] != os.getpid():  # a forked child: the parent's hold is not ours to give back
+            _LINGER.update(held=[], pid=os.getpid())
+        if not _LINGER["held"]:
+            _LINGER["held"] = hold_blas_at_one_thread() or [(None, 1)]  # (nothing to hold: still marked)
+        _LINGER["until"] = time.monotonic() + LINGER_S
+
+
+def release_lingering_hold(force: bool = False) -> None:
+    """Give BLAS its threads back once the lingering hold has expired (or now, ``force``); cheap otherwise."""
+    if not _LINGER["held"] or (not force and time.monotonic() < _LINGER["until"]):
+        return
+    with _LINGER_LOCK:
+        held, _LINGER["held"] = _LINGER["held"], []
+        if _LINGER["pid"] == os.getpid():
+            release_blas([(c, n) for c, n in held if c is not None])
+
+
+def _forget_lingering_hold() -> None:
+    with _LINGER_LOCK:
+        _LINGER["held"] = []

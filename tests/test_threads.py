@@ -45,3 +45,30 @@ def test_set_num_threads_without_threadpoolctl_says_what_to_install(monkeypatch)
     monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails as if not installed
     with pytest.raises(ImportError, match=r"pip install 'ember\[threads\]'"):
         ember.set_num_threads(1)
+
+
+def test_an_eager_winograd_hold_lingers_then_gives_the_threads_back(restore_threads, monkeypatch):
+    """Eager Winograd convolutions hold BLAS at one thread and keep it held ``LINGER_S`` after the last one
+    (toggling per call left OpenBLAS's worker spinning on the pool's core); the next GEMM after that gives it
+    back. ``set_num_threads`` drops a lingering hold without restoring the old count."""
+    from ember.ops import winograd
+
+    ember.set_num_threads(2)
+    monkeypatch.setattr(ember._threads, "LINGER_S", 0.2)
+    a = ember.randn(8, 8)
+    with winograd._one_blas_thread():
+        assert _blas_threads() == {1}
+    assert _blas_threads() == {1}  # still held: the next eager convolution will want it
+    a @ a
+    assert _blas_threads() == {1}
+    import time
+
+    time.sleep(0.25)
+    a @ a  # the first GEMM after the linger gives the threads back
+    assert _blas_threads() == {2}
+    with winograd._one_blas_thread():
+        pass
+    ember.set_num_threads(2)
+    time.sleep(0.25)
+    a @ a
+    assert _blas_threads() == {2} and not ember._threads._LINGER["held"]

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from .._threads import release_lingering_hold
 from ..dtypes import promote
 from . import _onnx, _tflite
 from ._core import Aval, apply, register, register_lowering
@@ -50,6 +51,7 @@ def gemm(xp, a, b, out=None):
     as one 2-D GEMM instead of a loop of small ones (up to 10x faster; 100x when ``a`` is strided).
 
     Shared by the eager ``matmul``/``linear`` primitives and the compiled executor."""
+    release_lingering_hold()  # an eager Winograd convolution's lingering one-thread hold, once expired
     if a.dtype.kind == "V":  # bfloat16: no BLAS kernel (NumPy) nor cuBLAS path (CuPy); float32 GEMM, rounded once
         r = gemm(xp, a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
         if out is None:

@@ -34,7 +34,7 @@ import os
 import numpy as np
 
 from .._cores import even_blocks, run_blocks
-from .._threads import cached_num_threads, hold_blas_at_one_thread, release_blas
+from .._threads import cached_num_threads, hold_blas_lingering
 from . import _tflite
 from ._core import Aval, apply, register, unsupported
 from ._rules import differ
@@ -342,11 +342,11 @@ def _numpy_only(op, xp):
 # groups of image blocks over Ember's pool (``_cores``), each core running its own single-threaded GEMMs.
 @contextlib.contextmanager
 def _one_blas_thread():
-    held = hold_blas_at_one_thread()
-    try:
+    if cached_num_threads() < 2:
         yield
-    finally:
-        release_blas(held)
+        return
+    hold_blas_lingering()  # kept a while after the call: see _threads (eager steps between such calls)
+    yield
 
 
 def _threads():
