@@ -58,22 +58,31 @@ def erf32_scalar():
     return fn
 
 
+def numba_or_none():
+    """The numba module, or None when it is not installed or ``EMBER_NO_JIT`` is set (every numba loop of the
+    eager primitives asks here, so one variable turns them all off)."""
+    if "numba" not in _JIT:
+        mod = None
+        if not os.environ.get("EMBER_NO_JIT"):
+            try:
+                import numba as mod
+            except ImportError:
+                mod = None
+        _JIT["numba"] = mod
+    return _JIT["numba"]
+
+
 def erf32_ufunc():
     """``erf32_scalar`` as a float32 ufunc (a SIMD loop, ~8x faster than SciPy's float32 erf, which computes
     in float64), or None without numba or with ``EMBER_NO_JIT`` set."""
     if "erf32_ufunc" not in _JIT:
-        fn = None
-        if not os.environ.get("EMBER_NO_JIT"):
-            try:
-                import numba
-            except ImportError:
-                numba = None
-            if numba is not None:
-                scalar = erf32_scalar()
+        numba, fn = numba_or_none(), None
+        if numba is not None:
+            scalar = erf32_scalar()
 
-                def erf(x):
-                    return scalar(x)
+            def erf(x):
+                return scalar(x)
 
-                fn = numba.vectorize(["float32(float32)"])(erf)
+            fn = numba.vectorize(["float32(float32)"])(erf)
         _JIT["erf32_ufunc"] = fn
     return _JIT["erf32_ufunc"]

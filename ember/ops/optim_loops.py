@@ -21,11 +21,10 @@ is unset; anything else keeps the NumPy form.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from .._cores import run_job
+from .._jit_math import numba_or_none
 from .._threads import cached_num_threads
 
 SPLIT_MIN = 1 << 18  # elements from which an update is cut into chunks over the cores
@@ -115,25 +114,12 @@ def _loop(kind, flags):
     key = (kind, flags)
     fn = _JIT.get(key)
     if fn is None:
-        if _numba() is None:
+        numba = numba_or_none()
+        if numba is None:
             return None
-        import numba
-
         njit = numba.njit(nogil=True, boundscheck=False, error_model="numpy")  # (closures: no disk cache)
         fn = _JIT[key] = (_make_adam_rows if kind == "adam" else _make_sgd_rows)(njit, *flags)
     return fn
-
-
-def _numba():
-    if "numba" not in _JIT:
-        mod = None
-        if not os.environ.get("EMBER_NO_JIT"):
-            try:
-                import numba as mod
-            except ImportError:
-                mod = None
-        _JIT["numba"] = mod
-    return _JIT["numba"]
 
 
 def usable(*arrays) -> bool:
@@ -142,7 +128,7 @@ def usable(*arrays) -> bool:
     if type(first) is not np.ndarray or first.dtype.kind != "f" or first.dtype.itemsize < 4:
         return False
     return all(type(a) is np.ndarray and a.dtype == first.dtype and a.shape == first.shape
-               and a.flags.c_contiguous for a in arrays) and _numba() is not None
+               and a.flags.c_contiguous for a in arrays) and numba_or_none() is not None
 
 
 def _over_chunks(fn, size):

@@ -34,6 +34,7 @@ import os
 import numpy as np
 
 from .._cores import even_blocks, run_blocks
+from .._jit_math import numba_or_none
 from .._threads import cached_num_threads, hold_blas_lingering
 from . import _tflite
 from ._core import Aval, apply, register, unsupported
@@ -164,22 +165,17 @@ _JIT: dict = {}
 def _loops():
     """The three loops compiled with numba, or None (no numba, ``EMBER_NO_JIT`` set)."""
     if "loops" not in _JIT:
-        fns = None
-        if not os.environ.get("EMBER_NO_JIT"):
-            try:
-                import numba
-            except ImportError:
-                numba = None
-            if numba is not None:
-                def jit(fn):
-                    try:  # a cached build saves the compile per process; a read-only install cannot cache
-                        return numba.njit(cache=True, nogil=True, boundscheck=False)(fn)
-                    except RuntimeError:
-                        return numba.njit(nogil=True, boundscheck=False)(fn)
+        fns, numba = None, numba_or_none()
+        if numba is not None:
+            def jit(fn):
+                try:  # a cached build saves the compile per process; a read-only install cannot cache
+                    return numba.njit(cache=True, nogil=True, boundscheck=False)(fn)
+                except RuntimeError:
+                    return numba.njit(nogil=True, boundscheck=False)(fn)
 
-                global _parity_fill  # the loops below call it: numba must find a compiled function there
-                _parity_fill = jit(_parity_fill)
-                fns = (jit(_input_tf), jit(_output_tf), jit(_grad_tf))
+            global _parity_fill  # the loops below call it: numba must find a compiled function there
+            _parity_fill = jit(_parity_fill)
+            fns = (jit(_input_tf), jit(_output_tf), jit(_grad_tf))
         _JIT["loops"] = fns
     return _JIT["loops"]
 
