@@ -8,6 +8,8 @@ import ember
 from ember.ops import REGISTRY, optim_loops
 
 pytest.importorskip("numba")
+if optim_loops.numba_or_none() is None:  # EMBER_NO_JIT: the NumPy forms run (the rest of the suite covers them)
+    pytest.skip("EMBER_NO_JIT is set: no one-pass loops", allow_module_level=True)
 
 ADAM_RULES = {
     "adam": dict(beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,

@@ -11,6 +11,7 @@ import weakref
 
 import numpy as np
 
+from .._jit_math import numba_or_none
 from .._state import STATE
 from ..backend import numpy
 from . import _onnx, _tflite
@@ -104,60 +105,53 @@ def _jit_kernels():
     (one call instead of 7) and of the forward's gate/cell update (one call instead of 7; the tanh calls stay
     NumPy's, which are SIMD and ~10x faster than numba's scalar tanh), or Nones without numba."""
     if not _JIT:
-        fns = (None, None, None)
-        import os
-
-        if not os.environ.get("EMBER_NO_JIT"):
-            try:
-                import numba
-            except ImportError:
-                numba = None
-            if numba is not None:
-                @numba.njit(cache=False, nogil=True)  # nogil: row blocks run on several cores
-                def factors(act, cs, tc, c0, a, bo):
-                    t_len, b, hsz = cs.shape
-                    for t in range(t_len):
-                        for r in range(b):
-                            for j in range(hsz):
-                                i = act[t, r, j]
-                                f = act[t, r, hsz + j]
-                                g = act[t, r, 2 * hsz + j]
-                                o = act[t, r, 3 * hsz + j]
-                                cp = c0[r, j] if t == 0 else cs[t - 1, r, j]
-                                tcv = tc[t, r, j]
-                                a[t, r, j] = g * i * (1 - i)
-                                a[t, r, hsz + j] = cp * f * (1 - f)
-                                a[t, r, 2 * hsz + j] = i * (1 - g * g)
-                                a[t, r, 3 * hsz + j] = tcv * o * (1 - o)
-                                bo[t, r, j] = o * (1 - tcv * tcv)
-
-                @numba.njit(cache=False, nogil=True)  # nogil: row blocks run on several cores
-                def bptt_step(dh, dc, g_h, g_c, bo, a, f, dz):
-                    b, hsz = dh.shape
+        fns, numba = (None, None, None), numba_or_none()
+        if numba is not None:
+            @numba.njit(cache=False, nogil=True)  # nogil: row blocks run on several cores
+            def factors(act, cs, tc, c0, a, bo):
+                t_len, b, hsz = cs.shape
+                for t in range(t_len):
                     for r in range(b):
                         for j in range(hsz):
-                            h = dh[r, j] + g_h[r, j]
-                            c = dc[r, j] + g_c[r, j] + h * bo[r, j]
-                            dz[r, j] = a[r, j] * c
-                            dz[r, hsz + j] = a[r, hsz + j] * c
-                            dz[r, 2 * hsz + j] = a[r, 2 * hsz + j] * c
-                            dz[r, 3 * hsz + j] = a[r, 3 * hsz + j] * h
-                            dc[r, j] = c * f[r, j]
+                            i = act[t, r, j]
+                            f = act[t, r, hsz + j]
+                            g = act[t, r, 2 * hsz + j]
+                            o = act[t, r, 3 * hsz + j]
+                            cp = c0[r, j] if t == 0 else cs[t - 1, r, j]
+                            tcv = tc[t, r, j]
+                            a[t, r, j] = g * i * (1 - i)
+                            a[t, r, hsz + j] = cp * f * (1 - f)
+                            a[t, r, 2 * hsz + j] = i * (1 - g * g)
+                            a[t, r, 3 * hsz + j] = tcv * o * (1 - o)
+                            bo[t, r, j] = o * (1 - tcv * tcv)
 
-                @numba.njit(cache=False, nogil=True)  # nogil: row blocks run on several cores
-                def cell_step(z, c, c_new):  # z holds tanh(pre-activations): sigmoid for i, f, o; c update
-                    b, hsz = c.shape
-                    for r in range(b):
-                        for j in range(hsz):
-                            i = 0.5 * z[r, j] + 0.5
-                            f = 0.5 * z[r, hsz + j] + 0.5
-                            o = 0.5 * z[r, 3 * hsz + j] + 0.5
-                            z[r, j] = i
-                            z[r, hsz + j] = f
-                            z[r, 3 * hsz + j] = o
-                            c_new[r, j] = f * c[r, j] + i * z[r, 2 * hsz + j]
+            @numba.njit(cache=False, nogil=True)  # nogil: row blocks run on several cores
+            def bptt_step(dh, dc, g_h, g_c, bo, a, f, dz):
+                b, hsz = dh.shape
+                for r in range(b):
+                    for j in range(hsz):
+                        h = dh[r, j] + g_h[r, j]
+                        c = dc[r, j] + g_c[r, j] + h * bo[r, j]
+                        dz[r, j] = a[r, j] * c
+                        dz[r, hsz + j] = a[r, hsz + j] * c
+                        dz[r, 2 * hsz + j] = a[r, 2 * hsz + j] * c
+                        dz[r, 3 * hsz + j] = a[r, 3 * hsz + j] * h
+                        dc[r, j] = c * f[r, j]
 
-                fns = (factors, bptt_step, cell_step)
+            @numba.njit(cache=False, nogil=True)  # nogil: row blocks run on several cores
+            def cell_step(z, c, c_new):  # z holds tanh(pre-activations): sigmoid for i, f, o; c update
+                b, hsz = c.shape
+                for r in range(b):
+                    for j in range(hsz):
+                        i = 0.5 * z[r, j] + 0.5
+                        f = 0.5 * z[r, hsz + j] + 0.5
+                        o = 0.5 * z[r, 3 * hsz + j] + 0.5
+                        z[r, j] = i
+                        z[r, hsz + j] = f
+                        z[r, 3 * hsz + j] = o
+                        c_new[r, j] = f * c[r, j] + i * z[r, 2 * hsz + j]
+
+            fns = (factors, bptt_step, cell_step)
         _JIT.append(fns)
     return _JIT[0]
 
