@@ -55,6 +55,9 @@ def get_num_threads() -> int:
     ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS``, else the number of CPUs."""
     if _STATE["n"] is not None:
         return _STATE["n"]
+    held = [n for c, n in _LINGER["held"] if c is not None] if _LINGER["pid"] == os.getpid() else []
+    if held:
+        return max(held)  # BLAS sits at one thread for a lingering hold (below): the count it had before
     try:
         info = _threadpoolctl().threadpool_info()
     except ImportError:

@@ -56,9 +56,12 @@ def test_an_eager_winograd_hold_lingers_then_gives_the_threads_back(restore_thre
     ember.set_num_threads(2)
     monkeypatch.setattr(ember._threads, "LINGER_S", 0.2)
     a = ember.randn(8, 8)
+    monkeypatch.setitem(ember._threads._STATE, "found", None)  # found again below, as the process's first
+    ember._threads._STATE["n"] = None  # as in a process that never called set_num_threads
     with winograd._one_blas_thread():
         assert _blas_threads() == {1}
     assert _blas_threads() == {1}  # still held: the next eager convolution will want it
+    assert ember.get_num_threads() == 2  # the count the process works with, not the hold's
     a @ a
     assert _blas_threads() == {1}
     import time
