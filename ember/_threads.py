@@ -127,7 +127,10 @@ _LINGER_LOCK = threading.Lock()
 
 
 def hold_blas_lingering() -> None:
-    """BLAS at one thread from now until ``LINGER_S`` seconds after the last call (see above)."""
+    """BLAS at one thread from now until ``LINGER_S`` seconds after the last call (see above); nothing to do
+    when Ember works on one thread."""
+    if cached_num_threads() < 2:
+        return
     with _LINGER_LOCK:
         if _LINGER["pid"] != os.getpid():  # a forked child: the parent's hold is not ours to give back
             _LINGER.update(held=[], pid=os.getpid())

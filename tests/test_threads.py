@@ -51,16 +51,13 @@ def test_an_eager_winograd_hold_lingers_then_gives_the_threads_back(restore_thre
     """Eager Winograd convolutions hold BLAS at one thread and keep it held ``LINGER_S`` after the last one
     (toggling per call left OpenBLAS's worker spinning on the pool's core); the next GEMM after that gives it
     back. ``set_num_threads`` drops a lingering hold without restoring the old count."""
-    from ember.ops import winograd
-
     ember.set_num_threads(2)
     monkeypatch.setattr(ember._threads, "LINGER_S", 0.2)
     a = ember.randn(8, 8)
     monkeypatch.setitem(ember._threads._STATE, "found", None)  # found again below, as the process's first
     ember._threads._STATE["n"] = None  # as in a process that never called set_num_threads
-    with winograd._one_blas_thread():
-        assert _blas_threads() == {1}
-    assert _blas_threads() == {1}  # still held: the next eager convolution will want it
+    ember._threads.hold_blas_lingering()  # what each eager Winograd convolution calls first
+    assert _blas_threads() == {1}  # held, and still held after it: the next eager convolution will want it
     assert ember.get_num_threads() == 2  # the count the process works with, not the hold's
     a @ a
     assert _blas_threads() == {1}
@@ -69,9 +66,15 @@ def test_an_eager_winograd_hold_lingers_then_gives_the_threads_back(restore_thre
     time.sleep(0.25)
     a @ a  # the first GEMM after the linger gives the threads back
     assert _blas_threads() == {2}
-    with winograd._one_blas_thread():
-        pass
+    ember._threads.hold_blas_lingering()
     ember.set_num_threads(2)
     time.sleep(0.25)
     a @ a
     assert _blas_threads() == {2} and not ember._threads._LINGER["held"]
+    from ember.ops import winograd
+
+    if winograd.available():  # an eager Winograd convolution takes the hold itself
+        x, w = np.ones((1, 8, 12, 12), np.float32), np.ones((8, 8, 3, 3), np.float32)
+        winograd._conv_fwd(np, x, w, ((1, 1), (1, 1)))
+        assert ember._threads._LINGER["held"]
+        ember.set_num_threads(2)

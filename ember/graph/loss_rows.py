@@ -104,7 +104,8 @@ def _over_rows(fn, rows, size):
 def _count_targets(t, ignore_index, classes) -> int:
     """The primitive's check (every target a class index or ``ignore_index``); the rows not ignored. One
     compiled pass: the NumPy form's six passes were most of a small batch's loss (~16 us of 64 x 10)."""
-    count = _loops() and _LOOPS["count"](t.reshape(-1), ignore_index, classes)
+    _loops()
+    count = _LOOPS["count"](t.reshape(-1), ignore_index, classes)
     if count < 0:
         tc = np.where(t != ignore_index, t, 0)
         bad = int(tc.min()) if int(tc.min()) < 0 else int(tc.max())

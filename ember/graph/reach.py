@@ -140,23 +140,25 @@ class Reach:
         vals = []
         for opt in self.optimizers:
             for group in opt.param_groups:
-                vals.append(tuple([(k, v) for k, v in group.items() if type(v) in _PLAIN or _number_like(v)]))
+                vals.append(tuple([(k, v) for k, v in group.items() if _number(v) or _numbers(v)]))
             for st in opt.state.values():
                 if isinstance(st, dict):
-                    vals.append(tuple([(k, v) for k, v in st.items() if type(v) in _PLAIN
-                                       or (type(v) not in _NOT_NUMBER and isinstance(v, (int, float)))]))
+                    vals.append(tuple([(k, v) for k, v in st.items() if _number(v)]))
         return tuple(vals)
 
 
 _PLAIN = frozenset((int, float, bool))
-_NOT_NUMBER = frozenset((type(None), str, list, dict))
+_NOT_NUMBER = frozenset((type(None), str, list, dict, tuple))
 
 
-def _number_like(v) -> bool:
-    """A number of a subclass (NumPy's float64...) or a tuple of numbers (Adam's betas)."""
-    if type(v) in _NOT_NUMBER:
-        return False
-    return isinstance(v, (int, float, bool)) or (isinstance(v, tuple) and all(isinstance(x, (int, float)) for x in v))
+def _number(v) -> bool:
+    """A Python number, or one of a subclass (NumPy's float64...); the exact-type tests first."""
+    return type(v) in _PLAIN or (type(v) not in _NOT_NUMBER and isinstance(v, (int, float)))
+
+
+def _numbers(v) -> bool:
+    """A tuple of numbers (Adam's betas)."""
+    return type(v) is tuple and all(isinstance(x, (int, float)) for x in v)
 
 
 def _builtin_function(obj) -> bool:

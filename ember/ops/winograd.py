@@ -333,16 +333,10 @@ def _numpy_only(op, xp):
 
 # The GEMMs of one block are small (the cnn's conv2: 16 of 64x32x312): with OpenBLAS threaded, each call pays
 # a hand-off to its worker threads, and on a busy machine a wait for a worker the OS has not scheduled (the
-# resnet block's eager step at 2 threads: 25 s instead of ~2 s). So BLAS runs at one thread inside these
-# primitives (threadpoolctl, when installed; its count restored after), and the cores are used by spreading
-# groups of image blocks over Ember's pool (``_cores``), each core running its own single-threaded GEMMs.
-@contextlib.contextmanager
-def _one_blas_thread():
-    if cached_num_threads() < 2:
-        yield
-        return
-    hold_blas_lingering()  # kept a while after the call: see _threads (eager steps between such calls)
-    yield
+# resnet block's eager step at 2 threads: 25 s instead of ~2 s). So BLAS runs at one thread for these
+# primitives (threadpoolctl, when installed; ``hold_blas_lingering`` gives the count back a while after the
+# last one), and the cores are used by spreading groups of image blocks over Ember's pool (``_cores``), each
+# core running its own single-threaded GEMMs.
 
 
 def _threads():
@@ -358,16 +352,16 @@ def _conv_fwd(xp, x, w, padding, transposed=False):
     _numpy_only("winograd_conv", xp)
     x = np.ascontiguousarray(x)  # one layout for the loops (a compiled graph may hand over a strided view)
     threads = _threads()
-    with _one_blas_thread():
-        return _conv_tiles(x, _filter_transform(w, transposed), _Geom(x.shape, padding), threads)
+    hold_blas_lingering()
+    return _conv_tiles(x, _filter_transform(w, transposed), _Geom(x.shape, padding), threads)
 
 
 def _wgrad_fwd(xp, x, g, padding, transposed=False):
     _numpy_only("winograd_wgrad", xp)
     x, g = np.ascontiguousarray(x), np.ascontiguousarray(g)
     threads = _threads()
-    with _one_blas_thread():
-        du = _wgrad_tiles(x, g, _Geom(x.shape, padding), threads)
+    hold_blas_lingering()
+    du = _wgrad_tiles(x, g, _Geom(x.shape, padding), threads)
     gm = _G.astype(x.dtype)
     dw = np.einsum("ai,abk,bj->kij", gm, du.reshape(4, 4, -1), gm, optimize=True)
     dw = dw.reshape(du.shape[1], du.shape[2], 3, 3)

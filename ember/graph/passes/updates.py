@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 from ..ir import Graph
+from .memory import _lifetimes
 
 
 def _int_index(node):
@@ -34,7 +35,7 @@ def _int_index(node):
     return rest[0] if kind == "int" and len(rest) == 1 and isinstance(rest[0], int) else None
 
 
-def _aliases_for(graph: Graph, node, j, last, out_pos, donate) -> dict | None:
+def _aliases_for(graph: Graph, node, j, end, out_pos, donate) -> dict | None:
     """{id(getitem node): input index} when ``node`` (at index ``j``) may update its states in place."""
     n_states = node.outputs[0].shape[0]
     states = node.inputs[:n_states]
@@ -53,7 +54,8 @@ def _aliases_for(graph: Graph, node, j, last, out_pos, donate) -> dict | None:
         covered.add(i)
     if covered != set(range(n_states)):
         return None
-    if any(last.get(v, -1) > j or v in graph.outputs for v in states):  # read later, or returned as it was
+    # read later (itself or through a view made of it), or returned as it was (``end`` is then past the end)
+    if any(end.get(v, -1) > j for v in states):
         return None
     return alias
 
@@ -68,15 +70,12 @@ def mark_updates_in_place(graph: Graph) -> Graph:
     out_pos: dict = {}
     for k, v in enumerate(graph.outputs):
         out_pos.setdefault(v, []).append(k)
-    last: dict = {}
-    for i, node in enumerate(graph.nodes):
-        for v in node.inputs:
-            last[v] = i
+    _, end = _lifetimes(graph)  # the memory planner's: the last reader of each array, views included
     for j, node in enumerate(graph.nodes):
         op = REGISTRY.get(node.op)
         if op is None or op.update is None or None in node.outputs[0].shape:
             continue
-        alias = _aliases_for(graph, node, j, last, out_pos, donate)
+        alias = _aliases_for(graph, node, j, end, out_pos, donate)
         if alias is None:
             continue
         node.meta["update_in_place"] = True
