@@ -37,6 +37,8 @@ from .gemm_split import _HELD, OneBlasThread, gemm_size_per_row, hold_for, split
 from .gemm_split import linear_kernel as _linear
 from .ir import Graph, GraphError
 from .passes import fuse_elementwise, optimize, plan_memory
+from .passes.conv_pool import fuse_conv_pool
+from .passes.pool_relu import swap_relu_max_pool
 from .passes.updates import mark_updates_in_place
 from .scatter_rows import rows_scatter, scatter_rows
 from .verify import verify
@@ -114,6 +116,9 @@ def build(
         optimize(g, fuse=False, check=bool(os.environ.get("EMBER_VERIFY_PASSES")))
     fold_relu(g)
     fold_pool(g)
+    # training graphs: relu after the pool (its mask on the pooled gradient), then the pool into the
+    # Winograd convolution before it
+    g = fuse_conv_pool(swap_relu_max_pool(g))
     if jit:
         fuse_elementwise(g, singletons=True)
         _unfuse_unsupported(g, device)
@@ -419,7 +424,7 @@ def _has_numba() -> bool:
     return True
 
 
-WINOGRAD_OPS = ("winograd_conv", "winograd_wgrad")  # (ops/winograd.py: only chosen where numba is there)
+WINOGRAD_OPS = ("winograd_conv", "winograd_wgrad", "winograd_conv_pool")  # (ops/winograd.py: only chosen where numba is there)
 SMALL_GEMM = 1 << 18  # m*n*k at or below which OpenBLAS runs a GEMM on one thread (its own threshold)
 
 

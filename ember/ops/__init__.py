@@ -3,7 +3,7 @@ from ._core import (REGISTRY, Aval, Op, Unsupported, apply, composite, get, regi
                     register_lowering, unsupported, update_primitive)
 from . import elementwise, reduction, shape, indexing, linalg, random  # noqa: F401,E402,I001
 from . import nn  # noqa: F401,E402,I001  (fused nn primitives: relu, softmax_cross_entropy, linear)
-from . import conv, rnn, winograd  # noqa: F401,E402  (im2col/col2im, max-pool select/scatter, fused LSTM, Winograd)
+from . import conv, rnn, winograd, winograd_pool  # noqa: F401,E402  (im2col/col2im, max-pool select/scatter, LSTM, Winograd)
 from . import conv_forms  # noqa: F401,E402  (shift-sum and channels-last convolution forms)
 from . import layers  # noqa: F401,E402  (layer ops: conv, pools, norms, embedding, RNNs, attention)
 from . import checks, optim  # noqa: F401,E402  (assert_all value checks; adam_step)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import itertools
 import math
 
-from . import _spread, _tflite
+import numpy as np
+
+from . import _spread, _tflite, pool_loops
 from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
 from ._rules import differ, dprod
 
@@ -285,12 +287,22 @@ def _pool_max_arg_vjp(g, out, x, **a):
 
 def _pool_scatter_at_fwd(xp, g, arg, size, kernel, stride, padding, dilation):
     outs = out_sizes(size, kernel, stride, padding, dilation)
+    if xp is np and _tiling(kernel, stride, padding, dilation) and pool_loops.applies(kernel):
+        out = np.empty(tuple(g.shape[:2]) + tuple(size), dtype=g.dtype)  # one pass, each window once
+        _spread.over_batch(xp, g.shape[0], out.size, lambda lo, hi: pool_loops.scatter_tiles(
+            g[lo:hi], arg[lo:hi], out[lo:hi], kernel))
+        return out
     if _spread.threads_for(xp, g.shape[0], g.shape[0] * g.shape[1] * math.prod(size)) < 2:
         return _scatter_at(xp, g, arg, size, kernel, stride, padding, dilation, outs)
     out = xp.empty(tuple(g.shape[:2]) + tuple(size), dtype=g.dtype)
     _spread.over_batch(xp, g.shape[0], out.size, lambda lo, hi: _scatter_at(
         xp, g[lo:hi], arg[lo:hi], size, kernel, stride, padding, dilation, outs, into=out[lo:hi]))
     return out
+
+
+def _tiling(kernel, stride, padding, dilation) -> bool:
+    """Windows that tile the input from its corner: kernel == stride, no padding, no dilation."""
+    return tuple(kernel) == tuple(stride) and all(p == (0, 0) for p in padding) and all(d == 1 for d in dilation)
 
 
 def _pool_gather_at_fwd(xp, y, arg, kernel, stride, padding, dilation):

@@ -259,14 +259,22 @@ def _groups(blocks, threads):
 
 
 def _conv_tiles(x, u, geom, threads=1):
-    """The convolution from the transformed filter ``u`` (16, O, C): per block of images, the input
-    transform, 16 GEMMs (one batched matmul) and the output transform; groups of blocks run on ``threads``
-    cores, each with its own transform buffers (images are independent: the same bits at any count)."""
+    """The convolution from the transformed filter ``u`` (16, O, C) (see ``transform_blocks``)."""
     n_out = u.shape[1]
     loops = _loops()
     if loops is None:
         return _numpy_output(np.matmul(u, _numpy_input(x, geom)), geom, n_out)
     out = np.empty((geom.n, n_out, geom.oh, geom.ow), dtype=x.dtype)
+    transform_blocks(x, u, geom, threads, lambda m, n0, tmp: loops[1](m, out, n0, geom.th, geom.tw + 1, tmp))
+    return out
+
+
+def transform_blocks(x, u, geom, threads, finish):
+    """Per block of images, the input transform and 16 GEMMs (one batched matmul) into M (16, O, tiles),
+    then ``finish(m, n0, tmp)`` (an output transform; ``tmp`` (12, tiles a plane) its scratch); groups of blocks
+    run on ``threads`` cores, each with its own transform buffers (images are independent: the same bits at
+    any count)."""
+    n_out = u.shape[1]
     blocks = _blocks(geom, geom.c + n_out, x.dtype.itemsize)
 
     def group(lo, hi):
@@ -277,10 +285,9 @@ def _conv_tiles(x, u, geom, threads=1):
             if m is None or m.shape[2] != v.shape[2]:
                 m = np.empty((16, n_out, v.shape[2]), dtype=x.dtype)
             np.matmul(u, v, out=m)
-            loops[1](m, out, n0, geom.th, geom.tw + 1, tmp)
+            finish(m, n0, tmp)
 
     run_blocks(group, _groups(blocks, threads), threads)
-    return out
 
 
 def _wgrad_tiles(x, g, geom, threads=1):

@@ -172,6 +172,25 @@ def _winograd_prims_ref(x, g, w, h):
     return y0, y1, dw0, dw3
 
 
+_CONV_POOL_PAD = ((1, 0), (0, 2))  # odd output sizes (the pool drops the last row), asymmetric padding
+
+
+def _conv_pool(L, x, w, b):
+    """Winograd convolution + bias + 2x2 max pool in one primitive (the compiled step's fused form)."""
+    return (L.ops.apply("winograd_conv_pool", x, w, b, padding=_CONV_POOL_PAD)[0],)
+
+
+def _conv_pool_torch(T, x, w, b):
+    x = T.nn.functional.pad(x, (0, 2, 1, 0))
+    return (T.nn.functional.max_pool2d(T.nn.functional.conv2d(x, w, b), 2),)
+
+
+def _conv_pool_ref(x, w, b):
+    y = np.einsum("nchwij,ocij->nohw", _windows(np.pad(x, ((0, 0), (0, 0), (1, 0), (0, 2))), 3, 1, 0), w)
+    y = y + b[None, :, None, None]
+    return (_windows(y, 2, 2, 0)[:, :, :y.shape[2] // 2, :y.shape[3] // 2].max(axis=(4, 5)),)
+
+
 def _conv_ref(x, w, b):
     c1 = np.einsum("nchwij,ocij->nohw", _windows(x, 3, 1, 1), w) + b[None, :, None, None]
     c2 = np.einsum("nchwij,ocij->nohw", _windows(x, 3, 2, 0), w)
@@ -385,6 +404,15 @@ ROWS = [
         [(F(1, 3, 7, 5), F(5, 3, 3, 3), F(5)), (F(2, 5, 6, 9), F(3, 5, 3, 3), F(3))],
         prims=("winograd_conv", "winograd_wgrad"),
         covers=(),
+    ),
+    Row(
+        "winograd_conv_pool",
+        _conv_pool,
+        _conv_pool_ref,
+        [(F(2, 3, 6, 7), F(4, 3, 3, 3), F(4))],
+        prims=("winograd_conv_pool", "winograd_conv", "winograd_wgrad", "pool_scatter_at"),
+        covers=(),
+        torch_fn=_conv_pool_torch,
     ),
     Row(
         "winograd_primitives",

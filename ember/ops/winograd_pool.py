@@ -1,0 +1,141 @@
+"""``winograd_conv_pool``: a Winograd convolution, its bias and a 2x2 stride-2 max pool in one pass, for the
+compiled training step (the graph pass ``graph/passes/conv_pool.py`` puts it where ``pool_max_arg`` reads
+``winograd_conv(x, w) + b``).
+
+F(2x2, 3x3)'s output transform yields the convolution two rows and two columns at a time: each output tile is
+exactly one window of a 2x2, stride-2 pool. So the pooled maximum and its argmax are taken from the tile while
+it is in registers, and the full-size convolution output (the cnn's conv2: 9.4 MB, written once and read by
+the bias add and the pool) is never made.
+
+The result is ``pool_max_arg``'s packed form, (2, N, O, OH // 2, OW // 2): the maximum of ``conv + b`` over
+each window, and the window's flat offset of it (row-major, in the result's dtype): the first maximum, or
+the last NaN when there is one, as ``pool_max_arg`` picks. The values are those of the three separate ops bit
+for bit: the same sums in the same order, one float add of the bias, then the comparisons.
+
+>>> import numpy as np
+>>> from ember.ops import winograd_pool
+>>> x, w, b = np.ones((1, 1, 6, 6), np.float32), np.ones((2, 1, 3, 3), np.float32), np.array([0, 1], np.float32)
+>>> winograd_pool.conv_pool_fwd(np, x, w, b, padding=((0, 0), (0, 0)))[:, 0, :, 0, 0]  # (max, argmax) x 2
+array([[ 9., 10.],
+       [ 0.,  0.]], dtype=float32)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._jit_math import numba_or_none
+from .._threads import hold_blas_lingering
+from . import _tflite, winograd
+from ._core import Aval, apply, register, unsupported
+from ._rules import differ
+from .conv import _pool_max_arg_fwd
+
+POOL = {"kernel": (2, 2), "stride": (2, 2), "padding": ((0, 0), (0, 0)), "dilation": (1, 1)}
+
+
+def _pooled_output_tf(m, bias, packed, n0, th, tw1, tmp):
+    """packed[:, n0 + n, o] = (max, argmax) over each 2x2 tile of A^T M A + bias[o] (``winograd._output_tf``'s
+    sums, in its order); tiles past the pooled extent (an odd output's last row or column) are not read."""
+    _, _, n_out, ph, pw = packed.shape
+    per = th * tw1
+    for n in range(m.shape[2] // per):
+        q = n * per
+        for o in range(n_out):
+            for b in range(4):
+                s, d = tmp[b], tmp[4 + b]
+                r0, r1 = m[b, o, q:q + per], m[4 + b, o, q:q + per]
+                r2, r3 = m[8 + b, o, q:q + per], m[12 + b, o, q:q + per]
+                for f in range(per):
+                    s[f] = r0[f] + r1[f] + r2[f]
+                for f in range(per):
+                    d[f] = r1[f] - r2[f] - r3[f]
+            for k in range(2):
+                u0, u1, u2, u3 = tmp[4 * k], tmp[4 * k + 1], tmp[4 * k + 2], tmp[4 * k + 3]
+                ye, yo = tmp[8 + 2 * k], tmp[9 + 2 * k]
+                for f in range(per):
+                    ye[f] = u0[f] + u1[f] + u2[f]
+                for f in range(per):
+                    yo[f] = u1[f] - u2[f] - u3[f]
+            bo = bias[o]
+            t00, t01, t10, t11 = tmp[8], tmp[9], tmp[10], tmp[11]
+            for py in range(ph):
+                best_row, arg_row, base = packed[0, n0 + n, o, py], packed[1, n0 + n, o, py], py * tw1
+                for px in range(pw):
+                    f = base + px
+                    best, arg = t00[f] + bo, 0
+                    v = t01[f] + bo
+                    if v > best or v != v:  # the first maximum; a NaN wins, the last one
+                        best, arg = v, 1
+                    v = t10[f] + bo
+                    if v > best or v != v:
+                        best, arg = v, 2
+                    v = t11[f] + bo
+                    if v > best or v != v:
+                        best, arg = v, 3
+                    best_row[px] = best
+                    arg_row[px] = arg
+
+
+_JIT: dict = {}
+
+
+def _loop():
+    """The pooled output transform compiled with numba, or None (no numba, ``EMBER_NO_JIT`` set)."""
+    if "loop" not in _JIT:
+        numba = numba_or_none() if winograd.available() else None
+        fn = None
+        if numba is not None:
+            try:  # a cached build saves the compile per process; a read-only install cannot cache
+                fn = numba.njit(cache=True, nogil=True, boundscheck=False)(_pooled_output_tf)
+            except RuntimeError:
+                fn = numba.njit(nogil=True, boundscheck=False)(_pooled_output_tf)
+        _JIT["loop"] = fn
+    return _JIT["loop"]
+
+
+def conv_pool_fwd(xp, x, w, b, padding):
+    """(2, N, O, OH // 2, OW // 2): ``pool_max_arg(winograd_conv(x, w) + b[:, None, None])`` in one pass."""
+    winograd._numpy_only("winograd_conv_pool", xp)
+    pooled = _pooled_sizes(x, w, b, padding)
+    x = np.ascontiguousarray(x)
+    geom = winograd._Geom(x.shape, padding)
+    u = winograd._filter_transform(w, False)
+    loop = _loop()
+    if loop is None:  # the three ops, as NumPy passes
+        y = winograd._conv_tiles(x, u, geom) + b.reshape(-1, 1, 1)
+        return _pool_max_arg_fwd(xp, y, **POOL)
+    threads = winograd._threads()
+    hold_blas_lingering()
+    packed = np.empty((2, geom.n, w.shape[0]) + pooled, dtype=x.dtype)
+    bias = np.ascontiguousarray(b, dtype=x.dtype)
+    tw1 = geom.tw + 1
+    winograd.transform_blocks(x, u, geom, threads, lambda m, n0, tmp: loop(m, bias, packed, n0, geom.th, tw1, tmp))
+    return packed
+
+
+def _pooled_sizes(x, w, b, padding):
+    """The pooled output's (height, width) (None where unknown); raises on mismatched inputs."""
+    outs = winograd._conv_rule(x, w, padding, False).shape[2:]
+    if len(b.shape) != 1 or differ(b.shape[0], w.shape[0]) or b.dtype != x.dtype:
+        raise RuntimeError(f"winograd_conv_pool: bias {tuple(b.shape)} {b.dtype} does not match weight "
+                           f"{tuple(w.shape)} {x.dtype}: expected ({w.shape[0]},) {x.dtype}")
+    if any(o is not None and o < 2 for o in outs):
+        raise RuntimeError(f"winograd_conv_pool: the convolution's output {tuple(outs)} is smaller than the 2x2 pool")
+    return tuple(None if o is None else o // 2 for o in outs)
+
+
+def _rule(x, w, b, padding):
+    return Aval((2, x.shape[0], w.shape[0]) + _pooled_sizes(x, w, b, padding), x.dtype, x.device)
+
+
+def _vjp(g, out, x, w, b, padding):
+    size = tuple(s + lo + hi - 2 for s, (lo, hi) in zip(x.shape[2:], padding))
+    gy = apply("pool_scatter_at", g[0], out[1].detach(), size=size, **POOL)
+    dx, dw = winograd._conv_vjp(gy, None, x, w, padding)
+    return dx, dw, gy.sum(dim=(0, 2, 3))
+
+
+register("winograd_conv_pool", conv_pool_fwd, vjp=_vjp, infer=_rule, saves=(0, 1), saves_out=True, kind="nn")
+unsupported("winograd_conv_pool", "onnx", "a training-time form of a convolution and max pool: ONNX gets the "
+            "Conv and MaxPool layer nodes")
+_tflite.mark(["winograd_conv_pool"], _tflite.TRAINING)
