@@ -14,6 +14,7 @@ Passes under ``SPREAD_MIN`` elements stay on the calling thread (the hand-off co
 """
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -43,3 +44,31 @@ def over_batch(xp, batch: int, elements: int, fn) -> None:
         fn(0, batch)
         return
     run_blocks(fn, even_blocks(batch, 2 * n), n)
+
+
+def _leading_part(v, lo, hi, ndim):
+    """Rows [lo, hi) of an operand broadcast to ``ndim`` dims along the first axis (the whole operand where
+    that axis is broadcast: missing, or of size 1)."""
+    if np.ndim(v) < ndim or v.shape[0] == 1:
+        return v
+    return v[lo:hi]
+
+
+def ufunc_call(xp, fn, *args):
+    """``fn(*args)`` for a NumPy ufunc ``fn`` (operands: arrays, or Python / NumPy scalars), spread over the
+    pool in blocks of the result's first axis when large, each block written into its rows of one result
+    (``out=``): the same bits as one call, as elementwise results do not depend on the blocking (PyTorch
+    spreads its elementwise kernels over its intra-op threads the same way)."""
+    if xp is not np or fn.nout != 1:
+        return fn(*args)
+    shape = np.broadcast_shapes(*(np.shape(a) for a in args))
+    size = math.prod(shape)
+    if threads_for(xp, shape[0] if shape else 1, size) < 2:
+        return fn(*args)
+    # Python scalars stay weak (their type, not a dtype), as in the unsplit call
+    dtypes = fn.resolve_dtypes(tuple(a.dtype if hasattr(a, "dtype") else type(a) for a in args) + (None,))
+    out = np.empty(shape, dtype=dtypes[-1])
+    ndim = len(shape)
+    over_batch(xp, shape[0], size, lambda lo, hi: fn(*[_leading_part(a, lo, hi, ndim) for a in args],
+                                                     out=out[lo:hi]))
+    return out

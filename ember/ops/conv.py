@@ -269,6 +269,10 @@ def packed_pool_ok(dtype, kernel) -> bool:
 def _pool_max_arg_fwd(xp, x, kernel, stride, padding, dilation):
     outs = out_sizes(x.shape[2:], kernel, stride, padding, dilation)
     packed = xp.empty((2,) + tuple(x.shape[:2]) + tuple(outs), dtype=x.dtype)
+    if xp is np and _tiling(kernel, stride, padding, dilation) and pool_loops.applies(kernel):
+        _spread.over_batch(xp, x.shape[0], x.size, lambda lo, hi: pool_loops.max_arg_tiles(
+            x[lo:hi], packed[:, lo:hi], kernel))  # one pass, each window once
+        return packed
     _spread.over_batch(xp, x.shape[0], x.size, lambda lo, hi: _running_argmax(
         xp, x[lo:hi], kernel, stride, padding, dilation, into=packed[:, lo:hi]))  # images are independent
     return packed

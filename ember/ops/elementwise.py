@@ -5,7 +5,7 @@ import math
 
 import numpy as _np
 
-from . import _onnx, _tflite
+from . import _onnx, _spread, _tflite, select_loops
 from ._core import apply, register, register_lowering, unsupported
 from ._rules import cast_rule, comparison, elementwise
 
@@ -24,12 +24,23 @@ def unbroadcast(g, shape, dtype=None):
     return g
 
 
+def _spreading(ufunc, fwd):
+    """The forward of an op that is a plain ufunc: large NumPy calls spread over the cores in blocks of the
+    first axis (``_spread.ufunc_call``: the same bits)."""
+    if ufunc is None:
+        return fwd
+    fn = getattr(_np, ufunc)
+    return lambda xp, *arrays: _spread.ufunc_call(xp, fn, *arrays) if xp is _np else fwd(xp, *arrays)
+
+
 def _unary(name, fwd, vjp=None, saves=(0,), saves_out=False, **facts):
+    fwd = _spreading(facts.get("ufunc"), fwd)
     return register(name, fwd, vjp=vjp, infer=lambda x: elementwise(name, x), saves=saves, saves_out=saves_out,
                     kind="elementwise", **facts)
 
 
 def _binary(name, fwd, vjp=None, saves=(0, 1), **facts):
+    fwd = _spreading(facts.get("ufunc"), fwd)
     return register(name, fwd, vjp=vjp, infer=lambda a, b: elementwise(name, a, b), saves=saves,
                     kind="elementwise", **facts)
 
@@ -145,8 +156,9 @@ _binary("remainder", lambda xp, a, b: xp.remainder(a, b), _remainder_vjp)
 for _name, _fn in (("eq", "equal"), ("ne", "not_equal"), ("lt", "less"), ("le", "less_equal"), ("gt", "greater"),
                    ("ge", "greater_equal"), ("logical_and", "logical_and"), ("logical_or", "logical_or"),
                    ("logical_xor", "logical_xor")):
-    register(_name, (lambda fn: lambda xp, a, b: getattr(xp, fn)(a, b))(_fn), infer=comparison(_name),
-             kind="elementwise", compare=True, ufunc=None if _name.startswith("logical") else _fn)
+    _uf = None if _name.startswith("logical") else _fn
+    register(_name, _spreading(_uf, (lambda fn: lambda xp, a, b: getattr(xp, fn)(a, b))(_fn)),
+             infer=comparison(_name), kind="elementwise", compare=True, ufunc=_uf)
 
 
 def _where_vjp(g, out, c, a, b):
@@ -170,6 +182,9 @@ def _where_fwd(xp, c, a, b):
     if xp is not _np or c.dtype != _np.bool_ or a.dtype != b.dtype or a.dtype.kind != "f" or \
             a.dtype.itemsize not in _BITS or max(c.size, a.size, b.size) < 4096:
         return xp.where(c, a, b)
+    out = select_loops.where(c, a, b)  # one numba pass where it applies (same shapes or 0-d operands)
+    if out is not None:
+        return out
     it = _np.dtype(_BITS[a.dtype.itemsize])
     mask = _np.negative(c, dtype=it)  # all ones where c, zeros elsewhere
     ai, bi = _np.asarray(a).view(it), _np.asarray(b).view(it)

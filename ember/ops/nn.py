@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from ..dtypes import int64
-from . import _onnx, _tflite
+from . import _onnx, _spread, _tflite
 from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
 from ._rules import differ, elementwise
 from .linalg import _matmul_rule, gemm
@@ -38,7 +38,7 @@ def _relu_vjp(g, out, x):
     return (apply("where", apply("gt", out, out._scalar(0)), g, zero),)
 
 
-register("relu", lambda xp, x: xp.maximum(x, x.dtype.type(0)), vjp=_relu_vjp,
+register("relu", lambda xp, x: _spread.ufunc_call(xp, xp.maximum, x, x.dtype.type(0)), vjp=_relu_vjp,
          infer=lambda x: elementwise("relu", x), saves=(), saves_out=True, kind="elementwise")
 
 

@@ -1,6 +1,7 @@
-"""numba loops for max pooling's backward where the windows tile the input (kernel == stride, no padding or
-dilation, 2-D: the common ``MaxPool2d(k)``): ``pool_scatter_at`` writes each window once, the gradient at the
-kept argmax and zeros elsewhere, in one pass (the NumPy form makes k*k strided passes of compare and product).
+"""numba loops for max pooling in training where the windows tile the input (kernel == stride, no padding or
+dilation, 2-D: the common ``MaxPool2d(k)``), one pass each where the NumPy forms make k*k strided passes:
+``pool_max_arg`` reads each window once for its max and argmax; ``pool_scatter_at`` writes each window once,
+the gradient at the kept argmax and zeros elsewhere.
 
 The written values are ``where(arg == offset, g, 0)``: a zero is +0.0 (the NumPy form's product of a
 negative gradient and False gives -0.0; sums downstream do not see the difference).
@@ -44,25 +45,69 @@ def _scatter(g, arg, out, kh, kw):
                 plane[r, :] = zero
 
 
+def _max_arg(x, packed, kh, kw):
+    """packed[0] = the max over each window, packed[1] = its flat offset: the first maximum, or the last NaN
+    (``conv._running_argmax``'s choice)."""
+    _, n_img, n_ch, ph, pw = packed.shape
+    for n in range(n_img):
+        for c in range(n_ch):
+            plane, best_p, arg_p = x[n, c], packed[0, n, c], packed[1, n, c]
+            for py in range(ph):
+                best_r, arg_r = best_p[py], arg_p[py]
+                if kh == 2 and kw == 2:  # the common pool, spelled out
+                    r0, r1 = plane[2 * py], plane[2 * py + 1]
+                    for px in range(pw):  # selects, not branches (random data mispredicts them)
+                        best, arg = r0[2 * px], 0
+                        v = r0[2 * px + 1]
+                        t = (v > best) | (v != v)  # the first maximum; a NaN wins, the last one
+                        best, arg = (v if t else best), (1 if t else arg)
+                        v = r1[2 * px]
+                        t = (v > best) | (v != v)
+                        best, arg = (v if t else best), (2 if t else arg)
+                        v = r1[2 * px + 1]
+                        t = (v > best) | (v != v)
+                        best_r[px], arg_r[px] = (v if t else best), (3 if t else arg)
+                else:
+                    for px in range(pw):
+                        best, arg = plane[py * kh, px * kw], 0
+                        for k in range(1, kh * kw):
+                            v = plane[py * kh + k // kw, px * kw + k % kw]
+                            if v > best or v != v:
+                                best, arg = v, k
+                        best_r[px], arg_r[px] = best, arg
+
+
 _JIT: dict = {}
 
 
-def _loop():
-    if "scatter" not in _JIT:
-        numba = numba_or_none()
-        fn = None
+def _compiled(fn):
+    if fn.__name__ not in _JIT:
+        numba, jitted = numba_or_none(), None
         if numba is not None:
             try:  # a cached build saves the compile per process; a read-only install cannot cache
-                fn = numba.njit(cache=True, nogil=True, boundscheck=False)(_scatter)
+                jitted = numba.njit(cache=True, nogil=True, boundscheck=False)(fn)
             except RuntimeError:
-                fn = numba.njit(nogil=True, boundscheck=False)(_scatter)
-        _JIT["scatter"] = fn
-    return _JIT["scatter"]
+                jitted = numba.njit(nogil=True, boundscheck=False)(fn)
+        _JIT[fn.__name__] = jitted
+    return _JIT[fn.__name__]
+
+
+def _loop():
+    return _compiled(_scatter)
 
 
 def applies(kernel) -> bool:
     """Whether ``scatter_tiles`` runs for this kernel: 2-D, with numba (not under ``EMBER_NO_JIT``)."""
     return len(kernel) == 2 and _loop() is not None
+
+
+def max_arg_tiles(x, packed, kernel) -> bool:
+    """``pool_max_arg``'s packed (max, argmax) of ``x`` (N, C, H, W) into ``packed`` (2, N, C, PH, PW) (any
+    strides); True (False, ``packed`` untouched, where ``applies`` is False)."""
+    if not applies(kernel):
+        return False
+    _compiled(_max_arg)(x, packed, kernel[0], kernel[1])
+    return True
 
 
 def scatter_tiles(g, arg, out, kernel) -> bool:
