@@ -424,7 +424,8 @@ def _has_numba() -> bool:
     return True
 
 
-WINOGRAD_OPS = ("winograd_conv", "winograd_wgrad", "winograd_conv_pool")  # (ops/winograd.py: only chosen where numba is there)
+# (ops/winograd.py: only chosen where numba is there)
+WINOGRAD_OPS = ("winograd_conv", "winograd_wgrad", "winograd_conv_pool")
 SMALL_GEMM = 1 << 18  # m*n*k at or below which OpenBLAS runs a GEMM on one thread (its own threshold)
 
 

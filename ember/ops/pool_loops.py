@@ -20,7 +20,7 @@ from .._jit_math import numba_or_none
 
 def _scatter(g, arg, out, kh, kw):
     n_img, n_ch, ph, pw = g.shape
-    height, width = out.shape[2], out.shape[3]
+    height = out.shape[2]
     zero = out.dtype.type(0)
     for n in range(n_img):
         for c in range(n_ch):

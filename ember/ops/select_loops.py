@@ -1,6 +1,7 @@
 """``where(c, a, b)`` on float NumPy arrays as one numba pass (``ops.elementwise._where_fwd``'s fast path): relu's
 gradient ``where(out > 0, g, 0)`` and masks like it. The NumPy form selects bit patterns with and/or, branch
-free but in two or three passes (9.4 MB: 1.3 ms against 0.4 ms); a compiled select is one, spread over the cores when large.
+free but in two or three passes (9.4 MB: 1.3 ms against 0.4 ms); a compiled select is one, spread over the
+cores when large.
 
 Applies to a C-contiguous bool ``c`` and operands that are either C-contiguous of ``c``'s shape or 0-d, of
 one float dtype; anything else returns None and the NumPy form runs.
