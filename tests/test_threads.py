@@ -78,3 +78,21 @@ def test_an_eager_winograd_hold_lingers_then_gives_the_threads_back(restore_thre
         winograd._conv_fwd(np, x, w, ((1, 1), (1, 1)))
         assert ember._threads._LINGER["held"]
         ember.set_num_threads(2)
+
+
+def test_a_compiled_step_gives_an_expired_lingering_hold_back(restore_threads, monkeypatch):
+    """A compiled step's GEMMs do not go through the eager ``gemm`` that gives the threads back, so the
+    executor does it on entry (a compiled MLP trained after an eager CNN ran at one BLAS thread before)."""
+    ember.set_num_threads(2)
+    monkeypatch.setattr(ember._threads, "LINGER_S", 0.1)
+    step = ember.compile(lambda x: (x @ x).sum())
+    x = ember.randn(8, 8)
+    step(x)  # traced and built before the hold
+    ember._threads.hold_blas_lingering()
+    step(x)
+    assert ember._threads._LINGER["held"] and 1 in _blas_threads()  # not expired yet: still held
+    import time
+
+    time.sleep(0.15)
+    step(x)
+    assert _blas_threads() == {2} and not ember._threads._LINGER["held"]

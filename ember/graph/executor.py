@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 from .._state import STATE
-from .._threads import cached_num_threads
+from .._threads import cached_num_threads, release_lingering_hold
 from ..ops.linalg import gemm
 from . import cores, infer_chain, kernels, loops, loss_rows, opinfo, rnn_rows  # noqa: F401  (their lowerings)
 from .gemm_split import _HELD, OneBlasThread, gemm_size_per_row, hold_for, split_gemm
@@ -62,6 +62,7 @@ class Executable:
     def __call__(self, *arrays):
         if STATE.profiler is not None:
             return self._profiled_call(arrays)
+        release_lingering_hold()  # an eager Winograd call's one-thread BLAS hold, once expired (cheap otherwise)
         if self._hold_all or (self._hold_batch and arrays
                               and (arrays[0].shape[0] if arrays[0].ndim else 1) <= self._hold_batch):
             from .blas_calls import Held  # (numba's: only where a Winograd conv was given its split)
