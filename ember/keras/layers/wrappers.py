@@ -110,6 +110,7 @@ class SpectralNormalization(Wrapper):
 
     >>> import numpy as np
     >>> from ember import keras
+    >>> keras.utils.set_random_seed(0)  # (power iteration converges slowly for some random kernels)
     >>> sn = keras.layers.SpectralNormalization(keras.layers.Dense(4), power_iterations=20)
     >>> _ = sn(np.ones((2, 3), "float32"), training=True)
     >>> round(float(np.linalg.norm(sn.layer.kernel.numpy(), 2)), 3)
