@@ -18,6 +18,7 @@ def threads(monkeypatch):
     """Ember's thread count for the test, with every pass large enough to spread."""
     monkeypatch.setitem(_threads._STATE, "n", _threads._STATE["n"])
     monkeypatch.setattr(_spread, "SPREAD_MIN", 1)
+    monkeypatch.setattr(_spread, "blas_quiet", lambda: True)  # as inside a BLAS hold (see the last test)
 
     def use(n):
         _threads._STATE["n"] = n
@@ -94,3 +95,21 @@ def test_spread_ufunc_call_gives_the_same_bits(fn, make, n_threads, threads):
     got, ref = _spread.ufunc_call(np, fn, *args), fn(*args)
     assert got.dtype == ref.dtype and got.shape == ref.shape
     np.testing.assert_array_equal(got, ref)
+
+
+def test_passes_spread_only_while_blas_is_held(threads, monkeypatch):
+    """Outside a BLAS hold OpenBLAS's worker spins on a core after each threaded GEMM, and a pool helper put
+    there waits for it: passes then stay on the calling thread."""
+    threads(2)
+    calls = []
+    real = _spread.over_batch
+    monkeypatch.setattr(_spread, "over_batch", lambda *a: calls.append(a) or real(*a))
+    x = np.ones((4, 1000), np.float32)
+    for quiet in (True, False):
+        monkeypatch.setattr(_spread, "blas_quiet", lambda q=quiet: q)
+        calls.clear()
+        np.testing.assert_array_equal(_spread.ufunc_call(np, np.add, x, x), x + x)
+        assert bool(calls) is quiet
+    monkeypatch.undo()
+    held = _threads._LINGER["held"]
+    assert _threads.blas_quiet() is bool(held or _threads.QUIET["holds"])

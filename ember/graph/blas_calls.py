@@ -38,7 +38,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .._threads import cached_num_threads
+from .._threads import QUIET, cached_num_threads
 
 _FOUND: dict = {}
 _HOLD = {"depth": 0, "old": 0}  # nested holds (any thread) and the count the first one took
@@ -105,6 +105,7 @@ def hold() -> bool:
             if _HOLD["old"] > 1:
                 controls[0](1)
         _HOLD["depth"] += 1
+        QUIET["holds"] += 1  # (eager-style passes inside the step may then spread over the pool)
     return True
 
 
@@ -113,6 +114,7 @@ def unhold(held: bool) -> None:
     if held:
         with _HOLD_LOCK:
             _HOLD["depth"] -= 1
+            QUIET["holds"] -= 1
             if _HOLD["depth"] == 0 and _HOLD["old"] > 1:
                 _FOUND["py"][0](_HOLD["old"])
 
@@ -136,6 +138,7 @@ def _forget_after_fork():
     _HOLD_LOCK = threading.Lock()
     if _HOLD["depth"] and _FOUND.get("py") and _HOLD["old"] > 1:
         _FOUND["py"][0](_HOLD["old"])
+    QUIET["holds"] -= _HOLD["depth"]
     _HOLD["depth"] = 0
 
 

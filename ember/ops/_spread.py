@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from .._cores import even_blocks, run_blocks
-from .._threads import cached_num_threads
+from .._threads import blas_quiet, cached_num_threads
 
 # elements of the larger of input and output. Measured (2x2 max pool forward + backward, 2 threads against 1,
 # busy 2-core machine, docs/internals.md): 2^15 elements 2.5-3x slower split, 2^17 about even, 2^19 and up
@@ -31,7 +31,7 @@ SPREAD_MIN = int(os.environ.get("EMBER_SPREAD_MIN", 1 << 18))
 def threads_for(xp, batch: int, elements: int) -> int:
     """Cores a pass over ``elements`` (batch ``batch``) on ``xp`` arrays is spread over: 1 on CuPy, for small
     passes, at one thread."""
-    if xp is not np or elements < SPREAD_MIN or batch < 2:
+    if xp is not np or elements < SPREAD_MIN or batch < 2 or not blas_quiet():
         return 1
     return min(cached_num_threads(), batch)
 
@@ -59,7 +59,9 @@ def ufunc_call(xp, fn, *args):
     pool in blocks of the result's first axis when large, each block written into its rows of one result
     (``out=``): the same bits as one call, as elementwise results do not depend on the blocking (PyTorch
     spreads its elementwise kernels over its intra-op threads the same way)."""
-    if xp is not np or fn.nout != 1:
+    # the common case first, in a few hundred ns: most calls are small, or come while BLAS is threaded
+    if xp is not np or not blas_quiet() or max(a.size if a.__class__ is np.ndarray else 1 for a in args) < \
+            SPREAD_MIN or fn.nout != 1:
         return fn(*args)
     shape = np.broadcast_shapes(*(np.shape(a) for a in args))
     size = math.prod(shape)
