@@ -32,7 +32,8 @@ def _specials(x):
 
 
 # (id, input shape, kernel): whole windows and ragged edges (rows / columns past the last window), 2x2 and 3x3
-TILING = [("2x2", (5, 3, 12, 10), (2, 2)), ("2x2_ragged", (3, 2, 11, 9), (2, 2)), ("3x3_ragged", (4, 2, 11, 10), (3, 3))]
+TILING = [("2x2", (5, 3, 12, 10), (2, 2)), ("2x2_ragged", (3, 2, 11, 9), (2, 2)),
+          ("3x3_ragged", (4, 2, 11, 10), (3, 3))]
 
 
 @jit
