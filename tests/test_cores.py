@@ -129,3 +129,59 @@ def test_a_shifted_overlap_runs_whole_and_an_in_place_update_splits(tiny_chunks,
     assert splits == []
     _split_ufunc(np.add)(buf, buf.copy(), out=buf)  # each chunk reads only what it writes
     assert splits == [buf.size]
+
+
+def test_broadcast_operands_split_by_rows(tiny_chunks, monkeypatch):
+    """A BatchNorm's ``x - mean`` (a (1, C, 1, 1) operand): rows of the output's first axis, each operand's
+    rows or all of it where its first axis is broadcast."""
+    from ember.graph.executor import _split_ufunc
+
+    ember._threads._STATE["n"] = 2
+    splits, run_chunks = [], cores.run_chunks
+    monkeypatch.setattr(cores, "run_chunks", lambda *a, **k: splits.append(a[1]) or run_chunks(*a, **k))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 4, 5, 7)).astype(np.float32)
+    for other in (rng.standard_normal((1, 4, 1, 1)), rng.standard_normal((5, 7)), rng.standard_normal((6, 1, 5, 1))):
+        other = other.astype(np.float32)
+        out = np.empty_like(x)
+        _split_ufunc(np.subtract)(x, other, out=out)
+        np.testing.assert_array_equal(out, x - other)
+    assert splits == [6, 6, 6]
+
+
+def test_a_step_holding_blas_splits_without_ember_split(tiny_chunks, monkeypatch):
+    """A compiled step with Winograd convolutions holds OpenBLAS at one thread, so its workers do not spin on
+    the helpers' cores: its large passes split over the pool even with ``EMBER_SPLIT`` off. Same bits."""
+    from ember.graph import blas_calls
+    from ember.ops import winograd
+
+    if not winograd.available() or not blas_calls.hold():
+        pytest.skip("no numba Winograd loops, or no OpenBLAS to hold")
+    blas_calls.unhold(True)
+    monkeypatch.setattr(cores, "ENABLED", False)
+    callers, run_chunks = [], cores.run_chunks
+    monkeypatch.setattr(cores, "run_chunks",
+                        lambda fn, *a, **k: callers.append(fn.__qualname__) or run_chunks(fn, *a, **k))
+    results = []
+    for n in (1, 2):
+        ember.set_num_threads(n)
+        ember.manual_seed(0)
+        model = ember.nn.Sequential(ember.nn.Conv2d(8, 8, 3, padding=1), ember.nn.BatchNorm2d(8), ember.nn.ReLU())
+        opt = ember.optim.SGD(model.parameters(), lr=0.1)
+        x = ember.tensor(np.random.default_rng(1).standard_normal((4, 8, 14, 14), dtype=np.float32))
+
+        @ember.compile
+        def step(x):
+            opt.zero_grad()
+            loss = model(x).square().mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        with winograd.forced(True):
+            losses = [float(step(x)) for _ in range(2)]
+        results.append((losses, [p.detach().numpy().copy() for p in model.parameters()]))
+    assert any(c.startswith(("_split_ufunc", "_lower_block_loop")) for c in callers), callers
+    assert results[0][0] == results[1][0]
+    for a, b in zip(results[0][1], results[1][1]):
+        np.testing.assert_array_equal(a, b)

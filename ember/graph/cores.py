@@ -31,11 +31,12 @@ CHUNK_MIN = 1 << 14  # elements per chunk (~10-30 us of work): the hand-off cost
 
 
 def threads() -> int:
-    """Threads a split pass uses: ``ember.get_num_threads()`` (1 when splitting is off)."""
-    if not ENABLED:
-        return 1
-    from .._threads import cached_num_threads
+    """Threads a split pass uses: ``ember.get_num_threads()`` (1 when splitting is off: neither
+    ``EMBER_SPLIT=1`` nor BLAS held at one thread now, see ``_threads.blas_quiet``)."""
+    from .._threads import blas_quiet, cached_num_threads
 
+    if not (ENABLED or blas_quiet()):
+        return 1
     return cached_num_threads()
 
 

@@ -229,8 +229,12 @@ def _unfuse_unsupported(g: Graph, device) -> None:
 class _Gen:
     """Collects generated lines and the globals they refer to."""
 
-    def __init__(self, xp, device):
+    def __init__(self, xp, device, split=False):
         self.lines: list[str] = []
+        # large passes split over Ember's pool: where splitting is on (EMBER_SPLIT=1), or in a step that holds
+        # BLAS at one thread (Winograd convolutions): there OpenBLAS's workers are parked, so a helper does not
+        # wait behind one spinning on its core (the reason splitting measured slower elsewhere)
+        self.split = xp is np and (cores.ENABLED or split)
         self.ns: dict = {"XP": xp, "ASARRAY": xp.asarray, "COPYTO": xp.copyto}
         self.xp, self.device = xp, device
         self.names: dict = {}
@@ -245,7 +249,7 @@ class _Gen:
 
 
 def _generate(graph: Graph, xp, device):
-    gen = _Gen(xp, device)
+    gen = _Gen(xp, device, split=bool(graph.meta.get("blas_hold")))
     for i, v in enumerate(graph.inputs):
         gen.names[v] = f"i{i}"
     for i, (v, arr) in enumerate(graph.constants.items()):
@@ -342,9 +346,10 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
         gen.lines.append(f"{name} = {gen.bind(f'F{idx}', layer_kernel(node))}(XP{''.join(', ' + a for a in args)})")
         return
     if out is not None and op in opinfo.UFUNC:
-        gen.lines.append(
-            f"{name} = " + _call(gen.bind(f"U{idx}", getattr(gen.xp, opinfo.UFUNC[op])), args, out)
-        )
+        ufunc = getattr(gen.xp, opinfo.UFUNC[op])
+        if gen.split and node.outputs[0].size is not None and node.outputs[0].size >= cores.SPLIT_MIN:
+            ufunc = _split_ufunc(ufunc)
+        gen.lines.append(f"{name} = " + _call(gen.bind(f"U{idx}", ufunc), args, out))
     elif out is not None and op in opinfo.REDUCE_FN and node.inputs[0].dtype != "bfloat16":
         # (bfloat16 goes to the primitive's forward, which accumulates in float32 as eager does)
         fn = gen.bind(f"R{idx}", getattr(gen.xp, opinfo.REDUCE_FN[op]))
@@ -519,7 +524,7 @@ def _lower_fused(gen: _Gen, node, idx, args, name, out) -> None:
         ufunc = kernel.ufunc(size, contiguous=simd)
         # split at run time if the layouts allow; with splitting off, the ufunc itself (the wrapper's layout
         # checks cost ~10 us a call)
-        split = cores.ENABLED and size is not None and size >= cores.SPLIT_MIN
+        split = gen.split and size is not None and size >= cores.SPLIT_MIN
         k = gen.bind(f"K{idx}", _split_ufunc(ufunc) if split else ufunc)
     if scratch:
         tmp = gen.bind(f"S{idx}", gen.xp.empty(ew_shape, opinfo.np_dtype(kernel.out_dtype)))
@@ -557,16 +562,24 @@ def _same_or_apart(a, out) -> bool:
 
 
 def _split_ufunc(ufunc):
-    """``ufunc(*arrays, out=)`` over per-core chunks (``cores``) when the output and every operand are
-    contiguous arrays of one shape (no broadcasting); any other call goes to the ufunc whole."""
+    """``ufunc(*arrays, out=)`` over per-core chunks (``cores``): flat chunks when the output and every operand
+    are contiguous arrays of one shape; rows of the output's first axis when the operands broadcast (each
+    operand's rows, or all of it where its first axis is broadcast: a BatchNorm's (1, C, 1, 1) mean); any
+    other call (scalars, overlapping operands) goes to the ufunc whole."""
 
     def call(*arrays, out=None):
         if out is None or not out.flags.c_contiguous or not all(
-                getattr(a, "shape", None) == out.shape and a.flags.c_contiguous and _same_or_apart(a, out)
-                for a in arrays):
+                hasattr(a, "shape") and _same_or_apart(a, out) for a in arrays):
             return ufunc(*arrays, out=out)
-        dst, flat = out.reshape(-1), [a.reshape(-1) for a in arrays]
-        cores.run_chunks(lambda s, e: ufunc(*[a[s:e] for a in flat], out=dst[s:e]), dst.size)
+        if all(a.shape == out.shape and a.flags.c_contiguous for a in arrays):
+            dst, flat = out.reshape(-1), [a.reshape(-1) for a in arrays]
+            cores.run_chunks(lambda s, e: ufunc(*[a[s:e] for a in flat], out=dst[s:e]), dst.size)
+            return out
+        if out.ndim < 2 or out.shape[0] < 2:
+            return ufunc(*arrays, out=out)
+        rows = [a.ndim == out.ndim and a.shape[0] == out.shape[0] for a in arrays]
+        cores.run_chunks(lambda s, e: ufunc(*[a[s:e] if r else a for a, r in zip(arrays, rows)], out=out[s:e]),
+                         out.shape[0], unit=out.size // out.shape[0])
         return out
 
     return call
@@ -598,7 +611,7 @@ def _lower_block_loop(gen: _Gen, node, idx, args, name, out, kernel) -> None:
     loop = kernel.block_loop(scalars)
     ufunc = kernel.ufunc(None)
 
-    split = cores.ENABLED
+    split = gen.split
 
     def run(*arrays, out):
         flat = [a[()] if sc else a.reshape(-1) for a, sc in zip(arrays, scalars)]
