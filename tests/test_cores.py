@@ -149,6 +149,25 @@ def test_broadcast_operands_split_by_rows(tiny_chunks, monkeypatch):
     assert splits == [6, 6, 6]
 
 
+def _conv_bn_train(threads):
+    ember.set_num_threads(threads)
+    ember.manual_seed(0)
+    model = ember.nn.Sequential(ember.nn.Conv2d(8, 8, 3, padding=1), ember.nn.BatchNorm2d(8), ember.nn.ReLU())
+    opt = ember.optim.SGD(model.parameters(), lr=0.1)
+    x = ember.tensor(np.random.default_rng(1).standard_normal((4, 8, 14, 14), dtype=np.float32))
+
+    @ember.compile
+    def step(x):
+        opt.zero_grad()
+        loss = model(x).square().mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    losses = [float(step(x)) for _ in range(2)]
+    return losses, [p.detach().numpy().copy() for p in model.parameters()]
+
+
 def test_a_step_holding_blas_splits_without_ember_split(tiny_chunks, monkeypatch):
     """A compiled step with Winograd convolutions holds OpenBLAS at one thread, so its workers do not spin on
     the helpers' cores: its large passes split over the pool even with ``EMBER_SPLIT`` off. Same bits."""
@@ -162,25 +181,8 @@ def test_a_step_holding_blas_splits_without_ember_split(tiny_chunks, monkeypatch
     callers, run_chunks = [], cores.run_chunks
     monkeypatch.setattr(cores, "run_chunks",
                         lambda fn, *a, **k: callers.append(fn.__qualname__) or run_chunks(fn, *a, **k))
-    results = []
-    for n in (1, 2):
-        ember.set_num_threads(n)
-        ember.manual_seed(0)
-        model = ember.nn.Sequential(ember.nn.Conv2d(8, 8, 3, padding=1), ember.nn.BatchNorm2d(8), ember.nn.ReLU())
-        opt = ember.optim.SGD(model.parameters(), lr=0.1)
-        x = ember.tensor(np.random.default_rng(1).standard_normal((4, 8, 14, 14), dtype=np.float32))
-
-        @ember.compile
-        def step(x):
-            opt.zero_grad()
-            loss = model(x).square().mean()
-            loss.backward()
-            opt.step()
-            return loss
-
-        with winograd.forced(True):
-            losses = [float(step(x)) for _ in range(2)]
-        results.append((losses, [p.detach().numpy().copy() for p in model.parameters()]))
+    with winograd.forced(True):
+        results = [_conv_bn_train(n) for n in (1, 2)]
     assert any(c.startswith(("_split_ufunc", "_lower_block_loop")) for c in callers), callers
     assert results[0][0] == results[1][0]
     for a, b in zip(results[0][1], results[1][1]):
