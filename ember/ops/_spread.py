@@ -54,6 +54,9 @@ def _leading_part(v, lo, hi, ndim):
     return v[lo:hi]
 
 
+_PLAIN = np.dtype(np.float64)
+
+
 def ufunc_call(xp, fn, *args):
     """``fn(*args)`` for a NumPy ufunc ``fn`` (operands: arrays, or Python / NumPy scalars), spread over the
     pool in blocks of the result's first axis when large, each block written into its rows of one result
@@ -65,7 +68,8 @@ def ufunc_call(xp, fn, *args):
         return fn(*args)
     shape = np.broadcast_shapes(*(np.shape(a) for a in args))
     size = math.prod(shape)
-    if threads_for(xp, shape[0] if shape else 1, size) < 2:
+    if threads_for(xp, shape[0] if shape else 1, size) < 2 or any(
+            getattr(a, "dtype", _PLAIN).kind not in "biuf" for a in args):  # (bfloat16 & co: one call)
         return fn(*args)
     # Python scalars stay weak (their type, not a dtype), as in the unsplit call
     dtypes = fn.resolve_dtypes(tuple(a.dtype if hasattr(a, "dtype") else type(a) for a in args) + (None,))

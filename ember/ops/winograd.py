@@ -106,29 +106,35 @@ def _input_tf(x, n0, v, pt, pl, hv, wv, th, tw1, par, bt):
                         dst[f] = (c0 * q0[f] + c1 * q1[f]) + (c2 * q2[f] + c3 * q3[f])
 
 
+def _tile_outputs(m, o, q, per, tmp):
+    """tmp[8 + 2 * row + column] = that output of each 2x2 tile A^T M A, for the ``per`` tiles of M[:, o] from
+    ``q``: sums of three rows (tmp[0:8]: the column sums first)."""
+    for b in range(4):
+        s, d = tmp[b], tmp[4 + b]
+        r0, r1 = m[b, o, q:q + per], m[4 + b, o, q:q + per]
+        r2, r3 = m[8 + b, o, q:q + per], m[12 + b, o, q:q + per]
+        for f in range(per):
+            s[f] = r0[f] + r1[f] + r2[f]
+        for f in range(per):
+            d[f] = r1[f] - r2[f] - r3[f]
+    for k in range(2):
+        u0, u1, u2, u3 = tmp[4 * k], tmp[4 * k + 1], tmp[4 * k + 2], tmp[4 * k + 3]
+        ye, yo = tmp[8 + 2 * k], tmp[9 + 2 * k]
+        for f in range(per):
+            ye[f] = u0[f] + u1[f] + u2[f]
+        for f in range(per):
+            yo[f] = u1[f] - u2[f] - u3[f]
+
+
 def _output_tf(m, out, n0, th, tw1, tmp):
-    """out[n0 + n, o] = the 2x2 tiles A^T M A of M[:, o, tile], cropped to the output size: sums of three rows
-    (``tmp`` (12, tiles): column sums, then the four outputs of each tile), then interleaved into the plane."""
+    """out[n0 + n, o] = the 2x2 tiles A^T M A of M[:, o, tile] (``_tile_outputs``, ``tmp`` (12, tiles)),
+    cropped to the output size and interleaved into the plane."""
     _, n_out, oh, ow = out.shape
     per = th * tw1
     for n in range(m.shape[2] // per):
         q = n * per
         for o in range(n_out):
-            for b in range(4):
-                s, d = tmp[b], tmp[4 + b]
-                r0, r1 = m[b, o, q:q + per], m[4 + b, o, q:q + per]
-                r2, r3 = m[8 + b, o, q:q + per], m[12 + b, o, q:q + per]
-                for f in range(per):
-                    s[f] = r0[f] + r1[f] + r2[f]
-                for f in range(per):
-                    d[f] = r1[f] - r2[f] - r3[f]
-            for k in range(2):
-                u0, u1, u2, u3 = tmp[4 * k], tmp[4 * k + 1], tmp[4 * k + 2], tmp[4 * k + 3]
-                ye, yo = tmp[8 + 2 * k], tmp[9 + 2 * k]
-                for f in range(per):
-                    ye[f] = u0[f] + u1[f] + u2[f]
-                for f in range(per):
-                    yo[f] = u1[f] - u2[f] - u3[f]
+            _tile_outputs(m, o, q, per, tmp)
             half = ow >> 1
             for r in range(oh):
                 dst, base = out[n0 + n, o, r], (r >> 1) * tw1
@@ -173,8 +179,8 @@ def _loops():
                 except RuntimeError:
                     return numba.njit(nogil=True, boundscheck=False)(fn)
 
-            global _parity_fill  # the loops below call it: numba must find a compiled function there
-            _parity_fill = jit(_parity_fill)
+            global _parity_fill, _tile_outputs  # the loops call them: numba must find compiled functions there
+            _parity_fill, _tile_outputs = jit(_parity_fill), jit(_tile_outputs)
             fns = (jit(_input_tf), jit(_output_tf), jit(_grad_tf))
         _JIT["loops"] = fns
     return _JIT["loops"]

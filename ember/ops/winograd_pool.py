@@ -31,31 +31,18 @@ from ._rules import differ
 from .conv import _pool_max_arg_fwd
 
 POOL = {"kernel": (2, 2), "stride": (2, 2), "padding": ((0, 0), (0, 0)), "dilation": (1, 1)}
+_tile_outputs = winograd._tile_outputs  # replaced by its compiled form in ``_loop``
 
 
 def _pooled_output_tf(m, bias, packed, n0, th, tw1, tmp):
-    """packed[:, n0 + n, o] = (max, argmax) over each 2x2 tile of A^T M A + bias[o] (``winograd._output_tf``'s
-    sums, in its order); tiles past the pooled extent (an odd output's last row or column) are not read."""
+    """packed[:, n0 + n, o] = (max, argmax) over each 2x2 tile of A^T M A + bias[o] (``winograd._tile_outputs``'s
+    sums); tiles past the pooled extent (an odd output's last row or column) are not read."""
     _, _, n_out, ph, pw = packed.shape
     per = th * tw1
     for n in range(m.shape[2] // per):
         q = n * per
         for o in range(n_out):
-            for b in range(4):
-                s, d = tmp[b], tmp[4 + b]
-                r0, r1 = m[b, o, q:q + per], m[4 + b, o, q:q + per]
-                r2, r3 = m[8 + b, o, q:q + per], m[12 + b, o, q:q + per]
-                for f in range(per):
-                    s[f] = r0[f] + r1[f] + r2[f]
-                for f in range(per):
-                    d[f] = r1[f] - r2[f] - r3[f]
-            for k in range(2):
-                u0, u1, u2, u3 = tmp[4 * k], tmp[4 * k + 1], tmp[4 * k + 2], tmp[4 * k + 3]
-                ye, yo = tmp[8 + 2 * k], tmp[9 + 2 * k]
-                for f in range(per):
-                    ye[f] = u0[f] + u1[f] + u2[f]
-                for f in range(per):
-                    yo[f] = u1[f] - u2[f] - u3[f]
+            _tile_outputs(m, o, q, per, tmp)
             bo = bias[o]
             t00, t01, t10, t11 = tmp[8], tmp[9], tmp[10], tmp[11]
             for py in range(ph):
@@ -64,16 +51,14 @@ def _pooled_output_tf(m, bias, packed, n0, th, tw1, tmp):
                     f = base + px
                     best, arg = t00[f] + bo, 0
                     v = t01[f] + bo
-                    if v > best or v != v:  # the first maximum; a NaN wins, the last one
-                        best, arg = v, 1
+                    t = (v > best) | (v != v)  # the first maximum; a NaN wins, the last one (selects: no
+                    best, arg = (v if t else best), (1 if t else arg)  # mispredicted branches)
                     v = t10[f] + bo
-                    if v > best or v != v:
-                        best, arg = v, 2
+                    t = (v > best) | (v != v)
+                    best, arg = (v if t else best), (2 if t else arg)
                     v = t11[f] + bo
-                    if v > best or v != v:
-                        best, arg = v, 3
-                    best_row[px] = best
-                    arg_row[px] = arg
+                    t = (v > best) | (v != v)
+                    best_row[px], arg_row[px] = (v if t else best), (3 if t else arg)
 
 
 _JIT: dict = {}
@@ -85,6 +70,8 @@ def _loop():
         numba = numba_or_none() if winograd.available() else None
         fn = None
         if numba is not None:
+            global _tile_outputs  # the loop calls it: numba must find the compiled function here
+            _tile_outputs = winograd._tile_outputs  # (compiled by winograd.available above)
             try:  # a cached build saves the compile per process; a read-only install cannot cache
                 fn = numba.njit(cache=True, nogil=True, boundscheck=False)(_pooled_output_tf)
             except RuntimeError:
