@@ -72,6 +72,18 @@ def numba_or_none():
     return _JIT["numba"]
 
 
+def loop_jit(fn):
+    """``fn`` compiled with numba for the eager primitives' loops (``nogil``, no bounds checks, cached on disk
+    where the install is writable: a cached build saves the compile per process), or None without numba."""
+    numba = numba_or_none()
+    if numba is None:
+        return None
+    try:
+        return numba.njit(cache=True, nogil=True, boundscheck=False)(fn)
+    except RuntimeError:  # a read-only install cannot cache
+        return numba.njit(nogil=True, boundscheck=False)(fn)
+
+
 def erf32_ufunc():
     """``erf32_scalar`` as a float32 ufunc (a SIMD loop, ~8x faster than SciPy's float32 erf, which computes
     in float64), or None without numba or with ``EMBER_NO_JIT`` set."""

@@ -15,7 +15,7 @@ negative gradient and False gives -0.0; sums downstream do not see the differenc
 """
 from __future__ import annotations
 
-from .._jit_math import numba_or_none
+from .._jit_math import loop_jit
 
 
 def _scatter(g, arg, out, kh, kw):
@@ -82,13 +82,7 @@ _JIT: dict = {}
 
 def _compiled(fn):
     if fn.__name__ not in _JIT:
-        numba, jitted = numba_or_none(), None
-        if numba is not None:
-            try:  # a cached build saves the compile per process; a read-only install cannot cache
-                jitted = numba.njit(cache=True, nogil=True, boundscheck=False)(fn)
-            except RuntimeError:
-                jitted = numba.njit(nogil=True, boundscheck=False)(fn)
-        _JIT[fn.__name__] = jitted
+        _JIT[fn.__name__] = loop_jit(fn)
     return _JIT[fn.__name__]
 
 

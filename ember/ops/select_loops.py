@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit_math import numba_or_none
+from .._jit_math import loop_jit, numba_or_none
 from . import _spread
 
 
@@ -40,15 +40,10 @@ _JIT: dict = {}
 
 def _loops():
     if "loops" not in _JIT:
-        numba, fns = numba_or_none(), None
-        if numba is not None:
-            def jit(fn):
-                try:  # a cached build saves the compile per process; a read-only install cannot cache
-                    return numba.njit(cache=True, nogil=True, boundscheck=False)(fn)
-                except RuntimeError:
-                    return numba.njit(nogil=True, boundscheck=False)(fn)
-
-            fns = {(True, True): jit(_arrays), (True, False): jit(_array_scalar), (False, True): jit(_scalar_array)}
+        fns = None
+        if numba_or_none() is not None:
+            fns = {(True, True): loop_jit(_arrays), (True, False): loop_jit(_array_scalar),
+                   (False, True): loop_jit(_scalar_array)}
         _JIT["loops"] = fns
     return _JIT["loops"]
 

@@ -34,7 +34,7 @@ import os
 import numpy as np
 
 from .._cores import even_blocks, run_blocks
-from .._jit_math import numba_or_none
+from .._jit_math import loop_jit, numba_or_none
 from .._threads import cached_num_threads, hold_blas_lingering
 from . import _tflite
 from ._core import Aval, apply, register, unsupported
@@ -171,17 +171,11 @@ _JIT: dict = {}
 def _loops():
     """The three loops compiled with numba, or None (no numba, ``EMBER_NO_JIT`` set)."""
     if "loops" not in _JIT:
-        fns, numba = None, numba_or_none()
-        if numba is not None:
-            def jit(fn):
-                try:  # a cached build saves the compile per process; a read-only install cannot cache
-                    return numba.njit(cache=True, nogil=True, boundscheck=False)(fn)
-                except RuntimeError:
-                    return numba.njit(nogil=True, boundscheck=False)(fn)
-
+        fns = None
+        if numba_or_none() is not None:
             global _parity_fill, _tile_outputs  # the loops call them: numba must find compiled functions there
-            _parity_fill, _tile_outputs = jit(_parity_fill), jit(_tile_outputs)
-            fns = (jit(_input_tf), jit(_output_tf), jit(_grad_tf))
+            _parity_fill, _tile_outputs = loop_jit(_parity_fill), loop_jit(_tile_outputs)
+            fns = (loop_jit(_input_tf), loop_jit(_output_tf), loop_jit(_grad_tf))
         _JIT["loops"] = fns
     return _JIT["loops"]
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit_math import numba_or_none
+from .._jit_math import loop_jit
 from .._threads import hold_blas_lingering
 from . import _tflite, winograd
 from ._core import Aval, apply, register, unsupported
@@ -67,15 +67,11 @@ _JIT: dict = {}
 def _loop():
     """The pooled output transform compiled with numba, or None (no numba, ``EMBER_NO_JIT`` set)."""
     if "loop" not in _JIT:
-        numba = numba_or_none() if winograd.available() else None
         fn = None
-        if numba is not None:
+        if winograd.available():  # (numba there; compiles winograd's helper)
             global _tile_outputs  # the loop calls it: numba must find the compiled function here
-            _tile_outputs = winograd._tile_outputs  # (compiled by winograd.available above)
-            try:  # a cached build saves the compile per process; a read-only install cannot cache
-                fn = numba.njit(cache=True, nogil=True, boundscheck=False)(_pooled_output_tf)
-            except RuntimeError:
-                fn = numba.njit(nogil=True, boundscheck=False)(_pooled_output_tf)
+            _tile_outputs = winograd._tile_outputs
+            fn = loop_jit(_pooled_output_tf)
         _JIT["loop"] = fn
     return _JIT["loop"]
 
