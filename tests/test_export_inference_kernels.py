@@ -223,6 +223,13 @@ def test_split_gemm_blocks_equal_one_gemm(monkeypatch):
         a, b = rng.standard_normal(a_shape).astype(np.float32), rng.standard_normal(b_shape).astype(np.float32)
         out = np.empty(a_shape[:-1] + b_shape[1:], np.float32)
         np.testing.assert_allclose(gemm_split.split_gemm(gemm)(np, a, b, out), a @ b, rtol=1e-5, atol=1e-5)
+    # a narrow output (fewer than NARROW columns or rows) stays one GEMM: NumPy's matmul holds the GIL there
+    jobs = []
+    monkeypatch.setattr(gemm_split.cores, "run_job", lambda *a: jobs.append(a))
+    a, b = rng.standard_normal((64, 400)).astype(np.float32), rng.standard_normal((400, 9)).astype(np.float32)
+    np.testing.assert_allclose(gemm_split.split_gemm(gemm)(np, a, b, np.empty((64, 9), np.float32)), a @ b,
+                               rtol=1e-5, atol=1e-5)
+    assert jobs == []
 
 
 def test_programs_hold_blas_at_one_thread_and_restore_it(monkeypatch):

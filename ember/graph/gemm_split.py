@@ -65,6 +65,12 @@ class OneBlasThread:
 _HELD: list = []  # threads the BLAS had, for each OneBlasThread block entered (the pool uses as many)
 
 
+# an output this narrow (the cnn's conv1 weight gradient, (32, 43264) @ (43264, 9)) is not split: NumPy's
+# matmul then holds the GIL (measured: two threads on two such products, 0.9x the speed of one after the
+# other), so the blocks ran one after the other, with the hand-offs on top (2.1 ms split against 1.1 whole)
+NARROW = 16
+
+
 def split_gemm(gemm):
     """``gemm(xp, a, b, out)`` run in blocks over the cores when it has at least ``SPLIT_MIN`` multiply-adds and
     is called inside ``OneBlasThread`` (2-D ``a`` and ``b``, a given C-contiguous ``out``; an N-D ``a`` is
@@ -79,8 +85,8 @@ def split_gemm(gemm):
         if a.ndim > 2 and out.flags.c_contiguous:  # (..., k) @ (k, n) as rows
             run(xp, a.reshape(-1, a.shape[-1]), b, out.reshape(-1, b.shape[1]))
             return out
-        if (a.ndim != 2 or out.ndim != 2
-                or not out.flags.c_contiguous or a.shape[0] * b.shape[1] * a.shape[1] < SPLIT_MIN):
+        if (a.ndim != 2 or out.ndim != 2 or not out.flags.c_contiguous
+                or a.shape[0] * b.shape[1] * a.shape[1] < SPLIT_MIN or min(out.shape) < NARROW):
             return gemm(xp, a, b, out)
         rows, cols = out.shape
         if rows >= cols:
