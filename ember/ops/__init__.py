@@ -7,5 +7,6 @@ from . import conv, rnn, winograd, winograd_pool  # noqa: F401,E402  (im2col/col
 from . import conv_forms  # noqa: F401,E402  (shift-sum and channels-last convolution forms)
 from . import layers  # noqa: F401,E402  (layer ops: conv, pools, norms, embedding, RNNs, attention)
 from . import checks, optim  # noqa: F401,E402  (assert_all value checks; adam_step)
+from . import batch_stats  # noqa: F401,E402  (batch norm's training core)
 from . import math_extra, decomp  # noqa: F401,E402  (inverse trig/hyperbolic; linalg matrix functions)
 from . import bitwise  # noqa: F401,E402  (bitwise_and/or/xor/not and shifts on integer tensors)

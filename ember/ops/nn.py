@@ -238,12 +238,14 @@ def _standardize_grad_fwd(xp, g, x, y, ndim, eps):
     return centred * rstd
 
 
-def _standardize_grad_vjp(c, out, g, x, y, ndim, eps):
+def _standardize_grad_vjp(c, out, g, x, y, ndim, eps, axes=None, n=None):
     """F = rstd(x) * h(g, y), h = g - mean(g) - y * mean(g * y); each input's cotangent (g, x, y
     independent): h is linear in g and symmetric, so dg = h's map applied to c * rstd; dy from the y terms;
-    dx only through rstd: d rstd / dx = -rstd^3 (x - mean) / n."""
-    axes = _trailing(x.ndim, ndim)
-    n = math.prod(x.shape[x.ndim - ndim:])
+    dx only through rstd: d rstd / dx = -rstd^3 (x - mean) / n. Over the trailing ``ndim`` axes, or the given
+    ``axes`` of ``n`` elements (batch norm's, ``batch_stats``)."""
+    if axes is None:
+        axes = _trailing(x.ndim, ndim)
+        n = math.prod(x.shape[x.ndim - ndim:])
     d, rstd = _row_scale(x, axes, n, eps)
     u = apply("mul", c, rstd)
     mean_uy = _row_mean(apply("mul", u, y), axes, n)

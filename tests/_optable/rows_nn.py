@@ -172,6 +172,24 @@ def _winograd_prims_ref(x, g, w, h):
     return y0, y1, dw0, dw3
 
 
+def _bn_axes(x):
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def _batch_standardize_ref(x):
+    axes = _bn_axes(x)
+    return ((x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + 1e-5),)
+
+
+def _batch_moments(L, x):
+    return (L.ops.apply("batch_moments", x),)
+
+
+def _batch_moments_torch(T, x):
+    axes = _bn_axes(x)
+    return (T.stack([x.mean(axes), x.var(axes, unbiased=False)]),)
+
+
 _CONV_POOL_PAD = ((1, 0), (0, 2))  # odd output sizes (the pool drops the last row), asymmetric padding
 
 
@@ -404,6 +422,24 @@ ROWS = [
         [(F(1, 3, 7, 5), F(5, 3, 3, 3), F(5)), (F(2, 5, 6, 9), F(3, 5, 3, 3), F(3))],
         prims=("winograd_conv", "winograd_wgrad"),
         covers=(),
+    ),
+    Row(
+        "batch_standardize",  # batch norm's training core: against torch's batch_norm without affine or stats
+        lambda L, x: (L.ops.apply("batch_standardize", x, eps=1e-5),),
+        _batch_standardize_ref,
+        [(F(4, 3, 5, 2),), (F(6, 5),)],
+        prims=("batch_standardize", "batch_standardize_grad"),
+        covers=(),
+        torch_fn=lambda T, x: (T.nn.functional.batch_norm(x, None, None, training=True, eps=1e-5),),
+    ),
+    Row(
+        "batch_moments",
+        _batch_moments,
+        lambda x: (np.stack([x.mean(_bn_axes(x)), x.var(_bn_axes(x))]),),
+        [(F(4, 3, 5),), (F(6, 5),)],
+        prims=("batch_moments",),
+        covers=(),
+        torch_fn=_batch_moments_torch,
     ),
     Row(
         "winograd_conv_pool",

@@ -78,16 +78,18 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if mixed is not None:  # float32 statistics and parameters with a 16-bit input: compute in float32
         return batch_norm(input.float(), running_mean, running_var, weight, bias, training, momentum, eps).to(mixed)
     if training:
-        axes = (0,) + tuple(range(2, input.ndim))
-        mean, d, var, n = _moments(input, axes)
+        n = input.numel() // max(c, 1)
         if n <= 1:
             raise mark(with_user_line(ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got input size "
                 f"{tuple(input.shape)}. Train on batches of more than one sample (or larger inputs), or call "
                 "model.eval() to predict"), 2))
         if running_mean is not None and running_var is not None:
-            _update_running(running_mean, running_var, mean, var, n, momentum)
-        y = d / apply("sqrt", var + eps)
+            with no_grad():
+                moments = apply("batch_moments", input)
+            _update_running(running_mean, running_var, moments[0], moments[1], n, momentum)
+        # one primitive (ops/batch_stats.py): three passes forward and four backward, not ~8 and ~12
+        y = apply("batch_standardize", input, eps=float(eps))
     else:
         if running_mean is None or running_var is None:
             raise mark(with_user_line(RuntimeError(
