@@ -44,6 +44,7 @@ def test_training_calls_match_keras(case, iterations):
 
 
 def test_embedding_is_normalised_and_inference_leaves_it():
+    keras.utils.set_random_seed(0)  # power iteration converges slowly for some random tables (failed in one run)
     ids = RNG.integers(0, 10, (4, 3))
     sn = keras.layers.SpectralNormalization(keras.layers.Embedding(10, 4), power_iterations=30)
     before = _np(sn(ids))  # inference: builds, normalises nothing

@@ -152,6 +152,18 @@ def _check(x):
         raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got {x.shape}")
 
 
+def _wide(fn):
+    """``fn``'s forward for 16-bit floats (bfloat16, float16): computed in float32, returned in the input's
+    dtype (their sums lose too many digits, as the ``sum`` primitive's float32 accumulation avoids)."""
+
+    def forward(xp, *arrays, **attrs):
+        if arrays[0].dtype.itemsize != 2:
+            return fn(xp, *arrays, **attrs)
+        return fn(xp, *[a.astype(np.float32) for a in arrays], **attrs).astype(arrays[0].dtype)
+
+    return forward
+
+
 def _moments_fwd(xp, x):
     _check(x)
     if _fast(xp, x):
@@ -233,10 +245,10 @@ def _grad_vjp(c, out, g, x, y, eps):
     return _standardize_grad_vjp(c, out, g, x, y, ndim=None, eps=eps, axes=_axes(x.ndim), n=_count(x.shape))
 
 
-register("batch_moments", _moments_fwd, vjp=_moments_vjp, infer=_moments_rule, saves=(0,), kind="nn")
-register("batch_standardize", _standardize_fwd, vjp=_standardize_vjp, infer=_rule, saves=(0,), saves_out=True,
+register("batch_moments", _wide(_moments_fwd), vjp=_moments_vjp, infer=_moments_rule, saves=(0,), kind="nn")
+register("batch_standardize", _wide(_standardize_fwd), vjp=_standardize_vjp, infer=_rule, saves=(0,), saves_out=True,
          kind="nn")
-register("batch_standardize_grad", _grad_fwd, vjp=_grad_vjp, infer=_grad_rule, saves=(0, 1, 2), kind="nn")
+register("batch_standardize_grad", _wide(_grad_fwd), vjp=_grad_vjp, infer=_grad_rule, saves=(0, 1, 2), kind="nn")
 for _name in ("batch_moments", "batch_standardize", "batch_standardize_grad"):
     unsupported(_name, "onnx", "batch norm's training form: ONNX export gets the BatchNormalization layer node "
                 "(export the model in eval mode)")
