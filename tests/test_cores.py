@@ -81,7 +81,7 @@ def test_splitting_off_calls_the_kernels_without_the_split_wrappers(tiny_chunks,
     monkeypatch.setattr(cores, "run_chunks",
                         lambda fn, *a, **k: callers.append(fn.__qualname__) or run_chunks(fn, *a, **k))
     losses, params = _train(1)
-    assert not [c for c in callers if c.startswith(("_split_ufunc", "_lower_block_loop", "_matmul"))], callers
+    assert not [c for c in callers if c.startswith(("split_ufunc", "_lower_block_loop", "_matmul"))], callers
     assert losses == split_losses
     for a, b in zip(params, split_params):
         np.testing.assert_array_equal(a, b)
@@ -117,7 +117,7 @@ def test_a_chunk_error_reaches_the_caller(tiny_chunks):
 
 
 def test_a_shifted_overlap_runs_whole_and_an_in_place_update_splits(tiny_chunks, monkeypatch):
-    from ember.graph.executor import _split_ufunc
+    from ember.graph.cores import split_ufunc as _split_ufunc
 
     ember._threads._STATE["n"] = 2
     splits, run_chunks = [], cores.run_chunks
@@ -134,7 +134,7 @@ def test_a_shifted_overlap_runs_whole_and_an_in_place_update_splits(tiny_chunks,
 def test_broadcast_operands_split_by_rows(tiny_chunks, monkeypatch):
     """A BatchNorm's ``x - mean`` (a (1, C, 1, 1) operand): rows of the output's first axis, each operand's
     rows or all of it where its first axis is broadcast."""
-    from ember.graph.executor import _split_ufunc
+    from ember.graph.cores import split_ufunc as _split_ufunc
 
     ember._threads._STATE["n"] = 2
     splits, run_chunks = [], cores.run_chunks
@@ -183,7 +183,7 @@ def test_a_step_holding_blas_splits_without_ember_split(tiny_chunks, monkeypatch
                         lambda fn, *a, **k: callers.append(fn.__qualname__) or run_chunks(fn, *a, **k))
     with winograd.forced(True):
         results = [_conv_bn_train(n) for n in (1, 2)]
-    assert any(c.startswith(("_split_ufunc", "_lower_block_loop")) for c in callers), callers
+    assert any(c.startswith(("split_ufunc", "_lower_block_loop")) for c in callers), callers
     assert results[0][0] == results[1][0]
     for a, b in zip(results[0][1], results[1][1]):
         np.testing.assert_array_equal(a, b)

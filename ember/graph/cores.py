@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from .._cores import _POOL, _Blocks, _helpers, _Job, even_blocks, run_blocks, run_job  # noqa: F401 (the pool's home)
 
 ENABLED = os.environ.get("EMBER_SPLIT", "0") == "1"  # opt-in until it measures faster (internals.md)
@@ -50,3 +52,34 @@ def run_chunks(fn, size: int, align: int = 1, unit: int = 1) -> None:
         return
     chunk = max(-(-CHUNK_MIN // unit), -(-size // (4 * n)))  # ~4 chunks per thread: a late helper leaves little undone
     run_job(fn, size, -(-chunk // align) * align, n)
+
+
+def _same_or_apart(a, out) -> bool:
+    """``a`` is ``out`` itself (an in-place update: each chunk reads what it writes) or lies apart from it: a
+    shifted overlap would let one chunk read what another already wrote."""
+    return not np.may_share_memory(a, out) or (
+        a.__array_interface__["data"][0] == out.__array_interface__["data"][0] and a.strides == out.strides)
+
+
+def split_ufunc(ufunc):
+    """``ufunc(*arrays, out=)`` over per-core chunks (``cores``): flat chunks when the output and every operand
+    are contiguous arrays of one shape; rows of the output's first axis when the operands broadcast (each
+    operand's rows, or all of it where its first axis is broadcast: a BatchNorm's (1, C, 1, 1) mean); any
+    other call (scalars, overlapping operands) goes to the ufunc whole."""
+
+    def call(*arrays, out=None):
+        if out is None or not out.flags.c_contiguous or not all(
+                hasattr(a, "shape") and _same_or_apart(a, out) for a in arrays):
+            return ufunc(*arrays, out=out)
+        if all(a.shape == out.shape and a.flags.c_contiguous for a in arrays):
+            dst, flat = out.reshape(-1), [a.reshape(-1) for a in arrays]
+            run_chunks(lambda s, e: ufunc(*[a[s:e] for a in flat], out=dst[s:e]), dst.size)
+            return out
+        if out.ndim < 2 or out.shape[0] < 2:
+            return ufunc(*arrays, out=out)
+        rows = [a.ndim == out.ndim and a.shape[0] == out.shape[0] for a in arrays]
+        run_chunks(lambda s, e: ufunc(*[a[s:e] if r else a for a, r in zip(arrays, rows)], out=out[s:e]),
+                         out.shape[0], unit=out.size // out.shape[0])
+        return out
+
+    return call

@@ -348,7 +348,7 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
     if out is not None and op in opinfo.UFUNC:
         ufunc = getattr(gen.xp, opinfo.UFUNC[op])
         if gen.split and node.outputs[0].size is not None and node.outputs[0].size >= cores.SPLIT_MIN:
-            ufunc = _split_ufunc(ufunc)
+            ufunc = cores.split_ufunc(ufunc)
         gen.lines.append(f"{name} = " + _call(gen.bind(f"U{idx}", ufunc), args, out))
     elif out is not None and op in opinfo.REDUCE_FN and node.inputs[0].dtype != "bfloat16":
         # (bfloat16 goes to the primitive's forward, which accumulates in float32 as eager does)
@@ -525,7 +525,7 @@ def _lower_fused(gen: _Gen, node, idx, args, name, out) -> None:
         # split at run time if the layouts allow; with splitting off, the ufunc itself (the wrapper's layout
         # checks cost ~10 us a call)
         split = gen.split and size is not None and size >= cores.SPLIT_MIN
-        k = gen.bind(f"K{idx}", _split_ufunc(ufunc) if split else ufunc)
+        k = gen.bind(f"K{idx}", cores.split_ufunc(ufunc) if split else ufunc)
     if scratch:
         tmp = gen.bind(f"S{idx}", gen.xp.empty(ew_shape, opinfo.np_dtype(kernel.out_dtype)))
         gen.lines.append(f"{_call(k, args, tmp)}; COPYTO({out}, {tmp}); {name} = {out}")
@@ -552,37 +552,6 @@ def _lower_fused(gen: _Gen, node, idx, args, name, out) -> None:
         f"{fn}({call}, axis={red.attrs.get('axis')!r}, keepdims={red.attrs.get('keepdims', False)!r}{tail}"
     )
     gen.lines.append(f"{name} = {reduce}" if out else f"{name} = ASARRAY({reduce})")
-
-
-def _same_or_apart(a, out) -> bool:
-    """``a`` is ``out`` itself (an in-place update: each chunk reads what it writes) or lies apart from it: a
-    shifted overlap would let one chunk read what another already wrote."""
-    return not np.may_share_memory(a, out) or (
-        a.__array_interface__["data"][0] == out.__array_interface__["data"][0] and a.strides == out.strides)
-
-
-def _split_ufunc(ufunc):
-    """``ufunc(*arrays, out=)`` over per-core chunks (``cores``): flat chunks when the output and every operand
-    are contiguous arrays of one shape; rows of the output's first axis when the operands broadcast (each
-    operand's rows, or all of it where its first axis is broadcast: a BatchNorm's (1, C, 1, 1) mean); any
-    other call (scalars, overlapping operands) goes to the ufunc whole."""
-
-    def call(*arrays, out=None):
-        if out is None or not out.flags.c_contiguous or not all(
-                hasattr(a, "shape") and _same_or_apart(a, out) for a in arrays):
-            return ufunc(*arrays, out=out)
-        if all(a.shape == out.shape and a.flags.c_contiguous for a in arrays):
-            dst, flat = out.reshape(-1), [a.reshape(-1) for a in arrays]
-            cores.run_chunks(lambda s, e: ufunc(*[a[s:e] for a in flat], out=dst[s:e]), dst.size)
-            return out
-        if out.ndim < 2 or out.shape[0] < 2:
-            return ufunc(*arrays, out=out)
-        rows = [a.ndim == out.ndim and a.shape[0] == out.shape[0] for a in arrays]
-        cores.run_chunks(lambda s, e: ufunc(*[a[s:e] if r else a for a, r in zip(arrays, rows)], out=out[s:e]),
-                         out.shape[0], unit=out.size // out.shape[0])
-        return out
-
-    return call
 
 
 # elements; below these a direct ufunc call's lower overhead wins. A body with 0-d operands takes the
