@@ -26,7 +26,7 @@ import numpy as np
 from .._jit_math import loop_jit
 from . import _spread, _tflite
 from ._core import Aval, apply, register, unsupported
-from .nn import _standardize_grad_vjp
+from .nn import _standardize_grad_vjp, standardize_grad_over, standardize_over
 
 
 def _axes(ndim):
@@ -136,20 +136,27 @@ def _as3(a):
 
 
 # -- the primitives ----------------------------------------------------------------------------------------------
+def _check(x, floating):
+    """The checks of the shape rules (on avals) and of the forwards (on arrays: eager calls skip the rules)."""
+    if not floating:
+        raise TypeError(f"batch_norm: expected a floating-point tensor, got {x.dtype}")
+    if len(x.shape) < 2:
+        raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got {tuple(x.shape)}")
+
+
+def _check_grad(g, x, y):
+    if not (g.shape == x.shape == y.shape) or not (g.dtype == x.dtype == y.dtype):
+        raise ValueError(f"batch_standardize_grad: expected three tensors of one shape and dtype, got "
+                         f"{tuple(g.shape)} {g.dtype}, {tuple(x.shape)} {x.dtype}, {tuple(y.shape)} {y.dtype}")
+
+
 def _rule(x, eps=None):
-    if not x.dtype.is_floating_point:
-        raise TypeError(f"batch_norm: expected a floating-point tensor, got {x.dtype.name}")
-    if x.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got {x.shape}")
+    _check(x, x.dtype.is_floating_point)
     return Aval(x.shape, x.dtype, x.device)
 
 
-def _check(x):
-    """The shape rules' checks on arrays (eager calls do not pass through the rules)."""
-    if x.dtype.kind not in "fV":
-        raise TypeError(f"batch_norm: expected a floating-point tensor, got {x.dtype}")
-    if x.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got {x.shape}")
+def _check_array(x):
+    _check(x, x.dtype.kind in "fV")
 
 
 def _wide(fn):
@@ -165,7 +172,7 @@ def _wide(fn):
 
 
 def _moments_fwd(xp, x):
-    _check(x)
+    _check_array(x)
     if _fast(xp, x):
         mean, var = _stats(_as3(x))
         return np.stack([mean, var]).astype(x.dtype)
@@ -192,20 +199,16 @@ def _moments_vjp(g, out, x):
 
 
 def _standardize_fwd(xp, x, eps):
-    _check(x)
+    _check_array(x)
     if _fast(xp, x):
         x3 = _as3(x)
         mean, var = _stats(x3)
         y = np.empty(x.shape, dtype=x.dtype)
         rstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
-        loops, y3 = _loops(), y.reshape(x3.shape)
-        _spread.over_batch(np, x3.shape[0], x3.size, lambda lo, hi: loops[2](
-            x3, mean.astype(x.dtype), rstd, y3, lo, hi))
+        loops, y3, mean = _loops(), y.reshape(x3.shape), mean.astype(x.dtype)
+        _spread.over_batch(np, x3.shape[0], x3.size, lambda lo, hi: loops[2](x3, mean, rstd, y3, lo, hi))
         return y
-    axes, n = _axes(x.ndim), x.dtype.type(_count(x.shape))
-    d = x - x.sum(axis=axes, keepdims=True) / n
-    var = (d * d).sum(axis=axes, keepdims=True) / n
-    return d / xp.sqrt(var + x.dtype.type(eps))
+    return standardize_over(xp, x, _axes(x.ndim), _count(x.shape), eps)
 
 
 def _standardize_vjp(g, out, x, eps):
@@ -213,17 +216,13 @@ def _standardize_vjp(g, out, x, eps):
 
 
 def _grad_rule(g, x, y, eps):
-    if not (g.shape == x.shape == y.shape) or not (g.dtype == x.dtype == y.dtype):
-        raise ValueError(f"batch_standardize_grad: expected three tensors of one shape and dtype, got {g.shape} "
-                         f"{g.dtype.name}, {x.shape} {x.dtype.name}, {y.shape} {y.dtype.name}")
+    _check_grad(g, x, y)
     return _rule(x)
 
 
 def _grad_fwd(xp, g, x, y, eps):
-    if not (g.shape == x.shape == y.shape) or not (g.dtype == x.dtype == y.dtype):
-        raise ValueError(f"batch_standardize_grad: expected three tensors of one shape and dtype, got {g.shape} "
-                         f"{g.dtype}, {x.shape} {x.dtype}, {y.shape} {y.dtype}")
-    _check(x)
+    _check_grad(g, x, y)
+    _check_array(x)
     if _fast(xp, g, x, y):
         g3, x3, y3 = _as3(g), _as3(x), _as3(y)
         _, var = _stats(x3)
@@ -235,10 +234,7 @@ def _grad_fwd(xp, g, x, y, eps):
         rstd, mg, mgy = (1.0 / np.sqrt(var + eps)).astype(dt), sums[0].astype(dt), sums[1].astype(dt)
         _spread.over_batch(np, g3.shape[0], g3.size, lambda lo, hi: loops[4](g3, y3, rstd, mg, mgy, dx3, lo, hi))
         return dx
-    axes, n = _axes(x.ndim), x.dtype.type(_count(x.shape))
-    d = x - x.sum(axis=axes, keepdims=True) / n
-    rstd = 1 / xp.sqrt((d * d).sum(axis=axes, keepdims=True) / n + x.dtype.type(eps))
-    return (g - g.sum(axis=axes, keepdims=True) / n - y * ((g * y).sum(axis=axes, keepdims=True) / n)) * rstd
+    return standardize_grad_over(xp, g, x, y, _axes(x.ndim), _count(x.shape), eps)
 
 
 def _grad_vjp(c, out, g, x, y, eps):

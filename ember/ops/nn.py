@@ -192,8 +192,12 @@ def _trailing(ndim_total, ndim):
 
 
 def _standardize_fwd(xp, x, ndim, eps):
-    axes = _trailing(x.ndim, ndim)
-    n = math.prod(x.shape[x.ndim - ndim:])
+    return standardize_over(xp, x, _trailing(x.ndim, ndim), math.prod(x.shape[x.ndim - ndim:]), eps)
+
+
+def standardize_over(xp, x, axes, n, eps):
+    """(x - mean) / sqrt(var + eps) over ``axes`` (``n`` elements each) as ``xp`` passes: layer norm's
+    trailing axes, batch norm's all-but-channel ones (``batch_stats``' form without its loops)."""
     d = x - x.sum(axis=axes, keepdims=True) / x.dtype.type(n)
     var = (d * d).sum(axis=axes, keepdims=True) / x.dtype.type(n)
     d /= xp.sqrt(var + x.dtype.type(eps))
@@ -230,8 +234,12 @@ def _standardize_grad_rule(g, x, y, ndim, eps):
 
 
 def _standardize_grad_fwd(xp, g, x, y, ndim, eps):
-    axes = _trailing(x.ndim, ndim)
-    n = x.dtype.type(math.prod(x.shape[x.ndim - ndim:]))
+    return standardize_grad_over(xp, g, x, y, _trailing(x.ndim, ndim), math.prod(x.shape[x.ndim - ndim:]), eps)
+
+
+def standardize_grad_over(xp, g, x, y, axes, n, eps):
+    """``standardize_over``'s gradient: rstd * (g - mean(g) - y * mean(g * y)) over ``axes``."""
+    n = x.dtype.type(n)
     d = x - x.sum(axis=axes, keepdims=True) / n
     rstd = 1 / xp.sqrt((d * d).sum(axis=axes, keepdims=True) / n + x.dtype.type(eps))
     centred = g - g.sum(axis=axes, keepdims=True) / n - y * ((g * y).sum(axis=axes, keepdims=True) / n)

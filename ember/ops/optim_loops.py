@@ -130,13 +130,15 @@ def usable(*arrays) -> bool:
                and a.flags.c_contiguous for a in arrays) and numba_or_none() is not None
 
 
-def _over_chunks(fn, size):
-    """``fn(lo, hi)`` over ``[0, size)``: one call when small or on one thread, else chunks over the pool."""
+def _run(rows, flat, h):
+    """``rows`` over the whole of the ``flat`` arrays: one call when small or on one thread (no closure made:
+    the small parameters' path), else chunks over the pool."""
+    size = flat[0].size
     n = cached_num_threads() if size >= SPLIT_MIN else 1
     if n < 2:
-        fn(0, size)
+        rows(*flat, 0, size, h)
     else:
-        run_job(fn, size, CHUNK, n)
+        run_job(lambda lo, hi: rows(*flat, lo, hi, h), size, CHUNK, n)
 
 
 def adam_update(p, m, v, vmax, g, *, lr, beta1, beta2, eps, weight_decay, maximize, decoupled_weight_decay,
@@ -149,19 +151,11 @@ def adam_update(p, m, v, vmax, g, *, lr, beta1, beta2, eps, weight_decay, maximi
     rows = _loop("adam", flags)
     h = np.array([weight_decay, 1 - lr * weight_decay, w, 1 - w, 1 - beta2, beta2, (1 - beta2 ** t) ** 0.5, eps,
                   -(lr / (1 - beta1 ** t))], p.dtype)  # each number rounded to the dtype, as NumPy's weak scalars
-    flat = [a.reshape(-1) for a in (p, m, v, vmax if vmax is not None else p, g)]
-    if p.size < SPLIT_MIN:
-        rows(*flat, 0, p.size, h)
-    else:
-        _over_chunks(lambda lo, hi: rows(*flat, lo, hi, h), p.size)
+    _run(rows, [a.reshape(-1) for a in (p, m, v, vmax if vmax is not None else p, g)], h)
 
 
 def sgd_update(p, buf, g, lr, momentum, dampening, weight_decay, nesterov, maximize):
     """SGD in one pass over ``p`` and its momentum buffer ``buf`` (None without a momentum)."""
     rows = _loop("sgd", (bool(maximize), weight_decay != 0, buf is not None, bool(nesterov)))
     h = np.array([weight_decay, momentum, 1 - dampening, -lr], p.dtype)
-    flat = [a.reshape(-1) for a in (p, buf if buf is not None else p, g)]
-    if p.size < SPLIT_MIN:
-        rows(*flat, 0, p.size, h)
-    else:
-        _over_chunks(lambda lo, hi: rows(*flat, lo, hi, h), p.size)
+    _run(rows, [a.reshape(-1) for a in (p, buf if buf is not None else p, g)], h)

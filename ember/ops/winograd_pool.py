@@ -25,13 +25,14 @@ import numpy as np
 
 from .._jit_math import loop_jit
 from .._threads import hold_blas_lingering
-from . import _tflite, winograd
+from . import _tflite, pool_loops, winograd
 from ._core import Aval, apply, register, unsupported
 from ._rules import differ
 from .conv import _pool_max_arg_fwd
 
 POOL = {"kernel": (2, 2), "stride": (2, 2), "padding": ((0, 0), (0, 0)), "dilation": (1, 1)}
-_tile_outputs = winograd._tile_outputs  # replaced by its compiled form in ``_loop``
+_tile_outputs = winograd._tile_outputs  # these two replaced by their compiled forms in ``_loop``
+first_max4 = pool_loops.first_max4
 
 
 def _pooled_output_tf(m, bias, packed, n0, th, tw1, tmp):
@@ -49,16 +50,7 @@ def _pooled_output_tf(m, bias, packed, n0, th, tw1, tmp):
                 best_row, arg_row, base = packed[0, n0 + n, o, py], packed[1, n0 + n, o, py], py * tw1
                 for px in range(pw):
                     f = base + px
-                    best, arg = t00[f] + bo, 0
-                    v = t01[f] + bo
-                    t = (v > best) | (v != v)  # the first maximum; a NaN wins, the last one (selects: no
-                    best, arg = (v if t else best), (1 if t else arg)  # mispredicted branches)
-                    v = t10[f] + bo
-                    t = (v > best) | (v != v)
-                    best, arg = (v if t else best), (2 if t else arg)
-                    v = t11[f] + bo
-                    t = (v > best) | (v != v)
-                    best_row[px], arg_row[px] = (v if t else best), (3 if t else arg)
+                    best_row[px], arg_row[px] = first_max4(t00[f] + bo, t01[f] + bo, t10[f] + bo, t11[f] + bo)
 
 
 _JIT: dict = {}
@@ -69,8 +61,8 @@ def _loop():
     if "loop" not in _JIT:
         fn = None
         if winograd.available():  # (numba there; compiles winograd's helper)
-            global _tile_outputs  # the loop calls it: numba must find the compiled function here
-            _tile_outputs = winograd._tile_outputs
+            global _tile_outputs, first_max4  # the loop calls them: numba must find compiled functions here
+            _tile_outputs, first_max4 = winograd._tile_outputs, pool_loops.compiled_first_max4()
             fn = loop_jit(_pooled_output_tf)
         _JIT["loop"] = fn
     return _JIT["loop"]

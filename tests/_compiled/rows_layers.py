@@ -132,6 +132,9 @@ LAYERS = [
      None),
     ("MaxPool1d", lambda: nn.MaxPool1d(2), [R(2, 3, 8)], None),
     ("MaxPool2d", lambda: nn.MaxPool2d(2), [R(2, 3, 6, 6)], None),
+    # 8 channels, 12x12 outputs: Winograd; compiled, conv + bias + relu + pool become winograd_conv_pool
+    ("Conv2d-ReLU-MaxPool2d", lambda: nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU(), nn.MaxPool2d(2)),
+     [R(2, 8, 14, 14)], None),
     ("MaxPool3d", lambda: nn.MaxPool3d(2), [R(1, 2, 4, 4, 4)], None),
     ("AvgPool1d", lambda: nn.AvgPool1d(2), [R(2, 3, 8)], None),
     ("AvgPool2d", lambda: nn.AvgPool2d(2), [R(2, 3, 6, 6)], None),
