@@ -13,8 +13,9 @@ import numpy as np
 
 from .._jit_math import numba_or_none
 from .._state import STATE
+from .._threads import cached_num_threads
 from ..backend import numpy
-from . import _onnx, _tflite
+from . import _onnx, _tflite, rnn_loops
 from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
 from ._rules import dadd, differ, dprod
 
@@ -44,6 +45,41 @@ def _whole(fn, rows):
     fn(0, rows)
 
 
+# The per-step products go through ``rnn_loops.matmul_nt`` (no weight packing per call) where a block's GEMM
+# runs on one thread anyway (Ember at one thread, or a block of a batch split over the cores, which runs with
+# BLAS held at one thread: ``graph/rnn_rows.py``) and where it measured faster than OpenBLAS: float32, K a
+# multiple of 16 (its vector width; H = 200's K ran 89 against 76 us), at most 64 rows. Not for a whole batch
+# at 2+ threads: a one-thread kernel loses to OpenBLAS's threaded call there ((32, 256) @ (256, 1024): 186 us
+# against 149 us), and splitting the rows in eager code measured slower (two Python step loops trade the GIL
+# at every call: lstm_seq forward 13.5 -> 20 ms at 2 threads).
+KERNEL_MAX_ROWS = 64
+
+
+def _use_kernel(xp, dtype, k, block_rows, whole_rows) -> bool:
+    return (xp is numpy and dtype == np.float32 and k % 16 == 0 and block_rows <= KERNEL_MAX_ROWS
+            and (block_rows < whole_rows or cached_num_threads() == 1) and rnn_loops.available())
+
+
+def _step_product(xp, w_of, k, b):
+    """``product(x, out)`` for a block of rows: ``out = x @ w.T`` (``w = w_of()``, made once per call and
+    kept C-contiguous), by the numba kernel or BLAS (see above)."""
+    forms: dict = {}
+
+    def weight(kind):
+        if kind not in forms:  # (two blocks may both make it: the same array, no harm)
+            w = w_of()
+            forms[kind] = xp.ascontiguousarray(w if kind == "nt" else w.T)
+        return forms[kind]
+
+    def product(x, out):
+        if _use_kernel(xp, x.dtype, k, x.shape[0], b):
+            rnn_loops.matmul_nt(xp.ascontiguousarray(x), weight("nt"), out)
+        else:
+            xp.matmul(x, weight("nn"), out=out)
+
+    return product
+
+
 # Every batch row of an LSTM is its own recurrence (h[t] of row r needs only row r of h[t-1]), so the forward
 # and its backward run in blocks of batch rows: ``rows(fn, b)`` calls ``fn(lo, hi)`` over blocks covering
 # [0, b). Eagerly one block; the compiled executor hands the blocks to its cores (``graph/rnn_rows.py``), one
@@ -56,23 +92,25 @@ def _lstm_seq_fwd(xp, xw, w_hh, h0, c0, rows=_whole):
     # sigmoid(z) = 0.5 * tanh(z / 2) + 0.5: halve the i, f, o columns up front, then one tanh per step
     half = xp.ones(h4, dtype=xw.dtype)
     half[:2 * hsz] = half[3 * hsz:] = 0.5
-    w_t = xp.ascontiguousarray(w_hh.T * half)
     tcs = xp.empty((t_len, b, hsz), dtype=xw.dtype)  # tanh(c) per step, kept for the backward
-    rows(lambda lo, hi: _lstm_fwd_rows(xp, xw[:, lo:hi] * half, w_t, h0[lo:hi], c0[lo:hi], out[:, :, lo:hi],
-                                       act[:, lo:hi], tcs[:, lo:hi]), b)
+    product = _step_product(xp, lambda: w_hh * half[:, None], hsz, b)
+    rows(lambda lo, hi: _lstm_fwd_rows(xp, xw[:, lo:hi] * half, product, h0[lo:hi], c0[lo:hi],
+                                       out[:, :, lo:hi], act[:, lo:hi], tcs[:, lo:hi]), b)
     if STATE.grad_enabled:
         _remember(out, (act, tcs))
     return out
 
 
-def _lstm_fwd_rows(xp, xs, w_t, h, c, out, act, tcs):
-    """The recurrence for one block of batch rows (every array already sliced to it)."""
+def _lstm_fwd_rows(xp, xs, product, h, c, out, act, tcs):
+    """The recurrence for one block of batch rows (every array already sliced to it); ``product(h, z)`` writes
+    the step's h @ W_hh.T (halved where a sigmoid follows) into ``z``."""
     hsz = c.shape[-1]
     tmp = xp.empty(c.shape, dtype=xs.dtype)
     cell = _jit_kernels()[2] if xp is numpy and xs.dtype.char in "fd" else None
+    h = xp.ascontiguousarray(h)
     for t in range(xs.shape[0]):
         z = act[t]
-        xp.matmul(h, w_t, out=z)
+        product(h, z)
         z += xs[t]
         xp.tanh(z, out=z)
         c_new, h_new = out[1, t], out[0, t]
@@ -204,22 +242,24 @@ def _lstm_seq_grad_fwd(xp, g, out, xw, w_hh, h0, c0, rows=_whole):
     act, tc = (_lstm_gates(xp, out, xw, w_hh, h0), None) if saved is None else saved
     res = xp.empty((t_len + 1, b, h4), dtype=xw.dtype)
     res[t_len, :, 2 * hsz:] = 0
-    rows(lambda lo, hi: _lstm_bptt_rows(xp, g[:, :, lo:hi], out[:, :, lo:hi], act[:, lo:hi], w_hh, c0[lo:hi],
+    product = _step_product(xp, lambda: w_hh.T, h4, b)
+    rows(lambda lo, hi: _lstm_bptt_rows(xp, g[:, :, lo:hi], out[:, :, lo:hi], act[:, lo:hi], product, c0[lo:hi],
                                         None if tc is None else tc[:, lo:hi], res[:, lo:hi]), b)
     return res
 
 
-def _lstm_bptt_rows(xp, g, out, act, w_hh, c0, tc, res):
-    """The backward through time for one block of batch rows (every array already sliced to it)."""
+def _lstm_bptt_rows(xp, g, out, act, product, c0, tc, res):
+    """The backward through time for one block of batch rows (every array already sliced to it);
+    ``product(dz, dh)`` writes dz @ W_hh into ``dh``."""
     t_len, b, h4 = act.shape
     hsz = h4 // 4
     a, bo, f = _lstm_factors(xp, act, out, c0, tc)
-    dh, dc = xp.zeros_like(c0), xp.zeros_like(c0)
+    dh, dc = xp.zeros(c0.shape, dtype=c0.dtype), xp.zeros(c0.shape, dtype=c0.dtype)  # C order for the product
     step = _jit_kernels()[1] if xp is numpy and res.dtype.char in "fd" else None
     if step is not None:  # the per-step elementwise work in one call
         for t in range(t_len - 1, -1, -1):
             step(dh, dc, g[0, t], g[1, t], bo[t], a[t], f[t], res[t])
-            xp.matmul(res[t], w_hh, out=dh)
+            product(res[t], dh)
         res[t_len, :, :hsz], res[t_len, :, hsz:2 * hsz] = dh, dc
         return
     a3 = a[..., :3 * hsz].reshape(t_len, b, 3, hsz)
@@ -232,7 +272,7 @@ def _lstm_bptt_rows(xp, g, out, act, w_hh, c0, tc, res):
         dz = res[t]
         xp.multiply(a3[t], dc[:, None, :], out=dz[:, :3 * hsz].reshape(b, 3, hsz))
         xp.multiply(a[t, :, 3 * hsz:], dh, out=dz[:, 3 * hsz:])
-        dh = dz @ w_hh
+        product(dz, dh)
         dc *= f[t]
     res[t_len, :, :hsz], res[t_len, :, hsz:2 * hsz] = dh, dc
 
