@@ -1,10 +1,11 @@
-"""The LSTM recurrence's numba step product (ember/ops/rnn_loops.py) and the row blocks it runs in: the same
-products as BLAS to float rounding, the same LSTM as the BLAS path and as PyTorch, the same bits per thread
-count."""
+"""The LSTM's compiled time loops (ember/ops/rnn_loops.py): the numba GEMM and tanh against NumPy, the loops
+against the NumPy/BLAS path and PyTorch, where they run (one thread; row blocks over the cores only while
+BLAS is held), the same bits for a given thread count, and compiled LSTM steps holding BLAS."""
 import numpy as np
 import pytest
 
 import ember
+from ember import _threads
 from ember.ops import REGISTRY, rnn, rnn_loops
 
 pytest.importorskip("numba")
@@ -21,57 +22,99 @@ def test_matmul_nt_is_a_times_w_transposed(m, k, n, dtype):
     np.testing.assert_allclose(out, a.astype(np.float64) @ w.T.astype(np.float64), rtol=1e-5, atol=1e-5 * k)
 
 
+def test_tanh32_is_within_six_ulp_and_keeps_the_edges():
+    import numba
+
+    tanh = rnn_loops._tanh32_jit
+
+    @numba.njit
+    def apply(x, out):
+        for i in range(x.size):
+            out[i] = tanh(x[i])
+
+    x = np.concatenate([np.linspace(-10, 10, 200_001, dtype=np.float32),
+                        np.float32([0.0, -0.0, 1e-8, 3e-4, 9.0, 30.0, -30.0, np.inf, -np.inf, np.nan])])
+    out = np.empty_like(x)
+    apply(x, out)
+    exact = np.tanh(x.astype(np.float64))
+    finite = ~np.isnan(exact)
+    ulp = np.spacing(np.abs(exact[finite]).astype(np.float32)).astype(np.float64)
+    assert (np.abs(out[finite] - exact[finite]) <= 6 * ulp).all()
+    assert out[-10:-1].tolist() == [0.0, -0.0, np.float32(1e-8), np.float32(3e-4), 1.0, 1.0, -1.0, 1.0, -1.0]
+    assert np.signbit(out[-9]) and np.isnan(out[-1])
+
+
 @pytest.fixture
 def threads():
-    before = ember._threads._STATE["n"]
+    before = _threads._STATE["n"]
     yield
-    ember._threads._STATE["n"] = before
+    _threads._STATE["n"] = before
 
 
-def _seq_and_grad(xw, w, h0, c0, g, **rows):
-    out = REGISTRY["lstm_seq"].forward(np, xw, w, h0, c0, **rows)
-    return out, REGISTRY["lstm_seq_grad"].forward(np, g, out, xw, w, h0, c0, **rows)
+def _seq_and_grad(xw, w, h0, c0, g):
+    out = REGISTRY["lstm_seq"].forward(np, xw, w, h0, c0)
+    return out, REGISTRY["lstm_seq_grad"].forward(np, g, out, xw, w, h0, c0)
 
 
-@pytest.mark.parametrize("n_threads, split, kernel", [(1, False, True), (2, False, False), (2, True, True)])
-def test_kernel_runs_where_blocks_are_one_thread_and_matches_blas(threads, monkeypatch, n_threads, split, kernel):
-    """One thread, or blocks of a batch split over the cores (BLAS held at one thread): the numba product; a
-    whole batch at two threads: OpenBLAS's threaded GEMM. Both give the BLAS path's result to rounding."""
-    from ember.graph import rnn_rows
-
-    rng = np.random.default_rng(3)
-    t_len, b, hsz = 5, 32, 16
+def _operands(b, hsz, t_len=5, seed=3):
+    rng = np.random.default_rng(seed)
     xw = rng.standard_normal((t_len, b, 4 * hsz)).astype(np.float32)
     w, h0, c0 = (0.3 * rng.standard_normal(s).astype(np.float32) for s in ((4 * hsz, hsz), (b, hsz), (b, hsz)))
-    g = rng.standard_normal((2, t_len, b, hsz)).astype(np.float32)
-    ember._threads._STATE["n"] = n_threads
-    monkeypatch.setattr(rnn_rows, "ROWS_MIN", 16)
-    rows = {"rows": rnn_rows.rows_over_cores} if split else {}
-    calls, matmul_nt = [], rnn_loops.matmul_nt
-    monkeypatch.setattr(rnn_loops, "matmul_nt", lambda *a: calls.append(a[0].shape) or matmul_nt(*a))
-    got = _seq_and_grad(xw, w, h0, c0, g, **rows)
-    per, blocks = (16, 2) if split else (32, 1)  # rows of a block, blocks: forward, then backward steps
-    assert sorted(calls) == (sorted([(per, hsz), (per, 4 * hsz)] * t_len * blocks) if kernel else [])
-    assert [a.tobytes() for a in _seq_and_grad(xw, w, h0, c0, g, **rows)] == [a.tobytes() for a in got]
-    monkeypatch.setattr(rnn, "KERNEL_MAX_ROWS", 0)  # the BLAS path
-    for a, want in zip(got, _seq_and_grad(xw, w, h0, c0, g)):
+    return xw, w, h0, c0, rng.standard_normal((2, t_len, b, hsz)).astype(np.float32)
+
+
+@pytest.mark.parametrize("n_threads, held, blocks", [(1, False, [[(0, 32)]] * 2), (2, False, []),
+                                                     (2, True, [[(0, 16), (16, 32)]] * 2)])
+def test_loops_run_where_they_gain_and_match_the_blas_path(threads, monkeypatch, n_threads, held, blocks):
+    """One thread: one block; two threads: two row blocks while BLAS is held, else the NumPy/BLAS loop. The
+    loops give that loop's result to float rounding, and the same bits again."""
+    args = _operands(32, 16)
+    _threads._STATE["n"] = n_threads
+    seen, over = [], rnn._over_blocks
+    monkeypatch.setattr(rnn, "_over_blocks",
+                        lambda fn, rows, n: seen.append(rnn.even_blocks(rows, n)) or over(fn, rows, n))
+    if held:
+        monkeypatch.setitem(_threads.QUIET, "holds", _threads.QUIET["holds"] + 1)  # as a compiled step's hold
+    got = _seq_and_grad(*args)
+    assert seen == blocks  # forward, then backward
+    assert [a.tobytes() for a in _seq_and_grad(*args)] == [a.tobytes() for a in got]
+    monkeypatch.setattr(rnn, "FUSED_ROWS", (16, 0))  # the NumPy/BLAS loop
+    for a, want in zip(got, _seq_and_grad(*args)):
         np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-6)
 
 
-def test_kernel_applies_where_it_measured_faster(threads):
-    ember._threads._STATE["n"] = 1
-    assert rnn._use_kernel(np, np.float32, 256, 32, 32)
-    assert not rnn._use_kernel(np, np.float32, 200, 20, 20)  # K not a multiple of 16
-    assert not rnn._use_kernel(np, np.float64, 256, 32, 32)
-    assert not rnn._use_kernel(np, np.float32, 256, 128, 128)  # over 64 rows: OpenBLAS
-    ember._threads._STATE["n"] = 2
-    assert not rnn._use_kernel(np, np.float32, 256, 32, 32)  # a whole batch: OpenBLAS's threads
-    assert rnn._use_kernel(np, np.float32, 256, 32, 64)  # a block of a split batch
+def test_loops_apply_to_float32_with_k_a_multiple_of_16(threads):
+    _threads._STATE["n"] = 1
+    assert rnn._fused_blocks(np, np.float32, 256, 32) == 1
+    assert rnn._fused_blocks(np, np.float32, 200, 20) == 0  # K not a multiple of 16: OpenBLAS measured faster
+    assert rnn._fused_blocks(np, np.float64, 256, 32) == 0
+    assert rnn._fused_blocks(np, np.float32, 256, 128) == 0  # blocks over 64 rows: OpenBLAS
 
 
-def test_lstm_on_the_kernel_path_matches_pytorch(threads):
+def test_compiled_lstm_step_holds_blas_and_runs_row_blocks(threads, monkeypatch):
+    _threads._STATE["n"] = 2
+    seen, over = [], rnn._over_blocks
+    monkeypatch.setattr(rnn, "_over_blocks", lambda fn, rows, n: seen.append(n) or over(fn, rows, n))
+    lstm = ember.nn.LSTM(8, 16)
+    x = ember.tensor(np.random.default_rng(0).standard_normal((4, 32, 8)).astype(np.float32))
+
+    @ember.compile
+    def step(x):
+        lstm.zero_grad()
+        loss = lstm(x)[0].square().mean()
+        loss.backward()
+        return loss
+
+    step(x)  # (traced)
+    seen.clear()
+    step(x)
+    assert step._entries[0].exe.graph.meta["blas_hold"]
+    assert seen == [2, 2]  # forward and backward, two row blocks each
+
+
+def test_lstm_on_the_loops_matches_pytorch(threads):
     torch = pytest.importorskip("torch")
-    ember._threads._STATE["n"] = 1
+    _threads._STATE["n"] = 1
     rng = np.random.default_rng(0)
     x = rng.standard_normal((7, 24, 8)).astype(np.float32)
     ours, theirs = ember.nn.LSTM(8, 32), torch.nn.LSTM(8, 32)

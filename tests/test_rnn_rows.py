@@ -14,7 +14,11 @@ pytest.importorskip("threadpoolctl")
 
 @pytest.fixture
 def small_blocks(monkeypatch):
-    """Blocks of 2 rows, so a small test batch is split; the thread count restored after."""
+    """Blocks of 2 rows, so a small test batch is split; the thread count restored after. The LSTM's compiled
+    time loops (which split rows themselves: tests/test_rnn_loops.py) are off: this is the BLAS path."""
+    from ember.ops import rnn_loops
+
+    monkeypatch.setattr(rnn_loops, "available", lambda: False)
     monkeypatch.setattr(rnn_rows, "ROWS_MIN", 2)
     monkeypatch.setattr(rnn_rows, "ENABLED", True)
     before = ember._threads._STATE["n"]

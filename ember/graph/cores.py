@@ -83,3 +83,19 @@ def split_ufunc(ufunc):
         return out
 
     return call
+
+
+WINOGRAD_OPS = ("winograd_conv", "winograd_wgrad", "winograd_conv_pool")  # (chosen only where numba is there)
+
+
+def holds_blas(node) -> bool:
+    """A node whose parallel work is Ember's pool's: a Winograd convolution, or an LSTM recurrence whose row
+    blocks run as compiled loops (``ops/rnn.py``; the hold keeps OpenBLAS's worker off the helpers' cores)."""
+    if node.op in WINOGRAD_OPS:
+        return True
+    if node.op != "lstm_seq":
+        return False
+    from ..ops.rnn import fused_applies
+
+    xw = node.inputs[0]
+    return xw.shape[-1] is not None and fused_applies(xw.dtype, xw.shape[-1] // 4)

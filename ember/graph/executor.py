@@ -124,9 +124,9 @@ def build(
         fuse_elementwise(g, singletons=True)
         _unfuse_unsupported(g, device)
     g.meta["jit"] = jit
-    # a step with Winograd convolutions (after decomposition) runs with OpenBLAS held at one thread
-    # (Executable._hold_all); its large GEMMs are then split over Ember's pool (split_gemm)
-    g.meta["blas_hold"] = device == "cpu" and any(n.op in WINOGRAD_OPS for n in g.nodes) and _has_numba()
+    # a step with Winograd convolutions (after decomposition) or compiled LSTM loops runs with OpenBLAS held at
+    # one thread (Executable._hold_all); its large GEMMs are then split over Ember's pool (split_gemm)
+    g.meta["blas_hold"] = device == "cpu" and any(map(cores.holds_blas, g.nodes)) and _has_numba()
     mark_updates_in_place(g)
     plan_memory(g)
     verify(g)
@@ -430,8 +430,6 @@ def _has_numba() -> bool:
     return True
 
 
-# (ops/winograd.py: only chosen where numba is there)
-WINOGRAD_OPS = ("winograd_conv", "winograd_wgrad", "winograd_conv_pool")
 SMALL_GEMM = 1 << 18  # m*n*k at or below which OpenBLAS runs a GEMM on one thread (its own threshold)
 
 

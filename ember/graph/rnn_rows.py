@@ -7,8 +7,12 @@ rows (its small GEMM per step on one thread, the cell's elementwise work beside 
 Without this, every time step ran OpenBLAS's threaded (B, H) @ (H, 4H) GEMM, whose workers then spin, and the
 cell's passes on one core.
 
-Blocks are at least ``ROWS_MIN`` rows (``EMBER_RNN_ROWS_MIN``, default 64): OpenBLAS's GEMM of a few rows costs
-nearly what one of twice the rows does (it packs the whole (H, 4H) weight each call: (16, 256) @ (256, 1024)
+float32 LSTMs whose sizes suit ``ops/rnn_loops.py`` (its GEMM's K a multiple of 16) do not come here: their
+time loops are compiled code that splits the rows itself, with BLAS held for the whole step
+(``cores.holds_blas``).
+
+Blocks are at least ``ROWS_MIN`` rows (``EMBER_RNN_ROWS_MIN``, default 64): OpenBLAS's GEMM of a few rows
+costs nearly what one of twice the rows does (it packs the whole (H, 4H) weight each call: (16, 256) @ (256, 1024)
 248 us against 282 us for 32 rows, one thread), so halving a small batch halves little. Measured (lstm_seq
 forward, 64 steps, H = 256, 2 threads, machine near idle for the run, medians of 7, ms, whole with OpenBLAS
 at 2 threads / split in two): B = 32: 33.7 / 42.0; B = 64: 47.8 / 80.1; B = 128: 96.2 / 75.4; B = 128, H = 512:

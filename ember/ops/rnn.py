@@ -11,9 +11,10 @@ import weakref
 
 import numpy as np
 
+from .._cores import even_blocks, run_blocks
 from .._jit_math import numba_or_none
 from .._state import STATE
-from .._threads import cached_num_threads
+from .._threads import blas_quiet, cached_num_threads
 from ..backend import numpy
 from . import _onnx, _tflite, rnn_loops
 from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
@@ -45,39 +46,42 @@ def _whole(fn, rows):
     fn(0, rows)
 
 
-# The per-step products go through ``rnn_loops.matmul_nt`` (no weight packing per call) where a block's GEMM
-# runs on one thread anyway (Ember at one thread, or a block of a batch split over the cores, which runs with
-# BLAS held at one thread: ``graph/rnn_rows.py``) and where it measured faster than OpenBLAS: float32, K a
-# multiple of 16 (its vector width; H = 200's K ran 89 against 76 us), at most 64 rows. Not for a whole batch
-# at 2+ threads: a one-thread kernel loses to OpenBLAS's threaded call there ((32, 256) @ (256, 1024): 186 us
-# against 149 us), and splitting the rows in eager code measured slower (two Python step loops trade the GIL
-# at every call: lstm_seq forward 13.5 -> 20 ms at 2 threads).
-KERNEL_MAX_ROWS = 64
+# The time loops of a block of batch rows as one compiled call each (``rnn_loops``: the per-step products by
+# its numba GEMM, no weight packing per call; the cell's tanh its vectorized float32 form) where it measured
+# faster than the NumPy/OpenBLAS loop: float32, the products' K a multiple of 16 (the GEMM's vector width:
+# H = 200's K ran 89 against OpenBLAS's 76 us), at most 64 rows a block. The batch is cut into blocks of at
+# least 16 rows over Ember's pool: one hand-off per sequence, each core its rows' whole time loop (as Python
+# loops, two blocks traded the GIL at each of a step's six calls: slower than one).
+FUSED_ROWS = (16, 64)
 
 
-def _use_kernel(xp, dtype, k, block_rows, whole_rows) -> bool:
-    return (xp is numpy and dtype == np.float32 and k % 16 == 0 and block_rows <= KERNEL_MAX_ROWS
-            and (block_rows < whole_rows or cached_num_threads() == 1) and rnn_loops.available())
+def fused_applies(dtype, k) -> bool:
+    """Whether a product of inner size ``k`` in ``dtype`` can run in the compiled time loop (see above)."""
+    try:
+        single = np.dtype(dtype) == np.float32
+    except TypeError:  # not a NumPy dtype (a graph's symbolic one): not float32
+        return False
+    return single and k % 16 == 0 and rnn_loops.available()
 
 
-def _step_product(xp, w_of, k, b):
-    """``product(x, out)`` for a block of rows: ``out = x @ w.T`` (``w = w_of()``, made once per call and
-    kept C-contiguous), by the numba kernel or BLAS (see above)."""
-    forms: dict = {}
+def _fused_blocks(xp, dtype, k, b) -> int:
+    """How many row blocks the compiled time loop runs in, or 0 where it does not apply (see above). At 2+
+    threads only while BLAS is held at one thread (a compiled step with LSTMs holds it: graph/executor.py):
+    otherwise OpenBLAS's worker, spinning after the GEMM before, shares the helper's core (forward after a
+    threaded GEMM: 16 ms split against 9.4 ms without that GEMM), and its threaded per-step GEMMs do better."""
+    if xp is not numpy or not fused_applies(dtype, k):
+        return 0
+    n = cached_num_threads()
+    if n > 1 and not blas_quiet():
+        return 0
+    n = max(1, min(n, b // FUSED_ROWS[0]))
+    return n if -(-b // n) <= FUSED_ROWS[1] else 0
 
-    def weight(kind):
-        if kind not in forms:  # (two blocks may both make it: the same array, no harm)
-            w = w_of()
-            forms[kind] = xp.ascontiguousarray(w if kind == "nt" else w.T)
-        return forms[kind]
 
-    def product(x, out):
-        if _use_kernel(xp, x.dtype, k, x.shape[0], b):
-            rnn_loops.matmul_nt(xp.ascontiguousarray(x), weight("nt"), out)
-        else:
-            xp.matmul(x, weight("nn"), out=out)
-
-    return product
+def _over_blocks(fn, rows, n):
+    """``fn(lo, hi)`` over ``n`` blocks of rows on the calling thread and the pool's helpers (BLAS is held at
+    one thread meanwhile: ``_fused_blocks`` splits only then)."""
+    run_blocks(fn, even_blocks(rows, n), n)
 
 
 # Every batch row of an LSTM is its own recurrence (h[t] of row r needs only row r of h[t-1]), so the forward
@@ -93,24 +97,27 @@ def _lstm_seq_fwd(xp, xw, w_hh, h0, c0, rows=_whole):
     half = xp.ones(h4, dtype=xw.dtype)
     half[:2 * hsz] = half[3 * hsz:] = 0.5
     tcs = xp.empty((t_len, b, hsz), dtype=xw.dtype)  # tanh(c) per step, kept for the backward
-    product = _step_product(xp, lambda: w_hh * half[:, None], hsz, b)
-    rows(lambda lo, hi: _lstm_fwd_rows(xp, xw[:, lo:hi] * half, product, h0[lo:hi], c0[lo:hi],
-                                       out[:, :, lo:hi], act[:, lo:hi], tcs[:, lo:hi]), b)
+    blocks = _fused_blocks(xp, xw.dtype, hsz, b)
+    if blocks:
+        args = [xp.ascontiguousarray(v) for v in (xw, half, w_hh * half[:, None], h0, c0)]
+        _over_blocks(lambda lo, hi: rnn_loops.forward_block(*args, out, act, tcs, lo, hi), b, blocks)
+    else:
+        w_t = xp.ascontiguousarray(w_hh.T * half)
+        rows(lambda lo, hi: _lstm_fwd_rows(xp, xw[:, lo:hi] * half, w_t, h0[lo:hi], c0[lo:hi], out[:, :, lo:hi],
+                                           act[:, lo:hi], tcs[:, lo:hi]), b)
     if STATE.grad_enabled:
         _remember(out, (act, tcs))
     return out
 
 
-def _lstm_fwd_rows(xp, xs, product, h, c, out, act, tcs):
-    """The recurrence for one block of batch rows (every array already sliced to it); ``product(h, z)`` writes
-    the step's h @ W_hh.T (halved where a sigmoid follows) into ``z``."""
+def _lstm_fwd_rows(xp, xs, w_t, h, c, out, act, tcs):
+    """The recurrence for one block of batch rows (every array already sliced to it)."""
     hsz = c.shape[-1]
     tmp = xp.empty(c.shape, dtype=xs.dtype)
     cell = _jit_kernels()[2] if xp is numpy and xs.dtype.char in "fd" else None
-    h = xp.ascontiguousarray(h)
     for t in range(xs.shape[0]):
         z = act[t]
-        product(h, z)
+        xp.matmul(h, w_t, out=z)
         z += xs[t]
         xp.tanh(z, out=z)
         c_new, h_new = out[1, t], out[0, t]
@@ -242,24 +249,33 @@ def _lstm_seq_grad_fwd(xp, g, out, xw, w_hh, h0, c0, rows=_whole):
     act, tc = (_lstm_gates(xp, out, xw, w_hh, h0), None) if saved is None else saved
     res = xp.empty((t_len + 1, b, h4), dtype=xw.dtype)
     res[t_len, :, 2 * hsz:] = 0
-    product = _step_product(xp, lambda: w_hh.T, h4, b)
-    rows(lambda lo, hi: _lstm_bptt_rows(xp, g[:, :, lo:hi], out[:, :, lo:hi], act[:, lo:hi], product, c0[lo:hi],
+    blocks = _fused_blocks(xp, xw.dtype, h4, b)
+    if blocks:
+        g, act, w_t = xp.ascontiguousarray(g), xp.ascontiguousarray(act), xp.ascontiguousarray(w_hh.T)
+
+        def block(lo, hi):
+            tcb = None if tc is None else tc[:, lo:hi]
+            a, bo, _ = _lstm_factors(xp, act[:, lo:hi], out[:, :, lo:hi], c0[lo:hi], tcb)
+            rnn_loops.backward_block(g, a, bo, act, w_t, res, lo, hi)
+
+        _over_blocks(block, b, blocks)
+        return res
+    rows(lambda lo, hi: _lstm_bptt_rows(xp, g[:, :, lo:hi], out[:, :, lo:hi], act[:, lo:hi], w_hh, c0[lo:hi],
                                         None if tc is None else tc[:, lo:hi], res[:, lo:hi]), b)
     return res
 
 
-def _lstm_bptt_rows(xp, g, out, act, product, c0, tc, res):
-    """The backward through time for one block of batch rows (every array already sliced to it);
-    ``product(dz, dh)`` writes dz @ W_hh into ``dh``."""
+def _lstm_bptt_rows(xp, g, out, act, w_hh, c0, tc, res):
+    """The backward through time for one block of batch rows (every array already sliced to it)."""
     t_len, b, h4 = act.shape
     hsz = h4 // 4
     a, bo, f = _lstm_factors(xp, act, out, c0, tc)
-    dh, dc = xp.zeros(c0.shape, dtype=c0.dtype), xp.zeros(c0.shape, dtype=c0.dtype)  # C order for the product
+    dh, dc = xp.zeros_like(c0), xp.zeros_like(c0)
     step = _jit_kernels()[1] if xp is numpy and res.dtype.char in "fd" else None
     if step is not None:  # the per-step elementwise work in one call
         for t in range(t_len - 1, -1, -1):
             step(dh, dc, g[0, t], g[1, t], bo[t], a[t], f[t], res[t])
-            product(res[t], dh)
+            xp.matmul(res[t], w_hh, out=dh)
         res[t_len, :, :hsz], res[t_len, :, hsz:2 * hsz] = dh, dc
         return
     a3 = a[..., :3 * hsz].reshape(t_len, b, 3, hsz)
@@ -272,7 +288,7 @@ def _lstm_bptt_rows(xp, g, out, act, product, c0, tc, res):
         dz = res[t]
         xp.multiply(a3[t], dc[:, None, :], out=dz[:, :3 * hsz].reshape(b, 3, hsz))
         xp.multiply(a[t, :, 3 * hsz:], dh, out=dz[:, 3 * hsz:])
-        product(dz, dh)
+        dh = dz @ w_hh
         dc *= f[t]
     res[t_len, :, :hsz], res[t_len, :, hsz:2 * hsz] = dh, dc
 

@@ -1,19 +1,22 @@
-"""A numba GEMM for the LSTM recurrence's per-step products (``lstm_seq``, ``ember/ops/rnn.py``; issue 16).
+"""The LSTM's time loops as compiled code (``lstm_seq`` and its backward, ``ember/ops/rnn.py``; issue 16).
 
 Each time step multiplies a few batch rows by a whole weight: h (B, H) @ W.T, W (4H, H), forward, and dz (B, 4H)
 @ W_hh, backward. OpenBLAS packs the weight into its panel layout on every call, so for B = 32 the packing is a
 large share of the call, and a call over half the rows costs nearly what the whole does (one thread: (16, 256)
-@ (256, 1024) 181-197 us, (32, ...) 262 us).
+@ (256, 1024) 163-197 us, (32, ...) 262 us).
 
-``matmul_nt(a, w, out)``: ``out = a @ w.T`` with both operands read in their row-major layout (each output
-element is a dot product of a row of ``a`` and a row of ``w``, contiguous in memory). Blocks of 4 x 4 outputs
-keep 16 sums in registers; the k loop is vectorized (numba with ``fastmath`` reassociation: the sums' order is
-fixed by the compiled code, not the data); the weight is read once per call, four rows at a time, while the
-block's rows of ``a`` stay in cache. Measured, one thread, float32 (this machine; OpenBLAS's call in brackets):
-(32, 256) @ (256, 1024) 229 us (262), (32, 1024) @ (1024, 256) 179 us (217), (16, 256) @ (256, 1024) 98 us
-(190). So the compiled executor now splits a batch of 32 over two cores (``graph/rnn_rows.py``).
+- ``matmul_nt(a, w, out)``: ``out = a @ w.T`` with both read row-major (each output a dot product of two
+  contiguous rows). Blocks of 4 x 4 outputs keep 16 sums in registers, the k loop is vectorized (fast-math
+  reassociation and FMA contraction: the sums' order is fixed by the compiled code, not the data), the weight
+  is read once per call while the block's rows stay in cache. One thread, float32 (OpenBLAS in brackets):
+  (32, 256) @ (256, 1024) 186 us (265), (32, 1024) @ (1024, 256) 159 us (189), (16, 256) @ (256, 1024) 96 us
+  (163); with K = 200 (not a multiple of its 16-wide vectors) 89 us (76): not used there.
+- ``forward_block`` / ``backward_block``: a block of batch rows' whole time loop in one call (GEMM, gates,
+  cell), so that two blocks run on two cores with one hand-off per sequence; as Python loops they traded the
+  GIL at each of a step's six calls. The forward's tanh is ``_tanh32``, a vectorized float32 form (NumPy's
+  SIMD tanh cannot be called from compiled code, and numba's is a scalar libm call, ~10x slower).
 
-Results agree with a BLAS product to float rounding (its sums are blocked differently).
+Results agree with the NumPy/BLAS loop to float rounding (products blocked differently, tanh within a few ulp).
 
 >>> import numpy as np
 >>> from ember.ops import rnn_loops
@@ -23,6 +26,8 @@ Results agree with a BLAS product to float rounding (its sums are blocked differ
 [3.0, 12.0]
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .._jit_math import loop_jit
 
@@ -71,21 +76,120 @@ def _matmul_nt(a, w, out):
             out[r, c] = s
 
 
+
+# -- whole step loops per block of rows ------------------------------------------------------------------------
+# Two row blocks on two cores gain only when each block's time loop is one compiled call: as Python loops (six
+# calls a step) they trade the GIL at every call. Inside compiled code the cell's tanh cannot be NumPy's SIMD
+# loop, and numba's tanh is a scalar libm call (~10x slower), hence ``tanh32``.
+_F32 = np.float32
+P1, P3, P5, P7 = _F32(4.89352455891786e-03), _F32(6.37261928875436e-04), _F32(1.48572235717979e-05), _F32(
+    5.12229709037114e-08)
+P9, P11, P13 = _F32(-8.60467152213735e-11), _F32(2.00018790482477e-13), _F32(-2.76076847742355e-16)
+Q0, Q2, Q4, Q6 = _F32(4.89352518554385e-03), _F32(2.26843463243900e-03), _F32(1.18534705686654e-04), _F32(
+    1.19825839466702e-06)
+CLAMP, TINY, ONE, NINE = _F32(7.90531110763549805), _F32(4e-4), _F32(1), _F32(9)
+
+
+def _tanh32(x):
+    """float32 tanh without libm calls or data-dependent branches (so the loops around it vectorize): a
+    rational approximation x P(x^2) / Q(x^2) of the clamped input, within 6 ulp of the true value (4.6 in the
+    LSTM loops, which fuse multiply-adds; NumPy's: 1.4; 2M points in [-10, 10]); tiny inputs give themselves,
+    |x| >= 9 gives +-1, NaN itself."""
+    c = min(max(x, -CLAMP), CLAMP)
+    x2 = c * c
+    p = ((((((P13 * x2 + P11) * x2 + P9) * x2 + P7) * x2 + P5) * x2 + P3) * x2 + P1) * c
+    q = ((Q6 * x2 + Q4) * x2 + Q2) * x2 + Q0
+    r = p / q
+    r = x if abs(x) < TINY else r
+    r = (ONE if x > 0 else -ONE) if abs(x) >= NINE else r  # float32 tanh is +-1 from 9 on
+    return x if x != x else r
+
+
+HALF = _F32(0.5)
+
+
+def _forward_block(xw, half, w_half, h0, c0, out, act, tcs, lo, hi):
+    """``lstm_seq``'s time loop for batch rows [lo, hi): every array whole and C-contiguous (see rnn.py)."""
+    hsz = h0.shape[1]
+    h, c = h0[lo:hi], c0[lo:hi]
+    for t in range(xw.shape[0]):
+        z, xt = act[t, lo:hi], xw[t, lo:hi]
+        _matmul_nt_jit(h, w_half, z)
+        for r in range(hi - lo):
+            zr, xr = z[r], xt[r]
+            for col in range(4 * hsz):
+                zr[col] = _tanh32_jit(zr[col] + xr[col] * half[col])
+        h_new, c_new, tc = out[0, t, lo:hi], out[1, t, lo:hi], tcs[t, lo:hi]
+        for r in range(hi - lo):
+            zr, cr, nr, tr, hr = z[r], c[r], c_new[r], tc[r], h_new[r]
+            for j in range(hsz):
+                i = HALF * zr[j] + HALF
+                f = HALF * zr[hsz + j] + HALF
+                g = zr[2 * hsz + j]
+                o = HALF * zr[3 * hsz + j] + HALF
+                zr[j], zr[hsz + j], zr[3 * hsz + j] = i, f, o
+                cv = f * cr[j] + i * g
+                tv = _tanh32_jit(cv)
+                nr[j], tr[j], hr[j] = cv, tv, o * tv
+        h, c = h_new, c_new
+
+
+def _backward_block(g, a, bo, act, w_t, res, lo, hi):
+    """``lstm_seq_grad``'s time loop for batch rows [lo, hi): ``a``, ``bo`` the block's factors (rnn.py's
+    ``_lstm_factors``), the other arrays whole and C-contiguous; ``w_t`` is W_hh.T."""
+    t_len, rows, h4 = a.shape
+    hsz = h4 // 4
+    dh, dc = np.zeros((rows, hsz), a.dtype), np.zeros((rows, hsz), a.dtype)
+    for t in range(t_len - 1, -1, -1):
+        gh, gc, bt, at, ft, dz = g[0, t, lo:hi], g[1, t, lo:hi], bo[t], a[t], act[t, lo:hi], res[t, lo:hi]
+        for r in range(rows):
+            for j in range(hsz):
+                hv = dh[r, j] + gh[r, j]
+                cv = dc[r, j] + gc[r, j] + hv * bt[r, j]
+                dz[r, j] = at[r, j] * cv
+                dz[r, hsz + j] = at[r, hsz + j] * cv
+                dz[r, 2 * hsz + j] = at[r, 2 * hsz + j] * cv
+                dz[r, 3 * hsz + j] = at[r, 3 * hsz + j] * hv
+                dc[r, j] = cv * ft[r, hsz + j]
+        _matmul_nt_jit(dz, w_t, dh)
+    res[t_len, lo:hi, :hsz] = dh
+    res[t_len, lo:hi, hsz:2 * hsz] = dc
+
+
 _JIT: dict = {}
+_matmul_nt_jit = _tanh32_jit = None  # set by _compiled() before the block loops compile (they call them)
 
 
-def _kernel():
+def _compiled() -> dict:
+    """The compiled loops, made on first use (numba is imported then, not with ember), or {} without numba."""
+    global _matmul_nt_jit, _tanh32_jit
     if "nt" not in _JIT:
-        _JIT["nt"] = loop_jit(_matmul_nt, reassoc=True, contract=True)
-    return _JIT["nt"]
+        nt = loop_jit(_matmul_nt, reassoc=True, contract=True)
+        if nt is None:
+            _JIT["nt"] = None
+            return {}
+        _matmul_nt_jit, _tanh32_jit = nt, loop_jit(_tanh32, inline=True, numpy_errors=True)
+        flags = dict(reassoc=True, contract=True, numpy_errors=True)
+        _JIT.update(nt=nt, forward=loop_jit(_forward_block, **flags), backward=loop_jit(_backward_block, **flags))
+    return _JIT if _JIT["nt"] is not None else {}
 
 
 def available() -> bool:
-    """Whether the compiled loop exists (numba installed, JIT not turned off)."""
-    return _kernel() is not None
+    """Whether the compiled loops exist (numba installed, JIT not turned off)."""
+    return bool(_compiled())
 
 
 def matmul_nt(a, w, out) -> None:
     """``out = a @ w.T`` for C-contiguous 2-D float arrays of one dtype: ``a`` (M, K), ``w`` (N, K), ``out``
     (M, N)."""
-    _kernel()(a, w, out)
+    _compiled()["nt"](a, w, out)
+
+
+def forward_block(xw, half, w_half, h0, c0, out, act, tcs, lo, hi) -> None:
+    """``lstm_seq``'s time loop for batch rows [lo, hi), compiled (see ``_forward_block``)."""
+    _compiled()["forward"](xw, half, w_half, h0, c0, out, act, tcs, lo, hi)
+
+
+def backward_block(g, a, bo, act, w_t, res, lo, hi) -> None:
+    """``lstm_seq_grad``'s time loop for batch rows [lo, hi), compiled (see ``_backward_block``)."""
+    _compiled()["backward"](g, a, bo, act, w_t, res, lo, hi)
