@@ -135,6 +135,12 @@ def blas_quiet() -> bool:
     return bool(_LINGER["held"]) or QUIET["holds"] > 0
 
 
+def lingering_hold() -> bool:
+    """Whether eager pool work holds BLAS at one thread now (``hold_blas_lingering``): then ``ops.linalg.gemm``
+    splits its large GEMMs over the pool itself."""
+    return bool(_LINGER["held"])
+
+
 def hold_blas_lingering() -> None:
     """BLAS at one thread from now until ``LINGER_S`` seconds after the last call (see above); nothing to do
     when Ember works on one thread."""

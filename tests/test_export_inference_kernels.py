@@ -16,6 +16,7 @@ from ember import nn
 from ember._threads import blas_controllers
 from ember.export import ExportError
 from ember.graph import executor, infer_linear
+from ember.ops import linalg
 
 BATCHES = (1, 5)
 
@@ -225,7 +226,7 @@ def test_split_gemm_blocks_equal_one_gemm(monkeypatch):
         np.testing.assert_allclose(gemm_split.split_gemm(gemm)(np, a, b, out), a @ b, rtol=1e-5, atol=1e-5)
     # a narrow output (fewer than NARROW columns or rows) stays one GEMM: NumPy's matmul holds the GIL there
     jobs = []
-    monkeypatch.setattr(gemm_split.cores, "run_job", lambda *a: jobs.append(a))
+    monkeypatch.setattr(linalg, "run_job", lambda *a: jobs.append(a))
     a, b = rng.standard_normal((64, 400)).astype(np.float32), rng.standard_normal((400, 9)).astype(np.float32)
     np.testing.assert_allclose(gemm_split.split_gemm(gemm)(np, a, b, np.empty((64, 9), np.float32)), a @ b,
                                rtol=1e-5, atol=1e-5)
@@ -249,7 +250,7 @@ def test_programs_hold_blas_at_one_thread_and_restore_it(monkeypatch):
     monkeypatch.setattr(gemm_split, "SPLIT_MIN", 1)
     monkeypatch.setattr(gemm_split, "NARROW", 1)  # (the small model's outputs are narrow: split them anyway)
     seen = []
-    monkeypatch.setattr(gemm_split.cores, "run_job", lambda fn, size, chunk, n: (seen.append(n), fn(0, size)))
+    monkeypatch.setattr(linalg, "run_job", lambda fn, size, chunk, n: (seen.append(n), fn(0, size)))
     before = [c.get_num_threads() for c in controllers]
     np.testing.assert_allclose(prog.run([x])[0], ref, rtol=1e-5, atol=1e-5)
     assert [c.get_num_threads() for c in controllers] == before and gemm_split._HELD == []

@@ -169,12 +169,12 @@ def test_a_held_step_splits_its_large_gemms_and_equals_eager(monkeypatch):
     (a conv + large dense step measured 27 steps/s held without it, 39 with it, 41 unheld); the losses equal
     the eager step's."""
     from ember._threads import cached_num_threads
-    from ember.graph import cores, gemm_split
-    from ember.ops import winograd
+    from ember.graph import gemm_split
+    from ember.ops import linalg, winograd
 
     monkeypatch.setattr(gemm_split, "SPLIT_MIN", 1 << 12)  # the small test GEMMs split too
-    jobs, run_job = [], cores.run_job
-    monkeypatch.setattr(cores, "run_job", lambda *a: jobs.append(1) or run_job(*a))
+    jobs, run_job = [], linalg.run_job
+    monkeypatch.setattr(linalg, "run_job", lambda *a: jobs.append(1) or run_job(*a))
     losses = []
     for compiled in (False, True):
         ember.manual_seed(0)

@@ -37,11 +37,8 @@ from __future__ import annotations
 import math
 import os
 
-import numpy as np
-
 from .._threads import hold_blas_at_one_thread, release_blas
-from ..ops.linalg import gemm
-from . import cores
+from ..ops.linalg import NARROW, gemm, split_over_cores  # noqa: F401 (NARROW: tests set it here)
 
 ENABLED = os.environ.get("EMBER_GEMM_SPLIT", "0") == "1"  # opt-in: see the docstring
 HOLD_MIN = int(os.environ.get("EMBER_GEMM_HOLD_MIN", 1 << 20))  # m*n*k from which BLAS is held at one thread
@@ -65,36 +62,17 @@ class OneBlasThread:
 _HELD: list = []  # threads the BLAS had, for each OneBlasThread block entered (the pool uses as many)
 
 
-# an output this narrow (the cnn's conv1 weight gradient, (32, 43264) @ (43264, 9)) is not split: NumPy's
-# matmul then holds the GIL (measured: two threads on two such products, 0.9x the speed of one after the
-# other), so the blocks ran one after the other, with the hand-offs on top (2.1 ms split against 1.1 whole)
-NARROW = 16
-
-
 def split_gemm(gemm):
     """``gemm(xp, a, b, out)`` run in blocks over the cores when it has at least ``SPLIT_MIN`` multiply-adds and
-    is called inside ``OneBlasThread`` (2-D ``a`` and ``b``, a given C-contiguous ``out``; an N-D ``a`` is
-    flattened to rows); any other call goes to ``gemm`` as it is."""
+    is called inside ``OneBlasThread`` (``ops.linalg.split_over_cores``); any other call goes to ``gemm`` as it
+    is."""
 
     def run(xp, a, b, out=None):
         n = _HELD[-1] if _HELD else 1
-        if n < 2 or xp is not np or b.ndim != 2 or a.ndim < 2 or a.size * b.shape[1] < SPLIT_MIN:
+        if n < 2 or a.size * b.shape[-1] < SPLIT_MIN:
             return gemm(xp, a, b, out)
-        if out is None:  # a dynamic shape has no planned buffer
-            out = xp.empty(a.shape[:-1] + b.shape[1:], dtype=np.result_type(a.dtype, b.dtype))
-        if a.ndim > 2 and out.flags.c_contiguous:  # (..., k) @ (k, n) as rows
-            run(xp, a.reshape(-1, a.shape[-1]), b, out.reshape(-1, b.shape[1]))
-            return out
-        if (a.ndim != 2 or out.ndim != 2 or not out.flags.c_contiguous
-                or a.shape[0] * b.shape[1] * a.shape[1] < SPLIT_MIN or min(out.shape) < NARROW):
-            return gemm(xp, a, b, out)
-        rows, cols = out.shape
-        if rows >= cols:
-            cores.run_job(lambda s, e: gemm(xp, a[s:e], b, out[s:e]), rows, -(-rows // (2 * n)), n)
-        else:
-            chunk = -(-cols // (2 * n) // 16) * 16
-            cores.run_job(lambda s, e: gemm(xp, a, b[:, s:e], out[:, s:e]), cols, chunk, n)
-        return out
+        done = split_over_cores(xp, a, b, out, n, SPLIT_MIN, NARROW)
+        return gemm(xp, a, b, out) if done is None else done
 
     return run
 

@@ -5,7 +5,8 @@ import math
 
 import numpy as np
 
-from .._threads import release_lingering_hold
+from .._cores import run_job
+from .._threads import cached_num_threads, lingering_hold, release_lingering_hold
 from ..dtypes import promote
 from . import _onnx, _tflite
 from ._core import Aval, apply, register, register_lowering
@@ -46,12 +47,52 @@ def blas_ready(xp, x):
     return xp.ascontiguousarray(x)
 
 
-def gemm(xp, a, b, out=None):
+# A GEMM of at least SPLIT_MIN multiply-adds, while BLAS is held at one thread for Ember's pool (a compiled
+# step's hold, or the eager lingering hold of Winograd convolutions and LSTM loops), is cut along its longer
+# output dim into blocks that the calling thread and the pool's helpers take in turn, each a one-thread GEMM.
+SPLIT_MIN = 1 << 23
+# an output this narrow (the cnn's conv1 weight gradient, (32, 43264) @ (43264, 9)) is not split: NumPy's
+# matmul then holds the GIL (measured: two threads on two such products, 0.9x the speed of one after the
+# other), so the blocks ran one after the other, with the hand-offs on top (2.1 ms split against 1.1 whole)
+NARROW = 16
+
+
+def split_over_cores(xp, a, b, out, n: int, min_size: int = SPLIT_MIN, narrow: int = NARROW):
+    """``a @ b`` into ``out`` (allocated when None) in blocks over ``n`` cores; None where it does not split
+    (not NumPy, under ``min_size`` multiply-adds, not a 2-D ``b``, a strided output or one under ``narrow``
+    rows or columns): the caller then runs it whole. An N-D ``a`` is flattened to rows."""
+    if n < 2 or xp is not np or b.ndim != 2 or a.ndim < 2 or a.size * b.shape[1] < min_size:
+        return None
+    if out is None:  # a dynamic shape has no planned buffer
+        out = xp.empty(a.shape[:-1] + b.shape[1:], dtype=np.result_type(a.dtype, b.dtype))
+    if a.ndim > 2:  # (..., k) @ (k, n) as rows
+        if not out.flags.c_contiguous:
+            return None
+        rows = split_over_cores(xp, a.reshape(-1, a.shape[-1]), b, out.reshape(-1, b.shape[1]), n, min_size, narrow)
+        return None if rows is None else out
+    if out.ndim != 2 or not out.flags.c_contiguous or min(out.shape) < narrow:
+        return None
+    rows, cols = out.shape
+    if rows >= cols:
+        run_job(lambda s, e: gemm(xp, a[s:e], b, out[s:e], split=False), rows, -(-rows // (2 * n)), n)
+    else:
+        chunk = -(-cols // (2 * n) // 16) * 16
+        run_job(lambda s, e: gemm(xp, a, b[:, s:e], out[:, s:e], split=False), cols, chunk, n)
+    return out
+
+
+def gemm(xp, a, b, out=None, split=True):
     """``a @ b`` on BLAS-ready operands, writing into ``out`` when given. An N-D ``a`` times a 2-D ``b`` runs
-    as one 2-D GEMM instead of a loop of small ones (up to 10x faster; 100x when ``a`` is strided).
+    as one 2-D GEMM instead of a loop of small ones (up to 10x faster; 100x when ``a`` is strided). While eager
+    pool work holds BLAS at one thread (``_threads.lingering_hold``), a large GEMM runs in blocks over the
+    pool (``split_over_cores``; ``split=False``: whole, as each block does).
 
     Shared by the eager ``matmul``/``linear`` primitives and the compiled executor."""
     release_lingering_hold()  # an eager Winograd convolution's lingering one-thread hold, once expired
+    if split and lingering_hold() and a.dtype.kind == "f":
+        done = split_over_cores(xp, blas_ready(xp, a), blas_ready(xp, b), out, cached_num_threads())
+        if done is not None:
+            return done
     if a.dtype.kind == "V":  # bfloat16: no BLAS kernel (NumPy) nor cuBLAS path (CuPy); float32 GEMM, rounded once
         r = gemm(xp, a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
         if out is None:

@@ -14,7 +14,7 @@ import numpy as np
 from .._cores import even_blocks, run_blocks
 from .._jit_math import numba_or_none
 from .._state import STATE
-from .._threads import blas_quiet, cached_num_threads
+from .._threads import blas_quiet, cached_num_threads, hold_blas_lingering
 from ..backend import numpy
 from . import _onnx, _tflite, rnn_loops
 from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
@@ -65,17 +65,24 @@ def fused_applies(dtype, k) -> bool:
 
 
 def _fused_blocks(xp, dtype, k, b) -> int:
-    """How many row blocks the compiled time loop runs in, or 0 where it does not apply (see above). At 2+
-    threads only while BLAS is held at one thread (a compiled step with LSTMs holds it: graph/executor.py):
-    otherwise OpenBLAS's worker, spinning after the GEMM before, shares the helper's core (forward after a
-    threaded GEMM: 16 ms split against 9.4 ms without that GEMM), and its threaded per-step GEMMs do better."""
+    """How many row blocks the compiled time loop runs in, or 0 where it does not apply (see above).
+
+    At 2+ threads the blocks need BLAS held at one thread: a compiled step with such LSTMs holds it
+    (``graph/cores.holds_blas``); eagerly this takes the lingering hold that Winograd convolutions take
+    (``_threads.hold_blas_lingering``; the step's other large GEMMs then split over the pool themselves,
+    ``linalg.gemm``). Without a hold, OpenBLAS's worker, spinning after the GEMM before, shared the helper's
+    core: the forward split in two took 16 ms after a threaded GEMM, 9.4 ms without one."""
     if xp is not numpy or not fused_applies(dtype, k):
         return 0
-    n = cached_num_threads()
-    if n > 1 and not blas_quiet():
+    threads = cached_num_threads()
+    n = max(1, min(threads, b // FUSED_ROWS[0]))
+    if -(-b // n) > FUSED_ROWS[1]:
         return 0
-    n = max(1, min(n, b // FUSED_ROWS[0]))
-    return n if -(-b // n) <= FUSED_ROWS[1] else 0
+    if threads > 1 and not blas_quiet():
+        if n < 2:
+            return 0  # one block at 2+ threads: OpenBLAS's threaded per-step GEMMs
+        hold_blas_lingering()
+    return n
 
 
 def _over_blocks(fn, rows, n):
