@@ -153,9 +153,10 @@ def _lstm_gates(xp, out, xw, w_hh, h0):
 
 
 def _jit_kernels():
-    """numba forms of ``_lstm_factors`` (one pass instead of ~15), of one backward step's elementwise work
-    (one call instead of 7) and of the forward's gate/cell update (one call instead of 7; the tanh calls stay
-    NumPy's, which are SIMD and ~10x faster than numba's scalar tanh), or Nones without numba."""
+    """numba forms of ``_lstm_factors`` (one pass instead of ~15) and of the forward's gate/cell update (one
+    call instead of 7; the tanh calls stay NumPy's, which are SIMD and ~10x faster than numba's scalar tanh),
+    or Nones without numba. (One backward step's elementwise work is ``rnn_loops.cell_grads``, shared with the
+    compiled time loop.)"""
     if not _JIT:
         fns, numba = (None, None, None), numba_or_none()
         if numba is not None:
@@ -178,19 +179,6 @@ def _jit_kernels():
                             bo[t, r, j] = o * (1 - tcv * tcv)
 
             @numba.njit(cache=False, nogil=True)  # nogil: row blocks run on several cores
-            def bptt_step(dh, dc, g_h, g_c, bo, a, f, dz):
-                b, hsz = dh.shape
-                for r in range(b):
-                    for j in range(hsz):
-                        h = dh[r, j] + g_h[r, j]
-                        c = dc[r, j] + g_c[r, j] + h * bo[r, j]
-                        dz[r, j] = a[r, j] * c
-                        dz[r, hsz + j] = a[r, hsz + j] * c
-                        dz[r, 2 * hsz + j] = a[r, 2 * hsz + j] * c
-                        dz[r, 3 * hsz + j] = a[r, 3 * hsz + j] * h
-                        dc[r, j] = c * f[r, j]
-
-            @numba.njit(cache=False, nogil=True)  # nogil: row blocks run on several cores
             def cell_step(z, c, c_new):  # z holds tanh(pre-activations): sigmoid for i, f, o; c update
                 b, hsz = c.shape
                 for r in range(b):
@@ -203,7 +191,7 @@ def _jit_kernels():
                         z[r, 3 * hsz + j] = o
                         c_new[r, j] = f * c[r, j] + i * z[r, 2 * hsz + j]
 
-            fns = (factors, bptt_step, cell_step)
+            fns = (factors, None, cell_step)  # (the backward step's work: rnn_loops.cell_grads)
         _JIT.append(fns)
     return _JIT[0]
 
@@ -278,10 +266,9 @@ def _lstm_bptt_rows(xp, g, out, act, w_hh, c0, tc, res):
     hsz = h4 // 4
     a, bo, f = _lstm_factors(xp, act, out, c0, tc)
     dh, dc = xp.zeros_like(c0), xp.zeros_like(c0)
-    step = _jit_kernels()[1] if xp is numpy and res.dtype.char in "fd" else None
-    if step is not None:  # the per-step elementwise work in one call
+    if xp is numpy and res.dtype.char in "fd" and rnn_loops.available():  # the step's elementwise work in one call
         for t in range(t_len - 1, -1, -1):
-            step(dh, dc, g[0, t], g[1, t], bo[t], a[t], f[t], res[t])
+            rnn_loops.cell_grads(dh, dc, g[0, t], g[1, t], bo[t], a[t], xp.ascontiguousarray(act[t]), res[t])
             xp.matmul(res[t], w_hh, out=dh)
         res[t_len, :, :hsz], res[t_len, :, hsz:2 * hsz] = dh, dc
         return

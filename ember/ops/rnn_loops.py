@@ -134,6 +134,22 @@ def _forward_block(xw, half, w_half, h0, c0, out, act, tcs, lo, hi):
         h, c = h_new, c_new
 
 
+def _cell_grads(dh, dc, g_h, g_c, bo, a, act, dz):
+    """One backward step's elementwise work for a block of rows: ``dz`` (rows, 4H), the gate pre-activations'
+    gradients, from the incoming ``g_h``, ``g_c`` and the carried ``dh``, ``dc``; ``dc`` carried one step back
+    through the forget gate (``act``: the step's gate activations). ``a``, ``bo``: the step's factors."""
+    rows, hsz = dh.shape
+    for r in range(rows):
+        for j in range(hsz):
+            hv = dh[r, j] + g_h[r, j]
+            cv = dc[r, j] + g_c[r, j] + hv * bo[r, j]
+            dz[r, j] = a[r, j] * cv
+            dz[r, hsz + j] = a[r, hsz + j] * cv
+            dz[r, 2 * hsz + j] = a[r, 2 * hsz + j] * cv
+            dz[r, 3 * hsz + j] = a[r, 3 * hsz + j] * hv
+            dc[r, j] = cv * act[r, hsz + j]
+
+
 def _backward_block(g, a, bo, act, w_t, res, lo, hi):
     """``lstm_seq_grad``'s time loop for batch rows [lo, hi): ``a``, ``bo`` the block's factors (rnn.py's
     ``_lstm_factors``), the other arrays whole and C-contiguous; ``w_t`` is W_hh.T."""
@@ -141,34 +157,27 @@ def _backward_block(g, a, bo, act, w_t, res, lo, hi):
     hsz = h4 // 4
     dh, dc = np.zeros((rows, hsz), a.dtype), np.zeros((rows, hsz), a.dtype)
     for t in range(t_len - 1, -1, -1):
-        gh, gc, bt, at, ft, dz = g[0, t, lo:hi], g[1, t, lo:hi], bo[t], a[t], act[t, lo:hi], res[t, lo:hi]
-        for r in range(rows):
-            for j in range(hsz):
-                hv = dh[r, j] + gh[r, j]
-                cv = dc[r, j] + gc[r, j] + hv * bt[r, j]
-                dz[r, j] = at[r, j] * cv
-                dz[r, hsz + j] = at[r, hsz + j] * cv
-                dz[r, 2 * hsz + j] = at[r, 2 * hsz + j] * cv
-                dz[r, 3 * hsz + j] = at[r, 3 * hsz + j] * hv
-                dc[r, j] = cv * ft[r, hsz + j]
+        dz = res[t, lo:hi]
+        _cell_grads_jit(dh, dc, g[0, t, lo:hi], g[1, t, lo:hi], bo[t], a[t], act[t, lo:hi], dz)
         _matmul_nt_jit(dz, w_t, dh)
     res[t_len, lo:hi, :hsz] = dh
     res[t_len, lo:hi, hsz:2 * hsz] = dc
 
 
 _JIT: dict = {}
-_matmul_nt_jit = _tanh32_jit = None  # set by _compiled() before the block loops compile (they call them)
+_matmul_nt_jit = _tanh32_jit = _cell_grads_jit = None  # set by _compiled() before the loops compile (they call them)
 
 
 def _compiled() -> dict:
     """The compiled loops, made on first use (numba is imported then, not with ember), or {} without numba."""
-    global _matmul_nt_jit, _tanh32_jit
+    global _matmul_nt_jit, _tanh32_jit, _cell_grads_jit
     if "nt" not in _JIT:
         nt = loop_jit(_matmul_nt, reassoc=True, contract=True)
         if nt is None:
             _JIT["nt"] = None
             return {}
         _matmul_nt_jit, _tanh32_jit = nt, loop_jit(_tanh32, inline=True, numpy_errors=True)
+        _cell_grads_jit = _JIT["cell_grads"] = loop_jit(_cell_grads, inline=True)
         flags = dict(reassoc=True, contract=True, numpy_errors=True)
         _JIT.update(nt=nt, forward=loop_jit(_forward_block, **flags), backward=loop_jit(_backward_block, **flags))
     return _JIT if _JIT["nt"] is not None else {}
@@ -183,6 +192,11 @@ def matmul_nt(a, w, out) -> None:
     """``out = a @ w.T`` for C-contiguous 2-D float arrays of one dtype: ``a`` (M, K), ``w`` (N, K), ``out``
     (M, N)."""
     _compiled()["nt"](a, w, out)
+
+
+def cell_grads(dh, dc, g_h, g_c, bo, a, act, dz) -> None:
+    """``_cell_grads`` compiled (the NumPy/BLAS loop's backward step; call only where ``available()``)."""
+    _compiled()["cell_grads"](dh, dc, g_h, g_c, bo, a, act, dz)
 
 
 def forward_block(xw, half, w_half, h0, c0, out, act, tcs, lo, hi) -> None:
