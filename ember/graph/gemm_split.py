@@ -68,10 +68,7 @@ def split_gemm(gemm):
     is."""
 
     def run(xp, a, b, out=None):
-        n = _HELD[-1] if _HELD else 1
-        if n < 2 or a.size * b.shape[-1] < SPLIT_MIN:
-            return gemm(xp, a, b, out)
-        done = split_over_cores(xp, a, b, out, n, SPLIT_MIN, NARROW)
+        done = split_over_cores(xp, a, b, out, _HELD[-1] if _HELD else 1, SPLIT_MIN, NARROW)
         return gemm(xp, a, b, out) if done is None else done
 
     return run

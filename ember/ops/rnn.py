@@ -68,8 +68,8 @@ def _fused_blocks(xp, dtype, k, b) -> int:
     """How many row blocks the compiled time loop runs in, or 0 where it does not apply (see above).
 
     At 2+ threads the blocks need BLAS held at one thread: a compiled step with such LSTMs holds it
-    (``graph/cores.holds_blas``); eagerly this takes the lingering hold that Winograd convolutions take
-    (``_threads.hold_blas_lingering``; the step's other large GEMMs then split over the pool themselves,
+    (``graph/cores.holds_blas``); eagerly ``_over_blocks`` takes the lingering hold that Winograd convolutions
+    take (``_threads.hold_blas_lingering``; the step's other large GEMMs then split over the pool themselves,
     ``linalg.gemm``). Without a hold, OpenBLAS's worker, spinning after the GEMM before, shared the helper's
     core: the forward split in two took 16 ms after a threaded GEMM, 9.4 ms without one."""
     if xp is not numpy or not fused_applies(dtype, k):
@@ -78,16 +78,16 @@ def _fused_blocks(xp, dtype, k, b) -> int:
     n = max(1, min(threads, b // FUSED_ROWS[0]))
     if -(-b // n) > FUSED_ROWS[1]:
         return 0
-    if threads > 1 and not blas_quiet():
-        if n < 2:
-            return 0  # one block at 2+ threads: OpenBLAS's threaded per-step GEMMs
-        hold_blas_lingering()
+    if n < 2 and threads > 1 and not blas_quiet():
+        return 0  # one block at 2+ threads with BLAS threaded: OpenBLAS's threaded per-step GEMMs
     return n
 
 
 def _over_blocks(fn, rows, n):
-    """``fn(lo, hi)`` over ``n`` blocks of rows on the calling thread and the pool's helpers (BLAS is held at
-    one thread meanwhile: ``_fused_blocks`` splits only then)."""
+    """``fn(lo, hi)`` over ``n`` blocks of rows on the calling thread and the pool's helpers, BLAS held at one
+    thread meanwhile (a compiled step's hold, else the eager lingering one taken here; see above)."""
+    if n > 1 and not blas_quiet():
+        hold_blas_lingering()
     run_blocks(fn, even_blocks(rows, n), n)
 
 
@@ -121,7 +121,7 @@ def _lstm_fwd_rows(xp, xs, w_t, h, c, out, act, tcs):
     """The recurrence for one block of batch rows (every array already sliced to it)."""
     hsz = c.shape[-1]
     tmp = xp.empty(c.shape, dtype=xs.dtype)
-    cell = _jit_kernels()[2] if xp is numpy and xs.dtype.char in "fd" else None
+    cell = _jit_kernels()[1] if xp is numpy and xs.dtype.char in "fd" else None
     for t in range(xs.shape[0]):
         z = act[t]
         xp.matmul(h, w_t, out=z)
@@ -158,7 +158,7 @@ def _jit_kernels():
     or Nones without numba. (One backward step's elementwise work is ``rnn_loops.cell_grads``, shared with the
     compiled time loop.)"""
     if not _JIT:
-        fns, numba = (None, None, None), numba_or_none()
+        fns, numba = (None, None), numba_or_none()
         if numba is not None:
             @numba.njit(cache=False, nogil=True)  # nogil: row blocks run on several cores
             def factors(act, cs, tc, c0, a, bo):
@@ -191,7 +191,7 @@ def _jit_kernels():
                         z[r, 3 * hsz + j] = o
                         c_new[r, j] = f * c[r, j] + i * z[r, 2 * hsz + j]
 
-            fns = (factors, None, cell_step)  # (the backward step's work: rnn_loops.cell_grads)
+            fns = (factors, cell_step)
         _JIT.append(fns)
     return _JIT[0]
 

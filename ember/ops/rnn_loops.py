@@ -76,7 +76,6 @@ def _matmul_nt(a, w, out):
             out[r, c] = s
 
 
-
 # -- whole step loops per block of rows ------------------------------------------------------------------------
 # Two row blocks on two cores gain only when each block's time loop is one compiled call: as Python loops (six
 # calls a step) they trade the GIL at every call. Inside compiled code the cell's tanh cannot be NumPy's SIMD
@@ -171,16 +170,16 @@ _matmul_nt_jit = _tanh32_jit = _cell_grads_jit = None  # set by _compiled() befo
 def _compiled() -> dict:
     """The compiled loops, made on first use (numba is imported then, not with ember), or {} without numba."""
     global _matmul_nt_jit, _tanh32_jit, _cell_grads_jit
-    if "nt" not in _JIT:
+    if "loops" not in _JIT:
+        _JIT["loops"] = {}
         nt = loop_jit(_matmul_nt, reassoc=True, contract=True)
-        if nt is None:
-            _JIT["nt"] = None
-            return {}
-        _matmul_nt_jit, _tanh32_jit = nt, loop_jit(_tanh32, inline=True, numpy_errors=True)
-        _cell_grads_jit = _JIT["cell_grads"] = loop_jit(_cell_grads, inline=True)
-        flags = dict(reassoc=True, contract=True, numpy_errors=True)
-        _JIT.update(nt=nt, forward=loop_jit(_forward_block, **flags), backward=loop_jit(_backward_block, **flags))
-    return _JIT if _JIT["nt"] is not None else {}
+        if nt is not None:  # the helpers first: the block loops find them as globals when they compile
+            _matmul_nt_jit, _tanh32_jit = nt, loop_jit(_tanh32, inline=True, numpy_errors=True)
+            _cell_grads_jit = loop_jit(_cell_grads, inline=True)
+            flags = dict(reassoc=True, contract=True, numpy_errors=True)
+            _JIT["loops"] = dict(nt=nt, cell_grads=_cell_grads_jit, forward=loop_jit(_forward_block, **flags),
+                                 backward=loop_jit(_backward_block, **flags))
+    return _JIT["loops"]
 
 
 def available() -> bool:
