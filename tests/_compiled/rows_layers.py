@@ -148,6 +148,9 @@ LAYERS = [
     ("UpsamplingBilinear2d", lambda: nn.UpsamplingBilinear2d(scale_factor=2), [R(1, 2, 3, 3)], None),
     ("RNN", lambda: nn.RNN(3, 4), [R(5, 2, 3)], None),
     ("LSTM-2-layers-dropout", lambda: nn.LSTM(3, 4, num_layers=2, dropout=0.3), [R(5, 2, 3)], None),
+    # float32, hidden 16, batch 32: the compiled time loops (ops/rnn_loops), in two row blocks at 2+ threads
+    # (the compiled step holds BLAS; eagerly the lingering hold)
+    ("LSTM-compiled-loops", lambda: nn.LSTM(8, 16), [R(4, 32, 8)], None),
     ("GRU-batch_first", lambda: nn.GRU(3, 4, batch_first=True), [R(2, 5, 3)], None),
     ("RNNCell", lambda: nn.RNNCell(3, 4), [R(2, 3)], None),
     ("LSTMCell", lambda: nn.LSTMCell(3, 4), [R(2, 3)], None),
