@@ -1,11 +1,10 @@
-"""Softmax cross-entropy's compiled row loops (ember/graph/loss_rows.py): the primitive's values, the same
+"""Softmax cross-entropy's compiled row loops (ember/ops/loss_rows.py): the primitive's values, the same
 bits at any thread count, a bad target or a failing block reported at the caller."""
 import numpy as np
 import pytest
 
 import ember
-from ember.graph import loss_rows
-from ember.ops import REGISTRY
+from ember.ops import REGISTRY, loss_rows
 
 pytest.importorskip("numba")
 

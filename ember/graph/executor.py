@@ -32,7 +32,7 @@ import numpy as np
 from .._state import STATE
 from .._threads import cached_num_threads, release_lingering_hold
 from ..ops.linalg import gemm
-from . import cores, infer_chain, kernels, loops, loss_rows, opinfo, rnn_rows  # noqa: F401  (their lowerings)
+from . import cores, infer_chain, kernels, loops, opinfo, rnn_rows  # noqa: F401  (their lowerings)
 from .gemm_split import _HELD, OneBlasThread, gemm_size_per_row, hold_for, split_gemm
 from .gemm_split import linear_kernel as _linear
 from .ir import Graph, GraphError

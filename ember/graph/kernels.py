@@ -18,6 +18,7 @@ import re
 import numpy as np
 
 from .._jit_math import erf32_scalar
+from .._jit_math import exp32_scalar as _exp32_scalar  # (loops and loss rows import it from here)
 from . import opinfo
 
 PARALLEL_MIN = int(os.environ.get("EMBER_JIT_PARALLEL_MIN", 1 << 62))  # off: see module doc
@@ -233,53 +234,6 @@ def _sigmoid_scalar():
             return 1 / (1 + e) if x >= 0 else e / (1 + e)
 
         fn = _CACHE["_sigmoid"] = sigmoid
-    return fn
-
-
-def _exp32_scalar():
-    """float32 exp as plain arithmetic, so a contiguous ufunc loop vectorizes: exp(x) = 2^k exp(r),
-    k = round(x / ln 2) (the 1.5 * 2^52 rounding trick), |r| <= ln(2)/2, exp(r) by its degree-7 Taylor
-    polynomial in float64 (relative error < 1e-9 before rounding to float32: within 1 ulp of expf), 2^k built
-    from its exponent bits. x is clamped to [-110, 100] first (float32 under/overflow still give 0/inf);
-    NaN passes through."""
-    fn = _CACHE.get("_exp32")
-    if fn is None:
-        import numba
-        from llvmlite import ir
-        from numba import types
-        from numba.extending import intrinsic
-
-        @intrinsic
-        def bits_to_f64(typingctx, x):
-            def codegen(context, builder, sig, args):
-                return builder.bitcast(args[0], ir.DoubleType())
-
-            return types.float64(types.int64), codegen
-
-        @intrinsic
-        def f64_bits(typingctx, x):
-            def codegen(context, builder, sig, args):
-                return builder.bitcast(args[0], ir.IntType(64))
-
-            return types.int64(types.float64), codegen
-
-        f32 = np.float32
-        magic = 6755399441055744.0  # 1.5 * 2^52: adding it rounds to an integer held in the low mantissa bits
-        log2e, ln2 = 1.4426950408889634, 0.6931471805599453
-
-        # no "reassoc": it lets LLVM fold (v * log2e + magic) - magic into v * log2e, losing the rounding
-        @numba.njit(inline="always", fastmath={"contract", "arcp", "afn"})
-        def exp32(x):
-            v = min(max(np.float64(x), -110.0), 100.0)
-            kf = v * log2e + magic
-            k = kf - magic
-            r = v - k * ln2
-            p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
-                1.0 / 720 + r * (1.0 / 5040)))))))
-            y = f32(p * bits_to_f64((f64_bits(kf) - f64_bits(magic) + 1023) << 52))
-            return y if x == x else x
-
-        fn = _CACHE["_exp32"] = exp32
     return fn
 
 

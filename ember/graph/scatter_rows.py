@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops.row_loops import rows_add
+
 ONEHOT_MAX = 1 << 22  # elements of the one-hot matrix of scatter_rows
 
 
@@ -44,8 +46,8 @@ def scatter_rows(xp, rows, jit=False):
         onehot = (xp.arange(rows)[:, None] == flat[None, :]).astype(values.dtype)
         return onehot @ values.reshape(flat.size, -1)
 
-    if jit and xp is np:
-        loop = _rows_add_loop()
+    loop = rows_add() if jit and xp is np else None
+    if loop is not None:
 
         def scatter_jit(values, idx):  # one pass over the rows: ~10-40x faster than the one-hot GEMM here
             flat = idx.reshape(-1)
@@ -56,27 +58,3 @@ def scatter_rows(xp, rows, jit=False):
 
         return scatter_jit
     return scatter
-
-
-_ROWS_ADD = []
-
-
-def _rows_add_loop():
-    """numba loop: ``out[idx[i]] += values[i]`` (negative indices wrap; out-of-range ones are skipped, as the
-    one-hot product drops them)."""
-    if not _ROWS_ADD:
-        import numba
-
-        @numba.njit(cache=False)
-        def rows_add(out, values, idx):
-            rows, d = out.shape
-            for i in range(idx.size):
-                k = idx[i]
-                if k < 0:
-                    k += rows
-                if 0 <= k < rows:
-                    for j in range(d):
-                        out[k, j] += values[i, j]
-
-        _ROWS_ADD.append(rows_add)
-    return _ROWS_ADD[0]

@@ -5,8 +5,10 @@ An index is plain data (so the IR can print, export and save it): a tuple of ``(
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..dtypes import int64
-from . import _onnx, _tflite
+from . import _onnx, _tflite, row_loops
 from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
 from ._rules import broadcast_shapes, check_axes, differ
 from .elementwise import unbroadcast
@@ -47,12 +49,30 @@ def _index_put_fwd(xp, x, v, *idx, index, accumulate=False):
     out = x.copy()
     key = build_key(index, idx)
     if accumulate and has_tensor(index):
-        xp.add.at(out, key, v)
+        if not _rows_added(xp, x, out, v, idx, index):
+            xp.add.at(out, key, v)
     elif accumulate:
         out[key] += v
     else:
         out[key] = v
     return out
+
+
+def _rows_added(xp, x, out, v, idx, index) -> bool:
+    """An embedding's backward (rows of ``v`` summed into a 2-D float ``out`` at one integer index tensor) as
+    one compiled pass (``row_loops.rows_add``); False where it does not apply (``np.add.at`` runs instead,
+    also to raise its error for an index out of range)."""
+    if not (xp is np and index == (("tensor", 0),) and out.ndim == 2 and out.dtype.char in "fd"
+            and v.dtype == out.dtype and idx[0].dtype.kind in "iu" and v.shape == idx[0].shape + out.shape[1:]):
+        return False
+    loop = row_loops.rows_add()
+    if loop is None:
+        return False
+    flat_v = np.ascontiguousarray(v).reshape(idx[0].size, out.shape[1])
+    if loop(out, flat_v, np.ascontiguousarray(idx[0]).reshape(-1)) == 0:
+        return True
+    out[...] = x  # an index out of range: back to the start, for np.add.at to raise its IndexError
+    return False
 
 
 def _index_put_vjp(g, out, x, v, *idx, index, accumulate=False):

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from ..dtypes import int64
-from . import _onnx, _spread, _tflite
+from . import _onnx, _spread, _tflite, loss_rows, row_loops
 from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
 from ._rules import differ, elementwise
 from .linalg import _matmul_rule, gemm
@@ -70,6 +70,8 @@ def _ce_parts(xp, x, t, ignore_index):
 
 
 def _ce_fwd(xp, x, t, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+    if xp is np and x.size and loss_rows.applies((x,), t, label_smoothing):  # the compiled executor's loop too
+        return loss_rows.cross_entropy(ignore_index, reduction)(x, t)
     logp, valid, tc = _ce_parts(xp, x, t, ignore_index)
     n = x.shape[0]
     loss = -logp[xp.arange(n), tc]
@@ -97,6 +99,8 @@ def _ce_grad_rule(g, x, t, ignore_index=-100, label_smoothing=0.0, reduction="me
 
 
 def _ce_grad_fwd(xp, ga, xa, ta, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+    if xp is np and xa.size and loss_rows.applies((ga, xa), ta, label_smoothing):
+        return loss_rows.cross_entropy_grad(ignore_index, reduction)(ga, xa, ta)
     z = xa - xa.max(axis=1, keepdims=True)
     e = xp.exp(z)
     grad = e / e.sum(axis=1, keepdims=True)
@@ -114,7 +118,7 @@ def _ce_grad_fwd(xp, ga, xa, ta, ignore_index=-100, label_smoothing=0.0, reducti
     grad *= scale[:, None]
     # flush float32/64 subnormals (|v| < the smallest normal number) to zero: they change no sum the gradient
     # feeds by a visible amount, and OpenBLAS runs the next GEMMs on them 10-50x slower (the compiled row loop
-    # in graph/loss_rows.py flushes the same values)
+    # in ops/loss_rows.py flushes the same values)
     xp.copyto(grad, 0, where=xp.abs(grad) < xp.finfo(grad.dtype).tiny)
     return grad
 
@@ -147,6 +151,7 @@ def _ce_grad_vjp(cot, out, g, x, t, ignore_index=-100, label_smoothing=0.0, redu
 register("softmax_cross_entropy", _ce_fwd, vjp=_ce_vjp, infer=_ce_rule, saves=(0, 1), kind="other")
 register("softmax_cross_entropy_grad", _ce_grad_fwd, vjp=_ce_grad_vjp, infer=_ce_grad_rule, saves=(0, 1, 2),
          kind="other")
+loss_rows.register_cpu_loops()
 unsupported("softmax_cross_entropy_grad", "onnx", "a gradient of the loss: ONNX export writes inference graphs "
             "(export the model in eval mode, without its loss's backward)")
 
@@ -164,6 +169,8 @@ def _softmax_rule(x, axis):
 def _softmax_fwd(xp, x, axis):
     if x.ndim == 0:
         return xp.ones_like(x)
+    if xp is np and x.size and row_loops.softmax_applies(x.dtype, x.ndim, axis) and (loop := row_loops.softmax()):
+        return loop(x)  # one pass per row (the compiled executor's loop too: the same bits)
     e = xp.exp(x - x.max(axis=axis, keepdims=True))
     e /= e.sum(axis=axis, keepdims=True)
     return e
@@ -192,6 +199,8 @@ def _trailing(ndim_total, ndim):
 
 
 def _standardize_fwd(xp, x, ndim, eps):
+    if xp is np and x.size and x.dtype.char in "fd" and (loop := row_loops.standardize(ndim, eps)):
+        return loop(x)
     return standardize_over(xp, x, _trailing(x.ndim, ndim), math.prod(x.shape[x.ndim - ndim:]), eps)
 
 
@@ -234,6 +243,9 @@ def _standardize_grad_rule(g, x, y, ndim, eps):
 
 
 def _standardize_grad_fwd(xp, g, x, y, ndim, eps):
+    if (xp is np and x.size and x.dtype.char in "fd" and g.dtype == x.dtype == y.dtype
+            and (loop := row_loops.standardize_grad(ndim, eps))):
+        return loop(g, x, y)
     return standardize_grad_over(xp, g, x, y, _trailing(x.ndim, ndim), math.prod(x.shape[x.ndim - ndim:]), eps)
 
 

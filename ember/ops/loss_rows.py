@@ -11,7 +11,7 @@ label smoothing; anything else keeps the primitive. The row sums carry "reassoc"
 pairwise: the two agree to ~1e-7 relative).
 
 >>> import numpy as np
->>> from ember.graph.loss_rows import cross_entropy
+>>> from ember.ops.loss_rows import cross_entropy
 >>> x = np.zeros((2, 4), np.float32)
 >>> round(float(cross_entropy(-100, "mean")(x, np.array([1, 3]))), 4)  # log(4)
 1.3863
@@ -22,8 +22,11 @@ import os
 
 import numpy as np
 
+from .._cores import run_blocks
+from .._jit_math import exp32_scalar, numba_or_none
 from .._threads import cached_num_threads
-from . import cores
+from ._core import register_lowering
+from .row_loops import row_max, row_reductions
 
 SPLIT_MIN = int(os.environ.get("EMBER_CE_SPLIT_MIN", 1 << 18))  # elements; below, one block on the caller
 _LOOPS: dict = {}
@@ -35,17 +38,14 @@ def _loops():
     if not _LOOPS:
         import numba
 
-        from .kernels import _exp32_scalar
-        from .loops import _row_max, _row_reductions
-
-        exp, row_sum = _exp32_scalar(), _row_reductions()[0]
+        exp, row_sum = exp32_scalar(), row_reductions()[0]
         tiny = np.float32(np.finfo(np.float32).tiny)
         opts = {"boundscheck": False, "error_model": "numpy", "nogil": True}
-        row_max = numba.njit(**opts)(_row_max)
+        max_rows = numba.njit(**opts)(row_max)
 
         @numba.njit(**opts)
         def loss_rows(x, t, ignore, loss, tops, scratch, lo, hi):
-            row_max(x[lo:hi], tops[lo:hi])
+            max_rows(x[lo:hi], tops[lo:hi])
             n = x.shape[1]
             for r in range(lo, hi):
                 src, top = x[r], tops[r]
@@ -56,7 +56,7 @@ def _loops():
 
         @numba.njit(**opts)
         def grad_rows(x, t, ignore, g, g_step, out, tops, lo, hi):
-            row_max(x[lo:hi], tops[lo:hi])
+            max_rows(x[lo:hi], tops[lo:hi])
             n = x.shape[1]
             zero = np.float32(0)  # float32 logits only (_applies)
             for r in range(lo, hi):
@@ -98,7 +98,7 @@ def _over_rows(fn, rows, size):
         fn(0, rows)
         return
     blocks = [(rows * i // k, rows * (i + 1) // k) for i in range(k)]
-    cores.run_blocks(fn, blocks, k)
+    run_blocks(fn, blocks, k)
 
 
 def _count_targets(t, ignore_index, classes) -> int:
@@ -153,15 +153,20 @@ def cross_entropy_grad(ignore_index, reduction):
     return run
 
 
+def applies(xs, t, label_smoothing) -> bool:
+    """float32 logits (N, C) (and a float32 cotangent ``xs[0]`` for the gradient), int targets, no label
+    smoothing, numba there."""
+    x = xs[-1]
+    return (str(x.dtype) == "float32" and x.ndim == 2 and str(t.dtype) in ("int32", "int64")
+            and not label_smoothing and all(str(v.dtype) == "float32" for v in xs) and numba_or_none() is not None)
+
+
 def _applies(node) -> bool:
-    x, t = node.inputs[-2:]
-    return (x.dtype == "float32" and x.ndim == 2 and t.dtype in ("int32", "int64")
-            and not node.attrs.get("label_smoothing") and all(v.dtype == "float32" for v in node.inputs[:-1]))
+    return applies(node.inputs[:-1], node.inputs[-1], node.attrs.get("label_smoothing"))
 
 
-def _register():
-    from ..ops import register_lowering
-
+def register_cpu_loops():
+    """The compiled executor's lowerings (called by ``ops/nn.py`` once both primitives are registered)."""
     def attrs(node):
         return node.attrs.get("ignore_index", -100), node.attrs.get("reduction", "mean")
 
@@ -169,6 +174,3 @@ def _register():
                       lambda node: cross_entropy(*attrs(node)) if _applies(node) else None)
     register_lowering("softmax_cross_entropy_grad", "cpu_loop",
                       lambda node: cross_entropy_grad(*attrs(node)) if _applies(node) else None)
-
-
-_register()
