@@ -18,7 +18,7 @@ import re
 import numpy as np
 
 from .._jit_math import erf32_scalar
-from .._jit_math import exp32_scalar as _exp32_scalar  # (loops and loss rows import it from here)
+from .._jit_math import exp32_scalar as _exp32_scalar
 from . import opinfo
 
 PARALLEL_MIN = int(os.environ.get("EMBER_JIT_PARALLEL_MIN", 1 << 62))  # off: see module doc
