@@ -157,8 +157,8 @@ def applies(xs, t, label_smoothing) -> bool:
     """float32 logits (N, C) (and a float32 cotangent ``xs[0]`` for the gradient), int targets, no label
     smoothing, numba there."""
     x = xs[-1]
-    return (str(x.dtype) == "float32" and x.ndim == 2 and str(t.dtype) in ("int32", "int64")
-            and not label_smoothing and all(str(v.dtype) == "float32" for v in xs) and numba_or_none() is not None)
+    return (x.dtype == "float32" and x.ndim == 2 and t.dtype in ("int32", "int64")
+            and not label_smoothing and all(v.dtype == "float32" for v in xs) and numba_or_none() is not None)
 
 
 def _applies(node) -> bool:
