@@ -1,7 +1,7 @@
 """The row loops shared by the eager primitives and the compiled executor (``ops/row_loops.py``,
-``ops/loss_rows.py``): eager and compiled runs give the same bits, the loops match NumPy's forms and PyTorch,
-an embedding's backward adds rows as ``np.add.at`` does and still reports an index out of range, and the
-NumPy forms stay where the loops do not apply."""
+``ops/loss_rows.py``, and GELU's ``ops/gelu.py``): eager and compiled runs give the same bits, the loops
+match NumPy's forms and PyTorch, an embedding's backward adds rows as ``np.add.at`` does and still reports
+an index out of range, and the NumPy forms stay where the loops do not apply."""
 from __future__ import annotations
 
 import numpy as np
@@ -27,6 +27,8 @@ def _layer(kind, x, w):
         return (F.softmax(x, -1) * w).sum()
     if kind == "layer_norm":
         return (F.layer_norm(x, x.shape[-1:]) * w).sum()
+    if kind == "gelu":  # (ops/gelu.py: its own loops, the same in both modes)
+        return (F.gelu(x) * w).sum()
     t = ember.tensor(np.arange(x.shape[0]) % x.shape[1])
     return F.cross_entropy(x * w, t)
 
@@ -48,7 +50,7 @@ def _run(kind, x, w, compiled):
 
 @jit
 @pytest.mark.parametrize("kind,shape", [("softmax", (6, 5, 333)), ("layer_norm", (4, 7, 300)),
-                                        ("cross_entropy", (37, 519))])
+                                        ("cross_entropy", (37, 519)), ("gelu", (5, 9, 70))])
 def test_eager_rows_equal_compiled_bits(kind, shape):
     x = _data(shape, np.float32)
     w = _data(shape, np.float32, seed=1)

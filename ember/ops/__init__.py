@@ -10,3 +10,4 @@ from . import checks, optim  # noqa: F401,E402  (assert_all value checks; adam_s
 from . import batch_stats  # noqa: F401,E402  (batch norm's training core)
 from . import math_extra, decomp  # noqa: F401,E402  (inverse trig/hyperbolic; linalg matrix functions)
 from . import bitwise  # noqa: F401,E402  (bitwise_and/or/xor/not and shifts on integer tensors)
+from . import gelu  # noqa: F401,E402  (GELU's exact form and its gradient, one pass each)

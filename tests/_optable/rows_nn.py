@@ -4,6 +4,7 @@ LSTM)."""
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 
@@ -308,6 +309,22 @@ def _standardize_grad_torch(T, g, x):
     return T.autograd.grad(y, x, g, create_graph=True)[0]
 
 
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _gelu_ref(x):
+    return x * 0.5 * (1 + _erf(x / math.sqrt(2.0)))
+
+
+def _gelu_vjp_ref(g, x):
+    return g * (0.5 * (1 + _erf(x / math.sqrt(2.0))) + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi))
+
+
+def _gelu_vjp_torch(T, g, x):
+    x = x if x.requires_grad else x.detach().requires_grad_()
+    return T.autograd.grad(T.nn.functional.gelu(x), x, g, create_graph=True)[0]
+
+
 def _targets(rng, sizes):
     return rng.integers(0, 4, (5,)).astype(np.int64)
 
@@ -358,6 +375,11 @@ ROWS = [
         [(F("a", "b", "c"), F("c")), (F("a", "c"), F("c"))],
         prims=("sqrt", "sum"),
     ),
+    Row("gelu_exact", lambda L, x: L.nn.functional.gelu(x), _gelu_ref,
+        [(F("a", "b"),), (F(),), (F(0, "a"),), (F("a", "b", lo=-7, hi=7),)], prims=("gelu_erf",), covers=()),
+    Row("gelu_erf_vjp", lambda L, g, x: L.ops.apply("gelu_erf_vjp", g, x), _gelu_vjp_ref,
+        [(F("a", "b"), F("a", "b")), (F(), F()), (F("a", "b", "c"), F("a", "b", "c", lo=-7, hi=7))],
+        prims=("gelu_erf_vjp",), covers=(), torch_fn=_gelu_vjp_torch),
     Row(
         "standardize_grad",
         lambda L, g, x: L.ops.apply("standardize_grad", g, x, L.ops.apply("standardize", x, ndim=1, eps=1e-5),

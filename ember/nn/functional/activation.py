@@ -144,8 +144,8 @@ def gelu(input, approximate="none"):
     tensor([0.8412])
     """
     _check(input, "gelu")
-    if approximate == "none":
-        return input * 0.5 * (1 + apply("erf", input * (1 / math.sqrt(2.0))))
+    if approximate == "none":  # one primitive (ops/gelu.py): one pass forward, one backward
+        return apply("gelu_erf", input)
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
         return input * 0.5 * (1 + apply("tanh", inner))

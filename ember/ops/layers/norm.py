@@ -127,9 +127,14 @@ register_layer("gelu", _same)
 
 @register_lowering("gelu", "onnx")
 def _gelu_onnx(ctx, node):
-    x, dt, approx = ctx.input(node, 0), node.outputs[0].dtype, node.attrs.get("approximate", "none")
+    gelu_onnx(ctx, ctx.input(node, 0), node.outputs[0].dtype, node.attrs.get("approximate", "none"),
+              ctx.output(node))
+
+
+def gelu_onnx(ctx, x, dt, approx, out):
+    """ONNX ``Gelu`` from opset 20, its erf / tanh form before (the layer op and the ``gelu_erf`` primitive)."""
     if ctx.opset >= 20:
-        ctx.emit("Gelu", [x], [ctx.output(node)], approximate=approx)
+        ctx.emit("Gelu", [x], [out], approximate=approx)
         return
     if approx == "tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
         cube = ctx.emit("Mul", [ctx.emit("Mul", [x, x]), x])
@@ -138,7 +143,7 @@ def _gelu_onnx(ctx, node):
     else:  # 0.5 x (1 + erf(x / sqrt(2))), as the eager composite
         core = ctx.emit("Erf", [ctx.emit("Mul", [x, ctx.scalar(1 / math.sqrt(2.0), dt)])])
     half = ctx.emit("Mul", [x, ctx.scalar(0.5, dt)])
-    ctx.emit("Mul", [half, ctx.emit("Add", [core, ctx.scalar(1.0, dt)])], [ctx.output(node)])
+    ctx.emit("Mul", [half, ctx.emit("Add", [core, ctx.scalar(1.0, dt)])], [out])
 
 
 register_layer("log_softmax", _same)

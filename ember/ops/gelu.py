@@ -1,0 +1,116 @@
+"""GELU's exact form as two primitives: ``gelu_erf(x) = x * Phi(x)`` and its gradient ``gelu_erf_vjp(g, x) =
+g * (Phi(x) + x * phi(x))``, Phi and phi the standard normal CDF and density (``nn.GELU()``, ``F.gelu``).
+
+As a composite of erf, adds and multiplies the forward made five passes over the tensor and the backward
+ten; eagerly each is one (float32: one numba SIMD loop, ``_jit_math.gelu32_loops``; otherwise NumPy /
+CuPy passes). The compiled executor runs the same primitive forms (not fused: so eager and compiled give the
+same bits). The vjp of ``gelu_erf_vjp`` is written in Ember ops (Phi'' = phi (2 - x^2)), so second
+derivatives work. Export keeps the ``gelu`` layer op (ONNX ``Gelu`` or its erf form, TFLite ``GELU``); the
+primitive lowers the same way where a layer is decomposed.
+
+>>> import ember
+>>> from ember.ops import apply
+>>> round(float(apply("gelu_erf", ember.tensor(1.0))), 4)
+0.8413
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._jit_math import gelu32_loops
+from ..backend import erf
+from ._core import apply, register, register_lowering, unsupported
+from ._rules import elementwise
+
+ROOT_HALF = 1 / math.sqrt(2.0)
+INV_ROOT_2PI = 1 / math.sqrt(2 * math.pi)
+
+
+def _float_rule(name, *avals):
+    for a in avals:
+        if not a.dtype.is_floating_point:
+            raise TypeError(f"{name}: expected a floating-point tensor, got {a.dtype.name} of shape {a.shape}; "
+                            f"convert it with .float()")
+    return elementwise(name, *avals)
+
+
+def _simd(xp, *arrays):
+    """The float32 SIMD loops, where they apply (NumPy arrays of float32, numba there)."""
+    if xp is np and all(a.dtype == np.float32 for a in arrays):
+        return gelu32_loops()
+    return None
+
+
+def _flat(a):
+    return np.ascontiguousarray(a).reshape(-1)
+
+
+def _gelu_fwd(xp, x):
+    loops = _simd(xp, x)
+    if loops is not None:
+        out = np.empty(x.shape, np.float32)
+        loops[0](_flat(x), out.reshape(-1))
+        return out
+    with np.errstate(invalid="ignore"):  # -inf * 0 is NaN, as the composite and PyTorch give, without a warning
+        return (x * ((1 + erf(x * x.dtype.type(ROOT_HALF))) * x.dtype.type(0.5))).astype(x.dtype, copy=False)
+
+
+def _gelu_vjp(g, out, x):
+    return (apply("gelu_erf_vjp", g, x),)
+
+
+def _gelu_grad_fwd(xp, g, x):
+    loops = _simd(xp, g, x)
+    if loops is not None:
+        out = np.empty(x.shape, np.float32)
+        loops[1](_flat(g), _flat(x), out.reshape(-1))
+        return out
+    t = x.dtype.type
+    with np.errstate(invalid="ignore", over="ignore"):
+        cdf = (1 + erf(x * t(ROOT_HALF))) * t(0.5)
+        pdf = xp.exp(x * x * t(-0.5)) * t(INV_ROOT_2PI)
+        return (g * (cdf + x * pdf)).astype(x.dtype, copy=False)
+
+
+def _gelu_grad_vjp(c, out, g, x):
+    """d/dg: Phi + x phi, i.e. this op again on ``c``; d/dx: g * phi(x) * (2 - x^2)."""
+    gg = apply("gelu_erf_vjp", c, x) if g.requires_grad else None
+    gx = None
+    if x.requires_grad:
+        pdf = apply("mul", apply("exp", apply("mul", apply("mul", x, x), x._scalar(-0.5))), x._scalar(INV_ROOT_2PI))
+        curve = apply("mul", pdf, apply("sub", x._scalar(2.0), apply("mul", x, x)))
+        gx = apply("mul", apply("mul", c, g), curve)
+    return gg, gx
+
+
+def _grad_rule(g, x):
+    if g.shape != x.shape or g.dtype != x.dtype:
+        raise ValueError(f"gelu_erf_vjp: expected the gradient and the input of one shape and dtype, got "
+                         f"{g.shape} {g.dtype.name} and {x.shape} {x.dtype.name}")
+    return _float_rule("gelu_erf_vjp", g, x)
+
+
+register("gelu_erf", _gelu_fwd, vjp=_gelu_vjp, infer=lambda x: _float_rule("gelu_erf", x), saves=(0,),
+         kind="elementwise")
+register("gelu_erf_vjp", _gelu_grad_fwd, vjp=_gelu_grad_vjp, infer=_grad_rule, saves=(0, 1), kind="elementwise")
+
+for _name in ("gelu_erf", "gelu_erf_vjp"):
+    for _target in ("numba", "cuda"):  # its own call, the eager forms: compiled equals eager to the bit
+        unsupported(_name, _target, "GELU runs as its own one-pass kernel, not fused into its neighbours")
+unsupported("gelu_erf_vjp", "onnx", "a gradient: ONNX export writes inference graphs (export in eval mode)")
+unsupported("gelu_erf_vjp", "tflite", "a gradient: TFLite export writes inference graphs (export in eval mode)")
+
+
+@register_lowering("gelu_erf", "onnx")
+def _gelu_onnx(ctx, node):
+    from .layers.norm import gelu_onnx
+
+    gelu_onnx(ctx, ctx.input(node, 0), node.outputs[0].dtype, "none", ctx.output(node))
+
+
+@register_lowering("gelu_erf", "tflite")
+def _gelu_tflite(ctx, node):
+    ctx.emit("GELU", ctx.inputs(node), [ctx.output(node)], ctx.options("Gelu", approximate=False))
+
