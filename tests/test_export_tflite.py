@@ -176,3 +176,30 @@ def test_hand_built_dynamic_graph_expand_and_reshape():
         xs = np.random.rand(batch, 1, 4).astype(np.float32)
         want = np.broadcast_to(xs, (batch, 3, 4)).reshape(batch, 12)
         np.testing.assert_array_equal(run_litert(data, [xs])[0], want)
+
+
+def _gelu_primitive_program():
+    """A graph holding the ``gelu_erf`` primitive itself (a decomposed layer's form), not the ``gelu`` layer."""
+    from ember.export import ExportedProgram, TensorSpec
+    from ember.graph import Graph
+
+    g = Graph()
+    x = g.add_input((None, 6), "float32", hint="x")
+    g.outputs.append(g.add_node("gelu_erf", [x]))
+    return ExportedProgram(g, [TensorSpec("x", (None, 6), "float32", ("batch", None))],
+                           [TensorSpec("y", (None, 6), "float32", ("batch", None))])
+
+
+def test_gelu_primitive_lowers_to_tflite_gelu_and_onnx():
+    prog = _gelu_primitive_program()
+    xs = np.linspace(-5, 5, 18, dtype=np.float32).reshape(3, 6)
+    want = ember.ops.apply("gelu_erf", ember.tensor(xs)).numpy()
+    np.testing.assert_allclose(run_litert(ember.export.tflite(prog, None), [xs])[0], want, rtol=1e-5, atol=1e-6)
+    ort = pytest.importorskip("onnxruntime")
+    from ember.export.onnx import to_onnx
+
+    for opset in (17, 20):  # the erf form, then ONNX's Gelu
+        proto = to_onnx(prog.graph, ["x"], ["y"], opset_version=opset)
+        assert ("Gelu" in {n.op_type for n in proto.graph.node}) == (opset >= 20)
+        sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+        np.testing.assert_allclose(sess.run(None, {"x": xs})[0], want, rtol=1e-5, atol=1e-6)
