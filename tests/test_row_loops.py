@@ -136,3 +136,12 @@ def test_numpy_forms_where_the_loops_do_not_apply():
     base, idx = np.zeros((2, 3, 4)), np.array([0, 1, 1])
     got = _index_put_fwd(np, base, np.ones((3, 3, 4)), idx, index=(("tensor", 0),), accumulate=True)
     assert got[1].sum() == 24 and got[0].sum() == 12
+
+
+def test_gelu_primitives_refuse_integer_tensors_at_the_users_line():
+    from ember.ops import apply
+
+    for call in (lambda: apply("gelu_erf", ember.tensor([1, 2])),
+                 lambda: apply("gelu_erf_vjp", ember.tensor([1, 2]), ember.tensor([1, 2]))):
+        with pytest.raises(TypeError, match=r"gelu_erf.*floating-point.*int64(.|\n)*test_row_loops.py"):
+            call()

@@ -47,7 +47,16 @@ def _flat(a):
     return np.ascontiguousarray(a).reshape(-1)
 
 
+def _require_float(name, *arrays):
+    """The shape rule's dtype check, eagerly too (``apply`` runs no rules on eager calls)."""
+    for a in arrays:
+        if a.dtype.kind not in "fV":  # ("V": bfloat16)
+            raise TypeError(f"{name}: expected a floating-point tensor, got {a.dtype} of shape {a.shape}; "
+                            f"convert it with .float()")
+
+
 def _gelu_fwd(xp, x):
+    _require_float("gelu_erf", x)
     loops = _simd(xp, x)
     if loops is not None:
         out = np.empty(x.shape, np.float32)
@@ -62,6 +71,7 @@ def _gelu_vjp(g, out, x):
 
 
 def _gelu_grad_fwd(xp, g, x):
+    _require_float("gelu_erf_vjp", g, x)
     loops = _simd(xp, g, x)
     if loops is not None:
         out = np.empty(x.shape, np.float32)
