@@ -1,5 +1,6 @@
-"""GELU's exact form as two primitives: ``gelu_erf(x) = x * Phi(x)`` and its gradient ``gelu_erf_vjp(g, x) =
-g * (Phi(x) + x * phi(x))``, Phi and phi the standard normal CDF and density (``nn.GELU()``, ``F.gelu``).
+"""GELU's exact form as two primitives: ``gelu_erf(x) = x * Phi(x)`` and its gradient ``gelu_erf_vjp(g, x, y) =
+g * (Phi(x) + x * phi(x))``, Phi and phi the standard normal CDF and density (``nn.GELU()``, ``F.gelu``);
+``y`` is the forward's output, from which the float32 loop reads Phi back instead of computing erf again.
 
 As a composite of erf, adds and multiplies the forward made five passes over the tensor and the backward
 ten; eagerly each is one (float32: one numba SIMD loop, ``_jit_math.gelu32_loops``; otherwise NumPy /
@@ -67,15 +68,15 @@ def _gelu_fwd(xp, x):
 
 
 def _gelu_vjp(g, out, x):
-    return (apply("gelu_erf_vjp", g, x),)
+    return (apply("gelu_erf_vjp", g, x, out),)
 
 
-def _gelu_grad_fwd(xp, g, x):
-    _require_float("gelu_erf_vjp", g, x)
-    loops = _simd(xp, g, x)
-    if loops is not None:
+def _gelu_grad_fwd(xp, g, x, y):
+    _require_float("gelu_erf_vjp", g, x, y)
+    loops = _simd(xp, g, x, y)
+    if loops is not None:  # Phi read back from y = x Phi(x): no second erf
         out = np.empty(x.shape, np.float32)
-        loops[1](_flat(g), _flat(x), out.reshape(-1))
+        loops[1](_flat(g), _flat(x), _flat(y), out.reshape(-1))
         return out
     t = x.dtype.type
     with np.errstate(invalid="ignore", over="ignore"):
@@ -84,27 +85,29 @@ def _gelu_grad_fwd(xp, g, x):
         return (g * (cdf + x * pdf)).astype(x.dtype, copy=False)
 
 
-def _gelu_grad_vjp(c, out, g, x):
-    """d/dg: Phi + x phi, i.e. this op again on ``c``; d/dx: g * phi(x) * (2 - x^2)."""
-    gg = apply("gelu_erf_vjp", c, x) if g.requires_grad else None
+def _gelu_grad_vjp(c, out, g, x, y):
+    """d/dg: Phi + x phi, i.e. this op again on ``c``; d/dx: g * phi(x) * (2 - x^2). ``y`` (= gelu(x)) only
+    spares the forward an erf: the value does not depend on it apart from x, so it gets no cotangent."""
+    gg = apply("gelu_erf_vjp", c, x, y) if g.requires_grad else None
     gx = None
     if x.requires_grad:
         pdf = apply("mul", apply("exp", apply("mul", apply("mul", x, x), x._scalar(-0.5))), x._scalar(INV_ROOT_2PI))
         curve = apply("mul", pdf, apply("sub", x._scalar(2.0), apply("mul", x, x)))
         gx = apply("mul", apply("mul", c, g), curve)
-    return gg, gx
+    return gg, gx, None
 
 
-def _grad_rule(g, x):
-    if g.shape != x.shape or g.dtype != x.dtype:
-        raise ValueError(f"gelu_erf_vjp: expected the gradient and the input of one shape and dtype, got "
-                         f"{g.shape} {g.dtype.name} and {x.shape} {x.dtype.name}")
-    return _float_rule("gelu_erf_vjp", g, x)
+def _grad_rule(g, x, y):
+    if not (g.shape == x.shape == y.shape) or not (g.dtype == x.dtype == y.dtype):
+        raise ValueError(f"gelu_erf_vjp: expected the gradient, the input and gelu's output of one shape and "
+                         f"dtype, got {g.shape} {g.dtype.name}, {x.shape} {x.dtype.name}, {y.shape} {y.dtype.name}")
+    return _float_rule("gelu_erf_vjp", g, x, y)
 
 
 register("gelu_erf", _gelu_fwd, vjp=_gelu_vjp, infer=lambda x: _float_rule("gelu_erf", x), saves=(0,),
+         saves_out=True, kind="elementwise")
+register("gelu_erf_vjp", _gelu_grad_fwd, vjp=_gelu_grad_vjp, infer=_grad_rule, saves=(0, 1, 2),
          kind="elementwise")
-register("gelu_erf_vjp", _gelu_grad_fwd, vjp=_gelu_grad_vjp, infer=_grad_rule, saves=(0, 1), kind="elementwise")
 
 for _name in ("gelu_erf", "gelu_erf_vjp"):
     for _target in ("numba", "cuda"):  # its own call, the eager forms: compiled equals eager to the bit

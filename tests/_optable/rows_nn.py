@@ -377,7 +377,7 @@ ROWS = [
     ),
     Row("gelu_exact", lambda L, x: L.nn.functional.gelu(x), _gelu_ref,
         [(F("a", "b"),), (F(),), (F(0, "a"),), (F("a", "b", lo=-7, hi=7),)], prims=("gelu_erf",), covers=()),
-    Row("gelu_erf_vjp", lambda L, g, x: L.ops.apply("gelu_erf_vjp", g, x), _gelu_vjp_ref,
+    Row("gelu_erf_vjp", lambda L, g, x: L.ops.apply("gelu_erf_vjp", g, x, L.ops.apply("gelu_erf", x)), _gelu_vjp_ref,
         [(F("a", "b"), F("a", "b")), (F(), F()), (F("a", "b", "c"), F("a", "b", "c", lo=-7, hi=7))],
         prims=("gelu_erf_vjp",), covers=(), torch_fn=_gelu_vjp_torch),
     Row(
