@@ -167,7 +167,7 @@ def gelu32_loops():
     """``(gelu, gelu_vjp)`` float32 loops over flat contiguous arrays: ``gelu(x, out)``, ``out = x * Phi(x)``
     (Phi the normal CDF through ``erf32_scalar``), and ``gelu_vjp(g, x, y, out)``, ``out = g * (Phi(x) + x *
     phi(x))`` given ``y = gelu(x)``: Phi is read back as y / x (0.5 + x / sqrt(2 pi) for |x| < 1e-3), so the
-    gradient needs exp (``exp32_scalar``) but no second erf (1.6 -> 0.55 ms for 1M values). One SIMD pass
+    gradient needs exp (``exp32_scalar``) but no second erf (1.6 -> 0.65 ms for 1M values). One SIMD pass
     each where the composite made five and ten; or None without numba or with ``EMBER_NO_JIT``. Loops, not
     ufuncs: numba's two-operand ufunc of erf and exp together fell back to scalar code (14.9 ms for 1M)."""
     if "gelu32" not in _JIT:

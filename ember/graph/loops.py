@@ -73,7 +73,9 @@ def _col2im(attrs):
     outs = out_sizes(size, kernel, attrs["stride"], attrs["padding"], attrs["dilation"])
     k, length, fold = math.prod(kernel), math.prod(outs), attrs.get("fold_batch", False)
     unit = (sh, sw, dh, dw) == (1, 1, 1, 1)
-    loop = row_loops._njit(_col2im_unit if unit else _col2im_any)
+    loop = row_loops.compiled(_col2im_unit if unit else _col2im_any)
+    if loop is None:  # (EMBER_NO_JIT with an explicit jit=True build): the primitive's NumPy form
+        return None
     geom = (kernel[0], kernel[1]) + ((ph0, pw0) if unit else (sh, sw, dh, dw, ph0, pw0)) + tuple(outs)
 
     def col2im(cols):  # fold: cols is (C*K, N*L), else (N, C*K, L), seen as (N*C*K, L)

@@ -26,7 +26,7 @@ from .._cores import run_blocks
 from .._jit_math import exp32_scalar, numba_or_none
 from .._threads import cached_num_threads
 from ._core import register_lowering
-from .row_loops import row_max, row_reductions
+from .row_loops import max_rows, row_reductions
 
 SPLIT_MIN = int(os.environ.get("EMBER_CE_SPLIT_MIN", 1 << 18))  # elements; below, one block on the caller
 _LOOPS: dict = {}
@@ -41,11 +41,11 @@ def _loops():
         exp, row_sum = exp32_scalar(), row_reductions()[0]
         tiny = np.float32(np.finfo(np.float32).tiny)
         opts = {"boundscheck": False, "error_model": "numpy", "nogil": True}
-        max_rows = numba.njit(**opts)(row_max)
+        tops_of = max_rows()
 
         @numba.njit(**opts)
         def loss_rows(x, t, ignore, loss, tops, scratch, lo, hi):
-            max_rows(x[lo:hi], tops[lo:hi])
+            tops_of(x[lo:hi], tops[lo:hi])
             n = x.shape[1]
             for r in range(lo, hi):
                 src, top = x[r], tops[r]
@@ -56,7 +56,7 @@ def _loops():
 
         @numba.njit(**opts)
         def grad_rows(x, t, ignore, g, g_step, out, tops, lo, hi):
-            max_rows(x[lo:hi], tops[lo:hi])
+            tops_of(x[lo:hi], tops[lo:hi])
             n = x.shape[1]
             zero = np.float32(0)  # float32 logits only (_applies)
             for r in range(lo, hi):
