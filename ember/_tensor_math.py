@@ -44,7 +44,7 @@ class TensorMathMethods:
     greater, less, absolute = _fwd("M", "gt"), _fwd("M", "lt"), _fwd("M", "abs")
 
     def fmod(self, other):
-        return self - (self / other).trunc() * other
+        return _m.M.fmod(self, other)
 
     def remainder(self, other):
         return self % other
@@ -62,8 +62,7 @@ class TensorMathMethods:
             rows = list(range(max(-diagonal, 0), max(-diagonal, 0) + self.shape[0]))
             cols = [r + diagonal for r in rows]
             return out.index_put_((tensor(rows), tensor(cols)), self)
-        return (self * eye(*self.shape[-2:], dtype=self.dtype)).sum(-1) if diagonal == 0 else \
-            self.diagonal(diagonal)
+        return self.diagonal(diagonal)  # picked, not masked and summed: keeps the dtype and an inf off it
 
     def diagonal(self, offset=0, dim1=0, dim2=1):
         n = min(self.shape[dim1], self.shape[dim2] - offset) if offset >= 0 else \

@@ -56,7 +56,7 @@ class TensorMethods(TensorMathMethods):
         return M.pow(self, other)
 
     def __rpow__(self, other):
-        return M.binary("pow", other, self)
+        return M.pow(other, self)
 
     def __matmul__(self, other):
         return L.matmul(self, other)

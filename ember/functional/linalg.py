@@ -115,6 +115,7 @@ def softmax(input, dim=None, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype)
+    _require_float(input, "softmax")
     dim = _default_dim(input, dim, "softmax")
     (axis,) = _axes(input, dim, "softmax") if input.ndim else (0,)
     if not input._data.size:  # nothing to normalise (NumPy's max of a size-0 axis has no value)
@@ -131,6 +132,7 @@ def log_softmax(input, dim=None, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype)
+    _require_float(input, "log_softmax")
     dim = _default_dim(input, dim, "log_softmax")
     (axis,) = _axes(input, dim, "log_softmax") if input.ndim else (0,)
     return _log_softmax(input, axis=axis)
@@ -140,6 +142,14 @@ def log_softmax(input, dim=None, dtype=None):
 def _log_softmax(input, axis):
     """x - logsumexp(x) along ``axis`` (the ``log_softmax`` layer op's eager composite)."""
     return input - logsumexp(input, axis, keepdim=True)
+
+
+def _require_float(x, name):
+    """PyTorch's softmaxes refuse integer and bool tensors (there is no integer probability); say how to ask."""
+    if not x.is_floating_point():
+        raise mark(with_user_line(TypeError(
+            f"{name}: expected a floating-point input, got {x.dtype.name} of shape {tuple(x.shape)}; pass "
+            f"dtype=ember.float32 or convert it with x.float()"), 3))
 
 
 def _default_dim(x, dim, name):

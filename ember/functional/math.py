@@ -42,7 +42,20 @@ def binary(op: str, a, b) -> Tensor:
         a = as_tensor_like(a, b)
     if a._data.dtype != b._data.dtype:
         a, b = _promote_pair(a, b)
+    if op in _INTEGER_DIVISIONS and a._data.dtype.kind in "iu":
+        _check_divisor(op, b)
     return apply(op, a, b)
+
+
+_INTEGER_DIVISIONS = frozenset(("floordiv", "remainder"))
+
+
+def _check_divisor(op, divisor):
+    """PyTorch raises on an integer division by zero (NumPy only warns and returns 0). The check is an
+    ``assert_all`` node, so a compiled function checks every call as the eager one does."""
+    apply("assert_all", apply("ne", divisor, divisor._scalar(0)), error="RuntimeError", message=(
+        f"{op}: integer division by zero (a divisor of shape {tuple(divisor.shape)} holds a 0). Divide floats "
+        "(x.float()) to get inf or nan instead."))
 
 
 def _float_input(x: Tensor) -> Tensor:
@@ -127,6 +140,8 @@ def sign(input):
     >>> ember.sign(ember.tensor([-3.0, 0.0, 2.0]))
     tensor([-1.,  0.,  1.])
     """
+    if input._data.dtype.kind == "b":  # a bool's sign is itself (PyTorch returns a bool copy)
+        return input.clone()
     return apply("sign", input)
 
 
@@ -249,6 +264,8 @@ def square(input):
     >>> ember.square(ember.tensor([-2, 3]))
     tensor([4, 9])
     """
+    if input._data.dtype.kind == "b":  # PyTorch squares bools as int64 (pow(x, 2)), not as logical and
+        input = cast(input, dtypes.int64)
     return input * input
 
 
@@ -271,14 +288,25 @@ def clamp(input, min=None, max=None):
     """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    out = input
+    # the result's dtype is PyTorch's promotion of the input with the bounds (an int tensor clamped at 0.5 is
+    # float, a float32 one clamped by a float64 tensor float64)
+    kind = _promoted_dtype(input, *(b for b in (min, max) if b is not None))
+    out = input if input.dtype == kind else cast(input, kind)
     if min is not None:
-        lo = min if isinstance(min, Tensor) else input._scalar(min)
-        out = apply("where", binary("lt", out, lo), cast(lo, out.dtype), out)
+        lo = cast(min, kind) if isinstance(min, Tensor) else out._scalar(min)
+        out = apply("where", binary("lt", out, lo), lo, out)
     if max is not None:
-        hi = max if isinstance(max, Tensor) else input._scalar(max)
-        out = apply("where", binary("gt", out, hi), cast(hi, out.dtype), out)
+        hi = cast(max, kind) if isinstance(max, Tensor) else out._scalar(max)
+        out = apply("where", binary("gt", out, hi), hi, out)
     return out
+
+
+def _promoted_dtype(*values):
+    """PyTorch's result dtype of tensors and Python numbers ``values`` (``torch.result_type``)."""
+    tensors = [v for v in values if isinstance(v, Tensor)]
+    return dtypes.result_type([t.dtype for t in tensors if t._data.ndim],
+                              [t.dtype for t in tensors if not t._data.ndim],
+                              [v for v in values if not isinstance(v, Tensor)])
 
 
 clip = clamp
@@ -337,13 +365,34 @@ def pow(input, exponent):
     tensor([1.4142, 2.0000])
     """
     if isinstance(input, (int, float)):
-        return binary("pow", exponent._scalar(input), exponent)
+        base = exponent._scalar(input)
+        return _int_pow(base, exponent) if _is_integral(input) and _is_integral(exponent) else \
+            binary("pow", base, exponent)
     if isinstance(exponent, (int, float)) and input._data.dtype.kind in "iu" and exponent < 0:
         from ..errors import mark, with_user_line
 
         raise mark(with_user_line(ValueError(
             "pow: integers to negative integer powers are not allowed; use a float tensor"), 3))
+    if isinstance(exponent, Tensor) and _is_integral(exponent) and input._data.dtype.kind in "iub":
+        return _int_pow(input, exponent)
+    if input._data.dtype.kind == "b" and (exponent is True or exponent is False):  # NumPy's bool power is int8
+        return input.clone() if exponent else apply("eq", input, input)  # x ** 0 is 1
     return binary("pow", input, exponent)
+
+
+def _int_pow(base, exponent):
+    """Integer powers as PyTorch takes them elementwise: a negative exponent gives 1 for a base of 1, +-1 for
+    -1 and 0 otherwise (the integer part of 1 / base**-e), where NumPy raises for the whole tensor."""
+    if base._data.dtype != exponent._data.dtype:
+        base, exponent = _promote_pair(base, exponent)
+    if base._data.dtype.kind != "i":  # unsigned (or bool) exponents are never negative
+        return binary("pow", base, exponent)
+    negative = binary("lt", exponent, 0)
+    power = binary("pow", base, apply("where", negative, exponent._scalar(0), exponent))
+    kind = power.dtype
+    odd = cast(binary("remainder", exponent, 2), kind)  # 0 or 1, also for negative exponents
+    one, minus_one = (cast(binary("eq", base, v), kind) for v in (1, -1))
+    return apply("where", negative, one + minus_one * (1 - 2 * odd), power)
 
 
 def lerp(input, end, weight):
@@ -424,6 +473,8 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     >>> ember.nan_to_num(ember.tensor([float("nan"), float("inf"), 1.0]), posinf=9.0)
     tensor([0., 9., 1.])
     """
+    if input._data.dtype.kind in "biu":  # integers hold no NaN or infinity: PyTorch returns them as they are
+        return input.clone()
     big = float(_finfo(input).max)
     out = where(isnan(input), nan, input)
     out = where(binary("eq", out, float("inf")), big if posinf is None else posinf, out)
@@ -527,6 +578,10 @@ def fmod(input, other):
     >>> ember.fmod(ember.tensor([5.0, -5.0]), 3.0)
     tensor([ 2., -2.])
     """
+    if all(isinstance(v, int) or isinstance(v, Tensor) and v._data.dtype.kind in "iub" for v in (input, other)):
+        input, other = (cast(v, dtypes.int64) if isinstance(v, Tensor) and v._data.dtype.kind == "b" else v
+                        for v in (input, other))
+        return input - _trunc_int_div(input, other) * other  # exact, and integer like PyTorch's
     return input - trunc(true_divide(input, other)) * other
 
 
@@ -620,5 +675,9 @@ def isclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
     >>> ember.isclose(ember.tensor([1.0, 1.1]), ember.tensor([1.0, 1.0]))
     tensor([ True, False])
     """
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and input.dtype == other.dtype == dtypes.bool_:
+        return binary("eq", input, other)  # PyTorch: bools are close when equal (they do not subtract)
+    if isinstance(input, Tensor) and input._data.dtype.kind == "u":  # a difference of unsigned ints wraps
+        input, other = cast(input, dtypes.int64), cast(other, dtypes.int64) if isinstance(other, Tensor) else other
     close = binary("le", abs(input - other), atol + rtol * abs(other))
     return logical_or(close, logical_and(isnan(input), isnan(other))) if equal_nan else close

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dtypes
 from ..errors import mark, with_user_line
 from ..ops import apply
 from ..tensor import Tensor
-from .math import _float_input, _unary, binary
+from .math import _promoted_dtype, _unary, binary, cast
 
 asin = _unary("asin", """The arcsine of each element, in radians (``arcsin`` is the same function).
 
@@ -66,10 +67,9 @@ def atan2(input, other):
     >>> ember.atan2(ember.tensor([1.0, -1.0]), ember.tensor([0.0, -1.0]))
     tensor([ 1.5708, -2.3562])
     """
-    if isinstance(input, Tensor):
-        input = _float_input(input)
-    if isinstance(other, Tensor):
-        other = _float_input(other)
+    kind = _promoted_dtype(input, other)  # PyTorch promotes first: an int with a float16 tensor is float16
+    kind = kind if dtypes.is_float(kind.np) else dtypes.get_default_dtype()
+    input, other = (cast(v, kind) if isinstance(v, Tensor) else v for v in (input, other))
     return binary("atan2", input, other)
 
 

@@ -312,8 +312,14 @@ def all(input, dim=None, keepdim=False):
     tensor([False,  True])
     """
     b = input if input._data.dtype.kind == "b" else input != 0
-    return apply("amin", b, axis=_axes(input, dim, "all"), keepdims=keepdim) if b.numel() else \
+    out = apply("amin", b, axis=_axes(input, dim, "all"), keepdims=keepdim) if b.numel() else \
         cast(apply("sum", b, axis=_axes(input, dim, "all"), keepdims=keepdim) == 0, dtypes.bool_)
+    return _uint8_like(input, out)
+
+
+def _uint8_like(input, out):
+    """PyTorch's all/any keep a uint8 input's dtype (its pre-bool masks), and give bool for the rest."""
+    return cast(out, dtypes.uint8) if input._data.dtype == dtypes.uint8.np else out
 
 
 def any(input, dim=None, keepdim=False):
@@ -323,8 +329,9 @@ def any(input, dim=None, keepdim=False):
     tensor([False,  True])
     """
     b = input if input._data.dtype.kind == "b" else input != 0
-    return apply("amax", b, axis=_axes(input, dim, "any"), keepdims=keepdim) if b.numel() else \
+    out = apply("amax", b, axis=_axes(input, dim, "any"), keepdims=keepdim) if b.numel() else \
         cast(apply("sum", b, axis=_axes(input, dim, "any"), keepdims=keepdim) != 0, dtypes.bool_)
+    return _uint8_like(input, out)
 
 
 def count_nonzero(input, dim=None):

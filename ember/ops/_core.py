@@ -270,7 +270,9 @@ def diagnose(op, inputs, attrs, exc):
                            + ". Move them with .to(device) first.")
         return mark(with_user_line(err, 3))
     shapes = ", ".join(f"{tuple(t._data.shape)} {t._data.dtype}" for t in inputs)
-    kind = type(exc) if isinstance(exc, (ValueError, TypeError, IndexError)) else RuntimeError
+    # the builtin class the failure derives from: NumPy's own subclasses (its no-loop TypeError) take other
+    # constructor arguments, and ``except TypeError`` still catches the rebuilt error
+    kind = next((k for k in (TypeError, ValueError, IndexError) if isinstance(exc, k)), RuntimeError)
     err = kind(f"{op.name}: failed on inputs [{shapes}]" + (f" with {attrs}" if attrs else "") + f": {exc}")
     return mark(with_user_line(err, 3))
 

@@ -111,7 +111,12 @@ register("amax", lambda xp, x, axis=None, keepdims=False: xp.max(x, axis=axis, k
          vjp=_extreme_vjp, infer=reduce_rule("amax"), saves=(0,), saves_out=True, kind="reduce", reduce_fn="max")
 register("amin", lambda xp, x, axis=None, keepdims=False: xp.min(x, axis=axis, keepdims=keepdims),
          vjp=_extreme_vjp, infer=reduce_rule("amin"), saves=(0,), saves_out=True, kind="reduce", reduce_fn="min")
-register("prod", _in_float32(lambda xp, x, axis=None, keepdims=False: xp.prod(x, axis=axis, keepdims=keepdims)),
+def _prod_fwd(xp, x, axis=None, keepdims=False):
+    wide = xp.int64 if x.dtype.kind in "bui" and x.dtype.itemsize < 8 else None  # NumPy takes uint8 to uint64
+    return xp.prod(x, axis=axis, keepdims=keepdims, dtype=wide)
+
+
+register("prod", _in_float32(_prod_fwd),
          vjp=_prod_vjp, infer=_prod_rule, saves=(0,), saves_out=True, kind="reduce", reduce_fn="prod")
 register("argmax", _arg_fwd("argmax"), infer=_arg_rule("argmax"), kind="reduce")
 register("argmin", _arg_fwd("argmin"), infer=_arg_rule("argmin"), kind="reduce")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from ... import dtypes as ember_dtypes
 from ..._autocast import autocast_op
 from ..._state import STATE
 from ...errors import mark, with_user_line
@@ -23,13 +24,14 @@ __all__ = ["relu", "relu_", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu"
            "hardswish",            "hardsigmoid", "logsigmoid", "glu", "threshold", "tanhshrink"]
 
 
-def _check(x, name):
+def _check(x, name, integers=False):
+    """A tensor, floating point (``integers``: or integer, not bool, as PyTorch's clamping activations take)."""
     if not isinstance(x, Tensor):
         raise mark(with_user_line(TypeError(
             f"{name}: expected an ember.Tensor as input, got {type(x).__name__}; convert it with "
             "ember.tensor(...)"),
             3))
-    if not x.is_floating_point():
+    if not x.is_floating_point() and not (integers and x._data.dtype.kind in "iu"):
         raise mark(with_user_line(TypeError(
             f"{name}: expected a floating-point input, got {x.dtype.name} of shape {tuple(x.shape)}; "
             "convert it with x.float()"), 3))
@@ -49,7 +51,7 @@ def relu(input, inplace=False):
     >>> F.relu(ember.tensor([-1.0, 2.0]))
     tensor([0., 2.])
     """
-    _check(input, "relu")
+    _check(input, "relu", integers=True)
     if inplace:
         return input.relu_()
     return apply("relu", input)
@@ -73,11 +75,12 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     >>> F.hardtanh(ember.tensor([-3.0, 0.5, 3.0]))
     tensor([-1.0000,  0.5000,  1.0000])
     """
-    _check(input, "hardtanh")
+    _check(input, "hardtanh", integers=True)
     if min_val > max_val:
         raise mark(with_user_line(ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                                              f"({max_val})"), 2))
-    lo, hi = input._scalar(float(min_val)), input._scalar(float(max_val))
+    floating = input.is_floating_point()  # an integer input clamps at the bounds cast to its dtype, as PyTorch
+    lo, hi = (input._scalar(float(v) if floating else int(v)) for v in (min_val, max_val))
     out = apply("where", apply("le", input, lo), lo, apply("where", apply("ge", input, hi), hi, input))
     return _inplace(input, out, inplace)
 
@@ -279,7 +282,8 @@ def tanhshrink(input):
     >>> F.tanhshrink(ember.tensor([0.0, 1.0]))
     tensor([0.0000, 0.2384])
     """
-    return input - apply("tanh", input)
+    x = input if input.is_floating_point() else input.to(ember_dtypes.get_default_dtype())  # as PyTorch's
+    return x - apply("tanh", x)
 
 
 def threshold(input, threshold, value, inplace=False):
