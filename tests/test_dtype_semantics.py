@@ -156,3 +156,32 @@ def test_softmax_refuses_integers_and_names_the_fix():
     with pytest.raises(TypeError, match=r"softmax: expected a floating-point input, got int64.*dtype=ember.float32"):
         EF.softmax(ember.tensor([1, 2]), dim=0)
     assert EF.softmax(ember.tensor([1, 2]), dim=0, dtype=ember.float32).dtype == ember.float32
+
+
+TINY = [-30.0, -20.0, -1e-7, 1e-10, 1e-5, 0.5, 20.0, 30.0]
+ACCURATE = {  # functions whose point is accuracy where a naive composite rounds to 0 or cancels
+    "log1p": lambda lib, x: lib.log1p(x.abs() * 0.5),
+    "expm1": lambda lib, x: lib.expm1(x.clamp(max=1.0)),
+    "softplus": lambda lib, x: lib.nn.functional.softplus(x),
+    "logsigmoid": lambda lib, x: lib.nn.functional.logsigmoid(x),
+    "bce_with_logits": lambda lib, x: lib.nn.functional.binary_cross_entropy_with_logits(
+        x, lib.ones_like(x), reduction="none"),
+    "soft_margin": lambda lib, x: lib.nn.functional.soft_margin_loss(x, lib.ones_like(x), reduction="none"),
+}
+
+
+@pytest.mark.parametrize("name", ACCURATE)
+def test_functions_keep_the_digits_of_tiny_values(name):
+    got = ACCURATE[name](ember, ember.tensor(TINY)).numpy()
+    want = ACCURATE[name](torch, torch.tensor(TINY)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=0)  # relative: 2e-9 against 0 fails
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_gelu_computes_in_float32_like_torch(dtype):
+    x = [-3.0, -1.0, 0.0, 1.0, 2.0, 5.0]
+    e = ember.tensor(x, dtype=getattr(ember, dtype), requires_grad=True)
+    t = torch.tensor(x, dtype=getattr(torch, dtype), requires_grad=True)
+    EF.gelu(e).sum().backward()
+    TF.gelu(t).sum().backward()
+    assert EF.gelu(e).tolist() == TF.gelu(t).tolist() and e.grad.tolist() == t.grad.tolist()

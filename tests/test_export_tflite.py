@@ -178,14 +178,15 @@ def test_hand_built_dynamic_graph_expand_and_reshape():
         np.testing.assert_array_equal(run_litert(data, [xs])[0], want)
 
 
-def _gelu_primitive_program():
-    """A graph holding the ``gelu_erf`` primitive itself (a decomposed layer's form), not the ``gelu`` layer."""
+def _gelu_primitive_program(op="gelu_erf"):
+    """A graph holding one unary primitive ``op`` itself (for gelu_erf: a decomposed layer's form, not the
+    ``gelu`` layer)."""
     from ember.export import ExportedProgram, TensorSpec
     from ember.graph import Graph
 
     g = Graph()
     x = g.add_input((None, 6), "float32", hint="x")
-    g.outputs.append(g.add_node("gelu_erf", [x]))
+    g.outputs.append(g.add_node(op, [x]))
     return ExportedProgram(g, [TensorSpec("x", (None, 6), "float32", ("batch", None))],
                            [TensorSpec("y", (None, 6), "float32", ("batch", None))])
 
@@ -203,3 +204,18 @@ def test_gelu_primitive_lowers_to_tflite_gelu_and_onnx():
         assert ("Gelu" in {n.op_type for n in proto.graph.node}) == (opset >= 20)
         sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
         np.testing.assert_allclose(sess.run(None, {"x": xs})[0], want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["log1p", "expm1"])
+def test_log1p_and_expm1_primitives_run_in_litert_and_onnxruntime(op):
+    """Neither format has the op: log(1 + x) and exp(x) - 1 stand in (float32 rounding apart from tiny x)."""
+    prog = _gelu_primitive_program(op)
+    xs = np.linspace(-0.9, 3, 18, dtype=np.float32).reshape(3, 6)
+    want = getattr(np, op)(xs.astype(np.float64))
+    np.testing.assert_allclose(run_litert(ember.export.tflite(prog, None), [xs])[0], want, rtol=1e-5, atol=1e-6)
+    ort = pytest.importorskip("onnxruntime")
+    from ember.export.onnx import to_onnx
+
+    sess = ort.InferenceSession(to_onnx(prog.graph, ["x"], ["y"]).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"x": xs})[0], want, rtol=1e-5, atol=1e-6)

@@ -135,6 +135,8 @@ def log_softmax(input, dim=None, dtype=None):
     _require_float(input, "log_softmax")
     dim = _default_dim(input, dim, "log_softmax")
     (axis,) = _axes(input, dim, "log_softmax") if input.ndim else (0,)
+    if input._data.dtype.itemsize < 4:  # float16/bfloat16: in float32, rounded once, as PyTorch's CPU kernel
+        return _log_softmax(input.float(), axis=axis).to(input.dtype)  # (logsumexp in float16 is 0.5% off)
     return _log_softmax(input, axis=axis)
 
 

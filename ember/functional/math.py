@@ -220,22 +220,22 @@ def reciprocal(input):
 
 @autocast_op
 def log1p(input):
-    """``log(1 + x)``, elementwise.
+    """``log(1 + x)``, elementwise, accurate for tiny ``x`` (where ``log(1 + x)`` rounds to 0).
 
     >>> ember.log1p(ember.tensor([0.0, 1.0]))
     tensor([0.0000, 0.6931])
     """
-    return log(1 + _float_input(input))
+    return apply("log1p", _float_input(input))
 
 
 @autocast_op
 def expm1(input):
-    """``exp(x) - 1``, elementwise.
+    """``exp(x) - 1``, elementwise, accurate for tiny ``x``.
 
     >>> ember.expm1(ember.tensor([0.0, 1.0]))
     tensor([0.0000, 1.7183])
     """
-    return exp(input) - 1
+    return apply("expm1", _float_input(input))
 
 
 @autocast_op

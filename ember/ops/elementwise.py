@@ -60,6 +60,11 @@ _unary("tanh", lambda xp, x: xp.tanh(x), lambda g, out, x: (g * (1 - out * out),
 _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda g, out, x: (g / (out * 2),), saves=(), saves_out=True,
        ufunc="sqrt")
 _unary("abs", lambda xp, x: xp.abs(x), lambda g, out, x: (g * x.sign(),), ufunc="abs")
+# log1p and expm1 are primitives, not log(1 + x) and exp(x) - 1: those lose every digit of a tiny x
+# (float32 log(1 + 1e-10) is 0; torch.log1p gives 1e-10)
+_unary("log1p", lambda xp, x: xp.log1p(x), lambda g, out, x: (g / (x + 1),), ufunc="log1p")
+_unary("expm1", lambda xp, x: xp.expm1(x), lambda g, out, x: (g * (out + 1),), saves=(), saves_out=True,
+       ufunc="expm1")
 
 
 def _sigmoid(xp, x):
@@ -224,6 +229,7 @@ def _cuda_cast(kctx, node, args):
 
 _KERNEL_FORMS = {
     "neg": ("-{0}", "-{0}"), "exp": (_numba_exp, "exp({0})"), "log": ("np.log({0})", "log({0})"),
+    "log1p": ("np.log1p({0})", "log1p({0})"), "expm1": ("np.expm1({0})", "expm1({0})"),
     "sin": ("np.sin({0})", "sin({0})"), "cos": ("np.cos({0})", "cos({0})"), "tanh": ("np.tanh({0})", "tanh({0})"),
     "sqrt": ("np.sqrt({0})", "sqrt({0})"), "abs": ("abs({0})", "abs({0})"),
     "sign": ("np.sign({0})", "(({0} > 0) - ({0} < 0))"), "floor": ("np.floor({0})", "floor({0})"),
@@ -267,6 +273,18 @@ for _name, _type in (("eq", "Equal"), ("lt", "Less"), ("le", "LessOrEqual"), ("g
 _onnx.compare("ne", "Equal", negate=True)
 for _name, _type in (("logical_and", "And"), ("logical_or", "Or"), ("logical_xor", "Xor")):
     _onnx.compare(_name, _type, logical=True)
+
+
+@register_lowering("log1p", "onnx")
+def _log1p_onnx(ctx, node):  # ONNX has no Log1p: log(1 + x), exact to float32 rounding away from tiny x
+    x, dt = ctx.input(node, 0), node.outputs[0].dtype
+    ctx.emit("Log", [ctx.emit("Add", [x, ctx.scalar(1, dt)])], [ctx.output(node)])
+
+
+@register_lowering("expm1", "onnx")
+def _expm1_onnx(ctx, node):  # nor Expm1: exp(x) - 1
+    x, dt = ctx.input(node, 0), node.outputs[0].dtype
+    ctx.emit("Sub", [ctx.emit("Exp", [x]), ctx.scalar(1, dt)], [ctx.output(node)])
 
 
 @register_lowering("trunc", "onnx")
@@ -332,6 +350,20 @@ for _name, _builtin in (("eq", "EQUAL"), ("ne", "NOT_EQUAL"), ("lt", "LESS"), ("
     _tflite.binary(_name, _builtin, compare=True)
 register_lowering("copy", "tflite", _tflite.identity)
 unsupported("erf", "tflite", "TFLite has no ERF op; nn.GELU / F.gelu export as TFLite's GELU (a layer node)")
+
+
+@register_lowering("log1p", "tflite")
+def _log1p_tflite(ctx, node):  # no LOG1P builtin: LOG(ADD(x, 1))
+    (x,), v = ctx.inputs(node), node.inputs[0]
+    shifted = ctx.emit("ADD", [x, ctx.scalar(1, v.dtype)], [ctx.temp(v.shape, v.dtype)], ctx.options("Add"))
+    ctx.emit("LOG", [shifted], [ctx.output(node)])
+
+
+@register_lowering("expm1", "tflite")
+def _expm1_tflite(ctx, node):  # no EXPM1 builtin: SUB(EXP(x), 1)
+    (x,), v = ctx.inputs(node), node.inputs[0]
+    ctx.emit("SUB", [ctx.unary("EXP", x, v.shape, v.dtype), ctx.scalar(1, v.dtype)], [ctx.output(node)],
+             ctx.options("Sub"))
 
 
 @register_lowering("trunc", "tflite")

@@ -224,7 +224,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     """
     _check(input, "softplus")
     bx = input * beta if beta != 1 else input
-    soft = apply("maximum", bx, bx._scalar(0.0)) + (1 + (-bx.abs()).exp()).log()
+    soft = apply("maximum", bx, bx._scalar(0.0)) + apply("log1p", (-bx.abs()).exp())
     if beta != 1:
         soft = soft / beta
     return apply("where", apply("gt", bx, bx._scalar(float(threshold))), input, soft)

@@ -249,7 +249,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
             f"binary_cross_entropy_with_logits: target size {tuple(target.shape)} must be the same as input "
             f"size {tuple(input.shape)}"), 2))
     neg = -input
-    softplus_neg = apply("maximum", neg, neg._scalar(0.0)) + (1 + (-input.abs()).exp()).log()  # log(1 + e^-x)
+    softplus_neg = apply("maximum", neg, neg._scalar(0.0)) + apply("log1p", (-input.abs()).exp())  # log(1 + e^-x)
     if pos_weight is not None:
         loss = (1 - target) * input + ((pos_weight - 1) * target + 1) * softplus_neg
     else:
@@ -351,7 +351,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     """
     reduction = _reduction(reduction, size_average, reduce, "soft_margin_loss")
     input, target = _float_pair(input, target, "soft_margin_loss")
-    return _reduce((1 + (-target * input).exp()).log(), reduction)
+    return _reduce(apply("log1p", (-target * input).exp()), reduction)
 
 
 @autocast_op
