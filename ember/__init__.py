@@ -20,6 +20,8 @@ from . import functional
 from . import _wiring  # the one wiring step: hands functional/creation/autograd down to tensor and ops
 from . import _tensor_extra
 _tensor_extra.install(Tensor)  # asin, select, unfold, stride, unsqueeze_, index_add_, ...
+from . import _tensor_more
+_tensor_more.install(Tensor)  # addcmul_, lerp_, floor_, quantile, unique, mH, ...
 from . import _numpy_names
 _numpy_names.install(Tensor, dir(Tensor), _numpy_names.PYTHON_LEVEL_METHODS)  # x.sum(axis=1), as torch
 

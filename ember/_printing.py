@@ -19,7 +19,8 @@ def _float_formatter(arr):
         width = max(len(f"{v:.0f}") for v in finite.reshape(-1)[:1000]) + 1
         return lambda v: (_special(v) or f"{v:.0f}.").rjust(width)
     if amax >= 1e8 or (amin > 0 and amin < 1e-4) or (amin > 0 and amax / amin > 1e3):
-        return lambda v: _special(v) or f"{v:.4e}"
+        width = max(len(f"{v:.4e}") for v in finite.reshape(-1)[:1000])  # a minus sign widens every column
+        return lambda v: (_special(v) or f"{v:.4e}").rjust(width)
     width = max(len(f"{v:.4f}") for v in finite.reshape(-1)[:1000])
     return lambda v: (_special(v) or f"{v:.4f}").rjust(width)
 

@@ -185,3 +185,27 @@ def test_half_precision_gelu_computes_in_float32_like_torch(dtype):
     EF.gelu(e).sum().backward()
     TF.gelu(t).sum().backward()
     assert EF.gelu(e).tolist() == TF.gelu(t).tolist() and e.grad.tolist() == t.grad.tolist()
+
+
+EXTREMES = np.array([-100, -30, -5, -1e-6, 0, 1e-30, 1e-6, 0.3, 5, 30, 88, 100, np.inf, -np.inf, np.nan])
+DIFFERENT = {  # where Ember and PyTorch part on purpose, and why
+    "sign": "NaN's sign is NaN (NumPy, IEEE); PyTorch's CPU kernel returns 0",
+    "sgn": "sign's alias (above)",
+    "gelu": "float32 tails: PyTorch's 1 + erf(x) cancels (-1.19e-6 at -5, true -1.43e-6); gelu(inf) is inf, not NaN",
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("module,name", UNARY, ids=[f"{m}.{n}" for m, n in UNARY])
+def test_one_tensor_functions_at_extreme_values(module, name, dtype):
+    if name in DIFFERENT:
+        pytest.skip(DIFFERENT[name])
+    tmod, emod = (torch, ember) if module == "torch" else (TF, EF)
+    a = EXTREMES.astype(dtype)
+    want, want_err = _outcome(getattr(tmod, name), torch.from_numpy(a.copy()))
+    if want_err is not None or not isinstance(want, torch.Tensor) or not want.dtype.is_floating_point:
+        return
+    got, got_err = _outcome(getattr(emod, name), ember.tensor(a.copy()))
+    assert got_err is None, f"{module}.{name}: {got_err!r}"
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-5 if dtype == "float32" else 1e-12,
+                               atol=1e-37, equal_nan=True, err_msg=f"{module}.{name}({dtype})")

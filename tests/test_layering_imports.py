@@ -37,7 +37,7 @@ LAYER_OF = {
     "ember._cores": "backend",  # the helper-thread pool that ops and the compiled executor share
     # tensor: the Tensor class and its method tables
     "ember.tensor": "tensor", "ember._tensor_methods": "tensor", "ember._tensor_math": "tensor",
-    "ember._tensor_extra": "tensor", "ember._legacy_types": "tensor",
+    "ember._tensor_extra": "tensor", "ember._tensor_more": "tensor", "ember._legacy_types": "tensor",
     # ops: the primitive registry; autocast is a policy ops consult
     "ember.ops": "ops", "ember._autocast": "ops",
     # autograd

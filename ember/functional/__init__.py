@@ -1,6 +1,6 @@
 """Composites over the primitives, with PyTorch's names and signatures (no backward code of their own)."""
 from .. import _numpy_names
-from . import index, linalg, math, math_extra, reduce, shape
+from . import index, linalg, linalg_more, math, math_extra, math_more, reduce, shape, shape_more
 
 
 def _public(module):
@@ -12,11 +12,15 @@ def _public(module):
 # helpers the composites share, not part of torch's namespace
 _INTERNAL = {"binary", "builtins_max", "as_tensor_like", "normalize_key", "getitem", "setitem", "cast"}
 PUBLIC = {}
-for _mod in (math, reduce, shape, index, linalg, math_extra):
+for _mod in (math, reduce, shape, index, linalg, math_extra, math_more, shape_more, linalg_more):
     # torch's rule for `axis=`/`keepdims=` (ember/_numpy_names.py); Tensor's own methods: ember/__init__.py
     _numpy_names.install(_mod, list(_public(_mod)), _numpy_names.PYTHON_LEVEL)
     PUBLIC.update({k: v for k, v in _public(_mod).items() if k not in _INTERNAL})
 PUBLIC.update(clip=math.clamp, concat=shape.cat, concatenate=shape.cat, swapaxes=shape.transpose,
-              swapdims=shape.transpose, values_indices=reduce.values_indices)
+              swapdims=shape.transpose, values_indices=reduce.values_indices,
+              # PyTorch's aliases of names above
+              absolute=math.abs, multiply=math.mul, subtract=math.sub, divide=math.div, negative=math.neg,
+              not_equal=math.ne, greater=math.gt, greater_equal=math.ge, less=math.lt, less_equal=math.le,
+              sgn=math.sign, fix=math.trunc, trapz=math_more.trapezoid, arctan2=math_extra.atan2)
 globals().update(PUBLIC)
 __all__ = sorted(PUBLIC)

@@ -150,7 +150,8 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     from ..creation import eye
 
     n = input.shape[-1]
-    return input.unsqueeze(-1) * eye(n, dtype=input.dtype, device=input.device)
+    on_diagonal = eye(n, dtype=dtypes.bool_, device=input.device)  # picked, not multiplied: a NaN stays put
+    return apply("where", on_diagonal, input.unsqueeze(-1), cast(input._scalar(0), input.dtype))
 
 
 def det(input):

@@ -416,6 +416,13 @@ def median(input, dim=None, keepdim=False):
     tensor(2.)
     """
     if dim is None:
-        flat = input.reshape(-1)
-        return sort(flat).values[(flat.numel() - 1) // 2]
-    return kthvalue(input, (input.shape[dim] + 1) // 2, dim, keepdim)
+        ordered = sort(input.reshape(-1)).values  # NaNs sort last: PyTorch's median of a tensor with one is NaN
+        mid = ordered[(ordered.numel() - 1) // 2]
+        return mid if not input.is_floating_point() or not ordered.numel() else \
+            apply("where", apply("ne", ordered[-1], ordered[-1]), ordered[-1], mid)
+    mid = kthvalue(input, (input.shape[dim] + 1) // 2, dim, keepdim)
+    if not input.is_floating_point():
+        return mid
+    top = max(input, dim, keepdim)  # NaN and its index where a row holds one, as PyTorch's median returns them
+    has_nan = apply("ne", top.values, top.values)
+    return type(mid)(apply("where", has_nan, top.values, mid.values), apply("where", has_nan, top.indices, mid.indices))

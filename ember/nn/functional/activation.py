@@ -112,7 +112,7 @@ def elu(input, alpha=1.0, inplace=False):
     tensor([-0.6321,  1.0000])
     """
     _check(input, "elu")
-    neg = (input.clamp(max=0.0).exp() - 1) * alpha  # exp of the clamped value never overflows
+    neg = apply("expm1", input.clamp(max=0.0)) * alpha  # the clamped value never overflows; expm1 keeps tiny x
     return _inplace(input, apply("where", apply("gt", input, input._scalar(0.0)), input, neg), inplace)
 
 
@@ -133,7 +133,7 @@ def celu(input, alpha=1.0, inplace=False):
     tensor([-0.7869,  1.0000])
     """
     _check(input, "celu")
-    neg = ((input.clamp(max=0.0) / alpha).exp() - 1) * alpha
+    neg = apply("expm1", input.clamp(max=0.0) / alpha) * alpha
     return _inplace(input, apply("where", apply("gt", input, input._scalar(0.0)), input, neg), inplace)
 
 

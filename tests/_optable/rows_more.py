@@ -1,0 +1,247 @@
+"""Op-table rows: the rest of torch's top-level names (ember/functional/math_more.py, shape_more.py,
+linalg_more.py) and their aliases. Each runs against a NumPy reference, against PyTorch (values, dtypes,
+gradients) and, where differentiable, through the float64 gradient checks."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from .spec import NZ, D, F, Fn, I, P, Row
+
+
+def _nan_at(*shape, count=1):
+    def make(rng, sizes):
+        x = F(*shape).make(rng, sizes)
+        x.reshape(-1)[rng.choice(x.size, count, replace=False)] = np.nan
+        return x
+
+    return Fn(make)
+
+
+def _unit(*shape):  # probabilities away from 0 and 1
+    return Fn(lambda rng, sizes: rng.uniform(0.1, 0.9, F(*shape).resolve(rng, sizes)))
+
+
+def _sorted_rows(*shape):
+    return Fn(lambda rng, sizes: np.sort(rng.integers(-5, 6, F(*shape).resolve(rng, sizes)), -1).astype(np.int64),
+              differentiable=False)
+
+
+def _ints(*shape, lo=0, hi=5):
+    return I(*shape, lo=lo, hi=hi)
+
+
+def _logaddexp(a, b):
+    return np.logaddexp(a, b)
+
+
+def _quantile_ref(x, q, dim, keep, interp):
+    return np.quantile(x, q, axis=dim, keepdims=keep, method=interp)
+
+
+def _cdist_ref(a, b, p):
+    gap = np.abs(a[..., :, None, :] - b[..., None, :, :])
+    if p == 0:
+        return (gap != 0).sum(-1).astype(a.dtype)
+    if p == np.inf:
+        return gap.max(-1)
+    return (gap ** p).sum(-1) ** (1 / p)
+
+
+def _kron_ref(a, b):
+    return np.kron(a, b)
+
+
+def _meshgrid(L, a, b, c):
+    return L.meshgrid(a, b, c, indexing="ij") + L.meshgrid(a, b, indexing="xy")
+
+
+def _meshgrid_ref(a, b, c):
+    return tuple(np.meshgrid(a, b, c, indexing="ij")) + tuple(np.meshgrid(a, b, indexing="xy"))
+
+
+def _cov(L, x, w):
+    return (L.cov(x), L.cov(x, correction=0), L.cov(x, aweights=w), L.cov(x[0]), L.corrcoef(x))
+
+
+def _cov_ref(x, w):
+    return (np.cov(x), np.cov(x, ddof=0), np.cov(x, aweights=w), np.cov(x[0]), np.corrcoef(x))
+
+
+def _splits(L, x):
+    return (L.hsplit(x, 2) + L.vsplit(x, [1]) + L.dsplit(x, 2) + (L.column_stack([x[0, :, 0], x[1, :, 1]]),)
+            + (L.dstack([x[0], x[1]]), L.atleast_3d(x[0]), L.atleast_3d(x[0, 0]), L.ravel(x),
+               L.moveaxis(x, 0, -1), L.rot90(x, 1, (1, 2)), L.rot90(x, 2), L.rot90(x, -1)))
+
+
+def _splits_ref(x):
+    return (tuple(np.hsplit(x, 2)) + tuple(np.vsplit(x, [1])) + tuple(np.dsplit(x, 2))
+            + (np.column_stack([x[0, :, 0], x[1, :, 1]]),)
+            + (np.dstack([x[0], x[1]]), np.atleast_3d(x[0]), np.atleast_3d(x[0, 0]), np.ravel(x),
+               np.moveaxis(x, 0, -1), np.rot90(x, 1, (1, 2)), np.rot90(x, 2), np.rot90(x, -1)))
+
+
+def _elementwise(L, a, b):
+    return (L.addcmul(a, a, b, value=0.5), L.addcdiv(a, a, b), L.logaddexp(a, b), L.logaddexp2(a, b),
+            L.fmax(a, b), L.fmin(a, b), L.multiply(a, b), L.subtract(a, b), L.divide(a, b), L.negative(a),
+            L.absolute(a), L.positive(a), L.clamp_min(a, 0.1), L.clamp_max(a, 0.1), L.frac(a), L.deg2rad(a),
+            L.rad2deg(a), L.sinc(a), L.exp2(a), L.float_power(a.abs(), b))
+
+
+def _elementwise_ref(a, b):
+    return (a + 0.5 * a * b, a + a / b, np.logaddexp(a, b), np.logaddexp2(a, b), np.fmax(a, b), np.fmin(a, b),
+            a * b, a - b, a / b, -a, np.abs(a), a, np.maximum(a, 0.1), np.minimum(a, 0.1), a - np.trunc(a),
+            np.deg2rad(a), np.rad2deg(a), np.sinc(a), np.exp2(a), np.abs(a) ** b)
+
+
+def _index_bits(L, x, idx, mask):
+    return (L.take(x, idx), L.index_fill(x, 1, idx.remainder(x.shape[1]), -1.0),
+            L.masked_scatter(x, mask, x * 2), L.diagflat(x[0]), L.diagonal(x, 1), L.trace(x))
+
+
+def _index_bits_ref(x, idx, mask):
+    filled = x.copy()
+    filled[:, idx % x.shape[1]] = -1.0
+    scattered = x.copy()
+    scattered[mask] = (x * 2).reshape(-1)[: mask.sum()]
+    return (x.reshape(-1)[idx], filled, scattered, np.diagflat(x[0]), np.diagonal(x, 1), np.trace(x))
+
+
+def _products(L, a, b, v, w):
+    return (L.kron(a, b), L.tensordot(a, b, dims=([1], [0])), L.tensordot(a, a, dims=2), L.inner(a, a),
+            L.vdot(v, w), L.addr(a, v, w, beta=0.5, alpha=2), L.cross(L.stack([v, w, v], 0), L.stack([w, w, v], 0)),
+            L.matrix_power(b, 3), L.matrix_power(b, 0), L.chain_matmul(a, b, b))
+
+
+def _products_ref(a, b, v, w):
+    return (np.kron(a, b), np.tensordot(a, b, axes=([1], [0])), np.tensordot(a, a, axes=2), np.inner(a, a),
+            np.vdot(v, w), 0.5 * a + 2 * np.outer(v, w), np.cross(np.stack([v, w, v], 0), np.stack([w, w, v], 0),
+                                                                   axis=0),
+            np.linalg.matrix_power(b, 3), np.eye(b.shape[0]), a @ b @ b)
+
+
+def _stats(L, x):
+    return (L.nansum(x), L.nansum(x, 1), L.nanmean(x, 0), L.nanmedian(x), L.nanmedian(x, 1),
+            L.nanquantile(x, 0.3, dim=1), L.aminmax(x.nan_to_num(), dim=0), L.msort(x.nan_to_num()))
+
+
+def _stats_ref(x):
+    med_rows = []
+    for row in x:
+        clean = np.sort(row[~np.isnan(row)])
+        med_rows.append(clean[(len(clean) - 1) // 2] if len(clean) else np.nan)
+    clean_all = np.sort(x[~np.isnan(x)])
+    filled = np.nan_to_num(x)
+    return (np.nansum(x), np.nansum(x, 1), np.nanmean(x, 0), clean_all[(len(clean_all) - 1) // 2],
+            (np.asarray(med_rows), None), np.nanquantile(x, 0.3, axis=1), (filled.min(0), filled.max(0)),
+            np.sort(filled, 0))
+
+
+def _drop_indices(L, x):
+    out = _stats(L, x)
+    return out[:4] + (out[4].values,) + out[5:]
+
+
+def _drop_indices_ref(x):
+    out = _stats_ref(x)
+    return out[:4] + (out[4][0],) + out[5:]
+
+
+def _creation(L, a, b):
+    return (L.tril_indices(4, 3), L.triu_indices(3, 4, 1), L.cartesian_prod(a, b), L.combinations(a, 2),
+            L.combinations(a, 2, with_replacement=True), L.block_diag(a.reshape(1, -1), b.reshape(-1, 1)),
+            L.vander(a, N=3), L.vander(a, increasing=True))
+
+
+def _creation_ref(a, b):
+    tri = (np.stack(np.tril_indices(4, 0, 3)), np.stack(np.triu_indices(3, 1, 4)))
+    prod = np.array(list(itertools.product(a, b)))
+    comb = np.array(list(itertools.combinations(a, 2)))
+    combr = np.array(list(itertools.combinations_with_replacement(a, 2)))
+    block = np.zeros((1 + len(b), len(a) + 1))
+    block[0, : len(a)], block[1:, len(a)] = a, b
+    return tri + (prod, comb, combr, block, np.vander(a, 3), np.vander(a, increasing=True))
+
+
+def _counting(L, x, seq, vals):
+    return (L.unique(x), L.unique(x, return_inverse=True, return_counts=True), L.unique_consecutive(x),
+            L.bincount(x.reshape(-1)), L.bincount(x.reshape(-1), minlength=9), L.searchsorted(seq, vals),
+            L.searchsorted(seq, vals, right=True), L.bucketize(vals, seq[0]), L.isin(x, vals),
+            L.isin(x, vals, invert=True), L.histc(x.float(), bins=4, min=0, max=4),
+            L.unravel_index(x.reshape(-1), (2, 3)), L.diff(x), L.diff(x, n=2, dim=0, prepend=x))
+
+
+def _counting_ref(x, seq, vals):
+    flat = x.reshape(-1)
+    u, inv, cnt = np.unique(x, return_inverse=True, return_counts=True)
+    starts = np.concatenate([[True], flat[1:] != flat[:-1]])
+    rows = np.stack([np.searchsorted(s, v) for s, v in zip(seq, vals)])
+    rows_r = np.stack([np.searchsorted(s, v, side="right") for s, v in zip(seq, vals)])
+    hist = np.histogram(x.astype(np.float64), bins=4, range=(0, 4))[0].astype(np.float32)
+    return (u, (u, inv.reshape(x.shape), cnt), flat[starts], np.bincount(flat), np.bincount(flat, minlength=9),
+            rows, rows_r, np.searchsorted(seq[0], vals, side="left"), np.isin(x, vals), ~np.isin(x, vals), hist,
+            np.unravel_index(flat, (2, 3)), np.diff(x), np.diff(np.concatenate([x, x], 0), n=2, axis=0))
+
+
+ROWS = [
+    Row("elementwise_more", _elementwise, _elementwise_ref, [(NZ("a", "b"), P("a", "b"))],
+        covers=("addcmul", "addcdiv", "logaddexp", "logaddexp2", "fmax", "fmin", "multiply", "subtract", "divide",
+                "negative", "absolute", "positive", "clamp_min", "clamp_max", "frac", "deg2rad", "rad2deg",
+                "sinc", "exp2", "float_power")),
+    Row("xlogy_logit", lambda L, x, y, p: (L.xlogy(x, y), L.logit(p), L.logit(p, eps=0.2)),
+        lambda x, y, p: (x * np.log(y), np.log(p / (1 - p)), np.log(np.clip(p, .2, .8) / (1 - np.clip(p, .2, .8)))),
+        [(F("a", "b"), P("a", "b"), _unit("a", "b"))], covers=("xlogy", "logit")),
+    Row("heaviside", lambda L, x, v: L.heaviside(x.round(), v), lambda x, v: np.heaviside(np.round(x), v),
+        [(F("a", "b"), F("b"))], grad=False, covers=("heaviside",)),
+    Row("quantile", lambda L, x, q: (L.quantile(x, q), L.quantile(x, q, dim=1, keepdim=True),
+                                     L.quantile(x, 0.25, dim=0, interpolation="lower"),
+                                     L.quantile(x, 0.6, dim=1, interpolation="midpoint"),
+                                     L.quantile(x, 0.6, interpolation="nearest")),
+        lambda x, q: (_quantile_ref(x, q, None, False, "linear"), _quantile_ref(x, q, 1, True, "linear"),
+                      _quantile_ref(x, 0.25, 0, False, "lower"), _quantile_ref(x, 0.6, 1, False, "midpoint"),
+                      _quantile_ref(x, 0.6, None, False, "nearest")),
+        [(D("a", "b"), Fn(lambda rng, s: np.array([0.1, 0.5, 0.9]), differentiable=False))],
+        covers=("quantile",)),
+    Row("nan_stats", _drop_indices, _drop_indices_ref, [(_nan_at(4, 5, count=3),)], grad=False,
+        covers=("nansum", "nanmean", "nanmedian", "nanquantile", "aminmax", "msort")),
+    Row("nan_stats_grad", lambda L, x: (L.nansum(x, 1), L.nanmean(x, 0), L.nanmedian(x, 1).values,
+                                        L.nanquantile(x, 0.4, dim=1)),
+        lambda x: (x.sum(1), x.mean(0), np.sort(x, 1)[:, (x.shape[1] - 1) // 2], np.quantile(x, 0.4, axis=1)),
+        [(D("a", "b"),)], covers=()),
+    Row("cov_corrcoef", _cov, _cov_ref, [(F(3, 6), _unit(6))], covers=("cov", "corrcoef")),
+    Row("trapezoid", lambda L, y, x: (L.trapezoid(y), L.trapezoid(y, dx=0.5, dim=0), L.trapezoid(y, x),
+                                      L.trapz(y, x), L.cumulative_trapezoid(y), L.cumulative_trapezoid(y, x)),
+        lambda y, x: (np.trapezoid(y), np.trapezoid(y, dx=0.5, axis=0), np.trapezoid(y, x), np.trapezoid(y, x),
+                      np.cumsum((y[..., 1:] + y[..., :-1]) / 2, -1),
+                      np.cumsum((y[..., 1:] + y[..., :-1]) / 2 * np.diff(x), -1)),
+        [(F("a", "b"), D("b"))], covers=("trapezoid", "trapz", "cumulative_trapezoid")),
+    Row("cdist", lambda L, a, b: tuple(L.cdist(a, b, p=p) for p in (2.0, 1.0, 3.0, float("inf"), 0.0)),
+        lambda a, b: tuple(_cdist_ref(a, b, p) for p in (2.0, 1.0, 3.0, np.inf, 0.0)),
+        [(F("a", 3), F("b", 3)), (F(2, "a", 4), F(2, "b", 4))], grad2=False, covers=("cdist",)),
+    Row("products_more", _products, _products_ref, [(F(3, 3), F(3, 3), F(3), F(3))],
+        covers=("kron", "tensordot", "inner", "vdot", "addr", "cross", "matrix_power", "chain_matmul")),
+    Row("addbmm", lambda L, m, a, b: L.addbmm(m, a, b, beta=0.5, alpha=2),
+        lambda m, a, b: 0.5 * m + 2 * (a @ b).sum(0), [(F("a", "c"), F(3, "a", "b"), F(3, "b", "c"))],
+        covers=("addbmm",)),
+    Row("meshgrid", _meshgrid, _meshgrid_ref, [(F("a"), F("b"), F("c"))], covers=("meshgrid",)),
+    Row("splits_more", _splits, _splits_ref, [(F(2, 4, 4),)],
+        covers=("hsplit", "vsplit", "dsplit", "column_stack", "dstack", "atleast_3d", "ravel", "moveaxis",
+                "rot90")),
+    Row("index_more", _index_bits, _index_bits_ref,
+        [(F(3, 3), _ints(5, lo=-9, hi=9), Fn(lambda rng, s: rng.random((3, 3)) < 0.5, differentiable=False))],
+        covers=("take", "index_fill", "masked_scatter", "diagflat", "diagonal", "trace")),
+    Row("creation_more", _creation, _creation_ref, [(F(3), F(2))], grad=False,
+        covers=("tril_indices", "triu_indices", "cartesian_prod", "combinations", "block_diag", "vander")),
+    Row("counting", _counting, _counting_ref, [(_ints(2, 3, hi=6), _sorted_rows(2, 5), _ints(2, 3, lo=-6, hi=6))],
+        grad=False, covers=("unique", "unique_consecutive", "bincount", "searchsorted", "bucketize", "isin",
+                            "histc", "unravel_index", "diff")),
+    Row("aliases_more", lambda L, a, b: (L.greater(a, b), L.greater_equal(a, b), L.less(a, b), L.less_equal(a, b),
+                                         L.not_equal(a, b), L.fix(a), L.sgn(a)),
+        lambda a, b: (a > b, a >= b, a < b, a <= b, a != b, np.trunc(a), np.sign(a)),
+        [(F("a", "b"), F("a", "b"))], grad=False,
+        covers=("greater", "greater_equal", "less", "less_equal", "not_equal", "fix", "sgn")),
+    Row("broadcast_shapes", lambda L, x: tuple(L.broadcast_shapes((2, 1), (3,), 1)), lambda x: (2, 3),
+        [(F(1),)], grad=False, torch=True, covers=("broadcast_shapes",)),
+]
