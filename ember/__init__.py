@@ -59,6 +59,7 @@ def numel(t) -> int:
 
 from . import nn, optim, utils  # torch exposes these after `import torch`
 from . import linalg, func, autograd_functional
+from .linalg import slogdet, pinverse, legacy_svd as svd, legacy_cholesky as cholesky  # torch's top-level names
 autograd.functional = autograd_functional  # torch.autograd.functional
 import sys as _sys
 _sys.modules[__name__ + ".autograd.functional"] = autograd_functional

@@ -33,16 +33,33 @@ def _special(v):
     return None
 
 
+def _shown(arr, threshold=1000, edge=3):
+    """The elements a summarised repr shows (the first and last ``edge`` along each dim): PyTorch picks the
+    number format and widths from these alone."""
+    if arr.size <= threshold:
+        return arr
+    for axis, n in enumerate(arr.shape):
+        if n > 2 * edge:
+            arr = np.take(arr, list(range(edge)) + list(range(n - edge, n)), axis=axis)
+    return arr
+
+
 def tensor_repr(t) -> str:
     arr = backend.to_device(t._data, backend.CPU)
     extras = []
     if t._data.dtype.kind == "f" or t._data.dtype.kind == "V":
-        fmt = _float_formatter(arr.astype(np.float64))
+        fmt = _float_formatter(_shown(arr).astype(np.float64))
         body = np.array2string(arr.astype(np.float64), separator=", ", prefix="tensor(",
                                formatter={"float_kind": fmt}, threshold=1000, edgeitems=3, max_line_width=80)
+    elif arr.dtype.kind == "b":  # PyTorch pads True to False's width only when a False is shown
+        width = 5 if arr.size and not _shown(arr).all() else 4
+        body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
+                               max_line_width=80, formatter={"bool": lambda v: str(bool(v)).rjust(width)})
     else:
         body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
                                max_line_width=80)
+    if arr.size > 1000:  # PyTorch sets the elided elements off by one more space: "2,  ..., 97"
+        body = body.replace(", ..., ", ",  ..., ")
     if t.dtype.name not in _DEFAULT_SHOWN or arr.size == 0 and t.dtype.name != "float32":
         extras.append(f"dtype=ember.{t.dtype.name}")
     if arr.size == 0 and arr.ndim != 1:

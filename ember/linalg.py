@@ -329,3 +329,23 @@ def vecdot(x, y, *, dim=-1):
 
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     return A.diagonal(offset, dim1, dim2)
+
+
+# -- torch's top-level names for these (ember.svd, ember.pinverse, ...), with their older signatures ----------
+def legacy_svd(input, some=True, compute_uv=True):
+    """``torch.svd``: ``U, S, V`` (V, not Vh) with ``input = U @ diag(S) @ V.mT``; ``some=False`` gives square
+    U and V, ``compute_uv=False`` zero U and V."""
+    U, S, Vh = svd(input, full_matrices=not some)
+    if not compute_uv:
+        return svd_result(U.detach() * 0, S, Vh.mT.detach() * 0)
+    return svd_result(U, S, Vh.mT)
+
+
+def pinverse(input, rcond=1e-15):
+    """``torch.pinverse``: ``pinv`` with singular values below ``rcond * max(S)`` taken as 0."""
+    return pinv(input, rtol=rcond)
+
+
+def legacy_cholesky(input, upper=False):
+    """``torch.cholesky``: as ``linalg.cholesky``, with ``upper`` positional."""
+    return cholesky(input, upper=upper)

@@ -207,6 +207,14 @@ def test_conversions():
         lambda L: L.tensor(2.5),
         lambda L: L.tensor([0.001, 1000.0]),
         lambda L: L.tensor([1.0, 2.0], requires_grad=True) * 2,
+        lambda L: L.tensor([0.6931, -999.3069]),  # scientific notation with a minus sign: padded
+        lambda L: L.tensor([[1e-5, -1.0], [3e5, 2.0]]),
+        lambda L: L.tensor([True, True]),  # no False shown: no padding
+        lambda L: L.tensor([[True], [False]]),
+        lambda L: L.arange(2000),  # summarised: "2,  ..., 1997"
+        lambda L: L.arange(2000) / 3.0,
+        lambda L: L.tensor([True] * 1500 + [False] + [True] * 499),  # the False is not shown
+        lambda L: L.ones(1500, 3) * 1.5,
     ],
 )
 def test_repr_matches_torch(make):

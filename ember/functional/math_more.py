@@ -286,7 +286,9 @@ def aminmax(input, *, dim=None, keepdim=False):
     """``(min, max)`` of all elements, or along ``dim``.
 
     >>> ember.aminmax(ember.tensor([[1, 5], [3, 2]]), dim=1)
-    aminmax(min=tensor([1, 2]), max=tensor([5, 3]))
+    torch.return_types.aminmax(
+    min=tensor([1, 2]),
+    max=tensor([5, 3]))
     """
     span = () if dim is None else dim
     return _MinMax(amin(input, span, keepdim), amax(input, span, keepdim))
@@ -302,7 +304,7 @@ class _MinMax(tuple):
     max = property(lambda self: self[1])
 
     def __repr__(self):
-        return f"aminmax(min={self[0]!r}, max={self[1]!r})"
+        return f"torch.return_types.aminmax(\nmin={self[0]!r},\nmax={self[1]!r})"
 
 
 def msort(input):
@@ -494,3 +496,120 @@ def _trapezoid_terms(y, x, dx, dim):
         shape[dim] = -1
         spacing = spacing.reshape(shape)
     return mids * spacing
+
+
+def hypot(input, other):
+    """``sqrt(input**2 + other**2)`` without overflow or underflow in the squares.
+
+    >>> ember.hypot(ember.tensor([3.0, 1e30]), ember.tensor([4.0, 1e30]))
+    tensor([5.0000e+00, 1.4142e+30])
+    """
+    a, b = (v.abs() for v in _float_pair(input, other))
+    big = apply("maximum", a, b)
+    zero = binary("eq", big, 0.0)
+    scale = where(zero, 1.0, big)  # (0, 0) is 0, without 0 / 0 or a NaN gradient
+    ratio = apply("minimum", a, b) / scale
+    # an infinite side makes the hypotenuse infinite even when the other is NaN (as C's hypot)
+    out = where(zero, 0.0, big * apply("sqrt", 1 + ratio * ratio))
+    infinite = apply("logical_or", binary("eq", a, float("inf")), binary("eq", b, float("inf")))
+    return where(infinite, float("inf"), out)
+
+
+def ldexp(input, other):
+    """``input * 2**other``.
+
+    >>> ember.ldexp(ember.tensor([1.0, 3.0]), ember.tensor([3, -1]))
+    tensor([8.0000, 1.5000])
+    """
+    x = _float_input(input)
+    return x * apply("exp", _float_input(other) * _math.log(2.0)) if isinstance(other, Tensor) else x * 2.0 ** other
+
+
+def isposinf(input):
+    """Where ``input`` is +inf.
+
+    >>> ember.isposinf(ember.tensor([1.0, float("inf"), float("-inf")]))
+    tensor([False,  True, False])
+    """
+    return binary("eq", input, float("inf")) if input.is_floating_point() else binary("ne", input, input)
+
+
+def isneginf(input):
+    """Where ``input`` is -inf.
+
+    >>> ember.isneginf(ember.tensor([1.0, float("inf"), float("-inf")]))
+    tensor([False, False,  True])
+    """
+    return binary("eq", input, float("-inf")) if input.is_floating_point() else binary("ne", input, input)
+
+
+def isreal(input):
+    """All True: Ember has no complex dtypes.
+
+    >>> ember.isreal(ember.tensor([1.0, 2.0]))
+    tensor([True, True])
+    """
+    return binary("eq", input, input) | apply("logical_not", binary("eq", input, input))
+
+
+def real(input):
+    """``input`` itself (a real tensor's real part; Ember has no complex dtypes).
+
+    >>> ember.real(ember.tensor([1.5]))
+    tensor([1.5000])
+    """
+    return input
+
+
+conj = resolve_conj = resolve_neg = conj_physical = real
+
+
+def renorm(input, p, dim, maxnorm):
+    """``input`` with each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled down to it.
+
+    >>> ember.renorm(ember.tensor([[3.0, 4.0], [0.3, 0.4]]), 2, 0, 1.0)
+    tensor([[0.6000, 0.8000],
+            [0.3000, 0.4000]])
+    """
+    d = dim % input.ndim
+    others = tuple(i for i in range(input.ndim) if i != d)
+    norms = apply("sum", input.abs() ** p, axis=others, keepdims=True) ** (1.0 / p)
+    scale = where(binary("gt", norms, maxnorm), maxnorm / (norms + 1e-7), 1.0)  # PyTorch's 1e-7 guard
+    return input * scale
+
+
+def histogram(input, bins=100, *, range=None, weight=None, density=False):
+    """``(hist, bin_edges)`` of ``input`` over ``bins`` equal bins (or the given edges), as ``torch.histogram``.
+
+    >>> ember.histogram(ember.tensor([1.0, 2.0, 1.0]), bins=4, range=(0.0, 3.0))
+    torch.return_types.histogram(
+    hist=tensor([0., 2., 1., 0.]),
+    bin_edges=tensor([0.0000, 0.7500, 1.5000, 2.2500, 3.0000]))
+    """
+    import numpy as np
+
+    from .. import backend
+
+    if not input.is_floating_point():
+        raise _err(RuntimeError, f"histogram: expected a floating-point input, got {input.dtype.name}")
+    input._data_access("histogram")
+    data = np.asarray(backend.to_device(input._data, backend.CPU)).reshape(-1)
+    edges = np.asarray(backend.to_device(bins._data, backend.CPU)) if isinstance(bins, Tensor) else bins
+    w = None if weight is None else np.asarray(backend.to_device(weight._data, backend.CPU)).reshape(-1)
+    hist, out_edges = np.histogram(data, bins=edges, range=range, weights=w, density=density)
+    xp = backend.xp_of(input._data)
+    return _Histogram(Tensor._wrap(xp.asarray(hist.astype(input._data.dtype))),
+                      Tensor._wrap(xp.asarray(out_edges.astype(input._data.dtype))))
+
+
+class _Histogram(tuple):
+    """``torch.return_types.histogram``: ``(hist, bin_edges)`` with names."""
+
+    def __new__(cls, hist, edges):
+        return super().__new__(cls, (hist, edges))
+
+    hist = property(lambda self: self[0])
+    bin_edges = property(lambda self: self[1])
+
+    def __repr__(self):
+        return f"torch.return_types.histogram(\nhist={self[0]!r},\nbin_edges={self[1]!r})"
