@@ -294,17 +294,19 @@ def aminmax(input, *, dim=None, keepdim=False):
     return _MinMax(amin(input, span, keepdim), amax(input, span, keepdim))
 
 
-class _MinMax(tuple):
-    """``torch.return_types.aminmax``: a (min, max) pair with names."""
-
-    def __new__(cls, lo, hi):
-        return super().__new__(cls, (lo, hi))
-
-    min = property(lambda self: self[0])
-    max = property(lambda self: self[1])
+def _named_pair(kind, first, second):
+    """A ``torch.return_types.<kind>`` pair: a tuple whose two items also have names, printed as PyTorch's."""
 
     def __repr__(self):
-        return f"torch.return_types.aminmax(\nmin={self[0]!r},\nmax={self[1]!r})"
+        return f"torch.return_types.{kind}(\n{first}={self[0]!r},\n{second}={self[1]!r})"
+
+    return type(kind, (tuple,), {"__new__": lambda cls, a, b: tuple.__new__(cls, (a, b)), "__slots__": (),
+                                 first: property(lambda self: self[0]), second: property(lambda self: self[1]),
+                                 "__repr__": __repr__})
+
+
+_MinMax = _named_pair("aminmax", "min", "max")
+_Histogram = _named_pair("histogram", "hist", "bin_edges")
 
 
 def msort(input):
@@ -601,15 +603,3 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
     return _Histogram(Tensor._wrap(xp.asarray(hist.astype(input._data.dtype))),
                       Tensor._wrap(xp.asarray(out_edges.astype(input._data.dtype))))
 
-
-class _Histogram(tuple):
-    """``torch.return_types.histogram``: ``(hist, bin_edges)`` with names."""
-
-    def __new__(cls, hist, edges):
-        return super().__new__(cls, (hist, edges))
-
-    hist = property(lambda self: self[0])
-    bin_edges = property(lambda self: self[1])
-
-    def __repr__(self):
-        return f"torch.return_types.histogram(\nhist={self[0]!r},\nbin_edges={self[1]!r})"

@@ -546,3 +546,13 @@ class ReduceLROnPlateau(LRScheduler):
             new = max(old * self.factor, self.min_lrs[i])
             if old - new > self.eps:
                 group["lr"] = new
+
+
+from .lr_scheduler_more import (  # noqa: E402  (they subclass LRScheduler above)
+    ChainedScheduler,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
+    PolynomialLR,
+)
+
+__all__ += ["CosineAnnealingWarmRestarts", "CyclicLR", "PolynomialLR", "ChainedScheduler"]

@@ -9,7 +9,8 @@ from .module import Module, Parameter
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax",
            "LogSoftmax", "Softmin", "Softplus", "Hardtanh", "Mish", "PReLU", "Softsign", "Hardswish",
-           "Hardsigmoid",            "LogSigmoid", "GLU", "Threshold", "Tanhshrink"]
+           "Hardsigmoid",            "LogSigmoid", "GLU", "Threshold", "Tanhshrink", "Hardshrink", "Softshrink",
+           "RReLU", "Softmax2d"]
 
 
 def _example(name, args=""):
@@ -87,6 +88,45 @@ Hardswish = _simple("Hardswish", F.hardswish, "x * relu6(x + 3) / 6.", inplace=T
 Hardsigmoid = _simple("Hardsigmoid", F.hardsigmoid, "relu6(x + 3) / 6.", inplace=True)
 LogSigmoid = _simple("LogSigmoid", F.logsigmoid, "log(sigmoid(x)), computed stably.")
 Tanhshrink = _simple("Tanhshrink", F.tanhshrink, "x - tanh(x).")
+Hardshrink = _simple("Hardshrink", F.hardshrink, "x where |x| > lambd, else 0.", ("lambd",), (0.5,))
+Softshrink = _simple("Softshrink", F.softshrink, "x - lambd above lambd, x + lambd below -lambd, else 0.",
+                     ("lambd",), (0.5,))
+Hardshrink.extra_repr = Softshrink.extra_repr = lambda self: f"{self.lambd}"  # PyTorch prints the bare value
+
+
+class RReLU(Module):
+    """Leaky ReLU with a random negative slope in [lower, upper] while training, their mean in evaluation.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.RReLU().eval()(ember.tensor([-3.0, 2.0]))
+    tensor([-0.6875,  2.0000])
+    """
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W) inputs.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.Softmax2d()(ember.zeros(1, 2, 1, 1)).flatten().tolist()
+    [0.5, 0.5]
+    """
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected a 3-D or 4-D input, got shape {tuple(input.shape)}")
+        return F.softmax(input, -3)
 
 
 class GLU(Module):

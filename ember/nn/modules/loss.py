@@ -7,7 +7,8 @@ from .module import Module
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
            "BCEWithLogitsLoss", "KLDivLoss", "SoftMarginLoss", "MarginRankingLoss", "CosineEmbeddingLoss",
-           "PoissonNLLLoss"]
+           "PoissonNLLLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss", "HingeEmbeddingLoss",
+           "MultiMarginLoss", "MultiLabelSoftMarginLoss", "GaussianNLLLoss"]
 
 
 class _Loss(Module):
@@ -170,3 +171,106 @@ class CosineEmbeddingLoss(_Loss):
 
     def forward(self, input1, input2, target):
         return F.cosine_embedding_loss(input1, input2, target, self.margin, reduction=self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    """``max(d(a, p) - d(a, n) + margin, 0)`` over (anchor, positive, negative) embeddings.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.TripletMarginLoss(margin=1.0)(ember.randn(4, 8), ember.randn(4, 8), ember.randn(4, 8)).shape
+    ember.Size([])
+    """
+
+    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p, eps=self.eps,
+                                     swap=self.swap, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """The triplet loss with any ``distance_function`` (pairwise L2 by default).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> loss = nn.TripletMarginWithDistanceLoss(distance_function=nn.PairwiseDistance(p=1.0))
+    >>> loss(ember.randn(4, 8), ember.randn(4, 8), ember.randn(4, 8)).shape
+    ember.Size([])
+    """
+
+    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+        super().__init__(reduction=reduction)
+        self.distance_function, self.margin, self.swap = distance_function, margin, swap
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_with_distance_loss(anchor, positive, negative,
+                                                   distance_function=self.distance_function, margin=self.margin,
+                                                   swap=self.swap, reduction=self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    """``x`` for targets 1, ``max(0, margin - x)`` for targets -1 (x: a distance).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.HingeEmbeddingLoss()(ember.tensor([0.3, 2.0]), ember.tensor([1.0, -1.0]))
+    tensor(0.1500)
+    """
+
+    def __init__(self, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input, target):
+        return F.hinge_embedding_loss(input, target, margin=self.margin, reduction=self.reduction)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """The multi-class hinge loss over class indices.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.MultiMarginLoss()(ember.tensor([[0.1, 0.2, 0.4, 0.8]]), ember.tensor([3]))
+    tensor(0.3250)
+    """
+
+    def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.p, self.margin = p, margin
+
+    def forward(self, input, target):
+        return F.multi_margin_loss(input, target, p=self.p, margin=self.margin, weight=self.weight,
+                                   reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """Per-class logistic loss for multi-label targets in {0, 1}, averaged over classes.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.MultiLabelSoftMarginLoss()(ember.tensor([[0.0, 2.0]]), ember.tensor([[0.0, 1.0]]))
+    tensor(0.4100)
+    """
+
+    def forward(self, input, target):
+        return F.multilabel_soft_margin_loss(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """The Gaussian negative log-likelihood of targets given predicted means and variances.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.GaussianNLLLoss()(ember.tensor([0.0]), ember.tensor([1.0]), ember.tensor([1.0]))
+    tensor(0.5000)
+    """
+
+    def __init__(self, *, full=False, eps=1e-6, reduction="mean"):
+        super().__init__(reduction=reduction)
+        self.full, self.eps = full, eps
+
+    def forward(self, input, target, var):
+        return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps, reduction=self.reduction)

@@ -9,7 +9,7 @@ from .. import init
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "RMSNorm", "GroupNorm", "InstanceNorm1d",
-           "InstanceNorm2d", "InstanceNorm3d"]
+           "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm"]
 
 
 def _affine_params(mod, weight, bias, shape, fk):
@@ -258,3 +258,24 @@ class GroupNorm(Module):
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+class LocalResponseNorm(Module):
+    """Each element divided by ``(k + alpha * mean of x**2 over `size` neighbouring channels) ** beta``
+    (AlexNet's normalisation).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.LocalResponseNorm(2)(ember.ones(1, 3, 2, 2)).shape
+    ember.Size([1, 3, 2, 2])
+    """
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -1,0 +1,260 @@
+"""The rest of torch.nn.functional's everyday names: shrinkage and randomized activations, the in-place
+activation forms, ``pdist``, ``local_response_norm`` and the metric-learning and margin losses. Composites
+of Ember ops, with PyTorch's formulas, defaults and reductions.
+
+>>> import ember
+>>> import ember.nn.functional as F
+>>> F.softshrink(ember.tensor([-1.0, 0.2, 2.0]))
+tensor([-0.5000,  0.0000,  1.5000])
+"""
+from __future__ import annotations
+
+import math
+
+from ...errors import mark, with_user_line
+from ...functional.math import cast, where
+from ...ops import apply
+from . import activation as _act
+from .loss import _float_pair, _reduce, _reduction
+from .misc import pairwise_distance
+
+__all__ = ["hardshrink", "softshrink", "rrelu", "rrelu_", "elu_", "selu_", "celu_", "leaky_relu_", "hardtanh_",
+           "threshold_", "pdist", "local_response_norm", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+           "hinge_embedding_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "gaussian_nll_loss"]
+
+
+def _err(kind, message):
+    return mark(with_user_line(kind(message), 3))
+
+
+def hardshrink(input, lambd=0.5):
+    """``x`` where ``|x| > lambd``, else 0.
+
+    >>> F.hardshrink(ember.tensor([-1.0, 0.2, 2.0]))
+    tensor([-1.,  0.,  2.])
+    """
+    _act._check(input, "hardshrink")
+    return where(apply("le", input.abs(), input._scalar(float(lambd))), 0.0, input)  # NaN stays NaN
+
+
+def softshrink(input, lambd=0.5):
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0.
+
+    >>> F.softshrink(ember.tensor([-1.0, 0.2, 2.0]), lambd=0.5)
+    tensor([-0.5000,  0.0000,  1.5000])
+    """
+    _act._check(input, "softshrink")
+    if lambd < 0:
+        raise _err(ValueError, f"softshrink: lambd must be non-negative, got {lambd}")
+    inside = apply("le", input.abs(), input._scalar(float(lambd)))  # NaN is not inside: it stays NaN
+    return where(inside, 0.0, input - apply("sign", input) * lambd)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Leaky ReLU with a random slope in [lower, upper] per negative element in training, and their mean in
+    evaluation.
+
+    >>> F.rrelu(ember.tensor([-3.0, 2.0]))
+    tensor([-0.6875,  2.0000])
+    """
+    _act._check(input, "rrelu")
+    if training:
+        from ...creation import rand_like
+
+        slope = rand_like(input) * (upper - lower) + lower
+    else:
+        slope = input._scalar((lower + upper) / 2)
+    out = where(apply("ge", input, input._scalar(0.0)), input, input * slope)
+    return _act._inplace(input, out, inplace)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    """``rrelu`` in place.
+
+    >>> x = ember.tensor([-3.0, 2.0])
+    >>> F.rrelu_(x) is x
+    True
+    """
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def _in_place(fn, name):
+    def method(input, *args, **kwargs):
+        return fn(input, *args, inplace=True, **kwargs)
+
+    method.__name__ = name
+    extra = ", 0.5, 0.0" if name == "threshold_" else ""  # threshold's own two arguments
+    method.__doc__ = (f"``{fn.__name__}`` in place: ``input`` is overwritten and returned.\n\n"
+                      f"    >>> x = ember.tensor([-1.0, 2.0])\n    >>> F.{name}(x{extra}) is x\n    True\n")
+    return method
+
+
+elu_ = _in_place(_act.elu, "elu_")
+selu_ = _in_place(_act.selu, "selu_")
+celu_ = _in_place(_act.celu, "celu_")
+leaky_relu_ = _in_place(_act.leaky_relu, "leaky_relu_")
+hardtanh_ = _in_place(_act.hardtanh, "hardtanh_")
+threshold_ = _in_place(_act.threshold, "threshold_")
+
+
+def pdist(input, p=2.0):
+    """The ``p``-norm distances between every pair of rows of an (N, M) tensor, as the upper triangle of
+    ``cdist(input, input)`` read row by row (N * (N - 1) / 2 values).
+
+    >>> F.pdist(ember.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))
+    tensor([5.0000, 1.0000, 4.2426])
+    """
+    from ...functional.linalg_more import cdist
+    from ...functional.shape_more import triu_indices
+
+    if input.ndim != 2:
+        raise _err(RuntimeError, f"pdist: expected a 2-D tensor, got shape {tuple(input.shape)}")
+    rows, cols = triu_indices(input.shape[0], input.shape[0], 1, device=input.device)
+    return cdist(input, input, p=p)[rows, cols]
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Each element divided by ``(k + alpha * mean of x**2 over `size` neighbouring channels) ** beta``.
+
+    >>> F.local_response_norm(ember.ones(1, 3, 2, 2), size=2).shape
+    ember.Size([1, 3, 2, 2])
+    """
+    if input.ndim < 3:
+        raise _err(ValueError, f"local_response_norm: expected a 3-D or higher input (N, C, ...), got shape "
+                               f"{tuple(input.shape)}")
+    if input.numel() == 0:
+        return input
+    from ...creation import zeros
+    from ...functional.shape import cat, narrow
+
+    sq = input * input
+    c = input.shape[1]
+    lead, tail = size // 2, (size - 1) // 2
+    pad = [zeros(*[n if d != 1 else w for d, n in enumerate(input.shape)], dtype=input.dtype, device=input.device)
+           for w in (lead, tail)]
+    padded = cat([t for t in (pad[0], sq, pad[1]) if t.shape[1]], 1)
+    total = narrow(padded, 1, 0, c)
+    for shift in range(1, size):
+        total = total + narrow(padded, 1, shift, c)
+    return input / (total * (alpha / size) + k) ** beta
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    """``max(d(a, p) - d(a, n) + margin, 0)`` with ``d`` the ``p``-norm distance (``swap``: the harder of
+    d(a, n) and d(p, n)).
+
+    >>> a = ember.tensor([[0.0, 0.0]])
+    >>> F.triplet_margin_loss(a, ember.tensor([[0.0, 1.0]]), ember.tensor([[3.0, 4.0]]))
+    tensor(0.)
+    """
+    def distance(x, y):
+        return pairwise_distance(x, y, p, eps)
+
+    return _triplet(anchor, positive, negative, distance, margin, swap,
+                    _reduction(reduction, size_average, reduce, "triplet_margin_loss"))
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0,
+                                      swap=False, reduction="mean"):
+    """``triplet_margin_loss`` with any ``distance_function(x, y)`` (pairwise L2 by default).
+
+    >>> a = ember.tensor([[0.0, 0.0]])
+    >>> dist = lambda x, y: 1.0 - F.cosine_similarity(x + 1, y + 1)
+    >>> F.triplet_margin_with_distance_loss(a, a, -a, distance_function=dist).shape
+    ember.Size([])
+    """
+    return _triplet(anchor, positive, negative, distance_function or pairwise_distance, margin, swap, reduction)
+
+
+def _triplet(anchor, positive, negative, distance, margin, swap, reduction):
+    if margin <= 0:
+        raise _err(ValueError, f"triplet margin loss: margin must be greater than 0, got {margin}")
+    d_pos, d_neg = distance(anchor, positive), distance(anchor, negative)
+    if swap:
+        d_neg = apply("minimum", d_neg, distance(positive, negative))
+    return _reduce((d_pos - d_neg + margin).clamp(min=0.0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    """``x`` where the target is 1, ``max(0, margin - x)`` where it is -1.
+
+    >>> F.hinge_embedding_loss(ember.tensor([0.3, 2.0]), ember.tensor([1.0, -1.0]))
+    tensor(0.1500)
+    """
+    reduction = _reduction(reduction, size_average, reduce, "hinge_embedding_loss")
+    input, target = _float_pair(input, target, "hinge_embedding_loss")
+    margin_part = where(apply("ne", target, target._scalar(1.0)), (margin - input).clamp(min=0.0), 0.0)
+    self_part = where(apply("ne", target, target._scalar(-1.0)), input, 0.0)
+    return _reduce(margin_part + self_part, reduction)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """The multi-class hinge loss: ``sum_{i != y} max(0, margin - x[y] + x[i]) ** p / C`` per sample.
+
+    >>> F.multi_margin_loss(ember.tensor([[0.1, 0.2, 0.4, 0.8]]), ember.tensor([3]))
+    tensor(0.3250)
+    """
+    reduction = _reduction(reduction, size_average, reduce, "multi_margin_loss")
+    if p not in (1, 2):
+        raise _err(ValueError, f"multi_margin_loss: only p = 1 and p = 2 are supported (as in PyTorch), got {p}")
+    x = input if input.ndim == 2 else input.reshape(1, -1)
+    y = target.reshape(-1, 1)
+    if x.ndim != 2 or y.shape[0] != x.shape[0]:
+        raise _err(ValueError, f"multi_margin_loss: expected input (N, C) or (C,) and target (N,), got "
+                               f"{tuple(input.shape)} and {tuple(target.shape)}")
+    own = x.gather(1, y)
+    terms = (margin - own + x).clamp(min=0.0)
+    terms = terms * terms if p == 2 else terms
+    if weight is not None:
+        terms = terms * cast(weight, x.dtype)[target.reshape(-1)].reshape(-1, 1)
+    from ...creation import arange
+
+    others = apply("ne", arange(x.shape[1], device=x.device).reshape(1, -1), y)  # i != y
+    loss = where(others, terms, 0.0).sum(1) / x.shape[1]
+    return _reduce(loss if input.ndim == 2 else loss.reshape(()), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Per-class logistic loss averaged over the C classes of each sample (targets in {0, 1}).
+
+    >>> F.multilabel_soft_margin_loss(ember.tensor([[0.0, 2.0]]), ember.tensor([[0.0, 1.0]]))
+    tensor(0.4100)
+    """
+    reduction = _reduction(reduction, size_average, reduce, "multilabel_soft_margin_loss")
+    input, target = _float_pair(input, target, "multilabel_soft_margin_loss")
+    loss = -(target * _act.logsigmoid(input) + (1 - target) * _act.logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.sum(-1) / input.shape[-1] if input.ndim else loss
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """The negative log-likelihood of ``target`` under Gaussians of mean ``input`` and variance ``var``:
+    ``0.5 * (log(var) + (input - target)**2 / var)`` (+ ``0.5 * log(2 pi)`` with ``full``). ``var`` below
+    ``eps`` counts as ``eps`` (the gradient still reaches it, as in PyTorch).
+
+    >>> F.gaussian_nll_loss(ember.tensor([0.0]), ember.tensor([1.0]), ember.tensor([1.0]))
+    tensor(0.5000)
+    """
+    if isinstance(var, (int, float)):
+        var = input._scalar(float(var)).expand(*input.shape)
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1):
+            raise _err(ValueError, f"gaussian_nll_loss: var of shape {tuple(var.shape)} does not match input "
+                                   f"{tuple(input.shape)} (give one variance per element, per sample, or per "
+                                   "sample with a trailing 1)")
+    if reduction not in ("none", "mean", "sum"):
+        raise _err(ValueError, f"gaussian_nll_loss: {reduction!r} is not a valid value for reduction")
+    apply("assert_all", apply("ge", var, var._scalar(0.0)), error="ValueError",
+          message="gaussian_nll_loss: var has negative entry/entries")
+    floor = var.clamp(min=eps)
+    var = var + (floor - var).detach()  # clamped value, identity gradient (PyTorch clamps under no_grad)
+    loss = 0.5 * (apply("log", var) + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)

@@ -1,0 +1,109 @@
+"""The newer nn layers and functions against PyTorch, one row each: the same outputs and input gradients for
+the same inputs and arguments (float64), and finite-difference gradient checks of the functions; their
+argument errors name the function."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as EF
+from ember.testing import gradcheck
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+RNG = np.random.default_rng(0)
+X, Y, Z = (RNG.standard_normal((4, 5)) for _ in range(3))
+SIGNS = np.sign(RNG.standard_normal((4, 5)))
+LABELS = np.array([0, 3, 4, 1])
+BITS = (RNG.random((4, 5)) > 0.5).astype(float)
+IMG = RNG.standard_normal((2, 4, 3, 3))
+COLUMNS = RNG.standard_normal((2, 4, 4))  # (N, C * 2 * 2, L): one channel, four 2x2 blocks of a 3x3 image
+
+ROWS = {  # name -> (build(lib, nn, F) -> callable of the float64 tensors, arrays; the first gets a gradient)
+    "Hardshrink": (lambda L, nn, F: nn.Hardshrink(0.6), (X,)),
+    "Softshrink": (lambda L, nn, F: nn.Softshrink(0.6), (X,)),
+    "RReLU_eval": (lambda L, nn, F: nn.RReLU(0.1, 0.3).eval(), (X,)),
+    "Softmax2d": (lambda L, nn, F: nn.Softmax2d(), (IMG,)),
+    "LocalResponseNorm": (lambda L, nn, F: nn.LocalResponseNorm(3, alpha=0.1, beta=0.6, k=1.5), (IMG,)),
+    "LocalResponseNorm_3d": (lambda L, nn, F: nn.LocalResponseNorm(2), (X.reshape(1, 4, 5),)),
+    "PairwiseDistance": (lambda L, nn, F: nn.PairwiseDistance(p=3.0, keepdim=True), (X, Y)),
+    "CosineSimilarity": (lambda L, nn, F: nn.CosineSimilarity(dim=0), (X, Y)),
+    "Unfold": (lambda L, nn, F: nn.Unfold(kernel_size=2, padding=1, stride=2), (IMG,)),
+    "Fold": (lambda L, nn, F: nn.Fold(output_size=(3, 3), kernel_size=2), (COLUMNS,)),
+    "TripletMarginLoss": (lambda L, nn, F: nn.TripletMarginLoss(margin=2.0), (X, Y, Z)),
+    "TripletMarginLoss_swap_p1": (lambda L, nn, F: nn.TripletMarginLoss(2.0, p=1.0, swap=True, reduction="none"),
+                                  (X, Y, Z)),
+    "TripletMarginWithDistanceLoss": (lambda L, nn, F: nn.TripletMarginWithDistanceLoss(
+        distance_function=lambda a, b: 1.0 - F.cosine_similarity(a, b), margin=0.5), (X, Y, Z)),
+    "HingeEmbeddingLoss": (lambda L, nn, F: nn.HingeEmbeddingLoss(margin=0.5), (X, SIGNS)),
+    "MultiMarginLoss": (lambda L, nn, F: nn.MultiMarginLoss(), (X, LABELS)),
+    "MultiMarginLoss_p2_weight": (lambda L, nn, F: nn.MultiMarginLoss(p=2, margin=0.5, weight=L.tensor(
+        np.abs(Y[0])), reduction="sum"), (X, LABELS)),
+    "MultiLabelSoftMarginLoss": (lambda L, nn, F: nn.MultiLabelSoftMarginLoss(), (X, BITS)),
+    "GaussianNLLLoss": (lambda L, nn, F: nn.GaussianNLLLoss(), (X, Y, np.abs(Z) + 0.1)),
+    "GaussianNLLLoss_full_per_sample": (lambda L, nn, F: nn.GaussianNLLLoss(full=True, reduction="sum"),
+                                        (X, Y, np.abs(Z[:, 0]) + 0.1)),
+    "pdist": (lambda L, nn, F: F.pdist, (X,)),
+    "pdist_p1": (lambda L, nn, F: lambda x: F.pdist(x, 1.0), (X,)),
+    "rrelu_eval": (lambda L, nn, F: F.rrelu, (X,)),
+}
+
+
+def _run(lib, name):
+    build, arrays = ROWS[name]
+    fn = build(lib, lib.nn, EF if lib is ember else TF)
+    args = [lib.tensor(a.copy(), requires_grad=(i == 0)) if a.dtype.kind == "f" else lib.tensor(a.copy())
+            for i, a in enumerate(arrays)]
+    out = fn(*args)
+    out.sum().backward()
+    return out.detach().numpy(), args[0].grad.numpy()
+
+
+@pytest.mark.parametrize("name", ROWS)
+def test_layer_matches_torch(name):
+    (out, grad), (t_out, t_grad) = _run(ember, name), _run(torch, name)
+    np.testing.assert_allclose(out, t_out, rtol=1e-10, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(grad, t_grad, rtol=1e-10, atol=1e-12, err_msg=f"{name} gradient")
+
+
+CHECKED = {  # functions whose gradients are checked against finite differences (away from kinks)
+    "local_response_norm": lambda x: EF.local_response_norm(x.reshape(1, 4, 5), 3, alpha=0.2),
+    "pdist": EF.pdist,
+    "triplet_margin_loss": lambda x: EF.triplet_margin_loss(x, x * 0.5 + 1, -x, margin=3.0),
+    "multilabel_soft_margin_loss": lambda x: EF.multilabel_soft_margin_loss(x, ember.tensor(BITS)),
+    "gaussian_nll_loss": lambda x: EF.gaussian_nll_loss(ember.tensor(Y), ember.tensor(Z), x * x + 0.5),
+}
+
+
+@pytest.mark.parametrize("name", CHECKED)
+def test_gradients_match_finite_differences(name):
+    x = ember.tensor(X.copy(), requires_grad=True)
+    assert gradcheck(CHECKED[name], (x,))
+
+
+def test_in_place_forms_overwrite_their_input_like_torch():
+    for name in ("elu_", "selu_", "celu_", "leaky_relu_", "hardtanh_", "rrelu_"):
+        ours, theirs = ember.tensor(X.copy()), torch.tensor(X.copy())
+        assert getattr(EF, name)(ours) is ours
+        getattr(TF, name)(theirs)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, err_msg=name)
+
+
+def test_rrelu_samples_slopes_in_its_range_while_training():
+    out = EF.rrelu(-ember.ones(20000), 0.2, 0.4, training=True).numpy()
+    assert 0.2 <= -out.max() and -out.min() <= 0.4 and abs(-out.mean() - 0.3) < 0.005
+
+
+def test_bad_arguments_name_the_function():
+    with pytest.raises(ValueError, match="gaussian_nll_loss: var has negative"):
+        EF.gaussian_nll_loss(ember.tensor(X), ember.tensor(Y), ember.tensor(-np.abs(Z)))
+    with pytest.raises(ValueError, match="gaussian_nll_loss: var of shape"):
+        EF.gaussian_nll_loss(ember.tensor(X), ember.tensor(Y), ember.ones(3))
+    with pytest.raises(ValueError, match="multi_margin_loss: only p = 1 and p = 2"):
+        EF.multi_margin_loss(ember.tensor(X), ember.tensor(LABELS), p=3)
+    with pytest.raises(RuntimeError, match="pdist: expected a 2-D tensor"):
+        EF.pdist(ember.ones(2, 2, 2))
+    with pytest.raises(ValueError, match="margin must be greater than 0"):
+        EF.triplet_margin_loss(ember.tensor(X), ember.tensor(Y), ember.tensor(Z), margin=0.0)
