@@ -12,8 +12,9 @@ from .adam import Adam, AdamW  # noqa: F401
 from .adamax import Adamax, NAdam  # noqa: F401
 from .lbfgs import LBFGS  # noqa: F401
 from .optimizer import Optimizer  # noqa: F401
+from .radam import ASGD, RAdam, Rprop  # noqa: F401
 from .rmsprop import Adadelta, Adagrad, RMSprop  # noqa: F401
 from .sgd import SGD  # noqa: F401
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "LBFGS",
-           "lr_scheduler"]
+           "RAdam", "Rprop", "ASGD", "lr_scheduler"]
