@@ -36,13 +36,15 @@ def _promote_pair(a: Tensor, b: Tensor):
 
 def binary(op: str, a, b) -> Tensor:
     """Apply a binary primitive with PyTorch's type promotion (scalars never upcast tensors)."""
+    known = None  # a Python number divisor: checked here, not by a graph node
     if not isinstance(b, Tensor):
+        known = b
         b = as_tensor_like(b, a)
     elif not isinstance(a, Tensor):
         a = as_tensor_like(a, b)
     if a._data.dtype != b._data.dtype:
         a, b = _promote_pair(a, b)
-    if op in _INTEGER_DIVISIONS and a._data.dtype.kind in "iu":
+    if op in _INTEGER_DIVISIONS and a._data.dtype.kind in "iu" and (known is None or known == 0):
         _check_divisor(op, b)
     return apply(op, a, b)
 
@@ -290,7 +292,10 @@ def clamp(input, min=None, max=None):
         raise ValueError("clamp: at least one of min and max must be given")
     # the result's dtype is PyTorch's promotion of the input with the bounds (an int tensor clamped at 0.5 is
     # float, a float32 one clamped by a float64 tensor float64)
-    kind = _promoted_dtype(input, *(b for b in (min, max) if b is not None))
+    if input._data.dtype.kind == "f" and not isinstance(min, Tensor) and not isinstance(max, Tensor):
+        kind = input.dtype  # a float tensor keeps its dtype with Python bounds (the common case, no promotion)
+    else:
+        kind = _promoted_dtype(input, *(b for b in (min, max) if b is not None))
     out = input if input.dtype == kind else cast(input, kind)
     if min is not None:
         lo = cast(min, kind) if isinstance(min, Tensor) else out._scalar(min)
