@@ -209,3 +209,25 @@ def test_one_tensor_functions_at_extreme_values(module, name, dtype):
     assert got_err is None, f"{module}.{name}: {got_err!r}"
     np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-5 if dtype == "float32" else 1e-12,
                                atol=1e-37, equal_nan=True, err_msg=f"{module}.{name}({dtype})")
+
+
+NANS = [[3.0, np.nan, 1.0, 2.0], [np.nan, np.nan, 0.0, 1.0], [1.0, 1.0, 2.0, np.inf]]
+ORDERINGS = {  # stable orders, so ties (the NaNs among themselves) have one answer
+    "sort_descending": lambda L, x: L.sort(x, descending=True, stable=True),
+    "sort_ascending": lambda L, x: L.sort(x, stable=True),
+    "argsort_descending_dim0": lambda L, x: L.argsort(x, dim=0, descending=True, stable=True),
+    "topk_values": lambda L, x: L.topk(x, 2).values,
+    "topk_smallest": lambda L, x: L.topk(x, 2, largest=False).values,  # (PyTorch orders tied indices freely)
+    "max_dim": lambda L, x: L.max(x, 1),
+    "median_dim": lambda L, x: L.median(x, 1),
+    "median_all": lambda L, x: L.median(x),
+    "nanmedian_dim": lambda L, x: L.nanmedian(x, 1),
+}
+
+
+@pytest.mark.parametrize("name", ORDERINGS)
+def test_nan_is_ordered_above_every_number_like_torch(name):
+    got = ORDERINGS[name](ember, ember.tensor(NANS))
+    want = ORDERINGS[name](torch, torch.tensor(NANS))
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        np.testing.assert_array_equal(g.numpy(), w.numpy(), err_msg=name)

@@ -81,11 +81,25 @@ def _cumsum_vjp(g, out, x, axis):
     return (g[rev].cumsum(axis)[rev],)
 
 
+def _nans_first(xp, x, idx, axis):
+    """PyTorch orders NaN above every number: a descending order starts with the NaNs (NumPy's sort of -x left
+    them last), each row rotated by its count of NaNs, keeping their order."""
+    count = xp.isnan(x).sum(axis=axis, keepdims=True)
+    if not count.any():
+        return idx
+    n = x.shape[axis]
+    place = [1] * x.ndim
+    place[axis] = n
+    return xp.take_along_axis(idx, (xp.arange(n).reshape(place) - count) % n, axis=axis)
+
+
 def _argsort_fwd(xp, x, axis=-1, descending=False, stable=True):
     if descending:  # stable descending order: sort the negated keys (ints) / reversed ranks
         if x.dtype.kind == "b":
             x = x.astype(xp.int8)
         idx = xp.argsort(-x if x.dtype.kind in "fi" else x.max() - x, axis=axis, kind="stable")
+        if x.dtype.kind == "f":
+            idx = _nans_first(xp, x, idx, axis)
     else:
         idx = xp.argsort(x, axis=axis, kind="stable")
     return idx.astype(xp.int64, copy=False)
