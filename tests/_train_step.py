@@ -15,3 +15,22 @@ def classifier_step(model, opt, x, y):
         return loss
 
     return step
+
+
+def squared_output_losses(make, x, steps=4):
+    """The losses of ``steps`` training steps (mean squared output) of ``(model, opt) = make()``, run eagerly
+    and then compiled with ``strict=True`` (one graph): two lists that compiled-equals-eager tests compare."""
+    runs = []
+    for compiled in (False, True):
+        model, opt = make()
+
+        def step(x, model=model, opt=opt):
+            opt.zero_grad()
+            loss = model(x).pow(2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = ember.compile(step, strict=True) if compiled else step
+        runs.append([float(run(x)) for _ in range(steps)])
+    return runs

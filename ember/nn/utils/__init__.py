@@ -1,7 +1,7 @@
 """torch.nn.utils on Ember: gradient clipping, parameter/vector conversion, and (rnn.py) sequence packing."""
 import importlib
 
-from . import fusion, stateless  # noqa: F401,E402
+from . import fusion, parametrizations, parametrize, stateless  # noqa: F401,E402
 from .clip_grad import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm  # noqa: F401
 from .convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
 from .fusion import (  # noqa: F401
