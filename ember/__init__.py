@@ -28,7 +28,7 @@ _numpy_names.install(Tensor, dir(Tensor), _numpy_names.PYTHON_LEVEL_METHODS)  # 
 from . import autograd
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd_function import GradientTape
-from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like,
+from .creation import (arange, as_tensor, asarray, bernoulli, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, logspace, multinomial, normal, ones, ones_like, rand, rand_like, randint,
                        randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .creation import get_default_device, set_default_device
@@ -58,6 +58,7 @@ def numel(t) -> int:
 
 
 from . import nn, optim, utils  # torch exposes these after `import torch`
+pdist = nn.functional.pdist  # torch.pdist is nn.functional's
 from . import linalg, func, autograd_functional
 from .linalg import slogdet, pinverse, legacy_svd as svd, legacy_cholesky as cholesky  # torch's top-level names
 autograd.functional = autograd_functional  # torch.autograd.functional

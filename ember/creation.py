@@ -113,6 +113,21 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     return _finish(_to_array(data, dtype, device), requires_grad)
 
 
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+    """``torch.asarray``: ``obj`` as a tensor, sharing memory where dtype and device allow unless ``copy``;
+    ``copy=False`` refuses to copy.
+
+    >>> asarray([1.0, 2.0]).dtype
+    ember.float32
+    """
+    shared = as_tensor(obj, dtype, device) if copy is not True else tensor(obj, dtype=dtype, device=device)
+    if copy is False and isinstance(obj, Tensor) and shared is not obj:
+        raise mark(ValueError("asarray: copy=False, but the dtype or device asked for needs a copy"))
+    if requires_grad:
+        shared = shared.detach().requires_grad_(True) if shared is obj else shared.requires_grad_(True)
+    return shared
+
+
 def as_tensor(data, dtype=None, device=None):
     """Like ``tensor`` but shares memory with NumPy arrays and tensors when dtype and device allow."""
     if isinstance(data, Tensor) and (dtype is None or data.dtype is dtypes.as_dtype(dtype)) and (

@@ -21,6 +21,7 @@ PUBLIC.update(clip=math.clamp, concat=shape.cat, concatenate=shape.cat, swapaxes
               # PyTorch's aliases of names above
               absolute=math.abs, multiply=math.mul, subtract=math.sub, divide=math.div, negative=math.neg,
               not_equal=math.ne, greater=math.gt, greater_equal=math.ge, less=math.lt, less_equal=math.le,
-              sgn=math.sign, fix=math.trunc, trapz=math_more.trapezoid, arctan2=math_extra.atan2)
+              sgn=math.sign, fix=math.trunc, trapz=math_more.trapezoid, arctan2=math_extra.atan2,
+              range=shape_more._torch_range)  # (not a def named range: the module's own loops use the builtin)
 globals().update(PUBLIC)
 __all__ = sorted(PUBLIC)

@@ -223,3 +223,23 @@ def chain_matmul(*matrices):
     for m in ms[1:]:
         out = out @ m
     return out
+
+
+def adjoint(input):
+    """The transpose of the last two dims (the conjugate transpose; Ember has no complex dtypes).
+
+    >>> ember.adjoint(ember.tensor([[1, 2], [3, 4]]))
+    tensor([[1, 3],
+            [2, 4]])
+    """
+    return input.mT
+
+
+def dist(input, other, p=2):
+    """The ``p``-norm of ``input - other`` (broadcast), as one number.
+
+    >>> ember.dist(ember.tensor([0.0, 0.0]), ember.tensor([3.0, 4.0]))
+    tensor(5.)
+    """
+    gap = (input - other).reshape(1, -1)
+    return cdist(gap, gap.new_zeros(1, gap.shape[1]) if gap.shape[1] else gap, p=p).reshape(())

@@ -603,3 +603,17 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
     return _Histogram(Tensor._wrap(xp.asarray(hist.astype(input._data.dtype))),
                       Tensor._wrap(xp.asarray(out_edges.astype(input._data.dtype))))
 
+
+
+def angle(input):
+    """The angle of each (real) element in the complex plane: 0 for x >= 0, pi below, NaN for NaN.
+
+    >>> ember.angle(ember.tensor([-2.0, 0.0, 3.0]))
+    tensor([3.1416, 0.0000, 0.0000])
+    """
+    from .math import isfinite
+
+    x = _float_input(input)
+    still_connected = where(isfinite(x), x, 0.0) * 0  # a zero gradient, as PyTorch's (inf * 0 would be NaN)
+    half_turn = where(binary("lt", x, 0.0), x._scalar(_math.pi), x._scalar(0.0))  # in x's dtype
+    return where(binary("ne", x, x), x, half_turn + still_connected)

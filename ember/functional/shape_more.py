@@ -488,3 +488,60 @@ def histc(input, bins=100, min=0, max=0):
         lo, hi = lo - 1, hi + 1
     counts, _ = np.histogram(np.asarray(data.get() if hasattr(data, "get") else data), bins=bins, range=(lo, hi))
     return _wrap(xp.asarray(counts.astype(data.dtype)))
+
+
+def index_copy(input, dim, index, source):
+    """A copy of ``input`` with the slices at ``index`` along ``dim`` replaced by those of ``source``.
+
+    >>> ember.index_copy(ember.zeros(3), 0, ember.tensor([2]), ember.tensor([7.0]))
+    tensor([0., 0., 7.])
+    """
+    return input.index_copy(dim, index, source)
+
+
+def index_put(input, indices, values, accumulate=False):
+    """A copy of ``input`` with ``input[indices] = values`` (added with ``accumulate``).
+
+    >>> ember.index_put(ember.zeros(3), (ember.tensor([0, 0]),), ember.tensor([1.0, 2.0]), accumulate=True)
+    tensor([3., 0., 0.])
+    """
+    return input.index_put(indices, values, accumulate)
+
+
+def is_nonzero(input):
+    """Whether a one-element tensor is nonzero (an error for any other size).
+
+    >>> ember.is_nonzero(ember.tensor([1.5]))
+    True
+    """
+    return input.is_nonzero()
+
+
+def narrow_copy(input, dim, start, length):
+    """``narrow``, as a new tensor rather than a view.
+
+    >>> ember.narrow_copy(ember.arange(5), 0, 1, 2)
+    tensor([1, 2])
+    """
+    return input.narrow(dim, start, length).clone()
+
+
+def _torch_range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    """``torch.range``: like ``arange`` but with ``end`` included and floats by default (PyTorch deprecates it
+    in favour of ``arange``).
+
+    >>> ember.range(1, 4)
+    tensor([1., 2., 3., 4.])
+    """
+    import warnings
+
+    from .. import creation
+
+    if end is None:
+        start, end = 0, start
+    warnings.warn("ember.range is deprecated as torch.range is; use ember.arange (which excludes end)",
+                  UserWarning, stacklevel=2)
+    count = int(_math.floor((end - start) / step)) + 1
+    kind = dtype if dtype is not None else dtypes.get_default_dtype()
+    out = creation.arange(max(count, 0), dtype=kind, device=device) * step + start
+    return out.requires_grad_(True) if requires_grad else out

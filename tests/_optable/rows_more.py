@@ -39,6 +39,18 @@ def _renorm_ref(a, p, dim, maxnorm):
     return a * np.where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
 
 
+def _index_copy_ref(a, b):
+    out = a.copy()
+    out[[2, 0]] = b[:2]
+    return out
+
+
+def _index_put_ref(a, b):
+    out = a.copy()
+    out[0] += 2 * b[0]
+    return out
+
+
 def _logaddexp(a, b):
     return np.logaddexp(a, b)
 
@@ -268,6 +280,16 @@ ROWS = [
         lambda a, s: (np.linalg.svd(a)[1], np.linalg.svd(a)[1], np.linalg.pinv(a),
                       np.linalg.cholesky(s @ s.T + np.eye(3)), np.linalg.slogdet(s @ s.T + np.eye(3))[1]),
         [(F(4, 3), F(3, 3))], grad2=False, covers=()),
+    Row("small_more", lambda L, a, b: (L.adjoint(a), L.dist(a, b), L.dist(a, b, 1), L.dist(a, b, float("inf")),
+                                       L.angle(a), L.narrow_copy(a, 1, 1, 2),
+                                       L.index_copy(a, 0, L.tensor([2, 0]), b[:2]),
+                                       L.index_put(a, (L.tensor([0, 0]),), b[0], accumulate=True)),
+        lambda a, b: (a.T, np.linalg.norm((a - b).ravel()), np.abs(a - b).sum(), np.abs(a - b).max(),
+                      np.where(a < 0, np.pi, 0.0), a[:, 1:3], _index_copy_ref(a, b), _index_put_ref(a, b)),
+        [(NZ(3, 4), NZ(3, 4))], covers=("adjoint", "dist", "angle", "narrow_copy", "index_copy", "index_put")),
+    Row("is_nonzero_range", lambda L, x: (L.is_nonzero(x[:1] * 0 + 1), L.range(1, 4), L.range(0, 1, 0.25)),
+        lambda x: (True, np.arange(1.0, 5.0), np.arange(0.0, 1.01, 0.25)), [(F(3),)], grad=False,
+        covers=("is_nonzero", "range")),
     Row("broadcast_shapes", lambda L, x: tuple(L.broadcast_shapes((2, 1), (3,), 1)), lambda x: (2, 3),
         [(F(1),)], grad=False, torch=True, covers=("broadcast_shapes",)),
 ]
