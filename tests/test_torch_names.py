@@ -31,6 +31,8 @@ ARGS = {  # name -> (input, extra arguments) built for ``lib``; the rest take (X
     "addmv": lambda L: (X[:, 0], L.tensor(X), L.tensor(Y[0])),
     "float_power": lambda L: (X, 2.0), "heaviside": lambda L: (X - 0.5, L.tensor(Y)),
     "index_fill": lambda L: (X, 1, L.tensor([0, 2]), -1.0), "acosh": lambda L: (Z,), "arccosh": lambda L: (Z,),
+    "copysign": lambda L: (X, L.tensor(Y - 1)), "hypot": lambda L: (X, L.tensor(Y)),
+    "ldexp": lambda L: (X, L.tensor(np.arange(12).reshape(3, 4) % 5 - 2)), "renorm": lambda L: (X, 2, 0, 0.5),
 }
 BINARY = set("logical_and logical_or logical_xor eq ne lt le gt ge greater greater_equal less less_equal not_equal "
              "multiply subtract divide".split())
@@ -102,7 +104,9 @@ def test_forwarded_methods_exist_in_torch_and_agree(name):
                   "hsplit": (2,), "vsplit": (3,), "dsplit": None, "kron": "self", "inner": "self", "vdot": None,
                   "matrix_power": None, "cross": None, "rot90": (), "take": "idx", "clamp_min": (0.5,),
                   "clamp_max": (0.5,), "fmax": "self", "fmin": "self", "logaddexp": "self", "logaddexp2": "self",
-                  "heaviside": "self", "float_power": (2,), "isclose": "self", "moveaxis": (0, 1)}.get(name, ())
+                  "heaviside": "self", "float_power": (2,), "isclose": "self", "moveaxis": (0, 1),
+                  "cummax": (1,), "cummin": (0,), "logcumsumexp": (1,), "dist": "self",
+                  "narrow_copy": (1, 1, 2)}.get(name, ())
     if extra_args is None:
         pytest.skip(f"{name}: needs a particular shape; its function row covers it")
     if extra_args == "self":

@@ -56,8 +56,13 @@ def logaddexp(input, other):
     >>> ember.logaddexp(ember.tensor([1.0]), ember.tensor([2.0]))
     tensor([2.3133])
     """
+    import numpy as np
+
     a, b = _float_pair(input, other)
-    gap = where(binary("eq", a, b), 0.0, b - a)  # equal infinities would give inf - inf = NaN
+    big = float(np.finfo(a._data.dtype).max)
+    # equal infinities would give inf - inf = NaN; a finite gap keeps the branch not taken free of inf - inf
+    same = binary("eq", a, b)
+    gap = (where(same, 0.0, b) - where(same, 0.0, a)).clamp(-big, big)
     return where(binary("ge", a, b), a + _softplus(gap), b + _softplus(-gap))
 
 

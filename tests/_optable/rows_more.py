@@ -51,6 +51,19 @@ def _index_put_ref(a, b):
     return out
 
 
+def _arg_running(x, axis, better):
+    """The index of the running extreme along ``axis`` (the later one on ties)."""
+    moved = np.moveaxis(x, axis, -1)
+    out = np.zeros(moved.shape, np.int64)
+    for pos in np.ndindex(moved.shape[:-1]):
+        best = 0
+        for i, v in enumerate(moved[pos]):
+            if better(v, moved[pos][best]):
+                best = i
+            out[pos + (i,)] = best
+    return np.moveaxis(out, -1, axis)
+
+
 def _logaddexp(a, b):
     return np.logaddexp(a, b)
 
@@ -290,6 +303,14 @@ ROWS = [
     Row("is_nonzero_range", lambda L, x: (L.is_nonzero(x[:1] * 0 + 1), L.range(1, 4), L.range(0, 1, 0.25)),
         lambda x: (True, np.arange(1.0, 5.0), np.arange(0.0, 1.01, 0.25)), [(F(3),)], grad=False,
         covers=("is_nonzero", "range")),
+    Row("scans_more", lambda L, x: (L.cummax(x, 1), L.cummin(x, 0), L.logcumsumexp(x, 1), L.logcumsumexp(x, 0)),
+        lambda x: ((np.maximum.accumulate(x, 1), _arg_running(x, 1, np.greater_equal)),
+                   (np.minimum.accumulate(x, 0), _arg_running(x, 0, np.less_equal)),
+                   np.logaddexp.accumulate(x, 1), np.logaddexp.accumulate(x, 0)),
+        [(D(3, 5),), (D(4, 1),), (D(2, 9),)], covers=("cummax", "cummin", "logcumsumexp")),
+    Row("copysign_signbit", lambda L, a, b: (L.copysign(a, b), L.signbit(b), L.copysign(a, -1.0)),
+        lambda a, b: (np.copysign(a, b), np.signbit(b), np.copysign(a, -1.0)), [(NZ("a", "b"), NZ("a", "b"))],
+        prims=("signbit",), covers=("copysign", "signbit")),
     Row("broadcast_shapes", lambda L, x: tuple(L.broadcast_shapes((2, 1), (3,), 1)), lambda x: (2, 3),
         [(F(1),)], grad=False, torch=True, covers=("broadcast_shapes",)),
 ]
