@@ -27,7 +27,7 @@ FORWARDED = (
     "subtract divide negative absolute fix sgn nansum nanmean nanmedian nanquantile quantile aminmax msort diff "
     "cov corrcoef kron inner vdot matrix_power cross ravel moveaxis rot90 hsplit vsplit dsplit take diagflat "
     "index_fill masked_scatter unique unique_consecutive bincount histc fliplr flipud isclose cummax cummin "
-    "logcumsumexp signbit copysign dist angle narrow_copy hypot ldexp renorm"
+    "logcumsumexp signbit copysign dist angle narrow_copy hypot ldexp renorm mode"
 ).split()
 
 # in-place forms ``x.<name>_(...)``: compute ``x.<name>(...)`` and write it into ``x`` (versioned and traced)

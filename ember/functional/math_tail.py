@@ -123,3 +123,103 @@ def copysign(input, other):
     a = cast(input, kind) if isinstance(input, Tensor) else other._scalar(float(input)).to(kind)
     b = cast(other, kind) if isinstance(other, Tensor) else a._scalar(float(other))
     return where(signbit(b), -a.abs(), a.abs())
+
+
+_Mode = _named_pair("mode", "values", "indices")
+
+
+def mode(input, dim=-1, keepdim=False):
+    """``(values, indices)`` of the most frequent value along ``dim``: the smallest one on ties, with the index
+    of its last occurrence (as PyTorch). Compares every pair along ``dim`` (n * n per row).
+
+    >>> ember.mode(ember.tensor([1, 2, 2, 3, 3, 0]))
+    torch.return_types.mode(
+    values=tensor(2),
+    indices=tensor(2))
+    """
+    from ..creation import arange
+
+    x = input.reshape(1) if input.ndim == 0 else input
+    d = dim % x.ndim
+    moved = x.movedim(d, -1).detach()
+    n = moved.shape[-1]
+    counts = apply("sum", cast(binary("eq", moved.unsqueeze(-1), moved.unsqueeze(-2)), dtypes.int64),
+                   axis=(moved.ndim,), keepdims=False)
+    best = apply("amax", counts, axis=(moved.ndim - 1,), keepdims=True)
+    if moved.is_floating_point():
+        highest = float("inf")
+    else:
+        highest = int(np.iinfo(moved._data.dtype).max) if moved._data.dtype.kind != "b" else True
+    chosen = apply("amin", where(binary("eq", counts, best), moved, highest), axis=(moved.ndim - 1,),
+                   keepdims=True)
+    positions = arange(n, device=x.device)
+    last = apply("amax", where(binary("eq", moved, chosen), positions, -1), axis=(moved.ndim - 1,), keepdims=True)
+    last = where(binary("lt", last, 0), n - 1, last)  # an all-NaN row: its last element
+    idx = last.movedim(-1, d)
+    values = x.gather(d, idx)
+    if not keepdim:
+        values, idx = values.squeeze(d), idx.squeeze(d)
+    if input.ndim == 0:
+        values, idx = values.reshape(()), idx.reshape(())
+    return _Mode(values, idx)
+
+
+def gradient(input, *, spacing=1, dim=None, edge_order=1):
+    """The derivative of sampled values along each dim (``dim``: one or a list), by second-order central
+    differences inside and one-sided ones (``edge_order`` 1 or 2) at the ends; ``spacing`` is a number, one per
+    dim, or the sample coordinates (1-D tensors), as ``numpy.gradient``.
+
+    >>> ember.gradient(ember.tensor([1.0, 4.0, 9.0, 16.0]))
+    (tensor([3., 4., 6., 7.]),)
+    """
+    dims = list(range(input.ndim)) if dim is None else ([dim] if isinstance(dim, int) else list(dim))
+    spacings = list(spacing) if isinstance(spacing, (list, tuple)) else [spacing] * len(dims)
+    if len(spacings) == 1 and len(dims) > 1:
+        spacings = spacings * len(dims)
+    if len(spacings) != len(dims):
+        raise _error(f"gradient: expected one spacing per dim ({len(dims)}), got {len(spacings)}")
+    if edge_order not in (1, 2):
+        raise _error(f"gradient: edge_order must be 1 or 2, got {edge_order}")
+    x = _float_input(input)
+    return tuple(_derivative(x, d % x.ndim, h, edge_order) for d, h in zip(dims, spacings))
+
+
+def _error(message):
+    from ..errors import mark, with_user_line
+
+    return mark(with_user_line(RuntimeError(message), 3))
+
+
+def _derivative(x, d, h, edge_order):
+    n = x.shape[d]
+    if n < edge_order + 1:
+        raise _error(f"gradient: each dim needs at least edge_order + 1 = {edge_order + 1} samples, dim {d} "
+                         f"has {n}")
+
+    def at(start, length):
+        return narrow(x, d, start, length)
+
+    def along(v):  # a 1-D tensor of n - k values, shaped to broadcast along d
+        shape = [1] * x.ndim
+        shape[d] = -1
+        return v.reshape(shape)
+
+    if isinstance(h, Tensor):  # sample coordinates: numpy.gradient's uneven formulas
+        c = cast(h, x.dtype).reshape(-1)
+        gaps = narrow(c, 0, 1, n - 1) - narrow(c, 0, 0, n - 1)
+        hd, hs = along(narrow(gaps, 0, 0, n - 2)), along(narrow(gaps, 0, 1, n - 2))
+        inner = (hd * hd * at(2, n - 2) - hs * hs * at(0, n - 2) + (hs * hs - hd * hd) * at(1, n - 2)) / (
+            hs * hd * (hd + hs))
+        first = (at(1, 1) - at(0, 1)) / along(narrow(gaps, 0, 0, 1))
+        last = (at(n - 1, 1) - at(n - 2, 1)) / along(narrow(gaps, 0, n - 2, 1))
+        if edge_order == 2:
+            raise _error("gradient: edge_order=2 with sample coordinates is not supported; use edge_order=1 "
+                             "or a uniform spacing")
+    else:
+        inner = (at(2, n - 2) - at(0, n - 2)) / (2.0 * h)
+        if edge_order == 1:
+            first, last = (at(1, 1) - at(0, 1)) / h, (at(n - 1, 1) - at(n - 2, 1)) / h
+        else:
+            first = (-1.5 * at(0, 1) + 2.0 * at(1, 1) - 0.5 * at(2, 1)) / h
+            last = (0.5 * at(n - 3, 1) - 2.0 * at(n - 2, 1) + 1.5 * at(n - 1, 1)) / h
+    return cat([first, inner, last], d)

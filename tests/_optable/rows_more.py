@@ -64,6 +64,18 @@ def _arg_running(x, axis, better):
     return np.moveaxis(out, -1, axis)
 
 
+def _mode_ref(x, axis):
+    """The smallest most frequent value along ``axis`` and the index of its last occurrence."""
+    moved = np.moveaxis(x, axis, -1)
+    values, indices = np.zeros(moved.shape[:-1], x.dtype), np.zeros(moved.shape[:-1], np.int64)
+    for pos in np.ndindex(moved.shape[:-1]):
+        row = moved[pos]
+        uniq, counts = np.unique(row, return_counts=True)
+        values[pos] = uniq[np.argmax(counts)]  # np.unique sorts: argmax picks the smallest on ties
+        indices[pos] = np.nonzero(row == values[pos])[0][-1]
+    return values, indices
+
+
 def _logaddexp(a, b):
     return np.logaddexp(a, b)
 
@@ -311,6 +323,15 @@ ROWS = [
     Row("copysign_signbit", lambda L, a, b: (L.copysign(a, b), L.signbit(b), L.copysign(a, -1.0)),
         lambda a, b: (np.copysign(a, b), np.signbit(b), np.copysign(a, -1.0)), [(NZ("a", "b"), NZ("a", "b"))],
         prims=("signbit",), covers=("copysign", "signbit")),
+    Row("mode", lambda L, x, t: (L.mode(x, 1), L.mode(x, 0, keepdim=True), L.mode(t)),
+        lambda x, t: (_mode_ref(x, 1), tuple(np.expand_dims(v, 0) for v in _mode_ref(x, 0)), _mode_ref(t, 0)),
+        [(Fn(lambda rng, s: rng.integers(0, 3, (3, 6)).astype(np.float64)), _ints(7, hi=3))],
+        grad=False, covers=("mode",)),  # repeated values: finite differences break the ties (no derivative)
+    Row("gradient", lambda L, f, c: L.gradient(f) + L.gradient(f, spacing=2.0, dim=1, edge_order=2)
+        + L.gradient(f, spacing=(c,), dim=0),
+        lambda f, c: tuple(np.gradient(f)) + (np.gradient(f, 2.0, axis=1, edge_order=2), np.gradient(f, c, axis=0)),
+        [(F(4, 5), Fn(lambda rng, s: np.cumsum(rng.uniform(0.5, 1.5, 4)), differentiable=False))],
+        covers=("gradient",)),
     Row("broadcast_shapes", lambda L, x: tuple(L.broadcast_shapes((2, 1), (3,), 1)), lambda x: (2, 3),
         [(F(1),)], grad=False, torch=True, covers=("broadcast_shapes",)),
 ]
