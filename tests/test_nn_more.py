@@ -45,6 +45,9 @@ ROWS = {  # name -> (build(lib, nn, F) -> callable of the float64 tensors, array
     "GaussianNLLLoss": (lambda L, nn, F: nn.GaussianNLLLoss(), (X, Y, np.abs(Z) + 0.1)),
     "GaussianNLLLoss_full_per_sample": (lambda L, nn, F: nn.GaussianNLLLoss(full=True, reduction="sum"),
                                         (X, Y, np.abs(Z[:, 0]) + 0.1)),
+    "LPPool2d": (lambda L, nn, F: nn.LPPool2d(2, 2), (IMG,)),
+    "LPPool2d_p3_stride": (lambda L, nn, F: nn.LPPool2d(3, (2, 3), stride=1), (np.abs(IMG),)),
+    "LPPool1d_p1": (lambda L, nn, F: nn.LPPool1d(1, 2, stride=1), (X.reshape(1, 4, 5),)),
     "pdist": (lambda L, nn, F: F.pdist, (X,)),
     "pdist_p1": (lambda L, nn, F: lambda x: F.pdist(x, 1.0), (X,)),
     "rrelu_eval": (lambda L, nn, F: F.rrelu, (X,)),
@@ -107,3 +110,20 @@ def test_bad_arguments_name_the_function():
         EF.pdist(ember.ones(2, 2, 2))
     with pytest.raises(ValueError, match="margin must be greater than 0"):
         EF.triplet_margin_loss(ember.tensor(X), ember.tensor(Y), ember.tensor(Z), margin=0.0)
+
+
+def test_gumbel_softmax_samples_the_softmax_and_passes_the_soft_gradient():
+    ember.manual_seed(0)
+    logits = ember.tensor([0.0, 1.0, 2.0, 3.0]).expand(20000, 4)
+    hard = EF.gumbel_softmax(logits, tau=0.7, hard=True)
+    assert ((hard == 0) | (hard == 1)).all() and (hard.sum(-1) == 1).all()
+    np.testing.assert_allclose(hard.mean(0).numpy(), EF.softmax(logits[0], 0).numpy(), atol=0.015)
+    x = ember.tensor([[0.5, -1.0, 2.0]], requires_grad=True)
+    weights = ember.tensor([[1.0, 2.0, 3.0]])
+    ember.manual_seed(1)
+    (EF.gumbel_softmax(x, hard=True) * weights).sum().backward()
+    straight_through = x.grad.numpy().copy()
+    x.grad = None
+    ember.manual_seed(1)
+    (EF.gumbel_softmax(x) * weights).sum().backward()
+    np.testing.assert_allclose(straight_through, x.grad.numpy(), rtol=1e-6)

@@ -20,7 +20,8 @@ from .misc import pairwise_distance
 
 __all__ = ["hardshrink", "softshrink", "rrelu", "rrelu_", "elu_", "selu_", "celu_", "leaky_relu_", "hardtanh_",
            "threshold_", "pdist", "local_response_norm", "triplet_margin_loss", "triplet_margin_with_distance_loss",
-           "hinge_embedding_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "gaussian_nll_loss"]
+           "hinge_embedding_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "gaussian_nll_loss",
+           "gumbel_softmax", "lp_pool1d", "lp_pool2d"]
 
 
 def _err(kind, message):
@@ -258,3 +259,53 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction)
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """A sample from the Gumbel-softmax (concrete) distribution over ``dim``: ``softmax((logits + g) / tau)``
+    with Gumbel noise ``g``; ``hard=True`` returns the one-hot argmax with the soft sample's gradient
+    (straight-through).
+
+    >>> y = F.gumbel_softmax(ember.zeros(2, 5), tau=0.5, hard=True)
+    >>> y.sum(-1).tolist()
+    [1.0, 1.0]
+    """
+    from ...creation import rand_like
+    from ...functional.linalg import softmax
+
+    _act._check(logits, "gumbel_softmax")
+    exponential = -apply("log1p", -rand_like(logits))  # -log(1 - U): Exp(1), U in [0, 1)
+    noisy = (logits - apply("log", exponential)) / tau
+    soft = softmax(noisy, dim)
+    if not hard:
+        return soft
+    index = soft.argmax(dim, keepdim=True)
+    one_hot = (soft.detach() * 0).scatter(dim % soft.ndim, index, 1.0)
+    return one_hot - soft.detach() + soft
+
+
+def _lp_pool(name, nd, input, norm_type, kernel_size, stride, ceil_mode):
+    from .pooling import avg_pool1d, avg_pool2d
+
+    kernel = (kernel_size,) * nd if isinstance(kernel_size, int) else tuple(kernel_size)
+    pooled = (avg_pool1d if nd == 1 else avg_pool2d)(input ** norm_type, kernel_size, stride, 0, ceil_mode)
+    # the window sum's root, as PyTorch computes it (a negative sum with an odd p gives NaN there too)
+    return (pooled * math.prod(kernel)) ** (1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """The ``norm_type``-norm of each window of an (N, C, L) input (the sum for ``norm_type=1``).
+
+    >>> F.lp_pool1d(ember.tensor([[[3.0, 4.0]]]), 2, 2)
+    tensor([[[5.]]])
+    """
+    return _lp_pool("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """The ``norm_type``-norm of each window of an (N, C, H, W) input.
+
+    >>> F.lp_pool2d(ember.ones(1, 1, 2, 2), 1, 2)
+    tensor([[[[4.]]]])
+    """
+    return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)

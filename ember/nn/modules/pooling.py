@@ -6,7 +6,7 @@ from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample", "UpsamplingNearest2d",
-           "UpsamplingBilinear2d"]
+           "UpsamplingBilinear2d", "LPPool1d", "LPPool2d"]
 
 
 class _MaxPoolNd(Module):
@@ -233,3 +233,43 @@ class UpsamplingBilinear2d(Upsample):
 
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class _LPPoolNd(Module):
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride, self.ceil_mode = norm_type, kernel_size, stride, ceil_mode
+
+    def extra_repr(self):
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    """The ``norm_type``-norm of each window of an (N, C, L) input (power-average pooling).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.LPPool1d(2, 2)(ember.tensor([[[3.0, 4.0]]]))
+    tensor([[[5.]]])
+    """
+
+    def forward(self, input):
+        from ..functional.extra import lp_pool1d
+
+        return lp_pool1d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class LPPool2d(_LPPoolNd):
+    """The ``norm_type``-norm of each window of an (N, C, H, W) input (power-average pooling).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.LPPool2d(2, 2)(ember.ones(1, 1, 4, 4)).shape
+    ember.Size([1, 1, 2, 2])
+    """
+
+    def forward(self, input):
+        from ..functional.extra import lp_pool2d
+
+        return lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
