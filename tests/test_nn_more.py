@@ -127,3 +127,35 @@ def test_gumbel_softmax_samples_the_softmax_and_passes_the_soft_gradient():
     ember.manual_seed(1)
     (EF.gumbel_softmax(x) * weights).sum().backward()
     np.testing.assert_allclose(straight_through, x.grad.numpy(), rtol=1e-6)
+
+
+SAMPLING = [(mode, padding, corners) for mode in ("bilinear", "nearest") for padding in ("zeros", "border",
+                                                                                        "reflection")
+            for corners in (False, True)]
+
+
+@pytest.mark.parametrize("mode,padding,corners", SAMPLING)
+def test_affine_grid_and_grid_sample_match_torch(mode, padding, corners):
+    """Outputs and the gradients for the image and for the grid (points outside included), float64."""
+    rng = np.random.default_rng(1)
+    image, theta = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((2, 2, 3)) * 0.6
+    grid = rng.uniform(-1.3, 1.3, (2, 4, 7, 2))
+    weights = rng.standard_normal((2, 3, 4, 7))
+    results = []
+    for lib, F in ((ember, EF), (torch, TF)):
+        img, pts = lib.tensor(image, requires_grad=True), lib.tensor(grid, requires_grad=True)
+        out = F.grid_sample(img, pts, mode, padding, corners)
+        (out * lib.tensor(weights)).sum().backward()
+        affine = F.affine_grid(lib.tensor(theta), (2, 3, 4, 7), align_corners=corners)
+        # nearest sampling: the grid's gradient is zero (PyTorch fills zeros; Ember's graph leaves it None)
+        grid_grad = np.zeros_like(grid) if pts.grad is None else pts.grad.numpy()
+        results.append((out.detach().numpy(), img.grad.numpy(), grid_grad, affine.numpy()))
+    for got, want, what in zip(results[0], results[1], ("output", "image gradient", "grid gradient", "affine")):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=what)
+
+
+def test_sampling_refuses_what_it_does_not_do():
+    with pytest.raises(ValueError, match="bicubic is not supported"):
+        EF.grid_sample(ember.ones(1, 1, 2, 2), ember.zeros(1, 1, 1, 2), mode="bicubic")
+    with pytest.raises(NotImplementedError, match="volumetric"):
+        EF.grid_sample(ember.ones(1, 1, 2, 2, 2), ember.zeros(1, 1, 1, 1, 3))
