@@ -159,3 +159,34 @@ def test_sampling_refuses_what_it_does_not_do():
         EF.grid_sample(ember.ones(1, 1, 2, 2), ember.zeros(1, 1, 1, 2), mode="bicubic")
     with pytest.raises(NotImplementedError, match="volumetric"):
         EF.grid_sample(ember.ones(1, 1, 2, 2, 2), ember.zeros(1, 1, 1, 1, 3))
+
+
+CTC = {  # name -> (targets form, input lengths, target lengths, reduction, zero_infinity)
+    "padded_mean": ("padded", [12, 10, 12, 3], [4, 3, 0, 3], "mean", False),
+    "padded_none": ("padded", [12, 10, 12, 3], [4, 3, 0, 3], "none", False),
+    "concatenated_sum": ("concatenated", [12, 10, 12, 3], [4, 3, 0, 3], "sum", False),
+    "infeasible": ("padded", [12, 2, 12, 12], [4, 3, 1, 2], "none", False),  # 2 frames for 3 labels: inf
+    "infeasible_zeroed": ("padded", [12, 2, 12, 12], [4, 3, 1, 2], "mean", True),
+}
+
+
+@pytest.mark.parametrize("case", CTC)
+def test_ctc_loss_matches_torch(case):
+    form, input_lengths, target_lengths, reduction, zero_infinity = CTC[case]
+    rng = np.random.default_rng(2)
+    frames = rng.standard_normal((12, 4, 5))
+    padded = rng.integers(1, 5, (4, 4))
+    padded[1, 1] = padded[1, 0]  # a repeated label: the path must pass a blank between them
+    flat = np.concatenate([padded[i, :k] for i, k in enumerate(target_lengths)])
+    results = []
+    for lib in (ember, torch):
+        x = lib.tensor(frames, requires_grad=True)
+        loss = lib.nn.CTCLoss(reduction=reduction, zero_infinity=zero_infinity)(
+            x.log_softmax(2), lib.tensor(padded if form == "padded" else flat), lib.tensor(input_lengths),
+            lib.tensor(target_lengths))
+        if np.isfinite(loss.detach().numpy()).all():
+            loss.sum().backward()
+        results.append((loss.detach().numpy(), None if x.grad is None else x.grad.numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-10)
+    if results[1][1] is not None:
+        np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-9, atol=1e-12)

@@ -21,7 +21,7 @@ from .misc import pairwise_distance
 __all__ = ["hardshrink", "softshrink", "rrelu", "rrelu_", "elu_", "selu_", "celu_", "leaky_relu_", "hardtanh_",
            "threshold_", "pdist", "local_response_norm", "triplet_margin_loss", "triplet_margin_with_distance_loss",
            "hinge_embedding_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "gaussian_nll_loss",
-           "gumbel_softmax", "lp_pool1d", "lp_pool2d"]
+           "gumbel_softmax", "lp_pool1d", "lp_pool2d", "ctc_loss"]
 
 
 def _err(kind, message):
@@ -309,3 +309,61 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     tensor([[[[4.]]]])
     """
     return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """The connectionist temporal classification loss: ``-log`` of the total probability of every alignment
+    of each target to its ``log_probs`` (T, N, C) frames, by the forward (alpha) recursion in log space over
+    the blank-interleaved targets. ``targets`` (N, S) padded, or the N targets concatenated in 1-D.
+    ``reduction="mean"`` divides each loss by its target length, then averages (as PyTorch).
+
+    >>> lp = ember.randn(6, 2, 4).log_softmax(2)
+    >>> F.ctc_loss(lp, ember.tensor([[1, 2], [3, 3]]), ember.tensor([6, 5]), ember.tensor([2, 2])).shape
+    ember.Size([])
+    """
+    from ...creation import arange, as_tensor, full, zeros
+    from ...functional.math_more import logaddexp
+    from ...functional.shape import cat, stack
+
+    if log_probs.ndim != 3:
+        raise _err(ValueError, f"ctc_loss: expected log_probs (T, N, C), got shape {tuple(log_probs.shape)}")
+    t_max, n, _ = log_probs.shape
+    in_len = [int(v) for v in as_tensor(input_lengths).reshape(-1).tolist()]
+    tg_len = [int(v) for v in as_tensor(target_lengths).reshape(-1).tolist()]
+    if targets.ndim == 1:  # concatenated: split by the lengths
+        starts = [sum(tg_len[:i]) for i in range(n)]
+        rows = [targets[s:s + k] for s, k in zip(starts, tg_len)]
+    else:
+        rows = [targets[i, :k] for i, k in enumerate(tg_len)]
+    s_max = max(tg_len + [0])
+    width = 2 * s_max + 1
+    ext = full((n, width), blank, dtype="int64", device=log_probs.device)  # blank, l1, blank, l2, ..., blank
+    labels = stack([cat([r.to("int64"), full((s_max - r.shape[0],), blank, dtype="int64", device=log_probs.device)])
+                    for r in rows]) if s_max else None
+    if s_max:
+        odd = arange(s_max, device=log_probs.device) * 2 + 1
+        ext = ext.index_put((arange(n, device=log_probs.device).reshape(-1, 1), odd.reshape(1, -1)), labels)
+    before = cat([full((n, 2), -1, dtype="int64", device=log_probs.device), ext[:, :-2]], 1)
+    skip = apply("logical_and", apply("ne", ext, ext._scalar(blank)), apply("ne", ext, before))
+    frames = log_probs.gather(2, ext.unsqueeze(0).expand(t_max, n, width))  # (T, N, width)
+    neg = full((n, width), float("-inf"), dtype=log_probs.dtype, device=log_probs.device)
+    start = arange(width, device=log_probs.device).reshape(1, -1) < 2
+    alpha = where(start, frames[0], neg)
+    lengths = as_tensor(in_len, device=log_probs.device).reshape(-1, 1)
+    for t in range(1, t_max):
+        one = cat([neg[:, :1], alpha[:, :-1]], 1)
+        two = where(skip, cat([neg[:, :2], alpha[:, :-2]], 1), neg)
+        step = logaddexp(logaddexp(alpha, one), two) + frames[t]
+        alpha = where(lengths > t, step, alpha)  # a sequence that has ended keeps its last alpha
+    last = as_tensor([2 * k for k in tg_len], device=log_probs.device).reshape(-1, 1)
+    end_blank = alpha.gather(1, last).reshape(-1)
+    end_label = alpha.gather(1, (last - 1).clamp(min=0)).reshape(-1)
+    has_label = as_tensor([k > 0 for k in tg_len], device=log_probs.device)
+    loss = -where(has_label, logaddexp(end_blank, end_label), end_blank)
+    if zero_infinity:
+        loss = where(apply("eq", loss, loss._scalar(float("inf"))), zeros(n, dtype=loss.dtype), loss)
+    if reduction == "mean":
+        return (loss / as_tensor([max(k, 1) for k in tg_len], dtype=loss.dtype, device=loss.device)).mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss

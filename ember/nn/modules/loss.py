@@ -8,7 +8,7 @@ from .module import Module
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
            "BCEWithLogitsLoss", "KLDivLoss", "SoftMarginLoss", "MarginRankingLoss", "CosineEmbeddingLoss",
            "PoissonNLLLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss", "HingeEmbeddingLoss",
-           "MultiMarginLoss", "MultiLabelSoftMarginLoss", "GaussianNLLLoss"]
+           "MultiMarginLoss", "MultiLabelSoftMarginLoss", "GaussianNLLLoss", "CTCLoss"]
 
 
 class _Loss(Module):
@@ -274,3 +274,22 @@ class GaussianNLLLoss(_Loss):
 
     def forward(self, input, target, var):
         return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps, reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    """The connectionist temporal classification loss over (T, N, C) log-probabilities (speech, handwriting).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> lp = ember.randn(6, 2, 4).log_softmax(2)
+    >>> nn.CTCLoss()(lp, ember.tensor([[1, 2], [3, 3]]), ember.tensor([6, 5]), ember.tensor([2, 2])).shape
+    ember.Size([])
+    """
+
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)
