@@ -140,12 +140,26 @@ def scatter(input, dim, index, src=None, value=None, reduce=None):
         src = input._scalar(src).expand(*index.shape)
     if reduce == "add":
         return scatter_add(input, dim, index, src)
-    from .math import where
+    return _scatter_assign(input, dim % max(input.ndim, 1), index, src)
 
-    zeros = input.detach() * 0
-    hit = scatter_add(zeros, dim, index, src.detach() * 0 + 1) > 0
-    placed = scatter_add(zeros, dim, index, src)  # duplicates would sum; PyTorch leaves them undefined
-    return where(hit, placed, input)
+
+def _scatter_assign(input, dim, index, src):
+    """``out[..., index[i, j, ...], ...] = src[i, j, ...]`` along ``dim`` as one indexed assignment: a position
+    named twice takes one of its values (the last), as PyTorch writes one, never their sum."""
+    from ..creation import arange
+
+    if index.numel() == 0:
+        return input.clone()
+    key = []
+    for d in range(index.ndim):
+        if d == dim:
+            key.append(index)
+        else:
+            shape = [1] * index.ndim
+            shape[d] = index.shape[d]
+            key.append(arange(index.shape[d], device=index.device).reshape(shape))
+    part = src[tuple(slice(0, n) for n in index.shape)] if tuple(src.shape) != tuple(index.shape) else src
+    return input.index_put(tuple(key), part.to(input.dtype) if part.dtype != input.dtype else part)
 
 
 def index_select(input, dim, index):

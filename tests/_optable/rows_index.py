@@ -72,6 +72,13 @@ def _scatter(L, x, i, s):
     )
 
 
+def _scatter_last(x, i, s):
+    out = x.copy()
+    for r in range(i.shape[0]):
+        out[r, i[r]] = s[r, : i.shape[1]]
+    return out
+
+
 def _scatter_ref(x, i, s):
     a = x.copy()
     np.put_along_axis(a, i, s, 1)
@@ -264,13 +271,18 @@ ROWS = [
         prims=("index_put",),
         covers=("index_add",),
     ),
+    Row("scatter_duplicates", lambda L, x, i, s: x.scatter(1, i, s),  # one value per position, never the sum
+        lambda x, i, s: _scatter_last(x, i, s),
+        [(F(3, 4), Fn(lambda rng, sz: np.array([[1, 1, 3], [0, 2, 2], [3, 3, 3]]), differentiable=False),
+          Fn(lambda rng, sz: np.repeat(rng.uniform(-2, 2, (3, 1)), 3, 1)))], prims=("index_put",), covers=(),
+        grad=False),  # a duplicate that is overwritten has no effect: finite differences see 0, PyTorch 1
     Row("gather", _gather, _gather_ref, [(F(3, 4), I(3, 5, hi=4))], prims=("gather",)),
     Row(
         "scatter",
         _scatter,
         _scatter_ref,
         [(F(3, 4), Perm(3, 4, axis=1), F(3, 4)), (F(3, 4), Perm(3, 2, axis=1), F(3, 2))],
-        prims=("scatter_add", "where"),
+        prims=("scatter_add", "index_put"),
         covers=("scatter", "scatter_add"),
     ),
     Row(
