@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import _tensor_methods as _m
 
 # installed by ember/_wiring.py (pieces of higher layers)
-eye = tensor = arange = setitem = normalize_key = apply = None
+tensor = arange = setitem = normalize_key = apply = None
 
 
 def _fwd(module: str, name: str, doc_name: str | None = None):

@@ -42,7 +42,7 @@ WIRES = {
              "_promote_pair": math._promote_pair},
     _tensor_methods: {"F": functional, "M": math, "R": reduce, "S": shape, "I": index, "L": functional_linalg,
                       "C": creation, "apply": ops.apply},
-    _tensor_math: {"eye": creation.eye, "tensor": creation.tensor, "arange": creation.arange,
+    _tensor_math: {"tensor": creation.tensor, "arange": creation.arange,
                    "setitem": index.setitem, "normalize_key": index.normalize_key, "apply": ops.apply},
     _tensor_extra: {"math_extra": math_extra, "linalg": linalg, "_where": math.where, "arange": creation.arange,
                     "index_add": index.index_add},

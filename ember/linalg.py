@@ -282,22 +282,9 @@ def matrix_rank(A, *, rtol=None, hermitian=False):
 
 def matrix_power(A, n):
     """``A`` multiplied by itself ``n`` times (``n < 0``: of the inverse; ``n = 0``: the identity)."""
-    _square(A, "matrix_power")
-    if n < 0:
-        A, n = inv(A), -n
-    from .creation import eye
+    from .functional.linalg_more import matrix_power as power
 
-    result, base = None, A
-    while n:  # square-and-multiply
-        if n & 1:
-            result = base if result is None else result @ base
-        n >>= 1
-        if n:
-            base = base @ base
-    if result is not None:
-        return result
-    eye_n = eye(A.shape[-1], dtype=A.dtype, device=A.device).expand(*A.shape)
-    return apply("where", apply("eq", eye_n, eye_n), eye_n, A)  # the identity, connected to A (zero gradient)
+    return power(_square(A, "matrix_power"), n)
 
 
 def multi_dot(tensors):
@@ -315,11 +302,9 @@ def cross(input, other, *, dim=-1):
     if input.shape[dim] != 3 or other.shape[dim] != 3:
         raise _err(RuntimeError, f"linalg.cross: inputs dimension {dim} must have length 3, got shapes "
                    f"{tuple(input.shape)} and {tuple(other.shape)}")
-    a = [input.select(dim, i) for i in range(3)]
-    b = [other.select(dim, i) for i in range(3)]
-    from .functional.shape import stack
+    from .functional.linalg_more import cross as cross_product
 
-    return stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]], dim)
+    return cross_product(input, other, dim)
 
 
 def vecdot(x, y, *, dim=-1):

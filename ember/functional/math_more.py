@@ -13,7 +13,7 @@ from .. import dtypes
 from ..errors import mark, with_user_line
 from ..ops import apply
 from ..tensor import Tensor
-from .math import _float_input, _promoted_dtype, binary, cast, where
+from .math import _float_input, _promoted_dtype, binary, cast, clamp, where
 from .reduce import _axes, amax, amin, sort, values_indices
 
 
@@ -222,8 +222,6 @@ def clamp_min(input, min):
     >>> ember.clamp_min(ember.tensor([-1.0, 2.0]), 0.0)
     tensor([0., 2.])
     """
-    from .math import clamp
-
     return clamp(input, min=min)
 
 
@@ -233,8 +231,6 @@ def clamp_max(input, max):
     >>> ember.clamp_max(ember.tensor([-1.0, 2.0]), 0.0)
     tensor([-1.,  0.])
     """
-    from .math import clamp
-
     return clamp(input, max=max)
 
 
@@ -311,7 +307,6 @@ def _named_pair(kind, first, second):
 
 
 _MinMax = _named_pair("aminmax", "min", "max")
-_Histogram = _named_pair("histogram", "hist", "bin_edges")
 
 
 def msort(input):
@@ -556,7 +551,9 @@ def isreal(input):
     >>> ember.isreal(ember.tensor([1.0, 2.0]))
     tensor([True, True])
     """
-    return binary("eq", input, input) | apply("logical_not", binary("eq", input, input))
+    from ..creation import ones_like
+
+    return ones_like(input, dtype=dtypes.bool_)
 
 
 def real(input):
@@ -584,29 +581,6 @@ def renorm(input, p, dim, maxnorm):
     scale = where(binary("gt", norms, maxnorm), maxnorm / (norms + 1e-7), 1.0)  # PyTorch's 1e-7 guard
     return input * scale
 
-
-def histogram(input, bins=100, *, range=None, weight=None, density=False):
-    """``(hist, bin_edges)`` of ``input`` over ``bins`` equal bins (or the given edges), as ``torch.histogram``.
-
-    >>> ember.histogram(ember.tensor([1.0, 2.0, 1.0]), bins=4, range=(0.0, 3.0))
-    torch.return_types.histogram(
-    hist=tensor([0., 2., 1., 0.]),
-    bin_edges=tensor([0.0000, 0.7500, 1.5000, 2.2500, 3.0000]))
-    """
-    import numpy as np
-
-    from .. import backend
-
-    if not input.is_floating_point():
-        raise _err(RuntimeError, f"histogram: expected a floating-point input, got {input.dtype.name}")
-    input._data_access("histogram")
-    data = np.asarray(backend.to_device(input._data, backend.CPU)).reshape(-1)
-    edges = np.asarray(backend.to_device(bins._data, backend.CPU)) if isinstance(bins, Tensor) else bins
-    w = None if weight is None else np.asarray(backend.to_device(weight._data, backend.CPU)).reshape(-1)
-    hist, out_edges = np.histogram(data, bins=edges, range=range, weights=w, density=density)
-    xp = backend.xp_of(input._data)
-    return _Histogram(Tensor._wrap(xp.asarray(hist.astype(input._data.dtype))),
-                      Tensor._wrap(xp.asarray(out_edges.astype(input._data.dtype))))
 
 
 

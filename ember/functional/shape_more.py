@@ -19,6 +19,7 @@ from ..errors import mark, with_user_line
 from ..ops import apply
 from ..tensor import Tensor
 from .math import binary, cast, where
+from .math_more import _named_pair
 from .shape import atleast_2d, cat, flip, movedim, reshape, stack, tensor_split, transpose
 
 
@@ -178,7 +179,7 @@ def broadcast_shapes(*shapes):
     return Size(out)
 
 
-def _triangle(name, row, col, offset, lower, dtype, device):
+def _triangle(row, col, offset, lower, dtype, device):
     from ..creation import tensor
 
     rows, cols = (np.tril_indices if lower else np.triu_indices)(row, offset, col)
@@ -193,7 +194,7 @@ def tril_indices(row, col, offset=0, *, dtype=None, device=None):
     tensor([[0, 1, 1, 2, 2, 2],
             [0, 0, 1, 0, 1, 2]])
     """
-    return _triangle("tril_indices", row, col, offset, True, dtype, device)
+    return _triangle(row, col, offset, True, dtype, device)
 
 
 def triu_indices(row, col, offset=0, *, dtype=None, device=None):
@@ -203,7 +204,7 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None):
     tensor([[0, 0, 1],
             [1, 2, 2]])
     """
-    return _triangle("triu_indices", row, col, offset, False, dtype, device)
+    return _triangle(row, col, offset, False, dtype, device)
 
 
 def take(input, index):
@@ -480,14 +481,33 @@ def histc(input, bins=100, min=0, max=0):
     """
     if not input.is_floating_point():
         raise _err(RuntimeError, f"histc: expected a floating-point input, got {input.dtype.name}")
-    xp, data = _read(input, "histc")
+    _, data = _read(input, "histc")
     lo, hi = float(min), float(max)
     if lo == hi == 0 and data.size:
         lo, hi = float(data.min()), float(data.max())
     if lo == hi:
         lo, hi = lo - 1, hi + 1
-    counts, _ = np.histogram(np.asarray(data.get() if hasattr(data, "get") else data), bins=bins, range=(lo, hi))
-    return _wrap(xp.asarray(counts.astype(data.dtype)))
+    return histogram(input, bins, range=(lo, hi)).hist
+
+
+_Histogram = _named_pair("histogram", "hist", "bin_edges")
+
+
+def histogram(input, bins=100, *, range=None, weight=None, density=False):  # noqa: A002 (PyTorch's name)
+    """``(hist, bin_edges)`` of ``input`` over ``bins`` equal bins (or the given edges), as ``torch.histogram``.
+
+    >>> ember.histogram(ember.tensor([1.0, 2.0, 1.0]), bins=4, range=(0.0, 3.0))
+    torch.return_types.histogram(
+    hist=tensor([0., 2., 1., 0.]),
+    bin_edges=tensor([0.0000, 0.7500, 1.5000, 2.2500, 3.0000]))
+    """
+    if not input.is_floating_point():
+        raise _err(RuntimeError, f"histogram: expected a floating-point input, got {input.dtype.name}")
+    xp, data = _read(input, "histogram")
+    edges = bins._data if isinstance(bins, Tensor) else bins
+    w = None if weight is None else weight._data.reshape(-1)
+    hist, out_edges = xp.histogram(data.reshape(-1), bins=edges, range=range, weights=w, density=density)
+    return _Histogram(_wrap(hist.astype(data.dtype)), _wrap(out_edges.astype(data.dtype)))
 
 
 def index_copy(input, dim, index, source):

@@ -98,6 +98,17 @@ LAYERS = [
     ("GLU", nn.GLU, [R(4, 6)], None),
     ("Threshold", lambda: nn.Threshold(0.1, 20.0), [R(4, 5)], None),
     ("Tanhshrink", nn.Tanhshrink, [R(4, 5)], None),
+    ("Hardshrink", nn.Hardshrink, [R(4, 5)], None),
+    ("Softshrink", lambda: nn.Softshrink(0.3), [R(4, 5)], None),
+    ("RReLU", nn.RReLU, [R(4, 5)], None),  # training: random slopes from the seeded generator
+    ("Softmax2d", nn.Softmax2d, [R(2, 3, 2, 2)], None),
+    ("LocalResponseNorm", lambda: nn.LocalResponseNorm(3, alpha=0.1), [R(2, 4, 3, 3)], None),
+    ("LPPool2d", lambda: nn.LPPool2d(2, 2), [R(1, 2, 4, 4)], None),
+    ("LPPool1d", lambda: nn.LPPool1d(2, 2), [R(2, 3, 6)], None),
+    ("Unfold", lambda: nn.Unfold(2, padding=1), [R(1, 2, 3, 3)], None),
+    ("Fold", lambda: nn.Fold((3, 3), 2), [R(1, 8, 4)], None),
+    ("PairwiseDistance", nn.PairwiseDistance, [R(4, 5), R(4, 5)], None),
+    ("CosineSimilarity", nn.CosineSimilarity, [R(4, 5), R(4, 5)], None),
     ("BatchNorm1d", lambda: nn.BatchNorm1d(3), [R(6, 3)], None),
     ("BatchNorm1d-3d-input", lambda: nn.BatchNorm1d(3), [R(4, 3, 5)], None),
     ("BatchNorm1d-cumulative", lambda: nn.BatchNorm1d(3, momentum=None), [R(6, 3)], None),
@@ -188,6 +199,17 @@ def _layer_program(ctor, makers, call, train):
     return Program(step, batches, modules=[layer], optimizers=[opt] if opt else [], watch=watch)
 
 
+class _GaussianOfOutputs(nn.Module):
+    """GaussianNLLLoss with the mean and log-variance both predicted (column 0 and 1 of the outputs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.loss = nn.GaussianNLLLoss()
+
+    def forward(self, out, target):
+        return self.loss(out[:, :1], target, out[:, 1:].exp())
+
+
 def _ce_probs(n, c):
     return lambda: F.softmax(ember.randn(n, c), 1)
 
@@ -209,6 +231,12 @@ LOSSES = [
     ("KLDivLoss", nn.KLDivLoss(reduction="batchmean"), 4, _ce_probs(6, 4), lambda o: F.log_softmax(o, 1)),
     ("SoftMarginLoss", nn.SoftMarginLoss(), 2, lambda: ember.randn(6, 2).sign(), None),
     ("PoissonNLLLoss", nn.PoissonNLLLoss(), 2, lambda: ember.rand(6, 2) * 3, None),
+    ("HingeEmbeddingLoss", nn.HingeEmbeddingLoss(margin=0.5), 2, lambda: ember.randn(6, 2).sign(), None),
+    ("MultiMarginLoss", nn.MultiMarginLoss(p=2, margin=0.5), 4, I(4, 6), None),
+    ("MultiLabelSoftMarginLoss", nn.MultiLabelSoftMarginLoss(), 4, lambda: (ember.rand(6, 4) > 0.5).float(),
+     None),
+    ("GaussianNLLLoss", _GaussianOfOutputs(), 2, R(6, 1), None),
+    ("TripletMarginLoss", nn.TripletMarginLoss(margin=2.0, swap=True), 4, R(6, 4), lambda o: (o, o.flip(0))),
 ]
 PAIR_LOSSES = [  # losses of two inputs and a target of +-1
     ("MarginRankingLoss", nn.MarginRankingLoss(margin=0.1), lambda a, b: (a[:, 0], b[:, 0])),
@@ -225,7 +253,9 @@ def _loss_program(loss_fn, n_out, target, prep, train):
     def step(x, t):
         opt.zero_grad()
         out = model(x)
-        loss = loss_fn(prep(out) if prep else out, t)
+        inputs = prep(out) if prep else out
+        # a prep may give several inputs (a triplet's anchor and positive; the target is its negative)
+        loss = loss_fn(*inputs, t) if isinstance(inputs, tuple) else loss_fn(inputs, t)
         loss.backward()
         opt.step()
         return loss
