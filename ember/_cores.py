@@ -25,6 +25,8 @@ import os
 import queue
 import threading
 
+from .backend import float_errors_off
+
 _POOL: dict = {"pid": None, "threads": [], "queue": None}
 _START = threading.Lock()  # two threads starting the pool at once would leave one set of helpers orphaned
 
@@ -59,6 +61,7 @@ class _Job:
 
 
 def _helper(jobs):
+    float_errors_off()  # a helper runs only Ember's own passes: no NumPy float warnings, as on the caller's side
     while True:
         job = jobs.get()
         if job is None:

@@ -15,6 +15,7 @@ import numpy as np
 from . import backend, dtypes
 from ._state import STATE
 from ._tensor_methods import TensorMethods
+from .backend import float_errors_off, float_errors_restore
 from .errors import mark, user_site, with_user_line
 
 # installed by ember/_wiring.py (pieces of higher layers)
@@ -396,10 +397,13 @@ class Tensor(TensorMethods):
                 return False
         if self.requires_grad and STATE.grad_enabled:
             return False
+        quiet = float_errors_off()  # no NumPy float warnings, as in ops.apply
         try:
             getattr(_xp(data), ufunc)(data, *args, out=data)
         except ValueError:  # an operand that does not broadcast to self, a read-only view: explained below
             return False
+        finally:
+            float_errors_restore(quiet)
         self._bump(op_name)
         return True
 
@@ -513,7 +517,11 @@ def update_(op_name, states, *operands, graph_form=None, **attrs):
         raise mark(with_user_line(RuntimeError(
             f"{op_name}: an update primitive is not recorded for autograd; run it under ember.no_grad()"), 2))
     if STATE.tracer is None:
-        op.update(_xp(states[0]._data), *[t._data for t in states], *[t._data for t in operands], **attrs)
+        quiet = float_errors_off()  # no NumPy float warnings, as in ops.apply
+        try:
+            op.update(_xp(states[0]._data), *[t._data for t in states], *[t._data for t in operands], **attrs)
+        finally:
+            float_errors_restore(quiet)
         for t in states:
             t._bump(op_name)
         return

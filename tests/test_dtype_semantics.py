@@ -187,10 +187,12 @@ def test_half_precision_gelu_computes_in_float32_like_torch(dtype):
     assert EF.gelu(e).tolist() == TF.gelu(t).tolist() and e.grad.tolist() == t.grad.tolist()
 
 
-EXTREMES = np.array([-100, -30, -5, -1e-6, 0, 1e-30, 1e-6, 0.3, 5, 30, 88, 100, np.inf, -np.inf, np.nan])
+EXTREMES = np.array([-100, -30, -5, -1e-6, -0.0, 0, 1e-30, 1e-6, 0.3, 5, 30, 88, 100, np.inf, -np.inf, np.nan])
 DIFFERENT = {  # where Ember and PyTorch part on purpose, and why
     "sign": "NaN's sign is NaN (NumPy, IEEE); PyTorch's CPU kernel returns 0",
     "sgn": "sign's alias (above)",
+    "relu6": "-0.0 comes back as +0.0: hardtanh's bound-inclusive compare (its gradient is 0 at a bound, as "
+             "PyTorch's) picks the bound 0.0 there; PyTorch keeps -0.0",
     "gelu": "float32 tails: PyTorch's 1 + erf(x) cancels (-1.19e-6 at -5, true -1.43e-6); gelu(inf) is inf, not NaN",
 }
 
@@ -207,8 +209,11 @@ def test_one_tensor_functions_at_extreme_values(module, name, dtype):
         return
     got, got_err = _outcome(getattr(emod, name), ember.tensor(a.copy()))
     assert got_err is None, f"{module}.{name}: {got_err!r}"
-    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-5 if dtype == "float32" else 1e-12,
-                               atol=1e-37, equal_nan=True, err_msg=f"{module}.{name}({dtype})")
+    g, w = got.detach().numpy(), want.detach().numpy()
+    np.testing.assert_allclose(g, w, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-37, equal_nan=True,
+                               err_msg=f"{module}.{name}({dtype})")
+    zeros = (w == 0) & (g == 0)  # and signed zeros as PyTorch's (relu(-0.0) is -0.0, abs(-0.0) is 0.0)
+    np.testing.assert_array_equal(np.signbit(g[zeros]), np.signbit(w[zeros]), err_msg=f"{module}.{name}: zero signs")
 
 
 NANS = [[3.0, np.nan, 1.0, 2.0], [np.nan, np.nan, 0.0, 1.0], [1.0, 1.0, 2.0, np.inf]]
@@ -231,3 +236,33 @@ def test_nan_is_ordered_above_every_number_like_torch(name):
     want = ORDERINGS[name](torch, torch.tensor(NANS))
     for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
         np.testing.assert_array_equal(g.numpy(), w.numpy(), err_msg=name)
+
+
+SIGNED = np.array([[-0.0, 0.0, np.nan, -np.inf, -2.0, 3.0]], np.float32)
+
+
+def _identity_linear(lib):
+    m = lib.nn.Sequential(lib.nn.Linear(6, 6, bias=False), lib.nn.ReLU())
+    with lib.no_grad():
+        m[0].weight.copy_(lib.eye(6))
+    return m.eval()
+
+
+RELU_PATHS = {  # every place relu is computed: the primitive, a compiled node, a fused linear, the inference conv
+    "eager": lambda lib, x: lib.relu(x),
+    "compiled_node": lambda lib, x: (ember.compile(lambda t: ember.relu(t)) if lib is ember else lib.relu)(x),
+    "compiled_kernel": lambda lib, x: (ember.compile(lambda t: ember.relu(t * 1.0)) if lib is ember else
+                                       (lambda t: lib.relu(t * 1.0)))(x),
+    "linear_relu_inference": lambda lib, x: (ember.compile(_identity_linear(lib)) if lib is ember else
+                                             _identity_linear(lib))(lib.nan_to_num(x, posinf=0.0, neginf=0.0) * -1),
+}
+
+
+@pytest.mark.parametrize("path", RELU_PATHS)
+def test_relu_keeps_negative_zero_and_nan_like_torch(path):
+    with ember.no_grad(), torch.no_grad():
+        got = RELU_PATHS[path](ember, ember.tensor(SIGNED)).numpy()
+        want = RELU_PATHS[path](torch, torch.tensor(SIGNED)).numpy()
+    np.testing.assert_array_equal(got, want)
+    zeros = want == 0  # (a NaN's sign bit means nothing)
+    np.testing.assert_array_equal(np.signbit(got[zeros]), np.signbit(want[zeros]), err_msg=f"{path}: zero signs")

@@ -166,7 +166,7 @@ def test_relu_is_folded_only_where_it_is_the_only_reader():
     assert [(n.op, n.meta.get("activation")) for n in nodes] == [("conv", None), ("relu", None)]
 
 
-@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the previous executor's fused relu on NaN
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # NaN passes through kernels silently, as in PyTorch
 def test_nan_and_negative_zero_pass_as_before(monkeypatch):
     """relu and max pooling keep NaN (and max keeps the first of equal values) in the kernels too."""
     ember.manual_seed(0)
@@ -304,7 +304,7 @@ def test_winograd_is_chosen_and_matches_the_columns_form(monkeypatch, pool):
 
 
 @needs_numba
-@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 @pytest.mark.parametrize("case", ["nan_inf_input", "nan_weight", "large_batch"])
 def test_winograd_leaves_non_finite_values_and_large_batches_to_the_columns_form(monkeypatch, case):
     """NaN/inf stay in the windows that read them (Winograd's transforms would spread one over a whole tile),

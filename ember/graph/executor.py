@@ -31,7 +31,9 @@ import numpy as np
 
 from .._state import STATE
 from .._threads import cached_num_threads, release_lingering_hold
+from ..backend import float_errors_off, float_errors_restore
 from ..ops.linalg import gemm
+from ..ops.nn import relu_array
 from . import cores, infer_chain, kernels, loops, opinfo, rnn_rows  # noqa: F401  (their lowerings)
 from .gemm_split import _HELD, OneBlasThread, gemm_size_per_row, hold_for, split_gemm
 from .gemm_split import linear_kernel as _linear
@@ -60,6 +62,13 @@ class Executable:
         self._hold_all = bool(graph.meta.get("blas_hold"))
         self._timed = None  # the generated code with a clock read after each node, made when first profiled
     def __call__(self, *arrays):
+        quiet = float_errors_off()  # no NumPy float warnings, as eagerly (ops.apply)
+        try:
+            return self._run(arrays)
+        finally:
+            float_errors_restore(quiet)
+
+    def _run(self, arrays):
         if STATE.profiler is not None:
             return self._profiled_call(arrays)
         release_lingering_hold()  # an eager Winograd call's one-thread BLAS hold, once expired (cheap otherwise)
@@ -376,7 +385,9 @@ def _lower(gen: _Gen, graph: Graph, node, idx, args, name, out) -> None:
             fn = small_linear(relu, fallback=fn)
         gen.lines.append(f"{name} = " + _call(gen.bind(f"L{idx}", fn), args, out))
     elif out is not None and op == "relu":
-        gen.lines.append(f"{name} = " + _call(gen.bind(f"U{idx}", gen.xp.maximum), args + ["0"], out))
+        xp = gen.xp
+        fn = gen.bind(f"U{idx}", lambda x, out=None: relu_array(xp, x, out))
+        gen.lines.append(f"{name} = " + _call(fn, args, out))
     elif out is not None and op == "copy":
         gen.lines.append(f"COPYTO({out}, {args[0]}); {name} = {out}")
     else:

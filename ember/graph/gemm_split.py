@@ -39,6 +39,7 @@ import os
 
 from .._threads import hold_blas_at_one_thread, release_blas
 from ..ops.linalg import NARROW, gemm, split_over_cores  # noqa: F401 (NARROW: tests set it here)
+from ..ops.nn import relu_array
 
 ENABLED = os.environ.get("EMBER_GEMM_SPLIT", "0") == "1"  # opt-in: see the docstring
 HOLD_MIN = int(os.environ.get("EMBER_GEMM_HOLD_MIN", 1 << 20))  # m*n*k from which BLAS is held at one thread
@@ -110,6 +111,6 @@ def linear_kernel(xp, relu=False, split=False):
     def linear_relu(x, w, b, out=None):
         r = mm(xp, x, w.T, out)
         r += b
-        return xp.maximum(r, r.dtype.type(0), out=r)
+        return relu_array(xp, r, out=r)
 
     return linear_relu if relu else linear

@@ -49,7 +49,7 @@ def _conv_epilogue(y, b, out, length, pitch, has_bias, relu, zero):
                 src, dst = y[co, start:start + ow], out[i, co, r]
                 for c in range(ow):
                     v = src[c] + bias if has_bias else src[c]
-                    if relu and v < zero:  # NaN and -0.0 stay, as with np.maximum(v, 0)
+                    if relu and v < zero:  # NaN and -0.0 stay, as in ops.nn.relu_array
                         v = zero
                     dst[c] = v
 
@@ -83,7 +83,7 @@ def _conv_epilogue_pool(y, b, out, length, pitch, has_bias, relu, zero, kh, kw, 
                         m = v if (v > m) | (v != v) else m
                     if has_bias:
                         m = m + bias
-                    if relu and m < zero:  # NaN and -0.0 stay, as with np.maximum(v, 0)
+                    if relu and m < zero:  # NaN and -0.0 stay, as in ops.nn.relu_array
                         m = zero
                     dst[c] = m
 

@@ -13,6 +13,7 @@ from ..errors import mark, user_site, with_user_line
 
 REGISTRY: dict[str, Op] = {}
 _ndarray = np.ndarray
+_errors_off, _errors_restore = backend.float_errors_off, backend.float_errors_restore
 CHECK_ATTR = "_ember_check"  # set on errors raised by value checks (ops/checks.py): passed on as they are
 
 
@@ -214,10 +215,13 @@ def apply(op, *inputs, **attrs):
         xp = np if first.__class__ is _ndarray else backend.xp_of(first)
     else:
         xp = backend.xp_for(backend.device(attrs.get("device", "cpu")))
+    quiet = _errors_off()  # no NumPy float warnings (PyTorch gives inf/nan silently)
     try:
         out = op.forward(xp, *[t._data for t in inputs], **attrs)
     except Exception as exc:
         raise diagnose(op, inputs, attrs, exc) from None
+    finally:
+        _errors_restore(quiet)
     if out.__class__ is not _ndarray:
         if xp is np and not backend.is_array(out):  # a NumPy scalar, not a CuPy array from to_device
             out = np.asarray(out)  # (np.asarray would refuse that)

@@ -23,6 +23,11 @@ import math
 
 import numpy as np
 
+try:  # the ufunc behind np.clip (np.clip itself is a Python function, which _spread cannot split)
+    from numpy._core.umath import clip as _np_clip
+except ImportError:  # NumPy 1.x
+    from numpy.core.umath import clip as _np_clip
+
 from ..dtypes import int64
 from . import _onnx, _spread, _tflite, loss_rows, row_loops
 from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
@@ -38,8 +43,22 @@ def _relu_vjp(g, out, x):
     return (apply("where", apply("gt", out, out._scalar(0)), g, zero),)
 
 
-register("relu", lambda xp, x: _spread.ufunc_call(xp, xp.maximum, x, x.dtype.type(0)), vjp=_relu_vjp,
-         infer=lambda x: elementwise("relu", x), saves=(), saves_out=True, kind="elementwise")
+def relu_array(xp, x, out=None):
+    """relu of an array, PyTorch's rule x < 0 ? 0 : x (NaN and -0.0 pass through), written into ``out`` when
+    given; shared by the primitive, the inference convolution's epilogue, the RNN's relu cell and the compiled
+    executor's relu node. Floats run as clip(x, 0, inf): NumPy's clip is one SIMD loop, while maximum with a
+    0-d operand takes a scalar loop (10 vs 25 us for 64K float32 values) and turns -0.0 into 0.0."""
+    if x.dtype.kind != "f":
+        return _spread.ufunc_call(xp, xp.maximum, x, x.dtype.type(0)) if out is None else \
+            xp.maximum(x, x.dtype.type(0), out=out)
+    lo, hi = x.dtype.type(0), x.dtype.type(np.inf)
+    if xp is not np:
+        return xp.clip(x, lo, hi, out=out)
+    return _spread.ufunc_call(xp, _np_clip, x, lo, hi) if out is None else _np_clip(x, lo, hi, out=out)
+
+
+register("relu", relu_array, vjp=_relu_vjp, infer=lambda x: elementwise("relu", x), saves=(), saves_out=True,
+         kind="elementwise")
 
 
 # -- softmax cross-entropy -----------------------------------------------------------------------------------
@@ -324,8 +343,9 @@ _ = int64
 
 
 # -- lowerings ---------------------------------------------------------------------------------------------------
-# relu's kernel forms: a typed zero keeps the dtype; NaN propagates, as np.maximum does eagerly
-register_lowering("relu", "numba", lambda kctx, node, args: f"np.maximum({args[0]}, np.{node.outputs[0].dtype}(0))")
+# relu's kernel forms, x < 0 ? 0 : x as relu_array: a typed zero keeps the dtype; NaN and -0.0 pass through
+register_lowering("relu", "numba",
+                  lambda kctx, node, args: f"(np.{node.outputs[0].dtype}(0) if {args[0]} < 0 else {args[0]})")
 register_lowering("relu", "cuda", "({0} < 0 ? 0 : {0})")
 _onnx.simple("relu", "Relu")
 

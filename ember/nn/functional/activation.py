@@ -236,7 +236,10 @@ def logsigmoid(input):
     >>> F.logsigmoid(ember.tensor([-100.0, 0.0]))
     tensor([-100.0000,   -0.6931])
     """
-    return -softplus(-input)
+    _check(input, "logsigmoid")
+    # min(x, 0) - log1p(exp(-|x|)): six passes where -softplus(-x) made ten, and logsigmoid(inf) is +0.0 (as
+    # PyTorch's), not the negated softplus's -0.0; the gradient at 0 is 1/2 (minimum's tie rule), 1 - sigmoid(0)
+    return apply("minimum", input, input._scalar(0.0)) - apply("log1p", (-input.abs()).exp())
 
 
 def mish(input, inplace=False):

@@ -45,6 +45,7 @@ import math
 from .._core import register_lowering
 from ..conv import out_sizes
 from ..linalg import gemm
+from ..nn import relu_array
 from . import conv_winograd_infer as winograd
 from .conv import pool_out_size
 
@@ -117,7 +118,7 @@ class ConvKernel:
             if b is not None:  # on the GEMM's contiguous result: a fast inner loop (2.5x the strided add measured)
                 xp.add(y, b.reshape(-1, 1), out=y)
             if self.relu:
-                xp.maximum(y, y.dtype.type(0), out=y)
+                relu_array(xp, y, out=y)
             xp.copyto(out, result)  # the valid positions, in NCHW order
             if self.pool is not None:
                 out = self.pool(xp, out)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .._core import Aval, Unsupported, register_layer, register_lowering
 from .._rules import differ
+from ..nn import relu_array
 from ..rnn import _lstm_seq_fwd
 
 _GATES = {"lstm": 4, "gru": 3, "rnn": 1}
@@ -124,7 +125,7 @@ def _recur(xp, kind, gi, h, c, w_hh, b_hh, relu):
         gh = h @ w_t if b_hh is None else h @ w_t + b_hh
         if kind == "rnn":
             z = gi[t] + gh
-            h = xp.maximum(z, 0) if relu else xp.tanh(z)
+            h = relu_array(xp, z) if relu else xp.tanh(z)
         else:  # gru: r, z from both projections, n = tanh(gi_n + r * gh_n), h = n + z * (h - n)
             i_r, i_z, i_n = xp.split(gi[t], 3, axis=-1)
             h_r, h_z, h_n = xp.split(gh, 3, axis=-1)
