@@ -31,7 +31,7 @@ from .autograd_function import GradientTape
 from .creation import (arange, as_tensor, asarray, bernoulli, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, logspace, multinomial, normal, ones, ones_like, rand, rand_like, randint,
                        randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
-from .creation import get_default_device, set_default_device
+from .creation import empty_strided, get_default_device, set_default_device
 from ._legacy_types import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,
                             HalfTensor, IntTensor, LongTensor, ShortTensor)
 from .functional import *  # the PUBLIC composites: sum, mean, cat, stack, where, softmax, ...
@@ -73,6 +73,15 @@ from . import amp, backends, cpu, cuda, accelerator  # device namespaces and mix
 from .amp import autocast, get_autocast_dtype, is_autocast_enabled
 from .serialization import load, save
 from ._threads import get_num_threads, set_num_threads
+from ._config import (are_deterministic_algorithms_enabled, get_deterministic_debug_mode,
+                      get_float32_matmul_precision, get_num_interop_threads,
+                      is_deterministic_algorithms_warn_only_enabled, set_deterministic_debug_mode,
+                      set_flush_denormal, set_float32_matmul_precision, set_num_interop_threads,
+                      use_deterministic_algorithms)
+from ._printing import get_printoptions, set_printoptions
+from .dtype_info import can_cast, finfo, iinfo, promote_types, result_type
+from .memory_format import (channels_last, channels_last_3d, contiguous_format, layout, memory_format,
+                            preserve_format, strided)
 from . import profiler  # also torch.autograd.profiler and torch.ops.profiler's range functions
 autograd.profiler = profiler
 _sys.modules[__name__ + ".autograd.profiler"] = profiler

@@ -62,3 +62,28 @@ ShortTensor = _make("ShortTensor", "int16")
 IntTensor = _make("IntTensor", "int32")
 LongTensor = _make("LongTensor", "int64")
 BoolTensor = _make("BoolTensor", "bool_")
+
+_CLASSES = {c.dtype.name: c for c in (FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor, ByteTensor, CharTensor,
+                                      ShortTensor, IntTensor, LongTensor, BoolTensor)}
+_BY_CLASS_NAME = {c.__name__: c for c in _CLASSES.values()}
+
+
+def type_name(t) -> str:
+    """``t.type()``: the legacy type's name, ``ember.FloatTensor`` (``ember.cuda.FloatTensor`` on a GPU)."""
+    cls = _CLASSES[t.dtype.name]
+    return f"ember.{'cuda.' if t.device.type == 'cuda' else ''}{cls.__name__}"
+
+
+def convert(t, spec):
+    """``t.type(spec)``: ``spec`` a dtype, a legacy class, or a name as ``t.type()`` writes it (``torch.`` names
+    too, so a PyTorch program's strings work): ``t`` itself when nothing changes."""
+    if isinstance(spec, type) and issubclass(spec, _TypedTensor):
+        return t.to(spec.dtype) if t.device.type == "cpu" else t.to(spec.dtype).cpu()
+    if isinstance(spec, str) and spec.split(".")[0] in ("ember", "torch") and spec.endswith("Tensor"):
+        parts = spec.split(".")
+        cls = _BY_CLASS_NAME.get(parts[-1])
+        if cls is None or len(parts) not in (2, 3) or (len(parts) == 3 and parts[1] != "cuda"):
+            raise mark(with_user_line(ValueError(f"type: invalid type {spec!r}; expected e.g. 'ember.FloatTensor' or "
+                                                 f"'ember.cuda.LongTensor'"), 3))
+        return t.to("cuda" if len(parts) == 3 else "cpu").to(cls.dtype)
+    return t.to(dtypes.as_dtype(spec))

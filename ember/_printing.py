@@ -1,28 +1,69 @@
 """PyTorch-style tensor repr: ``tensor([1.0000, 2.5000], requires_grad=True)``."""
 from __future__ import annotations
 
+import math
+import sys
+
 import numpy as np
 
 from . import backend
 
 _DEFAULT_SHOWN = ("float32", "int64", "bool")
+_PROFILES = {"default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
+             "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
+             "full": {"precision": 4, "threshold": math.inf, "edgeitems": 3, "linewidth": 80}}
+OPTIONS = dict(_PROFILES["default"], sci_mode=None)
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None,
+                     sci_mode=None):
+    """How tensors print, as ``torch.set_printoptions``: digits after the point (``precision``), the element
+    count above which a tensor is summarised (``threshold``) with ``edgeitems`` shown at each end of every
+    dim, the line width, a ``profile`` ("default", "short", "full") setting all four, and ``sci_mode`` (True
+    or False forces scientific notation on or off; None chooses as PyTorch does).
+
+    >>> import ember
+    >>> ember.set_printoptions(precision=2)
+    >>> ember.tensor([1.0, 2.125])
+    tensor([1.00, 2.12])
+    >>> ember.set_printoptions(profile="default")
+    """
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, got {profile!r}")
+        OPTIONS.update(_PROFILES[profile])
+    for name, value in (("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems),
+                        ("linewidth", linewidth)):
+        if value is not None:
+            OPTIONS[name] = value
+    OPTIONS["sci_mode"] = sci_mode  # (PyTorch resets it with every call too)
+
+
+def get_printoptions() -> dict:
+    """The current print options (``torch._tensor_str.get_printoptions``'s keys)."""
+    return dict(OPTIONS)
+
+
+def _np_threshold() -> int:
+    return sys.maxsize if OPTIONS["threshold"] == math.inf else int(OPTIONS["threshold"])
 
 
 def _float_formatter(arr):
+    p, sci = OPTIONS["precision"], OPTIONS["sci_mode"]
     finite = arr[np.isfinite(arr)] if arr.size else arr
     if finite.size == 0:
-        return lambda v: _special(v) or f"{v:.4f}"
+        return lambda v: _special(v) or f"{v:.{p}f}"
     amax = float(np.abs(finite).max())
     nonzero = np.abs(finite[finite != 0])
     amin = float(nonzero.min()) if nonzero.size else 0.0  # PyTorch decides on the nonzero finite values
-    if np.all(finite == np.round(finite)) and amax < 1e8:
+    if not sci and np.all(finite == np.round(finite)) and amax < 1e8:
         width = max(len(f"{v:.0f}") for v in finite.reshape(-1)[:1000]) + 1
         return lambda v: (_special(v) or f"{v:.0f}.").rjust(width)
-    if amax >= 1e8 or (amin > 0 and amin < 1e-4) or (amin > 0 and amax / amin > 1e3):
-        width = max(len(f"{v:.4e}") for v in finite.reshape(-1)[:1000])  # a minus sign widens every column
-        return lambda v: (_special(v) or f"{v:.4e}").rjust(width)
-    width = max(len(f"{v:.4f}") for v in finite.reshape(-1)[:1000])
-    return lambda v: (_special(v) or f"{v:.4f}").rjust(width)
+    if sci or (sci is None and (amax >= 1e8 or (amin > 0 and amin < 1e-4) or (amin > 0 and amax / amin > 1e3))):
+        width = max(len(f"{v:.{p}e}") for v in finite.reshape(-1)[:1000])  # a minus sign widens every column
+        return lambda v: (_special(v) or f"{v:.{p}e}").rjust(width)
+    width = max(len(f"{v:.{p}f}") for v in finite.reshape(-1)[:1000])
+    return lambda v: (_special(v) or f"{v:.{p}f}").rjust(width)
 
 
 def _special(v):
@@ -33,9 +74,10 @@ def _special(v):
     return None
 
 
-def _shown(arr, threshold=1000, edge=3):
+def _shown(arr):
     """The elements a summarised repr shows (the first and last ``edge`` along each dim): PyTorch picks the
     number format and widths from these alone."""
+    threshold, edge = _np_threshold(), OPTIONS["edgeitems"]
     if arr.size <= threshold:
         return arr
     for axis, n in enumerate(arr.shape):
@@ -47,18 +89,17 @@ def _shown(arr, threshold=1000, edge=3):
 def tensor_repr(t) -> str:
     arr = backend.to_device(t._data, backend.CPU)
     extras = []
+    layout = {"separator": ", ", "prefix": "tensor(", "threshold": _np_threshold(), "edgeitems": OPTIONS["edgeitems"],
+              "max_line_width": OPTIONS["linewidth"]}
     if t._data.dtype.kind == "f" or t._data.dtype.kind == "V":
         fmt = _float_formatter(_shown(arr).astype(np.float64))
-        body = np.array2string(arr.astype(np.float64), separator=", ", prefix="tensor(",
-                               formatter={"float_kind": fmt}, threshold=1000, edgeitems=3, max_line_width=80)
+        body = np.array2string(arr.astype(np.float64), formatter={"float_kind": fmt}, **layout)
     elif arr.dtype.kind == "b":  # PyTorch pads True to False's width only when a False is shown
         width = 5 if arr.size and not _shown(arr).all() else 4
-        body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
-                               max_line_width=80, formatter={"bool": lambda v: str(bool(v)).rjust(width)})
+        body = np.array2string(arr, formatter={"bool": lambda v: str(bool(v)).rjust(width)}, **layout)
     else:
-        body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
-                               max_line_width=80)
-    if arr.size > 1000:  # PyTorch sets the elided elements off by one more space: "2,  ..., 97"
+        body = np.array2string(arr, **layout)
+    if arr.size > _np_threshold():  # PyTorch sets the elided elements off by one more space: "2,  ..., 97"
         body = body.replace(", ..., ", ",  ..., ")
     if t.dtype.name not in _DEFAULT_SHOWN or arr.size == 0 and t.dtype.name != "float32":
         extras.append(f"dtype=ember.{t.dtype.name}")

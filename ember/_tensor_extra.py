@@ -112,8 +112,15 @@ def unfold(self, dimension, size, step):
 
 
 def stride(self, dim=None):
-    """Strides in elements (of the C-contiguous layout every Ember tensor reports, as ``contiguous()`` would)."""
+    """Strides in elements, as the array lies in memory (a transposed view's are swapped, a broadcast dim's 0);
+    the row-major strides ``contiguous()`` would give where NumPy's view runs backwards (a negative stride,
+    which PyTorch's tensors cannot have)."""
     shape = tuple(self.shape)
+    item = self._data.dtype.itemsize
+    real = getattr(self._data, "strides", None)
+    if real is not None and all(s >= 0 and s % item == 0 for s in real):
+        strides = tuple(s // item for s in real)
+        return strides if dim is None else strides[dim]
     strides, acc = [], 1
     for s in reversed(shape):
         strides.append(acc)

@@ -5,11 +5,21 @@ in the layers, so this file never imports them).
 """
 from __future__ import annotations
 
+from . import memory_format as _mf
 from ._tensor_math import TensorMathMethods  # noqa: E402
 
 # installed by ember/_wiring.py: the functional, math, reduce, shape, index, linalg, creation modules; ops.apply
 F = M = R = S = I = L = C = apply = None
 
+
+def _relaid(t, fn, memory_format):
+    """``t`` with ``memory_format``'s strides (channels last: NHWC in memory), through differentiable views and
+    one copy; ``t`` itself when it is laid out so already."""
+    fmt = _mf.check_format(fn, memory_format, t.ndim)
+    if fmt.order is None or t.is_contiguous(memory_format=fmt):
+        return t
+    back = [fmt.order.index(d) for d in range(t.ndim)]  # the inverse permutation
+    return S.contiguous(t.permute(*fmt.order)).permute(*back)
 
 
 class TensorMethods(TensorMathMethods):
@@ -227,7 +237,7 @@ class TensorMethods(TensorMathMethods):
         I.setitem(self, key, value)
 
     # -- conversion ------------------------------------------------------------------------------------------
-    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``; differentiable."""
         from . import backend, dtypes
 
@@ -244,7 +254,10 @@ class TensorMethods(TensorMathMethods):
             out = M.cast(out, dtype)
         if device is not None and backend.device(device) != self.device:
             out = apply("to_device", out, device=str(backend.device(device)))
-        return out.clone() if copy and out is self else out
+        out = out.clone() if copy and out is self else out
+        if memory_format is not None and memory_format is not _mf.preserve_format:
+            out = out.contiguous(memory_format=memory_format)
+        return out
 
     def cpu(self):
         return self.to("cpu")
@@ -252,8 +265,12 @@ class TensorMethods(TensorMathMethods):
     def cuda(self, device=None):
         return self.to("cuda" if device is None else f"cuda:{int(device)}")
 
-    def type(self, dtype=None):
-        return self.dtype.name if dtype is None else self.to(dtype)
+    def type(self, dtype=None, non_blocking=False):
+        """The legacy type name (``'ember.FloatTensor'``) without an argument, else a tensor of that type:
+        ``x.type(ember.float64)``, ``x.type('torch.DoubleTensor')``, ``x.type(ember.LongTensor)``."""
+        from . import _legacy_types
+
+        return _legacy_types.type_name(self) if dtype is None else _legacy_types.convert(self, dtype)
 
     def type_as(self, other):
         return self.to(other.dtype)
@@ -385,7 +402,12 @@ class TensorMethods(TensorMathMethods):
         return S.unbind(self, dim)
 
     def contiguous(self, memory_format=None):
-        return S.contiguous(self)
+        """A tensor laid out densely in ``memory_format`` (row-major by default): ``self`` when it already is."""
+        if memory_format is None or memory_format is _mf.contiguous_format:
+            return S.contiguous(self)
+        return _relaid(self, "contiguous", memory_format)
 
     def clone(self, memory_format=None):
-        return S.clone(self)
+        if memory_format is None or memory_format is _mf.preserve_format:
+            return S.clone(self)
+        return _relaid(S.clone(self), "clone", memory_format)

@@ -180,6 +180,13 @@ def xp_of(array):
     return _cupy if isinstance(array, _cupy.ndarray) else numpy
 
 
+def as_strided(array, shape, byte_strides):
+    """A view of ``array``'s memory with ``shape`` and ``byte_strides`` (NumPy's or CuPy's stride tricks)."""
+    if xp_of(array) is numpy:
+        return numpy.lib.stride_tricks.as_strided(array, shape, byte_strides)
+    return _cupy.lib.stride_tricks.as_strided(array, shape, byte_strides)
+
+
 def is_array(obj) -> bool:
     return isinstance(obj, numpy.ndarray) or (_cupy is not None and isinstance(obj, _cupy.ndarray))
 

@@ -1,11 +1,13 @@
 """Tensor creation: tensor, as_tensor, from_numpy, zeros/ones/full/empty/eye/arange/linspace, random tensors."""
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from . import backend, dtypes
+from . import memory_format as _mf
 from .errors import mark, with_user_line
 from .ops import apply
 from .random import numpy_generator
@@ -167,6 +169,41 @@ def _size(size):
     return tuple(int(s) for s in size)
 
 
+def _torch_keywords(fn):
+    """PyTorch's other creation keywords on ``fn``: ``out=`` (the result written into that tensor, which is
+    returned; its dtype is the default one), ``layout=`` (only ``ember.strided``), ``pin_memory=`` (page-locked
+    host memory only speeds CUDA copies: no effect) and ``memory_format=`` (the result's layout, e.g.
+    ``ember.channels_last``)."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def create(*args, out=None, layout=None, pin_memory=False, memory_format=None, **kw):
+        _mf.check_layout(name, layout)
+        if out is not None:
+            if not isinstance(out, Tensor):
+                raise mark(with_user_line(TypeError(f"{name}: out must be a tensor, got {type(out).__name__}"), 2))
+            if kw.get("dtype") is None:
+                kw["dtype"] = out.dtype
+            kw.setdefault("device", out.device)
+        result = fn(*args, **kw)
+        if memory_format is not None and memory_format is not _mf.preserve_format:
+            result = result.contiguous(memory_format=memory_format)
+        return result if out is None else _into(name, out, result)
+
+    return create
+
+
+def _into(name, out, result):
+    if tuple(out.shape) != tuple(result.shape):  # PyTorch resizes out; Ember's tensors keep their shape
+        raise mark(with_user_line(RuntimeError(
+            f"{name}: out has shape {tuple(out.shape)} but the result has shape {tuple(result.shape)}; pass an out "
+            f"tensor of the result's shape (Ember does not resize out tensors)"), 3))
+    if out.dtype is not result.dtype:
+        raise mark(with_user_line(RuntimeError(
+            f"{name}: expected out to have dtype {result.dtype.name}, got {out.dtype.name}"), 3))
+    return out.copy_(result)
+
+
 def _filled(fill, size, dtype, device, requires_grad, default=None):
     dt = dtypes.to_np(dtype) if dtype is not None else (default or dtypes.get_default_dtype().np)
     xp = backend.xp_for(_device(device))
@@ -181,18 +218,22 @@ def _filled(fill, size, dtype, device, requires_grad, default=None):
     return _finish(arr, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, **kw):
+@_torch_keywords
+def zeros(*size, dtype=None, device=None, requires_grad=False, **kw):
     return _filled(0, _size_kw(size, kw, "zeros"), dtype, device, requires_grad)
 
 
+@_torch_keywords
 def ones(*size, dtype=None, device=None, requires_grad=False, **kw):
     return _filled(1, _size_kw(size, kw, "ones"), dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None, **kw):
+@_torch_keywords
+def empty(*size, dtype=None, device=None, requires_grad=False, **kw):
     return _filled(None, _size_kw(size, kw, "empty"), dtype, device, requires_grad)
 
 
+@_torch_keywords
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     if dtype is None:
         dtype = dtypes.scalar_dtype(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
@@ -204,28 +245,34 @@ def _like(fn, input, dtype, device, requires_grad, *args):
               requires_grad=requires_grad)
 
 
+@_torch_keywords
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
     return _like(zeros, input, dtype, device, requires_grad)
 
 
+@_torch_keywords
 def ones_like(input, *, dtype=None, device=None, requires_grad=False):
     return _like(ones, input, dtype, device, requires_grad)
 
 
+@_torch_keywords
 def empty_like(input, *, dtype=None, device=None, requires_grad=False):
     return _like(empty, input, dtype, device, requires_grad)
 
 
+@_torch_keywords
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
     return full(tuple(input.shape), fill_value, dtype=dtype or input.dtype, device=device or input.device,
                 requires_grad=requires_grad)
 
 
+@_torch_keywords
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     xp = backend.xp_for(_device(device))
     return _finish(xp.eye(n, m, dtype=dtypes.to_np(dtype or dtypes.get_default_dtype())), requires_grad)
 
 
+@_torch_keywords
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
     if end is None:
         start, end = 0, start
@@ -240,12 +287,14 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     return _finish(arr, requires_grad)
 
 
+@_torch_keywords
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
     xp = backend.xp_for(_device(device))
     return _finish(xp.linspace(start, end, int(steps)).astype(dtypes.to_np(dtype or dtypes.get_default_dtype())),
                    requires_grad)
 
 
+@_torch_keywords
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None):
     return _finish((base ** linspace(start, end, steps, dtype=dtypes.float64)._data).astype(
         dtypes.to_np(dtype or dtypes.get_default_dtype())), False)
@@ -271,22 +320,27 @@ def _random(kind, size, dtype, device, requires_grad, generator, **params):
     return t
 
 
+@_torch_keywords
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
     return _random("uniform", _size_kw(size, kw, "rand"), dtype, device, requires_grad, generator, low=0.0, high=1.0)
 
 
+@_torch_keywords
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
     return _random("normal", _size_kw(size, kw, "randn"), dtype, device, requires_grad, generator, mean=0.0, std=1.0)
 
 
-def rand_like(input, *, dtype=None, device=None):
-    return rand(*input.shape, dtype=dtype or input.dtype, device=device or input.device)
+@_torch_keywords
+def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+    return rand(*input.shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
 
 
-def randn_like(input, *, dtype=None, device=None):
-    return randn(*input.shape, dtype=dtype or input.dtype, device=device or input.device)
+@_torch_keywords
+def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+    return randn(*input.shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
 
 
+@_torch_keywords
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None):
     if size is None and isinstance(high, (tuple, list)) or type(high).__name__ == "Size":
         low, high, size = 0, low, high  # PyTorch's randint(high, size) overload
@@ -302,10 +356,13 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
     return Tensor._wrap(backend.to_device(arr.astype(dt.np), _device(device)))
 
 
-def randint_like(input, low, high=None):
-    return randint(low, high, tuple(input.shape), dtype=input.dtype, device=input.device)
+@_torch_keywords
+def randint_like(input, low, high=None, *, dtype=None, device=None, requires_grad=False):
+    out = randint(low, high, tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device)
+    return out.requires_grad_(True) if requires_grad else out
 
 
+@_torch_keywords
 def randperm(n, *, generator=None, dtype=None, device=None):
     dt = dtypes.as_dtype(dtype or dtypes.int64)
     if generator is None:
@@ -314,6 +371,7 @@ def randperm(n, *, generator=None, dtype=None, device=None):
     return Tensor._wrap(backend.to_device(arr.astype(dt.np), _device(device)))
 
 
+@_torch_keywords
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None):
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         shape = tuple((mean if isinstance(mean, Tensor) else std).shape)
@@ -336,3 +394,22 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         rows.append(gen.choice(len(row), size=num_samples, replace=replacement, p=row / row.sum()))
     out = np.stack(rows).astype(np.int64)
     return Tensor._wrap(backend.to_device(out.reshape(probs.shape[:-1] + (num_samples,)), input.device))
+
+
+def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    """An uninitialised tensor of ``size`` whose elements lie ``stride`` elements apart along each dim (a
+    view of a buffer just large enough), as ``torch.empty_strided``.
+
+    >>> empty_strided((2, 3), (1, 2)).stride()
+    (1, 2)
+    """
+    _mf.check_layout("empty_strided", layout)
+    size, stride = _size((tuple(size),)), tuple(int(s) for s in stride)
+    if len(stride) != len(size) or any(s < 0 for s in stride):
+        raise mark(with_user_line(ValueError(
+            f"empty_strided: expected {len(size)} non-negative strides for size {size}, got {stride}"), 2))
+    extent = 1 + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else 0
+    flat = empty(extent, dtype=dtype, device=device)
+    item = flat._data.dtype.itemsize
+    arr = backend.as_strided(flat._data, size, tuple(s * item for s in stride))
+    return _finish(arr, requires_grad)

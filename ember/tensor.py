@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend, dtypes
+from . import memory_format as _mf
 from ._state import STATE
 from ._tensor_methods import TensorMethods
 from .backend import float_errors_off, float_errors_restore
@@ -140,8 +141,18 @@ class Tensor(TensorMethods):
     def is_floating_point(self):
         return dtypes.is_float(self._data.dtype)
 
-    def is_contiguous(self):
-        return bool(self._data.flags.c_contiguous)
+    def is_contiguous(self, memory_format=None):
+        """Whether the elements lie densely in ``memory_format``'s order (row-major by default)."""
+        if memory_format is None or memory_format is _mf.contiguous_format:
+            return bool(self._data.flags.c_contiguous)
+        fmt = _mf.check_format("is_contiguous", memory_format)
+        if fmt.order is None or len(fmt.order) != self._data.ndim:
+            return False
+        return _mf.is_in_format(self._data.shape, self.stride(), fmt)
+
+    @property
+    def layout(self):
+        return _mf.strided
 
     def __len__(self):
         if self._data.ndim == 0:

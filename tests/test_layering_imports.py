@@ -35,6 +35,8 @@ LAYER_OF = {
     "ember._threads": "backend",  # threads of BLAS and the pools: imports no ember module
     "ember._jit_math": "backend",  # numba scalar math (float32 erf) for eager primitives and fused kernels
     "ember._cores": "backend",  # the helper-thread pool that ops and the compiled executor share
+    "ember.memory_format": "backend", "ember.dtype_info": "backend",  # layout / dtype names and queries
+    "ember._config": "backend",  # process-wide switches (determinism, matmul precision)
     # tensor: the Tensor class and its method tables
     "ember.tensor": "tensor", "ember._tensor_methods": "tensor", "ember._tensor_math": "tensor",
     "ember._tensor_extra": "tensor", "ember._tensor_more": "tensor", "ember._legacy_types": "tensor",
