@@ -1,4 +1,4 @@
-"""scatter_reduce / index_reduce / scatter(reduce=) / the *_scatter writes
+"""scatter_reduce / index_reduce / scatter(reduce=) / the *_scatter writes / gcd, lcm, frexp, nextafter
 against PyTorch, as tables: values and dtypes per dtype and mode, gradients where ties and zeros make the
 rules matter, the in-place forms, and one row per bad input with the words its error must contain.
 (The op table, tests/_optable/rows_scatter.py, runs the float64 gradient checks.)"""
@@ -158,6 +158,17 @@ def test_in_place_forms_match_torch():
     a.index_reduce_(1, i[0], s, "amin")
     b.index_reduce_(1, ti[0], ts, "amin")
     _same(a, b, "index_reduce_")
+    g, tg = _pair([12, -18, 7], "int64")
+    h, th = _pair([-8, 12, 0], "int64")
+    for name in ("gcd_", "lcm_"):
+        a, b = g.clone(), tg.clone()
+        getattr(a, name)(h)
+        getattr(b, name)(th)
+        _same(a, b, name)
+    a, b = x.clone(), tx.clone()
+    a.nextafter_(s)
+    b.nextafter_(ts)
+    assert a.numpy().tobytes() == b.numpy().tobytes()
 
 
 def test_scatter_writes_match_torch_with_gradients():
@@ -180,6 +191,38 @@ def test_scatter_writes_match_torch_with_gradients():
         np.testing.assert_array_equal(outs[0], outs[1], err_msg=name)
         for a, b in zip(*grads):
             np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+# -- gcd, lcm, frexp, nextafter ----------------------------------------------------------------------------------
+def test_gcd_lcm_signs_and_dtypes_match_torch():
+    a = [12, -18, 0, 0, -7, 5, -4, 9]
+    b = [-8, 12, 5, 0, 0, -3, -6, 9]
+    for da, db in (("int64", "int64"), ("int32", "int64"), ("uint8", "int16"), ("int8", "int8")):
+        ea, ta = _pair(np.abs(a) if da == "uint8" else a, da)
+        eb, tb = _pair(b, db)
+        _same(ember.gcd(ea, eb), torch.gcd(ta, tb), f"gcd {da} {db}")
+        _same(ember.lcm(ea, eb), torch.lcm(ta, tb), f"lcm {da} {db}")
+
+
+def test_frexp_matches_torch():
+    for dt in ("float32", "float64"):
+        v = [0.0, -0.0, 1.0, 8.0, -3.5, float("inf"), float("nan"), 1e-40 if dt == "float32" else 1e-310, 7e37]
+        e, t = _pair(v, dt)
+        em, ee = ember.frexp(e)
+        tm, te = torch.frexp(t)
+        _same(em, tm, dt)
+        _same(ee, te, dt)
+        assert ember.frexp(e).mantissa is not None and e.frexp().exponent.dtype == ember.int32
+        assert np.array_equal(np.signbit(em.numpy()), np.signbit(tm.numpy()))  # -0.0 keeps its sign
+
+
+def test_nextafter_matches_torch_bit_for_bit():
+    for da, db in (("float32", "float32"), ("float64", "float64"), ("float32", "float64")):
+        ea, ta = _pair([1.0, 0.0, -2.5, 3.0, float("inf")], da)
+        eb, tb = _pair([2.0, -1.0, -3.0, 3.0, 0.0], db)
+        out, want = ember.nextafter(ea, eb), torch.nextafter(ta, tb)
+        assert out.dtype.name == str(want.dtype).replace("torch.", "")
+        assert out.numpy().tobytes() == want.numpy().tobytes(), (da, db)
 
 
 def test_multiply_at_by_rounds_equals_numpy():
@@ -235,6 +278,11 @@ ERRORS = [
      ["index_reduce", "int64", "float32"]),
     ("scatter-reduce-mean", lambda L: L.scatter(X3(L), 0, I0(L), ONE(L), reduce="mean"),
      ["scatter", "'add'", "'multiply'"]),
+    ("gcd-float", lambda L: L.gcd(ONE(L), ONE(L)), ["gcd", "integer", "float32"]),
+    ("lcm-bool", lambda L: L.lcm(L.tensor([True]), L.tensor([True])), ["lcm", "integer", "bool"]),
+    ("gcd-number", lambda L: L.gcd(I0(L), 6), ["gcd", "tensors", "int"]),
+    ("frexp-int", lambda L: L.frexp(I0(L)), ["frexp", "floating-point", "int64"]),
+    ("nextafter-int", lambda L: L.nextafter(I0(L), I0(L)), ["nextafter", "floating-point", "int64"]),
     ("select_scatter-shape", lambda L: L.select_scatter(L.zeros(2, 3), L.ones(2), 0, 0),
      ["select_scatter", "(2,)", "(3,)"]),
     ("select_scatter-index", lambda L: L.select_scatter(L.zeros(2, 3), L.ones(3), 0, 2),

@@ -1,5 +1,5 @@
 """Differential rows for the scatters with a reduction (every ``scatter_reduce`` mode, both ``include_self``,
-``index_reduce``, the in-place forms) and the ``*_scatter`` writes: each a Linear's output through
+``index_reduce``, the in-place forms), the ``*_scatter`` writes and ``frexp``: each a Linear's output through
 the op, trained a few steps eagerly and compiled."""
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ OPS = [
     ("scatter_reduce-every-mode", _reduces, 4, 5),
     ("index_reduce_-scatter_reduce_-index_reduce", _index_reduces, 4, 5),
     ("select-slice-diagonal_scatter", _writes, 4, 5),
+    ("frexp-mantissa", lambda h: ember.frexp(h * 3.0)[0] * ember.frexp(h)[1].float(), 4, 5),
 ]
 
 ROWS = [Row(f"op-{name}", (lambda f=f, n=n, b=b: _op_program(f, n, b))) for name, f, n, b in OPS]

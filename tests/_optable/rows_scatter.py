@@ -1,5 +1,5 @@
 """Op-table rows: scatters with a reduction (``scatter_reduce`` in every mode, ``index_reduce``,
-``scatter(reduce="multiply")``) and the ``*_scatter`` writes.
+``scatter(reduce="multiply")``), the ``*_scatter`` writes, and ``gcd``/``lcm``/``frexp``/``nextafter``.
 
 Indices repeat positions on purpose (a position folds several values), leave some positions untouched, and
 dims are given both ways (1 and -1). amax/amin inputs are distinct (``D``): ties are tested against PyTorch in
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import D, F, Fn, Row
+from .spec import NZ, D, F, Fn, I, Row
 
 _FOLD = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "amax": np.max, "amin": np.min}
 
@@ -94,6 +94,20 @@ def _diag_ref(x, a, b, c, z, d):
     return outs
 
 
+def _frexp_ref(x):
+    m, e = np.frexp(x)
+    return m, e.astype(np.int32)
+
+
+def _gap(L, x, y):  # one float32 step: compare the gap, not the (nearly equal) values
+    return (L.nextafter(x, y) - x) / x.abs()
+
+
+def _gap_ref(x, y):
+    x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    return ((np.nextafter(x32, y32) - x32) / np.abs(x32)).astype(np.float64)
+
+
 def _np_multiply(x, i, s):
     return _np_scatter_reduce(x, i, s, "prod", True)
 
@@ -109,4 +123,12 @@ ROWS += [
         prims=("index_put",), covers=("select_scatter", "slice_scatter")),
     Row("diagonal_scatter", _diag, _diag_ref, [(F(3, 4), F(3), F(3), F(2), F(2, 3, 3), F(2, 3))],
         prims=("index_put",)),
+    Row("gcd_lcm", lambda L, a, b: (L.gcd(a, b), a.lcm(b), L.gcd(a, b[:1])),
+        lambda a, b: (np.gcd(a, b), np.lcm(a, b), np.gcd(a, b[:1])),
+        [(I(3, 4, lo=-30, hi=30), I(3, 4, lo=-12, hi=12))], prims=("gcd", "floordiv"), covers=("gcd", "lcm"),
+        grad=False),
+    Row("frexp", lambda L, x: tuple(L.frexp(x)) + tuple(x.frexp()), lambda x: _frexp_ref(x) * 2,
+        [(NZ(3, 4),), (F(5, lo=-1e3, hi=1e3),)], prims=("frexp_mantissa", "frexp_exponent")),
+    Row("nextafter", _gap, _gap_ref, [(NZ(3, 4), F(3, 4, lo=-4, hi=4)), (NZ(2, 3), NZ(3))], prims=("nextafter",),
+        grad=False, rtol=1e-3, atol=1e-12),
 ]
