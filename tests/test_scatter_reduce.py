@@ -334,3 +334,19 @@ def test_scatter_reduce_without_an_onnx_form_says_why(reduce, include_self, opse
         ember.onnx.export(model, (ember.randn(1, 4),), io.BytesIO(), opset_version=opset)
     for w in words:
         assert w in str(info.value), (w, str(info.value))
+
+
+@pytest.mark.parametrize("reduce", REDUCES)
+def test_every_mode_on_the_fake_device_equals_the_cpu(reduce, monkeypatch):
+    """CuPy's path (tests/fake_cupy.py: NumPy posing as CuPy): multiply runs in rounds, the rest by ``at``."""
+    import fake_cupy
+
+    rng = np.random.default_rng(8)
+    xv, sv, iv = rng.normal(size=(3, 5)), rng.normal(size=(3, 7)), rng.integers(0, 5, (3, 7))
+    want = ember.scatter_reduce(ember.tensor(xv), 1, ember.tensor(iv), ember.tensor(sv), reduce,
+                                include_self=False)
+    fake_cupy.install(monkeypatch)
+    got = ember.scatter_reduce(ember.tensor(xv, device="cuda"), 1, ember.tensor(iv, device="cuda"),
+                               ember.tensor(sv, device="cuda"), reduce, include_self=False)
+    assert str(got.device).startswith("cuda")
+    np.testing.assert_allclose(got.cpu().numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
