@@ -27,7 +27,8 @@ FORWARDED = (
     "subtract divide negative absolute fix sgn nansum nanmean nanmedian nanquantile quantile aminmax msort diff "
     "cov corrcoef kron inner vdot matrix_power cross ravel moveaxis rot90 hsplit vsplit dsplit take diagflat "
     "index_fill masked_scatter unique unique_consecutive bincount histc fliplr flipud isclose cummax cummin "
-    "logcumsumexp signbit copysign dist angle narrow_copy hypot ldexp renorm mode"
+    "logcumsumexp signbit copysign dist angle narrow_copy hypot ldexp renorm mode scatter_reduce index_reduce "
+    "diagonal_scatter select_scatter slice_scatter gcd lcm frexp nextafter"
 ).split()
 
 # in-place forms ``x.<name>_(...)``: compute ``x.<name>(...)`` and write it into ``x`` (versioned and traced)
@@ -38,7 +39,7 @@ IN_PLACE = (
     "logical_not eq ne lt le gt ge greater greater_equal less less_equal not_equal multiply subtract divide "
     "negative absolute fix sgn atan2 bitwise_and bitwise_or bitwise_xor bitwise_not baddbmm addmm addmv "
     "float_power heaviside index_fill asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh "
-    "arccosh arctanh arctan2 copysign hypot ldexp renorm"
+    "arccosh arctanh arctan2 copysign hypot ldexp renorm scatter_reduce index_reduce gcd lcm nextafter"
 ).split()
 
 _CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2, "V": 2}  # bool < integer < floating ("V": bfloat16)

@@ -401,3 +401,32 @@ def _erf_exact(x):
     cf = 1.0 - numpy.exp(-zl * zl) / math.sqrt(math.pi) / k
     out = numpy.sign(x) * numpy.where(small, series, cf)
     return out.astype(x.dtype if x.dtype.kind == "f" else numpy.float64, copy=False)
+
+
+# ufuncs whose unbuffered ``.at`` CuPy provides (atomics); others run in rounds of distinct positions
+_DEVICE_AT = frozenset(("add", "maximum", "minimum"))
+
+
+def ufunc_at(xp, name, out, key, values):
+    """``out[key] = name(out[key], values)`` unbuffered, so a position named several times folds in every value
+    (NumPy's ``ufunc.at``). On CuPy, whose ``at`` covers only ``add``/``maximum``/``minimum``, the other
+    ufuncs (``multiply``) run in rounds: each round takes at most one value per position (``_at_by_rounds``)."""
+    if xp is numpy or name in _DEVICE_AT:
+        getattr(xp, name).at(out, key, values)
+    else:
+        _at_by_rounds(xp, getattr(xp, name), out, key, values)
+
+
+def _at_by_rounds(xp, ufunc, out, key, values):
+    """``ufunc.at`` from plain fancy indexing: sort the flat positions, number each value within its position
+    (rank 0, 1, ...) and apply one rank per round; rounds = the most values any one position receives."""
+    grids = xp.broadcast_arrays(*[xp.asarray(k) for k in key])
+    flat = xp.ravel_multi_index(tuple(g.reshape(-1) for g in grids), out.shape)
+    vals = xp.broadcast_to(values, grids[0].shape).reshape(-1)
+    order = xp.argsort(flat, kind="stable")
+    pos, vals = flat[order], vals[order]
+    rank = xp.arange(pos.size) - xp.searchsorted(pos, pos, side="left")
+    view = out.reshape(-1)  # out is a fresh contiguous copy in every caller: a view, written through
+    for r in range(int(rank.max()) + 1 if rank.size else 0):
+        sel = rank == r
+        view[pos[sel]] = ufunc(view[pos[sel]], vals[sel])

@@ -33,6 +33,12 @@ ARGS = {  # name -> (input, extra arguments) built for ``lib``; the rest take (X
     "index_fill": lambda L: (X, 1, L.tensor([0, 2]), -1.0), "acosh": lambda L: (Z,), "arccosh": lambda L: (Z,),
     "copysign": lambda L: (X, L.tensor(Y - 1)), "hypot": lambda L: (X, L.tensor(Y)),
     "ldexp": lambda L: (X, L.tensor(np.arange(12).reshape(3, 4) % 5 - 2)), "renorm": lambda L: (X, 2, 0, 0.5),
+    "scatter_reduce": lambda L: (X, 1, L.tensor([[0, 0, 2, 1]] * 3), L.tensor(Y), "amax"),
+    "index_reduce": lambda L: (X, 0, L.tensor([0, 0, 2]), L.tensor(Y), "prod"),
+    "gcd": lambda L: (np.arange(12).reshape(3, 4) * 6 - 30, L.tensor(np.arange(12).reshape(3, 4) * 4 - 9)),
+    "lcm": lambda L: (np.arange(12).reshape(3, 4) * 6 - 30, L.tensor(np.arange(12).reshape(3, 4) * 4 - 9)),
+    "nextafter": lambda L: (X, L.tensor(HALF)), "diagonal_scatter": lambda L: (X, L.tensor(Y[0, :3]), 1),
+    "select_scatter": lambda L: (X, L.tensor(Y[0]), 0, 1), "slice_scatter": lambda L: (X, L.tensor(Y[:2]), 0, 1),
 }
 BINARY = set("logical_and logical_or logical_xor eq ne lt le gt ge greater greater_equal less less_equal not_equal "
              "multiply subtract divide".split())

@@ -1,6 +1,6 @@
 """Composites over the primitives, with PyTorch's names and signatures (no backward code of their own)."""
 from .. import _numpy_names
-from . import index, linalg, linalg_more, math, math_extra, math_more, math_tail, reduce, shape, shape_more
+from . import index, linalg, linalg_more, math, math_extra, math_more, math_tail, reduce, scatter, shape, shape_more
 
 
 def _public(module):
@@ -12,7 +12,7 @@ def _public(module):
 # helpers the composites share, not part of torch's namespace
 _INTERNAL = {"binary", "builtins_max", "as_tensor_like", "normalize_key", "getitem", "setitem", "cast"}
 PUBLIC = {}
-for _mod in (math, reduce, shape, index, linalg, math_extra, math_more, shape_more, linalg_more, math_tail):
+for _mod in (math, reduce, shape, index, linalg, math_extra, math_more, shape_more, linalg_more, math_tail, scatter):
     # torch's rule for `axis=`/`keepdims=` (ember/_numpy_names.py); Tensor's own methods: ember/__init__.py
     _numpy_names.install(_mod, list(_public(_mod)), _numpy_names.PYTHON_LEVEL)
     PUBLIC.update({k: v for k, v in _public(_mod).items() if k not in _INTERNAL})

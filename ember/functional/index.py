@@ -128,7 +128,8 @@ def scatter_add(input, dim, index, src):
 
 
 def scatter(input, dim, index, src=None, value=None, reduce=None):
-    """Out-of-place torch.scatter: positions named by ``index`` take values from ``src`` (or ``value``).
+    """Out-of-place torch.scatter: positions named by ``index`` take values from ``src`` (or ``value``);
+    ``reduce="add"`` / ``"multiply"`` fold them in instead (repeated positions accumulate).
 
     >>> ember.scatter(ember.zeros(2, 3), 1, ember.tensor([[2], [0]]), value=1.0)
     tensor([[0., 0., 1.],
@@ -138,9 +139,19 @@ def scatter(input, dim, index, src=None, value=None, reduce=None):
         src = input._scalar(value).expand(*index.shape)
     elif not isinstance(src, Tensor):
         src = input._scalar(src).expand(*index.shape)
+    if reduce is None:
+        return _scatter_assign(input, dim % max(input.ndim, 1), index, src)
+    if reduce not in ("add", "multiply"):
+        raise mark(with_user_line(RuntimeError(
+            f"scatter: reduce must be 'add' or 'multiply', got {reduce!r} (scatter_reduce has sum, prod, mean, "
+            "amax and amin)"), 2))
+    if src.dtype is not input.dtype:
+        src = src.to(input.dtype)
     if reduce == "add":
         return scatter_add(input, dim, index, src)
-    return _scatter_assign(input, dim % max(input.ndim, 1), index, src)
+    from .scatter import scatter_reduce
+
+    return scatter_reduce(input, dim, index, src, "prod")
 
 
 def _scatter_assign(input, dim, index, src):

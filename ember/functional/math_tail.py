@@ -223,3 +223,71 @@ def _derivative(x, d, h, edge_order):
             first = (-1.5 * at(0, 1) + 2.0 * at(1, 1) - 0.5 * at(2, 1)) / h
             last = (0.5 * at(n - 3, 1) - 2.0 * at(n - 2, 1) + 1.5 * at(n - 1, 1)) / h
     return cat([first, inner, last], d)
+
+
+def _integer_pair(name, input, other):
+    """Both operands as tensors of their promoted integer dtype (PyTorch refuses floats and bools here)."""
+    for v in (input, other):
+        if not isinstance(v, Tensor):
+            raise _error(f"{name}: both arguments must be tensors, got {type(v).__name__}")
+        if v._data.dtype.kind not in "iu":
+            raise _error(f"{name}: needs integer tensors, got {v.dtype.name}; cast with .long()")
+    kind = _promoted_dtype(input, other)
+    return cast(input, kind), cast(other, kind)
+
+
+def gcd(input, other):
+    """The greatest common divisor of each pair of integers (never negative; ``gcd(0, 0)`` is 0).
+
+    >>> ember.gcd(ember.tensor([12, -18, 0]), ember.tensor([-8, 12, 5]))
+    tensor([4, 6, 5])
+    """
+    a, b = _integer_pair("gcd", input, other)
+    return apply("gcd", a, b)
+
+
+def lcm(input, other):
+    """The least common multiple of each pair of integers (never negative; 0 where either is 0).
+
+    >>> ember.lcm(ember.tensor([12, -4, 0]), ember.tensor([-8, -6, 5]))
+    tensor([24, 12,  0])
+    """
+    a, b = _integer_pair("lcm", input, other)
+    g = apply("gcd", a, b)
+    zero = binary("eq", g, 0)
+    safe = where(zero, a._scalar(1), g)  # gcd is 0 only when both are 0: the result is 0 there
+    return where(zero, a._scalar(0), apply("abs", apply("floordiv", a, safe) * b))
+
+
+_Frexp = _named_pair("frexp", "mantissa", "exponent")
+
+
+def frexp(input):
+    """``(mantissa, exponent)`` with ``input = mantissa * 2**exponent``, ``|mantissa|`` in [0.5, 1) (0, inf and
+    NaN keep their value with exponent 0); the exponent is int32. The mantissa's gradient is ``2**-exponent``.
+
+    >>> ember.frexp(ember.tensor([8.0, -0.75]))
+    torch.return_types.frexp(
+    mantissa=tensor([ 0.5000, -0.7500]),
+    exponent=tensor([4, 0], dtype=ember.int32))
+    """
+    if not input.is_floating_point():
+        raise _error(f"frexp: only floating-point tensors have a mantissa, got {input.dtype.name}; cast with "
+                     ".float()")
+    return _Frexp(apply("frexp_mantissa", input), apply("frexp_exponent", input))
+
+
+def nextafter(input, other):
+    """The next floating-point value after ``input`` in the direction of ``other`` (elementwise, in the promoted
+    float dtype). Not differentiable.
+
+    >>> ember.nextafter(ember.tensor([1.0], dtype=ember.float64), ember.tensor([2.0], dtype=ember.float64)) - 1
+    tensor([2.2204e-16], dtype=ember.float64)
+    """
+    for v in (input, other):
+        if not isinstance(v, Tensor):
+            raise _error(f"nextafter: both arguments must be tensors, got {type(v).__name__}")
+        if not v.is_floating_point():
+            raise _error(f"nextafter: needs floating-point tensors, got {v.dtype.name}; cast with .float()")
+    kind = _promoted_dtype(input, other)
+    return apply("nextafter", cast(input, kind), cast(other, kind))

@@ -12,3 +12,5 @@ from . import math_extra, decomp  # noqa: F401,E402  (inverse trig/hyperbolic; l
 from . import bitwise  # noqa: F401,E402  (bitwise_and/or/xor/not and shifts on integer tensors)
 from . import gelu  # noqa: F401,E402  (GELU's exact form and its gradient, one pass each)
 from . import signbit  # noqa: F401,E402  (the sign bit: -0.0 and negative NaNs)
+from . import scatter_reduce  # noqa: F401,E402  (scatter with sum/prod/mean/amax/amin, include_self)
+from . import numbers  # noqa: F401,E402  (gcd, nextafter, frexp: the representation of numbers)
