@@ -12,3 +12,4 @@ from . import math_extra, decomp  # noqa: F401,E402  (inverse trig/hyperbolic; l
 from . import bitwise  # noqa: F401,E402  (bitwise_and/or/xor/not and shifts on integer tensors)
 from . import gelu  # noqa: F401,E402  (GELU's exact form and its gradient, one pass each)
 from . import signbit  # noqa: F401,E402  (the sign bit: -0.0 and negative NaNs)
+from . import special  # noqa: F401,E402  (lgamma, digamma, polygamma, erfc, erfinv, i0, zeta, ...)
