@@ -13,8 +13,25 @@ from .functional import linalg as _linalg
 from .functional import math as _math
 from .functional import math_more as _more
 from .functional import reduce as _reduce
-from .functional.special import digamma, entr, erfc, erfcx, erfinv, i0, i0e, i1, i1e, lgamma  # noqa: F401
-from .functional.special import log_ndtr, mvlgamma, ndtr, ndtri, polygamma, xlog1py, zeta  # noqa: F401
+from .functional.special import (  # noqa: F401  # noqa: F401
+           digamma,
+           entr,
+           erfc,
+           erfcx,
+           erfinv,
+           i0,
+           i0e,
+           i1,
+           i1e,
+           lgamma,
+           log_ndtr,
+           mvlgamma,
+           ndtr,
+           ndtri,
+           polygamma,
+           xlog1py,
+           zeta,
+)
 
 __all__ = ["erf", "erfc", "erfcx", "erfinv", "expit", "logit", "exp2", "expm1", "log1p", "gammaln", "digamma",
            "psi", "polygamma", "multigammaln", "i0", "i0e", "i1", "i1e", "ndtr", "ndtri", "log_ndtr", "logsumexp",
