@@ -78,10 +78,12 @@ _binary("zeta", _zeta_forward, _zeta_vjp, saves=())
 
 # -- lowerings -----------------------------------------------------------------------------------------------
 _NAMES = ("lgamma", "digamma", "polygamma", "erfc", "erfcx", "erfinv", "ndtri", "i0", "i0e", "i1", "i1e", "zeta")
-# fused-kernel forms where the target's math library has the function; the rest run as their own xp call
-_NUMBA = {"lgamma": "math.lgamma({0})", "erfc": "math.erfc({0})"}
-_CUDA = {"lgamma": "lgamma({0})", "erfc": "erfc({0})", "erfcx": "erfcx({0})", "erfinv": "erfinv({0})",
-         "ndtri": "normcdfinv({0})", "i0": "cyl_bessel_i0({0})", "i1": "cyl_bessel_i1({0})"}
+# fused-kernel forms where the target's math library has the function, in double as the eager forward computes
+# (so a float32 kernel rounds the same value once); the rest run as their own xp call
+_NUMBA = {"lgamma": "math.lgamma(np.float64({0}))", "erfc": "math.erfc(np.float64({0}))"}
+_CUDA = {name: f"{fn}((double)({{0}}))" for name, fn in (
+    ("lgamma", "lgamma"), ("erfc", "erfc"), ("erfcx", "erfcx"), ("erfinv", "erfinv"), ("ndtri", "normcdfinv"),
+    ("i0", "cyl_bessel_i0"), ("i1", "cyl_bessel_i1"))}
 for _name in _NAMES:
     if _name in _NUMBA:
         register_lowering(_name, "numba", _NUMBA[_name])
