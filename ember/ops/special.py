@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as _np
+
 from . import _tflite
 from . import special_math as sm
 from ._core import apply, register, register_lowering, unsupported
@@ -25,7 +27,9 @@ _SQRT_PI = math.sqrt(math.pi)
 def _rounded(fn):
     """A forward computing ``fn(xp, x64, ...)`` in float64 and rounding to the input's dtype once."""
     def forward(xp, x, *rest, **attrs):
-        return xp.asarray(fn(xp, x.astype("float64", copy=False), *rest, **attrs)).astype(x.dtype, copy=False)
+        out = xp.asarray(fn(xp, x.astype("float64", copy=False), *rest, **attrs))
+        with _np.errstate(over="ignore"):  # a float64 value beyond the dtype's range rounds to inf, silently
+            return out.astype(x.dtype, copy=False)
 
     return forward
 
