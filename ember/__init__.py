@@ -59,7 +59,7 @@ def numel(t) -> int:
 
 from . import nn, optim, utils  # torch exposes these after `import torch`
 pdist = nn.functional.pdist  # torch.pdist is nn.functional's
-from . import linalg, func, autograd_functional
+from . import linalg, func, autograd_functional, special
 from .linalg import slogdet, pinverse, legacy_svd as svd, legacy_cholesky as cholesky  # torch's top-level names
 autograd.functional = autograd_functional  # torch.autograd.functional
 import sys as _sys

@@ -28,7 +28,8 @@ FORWARDED = (
     "cov corrcoef kron inner vdot matrix_power cross ravel moveaxis rot90 hsplit vsplit dsplit take diagflat "
     "index_fill masked_scatter unique unique_consecutive bincount histc fliplr flipud isclose cummax cummin "
     "logcumsumexp signbit copysign dist angle narrow_copy hypot ldexp renorm mode scatter_reduce index_reduce "
-    "diagonal_scatter select_scatter slice_scatter gcd lcm frexp nextafter"
+    "diagonal_scatter select_scatter slice_scatter gcd lcm frexp nextafter "
+    "lgamma digamma mvlgamma erfinv erfc i0"
 ).split()
 
 # in-place forms ``x.<name>_(...)``: compute ``x.<name>(...)`` and write it into ``x`` (versioned and traced)
@@ -39,7 +40,8 @@ IN_PLACE = (
     "logical_not eq ne lt le gt ge greater greater_equal less less_equal not_equal multiply subtract divide "
     "negative absolute fix sgn atan2 bitwise_and bitwise_or bitwise_xor bitwise_not baddbmm addmm addmv "
     "float_power heaviside index_fill asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh "
-    "arccosh arctanh arctan2 copysign hypot ldexp renorm scatter_reduce index_reduce gcd lcm nextafter"
+    "arccosh arctanh arctan2 copysign hypot ldexp renorm scatter_reduce index_reduce gcd lcm nextafter "
+    "lgamma digamma polygamma mvlgamma erfinv erfc i0"
 ).split()
 
 _CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2, "V": 2}  # bool < integer < floating ("V": bfloat16)
@@ -112,13 +114,18 @@ def sum_to_size(self, *size):
     return out.reshape(shape)
 
 
+def polygamma(self, n):
+    """``x.polygamma(n)`` is ``ember.polygamma(n, x)`` (torch's argument order for the method)."""
+    return F.polygamma(n, self)
+
+
 def adjoint(self):
     return self.mT
 
 
 _METHODS = {
     "ndimension": ndimension, "is_signed": is_signed, "is_same_size": is_same_size, "get_device": get_device,
-    "split_with_sizes": split_with_sizes, "sum_to_size": sum_to_size, "adjoint": adjoint,
+    "split_with_sizes": split_with_sizes, "polygamma": polygamma, "sum_to_size": sum_to_size, "adjoint": adjoint,
     "mH": property(adjoint), "H": property(lambda self: self.T if self.ndim == 2 else self.permute(
         *reversed(range(self.ndim)))),
     "nbytes": property(lambda self: self.numel() * self.element_size()),

@@ -6,14 +6,14 @@ value in Python, the compiled step raises a graph break naming the line under ``
 The rows live in tests/_compiled/: every layer and loss of ``ember.nn`` in train and eval mode
 (rows_layers), optimizers, schedulers, in-place ops, clipping, randomness and graph breaks (rows_training);
 later layers, the torch-named math and linear algebra, indexed writes, distributions and L-BFGS (rows_more);
-Keras layers in train and eval mode (rows_keras).
+Keras layers in train and eval mode (rows_keras); the special functions (rows_special).
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
 import pytest
-from _compiled import rows_keras, rows_layers, rows_more, rows_scatter, rows_training
+from _compiled import rows_keras, rows_layers, rows_more, rows_scatter, rows_special, rows_training
 from _compiled.harness import assert_same, run
 
 import ember
@@ -23,7 +23,7 @@ from ember.graph.tracer import GraphBreak
 # build, so a selection: fusion around random draws, an optimizer update and in-place writes
 _JIT = ("layer-Dropout-train", "optimizer-Adam-weight_decay-amsgrad", "issue-mul_-on-activation",
         "random-ops-in-step")
-ROWS = rows_layers.ROWS + rows_training.ROWS + rows_more.ROWS + rows_keras.ROWS + rows_scatter.ROWS
+ROWS = rows_layers.ROWS + rows_training.ROWS + rows_more.ROWS + rows_keras.ROWS + rows_scatter.ROWS + rows_special.ROWS
 ROWS += [replace(r, name=r.name + "-jit", jit=None) for r in ROWS if r.name in _JIT]
 EQUAL = [r for r in ROWS if r.breaks is None]
 BREAKS = [r for r in ROWS if r.breaks is not None]

@@ -19,6 +19,7 @@ from _optable import (
     rows_scatter,
     rows_shape,
 )
+from _optable import rows_special as special_rows
 from _optable.spec import make_case
 from test_export_onnx import LAYERS as ONNX_LAYERS
 
@@ -31,7 +32,7 @@ from ember.graph.serialize import SerializeError, decode_attr, encode_attr, grap
 from ember.ops import REGISTRY
 
 ROWS = rows_math.ROWS + rows_reduce.ROWS + rows_shape.ROWS + rows_index.ROWS + rows_nn.ROWS + rows_linalg.ROWS
-ROWS += rows_conv.ROWS + rows_more.ROWS + rows_scatter.ROWS
+ROWS += rows_conv.ROWS + rows_more.ROWS + rows_scatter.ROWS + special_rows.ROWS
 
 
 def _typed(x):

@@ -23,6 +23,7 @@ from _optable import (
     rows_scatter,
     rows_shape,
 )
+from _optable import rows_special as special_rows
 from _optable.spec import make_case
 
 import ember
@@ -37,7 +38,7 @@ except ImportError:  # the table still runs its NumPy and numerical checks
     torch = None
 
 ROWS = rows_math.ROWS + rows_reduce.ROWS + rows_shape.ROWS + rows_index.ROWS + rows_nn.ROWS + rows_linalg.ROWS
-ROWS += rows_conv.ROWS + rows_more.ROWS + rows_scatter.ROWS
+ROWS += rows_conv.ROWS + rows_more.ROWS + rows_scatter.ROWS + special_rows.ROWS
 BY_NAME = {r.name: r for r in ROWS}
 ids = [r.name for r in ROWS]
 GRAD_ROWS = [r for r in ROWS if r.grad]

@@ -39,6 +39,7 @@ ARGS = {  # name -> (input, extra arguments) built for ``lib``; the rest take (X
     "lcm": lambda L: (np.arange(12).reshape(3, 4) * 6 - 30, L.tensor(np.arange(12).reshape(3, 4) * 4 - 9)),
     "nextafter": lambda L: (X, L.tensor(HALF)), "diagonal_scatter": lambda L: (X, L.tensor(Y[0, :3]), 1),
     "select_scatter": lambda L: (X, L.tensor(Y[0]), 0, 1), "slice_scatter": lambda L: (X, L.tensor(Y[:2]), 0, 1),
+    "polygamma": lambda L: (X, 2), "mvlgamma": lambda L: (Z, 2),
 }
 BINARY = set("logical_and logical_or logical_xor eq ne lt le gt ge greater greater_equal less less_equal not_equal "
              "multiply subtract divide".split())

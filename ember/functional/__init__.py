@@ -1,6 +1,19 @@
 """Composites over the primitives, with PyTorch's names and signatures (no backward code of their own)."""
 from .. import _numpy_names
-from . import index, linalg, linalg_more, math, math_extra, math_more, math_tail, reduce, scatter, shape, shape_more
+from . import (
+    index,
+    linalg,
+    linalg_more,
+    math,
+    math_extra,
+    math_more,
+    math_tail,
+    reduce,
+    scatter,
+    shape,
+    shape_more,
+    special,
+)
 
 
 def _public(module):
@@ -23,5 +36,6 @@ PUBLIC.update(clip=math.clamp, concat=shape.cat, concatenate=shape.cat, swapaxes
               not_equal=math.ne, greater=math.gt, greater_equal=math.ge, less=math.lt, less_equal=math.le,
               sgn=math.sign, fix=math.trunc, trapz=math_more.trapezoid, arctan2=math_extra.atan2,
               range=shape_more._torch_range)  # (not a def named range: the module's own loops use the builtin)
+PUBLIC.update({_n: getattr(special, _n) for _n in special.TOP_LEVEL})  # the rest: ember.special
 globals().update(PUBLIC)
 __all__ = sorted(PUBLIC)

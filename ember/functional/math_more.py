@@ -114,6 +114,8 @@ def exp2(input):
     tensor([1., 8.])
     """
     x = _float_input(input)
+    if x._data.dtype.itemsize == 2:  # float16/bfloat16: x * log(2) in float32, rounded once (as PyTorch)
+        return cast(apply("exp", cast(x, dtypes.float32) * _math.log(2.0)), x.dtype)
     return apply("exp", x * _math.log(2.0))
 
 

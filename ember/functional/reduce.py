@@ -264,6 +264,8 @@ def logsumexp(input, dim, keepdim=False):
     tensor(1000.6932)
     """
     axes = _axes(input, dim, "logsumexp")
+    if not dtypes.is_float(input._data.dtype):  # integers and bools: the default float dtype, as PyTorch
+        input = cast(input, dtypes.get_default_dtype())
     if not input._data.size:  # an empty reduction is log(0) = -inf, as in PyTorch (amax would have no value)
         return sum(input, dim=axes, keepdim=keepdim) + float("-inf")
     m = apply("amax", input.detach(), axis=axes, keepdims=True)

@@ -14,3 +14,4 @@ from . import gelu  # noqa: F401,E402  (GELU's exact form and its gradient, one 
 from . import signbit  # noqa: F401,E402  (the sign bit: -0.0 and negative NaNs)
 from . import scatter_reduce  # noqa: F401,E402  (scatter with sum/prod/mean/amax/amin, include_self)
 from . import numbers  # noqa: F401,E402  (gcd, nextafter, frexp: the representation of numbers)
+from . import special  # noqa: F401,E402  (lgamma, digamma, polygamma, erfc, erfinv, i0, zeta, ...)
