@@ -187,6 +187,13 @@ def as_strided(array, shape, byte_strides):
     return _cupy.lib.stride_tricks.as_strided(array, shape, byte_strides)
 
 
+def data_address(array) -> int:
+    """The address of ``array``'s first element (host memory for NumPy, device memory for CuPy)."""
+    if xp_of(array) is numpy:
+        return int(array.__array_interface__["data"][0])
+    return int(array.data.ptr)
+
+
 def is_array(obj) -> bool:
     return isinstance(obj, numpy.ndarray) or (_cupy is not None and isinstance(obj, _cupy.ndarray))
 

@@ -333,3 +333,49 @@ def test_embedding_backward_lowering_matches_add_at(jit):
     v = rng.standard_normal((4, 3, 5)).astype(np.float32)
     i = rng.integers(-7, 7, (4, 3))  # repeats and negative indices
     _close(exe(v, i)[0], interpret(g, [v, i])[0], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (3, 2), (1, 1), (4, 4)])
+def test_compiled_module_whose_parameters_broadcast_against_each_other(shape):
+    """The parameters' bookkeeping compares tensors by identity: a (2, 2) weight beside a (2,) bias once made
+    ``bias in [weight, bias]`` compare elementwise and fail."""
+    model = nn.Linear(*shape)
+    x = ember.randn(3, shape[0])
+    compiled = ember.compile(model)
+    out = compiled(x)
+    np.testing.assert_allclose(out.detach().numpy(), model(x).detach().numpy(), rtol=1e-6)
+    out.sum().backward()
+    np.testing.assert_allclose(model.bias.grad.numpy(), np.full(shape[1], 3.0), rtol=1e-6)
+
+
+TORCH_COMPILE_ARGUMENTS = [dict(mode="max-autotune"), dict(mode="reduce-overhead", dynamic=False),
+                           dict(backend="eager"), dict(backend="aot_eager"), dict(options={"trace.enabled": False}),
+                           dict(fullgraph=True)]
+
+
+@pytest.mark.parametrize("kwargs", TORCH_COMPILE_ARGUMENTS, ids=str)
+def test_torch_compile_arguments_are_accepted_and_compute_the_same(kwargs):
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh())
+    x = ember.randn(2, 4)
+    compiled = ember.compile(model, **kwargs)
+    np.testing.assert_allclose(compiled(x).detach().numpy(), model(x).detach().numpy(), rtol=1e-6)
+
+
+def test_disable_returns_the_function_and_bad_arguments_are_refused():
+    fn = lambda x: x * 2  # noqa: E731
+    assert ember.compile(fn, disable=True) is fn
+    assert ember.compile(disable=True)(fn) is fn
+    for kwargs, error, words in [(dict(mode="fastest"), RuntimeError, "unrecognized mode"),
+                                 (dict(backend="tvm"), ValueError, "not available"),
+                                 (dict(backend=lambda gm, inputs: gm), ValueError, "custom backend")]:
+        with pytest.raises(error, match=words):
+            ember.compile(fn, **kwargs)
+
+
+def test_fullgraph_makes_a_graph_break_an_error():
+    @ember.compile(fullgraph=True)
+    def branchy(x):
+        return x if x.sum() > 0 else -x
+
+    with pytest.raises(GraphBreak):
+        branchy(ember.ones(2))

@@ -39,7 +39,8 @@ LAYER_OF = {
     "ember._config": "backend",  # process-wide switches (determinism, matmul precision)
     # tensor: the Tensor class and its method tables
     "ember.tensor": "tensor", "ember._tensor_methods": "tensor", "ember._tensor_math": "tensor",
-    "ember._tensor_extra": "tensor", "ember._tensor_more": "tensor", "ember._legacy_types": "tensor",
+    "ember._tensor_extra": "tensor", "ember._tensor_more": "tensor", "ember._tensor_tail": "tensor",
+    "ember._legacy_types": "tensor",
     # ops: the primitive registry; autocast is a policy ops consult
     "ember.ops": "ops", "ember._autocast": "ops",
     # autograd

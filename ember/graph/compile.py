@@ -31,6 +31,7 @@ import logging
 import warnings
 
 from .._state import STATE
+from ..errors import mark, with_user_line
 from .capture import flatten, is_tensor, run_traced, tensor_type, unflatten
 from .dynamic import generalize
 from .reach import reach
@@ -441,22 +442,42 @@ def _leaf_names(param_names, args, kwargs) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- public API
-def compile(fn_or_module=None, dynamic=None, strict=False, *, retrace_limit=RETRACE_LIMIT, jit=None):
+_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+_BACKENDS = {"inductor": None, "eager": False, "aot_eager": False}  # name -> jit (fused kernels or not)
+
+
+def compile(fn_or_module=None, dynamic=None, strict=False, *, retrace_limit=RETRACE_LIMIT, jit=None,
+            fullgraph=False, backend="inductor", mode=None, options=None, disable=False):
     """Compile a function, a training step or an ``nn.Module`` (its forward) into cached graphs.
 
     ``dynamic``: None = a dim becomes dynamic after its second distinct value; True = try from the second
-    trace on regardless; False = one graph per shape. ``strict=True`` raises at a graph break instead of
-    running eagerly. ``jit``: use numba/CuPy fused kernels (None = when installed).
+    trace on regardless; False = one graph per shape. ``strict=True`` (or PyTorch's ``fullgraph=True``) raises
+    at a graph break instead of running eagerly. ``jit``: use numba/CuPy fused kernels (None = when installed).
+    PyTorch's other arguments are accepted: ``backend="inductor"`` (the default: fused kernels) or ``"eager"`` /
+    ``"aot_eager"`` (the graph runs without fused kernels); ``mode`` ("default", "reduce-overhead",
+    "max-autotune", ...) and ``options`` change nothing, as Ember has one way to run a graph;
+    ``disable=True`` returns ``fn_or_module`` itself.
 
     Example:
         >>> import ember
-        >>> f = ember.compile(lambda x: ember.tanh(x) * 2)
+        >>> f = ember.compile(lambda x: ember.tanh(x) * 2, mode="max-autotune")
         >>> f(ember.zeros(3)).tolist()
         [0.0, 0.0, 0.0]
     """
+    if mode not in _MODES:
+        raise mark(with_user_line(RuntimeError(
+            f"compile: unrecognized mode={mode!r}; expected one of {[m for m in _MODES if m]}"), 2))
+    if not isinstance(backend, str) or backend not in _BACKENDS:
+        raise mark(with_user_line(ValueError(
+            f"compile: backend {backend!r} is not available; Ember offers {sorted(_BACKENDS)} (custom backend "
+            f"callables are not supported)"), 2))
+    if options is not None and not isinstance(options, dict):
+        raise mark(with_user_line(TypeError(f"compile: options must be a dict, got {type(options).__name__}"), 2))
+    jit = _BACKENDS[backend] if jit is None else jit
+    strict = strict or bool(fullgraph)
     if fn_or_module is None:
-        return lambda fn: compile(fn, dynamic, strict, retrace_limit=retrace_limit, jit=jit)
-    if isinstance(fn_or_module, CompiledFunction):
+        return lambda fn: fn if disable else compile(fn, dynamic, strict, retrace_limit=retrace_limit, jit=jit)
+    if disable or isinstance(fn_or_module, CompiledFunction):
         return fn_or_module
     return CompiledFunction(
         fn_or_module, dynamic=dynamic, strict=strict, retrace_limit=retrace_limit, jit=jit
