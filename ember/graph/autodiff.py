@@ -103,7 +103,8 @@ def trace_joint(fn, args, kwargs, found, mode):
     """Trace ``fn`` forward and backward; returns (capture, joint) where ``capture.graph`` is the joint
     graph with the cotangents as its last inputs (None after a graph break)."""
     targets = [p for p in found.parameters() if p.requires_grad and p.is_floating_point()]
-    targets += [t for t in found.tensors if t.requires_grad and t._node is None and t not in targets]
+    seen = {id(t) for t in targets}  # by identity: `t in targets` would compare tensors elementwise
+    targets += [t for t in found.tensors if t.requires_grad and t._node is None and id(t) not in seen]
     joint = JointTrace(fn, targets)
     cap = run_traced(joint, args, kwargs, mode=mode, found=found, decomposed=True)
     if cap.graph is None:
