@@ -1,5 +1,6 @@
-"""Utilities around the tensor engine: ``ember.utils.data`` (datasets, samplers, DataLoader) and
-``ember.utils.download`` (cached, checksummed downloads shared by ``ember.vision`` and Keras)."""
-from . import data, download
+"""Utilities around the tensor engine: ``ember.utils.data`` (datasets, samplers, DataLoader),
+``ember.utils.checkpoint`` (activation checkpointing) and ``ember.utils.download`` (cached, checksummed
+downloads shared by ``ember.vision`` and Keras)."""
+from . import checkpoint, data, download
 
-__all__ = ["data", "download"]
+__all__ = ["checkpoint", "data", "download"]
