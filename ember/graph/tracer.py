@@ -41,6 +41,7 @@ _WHAT = {
     "item": ".item()",
     "tolist": ".tolist()",
     "numpy": ".numpy()",
+    "dlpack": "sharing the tensor's memory through DLPack (__dlpack__)",
     "print": "printing a tensor",
     "mask": "indexing with a boolean mask (the result's shape depends on the values; use ember.where or "
     "masked_fill instead)",
