@@ -30,8 +30,8 @@ _numpy_names.install(Tensor, dir(Tensor), _numpy_names.PYTHON_LEVEL_METHODS)  # 
 from . import autograd
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd_function import GradientTape
-from .creation import (arange, as_tensor, asarray, bernoulli, empty, empty_like, eye, from_numpy, full, full_like,
-                       linspace, logspace, multinomial, normal, ones, ones_like, rand, rand_like, randint,
+from .creation import (arange, as_tensor, asarray, bernoulli, empty, empty_like, eye, from_dlpack, from_numpy, full,
+                       full_like, linspace, logspace, multinomial, normal, ones, ones_like, rand, rand_like, randint,
                        randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .creation import empty_strided, get_default_device, set_default_device
 from ._legacy_types import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,

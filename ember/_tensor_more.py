@@ -15,6 +15,7 @@ tensor([ 1., -3.])
 """
 from __future__ import annotations
 
+from . import backend
 from ._state import STATE
 from .errors import mark, with_user_line
 
@@ -123,9 +124,37 @@ def adjoint(self):
     return self.mT
 
 
+def __dlpack__(self, stream=None, *, max_version=None, dl_device=None, copy=None):  # noqa: N807
+    """A DLPack capsule of this tensor's memory (zero-copy): ``np.from_dlpack(t)``, ``torch.from_dlpack(t)``.
+
+    >>> import numpy as np, ember
+    >>> t = ember.zeros(3)
+    >>> np.from_dlpack(t)[0] = 5.0   # the same memory
+    >>> t
+    tensor([5., 0., 0.])
+    """
+    self._data_access("dlpack")
+    if self.requires_grad:
+        raise mark(with_user_line(RuntimeError(
+            "__dlpack__: can't export a tensor that requires grad; use tensor.detach() first"), 2))
+    try:
+        return backend.dlpack_export(self._data, stream=stream, max_version=max_version, dl_device=dl_device,
+                                     copy=copy)
+    except (BufferError, TypeError, ValueError) as exc:
+        raise mark(with_user_line(BufferError(
+            f"__dlpack__: a {self.dtype.name} tensor of shape {tuple(self.shape)} on {self.device} cannot be "
+            f"exported: {exc}"), 2)) from None
+
+
+def __dlpack_device__(self):  # noqa: N807
+    """(DLPack device type, index): (1, 0) on the CPU, (2, i) on CUDA device i."""
+    return backend.dlpack_device(self._data)
+
+
 _METHODS = {
     "ndimension": ndimension, "is_signed": is_signed, "is_same_size": is_same_size, "get_device": get_device,
     "split_with_sizes": split_with_sizes, "polygamma": polygamma, "sum_to_size": sum_to_size, "adjoint": adjoint,
+    "__dlpack__": __dlpack__, "__dlpack_device__": __dlpack_device__,
     "mH": property(adjoint), "H": property(lambda self: self.T if self.ndim == 2 else self.permute(
         *reversed(range(self.ndim)))),
     "nbytes": property(lambda self: self.numel() * self.element_size()),

@@ -437,3 +437,49 @@ def _at_by_rounds(xp, ufunc, out, key, values):
     for r in range(int(rank.max()) + 1 if rank.size else 0):
         sel = rank == r
         view[pos[sel]] = ufunc(view[pos[sel]], vals[sel])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# DLPack: zero-copy exchange with other array libraries (NumPy, CuPy, PyTorch, JAX...)
+
+DLPACK_CPU, DLPACK_CUDA = 1, 2  # DLDeviceType codes
+
+
+def dlpack_export(array, **kwargs):
+    """``array``'s DLPack capsule (NumPy's or CuPy's ``__dlpack__``; keyword arguments passed on)."""
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    return array.__dlpack__(**kwargs)
+
+
+def dlpack_device(array) -> tuple:
+    """(DLDeviceType, device index) of ``array``."""
+    return tuple(array.__dlpack_device__())
+
+
+class _Capsule:
+    """A bare DLPack capsule (the legacy ``to_dlpack`` form) presented as an exporter of CPU memory."""
+
+    def __init__(self, capsule):
+        self.capsule = capsule
+
+    def __dlpack__(self, **kwargs):
+        return self.capsule
+
+    def __dlpack_device__(self):
+        return (DLPACK_CPU, 0)
+
+
+def dlpack_import(obj):
+    """An array sharing memory with ``obj`` (an object with ``__dlpack__`` or a CPU capsule): a NumPy array
+    for CPU memory, a CuPy array for CUDA memory."""
+    if not hasattr(obj, "__dlpack__"):
+        if type(obj).__name__ != "PyCapsule":
+            raise TypeError(f"from_dlpack expects an object with __dlpack__ or a DLPack capsule, got "
+                            f"{type(obj).__name__}")
+        obj = _Capsule(obj)  # a capsule does not say its device: read as CPU memory (CuPy: pass the array)
+    kind = dlpack_device(obj)[0]
+    if kind == DLPACK_CPU:
+        return numpy.from_dlpack(obj)
+    if kind == DLPACK_CUDA:
+        return require_cupy("from_dlpack of CUDA memory").from_dlpack(obj)
+    raise BufferError(f"from_dlpack: DLPack device type {kind} is not supported (CPU = 1 and CUDA = 2 are)")

@@ -146,6 +146,26 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     return Tensor._wrap(ndarray)
 
 
+def from_dlpack(ext_tensor) -> Tensor:
+    """A tensor sharing memory with ``ext_tensor`` (zero-copy): any object with ``__dlpack__`` (a NumPy or CuPy
+    array, a torch or JAX tensor) or a CPU DLPack capsule. CPU memory stays on the CPU, CUDA memory on its GPU.
+
+    >>> import numpy as np
+    >>> a = np.zeros(2, dtype=np.float32)
+    >>> t = from_dlpack(a)
+    >>> a[1] = 3.0; t
+    tensor([0., 3.])
+    """
+    try:
+        arr = backend.dlpack_import(ext_tensor)
+    except (BufferError, TypeError, ValueError, RuntimeError) as exc:
+        hint = "" if isinstance(exc, TypeError) else (" (Ember reads DLPack through NumPy on the CPU and CuPy on "
+                                                      "CUDA: bool, integer, float and complex dtypes)")
+        raise mark(with_user_line(type(exc)(f"from_dlpack: {exc}{hint}"), 2)) from None
+    dtypes.from_np(arr.dtype)  # a dtype Ember does not have is named here
+    return Tensor._wrap(arr)
+
+
 def _size_kw(size, kw, fn):
     """torch's ``zeros(size=(2, 3))`` spelling: ``size`` as a keyword instead of positional sizes."""
     if not kw:

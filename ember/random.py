@@ -4,6 +4,8 @@ Numbers are drawn on the CPU and moved to the device, so a seed gives the same v
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ._state import STATE
@@ -68,6 +70,31 @@ def get_rng_state():
 
 def set_rng_state(state) -> None:
     default_generator.set_state(state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type="cuda"):
+    """Restore the random state on exit: draws made inside the ``with`` do not change later ones.
+
+    Ember draws every random number from one CPU generator (then moves it to the device), so that one state
+    covers all devices; ``devices`` and ``device_type`` are accepted for PyTorch code and change nothing.
+    ``enabled=False`` makes it a no-op.
+
+    >>> import ember
+    >>> _ = ember.manual_seed(0)
+    >>> with ember.random.fork_rng():
+    ...     inside = ember.rand(2)
+    >>> bool((ember.rand(2) == inside).all())
+    True
+    """
+    if not enabled:
+        yield
+        return
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 def numpy_generator(generator=None) -> np.random.Generator:

@@ -212,3 +212,17 @@ def test_random_ops_draw_fresh_numbers_each_call():
     f = compile(lambda x: x + apply("uniform", shape=(4,), dtype="float32", low=0.0, high=1.0))
     a, b, c = (f(ember.zeros(4)).numpy() for _ in range(3))
     assert not np.allclose(b, c) and ((c >= 0) & (c < 1)).all()
+
+
+def test_compiled_module_with_an_input_that_requires_grad():
+    """The joint trace collects its targets by identity (comparing tensors with `in` raised before)."""
+    lin = ember.nn.Linear(4, 4)
+    f = compile(lin)
+    x = ember.randn(2, 4, requires_grad=True)
+    lin(x).sum().backward()
+    want_x, want_w = x.grad.numpy().copy(), lin.weight.grad.numpy().copy()
+    for _ in range(2):
+        x.grad, lin.weight.grad = None, None
+        f(x).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), want_x, rtol=1e-6)
+        np.testing.assert_allclose(lin.weight.grad.numpy(), want_w, rtol=1e-6)

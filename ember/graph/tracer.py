@@ -41,6 +41,7 @@ _WHAT = {
     "item": ".item()",
     "tolist": ".tolist()",
     "numpy": ".numpy()",
+    "dlpack": "sharing the tensor's memory through DLPack (__dlpack__)",
     "print": "printing a tensor",
     "mask": "indexing with a boolean mask (the result's shape depends on the values; use ember.where or "
     "masked_fill instead)",
@@ -48,6 +49,8 @@ _WHAT = {
     "random": "a random draw made in Python (an explicit generator= or an initialiser): it would be frozen "
     "into the graph",
     "stale": "reading a tensor whose memory an in-place write through another view changed",
+    "checkpoint": "activation checkpointing (ember.utils.checkpoint): it runs eagerly so that its activations "
+    "are really freed and recomputed",
 }
 _READ = ("The compiled graph cannot depend on a tensor's value in Python; use ember.where / masks instead of "
          "`if tensor`, and return tensors instead of calling .item()/.numpy()/print")
@@ -58,6 +61,8 @@ _ADVICE = {
     "other aliasing, clone() the tensor before writing into it.",
     "mask": "The result's shape would depend on the values: use ember.where or masked_fill instead.",
     "nonzero": "The result's shape would depend on the values: use ember.where or masks instead.",
+    "checkpoint": "Compile the code inside the checkpointed function instead, or drop checkpoint under "
+    "ember.compile (the compiled graph keeps every activation either way).",
 }
 _VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
 
@@ -266,6 +271,11 @@ class Tracer:
         """A random number drawn in Python (not by a random primitive) while tracing."""
         if not self.broken:
             self._break("random")
+
+    def on_unsupported(self, what):
+        """A library feature that must run eagerly (``_WHAT[what]`` says which) was called while tracing."""
+        if not self.broken:
+            self._break(what)
 
     def _break(self, what, at=None):
         brk = Break(what, *user_site())

@@ -5,6 +5,6 @@ modules/activation.py, modules/loss.py, modules/normalization.py, modules/dropou
 (Embedding), modules/conv.py, modules/pooling.py, modules/rnn.py, modules/attention.py (MultiheadAttention),
 modules/transformer.py; functional/ mirrors torch.nn.functional; init.py; utils/.
 """
-from . import functional, init, parallel, utils  # noqa: F401
+from . import attention, functional, init, parallel, utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules.module import Module, Parameter  # noqa: F401

@@ -7,7 +7,7 @@
 >>> loss = model(ember.randn(8, 4)).pow(2).mean()
 >>> opt.zero_grad(); loss.backward(); opt.step()
 """
-from . import lr_scheduler  # noqa: F401
+from . import lr_scheduler, swa_utils  # noqa: F401
 from .adam import Adam, AdamW  # noqa: F401
 from .adamax import Adamax, NAdam  # noqa: F401
 from .lbfgs import LBFGS  # noqa: F401
@@ -17,4 +17,4 @@ from .rmsprop import Adadelta, Adagrad, RMSprop  # noqa: F401
 from .sgd import SGD  # noqa: F401
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "LBFGS",
-           "RAdam", "Rprop", "ASGD", "lr_scheduler"]
+           "RAdam", "Rprop", "ASGD", "lr_scheduler", "swa_utils"]

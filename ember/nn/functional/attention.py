@@ -19,6 +19,7 @@ from ...functional.math import where
 from ...functional.shape import cat
 from ...ops import composite
 from ...tensor import Tensor
+from ..attention import check_backend_available
 from .dropout import dropout
 from .linear import linear
 
@@ -61,6 +62,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     ember.Size([1, 2, 3, 4])
     """
     _check_sdpa(query, key, value, attn_mask)
+    check_backend_available("scaled_dot_product_attention")
     if enable_gqa and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         rep = query.shape[-3] // key.shape[-3]
         key, value = key.repeat_interleave(rep, -3), value.repeat_interleave(rep, -3)

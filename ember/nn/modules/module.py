@@ -402,9 +402,9 @@ class Module:
         fn(self)
         return self
 
-    def _apply(self, fn):
+    def _apply(self, fn, recurse=True):
         """Convert every parameter (in place, keeping the Parameter objects) and buffer with ``fn``."""
-        for m in self.modules():
+        for m in self.modules() if recurse else [self]:
             for p in m._parameters.values():
                 if p is None:
                     continue
@@ -449,6 +449,24 @@ class Module:
             return out
 
         return self._apply(convert)
+
+    def to_empty(self, *, device, recurse=True):
+        """Each parameter and buffer (the module's own only, with ``recurse=False``) replaced by an uninitialised
+        tensor of its shape and dtype on ``device``; the Parameter objects stay.
+
+        >>> import ember
+        >>> lin = ember.nn.Linear(2, 3).to_empty(device="cpu")
+        >>> lin.weight.shape, lin.weight.requires_grad
+        (ember.Size([3, 2]), True)
+        """
+        from ...creation import empty
+
+        def fresh(t):  # the same flag rule as to()
+            out = empty(*t.shape, dtype=t.dtype, device=t.device if device is None else device)
+            out.requires_grad = t.requires_grad and not isinstance(t, Parameter)
+            return out
+
+        return self._apply(fresh, recurse=recurse)
 
     def cuda(self, device=None):
         return self.to("cuda" if device is None else f"cuda:{int(device)}")
