@@ -61,6 +61,8 @@ def numel(t) -> int:
 
 from . import nn, optim, utils  # torch exposes these after `import torch`
 pdist = nn.functional.pdist  # torch.pdist is nn.functional's
+from . import _torch_toplevel
+_torch_toplevel.install(globals())  # torch.conv2d, torch.relu_, torch.hann_window, torch.detach, ...
 from . import linalg, func, autograd_functional, special
 from .linalg import slogdet, pinverse, legacy_svd as svd, legacy_cholesky as cholesky  # torch's top-level names
 autograd.functional = autograd_functional  # torch.autograd.functional

@@ -315,9 +315,9 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
 
 
 @_torch_keywords
-def logspace(start, end, steps, base=10.0, *, dtype=None, device=None):
-    return _finish((base ** linspace(start, end, steps, dtype=dtypes.float64)._data).astype(
-        dtypes.to_np(dtype or dtypes.get_default_dtype())), False)
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    exponents = linspace(start, end, steps, dtype=dtypes.float64, device=device)._data  # (device: was ignored)
+    return _finish((base ** exponents).astype(dtypes.to_np(dtype or dtypes.get_default_dtype())), requires_grad)
 
 
 # -- random ---------------------------------------------------------------------------------------------------

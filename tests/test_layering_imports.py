@@ -55,7 +55,7 @@ LAYER_OF = {
     "ember.cuda": "nn/optim", "ember.accelerator": "nn/optim", "ember.backends": "nn/optim",
     "ember.distributions": "nn/optim", "ember.utils": "nn/optim", "ember.utils.data": "nn/optim",
     "ember.vision": "nn/optim", "ember.testing": "nn/optim", "ember.multiprocessing": "nn/optim",
-    "ember._module_format": "nn/optim", "ember.serialization": "nn/optim",
+    "ember._module_format": "nn/optim", "ember.serialization": "nn/optim", "ember._torch_toplevel": "nn/optim",
     # the compiler
     "ember.graph": "graph",
     "ember.keras": "keras",

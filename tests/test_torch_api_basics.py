@@ -194,3 +194,10 @@ def test_legacy_type_names_convert_like_torch(spec):
     assert got.type() == want.type().replace("torch.", "ember.")
     with pytest.raises(ValueError, match="invalid type"):
         ember.ones(2).type("torch.NotATensor")
+
+
+def test_module_to_refuses_a_misspelt_keyword_and_accepts_torchs():
+    model = ember.nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="'dtyp'"):
+        model.to(dtyp=ember.float64)
+    assert model.to("cpu", non_blocking=True, memory_format=ember.channels_last) is model

@@ -421,6 +421,11 @@ class Module:
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(tensor)``: floating-point parameters
         and buffers take the dtype; all move to the device."""
+        unknown = sorted(set(kwargs) - {"device", "dtype", "non_blocking", "memory_format"})
+        if unknown:  # (a misspelt keyword must not pass silently)
+            raise mark(with_user_line(TypeError(
+                f"{type(self).__name__}.to() got an unexpected keyword argument {unknown[0]!r}; it takes device, "
+                f"dtype, non_blocking and memory_format"), 2))
         device, dtype = kwargs.get("device"), kwargs.get("dtype")
         for a in args:
             if isinstance(a, Tensor):
