@@ -39,8 +39,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
 
     >>> A = ember.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     >>> ember.linalg.lstsq(A, ember.tensor([[1.0], [2.0], [3.0]])).solution
-    tensor([[1.0000],
-            [2.0000]])
+    tensor([[1.],
+            [2.]])
     """
     _L._float(A, "lstsq")
     driver = "gelsy" if driver is None else driver
@@ -177,9 +177,8 @@ def vander(x, *, N=None):
     if x.ndim < 1:
         raise _L._err(RuntimeError, "linalg.vander: x must have at least one dimension")
     N = x.shape[-1] if N is None else N
-    if N <= 1:
-        if N < 1:
-            raise _L._err(RuntimeError, f"linalg.vander: N must be greater than 1, got {N}")
+    if N < 1:
+        raise _L._err(RuntimeError, f"linalg.vander: N must be at least 1, got {N}")
     from .functional.shape import stack
 
     cols = [x * 0 + 1]

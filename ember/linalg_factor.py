@@ -238,8 +238,8 @@ def cholesky_solve(B, L, upper=False):
 
     >>> L = ember.tensor([[2.0, 0.0], [1.0, 1.0]])
     >>> ember.cholesky_solve(ember.tensor([[4.0], [3.0]]), L)
-    tensor([[1.],
-            [0.]])
+    tensor([[0.5000],
+            [1.0000]])
     """
     _L._square(L, "cholesky_solve")
     low = L.mT.tril() if upper else L.tril()
