@@ -65,6 +65,10 @@ from . import _torch_toplevel
 _torch_toplevel.install(globals())  # torch.conv2d, torch.relu_, torch.hann_window, torch.detach, ...
 from . import linalg, func, autograd_functional, special
 from .linalg import slogdet, pinverse, legacy_svd as svd, legacy_cholesky as cholesky  # torch's top-level names
+from .linalg import legacy_qr as qr, matrix_exp
+from .linalg_factor import (legacy_lu as lu, lu_unpack, legacy_lu_solve as lu_solve, cholesky_inverse,
+                            cholesky_solve, triangular_solve)
+from .functional.linalg import outer as ger  # torch.ger: outer's older name
 autograd.functional = autograd_functional  # torch.autograd.functional
 import sys as _sys
 _sys.modules[__name__ + ".autograd.functional"] = autograd_functional

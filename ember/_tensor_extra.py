@@ -75,6 +75,61 @@ def cholesky(self, upper=False):
     return linalg.cholesky(self, upper=upper)
 
 
+def lu(self, pivot=True, get_infos=False):
+    """See ``ember.lu``."""
+    return linalg.legacy_lu(self, pivot, get_infos)
+
+
+def lu_solve(self, LU_data, LU_pivots):
+    """See ``ember.lu_solve``."""
+    return linalg.lu_solve(LU_data, LU_pivots, self)
+
+
+def matrix_exp(self):
+    """See ``ember.matrix_exp``."""
+    return linalg.matrix_exp(self)
+
+
+def cholesky_inverse(self, upper=False):
+    """See ``ember.cholesky_inverse``."""
+    return linalg.cholesky_inverse(self, upper)
+
+
+def cholesky_solve(self, input2, upper=False):
+    """See ``ember.cholesky_solve``."""
+    return linalg.cholesky_solve(self, input2, upper)
+
+
+def triangular_solve(self, A, upper=True, transpose=False, unitriangular=False):
+    """See ``ember.triangular_solve``."""
+    return linalg.triangular_solve(self, A, upper, transpose, unitriangular)
+
+
+def qr(self, some=True):
+    """See ``ember.qr``."""
+    return linalg.legacy_qr(self, some)
+
+
+def svd(self, some=True, compute_uv=True):
+    """See ``ember.svd``."""
+    return linalg.legacy_svd(self, some, compute_uv)
+
+
+def slogdet(self):
+    """See ``ember.slogdet``."""
+    return linalg.slogdet(self)
+
+
+def pinverse(self, rcond=1e-15):
+    """See ``ember.pinverse``."""
+    return linalg.pinverse(self, rcond)
+
+
+def ger(self, vec2):
+    """See ``ember.ger`` (``outer``)."""
+    return self.outer(vec2)
+
+
 def diag_embed(self, offset=0, dim1=-2, dim2=-1):
     return _fx().diag_embed(self, offset, dim1, dim2)
 
@@ -196,7 +251,9 @@ _METHODS = {
     "where": where, "unfold": unfold, "stride": stride, "nelement": nelement, "storage_offset": storage_offset,
     "unsqueeze_": unsqueeze_, "squeeze_": squeeze_, "resize_as_": resize_as_, "index_add_": index_add_,
     "index_put": index_put, "index_copy": index_copy, "index_copy_": index_copy_, "is_nonzero": is_nonzero,
-    "is_complex": is_complex,
+    "is_complex": is_complex, "lu": lu, "lu_solve": lu_solve, "matrix_exp": matrix_exp,
+    "cholesky_inverse": cholesky_inverse, "cholesky_solve": cholesky_solve, "triangular_solve": triangular_solve,
+    "qr": qr, "svd": svd, "slogdet": slogdet, "pinverse": pinverse, "ger": ger,
     # device and layout flags programs test (``x.is_cuda or x.is_xpu``): Ember tensors are dense, on CPU or CUDA
     "is_xpu": property(lambda self: False), "is_mps": property(lambda self: False),
     "is_meta": property(lambda self: False), "is_sparse": property(lambda self: False),

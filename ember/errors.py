@@ -103,6 +103,17 @@ def _install_excepthook():
 _install_excepthook()
 
 
+class LinAlgError(RuntimeError):
+    """A matrix the function cannot handle: singular (inverse, solve, LU), not positive-definite (Cholesky).
+
+    PyTorch's ``torch.linalg.LinAlgError``, a ``RuntimeError`` subclass, so ``except RuntimeError`` still catches
+    it. Exported as ``ember.linalg.LinAlgError``.
+
+    >>> issubclass(LinAlgError, RuntimeError)
+    True
+    """
+
+
 def mark(exc: BaseException) -> BaseException:
     """Flag an error as a user error so uncaught tracebacks are trimmed to the user's frames."""
     try:

@@ -15,13 +15,15 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
-from .errors import mark, with_user_line
+from .errors import LinAlgError, mark, with_user_line
 from .ops import apply
 from .tensor import Tensor
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "inv", "solve", "solve_triangular", "det", "slogdet", "svd",
            "svdvals", "qr", "eigh", "eigvalsh", "cholesky", "pinv", "matrix_power", "matrix_rank", "multi_dot",
-           "cross", "vecdot", "diagonal", "eig", "eigvals"]
+           "cross", "vecdot", "diagonal", "eig", "eigvals", "lu", "lu_factor", "lu_factor_ex", "lu_solve",
+           "matrix_exp", "lstsq", "cond", "householder_product", "inv_ex", "cholesky_ex", "solve_ex", "tensorinv",
+           "tensorsolve", "vander", "matmul", "LinAlgError"]
 
 svd_result = namedtuple("svd_result", ["U", "S", "Vh"])
 qr_result = namedtuple("qr_result", ["Q", "R"])
@@ -331,6 +333,34 @@ def pinverse(input, rcond=1e-15):
     return pinv(input, rtol=rcond)
 
 
+def legacy_qr(input, some=True):
+    """``torch.qr``: ``linalg.qr`` with ``some=False`` for the complete Q."""
+    return qr(input, "reduced" if some else "complete")
+
+
 def legacy_cholesky(input, upper=False):
     """``torch.cholesky``: as ``linalg.cholesky``, with ``upper`` positional."""
     return cholesky(input, upper=upper)
+
+
+# the LU family, the *_ex forms and the rest of torch.linalg live beside this file (kept under its line budget)
+from .linalg_extra import cond, householder_product, lstsq, matmul, matrix_exp, tensorinv, tensorsolve, vander  # noqa: E402
+
+# (cholesky_inverse, cholesky_solve, triangular_solve, legacy_*: torch's top-level names and Tensor methods,
+# which ember/__init__.py and _tensor_extra.py reach through here)
+from .linalg_factor import (  # noqa: E402,F401
+    cholesky_ex,
+    cholesky_inverse,
+    cholesky_solve,
+    inv_ex,
+    legacy_lu,
+    legacy_lu_solve,
+    lu,
+    lu_factor,
+    lu_factor_ex,
+    lu_solve,
+    solve_ex,
+    triangular_solve,
+)
+
+_ = LinAlgError  # exported: ember.linalg.LinAlgError

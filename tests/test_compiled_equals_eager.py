@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from _compiled import rows_keras, rows_layers, rows_more, rows_scatter, rows_special, rows_training
+from _compiled import rows_keras, rows_layers, rows_linalg, rows_more, rows_scatter, rows_special, rows_training
 from _compiled.harness import assert_same, run
 
 import ember
@@ -24,6 +24,7 @@ from ember.graph.tracer import GraphBreak
 _JIT = ("layer-Dropout-train", "optimizer-Adam-weight_decay-amsgrad", "issue-mul_-on-activation",
         "random-ops-in-step")
 ROWS = rows_layers.ROWS + rows_training.ROWS + rows_more.ROWS + rows_keras.ROWS + rows_scatter.ROWS + rows_special.ROWS
+ROWS += rows_linalg.ROWS
 ROWS += [replace(r, name=r.name + "-jit", jit=None) for r in ROWS if r.name in _JIT]
 EQUAL = [r for r in ROWS if r.breaks is None]
 BREAKS = [r for r in ROWS if r.breaks is not None]

@@ -48,6 +48,7 @@ LAYER_OF = {
     "ember.autograd_functional": "autograd", "ember.func": "autograd",
     # functional: composites, creation, linalg; the wiring step that hands them down to the layers below
     "ember.functional": "functional", "ember.creation": "functional", "ember.linalg": "functional",
+    "ember.linalg_factor": "functional", "ember.linalg_extra": "functional",
     "ember.sparse": "functional", "ember.special": "functional",
     "ember._wiring": "functional",
     # nn / optim and their siblings at the same height (device namespaces, data, vision, saving)

@@ -8,7 +8,7 @@ from . import conv_forms  # noqa: F401,E402  (shift-sum and channels-last convol
 from . import layers  # noqa: F401,E402  (layer ops: conv, pools, norms, embedding, RNNs, attention)
 from . import checks, optim  # noqa: F401,E402  (assert_all value checks; adam_step)
 from . import batch_stats  # noqa: F401,E402  (batch norm's training core)
-from . import math_extra, decomp  # noqa: F401,E402  (inverse trig/hyperbolic; linalg matrix functions)
+from . import math_extra, decomp, decomp_lu  # noqa: F401,E402  (inverse trig/hyperbolic; linalg matrix functions)
 from . import bitwise  # noqa: F401,E402  (bitwise_and/or/xor/not and shifts on integer tensors)
 from . import gelu  # noqa: F401,E402  (GELU's exact form and its gradient, one pass each)
 from . import signbit  # noqa: F401,E402  (the sign bit: -0.0 and negative NaNs)

@@ -10,17 +10,19 @@ Its output (a 0-d bool) is unused; the graph passes keep the node because it is 
 from __future__ import annotations
 
 from ..dtypes import bool_
+from ..errors import LinAlgError
 from ._core import CHECK_ATTR, Aval, register, register_lowering
 
-_ERRORS = {"RuntimeError": RuntimeError, "IndexError": IndexError, "ValueError": ValueError}
+_ERRORS = {"RuntimeError": RuntimeError, "IndexError": IndexError, "ValueError": ValueError,
+           "LinAlgError": LinAlgError}
 
 
 def _assert_fwd(xp, cond, *shown, message, error="RuntimeError"):
     if cond.size and not bool(cond.all()):
         text = message
-        if shown and "{value}" in message:
-            bad = xp.broadcast_to(shown[0], cond.shape)[~cond].reshape(-1)
-            text = message.format(value=bad[0].item())
+        if shown and "{value" in message:  # {value}: from shown[0]; {value1}, {value2}: from the next ones
+            bad = [xp.broadcast_to(s, cond.shape)[~cond].reshape(-1)[0].item() for s in shown]
+            text = message.format(value=bad[0], **{f"value{i}": v for i, v in enumerate(bad)})
         exc = _ERRORS[error](text)
         setattr(exc, CHECK_ATTR, True)
         raise exc

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..dtypes import promote
 from . import _onnx, _tflite
-from ._core import CHECK_ATTR, Aval, apply, register, unsupported
+from ._core import Aval, apply, register, unsupported
 from ._rules import broadcast_shapes
 from .elementwise import unbroadcast
 
@@ -88,20 +88,29 @@ def _inv_vjp(g, out, a):
     return (-_mm(_mm(inv_t, g), inv_t),)
 
 
-def _singular(name, a):
-    """NumPy's bare 'Singular matrix' as PyTorch's kind of error, naming the op, the shape and the way out."""
-    exc = RuntimeError(f"{name}: the input matrix of shape {tuple(a.shape)} is singular (not invertible), so "
-                       f"{name} has no unique result. Use linalg.pinv for a least-squares answer, "
-                       "or add a small multiple of the identity (A + eps * I).")
-    setattr(exc, CHECK_ATTR, True)  # the message stands on its own (no "failed on inputs" wrapper)
-    return exc
+def _singular(name, a, what):
+    """NumPy's bare 'Singular matrix' as PyTorch's LinAlgError, naming the op, the failing batch element (found
+    by an LU of the input: a zero pivot) and the way out."""
+    from .decomp_lu import batch_failure, lu_kernel
+
+    info = lu_kernel(_xp_array(a), a)[2]
+    hint = (f" (input of shape {tuple(a.shape)}) Use linalg.pinv for a least-squares answer, or add a small "
+            "multiple of the identity (A + eps * I).")
+    return batch_failure(name, "singular", lambda j: what(j) + hint, info)
+
+
+def _xp_array(a):
+    from .. import backend
+
+    return backend.xp_of(a)
 
 
 def _inv_fwd(xp, a):
     try:
         return xp.linalg.inv(a)
     except xp.linalg.LinAlgError:
-        raise _singular("linalg.inv", a) from None
+        raise _singular("linalg.inv", a, lambda j: (f"The diagonal element {j} is zero, the" if j else "The")
+                        + " inversion could not be completed because the input matrix is singular.") from None
 
 
 register("linalg_inv", _inv_fwd, vjp=_inv_vjp, infer=_same_shape_rule("linalg.inv"),
@@ -124,7 +133,8 @@ def _solve_fwd(xp, a, b):
     try:
         return xp.linalg.solve(a, b)
     except xp.linalg.LinAlgError:
-        raise _singular("linalg.solve", a) from None
+        raise _singular("linalg.solve", a, lambda j: "The solver failed because the input matrix is singular.") \
+            from None
 
 
 def _solve_vjp(g, out, a, b):
@@ -167,9 +177,13 @@ def _cholesky_fwd(xp, a):
     try:
         return xp.linalg.cholesky(a)
     except xp.linalg.LinAlgError:
-        raise ValueError("linalg.cholesky: the input is not positive-definite (the factorization could not "
-                         "be completed). Check that it is symmetric with positive eigenvalues, or add a small "
-                         "multiple of the identity (A + eps * I).") from None
+        from .decomp_lu import batch_failure, cholesky_info
+
+        raise batch_failure("linalg.cholesky", "not positive-definite", lambda j: (
+            "The factorization could not be completed because the input is not positive-definite"
+            + (f" (the leading minor of order {j} is not positive-definite)" if j else "")
+            + ". Check that it is symmetric with positive eigenvalues, or add a small multiple of the identity "
+            "(A + eps * I)."), cholesky_info(xp, a)) from None
 
 
 register("linalg_cholesky", _cholesky_fwd, vjp=_cholesky_vjp, infer=_same_shape_rule("linalg.cholesky"),
