@@ -8,3 +8,4 @@ modules/transformer.py; functional/ mirrors torch.nn.functional; init.py; utils/
 from . import attention, functional, init, parallel, utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules.module import Module, Parameter  # noqa: F401
+from .parameter import Buffer, UninitializedBuffer, UninitializedParameter  # noqa: F401

@@ -10,6 +10,7 @@ True
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -18,7 +19,8 @@ from ..errors import mark, with_user_line
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_", "dirac_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
-           "trunc_normal_", "sparse_"]
+           "trunc_normal_", "sparse_", "uniform", "normal", "constant", "xavier_uniform", "xavier_normal",
+           "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse", "dirac", "eye"]
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -188,3 +190,36 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     for c in range(cols):
         out[rng.permutation(rows)[:nz], c] = 0
     return _write(tensor, out)
+
+
+# the deprecated names without the underscore: each warns (FutureWarning, as PyTorch's) and calls the in-place
+# form; the second argument is the argument list of the docstring's example
+def _deprecated(new, example):
+    old = new.__name__[:-1]
+
+    def fn(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{old}_`.", FutureWarning,
+                      stacklevel=2)
+        return new(*args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = old
+    fn.__doc__ = (f"Deprecated: warns, then calls ``{old}_`` (same arguments, same in-place result).\n\n"
+                  ">>> import warnings, ember\n>>> from ember import nn\n>>> w = ember.empty(3, 4)\n"
+                  ">>> with warnings.catch_warnings(record=True) as caught:\n"
+                  "...     warnings.simplefilter('always')\n"
+                  f"...     _ = nn.init.{old}({example})\n"
+                  ">>> caught[0].category.__name__\n'FutureWarning'\n")
+    return fn
+
+
+uniform = _deprecated(uniform_, "w, -1.0, 1.0")
+normal = _deprecated(normal_, "w")
+constant = _deprecated(constant_, "w, 0.5")
+xavier_uniform = _deprecated(xavier_uniform_, "w")
+xavier_normal = _deprecated(xavier_normal_, "w")
+kaiming_uniform = _deprecated(kaiming_uniform_, "w")
+kaiming_normal = _deprecated(kaiming_normal_, "w")
+orthogonal = _deprecated(orthogonal_, "w")
+sparse = _deprecated(sparse_, "w, 0.5")
+dirac = _deprecated(dirac_, "ember.empty(2, 2, 3)")
+eye = _deprecated(eye_, "w")

@@ -61,6 +61,21 @@ def _call_attention(layer, x):
     return layer(x, x, x)
 
 
+class _PoolUnpool(nn.Module):
+    """MaxPool2d with indices, then MaxUnpool2d back to the input's size."""
+
+    def __init__(self):
+        super().__init__()
+        self.pool, self.unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+
+    def forward(self, x):
+        return self.unpool(*self.pool(x), output_size=x.shape[-2:])
+
+
+def _call_adaptive_softmax(layer, x):
+    return layer(x, ember.tensor([0, 3, 5, 9, 7, 1]))
+
+
 # (name, constructor, input makers, how to call the layer or None)
 LAYERS = [
     ("Identity", nn.Identity, [R(4, 3)], None),
@@ -147,6 +162,17 @@ LAYERS = [
     ("Conv2d-ReLU-MaxPool2d", lambda: nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU(), nn.MaxPool2d(2)),
      [R(2, 8, 14, 14)], None),
     ("MaxPool3d", lambda: nn.MaxPool3d(2), [R(1, 2, 4, 4, 4)], None),
+    ("MaxPool2d-MaxUnpool2d", _PoolUnpool, [R(2, 3, 5, 6)], None),
+    ("AdaptiveAvgPool3d", lambda: nn.AdaptiveAvgPool3d((2, None, 3)), [R(1, 2, 4, 3, 5)], None),
+    ("AdaptiveMaxPool3d", lambda: nn.AdaptiveMaxPool3d((2, 2, 3)), [R(1, 2, 4, 3, 5)], None),
+    ("LPPool3d", lambda: nn.LPPool3d(2, 2), [R(1, 2, 4, 4, 4)], None),
+    # fresh pseudo-random windows every step, from the seeded generator
+    ("FractionalMaxPool2d", lambda: nn.FractionalMaxPool2d(2, output_ratio=0.6), [R(2, 3, 7, 8)], None),
+    ("ConvTranspose3d", lambda: nn.ConvTranspose3d(2, 3, 2, stride=2), [R(1, 2, 2, 3, 2)], None),
+    ("LazyConv2d", lambda: _materialized(nn.LazyConv2d(3, 3), [R(2, 2, 5, 5)]), [R(2, 2, 5, 5)], None),
+    ("LazyBatchNorm2d", lambda: _materialized(nn.LazyBatchNorm2d(), [R(4, 3, 3, 3)]), [R(4, 3, 3, 3)], None),
+    ("AdaptiveLogSoftmaxWithLoss", lambda: nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6], div_value=2.0),
+     [R(6, 8)], _call_adaptive_softmax),
     ("AvgPool1d", lambda: nn.AvgPool1d(2), [R(2, 3, 8)], None),
     ("AvgPool2d", lambda: nn.AvgPool2d(2), [R(2, 3, 6, 6)], None),
     ("AdaptiveAvgPool1d", lambda: nn.AdaptiveAvgPool1d(3), [R(2, 3, 7)], None),
@@ -233,6 +259,9 @@ LOSSES = [
     ("PoissonNLLLoss", nn.PoissonNLLLoss(), 2, lambda: ember.rand(6, 2) * 3, None),
     ("HingeEmbeddingLoss", nn.HingeEmbeddingLoss(margin=0.5), 2, lambda: ember.randn(6, 2).sign(), None),
     ("MultiMarginLoss", nn.MultiMarginLoss(p=2, margin=0.5), 4, I(4, 6), None),
+    ("MultiLabelMarginLoss", nn.MultiLabelMarginLoss(), 4,
+     lambda: ember.tensor([[3, 0, -1, 1], [2, -1, 0, 0], [0, 1, 2, 3], [1, 3, -1, 2], [-1, 0, 1, 2], [2, 1, -1, 3]]),
+     None),
     ("MultiLabelSoftMarginLoss", nn.MultiLabelSoftMarginLoss(), 4, lambda: (ember.rand(6, 4) > 0.5).float(),
      None),
     ("GaussianNLLLoss", _GaussianOfOutputs(), 2, R(6, 1), None),

@@ -26,7 +26,7 @@ from ...ops.conv_forms import choose_conv, choose_conv_transpose
 from ...ops.winograd import use_winograd
 from ...tensor import Tensor
 
-__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "unfold", "fold"]
 
 
 def ntuple(value, n, name, what):
@@ -259,6 +259,18 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     ember.Size([1, 2, 10, 10])
     """
     return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding,
+                           groups, dilation)
+
+
+@autocast_op
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """The adjoint of conv3d: (N, C_in, D, H, W) with a (C_in, C_out/groups, kD, kH, kW) weight.
+
+    >>> F.conv_transpose3d(ember.ones(1, 2, 3, 3, 3), ember.ones(2, 4, 2, 2, 2), stride=2).shape
+    ember.Size([1, 4, 6, 6, 6])
+    """
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding,
                            groups, dilation)
 
 

@@ -20,8 +20,8 @@ from .misc import pairwise_distance
 
 __all__ = ["hardshrink", "softshrink", "rrelu", "rrelu_", "elu_", "selu_", "celu_", "leaky_relu_", "hardtanh_",
            "threshold_", "pdist", "local_response_norm", "triplet_margin_loss", "triplet_margin_with_distance_loss",
-           "hinge_embedding_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "gaussian_nll_loss",
-           "gumbel_softmax", "lp_pool1d", "lp_pool2d", "ctc_loss"]
+           "hinge_embedding_loss", "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
+           "gaussian_nll_loss", "gumbel_softmax", "lp_pool1d", "lp_pool2d", "lp_pool3d", "ctc_loss"]
 
 
 def _err(kind, message):
@@ -217,6 +217,46 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return _reduce(loss if input.ndim == 2 else loss.reshape(()), reduction)
 
 
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """The multi-label hinge loss: each row of ``target`` lists class indices (ended by the first -1); per
+    sample ``sum over listed j, unlisted i of max(0, 1 - (x[j] - x[i])) / C``.
+
+    >>> F.multilabel_margin_loss(ember.tensor([[0.1, 0.2, 0.4, 0.8]]), ember.tensor([[3, 0, -1, 1]]))
+    tensor(0.8500)
+    """
+    reduction = _reduction(reduction, size_average, reduce, "multilabel_margin_loss")
+    if input.ndim > 2 or (input.ndim and input.shape[-1] == 0):
+        raise _err(RuntimeError, "multilabel_margin_loss: expected a non-empty vector or matrix input (C,) or "
+                                 f"(N, C), got shape {tuple(input.shape)}")
+    if tuple(target.shape) != tuple(input.shape):
+        raise _err(RuntimeError, f"multilabel_margin_loss: target of shape {tuple(target.shape)} must have the "
+                                 f"input's shape {tuple(input.shape)} (class indices, padded with -1)")
+    if target._data.dtype.kind not in "iu":
+        raise _err(RuntimeError, f"multilabel_margin_loss: target must be an int64 tensor of class indices, got "
+                                 f"{target.dtype.name}")
+    cols = input.shape[-1] if input.ndim else 1
+    return _multilabel_margin(input.reshape(-1, cols), target.reshape(-1, cols), input, reduction)
+
+
+def _multilabel_margin(x, y, input, reduction):
+    from ..._state import STATE
+    from ...creation import arange
+
+    c = x.shape[1]
+    if STATE.tracer is None and y.numel() and (int(y.max()) >= c or int(y.min()) < -1):
+        raise _err(RuntimeError, f"multilabel_margin_loss: target holds a class index out of range [-1, {c}) "
+                                 f"for input of shape {tuple(input.shape)}")
+    listed = (y >= 0).long().cumprod(1) > 0  # the targets before the first -1
+    cls = y.clamp(min=0)
+    hit = (cls.unsqueeze(-1) == arange(c, device=x.device)) & listed.unsqueeze(-1)  # (N, J, C)
+    is_target = hit.any(1)
+    own = x.gather(1, cls)  # (N, J)
+    margins = (1.0 - (own.unsqueeze(-1) - x.unsqueeze(1))).clamp(min=0.0)
+    keep = listed.unsqueeze(-1) & ~is_target.unsqueeze(1)
+    loss = where(keep, margins, 0.0).sum((1, 2)) / c
+    return _reduce(loss if input.ndim == 2 else loss.reshape(()), reduction)
+
+
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """Per-class logistic loss averaged over the C classes of each sample (targets in {0, 1}).
 
@@ -285,10 +325,10 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
 
 
 def _lp_pool(name, nd, input, norm_type, kernel_size, stride, ceil_mode):
-    from .pooling import avg_pool1d, avg_pool2d
+    from .pooling import avg_pool1d, avg_pool2d, avg_pool3d
 
     kernel = (kernel_size,) * nd if isinstance(kernel_size, int) else tuple(kernel_size)
-    pooled = (avg_pool1d if nd == 1 else avg_pool2d)(input ** norm_type, kernel_size, stride, 0, ceil_mode)
+    pooled = (avg_pool1d, avg_pool2d, avg_pool3d)[nd - 1](input ** norm_type, kernel_size, stride, 0, ceil_mode)
     # the window sum's root, as PyTorch computes it (a negative sum with an odd p gives NaN there too)
     return (pooled * math.prod(kernel)) ** (1.0 / norm_type)
 
@@ -309,6 +349,15 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     tensor([[[[4.]]]])
     """
     return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """The ``norm_type``-norm of each window of an (N, C, D, H, W) input.
+
+    >>> F.lp_pool3d(ember.ones(1, 1, 2, 2, 2), 2, 2)
+    tensor([[[[[2.8284]]]]])
+    """
+    return _lp_pool("lp_pool3d", 3, input, norm_type, kernel_size, stride, ceil_mode)
 
 
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):

@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d (torch.nn names and init)."""
+"""Convolution layers: Conv1d/2d/3d, ConvTranspose1d/2d/3d and their lazy forms (torch.nn names and init)."""
 from __future__ import annotations
 
 import math
@@ -7,9 +7,13 @@ from ... import creation
 from ...errors import mark, with_user_line
 from .. import init
 from ..functional import conv as _F
+from ..parameter import UninitializedParameter
+from .lazy import LazyModuleMixin, input_channels
 from .module import Module, Parameter
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+           "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
+           "LazyConvTranspose3d"]
 
 
 class _ConvNd(Module):
@@ -151,7 +155,7 @@ class _ConvTranspose(_ConvNd):
         return tuple(opad)
 
     def forward(self, input, output_size=None):
-        fn = (_F.conv_transpose1d, _F.conv_transpose2d)[self._nd - 1]
+        fn = (_F.conv_transpose1d, _F.conv_transpose2d, _F.conv_transpose3d)[self._nd - 1]
         opad = self._output_padding(input, output_size)
         return fn(input, self.weight, self.bias, self.stride, self.padding, opad, self.groups, self.dilation)
 
@@ -178,3 +182,136 @@ class ConvTranspose2d(_ConvTranspose):
     """
 
     _nd = 2
+
+
+class ConvTranspose3d(_ConvTranspose):
+    """Transposed 3-D convolution; weight (C_in, C_out/groups, kD, kH, kW).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.ConvTranspose3d(4, 2, 3, stride=2, padding=1, output_padding=1)(ember.randn(1, 4, 3, 3, 3)).shape
+    ember.Size([1, 2, 6, 6, 6])
+    """
+
+    _nd = 3
+
+
+class _LazyConvMixin(LazyModuleMixin):
+    """in_channels from the first input (dim 1, or dim 0 of an unbatched one); then the plain layer's init."""
+
+    def _lazy_params(self, bias, device, dtype):
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def reset_parameters(self):
+        if self._lazy_reset_ready(self.in_channels):
+            super().reset_parameters()
+
+    def initialize_parameters(self, input, *args, **kwargs):
+        if not self.has_uninitialized_params():
+            return
+        self.in_channels = input_channels(self, input, self._nd)
+        if self.in_channels % self.groups:
+            raise mark(with_user_line(ValueError(
+                f"{type(self).__name__}: in_channels ({self.in_channels}, from the input of shape "
+                f"{tuple(input.shape)}) must be divisible by groups ({self.groups})"), 4))
+        g = self.groups
+        shape = ((self.in_channels, self.out_channels // g) if self._transposed
+                 else (self.out_channels, self.in_channels // g)) + self.kernel_size
+        self.weight.materialize(shape)
+        if getattr(self.bias, "_uninitialized", False):
+            self.bias.materialize((self.out_channels,))
+        self.reset_parameters()
+
+
+class _LazyConv(_LazyConvMixin):
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", device=None, dtype=None):
+        self.cls_to_become.__init__(self, 0, 0, kernel_size, stride, padding, dilation, groups, False,
+                                    padding_mode, device, dtype)
+        self.out_channels = out_channels
+        self._lazy_params(bias, device, dtype)
+
+
+class _LazyConvTranspose(_LazyConvMixin):
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
+                 dilation=1, padding_mode="zeros", device=None, dtype=None):
+        self.cls_to_become.__init__(self, 0, 0, kernel_size, stride, padding, output_padding, groups, False,
+                                    dilation, padding_mode, device, dtype)
+        self.out_channels = out_channels
+        self._lazy_params(bias, device, dtype)
+
+
+class LazyConv1d(_LazyConv, Conv1d):
+    """A Conv1d whose in_channels comes from the first input (then it becomes a Conv1d).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> conv = nn.LazyConv1d(8, 3)
+    >>> conv(ember.randn(2, 4, 10)).shape, conv
+    (ember.Size([2, 8, 8]), Conv1d(4, 8, kernel_size=(3,), stride=(1,)))
+    """
+
+    cls_to_become = Conv1d
+
+
+class LazyConv2d(_LazyConv, Conv2d):
+    """A Conv2d whose in_channels comes from the first input (then it becomes a Conv2d).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> conv = nn.LazyConv2d(16, 3, padding=1)
+    >>> conv(ember.randn(1, 3, 8, 8)).shape, tuple(conv.weight.shape)
+    (ember.Size([1, 16, 8, 8]), (16, 3, 3, 3))
+    """
+
+    cls_to_become = Conv2d
+
+
+class LazyConv3d(_LazyConv, Conv3d):
+    """A Conv3d whose in_channels comes from the first input (then it becomes a Conv3d).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.LazyConv3d(4, 2)(ember.randn(1, 2, 3, 3, 3)).shape
+    ember.Size([1, 4, 2, 2, 2])
+    """
+
+    cls_to_become = Conv3d
+
+
+class LazyConvTranspose1d(_LazyConvTranspose, ConvTranspose1d):
+    """A ConvTranspose1d whose in_channels comes from the first input.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.LazyConvTranspose1d(2, 3, stride=2)(ember.randn(1, 4, 5)).shape
+    ember.Size([1, 2, 11])
+    """
+
+    cls_to_become = ConvTranspose1d
+
+
+class LazyConvTranspose2d(_LazyConvTranspose, ConvTranspose2d):
+    """A ConvTranspose2d whose in_channels comes from the first input.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.LazyConvTranspose2d(8, 2, stride=2)(ember.randn(1, 16, 7, 7)).shape
+    ember.Size([1, 8, 14, 14])
+    """
+
+    cls_to_become = ConvTranspose2d
+
+
+class LazyConvTranspose3d(_LazyConvTranspose, ConvTranspose3d):
+    """A ConvTranspose3d whose in_channels comes from the first input.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.LazyConvTranspose3d(2, 2, stride=2)(ember.randn(1, 4, 3, 3, 3)).shape
+    ember.Size([1, 2, 6, 6, 6])
+    """
+
+    cls_to_become = ConvTranspose3d

@@ -7,6 +7,8 @@ from ... import creation
 from .. import init
 from ..functional.linear import bilinear as _bilinear
 from ..functional.linear import linear as _linear
+from ..parameter import UninitializedParameter
+from .lazy import LazyModuleMixin
 from .module import Module, Parameter
 
 __all__ = ["Identity", "Linear", "LazyLinear", "Bilinear", "Flatten", "Unflatten"]
@@ -69,31 +71,38 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class LazyLinear(Linear):
-    """A Linear whose in_features is taken from the first input.
+class LazyLinear(LazyModuleMixin, Linear):
+    """A Linear whose in_features is taken from the first input (then it becomes a Linear).
 
     >>> import ember
     >>> from ember import nn
     >>> layer = nn.LazyLinear(3)
     >>> layer(ember.randn(2, 5)).shape
     ember.Size([2, 3])
+    >>> layer.weight.shape
+    ember.Size([3, 5])
     """
 
-    def __init__(self, out_features, bias=True, device=None, dtype=None):
-        Module.__init__(self)
-        self.in_features, self.out_features = 0, out_features
-        self._has_bias, self._factory = bias, _factory(device, dtype)
-        self.register_parameter("weight", None)
-        self.register_parameter("bias", None)
+    cls_to_become = Linear
 
-    def forward(self, input):
-        if self.weight is None:
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        super().__init__(0, 0, False, device, dtype)
+        self.out_features = out_features
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def reset_parameters(self):
+        if self._lazy_reset_ready(self.in_features):
+            super().reset_parameters()
+
+    def initialize_parameters(self, input):
+        if self.has_uninitialized_params():
             self.in_features = input.shape[-1]
-            self.weight = Parameter(creation.empty(self.out_features, self.in_features, **self._factory))
-            if self._has_bias:
-                self.bias = Parameter(creation.empty(self.out_features, **self._factory))
+            self.weight.materialize((self.out_features, self.in_features))
+            if getattr(self.bias, "_uninitialized", False):
+                self.bias.materialize((self.out_features,))
             self.reset_parameters()
-        return _linear(input, self.weight, self.bias)
 
 
 class Bilinear(Module):

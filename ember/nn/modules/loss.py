@@ -1,6 +1,8 @@
 """Loss layers: Modules over ``ember.nn.functional``'s losses, with PyTorch's constructor arguments."""
 from __future__ import annotations
 
+import warnings
+
 from .. import functional as F
 from ..functional.loss import _reduction
 from .module import Module
@@ -8,7 +10,8 @@ from .module import Module
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
            "BCEWithLogitsLoss", "KLDivLoss", "SoftMarginLoss", "MarginRankingLoss", "CosineEmbeddingLoss",
            "PoissonNLLLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss", "HingeEmbeddingLoss",
-           "MultiMarginLoss", "MultiLabelSoftMarginLoss", "GaussianNLLLoss", "CTCLoss"]
+           "MultiMarginLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "NLLLoss2d", "GaussianNLLLoss",
+           "CTCLoss"]
 
 
 class _Loss(Module):
@@ -62,6 +65,24 @@ class NLLLoss(_WeightedLoss):
     def forward(self, input, target):
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
                           reduction=self.reduction)
+
+
+class NLLLoss2d(NLLLoss):
+    """Deprecated: NLLLoss (which takes (N, C, H, W) inputs itself); constructing one warns as PyTorch does.
+
+    >>> import warnings, ember
+    >>> from ember import nn
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     loss = nn.NLLLoss2d()
+    >>> loss(ember.zeros(1, 3, 2, 2).log_softmax(1), ember.zeros(1, 2, 2).long())
+    tensor(1.0986)
+    """
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+        warnings.warn("`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in replacement "
+                      "(it takes (N, C, H, W) inputs).", FutureWarning, stacklevel=2)
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
 
 
 def _pair_loss(name, fn, doc, extra=()):
@@ -244,6 +265,19 @@ class MultiMarginLoss(_WeightedLoss):
     def forward(self, input, target):
         return F.multi_margin_loss(input, target, p=self.p, margin=self.margin, weight=self.weight,
                                    reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """The multi-label hinge loss; each target row lists class indices, ended by the first -1.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.MultiLabelMarginLoss()(ember.tensor([[0.1, 0.2, 0.4, 0.8]]), ember.tensor([[3, 0, -1, 1]]))
+    tensor(0.8500)
+    """
+
+    def forward(self, input, target):
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
 
 
 class MultiLabelSoftMarginLoss(_WeightedLoss):

@@ -215,6 +215,10 @@ class Module:
                 raise mark(TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
                                      "(ember.nn.Module or None expected)"))
             d["_modules"][name] = None
+        elif params is not None and getattr(value, "_is_buffer", False):  # nn.Buffer(t): registers a buffer
+            _remove_from(d, name, ("_parameters", "_modules"))
+            d.pop(name, None)
+            self.register_buffer(name, value, value.persistent)
         elif params is not None and name in d["_buffers"]:
             if value is not None and not isinstance(value, Tensor):
                 raise mark(TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
@@ -412,7 +416,8 @@ class Module:
                 if p.grad is not None:
                     p.grad = fn(p.grad).detach()
             for k, b in m._buffers.items():
-                if isinstance(b, Parameter):  # a weight kept as a buffer (Keras non-trainable): keep it
+                # a weight kept as a buffer (Keras non-trainable), a lazy module's uninitialized one: keep it
+                if isinstance(b, Parameter) or getattr(b, "_uninitialized", False):
                     b.data = fn(b)
                 elif b is not None:
                     m._buffers[k] = fn(b)
@@ -498,11 +503,11 @@ class Module:
         for name, mod in self.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
             pre = name + "." if name else ""
             for k, p in mod._parameters.items():
-                if p is not None:
-                    out[pre + k] = p if keep_vars else p.detach()
+                if p is not None:  # a lazy module's uninitialized parameter shows as itself, as in PyTorch
+                    out[pre + k] = p if keep_vars or getattr(p, "_uninitialized", False) else p.detach()
             for k, b in mod._buffers.items():
                 if b is not None and k not in mod._non_persistent_buffers_set:
-                    out[pre + k] = b if keep_vars else b.detach()
+                    out[pre + k] = b if keep_vars or getattr(b, "_uninitialized", False) else b.detach()
         return out
 
     def _state_entries(self):
@@ -533,6 +538,8 @@ class Module:
             if k in state_dict:
                 cur = getattr(mod, table)[name]
                 shape = tuple(getattr(state_dict[k], "shape", ()))
+                if getattr(cur, "_uninitialized", False):  # a lazy module's: it takes the checkpoint's shape
+                    cur.materialize(shape)
                 if shape != tuple(cur.shape):
                     mismatched.append(f"size mismatch for {k}: copying a param with shape {shape} from "
                                       f"checkpoint, the shape in current model is {tuple(cur.shape)}.")

@@ -1,4 +1,5 @@
-"""BatchNorm1d/2d/3d, LayerNorm and GroupNorm with PyTorch's parameters, buffers, defaults and repr."""
+"""BatchNorm1d/2d/3d, LayerNorm and GroupNorm with PyTorch's parameters, buffers, defaults and repr; the lazy
+batch and instance norms."""
 from __future__ import annotations
 
 from ... import creation, dtypes
@@ -6,10 +7,13 @@ from ...autograd import no_grad
 from ...errors import mark, with_user_line
 from .. import functional as F
 from .. import init
+from ..parameter import UninitializedBuffer, UninitializedParameter
+from .lazy import LazyModuleMixin, input_channels
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "RMSNorm", "GroupNorm", "InstanceNorm1d",
-           "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm"]
+           "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
+           "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
 
 
 def _affine_params(mod, weight, bias, shape, fk):
@@ -279,3 +283,111 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class _LazyNorm(LazyModuleMixin):
+    """num_features from the first input's channel dim; PyTorch's lazy defaults (affine and running stats on,
+    for the instance norms too)."""
+
+    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None,
+                 *, bias=True):
+        _BatchNorm.__init__(self, 0, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+        fk = {"device": device, "dtype": dtype}
+        if affine:
+            self.weight = UninitializedParameter(**fk)
+            if bias:
+                self.bias = UninitializedParameter(**fk)
+        if track_running_stats:
+            self.running_mean = UninitializedBuffer(**fk)
+            self.running_var = UninitializedBuffer(**fk)
+
+    def reset_parameters(self):
+        if self._lazy_reset_ready(self.num_features):
+            super().reset_parameters()
+
+    def initialize_parameters(self, input):
+        if not self.has_uninitialized_params():
+            return
+        spatial = getattr(self, "_spatial", None)  # instance norms also take unbatched (C, ...) inputs
+        self.num_features = input.shape[1] if spatial is None else input_channels(self, input, spatial)
+        for t in (self.weight, self.bias, self.running_mean, self.running_var):
+            if getattr(t, "_uninitialized", False):
+                t.materialize((self.num_features,))
+        self.reset_parameters()
+
+
+class LazyBatchNorm1d(_LazyNorm, BatchNorm1d):
+    """A BatchNorm1d whose num_features comes from the first input (then it becomes a BatchNorm1d).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> bn = nn.LazyBatchNorm1d()
+    >>> bn(ember.randn(8, 4)).shape, bn.running_mean.shape
+    (ember.Size([8, 4]), ember.Size([4]))
+    """
+
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyNorm, BatchNorm2d):
+    """A BatchNorm2d whose num_features comes from the first input.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> bn = nn.LazyBatchNorm2d()
+    >>> _ = bn(ember.randn(2, 3, 4, 4))
+    >>> bn
+    BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+    """
+
+    cls_to_become = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyNorm, BatchNorm3d):
+    """A BatchNorm3d whose num_features comes from the first input.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.LazyBatchNorm3d()(ember.randn(2, 2, 2, 2, 2)).shape
+    ember.Size([2, 2, 2, 2, 2])
+    """
+
+    cls_to_become = BatchNorm3d
+
+
+class LazyInstanceNorm1d(_LazyNorm, InstanceNorm1d):
+    """An InstanceNorm1d whose num_features comes from the first input (affine and running stats on, as
+    PyTorch's lazy form has them).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.LazyInstanceNorm1d()(ember.randn(2, 3, 5)).shape
+    ember.Size([2, 3, 5])
+    """
+
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyNorm, InstanceNorm2d):
+    """An InstanceNorm2d whose num_features comes from the first input.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> norm = nn.LazyInstanceNorm2d()
+    >>> norm(ember.randn(2, 3, 4, 4)).shape, norm.weight.shape
+    (ember.Size([2, 3, 4, 4]), ember.Size([3]))
+    """
+
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyNorm, InstanceNorm3d):
+    """An InstanceNorm3d whose num_features comes from the first input.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.LazyInstanceNorm3d()(ember.randn(1, 2, 3, 3, 3)).shape
+    ember.Size([1, 2, 3, 3, 3])
+    """
+
+    cls_to_become = InstanceNorm3d

@@ -1,12 +1,17 @@
-"""Pooling and upsampling layers (torch.nn.MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool/MaxPool, Upsample)."""
+"""Pooling and upsampling layers (torch.nn.MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool/MaxPool, Upsample,
+MaxUnpool1d/2d/3d, LPPool1d/2d/3d, FractionalMaxPool2d/3d)."""
 from __future__ import annotations
 
+from ..functional import extra as _extra
 from ..functional import pooling as _F
+from ..functional import pooling_more as _more
+from ..functional.conv import ntuple
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample", "UpsamplingNearest2d",
-           "UpsamplingBilinear2d", "LPPool1d", "LPPool2d"]
+           "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+           "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "LPPool1d", "LPPool2d", "LPPool3d",
+           "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "FractionalMaxPool2d", "FractionalMaxPool3d"]
 
 
 class _MaxPoolNd(Module):
@@ -185,6 +190,32 @@ class AdaptiveMaxPool2d(_Adaptive):
         return _F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
 
+class AdaptiveAvgPool3d(_Adaptive):
+    """Average over adaptive bins so the (N, C, D, H, W) output is ``output_size``.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.AdaptiveAvgPool3d((1, 2, 2))(ember.randn(2, 3, 5, 6, 7)).shape
+    ember.Size([2, 3, 1, 2, 2])
+    """
+
+    def forward(self, input):
+        return _more.adaptive_avg_pool3d(input, self.output_size)
+
+
+class AdaptiveMaxPool3d(_Adaptive):
+    """Max over adaptive bins so the (N, C, D, H, W) output is ``output_size``.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.AdaptiveMaxPool3d(2)(ember.randn(1, 2, 5, 5, 5)).shape
+    ember.Size([1, 2, 2, 2, 2])
+    """
+
+    def forward(self, input):
+        return _more.adaptive_max_pool3d(input, self.output_size, self.return_indices)
+
+
 class Upsample(Module):
     """Resize by ``size`` or ``scale_factor`` with mode 'nearest', 'linear', 'bilinear' or 'trilinear'.
 
@@ -255,9 +286,7 @@ class LPPool1d(_LPPoolNd):
     """
 
     def forward(self, input):
-        from ..functional.extra import lp_pool1d
-
-        return lp_pool1d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+        return _extra.lp_pool1d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
 
 class LPPool2d(_LPPoolNd):
@@ -270,6 +299,129 @@ class LPPool2d(_LPPoolNd):
     """
 
     def forward(self, input):
-        from ..functional.extra import lp_pool2d
+        return _extra.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
-        return lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+class LPPool3d(_LPPoolNd):
+    """The ``norm_type``-norm of each window of an (N, C, D, H, W) input (power-average pooling).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.LPPool3d(2, 2)(ember.ones(1, 1, 2, 2, 2))
+    tensor([[[[[2.8284]]]]])
+    """
+
+    def forward(self, input):
+        return _extra.lp_pool3d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class _MaxUnpoolNd(Module):
+    _nd = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        name, nd = type(self).__name__, self._nd
+        self.kernel_size = ntuple(kernel_size, nd, name, "kernel_size")
+        self.stride = ntuple(stride if stride is not None else kernel_size, nd, name, "stride")
+        self.padding = ntuple(padding, nd, name, "padding")
+
+    def forward(self, input, indices, output_size=None):
+        fn = (_more.max_unpool1d, _more.max_unpool2d, _more.max_unpool3d)[self._nd - 1]
+        return fn(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """The partial inverse of MaxPool1d: values go back to the positions of their indices, zeros elsewhere.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> values, indices = nn.MaxPool1d(2, return_indices=True)(ember.tensor([[[1.0, 3.0, 2.0, 5.0]]]))
+    >>> nn.MaxUnpool1d(2)(values, indices)
+    tensor([[[0., 3., 0., 5.]]])
+    """
+
+    _nd = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """The partial inverse of MaxPool2d (pass ``output_size`` when the pooled input's size was odd).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> values, indices = nn.MaxPool2d(2, return_indices=True)(ember.randn(1, 3, 5, 5))
+    >>> nn.MaxUnpool2d(2)(values, indices, output_size=(5, 5)).shape
+    ember.Size([1, 3, 5, 5])
+    """
+
+    _nd = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """The partial inverse of MaxPool3d.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> values, indices = nn.MaxPool3d(2, return_indices=True)(ember.randn(1, 2, 4, 4, 4))
+    >>> nn.MaxUnpool3d(2)(values, indices).shape
+    ember.Size([1, 2, 4, 4, 4])
+    """
+
+    _nd = 3
+
+
+class _FractionalMaxPoolNd(Module):
+    _nd = 2
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        name, nd = type(self).__name__, self._nd
+        self.kernel_size = ntuple(kernel_size, nd, name, "kernel_size")
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = None if output_size is None else ntuple(output_size, nd, name, "output_size")
+        ratio = output_ratio
+        self.output_ratio = None if ratio is None else tuple(ratio) if isinstance(ratio, (tuple, list)) \
+            else (ratio,) * nd
+        err = None
+        if output_size is None and output_ratio is None:
+            err = f"{name} requires specifying either an output size, or a pooling ratio"
+        elif output_size is not None and output_ratio is not None:
+            err = "only one of output_size and output_ratio may be specified"
+        elif self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            err = f"{name}: output_ratio must be between 0 and 1 (got {output_ratio})"
+        if err:
+            raise _F._err(ValueError(err), 3)
+
+    def forward(self, input):
+        fn = _more.fractional_max_pool2d if self._nd == 2 else _more.fractional_max_pool3d
+        return fn(input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
+                  _random_samples=self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """Max pooling over pseudo-random overlapping windows (Graham's fractional max pooling): the output is
+    ``output_size`` or ``output_ratio`` times the input; fresh windows are drawn on every call.
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.FractionalMaxPool2d(3, output_ratio=0.5)(ember.randn(2, 4, 10, 12)).shape
+    ember.Size([2, 4, 5, 6])
+    """
+
+    _nd = 2
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """Fractional max pooling of (N, C, D, H, W) inputs (see FractionalMaxPool2d).
+
+    >>> import ember
+    >>> from ember import nn
+    >>> nn.FractionalMaxPool3d(2, output_size=3)(ember.randn(1, 2, 6, 6, 6)).shape
+    ember.Size([1, 2, 3, 3, 3])
+    """
+
+    _nd = 3
