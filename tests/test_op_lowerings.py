@@ -42,7 +42,8 @@ def test_graph_tables_are_derived_from_the_registry():
     assert opinfo.VIEWS == {"reshape", "permute", "expand", "getitem"}  # getitem: a view for the planner
     assert not REGISTRY["getitem"].view  # ... but eager results do not share its version counter
     assert opinfo.RANDOM == {"uniform", "normal", "randint", "randperm", "keyed_uniform", "keyed_normal", "gamma",
-                             "beta", "binomial", "keyed_gamma", "keyed_beta", "keyed_binomial"}
+                             "beta", "binomial", "poisson", "keyed_gamma", "keyed_beta", "keyed_binomial",
+                             "keyed_poisson"}
     assert not opinfo.is_pure("normal")
     assert "relu" in opinfo.ELEMENTWISE and "copy" not in opinfo.ELEMENTWISE
     assert kernels.kernel_form("add") == "{0} + {1}" and kernels.kernel_form("floordiv", "cuda") is None

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 __all__ = ["Constraint", "real", "real_vector", "positive", "nonnegative", "unit_interval", "boolean", "simplex",
            "nonnegative_integer", "integer_interval", "interval", "half_open_interval", "greater_than",
-           "lower_cholesky", "positive_definite", "independent", "dependent"]
+           "lower_cholesky", "positive_definite", "independent", "dependent", "greater_than_eq", "less_than",
+           "positive_integer", "one_hot", "multinomial", "cat", "stack", "open_interval"]
 
 
 class Constraint:
@@ -52,7 +53,29 @@ class _GreaterThan(Constraint):
         return value > self.lower_bound if self.strict else value >= self.lower_bound
 
     def __repr__(self):
-        return f"GreaterThan(lower_bound={self.lower_bound})"
+        return f"GreaterThan{'' if self.strict else 'Eq'}(lower_bound={self.lower_bound})"
+
+
+class _LessThan(Constraint):
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def check(self, value):
+        return value < self.upper_bound
+
+    def __repr__(self):
+        return f"LessThan(upper_bound={self.upper_bound})"
+
+
+class _OpenInterval(Constraint):
+    def __init__(self, lower_bound, upper_bound):
+        self.lower_bound, self.upper_bound = lower_bound, upper_bound
+
+    def check(self, value):
+        return (value > self.lower_bound) & (value < self.upper_bound)
+
+    def __repr__(self):
+        return f"OpenInterval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
 
 
 class _Interval(Constraint):
@@ -124,10 +147,67 @@ class _PositiveDefinite(Constraint):
         return symmetric & (linalg.eigvalsh(value) > 0).all(-1)
 
 
+class _OneHot(Constraint):
+    is_discrete, event_dim = True, 1
+
+    def check(self, value):
+        return ((value == 0) | (value == 1)).all(-1) & (value.sum(-1) == 1)
+
+
+class _Multinomial(Constraint):
+    """Non-negative integer count vectors summing to at most ``upper_bound`` (the trials)."""
+
+    is_discrete, event_dim = True, 1
+
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def check(self, value):
+        return (value >= 0).all(-1) & (value.sum(-1) <= self.upper_bound)
+
+
+class _Cat(Constraint):
+    """Constraints applied to consecutive slices (of ``lengths``) along ``dim``."""
+
+    def __init__(self, cseq, dim=0, lengths=None):
+        self.cseq, self.dim = list(cseq), dim
+        self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
+        self.event_dim = max(c.event_dim for c in self.cseq)
+        self.is_discrete = any(c.is_discrete for c in self.cseq)
+
+    def check(self, value):
+        from ..functional.shape import cat
+
+        start, checks = 0, []
+        for c, n in zip(self.cseq, self.lengths):
+            checks.append(c.check(value.narrow(self.dim, start, n)))
+            start += n
+        return cat(checks, self.dim)
+
+
+class _Stack(Constraint):
+    """One constraint per index along ``dim``."""
+
+    def __init__(self, cseq, dim=0):
+        self.cseq, self.dim = list(cseq), dim
+        self.event_dim = max(c.event_dim for c in self.cseq)
+        self.is_discrete = any(c.is_discrete for c in self.cseq)
+
+    def check(self, value):
+        from ..functional.shape import stack
+
+        return stack([c.check(value.select(self.dim, i)) for i, c in enumerate(self.cseq)], self.dim)
+
+
 class _Independent(Constraint):
     def __init__(self, base, reinterpreted_batch_ndims):
         self.base, self.reinterpreted_batch_ndims = base, reinterpreted_batch_ndims
         self.event_dim = base.event_dim + reinterpreted_batch_ndims
+
+    is_discrete = property(lambda self: self.base.is_discrete)
+
+    def __repr__(self):
+        return f"IndependentConstraint({self.base!r}, {self.reinterpreted_batch_ndims})"
 
     def check(self, value):
         ok = self.base.check(value)
@@ -142,12 +222,20 @@ real_vector = _RealVector()
 positive = _GreaterThan(0.0)
 nonnegative = _GreaterThan(0.0, strict=False)
 greater_than = _GreaterThan
+greater_than_eq = lambda lower_bound: _GreaterThan(lower_bound, strict=False)  # noqa: E731
+less_than = _LessThan
+open_interval = _OpenInterval
 unit_interval = _Interval(0.0, 1.0)
 interval = _Interval
 half_open_interval = lambda lo, hi: _Interval(lo, hi, half_open=True)  # noqa: E731
 boolean = _Boolean()
 simplex = _Simplex()
 nonnegative_integer = _NonnegativeInteger()
+positive_integer = _IntegerInterval(1, float("inf"))
+one_hot = _OneHot()
+multinomial = _Multinomial
+cat = _Cat
+stack = _Stack
 integer_interval = _IntegerInterval
 lower_cholesky = _LowerCholesky()
 positive_definite = _PositiveDefinite()

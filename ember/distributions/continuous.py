@@ -61,6 +61,9 @@ class Normal(Distribution):
     def cdf(self, value):
         return 0.5 * (1 + ((value - self.loc) / (self.scale * math.sqrt(2))).erf())
 
+    def icdf(self, value):
+        return self.loc + self.scale * (2 * value - 1).erfinv() * math.sqrt(2)
+
     def entropy(self):
         return 0.5 + LOG_SQRT_2PI + self.scale.log()
 
@@ -153,6 +156,9 @@ class Exponential(Distribution):
     def cdf(self, value):
         return 1 - (-self.rate * value).exp()
 
+    def icdf(self, value):
+        return -(-value).log1p() / self.rate
+
     def entropy(self):
         return 1.0 - self.rate.log()
 
@@ -192,6 +198,14 @@ class Laplace(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         return -(2 * self.scale).log() - (value - self.loc).abs() / self.scale
+
+    def cdf(self, value):
+        d = value - self.loc
+        return 0.5 - 0.5 * d.sign() * (-d.abs() / self.scale).expm1()
+
+    def icdf(self, value):
+        term = value - 0.5
+        return self.loc - self.scale * term.sign() * (-2 * term.abs()).log1p()
 
     def entropy(self):
         return 1 + (2 * self.scale).log()

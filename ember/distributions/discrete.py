@@ -18,15 +18,22 @@ class _ProbsLogits:
 
     @property
     def probs(self):
-        if "_probs" not in self.__dict__:
-            self._probs = logits_to_probs(self._logits, self._binary)
-        return self._probs
+        if "_probs" in self.__dict__:
+            return self._probs
+        return self._derived("_probs", logits_to_probs(self._logits, self._binary), self._logits)
 
     @property
     def logits(self):
-        if "_logits" not in self.__dict__:
-            self._logits = probs_to_logits(self._probs, self._binary)
-        return self._logits
+        if "_logits" in self.__dict__:
+            return self._logits
+        return self._derived("_logits", probs_to_logits(self._probs, self._binary), self._probs)
+
+    def _derived(self, name, value, source):
+        """Cache ``value`` unless it was computed under no_grad from a tensor that needs gradients (a sample
+        drawn first must not leave a gradient-free ``probs`` behind for a later ``rsample``/``log_prob``)."""
+        if value.requires_grad or not source.requires_grad:
+            self.__dict__[name] = value
+        return value
 
 
 class Bernoulli(_ProbsLogits, Distribution):

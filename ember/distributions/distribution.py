@@ -112,6 +112,26 @@ class Distribution:
     def event_shape(self):
         return self._event_shape
 
+    def expand(self, batch_shape, _instance=None):
+        """This distribution with its batch shape broadcast to ``batch_shape``: the parameters (the tensors whose
+        leading dims are the batch shape) are expanded views, not copies."""
+        batch_shape = Size(batch_shape)
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        nb, old = len(self._batch_shape), tuple(self._batch_shape)
+        for name, v in self.__dict__.items():
+            if isinstance(v, Distribution) and tuple(v.batch_shape) == old:  # a component (StudentT's Chi2)
+                new.__dict__[name] = v.expand(batch_shape)
+            elif isinstance(v, Tensor) and not name.startswith("_unbroadcasted") and tuple(v.shape[:nb]) == old \
+                    and v.ndim >= nb:
+                try:
+                    new.__dict__[name] = v.expand(*batch_shape, *v.shape[nb:])
+                except (ValueError, RuntimeError):
+                    raise _err(ValueError, f"{type(self).__name__}.expand: batch shape {old} cannot be expanded "
+                                           f"to {tuple(batch_shape)}") from None
+        new._batch_shape = batch_shape
+        return new
+
     def _extended_shape(self, sample_shape=Size()):
         if isinstance(sample_shape, int):
             sample_shape = (sample_shape,)

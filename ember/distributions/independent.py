@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..tensor import Size
+from . import constraints
 from .distribution import Distribution, _err
 
 
@@ -26,7 +27,18 @@ class Independent(Distribution):
                          validate_args=False)
 
     has_rsample = property(lambda self: self.base_dist.has_rsample)
-    support = property(lambda self: None)
+    @property
+    def support(self):
+        base = self.base_dist.support
+        return None if base is None else constraints.independent(base, self.reinterpreted_batch_ndims)
+
+    def expand(self, batch_shape, _instance=None):
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        n = self.reinterpreted_batch_ndims
+        new.base_dist = self.base_dist.expand(tuple(batch_shape) + tuple(self.event_shape[:n]))
+        new._batch_shape = Size(batch_shape)
+        return new
     mean = property(lambda self: self.base_dist.mean)
     mode = property(lambda self: self.base_dist.mode)
     variance = property(lambda self: self.base_dist.variance)

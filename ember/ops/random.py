@@ -56,8 +56,8 @@ register("keyed_normal", lambda xp, key, shape, dtype, mean=0.0, std=1.0, device
          _keyed("normal", key, shape, dtype, device, loc=mean, scale=std), infer=_keyed_shape, kind="random")
 
 
-# -- draws with parameters (gamma, beta, binomial): the parameters are inputs, broadcast to ``shape``; sampled
-# by NumPy's generator on the CPU (exact algorithms), then moved to the device
+# -- draws with parameters (gamma, beta, binomial, poisson): the parameters are inputs, broadcast to ``shape``;
+# sampled by NumPy's generator on the CPU (exact algorithms), then moved to the device
 def _param_sample(op, rng, kind, params, shape, dtype, device):
     from .. import backend
 
@@ -70,6 +70,9 @@ def _param_sample(op, rng, kind, params, shape, dtype, device):
         if not ((probs >= 0) & (probs <= 1)).all():
             raise ValueError(f"{op}: probabilities must lie in [0, 1], got range [{probs.min()}, {probs.max()}]")
         values = [counts.astype("int64"), probs]
+    elif kind == "poisson":
+        if not (values[0] >= 0).all():
+            raise ValueError(f"{op}: the poisson rate must be >= 0, got min {values[0].min()}")
     elif not all((v > 0).all() for v in values):
         raise ValueError(f"{op}: the {kind} parameters must be > 0, got min {min(v.min() for v in values)}")
     arr = getattr(rng, kind)(*values, size=shape).astype(from_name(dtype).np, copy=False)
@@ -100,7 +103,7 @@ def _param_draws(kind):
     register(f"keyed_{kind}", keyed, infer=infer, kind="random")
 
 
-for _kind in ("gamma", "beta", "binomial"):
+for _kind in ("gamma", "beta", "binomial", "poisson"):
     _param_draws(_kind)
 
 
@@ -127,12 +130,13 @@ unsupported("keyed_normal", "onnx", "ONNX's RandomNormal cannot take its seed fr
 unsupported("randint", "onnx", "ONNX has no integer random draw with Ember's semantics; draw outside the model "
             "and pass the values as an input")
 unsupported("randperm", "onnx", "ONNX has no random permutation; pass the permutation as an input")
-for _kind in ("gamma", "beta", "binomial"):
+for _kind in ("gamma", "beta", "binomial", "poisson"):
     for _name in (_kind, f"keyed_{_kind}"):
         unsupported(_name, "onnx", f"ONNX has no {_kind} draw; draw outside the model and pass the values as an input")
 
 
 _tflite.mark(["uniform", "normal", "keyed_uniform", "keyed_normal"],
              "random draws (dropout in training mode): call model.eval() before exporting")
-_tflite.mark(["randint", "randperm", "gamma", "keyed_gamma", "beta", "keyed_beta", "binomial", "keyed_binomial"],
+_tflite.mark(["randint", "randperm", "gamma", "keyed_gamma", "beta", "keyed_beta", "binomial", "keyed_binomial",
+              "poisson", "keyed_poisson"],
              "random draws: draw outside the model and pass the values as an input")

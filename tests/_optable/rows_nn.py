@@ -65,10 +65,11 @@ def _param_draws(L):
     return (first, draw("gamma", [2.0], (4000,)), draw("beta", [[[2.0], [0.5]], 3.0], (2, 4000), dtype="float64"),
             draw("binomial", [[[4.0], [9.0]], 0.5], (2, 4000)), draw("gamma", [0.5], (4000,), [1, 0]),
             draw("beta", [1.0, 1.0], (4000,), [1, 0]), draw("binomial", [3.0, 0.2], (4000,), [1, 0]),
-            draw("binomial", [3.0, 0.2], (4000,), [1, 0]))
+            draw("binomial", [3.0, 0.2], (4000,), [1, 0]), draw("poisson", [[[0.5], [7.0]]], (2, 4000)),
+            draw("poisson", [3.0], (4000,), [1, 0]))
 
 
-def _check_param_draws(g, g_again, b, n, kg, kb, kn, kn_again):
+def _check_param_draws(g, g_again, b, n, kg, kb, kn, kn_again, po, kpo):
     g, b, n = g.numpy(), b.numpy(), n.numpy()
     assert (g == g_again.numpy()).all(), "manual_seed does not reproduce the draws"
     assert abs(g.mean() - 2) < 0.15 and abs(g.var() - 2) < 0.3, "gamma(2) has mean and variance 2"
@@ -76,6 +77,9 @@ def _check_param_draws(g, g_again, b, n, kg, kb, kn, kn_again):
     assert abs(n[0].mean() - 2) < 0.1 and abs(n[1].mean() - 4.5) < 0.15 and n.max() <= 9
     assert abs(kg.numpy().mean() - 0.5) < 0.05 and abs(kb.numpy().mean() - 0.5) < 0.03
     assert (kn.numpy() == kn_again.numpy()).all(), "the same key must give the same numbers"
+    po = po.numpy()
+    assert abs(po[0].mean() - 0.5) < 0.05 and abs(po[1].mean() - 7) < 0.25 and abs(po[1].var() - 7) < 1.0
+    assert (po == np.floor(po)).all() and abs(kpo.numpy().mean() - 3) < 0.15
 
 
 _ADAM = dict(lr=0.01, weight_decay=0.1, amsgrad=False, maximize=False, decoupled_weight_decay=True)
@@ -337,7 +341,8 @@ ROWS = [
     Row("keyed_random", _keyed, None, [()], prims=("keyed_uniform", "keyed_normal"), covers=(), grad=False,
         check=_check_keyed, torch=False),  # Keras's SeedGenerator draws: numbers a function of the key
     Row("parameter_random", _param_draws, None, [()], prims=("gamma", "beta", "binomial", "keyed_gamma",
-        "keyed_beta", "keyed_binomial"), covers=(), grad=False, check=_check_param_draws, torch=False),
+        "keyed_beta", "keyed_binomial", "poisson", "keyed_poisson"), covers=(), grad=False,
+        check=_check_param_draws, torch=False),
     Row(
         "relu_primitive",
         lambda L, x: L.nn.functional.relu(x),
