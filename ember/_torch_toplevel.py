@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from . import creation, functional
+from . import _numpy_names, creation, functional
 from .dtypes import get_default_dtype
 from .errors import mark, with_user_line
 from .nn import functional as NF
@@ -168,9 +168,9 @@ def is_warn_always_enabled() -> bool:
 
 
 def install(namespace: dict) -> None:
-    def put(name, value):
+    def put(name, value):  # torch's top-level functions are native: they take axis=/keepdims= for dim=/keepdim=
         if name not in namespace:
-            namespace[name] = value
+            namespace[name] = _numpy_names.accept_numpy_names(value) if _numpy_names.takes_dim(value) else value
 
     for name in FROM_NN:
         if hasattr(NF, name):

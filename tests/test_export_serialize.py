@@ -12,6 +12,7 @@ from _optable import (
     rows_conv,
     rows_index,
     rows_linalg,
+    rows_linalg_more,
     rows_math,
     rows_more,
     rows_nn,
@@ -32,7 +33,7 @@ from ember.graph.serialize import SerializeError, decode_attr, encode_attr, grap
 from ember.ops import REGISTRY
 
 ROWS = rows_math.ROWS + rows_reduce.ROWS + rows_shape.ROWS + rows_index.ROWS + rows_nn.ROWS + rows_linalg.ROWS
-ROWS += rows_conv.ROWS + rows_more.ROWS + rows_scatter.ROWS + special_rows.ROWS
+ROWS += rows_conv.ROWS + rows_more.ROWS + rows_scatter.ROWS + special_rows.ROWS + rows_linalg_more.ROWS
 
 
 def _typed(x):
