@@ -38,6 +38,8 @@ from ._legacy_types import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, 
                             HalfTensor, IntTensor, LongTensor, ShortTensor)
 from .functional import *  # the PUBLIC composites: sum, mean, cat, stack, where, softmax, ...
 from .functional import abs, all, any, max, min, pow, round, sum
+from . import _out_arg
+_out_arg.install(globals(), functional.PUBLIC)  # ember.add(a, b, out=c), ember.cat(xs, out=buf), ...
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 
 # torch's dtype aliases

@@ -50,7 +50,7 @@ LAYER_OF = {
     "ember.functional": "functional", "ember.creation": "functional", "ember.linalg": "functional",
     "ember.linalg_factor": "functional", "ember.linalg_extra": "functional",
     "ember.sparse": "functional", "ember.special": "functional",
-    "ember._wiring": "functional",
+    "ember._wiring": "functional", "ember._out_arg": "functional",
     # nn / optim and their siblings at the same height (device namespaces, data, vision, saving)
     "ember.nn": "nn/optim", "ember.optim": "nn/optim", "ember.amp": "nn/optim", "ember.cpu": "nn/optim",
     "ember.cuda": "nn/optim", "ember.accelerator": "nn/optim", "ember.backends": "nn/optim",

@@ -201,3 +201,43 @@ def test_module_to_refuses_a_misspelt_keyword_and_accepts_torchs():
     with pytest.raises(TypeError, match="'dtyp'"):
         model.to(dtyp=ember.float64)
     assert model.to("cpu", non_blocking=True, memory_format=ember.channels_last) is model
+
+
+OUT_CALLS = {  # the top-level functions' out= argument
+    "add": lambda L, o: L.add(L.tensor([1.0, 2.0]), 1.0, out=o(2)),
+    "cat": lambda L, o: L.cat([L.ones(2), L.zeros(2)], out=o(4)),
+    "matmul": lambda L, o: L.matmul(L.eye(2), L.full((2, 2), 3.0), out=o(2, 2)),
+    "sum_dim": lambda L, o: L.sum(L.ones(2, 3), 1, out=o(2)),
+    "int_into_float": lambda L, o: L.add(L.tensor([1, 2]), 1, out=o(2)),
+    "where": lambda L, o: L.where(L.tensor([True, False]), L.ones(2), L.zeros(2), out=o(2)),
+    "max_dim": lambda L, o: L.max(L.tensor([[1.0, 3.0], [4.0, 2.0]]), 1, out=(o(2), L.empty(2, dtype=L.int64))),
+}
+
+
+@pytest.mark.parametrize("name", OUT_CALLS)
+def test_out_argument_writes_like_torch(name):
+    outs = {}
+    for lib in (ember, torch):
+        made = []
+
+        def make(*shape, lib=lib, made=made):
+            made.append(lib.empty(*shape))
+            return made[-1]
+
+        result = OUT_CALLS[name](lib, make)
+        first = result[0] if isinstance(result, tuple) else result
+        assert first is made[0]  # out itself comes back
+        outs[lib.__name__] = [r.numpy() for r in (result if isinstance(result, tuple) else (result,))]
+    for got, want in zip(outs["ember"], outs["torch"]):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("call,words", [
+    (lambda: ember.add(ember.tensor([1.5]), 1, out=ember.empty(1, dtype=ember.int64)), "can't be cast"),
+    (lambda: ember.add(ember.ones(2, requires_grad=True), 1, out=ember.empty(2)), "automatic differentiation"),
+    (lambda: ember.add(ember.ones(2), 1, out=ember.empty(3)), "Ember does not resize"),
+    (lambda: ember.max(ember.ones(2, 2), 1, out=ember.empty(2)), "tuple of 2"),
+])
+def test_bad_out_arguments_are_refused(call, words):
+    with pytest.raises((RuntimeError, TypeError), match=words):
+        call()
