@@ -15,6 +15,7 @@ from .conv import (  # noqa: F401
     SeparableConv2D,
 )
 from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D  # noqa: F401
+from .conv_transpose import Conv3DTranspose  # noqa: F401
 from .core import (  # noqa: F401
     Activation,
     Dense,
@@ -70,8 +71,10 @@ from .normalization import (  # noqa: F401
 from .pooling import (  # noqa: F401
     AdaptiveAveragePooling1D,
     AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
     AdaptiveMaxPooling1D,
     AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
     AveragePooling1D,
     AveragePooling2D,
     AveragePooling3D,
@@ -135,5 +138,6 @@ GlobalAvgPool3D = GlobalAveragePooling3D
 GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D  # Keras's older names, still exported
 Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose
 SeparableConvolution2D = SeparableConv2D
 SeparableConvolution1D = SeparableConv1D

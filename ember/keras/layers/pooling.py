@@ -23,6 +23,7 @@ from ember.nn import functional as NF
 
 from .base import Layer
 from .conv import _to_channels_first, _to_channels_last, _tuple, same_pads
+from .preprocessing_image import _data_format
 
 
 def _windows(x, pool, strides):
@@ -211,15 +212,18 @@ class GlobalMaxPooling3D(_GlobalPool):
 
 
 class _AdaptivePool(Layer):
-    """Pool to a fixed ``output_size`` whatever the input size (PyTorch's adaptive windows), channels_last."""
+    """Pool to a fixed ``output_size`` whatever the input size (PyTorch's adaptive windows, as Keras 3 on every
+    backend), channels_last or channels_first."""
 
     rank, kind = 2, "avg"
 
     def __init__(self, output_size, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise NotImplementedError(f"{type(self).__name__}: only data_format='channels_last' is supported, got "
-                                      f"{data_format!r}")
+        self.data_format = _data_format(data_format)
+        if isinstance(output_size, bool) or not isinstance(output_size, (int, tuple, list)) or (
+                not isinstance(output_size, int) and len(output_size) != self.rank):  # Keras's TypeError
+            raise TypeError(f"{type(self).__name__}: output_size must be an int or a tuple of {self.rank} ints, "
+                            f"got {output_size!r}")
         self.output_size = _tuple(output_size, self.rank, f"{type(self).__name__} output_size")
 
     def call(self, inputs):
@@ -227,10 +231,12 @@ class _AdaptivePool(Layer):
             raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2} "
                              f"(batch, ..., channels), got shape {tuple(inputs.shape)}")
         pool = getattr(NF, f"adaptive_{self.kind}_pool{self.rank}d")
+        if self.data_format == "channels_first":
+            return pool(inputs, self.output_size)
         return _to_channels_last(pool(_to_channels_first(inputs), self.output_size))
 
     def get_config(self):
-        return {**super().get_config(), "output_size": list(self.output_size), "data_format": "channels_last"}
+        return {**super().get_config(), "output_size": list(self.output_size), "data_format": self.data_format}
 
 
 class AdaptiveAveragePooling1D(_AdaptivePool):
@@ -247,3 +253,26 @@ class AdaptiveMaxPooling1D(_AdaptivePool):
 
 class AdaptiveMaxPooling2D(_AdaptivePool):
     kind = "max"
+
+
+class AdaptiveAveragePooling3D(_AdaptivePool):
+    """Average over adaptive bins of ``(batch, depth, height, width, channels)`` inputs to ``output_size``.
+
+    >>> from ember import keras
+    >>> tuple(keras.layers.AdaptiveAveragePooling3D((1, 2, 3))(keras.ops.ones((2, 5, 6, 7, 4))).shape)
+    (2, 1, 2, 3, 4)
+    """
+
+    rank = 3
+
+
+class AdaptiveMaxPooling3D(_AdaptivePool):
+    """Max over adaptive bins of ``(batch, depth, height, width, channels)`` inputs to ``output_size``.
+
+    >>> from ember import keras
+    >>> layer = keras.layers.AdaptiveMaxPooling3D(2, data_format="channels_first")
+    >>> tuple(layer(keras.ops.ones((2, 4, 5, 6, 7))).shape)
+    (2, 4, 2, 2, 2)
+    """
+
+    rank, kind = 3, "max"
