@@ -33,6 +33,7 @@ from .core import (  # noqa: F401
 )
 from .einsum_dense import AdditiveAttention, EinsumDense  # noqa: F401
 from .group_query_attention import GroupQueryAttention  # noqa: F401
+from .hashed_crossing import HashedCrossing  # noqa: F401
 from .input_spec import InputSpec, Wrapper, deserialize, serialize  # noqa: F401
 from .merge import (  # noqa: F401
     Add,
