@@ -97,6 +97,14 @@ from .preprocessing import (  # noqa: F401
     RandomFlip,
     Resizing,
 )
+from .preprocessing_augment import (  # noqa: F401
+    Equalization,
+    RandomErasing,
+    RandomGaussianBlur,
+    RandomHue,
+    RandomSaturation,
+    RandomSharpness,
+)
 from .preprocessing_color import (  # noqa: F401
     AutoContrast,
     RandomColorDegeneration,
