@@ -184,9 +184,9 @@ class RandomHue(TransformAugmentation):
 
     >>> import numpy as np
     >>> from ember import keras
-    >>> red = np.array([[[255.0, 0.0, 0.0]]], "float32")
+    >>> red = np.array([[[255.0, 0.0, 0.0]]], "float32")  # a third of a turn: red to green
     >>> keras.layers.RandomHue(0.5).transform_images(red, {"factor": np.array([1 / 3])})[0, 0].numpy().tolist()
-    [0.0, 0.0, 255.0]
+    [0.0, 255.0, 0.0]
     """
 
     @user_errors
@@ -287,7 +287,7 @@ class RandomGaussianBlur(TransformAugmentation):
     >>> dot = np.zeros((1, 3, 3, 1), "float32"); dot[0, 1, 1, 0] = 100.0
     >>> blur = keras.layers.RandomGaussianBlur(factor=(1.0, 1.0), sigma=(1.0, 1.0))
     >>> round(float(blur(dot)[0, 1, 1, 0]), 2)  # the centre weight of a 3x3 Gaussian with sigma 1
-    20.39
+    20.42
     """
 
     @user_errors
