@@ -28,7 +28,14 @@ __all__ = ["Lengths", "packed_forward"]
 
 
 class Lengths:
-    """The sorted lengths of a packed batch on ``device``, and the gathers the layers need."""
+    """The sorted lengths of a packed batch on ``device``, and the gathers the layers need.
+
+    >>> import ember
+    >>> lens = Lengths([2, 1, 1], "cpu")  # lengths 3 and 1
+    >>> seq = ember.tensor([[1, 4], [2, 0], [3, 0]]).unsqueeze(-1)  # (T, B, 1)
+    >>> lens.reverse(seq)[:, :, 0].tolist(), lens.final(seq)[:, 0].tolist()
+    ([[3, 4], [2, 0], [1, 0]], [3, 4])
+    """
 
     def __init__(self, batch_sizes, device):
         self.sizes = list(batch_sizes)
