@@ -4,7 +4,8 @@ Weights copied from PyTorch give the same outputs: LSTM gates are (i, f, g, o), 
 n gate's ``r * (W_hn h + b_hn)``, and every layer has two bias vectors. The input projections of a whole
 sequence are one matmul; the recurrence is the fused ``lstm_seq`` primitive for LSTM (``fused=True``, the
 default: a hand-written backward through time) or a cell-by-cell loop of Ember ops (GRU, RNN, and LSTM with
-``fused=False``, which also gives gradients of gradients).
+``fused=False``, which also gives gradients of gradients). A ``PackedSequence`` input goes through the same
+layers, padded, with each sequence's own length (``rnn_packed.py``).
 """
 from __future__ import annotations
 
