@@ -4,7 +4,8 @@ Weights copied from PyTorch give the same outputs: LSTM gates are (i, f, g, o), 
 n gate's ``r * (W_hn h + b_hn)``, and every layer has two bias vectors. The input projections of a whole
 sequence are one matmul; the recurrence is the fused ``lstm_seq`` primitive for LSTM (``fused=True``, the
 default: a hand-written backward through time) or a cell-by-cell loop of Ember ops (GRU, RNN, and LSTM with
-``fused=False``, which also gives gradients of gradients).
+``fused=False``, which also gives gradients of gradients). A ``PackedSequence`` input goes through the same
+layers, padded, with each sequence's own length (``rnn_packed.py``).
 """
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import math
 
 from ... import creation
 from ...errors import mark, with_user_line
+from ...functional.math import where
 from ...functional.shape import cat, stack
 from ...ops import apply, composite
 from .. import init
 from ..functional.dropout import dropout
 from ..functional.linear import linear
+from ..utils.rnn import PackedSequence
 from .module import Module, Parameter
+from .rnn_packed import packed_forward
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -63,23 +67,31 @@ def rnn_step(gi, h, w_hh, b_hh, relu):
     return z.relu() if relu else z.tanh()
 
 
-def _loop(mode, gi, h, c, w_hh, b_hh):
-    """Run the recurrence over the (T, B, G*H) input projections ``gi``; returns (outputs, h_n, c_n)."""
+def _loop(mode, gi, h, c, w_hh, b_hh, mask=None):
+    """Run the recurrence over the (T, B, G*H) input projections ``gi``; returns (outputs, h_n, c_n).
+    ``mask`` (T, B, 1) bool (packed sequences): where it is False a sequence keeps its previous state."""
     outs = []
     for t in range(gi.shape[0]):
         if mode == "LSTM":
-            h, c = lstm_step(gi[t], h, c, w_hh, b_hh)
+            h_new, c_new = lstm_step(gi[t], h, c, w_hh, b_hh)
         elif mode == "GRU":
-            h = gru_step(gi[t], h, w_hh, b_hh)
+            h_new, c_new = gru_step(gi[t], h, w_hh, b_hh), c
         else:
-            h = rnn_step(gi[t], h, w_hh, b_hh, mode == "RNN_RELU")
+            h_new, c_new = rnn_step(gi[t], h, w_hh, b_hh, mode == "RNN_RELU"), c
+        if mask is None:
+            h, c = h_new, c_new
+        else:
+            h = where(mask[t], h_new, h)
+            c = c_new if c is None else where(mask[t], c_new, c)
         outs.append(h)
     return stack(outs, 0), h, c
 
 
-def _fused_lstm(gi, h, c, w_hh, b_hh):
+def _fused_lstm(gi, h, c, w_hh, b_hh, lens=None):
     xw = gi if b_hh is None else gi + b_hh
     out = apply("lstm_seq", xw, w_hh, h, c)
+    if lens is not None:  # packed: each sequence's state at its own last step (the padding steps are unread)
+        return out[0], lens.final(out[0]), lens.final(out[1])
     return out[0], out[0, -1], out[1, -1]
 
 
@@ -173,19 +185,25 @@ class RNNBase(Module):
             raise _err(TypeError(f"{self._name}: the initial state must be one tensor h_0, not a tuple"), 4)
         return hx, None
 
-    def _direction(self, x, layer, suffix, h, c):
+    def _direction(self, x, layer, suffix, h, c, lens=None):
+        """One direction of one layer; ``lens`` (packed input, ``rnn_packed.Lengths``): each sequence reversed
+        within its own length, its final state read at its own last step."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
         gi = linear(x, w_ih, b_ih)
         rev = suffix == "_reverse"
         if rev:
-            gi = gi.flip(0)
+            gi = gi.flip(0) if lens is None else lens.reverse(gi)
         if self.mode == "LSTM" and self.fused:
-            out, h, c = _fused_lstm(gi, h, c, w_hh, b_hh)
+            out, h, c = _fused_lstm(gi, h, c, w_hh, b_hh, lens)
         else:
-            out, h, c = _loop(self.mode, gi, h, c, w_hh, b_hh)
-        return (out.flip(0) if rev else out), h, c
+            out, h, c = _loop(self.mode, gi, h, c, w_hh, b_hh, None if lens is None else lens.mask)
+        if rev:
+            out = out.flip(0) if lens is None else lens.reverse(out)
+        return out, h, c
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return packed_forward(self, input, hx)
         self._check_input(input)
         unbatched = input.ndim == 2
         x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
@@ -201,8 +219,9 @@ class RNNBase(Module):
         outs = _LAYER_OPS[self.mode](self, x, states)
         return self._pack(outs[0], outs[1], outs[2] if self.mode == "LSTM" else None, unbatched)
 
-    def _layers(self, x, states):
-        """All layers and directions over the (T, B, I) sequence ``x``: (output, h_n[, c_n])."""
+    def _layers(self, x, states, lens=None):
+        """All layers and directions over the (T, B, I) sequence ``x``: (output, h_n[, c_n]); ``lens``: the
+        lengths of a packed batch (``x`` then padded, in sorted order)."""
         if states:
             h0, c0 = states[0], (states[1] if len(states) > 1 else None)
         else:
@@ -211,7 +230,7 @@ class RNNBase(Module):
         for layer in range(self.num_layers):
             outs = []
             for suffix in ("", "_reverse")[:2 if self.bidirectional else 1]:
-                out, h, c = self._direction(x, layer, suffix, h0[k], None if c0 is None else c0[k])
+                out, h, c = self._direction(x, layer, suffix, h0[k], None if c0 is None else c0[k], lens)
                 outs.append(out)
                 hs.append(h)
                 cs.append(c)
