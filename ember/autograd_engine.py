@@ -122,6 +122,13 @@ def _run_node_post_hooks(node, grads, g):
     return grads
 
 
+def _run_leaf_hooks(leaf, g, create_graph):
+    """A leaf's tensor hooks; a gradient a hook has seen (and may keep) is not adopted as ``.grad``, which
+    later backwards add into in place (PyTorch copies it too)."""
+    g = _run_hooks(leaf._hooks, g)
+    return g if create_graph else g.clone()
+
+
 def _accumulate(buf, key, g):
     prev = buf.get(key)
     buf[key] = g if prev is None else prev + g
@@ -222,7 +229,7 @@ def _finish_leaves(leaf_grads, leaves, targets, captured, create_graph):
     for key, g in leaf_grads.items():
         leaf = leaves[key]
         if leaf._hooks:
-            g = _run_hooks(leaf._hooks, g)
+            g = _run_leaf_hooks(leaf, g, create_graph)
         if targets is not None:
             if key in targets:
                 captured[key] = g
@@ -259,7 +266,7 @@ def _finish_ready_leaves(node, uses, leaf_grads, create_graph):
         g = leaf_grads.pop(id(e), None)
         if g is not None:
             if e._hooks:
-                g = _run_hooks(e._hooks, g)
+                g = _run_leaf_hooks(e, g, create_graph)
             _accumulate_into_leaf(e, g, create_graph)
             _run_post_accumulate_hooks(e)
 

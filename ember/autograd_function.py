@@ -220,7 +220,7 @@ class Function:
 
         ctx = FunctionCtx()
         prev = STATE.grad_enabled
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad and prev for a in args)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         STATE.grad_enabled = False
         try:
             if cls.setup_context is not Function.setup_context:
