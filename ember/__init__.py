@@ -74,6 +74,11 @@ from .functional.linalg import outer as ger  # torch.ger: outer's older name
 autograd.functional = autograd_functional  # torch.autograd.functional
 import sys as _sys
 _sys.modules[__name__ + ".autograd.functional"] = autograd_functional
+from . import autograd_graph, autograd_function  # noqa: E402
+autograd.graph = autograd_graph  # torch.autograd.graph
+autograd.function = autograd_function  # torch.autograd.function (once_differentiable)
+_sys.modules[__name__ + ".autograd.graph"] = autograd_graph
+_sys.modules[__name__ + ".autograd.function"] = autograd_function
 from .func import cond, vmap
 from . import sparse  # torch.sparse's names over dense storage (see its note)
 sparse.install(Tensor)

@@ -7,6 +7,7 @@ from .errors import format_site, mark, with_user_line
 creation = None  # installed by ember/_wiring.py (pieces of higher layers)
 
 Node = Tensor = None  # bound on first use (circular imports)
+CURRENT: list = []  # the node order of each backward in progress (autograd.graph.register_multi_grad_hook)
 
 
 def _bind():
@@ -85,6 +86,49 @@ def _run_hooks(hooks, g):
     return g
 
 
+def _unpacked(node, inputs, out, create_graph):
+    """The saved values of a node recorded under ``saved_tensors_hooks``, through its unpack hook."""
+    unpack, saved = node.packed
+    inputs = list(inputs)
+    for i, packed in saved.items():
+        t = Tensor._wrap(unpack(packed)._data)  # the unpacked data with the saved tensor's place in the graph
+        edge = node if i < 0 else node.edges[i]
+        if edge is not None:
+            t.requires_grad = True  # vjps read requires_grad to skip the gradients nobody wants
+            if create_graph:
+                t._node = edge if edge.__class__ is Node else _leaf_alias(edge)
+        if i < 0:
+            out = t
+        else:
+            inputs[i] = t
+    return inputs, out
+
+
+def _leaf_alias(leaf):
+    """A reshape node from ``leaf`` to itself: grads of grads through an unpacked leaf reach the leaf."""
+    from .ops._core import REGISTRY
+
+    return Node(REGISTRY["reshape"], {"shape": tuple(leaf.shape)}, (leaf,), (leaf,), None, (), None)
+
+
+def _run_node_post_hooks(node, grads, g):
+    """``Node.register_hook`` hooks: ``hook(grad_inputs, grad_outputs)``, which may replace grad_inputs."""
+    grads = tuple(grads)
+    outs = tuple(g.items) if g.__class__.__name__ == "_GradTuple" else (g,)
+    for hook in list(node.post_hooks):
+        res = hook(grads, outs)
+        if res is not None:
+            grads = tuple(res)
+    return grads
+
+
+def _run_leaf_hooks(leaf, g, create_graph):
+    """A leaf's tensor hooks; a gradient a hook has seen (and may keep) is not adopted as ``.grad``, which
+    later backwards add into in place (PyTorch copies it too)."""
+    g = _run_hooks(leaf._hooks, g)
+    return g if create_graph else g.clone()
+
+
 def _accumulate(buf, key, g):
     prev = buf.get(key)
     buf[key] = g if prev is None else prev + g
@@ -101,11 +145,11 @@ def _check_grad_finite(node, grads):
                     f"at {format_site(node.site)}"))
 
 
-def _vjp_checked(node, g, out):
+def _vjp_checked(node, g, out, inputs):
     """The vjp in anomaly mode: its own ops are not reported as forward anomalies; its results are checked."""
     STATE.anomaly = False
     try:
-        grads = node.op.vjp(g, out, *node.inputs, **node.attrs)
+        grads = node.op.vjp(g, out, *inputs, **node.attrs)
     finally:
         STATE.anomaly = True
     _check_grad_finite(node, grads)
@@ -133,6 +177,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
     order = _topo_order(start, targets)
     uses = _hooked_leaf_uses(order) if targets is None and POST_HOOKS.registered else None
     node_cls, pop, get = Node, node_grads.pop, node_grads.get
+    CURRENT.append(order)
     try:
         for node in order:
             g = pop(id(node), None)
@@ -148,10 +193,14 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
             if node.versions:
                 _check_versions(node)
             out = None if node.out is None else _out_tensor(node, create_graph)
+            if node.packed is not None:
+                inputs, out = _unpacked(node, inputs, out, create_graph)
             if STATE.anomaly:
-                grads = _vjp_checked(node, g, out)
+                grads = _vjp_checked(node, g, out, inputs)
             else:
                 grads = node.op.vjp(g, out, *inputs, **node.attrs)
+            if node.post_hooks:
+                grads = _run_node_post_hooks(node, grads, g)
             # the per-edge sums inline (this loop runs once per recorded op: measured per op on tiny tensors)
             for edge, gi in zip(node.edges, grads):
                 if edge is None or gi is None:
@@ -166,20 +215,27 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
             if uses:
                 _finish_ready_leaves(node, uses, leaf_grads, create_graph)
             if not retain_graph:
-                node.inputs = node.out = None
+                node.inputs = node.out = node.packed = None
     finally:
         STATE.grad_enabled, STATE.autocast = prev_mode, prev_autocast
+    try:
+        _finish_leaves(leaf_grads, leaves, targets, captured, create_graph)
+    finally:
+        CURRENT.pop()
+    return captured
+
+
+def _finish_leaves(leaf_grads, leaves, targets, captured, create_graph):
     for key, g in leaf_grads.items():
         leaf = leaves[key]
         if leaf._hooks:
-            g = _run_hooks(leaf._hooks, g)
+            g = _run_leaf_hooks(leaf, g, create_graph)
         if targets is not None:
             if key in targets:
                 captured[key] = g
             continue
         _accumulate_into_leaf(leaf, g, create_graph)
         _run_post_accumulate_hooks(leaf)
-    return captured
 
 
 class POST_HOOKS:  # noqa: N801  (a flag: set once any Tensor.register_post_accumulate_grad_hook ran)
@@ -210,7 +266,7 @@ def _finish_ready_leaves(node, uses, leaf_grads, create_graph):
         g = leaf_grads.pop(id(e), None)
         if g is not None:
             if e._hooks:
-                g = _run_hooks(e._hooks, g)
+                g = _run_leaf_hooks(e, g, create_graph)
             _accumulate_into_leaf(e, g, create_graph)
             _run_post_accumulate_hooks(e)
 

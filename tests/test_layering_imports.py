@@ -45,7 +45,7 @@ LAYER_OF = {
     "ember.ops": "ops", "ember._autocast": "ops",
     # autograd
     "ember.autograd": "autograd", "ember.autograd_engine": "autograd", "ember.autograd_function": "autograd",
-    "ember.autograd_functional": "autograd", "ember.func": "autograd",
+    "ember.autograd_functional": "autograd", "ember.autograd_graph": "autograd", "ember.func": "autograd",
     # functional: composites, creation, linalg; the wiring step that hands them down to the layers below
     "ember.functional": "functional", "ember.creation": "functional", "ember.linalg": "functional",
     "ember.linalg_factor": "functional", "ember.linalg_extra": "functional",

@@ -121,6 +121,8 @@ class CompiledFunction:
         if self._eager_reason is not None:
             self.stats["fallbacks"] += 1
             return self._fn(*args, **kwargs)
+        if STATE.saved_hooks is not None and STATE.grad_enabled:
+            return self._under_saved_hooks(args, kwargs)
         if self._found is None:
             self._scan(args, kwargs)
         key, leaves = self._key(args, kwargs)
@@ -323,6 +325,18 @@ class CompiledFunction:
                 RuntimeWarning,
                 stacklevel=3,
             )
+        self.stats["fallbacks"] += 1
+        return self._fn(*args, **kwargs)
+
+    def _under_saved_hooks(self, args, kwargs):
+        """A call under ``autograd.graph.saved_tensors_hooks`` runs eagerly: the compiled backward keeps its
+        values itself, so the hooks would not see them (a silent difference)."""
+        msg = (f"ember.compile: {self._qualname()} is called under autograd.graph.saved_tensors_hooks (or "
+               "save_on_cpu); compiled code saves its backward values without those hooks, so this call runs "
+               "eagerly")
+        if self._strict:
+            raise mark(with_user_line(RuntimeError(msg + " (strict=True makes this an error)"), 3))
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
         self.stats["fallbacks"] += 1
         return self._fn(*args, **kwargs)
 

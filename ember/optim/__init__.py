@@ -7,7 +7,8 @@
 >>> loss = model(ember.randn(8, 4)).pow(2).mean()
 >>> opt.zero_grad(); loss.backward(); opt.step()
 """
-from . import lr_scheduler, swa_utils  # noqa: F401
+from . import lr_scheduler, optimizer, swa_utils  # noqa: F401  (optimizer: torch.optim.optimizer's hooks)
+from .adafactor import Adafactor, SparseAdam  # noqa: F401
 from .adam import Adam, AdamW  # noqa: F401
 from .adamax import Adamax, NAdam  # noqa: F401
 from .lbfgs import LBFGS  # noqa: F401
@@ -17,4 +18,4 @@ from .rmsprop import Adadelta, Adagrad, RMSprop  # noqa: F401
 from .sgd import SGD  # noqa: F401
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "LBFGS",
-           "RAdam", "Rprop", "ASGD", "lr_scheduler", "swa_utils"]
+           "RAdam", "Rprop", "ASGD", "Adafactor", "SparseAdam", "lr_scheduler", "swa_utils"]

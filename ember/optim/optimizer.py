@@ -22,7 +22,7 @@ from ..autograd import enable_grad, no_grad
 from ..errors import mark, with_user_line
 from ..tensor import Tensor
 
-__all__ = ["Optimizer"]
+__all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
 
 _required = object()
 
@@ -172,10 +172,10 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for hook in list(self._step_pre_hooks.values()):
+        for hook in [*_GLOBAL_STEP_PRE.values(), *self._step_pre_hooks.values()]:
             hook(self, (), {})
         self._apply_gradients()
-        for hook in list(self._step_post_hooks.values()):
+        for hook in [*_GLOBAL_STEP_POST.values(), *self._step_post_hooks.values()]:
             hook(self, (), {})
         return loss
 
@@ -210,7 +210,17 @@ class Optimizer:
     # -- state dict ----------------------------------------------------------------------------------------
     def state_dict(self):
         """{'state': {index: {name: tensor}}, 'param_groups': [{hyper..., 'params': [index...]}]} (PyTorch's
-        format: parameters are numbered in the order of the groups)."""
+        format: parameters are numbered in the order of the groups). State dict pre hooks ``hook(optimizer)``
+        run first; post hooks ``hook(optimizer, state_dict)`` may return a replacement."""
+        for hook in list(self._hooks("_state_dict_pre_hooks").values()):
+            hook(self)
+        out = self._state_dict()
+        for hook in list(self._hooks("_state_dict_post_hooks").values()):
+            res = hook(self, out)
+            out = out if res is None else res
+        return out
+
+    def _state_dict(self):
         index, groups = {}, []
         counter = itertools.count()
         for group in self.param_groups:
@@ -226,7 +236,16 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Restore state and hyperparameters saved by ``state_dict`` (from Ember or PyTorch)."""
+        """Restore state and hyperparameters saved by ``state_dict`` (from Ember or PyTorch). Load pre hooks
+        ``hook(optimizer, state_dict)`` may return a replacement; post hooks ``hook(optimizer)`` run after."""
+        for hook in list(self._hooks("_load_state_dict_pre_hooks").values()):
+            res = hook(self, state_dict)
+            state_dict = state_dict if res is None else res
+        self._load_state_dict(state_dict)
+        for hook in list(self._hooks("_load_state_dict_post_hooks").values()):
+            hook(self)
+
+    def _load_state_dict(self, state_dict):
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise mark(with_user_line(ValueError(
@@ -251,6 +270,44 @@ class Optimizer:
                     g[k] = tuple(v) if isinstance(v, list) and k == "betas" else copy.deepcopy(v)
 
     # -- hooks and printing --------------------------------------------------------------------------------
+    def _hooks(self, name):
+        table = self.__dict__.get(name)
+        if table is None:
+            table = self.__dict__[name] = OrderedDict()
+        return table
+
+    def _add_hook(self, name, hook, prepend=False):
+        from ..nn.modules._hooks import HookHandle, next_hook_id
+
+        table, key = self._hooks(name), next_hook_id()
+        table[key] = hook
+        if prepend:
+            table.move_to_end(key, last=False)
+        return HookHandle(_NoModule, table, key)
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        """``hook(optimizer)`` runs before ``state_dict`` builds its result."""
+        return self._add_hook("_state_dict_pre_hooks", hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        """``hook(optimizer, state_dict)`` runs on the result; it may return a replacement.
+
+        >>> import ember
+        >>> opt = ember.optim.SGD([ember.zeros(2, requires_grad=True)], lr=0.1)
+        >>> h = opt.register_state_dict_post_hook(lambda o, sd: {**sd, "note": "v2"})
+        >>> opt.state_dict()["note"]
+        'v2'
+        """
+        return self._add_hook("_state_dict_post_hooks", hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        """``hook(optimizer, state_dict)`` runs before loading; it may return a replacement state dict."""
+        return self._add_hook("_load_state_dict_pre_hooks", hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        """``hook(optimizer)`` runs after ``load_state_dict`` has loaded."""
+        return self._add_hook("_load_state_dict_post_hooks", hook, prepend)
+
     def register_step_pre_hook(self, hook):
         from ..nn.modules._hooks import HookHandle, next_hook_id
 
@@ -280,6 +337,35 @@ class Optimizer:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+
+
+_GLOBAL_STEP_PRE: OrderedDict = OrderedDict()
+_GLOBAL_STEP_POST: OrderedDict = OrderedDict()
+
+
+def register_optimizer_step_pre_hook(hook):
+    """``hook(optimizer, args, kwargs)`` runs before every optimizer's ``step`` (before its own hooks).
+
+    >>> import ember
+    >>> h = ember.optim.optimizer.register_optimizer_step_pre_hook(lambda o, a, k: print(type(o).__name__))
+    >>> ember.optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.1).step()
+    SGD
+    >>> h.remove()
+    """
+    from ..nn.modules._hooks import HookHandle, next_hook_id
+
+    key = next_hook_id()
+    _GLOBAL_STEP_PRE[key] = hook
+    return HookHandle(_NoModule, _GLOBAL_STEP_PRE, key)
+
+
+def register_optimizer_step_post_hook(hook):
+    """``hook(optimizer, args, kwargs)`` runs after every optimizer's ``step`` (before its own hooks)."""
+    from ..nn.modules._hooks import HookHandle, next_hook_id
+
+    key = next_hook_id()
+    _GLOBAL_STEP_POST[key] = hook
+    return HookHandle(_NoModule, _GLOBAL_STEP_POST, key)
 
 
 class _NoModule:

@@ -17,7 +17,7 @@
 """
 from __future__ import annotations
 
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 
 from ..._state import STATE
 from ...autograd import no_grad
@@ -25,12 +25,24 @@ from ...errors import mark, with_user_line
 from ...tensor import Tensor
 from ._hooks import BackwardHookState, HookHandle, next_hook_id
 from ._module_convert import ModuleConversions
+from ._module_hooks import (  # noqa: F401  (torch's nn.modules.module names)
+    ModuleHooks,
+    _Global,
+    backward_hooks,
+    forward_hooks,
+    forward_pre_hooks,
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+    register_module_full_backward_hook,
+    register_module_full_backward_pre_hook,
+    run_backward_pre_hooks,
+)
+from ._module_state import IncompatibleKeys, ModuleState  # noqa: F401
 from ._parameter import Parameter
 
 __all__ = ["Module", "Parameter"]
 
 
-IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 def _addindent(text, n):
@@ -38,7 +50,7 @@ def _addindent(text, n):
     return lines[0] if len(lines) == 1 else lines[0] + "\n" + "\n".join(" " * n + s for s in lines[1:])
 
 
-class Module(ModuleConversions):
+class Module(ModuleState, ModuleHooks, ModuleConversions):
     """Base class of all layers and models (``torch.nn.Module``).
 
     Subclasses set parameters and submodules as attributes in ``__init__`` and define ``forward``.
@@ -75,12 +87,14 @@ class Module(ModuleConversions):
     def __call__(self, *args, **kwargs):
         if STATE.tracer is not None and hasattr(STATE.tracer, "call_module"):  # nodes record the module path
             return STATE.tracer.call_module(self, lambda: self._call(args, kwargs))
-        if not self._hooked:
+        if not (self._hooked or _Global.active):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
     def _call(self, args, kwargs):
-        return self.forward(*args, **kwargs) if not self._hooked else self._call_with_hooks(args, kwargs)
+        if not (self._hooked or _Global.active):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
 
     def _call_with_hooks(self, args, kwargs):
         d = self.__dict__
@@ -91,7 +105,7 @@ class Module(ModuleConversions):
                 return compiled(*args, **kwargs)
             finally:
                 d["_in_compiled_call"] = False
-        for hook, with_kwargs in list(self._forward_pre_hooks.values()):
+        for hook, with_kwargs in forward_pre_hooks(self):
             if with_kwargs:
                 res = hook(self, args, kwargs)
                 if res is not None:
@@ -100,7 +114,7 @@ class Module(ModuleConversions):
                 res = hook(self, args)
                 if res is not None:
                     args = res if isinstance(res, tuple) else (res,)
-        bw = list(self._backward_hooks.values())
+        bw = backward_hooks(self)
         if bw and STATE.grad_enabled:
             args = BackwardHookState(self, bw).wrap_inputs(args)
             state = args[0]
@@ -108,18 +122,20 @@ class Module(ModuleConversions):
         else:
             state = None
         out = self.forward(*args, **kwargs)
-        for hook, with_kwargs in list(self._forward_hooks.values()):
+        for hook, with_kwargs in forward_hooks(self):
             res = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
             if res is not None:
                 out = res
         if state is not None:
             state.watch_outputs(out)
+        if STATE.grad_enabled:
+            out = run_backward_pre_hooks(self, out)
         return out
 
     def _update_hooked(self):
         d = self.__dict__
         d["_hooked"] = bool(d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"]
-                            or d.get("_compiled_call") is not None)
+                            or d.get("_backward_pre_hooks") or d.get("_compiled_call") is not None)
 
     def compile(self, *args, **kwargs):
         """Compile this module in place (``torch.nn.Module.compile``): later calls run through
@@ -383,70 +399,6 @@ class Module(ModuleConversions):
         fn(self)
         return self
 
-    # -- state dict ----------------------------------------------------------------------------------------
-    def state_dict(self, destination=None, prefix="", keep_vars=False):
-        """An ordered mapping from dotted names to parameters and persistent buffers (sharing memory)."""
-        out = OrderedDict() if destination is None else destination
-        for name, mod in self.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
-            pre = name + "." if name else ""
-            for k, p in mod._parameters.items():
-                if p is not None:  # a lazy module's uninitialized parameter shows as itself, as in PyTorch
-                    out[pre + k] = p if keep_vars or getattr(p, "_uninitialized", False) else p.detach()
-            for k, b in mod._buffers.items():
-                if b is not None and k not in mod._non_persistent_buffers_set:
-                    out[pre + k] = b if keep_vars or getattr(b, "_uninitialized", False) else b.detach()
-        return out
-
-    def _state_entries(self):
-        """{key: (owner module, kind, name)} for every entry ``state_dict`` would hold."""
-        entries = {}
-        for name, mod in self.named_modules(remove_duplicate=False):
-            pre = name + "." if name else ""
-            for k, p in mod._parameters.items():
-                if p is not None:
-                    entries[pre + k] = (mod, "_parameters", k)
-            for k, b in mod._buffers.items():
-                if b is not None and k not in mod._non_persistent_buffers_set:
-                    entries[pre + k] = (mod, "_buffers", k)
-        return entries
-
-    def load_state_dict(self, state_dict, strict=True, assign=False):
-        """Copy values from ``state_dict`` into this module's parameters and buffers (in place).
-
-        With ``strict`` every key must match; errors list each missing and unexpected key and each shape
-        mismatch with the expected and found shapes. A DistributedDataParallel checkpoint (every key with
-        the ``module.`` prefix) loads into the bare model, with a warning."""
-        entries = self._state_entries()
-        state_dict = _without_ddp_prefix(state_dict, entries)
-        missing = [k for k in entries if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in entries]
-        mismatched = []
-        for k, (mod, table, name) in entries.items():
-            if k in state_dict:
-                cur = getattr(mod, table)[name]
-                shape = tuple(getattr(state_dict[k], "shape", ()))
-                if getattr(cur, "_uninitialized", False):  # a lazy module's: it takes the checkpoint's shape
-                    cur.materialize(shape)
-                if shape != tuple(cur.shape):
-                    mismatched.append(f"size mismatch for {k}: copying a param with shape {shape} from "
-                                      f"checkpoint, the shape in current model is {tuple(cur.shape)}.")
-        errors = list(mismatched)
-        if strict:
-            if unexpected:
-                errors.insert(0,
-                              "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected)
-                              + ".")
-            if missing:
-                errors.insert(0,
-                              "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
-        if errors:
-            raise mark(with_user_line(RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)), 2))
-        for k, (mod, table, name) in entries.items():
-            if k in state_dict:
-                _copy_into(mod, table, name, state_dict[k], assign)
-        return IncompatibleKeys(missing, unexpected)
-
     # -- printing ------------------------------------------------------------------------------------------
     def extra_repr(self):
         return ""
@@ -473,34 +425,8 @@ class Module(ModuleConversions):
         self.__dict__.setdefault("_hooked", False)
 
 
-def _without_ddp_prefix(state_dict, entries):
-    keys = list(state_dict)
-    if not keys or not all(k.startswith("module.") for k in keys) or any(k.startswith("module.") for k in entries):
-        return state_dict
-    import warnings
-
-    warnings.warn("load_state_dict: every key has the 'module.' prefix of a DistributedDataParallel checkpoint; "
-                  "loading them into the bare model without it", UserWarning, stacklevel=3)
-    return OrderedDict((k[len("module."):], v) for k, v in state_dict.items())
-
-
 def _remove_from(d, name, tables):
     for t in tables:
         table = d.get(t)
         if table is not None and name in table:
             del table[name]
-
-
-def _copy_into(mod, table, name, value, assign):
-    cur = getattr(mod, table)[name]
-    if not isinstance(value, Tensor):
-        value = Tensor(value)
-    if assign:
-        if table == "_parameters":
-            new = Parameter(value, requires_grad=cur.requires_grad)
-            mod._parameters[name] = new
-        else:
-            mod._buffers[name] = value
-        return
-    with no_grad():
-        cur.copy_(value.detach())
