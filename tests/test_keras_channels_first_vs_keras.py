@@ -65,6 +65,9 @@ ROWS = [  # (layer, kwargs, channels_last input shape)
     ("ZeroPadding3D", {"padding": 1}, (1, 2, 3, 2, 2)),
     ("Cropping2D", {"cropping": ((1, 0), (2, 1))}, (2, 4, 5, 3)),
     ("Cropping3D", {"cropping": ((1, 0), (0, 1), (1, 1))}, (1, 3, 4, 5, 2)),
+    ("CenterCrop", {"height": 4, "width": 5}, (2, 6, 7, 3)),
+    ("CenterCrop", {"height": 5, "width": 6}, (2, 3, 4, 3)),  # smaller: resized up first
+    ("Resizing", {"height": 5, "width": 3}, (2, 4, 6, 3)),
     ("Flatten", {}, (2, 3, 4, 2)),
     ("Flatten", {}, (2, 3, 2)),
     ("ConvLSTM1D", {"filters": 2, "kernel_size": 3, "padding": "same", "return_sequences": True}, (2, 3, 5, 2)),
@@ -123,6 +126,15 @@ def test_channels_first_is_channels_last_transposed():
     first.set_weights(last.get_weights())
     np.testing.assert_allclose(_np(first(x.transpose(0, 3, 1, 2))), _np(last(x)).transpose(0, 3, 1, 2),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_random_flip_channels_first_flips_the_same_axes():
+    x = np.random.default_rng(3).normal(size=(6, 4, 5, 2)).astype("float32")
+    last = keras.layers.RandomFlip(seed=5)(x)
+    first = keras.layers.RandomFlip(seed=5, data_format="channels_first")(x.transpose(0, 3, 1, 2))
+    np.testing.assert_array_equal(_np(first), _np(last).transpose(0, 3, 1, 2))
+    assert not np.array_equal(_np(last), x)
+    assert keras.layers.RandomFlip(data_format="channels_first").get_config()["data_format"] == "channels_first"
 
 
 def test_masked_global_average_pooling_1d_channels_first():
