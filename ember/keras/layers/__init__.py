@@ -119,6 +119,7 @@ from .preprocessing_image import (  # noqa: F401
     RandomTranslation,
     RandomZoom,
 )
+from .preprocessing_mix import CutMix, MixUp  # noqa: F401
 from .preprocessing_text import Hashing, IntegerLookup, StringLookup, TextVectorization  # noqa: F401
 from .reshaping import (  # noqa: F401
     Cropping1D,
