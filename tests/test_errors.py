@@ -394,8 +394,8 @@ CASES_TORCH_API += [
      ["Bidirectional", "initial_state needs 2", "got 1"], True),
     ("keras_normalization_adapt_given", lambda: _keras().layers.Normalization(mean=0.0, variance=1.0).adapt(
         np.ones((4, 2), "float32")), ValueError, ["Normalization", "adapt()", "mean=/variance="], True),
-    ("keras_channels_first", lambda: _keras().backend.set_image_data_format("channels_first"), ValueError,
-     ["channels_last", "'channels_first'"], True),
+    ("keras_bad_data_format", lambda: _keras().layers.Conv2D(2, 3, data_format="nhwc"), ValueError,
+     ["Conv2D", "'channels_first', 'channels_last'", "'nhwc'"], True),
     ("keras_textvec_rank", lambda: _keras().layers.TextVectorization()(np.array([["a", "b"]])), ValueError,
      ["TextVectorization", "(batch,)", "(1, 2)"], True),
     ("keras_image_dir_missing", lambda: _keras().utils.image_dataset_from_directory("/no/such/dir"),

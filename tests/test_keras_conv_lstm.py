@@ -80,5 +80,5 @@ def test_gradients_are_numerically_right_in_float64():
 def test_bad_input_raises_clear_errors():
     with pytest.raises(ValueError, match="expected inputs"):
         keras.layers.ConvLSTM2D(2, 3)(np.ones((2, 5, 5, 1), "float32"))
-    with pytest.raises(NotImplementedError, match="channels_last"):
-        keras.layers.ConvLSTM2D(2, 3, data_format="channels_first")
+    with pytest.raises(ValueError, match="ConvLSTM2D.*channels_first.*channels_last"):
+        keras.layers.ConvLSTM2D(2, 3, data_format="nchw")

@@ -61,7 +61,7 @@ def test_source_inputs_uids_and_keras_tensors():
     with pytest.raises(TypeError, match="symbolic"):
         keras.utils.get_source_inputs(np.zeros(3))
     with pytest.raises(ValueError, match="channels_last"):
-        keras.backend.set_image_data_format("channels_first")
+        keras.backend.set_image_data_format("channels_middle")
 
 
 def test_models_save_model_and_utils_serialization(tmp_path):

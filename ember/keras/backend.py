@@ -35,16 +35,41 @@ def set_epsilon(value: float) -> None:
     _EPSILON = float(value)
 
 
+_IMAGE_DATA_FORMAT = "channels_last"
+
+
 def image_data_format() -> str:
-    return "channels_last"
+    """The layout image layers take when their ``data_format`` is None: ``'channels_last'`` unless set."""
+    return _IMAGE_DATA_FORMAT
+
+
+def _checked_format(data_format, where) -> str:
+    value = str(data_format).lower()
+    if value not in ("channels_first", "channels_last"):
+        raise ValueError(f"{where}: data_format must be one of 'channels_first', 'channels_last', "
+                         f"got {data_format!r}")
+    return value
 
 
 @user_errors
 def set_image_data_format(data_format: str) -> None:
-    """Only ``'channels_last'`` (Ember's layers are channels-last); anything else raises."""
-    if data_format != "channels_last":
-        raise ValueError(f"set_image_data_format: Ember's Keras layers are channels_last only, got {data_format!r}; "
-                         "keep images as (batch, height, width, channels) (transpose channels-first data once)")
+    """Set the default layout of image layers created afterwards (``'channels_last'`` or ``'channels_first'``).
+
+    >>> from ember import keras
+    >>> keras.config.set_image_data_format("channels_first")
+    >>> keras.layers.Conv2D(2, 3).data_format
+    'channels_first'
+    >>> keras.config.set_image_data_format("channels_last")
+    """
+    global _IMAGE_DATA_FORMAT
+    _IMAGE_DATA_FORMAT = _checked_format(data_format, "set_image_data_format")
+
+
+@user_errors
+def standardize_data_format(data_format, where="data_format") -> str:
+    """``data_format`` checked and lower-cased, or the global ``image_data_format()`` when None (Keras's rule:
+    a layer reads the global setting when it is created)."""
+    return image_data_format() if data_format is None else _checked_format(data_format, where)
 
 
 def backend() -> str:

@@ -1,13 +1,11 @@
-"""``keras.layers``: every layer class, channels_last."""
+"""``keras.layers``: every layer class; image layers take channels_last or channels_first data."""
 
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
 from .attention import Attention, MultiHeadAttention  # noqa: F401
 from .base import Layer, Variable  # noqa: F401
 from .conv import (  # noqa: F401
     Conv1D,
-    Conv1DTranspose,
     Conv2D,
-    Conv2DTranspose,
     Conv3D,
     DepthwiseConv1D,
     DepthwiseConv2D,
@@ -15,7 +13,7 @@ from .conv import (  # noqa: F401
     SeparableConv2D,
 )
 from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D  # noqa: F401
-from .conv_transpose import Conv3DTranspose  # noqa: F401
+from .conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose  # noqa: F401
 from .core import (  # noqa: F401
     Activation,
     Dense,
@@ -121,6 +119,7 @@ from .preprocessing_image import (  # noqa: F401
     RandomTranslation,
     RandomZoom,
 )
+from .preprocessing_mix import CutMix, MixUp  # noqa: F401
 from .preprocessing_text import Hashing, IntegerLookup, StringLookup, TextVectorization  # noqa: F401
 from .reshaping import (  # noqa: F401
     Cropping1D,

@@ -1,9 +1,10 @@
-"""Convolutions in Keras's channels_last layout: Conv1D, Conv2D, Conv3D, Conv2DTranspose.
+"""Convolutions: Conv1D/2D/3D, DepthwiseConv1D/2D, SeparableConv1D/2D, channels_last or channels_first.
 
-Kernels are ``(*kernel_size, in_channels, filters)`` (``(kh, kw, filters, in_channels)`` for the transpose),
-glorot_uniform initialised. The convolutions run on the same functional ops as ``ember.nn``
-(``ember.nn.functional.conv1d`` / ``conv2d`` / ``conv_transpose2d``, i.e. im2col + matmul) with the layout
-moved to channels_first and back and TensorFlow's 'same' padding (possibly asymmetric) computed here.
+Kernels are Keras's ``(*kernel_size, in_channels, filters)`` whatever the data_format, glorot_uniform
+initialised. The convolutions run on the same functional ops as ``ember.nn`` (``ember.nn.functional.conv1d`` /
+``conv2d`` / ``conv3d``, i.e. im2col + matmul), which are channels_first: channels_last data is permuted to
+channels_first and back (channels_first data runs as it is), with TensorFlow's 'same' padding (possibly
+asymmetric) computed here. The transposed convolutions are in ``conv_transpose.py``.
 ``conv2d_nhwc_slices`` is the earlier strided-slice version, kept only as the benchmark baseline
 (``bench/bench_keras_layers.py``).
 
@@ -19,6 +20,7 @@ from ember import functional as F
 from ember.nn import functional as NF
 
 from .. import activations, initializers
+from .. import backend as K
 from .base import Layer, _constraint, constraint_configs
 
 
@@ -76,7 +78,7 @@ def _to_channels_last(x):
 
 
 def conv_nhwc(x, kernel, strides, padding, dilation, name="conv", groups=1):
-    """A channels_last convolution (1-D or 2-D) through ``ember.nn.functional.conv1d/conv2d``.
+    """A channels_last convolution (1-D to 3-D) through ``ember.nn.functional.conv1d/2d/3d``.
 
     ``kernel`` is Keras's ``(*kernel_size, in_channels, filters)``; ``padding`` 'valid' or 'same'
     (TensorFlow's rule: output ``ceil(size / stride)``, any odd extra padding after)."""
@@ -84,17 +86,22 @@ def conv_nhwc(x, kernel, strides, padding, dilation, name="conv", groups=1):
 
 
 def conv_channels_first(x, kernel, strides, padding, dilation, name="conv", groups=1):
-    """``conv_nhwc`` before its last step: the output in channels_first layout (``(N, filters, *spatial)``)."""
-    rank = kernel.ndim - 2
+    """``conv_nhwc`` before its last step: channels_last ``x``, the output channels_first."""
     cin = kernel.shape[-2] * groups
     if x.shape[-1] != cin:
         raise ValueError(
             f"{name}: expected inputs with {cin} channels (last axis), got shape {tuple(x.shape)}"
         )
+    return conv_cf(_to_channels_first(x), kernel, strides, padding, dilation, groups)
+
+
+def conv_cf(xc, kernel, strides, padding, dilation, groups=1):
+    """A convolution of channels_first ``xc`` ``(N, C, *spatial)`` with Keras's ``(*k, C / groups, filters)``
+    kernel; the output channels_first. Symmetric 'same' padding goes to the primitive, an odd extra is padded."""
+    rank = kernel.ndim - 2
     pads = [(0, 0)] * rank
     if padding == "same":
-        pads = [same_pads(x.shape[1 + i], kernel.shape[i], strides[i], dilation[i]) for i in range(rank)]
-    xc = _to_channels_first(x)
+        pads = [same_pads(xc.shape[2 + i], kernel.shape[i], strides[i], dilation[i]) for i in range(rank)]
     if any(b != a for b, a in pads):
         xc = F.pad(xc, tuple(v for b, a in reversed(pads) for v in (b, a)))
         pads = [(0, 0)] * rank
@@ -103,34 +110,11 @@ def conv_channels_first(x, kernel, strides, padding, dilation, name="conv", grou
     return conv(xc, weight, stride=strides, padding=tuple(b for b, _ in pads), dilation=dilation, groups=groups)
 
 
-def conv_transpose_nhwc(x, kernel, strides, padding, name="conv_transpose"):
-    """A channels_last transposed 2-D convolution through ``ember.nn.functional.conv_transpose2d``.
-
-    ``kernel`` is Keras's ``(kh, kw, filters, in_channels)``; output size ``(H-1)*s + k`` ('valid') or
-    ``H*s`` ('same', cropping ``(k-s)//2`` before and the rest after, like Keras)."""
-    return _to_channels_last(conv_transpose_channels_first(x, kernel, strides, padding, name))
-
-
-def conv_transpose_channels_first(x, kernel, strides, padding, name="conv_transpose"):
-    """``conv_transpose_nhwc`` before its last step: the output in channels_first layout."""
-    if x.shape[-1] != kernel.shape[-1]:
-        raise ValueError(
-            f"{name}: expected inputs with {kernel.shape[-1]} channels (last axis), got shape "
-            f"{tuple(x.shape)}"
-        )
-    sizes = x.shape[1:3]
-    pad, extra = [0, 0], [0, 0]
-    if padding == "same":
-        for i, (h, k, s) in enumerate(zip(sizes, kernel.shape[:2], strides)):
-            pad[i] = max(k - s, 0) // 2
-            extra[i] = max(h * s - ((h - 1) * s + k - 2 * pad[i]), 0)
-    weight = kernel.permute(3, 2, 0, 1)
-    out = NF.conv_transpose2d(
-        _to_channels_first(x), weight, stride=strides, padding=tuple(pad), output_padding=tuple(extra)
-    )
-    if padding == "same":
-        out = out[:, :, : sizes[0] * strides[0], : sizes[1] * strides[1]]
-    return out
+def depthwise_cf(xc, kernel, strides, padding, dilation):
+    """A depthwise convolution of channels_first ``xc`` with Keras's ``(*k, C, depth_multiplier)`` kernel: a
+    grouped convolution (groups = C) whose output channel ``c * depth_multiplier + m``."""
+    *k, cin, dm = kernel.shape
+    return conv_cf(xc, kernel.reshape(*k, 1, cin * dm), strides, padding, dilation, groups=cin)
 
 
 # Activations that act on each element alone: a convolution applies them (and its bias) in the channels_first
@@ -174,10 +158,7 @@ class _Conv(Layer):
         self.groups = int(groups)
         if self.groups < 1 or int(filters) % self.groups:
             raise ValueError(f"{type(self).__name__}: filters ({filters}) must be a multiple of groups ({groups})")
-        if data_format not in (None, "channels_last"):
-            raise ValueError(
-                f"{type(self).__name__}: only data_format='channels_last' is supported, got {data_format!r}"
-            )
+        self.data_format = K.standardize_data_format(data_format, type(self).__name__)
         if padding not in ("valid", "same"):
             raise ValueError(f"{type(self).__name__}: padding must be 'valid' or 'same', got {padding!r}")
         self.filters, self.padding, self.use_bias = int(filters), padding, use_bias
@@ -189,24 +170,37 @@ class _Conv(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
 
+    @property
+    def _channels_first(self):
+        return self.data_format == "channels_first"
+
+    @property
+    def _channel_axis(self):
+        return 1 if self._channels_first else -1
+
     def _kernel_shape(self, cin):
         if cin % self.groups:
             raise ValueError(f"{type(self).__name__} {self.name!r}: the input's {cin} channels are not a multiple of "
                              f"groups={self.groups}")
         return self.kernel_size + (cin // self.groups, self.filters)
 
+    def _in_channels(self):
+        """The channels the built weights take."""
+        return self.kernel.shape[-2] * self.groups
+
+    def _layout(self):
+        spatial = "spatial, " * self.rank
+        return f"(batch, channels, {spatial[:-2]})" if self._channels_first else f"(batch, {spatial}channels)"
+
     def build(self, input_shape):
-        if len(input_shape) != self.rank + 2 or input_shape[-1] is None:
+        if len(input_shape) != self.rank + 2 or input_shape[self._channel_axis] is None:
             raise ValueError(
                 f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2} "
-                f"(batch, {'spatial, ' * self.rank}channels) with known channels, got {input_shape}"
+                f"{self._layout()} with known channels, got {tuple(input_shape)}"
                 + _rank_hint(len(input_shape), self.rank + 2)
             )
-        self._add_kernel_and_bias(self._kernel_shape(input_shape[-1]), self.filters)
+        self._add_kernel_and_bias(self._kernel_shape(input_shape[self._channel_axis]), self.filters)
         self.built = True
-
-    def _conv(self, x):
-        return conv_nhwc(x, self.kernel, self.strides, self.padding, self.dilation_rate, self._label, self.groups)
 
     @property
     def _label(self):
@@ -215,26 +209,26 @@ class _Conv(Layer):
     def call(self, inputs):
         if inputs.ndim != self.rank + 2:
             raise ValueError(
-                f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2}, "
+                f"{self._label}: expected inputs of rank {self.rank + 2} {self._layout()}, "
                 f"got shape {tuple(inputs.shape)}" + _rank_hint(inputs.ndim, self.rank + 2)
             )
-        first = self._conv_first(inputs)
-        if first is None:  # a layer with only the channels_last form
-            z = self._conv(inputs)
-            return self.activation(z if self.bias is None else z + self.bias)
+        cin = self._in_channels()
+        if inputs.shape[self._channel_axis] != cin:
+            axis = "axis 1" if self._channels_first else "last axis"
+            raise ValueError(f"{self._label}: expected inputs with {cin} channels ({axis}, {self.data_format}), "
+                             f"got shape {tuple(inputs.shape)}")
+        first = self._conv_first(inputs if self._channels_first else _to_channels_first(inputs))
         if self.bias is not None:
             first = first + self.bias.reshape(-1, *([1] * (first.ndim - 2)))
+        if self._channels_first:
+            return self.activation(first)
         if self.activation in _ELEMENTWISE:
             return _to_channels_last(self.activation(first))
         return self.activation(_to_channels_last(first))
 
-    def _conv_first(self, x):
-        """The convolution's output in channels_first layout, or None where a subclass computes only the
-        channels_last form (its own ``_conv``)."""
-        if type(self)._conv is not _Conv._conv:
-            return None
-        return conv_channels_first(x, self.kernel, self.strides, self.padding, self.dilation_rate, self._label,
-                                   self.groups)
+    def _conv_first(self, xc):
+        """The convolution of channels_first ``xc``, channels_first (no bias, no activation)."""
+        return conv_cf(xc, self.kernel, self.strides, self.padding, self.dilation_rate, self.groups)
 
     def get_config(self):
         return {
@@ -243,6 +237,7 @@ class _Conv(Layer):
             "kernel_size": list(self.kernel_size),
             "strides": list(self.strides),
             "padding": self.padding,
+            "data_format": self.data_format,
             "dilation_rate": list(self.dilation_rate),
             **({"groups": self.groups} if self._has_groups else {}),
             "activation": activations.serialize(self.activation),
@@ -254,11 +249,18 @@ class _Conv(Layer):
 
 
 class Conv2D(_Conv):
-    """2-D convolution over ``(batch, height, width, channels)``."""
+    """2-D convolution over ``(batch, height, width, channels)`` (``(batch, channels, height, width)`` with
+    ``data_format="channels_first"``, which runs without transposes).
+
+    >>> from ember import keras
+    >>> conv = keras.layers.Conv2D(4, 3, strides=2, padding="same", data_format="channels_first")
+    >>> tuple(conv(keras.ops.ones((2, 3, 9, 9))).shape), tuple(conv.kernel.shape)
+    ((2, 4, 5, 5), (3, 3, 3, 4))
+    """
 
 
 class Conv1D(_Conv):
-    """1-D convolution over ``(batch, steps, channels)``."""
+    """1-D convolution over ``(batch, steps, channels)`` (or channels_first)."""
 
     rank = 1
 
@@ -273,55 +275,6 @@ class Conv3D(_Conv):
     """
 
     rank = 3
-
-
-class Conv2DTranspose(_Conv):
-    """Transposed 2-D convolution; kernel ``(kh, kw, filters, in_channels)``; output ``(H-1)*s + k`` ('valid')
-    or ``H*s`` ('same')."""
-
-    _has_groups = False
-
-    def _kernel_shape(self, cin):
-        return self.kernel_size + (self.filters, cin)
-
-    def _conv(self, x):
-        return _to_channels_last(self._conv_first(x))
-
-    def _conv_first(self, x):
-        if self.dilation_rate != (1, 1):
-            raise ValueError(f"Conv2DTranspose {self.name!r}: dilation_rate > 1 is not supported")
-        return conv_transpose_channels_first(x, self.kernel, self.strides, self.padding, self._label)
-
-
-class Conv1DTranspose(_Conv):
-    """Transposed 1-D convolution; kernel ``(k, filters, in_channels)``."""
-
-    _has_groups = False
-
-    rank = 1
-
-    def _kernel_shape(self, cin):
-        return self.kernel_size + (self.filters, cin)
-
-    def _conv(self, x):
-        if self.dilation_rate != (1,):
-            raise ValueError(f"Conv1DTranspose {self.name!r}: dilation_rate > 1 is not supported")
-        out = conv_transpose_nhwc(x.unsqueeze(1), self.kernel.unsqueeze(0), (1,) + self.strides,
-                                  self.padding, self._label)
-        return out.squeeze(1)
-
-
-def _grouped_conv(x, weight, strides, padding, dilation, groups):
-    """A channels_last 2-D convolution with a PyTorch ``(out, in/groups, kh, kw)`` weight and ``groups``."""
-    pads = (0, 0, 0, 0)
-    if padding == "same":
-        ph = same_pads(x.shape[1], weight.shape[2], strides[0], dilation[0])
-        pw = same_pads(x.shape[2], weight.shape[3], strides[1], dilation[1])
-        pads = (pw[0], pw[1], ph[0], ph[1])
-    xc = _to_channels_first(x)
-    if any(pads):
-        xc = F.pad(xc, pads)
-    return _to_channels_last(NF.conv2d(xc, weight, stride=strides, dilation=dilation, groups=groups))
 
 
 class DepthwiseConv2D(_Conv):
@@ -340,18 +293,18 @@ class DepthwiseConv2D(_Conv):
                          kernel_constraint=depthwise_constraint, bias_constraint=bias_constraint, **kwargs)
 
     def build(self, input_shape):
-        self.filters = input_shape[-1] * self.depth_multiplier
+        if len(input_shape) == self.rank + 2 and input_shape[self._channel_axis] is not None:
+            self.filters = input_shape[self._channel_axis] * self.depth_multiplier
         super().build(input_shape)
 
     def _kernel_shape(self, cin):
         return self.kernel_size + (cin, self.depth_multiplier)
 
-    def _conv(self, x):
-        kh, kw, cin, dm = self.kernel.shape
-        if x.shape[-1] != cin:
-            raise ValueError(f"{self._label}: expected inputs with {cin} channels, got shape {tuple(x.shape)}")
-        weight = self.kernel.reshape(kh, kw, cin * dm).permute(2, 0, 1).unsqueeze(1)
-        return _grouped_conv(x, weight, self.strides, self.padding, self.dilation_rate, cin)
+    def _in_channels(self):
+        return self.kernel.shape[-2]
+
+    def _conv_first(self, xc):
+        return depthwise_cf(xc, self.kernel, self.strides, self.padding, self.dilation_rate)
 
     def get_config(self):
         config = {**super().get_config(), "depth_multiplier": self.depth_multiplier}
@@ -381,7 +334,10 @@ class SeparableConv2D(_Conv):
         self.pointwise_constraint = _constraint(pointwise_constraint)
 
     def build(self, input_shape):
-        cin = input_shape[-1]
+        if len(input_shape) != self.rank + 2 or input_shape[self._channel_axis] is None:
+            raise ValueError(f"{self._label}: expected inputs of rank {self.rank + 2} {self._layout()} with known "
+                             f"channels, got {tuple(input_shape)}" + _rank_hint(len(input_shape), self.rank + 2))
+        cin = input_shape[self._channel_axis]
         self.depthwise_kernel = self.add_weight(self.kernel_size + (cin, self.depth_multiplier),
                                                 self.kernel_initializer, constraint=self.depthwise_constraint,
                                                 name="depthwise_kernel")
@@ -392,15 +348,12 @@ class SeparableConv2D(_Conv):
                                     name="bias") if self.use_bias else None
         self.built = True
 
-    def _conv(self, x):
-        kh, kw, cin, dm = self.depthwise_kernel.shape
-        if x.shape[-1] != cin:
-            raise ValueError(f"{self._label}: expected inputs with {cin} channels, got shape {tuple(x.shape)}")
-        depthwise = self.depthwise_kernel.reshape(kh, kw, cin * dm).permute(2, 0, 1).unsqueeze(1)
-        y = _grouped_conv(x, depthwise, self.strides, self.padding, self.dilation_rate, cin)
-        n, h, w, c = y.shape
-        return (y.reshape(n * h * w, c) @ self.pointwise_kernel.reshape(c, self.filters)).reshape(
-            n, h, w, self.filters)
+    def _in_channels(self):
+        return self.depthwise_kernel.shape[-2]
+
+    def _conv_first(self, xc):
+        depth = depthwise_cf(xc, self.depthwise_kernel, self.strides, self.padding, self.dilation_rate)
+        return conv_cf(depth, self.pointwise_kernel, (1,) * self.rank, "valid", (1,) * self.rank)
 
     def get_config(self):
         config = {**super().get_config(), "depth_multiplier": self.depth_multiplier,
@@ -408,16 +361,6 @@ class SeparableConv2D(_Conv):
                   **constraint_configs(self, ("depthwise_constraint", "pointwise_constraint"))}
         config["depthwise_initializer"] = config.pop("kernel_initializer")
         return config
-
-
-def _depthwise_1d(layer, x, kernel):
-    """A channels_last 1-D depthwise convolution as a 2-D one over a height of 1."""
-    k, cin, dm = kernel.shape
-    if x.shape[-1] != cin:
-        raise ValueError(f"{layer._label}: expected inputs with {cin} channels, got shape {tuple(x.shape)}")
-    weight = kernel.reshape(k, cin * dm).permute(1, 0).reshape(cin * dm, 1, 1, k)
-    return _grouped_conv(x.unsqueeze(1), weight, (1,) + layer.strides, layer.padding, (1,) + layer.dilation_rate,
-                         cin).squeeze(1)
 
 
 class DepthwiseConv1D(DepthwiseConv2D):
@@ -430,9 +373,6 @@ class DepthwiseConv1D(DepthwiseConv2D):
                  dilation_rate=1, **kwargs):
         super().__init__(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, **kwargs)
 
-    def _conv(self, x):
-        return _depthwise_1d(self, x, self.kernel)
-
 
 class SeparableConv1D(SeparableConv2D):
     """A 1-D depthwise convolution then a pointwise one: ``depthwise_kernel`` ``(k, in, depth_multiplier)``,
@@ -444,9 +384,3 @@ class SeparableConv1D(SeparableConv2D):
                  depth_multiplier=1, **kwargs):
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, depth_multiplier,
                          **kwargs)
-
-    def _conv(self, x):
-        y = _depthwise_1d(self, x, self.depthwise_kernel)
-        n, steps, c = y.shape
-        return (y.reshape(n * steps, c) @ self.pointwise_kernel.reshape(c, self.filters)).reshape(
-            n, steps, self.filters)

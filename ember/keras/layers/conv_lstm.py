@@ -1,4 +1,5 @@
-"""Convolutional LSTMs: ``ConvLSTM1D``, ``ConvLSTM2D``, ``ConvLSTM3D`` (Keras 3's layers, channels_last).
+"""Convolutional LSTMs: ``ConvLSTM1D``, ``ConvLSTM2D``, ``ConvLSTM3D`` (Keras 3's layers, channels_last or
+channels_first: ``(batch, time, channels, rows, cols)``, which needs no transposes).
 
 An LSTM whose input and recurrent transforms are convolutions (Shi et al., 2015): over a sequence of images
 ``(batch, time, rows, cols, channels)`` it keeps a state image per step. Keras's weights and formulas: kernel
@@ -20,8 +21,9 @@ from ember import functional as F
 from ember.nn import functional as NF
 
 from .. import activations, initializers, random
+from .. import backend as K
 from .base import Layer, _constraint, constraint_configs
-from .conv import _to_channels_first, _to_channels_last, _tuple, conv_nhwc, same_pads
+from .conv import _to_channels_first, _to_channels_last, _tuple, conv_cf, same_pads
 from .rnn import _ForgetBiasInit
 
 
@@ -38,9 +40,7 @@ class _ConvLSTM(Layer):
                  stateful=False, unroll=None, **kwargs):
         super().__init__(**kwargs)
         name, n = type(self).__name__, self.rank
-        if data_format not in (None, "channels_last"):
-            raise NotImplementedError(f"{name}: only data_format='channels_last' (Keras's default) is supported, "
-                                      f"got {data_format!r}; transpose the input to channels_last")
+        self.data_format = K.standardize_data_format(data_format, name)
         if stateful:
             raise NotImplementedError(f"{name}(stateful=True) is not supported in Ember; carry the states with "
                                       "initial_state=... and return_state=True")
@@ -66,13 +66,22 @@ class _ConvLSTM(Layer):
         self.return_sequences, self.return_state, self.go_backwards = return_sequences, return_state, go_backwards
         self.stateful = False
 
+    @property
+    def _first(self):
+        return self.data_format == "channels_first"
+
+    def _layout(self):
+        dims = f"{self.rank} spatial dims"
+        return f"(batch, time, channels, {dims})" if self._first else f"(batch, time, {dims}, channels)"
+
     def build(self, input_shape):
         name = type(self).__name__
-        if len(input_shape) != self.rank + 3 or input_shape[-1] is None:
-            raise ValueError(f"{name} {self.name!r}: expected inputs (batch, time, {self.rank} spatial dims, "
-                             f"channels) with known channels, got {tuple(input_shape)}")
+        cin = input_shape[2 if self._first else -1] if len(input_shape) == self.rank + 3 else None
+        if cin is None:
+            raise ValueError(f"{name} {self.name!r}: expected inputs {self._layout()} with known channels, "
+                             f"got {tuple(input_shape)}")
         f4 = 4 * self.filters
-        self.kernel = self.add_weight(self.kernel_size + (input_shape[-1], f4), self.kernel_initializer,
+        self.kernel = self.add_weight(self.kernel_size + (cin, f4), self.kernel_initializer,
                                       name="kernel", regularizer=self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight(self.kernel_size + (self.filters, f4), self.recurrent_initializer,
@@ -100,26 +109,28 @@ class _ConvLSTM(Layer):
         return draw((x.shape[0],) + tuple(x.shape[2:]), self.dropout), draw
 
     def call(self, inputs, initial_state=None, mask=None, training=None):
-        if inputs.ndim != self.rank + 3 or inputs.shape[-1] != self.kernel.shape[-2]:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs (batch, time, ..., "
-                             f"{self.kernel.shape[-2]}) of rank {self.rank + 3}, got shape {tuple(inputs.shape)}")
+        cin = self.kernel.shape[-2]
+        if inputs.ndim != self.rank + 3 or inputs.shape[2 if self._first else -1] != cin:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs {self._layout()} of rank "
+                             f"{self.rank + 3} with {cin} channels, got shape {tuple(inputs.shape)}")
         x = inputs.flip((1,)) if self.go_backwards else inputs
         in_mask, draw = self._masks(x, training)
         if in_mask is not None:
             x = x * in_mask.unsqueeze(1)
         b, t = x.shape[:2]
-        proj = conv_nhwc(x.reshape((b * t,) + tuple(x.shape[2:])), self.kernel, self.strides, self.padding,
-                         self.dilation_rate, name=type(self).__name__)
+        frames = x.reshape((b * t,) + tuple(x.shape[2:]))
+        proj = conv_cf(frames if self._first else _to_channels_first(frames), self.kernel, self.strides,
+                       self.padding, self.dilation_rate)
         if self.bias is not None:
-            proj = proj + self.bias
-        proj = _to_channels_first(proj)
+            proj = proj + self.bias.reshape((-1,) + (1,) * self.rank)
         proj = proj.reshape((b, t) + tuple(proj.shape[1:]))  # (B, T, 4F, *spatial out)
         state_shape = (b, self.filters) + tuple(proj.shape[3:])
         if initial_state is None:
             h = c = proj.new_zeros(state_shape)
         else:
-            h, c = (_to_channels_first(s if isinstance(s, ember.Tensor) else ember.tensor(s))
-                    for s in initial_state)
+            h, c = (s if isinstance(s, ember.Tensor) else ember.tensor(s) for s in initial_state)
+            if not self._first:
+                h, c = _to_channels_first(h), _to_channels_first(c)
         rec_mask = draw(state_shape, self.recurrent_dropout)
         weight = self.recurrent_kernel.permute(self.rank + 1, self.rank, *range(self.rank))
         keep = None if mask is None else (mask.flip((1,)) if self.go_backwards else mask)
@@ -135,9 +146,12 @@ class _ConvLSTM(Layer):
             h, c = h_new, c_new
             if self.return_sequences:
                 outs.append(h)
-        out = _to_channels_last(h) if not self.return_sequences else \
-            F.stack(outs, 1).permute(0, 1, *range(3, self.rank + 3), 2)
-        return [out, _to_channels_last(h), _to_channels_last(c)] if self.return_state else out
+        out = h if not self.return_sequences else F.stack(outs, 1)
+        if not self._first:
+            out = _to_channels_last(h) if not self.return_sequences else \
+                out.permute(0, 1, *range(3, self.rank + 3), 2)
+            h, c = _to_channels_last(h), _to_channels_last(c)
+        return [out, h, c] if self.return_state else out
 
     def compute_mask(self, inputs, previous_mask=None):
         return previous_mask if self.return_sequences else None
@@ -145,7 +159,7 @@ class _ConvLSTM(Layer):
     def get_config(self):
         ser = initializers.serialize
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "strides": self.strides, "padding": self.padding, "data_format": "channels_last",
+                "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
                 "dilation_rate": self.dilation_rate, "activation": activations.serialize(self.activation),
                 "recurrent_activation": activations.serialize(self.recurrent_activation),
                 "use_bias": self.use_bias, "kernel_initializer": ser(self.kernel_initializer),

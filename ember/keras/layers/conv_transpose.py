@@ -1,10 +1,10 @@
-"""Conv3DTranspose with Keras 3's full transposed-convolution rules: ``output_padding``, ``dilation_rate``,
-'valid' / 'same' padding and channels_last or channels_first data.
+"""Conv1DTranspose, Conv2DTranspose, Conv3DTranspose with Keras 3's full transposed-convolution rules:
+``output_padding``, ``dilation_rate``, 'valid' / 'same' padding and channels_last or channels_first data.
 
 Keras defines a transposed convolution by the (left, right) padding of the stride-dilated input before a
 correlation with the flipped kernel (the JAX form). ``keras_transpose_crops`` turns that into crops of the
 "natural" PyTorch output ``(size - 1) * stride + (k - 1) * dilation + 1``: the layer runs
-``ember.nn.functional.conv_transpose3d`` with no padding, then slices each spatial axis (a negative crop
+``ember.nn.functional.conv_transpose1d/2d/3d`` with no padding, then slices each spatial axis (a negative crop
 extends it with zeros, which the bias then fills, as in Keras).
 
 >>> from ember import keras
@@ -19,8 +19,7 @@ from ember import functional as F
 from ember.errors import user_errors
 from ember.nn import functional as NF
 
-from .conv import _Conv, _to_channels_first, _to_channels_last
-from .preprocessing_image import _data_format
+from .conv import _Conv
 
 
 def keras_transpose_crops(k, stride, dilation, padding, output_padding):
@@ -41,7 +40,7 @@ def keras_transpose_crops(k, stride, dilation, padding, output_padding):
     return ke - 1 - left, ke - 1 - right
 
 
-def conv_transpose_keras(x, kernel, strides, padding, output_padding, dilation, channels_first=True):
+def conv_transpose_keras(x, kernel, strides, padding, output_padding, dilation):
     """A transposed convolution of channels_first ``x`` with Keras's ``(*k, filters, in)`` kernel."""
     rank = kernel.ndim - 2
     weight = kernel.permute(rank + 1, rank, *range(rank))  # -> PyTorch's (in, out, *k)
@@ -59,10 +58,79 @@ def conv_transpose_keras(x, kernel, strides, padding, output_padding, dilation, 
     return out[tuple(index)]
 
 
-class Conv3DTranspose(_Conv):
+class _ConvTranspose(_Conv):
+    """Keras 3's transposed convolution of any rank: kernel ``(*kernel_size, filters, in_channels)``, output size
+    per axis ``(n-1)*s + max(k, s)`` ('valid'), ``n*s`` ('same'), or with ``output_padding``
+    ``(n-1)*s + k + op`` / ``(n-1)*s + k % 2 + op``; channels_last or channels_first."""
+
+    _has_groups = False
+
+    @user_errors
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, **kwargs):
+        name = type(self).__name__
+        if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
+            raise ValueError(f"{name}: filters must be a positive int, got {filters!r}")
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+                         **kwargs)
+        self.output_padding = None if output_padding is None else self._padding_tuple(output_padding)
+        for i, (op, s) in enumerate(zip(self.output_padding or (), self.strides)):
+            if op >= s:
+                raise ValueError(f"{name}: output_padding must be less than strides on every axis; axis "
+                                 f"{i} has output_padding {op} and strides {s}")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{name}: strides > 1 with dilation_rate > 1 is not supported (as in Keras), "
+                             f"got strides={self.strides}, dilation_rate={self.dilation_rate}")
+
+    def _padding_tuple(self, value):
+        t = (value,) * self.rank if isinstance(value, int) else tuple(value)
+        if len(t) != self.rank or not all(isinstance(v, int) and v >= 0 for v in t):
+            raise ValueError(f"{type(self).__name__}: output_padding must be a non-negative int or a tuple of "
+                             f"{self.rank}, got {value!r}")
+        return t
+
+    def _kernel_shape(self, cin):
+        return self.kernel_size + (self.filters, cin)
+
+    def _in_channels(self):
+        return self.kernel.shape[-1]
+
+    def _conv_first(self, xc):
+        return conv_transpose_keras(xc, self.kernel, self.strides, self.padding, self.output_padding,
+                                    self.dilation_rate)
+
+    def get_config(self):
+        op = None if self.output_padding is None else list(self.output_padding)
+        return {**super().get_config(), "output_padding": op}
+
+
+class Conv1DTranspose(_ConvTranspose):
+    """Transposed 1-D convolution over ``(batch, steps, channels)``; kernel ``(k, filters, in_channels)``.
+
+    >>> from ember import keras
+    >>> up = keras.layers.Conv1DTranspose(2, 3, strides=2, output_padding=1, data_format="channels_first")
+    >>> tuple(up(keras.ops.ones((1, 4, 5))).shape)
+    (1, 2, 12)
+    """
+
+    rank = 1
+
+
+class Conv2DTranspose(_ConvTranspose):
+    """Transposed 2-D convolution; kernel ``(kh, kw, filters, in_channels)``.
+
+    >>> from ember import keras
+    >>> up = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same")
+    >>> tuple(up(keras.ops.ones((1, 5, 6, 3))).shape), tuple(up.kernel.shape)
+    ((1, 10, 12, 4), (3, 3, 4, 3))
+    """
+
+    rank = 2
+
+
+class Conv3DTranspose(_ConvTranspose):
     """Transposed 3-D convolution over ``(batch, depth, height, width, channels)`` (or channels_first);
-    kernel ``(kd, kh, kw, filters, in_channels)``. Output size per axis: ``(n-1)*s + max(k, s)`` ('valid'),
-    ``n*s`` ('same'), or with ``output_padding`` ``(n-1)*s + k + op`` / ``(n-1)*s + k % 2 + op``.
+    kernel ``(kd, kh, kw, filters, in_channels)``.
 
     >>> from ember import keras
     >>> layer = keras.layers.Conv3DTranspose(2, (2, 3, 3), strides=(1, 2, 2), output_padding=(0, 1, 0))
@@ -71,57 +139,3 @@ class Conv3DTranspose(_Conv):
     """
 
     rank = 3
-    _has_groups = False
-
-    @user_errors
-    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid", output_padding=None,
-                 data_format=None, dilation_rate=(1, 1, 1), activation=None, use_bias=True, **kwargs):
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
-            raise ValueError(f"Conv3DTranspose: filters must be a positive int, got {filters!r}")
-        super().__init__(filters, kernel_size, strides, padding, None, dilation_rate, activation, use_bias, **kwargs)
-        self.data_format = _data_format(data_format)
-        self.output_padding = None if output_padding is None else _padding_tuple(output_padding)
-        for i, (op, s) in enumerate(zip(self.output_padding or (), self.strides)):
-            if op >= s:
-                raise ValueError(f"Conv3DTranspose: output_padding must be less than strides on every axis; axis "
-                                 f"{i} has output_padding {op} and strides {s}")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"Conv3DTranspose: strides > 1 with dilation_rate > 1 is not supported (as in Keras), "
-                             f"got strides={self.strides}, dilation_rate={self.dilation_rate}")
-
-    @property
-    def _channel_axis(self):
-        return 1 if self.data_format == "channels_first" else -1
-
-    def build(self, input_shape):
-        cin = input_shape[self._channel_axis] if len(input_shape) == 5 else None
-        if cin is None:
-            raise ValueError(f"Conv3DTranspose {self.name!r}: expected inputs of rank 5 with known channels "
-                             f"({self.data_format}), got {tuple(input_shape)}")
-        self._add_kernel_and_bias(self.kernel_size + (self.filters, cin), self.filters)
-        self.built = True
-
-    def call(self, inputs):
-        cin = self.kernel.shape[-1]
-        if inputs.ndim != 5 or inputs.shape[self._channel_axis] != cin:
-            raise ValueError(f"Conv3DTranspose {self.name!r}: expected inputs of rank 5 with {cin} channels "
-                             f"({self.data_format}), got shape {tuple(inputs.shape)}")
-        x = inputs if self.data_format == "channels_first" else _to_channels_first(inputs)
-        out = conv_transpose_keras(x, self.kernel, self.strides, self.padding, self.output_padding,
-                                   self.dilation_rate)
-        if self.bias is not None:
-            out = out + self.bias.reshape(-1, 1, 1, 1)
-        out = out if self.data_format == "channels_first" else _to_channels_last(out)
-        return self.activation(out)
-
-    def get_config(self):
-        op = None if self.output_padding is None else list(self.output_padding)
-        return {**super().get_config(), "output_padding": op, "data_format": self.data_format}
-
-
-def _padding_tuple(value):
-    t = (value,) * 3 if isinstance(value, int) else tuple(value)
-    if len(t) != 3 or not all(isinstance(v, int) and v >= 0 for v in t):
-        raise ValueError(f"Conv3DTranspose: output_padding must be a non-negative int or a tuple of 3, got {value!r}")
-    return t
-

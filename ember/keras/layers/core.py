@@ -202,8 +202,26 @@ class Dropout(Layer):
 
 
 class Flatten(Layer):
+    """``(batch, ...)`` -> ``(batch, features)``; channels_first data is flattened in channels_last order (as
+    Keras does, so a Dense after it sees the same features in both layouts).
+
+    >>> from ember import keras
+    >>> x = keras.ops.reshape(keras.ops.arange(8.0), (1, 2, 2, 2))
+    >>> keras.layers.Flatten(data_format="channels_first")(x).tolist()
+    [[0.0, 4.0, 1.0, 5.0, 2.0, 6.0, 3.0, 7.0]]
+    """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = K.standardize_data_format(data_format, "Flatten")
+
     def call(self, inputs):
+        if self.data_format == "channels_first" and inputs.ndim > 2:
+            inputs = inputs.permute(0, *range(2, inputs.ndim), 1)
         return inputs.reshape(inputs.shape[0], -1) if inputs.ndim != 2 else inputs
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class Reshape(Layer):

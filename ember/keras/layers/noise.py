@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from .. import backend as K
 from .. import random
 from .base import Layer
 
@@ -76,10 +77,14 @@ class AlphaDropout(Layer):
 
 
 class _SpatialDropout(Layer):
-    """Drop whole feature maps: one keep/drop draw per (sample, channel), shared over the other axes."""
+    """Drop whole feature maps: one keep/drop draw per (sample, channel), shared over the other axes; the
+    channels axis is last, or axis 1 with ``data_format="channels_first"`` (2-D and 3-D; SpatialDropout1D is
+    always channels_last, as in Keras)."""
 
-    def __init__(self, rate, seed=None, **kwargs):
+    def __init__(self, rate, data_format=None, seed=None, **kwargs):
         super().__init__(**kwargs)
+        self.data_format = "channels_last" if isinstance(self, SpatialDropout1D) else \
+            K.standardize_data_format(data_format, type(self).__name__)
         if not 0 <= rate <= 1:
             raise ValueError(f"{type(self).__name__}: rate must be in [0, 1], got {rate}")
         self.rate, self.seed = float(rate), seed
@@ -88,15 +93,21 @@ class _SpatialDropout(Layer):
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
             return inputs
-        noise_shape = (inputs.shape[0],) + (1,) * (inputs.ndim - 2) + (inputs.shape[-1],)
+        ones = (1,) * (inputs.ndim - 2)
+        if self.data_format == "channels_first":
+            noise_shape = (inputs.shape[0], inputs.shape[1]) + ones
+        else:
+            noise_shape = (inputs.shape[0],) + ones + (inputs.shape[-1],)
         return random.dropout(inputs, self.rate, noise_shape, seed=self.seed_generator)
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        config = {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return config if isinstance(self, SpatialDropout1D) else {**config, "data_format": self.data_format}
 
 
 class SpatialDropout1D(_SpatialDropout):
-    pass
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(rate, None, seed, **kwargs)
 
 
 class SpatialDropout2D(_SpatialDropout):

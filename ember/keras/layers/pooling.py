@@ -1,13 +1,14 @@
-"""Pooling in channels_last layout: MaxPooling1D/2D, AveragePooling1D/2D, GlobalAveragePooling1D/2D,
-GlobalMaxPooling1D/2D.
+"""Pooling, channels_last or channels_first: MaxPooling1D/2D/3D, AveragePooling1D/2D/3D, the global and adaptive
+pools.
 
-The layers compute with ``pool_nhwc``: ``ember.nn.functional.max_pool1d/2d`` / ``avg_pool1d/2d`` in
-channels_first with TensorFlow's 'same' padding and averages over real inputs only (Keras's rule), so a traced
-model holds each pool as one layer node (exported as one op). ``pool2d_slices`` is the composite
-(reshape + reduction for non-overlapping windows, strided slices otherwise), kept as the reference the tests
-compare against (``tests/test_keras_engine.py``) and in ``bench/bench_keras_layers.py``; it measured faster
-once, but on CNN shapes (32x28x28x16, 2x2 and 3x3 windows, forward+backward, eager and compiled) the
-``nn.functional`` pools now match or beat it, except a 2x2 'valid' average (about 1.3x slower compiled).
+The layers compute with ``pool_cf``: ``ember.nn.functional.max_pool1d/2d/3d`` / ``avg_pool1d/2d/3d`` in
+channels_first (channels_last data is permuted there and back by ``pool_nhwc``) with TensorFlow's 'same'
+padding and averages over real inputs only (Keras's rule), so a traced model holds each pool as one layer node
+(exported as one op). ``pool2d_slices`` is the composite (reshape + reduction for non-overlapping windows,
+strided slices otherwise), kept as the reference the tests compare against (``tests/test_keras_engine.py``) and
+in ``bench/bench_keras_layers.py``; it measured faster once, but on CNN shapes (32x28x28x16, 2x2 and 3x3 windows,
+forward+backward, eager and compiled) the ``nn.functional`` pools now match or beat it, except a 2x2 'valid'
+average (about 1.3x slower compiled).
 
 >>> from ember import keras
 >>> tuple(keras.layers.MaxPooling2D()(keras.ops.ones((2, 28, 28, 8))).shape)
@@ -21,6 +22,7 @@ import numpy as np
 from ember import functional as F
 from ember.nn import functional as NF
 
+from .. import backend as K
 from .base import Layer
 from .conv import _to_channels_first, _to_channels_last, _tuple, same_pads
 from .preprocessing_image import _data_format
@@ -73,30 +75,34 @@ def pool2d_slices(x, pool, strides, padding, kind):
 
 
 def pool_nhwc(x, pool, strides, padding, kind, name="pooling"):
-    """Max / average pooling of channels_last ``x`` (1-D or 2-D) with Keras's 'valid' / 'same' rules."""
+    """Max / average pooling of channels_last ``x`` (1-D to 3-D) with Keras's 'valid' / 'same' rules."""
+    return _to_channels_last(pool_cf(_to_channels_first(x), pool, strides, padding, kind, name))
+
+
+def pool_cf(xc, pool, strides, padding, kind, name="pooling"):
+    """Max / average pooling of channels_first ``xc`` ``(N, C, *spatial)`` with Keras's 'valid' / 'same' rules
+    (TensorFlow's 'same' padding; an average counts the real inputs of each window only)."""
     rank = len(pool)
-    sizes = tuple(x.shape[1 : 1 + rank])
+    sizes = tuple(xc.shape[2:])
     if padding == "valid" and any(s < k for s, k in zip(sizes, pool)):
         raise ValueError(f"{name}: input of spatial size {sizes} is smaller than the pool size {tuple(pool)}")
     pads = [(0, 0)] * rank
     if padding == "same":
         pads = [same_pads(s, k, st, 1) for s, k, st in zip(sizes, pool, strides)]
-    xc = _to_channels_first(x)
     if kind == "max":
         fn = {1: NF.max_pool1d, 2: NF.max_pool2d, 3: NF.max_pool3d}[rank]
         if any(b != a for b, a in pads):  # asymmetric: pad explicitly with -inf
             xc = F.pad(xc, _flat_pads(pads), value=-np.inf)
             pads = [(0, 0)] * rank
-        return _to_channels_last(fn(xc, pool, strides, tuple(b for b, _ in pads)))
+        return fn(xc, pool, strides, tuple(b for b, _ in pads))
     fn = {1: NF.avg_pool1d, 2: NF.avg_pool2d, 3: NF.avg_pool3d}[rank]
     if all(b == a for b, a in pads):
-        out = fn(xc, pool, strides, tuple(b for b, _ in pads), count_include_pad=False)
-        return _to_channels_last(out)
+        return fn(xc, pool, strides, tuple(b for b, _ in pads), count_include_pad=False)
     # asymmetric: mean over the real inputs of each window = avg(padded x) / avg(padded mask of ones)
     flat = _flat_pads(pads)
-    mask = x.new_ones((1, 1) + sizes)
+    mask = xc.new_ones((1, 1) + sizes)
     frac = fn(F.pad(mask, flat), pool, strides)
-    return _to_channels_last(fn(F.pad(xc, flat), pool, strides) / frac)
+    return fn(F.pad(xc, flat), pool, strides) / frac
 
 
 def _flat_pads(pads):
@@ -109,6 +115,7 @@ class _Pool2D(Layer):
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.data_format = _data_format(data_format, type(self).__name__)
         if padding not in ("valid", "same"):
             raise ValueError(f"{type(self).__name__}: padding must be 'valid' or 'same', got {padding!r}")
         self.pool_size = _tuple(pool_size, self.rank, "pool_size")
@@ -121,7 +128,10 @@ class _Pool2D(Layer):
                 f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2}, "
                 f"got shape {tuple(inputs.shape)}"
             )
-        return pool_nhwc(inputs, self.pool_size, self.strides, self.padding, self.kind, type(self).__name__)
+        args = (self.pool_size, self.strides, self.padding, self.kind, type(self).__name__)
+        if self.data_format == "channels_first":
+            return pool_cf(inputs, *args)
+        return pool_nhwc(inputs, *args)
 
     def get_config(self):
         return {
@@ -129,6 +139,7 @@ class _Pool2D(Layer):
             "pool_size": list(self.pool_size),
             "strides": list(self.strides),
             "padding": self.padding,
+            "data_format": self.data_format,
         }
 
 
@@ -153,14 +164,23 @@ class _GlobalPool(Layer):
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
+        self.data_format = _data_format(data_format, type(self).__name__)
         self.keepdims = keepdims
 
+    @property
+    def _steps_axis(self):
+        return 2 if self.data_format == "channels_first" else 1
+
     def call(self, inputs):
-        axes = tuple(range(1, inputs.ndim - 1))
+        if inputs.ndim != self.rank + 2:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2} "
+                             f"({self.data_format}), got shape {tuple(inputs.shape)}")
+        first = self._steps_axis
+        axes = tuple(range(first, first + self.rank))
         return inputs.mean(axes, self.keepdims) if self.kind == "avg" else inputs.amax(axes, self.keepdims)
 
     def get_config(self):
-        return {**super().get_config(), "keepdims": self.keepdims}
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
 
 
 class GlobalAveragePooling2D(_GlobalPool):
@@ -175,8 +195,9 @@ class GlobalAveragePooling1D(_GlobalPool):
     def call(self, inputs, mask=None):
         if mask is None:
             return super().call(inputs)
-        keep = mask.to(inputs.dtype).unsqueeze(-1)
-        return (inputs * keep).sum(1, self.keepdims) / keep.sum(1, self.keepdims)
+        axis = self._steps_axis
+        keep = K.convert(mask).to(inputs.dtype).unsqueeze(1 if axis == 2 else -1)
+        return (inputs * keep).sum(axis, self.keepdims) / keep.sum(axis, self.keepdims)
 
     def compute_mask(self, inputs, previous_mask=None):
         return None
@@ -219,7 +240,7 @@ class _AdaptivePool(Layer):
 
     def __init__(self, output_size, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = _data_format(data_format)
+        self.data_format = _data_format(data_format, type(self).__name__)
         if isinstance(output_size, bool) or not isinstance(output_size, (int, tuple, list)) or (
                 not isinstance(output_size, int) and len(output_size) != self.rank):  # Keras's TypeError
             raise TypeError(f"{type(self).__name__}: output_size must be an int or a tuple of {self.rank} ints, "

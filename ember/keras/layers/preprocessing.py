@@ -141,7 +141,7 @@ class Resizing(Layer):
         self.height, self.width, self.interpolation = int(height), int(width), interpolation
         self.crop_to_aspect_ratio, self.pad_to_aspect_ratio = crop_to_aspect_ratio, pad_to_aspect_ratio
         self.fill_mode, self.fill_value, self.antialias = fill_mode, float(fill_value), antialias
-        self.data_format = data_format or K.image_data_format()
+        self.data_format = K.standardize_data_format(data_format, "Resizing")
 
     def call(self, inputs):
         x, single = _images(self, inputs)
@@ -170,31 +170,36 @@ class Resizing(Layer):
 
 
 class CenterCrop(Layer):
-    """The centred ``(height, width)`` crop (an image smaller than that is resized up first, as Keras)."""
+    """The centred ``(height, width)`` crop (an image smaller than that is resized up first, as Keras);
+    channels_last or channels_first."""
 
-    def __init__(self, height, width, **kwargs):
+    def __init__(self, height, width, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.height, self.width = int(height), int(width)
+        self.data_format = K.standardize_data_format(data_format, "CenterCrop")
 
     def call(self, inputs):
         x, single = _images(self, inputs)
-        h, w = x.shape[1:3]
+        first = self.data_format == "channels_first"
+        h, w = x.shape[2:4] if first else x.shape[1:3]
         if h < self.height or w < self.width:
-            out = Resizing(self.height, self.width, crop_to_aspect_ratio=True)(x)
+            out = Resizing(self.height, self.width, crop_to_aspect_ratio=True, data_format=self.data_format)(x)
         else:
             top, left = (h - self.height) // 2, (w - self.width) // 2
-            out = x[:, top : top + self.height, left : left + self.width]
+            rows, cols = slice(top, top + self.height), slice(left, left + self.width)
+            out = x[:, :, rows, cols] if first else x[:, rows, cols]
         return out[0] if single else out
 
     def get_config(self):
-        return {**super().get_config(), "height": self.height, "width": self.width}
+        return {**super().get_config(), "height": self.height, "width": self.width, "data_format": self.data_format}
 
 
 class RandomFlip(Layer):
     """In training (and on a direct call, as Keras), flip each image left-right and/or up-down with probability 1/2."""
 
-    def __init__(self, mode="horizontal_and_vertical", seed=None, **kwargs):
+    def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.data_format = K.standardize_data_format(data_format, "RandomFlip")
         if mode not in ("horizontal", "vertical", "horizontal_and_vertical"):
             raise ValueError(f"RandomFlip: mode must be 'horizontal', 'vertical' or 'horizontal_and_vertical', "
                              f"got {mode!r}")
@@ -211,14 +216,15 @@ class RandomFlip(Layer):
         if not training:
             return inputs
         x, single = _images(self, inputs)
+        rows = 2 if self.data_format == "channels_first" else 1
         if "horizontal" in self.mode:
-            x = self._maybe_flip(x, 2)
+            x = self._maybe_flip(x, rows + 1)
         if "vertical" in self.mode:
-            x = self._maybe_flip(x, 1)
+            x = self._maybe_flip(x, rows)
         return x[0] if single else x
 
     def get_config(self):
-        return {**super().get_config(), "mode": self.mode, "seed": self.seed}
+        return {**super().get_config(), "mode": self.mode, "seed": self.seed, "data_format": self.data_format}
 
 
 class CategoryEncoding(Layer):

@@ -66,11 +66,8 @@ def _check_modes(layer, fill_mode, interpolation):
         raise ValueError(f"{layer}: interpolation must be one of {_INTERPOLATIONS}, got {interpolation!r}")
 
 
-def _data_format(data_format):
-    fmt = data_format or K.image_data_format()
-    if fmt not in ("channels_last", "channels_first"):
-        raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
-    return fmt
+def _data_format(data_format, where="data_format"):
+    return K.standardize_data_format(data_format, where)
 
 
 def _fix_index(index, size, mode):

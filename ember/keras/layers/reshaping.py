@@ -1,4 +1,5 @@
-"""Reshaping layers: UpSampling1D/2D, ZeroPadding1D/2D, Cropping1D/2D, RepeatVector (channels_last).
+"""Reshaping layers: UpSampling1D/2D/3D, ZeroPadding1D/2D/3D, Cropping1D/2D/3D, RepeatVector; the image ones
+take channels_last or channels_first data (UpSampling1D and Cropping1D have no data_format, as in Keras).
 
 >>> from ember import keras
 >>> x = keras.ops.ones((2, 3, 4, 5))
@@ -12,6 +13,7 @@ from __future__ import annotations
 from ember import functional as F
 from ember.nn import functional as NF
 
+from .. import backend as K
 from .base import Layer
 
 
@@ -28,9 +30,13 @@ def _pairs(value, rank, what):
 
 
 def _check_format(layer, data_format):
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"{type(layer).__name__}: only data_format='channels_last' is supported, "
-                         f"got {data_format!r}")
+    """``layer.data_format`` from the argument (None: the global ``image_data_format()``)."""
+    layer.data_format = K.standardize_data_format(data_format, type(layer).__name__)
+
+
+def _spatial_axis(layer, i):
+    """The axis of spatial dimension ``i`` (0-based) in the layer's data_format."""
+    return i + (2 if layer.data_format == "channels_first" else 1)
 
 
 class UpSampling1D(Layer):
@@ -60,18 +66,22 @@ class UpSampling2D(Layer):
         self.interpolation = interpolation
 
     def call(self, inputs):
+        first = self.data_format == "channels_first"
         if self.interpolation == "nearest":
-            return inputs.repeat_interleave(self.size[0], dim=1).repeat_interleave(self.size[1], dim=2)
-        h, w = inputs.shape[1] * self.size[0], inputs.shape[2] * self.size[1]
-        out = NF.interpolate(inputs.permute(0, 3, 1, 2), size=(h, w), mode="bilinear", align_corners=False)
-        return out.permute(0, 2, 3, 1)
+            h, w = _spatial_axis(self, 0), _spatial_axis(self, 1)
+            return inputs.repeat_interleave(self.size[0], dim=h).repeat_interleave(self.size[1], dim=w)
+        x = inputs if first else inputs.permute(0, 3, 1, 2)
+        size = (x.shape[2] * self.size[0], x.shape[3] * self.size[1])
+        out = NF.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        return out if first else out.permute(0, 2, 3, 1)
 
     def get_config(self):
-        return {**super().get_config(), "size": list(self.size), "interpolation": self.interpolation}
+        return {**super().get_config(), "size": list(self.size), "data_format": self.data_format,
+                "interpolation": self.interpolation}
 
 
 class UpSampling3D(Layer):
-    """Repeat depth, height and width ``size`` times (nearest neighbour), channels_last."""
+    """Repeat depth, height and width ``size`` times (nearest neighbour), channels_last or channels_first."""
 
     def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -79,12 +89,12 @@ class UpSampling3D(Layer):
         self.size = (size,) * 3 if isinstance(size, int) else tuple(size)
 
     def call(self, inputs):
-        for axis, k in enumerate(self.size, start=1):
-            inputs = inputs.repeat_interleave(k, dim=axis)
+        for i, k in enumerate(self.size):
+            inputs = inputs.repeat_interleave(k, dim=_spatial_axis(self, i))
         return inputs
 
     def get_config(self):
-        return {**super().get_config(), "size": list(self.size)}
+        return {**super().get_config(), "size": list(self.size), "data_format": self.data_format}
 
 
 class _ZeroPadding(Layer):
@@ -96,13 +106,14 @@ class _ZeroPadding(Layer):
         self.padding = _pairs(padding, self.rank, type(self).__name__)
 
     def call(self, inputs):
-        pads = [0, 0]  # the channels axis, then the spatial axes from last to first (F.pad's order)
+        # F.pad's order: last axis first; channels_last data has the channels axis last (padded by 0)
+        pads = [] if self.data_format == "channels_first" else [0, 0]
         for before, after in reversed(self.padding):
             pads += [before, after]
         return F.pad(inputs, tuple(pads))
 
     def get_config(self):
-        return {**super().get_config(), "padding": [list(p) for p in self.padding]}
+        return {**super().get_config(), "padding": [list(p) for p in self.padding], "data_format": self.data_format}
 
 
 class ZeroPadding1D(_ZeroPadding):
@@ -126,9 +137,9 @@ class _Cropping(Layer):
         self.cropping = _pairs(cropping, self.rank, type(self).__name__)
 
     def call(self, inputs):
-        index = [slice(None)]
-        for axis, (before, after) in enumerate(self.cropping, start=1):
-            size = inputs.shape[axis]
+        index = [slice(None)] * _spatial_axis(self, 0)
+        for i, (before, after) in enumerate(self.cropping):
+            size = inputs.shape[_spatial_axis(self, i)]
             if before + after >= size:
                 raise ValueError(f"{type(self).__name__} {self.name!r}: cropping {self.cropping} leaves nothing "
                                  f"of inputs of shape {tuple(inputs.shape)}")
@@ -136,14 +147,17 @@ class _Cropping(Layer):
         return inputs[tuple(index)]
 
     def get_config(self):
-        return {**super().get_config(), "cropping": [list(c) for c in self.cropping]}
+        config = {**super().get_config(), "cropping": [list(c) for c in self.cropping]}
+        return config if self.rank == 1 else {**config, "data_format": self.data_format}
 
 
 class Cropping1D(_Cropping):
+    """Crop steps of ``(batch, steps, features)`` inputs (no data_format, as in Keras)."""
+
     rank = 1
 
     def __init__(self, cropping=(1, 1), **kwargs):
-        super().__init__(cropping, **kwargs)
+        super().__init__(cropping, "channels_last", **kwargs)
 
 
 class Cropping2D(_Cropping):
