@@ -251,7 +251,7 @@ class TensorMethods(TensorMathMethods):
                 dtype = a
         out = self
         if dtype is not None and dtypes.as_dtype(dtype).np != self._data.dtype:
-            out = M.cast(out, dtype)
+            out = M.convert(out, dtype)
         if device is not None and backend.device(device) != self.device:
             out = apply("to_device", out, device=str(backend.device(device)))
         out = out.clone() if copy and out is self else out

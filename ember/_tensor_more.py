@@ -29,7 +29,7 @@ FORWARDED = (
     "index_fill masked_scatter unique unique_consecutive bincount histc fliplr flipud isclose cummax cummin "
     "logcumsumexp signbit copysign dist angle narrow_copy hypot ldexp renorm mode scatter_reduce index_reduce "
     "diagonal_scatter select_scatter slice_scatter gcd lcm frexp nextafter "
-    "lgamma digamma mvlgamma erfinv erfc i0"
+    "lgamma digamma mvlgamma erfinv erfc i0 conj conj_physical resolve_conj resolve_neg isreal"
 ).split()
 
 # in-place forms ``x.<name>_(...)``: compute ``x.<name>(...)`` and write it into ``x`` (versioned and traced)
@@ -44,7 +44,7 @@ IN_PLACE = (
     "lgamma digamma polygamma mvlgamma erfinv erfc i0"
 ).split()
 
-_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2, "V": 2}  # bool < integer < floating ("V": bfloat16)
+_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2, "V": 2, "c": 3}  # bool < integer < floating ("V": bfloat16) < complex
 
 
 def _forward(name):
@@ -86,7 +86,7 @@ def ndimension(self):
 
 
 def is_signed(self):
-    return self._data.dtype.kind in "ifV"
+    return self._data.dtype.kind in "ifVc"
 
 
 def is_same_size(self, other):
@@ -120,17 +120,21 @@ def polygamma(self, n):
 
 
 def adjoint(self):
-    return self.mT
+    """The conjugate transpose of the last two dims (the transpose of a real tensor)."""
+    return F.conj(self.mT)
 
 
 _METHODS = {
     "ndimension": ndimension, "is_signed": is_signed, "is_same_size": is_same_size, "get_device": get_device,
     "split_with_sizes": split_with_sizes, "polygamma": polygamma, "sum_to_size": sum_to_size, "adjoint": adjoint,
-    "mH": property(adjoint), "H": property(lambda self: self.T if self.ndim == 2 else self.permute(
-        *reversed(range(self.ndim)))),
+    "mH": property(adjoint), "H": property(lambda self: F.conj(self.T if self.ndim == 2 else self.permute(
+        *reversed(range(self.ndim))))),
+    # a complex tensor's parts: views of its memory (a real tensor's real part is itself; it has no imag)
+    "real": property(lambda self: F.real(self)), "imag": property(lambda self: F.imag(self)),
     "nbytes": property(lambda self: self.numel() * self.element_size()),
     "itemsize": property(lambda self: self.element_size()),
     "is_cpu": property(lambda self: self.device.type == "cpu"),
+    "is_conj": lambda self: False,  # no lazy conjugate bit: conj() computes the conjugate
 }
 
 

@@ -48,6 +48,7 @@ _WHAT = {
     "random": "a random draw made in Python (an explicit generator= or an initialiser): it would be frozen "
     "into the graph",
     "stale": "reading a tensor whose memory an in-place write through another view changed",
+    "complex": "an op on complex numbers (ember.fft, view_as_complex, ...): graphs hold real dtypes only",
 }
 _READ = ("The compiled graph cannot depend on a tensor's value in Python; use ember.where / masks instead of "
          "`if tensor`, and return tensors instead of calling .item()/.numpy()/print")
@@ -58,6 +59,7 @@ _ADVICE = {
     "other aliasing, clone() the tensor before writing into it.",
     "mask": "The result's shape would depend on the values: use ember.where or masked_fill instead.",
     "nonzero": "The result's shape would depend on the values: use ember.where or masks instead.",
+    "complex": "Complex tensors run eagerly: compile the real-valued parts before and after the FFTs on their own.",
 }
 _VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
 
@@ -132,6 +134,9 @@ class Tracer:
 
     # -------------------------------------------------------------------------------- values
     def add_input(self, tensor, hint=None) -> Value:
+        if tensor._data.dtype.kind == "c":  # a complex argument: the call runs eagerly
+            self._break("complex")
+            return None
         v = self.graph.add_input(tensor._data.shape, str(tensor._data.dtype), hint)
         if id(tensor._data) not in self.env:  # the same array passed twice reads the first input
             self._bind(tensor._data, v)
@@ -167,6 +172,9 @@ class Tracer:
     # -------------------------------------------------------------------------------- the hook
     def record(self, op, inputs, attrs, out):
         if self.broken:
+            return
+        if op.complex_ok and (out._data.dtype.kind == "c" or any(t._data.dtype.kind == "c" for t in inputs)):
+            self._break("complex")
             return
         ins = [self.value_of(t) for t in inputs]
         outv = Value(out._data.shape, str(out._data.dtype))
