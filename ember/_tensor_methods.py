@@ -175,6 +175,11 @@ class TensorMethods(TensorMathMethods):
         return self._inplace("sqrt")
 
     def abs_(self):
+        if self._data.dtype.kind == "c":  # |z| is real: it cannot replace z in place (PyTorch's rule)
+            from .errors import mark, with_user_line
+
+            raise mark(with_user_line(RuntimeError("In-place abs is not supported for complex tensors; use "
+                                                   "z = z.abs()"), 2))
         return self._inplace("abs")
 
     def sigmoid_(self):

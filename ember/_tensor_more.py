@@ -41,7 +41,7 @@ IN_PLACE = (
     "negative absolute fix sgn atan2 bitwise_and bitwise_or bitwise_xor bitwise_not baddbmm addmm addmv "
     "float_power heaviside index_fill asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh "
     "arccosh arctanh arctan2 copysign hypot ldexp renorm scatter_reduce index_reduce gcd lcm nextafter "
-    "lgamma digamma polygamma mvlgamma erfinv erfc i0"
+    "lgamma digamma polygamma mvlgamma erfinv erfc i0 conj_physical"
 ).split()
 
 _CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2, "V": 2, "c": 3}  # bool < integer < floating ("V": bfloat16) < complex
@@ -74,6 +74,10 @@ def write_into(self, result, name):
         raise mark(with_user_line(RuntimeError(
             f"{name}: the result's shape {tuple(result.shape)} (after broadcasting) does not match this tensor's "
             f"{tuple(self.shape)}; use the out-of-place form"), 3))
+    if self._data.dtype.kind == "c" and result._data.dtype.kind != "c":  # (abs: |z| is real, PyTorch refuses)
+        raise mark(with_user_line(RuntimeError(
+            f"{name}: not supported in place on a complex tensor (the result is {result.dtype.name}); use "
+            f"x = x.{name[:-1]}(...)"), 3))
     if _CATEGORY[result._data.dtype.kind] > _CATEGORY[self._data.dtype.kind]:
         raise mark(with_user_line(RuntimeError(
             f"{name}: result type {result.dtype.name} can't be cast to the desired output type {self.dtype.name}; "

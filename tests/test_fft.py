@@ -375,6 +375,22 @@ def test_parts_and_views_share_memory():
         ember.complex(ember.ones(2), ember.ones(2, dtype=ember.float64))
 
 
+def test_in_place_forms_on_complex_tensors_as_torch():
+    for name in ("abs_", "absolute_"):
+        with pytest.raises(RuntimeError) as want:
+            getattr(torch.tensor([3 + 4j]), name)()
+        with pytest.raises(RuntimeError, match="complex tensor"):
+            getattr(ember.tensor([3 + 4j]), name)()
+        assert "complex tensors" in str(want.value)
+    for name, args in (("sgn_", ()), ("neg_", ()), ("conj_physical_", ()), ("mul_", (1j,)), ("add_", (2,)),
+                       ("div_", (ember.tensor([1 + 1j]),))):
+        z, t = ember.tensor([3 + 4j]), torch.tensor([3 + 4j])
+        t_args = tuple(torch.tensor(a.numpy()) if isinstance(a, ember.Tensor) else a for a in args)
+        assert getattr(z, name)(*args) is z
+        getattr(t, name)(*t_args)
+        _same(z, t, where=name)
+
+
 def test_complex_functions_and_their_gradients_match_torch():
     a = RNG.uniform(0.5, 2, (3, 4)) * RNG.choice([-1, 1], (3, 4))
     b = RNG.uniform(0.5, 2, (3, 4)) * RNG.choice([-1, 1], (3, 4))
