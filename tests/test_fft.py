@@ -408,6 +408,13 @@ def test_complex_functions_and_their_gradients_match_torch():
         "isclose": lambda L, x, y: L.where(L.isclose(L.complex(x, y), L.complex(x, x)), x, y),
         "mT": lambda L, x, y: L.complex(x, y).mH,
         "views": lambda L, x, y: L.view_as_complex(L.stack([x, y], -1)) * L.view_as_real(L.complex(y, x))[..., 0],
+        "matmul": lambda L, x, y: L.complex(x, y) @ L.complex(y, x).mT + L.complex(x, y)[0] @ L.complex(y, x).mT,
+        "einsum": lambda L, x, y: L.einsum("ij,kj->ik", L.complex(x, y), L.complex(y * y, x)),
+        "linear": lambda L, x, y: L.nn.functional.linear(L.complex(x, y), L.complex(y, x), L.complex(x, y)[0, :3])
+        + L.nn.functional.linear(L.complex(x, y)[0], L.complex(y, x)),
+        "spectral_conv": lambda L, x, y: L.fft.irfft2(L.einsum("bixy,ioxy->boxy", L.fft.rfft2(x.reshape(1, 1, 3, 4)),
+                                                               L.complex(x, y).reshape(1, 1, 4, 3)[..., :3, :3]),
+                                                      s=(3, 4)),
     }
     for name, fn in cases.items():
         _against_torch(fn, [a, b], name)
@@ -437,12 +444,12 @@ def ember_or_torch(x):
 
 REFUSED = [
     ("exp", lambda z: z.exp()), ("sin", lambda z: ember.sin(z)), ("sqrt", lambda z: z.sqrt()),
-    ("relu", lambda z: ember.nn.functional.relu(z)), ("matmul", lambda z: z @ z), ("lt", lambda z: z < z),
+    ("relu", lambda z: ember.nn.functional.relu(z)), ("tanh", lambda z: z.tanh()), ("lt", lambda z: z < z),
     ("argsort", lambda z: z.sort()), ("amax", lambda z: z.max()), ("cumsum", lambda z: z.cumsum(0)),
     ("pow", lambda z: z ** 2), ("prod", lambda z: z.prod()), ("sign", lambda z: z.sign()),
     ("softmax", lambda z: z.softmax(0)), ("maximum", lambda z: ember.maximum(z, z)), ("floor", lambda z: z.floor()),
     ("unique", lambda z: z.unique()), ("isposinf", lambda z: ember.isposinf(z)),
-    ("linear", lambda z: ember.nn.functional.linear(z, z[None])), ("exp", lambda z: z.clone().exp_()),
+    ("conv1d", lambda z: ember.nn.functional.conv1d(z[None, None], z[None, None])), ("exp", lambda z: z.clone().exp_()),
     ("bitwise_not", lambda z: ~z), ("sigmoid", lambda z: z.sigmoid()),
 ]
 

@@ -257,9 +257,9 @@ def check_complex(op, inputs):
         if t._data.dtype.kind == "c":
             raise mark(with_user_line(NotImplementedError(
                 f"{op.name}: not implemented for complex tensors (input {i} is {t._data.dtype}). Ember's complex "
-                "numbers cover ember.fft, + - * / and neg, sum/mean, ==/!=, where, abs/angle/real/imag/conj, "
-                "view_as_real/view_as_complex, shape, indexing and casts; take .real, .imag or .abs() first, or "
-                "work on view_as_real(x)"), 4))
+                "numbers cover ember.fft, + - * / and neg, matmul/einsum/linear, sum/mean, ==/!=, where, "
+                "abs/angle/real/imag/conj, view_as_real/view_as_complex, shape, indexing and casts; take .real, "
+                ".imag or .abs() first, or work on view_as_real(x)"), 4))
 
 
 def _profiled(op, inputs, attrs):
