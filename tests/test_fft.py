@@ -442,6 +442,45 @@ def ember_or_torch(x):
     return ember if isinstance(x, ember.Tensor) else torch
 
 
+OPTIMIZERS = [("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}), ("Adam", {"lr": 0.01}),
+              ("AdamW", {"lr": 0.01, "amsgrad": True}), ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True}),
+              ("Adagrad", {}), ("Adamax", {}), ("NAdam", {}), ("RAdam", {}), ("Adadelta", {}), ("Rprop", {}),
+              ("ASGD", {}), ("LBFGS", {"lr": 0.5, "max_iter": 4})]
+
+
+@pytest.mark.parametrize("name, kw", OPTIMIZERS, ids=[f"{n}{i}" for i, (n, _) in enumerate(OPTIMIZERS)])
+def test_optimizers_step_complex_parameters_as_torch(name, kw):
+    """Each part of a complex parameter steps as a real parameter of its own (PyTorch's view_as_real rule);
+    the state stays complex; gradient clipping and norms take the magnitudes."""
+    got = []
+    for L in (ember, torch):
+        p = L.nn.Parameter(L.tensor([1 + 1j, 2j, -0.5 + 0.25j]))
+        opt = getattr(L.optim, name)([p], **kw)
+
+        def closure(p=p, opt=opt, L=L):
+            opt.zero_grad()
+            loss = ((p * (1 + 2j) - 1).abs() ** 2).sum()
+            loss.backward()
+            if name != "LBFGS":  # (clipping inside L-BFGS's line search makes it diverge, in PyTorch too)
+                L.nn.utils.clip_grad_norm_([p], 5.0)
+            return loss
+
+        for _ in range(3):
+            opt.step(closure)
+        got.append(p)
+        if L is ember and name != "LBFGS":  # (L-BFGS keeps flat real vectors, as PyTorch's)
+            assert all(v.dtype.is_complex for k, v in opt.state[p].items() if hasattr(v, "shape") and v.ndim)
+    _same(got[0].detach(), got[1].detach(), 1e-5, 1e-6, where=name)
+
+
+def test_norms_of_complex_tensors_as_torch():
+    z = RNG.standard_normal((3, 4)) + 1j * RNG.standard_normal((3, 4))
+    for fn in (lambda L, x: L.linalg.vector_norm(x), lambda L, x: L.linalg.vector_norm(x, 1, dim=0),
+               lambda L, x: L.norm(x, p=3, dim=1), lambda L, x: L.linalg.norm(x),
+               lambda L, x: L.view_as_real(L.nn.functional.normalize(x))):
+        _against_torch(fn, [z], "norm")
+
+
 REFUSED = [
     ("exp", lambda z: z.exp()), ("sin", lambda z: ember.sin(z)), ("sqrt", lambda z: z.sqrt()),
     ("relu", lambda z: ember.nn.functional.relu(z)), ("tanh", lambda z: z.tanh()), ("lt", lambda z: z < z),

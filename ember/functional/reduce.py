@@ -245,6 +245,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if dtype is not None:
         input = cast(input, dtype)
     axes = _axes(input, dim, "norm")
+    if input._data.dtype.kind == "c":  # a complex tensor's norm is that of its magnitudes (a real result)
+        input = input.abs()
     a = input.abs()
     if p in ("fro", 2, 2.0):
         return sqrt(sum(input * input, dim=axes, keepdim=keepdim))
