@@ -11,8 +11,8 @@
 from . import backend, dtypes, _tensor_methods
 from .backend import device
 from .dtypes import DType as dtype
-from .dtypes import (bfloat16, bool_ as bool, float16, float32, float64, get_default_dtype, int8, int16, int32,
-                     int64, set_default_dtype, uint8)
+from .dtypes import (bfloat16, bool_ as bool, complex64, complex128, float16, float32, float64, get_default_dtype,
+                     int8, int16, int32, int64, set_default_dtype, uint8)
 from .tensor import Size, Tensor, is_tensor
 from . import ops  # registers the primitives
 from . import functional
@@ -49,6 +49,8 @@ half = float16
 long = int64
 int = int32  # noqa: A001
 short = int16
+cfloat = complex64
+cdouble = complex128
 
 __version__ = "0.1.0"
 
@@ -65,7 +67,7 @@ from . import nn, optim, utils  # torch exposes these after `import torch`
 pdist = nn.functional.pdist  # torch.pdist is nn.functional's
 from . import _torch_toplevel
 _torch_toplevel.install(globals())  # torch.conv2d, torch.relu_, torch.hann_window, torch.detach, ...
-from . import linalg, func, autograd_functional, special
+from . import linalg, func, autograd_functional, special, fft
 from .linalg import slogdet, pinverse, legacy_svd as svd, legacy_cholesky as cholesky  # torch's top-level names
 from .linalg import legacy_qr as qr, matrix_exp
 from .linalg_factor import (legacy_lu as lu, lu_unpack, legacy_lu_solve as lu_solve, cholesky_inverse,

@@ -63,8 +63,10 @@ IntTensor = _make("IntTensor", "int32")
 LongTensor = _make("LongTensor", "int64")
 BoolTensor = _make("BoolTensor", "bool_")
 
+# complex tensors' type names (x.type() says 'ember.ComplexFloatTensor'); PyTorch has no such constructors either
+_COMPLEX = (_make("ComplexFloatTensor", "complex64"), _make("ComplexDoubleTensor", "complex128"))
 _CLASSES = {c.dtype.name: c for c in (FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor, ByteTensor, CharTensor,
-                                      ShortTensor, IntTensor, LongTensor, BoolTensor)}
+                                      ShortTensor, IntTensor, LongTensor, BoolTensor) + _COMPLEX}
 _BY_CLASS_NAME = {c.__name__: c for c in _CLASSES.values()}
 
 

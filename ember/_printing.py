@@ -8,7 +8,7 @@ import numpy as np
 
 from . import backend
 
-_DEFAULT_SHOWN = ("float32", "int64", "bool")
+_DEFAULT_SHOWN = ("float32", "int64", "bool", "complex64")
 _PROFILES = {"default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
              "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
              "full": {"precision": 4, "threshold": math.inf, "edgeitems": 3, "linewidth": 80}}
@@ -66,6 +66,19 @@ def _float_formatter(arr):
     return lambda v: (_special(v) or f"{v:.{p}f}").rjust(width)
 
 
+def _complex_formatter(arr):
+    """``re+imj`` as PyTorch writes it: each part with the format its own values choose, the real part padded to
+    its column's width, the imaginary part unpadded with its sign (``1.+2.j``, ``-3.5000-2.5000e-01j``)."""
+    real = _float_formatter(arr.real.astype(np.float64))
+    imag = _float_formatter(arr.imag.astype(np.float64))
+
+    def fmt(v):
+        im = (imag(v.imag) + "j").lstrip()
+        return real(v.real) + (im if im[0] in "+-" else "+" + im)
+
+    return fmt
+
+
 def _special(v):
     if np.isnan(v):
         return "nan"
@@ -94,6 +107,9 @@ def tensor_repr(t) -> str:
     if t._data.dtype.kind == "f" or t._data.dtype.kind == "V":
         fmt = _float_formatter(_shown(arr).astype(np.float64))
         body = np.array2string(arr.astype(np.float64), formatter={"float_kind": fmt}, **layout)
+    elif arr.dtype.kind == "c":  # PyTorch formats the real and the imaginary parts each on their own
+        shown = _shown(arr)
+        body = np.array2string(arr, formatter={"complex_kind": _complex_formatter(shown)}, **layout)
     elif arr.dtype.kind == "b":  # PyTorch pads True to False's width only when a False is shown
         width = 5 if arr.size and not _shown(arr).all() else 4
         body = np.array2string(arr, formatter={"bool": lambda v: str(bool(v)).rjust(width)}, **layout)

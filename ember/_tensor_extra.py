@@ -242,7 +242,7 @@ def is_nonzero(self):
 
 
 def is_complex(self):
-    return False  # Ember has no complex dtypes
+    return self._data.dtype.kind == "c"
 
 
 _METHODS = {

@@ -175,6 +175,11 @@ class TensorMethods(TensorMathMethods):
         return self._inplace("sqrt")
 
     def abs_(self):
+        if self._data.dtype.kind == "c":  # |z| is real: it cannot replace z in place (PyTorch's rule)
+            from .errors import mark, with_user_line
+
+            raise mark(with_user_line(RuntimeError("In-place abs is not supported for complex tensors; use "
+                                                   "z = z.abs()"), 2))
         return self._inplace("abs")
 
     def sigmoid_(self):
@@ -251,7 +256,7 @@ class TensorMethods(TensorMathMethods):
                 dtype = a
         out = self
         if dtype is not None and dtypes.as_dtype(dtype).np != self._data.dtype:
-            out = M.cast(out, dtype)
+            out = M.convert(out, dtype)
         if device is not None and backend.device(device) != self.device:
             out = apply("to_device", out, device=str(backend.device(device)))
         out = out.clone() if copy and out is self else out

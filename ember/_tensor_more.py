@@ -30,7 +30,7 @@ FORWARDED = (
     "index_fill masked_scatter unique unique_consecutive bincount histc fliplr flipud isclose cummax cummin "
     "logcumsumexp signbit copysign dist angle narrow_copy hypot ldexp renorm mode scatter_reduce index_reduce "
     "diagonal_scatter select_scatter slice_scatter gcd lcm frexp nextafter "
-    "lgamma digamma mvlgamma erfinv erfc i0"
+    "lgamma digamma mvlgamma erfinv erfc i0 conj conj_physical resolve_conj resolve_neg isreal"
 ).split()
 
 # in-place forms ``x.<name>_(...)``: compute ``x.<name>(...)`` and write it into ``x`` (versioned and traced)
@@ -42,10 +42,10 @@ IN_PLACE = (
     "negative absolute fix sgn atan2 bitwise_and bitwise_or bitwise_xor bitwise_not baddbmm addmm addmv "
     "float_power heaviside index_fill asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh "
     "arccosh arctanh arctan2 copysign hypot ldexp renorm scatter_reduce index_reduce gcd lcm nextafter "
-    "lgamma digamma polygamma mvlgamma erfinv erfc i0"
+    "lgamma digamma polygamma mvlgamma erfinv erfc i0 conj_physical"
 ).split()
 
-_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2, "V": 2}  # bool < integer < floating ("V": bfloat16)
+_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2, "V": 2, "c": 3}  # bool < integer < floating ("V": bfloat16) < complex
 
 
 def _forward(name):
@@ -75,6 +75,10 @@ def write_into(self, result, name):
         raise mark(with_user_line(RuntimeError(
             f"{name}: the result's shape {tuple(result.shape)} (after broadcasting) does not match this tensor's "
             f"{tuple(self.shape)}; use the out-of-place form"), 3))
+    if self._data.dtype.kind == "c" and result._data.dtype.kind != "c":  # (abs: |z| is real, PyTorch refuses)
+        raise mark(with_user_line(RuntimeError(
+            f"{name}: not supported in place on a complex tensor (the result is {result.dtype.name}); use "
+            f"x = x.{name[:-1]}(...)"), 3))
     if _CATEGORY[result._data.dtype.kind] > _CATEGORY[self._data.dtype.kind]:
         raise mark(with_user_line(RuntimeError(
             f"{name}: result type {result.dtype.name} can't be cast to the desired output type {self.dtype.name}; "
@@ -87,7 +91,7 @@ def ndimension(self):
 
 
 def is_signed(self):
-    return self._data.dtype.kind in "ifV"
+    return self._data.dtype.kind in "ifVc"
 
 
 def is_same_size(self, other):
@@ -121,7 +125,8 @@ def polygamma(self, n):
 
 
 def adjoint(self):
-    return self.mT
+    """The conjugate transpose of the last two dims (the transpose of a real tensor)."""
+    return F.conj(self.mT)
 
 
 def __dlpack__(self, stream=None, *, max_version=None, dl_device=None, copy=None):  # noqa: N807
@@ -155,11 +160,14 @@ _METHODS = {
     "ndimension": ndimension, "is_signed": is_signed, "is_same_size": is_same_size, "get_device": get_device,
     "split_with_sizes": split_with_sizes, "polygamma": polygamma, "sum_to_size": sum_to_size, "adjoint": adjoint,
     "__dlpack__": __dlpack__, "__dlpack_device__": __dlpack_device__,
-    "mH": property(adjoint), "H": property(lambda self: self.T if self.ndim == 2 else self.permute(
-        *reversed(range(self.ndim)))),
+    "mH": property(adjoint), "H": property(lambda self: F.conj(self.T if self.ndim == 2 else self.permute(
+        *reversed(range(self.ndim))))),
+    # a complex tensor's parts: views of its memory (a real tensor's real part is itself; it has no imag)
+    "real": property(lambda self: F.real(self)), "imag": property(lambda self: F.imag(self)),
     "nbytes": property(lambda self: self.numel() * self.element_size()),
     "itemsize": property(lambda self: self.element_size()),
     "is_cpu": property(lambda self: self.device.type == "cpu"),
+    "is_conj": lambda self: False,  # no lazy conjugate bit: conj() computes the conjugate
 }
 
 

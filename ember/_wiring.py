@@ -40,7 +40,7 @@ WIRES = {
     tensor: {"_to_array": creation._to_array, "VersionCounter": autograd.VersionCounter,
              "backward": autograd_engine.backward, "POST_HOOKS": autograd_engine.POST_HOOKS,
              "REGISTRY": ops.REGISTRY, "apply": ops.apply, "build_key": ops_indexing.build_key,
-             "_promote_pair": math._promote_pair},
+             "_promote_pair": math._promote_pair, "check_complex": _core.check_complex},
     _tensor_methods: {"F": functional, "M": math, "R": reduce, "S": shape, "I": index, "L": functional_linalg,
                       "C": creation, "apply": ops.apply},
     _tensor_math: {"tensor": creation.tensor, "arange": creation.arange,

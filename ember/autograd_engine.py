@@ -318,6 +318,10 @@ def _default_grads(outputs, grad_outputs, fn_name):
                     f"{fn_name}: grad can be implicitly created only for scalar outputs, but output {i} has "
                     f"shape {tuple(t.shape)}. Pass gradient=ember.ones_like(out) (or reduce it, e.g. "
                     "out.sum().backward())."), 4))
+            if t._data.dtype.kind == "c":
+                raise mark(with_user_line(RuntimeError(
+                    f"{fn_name}: grad can be implicitly created only for real scalar outputs, but output {i} is "
+                    f"{t.dtype.name}. Differentiate a real loss (e.g. out.abs() or out.real), or pass gradient="), 4))
             g = Tensor._wrap(creation.backend.xp_of(t._data).ones_like(t._data))
         elif not hasattr(g, "_data"):
             g = creation.tensor(g, dtype=t.dtype, device=t.device)

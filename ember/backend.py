@@ -180,6 +180,12 @@ def xp_of(array):
     return _cupy if isinstance(array, _cupy.ndarray) else numpy
 
 
+def fft_of(xp):
+    """The FFT module of array module ``xp``: ``numpy.fft`` or ``cupy.fft`` (cuFFT), which take the same
+    ``fftn/ifftn/rfftn/irfftn(a, s, axes, norm)`` calls and norm names."""
+    return xp.fft
+
+
 def as_strided(array, shape, byte_strides):
     """A view of ``array``'s memory with ``shape`` and ``byte_strides`` (NumPy's or CuPy's stride tricks)."""
     if xp_of(array) is numpy:

@@ -52,6 +52,8 @@ def _np_dtype_for(data, dtype):
         return dtypes.get_default_dtype().np  # Python floats -> float32 by default
     if arr.dtype.kind in "iu" and not isinstance(data, (np.ndarray, np.generic)):
         return np.dtype(np.int64)
+    if arr.dtype.kind == "c" and not isinstance(data, (np.ndarray, np.generic)):
+        return dtypes.default_complex().np  # Python complex numbers -> complex64 by default, as PyTorch
     if arr.dtype.kind == "O":
         raise mark(with_user_line(TypeError(
             f"could not make a tensor from {type(data).__name__}: ragged nested sequences or non-numeric items"), 4))

@@ -210,7 +210,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     """The ``ord``-norm of ``x`` flattened (``dim=None``) or over ``dim``: 2, 1, inf, -inf, 0 or any real."""
     from .functional.reduce import norm as _norm
 
-    if x._data.dtype.kind != "f" and dtype is None:
+    if x._data.dtype.kind not in "fc" and dtype is None:
         raise _err(RuntimeError, f"linalg.vector_norm: expected a floating-point input, got {x.dtype.name}; "
                    "pass dtype=ember.float32 or convert with .float()")
     if isinstance(ord, str):

@@ -21,6 +21,7 @@ from .errors import mark, user_site, with_user_line
 
 # installed by ember/_wiring.py (pieces of higher layers)
 _to_array = VersionCounter = backward = POST_HOOKS = REGISTRY = apply = build_key = _promote_pair = None
+check_complex = None
 
 _ndarray = np.ndarray
 _scalar_cache: dict = {}
@@ -251,9 +252,9 @@ class Tensor(TensorMethods):
 
     # -- autograd ----------------------------------------------------------------------------------------
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and not dtypes.is_float(self._data.dtype):
+        if requires_grad and not dtypes.is_float(self._data.dtype) and self._data.dtype.kind != "c":
             raise mark(with_user_line(RuntimeError(
-                f"only floating-point tensors can require gradients, got {self.dtype.name}. "
+                f"only floating-point and complex tensors can require gradients, got {self.dtype.name}. "
                 "Convert it first, e.g. x.float().requires_grad_()"), 2))
         if not requires_grad and self._node is not None:
             raise mark(RuntimeError("you can only change requires_grad of leaf tensors; use detach() instead"))
@@ -385,6 +386,8 @@ class Tensor(TensorMethods):
         elif STATE.tracer is not None:  # a trace must see the op (optimizer updates under no_grad)
             res = apply(op, Tensor._wrap(self._data), *others, **attrs)
         else:
+            if dtypes.COMPLEX_SEEN[0] and not op.complex_ok:
+                check_complex(op, (self, *others))
             res = Tensor._wrap(op.forward(_xp(self._data), self._data, *[o._data for o in others], **attrs))
         self._write(res, op_name)
         return self
@@ -421,6 +424,11 @@ class Tensor(TensorMethods):
     def _setitem(self, index, index_tensors, value):
         """``self[key] = value`` for a normalised key (``ops.indexing`` spec + index tensors); ``value`` is a
         Tensor. Recorded for autograd when either side requires grad, and for a graph tracer."""
+        if value._data.dtype.kind == "c" and self._data.dtype.kind != "c":  # PyTorch: the real part, warned
+            from .errors import warn_user
+
+            warn_user("Casting complex values to real discards the imaginary part")
+            value = apply("real", value)
         if STATE.grad_enabled and (self.requires_grad or value.requires_grad):
             self._check_leaf_inplace("setitem")
             old = Tensor._wrap(self._data)
@@ -502,9 +510,13 @@ class Tensor(TensorMethods):
     def _scalar(self, value):
         """A 0-d tensor for a Python scalar meeting this tensor (PyTorch: scalars don't upcast tensors)."""
         dt = self._data.dtype
-        cat = 0 if isinstance(value, bool) else 1 if isinstance(value, int) else 2
-        if cat > (0 if dt.kind == "b" else 1 if dt.kind in "iu" else 2):
-            dt = dtypes.scalar_dtype(value).np
+        cat = 0 if isinstance(value, bool) else 1 if isinstance(value, int) else 3 if isinstance(value, complex) \
+            else 2
+        own = 0 if dt.kind == "b" else 1 if dt.kind in "iu" else 3 if dt.kind == "c" else 2
+        if cat > own:
+            dt = dtypes.scalar_dtype(value).np if cat < 3 else (
+                dtypes.to_complex(dtypes.from_np(dt), "a complex number with a " + dt.name + " tensor").np
+                if own == 2 else dtypes.default_complex().np)
         key = (value, dt, cat)
         t = _scalar_cache.get(key) if type(self._data) is _ndarray else None
         if t is None:
@@ -527,6 +539,8 @@ def update_(op_name, states, *operands, graph_form=None, **attrs):
     if STATE.grad_enabled and any(t.requires_grad for t in (*states, *operands)):
         raise mark(with_user_line(RuntimeError(
             f"{op_name}: an update primitive is not recorded for autograd; run it under ember.no_grad()"), 2))
+    if dtypes.COMPLEX_SEEN[0]:
+        check_complex(op, (*states, *operands))
     if STATE.tracer is None:
         quiet = float_errors_off()  # no NumPy float warnings, as in ops.apply
         try:

@@ -131,6 +131,9 @@ def _module():
 
     # functions whose NumPy versions drop the subclass or mix in host temporaries: run on host views, rewrap
     cp.einsum = lambda *ops, **kw: _wrap(np.einsum(*[host(x) for x in ops], **kw))
+    # cupy.fft's n-dimensional transforms (cuFFT there; NumPy's pocketfft here) on host views, rewrapped
+    cp.fft = types.SimpleNamespace(**{name: (lambda fn: lambda a, *args, **kw: _wrap(fn(host(a), *args, **kw)))(
+        getattr(np.fft, name)) for name in ("fftn", "ifftn", "rfftn", "irfftn")})
     cp.lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(
         as_strided=lambda x, shape=None, strides=None: np.lib.stride_tricks.as_strided(x, shape, strides,
                                                                                       subok=True)))

@@ -218,7 +218,9 @@ def test_layer_graph_roundtrips(name):
 def test_every_registry_op_roundtrips():
     seen = {n.op for g, _ in [*TRACED.values(), *LAYER_TRACED.values()] if g is not None for n in g.nodes}
     collectives = {n for n, op in REGISTRY.items() if op.kind == "collective"}  # need ranks: test_distributed
-    missing = sorted(set(REGISTRY) - seen - collectives)
+    # complex numbers never enter graphs (a graph break; tests/test_fft.py checks it)
+    eager_only = {n for n, op in REGISTRY.items() if op.kind == "complex"}
+    missing = sorted(set(REGISTRY) - seen - collectives - eager_only)
     assert not missing, f"primitives never round-tripped through JSON: {missing}"
 
 

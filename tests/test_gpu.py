@@ -13,7 +13,7 @@ import zlib
 
 import numpy as np
 import pytest
-from _optable import rows_index, rows_math, rows_nn, rows_reduce, rows_scatter, rows_shape
+from _optable import rows_fft, rows_index, rows_math, rows_nn, rows_reduce, rows_scatter, rows_shape
 from _optable import rows_special as special_rows
 from _optable.spec import make_case
 from _train_step import classifier_step
@@ -48,7 +48,7 @@ def _host(x):
 
 # -- the op table: forward and backward on the device against the CPU, float32 and float64 ---------------------
 ROWS = rows_math.ROWS + rows_reduce.ROWS + rows_shape.ROWS + rows_index.ROWS + rows_nn.ROWS + rows_scatter.ROWS
-ROWS += special_rows.ROWS
+ROWS += special_rows.ROWS + rows_fft.ROWS
 
 
 # CPU-only by design (numba transform loops); convolutions on CUDA run im2col and never pick them

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from _optable import (
     rows_conv,
+    rows_fft,
     rows_index,
     rows_linalg,
     rows_linalg_more,
@@ -39,7 +40,7 @@ except ImportError:  # the table still runs its NumPy and numerical checks
     torch = None
 
 ROWS = rows_math.ROWS + rows_reduce.ROWS + rows_shape.ROWS + rows_index.ROWS + rows_nn.ROWS + rows_linalg.ROWS
-ROWS += rows_linalg_more.ROWS + rows_conv.ROWS + rows_more.ROWS + rows_scatter.ROWS + special_rows.ROWS
+ROWS += rows_linalg_more.ROWS + rows_conv.ROWS + rows_more.ROWS + rows_scatter.ROWS + special_rows.ROWS + rows_fft.ROWS
 BY_NAME = {r.name: r for r in ROWS}
 ids = [r.name for r in ROWS]
 GRAD_ROWS = [r for r in ROWS if r.grad]

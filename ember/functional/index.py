@@ -99,8 +99,12 @@ def getitem(x: Tensor, key) -> Tensor:
 def setitem(x: Tensor, key, value) -> None:
     """``x[key] = value``: the write goes through ``Tensor._setitem`` (autograd, version, tracer)."""
     spec, tensors = normalize_key(x, key)
-    v = value if isinstance(value, Tensor) else x._scalar(value) if isinstance(value, (int, float, bool)) else \
-        Tensor._wrap(_xp_of(x).asarray(value, dtype=x._data.dtype))
+    if isinstance(value, Tensor):
+        v = value
+    elif isinstance(value, (int, float, bool, complex)):
+        v = x._scalar(value)
+    else:
+        v = Tensor._wrap(_xp_of(x).asarray(value, dtype=x._data.dtype))
     x._setitem(spec, tensors, v)
 
 

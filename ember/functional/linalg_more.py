@@ -117,14 +117,14 @@ def inner(input, other):
 
 
 def vdot(input, other):
-    """The dot product of two 1-D tensors (Ember has no complex numbers to conjugate).
+    """The dot product of two 1-D tensors, the first conjugated.
 
     >>> ember.vdot(ember.tensor([1.0, 2.0]), ember.tensor([3.0, 4.0]))
     tensor(11.)
     """
     from .linalg import dot
 
-    return dot(input, other)
+    return dot(input.conj(), other)
 
 
 def cdist(x1, x2, p=2.0, compute_mode=None):
@@ -226,13 +226,13 @@ def chain_matmul(*matrices):
 
 
 def adjoint(input):
-    """The transpose of the last two dims (the conjugate transpose; Ember has no complex dtypes).
+    """The conjugate transpose of the last two dims (the transpose of a real tensor).
 
     >>> ember.adjoint(ember.tensor([[1, 2], [3, 4]]))
     tensor([[1, 3],
             [2, 4]])
     """
-    return input.mT
+    return input.mT.conj()
 
 
 def dist(input, other, p=2):

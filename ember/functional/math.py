@@ -11,7 +11,7 @@ from ..tensor import Tensor
 
 def as_tensor_like(value, like: Tensor) -> Tensor:
     """A Python scalar, list or array as a tensor that can meet ``like`` in a binary op."""
-    if isinstance(value, (bool, int, float)):
+    if isinstance(value, (bool, int, float, complex)):
         return like._scalar(value)
     from ..creation import as_tensor
 
@@ -23,14 +23,26 @@ def cast(x: Tensor, dtype) -> Tensor:
     return x if x._data.dtype == d.np else apply("cast", x, dtype=d.name)
 
 
+def convert(x: Tensor, dtype) -> Tensor:
+    """``x.to(dtype)``: ``cast``, except that complex to real or integer takes the real part with PyTorch's
+    warning (internal casts of complex tensors to real dtypes are refused instead, never silent)."""
+    d = dtypes.as_dtype(dtype)
+    if x._data.dtype.kind == "c" and d.category in (1, 2):
+        from ..errors import warn_user
+
+        warn_user("Casting complex values to real discards the imaginary part")
+        x = apply("real", x)
+    return cast(x, d)
+
+
 def _promote_pair(a: Tensor, b: Tensor):
     da, db = a.dtype, b.dtype
     if (a._data.ndim == 0) == (b._data.ndim == 0):
         r = dtypes.promote(da, db)
     elif a._data.ndim == 0:  # a 0-d tensor only decides the dtype when it is of a higher category
-        r = da if da.category > db.category else db
+        r = dtypes.promote_weak(db, da)
     else:
-        r = db if db.category > da.category else da
+        r = dtypes.promote_weak(da, db)
     return cast(a, r), cast(b, r)
 
 
@@ -62,7 +74,9 @@ def _check_divisor(op, divisor):
 
 def _float_input(x: Tensor) -> Tensor:
     """Integer inputs of float functions (exp, sqrt, ...) compute in the default float dtype, like PyTorch."""
-    return x if dtypes.is_float(x._data.dtype) else apply("cast", x, dtype=dtypes.get_default_dtype().name)
+    kind = x._data.dtype.kind  # (complex passes: the op then takes it or refuses it by name)
+    return x if kind == "f" or kind == "c" or dtypes.is_float(x._data.dtype) else \
+        apply("cast", x, dtype=dtypes.get_default_dtype().name)
 
 
 def _unary(name, doc):

@@ -21,6 +21,12 @@ def _err(kind, message):
     return mark(with_user_line(kind(message), 3))
 
 
+def _real_only(x, fn):
+    if x._data.dtype.kind == "c":
+        raise mark(with_user_line(NotImplementedError(f"{fn}: not implemented for complex tensors ({x.dtype.name}), "
+                                                      "as in PyTorch"), 3))
+
+
 def addcmul(input, tensor1, tensor2, *, value=1):
     """``input + value * tensor1 * tensor2`` (the update of many optimizers).
 
@@ -535,6 +541,7 @@ def isposinf(input):
     >>> ember.isposinf(ember.tensor([1.0, float("inf"), float("-inf")]))
     tensor([False,  True, False])
     """
+    _real_only(input, "isposinf")
     return binary("eq", input, float("inf")) if input.is_floating_point() else binary("ne", input, input)
 
 
@@ -544,30 +551,8 @@ def isneginf(input):
     >>> ember.isneginf(ember.tensor([1.0, float("inf"), float("-inf")]))
     tensor([False, False,  True])
     """
+    _real_only(input, "isneginf")
     return binary("eq", input, float("-inf")) if input.is_floating_point() else binary("ne", input, input)
-
-
-def isreal(input):
-    """All True: Ember has no complex dtypes.
-
-    >>> ember.isreal(ember.tensor([1.0, 2.0]))
-    tensor([True, True])
-    """
-    from ..creation import ones_like
-
-    return ones_like(input, dtype=dtypes.bool_)
-
-
-def real(input):
-    """``input`` itself (a real tensor's real part; Ember has no complex dtypes).
-
-    >>> ember.real(ember.tensor([1.5]))
-    tensor([1.5000])
-    """
-    return input
-
-
-conj = resolve_conj = resolve_neg = conj_physical = real
 
 
 def renorm(input, p, dim, maxnorm):
@@ -582,19 +567,3 @@ def renorm(input, p, dim, maxnorm):
     norms = apply("sum", input.abs() ** p, axis=others, keepdims=True) ** (1.0 / p)
     scale = where(binary("gt", norms, maxnorm), maxnorm / (norms + 1e-7), 1.0)  # PyTorch's 1e-7 guard
     return input * scale
-
-
-
-
-def angle(input):
-    """The angle of each (real) element in the complex plane: 0 for x >= 0, pi below, NaN for NaN.
-
-    >>> ember.angle(ember.tensor([-2.0, 0.0, 3.0]))
-    tensor([3.1416, 0.0000, 0.0000])
-    """
-    from .math import isfinite
-
-    x = _float_input(input)
-    still_connected = where(isfinite(x), x, 0.0) * 0  # a zero gradient, as PyTorch's (inf * 0 would be NaN)
-    half_turn = where(binary("lt", x, 0.0), x._scalar(_math.pi), x._scalar(0.0))  # in x's dtype
-    return where(binary("ne", x, x), x, half_turn + still_connected)

@@ -56,7 +56,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     """
     if dtype is not None:
         input = cast(input, dtype)
-    if not dtypes.is_float(input._data.dtype):
+    if not dtypes.is_float(input._data.dtype) and input._data.dtype.kind != "c":
         raise mark(with_user_line(RuntimeError(
             f"mean: expected a floating-point input but got {input.dtype.name}; use x.float().mean()"), 2))
     axes = _axes(input, dim, "mean")
@@ -196,6 +196,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     axes = _axes(input, dim, "var")
     n = input.numel() if axes is None else _count(input, axes)
     centered = input - mean(input, dim=axes, keepdim=True)
+    if centered._data.dtype.kind == "c":  # |x - mean|^2, a real variance (PyTorch's for complex input)
+        centered = apply("abs", centered)
     return sum(centered * centered, dim=axes, keepdim=keepdim) / builtins_max(n - correction, 0)
 
 
@@ -243,6 +245,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if dtype is not None:
         input = cast(input, dtype)
     axes = _axes(input, dim, "norm")
+    if input._data.dtype.kind == "c":  # a complex tensor's norm is that of its magnitudes (a real result)
+        input = input.abs()
     a = input.abs()
     if p in ("fro", 2, 2.0):
         return sqrt(sum(input * input, dim=axes, keepdim=keepdim))

@@ -360,6 +360,9 @@ def vander(x, N=None, increasing=False):
 
 # -- results whose shape depends on the values ----------------------------------------------------------------
 def _read(x, what):
+    if x._data.dtype.kind == "c":  # (NumPy would order complex numbers by real, then imaginary part)
+        raise mark(with_user_line(NotImplementedError(
+            f"{what}: not implemented for complex tensors (got {x.dtype.name}), as in PyTorch"), 3))
     x._data_access(what)
     from .. import backend
 

@@ -51,6 +51,7 @@ _WHAT = {
     "stale": "reading a tensor whose memory an in-place write through another view changed",
     "checkpoint": "activation checkpointing (ember.utils.checkpoint): it runs eagerly so that its activations "
     "are really freed and recomputed",
+    "complex": "an op on complex numbers (ember.fft, view_as_complex, ...): graphs hold real dtypes only",
 }
 _READ = ("The compiled graph cannot depend on a tensor's value in Python; use ember.where / masks instead of "
          "`if tensor`, and return tensors instead of calling .item()/.numpy()/print")
@@ -63,6 +64,7 @@ _ADVICE = {
     "nonzero": "The result's shape would depend on the values: use ember.where or masks instead.",
     "checkpoint": "Compile the code inside the checkpointed function instead, or drop checkpoint under "
     "ember.compile (the compiled graph keeps every activation either way).",
+    "complex": "Complex tensors run eagerly: compile the real-valued parts before and after the FFTs on their own.",
 }
 _VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
 
@@ -137,6 +139,9 @@ class Tracer:
 
     # -------------------------------------------------------------------------------- values
     def add_input(self, tensor, hint=None) -> Value:
+        if tensor._data.dtype.kind == "c":  # a complex argument: the call runs eagerly
+            self._break("complex")
+            return None
         v = self.graph.add_input(tensor._data.shape, str(tensor._data.dtype), hint)
         if id(tensor._data) not in self.env:  # the same array passed twice reads the first input
             self._bind(tensor._data, v)
@@ -172,6 +177,9 @@ class Tracer:
     # -------------------------------------------------------------------------------- the hook
     def record(self, op, inputs, attrs, out):
         if self.broken:
+            return
+        if op.complex_ok and (out._data.dtype.kind == "c" or any(t._data.dtype.kind == "c" for t in inputs)):
+            self._break("complex")
             return
         ins = [self.value_of(t) for t in inputs]
         outv = Value(out._data.shape, str(out._data.dtype))

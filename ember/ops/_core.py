@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, dtypes
 from .._state import STATE
 from ..errors import mark, user_site, with_user_line
 
 REGISTRY: dict[str, Op] = {}
 _ndarray = np.ndarray
+_complex_seen = dtypes.COMPLEX_SEEN  # set once any complex array exists: then apply checks op.complex_ok
 _errors_off, _errors_restore = backend.float_errors_off, backend.float_errors_restore
 CHECK_ATTR = "_ember_check"  # set on errors raised by value checks (ops/checks.py): passed on as they are
 
@@ -54,23 +55,25 @@ class Op:
     - ``view``: eager results share the input's version counter; ``aliases``: the output may share the first
       input's memory (the memory planner's fact; defaults to ``view``; ``getitem`` aliases without ``view``).
     - ``kind``: "elementwise", "reduce", "shape", "index", "matmul", "random", "check", "collective", "nn",
-      "layer" or "other";
+      "layer", "complex" (complex numbers' parts and the FFTs: eager only, never in a graph) or "other";
       ``pure``: False for random draws; ``compare``: a boolean result of a comparison.
     - ``ufunc`` / ``reduce_fn``: the ``xp`` function the forward is (executors call it with ``out=``).
     - ``lowerings[target]`` (see ``register_lowering``) and ``unsupported[target]`` (a reason).
     - ``update``: for an update primitive (``tensor.update_``), the in-place kernel ``update(xp, *states,
       *operands, **attrs)`` that changes the leading state arrays; ``forward`` is then its functional form, the
       new states stacked (``update_primitive``).
+    - ``complex_ok``: the forward and the vjp are right for complex inputs (``ops/complex.py``); ``apply``
+      refuses complex inputs to every other op, naming it (never a silent answer from NumPy's complex rules).
     - Layer ops (``kind == "layer"``, see ``register_layer``) have no forward: their eager implementation is a
       composite of primitives, which a trace keeps as the node's decomposition.
     """
 
     __slots__ = ("name", "forward", "vjp", "infer", "saves", "saves_out", "view", "kind", "aliases", "pure",
-                 "compare", "ufunc", "reduce_fn", "lowerings", "unsupported", "n_out", "update")
+                 "compare", "ufunc", "reduce_fn", "lowerings", "unsupported", "n_out", "update", "complex_ok")
 
     def __init__(self, name, forward, vjp=None, infer=None, saves=(), saves_out=False, view=False,
                  kind="other", onnx=None, aliases=None, pure=None, compare=False, ufunc=None, reduce_fn=None,
-                 n_out=1, update=None):
+                 n_out=1, update=None, complex_ok=False):
         self.name, self.forward, self.vjp, self.infer = name, forward, vjp, infer
         # saves: input indices, or "all" / "rest" (every input / every input after the first) for variadic ops
         self.saves = saves if isinstance(saves, str) else tuple(saves)
@@ -82,6 +85,8 @@ class Op:
         self.compare, self.ufunc, self.reduce_fn, self.n_out = compare, ufunc, reduce_fn, n_out
         self.lowerings: dict = {} if onnx is None else {"onnx": onnx}
         self.unsupported: dict = {}
+        # whether forward and vjp are right for complex inputs (ops/complex.py lists them); the others refuse
+        self.complex_ok = complex_ok
 
     def __repr__(self):
         return f"<op {self.name}>"
@@ -215,6 +220,10 @@ def apply(op, *inputs, **attrs):
         xp = np if first.__class__ is _ndarray else backend.xp_of(first)
     else:
         xp = backend.xp_for(backend.device(attrs.get("device", "cpu")))
+    if _complex_seen[0] and not op.complex_ok:  # (inline: a call costs more than the loop)
+        for t in inputs:
+            if t._data.dtype.kind == "c":
+                check_complex(op, inputs)
     quiet = _errors_off()  # no NumPy float warnings (PyTorch gives inf/nan silently)
     try:
         out = op.forward(xp, *[t._data for t in inputs], **attrs)
@@ -240,6 +249,17 @@ def apply(op, *inputs, **attrs):
     if STATE.tracer is not None:
         STATE.tracer.record(op, inputs, attrs, result)
     return result
+
+
+def check_complex(op, inputs):
+    """Raise when a complex tensor reaches ``op``, which cannot handle complex numbers (``Op.complex_ok``)."""
+    for i, t in enumerate(inputs):
+        if t._data.dtype.kind == "c":
+            raise mark(with_user_line(NotImplementedError(
+                f"{op.name}: not implemented for complex tensors (input {i} is {t._data.dtype}). Ember's complex "
+                "numbers cover ember.fft, + - * / and neg, matmul/einsum/linear, sum/mean, ==/!=, where, "
+                "abs/angle/real/imag/conj, view_as_real/view_as_complex, shape, indexing and casts; take .real, "
+                ".imag or .abs() first, or work on view_as_real(x)"), 4))
 
 
 def _profiled(op, inputs, attrs):

@@ -5,8 +5,9 @@ import math
 
 import numpy as _np
 
+from ..dtypes import COMPLEX_SEEN, to_real
 from . import _onnx, _spread, _tflite, select_loops
-from ._core import apply, register, register_lowering, unsupported
+from ._core import CHECK_ATTR, Aval, apply, register, register_lowering, unsupported
 from ._rules import cast_rule, comparison, elementwise
 
 
@@ -20,8 +21,18 @@ def unbroadcast(g, shape, dtype=None):
         if tuple(g.shape) != tuple(shape):
             g = apply("reshape", g, shape=tuple(shape))
     if dtype is not None and g.dtype is not dtype:
-        g = apply("cast", g, dtype=dtype.name)
+        g = grad_as(g, dtype)
     return g
+
+
+def grad_as(g, dtype):
+    """The gradient ``g`` in an input's ``dtype``: a real input of a complex result takes the real part
+    (PyTorch's convention: the gradient of a real loss with respect to x + iy is dL/dx + i dL/dy)."""
+    if g._data.dtype.kind == "c" and not dtype.is_complex:
+        g = apply("real", g)
+        if g.dtype is dtype:
+            return g
+    return apply("cast", g, dtype=dtype.name)
 
 
 def _spreading(ufunc, fwd):
@@ -50,7 +61,7 @@ def _zero_grads(g, out, *inputs):
 
 
 # -- unary ---------------------------------------------------------------------------------------------------
-_unary("neg", lambda xp, x: xp.negative(x), lambda g, out, x: (-g,), saves=(), ufunc="negative")
+_unary("neg", lambda xp, x: xp.negative(x), lambda g, out, x: (-g,), saves=(), ufunc="negative", complex_ok=True)
 _unary("exp", lambda xp, x: xp.exp(x), lambda g, out, x: (g * out,), saves=(), saves_out=True, ufunc="exp")
 _unary("log", lambda xp, x: xp.log(x), lambda g, out, x: (g / x,), ufunc="log")
 _unary("sin", lambda xp, x: xp.sin(x), lambda g, out, x: (g * x.cos(),), ufunc="sin")
@@ -59,7 +70,17 @@ _unary("tanh", lambda xp, x: xp.tanh(x), lambda g, out, x: (g * (1 - out * out),
        ufunc="tanh")
 _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda g, out, x: (g / (out * 2),), saves=(), saves_out=True,
        ufunc="sqrt")
-_unary("abs", lambda xp, x: xp.abs(x), lambda g, out, x: (g * x.sign(),), ufunc="abs")
+
+
+def _abs_vjp(g, out, x):
+    if x._data.dtype.kind != "c":
+        return (g * x.sign(),)
+    m = apply("abs", x)  # complex: g * x / |x| (PyTorch's convention: d|z|/dx + i d|z|/dy), 0 at z = 0
+    return (g * (x / apply("where", apply("eq", m, m._scalar(0)), m._scalar(1), m)),)
+
+
+register("abs", _spreading("abs", lambda xp, x: xp.abs(x)), vjp=_abs_vjp, saves=(0,), kind="elementwise",
+         ufunc="abs", complex_ok=True, infer=lambda x: Aval(elementwise("abs", x).shape, to_real(x.dtype), x.device))
 # log1p and expm1 are primitives, not log(1 + x) and exp(x) - 1: those lose every digit of a tiny x
 # (float32 log(1 + 1e-10) is 0; torch.log1p gives 1e-10)
 _unary("log1p", lambda xp, x: xp.log1p(x), lambda g, out, x: (g / (x + 1),), ufunc="log1p")
@@ -88,10 +109,25 @@ for _name in ("sign", "floor", "ceil", "round", "trunc"):
     _fn = "rint" if _name == "round" else _name
     _unary(_name, (lambda fn: lambda xp, x: getattr(xp, fn)(x))(_fn), _zero_grads, saves=(), ufunc=_fn)
 register("logical_not", lambda xp, x: xp.logical_not(x), infer=comparison("logical_not"), kind="elementwise")
-register("cast", lambda xp, x, dtype: x.astype(_np_dtype(dtype), copy=False), infer=cast_rule, kind="elementwise",
-         vjp=lambda g, out, x, dtype: (apply("cast", g, dtype=x.dtype.name),))
+
+
+def _cast_fwd(xp, x, dtype):
+    to = _np_dtype(dtype)
+    if x.dtype.kind == "c" and to.kind not in "cb":
+        err = TypeError(f"cast: converting {x.dtype} to {dtype} would drop the imaginary part (the function "
+                        "converting it takes real numbers only); take .real or .abs() first, or convert with "
+                        "x.to(dtype), which takes the real part with PyTorch's warning")
+        setattr(err, CHECK_ATTR, True)
+        raise err
+    if to.kind == "c":
+        COMPLEX_SEEN[0] = True
+    return x.astype(to, copy=False)
+
+
+register("cast", _cast_fwd, infer=cast_rule, kind="elementwise", complex_ok=True,
+         vjp=lambda g, out, x, dtype: (grad_as(g, x.dtype),))
 register("copy", lambda xp, x: xp.array(x, copy=True, order="C"), infer=lambda x: x, kind="elementwise",
-         vjp=lambda g, out, x: (g,))
+         vjp=lambda g, out, x: (g,), complex_ok=True)
 
 
 def _np_dtype(name):
@@ -111,15 +147,23 @@ def _sub_vjp(g, out, a, b):
             unbroadcast(-g, b.shape, b.dtype) if b.requires_grad else None)
 
 
+def _conj(x):
+    """conj(x) for a complex x (the vjps of holomorphic ops multiply by the conjugate derivative), else x."""
+    return apply("conj", x) if x._data.dtype.kind == "c" else x
+
+
 def _mul_vjp(g, out, a, b):
-    return (unbroadcast(g * b, a.shape, a.dtype) if a.requires_grad else None,
-            unbroadcast(g * a, b.shape, b.dtype) if b.requires_grad else None)
+    return (unbroadcast(g * _conj(b), a.shape, a.dtype) if a.requires_grad else None,
+            unbroadcast(g * _conj(a), b.shape, b.dtype) if b.requires_grad else None)
 
 
 def _div_vjp(g, out, a, b):
-    ga = g / b
-    return (unbroadcast(ga, a.shape, a.dtype) if a.requires_grad else None,
-            unbroadcast(-ga * a / b, b.shape, b.dtype) if b.requires_grad else None)
+    ga = g / _conj(b)
+    gb = None
+    if b.requires_grad:
+        gb = -ga * _conj(a / b) if "c" in (a._data.dtype.kind, b._data.dtype.kind) else -ga * a / b
+        gb = unbroadcast(gb, b.shape, b.dtype)
+    return (unbroadcast(ga, a.shape, a.dtype) if a.requires_grad else None, gb)
 
 
 def _pow_vjp(g, out, a, b):
@@ -147,10 +191,10 @@ def _remainder_vjp(g, out, a, b):
             unbroadcast(-g * apply("floordiv", a, b), b.shape, b.dtype) if b.requires_grad else None)
 
 
-_binary("add", lambda xp, a, b: xp.add(a, b), _add_vjp, saves=(), ufunc="add")
-_binary("sub", lambda xp, a, b: xp.subtract(a, b), _sub_vjp, saves=(), ufunc="subtract")
-_binary("mul", lambda xp, a, b: xp.multiply(a, b), _mul_vjp, ufunc="multiply")
-_binary("div", lambda xp, a, b: xp.true_divide(a, b), _div_vjp, ufunc="true_divide")
+_binary("add", lambda xp, a, b: xp.add(a, b), _add_vjp, saves=(), ufunc="add", complex_ok=True)
+_binary("sub", lambda xp, a, b: xp.subtract(a, b), _sub_vjp, saves=(), ufunc="subtract", complex_ok=True)
+_binary("mul", lambda xp, a, b: xp.multiply(a, b), _mul_vjp, ufunc="multiply", complex_ok=True)
+_binary("div", lambda xp, a, b: xp.true_divide(a, b), _div_vjp, ufunc="true_divide", complex_ok=True)
 _binary("pow", lambda xp, a, b: xp.power(a, b), _pow_vjp, ufunc="power")
 _binary("maximum", lambda xp, a, b: xp.maximum(a, b), _minmax_vjp(lambda a, b: apply("gt", a, b)),
         ufunc="maximum")
@@ -163,7 +207,7 @@ for _name, _fn in (("eq", "equal"), ("ne", "not_equal"), ("lt", "less"), ("le", 
                    ("logical_xor", "logical_xor")):
     _uf = None if _name.startswith("logical") else _fn
     register(_name, _spreading(_uf, (lambda fn: lambda xp, a, b: getattr(xp, fn)(a, b))(_fn)),
-             infer=comparison(_name), kind="elementwise", compare=True, ufunc=_uf)
+             infer=comparison(_name), kind="elementwise", compare=True, ufunc=_uf, complex_ok=_name in ("eq", "ne"))
 
 
 def _where_vjp(g, out, c, a, b):
@@ -202,7 +246,7 @@ def _where_fwd(xp, c, a, b):
     return out.view(a.dtype)
 
 
-register("where", _where_fwd, vjp=_where_vjp, infer=_where_rule, saves=(0,), kind="elementwise")
+register("where", _where_fwd, vjp=_where_vjp, infer=_where_rule, saves=(0,), kind="elementwise", complex_ok=True)
 
 
 # -- lowerings ------------------------------------------------------------------------------------------------

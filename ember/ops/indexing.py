@@ -47,6 +47,8 @@ def _getitem_vjp(g, out, x, *idx, index):
 
 def _index_put_fwd(xp, x, v, *idx, index, accumulate=False):
     out = x.copy()
+    if v.dtype.kind == "c" and x.dtype.kind != "c":  # PyTorch's rule: a real tensor takes the real part
+        v = v.real
     key = build_key(index, idx)
     if accumulate and has_tensor(index):
         if not _rows_added(xp, x, out, v, idx, index):
@@ -234,13 +236,13 @@ def _getitem_fwd(xp, x, *idx, index):
 # getitem's result is a view for basic indexing (the memory planner's ``aliases``); eager version counters are
 # not shared with it (advanced indexing copies)
 register("getitem", _getitem_fwd, vjp=_getitem_vjp, infer=_index_rule("getitem"), saves="rest", kind="index",
-         aliases=True)
+         aliases=True, complex_ok=True)
 register("index_put", _index_put_fwd, vjp=_index_put_vjp, infer=_index_rule("index_put"), saves="rest",
-         kind="index")
-register("gather", _gather_fwd, vjp=_gather_vjp, infer=_gather_rule, saves=(1,), kind="index")
+         kind="index", complex_ok=True)
+register("gather", _gather_fwd, vjp=_gather_vjp, infer=_gather_rule, saves=(1,), kind="index", complex_ok=True)
 register("scatter_add", _scatter_add_fwd, vjp=_scatter_add_vjp, saves=(1,),
          infer=lambda x, idx, src, axis: _gather_rule(x, idx, axis) and Aval(x.shape, x.dtype, x.device),
-         kind="index")
+         kind="index", complex_ok=True)
 
 
 # -- ONNX ------------------------------------------------------------------------------------------------------

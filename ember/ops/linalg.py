@@ -11,7 +11,7 @@ from ..dtypes import promote
 from . import _onnx, _tflite
 from ._core import Aval, apply, register, register_lowering
 from ._rules import broadcast_shapes, differ
-from .elementwise import unbroadcast
+from .elementwise import _conj, grad_as, unbroadcast
 
 
 def _matmul_rule(a, b):
@@ -134,6 +134,7 @@ def _matmul_vjp(g, out, a, b):
     g_shape = tuple(broadcast_shapes("matmul", a2.shape[:-2], b2.shape[:-2])) + (a2.shape[-2], b2.shape[-1])
     g2 = g if tuple(g.shape) == g_shape else apply("reshape", g, shape=g_shape)
     ga = gb = None
+    a2, b2 = _conj(a2), _conj(b2)  # complex operands: the conjugate (autograd's convention; the identity if real)
     if a.requires_grad:
         ga = unbroadcast(apply("matmul", g2, _mT(b2)), a2.shape)
         ga = ga if a.ndim > 1 else apply("reshape", ga, shape=tuple(a.shape))
@@ -151,7 +152,7 @@ def _matmul_vjp(g, out, a, b):
     return ga, gb
 
 
-register("matmul", _matmul_fwd, vjp=_matmul_vjp, infer=_matmul_rule, saves=(0, 1), kind="matmul")
+register("matmul", _matmul_fwd, vjp=_matmul_vjp, infer=_matmul_rule, saves=(0, 1), kind="matmul", complex_ok=True)
 
 
 def parse_einsum(equation, n):
@@ -204,7 +205,7 @@ def _einsum_vjp(g, out, *xs, equation):
         avail = set(rhs).union(*[set(s) for s, _ in others])
         target = "".join(c for c in dict.fromkeys(sub) if c in avail)
         subs = ",".join([rhs] + [s for s, _ in others]) + "->" + target
-        gi = apply("einsum", g, *[t for _, t in others], equation=subs)
+        gi = apply("einsum", g, *[_conj(t) for _, t in others], equation=subs)  # (conj: complex operands)
         if target != sub:  # letters summed away inside operand i come back by broadcasting
             if len(set(sub)) != len(sub):
                 raise NotImplementedError(f"einsum: the gradient of repeated subscripts in {sub!r} is not supported")
@@ -215,11 +216,11 @@ def _einsum_vjp(g, out, *xs, equation):
         if tuple(gi.shape) != tuple(x.shape):  # size-1 dims that broadcast against the other operands
             full = broadcast_shapes("einsum", tuple(gi.shape), tuple(x.shape))
             gi = unbroadcast(apply("expand", gi, shape=full) if full != tuple(gi.shape) else gi, x.shape)
-        grads.append(gi)
+        grads.append(gi if gi.dtype is x.dtype else grad_as(gi, x.dtype))
     return tuple(grads)
 
 
-register("einsum", _einsum_fwd, vjp=_einsum_vjp, infer=_einsum_rule, saves="all", kind="matmul")
+register("einsum", _einsum_fwd, vjp=_einsum_vjp, infer=_einsum_rule, saves="all", kind="matmul", complex_ok=True)
 
 
 # -- ONNX ------------------------------------------------------------------------------------------------------

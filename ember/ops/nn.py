@@ -32,6 +32,7 @@ from ..dtypes import int64
 from . import _onnx, _spread, _tflite, loss_rows, row_loops
 from ._core import Aval, Unsupported, apply, register, register_lowering, unsupported
 from ._rules import differ, elementwise
+from .elementwise import _conj
 from .linalg import _matmul_rule, gemm
 
 arange = softmax = cast = None  # installed by ember/_wiring.py (pieces of higher layers)
@@ -320,16 +321,18 @@ def _linear_fwd(xp, x, w, b):
 
 def _linear_vjp(g, out, x, w, b):
     gx = gw = gb = None
-    if x.requires_grad:
+    want_x, want_w = x.requires_grad, w.requires_grad
+    x, w = _conj(x), _conj(w)  # complex operands: the conjugate (autograd's convention; the identity if real)
+    if want_x:
         gx = apply("matmul", g, w)
     if x.ndim == 1:  # one sample (a per-step loop): the weight's gradient is an outer product, the bias's is g
-        if w.requires_grad:
+        if want_w:
             gw = apply("mul", apply("reshape", g, shape=(g.shape[0], 1)), x)
         return gx, gw, (g if b.requires_grad else None)
-    if w.requires_grad or b.requires_grad:
+    if want_w or b.requires_grad:
         # primitive attrs hold concrete shapes (no -1), so the IR's shape rules can check them
         g2 = g if g.ndim == 2 else apply("reshape", g, shape=(g.numel() // max(g.shape[-1], 1), g.shape[-1]))
-        if w.requires_grad:
+        if want_w:
             x2 = x if x.ndim == 2 else apply("reshape", x, shape=(x.numel() // max(x.shape[-1], 1),
                                                                   x.shape[-1]))
             gw = apply("matmul", apply("permute", g2, perm=(1, 0)), x2)
@@ -338,7 +341,7 @@ def _linear_vjp(g, out, x, w, b):
     return gx, gw, gb
 
 
-register("linear", _linear_fwd, vjp=_linear_vjp, infer=_linear_rule, saves=(0, 1), kind="matmul")
+register("linear", _linear_fwd, vjp=_linear_vjp, infer=_linear_rule, saves=(0, 1), kind="matmul", complex_ok=True)
 _ = int64
 
 

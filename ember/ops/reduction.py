@@ -120,7 +120,7 @@ def _prod_rule(x, axis=None, keepdims=False):
 
 
 # reduce_fn: the float forward is ``xp.<fn>(x, axis=, keepdims=)`` (executors pass ``out=``)
-register("sum", _sum_fwd, vjp=_sum_vjp, infer=_sum_rule, kind="reduce", reduce_fn="sum")
+register("sum", _sum_fwd, vjp=_sum_vjp, infer=_sum_rule, kind="reduce", reduce_fn="sum", complex_ok=True)
 register("amax", lambda xp, x, axis=None, keepdims=False: xp.max(x, axis=axis, keepdims=keepdims),
          vjp=_extreme_vjp, infer=reduce_rule("amax"), saves=(0,), saves_out=True, kind="reduce", reduce_fn="max")
 register("amin", lambda xp, x, axis=None, keepdims=False: xp.min(x, axis=axis, keepdims=keepdims),

@@ -7,7 +7,7 @@ from ..dtypes import promote
 from . import _onnx, _tflite
 from ._core import Aval, Unsupported, apply, register, register_lowering
 from ._rules import broadcast_shapes, check_axes, differ, dprod, dsum
-from .elementwise import unbroadcast
+from .elementwise import grad_as, unbroadcast
 
 
 def _reshape_rule(x, shape):
@@ -70,7 +70,7 @@ def _cat_vjp(g, out, *xs, axis):
         n = x.shape[axis]
         if x.requires_grad:
             key = (slice(None),) * axis + (slice(start, start + n),)
-            grads.append(apply("cast", g[key], dtype=x.dtype.name) if g.dtype is not x.dtype else g[key])
+            grads.append(grad_as(g[key], x.dtype) if g.dtype is not x.dtype else g[key])
         else:
             grads.append(None)
         start += n
@@ -100,10 +100,10 @@ def _pad_fwd(xp, x, pads, value=0.0):
 
 
 register("reshape", lambda xp, x, shape: xp.reshape(x, shape), vjp=lambda g, out, x, shape: (
-    apply("reshape", g, shape=tuple(x.shape)),), infer=_reshape_rule, view=True, kind="shape")
+    apply("reshape", g, shape=tuple(x.shape)),), infer=_reshape_rule, view=True, kind="shape", complex_ok=True)
 register("permute", lambda xp, x, perm: xp.transpose(x, perm),
          vjp=lambda g, out, x, perm: (apply("permute", g, perm=tuple(sorted(range(len(perm)), key=perm.__getitem__))),),
-         infer=_permute_rule, view=True, kind="shape")
+         infer=_permute_rule, view=True, kind="shape", complex_ok=True)
 def _expand_fwd(xp, x, shape):
     """broadcast_to, with -1 keeping the input's size (torch's expand; the export generalizer writes it)."""
     if -1 in shape:
@@ -113,9 +113,11 @@ def _expand_fwd(xp, x, shape):
 
 
 register("expand", _expand_fwd,
-         vjp=lambda g, out, x, shape: (unbroadcast(g, x.shape),), infer=_expand_rule, view=True, kind="shape")
-register("cat", lambda xp, *xs, axis: xp.concatenate(xs, axis=axis), vjp=_cat_vjp, infer=_cat_rule, kind="shape")
-register("pad", _pad_fwd, vjp=_pad_vjp, infer=_pad_rule, kind="shape")
+         vjp=lambda g, out, x, shape: (unbroadcast(g, x.shape),), infer=_expand_rule, view=True, kind="shape",
+         complex_ok=True)
+register("cat", lambda xp, *xs, axis: xp.concatenate(xs, axis=axis), vjp=_cat_vjp, infer=_cat_rule, kind="shape",
+         complex_ok=True)
+register("pad", _pad_fwd, vjp=_pad_vjp, infer=_pad_rule, kind="shape", complex_ok=True)
 
 __all__ = ["broadcast_shapes"]
 
@@ -127,7 +129,7 @@ def _to_device_fwd(xp, x, device):
 
 
 register("to_device", _to_device_fwd, vjp=lambda g, out, x, device: (apply("to_device", g, device=str(x.device)),),
-         infer=lambda x, device: Aval(x.shape, x.dtype, device), kind="shape")
+         infer=lambda x, device: Aval(x.shape, x.dtype, device), kind="shape", complex_ok=True)
 
 
 # -- ONNX ------------------------------------------------------------------------------------------------------

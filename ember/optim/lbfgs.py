@@ -129,12 +129,13 @@ class LBFGS(Optimizer):
     def _gather_flat_grad(self):
         from ..functional.shape import cat
 
-        return cat([p.grad.reshape(-1) if p.grad is not None else p.detach().reshape(-1) * 0
+        return cat([_real(p.grad).reshape(-1) if p.grad is not None else _real(p.detach()).reshape(-1) * 0
                     for p in self._params], 0)
 
     def _add_grad(self, step_size, update):
         offset = 0
         for p in self._params:
+            p = _real(p)  # a complex parameter: its real view (..., 2), as PyTorch's L-BFGS
             n = p.numel()
             p.add_(update[offset:offset + n].view_as(p), alpha=step_size)
             offset += n
@@ -236,3 +237,12 @@ class LBFGS(Optimizer):
             be_i = _dot(old_dirs[i], r) * ro[i]
             r = r + old_stps[i] * (al[i] - be_i)
         return r
+
+
+def _real(t):
+    """A complex tensor as its real view (..., 2) (sharing memory); a real one as it is."""
+    if t._data.dtype.kind != "c":
+        return t
+    from ..ops import apply
+
+    return apply("view_as_real", t)

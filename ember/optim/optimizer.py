@@ -199,7 +199,10 @@ class Optimizer:
         if step_t is not None:
             step_t.add_(1)
         vals = [state.get(k) for k in self._state_keys]
-        out = type(self)._update_fn(p, p.grad, *vals, step=step_t, **hyper)
+        if p._data.dtype.kind == "c":  # PyTorch's rule: a complex parameter steps as its real view (..., 2)
+            out = _update_complex(type(self)._update_fn, p, vals, step_t, hyper)
+        else:
+            out = type(self)._update_fn(p, p.grad, *vals, step=step_t, **hyper)
         for k, old, new in zip(self._state_keys, vals, out):
             if old is None and new is not None:
                 state[k] = new
@@ -395,6 +398,21 @@ def check_hyper(name, value, low=0.0, what="value"):
 def zeros_state(p):
     """A zero tensor like ``p`` (same dtype, device)."""
     return Tensor._wrap(backend.xp_of(p._data).zeros_like(p._data))
+
+
+def _update_complex(update_fn, p, vals, step_t, hyper):
+    """``update_fn`` on the real views of a complex parameter, its gradient and its complex state (writes go to
+    their memory); state it makes on the way comes back complex. Each real and imaginary part then steps as a
+    real parameter of its own, as in PyTorch's optimizers."""
+    from ..ops import apply
+
+    def real(t):
+        return t if t is None or t._data.dtype.kind != "c" else apply("view_as_real", t)
+
+    shape = tuple(p.shape) + (2,)
+    out = update_fn(real(p), real(p.grad), *[real(v) for v in vals], step=step_t, **hyper)
+    return [apply("view_as_complex", v) if v is not None and v is not old and v._data.dtype.kind == "f" and
+            tuple(v.shape) == shape else v for v, old in zip(out, list(vals) + [None] * len(out))]
 
 
 def step_state(p):

@@ -10,6 +10,8 @@ _TOLERANCES = {
     "bfloat16": (1.6e-2, 1e-5),
     "float32": (1.3e-6, 1e-5),
     "float64": (1e-7, 1e-7),
+    "complex64": (1.3e-6, 1e-5),
+    "complex128": (1e-7, 1e-7),
 }
 
 
@@ -20,7 +22,8 @@ def _to_numpy(value):
 
         return np.asarray(backend.to_device(value._data, backend.CPU))
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor
-        return value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        return (value.resolve_conj() if hasattr(value, "resolve_conj") else value).numpy()
     return np.asarray(value)
 
 
@@ -51,7 +54,8 @@ def assert_close(
 
     ``actual`` and ``expected`` may be Ember tensors, torch tensors, NumPy arrays, Python scalars, or
     (nested) tuples/lists/dicts of those, compared item by item. Default tolerances depend on the dtypes
-    (float32: rtol 1.3e-6, atol 1e-5; float64: 1e-7 both; integers and bools exactly). NaNs compare equal
+    (float32: rtol 1.3e-6, atol 1e-5; float64: 1e-7 both; integers and bools exactly; complex numbers part by
+    part with their parts' tolerances). NaNs compare equal
     when ``equal_nan``; infinities must match exactly. On a mismatch the AssertionError says how many
     elements differ, where the largest absolute and relative differences are, and lists the first few.
     ``msg`` is put in front of the report.
@@ -100,6 +104,10 @@ def assert_close(
     d_rtol, d_atol = _default_tolerances(a, e)
     rtol = d_rtol if rtol is None else rtol
     atol = d_atol if atol is None else atol
+    if a.dtype.kind == "c" or e.dtype.kind == "c":  # complex: the real and the imaginary parts, each
+        for part, name in ((np.real, "real part"), (np.imag, "imaginary part")):
+            assert_close(part(a), part(e), rtol, atol, equal_nan=equal_nan, msg=_prefix(msg) + name)
+        return
     try:
         a64, e64 = np.broadcast_arrays(a.astype(np.float64), e.astype(np.float64))
     except ValueError:

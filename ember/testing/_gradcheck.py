@@ -32,7 +32,12 @@ def _fn_name(fn) -> str:
 
 
 def _differentiable_outputs(outs):
-    """Indices of the outputs a cotangent is attached to: floating-point tensors."""
+    """Indices of the outputs a cotangent is attached to: floating-point tensors (complex ones are refused:
+    the real-valued checks here would skip them)."""
+    for k, o in enumerate(outs):
+        if _is_tensor(o) and o.dtype.is_complex:
+            raise GradcheckError(f"gradcheck: output {k} is {o.dtype.name}; check real outputs, e.g. "
+                                 "ember.view_as_real(out) (and complex inputs as ember.complex(re, im) of real ones)")
     return [k for k, o in enumerate(outs) if _is_tensor(o) and o.dtype.is_floating_point]
 
 
@@ -81,7 +86,8 @@ def gradcheck(
         if inputs[i].dtype.name != "float64":
             raise TypeError(
                 f"gradcheck: input {i} is {inputs[i].dtype.name}; use float64 inputs "
-                "(x.double()) so finite differences are accurate"
+                + ("(the real and imaginary parts as float64 tensors, joined by ember.complex inside fn)"
+                   if inputs[i].dtype.is_complex else "(x.double()) so finite differences are accurate")
             )
     rng = np.random.default_rng(seed)
     outs = _as_tuple(fn(*inputs))

@@ -272,13 +272,14 @@ def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="
 
 
 def view_as_real(x):
-    raise fail("view_as_real", "complex tensors are not available: Ember tensors are real (Keras's FFT ops here "
-                               "take and return (real, imag) pairs)", NotImplementedError)
+    raise fail("view_as_real", "complex tensors are not available: the Keras ops keep tensors real (Keras's FFT ops "
+                               "here take and return (real, imag) pairs; ember.fft has complex ones)",
+               NotImplementedError)
 
 
 def view_as_complex(x):
-    raise fail("view_as_complex", "complex tensors are not available: Ember tensors are real (keep (real, imag) "
-                                  "pairs)", NotImplementedError)
+    raise fail("view_as_complex", "complex tensors are not available: the Keras ops keep tensors real (keep "
+                                  "(real, imag) pairs; ember.view_as_complex works outside Keras)", NotImplementedError)
 
 
 __all__ = public_names(globals(), __name__) + ["logsumexp"]

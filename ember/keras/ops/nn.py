@@ -355,8 +355,9 @@ def psnr(x1, x2, max_val):
 
 
 def polar(abs_, angle):
-    raise fail("polar", "complex results are not available: Ember tensors are real (compute abs_ * cos(angle) and "
-                        "abs_ * sin(angle) as two real tensors)", NotImplementedError)
+    raise fail("polar", "complex results are not available: the Keras ops keep tensors real (compute abs_ * "
+                        "cos(angle) and abs_ * sin(angle) as two real tensors, or use ember.polar outside Keras)",
+               NotImplementedError)
 
 
 

@@ -22,7 +22,7 @@ class Parameter(Tensor):
 
             data = empty(0)
         self._init(data._data if isinstance(data, Tensor) else Tensor(data)._data)
-        if requires_grad and dtypes.is_float(self._data.dtype):
+        if requires_grad and (dtypes.is_float(self._data.dtype) or self._data.dtype.kind == "c"):
             self.requires_grad = True
 
     def __repr__(self):
