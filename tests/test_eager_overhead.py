@@ -84,7 +84,7 @@ def test_linear_on_a_vector_exports_to_tflite_with_its_rank():
 # -- Keras convolutions: bias and activation in channels_first --------------------------------------------
 def _old_call(layer, x):
     """The previous Keras conv call: the channels_last convolution, then bias and activation on it."""
-    z = layer._conv(x)
+    z = kconv._to_channels_last(layer._conv_first(kconv._to_channels_first(x)))
     if layer.bias is not None:
         z = z + layer.bias
     return layer.activation(z)
