@@ -412,7 +412,7 @@ def _erf_exact(x):
     for n in range(80, 0, -1):
         k = zl + (n / 2.0) / k
     cf = 1.0 - numpy.exp(-zl * zl) / math.sqrt(math.pi) / k
-    out = numpy.sign(x) * numpy.where(small, series, cf)
+    out = numpy.copysign(numpy.where(small, series, cf), x)  # (erf is odd: erf(-0.0) is -0.0, as torch)
     return out.astype(x.dtype if x.dtype.kind == "f" else numpy.float64, copy=False)
 
 
