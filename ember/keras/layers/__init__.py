@@ -103,6 +103,7 @@ from .preprocessing_augment import (  # noqa: F401
     RandomSaturation,
     RandomSharpness,
 )
+from .preprocessing_augment_more import RandomColorJitter, RandomPerspective, RandomShear  # noqa: F401
 from .preprocessing_color import (  # noqa: F401
     AutoContrast,
     RandomColorDegeneration,
