@@ -30,7 +30,7 @@ FORWARDED = (
     "index_fill masked_scatter unique unique_consecutive bincount histc fliplr flipud isclose cummax cummin "
     "logcumsumexp signbit copysign dist angle narrow_copy hypot ldexp renorm mode scatter_reduce index_reduce "
     "diagonal_scatter select_scatter slice_scatter gcd lcm frexp nextafter "
-    "lgamma digamma mvlgamma erfinv erfc i0 conj conj_physical resolve_conj resolve_neg isreal"
+    "lgamma digamma mvlgamma erfinv erfc i0 igamma igammac conj conj_physical resolve_conj resolve_neg isreal"
 ).split()
 
 # in-place forms ``x.<name>_(...)``: compute ``x.<name>(...)`` and write it into ``x`` (versioned and traced)
@@ -42,7 +42,7 @@ IN_PLACE = (
     "negative absolute fix sgn atan2 bitwise_and bitwise_or bitwise_xor bitwise_not baddbmm addmm addmv "
     "float_power heaviside index_fill asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh "
     "arccosh arctanh arctan2 copysign hypot ldexp renorm scatter_reduce index_reduce gcd lcm nextafter "
-    "lgamma digamma polygamma mvlgamma erfinv erfc i0 conj_physical"
+    "lgamma digamma polygamma mvlgamma erfinv erfc i0 igamma igammac conj_physical"
 ).split()
 
 _CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2, "V": 2, "c": 3}  # bool < integer < floating ("V": bfloat16) < complex

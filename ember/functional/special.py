@@ -1,7 +1,7 @@
 """PyTorch's special functions: the front doors to the primitives of ``ops/special.py`` (integer and bool
 inputs compute in the default float dtype) and the composites built on them (``mvlgamma``, ``ndtr``,
-``log_ndtr``, ``xlog1py``, ``entr``). ``TOP_LEVEL`` are the names torch also has at the top level
-(``torch.lgamma``); the rest live in ``ember.special`` only, as in torch.
+``log_ndtr``, ``xlog1py``, ``entr``) and ``igamma``/``igammac``. ``TOP_LEVEL`` are the names torch also has at
+the top level (``torch.lgamma``); the rest live in ``ember.special`` only, as in torch.
 
 >>> import ember
 >>> ember.lgamma(ember.tensor([1.0, 4.0]))
@@ -19,7 +19,7 @@ from ..tensor import Tensor
 from .math import _float_input, _promote_pair, binary, where
 from .math_more import _float_pair
 
-TOP_LEVEL = ("lgamma", "digamma", "polygamma", "mvlgamma", "erfinv", "erfc", "i0")
+TOP_LEVEL = ("lgamma", "digamma", "polygamma", "mvlgamma", "erfinv", "erfc", "i0", "igamma", "igammac")
 
 
 def _unary(name, doc):
@@ -184,3 +184,30 @@ def zeta(input, other):
     """
     x, q = _float_pair(input, other) if isinstance(input, Tensor) else reversed(_float_pair(other, input))
     return apply("zeta", *_promote_pair(x, q))  # one dtype (a 0-d operand does not widen the other)
+
+
+def _igamma(name, input, other):
+    a, x = _float_pair(input, other) if isinstance(input, Tensor) else reversed(_float_pair(other, input))
+    return apply(name, *_promote_pair(a, x))
+
+
+def igamma(input, other):
+    """The regularized lower incomplete gamma function ``P(a, x) = gamma(a, x) / Gamma(a)`` with ``a = input``
+    and ``x = other`` (also ``ember.special.gammainc``). Differentiable in ``other`` only, as in PyTorch (the
+    gradient with respect to ``input`` raises); edge values as PyTorch's: NaN for negative arguments and at
+    ``a = x = 0``, 1 at ``a = 0`` and at ``x = inf``, 0 at ``x = 0`` and at ``a = inf``.
+
+    >>> ember.igamma(ember.tensor([1.0, 2.0]), ember.tensor([1.0, 3.0]))
+    tensor([0.6321, 0.8009])
+    """
+    return _igamma("igamma", input, other)
+
+
+def igammac(input, other):
+    """The regularized upper incomplete gamma function ``Q(a, x) = 1 - P(a, x)`` (also
+    ``ember.special.gammaincc``), computed directly in the upper tail, so small values keep their digits.
+
+    >>> ember.igammac(ember.tensor([1.0, 2.0]), ember.tensor([1.0, 30.0]))
+    tensor([3.6788e-01, 2.9009e-12])
+    """
+    return _igamma("igammac", input, other)

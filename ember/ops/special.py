@@ -1,8 +1,9 @@
 """Special-function primitives (``lgamma``, ``digamma``, ``polygamma``, ``erfc``, ``erfcx``, ``erfinv``,
-``ndtri``, ``i0``/``i0e``/``i1``/``i1e``, ``zeta``): one registered definition each, their numerics in
-``special_math.py``. Inputs are floats (the front doors in ``functional/special.py`` promote integers); each
-computes in float64 and rounds once to its input's dtype, so float16/bfloat16/float32 results are the correctly
-rounded value of an accurate float64 one. Vjps are Ember ops, so grads of grads work.
+``ndtri``, ``i0``/``i0e``/``i1``/``i1e``, ``zeta``, ``igamma``/``igammac``): one registered definition each,
+their numerics in ``special_math.py`` and ``igamma_math.py``. Inputs are floats (the front doors in
+``functional/special.py`` promote integers); each computes in float64 and rounds once to its input's dtype, so
+float16/bfloat16/float32 results are the correctly rounded value of an accurate float64 one.
+Vjps are Ember ops, so grads of grads work.
 
 >>> import ember
 >>> from ember.ops import apply
@@ -15,7 +16,7 @@ import math
 
 import numpy as _np
 
-from . import _tflite
+from . import _tflite, igamma_math
 from . import special_math as sm
 from ._core import apply, register, register_lowering, unsupported
 from ._rules import elementwise
@@ -80,8 +81,35 @@ def _zeta_forward(xp, x, q):
 
 _binary("zeta", _zeta_forward, _zeta_vjp, saves=())
 
+
+def _igamma_forward(upper):
+    def forward(xp, a, x):
+        return xp.asarray(igamma_math.gammainc(xp, a, x, upper=upper)).astype(xp.result_type(a, x), copy=False)
+
+    return forward
+
+
+def _igamma_vjp(sign):
+    def vjp(g, out, a, x):
+        # d/dx P(a, x) = x^(a-1) e^-x / Gamma(a), the gamma density (0 where x <= 0); none in a, as in PyTorch
+        if a.requires_grad:
+            raise NotImplementedError("igamma/igammac: the derivative with respect to input (a) is not "
+                                      "implemented (as in PyTorch); detach it, or use "
+                                      "ember.distributions.Gamma(a, 1).cdf(x), which has it")
+        pos = apply("gt", x, x._scalar(0))
+        xs = apply("where", pos, x, x._scalar(1))
+        dens = ((a - 1) * xs.log() - xs - apply("lgamma", a)).exp()
+        return None, g * apply("where", pos, dens * sign, x._scalar(0))
+
+    return vjp
+
+
+_binary("igamma", _igamma_forward(False), _igamma_vjp(1.0))
+_binary("igammac", _igamma_forward(True), _igamma_vjp(-1.0))
+
 # -- lowerings -----------------------------------------------------------------------------------------------
-_NAMES = ("lgamma", "digamma", "polygamma", "erfc", "erfcx", "erfinv", "ndtri", "i0", "i0e", "i1", "i1e", "zeta")
+_NAMES = ("lgamma", "digamma", "polygamma", "erfc", "erfcx", "erfinv", "ndtri", "i0", "i0e", "i1", "i1e", "zeta",
+          "igamma", "igammac")
 # fused-kernel forms where the target's math library has the function, in double as the eager forward computes
 # (so a float32 kernel rounds the same value once); the rest run as their own xp call
 _NUMBA = {"lgamma": "math.lgamma(np.float64({0}))", "erfc": "math.erfc(np.float64({0}))"}

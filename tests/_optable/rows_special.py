@@ -88,7 +88,19 @@ ROWS = [
     Row("zeta", lambda L, s, q: L.special.zeta(s + 2.0, q), lambda s, q: _vec2(s + 2.0, q),
         [(_constant("a", "b"), _constant("a", "b")), (_constant(), _constant("b"))], prims=("zeta",), grad=False,
         covers=()),
+    # differentiable in x only (as in PyTorch): the shape parameter a is a constant input
+    Row("igamma", lambda L, a, x: (L.igamma(a + 0.5, x * 3), L.special.gammaincc(a + 0.5, x * 3)),
+        lambda a, x: (_gammainc(a + 0.5, x * 3, False), _gammainc(a + 0.5, x * 3, True)),
+        [(_constant("a", "b"), P("a", "b")), (_constant(), P("b"))], prims=("igamma", "igammac"), covers=()),
 ]
+
+
+def _gammainc(a, x, upper):
+    a, x = np.broadcast_arrays(a, x)
+    fn = (lambda s, t: mp.gammainc(s, t, mp.inf, regularized=True)) if upper else \
+        (lambda s, t: mp.gammainc(s, 0, t, regularized=True))
+    return np.array([float(fn(mp.mpf(float(s)), mp.mpf(float(t)))) for s, t in zip(a.ravel(), x.ravel())]
+                    ).reshape(a.shape)
 
 
 def _vec2(s, q):
