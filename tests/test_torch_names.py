@@ -40,6 +40,8 @@ ARGS = {  # name -> (input, extra arguments) built for ``lib``; the rest take (X
     "nextafter": lambda L: (X, L.tensor(HALF)), "diagonal_scatter": lambda L: (X, L.tensor(Y[0, :3]), 1),
     "select_scatter": lambda L: (X, L.tensor(Y[0]), 0, 1), "slice_scatter": lambda L: (X, L.tensor(Y[:2]), 0, 1),
     "polygamma": lambda L: (X, 2), "mvlgamma": lambda L: (Z, 2),
+    "igamma": lambda L: (np.abs(X) + 0.5, L.tensor(np.abs(Y) + 0.1)),
+    "igammac": lambda L: (np.abs(X) + 0.5, L.tensor(np.abs(Y) + 0.1)),
 }
 BINARY = set("logical_and logical_or logical_xor eq ne lt le gt ge greater greater_equal less less_equal not_equal "
              "multiply subtract divide".split())

@@ -91,7 +91,8 @@ ROWS = [
     # differentiable in x only (as in PyTorch): the shape parameter a is a constant input
     Row("igamma", lambda L, a, x: (L.igamma(a + 0.5, x * 3), L.special.gammaincc(a + 0.5, x * 3)),
         lambda a, x: (_gammainc(a + 0.5, x * 3, False), _gammainc(a + 0.5, x * 3, True)),
-        [(_constant("a", "b"), P("a", "b")), (_constant(), P("b"))], prims=("igamma", "igammac"), covers=()),
+        [(_constant("a", "b"), P("a", "b")), (_constant(), P("b"))], prims=("igamma", "igammac"),
+        covers=("igamma", "igammac")),
 ]
 
 
