@@ -1,29 +1,13 @@
 """torch's custom Function API and torch.autograd.graph: each row runs the same code on torch and on Ember."""
-import numpy as np
 import pytest
+from _nested import as_numpy as _np
+from _nested import assert_same
 
 import ember
 
 torch = pytest.importorskip("torch")
 
-
-def _np(v):
-    if isinstance(v, (tuple, list)):
-        return [_np(x) for x in v]
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    return np.asarray(v.detach().numpy() if hasattr(v, "detach") else v)
-
-
-def _same(a, b):
-    if isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b), (a, b)
-        for x, y in zip(a, b):
-            _same(x, y)
-    elif isinstance(a, np.ndarray):
-        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-6)
-    else:
-        assert a == b, (a, b)
+_same = assert_same
 
 
 def _fn_lib(lib):

@@ -1,32 +1,16 @@
 """nn.Module hooks PyTorch has (backward pre, state_dict, load_state_dict, global, extra state, set_submodule):
 each row runs the same code on torch and on Ember."""
-import numpy as np
 import pytest
+from _nested import as_numpy as _np
+from _nested import assert_same
 
 import ember
 
 torch = pytest.importorskip("torch")
 
 
-def _np(v):
-    if isinstance(v, (tuple, list)):
-        return [_np(x) for x in v]
-    if isinstance(v, dict):
-        return [[k, _np(x)] for k, x in v.items()]
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    return np.asarray(v.detach().numpy())
-
-
 def _same(a, b):
-    if isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b), (a, b)
-        for x, y in zip(a, b):
-            _same(x, y)
-    elif isinstance(a, np.ndarray):
-        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
-    else:
-        assert a == b, (a, b)
+    assert_same(a, b, rtol=1e-5)
 
 
 def _net(lib):
