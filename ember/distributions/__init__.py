@@ -8,6 +8,7 @@ and ``kl_divergence``, following PyTorch's parametrisations and formulas (tested
 tensor(-0.2877)
 """
 from . import constraints, transforms
+from .circular import ContinuousBernoulli, VonMises
 from .continuous import Exponential, Laplace, MultivariateNormal, Normal, Uniform
 from .continuous_more import Cauchy, LowRankMultivariateNormal
 from .discrete import Bernoulli, Categorical, OneHotCategorical
@@ -50,7 +51,8 @@ from .transforms import (
 )
 
 __all__ = ["Distribution", "ExponentialFamily", "Normal", "Uniform", "Exponential", "Laplace", "MultivariateNormal",
-           "LowRankMultivariateNormal", "Cauchy", "Bernoulli", "Categorical", "OneHotCategorical",
+           "LowRankMultivariateNormal", "Cauchy", "VonMises", "ContinuousBernoulli", "Bernoulli", "Categorical",
+           "OneHotCategorical",
            "OneHotCategoricalStraightThrough", "Binomial", "Geometric", "Multinomial", "NegativeBinomial", "Poisson",
            "Beta", "Chi2", "Dirichlet", "FisherSnedecor", "Gamma", "InverseGamma", "StudentT", "Independent",
            "MixtureSameFamily", "ExpRelaxedCategorical", "LogitRelaxedBernoulli", "RelaxedBernoulli",
