@@ -112,6 +112,7 @@ from .preprocessing_color import (  # noqa: F401
     RandomPosterization,
     Solarization,
 )
+from .preprocessing_elastic import MaxNumBoundingBoxes, RandomElasticTransform  # noqa: F401
 from .preprocessing_image import (  # noqa: F401
     RandomBrightness,
     RandomContrast,

@@ -66,6 +66,7 @@ class TransformAugmentation(_ImageAugmentation):
     ``_apply(x, t)`` applies it. Entries named in ``_image_keys`` are laid out like the images."""
 
     _image_keys = ()
+    _kept_keys = ()  # entries passed to ``_apply`` as given (a seed generator, say)
 
     def _augment(self, x):
         return self._apply(x, self._draw(x, self.seed_generator))
@@ -103,6 +104,9 @@ class TransformAugmentation(_ImageAugmentation):
             return self._from_nhwc(x, single)
         t = {}
         for key, value in transformation.items():
+            if key in self._kept_keys:
+                t[key] = value
+                continue
             v = value if isinstance(value, ember.Tensor) else K.convert(np.asarray(value))
             if key in self._image_keys:
                 v = v.unsqueeze(0) if v.ndim == 3 else v
