@@ -46,23 +46,28 @@ def with_out(fn):
         if isinstance(result, Tensor):
             if not isinstance(out, Tensor):
                 raise mark(with_user_line(TypeError(f"{name}(): out must be a tensor, got {type(out).__name__}"), 2))
-            return _write(name, out, result)
+            return write_out(name, out, result)
         results = tuple(result)
         if not isinstance(out, (tuple, list)) or len(out) != len(results):
             raise mark(with_user_line(TypeError(
                 f"{name}(): returns {len(results)} tensors, so out must be a tuple of {len(results)} tensors"), 2))
-        written = tuple(_write(name, o, r) for o, r in zip(out, results))
+        written = tuple(write_out(name, o, r) for o, r in zip(out, results))
         return type(result)(*written) if hasattr(result, "_fields") else written
 
     call.__wrapped__ = fn
     return call
 
 
-def _write(name, out, result):
-    if tuple(out.shape) != tuple(result.shape):
+def write_out(name, out, result, exact_dtype=False):
+    """``result`` written into ``out`` (returned): the same shape; the same dtype where ``exact_dtype`` (creation
+    functions, whose dtype defaults to out's), else any dtype that loses no kind (PyTorch's ``out=`` rule)."""
+    if tuple(out.shape) != tuple(result.shape):  # PyTorch resizes out; Ember's tensors keep their shape
         raise mark(with_user_line(RuntimeError(
             f"{name}(): out has shape {tuple(out.shape)} but the result has shape {tuple(result.shape)}; pass an "
             f"out tensor of the result's shape (Ember does not resize out tensors)"), 3))
+    if exact_dtype and out.dtype is not result.dtype:
+        raise mark(with_user_line(RuntimeError(
+            f"{name}(): expected out to have dtype {result.dtype.name}, got {out.dtype.name}"), 3))
     if _CATEGORY[result._data.dtype.kind] > _CATEGORY[out._data.dtype.kind]:
         raise mark(with_user_line(RuntimeError(
             f"{name}(): result type {result.dtype.name} can't be cast to the desired output type "

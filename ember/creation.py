@@ -8,6 +8,7 @@ import numpy as np
 
 from . import backend, dtypes
 from . import memory_format as _mf
+from ._out_arg import write_out
 from .errors import mark, with_user_line
 from .ops import apply
 from .random import numpy_generator
@@ -210,20 +211,9 @@ def _torch_keywords(fn):
         result = fn(*args, **kw)
         if memory_format is not None and memory_format is not _mf.preserve_format:
             result = result.contiguous(memory_format=memory_format)
-        return result if out is None else _into(name, out, result)
+        return result if out is None else write_out(name, out, result, exact_dtype=True)
 
     return create
-
-
-def _into(name, out, result):
-    if tuple(out.shape) != tuple(result.shape):  # PyTorch resizes out; Ember's tensors keep their shape
-        raise mark(with_user_line(RuntimeError(
-            f"{name}: out has shape {tuple(out.shape)} but the result has shape {tuple(result.shape)}; pass an out "
-            f"tensor of the result's shape (Ember does not resize out tensors)"), 3))
-    if out.dtype is not result.dtype:
-        raise mark(with_user_line(RuntimeError(
-            f"{name}: expected out to have dtype {result.dtype.name}, got {out.dtype.name}"), 3))
-    return out.copy_(result)
 
 
 def _filled(fill, size, dtype, device, requires_grad, default=None):
