@@ -22,6 +22,9 @@ OPS = [
                                  special.i1e(h * 3)), 4, 5),
     ("ndtr-log_ndtr-xlog1py-entr", lambda h: (special.ndtr(h * 3), special.log_ndtr(h * 3 - 2),
                                               special.xlog1py(h, _pos(h)), special.entr(_pos(h))), 4, 5),
+    # differentiable in x only: the shape a is a constant (a tensor without grad), as in PyTorch
+    ("igamma-igammac", lambda h: (ember.igamma(ember.full_like(h, 1.5).detach(), _pos(h)),
+                                  ember.igammac(ember.full_like(h, 2.5).detach(), _pos(h))), 4, 5),
 ]
 ROWS = [Row(f"special-{name}", (lambda f=f, n=n, b=b: _op_program(f, n, b))) for name, f, n, b in OPS]
 # on the fused kernels (numba on CPU), where lgamma and erfc have kernel forms (the others run as their own call)
