@@ -47,6 +47,7 @@ def test_tanh32_is_within_six_ulp_and_keeps_the_edges():
 @pytest.fixture
 def threads():
     before = _threads._STATE["n"]
+    _threads.release_lingering_hold(force=True)  # nor a hold an earlier test in this worker left (1 s linger)
     yield
     _threads._STATE["n"] = before
     _threads.release_lingering_hold(force=True)  # an eager split's hold must not outlive the test
